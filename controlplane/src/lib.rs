@@ -1,0 +1,13 @@
+//! Control plane of varouter: protocol engines and their drivers.
+//!
+//! Every protocol here is written **sans-IO**: an engine takes bytes and the current time
+//! (`handle_input(now, ..)`, `handle_timeout(now)`) and hands back what to send
+//! (`poll_transmit()`) and when to wake it (`poll_timeout()`); it owns no socket, reads no clock
+//! and starts no thread. Thin drivers connect engines to the data plane's punt/inject rings or,
+//! for tests and interop, to ordinary sockets. Engines write the truth (sessions, routes,
+//! labels) that the `vr` crate compiles into the read-only tables the workers follow.
+//!
+//! Implemented so far: [`l2tp`] (RFC 2661 wire format, control-connection and session engine,
+//! UDP driver).
+
+pub mod l2tp;

@@ -1,0 +1,246 @@
+//! Per-worker counters. Each worker writes only its own block (relaxed stores, no atomic
+//! read-modify-write on the fast path); readers sum the blocks of all workers.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! named_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum $name { $($(#[$vm])* $v,)* }
+        impl $name {
+            /// Every value, in counter order.
+            pub const ALL: &'static [$name] = &[$($name::$v,)*];
+            /// Number of values.
+            pub const COUNT: usize = Self::ALL.len();
+            /// The counter's name as shown to operators.
+            pub const fn name(self) -> &'static str {
+                match self { $($name::$v => $s,)* }
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// Why the pipeline dropped a packet. Every drop has one of these names.
+    Drop {
+        /// Frame shorter than an Ethernet header.
+        EthTruncated = "eth_truncated",
+        /// Unicast frame not addressed to the receiving port.
+        L2NotForUs = "l2_not_for_us",
+        /// 802.1Q tag truncated or VLAN id 0/4095.
+        VlanMalformed = "vlan_malformed",
+        /// Stacked VLAN tags (QinQ) are not supported yet.
+        VlanUnsupported = "vlan_unsupported",
+        /// No interface table entry for (port, vlan).
+        NoInterface = "no_interface",
+        /// An MPLS frame arrived on a customer-facing interface (isolation rule).
+        LabelledOnCustomerPort = "labelled_on_customer_port",
+        /// Plain IP on a trunk (trunks carry labelled VPN traffic only).
+        UnlabelledOnTrunk = "unlabelled_on_trunk",
+        /// EtherType the router does not handle.
+        EtherTypeUnsupported = "ethertype_unsupported",
+        /// IPv4 header invalid (version, IHL, total length).
+        Ipv4Malformed = "ipv4_malformed",
+        /// IPv4 header checksum wrong.
+        Ipv4BadChecksum = "ipv4_bad_checksum",
+        /// IPv6 header invalid.
+        Ipv6Malformed = "ipv6_malformed",
+        /// No route in the packet's VR.
+        NoRoute = "no_route",
+        /// Route says discard.
+        Blackhole = "blackhole",
+        /// Label stack truncated or without bottom-of-stack.
+        MplsMalformed = "mpls_malformed",
+        /// No label matrix entry for the top label.
+        LabelUnknown = "label_unknown",
+        /// Label TTL would reach zero.
+        MplsTtlExpired = "mpls_ttl_expired",
+        /// A pop-to-VR label was not at the bottom of the stack.
+        MplsPopNotBottom = "mpls_pop_not_bottom",
+        /// The payload under the last label is not IPv4/IPv6.
+        MplsPayloadUnsupported = "mpls_payload_unsupported",
+        /// Not enough headroom to add headers.
+        NoHeadroom = "no_headroom",
+        /// Packet larger than the egress port's MTU.
+        MtuExceeded = "mtu_exceeded",
+        /// The punt ring to the control core was full.
+        PuntRingFull = "punt_ring_full",
+        /// A table referenced a next hop or VR that does not exist (a compiler bug).
+        TableInconsistent = "table_inconsistent",
+        /// The port's transmit path refused the packet.
+        TxFailed = "tx_failed",
+    }
+}
+
+named_enum! {
+    /// Why the pipeline handed a packet to the control core.
+    Punt {
+        /// Addressed to one of the router's own addresses.
+        Local = "local",
+        /// ARP frame.
+        Arp = "arp",
+        /// IPv6 multicast (neighbor discovery and friends).
+        Ipv6Multicast = "ipv6_multicast",
+        /// Next hop MAC unknown.
+        NeighborMiss = "neighbor_miss",
+        /// IP TTL / hop limit expired in transit (ICMP time exceeded is generated there).
+        TtlExpired = "ttl_expired",
+    }
+}
+
+/// One worker's counters, cache-line aligned so workers never share a written line.
+#[repr(align(64))]
+pub struct WorkerCounters {
+    drops: Box<[AtomicU64]>,
+    punts: Box<[AtomicU64]>,
+    /// Per port: received packets.
+    pub port_rx: Box<[AtomicU64]>,
+    /// Per port: sent packets.
+    pub port_tx: Box<[AtomicU64]>,
+    /// Per port: packets received there and dropped.
+    pub port_drop: Box<[AtomicU64]>,
+    /// Per VR id: packets classified into the VR.
+    pub vr_rx: Box<[AtomicU64]>,
+    /// Per VR id: packets forwarded by the VR.
+    pub vr_tx: Box<[AtomicU64]>,
+    /// Bursts processed.
+    pub bursts: AtomicU64,
+}
+
+fn zeros(n: usize) -> Box<[AtomicU64]> {
+    (0..n).map(|_| AtomicU64::new(0)).collect()
+}
+
+/// Single-writer increment: a plain load and store, no locked instruction.
+#[inline]
+pub fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
+
+impl WorkerCounters {
+    /// Counters for `ports` ports and VR ids `0..vr_slots`.
+    pub fn new(ports: usize, vr_slots: usize) -> Self {
+        WorkerCounters {
+            drops: zeros(Drop::COUNT),
+            punts: zeros(Punt::COUNT),
+            port_rx: zeros(ports),
+            port_tx: zeros(ports),
+            port_drop: zeros(ports),
+            vr_rx: zeros(vr_slots),
+            vr_tx: zeros(vr_slots),
+            bursts: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts a drop.
+    #[inline]
+    pub fn count_drop(&self, why: Drop) {
+        bump(&self.drops[why as usize], 1);
+    }
+
+    /// Counts a punt.
+    #[inline]
+    pub fn count_punt(&self, why: Punt) {
+        bump(&self.punts[why as usize], 1);
+    }
+
+    /// Reads a drop counter.
+    pub fn drops(&self, why: Drop) -> u64 {
+        self.drops[why as usize].load(Ordering::Relaxed)
+    }
+
+    /// Reads a punt counter.
+    pub fn punts(&self, why: Punt) -> u64 {
+        self.punts[why as usize].load(Ordering::Relaxed)
+    }
+
+    /// All drops.
+    pub fn total_drops(&self) -> u64 {
+        Drop::ALL.iter().map(|d| self.drops(*d)).sum()
+    }
+}
+
+/// Reads one counter of a per-index array, 0 when out of range.
+pub fn get(arr: &[AtomicU64], i: usize) -> u64 {
+    arr.get(i).map_or(0, |c| c.load(Ordering::Relaxed))
+}
+
+/// A summed snapshot of all workers' counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Drops by reason.
+    pub drops: Vec<(Drop, u64)>,
+    /// Punts by reason.
+    pub punts: Vec<(Punt, u64)>,
+    /// Per port (rx, tx, dropped).
+    pub ports: Vec<(u64, u64, u64)>,
+    /// Per VR id (rx, tx); only ids with traffic or listed.
+    pub vrs: Vec<(u64, u64)>,
+}
+
+impl Totals {
+    /// Sums the counters of `workers`.
+    pub fn sum(workers: &[std::sync::Arc<WorkerCounters>]) -> Totals {
+        let nports = workers.first().map_or(0, |w| w.port_rx.len());
+        let nvr = workers.first().map_or(0, |w| w.vr_rx.len());
+        let s = |f: &dyn Fn(&WorkerCounters) -> u64| workers.iter().map(|w| f(w)).sum::<u64>();
+        Totals {
+            drops: Drop::ALL.iter().map(|d| (*d, s(&|w| w.drops(*d)))).collect(),
+            punts: Punt::ALL.iter().map(|p| (*p, s(&|w| w.punts(*p)))).collect(),
+            ports: (0..nports)
+                .map(|i| {
+                    (
+                        s(&|w| get(&w.port_rx, i)),
+                        s(&|w| get(&w.port_tx, i)),
+                        s(&|w| get(&w.port_drop, i)),
+                    )
+                })
+                .collect(),
+            vrs: (0..nvr)
+                .map(|i| (s(&|w| get(&w.vr_rx, i)), s(&|w| get(&w.vr_tx, i))))
+                .collect(),
+        }
+    }
+
+    /// Sum of all drops.
+    pub fn total_drops(&self) -> u64 {
+        self.drops.iter().map(|d| d.1).sum()
+    }
+
+    /// A drop counter by reason.
+    pub fn drop_count(&self, why: Drop) -> u64 {
+        self.drops.iter().find(|d| d.0 == why).map_or(0, |d| d.1)
+    }
+
+    /// A punt counter by reason.
+    pub fn punt_count(&self, why: Punt) -> u64 {
+        self.punts.iter().find(|d| d.0 == why).map_or(0, |d| d.1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn names_are_unique_and_sums_add_up() {
+        let mut names: Vec<_> = Drop::ALL.iter().map(|d| d.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Drop::COUNT);
+        let a = Arc::new(WorkerCounters::new(2, 3));
+        let b = Arc::new(WorkerCounters::new(2, 3));
+        a.count_drop(Drop::NoRoute);
+        b.count_drop(Drop::NoRoute);
+        b.count_punt(Punt::Arp);
+        bump(&a.port_rx[1], 5);
+        let t = Totals::sum(&[a, b]);
+        assert_eq!(t.drop_count(Drop::NoRoute), 2);
+        assert_eq!(t.punt_count(Punt::Arp), 1);
+        assert_eq!(t.ports[1].0, 5);
+        assert_eq!(t.total_drops(), 2);
+    }
+}

@@ -1,0 +1,496 @@
+//! The forwarding pipeline of DESIGN.md, one packet at a time:
+//!
+//! ```text
+//! Ethernet (+ one 802.1Q tag) → interface table → VR or trunk
+//!   trunk:    MPLS → label matrix → swap & send | pop → VR lookup | pop & send
+//!   VR port:  IPv4/IPv6 → VR FIB → next hop → TTL, checksum, MAC rewrite, label push
+//!             ARP, local addresses, expired TTLs, neighbor misses → punt
+//! ```
+//!
+//! [`forward`] decides and rewrites one packet and returns a [`Verdict`]; the worker moves
+//! the buffer accordingly. Isolation rules enforced here: a packet is bound to exactly one
+//! VR at ingress (by the interface table or by a pop-to-VR label) and is looked up only in
+//! that VR's FIB; labelled frames on customer-facing interfaces are dropped; plain IP on
+//! trunks is dropped; nothing falls back to a default VR.
+//!
+//! TTL follows the RFC 3443 uniform model (see `labelswitch::ttl`). Packets larger than the
+//! egress MTU are dropped (`mtu_exceeded`); fragmentation and ICMP "packet too big" come
+//! with the ICMP engine.
+
+use crate::buffer::PacketBuf;
+use crate::counters::{bump, Drop, Punt, WorkerCounters};
+use crate::wire::{Ipv4Packet, Ipv6Packet};
+use labelswitch::{ttl, Label, LabelEntry, LabelOp, LabelStack};
+use vr::{ForwardingState, IfBinding, LabelPush, NextHop, NextHopId, PortId, VrId};
+
+const ETH_HLEN: usize = 14;
+const ET_IPV4: u16 = 0x0800;
+const ET_ARP: u16 = 0x0806;
+const ET_VLAN: u16 = 0x8100;
+const ET_QINQ: u16 = 0x88a8;
+const ET_IPV6: u16 = 0x86dd;
+const ET_MPLS: u16 = 0x8847;
+
+/// What the pipeline decided for a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send on this port (the packet has been rewritten).
+    Tx(PortId),
+    /// Hand to the control core (the packet is unchanged from ingress for `Local`/`Arp`;
+    /// for `NeighborMiss` it is rewritten except for the destination MAC).
+    Punt(Punt, Option<VrId>),
+    /// Discard.
+    Drop(Drop),
+}
+
+/// Static facts about a port the pipeline needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortInfo {
+    /// The port's MAC address.
+    pub mac: [u8; 6],
+    /// Largest IP packet the port sends.
+    pub mtu: u32,
+}
+
+#[inline]
+fn be16(d: &[u8], o: usize) -> u16 {
+    u16::from_be_bytes([d[o], d[o + 1]])
+}
+
+/// Runs one packet through the pipeline. `in_port` is where it arrived.
+#[inline]
+pub fn forward<B: PacketBuf>(
+    st: &ForwardingState,
+    ports: &[PortInfo],
+    in_port: PortId,
+    buf: &mut B,
+    c: &WorkerCounters,
+) -> Verdict {
+    let d = buf.data();
+    if d.len() < ETH_HLEN {
+        return Verdict::Drop(Drop::EthTruncated);
+    }
+    let Some(me) = ports.get(usize::from(in_port.0)) else {
+        return Verdict::Drop(Drop::TableInconsistent);
+    };
+    if d[0] & 1 == 0 && d[0..6] != me.mac {
+        return Verdict::Drop(Drop::L2NotForUs);
+    }
+    let mut et = be16(d, 12);
+    let mut l3 = ETH_HLEN;
+    let mut vlan = None;
+    match et {
+        ET_VLAN => {
+            if d.len() < ETH_HLEN + 4 {
+                return Verdict::Drop(Drop::VlanMalformed);
+            }
+            let vid = be16(d, 14) & 0x0fff;
+            if vid == 0 || vid == 0x0fff {
+                return Verdict::Drop(Drop::VlanMalformed);
+            }
+            et = be16(d, 16);
+            if et == ET_VLAN || et == ET_QINQ {
+                return Verdict::Drop(Drop::VlanUnsupported);
+            }
+            vlan = Some(vid);
+            l3 += 4;
+        }
+        ET_QINQ => return Verdict::Drop(Drop::VlanUnsupported),
+        _ => {}
+    }
+    match st.interfaces.lookup_l2(in_port, vlan) {
+        None => Verdict::Drop(Drop::NoInterface),
+        Some(IfBinding::Trunk) => match et {
+            ET_MPLS => mpls(st, ports, buf, l3, c),
+            ET_ARP => Verdict::Punt(Punt::Arp, None),
+            _ => Verdict::Drop(Drop::UnlabelledOnTrunk),
+        },
+        Some(IfBinding::Vr(vr)) => {
+            if let Some(x) = c.vr_rx.get(vr.0 as usize) {
+                bump(x, 1);
+            }
+            match et {
+                ET_IPV4 => ipv4(st, ports, vr, buf, l3, c),
+                ET_IPV6 => ipv6(st, ports, vr, buf, l3, c),
+                ET_ARP => Verdict::Punt(Punt::Arp, Some(vr)),
+                ET_MPLS => Verdict::Drop(Drop::LabelledOnCustomerPort),
+                _ => Verdict::Drop(Drop::EtherTypeUnsupported),
+            }
+        }
+    }
+}
+
+/// IPv4 forwarding in `vr` of the packet whose IP header starts at `l3`.
+fn ipv4<B: PacketBuf>(
+    st: &ForwardingState,
+    ports: &[PortInfo],
+    vr: VrId,
+    buf: &mut B,
+    l3: usize,
+    c: &WorkerCounters,
+) -> Verdict {
+    let (dst, total) = {
+        let Ok(p) = Ipv4Packet::new_checked(&buf.data()[l3..]) else {
+            return Verdict::Drop(Drop::Ipv4Malformed);
+        };
+        if !p.verify_checksum() {
+            return Verdict::Drop(Drop::Ipv4BadChecksum);
+        }
+        (u32::from(p.dst_addr()), usize::from(p.total_len()))
+    };
+    let Some(fib) = st.vr_fib(vr) else {
+        return Verdict::Drop(Drop::TableInconsistent);
+    };
+    let Some(nh_id) = vr::Lpm::lookup(&fib.fib4, dst) else {
+        return Verdict::Drop(Drop::NoRoute);
+    };
+    let nh = match resolve(st, nh_id, vr) {
+        Ok(nh) => nh,
+        Err(v) => return v,
+    };
+    buf.trim(l3 + total);
+    let new_ttl = {
+        let mut p = Ipv4Packet::new_unchecked(&mut buf.data_mut()[l3..]);
+        match p.decrement_ttl_update_checksum() {
+            Ok(t) => t,
+            Err(_) => return Verdict::Punt(Punt::TtlExpired, Some(vr)),
+        }
+    };
+    send_ip(ports, vr, buf, l3, total, new_ttl, ET_IPV4, nh, c)
+}
+
+/// IPv6 forwarding in `vr` of the packet whose IP header starts at `l3`.
+fn ipv6<B: PacketBuf>(
+    st: &ForwardingState,
+    ports: &[PortInfo],
+    vr: VrId,
+    buf: &mut B,
+    l3: usize,
+    c: &WorkerCounters,
+) -> Verdict {
+    let (dst, total) = {
+        let Ok(p) = Ipv6Packet::new_checked(&buf.data()[l3..]) else {
+            return Verdict::Drop(Drop::Ipv6Malformed);
+        };
+        let dst = u128::from(p.dst_addr());
+        if dst >> 120 == 0xff {
+            return Verdict::Punt(Punt::Ipv6Multicast, Some(vr));
+        }
+        (dst, 40 + usize::from(p.payload_len()))
+    };
+    let Some(fib) = st.vr_fib(vr) else {
+        return Verdict::Drop(Drop::TableInconsistent);
+    };
+    let Some(nh_id) = vr::Lpm::lookup(&fib.fib6, dst) else {
+        return Verdict::Drop(Drop::NoRoute);
+    };
+    let nh = match resolve(st, nh_id, vr) {
+        Ok(nh) => nh,
+        Err(v) => return v,
+    };
+    buf.trim(l3 + total);
+    let new_hl = {
+        let mut p = Ipv6Packet::new_unchecked(&mut buf.data_mut()[l3..]);
+        match p.decrement_hop_limit() {
+            Ok(t) => t,
+            Err(_) => return Verdict::Punt(Punt::TtlExpired, Some(vr)),
+        }
+    };
+    send_ip(ports, vr, buf, l3, total, new_hl, ET_IPV6, nh, c)
+}
+
+/// Follows a next-hop index of a VR route: local and discard next hops end here.
+#[inline]
+fn resolve(st: &ForwardingState, id: NextHopId, vr: VrId) -> Result<&NextHop, Verdict> {
+    match st.next_hops.get(id) {
+        None => Err(Verdict::Drop(Drop::TableInconsistent)),
+        Some(NextHop::Local) => Err(Verdict::Punt(Punt::Local, Some(vr))),
+        Some(NextHop::Drop) => Err(Verdict::Drop(Drop::Blackhole)),
+        Some(nh) => Ok(nh),
+    }
+}
+
+/// Sends a routed IP packet (TTL already decremented) to its next hop.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn send_ip<B: PacketBuf>(
+    ports: &[PortInfo],
+    vr: VrId,
+    buf: &mut B,
+    l3: usize,
+    ip_len: usize,
+    new_ttl: u8,
+    ethertype: u16,
+    nh: &NextHop,
+    c: &WorkerCounters,
+) -> Verdict {
+    let (port, vlan, src, dst, push, resolved) = match *nh {
+        NextHop::Forward {
+            port,
+            vlan,
+            src_mac,
+            dst_mac,
+            push,
+        } => (port, vlan, src_mac, dst_mac, push, true),
+        NextHop::Unresolved { port, vlan, push, .. } => {
+            (port, vlan, [0; 6], [0; 6], push, false)
+        }
+        _ => return Verdict::Drop(Drop::TableInconsistent),
+    };
+    let Some(out) = ports.get(usize::from(port.0)) else {
+        return Verdict::Drop(Drop::TableInconsistent);
+    };
+    if ip_len > out.mtu as usize {
+        return Verdict::Drop(Drop::MtuExceeded);
+    }
+    let src = if resolved { src } else { out.mac };
+    let entry_ttl = ttl::on_push(new_ttl);
+    if let Err(d) = write_l2(buf, l3, port, vlan, src, dst, ethertype, &push, |_| entry_ttl) {
+        return Verdict::Drop(d);
+    }
+    if !resolved {
+        return Verdict::Punt(Punt::NeighborMiss, Some(vr));
+    }
+    if let Some(x) = c.vr_tx.get(vr.0 as usize) {
+        bump(x, 1);
+    }
+    Verdict::Tx(port)
+}
+
+/// Replaces everything before `l3` with a new Ethernet header (+ VLAN tag) and the labels
+/// of `push` (outermost first; bottom-of-stack set on the last one only when `inner` is an
+/// IP ethertype). `label_ttl(i)` gives the TTL of pushed label `i`.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn write_l2<B: PacketBuf>(
+    buf: &mut B,
+    l3: usize,
+    _port: PortId,
+    vlan: Option<u16>,
+    src: [u8; 6],
+    dst: [u8; 6],
+    inner: u16,
+    push: &LabelPush,
+    label_ttl: impl Fn(usize) -> u8,
+) -> Result<(), Drop> {
+    let labels = push.as_slice();
+    let hdr = ETH_HLEN + if vlan.is_some() { 4 } else { 0 } + 4 * labels.len();
+    if buf.headroom() + l3 < hdr {
+        return Err(Drop::NoHeadroom);
+    }
+    let ok = buf.adj(l3);
+    debug_assert!(ok);
+    let Some(h) = buf.prepend(hdr) else {
+        return Err(Drop::NoHeadroom);
+    };
+    h[0..6].copy_from_slice(&dst);
+    h[6..12].copy_from_slice(&src);
+    let mut o = 12;
+    if let Some(v) = vlan {
+        h[o..o + 2].copy_from_slice(&ET_VLAN.to_be_bytes());
+        h[o + 2..o + 4].copy_from_slice(&(v & 0x0fff).to_be_bytes());
+        o += 4;
+    }
+    let et = if labels.is_empty() { inner } else { ET_MPLS };
+    h[o..o + 2].copy_from_slice(&et.to_be_bytes());
+    o += 2;
+    let bottom_is_ip = inner != ET_MPLS;
+    for (i, l) in labels.iter().enumerate() {
+        let e = LabelEntry {
+            label: *l,
+            tc: 0,
+            bos: bottom_is_ip && i + 1 == labels.len(),
+            ttl: label_ttl(i),
+        };
+        h[o..o + 4].copy_from_slice(&e.to_bytes());
+        o += 4;
+    }
+    Ok(())
+}
+
+/// A labelled packet on a trunk; the label stack starts at `l3`.
+fn mpls<B: PacketBuf>(
+    st: &ForwardingState,
+    ports: &[PortInfo],
+    buf: &mut B,
+    l3: usize,
+    c: &WorkerCounters,
+) -> Verdict {
+    let top = match LabelStack::parse(&buf.data()[l3..]) {
+        Ok(s) => match s.entries().first() {
+            Some(e) => *e,
+            None => return Verdict::Drop(Drop::MplsMalformed),
+        },
+        Err(_) => return Verdict::Drop(Drop::MplsMalformed),
+    };
+    let Some(op) = st.labels.lookup(top.label) else {
+        return Verdict::Drop(Drop::LabelUnknown);
+    };
+    match op {
+        LabelOp::Swap { out, next_hop } => {
+            let Some(t) = ttl::on_swap(top.ttl) else {
+                return Verdict::Drop(Drop::MplsTtlExpired);
+            };
+            let swapped = LabelEntry {
+                label: out,
+                ttl: t,
+                ..top
+            };
+            buf.data_mut()[l3..l3 + 4].copy_from_slice(&swapped.to_bytes());
+            label_out(st, ports, buf, l3, NextHopId(next_hop), t)
+        }
+        LabelOp::PopToVr { vr } => {
+            let vr = VrId(vr);
+            if !top.bos {
+                return Verdict::Drop(Drop::MplsPopNotBottom);
+            }
+            if let Some(x) = c.vr_rx.get(vr.0 as usize) {
+                bump(x, 1);
+            }
+            let ip = l3 + 4;
+            match buf.data().get(ip).map(|b| b >> 4) {
+                Some(4) => {
+                    {
+                        let Ok(mut p) = Ipv4Packet::new_checked(&mut buf.data_mut()[ip..]) else {
+                            return Verdict::Drop(Drop::Ipv4Malformed);
+                        };
+                        let t = ttl::on_pop(top.ttl, p.ttl());
+                        set_ttl_v4(&mut p, t);
+                    }
+                    ipv4(st, ports, vr, buf, ip, c)
+                }
+                Some(6) => {
+                    {
+                        let Ok(mut p) = Ipv6Packet::new_checked(&mut buf.data_mut()[ip..]) else {
+                            return Verdict::Drop(Drop::Ipv6Malformed);
+                        };
+                        let hl = ttl::on_pop(top.ttl, p.hop_limit());
+                        p.set_hop_limit(hl);
+                    }
+                    ipv6(st, ports, vr, buf, ip, c)
+                }
+                _ => Verdict::Drop(Drop::MplsPayloadUnsupported),
+            }
+        }
+        LabelOp::PopAndForward { next_hop } => {
+            let inner = l3 + 4;
+            if top.bos {
+                let d = buf.data_mut();
+                match d.get(inner).map(|b| b >> 4) {
+                    Some(4) => {
+                        let Ok(mut p) = Ipv4Packet::new_checked(&mut d[inner..]) else {
+                            return Verdict::Drop(Drop::Ipv4Malformed);
+                        };
+                        let Some(t) = ttl::on_pop_and_forward(top.ttl, p.ttl()) else {
+                            return Verdict::Drop(Drop::MplsTtlExpired);
+                        };
+                        set_ttl_v4(&mut p, t);
+                        ip_out(st, ports, buf, inner, NextHopId(next_hop), ET_IPV4)
+                    }
+                    Some(6) => {
+                        let Ok(mut p) = Ipv6Packet::new_checked(&mut d[inner..]) else {
+                            return Verdict::Drop(Drop::Ipv6Malformed);
+                        };
+                        let Some(t) = ttl::on_pop_and_forward(top.ttl, p.hop_limit()) else {
+                            return Verdict::Drop(Drop::MplsTtlExpired);
+                        };
+                        p.set_hop_limit(t);
+                        ip_out(st, ports, buf, inner, NextHopId(next_hop), ET_IPV6)
+                    }
+                    _ => Verdict::Drop(Drop::MplsPayloadUnsupported),
+                }
+            } else {
+                // The stack parsed, so a next entry exists.
+                let d = buf.data_mut();
+                let mut next = LabelEntry::parse(&[d[inner], d[inner + 1], d[inner + 2], d[inner + 3]]);
+                let Some(t) = ttl::on_pop_and_forward(top.ttl, next.ttl) else {
+                    return Verdict::Drop(Drop::MplsTtlExpired);
+                };
+                next.ttl = t;
+                d[inner..inner + 4].copy_from_slice(&next.to_bytes());
+                label_out(st, ports, buf, inner, NextHopId(next_hop), t)
+            }
+        }
+    }
+}
+
+fn set_ttl_v4<T: AsRef<[u8]> + AsMut<[u8]>>(p: &mut Ipv4Packet<T>, ttl: u8) {
+    let old = p.ttl();
+    if old != ttl {
+        let proto = u8::from(p.protocol());
+        let c = crate::wire::checksum::update_u16(
+            p.checksum(),
+            u16::from_be_bytes([old, proto]),
+            u16::from_be_bytes([ttl, proto]),
+        );
+        p.set_ttl(ttl);
+        p.set_checksum(c);
+    }
+}
+
+/// Sends a labelled packet whose (already processed) stack starts at `l3`; the next hop may
+/// push more labels on top (TTL copied from the processed top label).
+fn label_out<B: PacketBuf>(
+    st: &ForwardingState,
+    ports: &[PortInfo],
+    buf: &mut B,
+    l3: usize,
+    nh: NextHopId,
+    top_ttl: u8,
+) -> Verdict {
+    let out_ttl = ttl::on_push_over_label(top_ttl);
+    trunk_out(st, ports, buf, l3, nh, ET_MPLS, |_| out_ttl)
+}
+
+/// Sends an unlabelled IP packet (TTL already processed) at `l3` to a next hop.
+fn ip_out<B: PacketBuf>(
+    st: &ForwardingState,
+    ports: &[PortInfo],
+    buf: &mut B,
+    l3: usize,
+    nh: NextHopId,
+    et: u16,
+) -> Verdict {
+    let ip_ttl = buf.data()[l3 + if et == ET_IPV4 { 8 } else { 7 }];
+    trunk_out(st, ports, buf, l3, nh, et, |_| ttl::on_push(ip_ttl))
+}
+
+fn trunk_out<B: PacketBuf>(
+    st: &ForwardingState,
+    ports: &[PortInfo],
+    buf: &mut B,
+    l3: usize,
+    nh: NextHopId,
+    inner: u16,
+    label_ttl: impl Fn(usize) -> u8,
+) -> Verdict {
+    match st.next_hops.get(nh) {
+        Some(NextHop::Forward {
+            port,
+            vlan,
+            src_mac,
+            dst_mac,
+            push,
+        }) => {
+            let Some(out) = ports.get(usize::from(port.0)) else {
+                return Verdict::Drop(Drop::TableInconsistent);
+            };
+            if buf.len() - l3 > out.mtu as usize + 4 * labelswitch::MAX_STACK_DEPTH {
+                return Verdict::Drop(Drop::MtuExceeded);
+            }
+            match write_l2(buf, l3, *port, *vlan, *src_mac, *dst_mac, inner, push, label_ttl) {
+                Ok(()) => Verdict::Tx(*port),
+                Err(d) => Verdict::Drop(d),
+            }
+        }
+        Some(NextHop::Unresolved { .. }) => Verdict::Punt(Punt::NeighborMiss, None),
+        Some(NextHop::Drop) => Verdict::Drop(Drop::Blackhole),
+        Some(NextHop::Local) => Verdict::Punt(Punt::Local, None),
+        None => Verdict::Drop(Drop::TableInconsistent),
+    }
+}
+
+/// The label value of a 20-bit number known to be valid (used by tests and tools).
+pub fn label(v: u32) -> Label {
+    Label::new(v).unwrap_or(Label::IMPLICIT_NULL)
+}

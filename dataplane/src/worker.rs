@@ -1,0 +1,161 @@
+//! The worker loop: poll every port queue, run each burst through the pipeline, buffer
+//! transmissions per port, flush, repeat. One worker per core, run to completion.
+//!
+//! Each iteration loads the current [`ForwardingState`] once (a wait-free atomic load); the
+//! version stays alive until the iteration ends, which is the worker's quiescent point.
+
+use crate::buffer::{BufPool, PacketBuf};
+use crate::counters::{bump, Drop, WorkerCounters};
+use crate::pipeline::{forward, PortInfo, Verdict};
+use crate::port::{PortQueue, BURST};
+use crate::punt::{PuntRing, Punted};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use vr::{ForwardingState, PortId, TableHandle};
+
+/// How a worker decides to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopWhen {
+    /// Only when the stop flag is raised.
+    Flag,
+    /// Also when every receive source is finished and the worker has nothing in flight
+    /// (capture replays, counted generators).
+    InputsFinished,
+}
+
+/// Everything one worker owns.
+pub struct Worker<B: PacketBuf, P: BufPool<B>> {
+    /// Worker index.
+    pub id: usize,
+    pool: P,
+    queues: Vec<Box<dyn PortQueue<B, P>>>,
+    tx: Vec<Vec<B>>,
+    rx: Vec<B>,
+    ports: Arc<[PortInfo]>,
+    tables: TableHandle<ForwardingState>,
+    counters: Arc<WorkerCounters>,
+    punt: Arc<PuntRing<B>>,
+}
+
+impl<B: PacketBuf, P: BufPool<B>> Worker<B, P> {
+    /// A worker with one queue per port (`queues[i]` serves port `i`).
+    pub fn new(
+        id: usize,
+        pool: P,
+        queues: Vec<Box<dyn PortQueue<B, P>>>,
+        ports: Arc<[PortInfo]>,
+        tables: TableHandle<ForwardingState>,
+        counters: Arc<WorkerCounters>,
+        punt: Arc<PuntRing<B>>,
+    ) -> Self {
+        let tx = (0..queues.len()).map(|_| Vec::with_capacity(BURST)).collect();
+        Worker {
+            id,
+            pool,
+            queues,
+            tx,
+            rx: Vec::with_capacity(BURST),
+            ports,
+            tables,
+            counters,
+            punt,
+        }
+    }
+
+    /// One pass over every port. Returns the packets received.
+    pub fn poll_once(&mut self) -> usize {
+        let st = self.tables.load();
+        let mut total = 0;
+        for pi in 0..self.queues.len() {
+            let n = self.queues[pi].rx_burst(&mut self.pool, &mut self.rx, BURST);
+            if n == 0 {
+                continue;
+            }
+            total += n;
+            bump(&self.counters.port_rx[pi], n as u64);
+            bump(&self.counters.bursts, 1);
+            let in_port = PortId(pi as u16);
+            for mut buf in self.rx.drain(..) {
+                match forward(&st, &self.ports, in_port, &mut buf, &self.counters) {
+                    Verdict::Tx(out) => {
+                        let o = usize::from(out.0);
+                        self.tx[o].push(buf);
+                        if self.tx[o].len() >= BURST {
+                            flush_port(&mut self.queues, &mut self.tx, &mut self.pool, &self.counters, o);
+                        }
+                    }
+                    Verdict::Punt(reason, vr) => {
+                        self.counters.count_punt(reason);
+                        let p = Punted {
+                            reason,
+                            port: in_port,
+                            vr,
+                            buf,
+                        };
+                        if let Err(p) = self.punt.push(p) {
+                            self.counters.count_drop(Drop::PuntRingFull);
+                            bump(&self.counters.port_drop[pi], 1);
+                            self.pool.free(p.buf);
+                        }
+                    }
+                    Verdict::Drop(why) => {
+                        self.counters.count_drop(why);
+                        bump(&self.counters.port_drop[pi], 1);
+                        self.pool.free(buf);
+                    }
+                }
+            }
+        }
+        for o in 0..self.tx.len() {
+            if !self.tx[o].is_empty() {
+                flush_port(&mut self.queues, &mut self.tx, &mut self.pool, &self.counters, o);
+            }
+        }
+        total
+    }
+
+    /// Runs until `stop` is raised (or, with [`StopWhen::InputsFinished`], until the inputs
+    /// are exhausted), then finishes every queue.
+    pub fn run(&mut self, stop: &AtomicBool, when: StopWhen) {
+        let mut idle = 0u32;
+        while !stop.load(Ordering::Relaxed) {
+            let n = self.poll_once();
+            if n == 0 {
+                if when == StopWhen::InputsFinished && self.queues.iter().all(|q| q.rx_finished()) {
+                    break;
+                }
+                idle = idle.saturating_add(1);
+                if idle > 1024 {
+                    // Nothing to do for a while: yield the core instead of burning it
+                    // (a DPDK worker would keep polling; the mem/pcap backends need not).
+                    std::thread::yield_now();
+                }
+            } else {
+                idle = 0;
+            }
+        }
+        for q in &mut self.queues {
+            q.finish();
+        }
+    }
+
+    /// The worker's counters.
+    pub fn counters(&self) -> &Arc<WorkerCounters> {
+        &self.counters
+    }
+}
+
+fn flush_port<B: PacketBuf, P: BufPool<B>>(
+    queues: &mut [Box<dyn PortQueue<B, P>>],
+    tx: &mut [Vec<B>],
+    pool: &mut P,
+    counters: &WorkerCounters,
+    o: usize,
+) {
+    let n = tx[o].len() as u64;
+    let failed = queues[o].tx_burst(pool, &mut tx[o]) as u64;
+    bump(&counters.port_tx[o], n - failed);
+    for _ in 0..failed {
+        counters.count_drop(Drop::TxFailed);
+    }
+}

@@ -1,0 +1,271 @@
+//! The validated, resolved form of a profile: names turned into indices, text into
+//! addresses. Everything the appliance builder consumes; produced by
+//! [`crate::profile::check::check`].
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+
+/// A resolved profile.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Router identifier.
+    pub router_id: Ipv4Addr,
+    /// CPU of the control thread.
+    pub control_core: Option<usize>,
+    /// CPUs of the workers; empty = one unpinned worker.
+    pub worker_cores: Vec<usize>,
+    /// Ports; the index is the port id.
+    pub ports: Vec<PortCfg>,
+    /// Virtual routers, in profile order.
+    pub vrs: Vec<VrCfg>,
+    /// Static neighbors.
+    pub neighbors: Vec<NeighborCfg>,
+    /// Static label matrix entries.
+    pub label_matrix: Vec<LabelCfg>,
+    /// Label allocation range.
+    pub label_range: RangeInclusive<u32>,
+    /// Generator flows.
+    pub flows: Vec<FlowCfg>,
+}
+
+/// Port backend and its parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// In-process generator and sink.
+    Mem,
+    /// Capture files.
+    Pcap {
+        /// Read as received packets.
+        rx: Option<PathBuf>,
+        /// Sent packets are written here.
+        tx: Option<PathBuf>,
+    },
+}
+
+/// A port.
+#[derive(Debug, Clone)]
+pub struct PortCfg {
+    /// Name.
+    pub name: String,
+    /// Backend.
+    pub backend: Backend,
+    /// Own MAC.
+    pub mac: [u8; 6],
+    /// Core-facing trunk.
+    pub trunk: bool,
+    /// Trunk addresses.
+    pub addresses: Vec<IfAddr>,
+    /// IP MTU.
+    pub mtu: u32,
+}
+
+/// An interface address: the router's address and the on-link prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IfAddr {
+    /// The router's own address.
+    pub addr: IpAddr,
+    /// Prefix length of the on-link subnet.
+    pub len: u8,
+}
+
+impl IfAddr {
+    /// True when `ip` is inside this address's subnet.
+    pub fn on_link(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                let m = if self.len == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.len)
+                };
+                u32::from(a) & m == u32::from(b) & m
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => {
+                let m = if self.len == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.len)
+                };
+                u128::from(a) & m == u128::from(b) & m
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A VR.
+#[derive(Debug, Clone)]
+pub struct VrCfg {
+    /// Id.
+    pub id: u32,
+    /// Name.
+    pub name: String,
+    /// RFC 2685 VPN id.
+    pub vpn_id: vr::VpnId,
+    /// Owning tenant.
+    pub tenant: String,
+    /// Interfaces.
+    pub interfaces: Vec<IfCfg>,
+    /// Static routes.
+    pub routes: Vec<RouteCfg>,
+}
+
+/// A VR interface.
+#[derive(Debug, Clone)]
+pub struct IfCfg {
+    /// Port index.
+    pub port: usize,
+    /// VLAN.
+    pub vlan: Option<u16>,
+    /// Addresses.
+    pub addresses: Vec<IfAddr>,
+}
+
+/// A destination prefix of either family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IpPrefix {
+    /// IPv4.
+    V4(vr::Prefix4),
+    /// IPv6.
+    V6(vr::Prefix6),
+}
+
+/// A static route.
+#[derive(Debug, Clone)]
+pub struct RouteCfg {
+    /// Destination.
+    pub prefix: IpPrefix,
+    /// What to do with matching packets.
+    pub target: RouteTarget,
+}
+
+/// Route target.
+#[derive(Debug, Clone)]
+pub enum RouteTarget {
+    /// Send to a next hop.
+    Via {
+        /// Next-hop address.
+        addr: IpAddr,
+        /// Port it is on-link on.
+        port: usize,
+        /// VLAN it is on-link on.
+        vlan: Option<u16>,
+        /// Labels to push, outermost first.
+        push: Vec<u32>,
+    },
+    /// Discard.
+    Blackhole,
+}
+
+/// A static neighbor.
+#[derive(Debug, Clone)]
+pub struct NeighborCfg {
+    /// Port index.
+    pub port: usize,
+    /// VLAN.
+    pub vlan: Option<u16>,
+    /// Address.
+    pub ip: IpAddr,
+    /// MAC.
+    pub mac: [u8; 6],
+}
+
+/// A label matrix entry.
+#[derive(Debug, Clone)]
+pub struct LabelCfg {
+    /// Incoming label.
+    pub label: u32,
+    /// Operation.
+    pub op: LabelOpCfg,
+}
+
+/// Label operation.
+#[derive(Debug, Clone)]
+pub enum LabelOpCfg {
+    /// Swap to `out` and send to `via` on trunk `port`.
+    Swap {
+        /// Outgoing label.
+        out: u32,
+        /// Port index.
+        port: usize,
+        /// Next hop.
+        via: IpAddr,
+    },
+    /// Pop and route in the VR (index into `Config::vrs`).
+    Pop {
+        /// VR index.
+        vr: usize,
+    },
+    /// Pop and send to `via` on `port`.
+    PopForward {
+        /// Port index.
+        port: usize,
+        /// Next hop.
+        via: IpAddr,
+    },
+}
+
+/// An address range (inclusive), as integers of one family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddrRange {
+    /// IPv4 range.
+    V4(u32, u32),
+    /// IPv6 range.
+    V6(u128, u128),
+}
+
+impl AddrRange {
+    /// Number of addresses in the range (saturating).
+    pub fn count(&self) -> u128 {
+        match *self {
+            AddrRange::V4(a, b) => u128::from(b - a) + 1,
+            AddrRange::V6(a, b) => (b - a).saturating_add(1),
+        }
+    }
+}
+
+/// Generated frame sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameSize {
+    /// Every frame this many bytes (without FCS).
+    Fixed(u16),
+    /// Simple IMIX: 7 × 64 B, 4 × 576 B, 1 × 1500 B.
+    Imix,
+}
+
+/// A generator flow.
+#[derive(Debug, Clone)]
+pub struct FlowCfg {
+    /// Name.
+    pub name: String,
+    /// Ingress port index.
+    pub port: usize,
+    /// VLAN on generated frames.
+    pub vlan: Option<u16>,
+    /// Labels on generated frames, outermost first.
+    pub labels: Vec<u32>,
+    /// Source addresses.
+    pub src: AddrRange,
+    /// Destination addresses.
+    pub dst: AddrRange,
+    /// Sizes.
+    pub size: FrameSize,
+    /// Rate, or as fast as possible.
+    pub rate_pps: Option<u64>,
+    /// Packet budget.
+    pub count: Option<u64>,
+    /// Expected egress, or `None` when the flow must be dropped.
+    pub expect: Option<ExpectCfg>,
+}
+
+/// Expected egress of a flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectCfg {
+    /// Port index.
+    pub port: usize,
+    /// VLAN.
+    pub vlan: Option<u16>,
+    /// Labels, outermost first.
+    pub labels: Vec<u32>,
+}

@@ -1,0 +1,112 @@
+//! The `varouter` command line.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+use varouter::run::{format_summary, run, RunOptions};
+
+#[derive(Parser)]
+#[command(name = "varouter", version, about = "Carrier edge appliance hosting isolated virtual routers")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the appliance described by a profile (the embedded demo when none is given).
+    Run {
+        /// Deployment profile (YAML).
+        profile: Option<PathBuf>,
+        /// Stop after this many seconds (default: until SIGINT/SIGTERM, or until every
+        /// input is exhausted when all inputs are finite).
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Seconds between live statistics lines (0 = none).
+        #[arg(long, default_value_t = 1.0)]
+        stats_interval: f64,
+    },
+    /// Validate a profile and report every error with its position.
+    Check {
+        /// Deployment profile (YAML).
+        profile: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Check { profile } => match varouter::load_config(&profile) {
+            Ok(cfg) => {
+                println!(
+                    "{}: ok ({} ports, {} virtual routers, {} label matrix entries, {} flows)",
+                    profile.display(),
+                    cfg.ports.len(),
+                    cfg.vrs.len(),
+                    cfg.label_matrix.len(),
+                    cfg.flows.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(errs) => report(&errs),
+        },
+        Cmd::Run {
+            profile,
+            duration,
+            stats_interval,
+        } => {
+            let cfg = match &profile {
+                Some(p) => varouter::load_config(p),
+                None => varouter::parse_config(std::path::Path::new("configs/demo.yaml (embedded)"), varouter::DEMO_PROFILE),
+            };
+            let cfg = match cfg {
+                Ok(c) => c,
+                Err(errs) => return report(&errs),
+            };
+            let stop = Arc::new(AtomicBool::new(false));
+            for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
+                    eprintln!("varouter: cannot install signal handler: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            let opts = RunOptions {
+                duration: duration.map(Duration::from_secs_f64),
+                until_inputs_finished: true,
+                stats_every: (stats_interval > 0.0).then(|| Duration::from_secs_f64(stats_interval)),
+            };
+            match run(&cfg, &opts, stop) {
+                Ok(s) => {
+                    print!("{}", format_summary(&s));
+                    if s.misdelivered() > 0 {
+                        eprintln!("varouter: {} packets were delivered to the wrong place", s.misdelivered());
+                        return ExitCode::from(3);
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("varouter: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn report(errs: &[varouter::profile::ProfileError]) -> ExitCode {
+    for e in errs {
+        eprintln!("{e}");
+    }
+    eprintln!("{} error(s)", errs.len());
+    ExitCode::from(2)
+}

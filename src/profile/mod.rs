@@ -1,0 +1,318 @@
+//! Deployment profiles: the YAML file that says what one varouter appliance is.
+//!
+//! A profile is parsed in two steps. [`load`] turns YAML into the typed, position-carrying
+//! tree of this module (structural errors — YAML syntax, unknown keys, wrong types — stop
+//! there, at the first one, because the parser cannot recover past them). [`check::check`]
+//! then validates the meaning of the whole profile and reports *every* semantic error at
+//! once, each as `file:line:col: what is wrong, what was expected`.
+//!
+//! The format is documented for operators in `docs/profile.md`.
+
+pub mod check;
+
+use serde::Deserialize;
+use serde_saphyr::{Location, Spanned};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A value together with where it was written in the profile.
+pub type S<T> = Spanned<T>;
+
+/// The whole profile (top level of the YAML document).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Router identifier, an IPv4 address in dotted form (as OSPF/BGP router ids).
+    pub router_id: S<String>,
+    /// Core placement of the control thread and the forwarding workers.
+    #[serde(default)]
+    pub cores: Cores,
+    /// Physical (or emulated) ports, in order: a port's index in this list is its port id.
+    pub ports: Vec<Port>,
+    /// Virtual routers hosted by this appliance.
+    #[serde(default)]
+    pub virtual_routers: Vec<VirtualRouter>,
+    /// Static neighbor (ARP/ND) entries: next-hop address on a port → MAC.
+    #[serde(default)]
+    pub neighbors: Vec<Neighbor>,
+    /// Static label matrix entries for labelled packets arriving on trunk ports.
+    #[serde(default)]
+    pub label_matrix: Vec<LabelEntry>,
+    /// The label range the appliance may allocate from (static labels must lie inside it).
+    #[serde(default)]
+    pub labels: Option<LabelRange>,
+    /// Packet generator flows for `mem` ports (demos, benchmarks, tests).
+    #[serde(default)]
+    pub traffic: Option<Traffic>,
+}
+
+/// Where threads run. Without `workers`, one unpinned worker is started.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cores {
+    /// CPU the control thread is pinned to.
+    #[serde(default)]
+    pub control: Option<S<usize>>,
+    /// CPUs the forwarding workers are pinned to, one worker per entry.
+    #[serde(default)]
+    pub workers: Vec<S<usize>>,
+}
+
+/// One port and its backend.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Port {
+    /// Unique port name, used by interfaces, routes and neighbors.
+    pub name: S<String>,
+    /// Backend: `mem` (in-process generator and sink) or `pcap` (capture files).
+    pub backend: S<String>,
+    /// The port's own MAC address (`02:00:00:00:00:01`).
+    pub mac: S<String>,
+    /// A trunk port faces the provider core: it carries labelled traffic and is bound to
+    /// no VR. Customer-facing ports are bound to VRs through `virtual_routers[].interfaces`.
+    #[serde(default)]
+    pub trunk: Option<S<bool>>,
+    /// Core-facing addresses of a trunk port (`192.0.2.1/30`); next hops of labelled routes
+    /// must lie in one of these subnets.
+    #[serde(default)]
+    pub addresses: Vec<S<String>>,
+    /// Largest IP packet (bytes) the port sends; default 1500.
+    #[serde(default)]
+    pub mtu: Option<S<u32>>,
+    /// `pcap` backend: capture file read as received packets.
+    #[serde(default)]
+    pub rx: Option<S<String>>,
+    /// `pcap` backend: capture file the sent packets are written to.
+    #[serde(default)]
+    pub tx: Option<S<String>>,
+}
+
+/// A virtual router: one VPN customer on this appliance.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VirtualRouter {
+    /// Numeric id, unique, 1..=65535.
+    pub id: S<u32>,
+    /// Unique name (used in logs, stats and references).
+    pub name: S<String>,
+    /// VPN identifier in RFC 2685 form, `OUI:index` in hex (`00a0c9:00000001`).
+    pub vpn_id: S<String>,
+    /// The tenant (carrier or customer account) that owns this VR.
+    pub tenant: S<String>,
+    /// Customer-facing interfaces bound to this VR.
+    #[serde(default)]
+    pub interfaces: Vec<Interface>,
+    /// Static routes of this VR.
+    #[serde(default)]
+    pub routes: Vec<Route>,
+}
+
+/// A VR interface: a port, or a VLAN on a port, with the VR's addresses on it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interface {
+    /// Port name.
+    pub port: S<String>,
+    /// 802.1Q VLAN id (1..=4094); absent = untagged.
+    #[serde(default)]
+    pub vlan: Option<S<u16>>,
+    /// The VR's addresses on this interface, with prefix length (`10.1.0.1/24`, `fd00::1/64`).
+    #[serde(default)]
+    pub addresses: Vec<S<String>>,
+}
+
+/// A static route in a VR.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Destination prefix (`10.2.0.0/16`, `fd00:2::/48`).
+    pub prefix: S<String>,
+    /// Next-hop address; must be on-link on one of the VR's interfaces or, for labelled
+    /// routes, on a trunk port's subnet.
+    #[serde(default)]
+    pub via: Option<S<String>>,
+    /// Labels to push, outermost first (`[transport, vpn]`).
+    #[serde(default)]
+    pub push: Vec<S<u32>>,
+    /// Discard matching packets (counted as `blackhole`).
+    #[serde(default)]
+    pub blackhole: Option<S<bool>>,
+}
+
+/// A static neighbor entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Neighbor {
+    /// Port name.
+    pub port: S<String>,
+    /// VLAN id, when the neighbor sits on a VLAN of the port.
+    #[serde(default)]
+    pub vlan: Option<S<u16>>,
+    /// Neighbor IP address.
+    pub ip: S<String>,
+    /// Neighbor MAC address.
+    pub mac: S<String>,
+}
+
+/// A static label matrix entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelEntry {
+    /// Incoming label (16..=1048575).
+    pub label: S<u32>,
+    /// `swap` (replace the top label and send to `via` on `port`), `pop` (remove the label
+    /// and route the packet in `vr`), or `pop-forward` (remove the label and send to `via`).
+    pub action: S<String>,
+    /// `swap`: the outgoing label.
+    #[serde(default)]
+    pub out_label: Option<S<u32>>,
+    /// `swap`, `pop-forward`: the trunk port to send on.
+    #[serde(default)]
+    pub port: Option<S<String>>,
+    /// `swap`, `pop-forward`: next-hop address on that port (resolved by `neighbors`).
+    #[serde(default)]
+    pub via: Option<S<String>>,
+    /// `pop`: the VR (by name) that routes the packet after the pop.
+    #[serde(default)]
+    pub vr: Option<S<String>>,
+}
+
+/// Dynamic label allocation range.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelRange {
+    /// First label of the range (≥ 16).
+    pub min: S<u32>,
+    /// Last label of the range (≤ 1048575).
+    pub max: S<u32>,
+}
+
+/// Generator traffic for `mem` ports.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Traffic {
+    /// The flows; each is generated on its ingress port and counted where it leaves.
+    pub flows: Vec<Flow>,
+}
+
+/// One generated flow.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flow {
+    /// Unique flow name.
+    pub name: S<String>,
+    /// Ingress `mem` port.
+    pub port: S<String>,
+    /// VLAN tag to put on generated frames.
+    #[serde(default)]
+    pub vlan: Option<S<u16>>,
+    /// Labels to put on generated frames (for traffic arriving from the core).
+    #[serde(default)]
+    pub labels: Vec<S<u32>>,
+    /// Source address or range (`10.1.0.10`, `10.1.0.10-10.1.0.200`).
+    pub src: S<String>,
+    /// Destination address or range.
+    pub dst: S<String>,
+    /// Frame size in bytes without FCS (60..=1514 with no VLAN/labels), or `imix`
+    /// (7:4:1 of 64, 576, 1500 bytes). Default 64.
+    #[serde(default)]
+    pub size: Option<S<String>>,
+    /// Packets per second; absent = as fast as possible.
+    #[serde(default)]
+    pub rate_pps: Option<S<u64>>,
+    /// Stop after this many packets; absent = until the run ends.
+    #[serde(default)]
+    pub count: Option<S<u64>>,
+    /// Where the flow must come out; absent = it must be dropped (any delivery is a leak).
+    #[serde(default)]
+    pub expect: Option<Expect>,
+}
+
+/// Expected egress of a flow.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Egress port.
+    pub port: S<String>,
+    /// Egress VLAN.
+    #[serde(default)]
+    pub vlan: Option<S<u16>>,
+    /// Egress label stack, outermost first.
+    #[serde(default)]
+    pub labels: Vec<S<u32>>,
+}
+
+/// One problem in a profile, with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileError {
+    /// The profile file.
+    pub file: PathBuf,
+    /// 1-based line (0 when unknown).
+    pub line: u64,
+    /// 1-based column (0 when unknown).
+    pub column: u64,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for ProfileError {}
+
+impl ProfileError {
+    /// An error at a YAML location.
+    pub fn at(file: &Path, loc: Location, message: impl Into<String>) -> Self {
+        ProfileError {
+            file: file.to_path_buf(),
+            line: loc.line(),
+            column: loc.column(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Reads and parses a profile file (structure only; see [`check::check`] for meaning).
+pub fn load(path: &Path) -> Result<Profile, Vec<ProfileError>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ProfileError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read profile: {e}"),
+        }]
+    })?;
+    parse(path, &text)
+}
+
+/// Parses profile text; `path` is only used in error messages.
+pub fn parse(path: &Path, text: &str) -> Result<Profile, Vec<ProfileError>> {
+    serde_saphyr::from_str::<Profile>(text).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        vec![ProfileError {
+            file: path.to_path_buf(),
+            line,
+            column,
+            message: first_line(&e.to_string()),
+        }]
+    })
+}
+
+/// serde-saphyr's message may carry a source snippet after the first line; the operator
+/// gets our own `file:line:col:` prefix instead.
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").trim().to_string()
+}

@@ -1,0 +1,31 @@
+//! Virtual routers and the forwarding state the data plane reads.
+//!
+//! This crate is the control plane's model of the appliance's forwarding — the VRs
+//! (identity, RFC 2685 VPN id, tenant, RIB), the interface table that binds ingress
+//! interfaces to VRs, the shared next-hop table, the per-VR FIBs — and the compiler that
+//! turns that model into one immutable [`ForwardingState`] version, published to the
+//! workers without locks ([`publish`]). Workers only read compiled tables: flat arrays and
+//! indices (VPP style), no allocation and no locks on lookup. Like `labelswitch` (whose
+//! [`labelswitch::LabelMatrix`] is part of the state), it knows nothing of ports' I/O or of
+//! protocols.
+//!
+//! Isolation: a packet gets exactly one VR from the interface table and is then looked up
+//! only in that VR's FIB; there is no default VR anywhere.
+
+pub mod fib;
+pub mod ids;
+pub mod iface;
+pub mod nexthop;
+pub mod publish;
+pub mod registry;
+pub mod rib;
+pub mod state;
+
+pub use fib::{Fib4, Fib6, Lpm, Prefix, Prefix4, Prefix6, PrefixError};
+pub use ids::{NextHopId, PortId, VrId};
+pub use iface::{IfBinding, IfError, IfKey, InterfaceTable, InterfaceTableBuilder};
+pub use nexthop::{LabelPush, NextHop, NextHopError, NextHopTable, NextHopTableBuilder};
+pub use publish::{Publisher, TableCache, TableGuard, TableHandle};
+pub use registry::{RegistryError, VirtualRouter, VpnId, VpnIdError, VrRegistry};
+pub use rib::{Rib, RibError, RibTable, RouteSource, VrFib};
+pub use state::{ForwardingState, ForwardingStateBuilder, StateError, MAX_VR_ID};

@@ -1,0 +1,340 @@
+//! The routing information base of one VR, and its compilation into the VR's FIBs.
+//!
+//! A RIB holds, per prefix, at most one route per [`RouteSource`]; the best route of a
+//! prefix is the one whose source has the lowest administrative distance. Only the best
+//! routes reach the FIB ([`Rib::compile`]). Routes learnt from VPN peers over the control
+//! channel will add a source here when that exchange lands.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::fib::prefix::{Addr, Prefix};
+use crate::fib::{Fib4, Fib6, Lpm};
+use crate::ids::NextHopId;
+
+/// Where a route comes from. The order of the variants is the preference order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RouteSource {
+    /// An address of the VR itself (`/32`, `/128`) → [`crate::NextHopTable::LOCAL`].
+    Local,
+    /// The subnet of one of the VR's interfaces.
+    Connected,
+    /// Configured in the profile or through the management API.
+    Static,
+}
+
+impl RouteSource {
+    /// All sources, most preferred first.
+    pub const ALL: [RouteSource; 3] = [
+        RouteSource::Local,
+        RouteSource::Connected,
+        RouteSource::Static,
+    ];
+
+    /// Administrative distance (lower wins), with the customary values.
+    pub const fn admin_distance(self) -> u8 {
+        match self {
+            RouteSource::Local | RouteSource::Connected => 0,
+            RouteSource::Static => 1,
+        }
+    }
+
+    const fn slot(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for RouteSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RouteSource::Local => "local",
+            RouteSource::Connected => "connected",
+            RouteSource::Static => "static",
+        })
+    }
+}
+
+/// Errors of RIB updates.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RibError {
+    /// `add` of a route that exists.
+    #[error(
+        "{route_source} route {prefix} already exists (via {existing}); use replace to change it"
+    )]
+    Exists {
+        /// The prefix, as text.
+        prefix: String,
+        /// The route's source.
+        route_source: RouteSource,
+        /// Its current next hop.
+        existing: NextHopId,
+    },
+    /// `remove` of a route that does not exist.
+    #[error("no {route_source} route for {prefix}")]
+    NotFound {
+        /// The prefix, as text.
+        prefix: String,
+        /// The route's source.
+        route_source: RouteSource,
+    },
+}
+
+/// The routes of one address family.
+#[derive(Clone, Debug)]
+pub struct RibTable<A> {
+    routes: BTreeMap<Prefix<A>, [Option<NextHopId>; 3]>,
+}
+
+impl<A: Addr> Default for RibTable<A> {
+    fn default() -> Self {
+        RibTable {
+            routes: BTreeMap::new(),
+        }
+    }
+}
+
+impl<A: Addr> RibTable<A> {
+    /// Adds a route; fails if `prefix` already has a route from `source`.
+    pub fn add(
+        &mut self,
+        prefix: Prefix<A>,
+        source: RouteSource,
+        nh: NextHopId,
+    ) -> Result<(), RibError> {
+        let slots = self.routes.entry(prefix).or_default();
+        match slots[source.slot()] {
+            Some(existing) => Err(RibError::Exists {
+                prefix: prefix.to_string(),
+                route_source: source,
+                existing,
+            }),
+            None => {
+                slots[source.slot()] = Some(nh);
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds or overwrites the route of `prefix` from `source`; returns the previous next
+    /// hop.
+    pub fn replace(
+        &mut self,
+        prefix: Prefix<A>,
+        source: RouteSource,
+        nh: NextHopId,
+    ) -> Option<NextHopId> {
+        self.routes.entry(prefix).or_default()[source.slot()].replace(nh)
+    }
+
+    /// Removes the route of `prefix` from `source`; returns its next hop.
+    pub fn remove(
+        &mut self,
+        prefix: Prefix<A>,
+        source: RouteSource,
+    ) -> Result<NextHopId, RibError> {
+        let not_found = || RibError::NotFound {
+            prefix: prefix.to_string(),
+            route_source: source,
+        };
+        let slots = self.routes.get_mut(&prefix).ok_or_else(not_found)?;
+        let nh = slots[source.slot()].take().ok_or_else(not_found)?;
+        if slots.iter().all(Option::is_none) {
+            self.routes.remove(&prefix);
+        }
+        Ok(nh)
+    }
+
+    /// The best route of `prefix` (exact match): its source and next hop.
+    pub fn best(&self, prefix: &Prefix<A>) -> Option<(RouteSource, NextHopId)> {
+        self.routes.get(prefix).and_then(best_of)
+    }
+
+    /// The best route of every prefix, by prefix.
+    pub fn best_routes(&self) -> impl Iterator<Item = (Prefix<A>, RouteSource, NextHopId)> + '_ {
+        self.routes
+            .iter()
+            .filter_map(|(p, slots)| best_of(slots).map(|(s, nh)| (*p, s, nh)))
+    }
+
+    /// Every route (all sources), by prefix then preference.
+    pub fn iter(&self) -> impl Iterator<Item = (Prefix<A>, RouteSource, NextHopId)> + '_ {
+        self.routes.iter().flat_map(|(p, slots)| {
+            RouteSource::ALL
+                .iter()
+                .filter_map(move |s| slots[s.slot()].map(|nh| (*p, *s, nh)))
+        })
+    }
+
+    /// Number of prefixes with at least one route.
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// True when there is no route.
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// The FIB input: the best route of every prefix, as `(prefix, next hop)`.
+    pub fn fib_routes(&self) -> Vec<(Prefix<A>, NextHopId)> {
+        self.best_routes().map(|(p, _, nh)| (p, nh)).collect()
+    }
+}
+
+fn best_of(slots: &[Option<NextHopId>; 3]) -> Option<(RouteSource, NextHopId)> {
+    RouteSource::ALL
+        .iter()
+        .min_by_key(|s| (slots[s.slot()].is_none(), s.admin_distance(), **s))
+        .and_then(|s| slots[s.slot()].map(|nh| (*s, nh)))
+}
+
+/// The RIB of one VR: IPv4 and IPv6 routes.
+#[derive(Clone, Debug, Default)]
+pub struct Rib {
+    /// IPv4 routes.
+    pub v4: RibTable<u32>,
+    /// IPv6 routes.
+    pub v6: RibTable<u128>,
+}
+
+impl Rib {
+    /// An empty RIB.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Compiles the best routes into the VR's FIBs.
+    pub fn compile(&self) -> VrFib {
+        VrFib {
+            fib4: Fib4::build(&self.v4.fib_routes()),
+            fib6: Fib6::build(&self.v6.fib_routes()),
+        }
+    }
+}
+
+/// The compiled forwarding tables of one VR.
+#[derive(Clone, Debug)]
+pub struct VrFib {
+    /// IPv4 FIB (host-order addresses).
+    pub fib4: Fib4,
+    /// IPv6 FIB (host-order addresses).
+    pub fib6: Fib6,
+}
+
+impl Default for VrFib {
+    fn default() -> Self {
+        VrFib {
+            fib4: Fib4::build(&[]),
+            fib6: Fib6::build(&[]),
+        }
+    }
+}
+
+impl VrFib {
+    /// IPv4 longest-prefix match.
+    #[inline]
+    pub fn lookup4(&self, addr: u32) -> Option<NextHopId> {
+        self.fib4.lookup(addr)
+    }
+
+    /// IPv6 longest-prefix match.
+    #[inline]
+    pub fn lookup6(&self, addr: u128) -> Option<NextHopId> {
+        self.fib6.lookup(addr)
+    }
+
+    /// Heap bytes held by both FIBs.
+    pub fn memory_bytes(&self) -> usize {
+        self.fib4.memory_bytes() + self.fib6.memory_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fib::{Prefix4, Prefix6};
+
+    fn p4(s: &str) -> Prefix4 {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn preference_and_compile() {
+        let mut rib = Rib::new();
+        rib.v4
+            .add(p4("10.0.0.0/24"), RouteSource::Static, NextHopId(5))
+            .unwrap();
+        rib.v4
+            .add(p4("10.0.0.0/24"), RouteSource::Connected, NextHopId(6))
+            .unwrap();
+        rib.v4
+            .add(p4("10.0.0.1/32"), RouteSource::Local, NextHopId(1))
+            .unwrap();
+        rib.v4
+            .add(p4("0.0.0.0/0"), RouteSource::Static, NextHopId(7))
+            .unwrap();
+        rib.v6
+            .add(
+                "2001:db8::/32".parse::<Prefix6>().unwrap(),
+                RouteSource::Static,
+                NextHopId(8),
+            )
+            .unwrap();
+        assert_eq!(
+            rib.v4.best(&p4("10.0.0.0/24")),
+            Some((RouteSource::Connected, NextHopId(6)))
+        );
+        assert_eq!(rib.v4.iter().count(), 4);
+        assert_eq!(rib.v4.len(), 3);
+        let fib = rib.compile();
+        assert_eq!(fib.fib4.len(), 3);
+        assert_eq!(fib.lookup4(0x0a00_0001), Some(NextHopId(1)));
+        assert_eq!(fib.lookup4(0x0a00_0002), Some(NextHopId(6)));
+        assert_eq!(fib.lookup4(0x0b00_0000), Some(NextHopId(7)));
+        assert_eq!(fib.lookup6(0x2001_0db8 << 96), Some(NextHopId(8)));
+        assert_eq!(fib.lookup6(1), None);
+
+        // Withdrawing the connected route falls back to the static one.
+        assert_eq!(
+            rib.v4.remove(p4("10.0.0.0/24"), RouteSource::Connected),
+            Ok(NextHopId(6))
+        );
+        assert_eq!(rib.compile().lookup4(0x0a00_0002), Some(NextHopId(5)));
+        assert_eq!(
+            rib.v4.remove(p4("10.0.0.0/24"), RouteSource::Static),
+            Ok(NextHopId(5))
+        );
+        assert_eq!(rib.v4.len(), 2);
+        assert_eq!(rib.compile().lookup4(0x0a00_0002), Some(NextHopId(7)));
+    }
+
+    #[test]
+    fn add_replace_remove_errors() {
+        let mut t = RibTable::<u32>::default();
+        t.add(p4("10.0.0.0/8"), RouteSource::Static, NextHopId(2))
+            .unwrap();
+        assert_eq!(
+            t.add(p4("10.0.0.0/8"), RouteSource::Static, NextHopId(3))
+                .unwrap_err()
+                .to_string(),
+            "static route 10.0.0.0/8 already exists (via nh2); use replace to change it"
+        );
+        assert_eq!(
+            t.replace(p4("10.0.0.0/8"), RouteSource::Static, NextHopId(3)),
+            Some(NextHopId(2))
+        );
+        assert_eq!(
+            t.remove(p4("10.0.0.0/8"), RouteSource::Connected)
+                .unwrap_err()
+                .to_string(),
+            "no connected route for 10.0.0.0/8"
+        );
+        assert_eq!(
+            t.remove(p4("10.0.0.0/8"), RouteSource::Static),
+            Ok(NextHopId(3))
+        );
+        assert!(t.is_empty());
+        assert!(t.remove(p4("10.0.0.0/8"), RouteSource::Static).is_err());
+        assert!(VrFib::default().lookup4(0).is_none());
+    }
+}
