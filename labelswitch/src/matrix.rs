@@ -121,6 +121,19 @@ impl LabelMatrixBuilder {
         self.ops.remove(&label)
     }
 
+    /// Keeps only the bindings for which `keep` returns true (e.g. drop every pop into a VR
+    /// being deleted); returns how many were removed.
+    pub fn retain(&mut self, mut keep: impl FnMut(Label, LabelOp) -> bool) -> usize {
+        let before = self.ops.len();
+        self.ops.retain(|l, op| keep(*l, *op));
+        before - self.ops.len()
+    }
+
+    /// Every binding so far, by ascending label.
+    pub fn iter(&self) -> impl Iterator<Item = (Label, LabelOp)> + '_ {
+        self.ops.iter().map(|(l, op)| (*l, *op))
+    }
+
     /// The operation bound to `label` so far.
     pub fn get(&self, label: Label) -> Option<LabelOp> {
         self.ops.get(&label).copied()
@@ -299,6 +312,13 @@ mod tests {
         assert_eq!(b.remove(l(16)), Some(LabelOp::PopToVr { vr: 1 }));
         b.insert(l(16), LabelOp::PopToVr { vr: 2 }).unwrap();
         assert_eq!(b.get(l(16)), Some(LabelOp::PopToVr { vr: 2 }));
+        b.insert(l(17), LabelOp::PopToVr { vr: 3 }).unwrap();
+        assert_eq!(b.retain(|_, op| op != LabelOp::PopToVr { vr: 2 }), 1);
+        assert_eq!(
+            b.iter().collect::<Vec<_>>(),
+            vec![(l(17), LabelOp::PopToVr { vr: 3 })]
+        );
+        assert_eq!(b.len(), 1);
     }
 
     #[test]

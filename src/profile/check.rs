@@ -167,6 +167,7 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
     let known_ports = || {
         let mut v: Vec<&str> = p.ports.iter().map(|p| p.name.value.as_str()).collect();
         v.sort_unstable();
+        v.dedup();
         v.join(", ")
     };
     let lookup_port = |c: &mut Checker, n: &S<String>| -> Option<usize> {

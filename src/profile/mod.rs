@@ -314,5 +314,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Profile, Vec<ProfileError>> {
 /// serde-saphyr's message may carry a source snippet after the first line; the operator
 /// gets our own `file:line:col:` prefix instead.
 fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or("").trim().to_string()
+    let l = s.lines().next().unwrap_or("").trim();
+    let l = l.strip_prefix("error: ").unwrap_or(l);
+    // Drop the parser's own "line N column M: " prefix; ours is in front already.
+    match l.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
+        Some((pos, rest)) if pos.contains(" column ") => rest.to_string(),
+        _ => l.to_string(),
+    }
 }

@@ -213,16 +213,8 @@ impl ForwardingStateBuilder {
     pub fn remove_vr(&mut self, vr: VrId) -> Result<(), StateError> {
         self.vrs.remove(&vr).ok_or(StateError::UnknownVr(vr))?;
         self.interfaces.unbind_vr(vr);
-        let popping: Vec<Label> = self
-            .labels
-            .build()
-            .iter()
-            .filter(|(_, op)| *op == LabelOp::PopToVr { vr: vr.0 })
-            .map(|(l, _)| l)
-            .collect();
-        for l in popping {
-            self.labels.remove(l);
-        }
+        self.labels
+            .retain(|_, op| op != LabelOp::PopToVr { vr: vr.0 });
         Ok(())
     }
 

@@ -1,0 +1,145 @@
+//! `varouter check` on broken profiles: every error is reported, each with its exact
+//! position and message.
+
+use std::path::Path;
+use std::process::Command;
+
+fn errors(yaml: &str) -> Vec<String> {
+    match varouter::parse_config(Path::new("p.yaml"), yaml) {
+        Ok(_) => vec![],
+        Err(es) => es.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+const GOOD: &str = "\
+router_id: 192.0.2.1
+ports:
+  - { name: user0, backend: mem, mac: \"02:00:00:00:00:01\" }
+  - { name: trunk0, backend: mem, mac: \"02:00:00:00:00:02\", trunk: true, addresses: [192.0.2.1/30] }
+virtual_routers:
+  - id: 1
+    name: A
+    vpn_id: \"00a0c9:00000001\"
+    tenant: t
+    interfaces:
+      - { port: user0, vlan: 10, addresses: [10.0.0.1/24] }
+    routes:
+      - { prefix: 10.2.0.0/16, via: 192.0.2.2, push: [1001] }
+";
+
+#[test]
+fn good_profile_passes() {
+    assert_eq!(errors(GOOD), Vec::<String>::new());
+}
+
+#[test]
+fn unknown_key_is_reported_with_position_and_the_expected_keys() {
+    let y = GOOD.replace("    tenant: t\n", "    tenant: t\n    tennant: x\n");
+    let e = errors(&y);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0], "p.yaml:10:5: unknown field `tennant`, expected one of id, name, vpn_id, tenant, interfaces, routes");
+    assert!(e[0].contains("tenant"), "{}", e[0]);
+}
+
+#[test]
+fn several_semantic_errors_at_once() {
+    let y = "\
+router_id: 192.0.2.300
+ports:
+  - { name: user0, backend: mem, mac: \"02:00:00:00:00:01\" }
+  - { name: user0, backend: nic, mac: \"01:00:00:00:00:02\" }
+  - { name: trunk0, backend: mem, mac: \"02:00:00:00:00:03\", trunk: true, addresses: [192.0.2.1/30] }
+virtual_routers:
+  - id: 1
+    name: A
+    vpn_id: \"00a0c9:00000001\"
+    tenant: t
+    interfaces:
+      - { port: user0, vlan: 10, addresses: [10.0.0.1/24] }
+      - { port: user9 }
+    routes:
+      - { prefix: 10.1.0.1/16, via: 10.0.0.2 }
+      - { prefix: 10.3.0.0/16, via: 10.9.9.9 }
+      - { prefix: 10.4.0.0/16, via: 192.0.2.2 }
+      - { prefix: 10.5.0.0/16, via: 192.0.2.2, push: [5] }
+  - id: 1
+    name: B
+    vpn_id: \"bogus\"
+    tenant: t
+    interfaces:
+      - { port: user0, vlan: 10 }
+      - { port: user0, vlan: 4095 }
+label_matrix:
+  - { label: 2000000, action: pop, vr: A }
+  - { label: 3000, action: pop, vr: Z }
+  - { label: 3001, action: swap, out_label: 3002, port: user0, via: 192.0.2.2 }
+";
+    let e = errors(y);
+    let want = [
+        "p.yaml:1:12: router_id `192.0.2.300` is not an IPv4 address; expected dotted form like 192.0.2.1",
+        "p.yaml:4:13: port `user0` is defined twice; port names must be unique",
+        "p.yaml:4:29: unknown backend `nic`; expected one of: mem, pcap",
+        "p.yaml:4:39: port MAC 01:00:00:00:00:02 is a multicast address; expected a unicast MAC",
+        "p.yaml:13:17: port `user9` is not defined; known ports: trunk0, user0",
+        "p.yaml:15:19: bad prefix `10.1.0.1/16`: 10.1.0.1/16 has host bits set; did you mean 10.1.0.0/16?",
+        "p.yaml:16:37: next hop 10.9.9.9 is unreachable in VR `A`: no interface of this VR (nor any trunk) has a subnet containing it",
+        "p.yaml:17:37: next hop 192.0.2.2 is unreachable in VR `A`: it is on a trunk subnet, and an unlabelled route into the core would leak the VR's traffic; add `push: [LABEL]`",
+        "p.yaml:18:55: label 5 is out of range; expected 16..=1048575 (0..=15 are reserved)",
+        "p.yaml:19:9: VR id 1 is used twice; VR ids must be unique",
+        "p.yaml:21:13: VPN id `bogus`: `bogus` is not a VPN id; expected oui:index in hex as in RFC 2685",
+        "p.yaml:24:17: port `user0` vlan 10 is already bound to VR `A`; an interface belongs to exactly one VR",
+        "p.yaml:25:30: VLAN id 4095 is out of range; expected 1..=4094",
+        "p.yaml:27:14: label 2000000 is out of range; expected 16..=1048575 (0..=15 are reserved)",
+        "p.yaml:28:37: VR `Z` is not defined; known VRs: A, B",
+        "p.yaml:29:57: port `user0` is not a trunk; labelled packets leave on trunks only",
+    ];
+    assert_eq!(e.len(), want.len(), "got:\n{}", e.join("\n"));
+    for (got, want) in e.iter().zip(want) {
+        assert!(got.starts_with(want), "\n got: {got}\nwant: {want}…\nall:\n{}", e.join("\n"));
+    }
+}
+
+#[test]
+fn yaml_syntax_error_has_a_position() {
+    let e = errors("router_id: [1, 2\nports: []\n");
+    assert_eq!(e.len(), 1);
+    assert!(e[0].starts_with("p.yaml:"), "{}", e[0]);
+    assert!(!e[0].starts_with("p.yaml:0:0"), "{}", e[0]);
+}
+
+#[test]
+fn cli_check_exit_codes() {
+    let bin = env!("CARGO_BIN_EXE_varouter");
+    let ok = Command::new(bin)
+        .args(["check", concat!(env!("CARGO_MANIFEST_DIR"), "/configs/demo.yaml")])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let dir = std::env::temp_dir().join(format!("varouter-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, GOOD.replace("vlan: 10", "vlan: 0")).unwrap();
+    let out = Command::new(bin).arg("check").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.yaml:11:30: VLAN id 0 is out of range; expected 1..=4094"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_shipped_profile_checks() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "yaml") {
+            if let Err(es) = varouter::load_config(&p) {
+                panic!("{}: {es:?}", p.display());
+            }
+            n += 1;
+        }
+    }
+    assert!(n >= 1);
+}
