@@ -4,8 +4,8 @@ use crate::config::{Config, IfAddr, LabelOpCfg, RouteTarget};
 use labelswitch::{Label, LabelOp};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use vr::{
-    ForwardingState, ForwardingStateBuilder, IfBinding, IfKey, LabelPush, NextHop, NextHopId, PortId,
-    Prefix4, Prefix6, VrId,
+    ForwardingState, ForwardingStateBuilder, IfBinding, IfKey, LabelPush, NextHop, NextHopId,
+    PortId, Prefix4, Prefix6, VrId,
 };
 
 /// A table compilation failure (a profile that passed `check` should never produce one;
@@ -25,7 +25,13 @@ fn neighbor_mac(cfg: &Config, port: usize, vlan: Option<u16>, ip: IpAddr) -> Opt
         .map(|n| n.mac)
 }
 
-fn next_hop(cfg: &Config, port: usize, vlan: Option<u16>, via: IpAddr, push: &[u32]) -> Result<NextHop, BuildError> {
+fn next_hop(
+    cfg: &Config,
+    port: usize,
+    vlan: Option<u16>,
+    via: IpAddr,
+    push: &[u32],
+) -> Result<NextHop, BuildError> {
     let labels = push
         .iter()
         .map(|l| Label::new_unreserved(*l))
@@ -60,11 +66,19 @@ fn host_prefix(a: IpAddr) -> Result<Either, BuildError> {
 fn subnet(a: &IfAddr) -> Result<Either, BuildError> {
     Ok(match a.addr {
         IpAddr::V4(v4) => {
-            let m = if a.len == 0 { 0 } else { u32::MAX << (32 - a.len) };
+            let m = if a.len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - a.len)
+            };
             Either::V4(Prefix4::new(u32::from(v4) & m, a.len).map_err(e("subnet"))?)
         }
         IpAddr::V6(v6) => {
-            let m = if a.len == 0 { 0 } else { u128::MAX << (128 - a.len) };
+            let m = if a.len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - a.len)
+            };
             Either::V6(Prefix6::new(u128::from(v6) & m, a.len).map_err(e("subnet"))?)
         }
     })
@@ -75,7 +89,12 @@ enum Either {
     V6(Prefix6),
 }
 
-fn add_route(b: &mut ForwardingStateBuilder, vr: VrId, p: Either, nh: NextHopId) -> Result<(), BuildError> {
+fn add_route(
+    b: &mut ForwardingStateBuilder,
+    vr: VrId,
+    p: Either,
+    nh: NextHopId,
+) -> Result<(), BuildError> {
     match p {
         Either::V4(p) => b.add_route4(vr, p, nh),
         Either::V6(p) => b.add_route6(vr, p, nh),
@@ -104,7 +123,8 @@ pub fn compile(cfg: &Config) -> Result<ForwardingState, BuildError> {
                 Some(vl) => IfKey::PortVlan(pid, vl),
                 None => IfKey::Port(pid),
             };
-            b.bind_interface(key, IfBinding::Vr(id)).map_err(e("interface"))?;
+            b.bind_interface(key, IfBinding::Vr(id))
+                .map_err(e("interface"))?;
             for a in &ifc.addresses {
                 // Connected subnet: destinations are resolved on the link (glean: the
                 // unspecified `via` means "the destination itself"); statically known
@@ -133,9 +153,12 @@ pub fn compile(cfg: &Config) -> Result<ForwardingState, BuildError> {
         for r in &v.routes {
             let nh = match &r.target {
                 RouteTarget::Blackhole => drop,
-                RouteTarget::Via { addr, port, vlan, push } => {
-                    b.add_next_hop(next_hop(cfg, *port, *vlan, *addr, push)?)
-                }
+                RouteTarget::Via {
+                    addr,
+                    port,
+                    vlan,
+                    push,
+                } => b.add_next_hop(next_hop(cfg, *port, *vlan, *addr, push)?),
             };
             let p = match r.prefix {
                 crate::config::IpPrefix::V4(p) => Either::V4(p),

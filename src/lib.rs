@@ -19,7 +19,10 @@ pub fn load_config(path: &std::path::Path) -> Result<config::Config, Vec<profile
 }
 
 /// Parses and checks profile text; `path` names it in messages and anchors relative paths.
-pub fn parse_config(path: &std::path::Path, text: &str) -> Result<config::Config, Vec<profile::ProfileError>> {
+pub fn parse_config(
+    path: &std::path::Path,
+    text: &str,
+) -> Result<config::Config, Vec<profile::ProfileError>> {
     let p = profile::parse(path, text)?;
     profile::check::check(path, &p)
 }

@@ -9,7 +9,11 @@ use std::time::Duration;
 use varouter::run::{format_summary, run, RunOptions};
 
 #[derive(Parser)]
-#[command(name = "varouter", version, about = "Carrier edge appliance hosting isolated virtual routers")]
+#[command(
+    name = "varouter",
+    version,
+    about = "Carrier edge appliance hosting isolated virtual routers"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -67,7 +71,10 @@ fn main() -> ExitCode {
         } => {
             let cfg = match &profile {
                 Some(p) => varouter::load_config(p),
-                None => varouter::parse_config(std::path::Path::new("configs/demo.yaml (embedded)"), varouter::DEMO_PROFILE),
+                None => varouter::parse_config(
+                    std::path::Path::new("configs/demo.yaml (embedded)"),
+                    varouter::DEMO_PROFILE,
+                ),
             };
             let cfg = match cfg {
                 Ok(c) => c,
@@ -83,13 +90,17 @@ fn main() -> ExitCode {
             let opts = RunOptions {
                 duration: duration.map(Duration::from_secs_f64),
                 until_inputs_finished: true,
-                stats_every: (stats_interval > 0.0).then(|| Duration::from_secs_f64(stats_interval)),
+                stats_every: (stats_interval > 0.0)
+                    .then(|| Duration::from_secs_f64(stats_interval)),
             };
             match run(&cfg, &opts, stop) {
                 Ok(s) => {
                     print!("{}", format_summary(&s));
                     if s.misdelivered() > 0 {
-                        eprintln!("varouter: {} packets were delivered to the wrong place", s.misdelivered());
+                        eprintln!(
+                            "varouter: {} packets were delivered to the wrong place",
+                            s.misdelivered()
+                        );
                         return ExitCode::from(3);
                     }
                     ExitCode::SUCCESS

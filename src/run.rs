@@ -119,9 +119,11 @@ impl Summary {
 /// for labelled ingress the VR its top label pops into, or the VR of its expected egress.
 pub fn flow_vr(cfg: &Config, f: &crate::config::FlowCfg) -> Option<usize> {
     let by_if = |port: usize, vlan: Option<u16>| {
-        cfg.vrs
-            .iter()
-            .position(|v| v.interfaces.iter().any(|i| i.port == port && i.vlan == vlan))
+        cfg.vrs.iter().position(|v| {
+            v.interfaces
+                .iter()
+                .any(|i| i.port == port && i.vlan == vlan)
+        })
     };
     by_if(f.port, f.vlan)
         .or_else(|| {
@@ -198,7 +200,12 @@ fn make_queues(
                             seq_stride: workers as u64,
                         })
                         .collect();
-                    queues.push(Box::new(MemPort::new(pi as u16, flows, expect.clone(), stats[w].clone())));
+                    queues.push(Box::new(MemPort::new(
+                        pi as u16,
+                        flows,
+                        expect.clone(),
+                        stats[w].clone(),
+                    )));
                 }
             }
             Backend::Pcap { rx, tx } => {
@@ -237,7 +244,10 @@ pub fn run(cfg: &Config, opts: &RunOptions, stop: Arc<AtomicBool>) -> Result<Sum
     let ports: Arc<[PortInfo]> = cfg
         .ports
         .iter()
-        .map(|p| PortInfo { mac: p.mac, mtu: p.mtu })
+        .map(|p| PortInfo {
+            mac: p.mac,
+            mtu: p.mtu,
+        })
         .collect();
     let counters: Vec<Arc<WorkerCounters>> = (0..nworkers)
         .map(|_| Arc::new(WorkerCounters::new(cfg.ports.len(), vr_slots)))
@@ -287,7 +297,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, stop: Arc<AtomicBool>) -> Result<Sum
     }
 
     // Control loop: drain punt rings, print stats, watch the clock.
-    let mut punted = vec![0u64; Punt::COUNT];
+    let mut punted = [0u64; Punt::COUNT];
     let mut last_print = Instant::now();
     let mut last_totals = Totals::sum(&counters);
     loop {
@@ -313,7 +323,10 @@ pub fn run(cfg: &Config, opts: &RunOptions, stop: Arc<AtomicBool>) -> Result<Sum
             if last_print.elapsed() >= every {
                 let now = Totals::sum(&counters);
                 let secs = last_print.elapsed().as_secs_f64();
-                println!("{}", stats_line(cfg, start.elapsed(), &last_totals, &now, secs));
+                println!(
+                    "{}",
+                    stats_line(cfg, start.elapsed(), &last_totals, &now, secs)
+                );
                 last_totals = now;
                 last_print = Instant::now();
             }
@@ -353,7 +366,9 @@ pub fn run(cfg: &Config, opts: &RunOptions, stop: Arc<AtomicBool>) -> Result<Sum
         .vrs
         .iter()
         .map(|v| {
-            let mine = flows.iter().filter(|f| f.vr.as_deref() == Some(v.name.as_str()));
+            let mine = flows
+                .iter()
+                .filter(|f| f.vr.as_deref() == Some(v.name.as_str()));
             let (d, m) = mine.fold((0, 0), |(d, m), f| (d + f.delivered, m + f.misdelivered));
             let (rx, tx) = totals.vrs.get(v.id as usize).copied().unwrap_or((0, 0));
             VrResult {
@@ -370,11 +385,16 @@ pub fn run(cfg: &Config, opts: &RunOptions, stop: Arc<AtomicBool>) -> Result<Sum
         elapsed,
         workers: nworkers,
         port_names: cfg.ports.iter().map(|p| p.name.clone()).collect(),
-        foreign: (0..cfg.ports.len()).map(|p| sum_flow(&|s| &s.foreign, p)).collect(),
+        foreign: (0..cfg.ports.len())
+            .map(|p| sum_flow(&|s| &s.foreign, p))
+            .collect(),
         totals,
         flows,
         vrs,
-        punted: Punt::ALL.iter().map(|p| (*p, punted[*p as usize])).collect(),
+        punted: Punt::ALL
+            .iter()
+            .map(|p| (*p, punted[*p as usize]))
+            .collect(),
     })
 }
 
@@ -406,7 +426,13 @@ fn stats_line(cfg: &Config, t: Duration, before: &Totals, now: &Totals, secs: f6
         }
         active += 1;
         if shown < LINE_ITEMS {
-            let _ = write!(s, " | vr {} rx {} tx {}", v.name, rate(rx, rx0), rate(tx, tx0));
+            let _ = write!(
+                s,
+                " | vr {} rx {} tx {}",
+                v.name,
+                rate(rx, rx0),
+                rate(tx, tx0)
+            );
             shown += 1;
         }
     }
@@ -453,7 +479,11 @@ pub fn format_summary(s: &Summary) -> String {
     let _ = writeln!(o, "ports:");
     for (i, n) in s.port_names.iter().enumerate() {
         let (rx, tx, dr) = s.totals.ports[i];
-        let _ = writeln!(o, "  {n:<12} rx {rx:>12} tx {tx:>12} dropped {dr:>10} unattributed {}", s.foreign[i]);
+        let _ = writeln!(
+            o,
+            "  {n:<12} rx {rx:>12} tx {tx:>12} dropped {dr:>10} unattributed {}",
+            s.foreign[i]
+        );
     }
     if !s.flows.is_empty() {
         let _ = writeln!(o, "flows:");
@@ -483,6 +513,10 @@ pub fn format_summary(s: &Summary) -> String {
             let _ = writeln!(o, "  {:<28} {n}", p.name());
         }
     }
-    let _ = writeln!(o, "misdelivered (delivered to the wrong VR or port): {}", s.misdelivered());
+    let _ = writeln!(
+        o,
+        "misdelivered (delivered to the wrong VR or port): {}",
+        s.misdelivered()
+    );
     o
 }

@@ -95,7 +95,11 @@ label_matrix:
     ];
     assert_eq!(e.len(), want.len(), "got:\n{}", e.join("\n"));
     for (got, want) in e.iter().zip(want) {
-        assert!(got.starts_with(want), "\n got: {got}\nwant: {want}…\nall:\n{}", e.join("\n"));
+        assert!(
+            got.starts_with(want),
+            "\n got: {got}\nwant: {want}…\nall:\n{}",
+            e.join("\n")
+        );
     }
 }
 
@@ -111,10 +115,17 @@ fn yaml_syntax_error_has_a_position() {
 fn cli_check_exit_codes() {
     let bin = env!("CARGO_BIN_EXE_varouter");
     let ok = Command::new(bin)
-        .args(["check", concat!(env!("CARGO_MANIFEST_DIR"), "/configs/demo.yaml")])
+        .args([
+            "check",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/configs/demo.yaml"),
+        ])
         .output()
         .unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let dir = std::env::temp_dir().join(format!("varouter-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.yaml");

@@ -15,7 +15,9 @@ use std::sync::Arc;
 use varouter::run::{run, RunOptions, Summary};
 
 fn case_dir(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(case)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(case)
 }
 
 fn run_case(case: &str) -> (Summary, PathBuf) {
@@ -57,17 +59,32 @@ fn compare_outputs(case: &str, tmp: &Path) {
             std::fs::write(&exp, &got).unwrap();
             continue;
         }
-        let want = std::fs::read(&exp).unwrap_or_else(|e| panic!("{}: {e} (bless with VAROUTER_BLESS=1)", exp.display()));
-        assert!(got == want, "{case}: {} differs from {}", out.display(), exp.display());
+        let want = std::fs::read(&exp)
+            .unwrap_or_else(|e| panic!("{}: {e} (bless with VAROUTER_BLESS=1)", exp.display()));
+        assert!(
+            got == want,
+            "{case}: {} differs from {}",
+            out.display(),
+            exp.display()
+        );
     }
 }
 
 fn drops(s: &Summary) -> Vec<(&'static str, u64)> {
-    s.totals.drops.iter().filter(|d| d.1 > 0).map(|d| (d.0.name(), d.1)).collect()
+    s.totals
+        .drops
+        .iter()
+        .filter(|d| d.1 > 0)
+        .map(|d| (d.0.name(), d.1))
+        .collect()
 }
 
 fn punts(s: &Summary) -> Vec<(&'static str, u64)> {
-    s.punted.iter().filter(|p| p.1 > 0).map(|p| (p.0.name(), p.1)).collect()
+    s.punted
+        .iter()
+        .filter(|p| p.1 > 0)
+        .map(|p| (p.0.name(), p.1))
+        .collect()
 }
 
 #[test]
@@ -93,7 +110,10 @@ fn vpn_ingress() {
     assert_eq!(d, want);
     let mut p = punts(&s);
     p.sort();
-    assert_eq!(p, vec![(Punt::Local.name(), 1), (Punt::TtlExpired.name(), 1)]);
+    assert_eq!(
+        p,
+        vec![(Punt::Local.name(), 1), (Punt::TtlExpired.name(), 1)]
+    );
 }
 
 #[test]
@@ -122,7 +142,10 @@ fn vpn_egress() {
     assert_eq!(s.totals.ports[0].1, 4, "access tx");
     let mut d = drops(&s);
     d.sort();
-    let mut want = vec![(Drop::MplsPopNotBottom.name(), 1), (Drop::NoRoute.name(), 2)];
+    let mut want = vec![
+        (Drop::MplsPopNotBottom.name(), 1),
+        (Drop::NoRoute.name(), 2),
+    ];
     want.sort();
     assert_eq!(d, want);
     // Per-VR accounting: A forwarded 1, 3, 6; B forwarded 2.

@@ -34,7 +34,10 @@ fn addr(d: Dst) -> (&'static str, String) {
     match d {
         Dst::Site1 => ("10.1.0.5", "10.1.0.1-10.1.0.200".into()),
         Dst::Site2 => ("10.1.0.5", "10.2.0.1-10.2.0.200".into()),
-        Dst::Unique(j) => ("10.1.0.5", format!("10.{}.0.1-10.{}.0.50", 100 + j, 100 + j)),
+        Dst::Unique(j) => (
+            "10.1.0.5",
+            format!("10.{}.0.1-10.{}.0.50", 100 + j, 100 + j),
+        ),
         Dst::Nowhere => ("10.1.0.5", "10.250.0.1".into()),
         Dst::Site1V6 => ("fd00:2::5", "fd00:1::1-fd00:1::ff".into()),
     }
@@ -50,7 +53,10 @@ fn expect(s: Src, d: Dst) -> Result<String, Drop> {
     let local = format!("{{ port: access0, vlan: {} }}", 100 + vr);
     match d {
         Dst::Site1 | Dst::Site1V6 => Ok(local),
-        Dst::Site2 => Ok(format!("{{ port: trunk0, labels: [16001, {}] }}", 1000 + vr)),
+        Dst::Site2 => Ok(format!(
+            "{{ port: trunk0, labels: [16001, {}] }}",
+            1000 + vr
+        )),
         Dst::Unique(j) if j == vr => Ok(local),
         Dst::Unique(_) | Dst::Nowhere => Err(Drop::NoRoute),
     }
@@ -79,7 +85,11 @@ fn profile(flows: &[(Src, Dst)]) -> String {
     }
     y.push_str("neighbors:\n  - { port: trunk0, ip: 192.0.2.2, mac: \"02:00:00:00:ff:02\" }\n");
     for i in 1..=VRS {
-        let _ = writeln!(y, "  - {{ port: access0, vlan: {}, ip: 10.255.0.2, mac: \"02:00:00:00:{i:02x}:02\" }}", 100 + i);
+        let _ = writeln!(
+            y,
+            "  - {{ port: access0, vlan: {}, ip: 10.255.0.2, mac: \"02:00:00:00:{i:02x}:02\" }}",
+            100 + i
+        );
         let _ = writeln!(y, "  - {{ port: access0, vlan: {}, ip: \"fd00:ff::2\", mac: \"02:00:00:00:{i:02x}:02\" }}", 100 + i);
     }
     y.push_str("label_matrix:\n");
@@ -89,14 +99,21 @@ fn profile(flows: &[(Src, Dst)]) -> String {
     y.push_str("traffic:\n  flows:\n");
     for (n, (s, d)) in flows.iter().enumerate() {
         let (src, dst) = addr(*d);
-        let src = if matches!(d, Dst::Site1V6) { "fd00:2::5" } else { src };
+        let src = if matches!(d, Dst::Site1V6) {
+            "fd00:2::5"
+        } else {
+            src
+        };
         let ingress = match s {
             Src::Vlan(i) => format!("port: access0, vlan: {}", 100 + i),
             Src::Label(i) => format!("port: trunk0, labels: [{}]", 2000 + i),
             Src::UnknownLabel => "port: trunk0, labels: [2999]".into(),
             Src::UnboundVlan => "port: access0, vlan: 200".into(),
         };
-        let _ = write!(y, "    - {{ name: f{n}, {ingress}, src: \"{src}\", dst: \"{dst}\", count: {N}");
+        let _ = write!(
+            y,
+            "    - {{ name: f{n}, {ingress}, src: \"{src}\", dst: \"{dst}\", count: {N}"
+        );
         if let Ok(e) = expect(*s, *d) {
             let _ = write!(y, ", expect: {e}");
         }
@@ -112,9 +129,13 @@ fn every_ingress_to_every_destination() {
     srcs.extend([Src::UnknownLabel, Src::UnboundVlan]);
     let mut dsts = vec![Dst::Site1, Dst::Site2, Dst::Nowhere, Dst::Site1V6];
     dsts.extend((1..=VRS).map(Dst::Unique));
-    let flows: Vec<(Src, Dst)> = srcs.iter().flat_map(|s| dsts.iter().map(move |d| (*s, *d))).collect();
+    let flows: Vec<(Src, Dst)> = srcs
+        .iter()
+        .flat_map(|s| dsts.iter().map(move |d| (*s, *d)))
+        .collect();
     let yaml = profile(&flows);
-    let cfg = varouter::parse_config(std::path::Path::new("isolation.yaml"), &yaml).unwrap_or_else(|e| panic!("{e:?}"));
+    let cfg = varouter::parse_config(std::path::Path::new("isolation.yaml"), &yaml)
+        .unwrap_or_else(|e| panic!("{e:?}"));
     let opts = RunOptions {
         duration: Some(std::time::Duration::from_secs(60)),
         until_inputs_finished: true,
@@ -139,7 +160,12 @@ fn every_ingress_to_every_destination() {
     for (d, n) in &want_drops {
         assert_eq!(s.totals.drop_count(*d), *n, "{}", d.name());
     }
-    assert_eq!(s.totals.total_drops(), total_expected_drops, "{:?}", s.totals.drops);
+    assert_eq!(
+        s.totals.total_drops(),
+        total_expected_drops,
+        "{:?}",
+        s.totals.drops
+    );
     assert_eq!(s.foreign.iter().sum::<u64>(), 0, "unattributed frames");
     for v in &s.vrs {
         assert_eq!(v.misdelivered, 0, "{}", v.name);

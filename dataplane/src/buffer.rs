@@ -254,7 +254,11 @@ mod tests {
         assert_eq!(p.exhausted, 1);
         p.free(a);
         let mut c = p.alloc().unwrap();
-        assert_eq!(c.headroom(), HEADROOM, "recycled buffers get full headroom back");
+        assert_eq!(
+            c.headroom(),
+            HEADROOM,
+            "recycled buffers get full headroom back"
+        );
         assert!(c.set(&[1]));
         p.free(b);
         p.free(c);

@@ -187,8 +187,14 @@ impl Totals {
         let nvr = workers.first().map_or(0, |w| w.vr_rx.len());
         let s = |f: &dyn Fn(&WorkerCounters) -> u64| workers.iter().map(|w| f(w)).sum::<u64>();
         Totals {
-            drops: Drop::ALL.iter().map(|d| (*d, s(&|w| w.drops(*d)))).collect(),
-            punts: Punt::ALL.iter().map(|p| (*p, s(&|w| w.punts(*p)))).collect(),
+            drops: Drop::ALL
+                .iter()
+                .map(|d| (*d, s(&|w| w.drops(*d))))
+                .collect(),
+            punts: Punt::ALL
+                .iter()
+                .map(|p| (*p, s(&|w| w.punts(*p))))
+                .collect(),
             ports: (0..nports)
                 .map(|i| {
                     (

@@ -232,9 +232,9 @@ fn send_ip<B: PacketBuf>(
             dst_mac,
             push,
         } => (port, vlan, src_mac, dst_mac, push, true),
-        NextHop::Unresolved { port, vlan, push, .. } => {
-            (port, vlan, [0; 6], [0; 6], push, false)
-        }
+        NextHop::Unresolved {
+            port, vlan, push, ..
+        } => (port, vlan, [0; 6], [0; 6], push, false),
         _ => return Verdict::Drop(Drop::TableInconsistent),
     };
     let Some(out) = ports.get(usize::from(port.0)) else {
@@ -245,7 +245,9 @@ fn send_ip<B: PacketBuf>(
     }
     let src = if resolved { src } else { out.mac };
     let entry_ttl = ttl::on_push(new_ttl);
-    if let Err(d) = write_l2(buf, l3, port, vlan, src, dst, ethertype, &push, |_| entry_ttl) {
+    if let Err(d) = write_l2(buf, l3, port, vlan, src, dst, ethertype, &push, |_| {
+        entry_ttl
+    }) {
         return Verdict::Drop(d);
     }
     if !resolved {
@@ -402,7 +404,8 @@ fn mpls<B: PacketBuf>(
             } else {
                 // The stack parsed, so a next entry exists.
                 let d = buf.data_mut();
-                let mut next = LabelEntry::parse(&[d[inner], d[inner + 1], d[inner + 2], d[inner + 3]]);
+                let mut next =
+                    LabelEntry::parse(&[d[inner], d[inner + 1], d[inner + 2], d[inner + 3]]);
                 let Some(t) = ttl::on_pop_and_forward(top.ttl, next.ttl) else {
                     return Verdict::Drop(Drop::MplsTtlExpired);
                 };
@@ -478,7 +481,9 @@ fn trunk_out<B: PacketBuf>(
             if buf.len() - l3 > out.mtu as usize + 4 * labelswitch::MAX_STACK_DEPTH {
                 return Verdict::Drop(Drop::MtuExceeded);
             }
-            match write_l2(buf, l3, *port, *vlan, *src_mac, *dst_mac, inner, push, label_ttl) {
+            match write_l2(
+                buf, l3, *port, *vlan, *src_mac, *dst_mac, inner, push, label_ttl,
+            ) {
                 Ok(()) => Verdict::Tx(*port),
                 Err(d) => Verdict::Drop(d),
             }

@@ -48,7 +48,9 @@ impl<B: PacketBuf, P: BufPool<B>> Worker<B, P> {
         counters: Arc<WorkerCounters>,
         punt: Arc<PuntRing<B>>,
     ) -> Self {
-        let tx = (0..queues.len()).map(|_| Vec::with_capacity(BURST)).collect();
+        let tx = (0..queues.len())
+            .map(|_| Vec::with_capacity(BURST))
+            .collect();
         Worker {
             id,
             pool,
@@ -81,7 +83,13 @@ impl<B: PacketBuf, P: BufPool<B>> Worker<B, P> {
                         let o = usize::from(out.0);
                         self.tx[o].push(buf);
                         if self.tx[o].len() >= BURST {
-                            flush_port(&mut self.queues, &mut self.tx, &mut self.pool, &self.counters, o);
+                            flush_port(
+                                &mut self.queues,
+                                &mut self.tx,
+                                &mut self.pool,
+                                &self.counters,
+                                o,
+                            );
                         }
                     }
                     Verdict::Punt(reason, vr) => {
@@ -108,7 +116,13 @@ impl<B: PacketBuf, P: BufPool<B>> Worker<B, P> {
         }
         for o in 0..self.tx.len() {
             if !self.tx[o].is_empty() {
-                flush_port(&mut self.queues, &mut self.tx, &mut self.pool, &self.counters, o);
+                flush_port(
+                    &mut self.queues,
+                    &mut self.tx,
+                    &mut self.pool,
+                    &self.counters,
+                    o,
+                );
             }
         }
         total

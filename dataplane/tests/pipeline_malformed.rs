@@ -6,7 +6,10 @@ use dataplane::counters::{Drop, Punt, WorkerCounters};
 use dataplane::pipeline::{forward, PortInfo, Verdict};
 use labelswitch::{Label, LabelOp};
 use proptest::prelude::*;
-use vr::{ForwardingState, ForwardingStateBuilder, IfBinding, IfKey, LabelPush, NextHop, PortId, Prefix4, VrId};
+use vr::{
+    ForwardingState, ForwardingStateBuilder, IfBinding, IfKey, LabelPush, NextHop, PortId, Prefix4,
+    VrId,
+};
 
 const ACCESS: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const TRUNK: [u8; 6] = [2, 0, 0, 0, 0, 2];
@@ -14,8 +17,10 @@ const TRUNK: [u8; 6] = [2, 0, 0, 0, 0, 2];
 fn state() -> ForwardingState {
     let mut b = ForwardingStateBuilder::new();
     b.add_vr(VrId(1)).unwrap();
-    b.bind_interface(IfKey::PortVlan(PortId(0), 10), IfBinding::Vr(VrId(1))).unwrap();
-    b.bind_interface(IfKey::Port(PortId(1)), IfBinding::Trunk).unwrap();
+    b.bind_interface(IfKey::PortVlan(PortId(0), 10), IfBinding::Vr(VrId(1)))
+        .unwrap();
+    b.bind_interface(IfKey::Port(PortId(1)), IfBinding::Trunk)
+        .unwrap();
     let nh = b.add_next_hop(NextHop::Forward {
         port: PortId(1),
         vlan: None,
@@ -23,14 +28,32 @@ fn state() -> ForwardingState {
         dst_mac: [2, 0, 0, 0, 0xff, 2],
         push: LabelPush::new(&[Label::new(16001).unwrap(), Label::new(1001).unwrap()]).unwrap(),
     });
-    b.add_route4(VrId(1), Prefix4::new(0x0a02_0000, 16).unwrap(), nh).unwrap();
-    b.insert_label(Label::new(2001).unwrap(), LabelOp::PopToVr { vr: 1 }).unwrap();
-    b.insert_label(Label::new(16001).unwrap(), LabelOp::Swap { out: Label::new(16002).unwrap(), next_hop: nh.0 }).unwrap();
+    b.add_route4(VrId(1), Prefix4::new(0x0a02_0000, 16).unwrap(), nh)
+        .unwrap();
+    b.insert_label(Label::new(2001).unwrap(), LabelOp::PopToVr { vr: 1 })
+        .unwrap();
+    b.insert_label(
+        Label::new(16001).unwrap(),
+        LabelOp::Swap {
+            out: Label::new(16002).unwrap(),
+            next_hop: nh.0,
+        },
+    )
+    .unwrap();
     b.build(1).unwrap()
 }
 
 fn ports() -> Vec<PortInfo> {
-    vec![PortInfo { mac: ACCESS, mtu: 1500 }, PortInfo { mac: TRUNK, mtu: 1500 }]
+    vec![
+        PortInfo {
+            mac: ACCESS,
+            mtu: 1500,
+        },
+        PortInfo {
+            mac: TRUNK,
+            mtu: 1500,
+        },
+    ]
 }
 
 fn run(port: u16, bytes: &[u8]) -> Verdict {
@@ -41,7 +64,28 @@ fn run(port: u16, bytes: &[u8]) -> Verdict {
 }
 
 fn ipv4(ttl: u8, ihl: u8, total: u16) -> Vec<u8> {
-    let mut ip = vec![0x40 | ihl, 0, 0, 0, 0, 0, 0, 0, ttl, 17, 0, 0, 10, 1, 0, 5, 10, 2, 0, 7];
+    let mut ip = vec![
+        0x40 | ihl,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        ttl,
+        17,
+        0,
+        0,
+        10,
+        1,
+        0,
+        5,
+        10,
+        2,
+        0,
+        7,
+    ];
     ip[2..4].copy_from_slice(&total.to_be_bytes());
     ip.resize(usize::from(ihl.max(5)) * 4, 0);
     let c = !dataplane::wire::checksum::data(&ip);
@@ -66,7 +110,10 @@ fn trunk_frame(stack: &[u8]) -> Vec<u8> {
 
 #[test]
 fn good_packet_is_forwarded() {
-    assert_eq!(run(0, &access_frame(&ipv4(64, 5, 40))), Verdict::Tx(PortId(1)));
+    assert_eq!(
+        run(0, &access_frame(&ipv4(64, 5, 40))),
+        Verdict::Tx(PortId(1))
+    );
 }
 
 #[test]
@@ -78,36 +125,59 @@ fn truncated_headers_at_every_length_are_dropped() {
     }
     let trunk = trunk_frame(&[0x00, 0x7d, 0x11, 0x40]);
     for len in 0..trunk.len() {
-        assert!(matches!(run(1, &trunk[..len]), Verdict::Drop(_)), "trunk len {len}");
+        assert!(
+            matches!(run(1, &trunk[..len]), Verdict::Drop(_)),
+            "trunk len {len}"
+        );
     }
 }
 
 #[test]
 fn bad_ihl_and_lengths() {
-    assert_eq!(run(0, &access_frame(&ipv4(64, 4, 40))), Verdict::Drop(Drop::Ipv4Malformed));
+    assert_eq!(
+        run(0, &access_frame(&ipv4(64, 4, 40))),
+        Verdict::Drop(Drop::Ipv4Malformed)
+    );
     let mut long_ihl = ipv4(64, 15, 40);
     long_ihl.truncate(40);
-    assert_eq!(run(0, &access_frame(&long_ihl)), Verdict::Drop(Drop::Ipv4Malformed));
+    assert_eq!(
+        run(0, &access_frame(&long_ihl)),
+        Verdict::Drop(Drop::Ipv4Malformed)
+    );
     let mut short_total = ipv4(64, 5, 40);
     short_total[2..4].copy_from_slice(&400u16.to_be_bytes());
-    assert!(matches!(run(0, &access_frame(&short_total)), Verdict::Drop(Drop::Ipv4Malformed | Drop::Ipv4BadChecksum)));
+    assert!(matches!(
+        run(0, &access_frame(&short_total)),
+        Verdict::Drop(Drop::Ipv4Malformed | Drop::Ipv4BadChecksum)
+    ));
 }
 
 #[test]
 fn ttl_zero_and_one_are_punted_not_forwarded() {
     for ttl in [0, 1] {
-        assert_eq!(run(0, &access_frame(&ipv4(ttl, 5, 40))), Verdict::Punt(Punt::TtlExpired, Some(VrId(1))));
+        assert_eq!(
+            run(0, &access_frame(&ipv4(ttl, 5, 40))),
+            Verdict::Punt(Punt::TtlExpired, Some(VrId(1)))
+        );
     }
 }
 
 #[test]
 fn mpls_without_bottom_of_stack_is_dropped() {
     // Three entries, none with S set, then the frame ends.
-    let stack = [0x03, 0xe8, 0x10, 0x40, 0x03, 0xe8, 0x10, 0x40, 0x03, 0xe8, 0x10, 0x40];
-    assert_eq!(run(1, &trunk_frame(&stack)), Verdict::Drop(Drop::MplsMalformed));
+    let stack = [
+        0x03, 0xe8, 0x10, 0x40, 0x03, 0xe8, 0x10, 0x40, 0x03, 0xe8, 0x10, 0x40,
+    ];
+    assert_eq!(
+        run(1, &trunk_frame(&stack)),
+        Verdict::Drop(Drop::MplsMalformed)
+    );
     // A stack deeper than any we accept, never terminated.
-    let deep: Vec<u8> = std::iter::repeat([0x03, 0xe8, 0x10, 0x40]).take(64).flatten().collect();
-    assert_eq!(run(1, &trunk_frame(&deep)), Verdict::Drop(Drop::MplsMalformed));
+    let deep: Vec<u8> = [0x03, 0xe8, 0x10, 0x40].repeat(64);
+    assert_eq!(
+        run(1, &trunk_frame(&deep)),
+        Verdict::Drop(Drop::MplsMalformed)
+    );
 }
 
 #[test]
@@ -115,14 +185,20 @@ fn label_ttl_one_is_dropped() {
     // 16001 swap with TTL 1, bottom of stack, then an IPv4 packet.
     let mut s = vec![0x03, 0xe8, 0x11, 0x01];
     s.extend(ipv4(64, 5, 40));
-    assert_eq!(run(1, &trunk_frame(&s)), Verdict::Drop(Drop::MplsTtlExpired));
+    assert_eq!(
+        run(1, &trunk_frame(&s)),
+        Verdict::Drop(Drop::MplsTtlExpired)
+    );
 }
 
 #[test]
 fn popped_payload_that_is_not_ip() {
     let mut s = vec![0x00, 0x7d, 0x11, 0x40]; // 2001, S, TTL 64
     s.extend([0x90; 30]);
-    assert_eq!(run(1, &trunk_frame(&s)), Verdict::Drop(Drop::MplsPayloadUnsupported));
+    assert_eq!(
+        run(1, &trunk_frame(&s)),
+        Verdict::Drop(Drop::MplsPayloadUnsupported)
+    );
 }
 
 proptest! {

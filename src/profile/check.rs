@@ -79,7 +79,10 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
     for (i, port) in p.ports.iter().enumerate() {
         let name = port.name.value.as_str();
         if name.is_empty() {
-            c.err(port.name.referenced, "port name is empty; expected a name like `user0`");
+            c.err(
+                port.name.referenced,
+                "port name is empty; expected a name like `user0`",
+            );
         } else if port_ix.insert(name, i).is_some() {
             c.err(
                 port.name.referenced,
@@ -90,14 +93,20 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         if mac[0] & 1 == 1 {
             c.err(
                 port.mac.referenced,
-                format!("port MAC {} is a multicast address; expected a unicast MAC", port.mac.value),
+                format!(
+                    "port MAC {} is a multicast address; expected a unicast MAC",
+                    port.mac.value
+                ),
             );
         }
         let trunk = port.trunk.as_ref().is_some_and(|t| t.value);
         let backend = match port.backend.value.as_str() {
             "mem" => {
                 for f in [&port.rx, &port.tx].into_iter().flatten() {
-                    c.err(f.referenced, "`rx`/`tx` capture files only apply to the `pcap` backend");
+                    c.err(
+                        f.referenced,
+                        "`rx`/`tx` capture files only apply to the `pcap` backend",
+                    );
                 }
                 Backend::Mem
             }
@@ -127,7 +136,10 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             other => {
                 c.err(
                     port.backend.referenced,
-                    format!("unknown backend `{other}`; expected one of: {}", KNOWN_BACKENDS.join(", ")),
+                    format!(
+                        "unknown backend `{other}`; expected one of: {}",
+                        KNOWN_BACKENDS.join(", ")
+                    ),
                 );
                 Backend::Mem
             }
@@ -146,7 +158,10 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         }
         let mtu = match &port.mtu {
             Some(m) if !(68..=9000).contains(&m.value) => {
-                c.err(m.referenced, format!("mtu {} is out of range; expected 68..=9000", m.value));
+                c.err(
+                    m.referenced,
+                    format!("mtu {} is out of range; expected 68..=9000", m.value),
+                );
                 1500
             }
             Some(m) => m.value,
@@ -175,7 +190,11 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         if r.is_none() {
             c.err(
                 n.referenced,
-                format!("port `{}` is not defined; known ports: {}", n.value, known_ports()),
+                format!(
+                    "port `{}` is not defined; known ports: {}",
+                    n.value,
+                    known_ports()
+                ),
             );
         }
         r
@@ -186,15 +205,33 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         Some(r) => {
             let mut ok = true;
             if r.min.value < LABEL_MIN {
-                c.err(r.min.referenced, format!("label range min {} is reserved; expected ≥ {LABEL_MIN}", r.min.value));
+                c.err(
+                    r.min.referenced,
+                    format!(
+                        "label range min {} is reserved; expected ≥ {LABEL_MIN}",
+                        r.min.value
+                    ),
+                );
                 ok = false;
             }
             if r.max.value > LABEL_MAX {
-                c.err(r.max.referenced, format!("label range max {} is not a 20-bit label; expected ≤ {LABEL_MAX}", r.max.value));
+                c.err(
+                    r.max.referenced,
+                    format!(
+                        "label range max {} is not a 20-bit label; expected ≤ {LABEL_MAX}",
+                        r.max.value
+                    ),
+                );
                 ok = false;
             }
             if r.min.value > r.max.value {
-                c.err(r.min.referenced, format!("label range min {} is above max {}", r.min.value, r.max.value));
+                c.err(
+                    r.min.referenced,
+                    format!(
+                        "label range min {} is above max {}",
+                        r.min.value, r.max.value
+                    ),
+                );
                 ok = false;
             }
             if ok {
@@ -219,14 +256,26 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
     let mut vr_ix: HashMap<&str, usize> = HashMap::new();
     for (i, v) in p.virtual_routers.iter().enumerate() {
         if !(1..=65535).contains(&v.id.value) {
-            c.err(v.id.referenced, format!("VR id {} is out of range; expected 1..=65535", v.id.value));
+            c.err(
+                v.id.referenced,
+                format!("VR id {} is out of range; expected 1..=65535", v.id.value),
+            );
         } else if !vr_ids.insert(v.id.value) {
-            c.err(v.id.referenced, format!("VR id {} is used twice; VR ids must be unique", v.id.value));
+            c.err(
+                v.id.referenced,
+                format!("VR id {} is used twice; VR ids must be unique", v.id.value),
+            );
         }
         if v.name.value.is_empty() {
             c.err(v.name.referenced, "VR name is empty");
         } else if vr_ix.insert(v.name.value.as_str(), i).is_some() {
-            c.err(v.name.referenced, format!("VR name `{}` is used twice; VR names must be unique", v.name.value));
+            c.err(
+                v.name.referenced,
+                format!(
+                    "VR name `{}` is used twice; VR names must be unique",
+                    v.name.value
+                ),
+            );
         }
     }
 
@@ -236,12 +285,18 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         let vpn_id = match vr::VpnId::from_str(&v.vpn_id.value) {
             Ok(id) => id,
             Err(e) => {
-                c.err(v.vpn_id.referenced, format!("VPN id `{}`: {e}", v.vpn_id.value));
+                c.err(
+                    v.vpn_id.referenced,
+                    format!("VPN id `{}`: {e}", v.vpn_id.value),
+                );
                 vr::VpnId::from_bytes([0; 7])
             }
         };
         if v.tenant.value.is_empty() {
-            c.err(v.tenant.referenced, "tenant is empty; expected the owning tenant's name");
+            c.err(
+                v.tenant.referenced,
+                "tenant is empty; expected the owning tenant's name",
+            );
         }
         let mut interfaces = Vec::new();
         for ifc in &v.interfaces {
@@ -292,19 +347,28 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             if !prefixes.insert(prefix) {
                 c.err(
                     r.prefix.referenced,
-                    format!("route {} is given twice in VR `{}`", r.prefix.value, v.name.value),
+                    format!(
+                        "route {} is given twice in VR `{}`",
+                        r.prefix.value, v.name.value
+                    ),
                 );
             }
             for l in &r.push {
                 check_label(&mut c, l);
             }
             if r.push.len() > MAX_PUSH {
-                c.err(r.push[MAX_PUSH].referenced, format!("a route may push at most {MAX_PUSH} labels"));
+                c.err(
+                    r.push[MAX_PUSH].referenced,
+                    format!("a route may push at most {MAX_PUSH} labels"),
+                );
             }
             let blackhole = r.blackhole.as_ref().is_some_and(|b| b.value);
             let target = match (&r.via, blackhole) {
                 (Some(via), true) => {
-                    c.err(via.referenced, "a route has either `via` or `blackhole: true`, not both");
+                    c.err(
+                        via.referenced,
+                        "a route has either `via` or `blackhole: true`, not both",
+                    );
                     continue;
                 }
                 (None, true) => {
@@ -319,7 +383,10 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
                 }
                 (Some(via), false) => {
                     let Ok(addr) = IpAddr::from_str(&via.value) else {
-                        c.err(via.referenced, format!("next hop `{}` is not an IP address", via.value));
+                        c.err(
+                            via.referenced,
+                            format!("next hop `{}` is not an IP address", via.value),
+                        );
                         continue;
                     };
                     // A labelled route may cross an IPv4 core for IPv6 traffic (as 6VPE does);
@@ -336,7 +403,13 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
                             push: r.push.iter().map(|l| l.value).collect(),
                         },
                         Err(why) => {
-                            c.err(via.referenced, format!("next hop {addr} is unreachable in VR `{}`: {why}", v.name.value));
+                            c.err(
+                                via.referenced,
+                                format!(
+                                    "next hop {addr} is unreachable in VR `{}`: {why}",
+                                    v.name.value
+                                ),
+                            );
                             continue;
                         }
                     }
@@ -362,14 +435,25 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         let vlan = n.vlan.as_ref().and_then(|vl| check_vlan(&mut c, vl));
         let mac = parse_mac(&mut c, &n.mac);
         let Ok(ip) = IpAddr::from_str(&n.ip.value) else {
-            c.err(n.ip.referenced, format!("neighbor address `{}` is not an IP address", n.ip.value));
+            c.err(
+                n.ip.referenced,
+                format!("neighbor address `{}` is not an IP address", n.ip.value),
+            );
             continue;
         };
         if let Some(port) = port {
             if !seen_nb.insert((port, vlan, ip)) {
-                c.err(n.ip.referenced, format!("neighbor {ip} on port `{}` is given twice", n.port.value));
+                c.err(
+                    n.ip.referenced,
+                    format!("neighbor {ip} on port `{}` is given twice", n.port.value),
+                );
             }
-            neighbors.push(NeighborCfg { port, vlan, ip, mac });
+            neighbors.push(NeighborCfg {
+                port,
+                vlan,
+                ip,
+                mac,
+            });
         }
     }
 
@@ -378,31 +462,61 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
     let mut seen_labels = HashSet::new();
     for e in &p.label_matrix {
         check_label(&mut c, &e.label);
-        if (LABEL_MIN..=LABEL_MAX).contains(&e.label.value) && !label_range.contains(&e.label.value) {
+        if (LABEL_MIN..=LABEL_MAX).contains(&e.label.value) && !label_range.contains(&e.label.value)
+        {
             c.err(
                 e.label.referenced,
-                format!("label {} is outside the configured label range {}..={}", e.label.value, label_range.start(), label_range.end()),
+                format!(
+                    "label {} is outside the configured label range {}..={}",
+                    e.label.value,
+                    label_range.start(),
+                    label_range.end()
+                ),
             );
         }
         if !seen_labels.insert(e.label.value) {
-            c.err(e.label.referenced, format!("label {} has two label matrix entries", e.label.value));
+            c.err(
+                e.label.referenced,
+                format!("label {} has two label matrix entries", e.label.value),
+            );
         }
         let trunk_next_hop = |c: &mut Checker| -> Option<(usize, IpAddr)> {
             let (Some(port), Some(via)) = (&e.port, &e.via) else {
-                c.err(e.action.referenced, format!("`{}` needs `port` (a trunk) and `via` (next-hop address)", e.action.value));
+                c.err(
+                    e.action.referenced,
+                    format!(
+                        "`{}` needs `port` (a trunk) and `via` (next-hop address)",
+                        e.action.value
+                    ),
+                );
                 return None;
             };
             let pi = lookup_port(c, port)?;
             if !ports[pi].trunk {
-                c.err(port.referenced, format!("port `{}` is not a trunk; labelled packets leave on trunks only", port.value));
+                c.err(
+                    port.referenced,
+                    format!(
+                        "port `{}` is not a trunk; labelled packets leave on trunks only",
+                        port.value
+                    ),
+                );
                 return None;
             }
             let Ok(ip) = IpAddr::from_str(&via.value) else {
-                c.err(via.referenced, format!("next hop `{}` is not an IP address", via.value));
+                c.err(
+                    via.referenced,
+                    format!("next hop `{}` is not an IP address", via.value),
+                );
                 return None;
             };
             if !ports[pi].addresses.iter().any(|a| a.on_link(ip)) {
-                c.err(via.referenced, format!("next hop {ip} is not on any subnet of trunk `{}`", port.value));
+                c.err(
+                    via.referenced,
+                    format!(
+                        "next hop {ip} is not on any subnet of trunk `{}`",
+                        port.value
+                    ),
+                );
                 return None;
             }
             Some((pi, ip))
@@ -429,14 +543,20 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             }
             "pop" => {
                 for f in [&e.port, &e.via].into_iter().flatten() {
-                    c.err(f.referenced, "`pop` delivers into a VR; `port`/`via` do not apply (use `pop-forward`)");
+                    c.err(
+                        f.referenced,
+                        "`pop` delivers into a VR; `port`/`via` do not apply (use `pop-forward`)",
+                    );
                 }
                 if let Some(o) = &e.out_label {
                     c.err(o.referenced, "`out_label` only applies to `swap`");
                 }
                 match &e.vr {
                     None => {
-                        c.err(e.action.referenced, "`pop` needs `vr` (the VR that routes the packet)");
+                        c.err(
+                            e.action.referenced,
+                            "`pop` needs `vr` (the VR that routes the packet)",
+                        );
                         None
                     }
                     Some(v) => match vr_ix.get(v.value.as_str()) {
@@ -444,7 +564,14 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
                         None => {
                             let mut known: Vec<&str> = vr_ix.keys().copied().collect();
                             known.sort_unstable();
-                            c.err(v.referenced, format!("VR `{}` is not defined; known VRs: {}", v.value, known.join(", ")));
+                            c.err(
+                                v.referenced,
+                                format!(
+                                    "VR `{}` is not defined; known VRs: {}",
+                                    v.value,
+                                    known.join(", ")
+                                ),
+                            );
                             None
                         }
                     },
@@ -457,12 +584,18 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
                 trunk_next_hop(&mut c).map(|(port, via)| LabelOpCfg::PopForward { port, via })
             }
             other => {
-                c.err(e.action.referenced, format!("unknown label action `{other}`; expected swap, pop or pop-forward"));
+                c.err(
+                    e.action.referenced,
+                    format!("unknown label action `{other}`; expected swap, pop or pop-forward"),
+                );
                 None
             }
         };
         if let Some(op) = op {
-            label_matrix.push(LabelCfg { label: e.label.value, op });
+            label_matrix.push(LabelCfg {
+                label: e.label.value,
+                op,
+            });
         }
     }
 
@@ -472,12 +605,21 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         let mut names = HashSet::new();
         for f in &t.flows {
             if !names.insert(f.name.value.as_str()) {
-                c.err(f.name.referenced, format!("flow `{}` is defined twice", f.name.value));
+                c.err(
+                    f.name.referenced,
+                    format!("flow `{}` is defined twice", f.name.value),
+                );
             }
             let port = lookup_port(&mut c, &f.port);
             if let Some(pi) = port {
                 if ports[pi].backend != Backend::Mem {
-                    c.err(f.port.referenced, format!("flows are generated on `mem` ports; port `{}` is not one", f.port.value));
+                    c.err(
+                        f.port.referenced,
+                        format!(
+                            "flows are generated on `mem` ports; port `{}` is not one",
+                            f.port.value
+                        ),
+                    );
                 }
             }
             let vlan = f.vlan.as_ref().and_then(|vl| check_vlan(&mut c, vl));
@@ -486,13 +628,23 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             }
             let src = parse_range(&mut c, &f.src);
             let dst = parse_range(&mut c, &f.dst);
-            let (Some(src), Some(dst)) = (src, dst) else { continue };
+            let (Some(src), Some(dst)) = (src, dst) else {
+                continue;
+            };
             if matches!(src, AddrRange::V4(..)) != matches!(dst, AddrRange::V4(..)) {
-                c.err(f.dst.referenced, "`src` and `dst` must be of the same address family");
+                c.err(
+                    f.dst.referenced,
+                    "`src` and `dst` must be of the same address family",
+                );
                 continue;
             }
-            let l3 = if matches!(src, AddrRange::V4(..)) { 20 } else { 40 };
-            let min_size = 14 + 4 * usize::from(vlan.is_some()) + 4 * f.labels.len() + l3 + 8 + FLOW_TAG_LEN;
+            let l3 = if matches!(src, AddrRange::V4(..)) {
+                20
+            } else {
+                40
+            };
+            let min_size =
+                14 + 4 * usize::from(vlan.is_some()) + 4 * f.labels.len() + l3 + 8 + FLOW_TAG_LEN;
             let size = match &f.size {
                 None => FrameSize::Fixed(min_size.max(60) as u16),
                 Some(s) if s.value == "imix" => {
@@ -501,17 +653,24 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
                     }
                     FrameSize::Imix
                 }
-                Some(s) => match s.value.parse::<u16>() {
-                    Ok(n) if (min_size..=1514).contains(&usize::from(n)) && n >= 60 => FrameSize::Fixed(n),
-                    _ => {
-                        c.err(s.referenced, format!("frame size `{}` is invalid; expected `imix` or {}..=1514 bytes", s.value, min_size.max(60)));
-                        continue;
+                Some(s) => {
+                    match s.value.parse::<u16>() {
+                        Ok(n) if (min_size..=1514).contains(&usize::from(n)) && n >= 60 => {
+                            FrameSize::Fixed(n)
+                        }
+                        _ => {
+                            c.err(s.referenced, format!("frame size `{}` is invalid; expected `imix` or {}..=1514 bytes", s.value, min_size.max(60)));
+                            continue;
+                        }
                     }
-                },
+                }
             };
             if let Some(r) = &f.rate_pps {
                 if r.value == 0 {
-                    c.err(r.referenced, "rate_pps is 0; omit it to send as fast as possible");
+                    c.err(
+                        r.referenced,
+                        "rate_pps is 0; omit it to send as fast as possible",
+                    );
                 }
             }
             let expect = match &f.expect {
@@ -524,7 +683,13 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
                     }
                     if let Some(pi) = ep {
                         if ports[pi].backend != Backend::Mem {
-                            c.err(e.port.referenced, format!("flows are counted on `mem` ports; port `{}` is not one", e.port.value));
+                            c.err(
+                                e.port.referenced,
+                                format!(
+                                    "flows are counted on `mem` ports; port `{}` is not one",
+                                    e.port.value
+                                ),
+                            );
                         }
                     }
                     ep.map(|port| ExpectCfg {
@@ -581,7 +746,10 @@ fn resolve_via(
         .find(|i| i.addresses.iter().any(|a| a.on_link(addr)))
     {
         if labelled {
-            return Err("labelled routes leave on a trunk, but this next hop is on a customer interface".into());
+            return Err(
+                "labelled routes leave on a trunk, but this next hop is on a customer interface"
+                    .into(),
+            );
         }
         return Ok((ifc.port, ifc.vlan));
     }
@@ -602,7 +770,10 @@ fn check_vlan(c: &mut Checker, v: &S<u16>) -> Option<u16> {
     if (1..=4094).contains(&v.value) {
         Some(v.value)
     } else {
-        c.err(v.referenced, format!("VLAN id {} is out of range; expected 1..=4094", v.value));
+        c.err(
+            v.referenced,
+            format!("VLAN id {} is out of range; expected 1..=4094", v.value),
+        );
         None
     }
 }
@@ -623,7 +794,13 @@ pub fn mac_from_str(s: &str) -> Option<[u8; 6]> {
 
 fn parse_mac(c: &mut Checker, s: &S<String>) -> [u8; 6] {
     mac_from_str(&s.value).unwrap_or_else(|| {
-        c.err(s.referenced, format!("`{}` is not a MAC address; expected six hex pairs like 02:00:00:00:00:01", s.value));
+        c.err(
+            s.referenced,
+            format!(
+                "`{}` is not a MAC address; expected six hex pairs like 02:00:00:00:00:01",
+                s.value
+            ),
+        );
         [0; 6]
     })
 }
@@ -645,9 +822,13 @@ fn parse_ifaddr(c: &mut Checker, s: &S<String>) -> Option<IfAddr> {
 /// Parses a route prefix of either family, with operator-facing errors.
 pub fn parse_prefix(s: &str) -> Result<IpPrefix, String> {
     if s.contains(':') {
-        vr::Prefix6::from_str(s).map(IpPrefix::V6).map_err(|e| format!("bad prefix `{s}`: {e}"))
+        vr::Prefix6::from_str(s)
+            .map(IpPrefix::V6)
+            .map_err(|e| format!("bad prefix `{s}`: {e}"))
     } else {
-        vr::Prefix4::from_str(s).map(IpPrefix::V4).map_err(|e| format!("bad prefix `{s}`: {e}"))
+        vr::Prefix4::from_str(s)
+            .map(IpPrefix::V4)
+            .map_err(|e| format!("bad prefix `{s}`: {e}"))
     }
 }
 

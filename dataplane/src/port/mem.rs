@@ -142,7 +142,12 @@ pub struct MemPort {
 impl MemPort {
     /// A queue on port `port` generating `flows` and checking sent packets against
     /// `expect` (indexed by flow id; `None` = the flow must be dropped).
-    pub fn new(port: u16, flows: Vec<FlowSpec>, expect: Arc<Vec<Option<Egress>>>, stats: Arc<MemStats>) -> Self {
+    pub fn new(
+        port: u16,
+        flows: Vec<FlowSpec>,
+        expect: Arc<Vec<Option<Egress>>>,
+        stats: Arc<MemStats>,
+    ) -> Self {
         let flows = flows
             .into_iter()
             .map(|spec| {
@@ -167,7 +172,10 @@ impl MemPort {
     }
 
     fn allowance(f: &GenFlow, elapsed_ns: u128) -> u64 {
-        let by_count = f.spec.count.map_or(u64::MAX, |c| c.saturating_sub(f.generated));
+        let by_count = f
+            .spec
+            .count
+            .map_or(u64::MAX, |c| c.saturating_sub(f.generated));
         let by_rate = match f.spec.rate_pps {
             None => u64::MAX,
             Some(r) => {
@@ -189,7 +197,9 @@ impl MemPort {
         };
         let f = flow as usize;
         let ok = match self.expect.get(f) {
-            Some(Some(e)) => e.port == self.port && e.vlan == egress.vlan && e.labels == egress.labels,
+            Some(Some(e)) => {
+                e.port == self.port && e.vlan == egress.vlan && e.labels == egress.labels
+            }
             Some(None) => false,
             None => {
                 if let Some(c) = self.stats.foreign.get(usize::from(self.port)) {
@@ -198,7 +208,11 @@ impl MemPort {
                 return;
             }
         };
-        let arr = if ok { &self.stats.delivered } else { &self.stats.misdelivered };
+        let arr = if ok {
+            &self.stats.delivered
+        } else {
+            &self.stats.misdelivered
+        };
         bump(&arr[f], 1);
     }
 }
@@ -209,7 +223,9 @@ impl PortQueue<HeapBuf, HeapPool> for MemPort {
             return 0;
         }
         let now = Instant::now();
-        let elapsed = now.duration_since(*self.started.get_or_insert(now)).as_nanos();
+        let elapsed = now
+            .duration_since(*self.started.get_or_insert(now))
+            .as_nanos();
         let mut produced = 0;
         let mut idle_rounds = 0;
         while produced < max && idle_rounds < self.flows.len() {
@@ -240,7 +256,9 @@ impl PortQueue<HeapBuf, HeapPool> for MemPort {
     }
 
     fn rx_finished(&self) -> bool {
-        self.flows.iter().all(|f| f.spec.count.is_some_and(|c| f.generated >= c))
+        self.flows
+            .iter()
+            .all(|f| f.spec.count.is_some_and(|c| f.generated >= c))
     }
 }
 
@@ -290,7 +308,8 @@ fn build_template(s: &FlowSpec) -> (Vec<u8>, usize, bool) {
 
 fn write_packet(f: &GenFlow, buf: &mut HeapBuf) {
     let s = &f.spec;
-    let size = usize::from(s.sizes[(f.generated % s.sizes.len() as u64) as usize]).max(f.l3_off + 64);
+    let size =
+        usize::from(s.sizes[(f.generated % s.sizes.len() as u64) as usize]).max(f.l3_off + 64);
     let size = size.min(f.template.len());
     let seq = s.seq_base + f.generated * s.seq_stride;
     let k = u128::from(seq / s.seq_stride.max(1));
@@ -346,7 +365,9 @@ fn write_packet(f: &GenFlow, buf: &mut HeapBuf) {
 /// Finds the flow tag in a frame and reports where the frame was (VLAN, labels).
 /// Returns `None` for anything that is not a well-formed tagged generator packet.
 pub fn parse_tagged(frame: &[u8]) -> Option<(u32, Egress)> {
-    let be16 = |o: usize| -> Option<u16> { Some(u16::from_be_bytes(frame.get(o..o + 2)?.try_into().ok()?)) };
+    let be16 = |o: usize| -> Option<u16> {
+        Some(u16::from_be_bytes(frame.get(o..o + 2)?.try_into().ok()?))
+    };
     let mut off = 12;
     let mut et = be16(off)?;
     off += 2;
@@ -426,10 +447,19 @@ mod tests {
     #[test]
     fn generated_ipv4_is_valid_and_tagged() {
         let stats = Arc::new(MemStats::new(4, 1));
-        let mut q = MemPort::new(0, vec![spec(vec![], Some(7))], Arc::new(vec![None; 4]), stats.clone());
+        let mut q = MemPort::new(
+            0,
+            vec![spec(vec![], Some(7))],
+            Arc::new(vec![None; 4]),
+            stats.clone(),
+        );
         let mut pool = HeapPool::new(0, 64);
         let mut out = Vec::new();
-        assert_eq!(q.rx_burst(&mut pool, &mut out, 32), 10, "count limits the flow");
+        assert_eq!(
+            q.rx_burst(&mut pool, &mut out, 32),
+            10,
+            "count limits the flow"
+        );
         assert!(q.rx_finished());
         let dsts: Vec<_> = out
             .iter()
@@ -444,7 +474,11 @@ mod tests {
             })
             .collect();
         assert_eq!(dsts[0].octets(), [10, 2, 0, 1]);
-        assert_eq!(dsts[4].octets(), [10, 2, 0, 1], "destinations cycle through the range");
+        assert_eq!(
+            dsts[4].octets(),
+            [10, 2, 0, 1],
+            "destinations cycle through the range"
+        );
         assert_eq!(load(&stats.sent, 3), 10);
     }
 

@@ -6,8 +6,8 @@
 //! input always gives byte-identical output files.
 
 use super::PortQueue;
-use crate::buffer::{BufPool, HeapBuf, HeapPool};
 use crate::buffer::PacketBuf;
+use crate::buffer::{BufPool, HeapBuf, HeapPool};
 use pcap_file::pcap::{PcapPacket, PcapReader, PcapWriter};
 use std::fs::File;
 use std::io::BufWriter;
@@ -121,7 +121,9 @@ impl PortQueue<HeapBuf, HeapPool> for PcapPort {
     fn rx_burst(&mut self, pool: &mut HeapPool, out: &mut Vec<HeapBuf>, max: usize) -> usize {
         let mut n = 0;
         while n < max {
-            let Some(pkt) = self.rx.as_slice().first() else { break };
+            let Some(pkt) = self.rx.as_slice().first() else {
+                break;
+            };
             let Some(mut b) = pool.alloc() else { break };
             let fits = b.set(pkt);
             self.rx.next();

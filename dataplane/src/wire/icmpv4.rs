@@ -357,8 +357,10 @@ pub enum Icmpv4Repr<'a> {
 }
 
 impl<'a> Icmpv4Repr<'a> {
-    /// Reads a checked message and verifies its checksum ([`Error::Checksum`]). Echo messages
-    /// with a non-zero code are `Other` (RFC 792 defines only code 0).
+    /// Reads a checked message and verifies its checksum ([`Error::Checksum`]). Messages that
+    /// do not look as RFC 792 sends them are kept whole as `Other`, so that parse → emit gives
+    /// back the same bytes: echoes with a non-zero code, destination unreachable with non-zero
+    /// unused bytes 4..6, time exceeded with non-zero unused bytes 4..8.
     pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &Icmpv4Packet<&'a T>) -> Result<Icmpv4Repr<'a>> {
         packet.check_len()?;
         if !packet.verify_checksum() {
