@@ -361,6 +361,8 @@ impl<K: TrieKey> Poptrie<K> {
                 Slot::Child(n, inherited) => t.push_subtree(rib, n, inherited),
             };
         }
+        t.nodes.shrink_to_fit();
+        t.leaves.shrink_to_fit();
         t
     }
 
@@ -443,6 +445,62 @@ impl<K: TrieKey> Poptrie<K> {
             Slot::Child(n, inherited) => self.push_subtree(rib, n, inherited),
         };
         garbage
+    }
+
+    /// A copy without the garbage left by [`recompile_slot`](Self::recompile_slot): live
+    /// subtrees are copied node by node (no recompilation from the RIB), so this costs about
+    /// one pass over the live table.
+    pub(crate) fn compacted(&self) -> Self {
+        let mut t = Poptrie {
+            top_bits: self.top_bits,
+            top: vec![0; self.top.len()],
+            nodes: Vec::with_capacity(self.nodes.len()),
+            leaves: Vec::with_capacity(self.leaves.len()),
+            routes: self.routes,
+            generation: self.generation,
+            _k: PhantomData,
+        };
+        let mut last_leaf: Option<(u32, u32)> = None;
+        for (i, &e) in self.top.iter().enumerate() {
+            t.top[i] = if e & LEAF_FLAG != 0 {
+                let v = self.leaves[(e & !LEAF_FLAG) as usize];
+                match last_leaf {
+                    Some((value, idx)) if value == v => idx | LEAF_FLAG,
+                    _ => {
+                        let idx = t.push_leaf(v);
+                        last_leaf = Some((v, idx));
+                        idx | LEAF_FLAG
+                    }
+                }
+            } else {
+                let idx = t.nodes.len();
+                t.nodes.push(Node::default());
+                let node = t.copy_node(self, e);
+                t.nodes[idx] = node;
+                idx as u32
+            };
+        }
+        t.nodes.shrink_to_fit();
+        t.leaves.shrink_to_fit();
+        t
+    }
+
+    fn copy_node(&mut self, from: &Self, idx: u32) -> Node {
+        let old = from.nodes[idx as usize];
+        let nleaves = old.leafvec.count_ones() as usize;
+        let nchildren = old.vector.count_ones() as usize;
+        let mut node = old;
+        node.base_leaf = self.leaves.len() as u32;
+        let lb = old.base_leaf as usize;
+        self.leaves.extend_from_slice(&from.leaves[lb..lb + nleaves]);
+        let base_child = self.nodes.len();
+        node.base_child = base_child as u32;
+        self.nodes.resize(base_child + nchildren, Node::default());
+        for j in 0..nchildren {
+            let child = self.copy_node(from, old.base_child + j as u32);
+            self.nodes[base_child + j] = child;
+        }
+        node
     }
 
     fn subtree_size(&self, idx: u32) -> (usize, usize) {

@@ -16,8 +16,9 @@
 //!
 //! Batching: each commit costs a copy of the table (≈ its [`Lpm::memory_bytes`]) plus the
 //! changed subtrees, so the writer should apply many changes per commit under churn (the
-//! benchmark uses 10,000); when garbage exceeds the live size the commit recompiles the
-//! whole table instead, which also re-chooses the top-array width for the new size.
+//! benchmark uses 10,000). When the garbage left by replaced subtrees exceeds the live
+//! size, the commit compacts the copy (one pass over the live nodes, no recompilation);
+//! when the route count crosses a top-array width threshold it recompiles from the RIB.
 
 use std::sync::Arc;
 
@@ -182,7 +183,7 @@ impl<K: TrieKey> FibWriter<K> {
             return self.generation;
         }
         self.generation += 1;
-        let mut next = if self.full || self.too_much_garbage() {
+        let mut next = if self.full || self.rebuild_for_size() {
             self.dirty.clear();
             self.full = false;
             let t = Poptrie::from_rib(&self.rib);
@@ -206,6 +207,13 @@ impl<K: TrieKey> FibWriter<K> {
                 self.live_leaves -= gl.min(self.live_leaves);
             }
             self.dirty.clear();
+            if self.too_much_garbage() {
+                t = t.compacted();
+                self.live_nodes = t.node_count();
+                self.live_leaves = t.leaf_count();
+                self.garbage_nodes = 0;
+                self.garbage_leaves = 0;
+            }
             t
         };
         next.set_meta(self.rib.len(), self.generation);
@@ -218,9 +226,14 @@ impl<K: TrieKey> FibWriter<K> {
         self.generation
     }
 
+    /// Garbage as large as the live table: compact (one copy pass, no recompilation).
     fn too_much_garbage(&self) -> bool {
-        self.garbage_nodes > self.live_nodes / 2 + 4096
-            || self.garbage_leaves > self.live_leaves / 2 + 16_384
+        self.garbage_nodes > self.live_nodes + 4096 || self.garbage_leaves > self.live_leaves + 16_384
+    }
+
+    /// The table grew or shrank past a top-array width threshold: recompile from the RIB.
+    fn rebuild_for_size(&self) -> bool {
+        crate::fib::poptrie::top_bits_for(self.rib.len()) != self.current.top_bits()
     }
 
     /// Versions replaced but still held by some reader.
