@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${FUZZ_SECONDS:-8}
+if [ -n "${SKIP_FUZZ:-}" ]; then echo "fuzzing skipped because SKIP_FUZZ is set"; exit 0; fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "installing cargo-fuzz"
   cargo install cargo-fuzz --locked -q
