@@ -3,7 +3,10 @@
 use controlplane::l2tp::wire::*;
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// SCCRQ with hidden Host Name, Framing Capabilities and Assigned Tunnel ID (secret
@@ -20,8 +23,13 @@ fn expected() -> ControlMessage {
         0,
         MessageType::Sccrq,
         vec![
-            Avp::m(AvpValue::ProtocolVersion { version: 1, revision: 0 }),
-            Avp::m(AvpValue::RandomVector(unhex("112233445566778899aabbccddeeff00"))),
+            Avp::m(AvpValue::ProtocolVersion {
+                version: 1,
+                revision: 0,
+            }),
+            Avp::m(AvpValue::RandomVector(unhex(
+                "112233445566778899aabbccddeeff00",
+            ))),
             Avp::m(AvpValue::HostName(b"lns.varouter.test".to_vec())).hide(),
             Avp::m(AvpValue::FramingCapabilities(3)).hide(),
             Avp::m(AvpValue::AssignedTunnelId(0x1234)).hide(),
@@ -40,7 +48,10 @@ fn hidden_avps_decode_to_independent_result() {
 
 #[test]
 fn hidden_avps_encode_to_the_vector() {
-    assert_eq!(expected().to_bytes(Some(b"tunnelsecret")).unwrap(), unhex(HIDDEN_SCCRQ));
+    assert_eq!(
+        expected().to_bytes(Some(b"tunnelsecret")).unwrap(),
+        unhex(HIDDEN_SCCRQ)
+    );
 }
 
 #[test]

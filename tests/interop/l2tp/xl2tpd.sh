@@ -67,6 +67,6 @@ check "tshark: no malformed or warning frames" "[ $bad -eq 0 ]"
 for t in SCCRQ SCCRP SCCCN StopCCN Hello ICRQ ICRP ICCN CDN; do
   check "capture contains $t" "grep -qi '$t' $W/summary.txt"
 done
-[ $fail -eq 0 ] || { echo "logs in $W"; cat $W/summary.txt; for f in $W/*.log; do echo "== $f"; tail -20 $f; done; }
+cat $W/summary.txt; [ $fail -eq 0 ] || { echo "logs in $W"; for f in $W/*.log; do echo "== $f"; tail -20 $f; done; }
 echo "$( [ $fail -eq 0 ] && echo PASS || echo FAIL ): l2tp interop with xl2tpd"
 exit $fail

@@ -1,1 +1,3 @@
-//! Drivers.
+//! Drivers that connect the sans-IO engine to I/O.
+
+pub mod udp;

@@ -120,9 +120,9 @@ impl Counters {
             E::AvpBadValue { .. } => &mut self.malformed_avp_value,
             E::ZeroTunnelId => &mut self.malformed_zero_tunnel_id,
             E::HiddenWithoutRandomVector { .. } => &mut self.malformed_hidden_without_random_vector,
-            E::HiddenWithoutSecret { .. } | E::HiddenBadLength { .. } | E::MustNotBeHidden { .. } => {
-                &mut self.malformed_hidden_other
-            }
+            E::HiddenWithoutSecret { .. }
+            | E::HiddenBadLength { .. }
+            | E::MustNotBeHidden { .. } => &mut self.malformed_hidden_other,
             E::MissingMessageType | E::MisplacedMessageType => &mut self.malformed_message_type,
             E::AvpTooLong { .. } | E::MessageTooLong { .. } | E::BufferTooSmall { .. } => {
                 &mut self.encode_errors

@@ -90,6 +90,11 @@ impl Reliable {
         self.waiting.push_back(m);
     }
 
+    /// Drops messages that have not entered the window yet.
+    pub fn enqueue_clear(&mut self) {
+        self.waiting.clear();
+    }
+
     /// Whether anything is unacknowledged or waiting.
     pub fn idle(&self) -> bool {
         self.unacked.is_empty() && self.waiting.is_empty()
@@ -104,7 +109,9 @@ impl Reliable {
     ) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         while self.unacked.len() < usize::from(self.peer_window.max(1)) {
-            let Some(mut m) = self.waiting.pop_front() else { break };
+            let Some(mut m) = self.waiting.pop_front() else {
+                break;
+            };
             m.ns = self.ns;
             m.nr = self.nr;
             let Some(bytes) = encode(&m) else { continue };
@@ -114,7 +121,10 @@ impl Reliable {
                 self.rto_at = Some(now + self.rto);
                 self.retries = 0;
             }
-            self.unacked.push_back(Sent { bytes: bytes.clone(), ns: m.ns });
+            self.unacked.push_back(Sent {
+                bytes: bytes.clone(),
+                ns: m.ns,
+            });
             out.push(bytes);
             self.ack_due = None;
         }
@@ -282,7 +292,9 @@ mod tests {
         assert_eq!(r.on_receive(msg(1), now, &t), Receive::Buffered);
         assert_eq!(r.on_receive(msg(9), now, &t), Receive::OutOfWindow);
         match r.on_receive(msg(0), now, &t) {
-            Receive::Deliver(v) => assert_eq!(v.iter().map(|m| m.ns).collect::<Vec<_>>(), vec![0, 1]),
+            Receive::Deliver(v) => {
+                assert_eq!(v.iter().map(|m| m.ns).collect::<Vec<_>>(), vec![0, 1])
+            }
             other => panic!("{other:?}"),
         }
         assert_eq!(r.on_receive(msg(0), now, &t), Receive::Duplicate);

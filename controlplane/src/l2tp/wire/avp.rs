@@ -151,8 +151,15 @@ pub struct CallErrors {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AvpValue {
     MessageType(u16),
-    ResultCode { result: u16, error: Option<u16>, message: Vec<u8> },
-    ProtocolVersion { version: u8, revision: u8 },
+    ResultCode {
+        result: u16,
+        error: Option<u16>,
+        message: Vec<u8>,
+    },
+    ProtocolVersion {
+        version: u8,
+        revision: u8,
+    },
     FramingCapabilities(u32),
     BearerCapabilities(u32),
     TieBreaker(u64),
@@ -162,7 +169,11 @@ pub enum AvpValue {
     AssignedTunnelId(u16),
     ReceiveWindowSize(u16),
     Challenge(Vec<u8>),
-    Q931Cause { cause: u16, message: u8, advisory: Vec<u8> },
+    Q931Cause {
+        cause: u16,
+        message: u8,
+        advisory: Vec<u8>,
+    },
     ChallengeResponse([u8; 16]),
     AssignedSessionId(u16),
     CallSerialNumber(u32),
@@ -184,13 +195,20 @@ pub enum AvpValue {
     ProxyAuthenId(u8),
     ProxyAuthenResponse(Vec<u8>),
     CallErrors(CallErrors),
-    Accm { send: u32, receive: u32 },
+    Accm {
+        send: u32,
+        receive: u32,
+    },
     RandomVector(Vec<u8>),
     PrivateGroupId(Vec<u8>),
     RxConnectSpeed(u32),
     SequencingRequired,
     /// Any AVP this implementation does not know (other vendors, unassigned IETF types).
-    Unknown { vendor: u16, attr: u16, data: Vec<u8> },
+    Unknown {
+        vendor: u16,
+        attr: u16,
+        data: Vec<u8>,
+    },
 }
 
 /// Human name of an IETF attribute type (for error messages and logs).
@@ -250,14 +268,24 @@ fn exact(a: u16, d: &[u8], n: usize, expected: &'static str) -> Result<()> {
     if d.len() == n {
         Ok(())
     } else {
-        Err(Error::AvpBadLength { attr: a, name: attr_name(a), len: d.len(), expected })
+        Err(Error::AvpBadLength {
+            attr: a,
+            name: attr_name(a),
+            len: d.len(),
+            expected,
+        })
     }
 }
 fn at_least(a: u16, d: &[u8], n: usize, expected: &'static str) -> Result<()> {
     if d.len() >= n {
         Ok(())
     } else {
-        Err(Error::AvpBadLength { attr: a, name: attr_name(a), len: d.len(), expected })
+        Err(Error::AvpBadLength {
+            attr: a,
+            name: attr_name(a),
+            len: d.len(),
+            expected,
+        })
     }
 }
 fn u16v(a: u16, d: &[u8]) -> Result<u16> {
@@ -278,7 +306,11 @@ impl AvpValue {
     pub fn decode(vendor: u16, a: u16, d: &[u8]) -> Result<AvpValue> {
         use AvpValue as V;
         if vendor != VENDOR_IETF {
-            return Ok(V::Unknown { vendor, attr: a, data: d.to_vec() });
+            return Ok(V::Unknown {
+                vendor,
+                attr: a,
+                data: d.to_vec(),
+            });
         }
         Ok(match a {
             attr::MESSAGE_TYPE => V::MessageType(u16v(a, d)?),
@@ -300,7 +332,10 @@ impl AvpValue {
             }
             attr::PROTOCOL_VERSION => {
                 exact(a, d, 2, "2")?;
-                V::ProtocolVersion { version: d[0], revision: d[1] }
+                V::ProtocolVersion {
+                    version: d[0],
+                    revision: d[1],
+                }
             }
             attr::FRAMING_CAPABILITIES => V::FramingCapabilities(u32v(a, d)?),
             attr::BEARER_CAPABILITIES => V::BearerCapabilities(u32v(a, d)?),
@@ -331,7 +366,11 @@ impl AvpValue {
             attr::CHALLENGE => V::Challenge(nonempty(a, d)?),
             attr::Q931_CAUSE_CODE => {
                 at_least(a, d, 3, "at least 3")?;
-                V::Q931Cause { cause: be16(d, 0), message: d[2], advisory: d[3..].to_vec() }
+                V::Q931Cause {
+                    cause: be16(d, 0),
+                    message: d[2],
+                    advisory: d[3..].to_vec(),
+                }
             }
             attr::CHALLENGE_RESPONSE => {
                 exact(a, d, 16, "16")?;
@@ -374,7 +413,10 @@ impl AvpValue {
             }
             attr::ACCM => {
                 exact(a, d, 10, "10")?;
-                V::Accm { send: be32(d, 2), receive: be32(d, 6) }
+                V::Accm {
+                    send: be32(d, 2),
+                    receive: be32(d, 6),
+                }
             }
             attr::RANDOM_VECTOR => V::RandomVector(nonempty(a, d)?),
             attr::PRIVATE_GROUP_ID => V::PrivateGroupId(d.to_vec()),
@@ -383,7 +425,11 @@ impl AvpValue {
                 exact(a, d, 0, "0")?;
                 V::SequencingRequired
             }
-            _ => V::Unknown { vendor, attr: a, data: d.to_vec() },
+            _ => V::Unknown {
+                vendor,
+                attr: a,
+                data: d.to_vec(),
+            },
         })
     }
 
@@ -470,7 +516,11 @@ impl AvpValue {
             | V::RandomVector(b)
             | V::PrivateGroupId(b)
             | V::Unknown { data: b, .. } => out.extend_from_slice(b),
-            V::ResultCode { result, error, message } => {
+            V::ResultCode {
+                result,
+                error,
+                message,
+            } => {
                 out.extend_from_slice(&result.to_be_bytes());
                 // An error message needs the error code field in front of it.
                 if error.is_some() || !message.is_empty() {
@@ -478,9 +528,15 @@ impl AvpValue {
                     out.extend_from_slice(message);
                 }
             }
-            V::ProtocolVersion { version, revision } => out.extend_from_slice(&[*version, *revision]),
+            V::ProtocolVersion { version, revision } => {
+                out.extend_from_slice(&[*version, *revision])
+            }
             V::TieBreaker(t) => out.extend_from_slice(&t.to_be_bytes()),
-            V::Q931Cause { cause, message, advisory } => {
+            V::Q931Cause {
+                cause,
+                message,
+                advisory,
+            } => {
                 out.extend_from_slice(&cause.to_be_bytes());
                 out.push(*message);
                 out.extend_from_slice(advisory);
@@ -523,11 +579,19 @@ pub struct Avp {
 impl Avp {
     /// A mandatory, clear AVP.
     pub fn m(value: AvpValue) -> Avp {
-        Avp { mandatory: true, hidden: false, value }
+        Avp {
+            mandatory: true,
+            hidden: false,
+            value,
+        }
     }
     /// An optional, clear AVP.
     pub fn o(value: AvpValue) -> Avp {
-        Avp { mandatory: false, hidden: false, value }
+        Avp {
+            mandatory: false,
+            hidden: false,
+            value,
+        }
     }
     /// This AVP, hidden.
     pub fn hide(mut self) -> Avp {
@@ -539,7 +603,10 @@ impl Avp {
     pub(crate) fn emit_raw(&self, value: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let len = AVP_HEADER_LEN + value.len();
         if len > AVP_MAX_LEN {
-            return Err(Error::AvpTooLong { len: value.len(), max: AVP_MAX_LEN - AVP_HEADER_LEN });
+            return Err(Error::AvpTooLong {
+                len: value.len(),
+                max: AVP_MAX_LEN - AVP_HEADER_LEN,
+            });
         }
         let mut flags = len as u16;
         if self.mandatory {
@@ -575,11 +642,17 @@ pub(crate) mod tests {
             (any::<u16>(), any::<Option<u16>>(), bytes(0))
                 .prop_map(|(result, error, message)| V::ResultCode {
                     result,
-                    error: if message.is_empty() { error } else { Some(error.unwrap_or(0)) },
+                    error: if message.is_empty() {
+                        error
+                    } else {
+                        Some(error.unwrap_or(0))
+                    },
                     message,
                 })
                 .boxed(),
-            (any::<u8>(), any::<u8>()).prop_map(|(version, revision)| V::ProtocolVersion { version, revision }).boxed(),
+            (any::<u8>(), any::<u8>())
+                .prop_map(|(version, revision)| V::ProtocolVersion { version, revision })
+                .boxed(),
             any::<u32>().prop_map(V::FramingCapabilities).boxed(),
             any::<u32>().prop_map(V::BearerCapabilities).boxed(),
             any::<u64>().prop_map(V::TieBreaker).boxed(),
@@ -590,7 +663,11 @@ pub(crate) mod tests {
             (1..=u16::MAX).prop_map(V::ReceiveWindowSize).boxed(),
             bytes(1).prop_map(V::Challenge).boxed(),
             (any::<u16>(), any::<u8>(), bytes(0))
-                .prop_map(|(cause, message, advisory)| V::Q931Cause { cause, message, advisory })
+                .prop_map(|(cause, message, advisory)| V::Q931Cause {
+                    cause,
+                    message,
+                    advisory,
+                })
                 .boxed(),
             any::<[u8; 16]>().prop_map(V::ChallengeResponse).boxed(),
             any::<u16>().prop_map(V::AssignedSessionId).boxed(),
@@ -624,7 +701,9 @@ pub(crate) mod tests {
                     })
                 })
                 .boxed(),
-            (any::<u32>(), any::<u32>()).prop_map(|(send, receive)| V::Accm { send, receive }).boxed(),
+            (any::<u32>(), any::<u32>())
+                .prop_map(|(send, receive)| V::Accm { send, receive })
+                .boxed(),
             bytes(1).prop_map(V::RandomVector).boxed(),
             bytes(0).prop_map(V::PrivateGroupId).boxed(),
             any::<u32>().prop_map(V::RxConnectSpeed).boxed(),
@@ -632,7 +711,13 @@ pub(crate) mod tests {
             (1..=u16::MAX, any::<u16>(), bytes(0))
                 .prop_map(|(vendor, attr, data)| V::Unknown { vendor, attr, data })
                 .boxed(),
-            (40..=u16::MAX, bytes(0)).prop_map(|(attr, data)| V::Unknown { vendor: 0, attr, data }).boxed(),
+            (40..=u16::MAX, bytes(0))
+                .prop_map(|(attr, data)| V::Unknown {
+                    vendor: 0,
+                    attr,
+                    data,
+                })
+                .boxed(),
         ];
         Union::new(s).boxed()
     }
@@ -657,16 +742,25 @@ pub(crate) mod tests {
         // Assigned Tunnel ID with 3 bytes (odd length where the type needs 2).
         assert!(matches!(
             AvpValue::decode(0, attr::ASSIGNED_TUNNEL_ID, &[0, 1, 2]),
-            Err(Error::AvpBadLength { attr: 9, len: 3, .. })
+            Err(Error::AvpBadLength {
+                attr: 9,
+                len: 3,
+                ..
+            })
         ));
-        assert_eq!(AvpValue::decode(0, attr::ASSIGNED_TUNNEL_ID, &[0, 0]), Err(Error::ZeroTunnelId));
+        assert_eq!(
+            AvpValue::decode(0, attr::ASSIGNED_TUNNEL_ID, &[0, 0]),
+            Err(Error::ZeroTunnelId)
+        );
         assert!(AvpValue::decode(0, attr::RESULT_CODE, &[0, 1, 2]).is_err());
         assert!(AvpValue::decode(0, attr::CHALLENGE_RESPONSE, &[0; 15]).is_err());
         assert!(AvpValue::decode(0, attr::CHALLENGE, &[]).is_err());
         assert!(AvpValue::decode(0, attr::SEQUENCING_REQUIRED, &[1]).is_err());
         assert!(AvpValue::decode(0, attr::RECEIVE_WINDOW_SIZE, &[0, 0]).is_err());
         assert!(AvpValue::decode(0, attr::CALL_ERRORS, &[0; 25]).is_err());
-        let msg = AvpValue::decode(0, attr::TIE_BREAKER, &[1; 7]).unwrap_err().to_string();
+        let msg = AvpValue::decode(0, attr::TIE_BREAKER, &[1; 7])
+            .unwrap_err()
+            .to_string();
         assert_eq!(msg, "AVP 5 (Tie Breaker): value of 7 bytes, expected 8");
     }
 
@@ -680,9 +774,16 @@ pub(crate) mod tests {
         // Length runs past the buffer.
         assert_eq!(
             AvpPacket::new_checked(&[0x80, 0x09, 0, 0, 0, 0, 1][..]).unwrap_err(),
-            Error::AvpOverrun { at: 0, length: 9, left: 7 }
+            Error::AvpOverrun {
+                at: 0,
+                length: 9,
+                left: 7
+            }
         );
-        assert!(matches!(AvpPacket::new_checked(&[0x80][..]), Err(Error::AvpTruncated { .. })));
+        assert!(matches!(
+            AvpPacket::new_checked(&[0x80][..]),
+            Err(Error::AvpTruncated { .. })
+        ));
         // Message Type SCCRQ, M bit, reserved bits set are ignored.
         let p = AvpPacket::new_checked(&[0xbc, 0x08, 0, 0, 0, 0, 0, 1][..]).unwrap();
         assert!(p.mandatory() && !p.hidden());

@@ -58,7 +58,10 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn check_len(&self) -> Result<()> {
         let data = self.buffer.as_ref();
         if data.len() < 2 {
-            return Err(Error::Truncated { len: data.len(), need: 2 });
+            return Err(Error::Truncated {
+                len: data.len(),
+                need: 2,
+            });
         }
         let ver = self.version();
         if ver != 2 {
@@ -66,27 +69,41 @@ impl<T: AsRef<[u8]>> Packet<T> {
         }
         let flags = self.flags();
         if self.kind() == MessageKind::Control
-            && (flags & field::FLAG_L == 0 || flags & field::FLAG_S == 0 || flags & field::FLAG_O != 0)
+            && (flags & field::FLAG_L == 0
+                || flags & field::FLAG_S == 0
+                || flags & field::FLAG_O != 0)
         {
             return Err(Error::BadControlFlags { flags });
         }
         let fixed = self.fixed_header_len();
         if data.len() < fixed {
-            return Err(Error::Truncated { len: data.len(), need: fixed });
+            return Err(Error::Truncated {
+                len: data.len(),
+                need: fixed,
+            });
         }
         if self.has_length() {
             let length = usize::from(self.read_u16(2));
             if length > data.len() {
-                return Err(Error::LengthExceedsDatagram { length, datagram: data.len() });
+                return Err(Error::LengthExceedsDatagram {
+                    length,
+                    datagram: data.len(),
+                });
             }
             if length < fixed {
-                return Err(Error::LengthTooShort { length, header: fixed });
+                return Err(Error::LengthTooShort {
+                    length,
+                    header: fixed,
+                });
             }
         }
         let end = self.message_len();
         let payload = self.payload_offset();
         if payload > end {
-            return Err(Error::OffsetOverrun { offset: payload, len: end });
+            return Err(Error::OffsetOverrun {
+                offset: payload,
+                len: end,
+            });
         }
         Ok(())
     }
@@ -162,7 +179,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
     /// Nr, when the S bit is set.
     pub fn nr(&self) -> Option<u16> {
-        self.has_sequence().then(|| self.read_u16(self.seq_at() + 2))
+        self.has_sequence()
+            .then(|| self.read_u16(self.seq_at() + 2))
     }
     /// Offset Size, when the O bit is set.
     pub fn offset_size(&self) -> Option<u16> {
@@ -256,7 +274,10 @@ impl Header {
     pub fn emit(&self, buf: &mut [u8], total_len: usize) -> Result<()> {
         let need = self.header_len();
         if buf.len() < need {
-            return Err(Error::BufferTooSmall { have: buf.len(), need });
+            return Err(Error::BufferTooSmall {
+                have: buf.len(),
+                need,
+            });
         }
         if self.with_length && total_len > usize::from(u16::MAX) {
             return Err(Error::MessageTooLong { len: total_len });
@@ -308,7 +329,9 @@ mod tests {
 
     // ZLB ACK, hand-built per RFC 2661 §3.1 (T L S, length 12, tunnel 0x3a1c, session 0, Ns 2,
     // Nr 3); tshark 4.0 decodes it as "Control Message - ZLB (tunnel id=14876, session id=0)".
-    const ZLB: [u8; 12] = [0xc8, 0x02, 0x00, 0x0c, 0x3a, 0x1c, 0x00, 0x00, 0x00, 0x02, 0x00, 0x03];
+    const ZLB: [u8; 12] = [
+        0xc8, 0x02, 0x00, 0x0c, 0x3a, 0x1c, 0x00, 0x00, 0x00, 0x02, 0x00, 0x03,
+    ];
 
     #[test]
     fn parse_zlb() {
@@ -333,32 +356,52 @@ mod tests {
 
     #[test]
     fn data_header_with_offset_skips_pad() {
-        let d = [0x02, 0x02, 0x00, 0x07, 0x00, 0x09, 0x00, 0x02, 0xaa, 0xbb, 0xff, 0x03];
+        let d = [
+            0x02, 0x02, 0x00, 0x07, 0x00, 0x09, 0x00, 0x02, 0xaa, 0xbb, 0xff, 0x03,
+        ];
         let p = Packet::new_checked(&d[..]).unwrap();
         assert_eq!(p.offset_size(), Some(2));
         assert_eq!(p.payload(), &[0xff, 0x03]);
         let bad = [0x02, 0x02, 0x00, 0x07, 0x00, 0x09, 0x00, 0x09, 0xaa];
-        assert!(matches!(Packet::new_checked(&bad[..]), Err(Error::OffsetOverrun { .. })));
+        assert!(matches!(
+            Packet::new_checked(&bad[..]),
+            Err(Error::OffsetOverrun { .. })
+        ));
     }
 
     #[test]
     fn malformed_headers() {
-        assert!(matches!(Packet::new_checked(&[0xc8][..]), Err(Error::Truncated { .. })));
-        assert_eq!(Packet::new_checked(&[0xc8, 0x03, 0, 12][..]).unwrap_err(), Error::BadVersion(3));
+        assert!(matches!(
+            Packet::new_checked(&[0xc8][..]),
+            Err(Error::Truncated { .. })
+        ));
+        assert_eq!(
+            Packet::new_checked(&[0xc8, 0x03, 0, 12][..]).unwrap_err(),
+            Error::BadVersion(3)
+        );
         // Length field bigger than the datagram.
         let mut big = ZLB;
         big[3] = 0x40;
         assert_eq!(
             Packet::new_checked(&big[..]).unwrap_err(),
-            Error::LengthExceedsDatagram { length: 0x40, datagram: 12 }
+            Error::LengthExceedsDatagram {
+                length: 0x40,
+                datagram: 12
+            }
         );
         let mut small = ZLB;
         small[3] = 4;
-        assert!(matches!(Packet::new_checked(&small[..]), Err(Error::LengthTooShort { .. })));
+        assert!(matches!(
+            Packet::new_checked(&small[..]),
+            Err(Error::LengthTooShort { .. })
+        ));
         // Control message without S bit.
         let mut nos = ZLB;
         nos[0] = 0xc0;
-        assert!(matches!(Packet::new_checked(&nos[..]), Err(Error::BadControlFlags { .. })));
+        assert!(matches!(
+            Packet::new_checked(&nos[..]),
+            Err(Error::BadControlFlags { .. })
+        ));
     }
 
     proptest! {

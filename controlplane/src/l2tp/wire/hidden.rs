@@ -54,8 +54,10 @@ fn xor_stream(attr: u16, secret: &[u8], rv: &[u8], data: &mut [u8], decrypt: boo
 /// Encrypts `value` of attribute `attr`; `padding` is appended after the value (its contents
 /// are encrypted too). Returns the hidden AVP value.
 pub fn hide(attr: u16, secret: &[u8], rv: &[u8], value: &[u8], padding: &[u8]) -> Result<Vec<u8>> {
-    let len = u16::try_from(value.len())
-        .map_err(|_| Error::AvpTooLong { len: value.len(), max: usize::from(u16::MAX) })?;
+    let len = u16::try_from(value.len()).map_err(|_| Error::AvpTooLong {
+        len: value.len(),
+        max: usize::from(u16::MAX),
+    })?;
     let mut out = Vec::with_capacity(2 + value.len() + padding.len());
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(value);
@@ -68,13 +70,21 @@ pub fn hide(attr: u16, secret: &[u8], rv: &[u8], value: &[u8], padding: &[u8]) -
 /// length sub-field and padding).
 pub fn unhide(attr: u16, secret: &[u8], rv: &[u8], hidden: &[u8]) -> Result<Vec<u8>> {
     if hidden.len() < 2 {
-        return Err(Error::HiddenBadLength { attr, original: 2, available: hidden.len() });
+        return Err(Error::HiddenBadLength {
+            attr,
+            original: 2,
+            available: hidden.len(),
+        });
     }
     let mut plain = hidden.to_vec();
     xor_stream(attr, secret, rv, &mut plain, true);
     let original = usize::from(u16::from_be_bytes([plain[0], plain[1]]));
     if original > plain.len() - 2 {
-        return Err(Error::HiddenBadLength { attr, original, available: plain.len() - 2 });
+        return Err(Error::HiddenBadLength {
+            attr,
+            original,
+            available: plain.len() - 2,
+        });
     }
     plain.truncate(2 + original);
     plain.drain(..2);
@@ -106,8 +116,14 @@ mod tests {
         // Hidden bytes that decrypt to a length bigger than what follows.
         let mut h = hide(7, b"k", b"r", b"abc", &[]).unwrap();
         h.truncate(4);
-        assert!(matches!(unhide(7, b"k", b"r", &h), Err(Error::HiddenBadLength { .. })));
-        assert!(matches!(unhide(7, b"k", b"r", &[1]), Err(Error::HiddenBadLength { .. })));
+        assert!(matches!(
+            unhide(7, b"k", b"r", &h),
+            Err(Error::HiddenBadLength { .. })
+        ));
+        assert!(matches!(
+            unhide(7, b"k", b"r", &[1]),
+            Err(Error::HiddenBadLength { .. })
+        ));
     }
 
     proptest! {

@@ -1,7 +1,7 @@
 //! Control messages (RFC 2661 §3.2, §6): a header with Ns/Nr, then AVPs, the first of which is
 //! the Message Type. A control message without AVPs is a ZLB acknowledgement (§5.8).
 
-use super::avp::{attr, Avp, AvpPacket, AvpValue, AVP_HEADER_LEN};
+use super::avp::{attr, Avp, AvpPacket, AvpValue};
 use super::header::{Header, MessageKind, Packet, CONTROL_HEADER_LEN};
 use super::hidden;
 use super::{Error, Result};
@@ -77,7 +77,10 @@ impl MessageType {
     /// down, not the whole tunnel).
     pub fn is_session_message(self) -> bool {
         use MessageType::*;
-        matches!(self, Ocrq | Ocrp | Occn | Icrq | Icrp | Iccn | Cdn | Wen | Sli)
+        matches!(
+            self,
+            Ocrq | Ocrp | Occn | Icrq | Icrp | Iccn | Cdn | Wen | Sli
+        )
     }
 }
 
@@ -145,7 +148,9 @@ impl ControlMessage {
                 if vendor == 0 && (a == attr::MESSAGE_TYPE || a == attr::RANDOM_VECTOR) {
                     return Err(Error::MustNotBeHidden { attr: a });
                 }
-                let rv = rv.as_deref().ok_or(Error::HiddenWithoutRandomVector { attr: a })?;
+                let rv = rv
+                    .as_deref()
+                    .ok_or(Error::HiddenWithoutRandomVector { attr: a })?;
                 let secret = secret.ok_or(Error::HiddenWithoutSecret { attr: a })?;
                 AvpValue::decode(vendor, a, &hidden::unhide(a, secret, rv, ap.value())?)?
             } else {
@@ -165,7 +170,11 @@ impl ControlMessage {
             } else if matches!(value, AvpValue::MessageType(_)) {
                 return Err(Error::MisplacedMessageType);
             } else {
-                avps.push(Avp { mandatory: ap.mandatory(), hidden: ap.hidden(), value });
+                avps.push(Avp {
+                    mandatory: ap.mandatory(),
+                    hidden: ap.hidden(),
+                    value,
+                });
             }
             at += ap.length();
         }
@@ -210,7 +219,13 @@ impl ControlMessage {
                 let rv = rv.ok_or(Error::HiddenWithoutRandomVector { attr: a })?;
                 let secret = secret.ok_or(Error::HiddenWithoutSecret { attr: a })?;
                 let pad = [0u8; 16];
-                let enc = hidden::hide(a, secret, rv, &clear, &pad[..hidden::padding_for(clear.len())])?;
+                let enc = hidden::hide(
+                    a,
+                    secret,
+                    rv,
+                    &clear,
+                    &pad[..hidden::padding_for(clear.len())],
+                )?;
                 avp.emit_raw(&enc, &mut out)?;
             } else {
                 avp.emit_raw(&clear, &mut out)?;
@@ -228,9 +243,10 @@ impl ControlMessage {
     pub fn emit(&self, buf: &mut [u8], secret: Option<&[u8]>) -> Result<usize> {
         let bytes = self.to_bytes(secret)?;
         let have = buf.len();
-        let dst = buf
-            .get_mut(..bytes.len())
-            .ok_or(Error::BufferTooSmall { have, need: bytes.len() })?;
+        let dst = buf.get_mut(..bytes.len()).ok_or(Error::BufferTooSmall {
+            have,
+            need: bytes.len(),
+        })?;
         dst.copy_from_slice(&bytes);
         Ok(bytes.len())
     }
@@ -249,9 +265,6 @@ impl ControlMessage {
     }
 }
 
-/// Minimum length of a control message that is not a ZLB.
-pub const MIN_MESSAGE_LEN: usize = CONTROL_HEADER_LEN + AVP_HEADER_LEN + 2;
-
 #[cfg(test)]
 mod tests {
     use super::super::avp::tests::any_value;
@@ -266,7 +279,8 @@ mod tests {
     /// AVPs: Message Type 1, Protocol Version 1.0, Host Name "lac", Framing Capabilities 3,
     /// Assigned Tunnel ID 0x1234).
     const SCCRQ: &[u8] = &[
-        0xc8, 0x02, 0x00, 0x37, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // header, len 55
+        0xc8, 0x02, 0x00, 0x37, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, // header, len 55
         0x80, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, // Message Type SCCRQ
         0x80, 0x08, 0x00, 0x00, 0x00, 0x02, 0x01, 0x00, // Protocol Version 1.0
         0x80, 0x09, 0x00, 0x00, 0x00, 0x07, b'l', b'a', b'c', // Host Name
@@ -279,7 +293,13 @@ mod tests {
         let m = parse(SCCRQ, None).unwrap();
         assert_eq!(m.message_type, Some(MessageType::Sccrq));
         assert_eq!(m.avps.len(), 4);
-        assert_eq!(m.find(|v| match v { AvpValue::AssignedTunnelId(t) => Some(*t), _ => None }), Some(0x1234));
+        assert_eq!(
+            m.find(|v| match v {
+                AvpValue::AssignedTunnelId(t) => Some(*t),
+                _ => None,
+            }),
+            Some(0x1234)
+        );
         assert_eq!(m.to_bytes(None).unwrap(), SCCRQ);
     }
 
@@ -288,15 +308,28 @@ mod tests {
         // AVP length 5 (< 6) in the middle.
         let mut b = SCCRQ.to_vec();
         b[21] = 0x05;
-        assert_eq!(parse(&b, None).unwrap_err(), Error::AvpTooShort { at: 20, length: 5 });
+        assert_eq!(
+            parse(&b, None).unwrap_err(),
+            Error::AvpTooShort { at: 20, length: 5 }
+        );
         // Last AVP's length runs past the message.
         let mut b = SCCRQ.to_vec();
         b[48] = 0x0a;
-        assert_eq!(parse(&b, None).unwrap_err(), Error::AvpOverrun { at: 47, length: 10, left: 8 });
+        assert_eq!(
+            parse(&b, None).unwrap_err(),
+            Error::AvpOverrun {
+                at: 47,
+                length: 10,
+                left: 8
+            }
+        );
         // Length field bigger than the datagram.
         let mut b = SCCRQ.to_vec();
         b[3] = 0x40;
-        assert!(matches!(parse(&b, None), Err(Error::LengthExceedsDatagram { .. })));
+        assert!(matches!(
+            parse(&b, None),
+            Err(Error::LengthExceedsDatagram { .. })
+        ));
         // Zero tunnel id in the Assigned Tunnel ID AVP.
         let mut b = SCCRQ.to_vec();
         b[53] = 0;
@@ -305,11 +338,17 @@ mod tests {
         // Hidden AVP (Host Name with H bit) and no Random Vector before it.
         let mut b = SCCRQ.to_vec();
         b[28] |= 0x40;
-        assert_eq!(parse(&b, Some(b"x")).unwrap_err(), Error::HiddenWithoutRandomVector { attr: 7 });
+        assert_eq!(
+            parse(&b, Some(b"x")).unwrap_err(),
+            Error::HiddenWithoutRandomVector { attr: 7 }
+        );
         // First AVP is not the Message Type.
         let mut b = SCCRQ.to_vec();
         b[17] = 0x02;
-        assert!(matches!(parse(&b, None), Err(Error::AvpBadLength { .. }) | Err(Error::MissingMessageType)));
+        assert!(matches!(
+            parse(&b, None),
+            Err(Error::AvpBadLength { .. }) | Err(Error::MissingMessageType)
+        ));
         let mut b = SCCRQ.to_vec();
         b.drain(12..20);
         b[3] = 47;
@@ -318,22 +357,45 @@ mod tests {
 
     #[test]
     fn hidden_needs_secret_and_rv_on_emit() {
-        let m = ControlMessage::new(1, 0, MessageType::Hello, vec![Avp::m(AvpValue::HostName(b"a".to_vec())).hide()]);
-        assert!(matches!(m.to_bytes(Some(b"s")), Err(Error::HiddenWithoutRandomVector { attr: 7 })));
-        let m = ControlMessage::new(1, 0, MessageType::Hello, vec![
-            Avp::m(AvpValue::RandomVector(vec![1, 2, 3])),
-            Avp::m(AvpValue::HostName(b"a".to_vec())).hide(),
-        ]);
-        assert!(matches!(m.to_bytes(None), Err(Error::HiddenWithoutSecret { attr: 7 })));
+        let m = ControlMessage::new(
+            1,
+            0,
+            MessageType::Hello,
+            vec![Avp::m(AvpValue::HostName(b"a".to_vec())).hide()],
+        );
+        assert!(matches!(
+            m.to_bytes(Some(b"s")),
+            Err(Error::HiddenWithoutRandomVector { attr: 7 })
+        ));
+        let m = ControlMessage::new(
+            1,
+            0,
+            MessageType::Hello,
+            vec![
+                Avp::m(AvpValue::RandomVector(vec![1, 2, 3])),
+                Avp::m(AvpValue::HostName(b"a".to_vec())).hide(),
+            ],
+        );
+        assert!(matches!(
+            m.to_bytes(None),
+            Err(Error::HiddenWithoutSecret { attr: 7 })
+        ));
         let b = m.to_bytes(Some(b"s")).unwrap();
-        assert!(matches!(parse(&b, None), Err(Error::HiddenWithoutSecret { attr: 7 })));
+        assert!(matches!(
+            parse(&b, None),
+            Err(Error::HiddenWithoutSecret { attr: 7 })
+        ));
         assert_eq!(parse(&b, Some(b"s")).unwrap(), m);
     }
 
     fn any_avp() -> impl Strategy<Value = Avp> {
         (any::<bool>(), any::<bool>(), any_value()).prop_map(|(mandatory, hidden, value)| {
             let hidden = hidden && !matches!(value, AvpValue::RandomVector(_));
-            Avp { mandatory, hidden, value }
+            Avp {
+                mandatory,
+                hidden,
+                value,
+            }
         })
     }
 

@@ -20,7 +20,9 @@ pub use message::{ControlMessage, MessageType};
 /// Decoding and encoding errors of L2TP messages.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    #[error("L2TP datagram of {len} bytes is shorter than the {need}-byte header its flags announce")]
+    #[error(
+        "L2TP datagram of {len} bytes is shorter than the {need}-byte header its flags announce"
+    )]
     Truncated { len: usize, need: usize },
     #[error("L2TP version {0} is not supported (expected 2)")]
     BadVersion(u8),
@@ -30,18 +32,34 @@ pub enum Error {
     LengthTooShort { length: usize, header: usize },
     #[error("L2TP offset size {offset} runs past the end of the {len}-byte message")]
     OffsetOverrun { offset: usize, len: usize },
-    #[error("L2TP control message flags {flags:#06x} invalid: control messages need L=1, S=1, O=0")]
+    #[error(
+        "L2TP control message flags {flags:#06x} invalid: control messages need L=1, S=1, O=0"
+    )]
     BadControlFlags { flags: u16 },
     #[error("AVP at offset {at}: {len} bytes left, an AVP header needs 6")]
     AvpTruncated { at: usize, len: usize },
     #[error("AVP at offset {at}: length field {length} is shorter than the 6-byte AVP header")]
     AvpTooShort { at: usize, length: usize },
     #[error("AVP at offset {at}: length field {length} runs past the message ({left} bytes left)")]
-    AvpOverrun { at: usize, length: usize, left: usize },
+    AvpOverrun {
+        at: usize,
+        length: usize,
+        left: usize,
+    },
     #[error("AVP {attr} ({name}): value of {len} bytes, expected {expected}")]
-    AvpBadLength { attr: u16, name: &'static str, len: usize, expected: &'static str },
+    AvpBadLength {
+        attr: u16,
+        name: &'static str,
+        len: usize,
+        expected: &'static str,
+    },
     #[error("AVP {attr} ({name}): value {value} out of range ({why})")]
-    AvpBadValue { attr: u16, name: &'static str, value: u64, why: &'static str },
+    AvpBadValue {
+        attr: u16,
+        name: &'static str,
+        value: u64,
+        why: &'static str,
+    },
     #[error("Assigned Tunnel ID AVP carries tunnel id 0 (must be non-zero)")]
     ZeroTunnelId,
     #[error("hidden AVP {attr} without a preceding Random Vector AVP in the message")]
@@ -49,7 +67,11 @@ pub enum Error {
     #[error("hidden AVP {attr} received but no shared secret is configured")]
     HiddenWithoutSecret { attr: u16 },
     #[error("hidden AVP {attr}: decrypted original length {original} exceeds the {available} bytes hidden")]
-    HiddenBadLength { attr: u16, original: usize, available: usize },
+    HiddenBadLength {
+        attr: u16,
+        original: usize,
+        available: usize,
+    },
     #[error("AVP {attr} must not be hidden")]
     MustNotBeHidden { attr: u16 },
     #[error("control message does not start with a Message Type AVP")]
