@@ -71,6 +71,12 @@ named_enum! {
         TableInconsistent = "table_inconsistent",
         /// The port's transmit path refused the packet.
         TxFailed = "tx_failed",
+        /// L2TP header or the PPP header inside it invalid.
+        L2tpMalformed = "l2tp_malformed",
+        /// L2TP data for a (tunnel, session) that is not up.
+        L2tpNoSession = "l2tp_no_session",
+        /// L2TP data for a session of another VR than the one it arrived in (isolation rule).
+        L2tpWrongVr = "l2tp_wrong_vr",
     }
 }
 
@@ -87,6 +93,10 @@ named_enum! {
         NeighborMiss = "neighbor_miss",
         /// IP TTL / hop limit expired in transit (ICMP time exceeded is generated there).
         TtlExpired = "ttl_expired",
+        /// L2TP control message for the VR's L2TP engine.
+        L2tpControl = "l2tp_control",
+        /// Non-IP PPP frame (LCP, IPCP, authentication) inside an L2TP session.
+        PppControl = "ppp_control",
     }
 }
 

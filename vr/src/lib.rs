@@ -24,7 +24,7 @@ pub mod state;
 pub use fib::{Fib4, Fib6, Lpm, Prefix, Prefix4, Prefix6, PrefixError};
 pub use ids::{NextHopId, PortId, VrId};
 pub use iface::{IfBinding, IfError, IfKey, InterfaceTable, InterfaceTableBuilder};
-pub use nexthop::{LabelPush, NextHop, NextHopError, NextHopTable, NextHopTableBuilder};
+pub use nexthop::{L2tpEncap, LabelPush, NextHop, NextHopError, NextHopTable, NextHopTableBuilder};
 pub use publish::{Publisher, TableCache, TableGuard, TableHandle};
 pub use registry::{RegistryError, VirtualRouter, VpnId, VpnIdError, VrRegistry};
 pub use rib::{Rib, RibError, RibTable, RouteSource, VrFib};

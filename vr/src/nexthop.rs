@@ -7,11 +7,11 @@
 //!
 //! Ids [`NextHopTable::DROP`] (0) and [`NextHopTable::LOCAL`] (1) are always present.
 //!
-//! Not yet here: L2TP and ESP encapsulation next hops (they arrive with the L2TP data path
-//! and S3) and ECMP groups.
+//! [`NextHop::L2tp`] sends a routed packet into an L2TPv2 session (the LNS direction:
+//! IP → PPP → L2TP → UDP → IPv4). Not yet here: ESP encapsulation (S3) and ECMP groups.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use hashbrown::HashMap;
 use labelswitch::Label;
@@ -135,6 +135,35 @@ pub enum NextHop {
         /// Labels to push once resolved.
         push: LabelPush,
     },
+    /// Encapsulate in an L2TPv2 data message of an established session and send it to the
+    /// peer (LAC or LNS) over UDP/IPv4.
+    L2tp(L2tpEncap),
+}
+
+/// The outer headers of an L2TPv2 session (RFC 2661 §3.1): Ethernet (+VLAN), IPv4, UDP,
+/// the L2TP data header with the *peer's* tunnel and session ids, PPP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct L2tpEncap {
+    /// Outgoing port.
+    pub port: PortId,
+    /// 802.1Q VLAN id, or untagged.
+    pub vlan: Option<u16>,
+    /// Source MAC (the port's).
+    pub src_mac: [u8; 6],
+    /// Destination MAC (the next hop towards the peer).
+    pub dst_mac: [u8; 6],
+    /// Our tunnel endpoint address.
+    pub src_ip: Ipv4Addr,
+    /// The peer's tunnel endpoint address.
+    pub dst_ip: Ipv4Addr,
+    /// Our UDP port (1701 unless the peer floated it).
+    pub src_port: u16,
+    /// The peer's UDP port.
+    pub dst_port: u16,
+    /// Tunnel id assigned by the peer.
+    pub peer_tunnel: u16,
+    /// Session id assigned by the peer.
+    pub peer_session: u16,
 }
 
 /// Collects next hops (deduplicated), then compiles a [`NextHopTable`].

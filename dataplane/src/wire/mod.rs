@@ -15,7 +15,9 @@
 //!
 //! Modules: [`ethernet`], [`vlan`] (802.1Q / 802.1ad tags), [`arp`], [`checksum`] (RFC 1071 /
 //! RFC 1624), [`ipv4`], [`ipv6`] (fixed header only), [`mpls`] (label stack entry view),
-//! [`udp`], [`icmpv4`], [`icmpv6`] (incl. neighbor discovery NS/NA).
+//! [`udp`], [`icmpv4`], [`icmpv6`] (incl. neighbor discovery NS/NA), [`l2tp`] (the L2TPv2
+//! header as the data path needs it; AVPs live with the control engine in `controlplane`),
+//! [`ppp`] (the PPP protocol field inside L2TP sessions).
 
 pub mod arp;
 pub mod checksum;
@@ -24,7 +26,9 @@ pub mod icmpv4;
 pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
+pub mod l2tp;
 pub mod mpls;
+pub mod ppp;
 pub mod udp;
 pub mod vlan;
 
@@ -57,6 +61,8 @@ pub enum Proto {
     Udp,
     Icmpv4,
     Icmpv6,
+    L2tp,
+    Ppp,
     /// An address in text form (e.g. `EthernetAddress::from_str`).
     Text,
 }
@@ -73,6 +79,8 @@ impl fmt::Display for Proto {
             Proto::Udp => "udp",
             Proto::Icmpv4 => "icmpv4",
             Proto::Icmpv6 => "icmpv6",
+            Proto::L2tp => "l2tp",
+            Proto::Ppp => "ppp",
             Proto::Text => "address",
         })
     }

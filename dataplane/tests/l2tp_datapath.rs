@@ -1,0 +1,153 @@
+//! L2TPv2 data path golden test: LNS decapsulation into the session's VR, encapsulation of
+//! routed traffic into a session, and every refusal with its counter. Inputs are crafted by
+//! scapy (`tests/golden_l2tp/make_inputs.py`); outputs must equal `expected/out.pcap` byte
+//! for byte, and `scripts/test` has tshark decode that capture (no malformed packets, good
+//! checksums). Bless after an intended change with `VAROUTER_BLESS=1`.
+
+use dataplane::buffer::{HeapBuf, PacketBuf};
+use dataplane::counters::{Drop, Punt, WorkerCounters};
+use dataplane::pipeline::{forward, PortInfo, Verdict};
+use dataplane::port::pcap::read_capture;
+use pcap_file::pcap::{PcapPacket, PcapWriter};
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::time::Duration;
+use vr::{
+    ForwardingState, ForwardingStateBuilder, IfBinding, IfKey, L2tpEncap, LabelPush, NextHop,
+    PortId, Prefix4, Prefix6, VrId,
+};
+
+const R: [u8; 6] = [2, 0, 0, 0, 0, 1];
+const LAC: [u8; 6] = [2, 0, 0, 0, 0x1a, 0xc0];
+const CE: [u8; 6] = [2, 0, 0, 0, 0x0c, 0xe0];
+
+fn state() -> ForwardingState {
+    let mut b = ForwardingStateBuilder::new();
+    for v in [1, 2] {
+        b.add_vr(VrId(v)).unwrap();
+    }
+    b.bind_interface(IfKey::Port(PortId(0)), IfBinding::Vr(VrId(1)))
+        .unwrap();
+    b.bind_interface(IfKey::Port(PortId(1)), IfBinding::Vr(VrId(1)))
+        .unwrap();
+    // Sessions (our tunnel 7): 9 in VR 1, 10 in VR 2.
+    b.bind_interface(
+        IfKey::L2tpSession {
+            tunnel: 7,
+            session: 9,
+        },
+        IfBinding::Vr(VrId(1)),
+    )
+    .unwrap();
+    b.bind_interface(
+        IfKey::L2tpSession {
+            tunnel: 7,
+            session: 10,
+        },
+        IfBinding::Vr(VrId(2)),
+    )
+    .unwrap();
+    let local = b.add_next_hop(NextHop::Local);
+    b.add_route4(VrId(1), Prefix4::new(0xc000_0201, 32).unwrap(), local)
+        .unwrap();
+    let ce = b.add_next_hop(NextHop::Forward {
+        port: PortId(0),
+        vlan: None,
+        src_mac: R,
+        dst_mac: CE,
+        push: LabelPush::EMPTY,
+    });
+    b.add_route4(VrId(1), "10.1.0.0/16".parse().unwrap(), ce)
+        .unwrap();
+    b.add_route6(VrId(1), "fd00:1::/48".parse::<Prefix6>().unwrap(), ce)
+        .unwrap();
+    let sess = b.add_next_hop(NextHop::L2tp(L2tpEncap {
+        port: PortId(1),
+        vlan: None,
+        src_mac: R,
+        dst_mac: LAC,
+        src_ip: Ipv4Addr::new(192, 0, 2, 1),
+        dst_ip: Ipv4Addr::new(198, 51, 100, 2),
+        src_port: 1701,
+        dst_port: 1701,
+        peer_tunnel: 70,
+        peer_session: 90,
+    }));
+    b.add_route4(VrId(1), "10.8.0.5/32".parse().unwrap(), sess)
+        .unwrap();
+    b.build(1).unwrap()
+}
+
+#[test]
+fn l2tp_data_path_golden() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden_l2tp");
+    let input = read_capture(&dir.join("in.pcap")).unwrap();
+    let st = state();
+    let ports = [
+        PortInfo { mac: R, mtu: 1500 },
+        PortInfo { mac: R, mtu: 1500 },
+    ];
+    let c = WorkerCounters::new(2, 4);
+    let mut sent = Vec::new();
+    let mut verdicts = Vec::new();
+    for (i, pkt) in input.iter().enumerate() {
+        // Packet 2 comes from the site (port 0); the rest from the LAC side (port 1).
+        let port = if i == 1 { 0 } else { 1 };
+        let mut b = HeapBuf::from_slice(pkt).unwrap();
+        let v = forward(&st, &ports, PortId(port), &mut b, &c);
+        if let Verdict::Tx(p) = v {
+            sent.push((p, b.data().to_vec()));
+        }
+        verdicts.push(v);
+    }
+    assert_eq!(
+        verdicts,
+        vec![
+            Verdict::Tx(PortId(0)),
+            Verdict::Tx(PortId(1)),
+            Verdict::Punt(Punt::L2tpControl, Some(VrId(1))),
+            Verdict::Drop(Drop::L2tpNoSession),
+            Verdict::Punt(Punt::PppControl, Some(VrId(1))),
+            Verdict::Drop(Drop::L2tpMalformed),
+            Verdict::Drop(Drop::L2tpWrongVr),
+            Verdict::Tx(PortId(0)),
+        ]
+    );
+    // Decapsulated subscriber packet: plain IPv4 to the CE with TTL 63.
+    let d = &sent[0].1;
+    assert_eq!(&d[0..6], &CE);
+    assert_eq!(u16::from_be_bytes([d[12], d[13]]), 0x0800);
+    assert_eq!(d[14 + 8], 63);
+    // Encapsulated reply: outer IPv4 to the LAC, UDP 1701, L2TP (70, 90), PPP IPv4.
+    let e = &sent[1].1;
+    assert_eq!(&e[0..6], &LAC);
+    assert_eq!(&e[14 + 16..14 + 20], &[198, 51, 100, 2]);
+    assert_eq!(&e[34 + 8..34 + 14], &[0x00, 0x02, 0x00, 70, 0x00, 90]);
+    assert_eq!(&e[48..52], &[0xff, 0x03, 0x00, 0x21]);
+
+    let tmp = std::env::temp_dir().join(format!("varouter-l2tp-{}.pcap", std::process::id()));
+    {
+        let mut w = PcapWriter::new(std::fs::File::create(&tmp).unwrap()).unwrap();
+        for (n, (_, bytes)) in sent.iter().enumerate() {
+            let p = PcapPacket::new(
+                Duration::from_micros(n as u64 + 1),
+                bytes.len() as u32,
+                bytes,
+            );
+            w.write_packet(&p).unwrap();
+        }
+    }
+    let got = std::fs::read(&tmp).unwrap();
+    let exp = dir.join("expected/out.pcap");
+    if std::env::var_os("VAROUTER_BLESS").is_some() {
+        std::fs::create_dir_all(exp.parent().unwrap()).unwrap();
+        std::fs::write(&exp, &got).unwrap();
+    }
+    let want = std::fs::read(&exp).expect("expected/out.pcap (bless with VAROUTER_BLESS=1)");
+    assert!(
+        got == want,
+        "{} differs from {}",
+        tmp.display(),
+        exp.display()
+    );
+}
