@@ -19,9 +19,12 @@
 
 use crate::buffer::PacketBuf;
 use crate::counters::{bump, Drop, Punt, WorkerCounters};
-use crate::wire::{Ipv4Packet, Ipv6Packet};
+use crate::wire::l2tp::{self as l2tp_wire, L2tpHeader};
+use crate::wire::{ppp, IpProtocol, Ipv4Packet, Ipv6Packet, UdpPacket};
 use labelswitch::{ttl, Label, LabelEntry, LabelOp, LabelStack};
-use vr::{ForwardingState, IfBinding, LabelPush, NextHop, NextHopId, PortId, VrId};
+use vr::{
+    ForwardingState, IfBinding, IfKey, L2tpEncap, LabelPush, NextHop, NextHopId, PortId, VrId,
+};
 
 const ETH_HLEN: usize = 14;
 const ET_IPV4: u16 = 0x0800;
@@ -120,6 +123,55 @@ pub fn forward<B: PacketBuf>(
     }
 }
 
+/// Sends an IP packet the control core originated in `vr` (an ICMP answer or error): `buf`
+/// starts at the IP header, which is complete (checksum filled in). The packet is looked up
+/// in `vr`'s FIB like forwarded traffic and gets the same L2 rewrite and label push, but its
+/// TTL is not decremented. Returns `Tx(port)` (frame ready), `Punt(NeighborMiss, ..)` (frame
+/// complete except the destination MAC), `Punt(Local, ..)` (addressed to the router itself)
+/// or a drop.
+pub fn originate<B: PacketBuf>(
+    st: &ForwardingState,
+    ports: &[PortInfo],
+    vr: VrId,
+    buf: &mut B,
+    c: &WorkerCounters,
+) -> Verdict {
+    let Some(fib) = st.vr_fib(vr) else {
+        return Verdict::Drop(Drop::TableInconsistent);
+    };
+    let (nh_id, total, ttl, et) = match buf.data().first().map(|b| b >> 4) {
+        Some(4) => {
+            let Ok(p) = Ipv4Packet::new_checked(buf.data()) else {
+                return Verdict::Drop(Drop::Ipv4Malformed);
+            };
+            let nh = vr::Lpm::lookup(&fib.fib4, u32::from(p.dst_addr()));
+            (nh, usize::from(p.total_len()), p.ttl(), ET_IPV4)
+        }
+        Some(6) => {
+            let Ok(p) = Ipv6Packet::new_checked(buf.data()) else {
+                return Verdict::Drop(Drop::Ipv6Malformed);
+            };
+            let nh = vr::Lpm::lookup(&fib.fib6, u128::from(p.dst_addr()));
+            (
+                nh,
+                40 + usize::from(p.payload_len()),
+                p.hop_limit(),
+                ET_IPV6,
+            )
+        }
+        _ => return Verdict::Drop(Drop::EtherTypeUnsupported),
+    };
+    let Some(nh_id) = nh_id else {
+        return Verdict::Drop(Drop::NoRoute);
+    };
+    let nh = match resolve(st, nh_id, vr) {
+        Ok(nh) => nh,
+        Err(v) => return v,
+    };
+    buf.trim(total);
+    send_ip(ports, vr, buf, 0, total, ttl, et, nh, c)
+}
+
 /// IPv4 forwarding in `vr` of the packet whose IP header starts at `l3`.
 fn ipv4<B: PacketBuf>(
     st: &ForwardingState,
@@ -128,6 +180,20 @@ fn ipv4<B: PacketBuf>(
     buf: &mut B,
     l3: usize,
     c: &WorkerCounters,
+) -> Verdict {
+    ipv4_at(st, ports, vr, buf, l3, c, true)
+}
+
+/// IPv4 forwarding; `decap` allows terminating L2TP addressed to the router (off for the
+/// packet inside an L2TP session, so tunnels do not nest).
+fn ipv4_at<B: PacketBuf>(
+    st: &ForwardingState,
+    ports: &[PortInfo],
+    vr: VrId,
+    buf: &mut B,
+    l3: usize,
+    c: &WorkerCounters,
+    decap: bool,
 ) -> Verdict {
     let (dst, total) = {
         let Ok(p) = Ipv4Packet::new_checked(&buf.data()[l3..]) else {
@@ -144,6 +210,9 @@ fn ipv4<B: PacketBuf>(
     let Some(nh_id) = vr::Lpm::lookup(&fib.fib4, dst) else {
         return Verdict::Drop(Drop::NoRoute);
     };
+    if decap && st.next_hops.get(nh_id) == Some(&NextHop::Local) {
+        return local_v4(st, ports, vr, buf, l3, total, c);
+    }
     let nh = match resolve(st, nh_id, vr) {
         Ok(nh) => nh,
         Err(v) => return v,
@@ -235,6 +304,7 @@ fn send_ip<B: PacketBuf>(
         NextHop::Unresolved {
             port, vlan, push, ..
         } => (port, vlan, [0; 6], [0; 6], push, false),
+        NextHop::L2tp(e) => return l2tp_encap(ports, vr, buf, l3, ip_len, ethertype, &e, c),
         _ => return Verdict::Drop(Drop::TableInconsistent),
     };
     let Some(out) = ports.get(usize::from(port.0)) else {
@@ -491,11 +561,149 @@ fn trunk_out<B: PacketBuf>(
         Some(NextHop::Unresolved { .. }) => Verdict::Punt(Punt::NeighborMiss, None),
         Some(NextHop::Drop) => Verdict::Drop(Drop::Blackhole),
         Some(NextHop::Local) => Verdict::Punt(Punt::Local, None),
-        None => Verdict::Drop(Drop::TableInconsistent),
+        // Label operations never point into L2TP sessions (the compiler does not emit it).
+        Some(NextHop::L2tp(_)) | None => Verdict::Drop(Drop::TableInconsistent),
     }
 }
 
 /// The label value of a 20-bit number known to be valid (used by tests and tools).
 pub fn label(v: u32) -> Label {
     Label::new(v).unwrap_or(Label::IMPLICIT_NULL)
+}
+
+/// An IPv4 packet addressed to one of `vr`'s own addresses: L2TP (UDP 1701) is terminated
+/// here — data messages of a session bound to this VR are decapsulated and routed, control
+/// messages go to the VR's L2TP engine — everything else is punted as `local`.
+///
+/// Isolation: a session is accepted only in the VR it is bound to; L2TP data naming a
+/// session of another VR is dropped (`l2tp_wrong_vr`), so a customer cannot inject into
+/// another VR's sessions by guessing ids.
+fn local_v4<B: PacketBuf>(
+    st: &ForwardingState,
+    ports: &[PortInfo],
+    vr: VrId,
+    buf: &mut B,
+    l3: usize,
+    total: usize,
+    c: &WorkerCounters,
+) -> Verdict {
+    let d = buf.data();
+    let end = (l3 + total).min(d.len());
+    let p = Ipv4Packet::new_unchecked(&d[l3..end]);
+    if p.protocol() != IpProtocol::Udp || p.is_fragment() {
+        return Verdict::Punt(Punt::Local, Some(vr));
+    }
+    let udp_off = l3 + usize::from(p.header_len());
+    let Ok(u) = UdpPacket::new_checked(&d[udp_off..end]) else {
+        return Verdict::Punt(Punt::Local, Some(vr));
+    };
+    if u.dst_port() != l2tp_wire::UDP_PORT {
+        return Verdict::Punt(Punt::Local, Some(vr));
+    }
+    let msg = udp_off + 8;
+    let msg_end = (udp_off + usize::from(u.len())).min(end);
+    let (key, ppp_off) = match L2tpHeader::new_checked(&d[msg..msg_end]) {
+        Err(_) => return Verdict::Drop(Drop::L2tpMalformed),
+        Ok(h) if h.is_control() => return Verdict::Punt(Punt::L2tpControl, Some(vr)),
+        Ok(h) => (
+            IfKey::L2tpSession {
+                tunnel: h.tunnel_id(),
+                session: h.session_id(),
+            },
+            msg + h.header_len(),
+        ),
+    };
+    match st.interfaces.lookup(&key) {
+        Some(IfBinding::Vr(s)) if s == vr => {}
+        Some(_) => return Verdict::Drop(Drop::L2tpWrongVr),
+        None => return Verdict::Drop(Drop::L2tpNoSession),
+    }
+    let Ok((proto, plen)) = ppp::parse(&d[ppp_off..msg_end]) else {
+        return Verdict::Drop(Drop::L2tpMalformed);
+    };
+    let inner = ppp_off + plen;
+    match proto {
+        ppp::protocol::IPV4 => {
+            buf.trim(msg_end);
+            ipv4_at(st, ports, vr, buf, inner, c, false)
+        }
+        ppp::protocol::IPV6 => {
+            buf.trim(msg_end);
+            ipv6(st, ports, vr, buf, inner, c)
+        }
+        _ => Verdict::Punt(Punt::PppControl, Some(vr)),
+    }
+}
+
+/// Sends a routed IP packet (at `l3`, `ip_len` bytes, TTL done) into an L2TP session:
+/// Ethernet (+VLAN) / IPv4 / UDP / L2TP data header / PPP, all written fresh.
+#[allow(clippy::too_many_arguments)]
+fn l2tp_encap<B: PacketBuf>(
+    ports: &[PortInfo],
+    vr: VrId,
+    buf: &mut B,
+    l3: usize,
+    ip_len: usize,
+    ethertype: u16,
+    e: &L2tpEncap,
+    c: &WorkerCounters,
+) -> Verdict {
+    const OUTER: usize = 20 + 8 + l2tp_wire::MIN_HEADER_LEN + ppp::ENCAP_LEN;
+    let Some(out) = ports.get(usize::from(e.port.0)) else {
+        return Verdict::Drop(Drop::TableInconsistent);
+    };
+    let outer_len = OUTER + ip_len;
+    if outer_len > out.mtu as usize {
+        return Verdict::Drop(Drop::MtuExceeded);
+    }
+    let l2 = ETH_HLEN + if e.vlan.is_some() { 4 } else { 0 };
+    let hdr = l2 + OUTER;
+    if buf.headroom() + l3 < hdr {
+        return Verdict::Drop(Drop::NoHeadroom);
+    }
+    let ok = buf.adj(l3);
+    debug_assert!(ok);
+    let Some(h) = buf.prepend(hdr) else {
+        return Verdict::Drop(Drop::NoHeadroom);
+    };
+    h[0..6].copy_from_slice(&e.dst_mac);
+    h[6..12].copy_from_slice(&e.src_mac);
+    let mut o = 12;
+    if let Some(v) = e.vlan {
+        h[o..o + 2].copy_from_slice(&ET_VLAN.to_be_bytes());
+        h[o + 2..o + 4].copy_from_slice(&(v & 0x0fff).to_be_bytes());
+        o += 4;
+    }
+    h[o..o + 2].copy_from_slice(&ET_IPV4.to_be_bytes());
+    o += 2;
+    {
+        let ip = &mut h[o..o + 20];
+        ip.copy_from_slice(&[
+            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ]);
+        ip[2..4].copy_from_slice(&(outer_len as u16).to_be_bytes());
+        ip[12..16].copy_from_slice(&e.src_ip.octets());
+        ip[16..20].copy_from_slice(&e.dst_ip.octets());
+        let sum = !crate::wire::checksum::data(ip);
+        ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    }
+    o += 20;
+    h[o..o + 2].copy_from_slice(&e.src_port.to_be_bytes());
+    h[o + 2..o + 4].copy_from_slice(&e.dst_port.to_be_bytes());
+    h[o + 4..o + 6].copy_from_slice(&((outer_len - 20) as u16).to_be_bytes());
+    // The UDP checksum is optional over IPv4 (RFC 768; RFC 2661 §8.1 leaves it to the peer).
+    h[o + 6..o + 8].copy_from_slice(&[0, 0]);
+    o += 8;
+    l2tp_wire::emit_data_header(&mut h[o..], e.peer_tunnel, e.peer_session);
+    o += l2tp_wire::MIN_HEADER_LEN;
+    let proto = if ethertype == ET_IPV6 {
+        ppp::protocol::IPV6
+    } else {
+        ppp::protocol::IPV4
+    };
+    ppp::emit(&mut h[o..], proto);
+    if let Some(x) = c.vr_tx.get(vr.0 as usize) {
+        bump(x, 1);
+    }
+    Verdict::Tx(e.port)
 }
