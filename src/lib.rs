@@ -4,10 +4,14 @@
 //! [`config`]), compiling a profile into forwarding tables ([`build`]) and running workers
 //! and the control loop ([`run`]). The `varouter` binary is a thin CLI over it.
 
+pub mod bench_fib;
 pub mod build;
 pub mod config;
+pub mod gen_routes;
 pub mod profile;
 pub mod run;
+#[cfg(feature = "dpdk")]
+pub mod run_dpdk;
 
 /// The embedded default profile (`configs/demo.yaml`), used when `run` gets no profile.
 pub const DEMO_PROFILE: &str = include_str!("../configs/demo.yaml");

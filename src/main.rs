@@ -38,6 +38,19 @@ enum Cmd {
         /// Deployment profile (YAML).
         profile: PathBuf,
     },
+    /// Benchmarks (numbers for operators and for comparisons with DPDK's tools).
+    Bench {
+        #[command(subcommand)]
+        which: BenchCmd,
+    },
+    /// Print a synthetic routing table with the prefix-length mix of the real Internet.
+    GenRoutes(varouter::gen_routes::Args),
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// FIB build time, memory, lookup cycles and update rate on a route file.
+    Fib(varouter::bench_fib::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +63,10 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.cmd {
+        Cmd::Bench {
+            which: BenchCmd::Fib(a),
+        } => tool(varouter::bench_fib::run(a)),
+        Cmd::GenRoutes(a) => tool(varouter::gen_routes::run(a)),
         Cmd::Check { profile } => match varouter::load_config(&profile) {
             Ok(cfg) => {
                 println!(
@@ -110,6 +127,16 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+fn tool(r: Result<(), String>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("varouter: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -41,6 +41,6 @@ pub trait Lpm<A: Copy>: Send + Sync + Sized {
 }
 
 /// The IPv4 FIB the data plane uses (addresses as host-order `u32`).
-pub type Fib4 = simple::SimpleLpm<u32>;
+pub type Fib4 = poptrie::Trie4;
 /// The IPv6 FIB the data plane uses (addresses as host-order `u128`).
-pub type Fib6 = simple::SimpleLpm<u128>;
+pub type Fib6 = poptrie::Trie6;

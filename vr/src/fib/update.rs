@@ -136,9 +136,15 @@ impl<K: TrieKey> FibWriter<K> {
         old
     }
 
-    /// Applies a batch of changes (published at the next commit).
+    /// Applies a batch of changes (published at the next commit). The batch is applied in
+    /// address order (a stable sort: changes to the same prefix keep their order, and
+    /// changes to different prefixes commute), so consecutive RIB walks share their paths.
     pub fn apply(&mut self, changes: &[RouteChange<K>]) {
-        for c in changes {
+        let mut sorted = changes.to_vec();
+        sorted.sort_by_key(|c| match c {
+            RouteChange::Set(p, _) | RouteChange::Delete(p) => *p,
+        });
+        for c in &sorted {
             match c {
                 RouteChange::Set(p, nh) => {
                     self.set(*p, *nh);
@@ -228,7 +234,8 @@ impl<K: TrieKey> FibWriter<K> {
 
     /// Garbage as large as the live table: compact (one copy pass, no recompilation).
     fn too_much_garbage(&self) -> bool {
-        self.garbage_nodes > self.live_nodes + 4096 || self.garbage_leaves > self.live_leaves + 16_384
+        self.garbage_nodes > self.live_nodes + 4096
+            || self.garbage_leaves > self.live_leaves + 16_384
     }
 
     /// The table grew or shrank past a top-array width threshold: recompile from the RIB.
@@ -273,7 +280,11 @@ mod tests {
         drop(before);
         w.delete(&p4("10.1.0.0/16"));
         assert_eq!(w.commit(), 2);
-        assert_eq!(w.retired_versions(), 0, "unreferenced versions are freed by the writer");
+        assert_eq!(
+            w.retired_versions(),
+            0,
+            "unreferenced versions are freed by the writer"
+        );
         assert_eq!(r.load().lookup(a), Some(NextHopId(1)));
         assert_eq!(r.load().generation(), 2);
         assert_eq!(w.commit(), 2, "nothing pending, nothing published");
@@ -283,7 +294,8 @@ mod tests {
     fn many_small_commits_match_reference() {
         let base = crate::fib::gen::routes_v4(3000, 11);
         let mut w = FibWriter::new(&base);
-        let mut truth: std::collections::HashMap<Prefix4, NextHopId> = base.iter().copied().collect();
+        let mut truth: std::collections::HashMap<Prefix4, NextHopId> =
+            base.iter().copied().collect();
         let extra = crate::fib::gen::routes_v4(6000, 12);
         for (i, (p, nh)) in extra.iter().enumerate() {
             if i % 3 == 2 {

@@ -1,0 +1,153 @@
+//! Exactness of the poptrie FIB against the straightforward LPMs: on generated full-shape
+//! tables (IPv4 and IPv6), after random add/delete sequences published incrementally, and
+//! on the real January 2024 table when `VAROUTER_BGP_TABLE` points at an uncompressed copy
+//! (`zcat ../shared/data/bgp-full-2024-01.txt.gz > /tmp/bgp.txt`).
+
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+use vr::fib::gen::{self, RandomBits, SplitMix64};
+use vr::fib::poptrie::{Poptrie, Trie4, Trie6, TrieKey};
+use vr::fib::simple::{ReferenceLpm, SimpleLpm};
+use vr::fib::update::{FibWriter, RouteChange};
+use vr::fib::{Lpm, Prefix, Prefix4};
+use vr::NextHopId;
+
+fn check_against<A: TrieKey + RandomBits>(
+    routes: &[(Prefix<A>, NextHopId)],
+    samples: usize,
+    seed: u64,
+) {
+    let fast = Poptrie::<A>::build(routes);
+    let reference = SimpleLpm::build(routes);
+    assert_eq!(fast.len(), reference.len());
+    let mut addrs = gen::addrs_in_routes(routes, samples, seed);
+    let mut rng = SplitMix64::new(seed);
+    addrs.extend((0..samples / 4).map(|_| A::random_bits(&mut rng)));
+    let mut bulk = vec![None; addrs.len()];
+    fast.lookup_bulk(&addrs, &mut bulk);
+    for (a, b) in addrs.iter().zip(&bulk) {
+        let want = reference.lookup(*a);
+        assert_eq!(fast.lookup(*a), want, "address {a:?}");
+        assert_eq!(*b, want, "bulk, address {a:?}");
+    }
+}
+
+#[test]
+fn generated_v4_table_matches_reference() {
+    check_against(&gen::routes_v4(200_000, 42), 300_000, 1);
+}
+
+#[test]
+fn generated_v6_table_matches_reference() {
+    check_against(&gen::routes_v6(50_000, 42), 200_000, 2);
+}
+
+#[test]
+fn every_top_width_matches_naive_reference() {
+    let routes = gen::routes_v4(2_000, 9);
+    let naive = ReferenceLpm::build(&routes);
+    let rib = vr::fib::poptrie::Rib::from_routes(&routes);
+    for s in [1, 6, 7, 12, 16, 18] {
+        let t = Trie4::from_rib_with(&rib, s);
+        for a in gen::addrs_in_routes(&routes, 5_000, s.into()) {
+            assert_eq!(t.lookup(a), naive.lookup(a), "top bits {s}, address {a:#x}");
+        }
+    }
+}
+
+#[test]
+fn tiny_vr_tables_stay_small() {
+    for seed in 0..50 {
+        let t4 = Trie4::build(&gen::routes_v4(100, seed));
+        let t6 = Trie6::build(&gen::routes_v6(100, seed));
+        assert!(
+            t4.memory_bytes() <= 64 * 1024,
+            "v4 {} bytes",
+            t4.memory_bytes()
+        );
+        assert!(
+            t6.memory_bytes() <= 64 * 1024,
+            "v6 {} bytes",
+            t6.memory_bytes()
+        );
+    }
+}
+
+/// Reads `prefix [nexthop]` lines of one family from the real table, if provided.
+fn real_table<A: TrieKey>() -> Option<Vec<(Prefix<A>, NextHopId)>> {
+    let path = std::env::var_os("VAROUTER_BGP_TABLE")?;
+    let text = std::fs::read_to_string(&path).expect("VAROUTER_BGP_TABLE is readable");
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let Some((addr, len)) = line
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.split_once('/'))
+        else {
+            continue;
+        };
+        if addr.contains(':') != (A::BITS == 128) {
+            continue;
+        }
+        let a = A::parse_addr(addr).expect("address");
+        let p = Prefix::new_truncating(a, len.parse().expect("length")).expect("prefix");
+        out.push((p, NextHopId(i as u32 % 1000 + 1)));
+    }
+    Some(out)
+}
+
+#[test]
+fn real_full_table_matches_reference_when_present() {
+    if let Some(routes) = real_table::<u32>() {
+        check_against(&routes, 1_000_000, 3);
+    }
+    if let Some(routes) = real_table::<u128>() {
+        check_against(&routes, 500_000, 4);
+    }
+}
+
+fn arb_change() -> impl Strategy<Value = RouteChange<u32>> {
+    // A small address space (10.0.0.0/14) so changes collide, nest and delete real routes.
+    (any::<u32>(), 0u8..=32, 0u32..6, any::<bool>()).prop_map(|(a, len, nh, del)| {
+        let a = 0x0A00_0000 | (a & 0x0003_FFFF);
+        let p = Prefix4::new_truncating(a, len.max(6)).unwrap();
+        if del {
+            RouteChange::Delete(p)
+        } else {
+            RouteChange::Set(p, NextHopId(nh))
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn incremental_updates_equal_fresh_build(
+        base in 0usize..400,
+        batches in proptest::collection::vec(proptest::collection::vec(arb_change(), 0..40), 1..12),
+        probes in proptest::collection::vec(any::<u32>(), 200),
+    ) {
+        let initial: Vec<_> = gen::routes_v4(base, 5);
+        let mut writer = FibWriter::new(&initial);
+        let mut truth: HashMap<Prefix4, NextHopId> = initial.iter().copied().collect();
+        for batch in &batches {
+            writer.apply(batch);
+            for c in batch {
+                match c {
+                    RouteChange::Set(p, nh) => { truth.insert(*p, *nh); }
+                    RouteChange::Delete(p) => { truth.remove(p); }
+                }
+            }
+            writer.commit();
+            let routes: Vec<_> = truth.iter().map(|(p, nh)| (*p, *nh)).collect();
+            let reference = ReferenceLpm::build(&routes);
+            let published = writer.reader().load();
+            prop_assert_eq!(published.len(), routes.len());
+            for a in probes.iter().map(|a| 0x0A00_0000 | (a & 0x0003_FFFF)).chain(probes.iter().copied()) {
+                prop_assert_eq!(published.lookup(a), reference.lookup(a), "address {:#x}", a);
+            }
+        }
+    }
+}
