@@ -27,6 +27,38 @@ pub struct Config {
     pub label_range: RangeInclusive<u32>,
     /// Generator flows.
     pub flows: Vec<FlowCfg>,
+    /// DPDK settings (used when ports have the `dpdk` backend).
+    pub dpdk: DpdkCfg,
+}
+
+/// DPDK settings of a profile (the `dpdk:` section).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpdkCfg {
+    /// Extra EAL arguments (`--no-huge`, `-m 512`, `--file-prefix x`, ...).
+    pub eal_args: Vec<String>,
+    /// Virtual devices, one `--vdev` each (`net_pcap0,rx_pcap=in.pcap`).
+    pub vdevs: Vec<String>,
+    /// PCI devices to use, one `-a` each (`0000:3b:00.0`); empty = the EAL's default scan.
+    pub allow: Vec<String>,
+    /// Rx descriptors per queue.
+    pub rx_desc: u16,
+    /// Tx descriptors per queue.
+    pub tx_desc: u16,
+    /// Minimum mbufs per socket pool (0 = sized from the queue depths only).
+    pub mbufs: u32,
+}
+
+impl Default for DpdkCfg {
+    fn default() -> Self {
+        DpdkCfg {
+            eal_args: Vec::new(),
+            vdevs: Vec::new(),
+            allow: Vec::new(),
+            rx_desc: 1024,
+            tx_desc: 1024,
+            mbufs: 0,
+        }
+    }
 }
 
 /// Port backend and its parameters.
@@ -40,6 +72,16 @@ pub enum Backend {
         rx: Option<PathBuf>,
         /// Sent packets are written here.
         tx: Option<PathBuf>,
+    },
+    /// A DPDK ethdev (cargo feature `dpdk`).
+    Dpdk {
+        /// Ethdev name (`net_pcap0`, a PCI address) or decimal port id.
+        device: String,
+    },
+    /// A Linux interface through AF_PACKET rings.
+    AfPacket {
+        /// Interface name.
+        interface: String,
     },
 }
 
@@ -109,6 +151,46 @@ pub struct VrCfg {
     pub interfaces: Vec<IfCfg>,
     /// Static routes.
     pub routes: Vec<RouteCfg>,
+    /// L2TP endpoint.
+    pub l2tp: Option<L2tpCfg>,
+}
+
+/// L2TP role of a VR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum L2tpRole {
+    /// Access concentrator.
+    Lac,
+    /// Network server.
+    Lns,
+}
+
+/// A VR's L2TP endpoint, validated.
+#[derive(Debug, Clone)]
+pub struct L2tpCfg {
+    /// LAC or LNS.
+    pub role: L2tpRole,
+    /// Tunnel endpoint address (one of the VR's interface addresses).
+    pub local: std::net::Ipv4Addr,
+    /// Host Name AVP.
+    pub hostname: String,
+    /// Tunnel secret.
+    pub secret: Option<String>,
+    /// Hide id AVPs.
+    pub hide_avps: bool,
+    /// Peers (see the profile reference).
+    pub peers: Vec<std::net::Ipv4Addr>,
+    /// HELLO interval.
+    pub hello_interval: std::time::Duration,
+    /// Max tunnels.
+    pub max_tunnels: usize,
+    /// Max half-open tunnels.
+    pub max_half_open: usize,
+    /// Max half-open tunnels per source.
+    pub max_half_open_per_source: usize,
+    /// Max sessions per tunnel.
+    pub max_sessions_per_tunnel: usize,
+    /// Max sessions of the VR.
+    pub max_sessions: usize,
 }
 
 /// A VR interface.
@@ -197,6 +279,8 @@ pub enum LabelOpCfg {
         /// VR index.
         vr: usize,
     },
+    /// Pop a transport label and process the label below it.
+    PopNext,
     /// Pop and send to `via` on `port`.
     PopForward {
         /// Port index.

@@ -37,7 +37,7 @@ fn unknown_key_is_reported_with_position_and_the_expected_keys() {
     let y = GOOD.replace("    tenant: t\n", "    tenant: t\n    tennant: x\n");
     let e = errors(&y);
     assert_eq!(e.len(), 1, "{e:?}");
-    assert_eq!(e[0], "p.yaml:10:5: unknown field `tennant`, expected one of id, name, vpn_id, tenant, interfaces, routes");
+    assert_eq!(e[0], "p.yaml:10:5: unknown field `tennant`, expected one of id, name, vpn_id, tenant, interfaces, routes, l2tp");
     assert!(e[0].contains("tenant"), "{}", e[0]);
 }
 
@@ -153,4 +153,34 @@ fn every_shipped_profile_checks() {
         }
     }
     assert!(n >= 1);
+}
+
+#[test]
+fn l2tp_section_errors() {
+    let y = GOOD.replace(
+        "    routes:\n",
+        "    l2tp:\n      role: lcc\n      local: 10.9.9.9\n      hostname: lns1\n      hide_avps: true\n      peers: [nope]\n      limits: { max_tunnels: 0 }\n    routes:\n",
+    );
+    let e = errors(&y);
+    let want = [
+        "p.yaml:13:13: unknown L2TP role `lcc`; expected lac or lns",
+        "p.yaml:14:14: L2TP local address 10.9.9.9 is not an address of this VR's interfaces",
+        "p.yaml:16:18: hide_avps needs a `secret` (hidden AVPs are encrypted with it)",
+        "p.yaml:17:15: peer `nope` is not an IPv4 address",
+        "p.yaml:18:30: a limit of 0 would refuse everything; expected at least 1",
+    ];
+    assert_eq!(e, want, "\n{}", e.join("\n"));
+    let ok = GOOD.replace(
+        "    routes:\n",
+        "    l2tp: { role: lns, local: 10.0.0.1, hostname: lns1, secret: s3cret, hide_avps: true }\n    routes:\n",
+    );
+    assert_eq!(errors(&ok), Vec::<String>::new());
+    let lac_without_peer = GOOD.replace(
+        "    routes:\n",
+        "    l2tp: { role: lac, local: 10.0.0.1, hostname: lac1 }\n    routes:\n",
+    );
+    assert_eq!(
+        errors(&lac_without_peer),
+        vec!["p.yaml:12:19: a LAC needs at least one LNS in `peers`"]
+    );
 }

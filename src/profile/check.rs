@@ -18,7 +18,7 @@ pub const MAX_PUSH: usize = 4;
 const FLOW_TAG_LEN: usize = 16;
 
 /// Backends a profile may name, and the ones that exist in this build.
-const KNOWN_BACKENDS: &[&str] = &["mem", "pcap"];
+const KNOWN_BACKENDS: &[&str] = &["mem", "pcap", "dpdk", "af_packet"];
 
 struct Checker<'a> {
     file: &'a Path,
@@ -122,16 +122,59 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
                     tx: port.tx.as_ref().map(|t| base.join(&t.value)),
                 }
             }
-            "af_packet" | "dpdk" => {
-                c.err(
-                    port.backend.referenced,
-                    format!(
-                        "backend `{}` is not available in this build; expected one of: {}",
-                        port.backend.value,
-                        KNOWN_BACKENDS.join(", ")
-                    ),
-                );
-                Backend::Mem
+            "dpdk" => {
+                for f in [&port.rx, &port.tx].into_iter().flatten() {
+                    c.err(
+                        f.referenced,
+                        "`rx`/`tx` capture files only apply to the `pcap` backend; for a `dpdk` port give `net_pcap` vdev arguments in `dpdk.vdevs`",
+                    );
+                }
+                match &port.device {
+                    Some(d) if !d.value.trim().is_empty() => Backend::Dpdk {
+                        device: d.value.clone(),
+                    },
+                    _ => {
+                        c.err(
+                            port.backend.referenced,
+                            format!("dpdk port `{name}` has no `device`; expected a vdev name from `dpdk.vdevs` (net_pcap0), a PCI address (0000:3b:00.0) or a DPDK port id"),
+                        );
+                        Backend::Dpdk {
+                            device: String::new(),
+                        }
+                    }
+                }
+            }
+            "af_packet" => {
+                for f in [&port.rx, &port.tx].into_iter().flatten() {
+                    c.err(f.referenced, "`rx`/`tx` capture files only apply to the `pcap` backend");
+                }
+                if let Some(m) = &port.mtu {
+                    c.err(
+                        m.referenced,
+                        format!("af_packet port `{name}` takes its MTU from the interface; remove `mtu` (set it with `ip link set <interface> mtu {}`)", m.value),
+                    );
+                }
+                match &port.interface {
+                    Some(i) if !i.value.is_empty() && i.value.len() < 16 && !i.value.contains(['/', ' ', '\0']) => {
+                        Backend::AfPacket {
+                            interface: i.value.clone(),
+                        }
+                    }
+                    Some(i) => {
+                        c.err(
+                            i.referenced,
+                            format!("`{}` is not a valid Linux interface name; expected 1 to 15 characters without `/` or spaces", i.value),
+                        );
+                        Backend::Mem
+                    }
+                    None => {
+                        c.err(
+                            port.backend.referenced,
+                            format!("af_packet port `{name}` has no `interface`; expected the Linux interface to bind (`interface: eth1`)"),
+                        );
+                        Backend::Mem
+                    }
+                }
             }
             other => {
                 c.err(
@@ -144,6 +187,12 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
                 Backend::Mem
             }
         };
+        if let (Some(i), false) = (&port.interface, matches!(backend, Backend::AfPacket { .. })) {
+            c.err(
+                i.referenced,
+                format!("`interface` only applies to the `af_packet` backend; port `{name}` uses `{}`", port.backend.value),
+            );
+        }
         let mut addresses = Vec::new();
         for a in &port.addresses {
             if let Some(ifa) = parse_ifaddr(&mut c, a) {
@@ -417,6 +466,10 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             };
             routes.push(RouteCfg { prefix, target });
         }
+        let l2tp = v
+            .l2tp
+            .as_ref()
+            .and_then(|l| check_l2tp(&mut c, l, &interfaces));
         vrs.push(VrCfg {
             id: v.id.value,
             name: v.name.value.clone(),
@@ -424,6 +477,7 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             tenant: v.tenant.value.clone(),
             interfaces,
             routes,
+            l2tp,
         });
     }
 
@@ -577,6 +631,18 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
                     },
                 }
             }
+            "pop-next" => {
+                for f in [&e.port, &e.via, &e.vr].into_iter().flatten() {
+                    c.err(
+                        f.referenced,
+                        "`pop-next` removes a transport label and looks up the next label; `port`/`via`/`vr` do not apply",
+                    );
+                }
+                if let Some(o) = &e.out_label {
+                    c.err(o.referenced, "`out_label` only applies to `swap`");
+                }
+                Some(LabelOpCfg::PopNext)
+            }
             "pop-forward" => {
                 if let Some(o) = &e.out_label {
                     c.err(o.referenced, "`out_label` only applies to `swap`");
@@ -586,7 +652,7 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             other => {
                 c.err(
                     e.action.referenced,
-                    format!("unknown label action `{other}`; expected swap, pop or pop-forward"),
+                    format!("unknown label action `{other}`; expected swap, pop, pop-next or pop-forward"),
                 );
                 None
             }
@@ -716,6 +782,8 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         }
     }
 
+    let dpdk = check_dpdk(&mut c, p, &ports);
+
     if c.errors.is_empty() {
         Ok(Config {
             router_id,
@@ -727,11 +795,141 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             label_matrix,
             label_range,
             flows,
+            dpdk,
         })
     } else {
         c.errors.sort_by_key(|e| (e.line, e.column));
         Err(c.errors)
     }
+}
+
+/// EAL options varouter sets itself (from `cores`, `dpdk.vdevs`, `dpdk.allow`).
+const EAL_RESERVED: &[&str] = &[
+    "-l",
+    "-c",
+    "--lcores",
+    "--main-lcore",
+    "--vdev",
+    "-a",
+    "--allow",
+    "-b",
+    "--block",
+];
+
+/// Checks the `dpdk` section and the `device` of every port: dpdk ports need a device
+/// (each used once), other ports must not have one, and dpdk ports cannot be mixed with
+/// other backends in one profile. Accepted in every build: only `run` needs the feature.
+fn check_dpdk(c: &mut Checker, p: &Profile, ports: &[PortCfg]) -> DpdkCfg {
+    let mut cfg = DpdkCfg::default();
+    let mut devices: HashSet<&str> = HashSet::new();
+    let any_dpdk = ports
+        .iter()
+        .any(|q| matches!(q.backend, Backend::Dpdk { .. }));
+    for (port, resolved) in p.ports.iter().zip(ports) {
+        let is_dpdk = matches!(resolved.backend, Backend::Dpdk { .. });
+        match (&port.device, is_dpdk) {
+            (Some(d), false) => c.err(
+                d.referenced,
+                format!(
+                    "`device` only applies to the `dpdk` backend; port `{}` uses `{}`",
+                    port.name.value, port.backend.value
+                ),
+            ),
+            (Some(d), true) if !devices.insert(d.value.as_str()) => c.err(
+                d.referenced,
+                format!(
+                    "DPDK device `{}` is used by two ports; each port needs its own device",
+                    d.value
+                ),
+            ),
+            _ => {}
+        }
+        if any_dpdk && !is_dpdk {
+            c.err(
+                port.backend.referenced,
+                format!(
+                    "port `{}` uses backend `{}`, but this profile has `dpdk` ports; a profile runs either only `dpdk` ports or none (give DPDK a `net_pcap`/`net_null` vdev instead)",
+                    port.name.value, port.backend.value
+                ),
+            );
+        }
+    }
+    let Some(d) = &p.dpdk else { return cfg };
+    for a in &d.eal_args {
+        let flag = a.value.split('=').next().unwrap_or("");
+        if EAL_RESERVED.contains(&flag) {
+            c.err(
+                a.referenced,
+                format!(
+                    "EAL option `{flag}` is set by varouter; use `cores` for the core list, `dpdk.vdevs` for virtual devices and `dpdk.allow` for PCI devices"
+                ),
+            );
+        }
+        cfg.eal_args.push(a.value.clone());
+    }
+    for v in &d.vdevs {
+        let name = v.value.split(',').next().unwrap_or("");
+        if !name.starts_with("net_") && !name.starts_with("eth_") {
+            c.err(
+                v.referenced,
+                format!("vdev `{}` is not a network vdev; expected a name like net_null0, net_ring0, net_pcap0,rx_pcap=in.pcap, net_tap0, net_memif0", v.value),
+            );
+        }
+        cfg.vdevs.push(v.value.clone());
+    }
+    for a in &d.allow {
+        if !is_pci_addr(&a.value) {
+            c.err(
+                a.referenced,
+                format!("`{}` is not a PCI address; expected domain:bus:device.function like 0000:3b:00.0", a.value),
+            );
+        }
+        cfg.allow.push(a.value.clone());
+    }
+    for (field, v, out) in [
+        ("rx_desc", &d.rx_desc, &mut cfg.rx_desc),
+        ("tx_desc", &d.tx_desc, &mut cfg.tx_desc),
+    ] {
+        if let Some(v) = v {
+            if !v.value.is_power_of_two() || !(64..=8192).contains(&v.value) {
+                c.err(
+                    v.referenced,
+                    format!(
+                        "{field} {} is invalid; expected a power of two from 64 to 8192",
+                        v.value
+                    ),
+                );
+            }
+            *out = v.value;
+        }
+    }
+    if let Some(m) = &d.mbufs {
+        if !(1024..=16_777_215).contains(&m.value) {
+            c.err(
+                m.referenced,
+                format!("mbufs {} is out of range; expected 1024..=16777215", m.value),
+            );
+        }
+        cfg.mbufs = m.value;
+    }
+    cfg
+}
+
+/// `dddd:bb:dd.f` or `bb:dd.f` in hex.
+fn is_pci_addr(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(':').collect();
+    let (bus, devfn) = match parts.as_slice() {
+        [dom, bus, devfn] if dom.len() == 4 && dom.chars().all(|c| c.is_ascii_hexdigit()) => {
+            (bus, devfn)
+        }
+        [bus, devfn] => (bus, devfn),
+        _ => return false,
+    };
+    let Some((dev, func)) = devfn.split_once('.') else {
+        return false;
+    };
+    let hex = |x: &str, n: usize| x.len() == n && x.chars().all(|c| c.is_ascii_hexdigit());
+    hex(bus, 2) && hex(dev, 2) && func.len() == 1 && func.chars().all(|c| ('0'..='7').contains(&c))
 }
 
 /// Finds where a next hop is on-link: a VR interface, or (for labelled routes) a trunk.
@@ -847,4 +1045,110 @@ fn parse_range(c: &mut Checker, s: &S<String>) -> Option<AddrRange> {
         c.err(s.referenced, format!("`{}` is not an address or range; expected 10.0.0.1 or 10.0.0.1-10.0.0.200 (same family, ascending)", s.value));
     }
     r
+}
+
+/// Validates a VR's `l2tp` section.
+fn check_l2tp(c: &mut Checker, l: &super::L2tp, interfaces: &[IfCfg]) -> Option<L2tpCfg> {
+    let role = match l.role.value.as_str() {
+        "lac" => Some(L2tpRole::Lac),
+        "lns" => Some(L2tpRole::Lns),
+        other => {
+            c.err(
+                l.role.referenced,
+                format!("unknown L2TP role `{other}`; expected lac or lns"),
+            );
+            None
+        }
+    };
+    let local = match std::net::Ipv4Addr::from_str(&l.local.value) {
+        Ok(a) if interfaces
+            .iter()
+            .any(|i| i.addresses.iter().any(|x| x.addr == IpAddr::V4(a))) =>
+        {
+            Some(a)
+        }
+        Ok(a) => {
+            c.err(
+                l.local.referenced,
+                format!("L2TP local address {a} is not an address of this VR's interfaces"),
+            );
+            None
+        }
+        Err(_) => {
+            c.err(
+                l.local.referenced,
+                format!("`{}` is not an IPv4 address; L2TP runs over UDP/IPv4", l.local.value),
+            );
+            None
+        }
+    };
+    if l.hostname.value.is_empty() {
+        c.err(l.hostname.referenced, "hostname is empty; expected the Host Name AVP to send");
+    }
+    let hide = l.hide_avps.as_ref().is_some_and(|h| h.value);
+    if hide && l.secret.is_none() {
+        c.err(
+            l.hide_avps.as_ref().map_or(l.role.referenced, |h| h.referenced),
+            "hide_avps needs a `secret` (hidden AVPs are encrypted with it)",
+        );
+    }
+    let mut peers = Vec::new();
+    for p in &l.peers {
+        match std::net::Ipv4Addr::from_str(&p.value) {
+            Ok(a) => peers.push(a),
+            Err(_) => c.err(p.referenced, format!("peer `{}` is not an IPv4 address", p.value)),
+        }
+    }
+    if role == Some(L2tpRole::Lac) && l.peers.is_empty() {
+        c.err(l.role.referenced, "a LAC needs at least one LNS in `peers`");
+    }
+    let hello = l.hello_interval.as_ref().map_or(60, |h| h.value);
+    if hello == 0 {
+        if let Some(h) = &l.hello_interval {
+            c.err(h.referenced, "hello_interval must be at least 1 second");
+        }
+    }
+    let d = controlplane_defaults();
+    let lim = |c: &mut Checker, v: &Option<S<usize>>, default: usize| match v {
+        Some(x) if x.value == 0 => {
+            c.err(x.referenced, "a limit of 0 would refuse everything; expected at least 1");
+            default
+        }
+        Some(x) => x.value,
+        None => default,
+    };
+    let none = None;
+    let ls = l.limits.as_ref();
+    let max_tunnels = lim(c, ls.map_or(&none, |x| &x.max_tunnels), d.0);
+    let max_half_open = lim(c, ls.map_or(&none, |x| &x.max_half_open), d.1);
+    let max_half_open_per_source = lim(c, ls.map_or(&none, |x| &x.max_half_open_per_source), d.2);
+    let max_sessions_per_tunnel = lim(c, ls.map_or(&none, |x| &x.max_sessions_per_tunnel), d.3);
+    let max_sessions = lim(c, ls.map_or(&none, |x| &x.max_sessions), d.4);
+    Some(L2tpCfg {
+        role: role?,
+        local: local?,
+        hostname: l.hostname.value.clone(),
+        secret: l.secret.as_ref().map(|s| s.value.clone()),
+        hide_avps: hide,
+        peers,
+        hello_interval: std::time::Duration::from_secs(hello.max(1)),
+        max_tunnels,
+        max_half_open,
+        max_half_open_per_source,
+        max_sessions_per_tunnel,
+        max_sessions,
+    })
+}
+
+/// The L2TP engine's default limits (tunnels, half-open, half-open per source, sessions per
+/// tunnel, sessions), so `check` and the engine agree.
+fn controlplane_defaults() -> (usize, usize, usize, usize, usize) {
+    let l = controlplane::l2tp::engine::Limits::default();
+    (
+        l.max_tunnels,
+        l.max_half_open,
+        l.max_half_open_per_source,
+        l.max_sessions_per_tunnel,
+        l.max_sessions,
+    )
 }

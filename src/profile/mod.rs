@@ -44,6 +44,37 @@ pub struct Profile {
     /// Packet generator flows for `mem` ports (demos, benchmarks, tests).
     #[serde(default)]
     pub traffic: Option<Traffic>,
+    /// DPDK settings for profiles whose ports use the `dpdk` backend.
+    #[serde(default)]
+    pub dpdk: Option<Dpdk>,
+}
+
+/// DPDK settings. The EAL core list is derived from `cores` (lcore 0 = the control core,
+/// lcore *i* = worker *i*), so core options are not accepted in `eal_args`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dpdk {
+    /// Extra EAL arguments, e.g. `[--no-huge, --no-pci, -m, "512"]` or
+    /// `[--file-prefix, edge1, --socket-mem, "2048,2048"]`.
+    #[serde(default)]
+    pub eal_args: Vec<S<String>>,
+    /// Virtual devices (`net_null0`, `net_ring0`, `net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap`,
+    /// `net_tap0,iface=vr0`, `net_memif0,role=server`), one `--vdev` each.
+    #[serde(default)]
+    pub vdevs: Vec<S<String>>,
+    /// PCI devices to use (`0000:3b:00.0`), one `-a` each; absent = every bound device.
+    #[serde(default)]
+    pub allow: Vec<S<String>>,
+    /// Rx descriptors per queue (power of two, 64..=8192; default 1024).
+    #[serde(default)]
+    pub rx_desc: Option<S<u16>>,
+    /// Tx descriptors per queue (power of two, 64..=8192; default 1024).
+    #[serde(default)]
+    pub tx_desc: Option<S<u16>>,
+    /// Mbufs per socket pool, when more are needed than the queue depths call for
+    /// (e.g. `net_pcap` with `infinite_rx=1` holds its whole capture in mbufs).
+    #[serde(default)]
+    pub mbufs: Option<S<u32>>,
 }
 
 /// Where threads run. Without `workers`, one unpinned worker is started.
@@ -85,6 +116,14 @@ pub struct Port {
     /// `pcap` backend: capture file the sent packets are written to.
     #[serde(default)]
     pub tx: Option<S<String>>,
+    /// `dpdk` backend: the ethdev — a vdev name from `dpdk.vdevs` (`net_pcap0`), a PCI
+    /// address (`0000:3b:00.0`) or a DPDK port id (`"0"`).
+    #[serde(default)]
+    pub device: Option<S<String>>,
+    /// `af_packet` backend: the Linux interface to bind (`eth1`, a veth end); its MTU is
+    /// the port's MTU.
+    #[serde(default)]
+    pub interface: Option<S<String>>,
 }
 
 /// A virtual router: one VPN customer on this appliance.
@@ -105,6 +144,9 @@ pub struct VirtualRouter {
     /// Static routes of this VR.
     #[serde(default)]
     pub routes: Vec<Route>,
+    /// The VR's L2TP endpoint (LAC or LNS), if it runs one.
+    #[serde(default)]
+    pub l2tp: Option<L2tp>,
 }
 
 /// A VR interface: a port, or a VLAN on a port, with the VR's addresses on it.
@@ -161,7 +203,8 @@ pub struct LabelEntry {
     /// Incoming label (16..=1048575).
     pub label: S<u32>,
     /// `swap` (replace the top label and send to `via` on `port`), `pop` (remove the label
-    /// and route the packet in `vr`), or `pop-forward` (remove the label and send to `via`).
+    /// and route the packet in `vr`), `pop-next` (remove a transport label and process the
+    /// label below it), or `pop-forward` (remove the label and send to `via`).
     pub action: S<String>,
     /// `swap`: the outgoing label.
     #[serde(default)]
@@ -321,4 +364,52 @@ fn first_line(s: &str) -> String {
         Some((pos, rest)) if pos.contains(" column ") => rest.to_string(),
         _ => l.to_string(),
     }
+}
+
+/// A VR's L2TP endpoint (RFC 2661): one LAC or LNS per VR.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct L2tp {
+    /// `lac` or `lns`; can be switched at run time (existing tunnels are drained).
+    pub role: S<String>,
+    /// The tunnel endpoint address: one of the VR's interface addresses.
+    pub local: S<String>,
+    /// Host Name AVP sent to peers.
+    pub hostname: S<String>,
+    /// Tunnel shared secret: enables challenge/response both ways and hidden AVPs.
+    #[serde(default)]
+    pub secret: Option<S<String>>,
+    /// Hide the id AVPs (needs `secret`).
+    #[serde(default)]
+    pub hide_avps: Option<S<bool>>,
+    /// LAC: the LNSs to open tunnels to. LNS: the LACs allowed to connect (empty = any).
+    #[serde(default)]
+    pub peers: Vec<S<String>>,
+    /// Seconds of idle before a HELLO (default 60).
+    #[serde(default)]
+    pub hello_interval: Option<S<u64>>,
+    /// Resource limits (defaults in docs/profile.md).
+    #[serde(default)]
+    pub limits: Option<L2tpLimits>,
+}
+
+/// Limits of one VR's L2TP endpoint; each refusal is counted with its reason.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct L2tpLimits {
+    /// Tunnels in any state.
+    #[serde(default)]
+    pub max_tunnels: Option<S<usize>>,
+    /// Tunnels not yet established (bounds an SCCRQ flood).
+    #[serde(default)]
+    pub max_half_open: Option<S<usize>>,
+    /// Peer-initiated half-open tunnels per source address.
+    #[serde(default)]
+    pub max_half_open_per_source: Option<S<usize>>,
+    /// Sessions in one tunnel.
+    #[serde(default)]
+    pub max_sessions_per_tunnel: Option<S<usize>>,
+    /// Sessions of this VR.
+    #[serde(default)]
+    pub max_sessions: Option<S<usize>>,
 }
