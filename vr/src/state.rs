@@ -298,6 +298,7 @@ impl ForwardingStateBuilder {
                     self.next_hops.contains(NextHopId(next_hop))
                 }
                 LabelOp::PopToVr { vr } => self.vrs.contains_key(&VrId(vr)),
+                LabelOp::Pop => true,
             };
             if !ok {
                 let what = match op {
