@@ -104,6 +104,12 @@ fn add_route(
 
 /// Builds the first table version from a profile.
 pub fn compile(cfg: &Config) -> Result<ForwardingState, BuildError> {
+    compile_builder(cfg)?.build(1).map_err(e("tables"))
+}
+
+/// The control plane's editable mirror of the first table version (the control core keeps
+/// it to publish neighbor resolutions).
+pub fn compile_builder(cfg: &Config) -> Result<ForwardingStateBuilder, BuildError> {
     let mut b = ForwardingStateBuilder::new();
     let local = b.add_next_hop(NextHop::Local);
     let drop = b.add_next_hop(NextHop::Drop);
@@ -178,6 +184,7 @@ pub fn compile(cfg: &Config) -> Result<ForwardingState, BuildError> {
                 }
             }
             LabelOpCfg::Pop { vr } => LabelOp::PopToVr { vr: cfg.vrs[vr].id },
+            LabelOpCfg::PopNext => LabelOp::Pop,
             LabelOpCfg::PopForward { port, via } => {
                 let nh = b.add_next_hop(next_hop(cfg, port, None, via, &[])?);
                 LabelOp::PopAndForward { next_hop: nh.0 }
@@ -185,5 +192,5 @@ pub fn compile(cfg: &Config) -> Result<ForwardingState, BuildError> {
         };
         b.insert_label(label, op).map_err(e("label matrix"))?;
     }
-    b.build(1).map_err(e("tables"))
+    Ok(b)
 }

@@ -181,6 +181,8 @@ pub struct L2tpCfg {
     pub peers: Vec<std::net::Ipv4Addr>,
     /// HELLO interval.
     pub hello_interval: std::time::Duration,
+    /// LAC: call each LNS once its tunnel is up.
+    pub autodial: bool,
     /// Max tunnels.
     pub max_tunnels: usize,
     /// Max half-open tunnels.

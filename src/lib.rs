@@ -5,8 +5,10 @@
 //! and the control loop ([`run`]). The `varouter` binary is a thin CLI over it.
 
 pub mod bench_fib;
+pub mod bench_pipeline;
 pub mod build;
 pub mod config;
+pub mod control;
 pub mod gen_routes;
 pub mod profile;
 pub mod run;

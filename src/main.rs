@@ -51,6 +51,8 @@ enum Cmd {
 enum BenchCmd {
     /// FIB build time, memory, lookup cycles and update rate on a route file.
     Fib(varouter::bench_fib::Args),
+    /// Packets per second and cycles per packet of the real pipeline (pktgen-style).
+    Pipeline(varouter::bench_pipeline::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +68,9 @@ fn main() -> ExitCode {
         Cmd::Bench {
             which: BenchCmd::Fib(a),
         } => tool(varouter::bench_fib::run(a)),
+        Cmd::Bench {
+            which: BenchCmd::Pipeline(a),
+        } => tool(varouter::bench_pipeline::run(a)),
         Cmd::GenRoutes(a) => tool(varouter::gen_routes::run(a)),
         Cmd::Check { profile } => match varouter::load_config(&profile) {
             Ok(cfg) => {

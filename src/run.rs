@@ -5,10 +5,11 @@ use crate::config::{AddrRange, Backend, Config, FrameSize};
 use dataplane::buffer::{HeapBuf, HeapPool};
 use dataplane::counters::{Punt, Totals, WorkerCounters};
 use dataplane::pipeline::PortInfo;
+use dataplane::port::af_packet::{self, AfPacketPort, AfPacketStats};
 use dataplane::port::mem::{self, Egress, FlowSpec, MemPort, MemStats, Range};
 use dataplane::port::pcap::{read_capture, CaptureWriter, PcapPort, SharedWriter};
 use dataplane::port::PortQueue;
-use dataplane::punt::{PuntRing, PUNT_RING_SIZE};
+use dataplane::punt::{InjectRing, PuntRing, INJECT_RING_SIZE, PUNT_RING_SIZE};
 use dataplane::worker::{StopWhen, Worker};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,6 +46,15 @@ pub enum RunError {
     /// A thread failed to start.
     #[error("cannot start worker thread: {0}")]
     Spawn(std::io::Error),
+    /// A profile with `dpdk` ports run by a binary built without DPDK.
+    #[error("backend `dpdk` needs a build with `--features dpdk` (cargo build --release --features dpdk; needs libdpdk-dev)")]
+    DpdkNotBuilt,
+    /// An af_packet port could not be opened.
+    #[error(transparent)]
+    AfPacket(#[from] dataplane::port::af_packet::AfPacketError),
+    /// DPDK refused something (EAL, ports, pools, lcores).
+    #[error("{0}")]
+    Dpdk(String),
 }
 
 /// Per-flow results.
@@ -98,6 +108,8 @@ pub struct Summary {
     pub foreign: Vec<u64>,
     /// Punted packets the control core received, by reason.
     pub punted: Vec<(Punt, u64)>,
+    /// Per port, the backend's own statistics (DPDK xstats); empty for other backends.
+    pub backend_stats: Vec<(String, Vec<(String, u64)>)>,
 }
 
 impl Summary {
@@ -158,6 +170,7 @@ fn make_queues(
     cfg: &Config,
     workers: usize,
     stats: &[Arc<MemStats>],
+    afp_stats: &[Arc<AfPacketStats>],
 ) -> Result<Vec<Vec<Box<dyn PortQueue<HeapBuf, HeapPool>>>>, RunError> {
     let expect: Arc<Vec<Option<Egress>>> = Arc::new(
         cfg.flows
@@ -208,6 +221,22 @@ fn make_queues(
                     )));
                 }
             }
+            Backend::AfPacket { interface } => {
+                // One socket per worker; several join one fanout group.
+                let fanout = (workers > 1).then(|| {
+                    af_packet::interface_info(interface).map(|i| af_packet::fanout_group(i.ifindex))
+                });
+                let fanout = fanout.transpose()?;
+                for queues in per_worker.iter_mut() {
+                    queues.push(Box::new(AfPacketPort::open(
+                        interface,
+                        fanout,
+                        afp_stats[pi].clone(),
+                    )?));
+                }
+            }
+            // Profiles with dpdk ports run in `crate::run_dpdk` (check forbids mixing).
+            Backend::Dpdk { .. } => return Err(RunError::DpdkNotBuilt),
             Backend::Pcap { rx, tx } => {
                 let rx_pkts = match rx {
                     Some(path) => read_capture(path)?,
@@ -230,7 +259,20 @@ fn make_queues(
 
 /// Runs the appliance described by `cfg` until `stop` is raised or `opts` says so.
 pub fn run(cfg: &Config, opts: &RunOptions, stop: Arc<AtomicBool>) -> Result<Summary, RunError> {
-    let tables = crate::build::compile(cfg)?;
+    if cfg
+        .ports
+        .iter()
+        .any(|p| matches!(p.backend, Backend::Dpdk { .. }))
+    {
+        #[cfg(feature = "dpdk")]
+        return crate::run_dpdk::run(cfg, opts, stop);
+        #[cfg(not(feature = "dpdk"))]
+        return Err(RunError::DpdkNotBuilt);
+    }
+    let builder = crate::build::compile_builder(cfg)?;
+    let tables = builder
+        .build(1)
+        .map_err(|e| crate::build::BuildError(format!("tables: {e}")))?;
     let publisher: Publisher<ForwardingState> = Publisher::new(tables);
 
     let cores = core_affinity::get_core_ids().unwrap_or_default();
@@ -244,11 +286,16 @@ pub fn run(cfg: &Config, opts: &RunOptions, stop: Arc<AtomicBool>) -> Result<Sum
     let ports: Arc<[PortInfo]> = cfg
         .ports
         .iter()
-        .map(|p| PortInfo {
-            mac: p.mac,
-            mtu: p.mtu,
+        .map(|p| {
+            Ok(PortInfo {
+                mac: p.mac,
+                mtu: match &p.backend {
+                    Backend::AfPacket { interface } => af_packet::interface_info(interface)?.mtu,
+                    _ => p.mtu,
+                },
+            })
         })
-        .collect();
+        .collect::<Result<_, RunError>>()?;
     let counters: Vec<Arc<WorkerCounters>> = (0..nworkers)
         .map(|_| Arc::new(WorkerCounters::new(cfg.ports.len(), vr_slots)))
         .collect();
@@ -258,7 +305,11 @@ pub fn run(cfg: &Config, opts: &RunOptions, stop: Arc<AtomicBool>) -> Result<Sum
     let rings: Vec<Arc<PuntRing<HeapBuf>>> = (0..nworkers)
         .map(|_| Arc::new(PuntRing::new(PUNT_RING_SIZE)))
         .collect();
-    let queues = make_queues(cfg, nworkers, &mem_stats)?;
+    let afp_stats: Vec<Arc<AfPacketStats>> = cfg.ports.iter().map(|_| Arc::default()).collect();
+    let injects: Vec<Arc<InjectRing<HeapBuf>>> = (0..nworkers)
+        .map(|_| Arc::new(InjectRing::new(INJECT_RING_SIZE)))
+        .collect();
+    let queues = make_queues(cfg, nworkers, &mem_stats, &afp_stats)?;
 
     if let Some(c) = cfg.control_core {
         core_affinity::set_for_current(core_affinity::CoreId { id: c });
@@ -279,7 +330,8 @@ pub fn run(cfg: &Config, opts: &RunOptions, stop: Arc<AtomicBool>) -> Result<Sum
             publisher.handle(),
             counters[w].clone(),
             rings[w].clone(),
-        );
+        )
+        .with_inject(injects[w].clone());
         let core = cfg.worker_cores.get(w).copied();
         let stop = stop.clone();
         let h = std::thread::Builder::new()
@@ -296,7 +348,22 @@ pub fn run(cfg: &Config, opts: &RunOptions, stop: Arc<AtomicBool>) -> Result<Sum
         handles.push(h);
     }
 
-    // Control loop: drain punt rings, print stats, watch the clock.
+    // Control loop: drain punt rings into the ARP/ND/ICMP engines, publish what they
+    // learn, print stats, watch the clock.
+    let live: Vec<bool> = cfg
+        .ports
+        .iter()
+        .map(|p| matches!(p.backend, Backend::AfPacket { .. }))
+        .collect();
+    let mut control = crate::control::Control::new(
+        cfg,
+        builder,
+        publisher,
+        ports.clone(),
+        injects.clone(),
+        &live,
+        Instant::now(),
+    );
     let mut punted = [0u64; Punt::COUNT];
     let mut last_print = Instant::now();
     let mut last_totals = Totals::sum(&counters);
@@ -306,11 +373,10 @@ pub fn run(cfg: &Config, opts: &RunOptions, stop: Arc<AtomicBool>) -> Result<Sum
             while let Some(p) = r.pop() {
                 punted[p.reason as usize] += 1;
                 drained += 1;
-                // The ARP/ND and ICMP engines answer these in a later release; until then
-                // the control core counts and releases them.
-                drop(p.buf);
+                control.handle_punt(Instant::now(), p);
             }
         }
+        control.tick(Instant::now());
         let all_done = handles.iter().all(|h| h.is_finished());
         if all_done || stop.load(Ordering::Relaxed) {
             break;
@@ -395,6 +461,29 @@ pub fn run(cfg: &Config, opts: &RunOptions, stop: Arc<AtomicBool>) -> Result<Sum
             .iter()
             .map(|p| (*p, punted[*p as usize]))
             .collect(),
+        backend_stats: cfg
+            .ports
+            .iter()
+            .zip(&afp_stats)
+            .filter(|(p, _)| matches!(p.backend, Backend::AfPacket { .. }))
+            .map(|(p, st)| {
+                let l = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+                (
+                    p.name.clone(),
+                    vec![
+                        ("kernel_packets".to_string(), l(&st.kernel_packets)),
+                        ("kernel_drops".to_string(), l(&st.kernel_drops)),
+                        ("rx_oversize".to_string(), l(&st.rx_oversize)),
+                        ("rx_no_buffer".to_string(), l(&st.rx_no_buffer)),
+                        ("tx_ring_full".to_string(), l(&st.tx_ring_full)),
+                    ],
+                )
+            })
+            .chain(std::iter::once((
+                "control core".to_string(),
+                control.stat_lines(),
+            )))
+            .collect(),
     })
 }
 
@@ -412,7 +501,13 @@ pub fn pps(n: f64) -> String {
 /// Most VRs / ports named on one live stats line.
 const LINE_ITEMS: usize = 8;
 
-fn stats_line(cfg: &Config, t: Duration, before: &Totals, now: &Totals, secs: f64) -> String {
+pub(crate) fn stats_line(
+    cfg: &Config,
+    t: Duration,
+    before: &Totals,
+    now: &Totals,
+    secs: f64,
+) -> String {
     let mut s = format!("[{:>4.0}s]", t.as_secs_f64());
     let rate = |a: u64, b: u64| pps((a.saturating_sub(b)) as f64 / secs);
     let mut shown = 0;
@@ -511,6 +606,19 @@ pub fn format_summary(s: &Summary) -> String {
         let _ = writeln!(o, "punted to control core:");
         for (p, n) in punts {
             let _ = writeln!(o, "  {:<28} {n}", p.name());
+        }
+    }
+    for (port, stats) in &s.backend_stats {
+        let nz: Vec<_> = stats.iter().filter(|x| x.1 > 0).collect();
+        if !nz.is_empty() {
+            if port == "control core" {
+                let _ = writeln!(o, "control core (non-zero):");
+            } else {
+                let _ = writeln!(o, "port {port} device statistics (non-zero):");
+            }
+            for (k, v) in nz {
+                let _ = writeln!(o, "  {k:<36} {v}");
+            }
         }
     }
     let _ = writeln!(

@@ -8,6 +8,11 @@
 //! labels) that the `vr` crate compiles into the read-only tables the workers follow.
 //!
 //! Implemented so far: [`l2tp`] (RFC 2661 wire format, control-connection and session engine,
-//! UDP driver).
+//! UDP driver), [`neighbor`] (ARP and IPv6 neighbor discovery with a shared neighbor table),
+//! [`icmp`] (echo, time exceeded, destination unreachable, rate limiting); [`packet`] holds the
+//! header builders they share.
 
+pub mod icmp;
 pub mod l2tp;
+pub mod neighbor;
+pub mod packet;

@@ -97,6 +97,9 @@ named_enum! {
         L2tpControl = "l2tp_control",
         /// Non-IP PPP frame (LCP, IPCP, authentication) inside an L2TP session.
         PppControl = "ppp_control",
+        /// Label TTL expired at a label switch (also counted as the `mpls_ttl_expired`
+        /// drop); the control core answers with ICMP sent along the LSP (RFC 3032 §2.3.2).
+        LabelTtlExpired = "label_ttl_expired",
     }
 }
 

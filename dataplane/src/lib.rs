@@ -11,6 +11,7 @@ pub mod buffer;
 pub mod counters;
 pub mod pipeline;
 pub mod port;
+pub mod prefetch;
 pub mod punt;
 pub mod wire;
 pub mod worker;

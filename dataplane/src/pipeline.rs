@@ -401,7 +401,10 @@ fn mpls<B: PacketBuf>(
     match op {
         LabelOp::Swap { out, next_hop } => {
             let Some(t) = ttl::on_swap(top.ttl) else {
-                return Verdict::Drop(Drop::MplsTtlExpired);
+                // Not forwarded (counted as a drop), but handed to the control core unchanged
+                // so that it can answer with time exceeded along the LSP (RFC 3032 §2.3.2).
+                c.count_drop(Drop::MplsTtlExpired);
+                return Verdict::Punt(Punt::LabelTtlExpired, None);
             };
             let swapped = LabelEntry {
                 label: out,
@@ -443,6 +446,20 @@ fn mpls<B: PacketBuf>(
                 }
                 _ => Verdict::Drop(Drop::MplsPayloadUnsupported),
             }
+        }
+        LabelOp::Pop => {
+            // Egress of the transport LSP: drop the top label, carry its TTL down (uniform
+            // model, no decrement here: the next label's operation counts this router) and
+            // process the next label. Each pass consumes 4 bytes, so this ends.
+            if top.bos {
+                return Verdict::Drop(Drop::MplsPayloadUnsupported);
+            }
+            let inner = l3 + 4;
+            let d = buf.data_mut();
+            let mut next = LabelEntry::parse(&[d[inner], d[inner + 1], d[inner + 2], d[inner + 3]]);
+            next.ttl = next.ttl.min(top.ttl);
+            d[inner..inner + 4].copy_from_slice(&next.to_bytes());
+            mpls(st, ports, buf, inner, c)
         }
         LabelOp::PopAndForward { next_hop } => {
             let inner = l3 + 4;

@@ -8,10 +8,13 @@ use crate::buffer::{BufPool, PacketBuf};
 use crate::counters::{bump, Drop, WorkerCounters};
 use crate::pipeline::{forward, PortInfo, Verdict};
 use crate::port::{PortQueue, BURST};
-use crate::punt::{PuntRing, Punted};
+use crate::punt::{Inject, InjectRing, PuntRing, Punted};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use vr::{ForwardingState, PortId, TableHandle};
+
+/// Empty polls after which an idle worker sleeps between polls.
+const IDLE_SLEEP_AFTER: u32 = 1 << 16;
 
 /// How a worker decides to stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +38,7 @@ pub struct Worker<B: PacketBuf, P: BufPool<B>> {
     tables: TableHandle<ForwardingState>,
     counters: Arc<WorkerCounters>,
     punt: Arc<PuntRing<B>>,
+    inject: Option<Arc<InjectRing<B>>>,
 }
 
 impl<B: PacketBuf, P: BufPool<B>> Worker<B, P> {
@@ -61,10 +65,53 @@ impl<B: PacketBuf, P: BufPool<B>> Worker<B, P> {
             tables,
             counters,
             punt,
+            inject: None,
         }
     }
 
-    /// One pass over every port. Returns the packets received.
+    /// Adds the control core's inject ring: every iteration the worker moves up to a burst
+    /// of its frames into the per-port transmit buffers (and recycles returned buffers).
+    pub fn with_inject(mut self, ring: Arc<InjectRing<B>>) -> Self {
+        self.inject = Some(ring);
+        self
+    }
+
+    /// Drains up to one burst from the inject ring. Returns the frames queued for sending.
+    fn drain_inject(&mut self) -> usize {
+        let Some(ring) = self.inject.as_ref() else {
+            return 0;
+        };
+        let mut sent = 0;
+        for _ in 0..BURST {
+            match ring.pop() {
+                None => break,
+                Some(Inject::Recycle(buf)) => self.pool.free(buf),
+                Some(Inject::Tx { port, buf }) => {
+                    let o = usize::from(port.0);
+                    if o >= self.tx.len() {
+                        self.counters.count_drop(Drop::TableInconsistent);
+                        self.pool.free(buf);
+                        continue;
+                    }
+                    self.tx[o].push(buf);
+                    sent += 1;
+                    if self.tx[o].len() >= BURST {
+                        flush_port(
+                            &mut self.queues,
+                            &mut self.tx,
+                            &mut self.pool,
+                            &self.counters,
+                            o,
+                        );
+                    }
+                }
+            }
+        }
+        sent
+    }
+
+    /// One pass over every port and the inject ring. Returns the packets received plus the
+    /// frames injected by the control core.
     pub fn poll_once(&mut self) -> usize {
         let st = self.tables.load();
         let mut total = 0;
@@ -77,6 +124,7 @@ impl<B: PacketBuf, P: BufPool<B>> Worker<B, P> {
             bump(&self.counters.port_rx[pi], n as u64);
             bump(&self.counters.bursts, 1);
             let in_port = PortId(pi as u16);
+            crate::prefetch::warm_burst(&st, in_port, &self.rx);
             for mut buf in self.rx.drain(..) {
                 match forward(&st, &self.ports, in_port, &mut buf, &self.counters) {
                     Verdict::Tx(out) => {
@@ -114,6 +162,7 @@ impl<B: PacketBuf, P: BufPool<B>> Worker<B, P> {
                 }
             }
         }
+        total += self.drain_inject();
         for o in 0..self.tx.len() {
             if !self.tx[o].is_empty() {
                 flush_port(
@@ -139,7 +188,12 @@ impl<B: PacketBuf, P: BufPool<B>> Worker<B, P> {
                     break;
                 }
                 idle = idle.saturating_add(1);
-                if idle > 1024 {
+                if idle > IDLE_SLEEP_AFTER {
+                    // Idle for long (milliseconds): back off so an idle appliance does not
+                    // burn its cores (the lab runs three routers on two CPUs). Costs at most
+                    // one sleep of latency when traffic resumes.
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                } else if idle > 1024 {
                     // Nothing to do for a while: yield the core instead of burning it
                     // (a DPDK worker would keep polling; the mem/pcap backends need not).
                     std::thread::yield_now();

@@ -182,13 +182,18 @@ fn mpls_without_bottom_of_stack_is_dropped() {
 
 #[test]
 fn label_ttl_one_is_dropped() {
-    // 16001 swap with TTL 1, bottom of stack, then an IPv4 packet.
+    // 16001 swap with TTL 1, bottom of stack, then an IPv4 packet: not forwarded (counted as
+    // `mpls_ttl_expired`) and punted for ICMP time exceeded along the LSP (RFC 3032 §2.3.2).
     let mut s = vec![0x03, 0xe8, 0x11, 0x01];
     s.extend(ipv4(64, 5, 40));
+    let st = state();
+    let c = WorkerCounters::new(2, 4);
+    let mut b = HeapBuf::from_slice(&trunk_frame(&s)).unwrap();
     assert_eq!(
-        run(1, &trunk_frame(&s)),
-        Verdict::Drop(Drop::MplsTtlExpired)
+        forward(&st, &ports(), PortId(1), &mut b, &c),
+        Verdict::Punt(Punt::LabelTtlExpired, None)
     );
+    assert_eq!(c.drops(Drop::MplsTtlExpired), 1);
 }
 
 #[test]

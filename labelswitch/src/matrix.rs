@@ -53,6 +53,10 @@ pub enum LabelOp {
         /// Next-hop index.
         next_hop: u32,
     },
+    /// Pop the label and process the next one here (egress of a transport LSP without
+    /// penultimate-hop popping: the VPN label below is looked up next). Never at the bottom
+    /// of the stack; the TTL moves down without a decrement (the next operation counts).
+    Pop,
 }
 
 impl fmt::Display for LabelOp {
@@ -61,6 +65,7 @@ impl fmt::Display for LabelOp {
             LabelOp::Swap { out, next_hop } => write!(f, "swap to {out} via nh{next_hop}"),
             LabelOp::PopToVr { vr } => write!(f, "pop to vr{vr}"),
             LabelOp::PopAndForward { next_hop } => write!(f, "pop and forward via nh{next_hop}"),
+            LabelOp::Pop => write!(f, "pop and look up the next label"),
         }
     }
 }
@@ -345,6 +350,7 @@ mod tests {
             }),
             any::<u32>().prop_map(|vr| LabelOp::PopToVr { vr }),
             any::<u32>().prop_map(|n| LabelOp::PopAndForward { next_hop: n }),
+            Just(LabelOp::Pop),
         ]
     }
 

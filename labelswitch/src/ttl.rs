@@ -23,9 +23,10 @@
 //! whose ingress did not propagate it, so a forwarding loop still ends.
 //!
 //! Not implemented yet: the pipe and short-pipe models (RFC 3443 §3.2, §3.3), where the
-//! LSP counts as one hop and the inner TTL is left untouched at egress; and generating ICMP
-//! time-exceeded for expired labelled packets (RFC 3032 §2.3.2) — expired packets are dropped
-//! with a counter.
+//! LSP counts as one hop and the inner TTL is left untouched at egress. A label switch
+//! whose swap finds the TTL expired counts the drop and punts the packet; the control core
+//! answers with ICMP time exceeded sent along the LSP (RFC 3032 §2.3.2). Expiry on
+//! pop-and-forward (PHP) is only dropped, with a counter.
 
 /// TTL a router writes when it forwards a packet it received with `ttl`, or `None` when the
 /// packet must be dropped as expired (received TTL 0 or 1: the result would be 0).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Interop of the L2TP engine (UDP driver) with xl2tpd in network namespaces, both roles.
-# The af_packet-based interop (our data plane on veths) is in the lab suite.
+# Then the appliance itself (configs/lns.yaml, configs/lac.yaml) against xl2tpd.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if ! command -v xl2tpd >/dev/null; then
@@ -11,3 +11,6 @@ fi
 systemctl stop xl2tpd >/dev/null 2>&1 || true
 cargo build -q -p controlplane --example l2tp_udp
 bash tests/interop/l2tp/xl2tpd.sh
+# The appliance itself: L2TP on the control core, the data plane on AF_PACKET ports.
+cargo build -q --release
+bash tests/interop/l2tp/varouter-xl2tpd.sh

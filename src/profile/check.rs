@@ -146,7 +146,10 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             }
             "af_packet" => {
                 for f in [&port.rx, &port.tx].into_iter().flatten() {
-                    c.err(f.referenced, "`rx`/`tx` capture files only apply to the `pcap` backend");
+                    c.err(
+                        f.referenced,
+                        "`rx`/`tx` capture files only apply to the `pcap` backend",
+                    );
                 }
                 if let Some(m) = &port.mtu {
                     c.err(
@@ -155,7 +158,11 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
                     );
                 }
                 match &port.interface {
-                    Some(i) if !i.value.is_empty() && i.value.len() < 16 && !i.value.contains(['/', ' ', '\0']) => {
+                    Some(i)
+                        if !i.value.is_empty()
+                            && i.value.len() < 16
+                            && !i.value.contains(['/', ' ', '\0']) =>
+                    {
                         Backend::AfPacket {
                             interface: i.value.clone(),
                         }
@@ -190,7 +197,10 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         if let (Some(i), false) = (&port.interface, matches!(backend, Backend::AfPacket { .. })) {
             c.err(
                 i.referenced,
-                format!("`interface` only applies to the `af_packet` backend; port `{name}` uses `{}`", port.backend.value),
+                format!(
+                    "`interface` only applies to the `af_packet` backend; port `{name}` uses `{}`",
+                    port.backend.value
+                ),
             );
         }
         let mut addresses = Vec::new();
@@ -907,7 +917,10 @@ fn check_dpdk(c: &mut Checker, p: &Profile, ports: &[PortCfg]) -> DpdkCfg {
         if !(1024..=16_777_215).contains(&m.value) {
             c.err(
                 m.referenced,
-                format!("mbufs {} is out of range; expected 1024..=16777215", m.value),
+                format!(
+                    "mbufs {} is out of range; expected 1024..=16777215",
+                    m.value
+                ),
             );
         }
         cfg.mbufs = m.value;
@@ -1061,9 +1074,10 @@ fn check_l2tp(c: &mut Checker, l: &super::L2tp, interfaces: &[IfCfg]) -> Option<
         }
     };
     let local = match std::net::Ipv4Addr::from_str(&l.local.value) {
-        Ok(a) if interfaces
-            .iter()
-            .any(|i| i.addresses.iter().any(|x| x.addr == IpAddr::V4(a))) =>
+        Ok(a)
+            if interfaces
+                .iter()
+                .any(|i| i.addresses.iter().any(|x| x.addr == IpAddr::V4(a))) =>
         {
             Some(a)
         }
@@ -1077,18 +1091,26 @@ fn check_l2tp(c: &mut Checker, l: &super::L2tp, interfaces: &[IfCfg]) -> Option<
         Err(_) => {
             c.err(
                 l.local.referenced,
-                format!("`{}` is not an IPv4 address; L2TP runs over UDP/IPv4", l.local.value),
+                format!(
+                    "`{}` is not an IPv4 address; L2TP runs over UDP/IPv4",
+                    l.local.value
+                ),
             );
             None
         }
     };
     if l.hostname.value.is_empty() {
-        c.err(l.hostname.referenced, "hostname is empty; expected the Host Name AVP to send");
+        c.err(
+            l.hostname.referenced,
+            "hostname is empty; expected the Host Name AVP to send",
+        );
     }
     let hide = l.hide_avps.as_ref().is_some_and(|h| h.value);
     if hide && l.secret.is_none() {
         c.err(
-            l.hide_avps.as_ref().map_or(l.role.referenced, |h| h.referenced),
+            l.hide_avps
+                .as_ref()
+                .map_or(l.role.referenced, |h| h.referenced),
             "hide_avps needs a `secret` (hidden AVPs are encrypted with it)",
         );
     }
@@ -1096,7 +1118,10 @@ fn check_l2tp(c: &mut Checker, l: &super::L2tp, interfaces: &[IfCfg]) -> Option<
     for p in &l.peers {
         match std::net::Ipv4Addr::from_str(&p.value) {
             Ok(a) => peers.push(a),
-            Err(_) => c.err(p.referenced, format!("peer `{}` is not an IPv4 address", p.value)),
+            Err(_) => c.err(
+                p.referenced,
+                format!("peer `{}` is not an IPv4 address", p.value),
+            ),
         }
     }
     if role == Some(L2tpRole::Lac) && l.peers.is_empty() {
@@ -1111,7 +1136,10 @@ fn check_l2tp(c: &mut Checker, l: &super::L2tp, interfaces: &[IfCfg]) -> Option<
     let d = controlplane_defaults();
     let lim = |c: &mut Checker, v: &Option<S<usize>>, default: usize| match v {
         Some(x) if x.value == 0 => {
-            c.err(x.referenced, "a limit of 0 would refuse everything; expected at least 1");
+            c.err(
+                x.referenced,
+                "a limit of 0 would refuse everything; expected at least 1",
+            );
             default
         }
         Some(x) => x.value,
@@ -1132,6 +1160,7 @@ fn check_l2tp(c: &mut Checker, l: &super::L2tp, interfaces: &[IfCfg]) -> Option<
         hide_avps: hide,
         peers,
         hello_interval: std::time::Duration::from_secs(hello.max(1)),
+        autodial: l.autodial.as_ref().is_some_and(|a| a.value),
         max_tunnels,
         max_half_open,
         max_half_open_per_source,

@@ -388,6 +388,9 @@ pub struct L2tp {
     /// Seconds of idle before a HELLO (default 60).
     #[serde(default)]
     pub hello_interval: Option<S<u64>>,
+    /// LAC: place one call to each LNS as soon as its tunnel is up (as xl2tpd's `autodial`).
+    #[serde(default)]
+    pub autodial: Option<S<bool>>,
     /// Resource limits (defaults in docs/profile.md).
     #[serde(default)]
     pub limits: Option<L2tpLimits>,

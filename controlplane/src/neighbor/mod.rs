@@ -24,7 +24,10 @@
 //!
 //! Packets waiting for resolution are queued per entry (at most `queue_per_entry`, at most
 //! `queue_total` in the whole table); a packet that does not fit is handed back and counted
-//! (`queue_overflow`).
+//! (`queue_overflow`). The table itself holds at most `max_entries` (`table_full`).
+//!
+//! Not implemented: DELAY (see above), RFC 7048 backoff of retransmissions, the IsRouter
+//! flag's effect on routes, and per-interface reachable-time randomisation (RFC 4861 §6.3.2).
 
 pub mod arp;
 pub mod nd;
@@ -51,6 +54,9 @@ pub struct NeighborConfig {
     pub queue_per_entry: usize,
     /// Packets queued in the whole table.
     pub queue_total: usize,
+    /// Entries in the table: beyond it, nothing new is learned or resolved (a flood of
+    /// solicitations from spoofed sources cannot grow the table without bound).
+    pub max_entries: usize,
 }
 
 impl Default for NeighborConfig {
@@ -63,6 +69,7 @@ impl Default for NeighborConfig {
             stale_gc: Duration::from_secs(120),
             queue_per_entry: 16,
             queue_total: 1024,
+            max_entries: 16_384,
         }
     }
 }
@@ -164,6 +171,8 @@ pub struct NeighborStats {
     pub released: u64,
     /// STALE entries forgotten.
     pub expired: u64,
+    /// New entries refused because the table was full.
+    pub table_full: u64,
 }
 
 /// The neighbor table of one address family; `A` is the address type, `P` whatever the
@@ -220,6 +229,13 @@ impl<A: Copy + Eq + Hash + Debug, P> NeighborTable<A, P> {
     /// Returns the packet when it cannot be queued (counted as `queue_overflow`).
     pub fn resolve(&mut self, now: Instant, iface: usize, ip: A, pkt: Option<P>) -> Result<(), P> {
         let cfg = self.cfg;
+        if self.entries.len() >= cfg.max_entries && !self.entries.contains_key(&(iface, ip)) {
+            self.stats.table_full += 1;
+            return match pkt {
+                Some(p) => Err(p),
+                None => Ok(()),
+            };
+        }
         let e = self.entries.entry((iface, ip)).or_insert_with(|| Entry {
             mac: None,
             state: NeighborState::Incomplete { sent: 0, next: now },
@@ -261,14 +277,29 @@ impl<A: Copy + Eq + Hash + Debug, P> NeighborTable<A, P> {
     /// our solicitation (ARP reply, NA with the Solicited flag): the entry becomes REACHABLE.
     /// Otherwise (a request, an unsolicited advertisement) an existing entry takes the new
     /// MAC and becomes STALE if it changed, and a new entry is created only when `create`.
-    pub fn learn(&mut self, now: Instant, iface: usize, ip: A, mac: [u8; 6], confirmed: bool, create: bool) {
+    pub fn learn(
+        &mut self,
+        now: Instant,
+        iface: usize,
+        ip: A,
+        mac: [u8; 6],
+        confirmed: bool,
+        create: bool,
+    ) {
         let cfg = self.cfg;
-        if !create && !confirmed && !self.entries.contains_key(&(iface, ip)) {
+        let known = self.entries.contains_key(&(iface, ip));
+        if !create && !confirmed && !known {
+            return;
+        }
+        if !known && self.entries.len() >= cfg.max_entries {
+            self.stats.table_full += 1;
             return;
         }
         let e = self.entries.entry((iface, ip)).or_insert_with(|| Entry {
             mac: None,
-            state: NeighborState::Stale { gc: now + cfg.stale_gc },
+            state: NeighborState::Stale {
+                gc: now + cfg.stale_gc,
+            },
             wanted: false,
             queue: VecDeque::new(),
         });
@@ -280,7 +311,9 @@ impl<A: Copy + Eq + Hash + Debug, P> NeighborTable<A, P> {
                 until: now + cfg.reachable_time,
             };
         } else if changed {
-            e.state = NeighborState::Stale { gc: now + cfg.stale_gc };
+            e.state = NeighborState::Stale {
+                gc: now + cfg.stale_gc,
+            };
         }
         if changed {
             self.stats.resolved += 1;
@@ -359,18 +392,28 @@ impl<A: Copy + Eq + Hash + Debug, P> NeighborTable<A, P> {
                     }
                 }
                 NeighborState::Reachable { until } if until <= now => {
-                    e.state = if e.wanted {
-                        // DELAY skipped, see the module documentation.
-                        NeighborState::Probe { sent: 0, next: now }
+                    if e.wanted {
+                        // DELAY skipped, see the module documentation: first probe now.
+                        self.stats.solicits += 1;
+                        self.actions.push_back(Action::Solicit {
+                            iface,
+                            target: ip,
+                            unicast: e.mac,
+                        });
+                        e.state = NeighborState::Probe {
+                            sent: 1,
+                            next: now + cfg.retrans_time,
+                        };
                     } else {
-                        NeighborState::Stale { gc: now + cfg.stale_gc }
-                    };
+                        e.state = NeighborState::Stale {
+                            gc: now + cfg.stale_gc,
+                        };
+                    }
                 }
                 NeighborState::Stale { gc } if gc <= now => gone.push((iface, ip, e.wanted)),
                 _ => {}
             }
         }
-        let reprobe = gone.is_empty();
         for (iface, ip, report) in gone {
             if let Some(e) = self.entries.remove(&(iface, ip)) {
                 self.queued -= e.queue.len();
@@ -384,21 +427,6 @@ impl<A: Copy + Eq + Hash + Debug, P> NeighborTable<A, P> {
                 } else {
                     self.stats.expired += 1;
                 }
-            }
-        }
-        // Entries that just moved to PROBE with `next == now` send their first probe now.
-        if !reprobe
-            || self
-                .entries
-                .values()
-                .any(|e| matches!(e.state, NeighborState::Probe { sent: 0, next } if next <= now))
-        {
-            let again = self
-                .entries
-                .values()
-                .any(|e| matches!(e.state, NeighborState::Probe { sent: 0, next } if next <= now));
-            if again {
-                self.handle_timeout(now);
             }
         }
     }
@@ -423,7 +451,9 @@ mod tests {
     }
 
     fn solicits(a: &[Action<Ipv4Addr, u32>]) -> usize {
-        a.iter().filter(|a| matches!(a, Action::Solicit { .. })).count()
+        a.iter()
+            .filter(|a| matches!(a, Action::Solicit { .. }))
+            .count()
     }
 
     #[test]
@@ -433,24 +463,53 @@ mod tests {
         t.resolve(t0, 0, IP, Some(1)).unwrap();
         t.resolve(t0, 0, IP, Some(2)).unwrap();
         let a = drain(&mut t);
-        assert_eq!(a, vec![Action::Solicit { iface: 0, target: IP, unicast: None }]);
+        assert_eq!(
+            a,
+            vec![Action::Solicit {
+                iface: 0,
+                target: IP,
+                unicast: None
+            }]
+        );
         assert_eq!(t.queued(), 2);
         t.learn(t0 + Duration::from_millis(3), 0, IP, MAC, true, false);
         let a = drain(&mut t);
         assert_eq!(
             a,
             vec![
-                Action::Resolved { iface: 0, ip: IP, mac: MAC },
-                Action::Release { iface: 0, mac: MAC, pkt: 1 },
-                Action::Release { iface: 0, mac: MAC, pkt: 2 },
+                Action::Resolved {
+                    iface: 0,
+                    ip: IP,
+                    mac: MAC
+                },
+                Action::Release {
+                    iface: 0,
+                    mac: MAC,
+                    pkt: 1
+                },
+                Action::Release {
+                    iface: 0,
+                    mac: MAC,
+                    pkt: 2
+                },
             ]
         );
         assert_eq!(t.queued(), 0);
         assert_eq!(t.lookup(0, IP), Some(MAC));
-        assert!(matches!(t.state(0, IP), Some(NeighborState::Reachable { .. })));
+        assert!(matches!(
+            t.state(0, IP),
+            Some(NeighborState::Reachable { .. })
+        ));
         // Known now: released at once.
         t.resolve(t0, 0, IP, Some(3)).unwrap();
-        assert_eq!(drain(&mut t), vec![Action::Release { iface: 0, mac: MAC, pkt: 3 }]);
+        assert_eq!(
+            drain(&mut t),
+            vec![Action::Release {
+                iface: 0,
+                mac: MAC,
+                pkt: 3
+            }]
+        );
     }
 
     #[test]
@@ -476,7 +535,11 @@ mod tests {
                 break;
             }
         }
-        assert_eq!(sent, usize::from(cfg.max_multicast), "RFC 4861 MAX_MULTICAST_SOLICIT");
+        assert_eq!(
+            sent,
+            usize::from(cfg.max_multicast),
+            "RFC 4861 MAX_MULTICAST_SOLICIT"
+        );
         assert_eq!(failed, Some((1, IP, vec![7])));
         assert_eq!(now, t0 + cfg.retrans_time * u32::from(cfg.max_multicast));
         assert!(t.is_empty());
@@ -498,7 +561,11 @@ mod tests {
         assert_eq!(t.resolve(t0, 0, IP, Some(3)), Err(3), "per-entry limit");
         let other = Ipv4Addr::new(10, 0, 0, 3);
         assert!(t.resolve(t0, 0, other, Some(4)).is_ok());
-        assert_eq!(t.resolve(t0, 0, Ipv4Addr::new(10, 0, 0, 4), Some(5)), Err(5), "table limit");
+        assert_eq!(
+            t.resolve(t0, 0, Ipv4Addr::new(10, 0, 0, 4), Some(5)),
+            Err(5),
+            "table limit"
+        );
         assert_eq!(t.stats.queue_overflow, 2);
         assert_eq!(t.queued(), 3);
     }
@@ -515,22 +582,33 @@ mod tests {
         let now = t0 + cfg.reachable_time;
         t.handle_timeout(now);
         let a = drain(&mut t);
-        assert_eq!(a, vec![Action::Solicit { iface: 0, target: IP, unicast: Some(MAC) }]);
+        assert_eq!(
+            a,
+            vec![Action::Solicit {
+                iface: 0,
+                target: IP,
+                unicast: Some(MAC)
+            }]
+        );
         assert_eq!(t.lookup(0, IP), Some(MAC), "still usable while probing");
         // An answer makes it reachable again.
         t.learn(now + Duration::from_millis(10), 0, IP, MAC, true, false);
         assert!(drain(&mut t).is_empty(), "same MAC: nothing to republish");
-        assert!(matches!(t.state(0, IP), Some(NeighborState::Reachable { .. })));
+        assert!(matches!(
+            t.state(0, IP),
+            Some(NeighborState::Reachable { .. })
+        ));
         // Silence this time: max_unicast probes, then withdrawn.
         let mut probes = 0;
         let mut withdrawn = false;
-        let mut now = now + Duration::from_millis(10);
         while !withdrawn {
-            now = t.poll_timeout().unwrap();
+            let now = t.poll_timeout().unwrap();
             t.handle_timeout(now);
             for a in drain(&mut t) {
                 match a {
-                    Action::Solicit { unicast: Some(m), .. } => {
+                    Action::Solicit {
+                        unicast: Some(m), ..
+                    } => {
                         assert_eq!(m, MAC);
                         probes += 1
                     }
@@ -568,7 +646,46 @@ mod tests {
         drain(&mut t);
         let mac2 = [2, 0, 0, 0, 0, 0x22];
         t.learn(t0, 0, IP, mac2, false, false);
-        assert_eq!(drain(&mut t), vec![Action::Resolved { iface: 0, ip: IP, mac: mac2 }]);
+        assert_eq!(
+            drain(&mut t),
+            vec![Action::Resolved {
+                iface: 0,
+                ip: IP,
+                mac: mac2
+            }]
+        );
+    }
+
+    #[test]
+    fn table_size_is_bounded() {
+        let t0 = Instant::now();
+        let cfg = NeighborConfig {
+            max_entries: 2,
+            ..NeighborConfig::default()
+        };
+        let mut t = T::new(cfg);
+        t.learn(t0, 0, Ipv4Addr::new(10, 0, 0, 1), MAC, false, true);
+        t.learn(t0, 0, Ipv4Addr::new(10, 0, 0, 2), MAC, false, true);
+        t.learn(t0, 0, Ipv4Addr::new(10, 0, 0, 3), MAC, false, true);
+        assert_eq!(t.len(), 2);
+        assert_eq!(
+            t.resolve(t0, 0, Ipv4Addr::new(10, 0, 0, 4), Some(9)),
+            Err(9)
+        );
+        assert_eq!(t.stats.table_full, 2);
+        // Known entries still update.
+        t.learn(
+            t0,
+            0,
+            Ipv4Addr::new(10, 0, 0, 1),
+            [2, 0, 0, 0, 0, 9],
+            true,
+            false,
+        );
+        assert_eq!(
+            t.lookup(0, Ipv4Addr::new(10, 0, 0, 1)),
+            Some([2, 0, 0, 0, 0, 9])
+        );
     }
 
     #[test]
@@ -577,7 +694,11 @@ mod tests {
         let mut t = T::new(NeighborConfig::default());
         t.resolve(t0, 0, IP, Some(1)).unwrap();
         t.learn(t0, 1, IP, MAC, true, false);
-        assert_eq!(t.lookup(0, IP), None, "same address on another interface (another VR)");
+        assert_eq!(
+            t.lookup(0, IP),
+            None,
+            "same address on another interface (another VR)"
+        );
         assert_eq!(t.queued(), 1);
     }
 }

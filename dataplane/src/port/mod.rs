@@ -5,7 +5,13 @@
 //! |---|---|
 //! | [`mem`] | in-process packet generator (rx) and counting sink (tx) |
 //! | [`pcap`] | capture file read as rx, sent packets written to a capture |
+//! | `dpdk` | DPDK poll-mode drivers (cargo feature `dpdk`) |
+//! | [`af_packet`] | a Linux interface through TPACKET_V2 mmap rings (Linux only) |
 
+#[cfg(target_os = "linux")]
+pub mod af_packet;
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
 pub mod mem;
 pub mod pcap;
 

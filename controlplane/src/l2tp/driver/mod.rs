@@ -1,3 +1,4 @@
 //! Drivers that connect the sans-IO engine to I/O.
 
 pub mod udp;
+pub mod vr;

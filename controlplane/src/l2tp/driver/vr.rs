@@ -1,0 +1,388 @@
+//! The appliance driver: one L2TP endpoint (LAC or LNS) per VR, fed with the L2TP control
+//! messages the workers punt (UDP 1701 to the VR's tunnel address) and answering with IPv4
+//! packets the control core routes **in the same VR**.
+//!
+//! It turns the engine's session events into interface-table changes: a session that comes
+//! up binds `(our tunnel id, our session id)` to its VR, so the workers decapsulate its data
+//! messages into that VR; one that goes down is unbound. Tunnel ids are drawn per VR at
+//! random; should two VRs ever hold the same `(tunnel, session)` pair, the second binding is
+//! refused by the table, the session is closed (CDN) and the collision is counted.
+//!
+//! Switching a VR between LAC and LNS ([`VrEndpoints::set_role`]) drains it: every tunnel
+//! is closed with StopCCN, new tunnels are refused while draining, and the engine is
+//! replaced by one of the new role once the old one holds no tunnel (or after
+//! [`DRAIN_LIMIT`]).
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use dataplane::wire::{IpProtocol, Ipv4Packet, UdpPacket, UdpRepr};
+use rand::rngs::StdRng;
+use vr::VrId;
+
+use crate::l2tp::engine::{CallParams, Config, Engine, Event, Role};
+
+/// UDP port of L2TP.
+pub const L2TP_PORT: u16 = 1701;
+/// How long a role switch waits for tunnels to close before replacing the engine anyway.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(35);
+
+/// What the control core must do to the forwarding tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableChange {
+    /// Bind `(tunnel, session)` to `vr` in the interface table.
+    Bind {
+        /// The VR.
+        vr: VrId,
+        /// Our tunnel id.
+        tunnel: u16,
+        /// Our session id.
+        session: u16,
+    },
+    /// Remove the binding of `(tunnel, session)`.
+    Unbind {
+        /// Our tunnel id.
+        tunnel: u16,
+        /// Our session id.
+        session: u16,
+    },
+}
+
+/// Driver counters (the engines keep their own protocol counters).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DriverStats {
+    /// L2TP control packets handed to an engine.
+    pub rx: u64,
+    /// Punted L2TP for a VR without an L2TP endpoint, or to another of its addresses.
+    pub rx_not_configured: u64,
+    /// From a source the LNS's `peers` list does not allow.
+    pub rx_peer_not_allowed: u64,
+    /// Not a well-formed IPv4/UDP datagram.
+    pub rx_malformed: u64,
+    /// Packets produced for the VRs to route.
+    pub tx: u64,
+    /// `(tunnel, session)` already bound elsewhere: session closed.
+    pub id_collisions: u64,
+    /// Role switches completed.
+    pub role_switches: u64,
+    /// New tunnels refused because the VR is draining for a role switch.
+    pub refused_draining: u64,
+}
+
+/// One VR's endpoint settings.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// The VR.
+    pub vr: VrId,
+    /// The VR's tunnel address.
+    pub local: Ipv4Addr,
+    /// Engine configuration (role, host name, secret, timers, limits).
+    pub engine: Config,
+    /// LAC: the LNSs to open tunnels to. LNS: allowed LACs (empty = any).
+    pub peers: Vec<Ipv4Addr>,
+    /// LAC: place one incoming call per peer once its tunnel is up (as xl2tpd's `autodial`).
+    pub autodial: bool,
+}
+
+struct Endpoint {
+    cfg: EndpointConfig,
+    engine: Engine<StdRng>,
+    /// Role to switch to once drained, and when draining started.
+    draining: Option<(Role, Instant)>,
+    bound: HashSet<(u16, u16)>,
+    dialed: HashSet<u16>,
+}
+
+impl Endpoint {
+    fn new(cfg: EndpointConfig, rng: StdRng, now: Instant) -> Self {
+        let mut e = Endpoint {
+            engine: Engine::new(cfg.engine.clone(), rng),
+            cfg,
+            draining: None,
+            bound: HashSet::new(),
+            dialed: HashSet::new(),
+        };
+        e.start(now);
+        e
+    }
+
+    fn start(&mut self, now: Instant) {
+        if self.cfg.engine.role == Role::Lac {
+            for p in self.cfg.peers.clone() {
+                let _ = self
+                    .engine
+                    .open_tunnel(now, SocketAddr::new(IpAddr::V4(p), L2TP_PORT));
+            }
+        }
+    }
+}
+
+/// Every VR's L2TP endpoint.
+pub struct VrEndpoints {
+    eps: Vec<Endpoint>,
+    make_rng: Box<dyn FnMut() -> StdRng + Send>,
+    /// Bindings of replaced engines still to be removed from the table.
+    orphans: Vec<(u16, u16)>,
+    /// Counters.
+    pub stats: DriverStats,
+}
+
+impl VrEndpoints {
+    /// Endpoints for `cfgs`; `make_rng` seeds each engine (from the OS in the appliance,
+    /// fixed seeds in tests).
+    pub fn new(
+        cfgs: Vec<EndpointConfig>,
+        mut make_rng: Box<dyn FnMut() -> StdRng + Send>,
+        now: Instant,
+    ) -> Self {
+        let eps = cfgs
+            .into_iter()
+            .map(|c| Endpoint::new(c, make_rng(), now))
+            .collect();
+        VrEndpoints {
+            eps,
+            make_rng,
+            orphans: Vec::new(),
+            stats: DriverStats::default(),
+        }
+    }
+
+    /// Endpoints whose engines draw ids, challenges and random vectors from generators
+    /// seeded by the operating system (the appliance's choice; tests use [`Self::new`]).
+    pub fn with_os_rng(cfgs: Vec<EndpointConfig>, now: Instant) -> Self {
+        Self::new(cfgs, Box::new(rand::make_rng::<StdRng>), now)
+    }
+
+    /// True when no VR runs L2TP.
+    pub fn is_empty(&self) -> bool {
+        self.eps.is_empty()
+    }
+
+    fn ep(&mut self, vr: VrId) -> Option<&mut Endpoint> {
+        self.eps.iter_mut().find(|e| e.cfg.vr == vr)
+    }
+
+    /// A punted IPv4 packet (starting at the IP header) that arrived in `vr` for UDP 1701.
+    pub fn handle_packet(&mut self, now: Instant, vr: VrId, ip: &[u8]) {
+        let Ok(p) = Ipv4Packet::new_checked(ip) else {
+            self.stats.rx_malformed += 1;
+            return;
+        };
+        if p.protocol() != IpProtocol::Udp {
+            self.stats.rx_malformed += 1;
+            return;
+        }
+        let Ok(u) = UdpPacket::new_checked(p.payload()) else {
+            self.stats.rx_malformed += 1;
+            return;
+        };
+        let (src, dst) = (p.src_addr(), p.dst_addr());
+        let sport = u.src_port();
+        let payload = u.payload().to_vec();
+        let Some(ep) = self.eps.iter_mut().find(|e| e.cfg.vr == vr) else {
+            self.stats.rx_not_configured += 1;
+            return;
+        };
+        if dst != ep.cfg.local {
+            self.stats.rx_not_configured += 1;
+            return;
+        }
+        if ep.cfg.engine.role == Role::Lns
+            && !ep.cfg.peers.is_empty()
+            && !ep.cfg.peers.contains(&src)
+        {
+            self.stats.rx_peer_not_allowed += 1;
+            return;
+        }
+        if ep.draining.is_some() && ep.engine.tunnel_count() == 0 {
+            // A new peer while draining: the engine would open a tunnel we are about to drop.
+            self.stats.refused_draining += 1;
+            return;
+        }
+        self.stats.rx += 1;
+        ep.engine
+            .handle_input(now, SocketAddr::new(IpAddr::V4(src), sport), &payload);
+    }
+
+    /// Runs every engine's timers and finishes role switches that are due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for i in 0..self.eps.len() {
+            self.eps[i].engine.handle_timeout(now);
+            let done = match self.eps[i].draining {
+                Some((_, since)) => {
+                    self.eps[i].engine.tunnel_count() == 0 || now >= since + DRAIN_LIMIT
+                }
+                None => false,
+            };
+            if done {
+                self.finish_switch(i, now);
+            }
+        }
+    }
+
+    /// When [`Self::handle_timeout`] should run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.eps
+            .iter()
+            .filter_map(|e| {
+                let t = e.engine.poll_timeout();
+                let d = e.draining.map(|(_, since)| since + DRAIN_LIMIT);
+                match (t, d) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            })
+            .min()
+    }
+
+    /// Moves what the engines produced out: IPv4 packets to route in their VR, and table
+    /// changes. `bound_ok` is asked before each bind (false = the pair is taken elsewhere).
+    pub fn drain(
+        &mut self,
+        now: Instant,
+        packets: &mut Vec<(VrId, Vec<u8>)>,
+        changes: &mut Vec<TableChange>,
+        mut bound_ok: impl FnMut(u16, u16) -> bool,
+    ) {
+        for (tunnel, session) in self.orphans.drain(..) {
+            changes.push(TableChange::Unbind { tunnel, session });
+        }
+        for ep in &mut self.eps {
+            let vr = ep.cfg.vr;
+            while let Some(ev) = ep.engine.poll_event() {
+                match ev {
+                    Event::SessionUp {
+                        tunnel, session, ..
+                    } => {
+                        if bound_ok(tunnel, session) {
+                            ep.bound.insert((tunnel, session));
+                            changes.push(TableChange::Bind {
+                                vr,
+                                tunnel,
+                                session,
+                            });
+                        } else {
+                            self.stats.id_collisions += 1;
+                            let _ = ep.engine.close_session(now, tunnel, session);
+                        }
+                    }
+                    Event::SessionDown {
+                        tunnel, session, ..
+                    } => {
+                        if ep.bound.remove(&(tunnel, session)) {
+                            changes.push(TableChange::Unbind { tunnel, session });
+                        }
+                    }
+                    Event::TunnelUp { tunnel, .. } => {
+                        if ep.cfg.autodial
+                            && ep.cfg.engine.role == Role::Lac
+                            && ep.dialed.insert(tunnel)
+                        {
+                            let call = CallParams {
+                                called_number: Vec::new(),
+                                calling_number: Vec::new(),
+                                bearer_type: 0,
+                                framing_type: 3,
+                                connect_speed: 1_000_000_000,
+                            };
+                            let _ = ep.engine.open_session(now, tunnel, call);
+                        }
+                    }
+                    Event::TunnelDown { tunnel, .. } => {
+                        ep.dialed.remove(&tunnel);
+                        let gone: Vec<_> =
+                            ep.bound.iter().filter(|b| b.0 == tunnel).copied().collect();
+                        for (t, s) in gone {
+                            ep.bound.remove(&(t, s));
+                            changes.push(TableChange::Unbind {
+                                tunnel: t,
+                                session: s,
+                            });
+                        }
+                    }
+                    Event::WanErrorNotify { .. } | Event::SetLinkInfo { .. } => {}
+                }
+            }
+            while let Some(t) = ep.engine.poll_transmit() {
+                let IpAddr::V4(dst) = t.dst.ip() else {
+                    continue;
+                };
+                packets.push((
+                    vr,
+                    udp4(ep.cfg.local, dst, L2TP_PORT, t.dst.port(), &t.bytes),
+                ));
+                self.stats.tx += 1;
+            }
+        }
+    }
+
+    /// Starts switching `vr` to `role`: every tunnel is closed (StopCCN) and the engine is
+    /// replaced when they are gone. Returns false when the VR has no L2TP endpoint.
+    pub fn set_role(&mut self, now: Instant, vr: VrId, role: Role) -> bool {
+        let Some(ep) = self.ep(vr) else {
+            return false;
+        };
+        if ep.engine.config().role == role && ep.draining.is_none() {
+            return true;
+        }
+        let ids: Vec<u16> = ep.engine.tunnel_ids().collect();
+        for t in ids {
+            let _ = ep.engine.close_tunnel(now, t);
+        }
+        ep.draining = Some((role, now));
+        true
+    }
+
+    fn finish_switch(&mut self, i: usize, now: Instant) {
+        let Some((role, _)) = self.eps[i].draining else {
+            return;
+        };
+        let mut cfg = self.eps[i].cfg.clone();
+        cfg.engine.role = role;
+        let rng = (self.make_rng)();
+        let old = std::mem::replace(&mut self.eps[i], Endpoint::new(cfg, rng, now));
+        // Sessions of the old engine that never reported going down are unbound at the
+        // next `drain`.
+        self.orphans.extend(old.bound);
+        self.stats.role_switches += 1;
+    }
+
+    /// The role a VR's endpoint plays now.
+    pub fn role(&self, vr: VrId) -> Option<Role> {
+        self.eps
+            .iter()
+            .find(|e| e.cfg.vr == vr)
+            .map(|e| e.engine.config().role)
+    }
+
+    /// Tunnels and sessions per VR: `(vr, tunnels, sessions)`.
+    pub fn occupancy(&self) -> Vec<(VrId, usize, usize)> {
+        self.eps
+            .iter()
+            .map(|e| (e.cfg.vr, e.engine.tunnel_count(), e.engine.session_count()))
+            .collect()
+    }
+
+    /// Sum of a protocol counter over every engine.
+    pub fn engine_counter(&self, f: impl Fn(&crate::l2tp::engine::Counters) -> u64) -> u64 {
+        self.eps.iter().map(|e| f(e.engine.counters())).sum()
+    }
+}
+
+/// An IPv4/UDP datagram (UDP checksum filled in).
+pub fn udp4(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let repr = UdpRepr {
+        src_port: sport,
+        dst_port: dport,
+        payload_len: payload.len(),
+    };
+    let mut udp = vec![0u8; repr.buffer_len()];
+    repr.emit(
+        &mut UdpPacket::new_unchecked(&mut udp[..]),
+        &IpAddr::V4(src),
+        &IpAddr::V4(dst),
+        payload,
+    );
+    crate::packet::ipv4(src, dst, IpProtocol::Udp, 64, &udp)
+}

@@ -1,0 +1,744 @@
+//! `varouter bench pipeline`: a pktgen-style benchmark of the real forwarding pipeline.
+//!
+//! **What is measured.** Packets come from the profile's generator flows (templates with
+//! source/destination ranges, fixed sizes 64..1514 B or IMIX, any number of flows) — or,
+//! with `--dst-from-routes`, with destinations drawn at random from inside the routes of
+//! `--routes` (a full Internet table), so every lookup walks a different path of a big FIB.
+//!
+//! * **`mem` profiles (software replay).** For each ingress port a ring of `--ring`
+//!   packets is generated *before* timing starts (address picking, checksums and flow
+//!   tags are not measured). During the run each worker's replay queue copies the next
+//!   frame of the ring into a pooled buffer — the work a NIC's DMA or DPDK's `net_pcap`
+//!   `infinite_rx` does — then the packet goes through the real [`Worker`] loop and
+//!   pipeline; the tx side counts and recycles buffers. The copy is counted.
+//! * **`dpdk` profiles.** The appliance runs on DPDK exactly as `varouter run` does
+//!   (build with `--features dpdk`); traffic comes from the profile's vdevs — typically
+//!   `net_pcap` with `infinite_rx=1` replaying a capture written by `--write-pcap` (the
+//!   same frames as the software replay). Packets and drops come from the workers'
+//!   counters over the whole run.
+//!
+//! **Cycles per packet** = TSC frequency ÷ packets received per second per worker (every
+//! worker polls all the time, so this is the cost of one packet including I/O). The TSC
+//! frequency is DPDK's measurement for DPDK runs, otherwise `--cpu-mhz` or the `cpu MHz`
+//! of `/proc/cpuinfo` (invariant TSC); reading the TSC directly would need `unsafe`.
+
+use crate::config::{AddrRange, Backend, Config, FrameSize, IpPrefix, RouteTarget};
+use crate::run::{RunError, RunOptions};
+use dataplane::buffer::{BufPool, HeapBuf, HeapPool, PacketBuf};
+use dataplane::counters::{Totals, WorkerCounters};
+use dataplane::pipeline::PortInfo;
+use dataplane::port::mem::{self, Egress, FlowSpec, MemPort, MemStats, Range};
+use dataplane::port::{PortQueue, BURST};
+use dataplane::punt::{PuntRing, PUNT_RING_SIZE};
+use dataplane::wire::checksum;
+use dataplane::worker::{StopWhen, Worker};
+use std::fmt::Write as _;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use vr::{ForwardingState, ForwardingStateBuilder, NextHopId, Publisher, VrId};
+
+/// Options of `varouter bench pipeline`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Profile: `mem` ports with `traffic.flows` (software replay), or `dpdk` ports.
+    #[arg(long)]
+    pub profile: PathBuf,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+    /// Unmeasured seconds before the measurement (software replay).
+    #[arg(long, default_value_t = 0.5)]
+    pub warmup: f64,
+    /// Print one JSON line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Route file (`prefix [anything]` per line, `#` comments) loaded into `--routes-vr`;
+    /// route *k* uses the next hop of that VR's static route *k mod n* of its family.
+    #[arg(long)]
+    pub routes: Option<PathBuf>,
+    /// VR (by name) receiving `--routes`; default the profile's first VR.
+    #[arg(long)]
+    pub routes_vr: Option<String>,
+    /// Replace each generated IPv4 packet's destination by a random address inside a random
+    /// route of `--routes` (checksums fixed up), so lookups hit the whole table.
+    #[arg(long)]
+    pub dst_from_routes: bool,
+    /// Packets generated per ingress port (the replay ring).
+    #[arg(long, default_value_t = 65536)]
+    pub ring: usize,
+    /// Write each ingress port's ring to `DIR/<port>.pcap` (for `net_pcap` vdevs and
+    /// dpdk-testpmd) and exit without measuring.
+    #[arg(long)]
+    pub write_pcap: Option<PathBuf>,
+    /// Seed of `--dst-from-routes`.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// TSC frequency in MHz (default: DPDK's measurement, else /proc/cpuinfo).
+    #[arg(long)]
+    pub cpu_mhz: Option<f64>,
+}
+
+/// What one benchmark run measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Result_ {
+    /// `mem-replay` or `dpdk`.
+    pub mode: &'static str,
+    /// Workers.
+    pub workers: usize,
+    /// Measured seconds.
+    pub seconds: f64,
+    /// Packets received by the workers.
+    pub rx: u64,
+    /// Packets forwarded (sent).
+    pub packets: u64,
+    /// Packets dropped (named pipeline drops plus refused transmissions).
+    pub drops: u64,
+    /// Packets punted to the control core.
+    pub punts: u64,
+    /// TSC MHz used for cycles.
+    pub cpu_mhz: f64,
+    /// Routes in the benchmarked VR's tables (static + loaded).
+    pub routes_loaded: usize,
+}
+
+impl Result_ {
+    /// Forwarded million packets per second (all workers).
+    pub fn mpps(&self) -> f64 {
+        self.packets as f64 / self.seconds / 1e6
+    }
+    /// Received million packets per second per worker.
+    pub fn rx_mpps_per_worker(&self) -> f64 {
+        self.rx as f64 / self.seconds / 1e6 / self.workers as f64
+    }
+    /// CPU cycles per received packet on one worker.
+    pub fn cycles_per_packet(&self) -> f64 {
+        let pps = self.rx as f64 / self.seconds / self.workers as f64;
+        if pps > 0.0 {
+            self.cpu_mhz * 1e6 / pps
+        } else {
+            f64::INFINITY
+        }
+    }
+    /// One JSON line.
+    pub fn json(&self) -> String {
+        format!(
+            "{{\"mode\":\"{}\",\"mpps\":{:.4},\"mpps_per_worker\":{:.4},\"cycles_per_packet\":{:.1},\"workers\":{},\"packets\":{},\"rx\":{},\"drops\":{},\"punts\":{},\"seconds\":{:.3},\"cpu_mhz\":{:.1},\"routes\":{}}}",
+            self.mode,
+            self.mpps(),
+            self.packets as f64 / self.seconds / 1e6 / self.workers as f64,
+            self.cycles_per_packet(),
+            self.workers,
+            self.packets,
+            self.rx,
+            self.drops,
+            self.punts,
+            self.seconds,
+            self.cpu_mhz,
+            self.routes_loaded
+        )
+    }
+}
+
+/// Runs the benchmark and prints the result.
+pub fn run(args: Args) -> Result<(), String> {
+    if args.seconds.is_nan() || args.seconds <= 0.0 || args.warmup.is_nan() || args.warmup < 0.0 {
+        return Err("--seconds must be > 0 and --warmup >= 0".into());
+    }
+    if args.ring == 0 {
+        return Err("--ring must be at least 1".into());
+    }
+    let cfg = crate::load_config(&args.profile).map_err(|errs| {
+        errs.iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    let routes = match &args.routes {
+        Some(p) => load_routes(p)?,
+        None => Vec::new(),
+    };
+    if args.dst_from_routes && !routes.iter().any(|r| matches!(r, IpPrefix::V4(_))) {
+        return Err("--dst-from-routes needs IPv4 routes from --routes".into());
+    }
+    let (tables, routes_loaded) = compile_with_routes(&cfg, &routes, args.routes_vr.as_deref())?;
+    let dpdk = cfg
+        .ports
+        .iter()
+        .any(|p| matches!(p.backend, Backend::Dpdk { .. }));
+
+    if let Some(dir) = &args.write_pcap {
+        let rings = generate_rings(&cfg, &args, &routes)?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for (pi, ring) in rings.iter().enumerate() {
+            if ring.is_empty() {
+                continue;
+            }
+            let path = dir.join(format!("{}.pcap", cfg.ports[pi].name));
+            write_pcap(&path, ring)?;
+            println!("{}: {} packets", path.display(), ring.len());
+        }
+        return Ok(());
+    }
+
+    let mut fib_ns = None;
+    let r = if dpdk {
+        run_dpdk(&cfg, &args, tables, routes_loaded)?
+    } else {
+        let rings = generate_rings(&cfg, &args, &routes)?;
+        fib_ns = fib_only_ns(&cfg, &tables, &rings, args.routes_vr.as_deref());
+        run_replay(&cfg, &args, tables, rings, routes_loaded)?
+    };
+    if args.json {
+        println!("{}", r.json());
+    } else {
+        let mut o = String::new();
+        let _ = writeln!(o, "=== varouter bench pipeline ({}) ===", r.mode);
+        let _ = writeln!(o, "profile          {}", args.profile.display());
+        let _ = writeln!(o, "routes in VR     {}", r.routes_loaded);
+        let _ = writeln!(o, "workers          {}", r.workers);
+        let _ = writeln!(o, "seconds          {:.2}", r.seconds);
+        let _ = writeln!(o, "received         {}", r.rx);
+        let _ = writeln!(o, "forwarded        {} ({:.3} Mpps)", r.packets, r.mpps());
+        let _ = writeln!(o, "dropped          {}", r.drops);
+        let _ = writeln!(o, "punted           {}", r.punts);
+        let _ = writeln!(
+            o,
+            "per worker       {:.3} Mpps received",
+            r.rx_mpps_per_worker()
+        );
+        let _ = writeln!(
+            o,
+            "cycles/packet    {:.1} (at {:.0} MHz)",
+            r.cycles_per_packet(),
+            r.cpu_mhz
+        );
+        if let Some(ns) = fib_ns {
+            let _ = writeln!(
+                o,
+                "FIB alone        {ns:.1} ns = {:.1} cycles per lookup of the same destinations",
+                ns * r.cpu_mhz / 1e3
+            );
+        }
+        print!("{o}");
+    }
+    Ok(())
+}
+
+/// Reads a route file: the first field of each line is a prefix; `#` starts a comment.
+pub fn load_routes(path: &Path) -> Result<Vec<IpPrefix>, String> {
+    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut v = Vec::new();
+    for (n, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+        let Some(tok) = line
+            .split('#')
+            .next()
+            .and_then(|l| l.split_whitespace().next())
+        else {
+            continue;
+        };
+        let p = crate::profile::check::parse_prefix(tok)
+            .map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
+        v.push(p);
+    }
+    Ok(v)
+}
+
+/// Compiles the profile and adds `routes` to the VR named `vr` (default: the first),
+/// sharing the next hops of that VR's static routes. Returns the tables and the number of
+/// routes added.
+pub fn compile_with_routes(
+    cfg: &Config,
+    routes: &[IpPrefix],
+    vr: Option<&str>,
+) -> Result<(ForwardingState, usize), String> {
+    let mut b: ForwardingStateBuilder =
+        crate::build::compile_builder(cfg).map_err(|e| e.to_string())?;
+    if routes.is_empty() {
+        return Ok((b.build(1).map_err(|e| e.to_string())?, 0));
+    }
+    let v = match vr {
+        Some(name) => cfg
+            .vrs
+            .iter()
+            .find(|v| v.name == name)
+            .ok_or_else(|| format!("--routes-vr: no VR named `{name}`"))?,
+        None => cfg
+            .vrs
+            .first()
+            .ok_or("--routes needs a VR in the profile")?,
+    };
+    let first = b.build(1).map_err(|e| e.to_string())?;
+    let fib = first
+        .vr_fib(VrId(v.id))
+        .ok_or_else(|| format!("VR `{}` has no FIB", v.name))?;
+    let (mut nh4, mut nh6): (Vec<NextHopId>, Vec<NextHopId>) = (Vec::new(), Vec::new());
+    for r in &v.routes {
+        if !matches!(r.target, RouteTarget::Via { .. }) {
+            continue;
+        }
+        match r.prefix {
+            IpPrefix::V4(p) => nh4.extend(fib.lookup4(p.addr())),
+            IpPrefix::V6(p) => nh6.extend(fib.lookup6(p.addr())),
+        }
+    }
+    if nh4.is_empty() && nh6.is_empty() {
+        return Err(format!(
+            "VR `{}` has no static `via` route whose next hop the loaded routes could use",
+            v.name
+        ));
+    }
+    let (mut k4, mut k6, mut added) = (0usize, 0usize, 0usize);
+    for r in routes {
+        let res = match r {
+            IpPrefix::V4(p) if !nh4.is_empty() => {
+                k4 += 1;
+                b.add_route4(VrId(v.id), *p, nh4[k4 % nh4.len()])
+            }
+            IpPrefix::V6(p) if !nh6.is_empty() => {
+                k6 += 1;
+                b.add_route6(VrId(v.id), *p, nh6[k6 % nh6.len()])
+            }
+            _ => continue,
+        };
+        res.map_err(|e| e.to_string())?;
+        added += 1;
+    }
+    Ok((b.build(1).map_err(|e| e.to_string())?, added))
+}
+
+fn range(r: AddrRange) -> Range {
+    match r {
+        AddrRange::V4(a, b) => Range::V4(a, b),
+        AddrRange::V6(a, b) => Range::V6(a, b),
+    }
+}
+
+/// Generates `args.ring` frames per port from the flows entering it (index = port).
+fn generate_rings(
+    cfg: &Config,
+    args: &Args,
+    routes: &[IpPrefix],
+) -> Result<Vec<Vec<Vec<u8>>>, String> {
+    if cfg.flows.is_empty() {
+        return Err(format!(
+            "{}: no `traffic.flows`; the generator needs flows (on `mem` ports)",
+            args.profile.display()
+        ));
+    }
+    let v4: Vec<vr::Prefix4> = routes
+        .iter()
+        .filter_map(|r| match r {
+            IpPrefix::V4(p) => Some(*p),
+            IpPrefix::V6(_) => None,
+        })
+        .collect();
+    let mut rng = SplitMix(args.seed);
+    let mut rings = Vec::new();
+    for (pi, p) in cfg.ports.iter().enumerate() {
+        let flows: Vec<FlowSpec> = cfg
+            .flows
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.port == pi)
+            .map(|(id, f)| FlowSpec {
+                id: id as u32,
+                dst_mac: p.mac,
+                src_mac: [0x02, 0xee, 0, 0, (pi >> 8) as u8, pi as u8],
+                vlan: f.vlan,
+                labels: f.labels.clone(),
+                src: range(f.src),
+                dst: range(f.dst),
+                sizes: match f.size {
+                    FrameSize::Fixed(n) => vec![n],
+                    FrameSize::Imix => mem::IMIX.to_vec(),
+                },
+                rate_pps: None,
+                count: None,
+                seq_base: 0,
+                seq_stride: 1,
+            })
+            .collect();
+        if flows.is_empty() {
+            rings.push(Vec::new());
+            continue;
+        }
+        let stats = Arc::new(MemStats::new(cfg.flows.len(), cfg.ports.len()));
+        let mut gen = MemPort::new(
+            pi as u16,
+            flows,
+            Arc::new(Vec::<Option<Egress>>::new()),
+            stats,
+        );
+        let mut pool = HeapPool::new(BURST, BURST * 2);
+        let mut ring = Vec::with_capacity(args.ring);
+        let mut burst = Vec::with_capacity(BURST);
+        while ring.len() < args.ring {
+            let n = gen.rx_burst(&mut pool, &mut burst, BURST.min(args.ring - ring.len()));
+            if n == 0 {
+                return Err(format!("port {}: the generator produced nothing", p.name));
+            }
+            for b in burst.drain(..) {
+                let mut f = b.data().to_vec();
+                if args.dst_from_routes {
+                    let r = v4[(rng.next() % v4.len() as u64) as usize];
+                    let host = if r.len() >= 32 {
+                        0
+                    } else {
+                        (rng.next() as u32) & !r.mask()
+                    };
+                    set_ipv4_dst(&mut f, r.addr() | host);
+                }
+                ring.push(f);
+                pool.free(b);
+            }
+        }
+        rings.push(ring);
+    }
+    Ok(rings)
+}
+
+/// For comparison with the per-packet cost: nanoseconds per IPv4 FIB lookup of the ring's
+/// destinations in the benchmarked VR, looked up back to back outside the pipeline.
+fn fib_only_ns(
+    cfg: &Config,
+    st: &ForwardingState,
+    rings: &[Vec<Vec<u8>>],
+    vr: Option<&str>,
+) -> Option<f64> {
+    let v = match vr {
+        Some(n) => cfg.vrs.iter().find(|v| v.name == n)?,
+        None => cfg.vrs.first()?,
+    };
+    let fib = st.vr_fib(VrId(v.id))?;
+    let dsts: Vec<u32> = rings
+        .iter()
+        .flatten()
+        .filter(|f| f.len() >= 34 && f[12..14] == [0x08, 0x00])
+        .map(|f| u32::from_be_bytes([f[30], f[31], f[32], f[33]]))
+        .collect();
+    if dsts.is_empty() {
+        return None;
+    }
+    let rounds = (4_000_000 / dsts.len()).max(1);
+    let t = Instant::now();
+    let mut hits = 0u64;
+    for _ in 0..rounds {
+        for d in &dsts {
+            hits += u64::from(fib.lookup4(std::hint::black_box(*d)).is_some());
+        }
+    }
+    std::hint::black_box(hits);
+    Some(t.elapsed().as_nanos() as f64 / (rounds * dsts.len()) as f64)
+}
+
+/// Rewrites the destination of an (optionally VLAN-tagged) IPv4 frame, fixing the header
+/// and UDP checksums incrementally. Other frames are left alone.
+fn set_ipv4_dst(f: &mut [u8], dst: u32) {
+    let mut l3 = 14;
+    if f.len() >= 18 && f[12..14] == [0x81, 0x00] {
+        l3 = 18;
+    }
+    if f.len() < l3 + 20 || f[l3 - 2..l3] != [0x08, 0x00] {
+        return;
+    }
+    let ihl = usize::from(f[l3] & 0x0f) * 4;
+    let old = u32::from_be_bytes([f[l3 + 16], f[l3 + 17], f[l3 + 18], f[l3 + 19]]);
+    let hc = u16::from_be_bytes([f[l3 + 10], f[l3 + 11]]);
+    f[l3 + 10..l3 + 12].copy_from_slice(&checksum::update_u32(hc, old, dst).to_be_bytes());
+    f[l3 + 16..l3 + 20].copy_from_slice(&dst.to_be_bytes());
+    let u = l3 + ihl;
+    if f[l3 + 9] == 17 && f.len() >= u + 8 {
+        let uc = u16::from_be_bytes([f[u + 6], f[u + 7]]);
+        if uc != 0 {
+            let mut n = checksum::update_u32(uc, old, dst);
+            if n == 0 {
+                n = 0xffff;
+            }
+            f[u + 6..u + 8].copy_from_slice(&n.to_be_bytes());
+        }
+    }
+}
+
+fn write_pcap(path: &Path, frames: &[Vec<u8>]) -> Result<(), String> {
+    let f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut w = pcap_file::pcap::PcapWriter::new(std::io::BufWriter::new(f))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    for (i, fr) in frames.iter().enumerate() {
+        let p =
+            pcap_file::pcap::PcapPacket::new(Duration::from_micros(i as u64), fr.len() as u32, fr);
+        w.write_packet(&p)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// A replay queue: rx copies the next ring frame into a pooled buffer; tx recycles.
+struct Replay {
+    ring: Arc<Vec<Vec<u8>>>,
+    next: usize,
+}
+
+impl PortQueue<HeapBuf, HeapPool> for Replay {
+    #[inline]
+    fn rx_burst(&mut self, pool: &mut HeapPool, out: &mut Vec<HeapBuf>, max: usize) -> usize {
+        if self.ring.is_empty() {
+            return 0;
+        }
+        let mut n = 0;
+        while n < max {
+            let Some(mut b) = pool.alloc() else { break };
+            b.set(&self.ring[self.next]);
+            self.next += 1;
+            if self.next == self.ring.len() {
+                self.next = 0;
+            }
+            out.push(b);
+            n += 1;
+        }
+        n
+    }
+
+    #[inline]
+    fn tx_burst(&mut self, pool: &mut HeapPool, pkts: &mut Vec<HeapBuf>) -> usize {
+        for b in pkts.drain(..) {
+            pool.free(b);
+        }
+        0
+    }
+
+    fn rx_finished(&self) -> bool {
+        false
+    }
+}
+
+fn cpu_mhz(args: &Args) -> Result<f64, String> {
+    if let Some(m) = args.cpu_mhz {
+        return Ok(m);
+    }
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    info.lines()
+        .find(|l| l.starts_with("cpu MHz"))
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| "cannot read `cpu MHz` from /proc/cpuinfo; pass --cpu-mhz".into())
+}
+
+fn summed(t: &Totals) -> (u64, u64, u64, u64) {
+    let rx = t.ports.iter().map(|p| p.0).sum();
+    let tx = t.ports.iter().map(|p| p.1).sum();
+    let drops = t.drops.iter().map(|d| d.1).sum();
+    let punts = t.punts.iter().map(|p| p.1).sum();
+    (rx, tx, drops, punts)
+}
+
+fn run_replay(
+    cfg: &Config,
+    args: &Args,
+    tables: ForwardingState,
+    rings: Vec<Vec<Vec<u8>>>,
+    routes_loaded: usize,
+) -> Result<Result_, String> {
+    let mhz = cpu_mhz(args)?;
+    let publisher: Publisher<ForwardingState> = Publisher::new(tables);
+    let nworkers = cfg.worker_cores.len().max(1);
+    let vr_slots = cfg.vrs.iter().map(|v| v.id as usize + 1).max().unwrap_or(1);
+    let infos: Arc<[PortInfo]> = cfg
+        .ports
+        .iter()
+        .map(|p| PortInfo {
+            mac: p.mac,
+            mtu: p.mtu,
+        })
+        .collect();
+    let rings: Vec<Arc<Vec<Vec<u8>>>> = rings.into_iter().map(Arc::new).collect();
+    let counters: Vec<Arc<WorkerCounters>> = (0..nworkers)
+        .map(|_| Arc::new(WorkerCounters::new(cfg.ports.len(), vr_slots)))
+        .collect();
+    let punt: Vec<Arc<PuntRing<HeapBuf>>> = (0..nworkers)
+        .map(|_| Arc::new(PuntRing::new(PUNT_RING_SIZE)))
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut handles = Vec::new();
+    for w in 0..nworkers {
+        let queues: Vec<Box<dyn PortQueue<HeapBuf, HeapPool>>> = rings
+            .iter()
+            .map(|r| {
+                let q: Box<dyn PortQueue<HeapBuf, HeapPool>> = Box::new(Replay {
+                    ring: r.clone(),
+                    next: (w * r.len()) / nworkers,
+                });
+                q
+            })
+            .collect();
+        let mut worker = Worker::new(
+            w,
+            HeapPool::new(4096, 8192),
+            queues,
+            infos.clone(),
+            publisher.handle(),
+            counters[w].clone(),
+            punt[w].clone(),
+        );
+        let core = cfg.worker_cores.get(w).copied();
+        let stop = stop.clone();
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("bench{w}"))
+                .spawn(move || {
+                    if let Some(c) = core {
+                        core_affinity::set_for_current(core_affinity::CoreId { id: c });
+                    }
+                    worker.run(&stop, StopWhen::Flag);
+                })
+                .map_err(|e| format!("cannot start worker: {e}"))?,
+        );
+    }
+    if let Some(c) = cfg.control_core {
+        core_affinity::set_for_current(core_affinity::CoreId { id: c });
+    }
+    // The control thread only drains punts (recycling their buffers) and keeps time.
+    let drain_for = |d: Duration| {
+        let until = Instant::now() + d;
+        while Instant::now() < until {
+            for r in &punt {
+                while r.pop().is_some() {}
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    drain_for(Duration::from_secs_f64(args.warmup));
+    let before = Totals::sum(&counters);
+    let t0 = Instant::now();
+    drain_for(Duration::from_secs_f64(args.seconds));
+    let after = Totals::sum(&counters);
+    let secs = t0.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = h.join();
+    }
+    let (rx0, tx0, d0, p0) = summed(&before);
+    let (rx1, tx1, d1, p1) = summed(&after);
+    Ok(Result_ {
+        mode: "mem-replay",
+        workers: nworkers,
+        seconds: secs,
+        rx: rx1 - rx0,
+        packets: tx1 - tx0,
+        drops: d1 - d0,
+        punts: p1 - p0,
+        cpu_mhz: mhz,
+        routes_loaded,
+    })
+}
+
+#[cfg(feature = "dpdk")]
+fn run_dpdk(
+    cfg: &Config,
+    args: &Args,
+    tables: ForwardingState,
+    routes_loaded: usize,
+) -> Result<Result_, String> {
+    let opts = RunOptions {
+        duration: Some(Duration::from_secs_f64(args.seconds)),
+        until_inputs_finished: false,
+        stats_every: None,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).map_err(|e| e.to_string())?;
+    }
+    let s = crate::run_dpdk::run_with_tables(cfg, tables, &opts, stop)
+        .map_err(|e: RunError| e.to_string())?;
+    let hz = dataplane::port::dpdk::tsc_hz();
+    let mhz = match args.cpu_mhz {
+        Some(m) => m,
+        None if hz > 0 => hz as f64 / 1e6,
+        None => cpu_mhz(args)?,
+    };
+    let (rx, tx, drops, punts) = summed(&s.totals);
+    Ok(Result_ {
+        mode: "dpdk",
+        workers: s.workers,
+        seconds: s.elapsed.as_secs_f64(),
+        rx,
+        packets: tx,
+        drops,
+        punts,
+        cpu_mhz: mhz,
+        routes_loaded,
+    })
+}
+
+#[cfg(not(feature = "dpdk"))]
+fn run_dpdk(_: &Config, _: &Args, _: ForwardingState, _: usize) -> Result<Result_, String> {
+    let _: Option<RunOptions> = None;
+    Err(RunError::DpdkNotBuilt.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dst_rewrite_keeps_checksums_valid() {
+        // IPv4/UDP frame with a correct header checksum (built by the mem generator).
+        let spec = FlowSpec {
+            id: 0,
+            dst_mac: [2, 0, 0, 0, 0, 1],
+            src_mac: [2, 0, 0, 0, 0, 2],
+            vlan: Some(10),
+            labels: vec![],
+            src: Range::V4(0x0a00_0001, 0x0a00_0001),
+            dst: Range::V4(0x0a01_0001, 0x0a01_0001),
+            sizes: vec![64],
+            rate_pps: None,
+            count: Some(1),
+            seq_base: 0,
+            seq_stride: 1,
+        };
+        let stats = Arc::new(MemStats::new(1, 1));
+        let mut g = MemPort::new(0, vec![spec], Arc::new(vec![]), stats);
+        let mut pool = HeapPool::new(1, 1);
+        let mut out = Vec::new();
+        assert_eq!(g.rx_burst(&mut pool, &mut out, 1), 1);
+        let mut f = out[0].data().to_vec();
+        set_ipv4_dst(&mut f, 0xc633_6407);
+        let ip = dataplane::wire::Ipv4Packet::new_checked(&f[18..]).unwrap();
+        assert!(ip.verify_checksum());
+        assert_eq!(&f[18 + 16..18 + 20], &[198, 51, 100, 7]);
+    }
+
+    #[test]
+    fn result_math() {
+        let r = Result_ {
+            mode: "mem-replay",
+            workers: 2,
+            seconds: 2.0,
+            rx: 40_000_000,
+            packets: 30_000_000,
+            drops: 10_000_000,
+            punts: 0,
+            cpu_mhz: 2000.0,
+            routes_loaded: 0,
+        };
+        assert!((r.mpps() - 15.0).abs() < 1e-9);
+        assert!((r.cycles_per_packet() - 200.0).abs() < 1e-9);
+        assert!(r.json().contains("\"cycles_per_packet\":200.0"));
+    }
+}

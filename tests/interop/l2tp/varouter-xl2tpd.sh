@@ -1,0 +1,77 @@
+#!/bin/bash
+# Interop of the appliance itself (data plane on AF_PACKET, L2TP on the control core) with
+# xl2tpd, in two network namespaces joined by a veth pair. Needs root, xl2tpd, tcpdump,
+# tshark. Every process is bounded by `timeout`.
+#   1. xl2tpd as LAC -> varouter LNS (configs/lns.yaml): tunnel with challenge auth, a
+#      session bound in the VR; PPP frames of the session reach the control core through
+#      the workers' session lookup (counted as ppp_control_unhandled until PPP exists).
+#   2. varouter LAC (configs/lac.yaml, autodial) -> xl2tpd as LNS: tunnel and session up.
+# tshark must decode every L2TP message in both captures without malformed packets.
+set -u
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+BIN=${VAROUTER:-$ROOT/target/release/varouter}
+PROBE=$ROOT/tests/interop/l2tp/lcp_probe.py
+W=$(mktemp -d -t varouter_l2tp.XXXXXX)
+V=vx-vr; X=vx-xl
+fail=0
+check() { if eval "$2"; then echo "ok   - $1"; else echo "FAIL - $1"; fail=1; fi; }
+stat() { awk -v k="$1" '$1==k {print $2}' "$2" | tail -1; }
+cleanup() {
+  for f in "$W"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+  ip netns del $V 2>/dev/null; ip netns del $X 2>/dev/null
+}
+trap cleanup EXIT
+for t in xl2tpd tcpdump tshark python3; do command -v $t >/dev/null || { echo "missing $t"; exit 2; }; done
+[ -x "$BIN" ] || { echo "no varouter binary at $BIN (cargo build --release)"; exit 2; }
+
+setup() {  # $1 = interface name varouter's profile expects
+  cleanup
+  ip netns add $V && ip netns add $X || exit 2
+  ip link add "$1" type veth peer name vx-xl0 || exit 2
+  ip link set "$1" netns $V; ip link set vx-xl0 netns $X
+  ip -n $V link set lo up; ip -n $X link set lo up
+  ip netns exec $V sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+  ip -n $V link set "$1" up
+  ip -n $X addr add 10.214.0.1/24 dev vx-xl0; ip -n $X link set vx-xl0 up
+  for o in rx tx tso gso gro; do ip netns exec $X ethtool -K vx-xl0 $o off >/dev/null 2>&1; done
+  printf '#!/bin/sh\nexec /usr/bin/python3 %s "$@"\n' "$PROBE" > $W/fake_pppd; chmod +x $W/fake_pppd
+  echo "* * interopsecret" > $W/secrets; chmod 600 $W/secrets
+}
+
+# --- 1. xl2tpd LAC -> varouter LNS ------------------------------------------------------------
+setup lns0
+ip netns exec $X timeout 40 tcpdump -i vx-xl0 -U -w $W/lns.pcap udp port 1701 >/dev/null 2>&1 & echo $! > $W/tcpdump.pid
+ip netns exec $V timeout 40 "$BIN" run "$ROOT/configs/lns.yaml" --duration 14 --stats-interval 0 > $W/lns.out 2>&1 & echo $! > $W/varouter.pid
+sleep 2
+printf '[global]\nlisten-addr = 10.214.0.1\nauth file = %s/secrets\n[lac t1]\nlns = 10.214.0.2\nchallenge = yes\nlength bit = yes\nname = xl2tpd-lac\nautodial = no\n' $W > $W/lac.conf
+ip netns exec $X unshare -m sh -c "mount --bind $W/fake_pppd /usr/sbin/pppd && LCP_PROBE_LOG=$W/probe.log LCP_PROBE_RUNTIME=6 exec timeout 30 xl2tpd -D -c $W/lac.conf -p $W/xl.xpid -C $W/lac.ctl" > $W/xl2tpd_lac.log 2>&1 & echo $! > $W/xl2tpd.pid
+sleep 2; echo "c t1" > $W/lac.ctl; sleep 8; echo "d t1" > $W/lac.ctl 2>/dev/null
+wait "$(cat $W/varouter.pid)" 2>/dev/null
+kill "$(cat $W/xl2tpd.pid)" "$(cat $W/tcpdump.pid)" 2>/dev/null; sleep 1
+check "varouter LNS ran" "grep -q 'varouter summary' $W/lns.out"
+check "tunnel established on varouter" "[ \"\$(stat l2tp_tunnels_established $W/lns.out)\" -ge 1 ]"
+check "session established on varouter" "[ \"\$(stat l2tp_sessions_established $W/lns.out)\" -ge 1 ]"
+check "session data classified by the workers into the VR" "[ \"\$(stat ppp_control_unhandled $W/lns.out)\" -ge 1 ]"
+check "no L2TP data for unknown sessions" "! grep -q 'l2tp_no_session' $W/lns.out"
+check "xl2tpd saw the call come up" "grep -qiE 'call established|Connection established' $W/xl2tpd_lac.log"
+n=$(tshark -r $W/lns.pcap -Y "_ws.malformed || _ws.expert.severity >= warning" 2>/dev/null | wc -l)
+check "tshark decodes every message (LNS case)" "[ $n -eq 0 ] && [ \$(tshark -r $W/lns.pcap 2>/dev/null | wc -l) -gt 5 ]"
+[ $fail -eq 0 ] || { echo "--- varouter"; cat $W/lns.out; echo "--- xl2tpd"; tail -30 $W/xl2tpd_lac.log; }
+
+# --- 2. varouter LAC -> xl2tpd LNS ------------------------------------------------------------
+setup lac0
+ip netns exec $X timeout 40 tcpdump -i vx-xl0 -U -w $W/lac.pcap udp port 1701 >/dev/null 2>&1 & echo $! > $W/tcpdump.pid
+printf '[global]\nlisten-addr = 10.214.0.1\nauth file = %s/secrets\n[lns default]\nip range = 100.64.9.10-100.64.9.50\nlocal ip = 100.64.9.1\nchallenge = yes\nlength bit = yes\nname = xl2tpd-lns\n' $W > $W/lns.conf
+ip netns exec $X unshare -m sh -c "mount --bind $W/fake_pppd /usr/sbin/pppd && LCP_PROBE_LOG=$W/probe2.log LCP_PROBE_RUNTIME=6 exec timeout 30 xl2tpd -D -c $W/lns.conf -p $W/xl2.xpid -C $W/lns.ctl" > $W/xl2tpd_lns.log 2>&1 & echo $! > $W/xl2tpd.pid
+sleep 2
+ip netns exec $V timeout 40 "$BIN" run "$ROOT/configs/lac.yaml" --duration 10 --stats-interval 0 > $W/lac.out 2>&1
+kill "$(cat $W/xl2tpd.pid)" "$(cat $W/tcpdump.pid)" 2>/dev/null; sleep 1
+check "tunnel established from varouter LAC" "[ \"\$(stat l2tp_tunnels_established $W/lac.out)\" -ge 1 ]"
+check "autodialed session established" "[ \"\$(stat l2tp_sessions_established $W/lac.out)\" -ge 1 ]"
+check "xl2tpd LNS accepted the call" "grep -qiE 'call established|Connection established' $W/xl2tpd_lns.log"
+n=$(tshark -r $W/lac.pcap -Y "_ws.malformed || _ws.expert.severity >= warning" 2>/dev/null | wc -l)
+check "tshark decodes every message (LAC case)" "[ $n -eq 0 ] && [ \$(tshark -r $W/lac.pcap 2>/dev/null | wc -l) -gt 5 ]"
+[ $fail -eq 0 ] || { echo "--- varouter"; cat $W/lac.out; echo "--- xl2tpd"; tail -30 $W/xl2tpd_lns.log; }
+tshark -r $W/lns.pcap 2>/dev/null | grep -v ZLB | head -12
+[ $fail -eq 0 ] && echo "PASS: varouter L2TP (af_packet data plane) interop with xl2tpd"
+exit $fail
