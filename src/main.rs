@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
-use varouter::run::{format_summary, run, RunOptions};
+use varouter::run::{format_summary, RunOptions};
 
 #[derive(Parser)]
 #[command(
@@ -115,7 +115,24 @@ fn main() -> ExitCode {
                 stats_every: (stats_interval > 0.0)
                     .then(|| Duration::from_secs_f64(stats_interval)),
             };
-            match run(&cfg, &opts, stop) {
+            // SIGHUP re-reads the profile (live changes: L2TP roles).
+            let reload = match &profile {
+                Some(p) => {
+                    let requested = Arc::new(AtomicBool::new(false));
+                    if let Err(e) =
+                        signal_hook::flag::register(signal_hook::consts::SIGHUP, requested.clone())
+                    {
+                        eprintln!("varouter: cannot install SIGHUP handler: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                    Some(varouter::run::Reload {
+                        path: p.clone(),
+                        requested,
+                    })
+                }
+                None => None,
+            };
+            match varouter::run::run_with_reload(&cfg, &opts, stop, reload) {
                 Ok(s) => {
                     print!("{}", format_summary(&s));
                     if s.misdelivered() > 0 {

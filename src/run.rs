@@ -259,6 +259,29 @@ fn make_queues(
 
 /// Runs the appliance described by `cfg` until `stop` is raised or `opts` says so.
 pub fn run(cfg: &Config, opts: &RunOptions, stop: Arc<AtomicBool>) -> Result<Summary, RunError> {
+    run_with_reload(cfg, opts, stop, None)
+}
+
+/// Where a running appliance re-reads its profile from, and the flag (raised by SIGHUP)
+/// that asks it to.
+#[derive(Clone, Debug)]
+pub struct Reload {
+    /// The profile file.
+    pub path: std::path::PathBuf,
+    /// Raised to request a reload; lowered by the control loop.
+    pub requested: Arc<AtomicBool>,
+}
+
+/// [`run`], re-reading the profile whenever `reload` is requested. A reload applies the
+/// changes that can be made live — today the L2TP role of each VR (LAC ↔ LNS, draining the
+/// VR's tunnels first) — and reports every other difference as needing a restart. A profile
+/// that does not check is refused with its errors and the running configuration is kept.
+pub fn run_with_reload(
+    cfg: &Config,
+    opts: &RunOptions,
+    stop: Arc<AtomicBool>,
+    reload: Option<Reload>,
+) -> Result<Summary, RunError> {
     if cfg
         .ports
         .iter()
@@ -376,6 +399,11 @@ pub fn run(cfg: &Config, opts: &RunOptions, stop: Arc<AtomicBool>) -> Result<Sum
                 control.handle_punt(Instant::now(), p);
             }
         }
+        if let Some(r) = &reload {
+            if r.requested.swap(false, Ordering::Relaxed) {
+                apply_reload(cfg, &r.path, &mut control, Instant::now());
+            }
+        }
         control.tick(Instant::now());
         let all_done = handles.iter().all(|h| h.is_finished());
         if all_done || stop.load(Ordering::Relaxed) {
@@ -485,6 +513,64 @@ pub fn run(cfg: &Config, opts: &RunOptions, stop: Arc<AtomicBool>) -> Result<Sum
             )))
             .collect(),
     })
+}
+
+/// Re-reads the profile and applies what can change live (see [`run_with_reload`]).
+fn apply_reload(
+    running: &Config,
+    path: &std::path::Path,
+    control: &mut crate::control::Control,
+    now: Instant,
+) {
+    let new = match crate::load_config(path) {
+        Ok(c) => c,
+        Err(errs) => {
+            for e in &errs {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "varouter: reload refused ({} errors); running configuration kept",
+                errs.len()
+            );
+            return;
+        }
+    };
+    let mut applied = 0;
+    for v in &new.vrs {
+        let Some(old) = running.vrs.iter().find(|o| o.id == v.id) else {
+            eprintln!(
+                "varouter: reload: VR {} is new; adding VRs needs a restart",
+                v.name
+            );
+            continue;
+        };
+        let (Some(nl), Some(ol)) = (&v.l2tp, &old.l2tp) else {
+            if v.l2tp.is_some() != old.l2tp.is_some() {
+                eprintln!(
+                    "varouter: reload: adding or removing L2TP on VR {} needs a restart",
+                    v.name
+                );
+            }
+            continue;
+        };
+        if nl.role != ol.role {
+            let role = match nl.role {
+                crate::config::L2tpRole::Lac => controlplane::l2tp::engine::Role::Lac,
+                crate::config::L2tpRole::Lns => controlplane::l2tp::engine::Role::Lns,
+            };
+            if control.l2tp.set_role(now, vr::VrId(v.id), role) {
+                eprintln!(
+                    "varouter: reload: VR {} switches L2TP role to {:?} (draining its tunnels)",
+                    v.name, nl.role
+                );
+                applied += 1;
+            }
+        }
+    }
+    eprintln!(
+        "varouter: reload of {}: {applied} live change(s) applied",
+        path.display()
+    );
 }
 
 /// Formats a rate in packets per second.

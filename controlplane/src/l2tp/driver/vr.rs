@@ -227,7 +227,14 @@ impl VrEndpoints {
             .iter()
             .filter_map(|e| {
                 let t = e.engine.poll_timeout();
-                let d = e.draining.map(|(_, since)| since + DRAIN_LIMIT);
+                // A drained endpoint is due at once; otherwise at the drain deadline.
+                let d = e.draining.map(|(_, since)| {
+                    if e.engine.tunnel_count() == 0 {
+                        since
+                    } else {
+                        since + DRAIN_LIMIT
+                    }
+                });
                 match (t, d) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
