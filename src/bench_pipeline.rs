@@ -83,7 +83,7 @@ pub struct Args {
 
 /// What one benchmark run measured.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Result_ {
+pub struct BenchResult {
     /// `mem-replay` or `dpdk`.
     pub mode: &'static str,
     /// Workers.
@@ -104,7 +104,7 @@ pub struct Result_ {
     pub routes_loaded: usize,
 }
 
-impl Result_ {
+impl BenchResult {
     /// Forwarded million packets per second (all workers).
     pub fn mpps(&self) -> f64 {
         self.packets as f64 / self.seconds / 1e6
@@ -553,7 +553,7 @@ fn run_replay(
     tables: ForwardingState,
     rings: Vec<Vec<Vec<u8>>>,
     routes_loaded: usize,
-) -> Result<Result_, String> {
+) -> Result<BenchResult, String> {
     let mhz = cpu_mhz(args)?;
     let publisher: Publisher<ForwardingState> = Publisher::new(tables);
     let nworkers = cfg.worker_cores.len().max(1);
@@ -634,7 +634,7 @@ fn run_replay(
     }
     let (rx0, tx0, d0, p0) = summed(&before);
     let (rx1, tx1, d1, p1) = summed(&after);
-    Ok(Result_ {
+    Ok(BenchResult {
         mode: "mem-replay",
         workers: nworkers,
         seconds: secs,
@@ -653,7 +653,7 @@ fn run_dpdk(
     args: &Args,
     tables: ForwardingState,
     routes_loaded: usize,
-) -> Result<Result_, String> {
+) -> Result<BenchResult, String> {
     let opts = RunOptions {
         duration: Some(Duration::from_secs_f64(args.seconds)),
         until_inputs_finished: false,
@@ -672,7 +672,7 @@ fn run_dpdk(
         None => cpu_mhz(args)?,
     };
     let (rx, tx, drops, punts) = summed(&s.totals);
-    Ok(Result_ {
+    Ok(BenchResult {
         mode: "dpdk",
         workers: s.workers,
         seconds: s.elapsed.as_secs_f64(),
@@ -686,7 +686,7 @@ fn run_dpdk(
 }
 
 #[cfg(not(feature = "dpdk"))]
-fn run_dpdk(_: &Config, _: &Args, _: ForwardingState, _: usize) -> Result<Result_, String> {
+fn run_dpdk(_: &Config, _: &Args, _: ForwardingState, _: usize) -> Result<BenchResult, String> {
     let _: Option<RunOptions> = None;
     Err(RunError::DpdkNotBuilt.to_string())
 }
@@ -726,7 +726,7 @@ mod tests {
 
     #[test]
     fn result_math() {
-        let r = Result_ {
+        let r = BenchResult {
             mode: "mem-replay",
             workers: 2,
             seconds: 2.0,
