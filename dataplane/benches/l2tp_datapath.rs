@@ -6,59 +6,18 @@
 //! `cargo bench -p dataplane --bench l2tp_datapath`; cycles = ns × CPU GHz.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use dataplane::buffer::{HeapBuf, PacketBuf};
+use dataplane::buffer::HeapBuf;
 use dataplane::counters::WorkerCounters;
 use dataplane::pipeline::{forward, PortInfo, Verdict};
 use std::hint::black_box;
-use std::net::Ipv4Addr;
-use vr::{
-    ForwardingStateBuilder, IfBinding, IfKey, L2tpEncap, LabelPush, NextHop, PortId, Prefix4, VrId,
-};
+use vr::PortId;
 
-const R: [u8; 6] = [2, 0, 0, 0, 0, 1];
+#[path = "../tests/common/l2tp_lns.rs"]
+mod l2tp_lns;
+use l2tp_lns::R;
 
 fn bench(c: &mut Criterion) {
-    let mut b = ForwardingStateBuilder::new();
-    b.add_vr(VrId(1)).unwrap();
-    b.bind_interface(IfKey::Port(PortId(0)), IfBinding::Vr(VrId(1)))
-        .unwrap();
-    b.bind_interface(IfKey::Port(PortId(1)), IfBinding::Vr(VrId(1)))
-        .unwrap();
-    b.bind_interface(
-        IfKey::L2tpSession {
-            tunnel: 7,
-            session: 9,
-        },
-        IfBinding::Vr(VrId(1)),
-    )
-    .unwrap();
-    let local = b.add_next_hop(NextHop::Local);
-    b.add_route4(VrId(1), Prefix4::new(0xc000_0201, 32).unwrap(), local)
-        .unwrap();
-    let ce = b.add_next_hop(NextHop::Forward {
-        port: PortId(0),
-        vlan: None,
-        src_mac: R,
-        dst_mac: [2, 0, 0, 0, 0x0c, 0xe0],
-        push: LabelPush::EMPTY,
-    });
-    b.add_route4(VrId(1), "10.1.0.0/16".parse().unwrap(), ce)
-        .unwrap();
-    let sess = b.add_next_hop(NextHop::L2tp(L2tpEncap {
-        port: PortId(1),
-        vlan: None,
-        src_mac: R,
-        dst_mac: [2, 0, 0, 0, 0x1a, 0xc0],
-        src_ip: Ipv4Addr::new(192, 0, 2, 1),
-        dst_ip: Ipv4Addr::new(198, 51, 100, 2),
-        src_port: 1701,
-        dst_port: 1701,
-        peer_tunnel: 70,
-        peer_session: 90,
-    }));
-    b.add_route4(VrId(1), "10.8.0.0/16".parse().unwrap(), sess)
-        .unwrap();
-    let st = b.build(1).unwrap();
+    let st = l2tp_lns::state();
     let ports = [
         PortInfo { mac: R, mtu: 1500 },
         PortInfo { mac: R, mtu: 1500 },

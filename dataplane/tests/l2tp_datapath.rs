@@ -9,74 +9,13 @@ use dataplane::counters::{Drop, Punt, WorkerCounters};
 use dataplane::pipeline::{forward, PortInfo, Verdict};
 use dataplane::port::pcap::read_capture;
 use pcap_file::pcap::{PcapPacket, PcapWriter};
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
-use vr::{
-    ForwardingState, ForwardingStateBuilder, IfBinding, IfKey, L2tpEncap, LabelPush, NextHop,
-    PortId, Prefix4, Prefix6, VrId,
-};
+use vr::{PortId, VrId};
 
-const R: [u8; 6] = [2, 0, 0, 0, 0, 1];
-const LAC: [u8; 6] = [2, 0, 0, 0, 0x1a, 0xc0];
-const CE: [u8; 6] = [2, 0, 0, 0, 0x0c, 0xe0];
-
-fn state() -> ForwardingState {
-    let mut b = ForwardingStateBuilder::new();
-    for v in [1, 2] {
-        b.add_vr(VrId(v)).unwrap();
-    }
-    b.bind_interface(IfKey::Port(PortId(0)), IfBinding::Vr(VrId(1)))
-        .unwrap();
-    b.bind_interface(IfKey::Port(PortId(1)), IfBinding::Vr(VrId(1)))
-        .unwrap();
-    // Sessions (our tunnel 7): 9 in VR 1, 10 in VR 2.
-    b.bind_interface(
-        IfKey::L2tpSession {
-            tunnel: 7,
-            session: 9,
-        },
-        IfBinding::Vr(VrId(1)),
-    )
-    .unwrap();
-    b.bind_interface(
-        IfKey::L2tpSession {
-            tunnel: 7,
-            session: 10,
-        },
-        IfBinding::Vr(VrId(2)),
-    )
-    .unwrap();
-    let local = b.add_next_hop(NextHop::Local);
-    b.add_route4(VrId(1), Prefix4::new(0xc000_0201, 32).unwrap(), local)
-        .unwrap();
-    let ce = b.add_next_hop(NextHop::Forward {
-        port: PortId(0),
-        vlan: None,
-        src_mac: R,
-        dst_mac: CE,
-        push: LabelPush::EMPTY,
-    });
-    b.add_route4(VrId(1), "10.1.0.0/16".parse().unwrap(), ce)
-        .unwrap();
-    b.add_route6(VrId(1), "fd00:1::/48".parse::<Prefix6>().unwrap(), ce)
-        .unwrap();
-    let sess = b.add_next_hop(NextHop::L2tp(L2tpEncap {
-        port: PortId(1),
-        vlan: None,
-        src_mac: R,
-        dst_mac: LAC,
-        src_ip: Ipv4Addr::new(192, 0, 2, 1),
-        dst_ip: Ipv4Addr::new(198, 51, 100, 2),
-        src_port: 1701,
-        dst_port: 1701,
-        peer_tunnel: 70,
-        peer_session: 90,
-    }));
-    b.add_route4(VrId(1), "10.8.0.5/32".parse().unwrap(), sess)
-        .unwrap();
-    b.build(1).unwrap()
-}
+#[path = "common/l2tp_lns.rs"]
+mod l2tp_lns;
+use l2tp_lns::{state, CE, LAC, R};
 
 #[test]
 fn l2tp_data_path_golden() {
