@@ -21,7 +21,7 @@ use crate::buffer::PacketBuf;
 use crate::counters::{bump, Drop, Punt, WorkerCounters};
 use crate::wire::l2tp::{self as l2tp_wire, L2tpHeader};
 use crate::wire::{ppp, IpProtocol, Ipv4Packet, Ipv6Packet, UdpPacket};
-use labelswitch::{ttl, Label, LabelEntry, LabelOp, LabelStack};
+use labelswitch::{ttl, LabelEntry, LabelOp, LabelStack};
 use vr::{
     ForwardingState, IfBinding, IfKey, L2tpEncap, LabelPush, NextHop, NextHopId, PortId, VrId,
 };
@@ -315,9 +315,7 @@ fn send_ip<B: PacketBuf>(
     }
     let src = if resolved { src } else { out.mac };
     let entry_ttl = ttl::on_push(new_ttl);
-    if let Err(d) = write_l2(buf, l3, port, vlan, src, dst, ethertype, &push, |_| {
-        entry_ttl
-    }) {
+    if let Err(d) = write_l2(buf, l3, vlan, src, dst, ethertype, &push, |_| entry_ttl) {
         return Verdict::Drop(d);
     }
     if !resolved {
@@ -337,7 +335,6 @@ fn send_ip<B: PacketBuf>(
 fn write_l2<B: PacketBuf>(
     buf: &mut B,
     l3: usize,
-    _port: PortId,
     vlan: Option<u16>,
     src: [u8; 6],
     dst: [u8; 6],
@@ -568,9 +565,7 @@ fn trunk_out<B: PacketBuf>(
             if buf.len() - l3 > out.mtu as usize + 4 * labelswitch::MAX_STACK_DEPTH {
                 return Verdict::Drop(Drop::MtuExceeded);
             }
-            match write_l2(
-                buf, l3, *port, *vlan, *src_mac, *dst_mac, inner, push, label_ttl,
-            ) {
+            match write_l2(buf, l3, *vlan, *src_mac, *dst_mac, inner, push, label_ttl) {
                 Ok(()) => Verdict::Tx(*port),
                 Err(d) => Verdict::Drop(d),
             }
@@ -581,11 +576,6 @@ fn trunk_out<B: PacketBuf>(
         // Label operations never point into L2TP sessions (the compiler does not emit it).
         Some(NextHop::L2tp(_)) | None => Verdict::Drop(Drop::TableInconsistent),
     }
-}
-
-/// The label value of a 20-bit number known to be valid (used by tests and tools).
-pub fn label(v: u32) -> Label {
-    Label::new(v).unwrap_or(Label::IMPLICIT_NULL)
 }
 
 /// An IPv4 packet addressed to one of `vr`'s own addresses: L2TP (UDP 1701) is terminated
