@@ -22,12 +22,12 @@
 //! frequency is DPDK's measurement for DPDK runs, otherwise `--cpu-mhz` or the `cpu MHz`
 //! of `/proc/cpuinfo` (invariant TSC); reading the TSC directly would need `unsafe`.
 
-use crate::config::{AddrRange, Backend, Config, FrameSize, IpPrefix, RouteTarget};
+use crate::config::{Backend, Config, IpPrefix, RouteTarget};
 use crate::run::{RunError, RunOptions};
 use dataplane::buffer::{BufPool, HeapBuf, HeapPool, PacketBuf};
 use dataplane::counters::{Totals, WorkerCounters};
 use dataplane::pipeline::PortInfo;
-use dataplane::port::mem::{self, Egress, FlowSpec, MemPort, MemStats, Range};
+use dataplane::port::mem::{Egress, FlowSpec, MemPort, MemStats};
 use dataplane::port::{PortQueue, BURST};
 use dataplane::punt::{PuntRing, PUNT_RING_SIZE};
 use dataplane::wire::checksum;
@@ -310,13 +310,6 @@ pub fn compile_with_routes(
     Ok((b.build(1).map_err(|e| e.to_string())?, added))
 }
 
-fn range(r: AddrRange) -> Range {
-    match r {
-        AddrRange::V4(a, b) => Range::V4(a, b),
-        AddrRange::V6(a, b) => Range::V6(a, b),
-    }
-}
-
 /// Generates `args.ring` frames per port from the flows entering it (index = port).
 fn generate_rings(
     cfg: &Config,
@@ -339,27 +332,14 @@ fn generate_rings(
     let mut rng = SplitMix(args.seed);
     let mut rings = Vec::new();
     for (pi, p) in cfg.ports.iter().enumerate() {
-        let flows: Vec<FlowSpec> = cfg
-            .flows
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.port == pi)
-            .map(|(id, f)| FlowSpec {
-                id: id as u32,
-                dst_mac: p.mac,
-                src_mac: [0x02, 0xee, 0, 0, (pi >> 8) as u8, pi as u8],
-                vlan: f.vlan,
-                labels: f.labels.clone(),
-                src: range(f.src),
-                dst: range(f.dst),
-                sizes: match f.size {
-                    FrameSize::Fixed(n) => vec![n],
-                    FrameSize::Imix => mem::IMIX.to_vec(),
-                },
+        // The ring is replayed as fast as the worker goes: profile rates and budgets do not
+        // apply to a benchmark.
+        let flows: Vec<FlowSpec> = crate::run::flow_specs(cfg, pi, 1, 0)
+            .into_iter()
+            .map(|f| FlowSpec {
                 rate_pps: None,
                 count: None,
-                seq_base: 0,
-                seq_stride: 1,
+                ..f
             })
             .collect();
         if flows.is_empty() {
@@ -557,15 +537,8 @@ fn run_replay(
     let mhz = cpu_mhz(args)?;
     let publisher: Publisher<ForwardingState> = Publisher::new(tables);
     let nworkers = cfg.worker_cores.len().max(1);
-    let vr_slots = cfg.vrs.iter().map(|v| v.id as usize + 1).max().unwrap_or(1);
-    let infos: Arc<[PortInfo]> = cfg
-        .ports
-        .iter()
-        .map(|p| PortInfo {
-            mac: p.mac,
-            mtu: p.mtu,
-        })
-        .collect();
+    let vr_slots = cfg.vr_slots();
+    let infos: Arc<[PortInfo]> = crate::run::static_port_infos(cfg);
     let rings: Vec<Arc<Vec<Vec<u8>>>> = rings.into_iter().map(Arc::new).collect();
     let counters: Vec<Arc<WorkerCounters>> = (0..nworkers)
         .map(|_| Arc::new(WorkerCounters::new(cfg.ports.len(), vr_slots)))
@@ -694,6 +667,7 @@ fn run_dpdk(_: &Config, _: &Args, _: ForwardingState, _: usize) -> Result<BenchR
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dataplane::port::mem::Range;
 
     #[test]
     fn dst_rewrite_keeps_checksums_valid() {

@@ -61,6 +61,17 @@ impl Default for DpdkCfg {
     }
 }
 
+impl Config {
+    /// Size of arrays indexed by VR id (per-VR counters): the largest id + 1.
+    pub fn vr_slots(&self) -> usize {
+        self.vrs
+            .iter()
+            .map(|v| v.id as usize + 1)
+            .max()
+            .unwrap_or(1)
+    }
+}
+
 /// Port backend and its parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {

@@ -232,7 +232,7 @@ impl Control {
                 }
             }
         }
-        let vr_slots = cfg.vrs.iter().map(|v| v.id as usize + 1).max().unwrap_or(1);
+        let vr_slots = cfg.vr_slots();
         let version = publisher.current().version;
         let mut c = Control {
             builder,

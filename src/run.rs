@@ -160,6 +160,45 @@ fn host_mac(port: usize) -> [u8; 6] {
     [0x02, 0xee, 0, 0, (port >> 8) as u8, port as u8]
 }
 
+/// The generator flows of mem port `port` as worker `w` of `workers` runs them: rates and
+/// packet budgets split between the workers, sequence numbers interleaved.
+pub fn flow_specs(cfg: &Config, port: usize, workers: usize, w: usize) -> Vec<FlowSpec> {
+    let p = &cfg.ports[port];
+    cfg.flows
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.port == port)
+        .map(|(id, f)| FlowSpec {
+            id: id as u32,
+            dst_mac: p.mac,
+            src_mac: host_mac(port),
+            vlan: f.vlan,
+            labels: f.labels.clone(),
+            src: range(f.src),
+            dst: range(f.dst),
+            sizes: match f.size {
+                FrameSize::Fixed(n) => vec![n],
+                FrameSize::Imix => mem::IMIX.to_vec(),
+            },
+            rate_pps: f.rate_pps.map(|r| split(r, workers, w).max(1)),
+            count: f.count.map(|c| split(c, workers, w)),
+            seq_base: w as u64,
+            seq_stride: workers as u64,
+        })
+        .collect()
+}
+
+/// Port facts the pipeline needs, from the profile alone (the MTU as configured).
+pub fn static_port_infos(cfg: &Config) -> Arc<[PortInfo]> {
+    cfg.ports
+        .iter()
+        .map(|p| PortInfo {
+            mac: p.mac,
+            mtu: p.mtu,
+        })
+        .collect()
+}
+
 fn split(total: u64, parts: usize, i: usize) -> u64 {
     total / parts as u64 + u64::from((i as u64) < total % parts as u64)
 }
@@ -190,29 +229,7 @@ fn make_queues(
         match &p.backend {
             Backend::Mem => {
                 for (w, queues) in per_worker.iter_mut().enumerate() {
-                    let flows = cfg
-                        .flows
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, f)| f.port == pi)
-                        .map(|(id, f)| FlowSpec {
-                            id: id as u32,
-                            dst_mac: p.mac,
-                            src_mac: host_mac(pi),
-                            vlan: f.vlan,
-                            labels: f.labels.clone(),
-                            src: range(f.src),
-                            dst: range(f.dst),
-                            sizes: match f.size {
-                                FrameSize::Fixed(n) => vec![n],
-                                FrameSize::Imix => mem::IMIX.to_vec(),
-                            },
-                            rate_pps: f.rate_pps.map(|r| split(r, workers, w).max(1)),
-                            count: f.count.map(|c| split(c, workers, w)),
-                            seq_base: w as u64,
-                            seq_stride: workers as u64,
-                        })
-                        .collect();
+                    let flows = flow_specs(cfg, pi, workers, w);
                     queues.push(Box::new(MemPort::new(
                         pi as u16,
                         flows,
@@ -305,7 +322,7 @@ pub fn run_with_reload(
         }
     }
     let nworkers = cfg.worker_cores.len().max(1);
-    let vr_slots = cfg.vrs.iter().map(|v| v.id as usize + 1).max().unwrap_or(1);
+    let vr_slots = cfg.vr_slots();
     let ports: Arc<[PortInfo]> = cfg
         .ports
         .iter()

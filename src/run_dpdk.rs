@@ -182,15 +182,8 @@ pub fn run_with_tables(
         ports.push(port);
     }
 
-    let vr_slots = cfg.vrs.iter().map(|v| v.id as usize + 1).max().unwrap_or(1);
-    let infos: Arc<[PortInfo]> = cfg
-        .ports
-        .iter()
-        .map(|p| PortInfo {
-            mac: p.mac,
-            mtu: p.mtu,
-        })
-        .collect();
+    let vr_slots = cfg.vr_slots();
+    let infos: Arc<[PortInfo]> = crate::run::static_port_infos(cfg);
     let counters: Vec<Arc<WorkerCounters>> = (0..nworkers)
         .map(|_| Arc::new(WorkerCounters::new(cfg.ports.len(), vr_slots)))
         .collect();
