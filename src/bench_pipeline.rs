@@ -30,7 +30,6 @@ use dataplane::pipeline::PortInfo;
 use dataplane::port::mem::{Egress, FlowSpec, MemPort, MemStats};
 use dataplane::port::{PortQueue, BURST};
 use dataplane::punt::{PuntRing, PUNT_RING_SIZE};
-use dataplane::wire::checksum;
 use dataplane::worker::{StopWhen, Worker};
 use std::fmt::Write as _;
 use std::io::BufRead;
@@ -39,6 +38,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vr::{ForwardingState, ForwardingStateBuilder, NextHopId, Publisher, VrId};
+use wire::checksum;
 
 /// Options of `varouter bench pipeline`.
 #[derive(clap::Args, Debug)]
@@ -693,7 +693,7 @@ mod tests {
         assert_eq!(g.rx_burst(&mut pool, &mut out, 1), 1);
         let mut f = out[0].data().to_vec();
         set_ipv4_dst(&mut f, 0xc633_6407);
-        let ip = dataplane::wire::Ipv4Packet::new_checked(&f[18..]).unwrap();
+        let ip = wire::Ipv4Packet::new_checked(&f[18..]).unwrap();
         assert!(ip.verify_checksum());
         assert_eq!(&f[18 + 16..18 + 20], &[198, 51, 100, 7]);
     }

@@ -6,16 +6,16 @@ use dataplane::buffer::{HeapBuf, PacketBuf};
 use dataplane::counters::Punt;
 use dataplane::pipeline::PortInfo;
 use dataplane::punt::{Inject, InjectRing, Punted};
-use dataplane::wire::{
-    ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, Icmpv4Packet, Icmpv4Repr,
-    IpProtocol, Ipv4Packet,
-};
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use varouter::control::Control;
 use vr::{NextHop, PortId, Publisher, VrId};
+use wire::{
+    ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, Icmpv4Packet, Icmpv4Repr,
+    IpProtocol, Ipv4Packet,
+};
 
 const A1_MAC: [u8; 6] = [0x02, 0xaa, 0, 0, 0, 0x01];
 const P_MAC: [u8; 6] = [0x02, 0x77, 0, 0, 0, 0x02];

@@ -15,12 +15,12 @@
 //! plane drops oversize packets with `mtu_exceeded`), redirects, timestamps.
 
 use crate::packet::{ipv4, ipv6};
-use dataplane::wire::{
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
+use wire::{
     Icmpv4DstUnreachable, Icmpv4Packet, Icmpv4Repr, Icmpv4TimeExceeded, Icmpv6DstUnreachable,
     Icmpv6Packet, Icmpv6Repr, Icmpv6TimeExceeded, IpProtocol, Ipv4Packet, Ipv6Packet,
 };
-use std::net::{Ipv4Addr, Ipv6Addr};
-use std::time::{Duration, Instant};
 
 /// TTL / hop limit of packets the router originates.
 pub const ORIGIN_TTL: u8 = 64;

@@ -1,12 +1,12 @@
 //! Small helpers the control-core engines share: the description of a router interface
-//! and builders for the Ethernet and IP headers of originated packets (on top of the data
-//! plane's wire modules).
+//! and builders for the Ethernet and IP headers of originated packets (on top of the views of
+//! the `wire` crate).
 
-use dataplane::wire::{
+use std::net::{Ipv4Addr, Ipv6Addr};
+use wire::{
     EtherType, EthernetAddress, EthernetFrame, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr,
     Ipv6Packet, Ipv6Repr,
 };
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// A router interface on the control core: where ARP/ND run and ICMP is sourced.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -32,7 +32,7 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     let mut buf = HeapBuf::new();
     let ppp_at = 14 + 20 + 8 + 6;
-    let (_, ppp_len) = dataplane::wire::ppp::parse(&decap[ppp_at..]).unwrap();
+    let (_, ppp_len) = wire::ppp::parse(&decap[ppp_at..]).unwrap();
     let mut inner: Vec<u8> = [&decap[..14], &decap[ppp_at + ppp_len..]].concat();
     inner[12] = 0x08;
     inner[13] = 0x00;

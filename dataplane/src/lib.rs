@@ -1,5 +1,5 @@
-//! The data plane: packet buffers, wire formats of the fast path, port backends, the
-//! forwarding pipeline and the worker loop.
+//! The data plane: packet buffers, port backends, the forwarding pipeline and the worker
+//! loop. Packet headers are read and written with the views of the `wire` crate.
 //!
 //! Workers read the compiled tables of the `vr` and `labelswitch` crates (published as
 //! whole versions, never locked), process bursts of packets through [`pipeline`], buffer
@@ -13,5 +13,4 @@ pub mod pipeline;
 pub mod port;
 pub mod prefetch;
 pub mod punt;
-pub mod wire;
 pub mod worker;

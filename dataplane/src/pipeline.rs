@@ -19,12 +19,12 @@
 
 use crate::buffer::PacketBuf;
 use crate::counters::{bump, Drop, Punt, WorkerCounters};
-use crate::wire::l2tp::{self as l2tp_wire, L2tpHeader};
-use crate::wire::{ppp, IpProtocol, Ipv4Packet, Ipv6Packet, UdpPacket};
 use labelswitch::{ttl, LabelEntry, LabelOp, LabelStack};
 use vr::{
     ForwardingState, IfBinding, IfKey, L2tpEncap, LabelPush, NextHop, NextHopId, PortId, VrId,
 };
+use wire::l2tp::{self as l2tp_wire, L2tpHeader};
+use wire::{ppp, IpProtocol, Ipv4Packet, Ipv6Packet, UdpPacket};
 
 const ETH_HLEN: usize = 14;
 const ET_IPV4: u16 = 0x0800;
@@ -505,7 +505,7 @@ fn set_ttl_v4<T: AsRef<[u8]> + AsMut<[u8]>>(p: &mut Ipv4Packet<T>, ttl: u8) {
     let old = p.ttl();
     if old != ttl {
         let proto = u8::from(p.protocol());
-        let c = crate::wire::checksum::update_u16(
+        let c = wire::checksum::update_u16(
             p.checksum(),
             u16::from_be_bytes([old, proto]),
             u16::from_be_bytes([ttl, proto]),
@@ -691,7 +691,7 @@ fn l2tp_encap<B: PacketBuf>(
         ip[2..4].copy_from_slice(&(outer_len as u16).to_be_bytes());
         ip[12..16].copy_from_slice(&e.src_ip.octets());
         ip[16..20].copy_from_slice(&e.dst_ip.octets());
-        let sum = !crate::wire::checksum::data(ip);
+        let sum = !wire::checksum::data(ip);
         ip[10..12].copy_from_slice(&sum.to_be_bytes());
     }
     o += 20;

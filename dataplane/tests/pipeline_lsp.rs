@@ -82,7 +82,7 @@ fn ip(dst: [u8; 4], ttl: u8) -> Vec<u8> {
     let mut p = vec![0x45, 0, 0, 28, 0, 0, 0, 0, ttl, 17, 0, 0, 10, 1, 0, 2];
     p.extend_from_slice(&dst);
     p.extend_from_slice(&[0; 8]);
-    let mut pk = dataplane::wire::Ipv4Packet::new_unchecked(&mut p[..]);
+    let mut pk = wire::Ipv4Packet::new_unchecked(&mut p[..]);
     pk.fill_checksum();
     p
 }
@@ -122,7 +122,7 @@ fn pop_next_then_pop_to_vr_delivers_with_one_ttl_decrement() {
         8,
         "TTL: min(transport 9, ...) then one decrement for this router"
     );
-    assert!(dataplane::wire::Ipv4Packet::new_checked(&d[14..])
+    assert!(wire::Ipv4Packet::new_checked(&d[14..])
         .unwrap()
         .verify_checksum());
 }

@@ -88,7 +88,7 @@ fn ipv4(ttl: u8, ihl: u8, total: u16) -> Vec<u8> {
     ];
     ip[2..4].copy_from_slice(&total.to_be_bytes());
     ip.resize(usize::from(ihl.max(5)) * 4, 0);
-    let c = !dataplane::wire::checksum::data(&ip);
+    let c = !wire::checksum::data(&ip);
     ip[10..12].copy_from_slice(&c.to_be_bytes());
     ip.resize(usize::from(total).max(ip.len()), 0);
     ip

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Short fuzzing pass over every cargo-fuzz target of the project (dataplane/fuzz,
+# Short fuzzing pass over every cargo-fuzz target of the project (wire/fuzz,
 # controlplane/fuzz, vr/fuzz, ...). Long campaigns are run by hand:
-#   cd dataplane/fuzz && cargo +nightly fuzz run ipv4
+#   cd wire/fuzz && cargo +nightly fuzz run ipv4
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${FUZZ_SECONDS:-8}

@@ -8,9 +8,9 @@
 
 use super::NeighborTable;
 use crate::packet::{ethernet, Iface};
-use dataplane::wire::{ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress};
 use std::net::Ipv4Addr;
 use std::time::Instant;
+use wire::{ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress};
 
 const BROADCAST: [u8; 6] = [0xff; 6];
 
@@ -19,7 +19,7 @@ const BROADCAST: [u8; 6] = [0xff; 6];
 pub enum ArpError {
     /// Not a well-formed Ethernet/IPv4 ARP packet.
     #[error("malformed ARP packet: {0}")]
-    Malformed(dataplane::wire::Error),
+    Malformed(wire::Error),
     /// The sender claims a broadcast/multicast MAC or one of our addresses.
     #[error("ARP packet with a bogus sender ({0})")]
     BogusSender(Ipv4Addr),

@@ -12,12 +12,12 @@
 
 use super::NeighborTable;
 use crate::packet::{ethernet, ipv6, Iface};
-use dataplane::wire::{
+use std::net::Ipv6Addr;
+use std::time::Instant;
+use wire::{
     EtherType, EthernetAddress, Icmpv6Packet, Icmpv6Repr, IpProtocol, Ipv6Packet, NdiscOption,
     NdiscOptions, NeighborFlags,
 };
-use std::net::Ipv6Addr;
-use std::time::Instant;
 
 /// The all-nodes multicast group.
 pub const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
@@ -27,7 +27,7 @@ pub const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 pub enum NdError {
     /// Not a well-formed IPv6/ICMPv6 packet (or a bad checksum).
     #[error("malformed neighbor discovery packet: {0}")]
-    Malformed(dataplane::wire::Error),
+    Malformed(wire::Error),
     /// Hop limit not 255: the packet was routed, RFC 4861 §7.1 says drop.
     #[error("neighbor discovery packet with hop limit {0}, expected 255")]
     HopLimit(u8),

@@ -10,10 +10,10 @@
 use super::PortQueue;
 use crate::buffer::{BufPool, HeapBuf, HeapPool, PacketBuf};
 use crate::counters::bump;
-use crate::wire::checksum;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+use wire::checksum;
 
 /// Magic at the start of the flow tag.
 pub const TAG_MAGIC: [u8; 4] = *b"VRTF";
@@ -336,7 +336,7 @@ fn write_packet(f: &GenFlow, buf: &mut HeapBuf) {
         let ph = checksum::pseudo_header_v6(
             &std::net::Ipv6Addr::from(src),
             &std::net::Ipv6Addr::from(dst),
-            crate::wire::IpProtocol::Udp,
+            wire::IpProtocol::Udp,
             u32::from(udp_len),
         );
         let c = !checksum::combine(&[ph, checksum::data(&ip[40..40 + covered])]);
@@ -353,7 +353,7 @@ fn write_packet(f: &GenFlow, buf: &mut HeapBuf) {
         let ph = checksum::pseudo_header_v4(
             &std::net::Ipv4Addr::from(s4),
             &std::net::Ipv4Addr::from(d4),
-            crate::wire::IpProtocol::Udp,
+            wire::IpProtocol::Udp,
             u32::from(udp_len),
         );
         let c = !checksum::combine(&[ph, checksum::data(&ip[20..20 + covered])]);
@@ -425,7 +425,7 @@ pub fn parse_tagged(frame: &[u8]) -> Option<(u32, Egress)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{Ipv4Packet, UdpPacket};
+    use wire::{Ipv4Packet, UdpPacket};
 
     fn spec(labels: Vec<u32>, vlan: Option<u16>) -> FlowSpec {
         FlowSpec {

@@ -17,9 +17,9 @@ use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use dataplane::wire::{IpProtocol, Ipv4Packet, UdpPacket, UdpRepr};
 use rand::rngs::StdRng;
 use vr::VrId;
+use wire::{IpProtocol, Ipv4Packet, UdpPacket, UdpRepr};
 
 use crate::l2tp::engine::{CallParams, Config, Engine, Event, Role};
 

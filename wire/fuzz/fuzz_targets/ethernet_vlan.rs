@@ -1,7 +1,7 @@
 //! Ethernet header and up to four 802.1Q/802.1ad tags: parse, re-emit, compare bytes.
 #![no_main]
 
-use dataplane::wire::{EtherType, EthernetFrame, EthernetRepr, VlanPacket, VlanRepr};
+use wire::{EtherType, EthernetFrame, EthernetRepr, VlanPacket, VlanRepr};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,7 @@
 
 use std::net::Ipv6Addr;
 
-use dataplane::wire::{Icmpv6Packet, Icmpv6Repr, NdiscOptions};
+use wire::{Icmpv6Packet, Icmpv6Repr, NdiscOptions};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! ARP: parse, re-emit Ethernet/IPv4 packets byte for byte.
 #![no_main]
 
-use dataplane::wire::{ArpPacket, ArpRepr};
+use wire::{ArpPacket, ArpRepr};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

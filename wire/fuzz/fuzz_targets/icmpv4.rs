@@ -1,8 +1,8 @@
 //! ICMPv4: Repr round trip; everything but the checksum field re-emits byte for byte.
 #![no_main]
 
-use dataplane::wire::icmpv4::quoted_ipv4_header;
-use dataplane::wire::{Icmpv4Packet, Icmpv4Repr};
+use wire::icmpv4::quoted_ipv4_header;
+use wire::{Icmpv4Packet, Icmpv4Repr};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

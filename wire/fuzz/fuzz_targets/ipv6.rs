@@ -1,7 +1,7 @@
 //! IPv6 fixed header: Repr round trip byte for byte, hop-limit helper.
 #![no_main]
 
-use dataplane::wire::{Ipv6Packet, Ipv6Repr};
+use wire::{Ipv6Packet, Ipv6Repr};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

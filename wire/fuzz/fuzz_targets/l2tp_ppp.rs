@@ -3,8 +3,8 @@
 //! inside the payload; a data header the fast path emits always parses back.
 #![no_main]
 
-use dataplane::wire::l2tp::{emit_data_header, L2tpHeader, MIN_HEADER_LEN};
-use dataplane::wire::ppp;
+use wire::l2tp::{emit_data_header, L2tpHeader, MIN_HEADER_LEN};
+use wire::ppp;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

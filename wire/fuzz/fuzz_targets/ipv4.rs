@@ -2,7 +2,7 @@
 //! valid checksum valid.
 #![no_main]
 
-use dataplane::wire::{Ipv4Packet, Ipv4Repr};
+use wire::{Ipv4Packet, Ipv4Repr};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,4 +1,12 @@
-//! Wire formats of the fast path, smoltcp style.
+//! Packet views of varouter, smoltcp style: the one place where bytes from the network become
+//! typed headers, shared by the data plane's workers and the control core.
+//!
+//! This is the bottom layer of the workspace and depends on nothing else in it. The workers
+//! (`dataplane`) parse and rewrite headers with these views on the fast path; the control core
+//! (`controlplane`) uses the same views to read what the workers punt and to build what it
+//! injects (ARP/ND, ICMP, UDP for L2TP). Only headers belong here: the full codecs of control
+//! messages — L2TP AVPs, later LCP/IPCP, RADIUS, Diameter — stay with their protocol in
+//! `controlplane` as `<proto>/{wire,engine,driver}`, built on the headers of this crate.
 //!
 //! Every protocol has a zero-copy view (`XxxPacket<T: AsRef<[u8]>>`) whose `new_checked()`
 //! validates every length once, so that the getters that follow cannot panic on any input,
@@ -16,8 +24,9 @@
 //! Modules: [`ethernet`], [`vlan`] (802.1Q / 802.1ad tags), [`arp`], [`checksum`] (RFC 1071 /
 //! RFC 1624), [`ipv4`], [`ipv6`] (fixed header only), [`mpls`] (label stack entry view),
 //! [`udp`], [`icmpv4`], [`icmpv6`] (incl. neighbor discovery NS/NA), [`l2tp`] (the L2TPv2
-//! header as the data path needs it; AVPs live with the control engine in `controlplane`),
-//! [`ppp`] (the PPP protocol field inside L2TP sessions).
+//! header for the data path and the control engine; AVPs live with the control engine in
+//! `controlplane`), [`ppp`] (the PPP protocol field inside L2TP sessions).
+#![forbid(unsafe_code)]
 
 pub mod arp;
 pub mod checksum;
