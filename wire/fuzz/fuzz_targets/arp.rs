@@ -1,8 +1,8 @@
 //! ARP: parse, re-emit Ethernet/IPv4 packets byte for byte.
 #![no_main]
 
-use wire::{ArpPacket, ArpRepr};
 use libfuzzer_sys::fuzz_target;
+use wire::{ArpPacket, ArpRepr};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(p) = ArpPacket::new_checked(data) else {

@@ -1,8 +1,8 @@
 //! Ethernet header and up to four 802.1Q/802.1ad tags: parse, re-emit, compare bytes.
 #![no_main]
 
-use wire::{EtherType, EthernetFrame, EthernetRepr, VlanPacket, VlanRepr};
 use libfuzzer_sys::fuzz_target;
+use wire::{EtherType, EthernetFrame, EthernetRepr, VlanPacket, VlanRepr};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(frame) = EthernetFrame::new_checked(data) else {

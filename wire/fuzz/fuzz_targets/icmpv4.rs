@@ -1,9 +1,9 @@
 //! ICMPv4: Repr round trip; everything but the checksum field re-emits byte for byte.
 #![no_main]
 
+use libfuzzer_sys::fuzz_target;
 use wire::icmpv4::quoted_ipv4_header;
 use wire::{Icmpv4Packet, Icmpv4Repr};
-use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(p) = Icmpv4Packet::new_checked(data) else {

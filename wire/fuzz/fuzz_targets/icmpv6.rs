@@ -4,8 +4,8 @@
 
 use std::net::Ipv6Addr;
 
-use wire::{Icmpv6Packet, Icmpv6Repr, NdiscOptions};
 use libfuzzer_sys::fuzz_target;
+use wire::{Icmpv6Packet, Icmpv6Repr, NdiscOptions};
 
 fuzz_target!(|data: &[u8]| {
     let Some((a, msg)) = data.split_first_chunk::<32>() else {

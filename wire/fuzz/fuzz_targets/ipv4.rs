@@ -2,8 +2,8 @@
 //! valid checksum valid.
 #![no_main]
 
-use wire::{Ipv4Packet, Ipv4Repr};
 use libfuzzer_sys::fuzz_target;
+use wire::{Ipv4Packet, Ipv4Repr};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(p) = Ipv4Packet::new_checked(data) else {

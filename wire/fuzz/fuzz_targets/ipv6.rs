@@ -1,8 +1,8 @@
 //! IPv6 fixed header: Repr round trip byte for byte, hop-limit helper.
 #![no_main]
 
-use wire::{Ipv6Packet, Ipv6Repr};
 use libfuzzer_sys::fuzz_target;
+use wire::{Ipv6Packet, Ipv6Repr};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(p) = Ipv6Packet::new_checked(data) else {

@@ -4,8 +4,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use wire::{UdpPacket, UdpRepr};
 use libfuzzer_sys::fuzz_target;
+use wire::{UdpPacket, UdpRepr};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else {
