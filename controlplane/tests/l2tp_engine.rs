@@ -595,7 +595,8 @@ fn sccrq_flood_is_bounded_by_half_open_limits() {
     // Every refusal was answered statelessly with StopCCN result 2 error 4.
     let mut refusals = 0;
     while let Some(t) = e.poll_transmit() {
-        let m = ControlMessage::parse(&Packet::new_checked(&t.bytes[..]).unwrap(), None).unwrap();
+        let m =
+            ControlMessage::parse(&L2tpPacket::new_checked(&t.bytes[..]).unwrap(), None).unwrap();
         if m.message_type == Some(MessageType::StopCcn) {
             assert!(m.avps.iter().any(|a| matches!(
                 a.value,
@@ -698,8 +699,8 @@ fn unknown_mandatory_avp_tears_down_session_or_tunnel() {
             .iter()
             .filter(|x| x.1 == 0)
             .filter_map(|x| {
-                let m =
-                    ControlMessage::parse(&Packet::new_checked(&x.2[..]).unwrap(), None).unwrap();
+                let m = ControlMessage::parse(&L2tpPacket::new_checked(&x.2[..]).unwrap(), None)
+                    .unwrap();
                 m.message_type.map(|_| m.ns)
             })
             .max()
@@ -712,7 +713,8 @@ fn unknown_mandatory_avp_tears_down_session_or_tunnel() {
         .iter()
         .filter(|x| x.1 == 1)
         .filter_map(|x| {
-            let m = ControlMessage::parse(&Packet::new_checked(&x.2[..]).unwrap(), None).unwrap();
+            let m =
+                ControlMessage::parse(&L2tpPacket::new_checked(&x.2[..]).unwrap(), None).unwrap();
             m.message_type.map(|_| m.ns)
         })
         .max()

@@ -41,7 +41,7 @@ fn expected() -> ControlMessage {
 #[test]
 fn hidden_avps_decode_to_independent_result() {
     let bytes = unhex(HIDDEN_SCCRQ);
-    let p = Packet::new_checked(&bytes[..]).unwrap();
+    let p = L2tpPacket::new_checked(&bytes[..]).unwrap();
     let m = ControlMessage::parse(&p, Some(b"tunnelsecret")).unwrap();
     assert_eq!(m, expected());
 }
@@ -57,7 +57,7 @@ fn hidden_avps_encode_to_the_vector() {
 #[test]
 fn wrong_secret_is_detected_or_garbled() {
     let bytes = unhex(HIDDEN_SCCRQ);
-    let p = Packet::new_checked(&bytes[..]).unwrap();
+    let p = L2tpPacket::new_checked(&bytes[..]).unwrap();
     // A wrong secret decrypts to garbage: either a length error or values that differ.
     match ControlMessage::parse(&p, Some(b"wrong")) {
         Ok(m) => assert_ne!(m, expected()),

@@ -23,7 +23,7 @@ use labelswitch::{ttl, LabelEntry, LabelOp, LabelStack};
 use vr::{
     ForwardingState, IfBinding, IfKey, L2tpEncap, LabelPush, NextHop, NextHopId, PortId, VrId,
 };
-use wire::l2tp::{self as l2tp_wire, L2tpHeader};
+use wire::l2tp::{self as l2tp_wire, L2tpPacket};
 use wire::{ppp, IpProtocol, Ipv4Packet, Ipv6Packet, UdpPacket};
 
 const ETH_HLEN: usize = 14;
@@ -609,7 +609,7 @@ fn local_v4<B: PacketBuf>(
     }
     let msg = udp_off + 8;
     let msg_end = (udp_off + usize::from(u.len())).min(end);
-    let (key, ppp_off) = match L2tpHeader::new_checked(&d[msg..msg_end]) {
+    let (key, ppp_off) = match L2tpPacket::new_checked(&d[msg..msg_end]) {
         Err(_) => return Verdict::Drop(Drop::L2tpMalformed),
         Ok(h) if h.is_control() => return Verdict::Punt(Punt::L2tpControl, Some(vr)),
         Ok(h) => (

@@ -23,9 +23,9 @@
 //!
 //! Modules: [`ethernet`], [`vlan`] (802.1Q / 802.1ad tags), [`arp`], [`checksum`] (RFC 1071 /
 //! RFC 1624), [`ipv4`], [`ipv6`] (fixed header only), [`mpls`] (label stack entry view),
-//! [`udp`], [`icmpv4`], [`icmpv6`] (incl. neighbor discovery NS/NA), [`l2tp`] (the L2TPv2
-//! header for the data path and the control engine; AVPs live with the control engine in
-//! `controlplane`), [`ppp`] (the PPP protocol field inside L2TP sessions).
+//! [`udp`], [`icmpv4`], [`icmpv6`] (incl. neighbor discovery NS/NA), [`l2tp`] (the one L2TPv2
+//! header codec: the data path's view and the control engine's header with Ns/Nr; AVPs live
+//! with the engine in `controlplane`), [`ppp`] (the PPP protocol field inside L2TP sessions).
 #![forbid(unsafe_code)]
 
 pub mod arp;
@@ -52,6 +52,7 @@ pub use icmpv6::{
 };
 pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
 pub use ipv6::{Ipv6Packet, Ipv6Repr};
+pub use l2tp::{L2tpPacket, L2tpRepr};
 pub use mpls::MplsPacket;
 pub use udp::{UdpPacket, UdpRepr};
 pub use vlan::{VlanPacket, VlanRepr};

@@ -1,9 +1,10 @@
 //! L2TPv2 (RFC 2661): wire format, a sans-IO control-connection engine, and a UDP driver.
 //!
 //! Implemented:
-//! - [`wire`]: the L2TP header (control and data, optional Length / Ns-Nr / Offset fields), every
-//!   RFC 2661 AVP as a typed value, unknown and vendor-specific AVPs kept as
-//!   [`wire::AvpValue::Unknown`], hidden AVPs (§4.3), control message encode/decode.
+//! - [`wire`]: the L2TP header (control and data, optional Length / Ns-Nr / Offset fields; the
+//!   codec of the `wire` crate, shared with the data path, re-exported), every RFC 2661 AVP
+//!   as a typed value, unknown and vendor-specific AVPs kept as [`wire::AvpValue::Unknown`],
+//!   hidden AVPs (§4.3), control message encode/decode.
 //! - [`engine`]: control connections (SCCRQ/SCCRP/SCCCN, tunnel authentication in both
 //!   directions, tie breaker, StopCCN, HELLO), the reliable delivery of §5.8 (Ns/Nr, receive
 //!   window, ZLB acks, retransmission with exponential backoff capped at 8 s), incoming and

@@ -19,12 +19,11 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use vr::VrId;
+use wire::l2tp::UDP_PORT;
 use wire::{IpProtocol, Ipv4Packet, UdpPacket, UdpRepr};
 
 use crate::l2tp::engine::{CallParams, Config, Engine, Event, Role};
 
-/// UDP port of L2TP.
-pub const L2TP_PORT: u16 = 1701;
 /// How long a role switch waits for tunnels to close before replacing the engine anyway.
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(35);
 
@@ -112,7 +111,7 @@ impl Endpoint {
             for p in self.cfg.peers.clone() {
                 let _ = self
                     .engine
-                    .open_tunnel(now, SocketAddr::new(IpAddr::V4(p), L2TP_PORT));
+                    .open_tunnel(now, SocketAddr::new(IpAddr::V4(p), UDP_PORT));
             }
         }
     }
@@ -317,7 +316,7 @@ impl VrEndpoints {
                 };
                 packets.push((
                     vr,
-                    udp4(ep.cfg.local, dst, L2TP_PORT, t.dst.port(), &t.bytes),
+                    udp4(ep.cfg.local, dst, UDP_PORT, t.dst.port(), &t.bytes),
                 ));
                 self.stats.tx += 1;
             }

@@ -108,12 +108,7 @@ impl Counters {
     pub(crate) fn malformed(&mut self, e: &crate::l2tp::wire::Error) {
         use crate::l2tp::wire::Error as E;
         let c = match e {
-            E::Truncated { .. }
-            | E::BadVersion(_)
-            | E::LengthExceedsDatagram { .. }
-            | E::LengthTooShort { .. }
-            | E::OffsetOverrun { .. }
-            | E::BadControlFlags { .. } => &mut self.malformed_header,
+            E::Header(_) | E::NotControl { .. } => &mut self.malformed_header,
             E::AvpTruncated { .. } | E::AvpTooShort { .. } => &mut self.malformed_avp_too_short,
             E::AvpOverrun { .. } => &mut self.malformed_avp_overrun,
             E::AvpBadLength { .. } => &mut self.malformed_avp_length,

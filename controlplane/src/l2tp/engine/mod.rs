@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use crate::l2tp::wire::{
-    Avp, AvpValue, CallErrors, ControlMessage, MessageKind, MessageType, Packet,
+    Avp, AvpValue, CallErrors, ControlMessage, L2tpPacket, MessageKind, MessageType,
 };
 pub use limits::{Counters, Limit, Limits};
 use reliable::{Expired, Receive, Reliable, Timers};
@@ -1270,10 +1270,10 @@ impl<R: Rng> Engine<R> {
     pub fn handle_input(&mut self, now: Instant, src: SocketAddr, bytes: &[u8]) {
         let c = &mut self.ctx.counters;
         c.rx_datagrams += 1;
-        let p = match Packet::new_checked(bytes) {
+        let p = match L2tpPacket::new_checked(bytes) {
             Ok(p) => p,
             Err(e) => {
-                c.malformed(&e);
+                c.malformed(&e.into());
                 return;
             }
         };

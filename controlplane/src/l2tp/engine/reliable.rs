@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::l2tp::wire::{ControlMessage, Packet};
+use crate::l2tp::wire::{ControlMessage, L2tpPacket};
 
 /// `a < b` in sequence-number space (modulo 2^16).
 pub fn seq_lt(a: u16, b: u16) -> bool {
@@ -199,7 +199,7 @@ impl Reliable {
             .unacked
             .iter_mut()
             .map(|s| {
-                if let Ok(mut p) = Packet::new_checked(&mut s.bytes[..]) {
+                if let Ok(mut p) = L2tpPacket::new_checked(&mut s.bytes[..]) {
                     p.set_nr(nr);
                 }
                 s.bytes.clone()

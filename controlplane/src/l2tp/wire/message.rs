@@ -2,9 +2,9 @@
 //! the Message Type. A control message without AVPs is a ZLB acknowledgement (§5.8).
 
 use super::avp::{attr, Avp, AvpPacket, AvpValue};
-use super::header::{Header, MessageKind, Packet, CONTROL_HEADER_LEN};
 use super::hidden;
 use super::{Error, Result};
+use ::wire::l2tp::{L2tpPacket, L2tpRepr, MessageKind, CONTROL_HEADER_LEN};
 
 /// Control message types (§3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,14 +128,17 @@ impl ControlMessage {
 
     /// Decodes a control message. Hidden AVPs are decrypted with `secret` and the most recent
     /// Random Vector AVP; without a secret a hidden AVP is an error.
-    pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>, secret: Option<&[u8]>) -> Result<ControlMessage> {
-        let h = Header::parse(p)?;
+    pub fn parse<T: AsRef<[u8]>>(
+        p: &L2tpPacket<T>,
+        secret: Option<&[u8]>,
+    ) -> Result<ControlMessage> {
+        let h = L2tpRepr::parse(p)?;
         if h.kind != MessageKind::Control {
-            return Err(Error::BadControlFlags { flags: p.flags() });
+            return Err(Error::NotControl { flags: p.flags() });
         }
         let (ns, nr) = h.sequence.unwrap_or((0, 0));
         let payload = p.payload();
-        let base = p.payload_offset();
+        let base = p.header_len();
         let mut at = 0;
         let mut rv: Option<Vec<u8>> = None;
         let mut message_type = None;
@@ -234,8 +237,12 @@ impl ControlMessage {
                 rv = Some(v);
             }
         }
-        let total = out.len();
-        Header::control(self.tunnel_id, self.session_id, self.ns, self.nr).emit(&mut out, total)?;
+        if out.len() > usize::from(u16::MAX) {
+            return Err(Error::MessageTooLong { len: out.len() });
+        }
+        let avps_len = out.len() - CONTROL_HEADER_LEN;
+        L2tpRepr::control(self.tunnel_id, self.session_id, self.ns, self.nr)
+            .emit(&mut L2tpPacket::new_unchecked(&mut out[..]), avps_len);
         Ok(out)
     }
 
@@ -272,7 +279,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn parse(b: &[u8], secret: Option<&[u8]>) -> Result<ControlMessage> {
-        ControlMessage::parse(&Packet::new_checked(b)?, secret)
+        ControlMessage::parse(&L2tpPacket::new_checked(b)?, secret)
     }
 
     /// SCCRQ built by scapy 2.5 (`L2TP(hdr="control+length+sequence")/Raw(avps)` with hand-built
@@ -326,10 +333,14 @@ mod tests {
         // Length field bigger than the datagram.
         let mut b = SCCRQ.to_vec();
         b[3] = 0x40;
-        assert!(matches!(
-            parse(&b, None),
-            Err(Error::LengthExceedsDatagram { .. })
-        ));
+        assert_eq!(
+            parse(&b, None).unwrap_err(),
+            Error::Header(::wire::Error::Truncated {
+                proto: ::wire::Proto::L2tp,
+                needed: 0x40,
+                got: 55
+            })
+        );
         // Zero tunnel id in the Assigned Tunnel ID AVP.
         let mut b = SCCRQ.to_vec();
         b[53] = 0;
@@ -418,7 +429,7 @@ mod tests {
         fn parse_never_panics(data in proptest::collection::vec(any::<u8>(), 0..120)) {
             let mut d = data;
             if d.len() >= 4 { d[0] = 0xc8; d[1] = 0x02; let l = d.len() as u16; d[2..4].copy_from_slice(&l.to_be_bytes()); }
-            if let Ok(p) = Packet::new_checked(&d[..]) {
+            if let Ok(p) = L2tpPacket::new_checked(&d[..]) {
                 let _ = ControlMessage::parse(&p, Some(b"k"));
             }
         }

@@ -1,41 +1,32 @@
 //! L2TPv2 wire format (RFC 2661 §3, §4).
 //!
-//! Three layers, smoltcp style: [`Packet`] is a zero-copy view of the L2TP header,
-//! [`AvpPacket`] a zero-copy view of one AVP, and [`ControlMessage`] / [`Avp`] the owned values
-//! (`parse` / `emit`). Hidden AVPs (§4.3) are decrypted on parse and encrypted on emit when a
-//! shared secret is given ([`hidden`]). Nothing here panics on any input; every failure is an
-//! [`Error`] that says what was wrong and where.
+//! Three layers, smoltcp style: [`L2tpPacket`] is a zero-copy view of the L2TP header (the
+//! one header codec, `wire::l2tp`, shared with the data path and re-exported here with
+//! [`L2tpRepr`], [`MessageKind`] and [`CONTROL_HEADER_LEN`]), [`AvpPacket`] a zero-copy view
+//! of one AVP, and [`ControlMessage`] / [`Avp`] the owned values (`parse` / `emit`). Hidden
+//! AVPs (§4.3) are decrypted on parse and encrypted on emit when a shared secret is given
+//! ([`hidden`]). Nothing here panics on any input; every failure is an [`Error`] that says
+//! what was wrong and where.
 
 mod avp;
-mod header;
 pub mod hidden;
 mod message;
 
+pub use ::wire::l2tp::{L2tpPacket, L2tpRepr, MessageKind, CONTROL_HEADER_LEN};
 pub use avp::{
     attr, Avp, AvpPacket, AvpValue, CallErrors, AVP_HEADER_LEN, AVP_MAX_LEN, VENDOR_IETF,
 };
-pub use header::{Header, MessageKind, Packet, CONTROL_HEADER_LEN};
 pub use message::{ControlMessage, MessageType};
 
 /// Decoding and encoding errors of L2TP messages.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    #[error(
-        "L2TP datagram of {len} bytes is shorter than the {need}-byte header its flags announce"
-    )]
-    Truncated { len: usize, need: usize },
-    #[error("L2TP version {0} is not supported (expected 2)")]
-    BadVersion(u8),
-    #[error("L2TP length field {length} is larger than the {datagram}-byte datagram")]
-    LengthExceedsDatagram { length: usize, datagram: usize },
-    #[error("L2TP length field {length} is smaller than the {header}-byte header")]
-    LengthTooShort { length: usize, header: usize },
-    #[error("L2TP offset size {offset} runs past the end of the {len}-byte message")]
-    OffsetOverrun { offset: usize, len: usize },
-    #[error(
-        "L2TP control message flags {flags:#06x} invalid: control messages need L=1, S=1, O=0"
-    )]
-    BadControlFlags { flags: u16 },
+    /// The L2TP header is invalid (version, control-message flags, lengths), as
+    /// `wire::l2tp::L2tpPacket::new_checked` reports it.
+    #[error("L2TP header: {0}")]
+    Header(#[from] ::wire::Error),
+    #[error("L2TP message with flags {flags:#06x} is a data message (T=0), not a control message")]
+    NotControl { flags: u16 },
     #[error("AVP at offset {at}: {len} bytes left, an AVP header needs 6")]
     AvpTruncated { at: usize, len: usize },
     #[error("AVP at offset {at}: length field {length} is shorter than the 6-byte AVP header")]
