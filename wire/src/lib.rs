@@ -25,7 +25,9 @@
 //! RFC 1624), [`ipv4`], [`ipv6`] (fixed header only), [`mpls`] (label stack entry view),
 //! [`udp`], [`icmpv4`], [`icmpv6`] (incl. neighbor discovery NS/NA), [`l2tp`] (the one L2TPv2
 //! header codec: the data path's view and the control engine's header with Ns/Nr; AVPs live
-//! with the engine in `controlplane`), [`ppp`] (the PPP protocol field inside L2TP sessions).
+//! with the engine in `controlplane`), [`ppp`] (the PPP protocol field inside L2TP and PPPoE
+//! sessions), [`pppoe`] (the PPPoE header of discovery and session frames; TAGs are not
+//! decoded).
 #![forbid(unsafe_code)]
 
 pub mod arp;
@@ -38,6 +40,7 @@ pub mod ipv6;
 pub mod l2tp;
 pub mod mpls;
 pub mod ppp;
+pub mod pppoe;
 pub mod udp;
 pub mod vlan;
 
@@ -54,6 +57,7 @@ pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
 pub use ipv6::{Ipv6Packet, Ipv6Repr};
 pub use l2tp::{L2tpPacket, L2tpRepr};
 pub use mpls::MplsPacket;
+pub use pppoe::{PppoeHeader, PppoeRepr};
 pub use udp::{UdpPacket, UdpRepr};
 pub use vlan::{VlanPacket, VlanRepr};
 
@@ -73,6 +77,7 @@ pub enum Proto {
     Icmpv6,
     L2tp,
     Ppp,
+    Pppoe,
     /// An address in text form (e.g. `EthernetAddress::from_str`).
     Text,
 }
@@ -91,6 +96,7 @@ impl fmt::Display for Proto {
             Proto::Icmpv6 => "icmpv6",
             Proto::L2tp => "l2tp",
             Proto::Ppp => "ppp",
+            Proto::Pppoe => "pppoe",
             Proto::Text => "address",
         })
     }

@@ -1,4 +1,4 @@
-//! The PPP frame header inside L2TP sessions (RFC 1661 §2, RFC 2661 §5.?): optional
+//! The PPP frame header inside L2TP and PPPoE sessions (RFC 1661 §2, RFC 2661 §5.?): optional
 //! HDLC address/control bytes `ff 03` (absent when Address-and-Control-Field-Compression is
 //! in use) and a protocol field of two bytes, or one when Protocol-Field-Compression is in
 //! use (protocol values are odd in their last byte, RFC 1661 §2).
