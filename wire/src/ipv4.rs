@@ -423,19 +423,14 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     #[inline]
     pub fn decrement_ttl_update_checksum(&mut self) -> Result<u8> {
         let ttl = self.ttl();
-        if ttl <= 1 {
-            return Err(Error::TtlExpired {
-                proto: Proto::Ipv4,
-                ttl,
-            });
-        }
+        let new_ttl = super::decremented(Proto::Ipv4, ttl)?;
         let proto = self.buffer.as_ref()[field::PROTOCOL];
         let old = u16::from_be_bytes([ttl, proto]);
-        let new = u16::from_be_bytes([ttl - 1, proto]);
+        let new = u16::from_be_bytes([new_ttl, proto]);
         let c = checksum::update_u16(self.checksum(), old, new);
-        self.set_ttl(ttl - 1);
+        self.set_ttl(new_ttl);
         self.set_checksum(c);
-        Ok(ttl - 1)
+        Ok(new_ttl)
     }
 
     /// Rewrites the DSCP (DiffServ marking) and patches the checksum incrementally.

@@ -187,15 +187,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
     /// new value. IPv6 has no header checksum.
     #[inline]
     pub fn decrement_hop_limit(&mut self) -> Result<u8> {
-        let h = self.hop_limit();
-        if h <= 1 {
-            return Err(Error::TtlExpired {
-                proto: Proto::Ipv6,
-                ttl: h,
-            });
-        }
-        self.set_hop_limit(h - 1);
-        Ok(h - 1)
+        let h = super::decremented(Proto::Ipv6, self.hop_limit())?;
+        self.set_hop_limit(h);
+        Ok(h)
     }
 
     #[inline]

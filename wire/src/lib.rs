@@ -152,6 +152,17 @@ pub(crate) fn need(proto: Proto, needed: usize, got: usize) -> Result<()> {
     }
 }
 
+/// The forwarding step on a TTL or hop limit (RFC 1812 §5.3.1, RFC 8200 §3, and for labels
+/// `labelswitch::ttl::decrement`): the value to write, or [`Error::TtlExpired`] when `ttl` ≤ 1.
+#[inline]
+pub(crate) fn decremented(proto: Proto, ttl: u8) -> Result<u8> {
+    if ttl <= 1 {
+        Err(Error::TtlExpired { proto, ttl })
+    } else {
+        Ok(ttl - 1)
+    }
+}
+
 #[inline]
 pub(crate) fn get_u16(d: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([d[at], d[at + 1]])

@@ -185,15 +185,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> MplsPacket<T> {
     /// untouched; otherwise decrements it.
     #[inline]
     pub fn decrement_ttl(&mut self) -> Result<u8> {
-        let ttl = self.ttl();
-        if ttl <= 1 {
-            return Err(Error::TtlExpired {
-                proto: Proto::Mpls,
-                ttl,
-            });
-        }
-        self.set_ttl(ttl - 1);
-        Ok(ttl - 1)
+        let ttl = super::decremented(Proto::Mpls, self.ttl())?;
+        self.set_ttl(ttl);
+        Ok(ttl)
     }
 
     #[inline]
