@@ -4,8 +4,9 @@
 //! The compiled [`InterfaceTable`] answers the per-packet question for Ethernet ingress,
 //! [`InterfaceTable::lookup_l2`], from flat arrays: one entry per port for untagged frames
 //! and, for ports with VLAN bindings, a 4096-entry array indexed by VLAN id. No hashing, no
-//! allocation. Session keys (L2TP, PPPoE) and ISP ids go through a hash map
-//! ([`InterfaceTable::lookup`]).
+//! allocation. ISP ids go through a hash map ([`InterfaceTable::lookup`]). It changes only
+//! by management (profile reload, API) and is rebuilt whole when it does; session keys
+//! (L2TP, PPPoE), which change at subscriber rates, live in [`crate::session`].
 //!
 //! There is deliberately no default: a key that is not bound has no VR, and the data plane
 //! drops the packet (DESIGN.md: "nothing in the fast path may fall back to a default VR").
@@ -27,22 +28,20 @@ pub enum IfKey {
     Port(PortId),
     /// 802.1Q-tagged frames with this VLAN id (1..=4094) on a port.
     PortVlan(PortId, u16),
-    /// An L2TP session (RFC 2661), by the local tunnel and session ids.
-    L2tpSession {
-        /// Local tunnel id.
-        tunnel: u16,
-        /// Local session id.
-        session: u16,
-    },
-    /// A PPPoE session (RFC 2516) on a port.
-    PppoeSession {
-        /// Port the session runs on.
-        port: PortId,
-        /// PPPoE session id.
-        session: u16,
-    },
     /// Traffic attributed to an ISP (wholesale access), by ISP id.
     Isp(u32),
+}
+
+impl IfKey {
+    /// Checks that the key can be bound (VLAN ids 1..=4094).
+    pub fn check(&self) -> Result<(), IfError> {
+        if let IfKey::PortVlan(_, vlan) = *self {
+            if vlan == 0 || vlan as usize >= VLAN_COUNT - 1 {
+                return Err(IfError::InvalidVlan { key: *self, vlan });
+            }
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Display for IfKey {
@@ -50,12 +49,6 @@ impl fmt::Display for IfKey {
         match self {
             IfKey::Port(p) => write!(f, "port {}", p.0),
             IfKey::PortVlan(p, v) => write!(f, "port {} vlan {v}", p.0),
-            IfKey::L2tpSession { tunnel, session } => {
-                write!(f, "l2tp tunnel {tunnel} session {session}")
-            }
-            IfKey::PppoeSession { port, session } => {
-                write!(f, "port {} pppoe session {session}", port.0)
-            }
             IfKey::Isp(id) => write!(f, "isp {id}"),
         }
     }
@@ -117,11 +110,7 @@ impl InterfaceTableBuilder {
 
     /// Binds `key` to `binding`; a key can be bound only once.
     pub fn bind(&mut self, key: IfKey, binding: IfBinding) -> Result<(), IfError> {
-        if let IfKey::PortVlan(_, vlan) = key {
-            if vlan == 0 || vlan as usize >= VLAN_COUNT - 1 {
-                return Err(IfError::InvalidVlan { key, vlan });
-            }
-        }
+        key.check()?;
         match self.bindings.entry(key) {
             std::collections::btree_map::Entry::Occupied(e) => Err(IfError::AlreadyBound {
                 key,
@@ -276,25 +265,9 @@ mod tests {
         b.bind(IfKey::PortVlan(P1, 100), IfBinding::Vr(VrId(2)))
             .unwrap();
         b.bind(IfKey::Port(PortId(3)), IfBinding::Trunk).unwrap();
-        b.bind(
-            IfKey::L2tpSession {
-                tunnel: 5,
-                session: 9,
-            },
-            IfBinding::Vr(VrId(7)),
-        )
-        .unwrap();
-        b.bind(
-            IfKey::PppoeSession {
-                port: P1,
-                session: 3,
-            },
-            IfBinding::Vr(VrId(8)),
-        )
-        .unwrap();
         b.bind(IfKey::Isp(42), IfBinding::Vr(VrId(9))).unwrap();
         let t = b.build();
-        assert_eq!(t.len(), 6);
+        assert_eq!(t.len(), 4);
         assert_eq!(t.lookup_l2(P1, None), Some(IfBinding::Vr(VrId(1))));
         assert_eq!(t.lookup_l2(P1, Some(0)), Some(IfBinding::Vr(VrId(1))));
         assert_eq!(t.lookup_l2(P1, Some(100)), Some(IfBinding::Vr(VrId(2))));
@@ -304,27 +277,6 @@ mod tests {
         assert_eq!(t.lookup_l2(PortId(3), None), Some(IfBinding::Trunk));
         assert_eq!(t.lookup_l2(PortId(3), Some(100)), None);
         assert_eq!(t.lookup_l2(PortId(400), Some(100)), None);
-        assert_eq!(
-            t.lookup(&IfKey::L2tpSession {
-                tunnel: 5,
-                session: 9
-            }),
-            Some(IfBinding::Vr(VrId(7)))
-        );
-        assert_eq!(
-            t.lookup(&IfKey::L2tpSession {
-                tunnel: 9,
-                session: 5
-            }),
-            None
-        );
-        assert_eq!(
-            t.lookup(&IfKey::PppoeSession {
-                port: P1,
-                session: 3
-            }),
-            Some(IfBinding::Vr(VrId(8)))
-        );
         assert_eq!(t.lookup(&IfKey::Isp(42)), Some(IfBinding::Vr(VrId(9))));
         assert_eq!(
             t.lookup(&IfKey::PortVlan(P1, 100)),

@@ -2,8 +2,10 @@
 //!
 //! This crate is the control plane's model of the appliance's forwarding — the VRs
 //! (identity, RFC 2685 VPN id, tenant, RIB), the interface table that binds ingress
-//! interfaces to VRs, the shared next-hop table, the per-VR FIBs — and the compiler that
-//! turns that model into one immutable [`ForwardingState`] version, published to the
+//! interfaces to VRs, the session bindings, the shared next-hop table, the per-VR FIBs,
+//! per-VR counters — and the writer that derives immutable [`ForwardingState`] versions
+//! from it incrementally ([`state`]: a change rebuilds only the part it touches, the rest
+//! is shared with the previous version through [`persist`]ent tables), published to the
 //! workers without locks ([`publish`]). Workers only read compiled tables: flat arrays and
 //! indices (VPP style), no allocation and no locks on lookup. Like `labelswitch` (whose
 //! [`labelswitch::LabelMatrix`] is part of the state), it knows nothing of ports' I/O or of
@@ -12,20 +14,30 @@
 //! Isolation: a packet gets exactly one VR from the interface table and is then looked up
 //! only in that VR's FIB; there is no default VR anywhere.
 
+pub mod counters;
 pub mod fib;
 pub mod ids;
 pub mod iface;
 pub mod nexthop;
+pub mod persist;
 pub mod publish;
 pub mod registry;
 pub mod rib;
+pub mod session;
 pub mod state;
 
+pub use counters::{vr_counter, CounterArray, CounterLine, VrCounters};
 pub use fib::{Fib4, Fib6, Lpm, Prefix, Prefix4, Prefix6, PrefixError};
 pub use ids::{NextHopId, PortId, VrId};
 pub use iface::{IfBinding, IfError, IfKey, InterfaceTable, InterfaceTableBuilder};
-pub use nexthop::{L2tpEncap, LabelPush, NextHop, NextHopError, NextHopTable, NextHopTableBuilder};
+pub use nexthop::{
+    L2tpEncap, LabelPush, NeighborKey, NextHop, NextHopError, NextHopPool, NextHopTable,
+};
 pub use publish::{Publisher, TableCache, TableGuard, TableHandle};
 pub use registry::{RegistryError, VirtualRouter, VpnId, VpnIdError, VrRegistry};
-pub use rib::{Rib, RibError, RibTable, RouteSource, VrFib};
-pub use state::{ForwardingState, ForwardingStateBuilder, StateError, MAX_VR_ID};
+pub use rib::{Rib, RibError, RibTable, RouteSource};
+pub use session::{SessionBinding, SessionKey, SessionTable};
+pub use state::{
+    Change, ForwardingState, IpPrefix, LabelAction, StateError, StateWriter, VrEntry, WriterStats,
+    MAX_VR_ID,
+};

@@ -2,8 +2,10 @@
 //!
 //! FIB entries and label-matrix entries hold a [`NextHopId`]; the data plane follows it to a
 //! [`NextHop`] that says which port, VLAN and MAC addresses to use and which labels to push.
-//! Equal next hops are stored once ([`NextHopTableBuilder::add`] deduplicates), so a
-//! neighbour change rewrites one entry for every route that uses it.
+//! Equal next hops are stored once ([`NextHopPool::intern`] deduplicates and counts
+//! references), so a neighbour change rewrites one entry for every route that uses it.
+//! The published [`NextHopTable`] is a persistent array ([`crate::persist::PVec`]): a
+//! change copies the 64-entry chunk it touches, not the table.
 //!
 //! Ids [`NextHopTable::DROP`] (0) and [`NextHopTable::LOCAL`] (1) are always present.
 //!
@@ -17,6 +19,7 @@ use hashbrown::HashMap;
 use labelswitch::Label;
 
 use crate::ids::{NextHopId, PortId};
+use crate::persist::{PVec, PVecWriter};
 
 /// Most labels one next hop pushes.
 pub const MAX_PUSH: usize = 4;
@@ -30,6 +33,12 @@ pub enum NextHopError {
     /// The id is not in the table.
     #[error("next hop {0} does not exist")]
     UnknownId(NextHopId),
+    /// A next hop on a port the appliance does not have.
+    #[error("next hop on {0}, which does not exist")]
+    UnknownPort(PortId),
+    /// Every id is taken.
+    #[error("the next-hop table is full (2^32 - 1 next hops)")]
+    Full,
 }
 
 /// Labels to push, outermost first; at most [`MAX_PUSH`]. Inline and `Copy`.
@@ -166,98 +175,293 @@ pub struct L2tpEncap {
     pub peer_session: u16,
 }
 
-/// Collects next hops (deduplicated), then compiles a [`NextHopTable`].
-#[derive(Clone, Debug)]
-pub struct NextHopTableBuilder {
-    hops: Vec<NextHop>,
+/// A neighbour as next hops depend on it: where it is and its address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NeighborKey {
+    /// Port.
+    pub port: PortId,
+    /// 802.1Q VLAN, or untagged.
+    pub vlan: Option<u16>,
+    /// The neighbour's address.
+    pub ip: IpAddr,
+}
+
+impl fmt::Display for NeighborKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} on port {}", self.ip, self.port.0)?;
+        if let Some(v) = self.vlan {
+            write!(f, " vlan {v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The control plane's side of the next-hop table: interned next hops with reference
+/// counts, and the neighbours they resolve through.
+///
+/// * **Interning.** [`intern`](Self::intern) returns the id of an equal next hop when one
+///   exists (so a neighbour change rewrites one entry for every route that uses it) and
+///   takes a reference; [`release`](Self::release) drops one. An id whose last reference
+///   goes is reset to [`NextHop::Drop`] and reused, so churn (sessions, neighbours coming
+///   and going) does not grow the table. [`NextHopTable::DROP`] and
+///   [`NextHopTable::LOCAL`] are permanent.
+/// * **Neighbours.** A next hop is interned as its *specification*: an
+///   [`NextHop::Unresolved`] with the neighbour's address means "forward to that
+///   neighbour"; while the neighbour's MAC is known ([`set_neighbor`](Self::set_neighbor))
+///   the table holds the [`NextHop::Forward`] it resolves to (source MAC = the port's), and
+///   it goes back to `Unresolved` when the neighbour is withdrawn. An unspecified address
+///   (`0.0.0.0`, `::`) means "the destination itself" (a connected subnet, resolved per
+///   host by the control core) and never resolves.
+#[derive(Debug)]
+pub struct NextHopPool {
+    hops: PVecWriter<NextHop>,
+    specs: Vec<NextHop>,
+    refs: Vec<u32>,
     index: HashMap<NextHop, NextHopId>,
+    free: Vec<u32>,
+    neighbors: HashMap<NeighborKey, [u8; 6]>,
+    by_neighbor: HashMap<NeighborKey, Vec<NextHopId>>,
+    port_macs: Vec<[u8; 6]>,
 }
 
-impl Default for NextHopTableBuilder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+const PINNED: u32 = u32::MAX;
 
-impl NextHopTableBuilder {
-    /// A builder holding [`NextHop::Drop`] at id 0 and [`NextHop::Local`] at id 1.
-    pub fn new() -> Self {
-        let mut b = NextHopTableBuilder {
-            hops: Vec::new(),
+impl NextHopPool {
+    /// A pool for ports whose MAC addresses are `port_macs` (index = port id), holding
+    /// [`NextHop::Drop`] at id 0 and [`NextHop::Local`] at id 1.
+    pub fn new(port_macs: Vec<[u8; 6]>) -> Self {
+        let mut p = NextHopPool {
+            hops: PVecWriter::new(NextHop::Drop),
+            specs: Vec::new(),
+            refs: Vec::new(),
             index: HashMap::new(),
+            free: Vec::new(),
+            neighbors: HashMap::new(),
+            by_neighbor: HashMap::new(),
+            port_macs,
         };
-        b.add(NextHop::Drop);
-        b.add(NextHop::Local);
-        b
-    }
-
-    /// Adds `nh` and returns its id; an equal next hop already present keeps its id.
-    ///
-    /// # Panics
-    ///
-    /// After 2^32 - 1 distinct next hops (ids are `u32`).
-    pub fn add(&mut self, nh: NextHop) -> NextHopId {
-        if let Some(id) = self.index.get(&nh) {
-            return *id;
+        for nh in [NextHop::Drop, NextHop::Local] {
+            let id = NextHopId(p.specs.len() as u32);
+            p.hops.set(id.0 as usize, nh);
+            p.specs.push(nh);
+            p.refs.push(PINNED);
+            p.index.insert(nh, id);
         }
-        let id = NextHopId(u32::try_from(self.hops.len()).expect("fewer than 2^32 next hops"));
-        self.hops.push(nh);
-        self.index.insert(nh, id);
-        id
+        p
     }
 
-    /// Replaces the next hop at `id` in place (e.g. `Unresolved` → `Forward` when the
-    /// neighbour's MAC is learnt); every route using `id` follows. Returns the old value.
-    pub fn replace(&mut self, id: NextHopId, nh: NextHop) -> Result<NextHop, NextHopError> {
-        let slot = self
-            .hops
-            .get_mut(id.0 as usize)
-            .ok_or(NextHopError::UnknownId(id))?;
-        let old = std::mem::replace(slot, nh);
-        if self.index.get(&old) == Some(&id) {
-            self.index.remove(&old);
+    fn port_ok(&self, port: PortId) -> Result<(), NextHopError> {
+        if usize::from(port.0) < self.port_macs.len() {
+            Ok(())
+        } else {
+            Err(NextHopError::UnknownPort(port))
         }
-        self.index.entry(nh).or_insert(id);
-        Ok(old)
     }
 
-    /// The next hop at `id`.
+    /// What a specification forwards with now.
+    fn effective(&self, spec: &NextHop) -> NextHop {
+        match *spec {
+            NextHop::Unresolved {
+                port,
+                vlan,
+                via,
+                push,
+            } => match self.neighbors.get(&NeighborKey {
+                port,
+                vlan,
+                ip: via,
+            }) {
+                Some(mac) => NextHop::Forward {
+                    port,
+                    vlan,
+                    src_mac: self.port_macs[usize::from(port.0)],
+                    dst_mac: *mac,
+                    push,
+                },
+                None => *spec,
+            },
+            other => other,
+        }
+    }
+
+    /// Takes a reference on a next hop equal to `spec`, adding it if there is none.
+    pub fn intern(&mut self, spec: NextHop) -> Result<NextHopId, NextHopError> {
+        if let Some(&id) = self.index.get(&spec) {
+            let r = &mut self.refs[id.0 as usize];
+            if *r != PINNED {
+                *r += 1;
+            }
+            return Ok(id);
+        }
+        match spec {
+            NextHop::Forward { port, .. } | NextHop::Unresolved { port, .. } => {
+                self.port_ok(port)?
+            }
+            NextHop::L2tp(e) => self.port_ok(e.port)?,
+            NextHop::Drop | NextHop::Local => {}
+        }
+        let id = match self.free.pop() {
+            Some(i) => NextHopId(i),
+            None => {
+                let i = u32::try_from(self.specs.len())
+                    .ok()
+                    .filter(|i| *i < u32::MAX)
+                    .ok_or(NextHopError::Full)?;
+                self.specs.push(NextHop::Drop);
+                self.refs.push(0);
+                NextHopId(i)
+            }
+        };
+        let i = id.0 as usize;
+        self.specs[i] = spec;
+        self.refs[i] = 1;
+        self.index.insert(spec, id);
+        if let Some(k) = neighbor_of(&spec) {
+            self.by_neighbor.entry(k).or_default().push(id);
+        }
+        let eff = self.effective(&spec);
+        self.hops.set(i, eff);
+        Ok(id)
+    }
+
+    /// Takes one more reference on `id`.
+    pub fn retain(&mut self, id: NextHopId) -> Result<(), NextHopError> {
+        match self.refs.get_mut(id.0 as usize) {
+            Some(r) if *r == PINNED => Ok(()),
+            Some(r) if *r > 0 => {
+                *r += 1;
+                Ok(())
+            }
+            _ => Err(NextHopError::UnknownId(id)),
+        }
+    }
+
+    /// Drops a reference; the id is freed (and reset to `Drop`) with its last reference.
+    pub fn release(&mut self, id: NextHopId) {
+        let i = id.0 as usize;
+        let Some(r) = self.refs.get_mut(i) else {
+            return;
+        };
+        if *r == PINNED || *r == 0 {
+            return;
+        }
+        *r -= 1;
+        if *r > 0 {
+            return;
+        }
+        let spec = std::mem::replace(&mut self.specs[i], NextHop::Drop);
+        if self.index.get(&spec) == Some(&id) {
+            self.index.remove(&spec);
+        }
+        if let Some(k) = neighbor_of(&spec) {
+            if let Some(ids) = self.by_neighbor.get_mut(&k) {
+                ids.retain(|x| *x != id);
+                if ids.is_empty() {
+                    self.by_neighbor.remove(&k);
+                }
+            }
+        }
+        self.hops.set(i, NextHop::Drop);
+        self.free.push(id.0);
+    }
+
+    /// Records (`Some`) or withdraws (`None`) a neighbour's MAC and re-resolves every next
+    /// hop that goes through it. Returns how many next hops changed.
+    pub fn set_neighbor(&mut self, key: NeighborKey, mac: Option<[u8; 6]>) -> usize {
+        let before = self.neighbors.get(&key).copied();
+        if before == mac {
+            return 0;
+        }
+        match mac {
+            Some(m) => self.neighbors.insert(key, m),
+            None => self.neighbors.remove(&key),
+        };
+        let ids = self.by_neighbor.get(&key).cloned().unwrap_or_default();
+        for id in &ids {
+            let eff = self.effective(&self.specs[id.0 as usize]);
+            self.hops.set(id.0 as usize, eff);
+        }
+        ids.len()
+    }
+
+    /// The MAC of a neighbour, if recorded.
+    pub fn neighbor(&self, key: &NeighborKey) -> Option<[u8; 6]> {
+        self.neighbors.get(key).copied()
+    }
+
+    /// Every recorded neighbour.
+    pub fn neighbors(&self) -> impl Iterator<Item = (&NeighborKey, &[u8; 6])> + '_ {
+        self.neighbors.iter()
+    }
+
+    /// The next hop at `id` as the data plane sees it.
     pub fn get(&self, id: NextHopId) -> Option<&NextHop> {
         self.hops.get(id.0 as usize)
     }
 
-    /// True if `id` is in the table.
+    /// The specification `id` was interned with.
+    pub fn spec(&self, id: NextHopId) -> Option<&NextHop> {
+        match self.refs.get(id.0 as usize) {
+            Some(r) if *r > 0 => self.specs.get(id.0 as usize),
+            _ => None,
+        }
+    }
+
+    /// True when `id` is in use.
     pub fn contains(&self, id: NextHopId) -> bool {
-        (id.0 as usize) < self.hops.len()
+        matches!(self.refs.get(id.0 as usize), Some(r) if *r > 0)
     }
 
-    /// Number of next hops (including the two fixed ones).
-    pub fn len(&self) -> usize {
-        self.hops.len()
+    /// References held on `id` (`u32::MAX` for the permanent ones).
+    pub fn refs(&self, id: NextHopId) -> u32 {
+        self.refs.get(id.0 as usize).copied().unwrap_or(0)
     }
 
-    /// Always false: Drop and Local are always present.
-    pub fn is_empty(&self) -> bool {
-        self.hops.is_empty()
+    /// Number of ports next hops may use.
+    pub fn port_count(&self) -> usize {
+        self.port_macs.len()
     }
 
-    /// Compiles the table.
-    pub fn build(&self) -> NextHopTable {
+    /// Next hops in use (including the two permanent ones).
+    pub fn live(&self) -> usize {
+        self.specs.len() - self.free.len()
+    }
+
+    /// Size of the id space (live plus free ids).
+    pub fn capacity(&self) -> usize {
+        self.specs.len()
+    }
+
+    /// The table as the data plane reads it.
+    pub fn publish(&mut self) -> NextHopTable {
         NextHopTable {
-            hops: self.hops.clone().into_boxed_slice(),
+            hops: self.hops.publish(),
         }
     }
 }
 
-/// The compiled, read-only next-hop table.
+fn neighbor_of(spec: &NextHop) -> Option<NeighborKey> {
+    match *spec {
+        NextHop::Unresolved {
+            port, vlan, via, ..
+        } if !via.is_unspecified() => Some(NeighborKey {
+            port,
+            vlan,
+            ip: via,
+        }),
+        _ => None,
+    }
+}
+
+/// The read-only next-hop table of one forwarding-state version.
 #[derive(Clone, Debug)]
 pub struct NextHopTable {
-    hops: Box<[NextHop]>,
+    hops: PVec<NextHop>,
 }
 
 impl Default for NextHopTable {
     fn default() -> Self {
-        NextHopTableBuilder::new().build()
+        NextHopPool::new(Vec::new()).publish()
     }
 }
 
@@ -273,7 +477,7 @@ impl NextHopTable {
         self.hops.get(id.0 as usize)
     }
 
-    /// Number of next hops.
+    /// Number of ids (free ones included; they read as `Drop`).
     pub fn len(&self) -> usize {
         self.hops.len()
     }
@@ -293,19 +497,7 @@ impl NextHopTable {
 
     /// Heap bytes held by the table.
     pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of_val(&*self.hops)
-    }
-
-    /// A builder holding this table's next hops (same ids).
-    pub fn to_builder(&self) -> NextHopTableBuilder {
-        let mut index = HashMap::with_capacity(self.hops.len());
-        for (id, nh) in self.iter() {
-            index.entry(*nh).or_insert(id);
-        }
-        NextHopTableBuilder {
-            hops: self.hops.to_vec(),
-            index,
-        }
+        self.hops.memory_bytes()
     }
 }
 
@@ -314,56 +506,110 @@ mod tests {
     use super::*;
     use std::net::Ipv4Addr;
 
+    const MACS: [[u8; 6]; 3] = [[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 1, 1], [2, 0, 0, 0, 2, 1]];
+
     fn fwd(port: u16, push: LabelPush) -> NextHop {
         NextHop::Forward {
             port: PortId(port),
             vlan: Some(10),
-            src_mac: [2, 0, 0, 0, 0, 1],
+            src_mac: MACS.get(port as usize).copied().unwrap_or_default(),
             dst_mac: [2, 0, 0, 0, 0, 2],
             push,
         }
     }
 
-    #[test]
-    fn fixed_ids_and_dedup() {
-        let mut b = NextHopTableBuilder::new();
-        assert_eq!(b.add(NextHop::Drop), NextHopTable::DROP);
-        assert_eq!(b.add(NextHop::Local), NextHopTable::LOCAL);
-        let l = Label::new(100).unwrap();
-        let a = b.add(fwd(1, LabelPush::one(l)));
-        assert_eq!(a, NextHopId(2));
-        assert_eq!(b.add(fwd(1, LabelPush::one(l))), a);
-        assert_ne!(b.add(fwd(1, LabelPush::EMPTY)), a);
-        assert_ne!(b.add(fwd(2, LabelPush::one(l))), a);
-        let t = b.build();
-        assert_eq!(t.len(), 5);
-        assert_eq!(t.get(a), Some(&fwd(1, LabelPush::one(l))));
-        assert_eq!(t.get(NextHopId(5)), None);
-        assert_eq!(t.get(NextHopTable::DROP), Some(&NextHop::Drop));
-        assert_eq!(t.iter().count(), 5);
-        let mut b2 = t.to_builder();
-        assert_eq!(b2.add(fwd(2, LabelPush::one(l))), NextHopId(4));
+    fn via(port: u16, ip: [u8; 4], push: LabelPush) -> NextHop {
+        NextHop::Unresolved {
+            port: PortId(port),
+            vlan: Some(10),
+            via: IpAddr::V4(Ipv4Addr::from(ip)),
+            push,
+        }
     }
 
     #[test]
-    fn resolve_in_place() {
-        let mut b = NextHopTableBuilder::new();
-        let unresolved = NextHop::Unresolved {
-            port: PortId(1),
-            vlan: Some(10),
-            via: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
-            push: LabelPush::EMPTY,
-        };
-        let id = b.add(unresolved);
-        assert_eq!(b.replace(id, fwd(1, LabelPush::EMPTY)), Ok(unresolved));
-        assert_eq!(b.get(id), Some(&fwd(1, LabelPush::EMPTY)));
-        // The old value is no longer indexed; the new one is.
-        assert_eq!(b.add(fwd(1, LabelPush::EMPTY)), id);
-        assert_ne!(b.add(unresolved), id);
+    fn fixed_ids_dedup_and_reuse() {
+        let mut p = NextHopPool::new(MACS.to_vec());
+        assert_eq!(p.intern(NextHop::Drop), Ok(NextHopTable::DROP));
+        assert_eq!(p.intern(NextHop::Local), Ok(NextHopTable::LOCAL));
+        let l = Label::new(100).unwrap();
+        let a = p.intern(fwd(1, LabelPush::one(l))).unwrap();
+        assert_eq!(a, NextHopId(2));
+        assert_eq!(p.intern(fwd(1, LabelPush::one(l))), Ok(a));
+        assert_eq!(p.refs(a), 2);
+        let b = p.intern(fwd(1, LabelPush::EMPTY)).unwrap();
+        assert_ne!(b, a);
+        let t = p.publish();
+        assert_eq!(t.get(a), Some(&fwd(1, LabelPush::one(l))));
+        assert_eq!(t.get(NextHopTable::DROP), Some(&NextHop::Drop));
+        assert_eq!(t.iter().count(), 4);
+        // Two releases free `a`; its id is reused and reads as Drop until then.
+        p.release(a);
+        assert!(p.contains(a));
+        p.release(a);
+        assert!(!p.contains(a));
+        assert_eq!(p.get(a), Some(&NextHop::Drop));
         assert_eq!(
-            b.replace(NextHopId(99), NextHop::Drop),
+            t.get(a),
+            Some(&fwd(1, LabelPush::one(l))),
+            "published version unchanged"
+        );
+        assert_eq!(p.intern(fwd(2, LabelPush::EMPTY)), Ok(a));
+        assert_eq!(p.live(), 4);
+        // The permanent ids survive any number of releases.
+        p.release(NextHopTable::DROP);
+        p.release(NextHopTable::DROP);
+        assert!(p.contains(NextHopTable::DROP));
+        assert_eq!(
+            p.intern(fwd(7, LabelPush::EMPTY)),
+            Err(NextHopError::UnknownPort(PortId(7)))
+        );
+        assert_eq!(
+            p.retain(NextHopId(99)),
             Err(NextHopError::UnknownId(NextHopId(99)))
         );
+    }
+
+    #[test]
+    fn next_hops_follow_their_neighbour() {
+        let mut p = NextHopPool::new(MACS.to_vec());
+        let l = LabelPush::one(Label::new(2001).unwrap());
+        let plain = p.intern(via(1, [192, 0, 2, 2], LabelPush::EMPTY)).unwrap();
+        let labelled = p.intern(via(1, [192, 0, 2, 2], l)).unwrap();
+        let other = p.intern(via(1, [192, 0, 2, 3], l)).unwrap();
+        let glean = p
+            .intern(NextHop::Unresolved {
+                port: PortId(1),
+                vlan: Some(10),
+                via: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                push: LabelPush::EMPTY,
+            })
+            .unwrap();
+        let key = NeighborKey {
+            port: PortId(1),
+            vlan: Some(10),
+            ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)),
+        };
+        assert_eq!(p.set_neighbor(key, Some([2, 0, 0, 0, 0, 2])), 2);
+        assert_eq!(p.get(plain), Some(&fwd(1, LabelPush::EMPTY)));
+        assert_eq!(p.get(labelled), Some(&fwd(1, l)));
+        assert!(matches!(p.get(other), Some(NextHop::Unresolved { .. })));
+        assert!(matches!(p.get(glean), Some(NextHop::Unresolved { .. })));
+        assert_eq!(
+            p.set_neighbor(key, Some([2, 0, 0, 0, 0, 2])),
+            0,
+            "no change"
+        );
+        // Interned after the neighbour is known: resolved at once; the spec is kept.
+        p.release(plain);
+        let again = p.intern(via(1, [192, 0, 2, 2], LabelPush::EMPTY)).unwrap();
+        assert_eq!(p.get(again), Some(&fwd(1, LabelPush::EMPTY)));
+        assert_eq!(
+            p.spec(again),
+            Some(&via(1, [192, 0, 2, 2], LabelPush::EMPTY))
+        );
+        assert_eq!(p.set_neighbor(key, None), 2);
+        assert_eq!(p.get(labelled), Some(&via(1, [192, 0, 2, 2], l)));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The virtual routers of the appliance: identity (id, name, RFC 2685 VPN id, owning tenant)
-//! and RIB.
+//! The virtual routers of the appliance: identity (id, name, RFC 2685 VPN id, owning
+//! tenant). Their routes live with the forwarding-state writer ([`crate::state`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -8,7 +8,6 @@ use std::str::FromStr;
 use hashbrown::HashMap;
 
 use crate::ids::VrId;
-use crate::rib::{Rib, VrFib};
 
 /// Errors about VPN identifiers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,7 +91,7 @@ impl FromStr for VpnId {
 }
 
 /// One virtual router.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VirtualRouter {
     /// Identifier (the profile's `virtual_routers[].id`).
     pub id: VrId,
@@ -102,12 +101,10 @@ pub struct VirtualRouter {
     pub vpn_id: VpnId,
     /// The tenant (carrier) that owns and may manage it.
     pub tenant: String,
-    /// Its routes.
-    pub rib: Rib,
 }
 
 impl VirtualRouter {
-    /// A VR with an empty RIB.
+    /// A VR's identity.
     pub fn new(
         id: VrId,
         name: impl Into<String>,
@@ -119,7 +116,6 @@ impl VirtualRouter {
             name: name.into(),
             vpn_id,
             tenant: tenant.into(),
-            rib: Rib::new(),
         }
     }
 }
@@ -198,11 +194,6 @@ impl VrRegistry {
         self.vrs.get(&id)
     }
 
-    /// The RIB of VR `id`, to change its routes.
-    pub fn rib_mut(&mut self, id: VrId) -> Option<&mut Rib> {
-        self.vrs.get_mut(&id).map(|vr| &mut vr.rib)
-    }
-
     /// The VR with this name.
     pub fn by_name(&self, name: &str) -> Option<&VirtualRouter> {
         self.names.get(name).and_then(|id| self.vrs.get(id))
@@ -227,18 +218,11 @@ impl VrRegistry {
     pub fn is_empty(&self) -> bool {
         self.vrs.is_empty()
     }
-
-    /// Compiles every VR's RIB.
-    pub fn compile(&self) -> impl Iterator<Item = (VrId, VrFib)> + '_ {
-        self.vrs.values().map(|vr| (vr.id, vr.rib.compile()))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::NextHopId;
-    use crate::rib::RouteSource;
     use proptest::prelude::*;
 
     #[test]
@@ -312,19 +296,6 @@ mod tests {
         assert_eq!(r.len(), 2);
         assert_eq!(r.by_name("globex").unwrap().id, VrId(2));
         assert_eq!(r.by_vpn_id(vpn).count(), 1);
-        r.rib_mut(VrId(1))
-            .unwrap()
-            .v4
-            .add(
-                "10.0.0.0/8".parse().unwrap(),
-                RouteSource::Static,
-                NextHopId(2),
-            )
-            .unwrap();
-        let fibs: Vec<_> = r.compile().collect();
-        assert_eq!(fibs[0].0, VrId(1));
-        assert_eq!(fibs[0].1.lookup4(0x0a01_0101), Some(NextHopId(2)));
-        assert_eq!(fibs[1].1.lookup4(0x0a01_0101), None);
         assert_eq!(r.remove(VrId(1)).unwrap().name, "acme");
         assert!(r.by_name("acme").is_none());
         assert_eq!(

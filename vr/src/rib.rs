@@ -2,15 +2,18 @@
 //!
 //! A RIB holds, per prefix, at most one route per [`RouteSource`]; the best route of a
 //! prefix is the one whose source has the lowest administrative distance. Only the best
-//! routes reach the FIB ([`Rib::compile`]). Routes learnt from VPN peers over the control
+//! routes reach the FIB (the forwarding-state writer, [`crate::state::StateWriter`], keeps
+//! each VR's FIB in step with its RIB incrementally). Routes learnt from VPN peers over the control
 //! channel will add a source here when that exchange lands.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::fib::prefix::{Addr, Prefix};
-use crate::fib::{Fib4, Fib6, Lpm};
 use crate::ids::NextHopId;
+
+/// Number of route sources.
+pub const SOURCES: usize = 4;
 
 /// Where a route comes from. The order of the variants is the preference order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,14 +24,18 @@ pub enum RouteSource {
     Connected,
     /// Configured in the profile or through the management API.
     Static,
+    /// A host route to a resolved neighbour of a connected subnet (the control core adds
+    /// it when ARP/ND resolves the destination, removes it when the neighbour goes).
+    Neighbor,
 }
 
 impl RouteSource {
     /// All sources, most preferred first.
-    pub const ALL: [RouteSource; 3] = [
+    pub const ALL: [RouteSource; SOURCES] = [
         RouteSource::Local,
         RouteSource::Connected,
         RouteSource::Static,
+        RouteSource::Neighbor,
     ];
 
     /// Administrative distance (lower wins), with the customary values.
@@ -36,6 +43,7 @@ impl RouteSource {
         match self {
             RouteSource::Local | RouteSource::Connected => 0,
             RouteSource::Static => 1,
+            RouteSource::Neighbor => 2,
         }
     }
 
@@ -50,6 +58,7 @@ impl fmt::Display for RouteSource {
             RouteSource::Local => "local",
             RouteSource::Connected => "connected",
             RouteSource::Static => "static",
+            RouteSource::Neighbor => "neighbor",
         })
     }
 }
@@ -82,7 +91,7 @@ pub enum RibError {
 /// The routes of one address family.
 #[derive(Clone, Debug)]
 pub struct RibTable<A> {
-    routes: BTreeMap<Prefix<A>, [Option<NextHopId>; 3]>,
+    routes: BTreeMap<Prefix<A>, [Option<NextHopId>; SOURCES]>,
 }
 
 impl<A: Addr> Default for RibTable<A> {
@@ -144,6 +153,11 @@ impl<A: Addr> RibTable<A> {
         Ok(nh)
     }
 
+    /// The route of `prefix` (exact match) from `source`.
+    pub fn get(&self, prefix: &Prefix<A>, source: RouteSource) -> Option<NextHopId> {
+        self.routes.get(prefix).and_then(|s| s[source.slot()])
+    }
+
     /// The best route of `prefix` (exact match): its source and next hop.
     pub fn best(&self, prefix: &Prefix<A>) -> Option<(RouteSource, NextHopId)> {
         self.routes.get(prefix).and_then(best_of)
@@ -181,7 +195,7 @@ impl<A: Addr> RibTable<A> {
     }
 }
 
-fn best_of(slots: &[Option<NextHopId>; 3]) -> Option<(RouteSource, NextHopId)> {
+fn best_of(slots: &[Option<NextHopId>; SOURCES]) -> Option<(RouteSource, NextHopId)> {
     RouteSource::ALL
         .iter()
         .min_by_key(|s| (slots[s.slot()].is_none(), s.admin_distance(), **s))
@@ -202,51 +216,6 @@ impl Rib {
     pub fn new() -> Self {
         Self::default()
     }
-
-    /// Compiles the best routes into the VR's FIBs.
-    pub fn compile(&self) -> VrFib {
-        VrFib {
-            fib4: Fib4::build(&self.v4.fib_routes()),
-            fib6: Fib6::build(&self.v6.fib_routes()),
-        }
-    }
-}
-
-/// The compiled forwarding tables of one VR.
-#[derive(Clone, Debug)]
-pub struct VrFib {
-    /// IPv4 FIB (host-order addresses).
-    pub fib4: Fib4,
-    /// IPv6 FIB (host-order addresses).
-    pub fib6: Fib6,
-}
-
-impl Default for VrFib {
-    fn default() -> Self {
-        VrFib {
-            fib4: Fib4::build(&[]),
-            fib6: Fib6::build(&[]),
-        }
-    }
-}
-
-impl VrFib {
-    /// IPv4 longest-prefix match.
-    #[inline]
-    pub fn lookup4(&self, addr: u32) -> Option<NextHopId> {
-        self.fib4.lookup(addr)
-    }
-
-    /// IPv6 longest-prefix match.
-    #[inline]
-    pub fn lookup6(&self, addr: u128) -> Option<NextHopId> {
-        self.fib6.lookup(addr)
-    }
-
-    /// Heap bytes held by both FIBs.
-    pub fn memory_bytes(&self) -> usize {
-        self.fib4.memory_bytes() + self.fib6.memory_bytes()
-    }
 }
 
 #[cfg(test)]
@@ -259,7 +228,7 @@ mod tests {
     }
 
     #[test]
-    fn preference_and_compile() {
+    fn preference_and_best_routes() {
         let mut rib = Rib::new();
         rib.v4
             .add(p4("10.0.0.0/24"), RouteSource::Static, NextHopId(5))
@@ -286,26 +255,31 @@ mod tests {
         );
         assert_eq!(rib.v4.iter().count(), 4);
         assert_eq!(rib.v4.len(), 3);
-        let fib = rib.compile();
-        assert_eq!(fib.fib4.len(), 3);
-        assert_eq!(fib.lookup4(0x0a00_0001), Some(NextHopId(1)));
-        assert_eq!(fib.lookup4(0x0a00_0002), Some(NextHopId(6)));
-        assert_eq!(fib.lookup4(0x0b00_0000), Some(NextHopId(7)));
-        assert_eq!(fib.lookup6(0x2001_0db8 << 96), Some(NextHopId(8)));
-        assert_eq!(fib.lookup6(1), None);
+        assert_eq!(
+            rib.v4.fib_routes(),
+            vec![
+                (p4("0.0.0.0/0"), NextHopId(7)),
+                (p4("10.0.0.0/24"), NextHopId(6)),
+                (p4("10.0.0.1/32"), NextHopId(1)),
+            ]
+        );
+        assert_eq!(rib.v6.fib_routes().len(), 1);
 
         // Withdrawing the connected route falls back to the static one.
         assert_eq!(
             rib.v4.remove(p4("10.0.0.0/24"), RouteSource::Connected),
             Ok(NextHopId(6))
         );
-        assert_eq!(rib.compile().lookup4(0x0a00_0002), Some(NextHopId(5)));
+        assert_eq!(
+            rib.v4.best(&p4("10.0.0.0/24")),
+            Some((RouteSource::Static, NextHopId(5)))
+        );
         assert_eq!(
             rib.v4.remove(p4("10.0.0.0/24"), RouteSource::Static),
             Ok(NextHopId(5))
         );
         assert_eq!(rib.v4.len(), 2);
-        assert_eq!(rib.compile().lookup4(0x0a00_0002), Some(NextHopId(7)));
+        assert_eq!(rib.v4.best(&p4("10.0.0.0/24")), None);
     }
 
     #[test]
@@ -335,6 +309,5 @@ mod tests {
         );
         assert!(t.is_empty());
         assert!(t.remove(p4("10.0.0.0/8"), RouteSource::Static).is_err());
-        assert!(VrFib::default().lookup4(0).is_none());
     }
 }

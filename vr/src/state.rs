@@ -1,70 +1,118 @@
-//! One complete version of the forwarding state: everything a worker reads to forward a
-//! packet, compiled by the control plane and published as a whole ([`crate::publish`]).
+//! The forwarding state: everything a worker reads to forward a packet, one immutable
+//! version at a time, and the writer that derives each version from the last.
 //!
-//! A [`ForwardingState`] is immutable. The control plane keeps a [`ForwardingStateBuilder`]
-//! as its editable mirror, changes it, and builds and publishes a new version; `build`
-//! checks that every index points somewhere (routes and label operations to existing next
-//! hops, interface bindings and pop-to-VR operations to declared VRs), so the fast path can
-//! follow indices without a second thought.
+//! # A version is a small root of shared parts
 //!
-//! VR FIBs are found through a flat `u32` array indexed by [`VrId`] (ids up to
-//! [`MAX_VR_ID`], 4 bytes per id up to the largest id in use: 4 MiB at a million) that points
-//! into a dense array of [`VrFib`]s, so sparse ids do not cost a FIB each.
+//! A [`ForwardingState`] holds, each behind its own reference:
+//!
+//! | part | what | changes when |
+//! |---|---|---|
+//! | `interfaces` | (port), (port, VLAN), ISP id → VR or trunk | management (reload, API) |
+//! | `sessions` | L2TP / PPPoE session → VR ([`crate::session`]) | subscribers come and go |
+//! | `next_hops` | id → action, persistent array ([`crate::nexthop`]) | neighbours resolve, routes change |
+//! | `labels` | incoming label → operation | label plan changes |
+//! | VR table | VR id → [`VrEntry`]: identity, IPv4 and IPv6 FIB, counters | routes of that VR change |
+//!
+//! [`StateWriter::commit`] builds a new root that shares every part it did not touch: a
+//! session bind rewrites one shard of the session table; a neighbour resolution rewrites
+//! the next-hop chunks it touches; a route change recompiles the touched slots of that one
+//! VR's FIB ([`crate::fib::update::IncrementalFib`]) and the VR table chunk holding it.
+//! Nothing is recompiled whole, so a full-table VR beside thousands of small ones costs
+//! nothing on a bind. Workers load the current root once per burst (see
+//! [`crate::publish`]): a lookup sees the old version or the new one, never a mix, because
+//! the parts of a root are never modified after it is published. Old roots are dropped by
+//! the publisher once no worker holds them; a part is freed with the last root holding it.
+//!
+//! # The writer owns the truth
+//!
+//! [`StateWriter`] holds the control plane's model — VR identities ([`VrRegistry`]), each
+//! VR's RIB with route sources, interned next hops with reference counts and the
+//! neighbours they resolve through, interface and session bindings, label operations — and
+//! checks every change as it is made (a route to a VR that does not exist, a binding to a
+//! missing VR, a label popping into nothing are refused with an error), so the fast path
+//! follows indices without a second thought. [`StateWriter::apply`] applies a list of
+//! [`Change`]s all or nothing: the list is checked against the current state first.
+//!
+//! VR ids go up to [`MAX_VR_ID`]; the VR table is indexed by id directly (persistent, in
+//! chunks of 64 ids), so sparse ids cost a chunk pointer per 64 ids of range.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::sync::Arc;
 
 use labelswitch::{Label, LabelMatrix, LabelMatrixBuilder, LabelOp, MatrixError};
 
+use crate::counters::VrCounters;
+use crate::fib::update::IncrementalFib;
 use crate::fib::{Fib4, Fib6, Lpm, Prefix4, Prefix6};
 use crate::ids::{NextHopId, VrId};
 use crate::iface::{IfBinding, IfError, IfKey, InterfaceTable, InterfaceTableBuilder};
-use crate::nexthop::{NextHop, NextHopError, NextHopTable, NextHopTableBuilder};
-use crate::rib::{Rib, VrFib};
+use crate::nexthop::{NeighborKey, NextHop, NextHopError, NextHopPool, NextHopTable};
+use crate::persist::{PVec, PVecWriter};
+use crate::registry::{RegistryError, VirtualRouter, VrRegistry};
+use crate::rib::{Rib, RibError, RouteSource};
+use crate::session::{SessionBinding, SessionKey, SessionTable, SessionTableWriter};
 
 /// Largest VR id the forwarding state accepts (2^20 - 1).
 pub const MAX_VR_ID: u32 = (1 << 20) - 1;
 
-const NO_VR: u32 = u32::MAX;
-
-/// Errors when assembling a forwarding state.
+/// Errors of forwarding-state changes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
     /// The VR id is above [`MAX_VR_ID`].
     #[error("{0}: VR ids must be at most {MAX_VR_ID}")]
     VrIdTooLarge(VrId),
-    /// The VR was declared twice.
-    #[error("{0} is already declared")]
-    DuplicateVr(VrId),
-    /// The VR was not declared.
-    #[error("{0} is not declared; declare it with add_vr first")]
+    /// The VR does not exist.
+    #[error("{0} does not exist")]
     UnknownVr(VrId),
-    /// A route names a next hop that does not exist.
-    #[error("route {prefix} in {vr} uses {next_hop}, which does not exist")]
-    RouteToUnknownNextHop {
-        /// The VR.
-        vr: VrId,
-        /// The prefix, as text.
-        prefix: String,
-        /// The missing next hop.
-        next_hop: NextHopId,
-    },
-    /// An interface is bound to a VR that was not declared.
-    #[error("{key} is bound to {vr}, which is not declared")]
+    /// VR identity (duplicate id or name, empty name).
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// An interface is bound to a VR that does not exist.
+    #[error("{key} cannot be bound to {vr}, which does not exist")]
     BindingToUnknownVr {
         /// The interface.
         key: IfKey,
         /// The missing VR.
         vr: VrId,
     },
-    /// A label operation points to a missing next hop or VR.
-    #[error("label {label} ({op}) points to a {what} that does not exist")]
-    DanglingLabel {
+    /// A session is bound to a VR that does not exist.
+    #[error("{key} cannot be bound to {vr}, which does not exist")]
+    SessionToUnknownVr {
+        /// The session.
+        key: SessionKey,
+        /// The missing VR.
+        vr: VrId,
+    },
+    /// The session is bound already.
+    #[error("{key} is already bound to {vr}")]
+    SessionBound {
+        /// The session.
+        key: SessionKey,
+        /// Its VR.
+        vr: VrId,
+    },
+    /// The session is not bound.
+    #[error("{0} is not bound")]
+    SessionNotBound(SessionKey),
+    /// A label pops into a VR that does not exist.
+    #[error("label {label} cannot pop into {vr}, which does not exist")]
+    LabelToUnknownVr {
         /// The label.
         label: Label,
-        /// Its operation.
-        op: LabelOp,
-        /// `next hop` or `virtual router`.
-        what: &'static str,
+        /// The missing VR.
+        vr: VrId,
+    },
+    /// The label has no operation.
+    #[error("label {0} is not bound")]
+    LabelNotBound(Label),
+    /// Route errors (removing a route that does not exist).
+    #[error("{vr}: {err}")]
+    Route {
+        /// The VR.
+        vr: VrId,
+        /// What is wrong.
+        err: RibError,
     },
     /// Interface binding error.
     #[error(transparent)]
@@ -77,39 +125,105 @@ pub enum StateError {
     NextHop(#[from] NextHopError),
 }
 
-/// Everything the data plane reads, one immutable version.
+/// A destination prefix of either family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IpPrefix {
+    /// IPv4.
+    V4(Prefix4),
+    /// IPv6.
+    V6(Prefix6),
+}
+
+impl fmt::Display for IpPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IpPrefix::V4(p) => p.fmt(f),
+            IpPrefix::V6(p) => p.fmt(f),
+        }
+    }
+}
+
+impl std::str::FromStr for IpPrefix {
+    type Err = crate::fib::PrefixError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.contains(':') {
+            s.parse().map(IpPrefix::V6)
+        } else {
+            s.parse().map(IpPrefix::V4)
+        }
+    }
+}
+
+/// One VR as a forwarding-state version holds it.
+#[derive(Debug)]
+pub struct VrEntry {
+    /// Identity (id, name, VPN id, tenant).
+    pub info: Arc<VirtualRouter>,
+    /// IPv4 FIB (host-order addresses).
+    pub fib4: Arc<Fib4>,
+    /// IPv6 FIB (host-order addresses).
+    pub fib6: Arc<Fib6>,
+    /// Traffic counters, shared by every version of this VR.
+    pub counters: Arc<VrCounters>,
+}
+
+impl VrEntry {
+    /// The VR's id.
+    #[inline]
+    pub fn id(&self) -> VrId {
+        self.info.id
+    }
+
+    /// IPv4 longest-prefix match.
+    #[inline]
+    pub fn lookup4(&self, addr: u32) -> Option<NextHopId> {
+        self.fib4.lookup(addr)
+    }
+
+    /// IPv6 longest-prefix match.
+    #[inline]
+    pub fn lookup6(&self, addr: u128) -> Option<NextHopId> {
+        self.fib6.lookup(addr)
+    }
+
+    /// Heap bytes of both FIBs.
+    pub fn memory_bytes(&self) -> usize {
+        self.fib4.memory_bytes() + self.fib6.memory_bytes()
+    }
+}
+
+/// Everything the data plane reads, one immutable version (see the module docs).
 #[derive(Clone, Debug)]
 pub struct ForwardingState {
     /// Version number, increasing with every publication.
     pub version: u64,
     /// Ingress interface → VR or trunk.
-    pub interfaces: InterfaceTable,
+    pub interfaces: Arc<InterfaceTable>,
+    /// L2TP / PPPoE session → VR.
+    pub sessions: SessionTable,
     /// The shared next-hop table.
     pub next_hops: NextHopTable,
     /// Incoming label → operation.
-    pub labels: LabelMatrix,
-    /// `VrId.0` → index into `vrs`, [`NO_VR`] when absent.
-    vr_slots: Box<[u32]>,
-    vrs: Box<[VrFib]>,
-    vr_ids: Box<[VrId]>,
+    pub labels: Arc<LabelMatrix>,
+    vrs: PVec<Option<Arc<VrEntry>>>,
+    vr_count: usize,
 }
 
 impl Default for ForwardingState {
     /// Version 0: nothing bound, so every packet is dropped.
     fn default() -> Self {
-        ForwardingStateBuilder::new()
-            .build(0)
-            .expect("an empty state is consistent")
+        let mut w = StateWriter::new(Vec::new(), 1);
+        let mut s = w.snapshot();
+        s.version = 0;
+        s
     }
 }
 
 impl ForwardingState {
-    /// The FIBs of VR `vr`, if it is declared.
+    /// VR `vr`, if it exists in this version.
     #[inline]
-    pub fn vr_fib(&self, vr: VrId) -> Option<&VrFib> {
-        let slot = *self.vr_slots.get(vr.0 as usize)?;
-        // NO_VR (u32::MAX) is never a valid index.
-        self.vrs.get(slot as usize)
+    pub fn vr(&self, vr: VrId) -> Option<&VrEntry> {
+        self.vrs.get(vr.0 as usize)?.as_deref()
     }
 
     /// The next hop at `id` (shortcut for `next_hops.get`).
@@ -118,223 +232,927 @@ impl ForwardingState {
         self.next_hops.get(id)
     }
 
-    /// Number of declared VRs.
+    /// The binding of a session.
+    #[inline]
+    pub fn session(&self, key: &SessionKey) -> Option<&SessionBinding> {
+        self.sessions.get(key)
+    }
+
+    /// Number of VRs.
     pub fn vr_count(&self) -> usize {
-        self.vrs.len()
+        self.vr_count
     }
 
-    /// Every declared VR and its FIBs, by id.
-    pub fn vr_fibs(&self) -> impl Iterator<Item = (VrId, &VrFib)> + '_ {
-        self.vr_ids.iter().copied().zip(self.vrs.iter())
+    /// Every VR, by id.
+    pub fn vrs(&self) -> impl Iterator<Item = &VrEntry> + '_ {
+        self.vrs.iter().filter_map(|v| v.as_deref())
     }
 
-    /// Heap bytes held by this version (for scale reports).
+    /// Heap bytes held by this version (parts shared with other versions counted in full).
     pub fn memory_bytes(&self) -> usize {
         self.interfaces.memory_bytes()
+            + self.sessions.memory_bytes()
             + self.next_hops.memory_bytes()
             + self.labels.memory_bytes()
-            + std::mem::size_of_val(&*self.vr_slots)
-            + std::mem::size_of_val(&*self.vrs)
-            + std::mem::size_of_val(&*self.vr_ids)
-            + self.vrs.iter().map(VrFib::memory_bytes).sum::<usize>()
+            + self.vrs.memory_bytes()
+            + self.vrs().map(VrEntry::memory_bytes).sum::<usize>()
+    }
+
+    /// True when `self` and `other` share their VR table (no VR or FIB changed between).
+    pub fn same_vrs(&self, other: &ForwardingState) -> bool {
+        self.vrs.same_as(&other.vrs)
     }
 }
 
-#[derive(Clone, Debug, Default)]
-struct VrRoutes {
-    v4: Vec<(Prefix4, NextHopId)>,
-    v6: Vec<(Prefix6, NextHopId)>,
+/// A label operation as the writer takes it: next hops as specifications, interned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LabelAction {
+    /// Swap to `out` and send to `via`.
+    Swap {
+        /// Outgoing label.
+        out: Label,
+        /// Next hop (usually `Unresolved` towards a neighbour on a trunk).
+        via: NextHop,
+    },
+    /// Pop (bottom of stack) and look the packet up in the VR.
+    PopToVr(VrId),
+    /// Pop a transport label and process the next one.
+    Pop,
+    /// Pop and send to `via` without a lookup.
+    PopAndForward {
+        /// Next hop.
+        via: NextHop,
+    },
 }
 
-/// The control plane's editable mirror of the forwarding state.
-#[derive(Clone, Debug, Default)]
-pub struct ForwardingStateBuilder {
-    interfaces: InterfaceTableBuilder,
-    next_hops: NextHopTableBuilder,
-    labels: LabelMatrixBuilder,
-    vrs: BTreeMap<VrId, VrRoutes>,
-}
-
-impl ForwardingStateBuilder {
-    /// An empty builder: no VR, no binding, no label; next hops Drop and Local only.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds a next hop (deduplicated, see [`NextHopTableBuilder::add`]).
-    pub fn add_next_hop(&mut self, nh: NextHop) -> NextHopId {
-        self.next_hops.add(nh)
-    }
-
-    /// Replaces a next hop in place (neighbour resolved or changed).
-    pub fn replace_next_hop(&mut self, id: NextHopId, nh: NextHop) -> Result<NextHop, StateError> {
-        Ok(self.next_hops.replace(id, nh)?)
-    }
-
-    /// Binds an interface (checked against declared VRs at [`build`](Self::build)).
-    pub fn bind_interface(&mut self, key: IfKey, binding: IfBinding) -> Result<(), StateError> {
-        Ok(self.interfaces.bind(key, binding)?)
-    }
-
-    /// Unbinds an interface.
-    pub fn unbind_interface(&mut self, key: &IfKey) -> Result<IfBinding, StateError> {
-        Ok(self.interfaces.unbind(key)?)
-    }
-
-    /// Declares VR `vr` with no routes.
-    pub fn add_vr(&mut self, vr: VrId) -> Result<(), StateError> {
-        if vr.0 > MAX_VR_ID {
-            return Err(StateError::VrIdTooLarge(vr));
-        }
-        if self.vrs.contains_key(&vr) {
-            return Err(StateError::DuplicateVr(vr));
-        }
-        self.vrs.insert(vr, VrRoutes::default());
-        Ok(())
-    }
-
-    /// Declares VR `vr` with the best routes of `rib`.
-    pub fn add_vr_from_rib(&mut self, vr: VrId, rib: &Rib) -> Result<(), StateError> {
-        let v4 = rib.v4.fib_routes();
-        let v6 = rib.v6.fib_routes();
-        for (p, nh) in &v4 {
-            self.check_next_hop(vr, p, *nh)?;
-        }
-        for (p, nh) in &v6 {
-            self.check_next_hop(vr, p, *nh)?;
-        }
-        self.add_vr(vr)?;
-        self.vrs.insert(vr, VrRoutes { v4, v6 });
-        Ok(())
-    }
-
-    /// Removes VR `vr` with its routes, its interface bindings and the label operations
-    /// that pop into it.
-    pub fn remove_vr(&mut self, vr: VrId) -> Result<(), StateError> {
-        self.vrs.remove(&vr).ok_or(StateError::UnknownVr(vr))?;
-        self.interfaces.unbind_vr(vr);
-        self.labels
-            .retain(|_, op| op != LabelOp::PopToVr { vr: vr.0 });
-        Ok(())
-    }
-
-    fn check_next_hop(
-        &self,
+/// One change to the forwarding state, for [`StateWriter::apply`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Create a VR (no routes, no bindings).
+    AddVr(VirtualRouter),
+    /// Delete a VR with its routes, interface and session bindings and pop labels.
+    RemoveVr(VrId),
+    /// Bind an interface.
+    Bind(IfKey, IfBinding),
+    /// Unbind an interface.
+    Unbind(IfKey),
+    /// Add or replace the route of `prefix` from `source` in `vr`.
+    SetRoute {
+        /// The VR.
         vr: VrId,
-        prefix: &dyn std::fmt::Display,
-        nh: NextHopId,
-    ) -> Result<(), StateError> {
-        if self.next_hops.contains(nh) {
-            Ok(())
-        } else {
-            Err(StateError::RouteToUnknownNextHop {
+        /// Destination.
+        prefix: IpPrefix,
+        /// Route source.
+        source: RouteSource,
+        /// Next hop specification.
+        via: NextHop,
+    },
+    /// Remove the route of `prefix` from `source` in `vr`.
+    RemoveRoute {
+        /// The VR.
+        vr: VrId,
+        /// Destination.
+        prefix: IpPrefix,
+        /// Route source.
+        source: RouteSource,
+    },
+    /// Bind (or rebind) an incoming label.
+    SetLabel(Label, LabelAction),
+    /// Unbind an incoming label.
+    RemoveLabel(Label),
+    /// Record or withdraw a neighbour's MAC.
+    SetNeighbor(NeighborKey, Option<[u8; 6]>),
+    /// Bind a session.
+    BindSession(SessionKey, SessionBinding),
+    /// Unbind a session.
+    UnbindSession(SessionKey),
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::AddVr(v) => write!(f, "add VR {} ({})", v.name, v.id),
+            Change::RemoveVr(v) => write!(f, "remove {v}"),
+            Change::Bind(k, b) => write!(f, "bind {k} to {b}"),
+            Change::Unbind(k) => write!(f, "unbind {k}"),
+            Change::SetRoute {
                 vr,
-                prefix: prefix.to_string(),
-                next_hop: nh,
-            })
+                prefix,
+                source,
+                via,
+            } => write!(f, "{vr}: {source} route {prefix} via {via:?}"),
+            Change::RemoveRoute { vr, prefix, source } => {
+                write!(f, "{vr}: remove {source} route {prefix}")
+            }
+            Change::SetLabel(l, a) => write!(f, "label {l}: {a:?}"),
+            Change::RemoveLabel(l) => write!(f, "remove label {l}"),
+            Change::SetNeighbor(k, Some(m)) => write!(
+                f,
+                "neighbor {k} is {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                m[0], m[1], m[2], m[3], m[4], m[5]
+            ),
+            Change::SetNeighbor(k, None) => write!(f, "neighbor {k} withdrawn"),
+            Change::BindSession(k, b) => write!(f, "bind {k} to {}", b.vr),
+            Change::UnbindSession(k) => write!(f, "unbind {k}"),
+        }
+    }
+}
+
+/// What the writer has done (for the summary and benchmarks).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Versions produced.
+    pub commits: u64,
+    /// VR FIB versions compiled (IPv4 and IPv6 counted apart).
+    pub fib_commits: u64,
+    /// Session binds and unbinds.
+    pub session_changes: u64,
+    /// Interface-table rebuilds.
+    pub interface_rebuilds: u64,
+    /// Label-matrix rebuilds.
+    pub label_rebuilds: u64,
+    /// Changes refused with an error.
+    pub refused: u64,
+}
+
+struct VrState {
+    info: Arc<VirtualRouter>,
+    rib: Rib,
+    fib4: IncrementalFib<u32>,
+    fib6: IncrementalFib<u128>,
+    counters: Arc<VrCounters>,
+}
+
+/// The control plane's model of the forwarding state, and the compiler of its versions.
+pub struct StateWriter {
+    workers: usize,
+    version: u64,
+    registry: VrRegistry,
+    vrs: BTreeMap<VrId, VrState>,
+    vr_table: PVecWriter<Option<Arc<VrEntry>>>,
+    dirty_vrs: BTreeSet<VrId>,
+    interfaces: InterfaceTableBuilder,
+    interfaces_pub: Option<Arc<InterfaceTable>>,
+    sessions: SessionTableWriter,
+    next_hops: NextHopPool,
+    labels: BTreeMap<Label, LabelOp>,
+    labels_pub: Option<Arc<LabelMatrix>>,
+    changed: bool,
+    /// Counters.
+    pub stats: WriterStats,
+}
+
+impl fmt::Debug for StateWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateWriter")
+            .field("version", &self.version)
+            .field("vrs", &self.vrs.len())
+            .field("sessions", &self.sessions.len())
+            .field("next_hops", &self.next_hops.live())
+            .field("labels", &self.labels.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn release_label(pool: &mut NextHopPool, op: LabelOp) {
+    if let LabelOp::Swap { next_hop, .. } | LabelOp::PopAndForward { next_hop } = op {
+        pool.release(NextHopId(next_hop));
+    }
+}
+
+impl StateWriter {
+    /// An empty state for an appliance whose ports have the MAC addresses `port_macs`
+    /// (index = port id) and which runs `workers` workers (the size of per-VR counters).
+    pub fn new(port_macs: Vec<[u8; 6]>, workers: usize) -> Self {
+        StateWriter {
+            workers: workers.max(1),
+            version: 0,
+            registry: VrRegistry::new(),
+            vrs: BTreeMap::new(),
+            vr_table: PVecWriter::new(None),
+            dirty_vrs: BTreeSet::new(),
+            interfaces: InterfaceTableBuilder::new(),
+            interfaces_pub: None,
+            sessions: SessionTableWriter::new(),
+            next_hops: NextHopPool::new(port_macs),
+            labels: BTreeMap::new(),
+            labels_pub: None,
+            changed: true,
+            stats: WriterStats::default(),
         }
     }
 
-    /// Adds an IPv4 route to VR `vr` (a later route for the same prefix wins).
-    pub fn add_route4(
-        &mut self,
-        vr: VrId,
-        prefix: Prefix4,
-        nh: NextHopId,
-    ) -> Result<(), StateError> {
-        self.check_next_hop(vr, &prefix, nh)?;
-        let routes = self.vrs.get_mut(&vr).ok_or(StateError::UnknownVr(vr))?;
-        routes.v4.push((prefix, nh));
+    /// Workers the per-VR counters are sized for.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// The version the next [`commit`](Self::commit) produces, minus one.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    // --- VRs -------------------------------------------------------------------------
+
+    /// Creates a VR (no routes, no bindings).
+    pub fn add_vr(&mut self, info: VirtualRouter) -> Result<(), StateError> {
+        let id = info.id;
+        if id.0 > MAX_VR_ID {
+            return Err(StateError::VrIdTooLarge(id));
+        }
+        self.registry.add(info.clone())?;
+        self.vrs.insert(
+            id,
+            VrState {
+                info: Arc::new(info),
+                rib: Rib::new(),
+                fib4: IncrementalFib::new(&[]),
+                fib6: IncrementalFib::new(&[]),
+                counters: Arc::new(VrCounters::new(self.workers)),
+            },
+        );
+        self.dirty_vrs.insert(id);
+        self.changed = true;
         Ok(())
     }
 
-    /// Adds an IPv6 route to VR `vr` (a later route for the same prefix wins).
-    pub fn add_route6(
-        &mut self,
-        vr: VrId,
-        prefix: Prefix6,
-        nh: NextHopId,
-    ) -> Result<(), StateError> {
-        self.check_next_hop(vr, &prefix, nh)?;
-        let routes = self.vrs.get_mut(&vr).ok_or(StateError::UnknownVr(vr))?;
-        routes.v6.push((prefix, nh));
+    /// Deletes a VR with its routes, its interface and session bindings and the labels
+    /// that pop into it; returns its identity.
+    pub fn remove_vr(&mut self, id: VrId) -> Result<VirtualRouter, StateError> {
+        let st = self.vrs.remove(&id).ok_or(StateError::UnknownVr(id))?;
+        let info = self.registry.remove(id)?;
+        for (_, _, nh) in st.rib.v4.iter() {
+            self.next_hops.release(nh);
+        }
+        for (_, _, nh) in st.rib.v6.iter() {
+            self.next_hops.release(nh);
+        }
+        if self.interfaces.unbind_vr(id) > 0 {
+            self.interfaces_pub = None;
+        }
+        let n = self.sessions.retain(|_, b| b.vr != id);
+        self.stats.session_changes += n as u64;
+        let pops: Vec<Label> = self
+            .labels
+            .iter()
+            .filter(|(_, op)| **op == LabelOp::PopToVr { vr: id.0 })
+            .map(|(l, _)| *l)
+            .collect();
+        for l in pops {
+            self.labels.remove(&l);
+            self.labels_pub = None;
+        }
+        self.vr_table.set(id.0 as usize, None);
+        self.dirty_vrs.remove(&id);
+        self.changed = true;
+        Ok(info)
+    }
+
+    /// True when VR `id` exists.
+    pub fn has_vr(&self, id: VrId) -> bool {
+        self.vrs.contains_key(&id)
+    }
+
+    /// The VRs' identities.
+    pub fn registry(&self) -> &VrRegistry {
+        &self.registry
+    }
+
+    /// The counters of VR `id`.
+    pub fn vr_counters(&self, id: VrId) -> Option<&Arc<VrCounters>> {
+        self.vrs.get(&id).map(|v| &v.counters)
+    }
+
+    // --- interfaces ------------------------------------------------------------------
+
+    /// Binds an interface to a VR (which must exist) or to the trunk.
+    pub fn bind_interface(&mut self, key: IfKey, binding: IfBinding) -> Result<(), StateError> {
+        key.check()?;
+        if let IfBinding::Vr(vr) = binding {
+            if !self.vrs.contains_key(&vr) {
+                return Err(StateError::BindingToUnknownVr { key, vr });
+            }
+        }
+        self.interfaces.bind(key, binding)?;
+        self.interfaces_pub = None;
+        self.changed = true;
         Ok(())
     }
 
-    /// Binds an incoming label (checked against next hops and VRs at
-    /// [`build`](Self::build)).
-    pub fn insert_label(&mut self, label: Label, op: LabelOp) -> Result<(), StateError> {
-        Ok(self.labels.insert(label, op)?)
+    /// Unbinds an interface; returns what it was bound to.
+    pub fn unbind_interface(&mut self, key: &IfKey) -> Result<IfBinding, StateError> {
+        let b = self.interfaces.unbind(key)?;
+        self.interfaces_pub = None;
+        self.changed = true;
+        Ok(b)
     }
 
-    /// Unbinds an incoming label.
-    pub fn remove_label(&mut self, label: Label) -> Option<LabelOp> {
-        self.labels.remove(label)
+    /// The binding of an interface.
+    pub fn interface(&self, key: &IfKey) -> Option<IfBinding> {
+        self.interfaces.get(key)
     }
 
-    /// The next hops so far.
-    pub fn next_hops(&self) -> &NextHopTableBuilder {
+    /// Every interface binding.
+    pub fn interfaces(&self) -> impl Iterator<Item = (IfKey, IfBinding)> + '_ {
+        self.interfaces.iter()
+    }
+
+    // --- sessions ----------------------------------------------------------------------
+
+    /// Binds a session to a VR (which must exist); the session must not be bound.
+    pub fn bind_session(
+        &mut self,
+        key: SessionKey,
+        binding: SessionBinding,
+    ) -> Result<(), StateError> {
+        if !self.vrs.contains_key(&binding.vr) {
+            return Err(StateError::SessionToUnknownVr {
+                key,
+                vr: binding.vr,
+            });
+        }
+        if let Some(b) = self.sessions.get(&key) {
+            return Err(StateError::SessionBound { key, vr: b.vr });
+        }
+        self.sessions.insert(key, binding);
+        self.stats.session_changes += 1;
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Unbinds a session; returns its binding.
+    pub fn unbind_session(&mut self, key: &SessionKey) -> Result<SessionBinding, StateError> {
+        let b = self
+            .sessions
+            .remove(key)
+            .ok_or(StateError::SessionNotBound(*key))?;
+        self.stats.session_changes += 1;
+        self.changed = true;
+        Ok(b)
+    }
+
+    /// The binding of a session.
+    pub fn session(&self, key: &SessionKey) -> Option<&SessionBinding> {
+        self.sessions.get(key)
+    }
+
+    /// Number of bound sessions.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    // --- routes --------------------------------------------------------------------------
+
+    /// Adds or replaces the route of `prefix` from `source` in VR `vr`, through next hop
+    /// `via` (interned; see [`NextHopPool`]).
+    pub fn set_route(
+        &mut self,
+        vr: VrId,
+        prefix: IpPrefix,
+        source: RouteSource,
+        via: NextHop,
+    ) -> Result<(), StateError> {
+        if !self.vrs.contains_key(&vr) {
+            return Err(StateError::UnknownVr(vr));
+        }
+        let nh = self.next_hops.intern(via)?;
+        let st = self.vrs.get_mut(&vr).expect("checked above");
+        let old = match prefix {
+            IpPrefix::V4(p) => {
+                let old = st.rib.v4.replace(p, source, nh);
+                refresh(&st.rib.v4, &mut st.fib4, p);
+                old
+            }
+            IpPrefix::V6(p) => {
+                let old = st.rib.v6.replace(p, source, nh);
+                refresh(&st.rib.v6, &mut st.fib6, p);
+                old
+            }
+        };
+        if let Some(old) = old {
+            self.next_hops.release(old);
+        }
+        self.dirty_vrs.insert(vr);
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Removes the route of `prefix` from `source` in VR `vr`.
+    pub fn remove_route(
+        &mut self,
+        vr: VrId,
+        prefix: IpPrefix,
+        source: RouteSource,
+    ) -> Result<(), StateError> {
+        let st = self.vrs.get_mut(&vr).ok_or(StateError::UnknownVr(vr))?;
+        let nh = match prefix {
+            IpPrefix::V4(p) => {
+                let nh = st.rib.v4.remove(p, source);
+                refresh(&st.rib.v4, &mut st.fib4, p);
+                nh
+            }
+            IpPrefix::V6(p) => {
+                let nh = st.rib.v6.remove(p, source);
+                refresh(&st.rib.v6, &mut st.fib6, p);
+                nh
+            }
+        }
+        .map_err(|err| StateError::Route { vr, err })?;
+        self.next_hops.release(nh);
+        self.dirty_vrs.insert(vr);
+        self.changed = true;
+        Ok(())
+    }
+
+    /// The route of `prefix` from `source` in `vr`: its next hop's specification.
+    pub fn route(&self, vr: VrId, prefix: IpPrefix, source: RouteSource) -> Option<NextHop> {
+        let st = self.vrs.get(&vr)?;
+        let nh = match prefix {
+            IpPrefix::V4(p) => st.rib.v4.get(&p, source),
+            IpPrefix::V6(p) => st.rib.v6.get(&p, source),
+        }?;
+        self.next_hops.spec(nh).copied()
+    }
+
+    /// Every route of `vr` (all sources) with its next hop's specification.
+    pub fn routes(&self, vr: VrId) -> impl Iterator<Item = (IpPrefix, RouteSource, NextHop)> + '_ {
+        let st = self.vrs.get(&vr);
+        let v4 = st.into_iter().flat_map(|s| {
+            s.rib
+                .v4
+                .iter()
+                .map(|(p, src, nh)| (IpPrefix::V4(p), src, nh))
+        });
+        let v6 = st.into_iter().flat_map(|s| {
+            s.rib
+                .v6
+                .iter()
+                .map(|(p, src, nh)| (IpPrefix::V6(p), src, nh))
+        });
+        v4.chain(v6)
+            .filter_map(|(p, src, nh)| self.next_hops.spec(nh).map(|spec| (p, src, *spec)))
+    }
+
+    /// Number of prefixes routed in `vr` (both families).
+    pub fn route_count(&self, vr: VrId) -> usize {
+        self.vrs
+            .get(&vr)
+            .map_or(0, |s| s.rib.v4.len() + s.rib.v6.len())
+    }
+
+    // --- labels ---------------------------------------------------------------------------
+
+    /// Binds `label` to `action`, replacing what it had.
+    pub fn set_label(&mut self, label: Label, action: LabelAction) -> Result<(), StateError> {
+        if label.is_reserved() {
+            return Err(MatrixError::Reserved(label).into());
+        }
+        let op = match action {
+            LabelAction::Swap { out, via } => LabelOp::Swap {
+                out,
+                next_hop: self.next_hops.intern(via)?.0,
+            },
+            LabelAction::PopAndForward { via } => LabelOp::PopAndForward {
+                next_hop: self.next_hops.intern(via)?.0,
+            },
+            LabelAction::PopToVr(vr) => {
+                if !self.vrs.contains_key(&vr) {
+                    return Err(StateError::LabelToUnknownVr { label, vr });
+                }
+                LabelOp::PopToVr { vr: vr.0 }
+            }
+            LabelAction::Pop => LabelOp::Pop,
+        };
+        if let Some(old) = self.labels.insert(label, op) {
+            release_label(&mut self.next_hops, old);
+        }
+        self.labels_pub = None;
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Unbinds `label`.
+    pub fn remove_label(&mut self, label: Label) -> Result<(), StateError> {
+        let op = self
+            .labels
+            .remove(&label)
+            .ok_or(StateError::LabelNotBound(label))?;
+        release_label(&mut self.next_hops, op);
+        self.labels_pub = None;
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Every bound label with its operation as the data plane sees it.
+    pub fn labels(&self) -> impl Iterator<Item = (Label, LabelOp)> + '_ {
+        self.labels.iter().map(|(l, op)| (*l, *op))
+    }
+
+    // --- neighbours -------------------------------------------------------------------------
+
+    /// Records (`Some`) or withdraws (`None`) a neighbour's MAC: every next hop through it
+    /// follows. Returns how many next hops changed.
+    pub fn set_neighbor(&mut self, key: NeighborKey, mac: Option<[u8; 6]>) -> usize {
+        let n = self.next_hops.set_neighbor(key, mac);
+        if n > 0 {
+            self.changed = true;
+        }
+        n
+    }
+
+    /// The next-hop pool (read-only).
+    pub fn next_hops(&self) -> &NextHopPool {
         &self.next_hops
     }
 
-    /// The interface bindings so far.
-    pub fn interfaces(&self) -> &InterfaceTableBuilder {
-        &self.interfaces
+    // --- transactions ---------------------------------------------------------------------
+
+    /// Applies `changes` in order, all or nothing: they are checked against the current
+    /// state first, and nothing is changed when one of them would fail. Returns the index
+    /// of the refused change with its error.
+    pub fn apply(&mut self, changes: &[Change]) -> Result<(), (usize, StateError)> {
+        self.check(changes)?;
+        for (i, c) in changes.iter().enumerate() {
+            self.apply_one(c).map_err(|e| {
+                // The check above models every failure `apply_one` can report; reaching
+                // this means the model and the writer disagree.
+                self.stats.refused += 1;
+                (i, e)
+            })?;
+        }
+        Ok(())
     }
 
-    /// Compiles version `version`, after checking that every index resolves.
-    pub fn build(&self, version: u64) -> Result<ForwardingState, StateError> {
-        for (key, binding) in self.interfaces.iter() {
-            if let IfBinding::Vr(vr) = binding {
-                if !self.vrs.contains_key(&vr) {
-                    return Err(StateError::BindingToUnknownVr { key, vr });
-                }
+    /// Applies one change.
+    pub fn apply_one(&mut self, c: &Change) -> Result<(), StateError> {
+        let r = match c {
+            Change::AddVr(v) => self.add_vr(v.clone()),
+            Change::RemoveVr(id) => self.remove_vr(*id).map(|_| ()),
+            Change::Bind(k, b) => self.bind_interface(*k, *b),
+            Change::Unbind(k) => self.unbind_interface(k).map(|_| ()),
+            Change::SetRoute {
+                vr,
+                prefix,
+                source,
+                via,
+            } => self.set_route(*vr, *prefix, *source, *via),
+            Change::RemoveRoute { vr, prefix, source } => self.remove_route(*vr, *prefix, *source),
+            Change::SetLabel(l, a) => self.set_label(*l, *a),
+            Change::RemoveLabel(l) => self.remove_label(*l),
+            Change::SetNeighbor(k, m) => {
+                self.set_neighbor(*k, *m);
+                Ok(())
             }
+            Change::BindSession(k, b) => self.bind_session(*k, *b),
+            Change::UnbindSession(k) => self.unbind_session(k).map(|_| ()),
+        };
+        if r.is_err() {
+            self.stats.refused += 1;
         }
-        let labels = self.labels.build();
-        for (label, op) in labels.iter() {
-            let ok = match op {
-                LabelOp::Swap { next_hop, .. } | LabelOp::PopAndForward { next_hop } => {
-                    self.next_hops.contains(NextHopId(next_hop))
-                }
-                LabelOp::PopToVr { vr } => self.vrs.contains_key(&VrId(vr)),
-                LabelOp::Pop => true,
-            };
-            if !ok {
-                let what = match op {
-                    LabelOp::PopToVr { .. } => "virtual router",
-                    _ => "next hop",
-                };
-                return Err(StateError::DanglingLabel { label, op, what });
-            }
-        }
+        r
+    }
 
-        let slots_len = self
-            .vrs
-            .keys()
-            .next_back()
-            .map_or(0, |id| id.0 as usize + 1);
-        let mut vr_slots = vec![NO_VR; slots_len];
-        let mut vrs = Vec::with_capacity(self.vrs.len());
-        let mut vr_ids = Vec::with_capacity(self.vrs.len());
-        for (id, routes) in &self.vrs {
-            // Fewer than 2^20 VRs, so the dense index fits in u32.
-            vr_slots[id.0 as usize] = vrs.len() as u32;
-            vrs.push(VrFib {
-                fib4: Fib4::build(&routes.v4),
-                fib6: Fib6::build(&routes.v6),
-            });
-            vr_ids.push(*id);
+    /// Checks `changes` as [`apply`](Self::apply) would apply them, without changing
+    /// anything.
+    pub fn check(&self, changes: &[Change]) -> Result<(), (usize, StateError)> {
+        let mut m = Model::new(self);
+        for (i, c) in changes.iter().enumerate() {
+            m.step(c).map_err(|e| (i, e))?;
         }
-        Ok(ForwardingState {
-            version,
-            interfaces: self.interfaces.build(),
-            next_hops: self.next_hops.build(),
+        Ok(())
+    }
+
+    // --- publication ------------------------------------------------------------------------
+
+    /// True when something changed since the last commit.
+    pub fn has_changes(&self) -> bool {
+        self.changed
+    }
+
+    /// Compiles what changed into a new version; `None` when nothing changed.
+    pub fn commit(&mut self) -> Option<ForwardingState> {
+        if !self.changed {
+            return None;
+        }
+        Some(self.snapshot())
+    }
+
+    fn snapshot(&mut self) -> ForwardingState {
+        for id in std::mem::take(&mut self.dirty_vrs) {
+            let Some(st) = self.vrs.get_mut(&id) else {
+                continue;
+            };
+            let f4 = st.fib4.commit();
+            let f6 = st.fib6.commit();
+            self.stats.fib_commits += u64::from(f4.is_some()) + u64::from(f6.is_some());
+            let entry = VrEntry {
+                info: Arc::clone(&st.info),
+                fib4: Arc::clone(st.fib4.current()),
+                fib6: Arc::clone(st.fib6.current()),
+                counters: Arc::clone(&st.counters),
+            };
+            self.vr_table.set(id.0 as usize, Some(Arc::new(entry)));
+        }
+        let interfaces = match &self.interfaces_pub {
+            Some(t) => Arc::clone(t),
+            None => {
+                self.stats.interface_rebuilds += 1;
+                let t = Arc::new(self.interfaces.build());
+                self.interfaces_pub = Some(Arc::clone(&t));
+                t
+            }
+        };
+        let labels = match &self.labels_pub {
+            Some(t) => Arc::clone(t),
+            None => {
+                self.stats.label_rebuilds += 1;
+                let mut b = LabelMatrixBuilder::new();
+                for (l, op) in &self.labels {
+                    // Reserved labels are refused by `set_label`; nothing else can fail.
+                    let _ = b.insert(*l, *op);
+                }
+                let t = Arc::new(b.build());
+                self.labels_pub = Some(Arc::clone(&t));
+                t
+            }
+        };
+        self.version += 1;
+        self.changed = false;
+        self.stats.commits += 1;
+        ForwardingState {
+            version: self.version,
+            interfaces,
+            sessions: self.sessions.publish(),
+            next_hops: self.next_hops.publish(),
             labels,
-            vr_slots: vr_slots.into_boxed_slice(),
-            vrs: vrs.into_boxed_slice(),
-            vr_ids: vr_ids.into_boxed_slice(),
-        })
+            vrs: self.vr_table.publish(),
+            vr_count: self.vrs.len(),
+        }
+    }
+}
+
+/// Brings the FIB entry of `prefix` in line with the RIB's best route.
+fn refresh<A: crate::fib::poptrie::TrieKey>(
+    rib: &crate::rib::RibTable<A>,
+    fib: &mut IncrementalFib<A>,
+    prefix: crate::fib::Prefix<A>,
+) {
+    match rib.best(&prefix) {
+        Some((_, nh)) => {
+            fib.set(prefix, nh);
+        }
+        None => {
+            fib.delete(&prefix);
+        }
+    }
+}
+
+/// The existence model [`StateWriter::check`] runs a change list against: what the writer
+/// would refuse, with the changes before it taken into account.
+struct Model<'a> {
+    w: &'a StateWriter,
+    /// VR id → its name (`None`: removed) for VRs the list added or removed.
+    vrs: HashMap<VrId, Option<String>>,
+    /// Name → owner (`None`: freed) for names the list took or freed.
+    names: HashMap<String, Option<VrId>>,
+    ifs: BTreeMap<IfKey, Option<IfBinding>>,
+    /// Label → `None` unbound, `Some(Some(vr))` pops into `vr`, `Some(None)` other.
+    labels: BTreeMap<Label, Option<Option<VrId>>>,
+    sessions: BTreeMap<SessionKey, Option<VrId>>,
+    routes: BTreeMap<(VrId, IpPrefix, RouteSource), bool>,
+}
+
+impl<'a> Model<'a> {
+    fn new(w: &'a StateWriter) -> Self {
+        Model {
+            w,
+            vrs: HashMap::new(),
+            names: HashMap::new(),
+            ifs: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            routes: BTreeMap::new(),
+        }
+    }
+
+    fn vr_name(&self, id: VrId) -> Option<String> {
+        match self.vrs.get(&id) {
+            Some(n) => n.clone(),
+            None => self.w.registry.get(id).map(|x| x.name.clone()),
+        }
+    }
+
+    fn vr(&self, id: VrId) -> bool {
+        self.vr_name(id).is_some()
+    }
+
+    fn name_owner(&self, name: &str) -> Option<VrId> {
+        match self.names.get(name) {
+            Some(o) => *o,
+            None => self.w.registry.by_name(name).map(|x| x.id),
+        }
+    }
+
+    /// `None`: unbound; `Some(Some(vr))`: pops into `vr`; `Some(None)`: another operation.
+    fn label(&self, l: &Label) -> Option<Option<VrId>> {
+        match self.labels.get(l) {
+            Some(x) => *x,
+            None => self.w.labels.get(l).map(|op| match op {
+                LabelOp::PopToVr { vr } => Some(VrId(*vr)),
+                _ => None,
+            }),
+        }
+    }
+
+    fn session(&self, k: &SessionKey) -> Option<VrId> {
+        match self.sessions.get(k) {
+            Some(v) => *v,
+            None => self.w.session(k).map(|b| b.vr),
+        }
+    }
+
+    fn iface(&self, k: &IfKey) -> Option<IfBinding> {
+        match self.ifs.get(k) {
+            Some(b) => *b,
+            None => self.w.interface(k),
+        }
+    }
+
+    fn route(&self, vr: VrId, p: IpPrefix, s: RouteSource) -> bool {
+        match self.routes.get(&(vr, p, s)) {
+            Some(b) => *b,
+            // A VR the list added or removed has no routes of the writer's.
+            None => !self.vrs.contains_key(&vr) && self.w.route(vr, p, s).is_some(),
+        }
+    }
+
+    fn next_hop_ok(&self, nh: &NextHop) -> Result<(), StateError> {
+        let port = match nh {
+            NextHop::Forward { port, .. } | NextHop::Unresolved { port, .. } => *port,
+            NextHop::L2tp(e) => e.port,
+            NextHop::Drop | NextHop::Local => return Ok(()),
+        };
+        if usize::from(port.0) < self.w.next_hops.port_count() {
+            Ok(())
+        } else {
+            Err(NextHopError::UnknownPort(port).into())
+        }
+    }
+
+    fn step(&mut self, c: &Change) -> Result<(), StateError> {
+        match c {
+            Change::AddVr(v) => {
+                if v.id.0 > MAX_VR_ID {
+                    return Err(StateError::VrIdTooLarge(v.id));
+                }
+                if v.name.is_empty() {
+                    return Err(RegistryError::EmptyName(v.id).into());
+                }
+                if let Some(name) = self.vr_name(v.id) {
+                    return Err(RegistryError::DuplicateId { id: v.id, name }.into());
+                }
+                if let Some(id) = self.name_owner(&v.name) {
+                    return Err(RegistryError::DuplicateName {
+                        name: v.name.clone(),
+                        id,
+                    }
+                    .into());
+                }
+                self.vrs.insert(v.id, Some(v.name.clone()));
+                self.names.insert(v.name.clone(), Some(v.id));
+                // A VR created here starts without routes.
+                self.routes.retain(|(vr, _, _), _| *vr != v.id);
+            }
+            Change::RemoveVr(id) => {
+                let Some(name) = self.vr_name(*id) else {
+                    return Err(StateError::UnknownVr(*id));
+                };
+                self.vrs.insert(*id, None);
+                self.names.insert(name, None);
+                // Its bindings go with it.
+                let gone: Vec<IfKey> = self
+                    .w
+                    .interfaces()
+                    .map(|(k, _)| k)
+                    .chain(self.ifs.keys().copied())
+                    .filter(|k| self.iface(k) == Some(IfBinding::Vr(*id)))
+                    .collect();
+                for k in gone {
+                    self.ifs.insert(k, None);
+                }
+                self.routes.retain(|(vr, _, _), _| vr != id);
+                let labels: Vec<Label> = self
+                    .w
+                    .labels
+                    .keys()
+                    .chain(self.labels.keys())
+                    .filter(|l| self.label(l) == Some(Some(*id)))
+                    .copied()
+                    .collect();
+                for l in labels {
+                    self.labels.insert(l, None);
+                }
+                let sessions: Vec<SessionKey> = self
+                    .w
+                    .sessions
+                    .iter()
+                    .map(|(k, _)| k)
+                    .chain(self.sessions.keys())
+                    .filter(|k| self.session(k) == Some(*id))
+                    .copied()
+                    .collect();
+                for k in sessions {
+                    self.sessions.insert(k, None);
+                }
+            }
+            Change::Bind(k, b) => {
+                k.check()?;
+                if let IfBinding::Vr(vr) = b {
+                    if !self.vr(*vr) {
+                        return Err(StateError::BindingToUnknownVr { key: *k, vr: *vr });
+                    }
+                }
+                if let Some(existing) = self.iface(k) {
+                    return Err(IfError::AlreadyBound { key: *k, existing }.into());
+                }
+                self.ifs.insert(*k, Some(*b));
+            }
+            Change::Unbind(k) => {
+                if self.iface(k).is_none() {
+                    return Err(IfError::NotBound(*k).into());
+                }
+                self.ifs.insert(*k, None);
+            }
+            Change::SetRoute {
+                vr,
+                prefix,
+                source,
+                via,
+            } => {
+                if !self.vr(*vr) {
+                    return Err(StateError::UnknownVr(*vr));
+                }
+                self.next_hop_ok(via)?;
+                self.routes.insert((*vr, *prefix, *source), true);
+            }
+            Change::RemoveRoute { vr, prefix, source } => {
+                if !self.vr(*vr) {
+                    return Err(StateError::UnknownVr(*vr));
+                }
+                if !self.route(*vr, *prefix, *source) {
+                    return Err(StateError::Route {
+                        vr: *vr,
+                        err: RibError::NotFound {
+                            prefix: prefix.to_string(),
+                            route_source: *source,
+                        },
+                    });
+                }
+                self.routes.insert((*vr, *prefix, *source), false);
+            }
+            Change::SetLabel(l, a) => {
+                if l.is_reserved() {
+                    return Err(MatrixError::Reserved(*l).into());
+                }
+                match a {
+                    LabelAction::Swap { via, .. } | LabelAction::PopAndForward { via } => {
+                        self.next_hop_ok(via)?
+                    }
+                    LabelAction::PopToVr(vr) if !self.vr(*vr) => {
+                        return Err(StateError::LabelToUnknownVr { label: *l, vr: *vr })
+                    }
+                    _ => {}
+                }
+                let pops = match a {
+                    LabelAction::PopToVr(vr) => Some(*vr),
+                    _ => None,
+                };
+                self.labels.insert(*l, Some(pops));
+            }
+            Change::RemoveLabel(l) => {
+                if self.label(l).is_none() {
+                    return Err(StateError::LabelNotBound(*l));
+                }
+                self.labels.insert(*l, None);
+            }
+            Change::SetNeighbor(..) => {}
+            Change::BindSession(k, b) => {
+                if !self.vr(b.vr) {
+                    return Err(StateError::SessionToUnknownVr { key: *k, vr: b.vr });
+                }
+                if let Some(vr) = self.session(k) {
+                    return Err(StateError::SessionBound { key: *k, vr });
+                }
+                self.sessions.insert(*k, Some(b.vr));
+            }
+            Change::UnbindSession(k) => {
+                if self.session(k).is_none() {
+                    return Err(StateError::SessionNotBound(*k));
+                }
+                self.sessions.insert(*k, None);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -343,173 +1161,413 @@ mod tests {
     use super::*;
     use crate::ids::PortId;
     use crate::nexthop::LabelPush;
-    use crate::rib::RouteSource;
+    use crate::registry::VpnId;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    const MACS: [[u8; 6]; 2] = [[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]];
 
     fn l(v: u32) -> Label {
         Label::new(v).unwrap()
     }
 
-    fn fwd(push: LabelPush) -> NextHop {
-        NextHop::Forward {
+    fn vr(id: u32, name: &str) -> VirtualRouter {
+        VirtualRouter::new(VrId(id), name, VpnId::new(0xa0c9, id).unwrap(), "t")
+    }
+
+    fn p(s: &str) -> IpPrefix {
+        s.parse().unwrap()
+    }
+
+    fn via(ip: [u8; 4], push: LabelPush) -> NextHop {
+        NextHop::Unresolved {
             port: PortId(0),
             vlan: None,
-            src_mac: [2, 0, 0, 0, 0, 1],
-            dst_mac: [2, 0, 0, 0, 0, 2],
+            via: IpAddr::V4(Ipv4Addr::from(ip)),
             push,
         }
     }
 
-    #[test]
-    fn assemble_and_read() {
-        let mut b = ForwardingStateBuilder::new();
-        let to_core = b.add_next_hop(fwd(LabelPush::one(l(2000))));
-        b.add_vr(VrId(7)).unwrap();
-        b.add_vr(VrId(1_000_000)).unwrap();
-        b.add_route4(VrId(7), "0.0.0.0/0".parse().unwrap(), to_core)
+    fn sess(t: u16, s: u16) -> SessionKey {
+        SessionKey::L2tp {
+            tunnel: t,
+            session: s,
+        }
+    }
+
+    fn writer() -> StateWriter {
+        let mut w = StateWriter::new(MACS.to_vec(), 2);
+        w.add_vr(vr(7, "A")).unwrap();
+        w.add_vr(vr(1_000_000, "B")).unwrap();
+        let core = via([192, 0, 2, 2], LabelPush::one(l(2000)));
+        w.set_route(VrId(7), p("0.0.0.0/0"), RouteSource::Static, core)
             .unwrap();
-        b.add_route6(VrId(7), "::/0".parse().unwrap(), NextHopTable::DROP)
+        w.set_route(VrId(7), p("::/0"), RouteSource::Static, NextHop::Drop)
             .unwrap();
-        b.bind_interface(IfKey::PortVlan(PortId(1), 100), IfBinding::Vr(VrId(7)))
+        w.bind_interface(IfKey::PortVlan(PortId(1), 100), IfBinding::Vr(VrId(7)))
             .unwrap();
-        b.bind_interface(IfKey::Port(PortId(0)), IfBinding::Trunk)
+        w.bind_interface(IfKey::Port(PortId(0)), IfBinding::Trunk)
             .unwrap();
-        b.insert_label(l(1000), LabelOp::PopToVr { vr: 7 }).unwrap();
-        b.insert_label(
+        w.set_label(l(1000), LabelAction::PopToVr(VrId(7))).unwrap();
+        w.set_label(
             l(1001),
-            LabelOp::Swap {
+            LabelAction::Swap {
                 out: l(3000),
-                next_hop: to_core.0,
+                via: via([192, 0, 2, 2], LabelPush::EMPTY),
             },
         )
         .unwrap();
-        let s = b.build(42).unwrap();
-        assert_eq!(s.version, 42);
+        w
+    }
+
+    #[test]
+    fn assemble_and_read() {
+        let mut w = writer();
+        let s = w.commit().unwrap();
+        assert_eq!(s.version, 1);
         assert_eq!(s.vr_count(), 2);
         assert_eq!(
             s.interfaces.lookup_l2(PortId(1), Some(100)),
             Some(IfBinding::Vr(VrId(7)))
         );
-        let fib = s.vr_fib(VrId(7)).unwrap();
-        assert_eq!(fib.lookup4(0x0808_0808), Some(to_core));
-        assert_eq!(fib.lookup6(1), Some(NextHopTable::DROP));
-        assert_eq!(s.next_hop(to_core), Some(&fwd(LabelPush::one(l(2000)))));
-        assert!(s.vr_fib(VrId(1_000_000)).unwrap().fib4.is_empty());
-        assert!(s.vr_fib(VrId(8)).is_none());
-        assert!(s.vr_fib(VrId(u32::MAX)).is_none());
+        let a = s.vr(VrId(7)).unwrap();
+        assert_eq!(a.info.name, "A");
+        let nh = a.lookup4(0x0808_0808).unwrap();
+        assert!(matches!(
+            s.next_hop(nh),
+            Some(NextHop::Unresolved { push, .. }) if push.len() == 1
+        ));
+        assert_eq!(a.lookup6(1), Some(NextHopTable::DROP));
+        assert!(s.vr(VrId(1_000_000)).unwrap().fib4.is_empty());
+        assert!(s.vr(VrId(8)).is_none());
+        assert!(s.vr(VrId(u32::MAX)).is_none());
         assert_eq!(s.labels.lookup(l(1000)), Some(LabelOp::PopToVr { vr: 7 }));
         assert_eq!(
-            s.vr_fibs().map(|(id, _)| id).collect::<Vec<_>>(),
+            s.vrs().map(|v| v.id()).collect::<Vec<_>>(),
             vec![VrId(7), VrId(1_000_000)]
         );
-        assert!(s.memory_bytes() >= 4 * 1_000_000);
-
-        // Removing the VR drops its bindings and its pop label, nothing else.
-        b.remove_vr(VrId(7)).unwrap();
-        let s = b.build(43).unwrap();
-        assert!(s.vr_fib(VrId(7)).is_none());
-        assert_eq!(s.interfaces.lookup_l2(PortId(1), Some(100)), None);
-        assert_eq!(
-            s.interfaces.lookup_l2(PortId(0), None),
-            Some(IfBinding::Trunk)
-        );
-        assert_eq!(s.labels.lookup(l(1000)), None);
-        assert!(s.labels.lookup(l(1001)).is_some());
+        assert!(w.commit().is_none(), "nothing changed, nothing to publish");
+        assert_eq!(ForwardingState::default().version, 0);
+        assert_eq!(ForwardingState::default().vr_count(), 0);
     }
 
     #[test]
-    fn dangling_indices_are_refused() {
-        let mut b = ForwardingStateBuilder::new();
+    fn a_change_touches_only_its_part() {
+        let mut w = writer();
+        let v1 = w.commit().unwrap();
+        // A session bind: a new session table, everything else shared.
+        w.bind_session(sess(5, 9), SessionBinding { vr: VrId(7) })
+            .unwrap();
+        let v2 = w.commit().unwrap();
+        assert_eq!(v2.session(&sess(5, 9)).map(|b| b.vr), Some(VrId(7)));
+        assert_eq!(v1.session(&sess(5, 9)), None);
+        assert!(v2.same_vrs(&v1));
+        assert!(Arc::ptr_eq(&v1.interfaces, &v2.interfaces));
+        assert!(Arc::ptr_eq(&v1.labels, &v2.labels));
         assert_eq!(
-            b.add_vr(VrId(MAX_VR_ID + 1)).unwrap_err().to_string(),
+            w.stats.fib_commits, 2,
+            "only the first commit compiled FIBs"
+        );
+        // A route change in A: A's entry is new, B's is shared, counters are A's own.
+        w.set_route(VrId(7), p("10.0.0.0/8"), RouteSource::Static, NextHop::Drop)
+            .unwrap();
+        let v3 = w.commit().unwrap();
+        let (a2, a3) = (v2.vr(VrId(7)).unwrap(), v3.vr(VrId(7)).unwrap());
+        assert!(!Arc::ptr_eq(&a2.fib4, &a3.fib4));
+        assert!(Arc::ptr_eq(&a2.fib6, &a3.fib6), "IPv6 untouched");
+        assert!(Arc::ptr_eq(&a2.counters, &a3.counters));
+        assert!(Arc::ptr_eq(
+            &v2.vr(VrId(1_000_000)).unwrap().fib4,
+            &v3.vr(VrId(1_000_000)).unwrap().fib4
+        ));
+        assert_eq!(a3.lookup4(0x0a01_0203), Some(NextHopTable::DROP));
+        assert_eq!(a2.lookup4(0x0a01_0203), a2.lookup4(0x0808_0808));
+        // A neighbour resolution: next hops change, no FIB is recompiled.
+        let fibs = w.stats.fib_commits;
+        let key = NeighborKey {
+            port: PortId(0),
+            vlan: None,
+            ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)),
+        };
+        assert_eq!(w.set_neighbor(key, Some([2, 0, 0, 0, 0, 9])), 2);
+        let v4 = w.commit().unwrap();
+        assert_eq!(w.stats.fib_commits, fibs);
+        assert!(v4.same_vrs(&v3));
+        let nh = v4.vr(VrId(7)).unwrap().lookup4(0x0808_0808).unwrap();
+        assert_eq!(
+            v4.next_hop(nh),
+            Some(&NextHop::Forward {
+                port: PortId(0),
+                vlan: None,
+                src_mac: MACS[0],
+                dst_mac: [2, 0, 0, 0, 0, 9],
+                push: LabelPush::one(l(2000)),
+            })
+        );
+        assert!(matches!(v3.next_hop(nh), Some(NextHop::Unresolved { .. })));
+    }
+
+    #[test]
+    fn refusals_name_what_is_wrong() {
+        let mut w = writer();
+        assert_eq!(
+            w.add_vr(vr(MAX_VR_ID + 1, "big")).unwrap_err().to_string(),
             "vr1048576: VR ids must be at most 1048575"
         );
-        b.add_vr(VrId(1)).unwrap();
-        assert_eq!(b.add_vr(VrId(1)), Err(StateError::DuplicateVr(VrId(1))));
         assert_eq!(
-            b.add_route4(VrId(1), "10.0.0.0/8".parse().unwrap(), NextHopId(9))
+            w.add_vr(vr(7, "other")).unwrap_err().to_string(),
+            "vr7 already exists (named `A`)"
+        );
+        assert_eq!(
+            w.set_route(VrId(2), p("10.0.0.0/8"), RouteSource::Static, NextHop::Drop)
                 .unwrap_err()
                 .to_string(),
-            "route 10.0.0.0/8 in vr1 uses nh9, which does not exist"
+            "vr2 does not exist"
         );
         assert_eq!(
-            b.add_route4(VrId(2), "10.0.0.0/8".parse().unwrap(), NextHopTable::DROP),
-            Err(StateError::UnknownVr(VrId(2)))
+            w.bind_interface(IfKey::Port(PortId(1)), IfBinding::Vr(VrId(2)))
+                .unwrap_err()
+                .to_string(),
+            "port 1 cannot be bound to vr2, which does not exist"
         );
-
-        b.bind_interface(IfKey::Port(PortId(3)), IfBinding::Vr(VrId(2)))
-            .unwrap();
         assert_eq!(
-            b.build(1).unwrap_err().to_string(),
-            "port 3 is bound to vr2, which is not declared"
+            w.set_label(l(100), LabelAction::PopToVr(VrId(2)))
+                .unwrap_err()
+                .to_string(),
+            "label 100 cannot pop into vr2, which does not exist"
         );
-        b.unbind_interface(&IfKey::Port(PortId(3))).unwrap();
-
-        b.insert_label(l(100), LabelOp::PopToVr { vr: 2 }).unwrap();
-        assert_eq!(
-            b.build(1).unwrap_err().to_string(),
-            "label 100 (pop to vr2) points to a virtual router that does not exist"
-        );
-        b.remove_label(l(100));
-        b.insert_label(l(100), LabelOp::PopAndForward { next_hop: 77 })
-            .unwrap();
-        assert_eq!(
-            b.build(1).unwrap_err().to_string(),
-            "label 100 (pop and forward via nh77) points to a next hop that does not exist"
-        );
-        b.remove_label(l(100));
-        assert!(b.build(1).is_ok());
         assert!(matches!(
-            b.insert_label(l(3), LabelOp::PopToVr { vr: 1 }),
+            w.set_label(l(3), LabelAction::Pop),
             Err(StateError::Label(MatrixError::Reserved(_)))
         ));
-    }
-
-    #[test]
-    fn vr_from_rib() {
-        let mut b = ForwardingStateBuilder::new();
-        let nh = b.add_next_hop(fwd(LabelPush::EMPTY));
-        let mut rib = Rib::new();
-        rib.v4
-            .add("192.0.2.0/24".parse().unwrap(), RouteSource::Connected, nh)
-            .unwrap();
-        rib.v4
-            .add(
-                "192.0.2.1/32".parse().unwrap(),
-                RouteSource::Local,
-                NextHopTable::LOCAL,
-            )
-            .unwrap();
-        b.add_vr_from_rib(VrId(3), &rib).unwrap();
-        let s = b.build(1).unwrap();
-        let fib = s.vr_fib(VrId(3)).unwrap();
-        assert_eq!(fib.lookup4(0xc000_0201), Some(NextHopTable::LOCAL));
-        assert_eq!(fib.lookup4(0xc000_0202), Some(nh));
-
-        let mut bad = Rib::new();
-        bad.v6
-            .add(
-                "2001:db8::/32".parse().unwrap(),
+        assert_eq!(
+            w.set_route(
+                VrId(7),
+                p("10.0.0.0/8"),
                 RouteSource::Static,
-                NextHopId(50),
+                NextHop::Unresolved {
+                    port: PortId(9),
+                    vlan: None,
+                    via: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    push: LabelPush::EMPTY
+                }
             )
+            .unwrap_err()
+            .to_string(),
+            "next hop on port9, which does not exist"
+        );
+        assert_eq!(
+            w.remove_route(VrId(7), p("10.9.0.0/16"), RouteSource::Static)
+                .unwrap_err()
+                .to_string(),
+            "vr7: no static route for 10.9.0.0/16"
+        );
+        w.bind_session(sess(1, 1), SessionBinding { vr: VrId(7) })
             .unwrap();
-        assert!(matches!(
-            b.add_vr_from_rib(VrId(4), &bad),
-            Err(StateError::RouteToUnknownNextHop { .. })
-        ));
-        assert!(matches!(
-            b.add_vr_from_rib(VrId(3), &rib),
-            Err(StateError::DuplicateVr(VrId(3)))
-        ));
+        assert_eq!(
+            w.bind_session(
+                sess(1, 1),
+                SessionBinding {
+                    vr: VrId(1_000_000)
+                }
+            )
+            .unwrap_err()
+            .to_string(),
+            "l2tp tunnel 1 session 1 is already bound to vr7"
+        );
+        assert_eq!(
+            w.unbind_session(&sess(2, 2)).unwrap_err().to_string(),
+            "l2tp tunnel 2 session 2 is not bound"
+        );
+        assert_eq!(w.stats.refused, 0, "direct calls are not counted; apply is");
     }
 
     #[test]
-    fn default_state_forwards_nothing() {
-        let s = ForwardingState::default();
-        assert_eq!(s.version, 0);
-        assert_eq!(s.vr_count(), 0);
-        assert!(s.vr_fib(VrId(0)).is_none());
-        assert_eq!(s.interfaces.lookup_l2(PortId(0), None), None);
-        assert_eq!(s.next_hops.len(), 2);
+    fn removing_a_vr_takes_its_bindings_and_frees_its_next_hops() {
+        let mut w = writer();
+        let baseline = w.next_hops().live();
+        w.add_vr(vr(9, "C")).unwrap();
+        for i in 0..50u32 {
+            let pfx = IpPrefix::V4(Prefix4::new(0x0a00_0000 | i << 8, 24).unwrap());
+            w.set_route(
+                VrId(9),
+                pfx,
+                RouteSource::Static,
+                via([10, 9, 0, i as u8], LabelPush::EMPTY),
+            )
+            .unwrap();
+        }
+        w.bind_interface(IfKey::Port(PortId(1)), IfBinding::Vr(VrId(9)))
+            .unwrap();
+        w.bind_session(sess(3, 3), SessionBinding { vr: VrId(9) })
+            .unwrap();
+        w.set_label(l(5000), LabelAction::PopToVr(VrId(9))).unwrap();
+        assert_eq!(w.next_hops().live(), baseline + 50);
+        let before = w.commit().unwrap();
+        assert!(before.vr(VrId(9)).is_some());
+        assert_eq!(w.remove_vr(VrId(9)).unwrap().name, "C");
+        let after = w.commit().unwrap();
+        assert!(after.vr(VrId(9)).is_none());
+        assert_eq!(after.interfaces.lookup_l2(PortId(1), None), None);
+        assert_eq!(after.session(&sess(3, 3)), None);
+        assert_eq!(after.labels.lookup(l(5000)), None);
+        assert!(after.labels.lookup(l(1000)).is_some());
+        assert_eq!(w.next_hops().live(), baseline, "next hops freed");
+        // The old version still answers as it did.
+        assert!(before.vr(VrId(9)).unwrap().lookup4(0x0a00_0101).is_some());
+        // The name and id can be used again.
+        w.add_vr(vr(9, "C")).unwrap();
+    }
+
+    #[test]
+    fn apply_is_all_or_nothing() {
+        let mut w = writer();
+        w.commit();
+        let changes = vec![
+            Change::AddVr(vr(20, "D")),
+            Change::Bind(IfKey::PortVlan(PortId(1), 200), IfBinding::Vr(VrId(20))),
+            Change::SetRoute {
+                vr: VrId(20),
+                prefix: p("10.0.0.0/8"),
+                source: RouteSource::Static,
+                via: NextHop::Drop,
+            },
+            // Bound to A above: refused, so nothing of this list happens.
+            Change::Bind(IfKey::PortVlan(PortId(1), 100), IfBinding::Vr(VrId(20))),
+        ];
+        let (i, e) = w.apply(&changes).unwrap_err();
+        assert_eq!(i, 3);
+        assert_eq!(e.to_string(), "port 1 vlan 100 is already bound to vr7");
+        assert!(!w.has_vr(VrId(20)));
+        assert!(w.commit().is_none(), "nothing changed");
+        // Moving the VLAN first makes the same list valid.
+        let mut ok = vec![Change::Unbind(IfKey::PortVlan(PortId(1), 100))];
+        ok.extend(changes);
+        w.apply(&ok).unwrap();
+        let s = w.commit().unwrap();
+        assert_eq!(
+            s.interfaces.lookup_l2(PortId(1), Some(100)),
+            Some(IfBinding::Vr(VrId(20)))
+        );
+        // Removing a VR and reusing its name in one list.
+        w.apply(&[Change::RemoveVr(VrId(20)), Change::AddVr(vr(21, "D"))])
+            .unwrap();
+        assert_eq!(
+            w.apply(&[Change::RemoveVr(VrId(20))]).unwrap_err().1,
+            StateError::UnknownVr(VrId(20))
+        );
+    }
+
+    #[test]
+    fn session_churn_keeps_memory_flat() {
+        let mut w = writer();
+        let mut peak = 0;
+        for round in 0..20u16 {
+            for s in 0..2000u16 {
+                w.bind_session(sess(round % 3 + 1, s), SessionBinding { vr: VrId(7) })
+                    .unwrap();
+            }
+            let v = w.commit().unwrap();
+            assert_eq!(v.sessions.len(), 2000);
+            if round == 2 {
+                peak = v.sessions.memory_bytes();
+            } else if round > 2 {
+                assert!(v.sessions.memory_bytes() <= peak, "round {round}");
+            }
+            for s in 0..2000u16 {
+                w.unbind_session(&sess(round % 3 + 1, s)).unwrap();
+            }
+        }
+        assert_eq!(w.commit().unwrap().sessions.len(), 0);
+    }
+
+    mod model {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn base() -> StateWriter {
+            let mut w = StateWriter::new(MACS.to_vec(), 1);
+            w.add_vr(vr(1, "a")).unwrap();
+            w.add_vr(vr(2, "b")).unwrap();
+            w.bind_interface(IfKey::Port(PortId(0)), IfBinding::Vr(VrId(1)))
+                .unwrap();
+            w.set_route(VrId(1), p("10.0.0.0/8"), RouteSource::Static, NextHop::Drop)
+                .unwrap();
+            w.set_label(l(16), LabelAction::PopToVr(VrId(2))).unwrap();
+            w.bind_session(sess(1, 1), SessionBinding { vr: VrId(2) })
+                .unwrap();
+            w
+        }
+
+        fn arb_change() -> impl Strategy<Value = Change> {
+            let id = (1u32..4).prop_map(VrId);
+            let key = prop_oneof![
+                Just(IfKey::Port(PortId(0))),
+                Just(IfKey::Port(PortId(1))),
+                Just(IfKey::PortVlan(PortId(1), 10)),
+                Just(IfKey::PortVlan(PortId(1), 0)),
+            ];
+            let prefix = prop_oneof![
+                Just(p("10.0.0.0/8")),
+                Just(p("10.1.0.0/16")),
+                Just(p("::/0"))
+            ];
+            let source = prop_oneof![Just(RouteSource::Static), Just(RouteSource::Connected)];
+            let nh = prop_oneof![
+                Just(NextHop::Drop),
+                Just(via([10, 0, 0, 1], LabelPush::EMPTY)),
+                Just(NextHop::Unresolved {
+                    port: PortId(5),
+                    vlan: None,
+                    via: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    push: LabelPush::EMPTY
+                }),
+            ];
+            let label = prop_oneof![Just(l(16)), Just(l(17)), Just(l(3))];
+            let skey = prop_oneof![Just(sess(1, 1)), Just(sess(1, 2))];
+            let name = prop_oneof![Just("a"), Just("b"), Just("c"), Just("")];
+            prop_oneof![
+                (id.clone(), name).prop_map(|(i, n)| Change::AddVr(vr(i.0, n))),
+                id.clone().prop_map(Change::RemoveVr),
+                (key.clone(), id.clone()).prop_map(|(k, v)| Change::Bind(k, IfBinding::Vr(v))),
+                key.clone().prop_map(|k| Change::Bind(k, IfBinding::Trunk)),
+                key.prop_map(Change::Unbind),
+                (id.clone(), prefix.clone(), source.clone(), nh.clone()).prop_map(
+                    |(vr, prefix, source, via)| Change::SetRoute {
+                        vr,
+                        prefix,
+                        source,
+                        via
+                    }
+                ),
+                (id.clone(), prefix, source).prop_map(|(vr, prefix, source)| {
+                    Change::RemoveRoute { vr, prefix, source }
+                }),
+                (label.clone(), id.clone())
+                    .prop_map(|(l, v)| Change::SetLabel(l, LabelAction::PopToVr(v))),
+                (label.clone(), nh)
+                    .prop_map(|(l, via)| Change::SetLabel(l, LabelAction::PopAndForward { via })),
+                label.prop_map(Change::RemoveLabel),
+                (skey.clone(), id)
+                    .prop_map(|(k, vr)| Change::BindSession(k, SessionBinding { vr })),
+                skey.prop_map(Change::UnbindSession),
+            ]
+        }
+
+        proptest! {
+            /// `check` predicts exactly what applying the changes one by one does.
+            #[test]
+            fn check_agrees_with_the_writer(changes in proptest::collection::vec(arb_change(), 1..12)) {
+                let checked = base().check(&changes);
+                let mut w = base();
+                let mut applied = Ok(());
+                for (i, c) in changes.iter().enumerate() {
+                    if let Err(e) = w.apply_one(c) {
+                        applied = Err((i, e));
+                        break;
+                    }
+                }
+                prop_assert_eq!(checked, applied);
+            }
+        }
     }
 }

@@ -1,10 +1,12 @@
 //! Incremental FIB updates published to lock-free readers.
 //!
-//! A [`FibWriter`] (control core) owns the [`Rib`] and the current compiled [`Poptrie`].
-//! Route changes are applied to the RIB at once and mark the top-array slots they touch;
-//! [`FibWriter::commit`] then copies the current table, recompiles only the marked slots'
-//! subtrees (the old ones stay behind as garbage, so untouched subtrees are not rebuilt)
-//! and publishes the copy with one atomic pointer store ([`arc_swap::ArcSwap`]).
+//! An [`IncrementalFib`] (control core) owns the [`Rib`] and the current compiled
+//! [`Poptrie`]. Route changes are applied to the RIB at once and mark the top-array slots
+//! they touch; [`IncrementalFib::commit`] then copies the current table, recompiles only the
+//! marked slots' subtrees (the old ones stay behind as garbage, so untouched subtrees are
+//! not rebuilt) and returns the copy. The appliance publishes it as part of the next
+//! forwarding-state version ([`crate::state`]); a [`FibWriter`] publishes a FIB on its own
+//! with one atomic pointer store ([`arc_swap::ArcSwap`]).
 //!
 //! Readers ([`FibReader`]) load the current version once per burst: `load()` never blocks
 //! and never waits for the writer, and every lookup in the burst sees that one immutable
@@ -64,13 +66,14 @@ impl<K: TrieKey> FibReader<K> {
     }
 }
 
-/// The write side: owns the RIB, applies changes and publishes versions.
+/// The incremental compiler of one FIB: owns the RIB and the current compiled table, and
+/// turns batches of route changes into new table versions that share nothing mutable with
+/// the old ones (the forwarding state publishes them; [`FibWriter`] publishes them alone).
 #[derive(Debug)]
-pub struct FibWriter<K> {
+pub struct IncrementalFib<K> {
     rib: Rib<K>,
-    /// The version last published (also the one in `shared`).
+    /// The version last produced by [`commit`](Self::commit).
     current: Arc<Poptrie<K>>,
-    shared: Arc<ArcSwap<Poptrie<K>>>,
     /// Top slots to recompile at the next commit.
     dirty: Vec<u32>,
     /// Too much changed for slot-wise recompilation: rebuild at the next commit.
@@ -79,32 +82,21 @@ pub struct FibWriter<K> {
     compacted_words: usize,
     compactions: u64,
     generation: u64,
-    retired: Vec<Arc<Poptrie<K>>>,
 }
 
-impl<K: TrieKey> FibWriter<K> {
-    /// Bulk-loads `routes` (later duplicates win) and publishes generation 0.
+impl<K: TrieKey> IncrementalFib<K> {
+    /// Bulk-loads `routes` (later duplicates win) as generation 0.
     pub fn new(routes: &[(Prefix<K>, NextHopId)]) -> Self {
         let rib = Rib::from_routes(routes);
-        let table = Poptrie::from_rib(&rib);
-        let current = Arc::new(table);
-        FibWriter {
+        let current = Arc::new(Poptrie::from_rib(&rib));
+        IncrementalFib {
             compacted_words: current.heap_words(),
             compactions: 0,
-            shared: Arc::new(ArcSwap::new(Arc::clone(&current))),
             current,
             rib,
             dirty: Vec::new(),
             full: false,
             generation: 0,
-            retired: Vec::new(),
-        }
-    }
-
-    /// A read handle for a worker.
-    pub fn reader(&self) -> FibReader<K> {
-        FibReader {
-            shared: Arc::clone(&self.shared),
         }
     }
 
@@ -113,13 +105,13 @@ impl<K: TrieKey> FibWriter<K> {
         &self.rib
     }
 
-    /// The last published version.
+    /// The last committed version.
     pub fn current(&self) -> &Arc<Poptrie<K>> {
         &self.current
     }
 
-    /// Adds or modifies a route (published at the next [`commit`](Self::commit)); returns
-    /// the previous next hop.
+    /// Adds or modifies a route (in the table at the next [`commit`](Self::commit));
+    /// returns the previous next hop.
     pub fn set(&mut self, prefix: Prefix<K>, nh: NextHopId) -> Option<NextHopId> {
         let old = self.rib.insert(prefix, nh);
         if old != Some(nh) {
@@ -128,7 +120,7 @@ impl<K: TrieKey> FibWriter<K> {
         old
     }
 
-    /// Withdraws a route (published at the next commit); returns its next hop if present.
+    /// Withdraws a route (in the table at the next commit); returns its next hop if present.
     pub fn delete(&mut self, prefix: &Prefix<K>) -> Option<NextHopId> {
         let old = self.rib.remove(prefix);
         if old.is_some() {
@@ -137,8 +129,8 @@ impl<K: TrieKey> FibWriter<K> {
         old
     }
 
-    /// Applies a batch of changes (published at the next commit). The batch is applied in
-    /// address order (a stable sort: changes to the same prefix keep their order, and
+    /// Applies a batch of changes (in the table at the next commit). The batch is applied
+    /// in address order (a stable sort: changes to the same prefix keep their order, and
     /// changes to different prefixes commute), so consecutive RIB walks share their paths.
     pub fn apply(&mut self, changes: &[RouteChange<K>]) {
         let mut sorted = changes.to_vec();
@@ -182,12 +174,11 @@ impl<K: TrieKey> FibWriter<K> {
         self.full || !self.dirty.is_empty()
     }
 
-    /// Publishes all applied changes as one new version and returns its generation (the
-    /// current generation if nothing changed). Also frees retired versions no reader holds.
-    pub fn commit(&mut self) -> u64 {
-        self.retired.retain(|v| Arc::strong_count(v) > 1);
+    /// Compiles all applied changes into a new version and returns it (`None` when nothing
+    /// changed). The previous version is untouched: readers holding it keep a valid table.
+    pub fn commit(&mut self) -> Option<Arc<Poptrie<K>>> {
         if !self.has_pending() {
-            return self.generation;
+            return None;
         }
         self.generation += 1;
         let mut next = if self.full || self.rebuild_for_size() {
@@ -211,12 +202,12 @@ impl<K: TrieKey> FibWriter<K> {
             t
         };
         next.set_meta(self.rib.len(), self.generation);
-        let next = Arc::new(next);
-        self.shared.store(Arc::clone(&next));
-        let old = std::mem::replace(&mut self.current, next);
-        if Arc::strong_count(&old) > 1 {
-            self.retired.push(old);
-        }
+        self.current = Arc::new(next);
+        Some(Arc::clone(&self.current))
+    }
+
+    /// Commits so far.
+    pub fn generation(&self) -> u64 {
         self.generation
     }
 
@@ -238,6 +229,89 @@ impl<K: TrieKey> FibWriter<K> {
         self.compactions
     }
 
+    /// Heap bytes of the RIB plus the current table.
+    pub fn memory_bytes(&self) -> usize {
+        self.rib.memory_bytes() + self.current.memory_bytes()
+    }
+}
+
+/// A FIB published on its own (benchmarks, tests of the FIB alone): an [`IncrementalFib`]
+/// whose versions go to [`FibReader`]s through one atomic pointer.
+#[derive(Debug)]
+pub struct FibWriter<K> {
+    inner: IncrementalFib<K>,
+    shared: Arc<ArcSwap<Poptrie<K>>>,
+    retired: Vec<Arc<Poptrie<K>>>,
+}
+
+impl<K: TrieKey> FibWriter<K> {
+    /// Bulk-loads `routes` (later duplicates win) and publishes generation 0.
+    pub fn new(routes: &[(Prefix<K>, NextHopId)]) -> Self {
+        let inner = IncrementalFib::new(routes);
+        FibWriter {
+            shared: Arc::new(ArcSwap::new(Arc::clone(inner.current()))),
+            inner,
+            retired: Vec::new(),
+        }
+    }
+
+    /// A read handle for a worker.
+    pub fn reader(&self) -> FibReader<K> {
+        FibReader {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// The RIB (the routes as of the last applied change, committed or not).
+    pub fn rib(&self) -> &Rib<K> {
+        self.inner.rib()
+    }
+
+    /// The last published version.
+    pub fn current(&self) -> &Arc<Poptrie<K>> {
+        self.inner.current()
+    }
+
+    /// See [`IncrementalFib::set`].
+    pub fn set(&mut self, prefix: Prefix<K>, nh: NextHopId) -> Option<NextHopId> {
+        self.inner.set(prefix, nh)
+    }
+
+    /// See [`IncrementalFib::delete`].
+    pub fn delete(&mut self, prefix: &Prefix<K>) -> Option<NextHopId> {
+        self.inner.delete(prefix)
+    }
+
+    /// See [`IncrementalFib::apply`].
+    pub fn apply(&mut self, changes: &[RouteChange<K>]) {
+        self.inner.apply(changes)
+    }
+
+    /// True when changes are waiting for [`commit`](Self::commit).
+    pub fn has_pending(&self) -> bool {
+        self.inner.has_pending()
+    }
+
+    /// Publishes all applied changes as one new version and returns its generation (the
+    /// current generation if nothing changed). Also frees retired versions no reader holds.
+    pub fn commit(&mut self) -> u64 {
+        self.retired.retain(|v| Arc::strong_count(v) > 1);
+        let old = Arc::clone(self.inner.current());
+        if let Some(next) = self.inner.commit() {
+            self.shared.store(next);
+            // `old` here, the ArcSwap's previous value just dropped: > 1 means a reader.
+            if Arc::strong_count(&old) > 1 {
+                self.retired.push(old);
+            }
+        }
+        self.inner.generation()
+    }
+
+    /// Commits that compacted the table (dropped the garbage of replaced subtrees).
+    pub fn compactions(&self) -> u64 {
+        self.inner.compactions()
+    }
+
     /// Versions replaced but still held by some reader.
     pub fn retired_versions(&self) -> usize {
         self.retired.len()
@@ -245,7 +319,7 @@ impl<K: TrieKey> FibWriter<K> {
 
     /// Heap bytes of the RIB plus the published table.
     pub fn memory_bytes(&self) -> usize {
-        self.rib.memory_bytes() + self.current.memory_bytes()
+        self.inner.memory_bytes()
     }
 }
 
@@ -312,7 +386,7 @@ mod tests {
             let t = w.current();
             assert!(t.live_heap_words() <= t.heap_words());
             assert!(
-                t.heap_words() <= 2 * w.compacted_words + 1024,
+                t.heap_words() <= 2 * w.inner.compacted_words + 1024,
                 "garbage is bounded"
             );
         }

@@ -1,0 +1,163 @@
+//! Single-writer counters laid out one cache line per writer, and the per-VR traffic
+//! counters that live in the published state.
+//!
+//! A [`CounterLine`] is 64-byte aligned and 64 bytes long, so two workers never write the
+//! same cache line. A worker increments only its own line with a plain load and store
+//! ([`CounterLine::bump`]): no locked instruction on the fast path; readers (the control
+//! core) sum the lines of all workers with relaxed loads.
+//!
+//! [`VrCounters`] belong to a VR, not to a worker: they are created with the VR and travel
+//! with it in every forwarding-state version ([`crate::state::VrEntry::counters`]), so a
+//! VR created while the appliance runs is counted like the others, and a worker reaches
+//! its VR's line through the VR entry it already looked up.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters per line.
+pub const LINE_COUNTERS: usize = 8;
+
+/// Eight counters on one cache line of their own.
+#[repr(C, align(64))]
+#[derive(Debug, Default)]
+pub struct CounterLine(pub [AtomicU64; LINE_COUNTERS]);
+
+impl CounterLine {
+    /// Single-writer increment of counter `i` (`i < 8`): a plain load and store.
+    #[inline]
+    pub fn bump(&self, i: usize, n: u64) {
+        let c = &self.0[i & (LINE_COUNTERS - 1)];
+        c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    }
+
+    /// Counter `i`.
+    #[inline]
+    pub fn get(&self, i: usize) -> u64 {
+        self.0[i & (LINE_COUNTERS - 1)].load(Ordering::Relaxed)
+    }
+}
+
+/// `n` counters packed on whole cache lines (8 per line), each writer owning its array.
+#[derive(Debug)]
+pub struct CounterArray {
+    lines: Box<[CounterLine]>,
+    len: usize,
+}
+
+impl CounterArray {
+    /// `n` zeroed counters.
+    pub fn new(n: usize) -> Self {
+        CounterArray {
+            lines: (0..n.div_ceil(LINE_COUNTERS).max(1))
+                .map(|_| CounterLine::default())
+                .collect(),
+            len: n,
+        }
+    }
+
+    /// Single-writer increment of counter `i`; out-of-range indices are ignored.
+    #[inline]
+    pub fn bump(&self, i: usize, n: u64) {
+        if i < self.len {
+            self.lines[i / LINE_COUNTERS].bump(i % LINE_COUNTERS, n);
+        }
+    }
+
+    /// Counter `i` (0 when out of range).
+    #[inline]
+    pub fn get(&self, i: usize) -> u64 {
+        if i < self.len {
+            self.lines[i / LINE_COUNTERS].get(i % LINE_COUNTERS)
+        } else {
+            0
+        }
+    }
+
+    /// Number of counters.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when there is no counter.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Which counter of a VR's line.
+pub mod vr_counter {
+    /// Packets classified into the VR (by interface, session or pop-to-VR label).
+    pub const RX: usize = 0;
+    /// Packets the VR forwarded.
+    pub const TX: usize = 1;
+    /// Packets of the VR dropped by the pipeline (no route, blackhole, TTL, MTU, ...).
+    pub const DROP: usize = 2;
+}
+
+/// One VR's traffic counters: one [`CounterLine`] per worker.
+#[derive(Debug)]
+pub struct VrCounters {
+    lines: Box<[CounterLine]>,
+}
+
+impl VrCounters {
+    /// Counters for `workers` workers.
+    pub fn new(workers: usize) -> Self {
+        VrCounters {
+            lines: (0..workers.max(1))
+                .map(|_| CounterLine::default())
+                .collect(),
+        }
+    }
+
+    /// Worker `w`'s line (`None` for a worker the VR was not sized for).
+    #[inline]
+    pub fn worker(&self, w: usize) -> Option<&CounterLine> {
+        self.lines.get(w)
+    }
+
+    /// Counter `i` ([`vr_counter`]) summed over all workers.
+    pub fn total(&self, i: usize) -> u64 {
+        self.lines.iter().map(|l| l.get(i)).sum()
+    }
+
+    /// Workers counted.
+    pub fn workers(&self) -> usize {
+        self.lines.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_whole_cache_lines() {
+        assert_eq!(std::mem::size_of::<CounterLine>(), 64);
+        assert_eq!(std::mem::align_of::<CounterLine>(), 64);
+        // Two arrays allocated back to back never share a line.
+        let a = CounterArray::new(3);
+        let b = CounterArray::new(3);
+        let pa = a.lines.as_ptr() as usize;
+        let pb = b.lines.as_ptr() as usize;
+        assert_eq!(pa % 64, 0);
+        assert_eq!(pb % 64, 0);
+        assert!(pa.abs_diff(pb) >= 64);
+    }
+
+    #[test]
+    fn arrays_and_vr_counters_add_up() {
+        let a = CounterArray::new(10);
+        a.bump(9, 4);
+        a.bump(9, 1);
+        a.bump(10, 1);
+        assert_eq!(a.get(9), 5);
+        assert_eq!(a.get(10), 0);
+        assert_eq!(a.len(), 10);
+        let v = VrCounters::new(2);
+        v.worker(0).unwrap().bump(vr_counter::RX, 3);
+        v.worker(1).unwrap().bump(vr_counter::RX, 4);
+        assert!(v.worker(2).is_none());
+        assert_eq!(v.total(vr_counter::RX), 7);
+        assert_eq!(v.total(vr_counter::TX), 0);
+    }
+}
