@@ -22,7 +22,7 @@ fn bench(c: &mut Criterion) {
         PortInfo { mac: R, mtu: 1500 },
         PortInfo { mac: R, mtu: 1500 },
     ];
-    let cnt = WorkerCounters::new(2, 4);
+    let cnt = WorkerCounters::new(0, 2);
     let input = dataplane::port::pcap::read_capture(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden_l2tp/in.pcap"),
     )

@@ -3,6 +3,15 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use vr::counters::{CounterArray, CounterLine};
+
+/// Single-writer increment of a lone counter: a plain load and store, no locked
+/// instruction (the `mem` backend's per-flow statistics).
+#[inline]
+pub fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
+
 macro_rules! named_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal,)* }) => {
         $(#[$m])*
@@ -103,81 +112,65 @@ named_enum! {
     }
 }
 
-/// One worker's counters, cache-line aligned so workers never share a written line.
-#[repr(align(64))]
+/// One worker's counters. Every array is its own run of whole cache lines
+/// ([`CounterArray`]), so two workers never write the same line, however the allocator
+/// places their blocks. Per-VR counters are not here: they live with each VR in the
+/// forwarding state ([`vr::VrCounters`]), so VRs created at run time are counted too.
 pub struct WorkerCounters {
-    drops: Box<[AtomicU64]>,
-    punts: Box<[AtomicU64]>,
+    /// The worker these counters belong to (its line in each VR's counters).
+    pub worker: usize,
+    drops: CounterArray,
+    punts: CounterArray,
     /// Per port: received packets.
-    pub port_rx: Box<[AtomicU64]>,
+    pub port_rx: CounterArray,
     /// Per port: sent packets.
-    pub port_tx: Box<[AtomicU64]>,
+    pub port_tx: CounterArray,
     /// Per port: packets received there and dropped.
-    pub port_drop: Box<[AtomicU64]>,
-    /// Per VR id: packets classified into the VR.
-    pub vr_rx: Box<[AtomicU64]>,
-    /// Per VR id: packets forwarded by the VR.
-    pub vr_tx: Box<[AtomicU64]>,
-    /// Bursts processed.
-    pub bursts: AtomicU64,
-}
-
-fn zeros(n: usize) -> Box<[AtomicU64]> {
-    (0..n).map(|_| AtomicU64::new(0)).collect()
-}
-
-/// Single-writer increment: a plain load and store, no locked instruction.
-#[inline]
-pub fn bump(c: &AtomicU64, n: u64) {
-    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    pub port_drop: CounterArray,
+    /// Bursts processed (counter 0).
+    pub bursts: CounterArray,
 }
 
 impl WorkerCounters {
-    /// Counters for `ports` ports and VR ids `0..vr_slots`.
-    pub fn new(ports: usize, vr_slots: usize) -> Self {
+    /// Counters of worker `worker` for `ports` ports.
+    pub fn new(worker: usize, ports: usize) -> Self {
         WorkerCounters {
-            drops: zeros(Drop::COUNT),
-            punts: zeros(Punt::COUNT),
-            port_rx: zeros(ports),
-            port_tx: zeros(ports),
-            port_drop: zeros(ports),
-            vr_rx: zeros(vr_slots),
-            vr_tx: zeros(vr_slots),
-            bursts: AtomicU64::new(0),
+            worker,
+            drops: CounterArray::new(Drop::COUNT),
+            punts: CounterArray::new(Punt::COUNT),
+            port_rx: CounterArray::new(ports),
+            port_tx: CounterArray::new(ports),
+            port_drop: CounterArray::new(ports),
+            bursts: CounterArray::new(1),
         }
     }
 
     /// Counts a drop.
     #[inline]
     pub fn count_drop(&self, why: Drop) {
-        bump(&self.drops[why as usize], 1);
+        self.drops.bump(why as usize, 1);
     }
 
     /// Counts a punt.
     #[inline]
     pub fn count_punt(&self, why: Punt) {
-        bump(&self.punts[why as usize], 1);
+        self.punts.bump(why as usize, 1);
     }
 
     /// Reads a drop counter.
     pub fn drops(&self, why: Drop) -> u64 {
-        self.drops[why as usize].load(Ordering::Relaxed)
+        self.drops.get(why as usize)
     }
 
     /// Reads a punt counter.
     pub fn punts(&self, why: Punt) -> u64 {
-        self.punts[why as usize].load(Ordering::Relaxed)
+        self.punts.get(why as usize)
     }
 
     /// All drops.
     pub fn total_drops(&self) -> u64 {
         Drop::ALL.iter().map(|d| self.drops(*d)).sum()
     }
-}
-
-/// Reads one counter of a per-index array, 0 when out of range.
-pub fn get(arr: &[AtomicU64], i: usize) -> u64 {
-    arr.get(i).map_or(0, |c| c.load(Ordering::Relaxed))
 }
 
 /// A summed snapshot of all workers' counters.
@@ -189,15 +182,14 @@ pub struct Totals {
     pub punts: Vec<(Punt, u64)>,
     /// Per port (rx, tx, dropped).
     pub ports: Vec<(u64, u64, u64)>,
-    /// Per VR id (rx, tx); only ids with traffic or listed.
-    pub vrs: Vec<(u64, u64)>,
+    /// Bursts processed.
+    pub bursts: u64,
 }
 
 impl Totals {
     /// Sums the counters of `workers`.
     pub fn sum(workers: &[std::sync::Arc<WorkerCounters>]) -> Totals {
         let nports = workers.first().map_or(0, |w| w.port_rx.len());
-        let nvr = workers.first().map_or(0, |w| w.vr_rx.len());
         let s = |f: &dyn Fn(&WorkerCounters) -> u64| workers.iter().map(|w| f(w)).sum::<u64>();
         Totals {
             drops: Drop::ALL
@@ -211,15 +203,13 @@ impl Totals {
             ports: (0..nports)
                 .map(|i| {
                     (
-                        s(&|w| get(&w.port_rx, i)),
-                        s(&|w| get(&w.port_tx, i)),
-                        s(&|w| get(&w.port_drop, i)),
+                        s(&|w| w.port_rx.get(i)),
+                        s(&|w| w.port_tx.get(i)),
+                        s(&|w| w.port_drop.get(i)),
                     )
                 })
                 .collect(),
-            vrs: (0..nvr)
-                .map(|i| (s(&|w| get(&w.vr_rx, i)), s(&|w| get(&w.vr_tx, i))))
-                .collect(),
+            bursts: s(&|w| w.bursts.get(0)),
         }
     }
 
@@ -250,12 +240,12 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), Drop::COUNT);
-        let a = Arc::new(WorkerCounters::new(2, 3));
-        let b = Arc::new(WorkerCounters::new(2, 3));
+        let a = Arc::new(WorkerCounters::new(0, 2));
+        let b = Arc::new(WorkerCounters::new(1, 2));
         a.count_drop(Drop::NoRoute);
         b.count_drop(Drop::NoRoute);
         b.count_punt(Punt::Arp);
-        bump(&a.port_rx[1], 5);
+        a.port_rx.bump(1, 5);
         let t = Totals::sum(&[a, b]);
         assert_eq!(t.drop_count(Drop::NoRoute), 2);
         assert_eq!(t.punt_count(Punt::Arp), 1);

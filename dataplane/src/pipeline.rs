@@ -18,10 +18,12 @@
 //! with the ICMP engine.
 
 use crate::buffer::PacketBuf;
-use crate::counters::{bump, Drop, Punt, WorkerCounters};
+use crate::counters::{Drop, Punt, WorkerCounters};
+use crate::punt::{Offsets, PuntTo};
 use labelswitch::{ttl, LabelEntry, LabelOp, LabelStack};
 use vr::{
-    ForwardingState, IfBinding, IfKey, L2tpEncap, LabelPush, NextHop, NextHopId, PortId, VrId,
+    vr_counter, ForwardingState, IfBinding, L2tpEncap, LabelPush, NextHop, NextHopId, PortId,
+    SessionKey, VrEntry, VrId,
 };
 use wire::l2tp::{self as l2tp_wire, L2tpPacket};
 use wire::{ppp, IpProtocol, Ipv4Packet, Ipv6Packet, UdpPacket};
@@ -40,10 +42,21 @@ pub enum Verdict {
     /// Send on this port (the packet has been rewritten).
     Tx(PortId),
     /// Hand to the control core (the packet is unchanged from ingress for `Local`/`Arp`;
-    /// for `NeighborMiss` it is rewritten except for the destination MAC).
-    Punt(Punt, Option<VrId>),
+    /// for `NeighborMiss` it is rewritten except for the destination MAC), with the reason,
+    /// the VR and the header offsets found.
+    Punt(PuntTo),
     /// Discard.
     Drop(Drop),
+}
+
+impl Verdict {
+    /// The reason and VR of a punt (`None` for other verdicts).
+    pub fn punted(&self) -> Option<(Punt, Option<VrId>)> {
+        match self {
+            Verdict::Punt(p) => Some((p.reason, p.vr)),
+            _ => None,
+        }
+    }
 }
 
 /// Static facts about a port the pipeline needs.
@@ -58,6 +71,19 @@ pub struct PortInfo {
 #[inline]
 fn be16(d: &[u8], o: usize) -> u16 {
     u16::from_be_bytes([d[o], d[o + 1]])
+}
+
+#[inline]
+fn punt(reason: Punt, vr: Option<VrId>, at: Offsets) -> Verdict {
+    Verdict::Punt(PuntTo { reason, vr, at })
+}
+
+/// Counts a VR packet on this worker's line of the VR's counters.
+#[inline]
+fn count_vr(entry: &VrEntry, c: &WorkerCounters, which: usize) {
+    if let Some(line) = entry.counters.worker(c.worker) {
+        line.bump(which, 1);
+    }
 }
 
 /// Runs one packet through the pipeline. `in_port` is where it arrived.
@@ -104,21 +130,26 @@ pub fn forward<B: PacketBuf>(
     match st.interfaces.lookup_l2(in_port, vlan) {
         None => Verdict::Drop(Drop::NoInterface),
         Some(IfBinding::Trunk) => match et {
-            ET_MPLS => mpls(st, ports, buf, l3, c),
-            ET_ARP => Verdict::Punt(Punt::Arp, None),
+            ET_MPLS => mpls(st, ports, buf, vlan, l3, c),
+            ET_ARP => punt(Punt::Arp, None, Offsets::l3(vlan, l3)),
             _ => Verdict::Drop(Drop::UnlabelledOnTrunk),
         },
         Some(IfBinding::Vr(vr)) => {
-            if let Some(x) = c.vr_rx.get(vr.0 as usize) {
-                bump(x, 1);
-            }
-            match et {
-                ET_IPV4 => ipv4(st, ports, vr, buf, l3, c),
-                ET_IPV6 => ipv6(st, ports, vr, buf, l3, c),
-                ET_ARP => Verdict::Punt(Punt::Arp, Some(vr)),
+            let Some(entry) = st.vr(vr) else {
+                return Verdict::Drop(Drop::TableInconsistent);
+            };
+            count_vr(entry, c, vr_counter::RX);
+            let v = match et {
+                ET_IPV4 => ipv4(st, ports, entry, buf, vlan, l3, l3, c),
+                ET_IPV6 => ipv6(st, ports, entry, buf, vlan, l3, l3, c),
+                ET_ARP => return punt(Punt::Arp, Some(vr), Offsets::l3(vlan, l3)),
                 ET_MPLS => Verdict::Drop(Drop::LabelledOnCustomerPort),
                 _ => Verdict::Drop(Drop::EtherTypeUnsupported),
+            };
+            if let Verdict::Drop(_) = v {
+                count_vr(entry, c, vr_counter::DROP);
             }
+            v
         }
     }
 }
@@ -136,7 +167,7 @@ pub fn originate<B: PacketBuf>(
     buf: &mut B,
     c: &WorkerCounters,
 ) -> Verdict {
-    let Some(fib) = st.vr_fib(vr) else {
+    let Some(fib) = st.vr(vr) else {
         return Verdict::Drop(Drop::TableInconsistent);
     };
     let (nh_id, total, ttl, et) = match buf.data().first().map(|b| b >> 4) {
@@ -144,14 +175,14 @@ pub fn originate<B: PacketBuf>(
             let Ok(p) = Ipv4Packet::new_checked(buf.data()) else {
                 return Verdict::Drop(Drop::Ipv4Malformed);
             };
-            let nh = vr::Lpm::lookup(&fib.fib4, u32::from(p.dst_addr()));
+            let nh = fib.lookup4(u32::from(p.dst_addr()));
             (nh, usize::from(p.total_len()), p.ttl(), ET_IPV4)
         }
         Some(6) => {
             let Ok(p) = Ipv6Packet::new_checked(buf.data()) else {
                 return Verdict::Drop(Drop::Ipv6Malformed);
             };
-            let nh = vr::Lpm::lookup(&fib.fib6, u128::from(p.dst_addr()));
+            let nh = fib.lookup6(u128::from(p.dst_addr()));
             (
                 nh,
                 40 + usize::from(p.payload_len()),
@@ -164,24 +195,29 @@ pub fn originate<B: PacketBuf>(
     let Some(nh_id) = nh_id else {
         return Verdict::Drop(Drop::NoRoute);
     };
-    let nh = match resolve(st, nh_id, vr) {
+    let nh = match resolve(st, nh_id, vr, Offsets::ip(None, 0, 0)) {
         Ok(nh) => nh,
         Err(v) => return v,
     };
     buf.trim(total);
-    send_ip(ports, vr, buf, 0, total, ttl, et, nh, c)
+    send_ip(ports, fib, buf, 0, total, ttl, et, nh, c)
 }
 
-/// IPv4 forwarding in `vr` of the packet whose IP header starts at `l3`.
+/// IPv4 forwarding in VR `vr` of the packet whose IP header starts at `ip` (`l3` is where
+/// the network layer started: before the labels of a popped packet).
+#[allow(clippy::too_many_arguments)]
+#[inline]
 fn ipv4<B: PacketBuf>(
     st: &ForwardingState,
     ports: &[PortInfo],
-    vr: VrId,
+    vr: &VrEntry,
     buf: &mut B,
+    vlan: Option<u16>,
     l3: usize,
+    ip: usize,
     c: &WorkerCounters,
 ) -> Verdict {
-    ipv4_at(st, ports, vr, buf, l3, c, true)
+    ipv4_at(st, ports, vr, buf, Offsets::ip(vlan, l3, ip), c, true)
 }
 
 /// IPv4 forwarding; `decap` allows terminating L2TP addressed to the router (off for the
@@ -189,12 +225,13 @@ fn ipv4<B: PacketBuf>(
 fn ipv4_at<B: PacketBuf>(
     st: &ForwardingState,
     ports: &[PortInfo],
-    vr: VrId,
+    vr: &VrEntry,
     buf: &mut B,
-    l3: usize,
+    at: Offsets,
     c: &WorkerCounters,
     decap: bool,
 ) -> Verdict {
+    let l3 = usize::from(at.ip);
     let (dst, total) = {
         let Ok(p) = Ipv4Packet::new_checked(&buf.data()[l3..]) else {
             return Verdict::Drop(Drop::Ipv4Malformed);
@@ -204,16 +241,13 @@ fn ipv4_at<B: PacketBuf>(
         }
         (u32::from(p.dst_addr()), usize::from(p.total_len()))
     };
-    let Some(fib) = st.vr_fib(vr) else {
-        return Verdict::Drop(Drop::TableInconsistent);
-    };
-    let Some(nh_id) = vr::Lpm::lookup(&fib.fib4, dst) else {
+    let Some(nh_id) = vr.lookup4(dst) else {
         return Verdict::Drop(Drop::NoRoute);
     };
     if decap && st.next_hops.get(nh_id) == Some(&NextHop::Local) {
-        return local_v4(st, ports, vr, buf, l3, total, c);
+        return local_v4(st, ports, vr, buf, at, total, c);
     }
-    let nh = match resolve(st, nh_id, vr) {
+    let nh = match resolve(st, nh_id, vr.id(), at) {
         Ok(nh) => nh,
         Err(v) => return v,
     };
@@ -222,58 +256,64 @@ fn ipv4_at<B: PacketBuf>(
         let mut p = Ipv4Packet::new_unchecked(&mut buf.data_mut()[l3..]);
         match p.decrement_ttl_update_checksum() {
             Ok(t) => t,
-            Err(_) => return Verdict::Punt(Punt::TtlExpired, Some(vr)),
+            Err(_) => return punt(Punt::TtlExpired, Some(vr.id()), at),
         }
     };
     send_ip(ports, vr, buf, l3, total, new_ttl, ET_IPV4, nh, c)
 }
 
-/// IPv6 forwarding in `vr` of the packet whose IP header starts at `l3`.
+/// IPv6 forwarding in VR `vr` of the packet whose IP header starts at `ip`.
+#[allow(clippy::too_many_arguments)]
 fn ipv6<B: PacketBuf>(
     st: &ForwardingState,
     ports: &[PortInfo],
-    vr: VrId,
+    vr: &VrEntry,
     buf: &mut B,
+    vlan: Option<u16>,
     l3: usize,
+    ip: usize,
     c: &WorkerCounters,
 ) -> Verdict {
+    let at = Offsets::ip(vlan, l3, ip);
     let (dst, total) = {
-        let Ok(p) = Ipv6Packet::new_checked(&buf.data()[l3..]) else {
+        let Ok(p) = Ipv6Packet::new_checked(&buf.data()[ip..]) else {
             return Verdict::Drop(Drop::Ipv6Malformed);
         };
         let dst = u128::from(p.dst_addr());
         if dst >> 120 == 0xff {
-            return Verdict::Punt(Punt::Ipv6Multicast, Some(vr));
+            return punt(Punt::Ipv6Multicast, Some(vr.id()), at);
         }
         (dst, 40 + usize::from(p.payload_len()))
     };
-    let Some(fib) = st.vr_fib(vr) else {
-        return Verdict::Drop(Drop::TableInconsistent);
-    };
-    let Some(nh_id) = vr::Lpm::lookup(&fib.fib6, dst) else {
+    let Some(nh_id) = vr.lookup6(dst) else {
         return Verdict::Drop(Drop::NoRoute);
     };
-    let nh = match resolve(st, nh_id, vr) {
+    let nh = match resolve(st, nh_id, vr.id(), at) {
         Ok(nh) => nh,
         Err(v) => return v,
     };
-    buf.trim(l3 + total);
+    buf.trim(ip + total);
     let new_hl = {
-        let mut p = Ipv6Packet::new_unchecked(&mut buf.data_mut()[l3..]);
+        let mut p = Ipv6Packet::new_unchecked(&mut buf.data_mut()[ip..]);
         match p.decrement_hop_limit() {
             Ok(t) => t,
-            Err(_) => return Verdict::Punt(Punt::TtlExpired, Some(vr)),
+            Err(_) => return punt(Punt::TtlExpired, Some(vr.id()), at),
         }
     };
-    send_ip(ports, vr, buf, l3, total, new_hl, ET_IPV6, nh, c)
+    send_ip(ports, vr, buf, ip, total, new_hl, ET_IPV6, nh, c)
 }
 
 /// Follows a next-hop index of a VR route: local and discard next hops end here.
 #[inline]
-fn resolve(st: &ForwardingState, id: NextHopId, vr: VrId) -> Result<&NextHop, Verdict> {
+fn resolve(
+    st: &ForwardingState,
+    id: NextHopId,
+    vr: VrId,
+    at: Offsets,
+) -> Result<&NextHop, Verdict> {
     match st.next_hops.get(id) {
         None => Err(Verdict::Drop(Drop::TableInconsistent)),
-        Some(NextHop::Local) => Err(Verdict::Punt(Punt::Local, Some(vr))),
+        Some(NextHop::Local) => Err(punt(Punt::Local, Some(vr), at)),
         Some(NextHop::Drop) => Err(Verdict::Drop(Drop::Blackhole)),
         Some(nh) => Ok(nh),
     }
@@ -284,7 +324,7 @@ fn resolve(st: &ForwardingState, id: NextHopId, vr: VrId) -> Result<&NextHop, Ve
 #[inline]
 fn send_ip<B: PacketBuf>(
     ports: &[PortInfo],
-    vr: VrId,
+    vr: &VrEntry,
     buf: &mut B,
     l3: usize,
     ip_len: usize,
@@ -315,21 +355,27 @@ fn send_ip<B: PacketBuf>(
     }
     let src = if resolved { src } else { out.mac };
     let entry_ttl = ttl::on_push(new_ttl);
-    if let Err(d) = write_l2(buf, l3, vlan, src, dst, ethertype, &push, |_| entry_ttl) {
-        return Verdict::Drop(d);
-    }
+    let hdr = match write_l2(buf, l3, vlan, src, dst, ethertype, &push, |_| entry_ttl) {
+        Ok(h) => h,
+        Err(d) => return Verdict::Drop(d),
+    };
     if !resolved {
-        return Verdict::Punt(Punt::NeighborMiss, Some(vr));
+        // The frame now starts with the new L2 header and labels.
+        let l2 = ETH_HLEN + if vlan.is_some() { 4 } else { 0 };
+        return punt(
+            Punt::NeighborMiss,
+            Some(vr.id()),
+            Offsets::ip(vlan, l2, hdr),
+        );
     }
-    if let Some(x) = c.vr_tx.get(vr.0 as usize) {
-        bump(x, 1);
-    }
+    count_vr(vr, c, vr_counter::TX);
     Verdict::Tx(port)
 }
 
 /// Replaces everything before `l3` with a new Ethernet header (+ VLAN tag) and the labels
 /// of `push` (outermost first; bottom-of-stack set on the last one only when `inner` is an
-/// IP ethertype). `label_ttl(i)` gives the TTL of pushed label `i`.
+/// IP ethertype). `label_ttl(i)` gives the TTL of pushed label `i`. Returns the length of
+/// what was written (where the old `l3` now starts).
 #[allow(clippy::too_many_arguments)]
 #[inline]
 fn write_l2<B: PacketBuf>(
@@ -341,7 +387,7 @@ fn write_l2<B: PacketBuf>(
     inner: u16,
     push: &LabelPush,
     label_ttl: impl Fn(usize) -> u8,
-) -> Result<(), Drop> {
+) -> Result<usize, Drop> {
     let labels = push.as_slice();
     let hdr = ETH_HLEN + if vlan.is_some() { 4 } else { 0 } + 4 * labels.len();
     if buf.headroom() + l3 < hdr {
@@ -374,7 +420,7 @@ fn write_l2<B: PacketBuf>(
         h[o..o + 4].copy_from_slice(&e.to_bytes());
         o += 4;
     }
-    Ok(())
+    Ok(hdr)
 }
 
 /// A labelled packet on a trunk; the label stack starts at `l3`.
@@ -382,12 +428,26 @@ fn mpls<B: PacketBuf>(
     st: &ForwardingState,
     ports: &[PortInfo],
     buf: &mut B,
+    vlan: Option<u16>,
+    stack: usize,
+    c: &WorkerCounters,
+) -> Verdict {
+    mpls_at(st, ports, buf, vlan, stack, stack, c)
+}
+
+/// The label at `l3` of the stack that starts at `stack`.
+fn mpls_at<B: PacketBuf>(
+    st: &ForwardingState,
+    ports: &[PortInfo],
+    buf: &mut B,
+    vlan: Option<u16>,
+    stack: usize,
     l3: usize,
     c: &WorkerCounters,
 ) -> Verdict {
-    let top = match LabelStack::parse(&buf.data()[l3..]) {
+    let (top, depth) = match LabelStack::parse(&buf.data()[l3..]) {
         Ok(s) => match s.entries().first() {
-            Some(e) => *e,
+            Some(e) => (*e, s.entries().len()),
             None => return Verdict::Drop(Drop::MplsMalformed),
         },
         Err(_) => return Verdict::Drop(Drop::MplsMalformed),
@@ -401,7 +461,8 @@ fn mpls<B: PacketBuf>(
                 // Not forwarded (counted as a drop), but handed to the control core unchanged
                 // so that it can answer with time exceeded along the LSP (RFC 3032 §2.3.2).
                 c.count_drop(Drop::MplsTtlExpired);
-                return Verdict::Punt(Punt::LabelTtlExpired, None);
+                let at = Offsets::ip(vlan, stack, l3 + 4 * depth);
+                return punt(Punt::LabelTtlExpired, None, at);
             };
             let swapped = LabelEntry {
                 label: out,
@@ -412,15 +473,15 @@ fn mpls<B: PacketBuf>(
             label_out(st, ports, buf, l3, NextHopId(next_hop), t)
         }
         LabelOp::PopToVr { vr } => {
-            let vr = VrId(vr);
             if !top.bos {
                 return Verdict::Drop(Drop::MplsPopNotBottom);
             }
-            if let Some(x) = c.vr_rx.get(vr.0 as usize) {
-                bump(x, 1);
-            }
+            let Some(vr) = st.vr(VrId(vr)) else {
+                return Verdict::Drop(Drop::TableInconsistent);
+            };
+            count_vr(vr, c, vr_counter::RX);
             let ip = l3 + 4;
-            match buf.data().get(ip).map(|b| b >> 4) {
+            let v = match buf.data().get(ip).map(|b| b >> 4) {
                 Some(4) => {
                     {
                         let Ok(mut p) = Ipv4Packet::new_checked(&mut buf.data_mut()[ip..]) else {
@@ -429,7 +490,7 @@ fn mpls<B: PacketBuf>(
                         let t = ttl::on_pop(top.ttl, p.ttl());
                         set_ttl_v4(&mut p, t);
                     }
-                    ipv4(st, ports, vr, buf, ip, c)
+                    ipv4(st, ports, vr, buf, vlan, stack, ip, c)
                 }
                 Some(6) => {
                     {
@@ -439,10 +500,14 @@ fn mpls<B: PacketBuf>(
                         let hl = ttl::on_pop(top.ttl, p.hop_limit());
                         p.set_hop_limit(hl);
                     }
-                    ipv6(st, ports, vr, buf, ip, c)
+                    ipv6(st, ports, vr, buf, vlan, stack, ip, c)
                 }
                 _ => Verdict::Drop(Drop::MplsPayloadUnsupported),
+            };
+            if let Verdict::Drop(_) = v {
+                count_vr(vr, c, vr_counter::DROP);
             }
+            v
         }
         LabelOp::Pop => {
             // Egress of the transport LSP: drop the top label, carry its TTL down (uniform
@@ -456,7 +521,7 @@ fn mpls<B: PacketBuf>(
             let mut next = LabelEntry::parse(&[d[inner], d[inner + 1], d[inner + 2], d[inner + 3]]);
             next.ttl = next.ttl.min(top.ttl);
             d[inner..inner + 4].copy_from_slice(&next.to_bytes());
-            mpls(st, ports, buf, inner, c)
+            mpls_at(st, ports, buf, vlan, stack, inner, c)
         }
         LabelOp::PopAndForward { next_hop } => {
             let inner = l3 + 4;
@@ -566,15 +631,25 @@ fn trunk_out<B: PacketBuf>(
                 return Verdict::Drop(Drop::MtuExceeded);
             }
             match write_l2(buf, l3, *vlan, *src_mac, *dst_mac, inner, push, label_ttl) {
-                Ok(()) => Verdict::Tx(*port),
+                Ok(_) => Verdict::Tx(*port),
                 Err(d) => Verdict::Drop(d),
             }
         }
-        Some(NextHop::Unresolved { .. }) => Verdict::Punt(Punt::NeighborMiss, None),
+        // The frame is as it arrived (labels already processed from `l3` on).
+        Some(NextHop::Unresolved { .. }) => punt(Punt::NeighborMiss, None, at_label(l3, inner)),
         Some(NextHop::Drop) => Verdict::Drop(Drop::Blackhole),
-        Some(NextHop::Local) => Verdict::Punt(Punt::Local, None),
+        Some(NextHop::Local) => punt(Punt::Local, None, at_label(l3, inner)),
         // Label operations never point into L2TP sessions (the compiler does not emit it).
         Some(NextHop::L2tp(_)) | None => Verdict::Drop(Drop::TableInconsistent),
+    }
+}
+
+/// Offsets of a label-switched packet whose (processed) stack or IP header is at `l3`.
+fn at_label(l3: usize, inner: u16) -> Offsets {
+    if inner == ET_MPLS {
+        Offsets::l3(None, l3)
+    } else {
+        Offsets::ip(None, l3, l3)
     }
 }
 
@@ -588,57 +663,84 @@ fn trunk_out<B: PacketBuf>(
 fn local_v4<B: PacketBuf>(
     st: &ForwardingState,
     ports: &[PortInfo],
-    vr: VrId,
+    vr: &VrEntry,
     buf: &mut B,
-    l3: usize,
+    at: Offsets,
     total: usize,
     c: &WorkerCounters,
 ) -> Verdict {
+    let l3 = usize::from(at.ip);
     let d = buf.data();
     let end = (l3 + total).min(d.len());
     let p = Ipv4Packet::new_unchecked(&d[l3..end]);
-    if p.protocol() != IpProtocol::Udp || p.is_fragment() {
-        return Verdict::Punt(Punt::Local, Some(vr));
-    }
+    let local = |l4: usize| {
+        punt(
+            Punt::Local,
+            Some(vr.id()),
+            Offsets {
+                l4: l4 as u16,
+                ..at
+            },
+        )
+    };
     let udp_off = l3 + usize::from(p.header_len());
+    if p.is_fragment() {
+        return punt(Punt::Local, Some(vr.id()), at);
+    }
+    if p.protocol() != IpProtocol::Udp {
+        return local(udp_off);
+    }
     let Ok(u) = UdpPacket::new_checked(&d[udp_off..end]) else {
-        return Verdict::Punt(Punt::Local, Some(vr));
+        return local(udp_off);
     };
     if u.dst_port() != l2tp_wire::UDP_PORT {
-        return Verdict::Punt(Punt::Local, Some(vr));
+        return local(udp_off);
     }
     let msg = udp_off + 8;
     let msg_end = (udp_off + usize::from(u.len())).min(end);
+    let mut at = Offsets {
+        l4: udp_off as u16,
+        app: msg as u16,
+        ..at
+    };
     let (key, ppp_off) = match L2tpPacket::new_checked(&d[msg..msg_end]) {
         Err(_) => return Verdict::Drop(Drop::L2tpMalformed),
-        Ok(h) if h.is_control() => return Verdict::Punt(Punt::L2tpControl, Some(vr)),
+        Ok(h) if h.is_control() => return punt(Punt::L2tpControl, Some(vr.id()), at),
         Ok(h) => (
-            IfKey::L2tpSession {
+            SessionKey::L2tp {
                 tunnel: h.tunnel_id(),
                 session: h.session_id(),
             },
             msg + h.header_len(),
         ),
     };
-    match st.interfaces.lookup(&key) {
-        Some(IfBinding::Vr(s)) if s == vr => {}
+    match st.session(&key) {
+        Some(s) if s.vr == vr.id() => {}
         Some(_) => return Verdict::Drop(Drop::L2tpWrongVr),
         None => return Verdict::Drop(Drop::L2tpNoSession),
     }
     let Ok((proto, plen)) = ppp::parse(&d[ppp_off..msg_end]) else {
         return Verdict::Drop(Drop::L2tpMalformed);
     };
+    at.inner = ppp_off as u16;
     let inner = ppp_off + plen;
     match proto {
         ppp::protocol::IPV4 => {
             buf.trim(msg_end);
-            ipv4_at(st, ports, vr, buf, inner, c, false)
+            let at = Offsets {
+                ip: inner as u16,
+                l4: Offsets::NONE,
+                app: Offsets::NONE,
+                inner: Offsets::NONE,
+                ..at
+            };
+            ipv4_at(st, ports, vr, buf, at, c, false)
         }
         ppp::protocol::IPV6 => {
             buf.trim(msg_end);
-            ipv6(st, ports, vr, buf, inner, c)
+            ipv6(st, ports, vr, buf, at.vlan, usize::from(at.l3), inner, c)
         }
-        _ => Verdict::Punt(Punt::PppControl, Some(vr)),
+        _ => punt(Punt::PppControl, Some(vr.id()), at),
     }
 }
 
@@ -647,7 +749,7 @@ fn local_v4<B: PacketBuf>(
 #[allow(clippy::too_many_arguments)]
 fn l2tp_encap<B: PacketBuf>(
     ports: &[PortInfo],
-    vr: VrId,
+    vr: &VrEntry,
     buf: &mut B,
     l3: usize,
     ip_len: usize,
@@ -709,8 +811,6 @@ fn l2tp_encap<B: PacketBuf>(
         ppp::protocol::IPV4
     };
     ppp::emit(&mut h[o..], proto);
-    if let Some(x) = c.vr_tx.get(vr.0 as usize) {
-        bump(x, 1);
-    }
+    count_vr(vr, c, vr_counter::TX);
     Verdict::Tx(e.port)
 }

@@ -28,8 +28,8 @@ pub fn warm_burst<B: PacketBuf>(st: &ForwardingState, in_port: PortId, bufs: &[B
     let mut n = 0;
     let mut cur: Option<VrId> = None;
     let flush = |vr: Option<VrId>, addrs: &[u32], out: &mut [Option<NextHopId>], acc: &mut u32| {
-        if let Some(fib) = vr.and_then(|v| st.vr_fib(v)) {
-            Lpm::lookup_bulk(&fib.fib4, addrs, out);
+        if let Some(fib) = vr.and_then(|v| st.vr(v)) {
+            Lpm::lookup_bulk(&*fib.fib4, addrs, out);
             *acc ^= out.iter().flatten().fold(0, |a, n| a ^ n.0);
         }
     };
@@ -60,10 +60,7 @@ pub fn warm_burst<B: PacketBuf>(st: &ForwardingState, in_port: PortId, bufs: &[B
             ET_IPV6 if d.len() >= l3 + 40 => {
                 let mut a = [0u8; 16];
                 a.copy_from_slice(&d[l3 + 24..l3 + 40]);
-                if let Some(nh) = st
-                    .vr_fib(vr)
-                    .and_then(|f| f.lookup6(u128::from_be_bytes(a)))
-                {
+                if let Some(nh) = st.vr(vr).and_then(|f| f.lookup6(u128::from_be_bytes(a))) {
                     acc ^= nh.0;
                 }
             }
@@ -81,7 +78,7 @@ mod tests {
 
     #[test]
     fn odd_frames_are_skipped_without_panicking() {
-        let st = vr::ForwardingStateBuilder::new().build(1).unwrap();
+        let st = vr::ForwardingState::default();
         let frames: Vec<HeapBuf> = [&[][..], &[0u8; 17], &[0xffu8; 60], &{
             let mut f = [0u8; 20];
             f[12] = 0x81;

@@ -5,7 +5,7 @@
 //! version stays alive until the iteration ends, which is the worker's quiescent point.
 
 use crate::buffer::{BufPool, PacketBuf};
-use crate::counters::{bump, Drop, WorkerCounters};
+use crate::counters::{Drop, WorkerCounters};
 use crate::pipeline::{forward, PortInfo, Verdict};
 use crate::port::{PortQueue, BURST};
 use crate::punt::{Inject, InjectRing, PuntRing, Punted};
@@ -121,14 +121,22 @@ impl<B: PacketBuf, P: BufPool<B>> Worker<B, P> {
                 continue;
             }
             total += n;
-            bump(&self.counters.port_rx[pi], n as u64);
-            bump(&self.counters.bursts, 1);
+            self.counters.port_rx.bump(pi, n as u64);
+            self.counters.bursts.bump(0, 1);
             let in_port = PortId(pi as u16);
             crate::prefetch::warm_burst(&st, in_port, &self.rx);
             for mut buf in self.rx.drain(..) {
                 match forward(&st, &self.ports, in_port, &mut buf, &self.counters) {
                     Verdict::Tx(out) => {
                         let o = usize::from(out.0);
+                        // Port ids come from the tables; a port this worker has no queue
+                        // for is a table bug, counted, never a panic.
+                        if o >= self.tx.len() {
+                            self.counters.count_drop(Drop::TableInconsistent);
+                            self.counters.port_drop.bump(pi, 1);
+                            self.pool.free(buf);
+                            continue;
+                        }
                         self.tx[o].push(buf);
                         if self.tx[o].len() >= BURST {
                             flush_port(
@@ -140,23 +148,23 @@ impl<B: PacketBuf, P: BufPool<B>> Worker<B, P> {
                             );
                         }
                     }
-                    Verdict::Punt(reason, vr) => {
-                        self.counters.count_punt(reason);
+                    Verdict::Punt(to) => {
+                        self.counters.count_punt(to.reason);
                         let p = Punted {
-                            reason,
+                            to,
                             port: in_port,
-                            vr,
+                            worker: self.id as u16,
                             buf,
                         };
                         if let Err(p) = self.punt.push(p) {
                             self.counters.count_drop(Drop::PuntRingFull);
-                            bump(&self.counters.port_drop[pi], 1);
+                            self.counters.port_drop.bump(pi, 1);
                             self.pool.free(p.buf);
                         }
                     }
                     Verdict::Drop(why) => {
                         self.counters.count_drop(why);
-                        bump(&self.counters.port_drop[pi], 1);
+                        self.counters.port_drop.bump(pi, 1);
                         self.pool.free(buf);
                     }
                 }
@@ -222,7 +230,7 @@ fn flush_port<B: PacketBuf, P: BufPool<B>>(
 ) {
     let n = tx[o].len() as u64;
     let failed = queues[o].tx_burst(pool, &mut tx[o]) as u64;
-    bump(&counters.port_tx[o], n - failed);
+    counters.port_tx.bump(o, n - failed);
     for _ in 0..failed {
         counters.count_drop(Drop::TxFailed);
     }

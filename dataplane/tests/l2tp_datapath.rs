@@ -26,7 +26,7 @@ fn l2tp_data_path_golden() {
         PortInfo { mac: R, mtu: 1500 },
         PortInfo { mac: R, mtu: 1500 },
     ];
-    let c = WorkerCounters::new(2, 4);
+    let c = WorkerCounters::new(0, 2);
     let mut sent = Vec::new();
     let mut verdicts = Vec::new();
     for (i, pkt) in input.iter().enumerate() {
@@ -39,19 +39,46 @@ fn l2tp_data_path_golden() {
         }
         verdicts.push(v);
     }
+    #[derive(Debug, PartialEq)]
+    enum V {
+        Tx(PortId),
+        Drop(Drop),
+        Punt(Punt, Option<VrId>),
+    }
+    let summary: Vec<V> = verdicts
+        .iter()
+        .map(|v| match v {
+            Verdict::Punt(p) => V::Punt(p.reason, p.vr),
+            Verdict::Drop(d) => V::Drop(*d),
+            Verdict::Tx(p) => V::Tx(*p),
+        })
+        .collect();
     assert_eq!(
-        verdicts,
+        summary,
         vec![
-            Verdict::Tx(PortId(0)),
-            Verdict::Tx(PortId(1)),
-            Verdict::Punt(Punt::L2tpControl, Some(VrId(1))),
-            Verdict::Drop(Drop::L2tpNoSession),
-            Verdict::Punt(Punt::PppControl, Some(VrId(1))),
-            Verdict::Drop(Drop::L2tpMalformed),
-            Verdict::Drop(Drop::L2tpWrongVr),
-            Verdict::Tx(PortId(0)),
+            V::Tx(PortId(0)),
+            V::Tx(PortId(1)),
+            V::Punt(Punt::L2tpControl, Some(VrId(1))),
+            V::Drop(Drop::L2tpNoSession),
+            V::Punt(Punt::PppControl, Some(VrId(1))),
+            V::Drop(Drop::L2tpMalformed),
+            V::Drop(Drop::L2tpWrongVr),
+            V::Tx(PortId(0)),
         ]
     );
+    // Punts carry the offsets the worker found: IPv4 at 14, UDP at 34, L2TP at 42, and for
+    // the PPP control frame the PPP header after the L2TP header.
+    let Verdict::Punt(ctl) = verdicts[2] else {
+        unreachable!()
+    };
+    assert_eq!(
+        (ctl.at.l3, ctl.at.ip, ctl.at.l4, ctl.at.app),
+        (14, 14, 34, 42)
+    );
+    let Verdict::Punt(ppp) = verdicts[4] else {
+        unreachable!()
+    };
+    assert_eq!((ppp.at.app, ppp.at.inner), (42, 48));
     // Decapsulated subscriber packet: plain IPv4 to the CE with TTL 63.
     let d = &sent[0].1;
     assert_eq!(&d[0..6], &CE);

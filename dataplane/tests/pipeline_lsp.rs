@@ -5,10 +5,10 @@
 use dataplane::buffer::{HeapBuf, PacketBuf};
 use dataplane::counters::{Drop, Punt, WorkerCounters};
 use dataplane::pipeline::{forward, originate, PortInfo, Verdict};
-use labelswitch::{Label, LabelEntry, LabelOp};
+use labelswitch::{Label, LabelEntry};
 use vr::{
-    ForwardingState, ForwardingStateBuilder, IfBinding, IfKey, LabelPush, NextHop, PortId, Prefix4,
-    VrId,
+    ForwardingState, IfBinding, IfKey, IpPrefix, LabelAction, LabelPush, NextHop, PortId, Prefix4,
+    RouteSource, StateWriter, VirtualRouter, VpnId, VrId,
 };
 
 const ACCESS: [u8; 6] = [2, 0, 0, 0, 0, 1];
@@ -21,48 +21,55 @@ fn l(v: u32) -> Label {
 }
 
 fn state() -> ForwardingState {
-    let mut b = ForwardingStateBuilder::new();
-    b.add_vr(VrId(1)).unwrap();
-    b.bind_interface(IfKey::Port(PortId(0)), IfBinding::Vr(VrId(1)))
+    let mut w = StateWriter::new(vec![ACCESS, TRUNK], 2);
+    w.add_vr(VirtualRouter::new(
+        VrId(1),
+        "A",
+        VpnId::new(1, 1).unwrap(),
+        "t",
+    ))
+    .unwrap();
+    w.bind_interface(IfKey::Port(PortId(0)), IfBinding::Vr(VrId(1)))
         .unwrap();
-    b.bind_interface(IfKey::Port(PortId(1)), IfBinding::Trunk)
+    w.bind_interface(IfKey::Port(PortId(1)), IfBinding::Trunk)
         .unwrap();
-    let ce = b.add_next_hop(NextHop::Forward {
+    let ce = NextHop::Forward {
         port: PortId(0),
         vlan: None,
         src_mac: ACCESS,
         dst_mac: CE,
         push: LabelPush::EMPTY,
-    });
-    b.add_route4(VrId(1), Prefix4::new(0x0a02_0000, 24).unwrap(), ce)
+    };
+    let v4 = |a: u32, l: u8| IpPrefix::V4(Prefix4::new(a, l).unwrap());
+    w.set_route(VrId(1), v4(0x0a02_0000, 24), RouteSource::Static, ce)
         .unwrap();
-    let core = b.add_next_hop(NextHop::Forward {
+    let core = NextHop::Forward {
         port: PortId(1),
         vlan: None,
         src_mac: TRUNK,
         dst_mac: PEER,
         push: LabelPush::new(&[l(16003), l(1001)]).unwrap(),
-    });
-    b.add_route4(VrId(1), Prefix4::new(0x0a01_0000, 24).unwrap(), core)
+    };
+    w.set_route(VrId(1), v4(0x0a01_0000, 24), RouteSource::Static, core)
         .unwrap();
-    let swap_nh = b.add_next_hop(NextHop::Forward {
+    let swap_nh = NextHop::Forward {
         port: PortId(1),
         vlan: None,
         src_mac: TRUNK,
         dst_mac: PEER,
         push: LabelPush::EMPTY,
-    });
-    b.insert_label(l(16002), LabelOp::Pop).unwrap();
-    b.insert_label(l(2001), LabelOp::PopToVr { vr: 1 }).unwrap();
-    b.insert_label(
+    };
+    w.set_label(l(16002), LabelAction::Pop).unwrap();
+    w.set_label(l(2001), LabelAction::PopToVr(VrId(1))).unwrap();
+    w.set_label(
         l(16001),
-        LabelOp::Swap {
+        LabelAction::Swap {
             out: l(16005),
-            next_hop: swap_nh.0,
+            via: swap_nh,
         },
     )
     .unwrap();
-    b.build(1).unwrap()
+    w.commit().unwrap()
 }
 
 fn ports() -> Vec<PortInfo> {
@@ -107,7 +114,7 @@ fn labelled(stack: &[(u32, u8)], inner: &[u8]) -> Vec<u8> {
 #[test]
 fn pop_next_then_pop_to_vr_delivers_with_one_ttl_decrement() {
     let st = state();
-    let c = WorkerCounters::new(2, 2);
+    let c = WorkerCounters::new(0, 2);
     let mut b =
         HeapBuf::from_slice(&labelled(&[(16002, 9), (2001, 64)], &ip([10, 2, 0, 2], 64))).unwrap();
     assert_eq!(
@@ -130,7 +137,7 @@ fn pop_next_then_pop_to_vr_delivers_with_one_ttl_decrement() {
 #[test]
 fn pop_next_at_the_bottom_is_dropped() {
     let st = state();
-    let c = WorkerCounters::new(2, 2);
+    let c = WorkerCounters::new(0, 2);
     let mut b = HeapBuf::from_slice(&labelled(&[(16002, 9)], &ip([10, 2, 0, 2], 64))).unwrap();
     assert_eq!(
         forward(&st, &ports(), PortId(1), &mut b, &c),
@@ -141,12 +148,16 @@ fn pop_next_at_the_bottom_is_dropped() {
 #[test]
 fn expired_swap_is_counted_as_a_drop_and_punted_unchanged() {
     let st = state();
-    let c = WorkerCounters::new(2, 2);
+    let c = WorkerCounters::new(0, 2);
     let f = labelled(&[(16001, 1), (2001, 1)], &ip([10, 2, 0, 2], 1));
     let mut b = HeapBuf::from_slice(&f).unwrap();
+    let v = forward(&st, &ports(), PortId(1), &mut b, &c);
+    assert_eq!(v.punted(), Some((Punt::LabelTtlExpired, None)));
+    let Verdict::Punt(to) = v else { unreachable!() };
     assert_eq!(
-        forward(&st, &ports(), PortId(1), &mut b, &c),
-        Verdict::Punt(Punt::LabelTtlExpired, None)
+        (to.at.l3, to.at.ip),
+        (14, 22),
+        "stack at 14, IP after two labels"
     );
     assert_eq!(c.drops(Drop::MplsTtlExpired), 1);
     assert_eq!(b.data(), &f[..], "unchanged for the control core");
@@ -161,7 +172,7 @@ fn expired_swap_is_counted_as_a_drop_and_punted_unchanged() {
 #[test]
 fn originate_routes_in_the_vr_without_touching_the_ttl() {
     let st = state();
-    let c = WorkerCounters::new(2, 2);
+    let c = WorkerCounters::new(0, 2);
     let pkt = ip([10, 1, 0, 2], 64);
     let mut b = HeapBuf::from_slice(&pkt).unwrap();
     assert_eq!(

@@ -4,43 +4,54 @@
 use dataplane::buffer::{HeapBuf, PacketBuf};
 use dataplane::counters::{Drop, Punt, WorkerCounters};
 use dataplane::pipeline::{forward, PortInfo, Verdict};
-use labelswitch::{Label, LabelOp};
+use labelswitch::Label;
 use proptest::prelude::*;
 use vr::{
-    ForwardingState, ForwardingStateBuilder, IfBinding, IfKey, LabelPush, NextHop, PortId, Prefix4,
-    VrId,
+    ForwardingState, IfBinding, IfKey, IpPrefix, LabelAction, LabelPush, NextHop, PortId, Prefix4,
+    RouteSource, StateWriter, VirtualRouter, VpnId, VrId,
 };
 
 const ACCESS: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const TRUNK: [u8; 6] = [2, 0, 0, 0, 0, 2];
 
 fn state() -> ForwardingState {
-    let mut b = ForwardingStateBuilder::new();
-    b.add_vr(VrId(1)).unwrap();
-    b.bind_interface(IfKey::PortVlan(PortId(0), 10), IfBinding::Vr(VrId(1)))
+    let mut w = StateWriter::new(vec![ACCESS, TRUNK], 2);
+    w.add_vr(VirtualRouter::new(
+        VrId(1),
+        "A",
+        VpnId::new(1, 1).unwrap(),
+        "t",
+    ))
+    .unwrap();
+    w.bind_interface(IfKey::PortVlan(PortId(0), 10), IfBinding::Vr(VrId(1)))
         .unwrap();
-    b.bind_interface(IfKey::Port(PortId(1)), IfBinding::Trunk)
+    w.bind_interface(IfKey::Port(PortId(1)), IfBinding::Trunk)
         .unwrap();
-    let nh = b.add_next_hop(NextHop::Forward {
+    let nh = NextHop::Forward {
         port: PortId(1),
         vlan: None,
         src_mac: TRUNK,
         dst_mac: [2, 0, 0, 0, 0xff, 2],
         push: LabelPush::new(&[Label::new(16001).unwrap(), Label::new(1001).unwrap()]).unwrap(),
-    });
-    b.add_route4(VrId(1), Prefix4::new(0x0a02_0000, 16).unwrap(), nh)
+    };
+    w.set_route(
+        VrId(1),
+        IpPrefix::V4(Prefix4::new(0x0a02_0000, 16).unwrap()),
+        RouteSource::Static,
+        nh,
+    )
+    .unwrap();
+    w.set_label(Label::new(2001).unwrap(), LabelAction::PopToVr(VrId(1)))
         .unwrap();
-    b.insert_label(Label::new(2001).unwrap(), LabelOp::PopToVr { vr: 1 })
-        .unwrap();
-    b.insert_label(
+    w.set_label(
         Label::new(16001).unwrap(),
-        LabelOp::Swap {
+        LabelAction::Swap {
             out: Label::new(16002).unwrap(),
-            next_hop: nh.0,
+            via: nh,
         },
     )
     .unwrap();
-    b.build(1).unwrap()
+    w.commit().unwrap()
 }
 
 fn ports() -> Vec<PortInfo> {
@@ -58,7 +69,7 @@ fn ports() -> Vec<PortInfo> {
 
 fn run(port: u16, bytes: &[u8]) -> Verdict {
     let st = state();
-    let c = WorkerCounters::new(2, 4);
+    let c = WorkerCounters::new(0, 2);
     let mut b = HeapBuf::from_slice(bytes).unwrap();
     forward(&st, &ports(), PortId(port), &mut b, &c)
 }
@@ -155,10 +166,10 @@ fn bad_ihl_and_lengths() {
 #[test]
 fn ttl_zero_and_one_are_punted_not_forwarded() {
     for ttl in [0, 1] {
-        assert_eq!(
-            run(0, &access_frame(&ipv4(ttl, 5, 40))),
-            Verdict::Punt(Punt::TtlExpired, Some(VrId(1)))
-        );
+        let v = run(0, &access_frame(&ipv4(ttl, 5, 40)));
+        assert_eq!(v.punted(), Some((Punt::TtlExpired, Some(VrId(1)))));
+        let Verdict::Punt(to) = v else { unreachable!() };
+        assert_eq!((to.at.vlan, to.at.l3, to.at.ip), (Some(10), 18, 18));
     }
 }
 
@@ -187,11 +198,11 @@ fn label_ttl_one_is_dropped() {
     let mut s = vec![0x03, 0xe8, 0x11, 0x01];
     s.extend(ipv4(64, 5, 40));
     let st = state();
-    let c = WorkerCounters::new(2, 4);
+    let c = WorkerCounters::new(0, 2);
     let mut b = HeapBuf::from_slice(&trunk_frame(&s)).unwrap();
     assert_eq!(
-        forward(&st, &ports(), PortId(1), &mut b, &c),
-        Verdict::Punt(Punt::LabelTtlExpired, None)
+        forward(&st, &ports(), PortId(1), &mut b, &c).punted(),
+        Some((Punt::LabelTtlExpired, None))
     );
     assert_eq!(c.drops(Drop::MplsTtlExpired), 1);
 }
@@ -215,7 +226,7 @@ proptest! {
         let mut f = if port == 1 { TRUNK.to_vec() } else { ACCESS.to_vec() };
         f.extend_from_slice(&body);
         let st = state();
-        let c = WorkerCounters::new(2, 4);
+        let c = WorkerCounters::new(0, 2);
         let mut b = HeapBuf::from_slice(&f).unwrap();
         let v = forward(&st, &ports(), PortId(port), &mut b, &c);
         if let Verdict::Tx(p) = v {

@@ -5,8 +5,8 @@
 
 use std::net::Ipv4Addr;
 use vr::{
-    ForwardingState, ForwardingStateBuilder, IfBinding, IfKey, L2tpEncap, LabelPush, NextHop,
-    PortId, Prefix4, Prefix6, VrId,
+    ForwardingState, IfBinding, IfKey, L2tpEncap, LabelPush, NextHop, PortId, RouteSource,
+    SessionBinding, SessionKey, StateWriter, VirtualRouter, VpnId, VrId,
 };
 
 pub const R: [u8; 6] = [2, 0, 0, 0, 0, 1];
@@ -14,46 +14,51 @@ pub const LAC: [u8; 6] = [2, 0, 0, 0, 0x1a, 0xc0];
 pub const CE: [u8; 6] = [2, 0, 0, 0, 0x0c, 0xe0];
 
 pub fn state() -> ForwardingState {
-    let mut b = ForwardingStateBuilder::new();
+    let mut w = StateWriter::new(vec![R, R], 2);
     for v in [1, 2] {
-        b.add_vr(VrId(v)).unwrap();
-    }
-    b.bind_interface(IfKey::Port(PortId(0)), IfBinding::Vr(VrId(1)))
+        w.add_vr(VirtualRouter::new(
+            VrId(v),
+            format!("vr{v}"),
+            VpnId::new(1, v).unwrap(),
+            "t",
+        ))
         .unwrap();
-    b.bind_interface(IfKey::Port(PortId(1)), IfBinding::Vr(VrId(1)))
+    }
+    w.bind_interface(IfKey::Port(PortId(0)), IfBinding::Vr(VrId(1)))
+        .unwrap();
+    w.bind_interface(IfKey::Port(PortId(1)), IfBinding::Vr(VrId(1)))
         .unwrap();
     // Sessions (our tunnel 7): 9 in VR 1, 10 in VR 2.
-    b.bind_interface(
-        IfKey::L2tpSession {
-            tunnel: 7,
-            session: 9,
-        },
-        IfBinding::Vr(VrId(1)),
-    )
-    .unwrap();
-    b.bind_interface(
-        IfKey::L2tpSession {
-            tunnel: 7,
-            session: 10,
-        },
-        IfBinding::Vr(VrId(2)),
-    )
-    .unwrap();
-    let local = b.add_next_hop(NextHop::Local);
-    b.add_route4(VrId(1), Prefix4::new(0xc000_0201, 32).unwrap(), local)
+    for (s, vr) in [(9, 1), (10, 2)] {
+        w.bind_session(
+            SessionKey::L2tp {
+                tunnel: 7,
+                session: s,
+            },
+            SessionBinding { vr: VrId(vr) },
+        )
         .unwrap();
-    let ce = b.add_next_hop(NextHop::Forward {
+    }
+    let st = RouteSource::Static;
+    w.set_route(
+        VrId(1),
+        "192.0.2.1/32".parse().unwrap(),
+        RouteSource::Local,
+        NextHop::Local,
+    )
+    .unwrap();
+    let ce = NextHop::Forward {
         port: PortId(0),
         vlan: None,
         src_mac: R,
         dst_mac: CE,
         push: LabelPush::EMPTY,
-    });
-    b.add_route4(VrId(1), "10.1.0.0/16".parse().unwrap(), ce)
+    };
+    w.set_route(VrId(1), "10.1.0.0/16".parse().unwrap(), st, ce)
         .unwrap();
-    b.add_route6(VrId(1), "fd00:1::/48".parse::<Prefix6>().unwrap(), ce)
+    w.set_route(VrId(1), "fd00:1::/48".parse().unwrap(), st, ce)
         .unwrap();
-    let sess = b.add_next_hop(NextHop::L2tp(L2tpEncap {
+    let sess = NextHop::L2tp(L2tpEncap {
         port: PortId(1),
         vlan: None,
         src_mac: R,
@@ -64,8 +69,8 @@ pub fn state() -> ForwardingState {
         dst_port: 1701,
         peer_tunnel: 70,
         peer_session: 90,
-    }));
-    b.add_route4(VrId(1), "10.8.0.5/32".parse().unwrap(), sess)
+    });
+    w.set_route(VrId(1), "10.8.0.5/32".parse().unwrap(), st, sess)
         .unwrap();
-    b.build(1).unwrap()
+    w.commit().unwrap()
 }
