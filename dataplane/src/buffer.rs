@@ -44,6 +44,25 @@ pub trait BufPool<B> {
     fn free(&mut self, buf: B);
 }
 
+/// Buffers the control core creates to inject frames it built (ARP answers, ICMP, L2TP
+/// control): one allocator per backend, used on the control core only.
+pub trait BufAlloc<B>: Send {
+    /// A buffer holding a copy of `bytes` (with the usual headroom), or `None` when the
+    /// backend has no buffer to spare or the frame does not fit.
+    fn alloc_from(&mut self, bytes: &[u8]) -> Option<B>;
+}
+
+/// The allocator of [`HeapBuf`]s for the control core (outside any worker's pool; a
+/// worker frees them into its own pool after sending).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HeapAlloc;
+
+impl BufAlloc<HeapBuf> for HeapAlloc {
+    fn alloc_from(&mut self, bytes: &[u8]) -> Option<HeapBuf> {
+        HeapBuf::from_slice(bytes)
+    }
+}
+
 /// A heap-backed packet buffer: a fixed block with [`HEADROOM`] + [`DATA_ROOM`] bytes.
 pub struct HeapBuf {
     mem: Box<[u8; HEADROOM + DATA_ROOM]>,

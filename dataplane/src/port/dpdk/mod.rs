@@ -657,6 +657,13 @@ impl BufPool<Mbuf> for MbufPool {
     }
 }
 
+impl crate::buffer::BufAlloc<Mbuf> for MbufPool {
+    fn alloc_from(&mut self, bytes: &[u8]) -> Option<Mbuf> {
+        let mut m = self.0.alloc()?;
+        m.set(bytes).then_some(m)
+    }
+}
+
 /// How to set a port up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PortSetup {
