@@ -57,6 +57,9 @@ pub struct CoreStats {
     pub unclaimed: [u64; Punt::COUNT],
     /// Punts from ports whose frames are not given to services (generators, captures).
     pub not_live: u64,
+    /// Frames services sent (or routed) out of such ports, dropped to keep their output
+    /// deterministic.
+    pub not_live_tx: u64,
     /// Frames handed to workers.
     pub injected: u64,
     /// Frames dropped because an inject ring was full.
@@ -95,6 +98,7 @@ pub struct Core<B: PacketBuf> {
     services: Vec<Box<dyn Service>>,
     by_punt: [Option<ServiceId>; Punt::COUNT],
     by_udp: HashMap<u16, ServiceId>,
+    by_nd: Option<ServiceId>,
     by_event: HashMap<EventKind, Vec<ServiceId>>,
     timers: Timers<(ServiceId, u64)>,
     sockets: Sockets,
@@ -124,13 +128,14 @@ impl<B: PacketBuf> Core<B> {
         injects: Vec<Arc<InjectRing<B>>>,
         alloc: Box<dyn BufAlloc<B>>,
     ) -> Self {
-        let first = writer.commit().unwrap_or_default();
+        let first = writer.commit().unwrap_or_else(|| writer.snapshot());
         let publisher = Publisher::new(first);
         let current = publisher.current();
         Core {
             services: Vec::new(),
             by_punt: [None; Punt::COUNT],
             by_udp: HashMap::new(),
+            by_nd: None,
             by_event: HashMap::new(),
             timers: Timers::new(),
             sockets: Sockets::default(),
@@ -160,6 +165,7 @@ impl<B: PacketBuf> Core<B> {
                     self.by_udp.get(port).copied(),
                     format!("UDP port {port} on VR addresses"),
                 ),
+                Interest::LocalNd => (self.by_nd, "neighbor discovery to VR addresses".into()),
                 Interest::Event(_) => (None, String::new()),
             };
             if let Some(o) = owner {
@@ -176,6 +182,7 @@ impl<B: PacketBuf> Core<B> {
                 Interest::LocalUdp(port) => {
                     self.by_udp.insert(port, id);
                 }
+                Interest::LocalNd => self.by_nd = Some(id),
                 Interest::Event(k) => self.by_event.entry(k).or_default().push(id),
             }
         }
@@ -407,6 +414,10 @@ impl<B: PacketBuf> Core<B> {
     }
 
     fn inject(&mut self, port: PortId, buf: B) {
+        if !self.live.get(usize::from(port.0)).copied().unwrap_or(false) {
+            self.stats.not_live_tx += 1;
+            return;
+        }
         let n = self.injects.len();
         if n == 0 {
             self.stats.inject_ring_full += 1;
@@ -422,11 +433,15 @@ impl<B: PacketBuf> Core<B> {
 
     /// The service a punt goes to.
     fn owner(&self, to: &PuntTo, frame: &[u8]) -> Option<ServiceId> {
-        if to.reason == Punt::Local && !self.by_udp.is_empty() {
-            if let Some(port) = udp_dst_port(to, frame) {
-                if let Some(i) = self.by_udp.get(&port) {
-                    return Some(*i);
+        if to.reason == Punt::Local {
+            match local_kind(to, frame) {
+                Some(Local::Udp(port)) => {
+                    if let Some(i) = self.by_udp.get(&port) {
+                        return Some(*i);
+                    }
                 }
+                Some(Local::Nd) if self.by_nd.is_some() => return self.by_nd,
+                _ => {}
             }
         }
         self.by_punt[to.reason as usize]
@@ -527,6 +542,7 @@ impl<B: PacketBuf> Core<B> {
             ("events", s.events),
             ("dispatch_cascades_cut", s.cascades_cut),
             ("punts_from_non_live_ports", s.not_live),
+            ("sends_to_non_live_ports", s.not_live_tx),
             ("table_publications", s.publications),
             (
                 "table_publish_delay_max_us",
@@ -570,20 +586,28 @@ impl<B: PacketBuf> Core<B> {
     }
 }
 
-/// The UDP destination port of a `local` punt whose transport header was found.
-fn udp_dst_port(to: &PuntTo, frame: &[u8]) -> Option<u16> {
+enum Local {
+    Udp(u16),
+    Nd,
+}
+
+/// What a `local` punt carries, when it matters for dispatch: UDP (by destination port) or
+/// IPv6 Neighbor Discovery.
+fn local_kind(to: &PuntTo, frame: &[u8]) -> Option<Local> {
     let ip = frame.get(Offsets::get(to.at.ip)?..)?;
-    let l4 = Offsets::get(to.at.l4)?;
-    let proto = match ip.first()? >> 4 {
-        4 => *ip.get(9)?,
-        6 => *ip.get(6)?,
-        _ => return None,
-    };
-    if proto != 17 {
-        return None;
+    match ip.first()? >> 4 {
+        4 if *ip.get(9)? == 17 => {
+            let l4 = Offsets::get(to.at.l4)?;
+            Some(Local::Udp(u16::from_be_bytes([
+                *frame.get(l4 + 2)?,
+                *frame.get(l4 + 3)?,
+            ])))
+        }
+        // ND has no extension headers before ICMPv6 (RFC 4861 §6.1, hop limit 255).
+        6 if *ip.get(6)? == 58 && (133..=137).contains(ip.get(40)?) => Some(Local::Nd),
+        6 if *ip.get(6)? == 17 => {
+            Some(Local::Udp(u16::from_be_bytes([*ip.get(42)?, *ip.get(43)?])))
+        }
+        _ => None,
     }
-    Some(u16::from_be_bytes([
-        *frame.get(l4 + 2)?,
-        *frame.get(l4 + 3)?,
-    ]))
 }

@@ -26,6 +26,9 @@ pub mod service;
 pub mod sockets;
 pub mod timers;
 
+pub use dataplane::counters::Punt;
+pub use dataplane::punt::{Offsets, PuntTo};
+
 pub use crate::core::{Core, CoreError, CoreStats, ORIGINATED};
 pub use run::{
     run, Backend, Flow, RunError, RunOptions, RunReport, Supervisor, Unsupervised, WorkerIo,

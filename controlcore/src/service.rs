@@ -40,6 +40,9 @@ pub enum Interest {
     Punt(Punt),
     /// `local` punts of UDP to this destination port (one service per port).
     LocalUdp(u16),
+    /// `local` punts that are IPv6 Neighbor Discovery messages (ICMPv6 types 133–137,
+    /// e.g. a solicitation to one of the router's unicast addresses; one service).
+    LocalNd,
     /// Events of this kind (any number of services).
     Event(EventKind),
 }
@@ -239,6 +242,11 @@ impl Ctx<'_> {
 
     /// The forwarding state to change (published by the core after the dispatch).
     pub fn tables(&mut self) -> &mut StateWriter {
+        self.writer
+    }
+
+    /// The forwarding state as changed so far (not yet published), read-only.
+    pub fn writer(&self) -> &StateWriter {
         self.writer
     }
 

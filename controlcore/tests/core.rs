@@ -164,7 +164,7 @@ struct Rig {
 }
 
 fn rig() -> Rig {
-    let mut w = StateWriter::new(vec![MAC, MAC], 2);
+    let mut w = StateWriter::new(vec![MAC, MAC, MAC], 2);
     w.add_vr(VirtualRouter::new(
         VrId(1),
         "a",
@@ -212,7 +212,7 @@ fn rig() -> Rig {
     let core = Core::new(
         w,
         ports,
-        vec![true, false],
+        vec![true, true, false],
         rings.clone(),
         Box::new(HeapAlloc),
     );
@@ -344,7 +344,7 @@ fn punts_are_dispatched_answered_and_their_buffers_returned() {
 
     // Punts from a port that is not live are counted and released, not dispatched.
     r.core
-        .handle_punt(t0, punted(Punt::Arp, 1, 0, None, &frame(&[0; 28])));
+        .handle_punt(t0, punted(Punt::Arp, 2, 0, None, &frame(&[0; 28])));
     assert_eq!(r.core.stats.not_live, 1);
     assert_eq!(drain(&r.rings[0]).1, 1);
 
@@ -371,14 +371,14 @@ fn table_changes_are_published_once_per_publish() {
     assert!(!r.core.publish(), "nothing changed");
     r.core
         .writer_mut()
-        .bind_interface(IfKey::Port(PortId(1)), IfBinding::Vr(VrId(1)))
+        .bind_interface(IfKey::Port(PortId(2)), IfBinding::Vr(VrId(1)))
         .unwrap();
     assert_eq!(r.core.state().version, v0, "not visible before publish");
     assert!(r.core.publish());
     let s = r.core.state();
     assert_eq!(s.version, v0 + 1);
     assert_eq!(
-        s.interfaces.lookup_l2(PortId(1), None),
+        s.interfaces.lookup_l2(PortId(2), None),
         Some(IfBinding::Vr(VrId(1)))
     );
     assert_eq!(r.core.stats.publications, 1);

@@ -2,6 +2,7 @@
 //! and builders for the Ethernet and IP headers of originated packets (on top of the views of
 //! the `wire` crate).
 
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use wire::{
     EtherType, EthernetAddress, EthernetFrame, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr,
@@ -50,6 +51,87 @@ impl Iface {
             .iter()
             .find(|(a, l)| same_net6(*a, ip, *l))
             .map(|(a, _)| *a)
+    }
+}
+
+/// The router's interfaces as the services that answer on them see them, with ids that stay
+/// the same while the appliance runs: an interface keeps its id across reconfigurations as
+/// long as it stays on the same (port, VLAN), and a removed interface's id is not reused.
+#[derive(Clone, Debug, Default)]
+pub struct Interfaces {
+    slots: Vec<Option<Iface>>,
+    by_l2: HashMap<(u16, Option<u16>), usize>,
+}
+
+/// What [`Interfaces::update`] changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IfaceChanges {
+    /// Ids removed.
+    pub removed: Vec<usize>,
+    /// Ids added.
+    pub added: Vec<usize>,
+    /// Ids whose VR or addresses changed.
+    pub changed: Vec<usize>,
+}
+
+impl Interfaces {
+    /// The interfaces of `list` (ids 0..n in order).
+    pub fn new(list: Vec<Iface>) -> Self {
+        let mut i = Interfaces::default();
+        i.update(list);
+        i
+    }
+
+    /// The interface with id `id`.
+    pub fn get(&self, id: usize) -> Option<&Iface> {
+        self.slots.get(id)?.as_ref()
+    }
+
+    /// The id of the interface on `port` (untagged, or with VLAN `vlan`).
+    pub fn find(&self, port: u16, vlan: Option<u16>) -> Option<usize> {
+        self.by_l2.get(&(port, vlan)).copied()
+    }
+
+    /// Every interface with its id.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &Iface)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.as_ref().map(|f| (i, f)))
+    }
+
+    /// Replaces the set (see the type's docs for ids).
+    pub fn update(&mut self, list: Vec<Iface>) -> IfaceChanges {
+        let mut ch = IfaceChanges::default();
+        let mut keep = HashMap::new();
+        for f in list {
+            keep.insert((f.port, f.vlan), f);
+        }
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            let Some(old) = slot else { continue };
+            match keep.remove(&(old.port, old.vlan)) {
+                Some(new) => {
+                    if new != *old {
+                        ch.changed.push(i);
+                        *old = new;
+                    }
+                }
+                None => {
+                    self.by_l2.remove(&(old.port, old.vlan));
+                    *slot = None;
+                    ch.removed.push(i);
+                }
+            }
+        }
+        let mut fresh: Vec<Iface> = keep.into_values().collect();
+        fresh.sort_by_key(|f| (f.port, f.vlan));
+        for f in fresh {
+            let i = self.slots.len();
+            self.by_l2.insert((f.port, f.vlan), i);
+            self.slots.push(Some(f));
+            ch.added.push(i);
+        }
+        ch
     }
 }
 

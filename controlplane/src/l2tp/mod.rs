@@ -19,4 +19,5 @@
 
 pub mod driver;
 pub mod engine;
+pub mod service;
 pub mod wire;

@@ -31,6 +31,7 @@
 
 pub mod arp;
 pub mod nd;
+pub mod service;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Debug;
@@ -113,6 +114,15 @@ struct Entry<P> {
     queue: VecDeque<P>,
 }
 
+/// When an entry's timer is due.
+fn deadline<P>(e: &Entry<P>) -> Instant {
+    match e.state {
+        NeighborState::Incomplete { next, .. } | NeighborState::Probe { next, .. } => next,
+        NeighborState::Reachable { until } => until,
+        NeighborState::Stale { gc } => gc,
+    }
+}
+
 /// What the driver must do.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Action<A, P> {
@@ -183,6 +193,8 @@ pub struct NeighborTable<A, P> {
     entries: HashMap<(usize, A), Entry<P>>,
     queued: usize,
     actions: VecDeque<Action<A, P>>,
+    /// Entries whose deadline may have changed since the driver last asked.
+    touched: Vec<(usize, A)>,
     /// Counters.
     pub stats: NeighborStats,
 }
@@ -195,6 +207,7 @@ impl<A: Copy + Eq + Hash + Debug, P> NeighborTable<A, P> {
             entries: HashMap::new(),
             queued: 0,
             actions: VecDeque::new(),
+            touched: Vec::new(),
             stats: NeighborStats::default(),
         }
     }
@@ -269,7 +282,9 @@ impl<A: Copy + Eq + Hash + Debug, P> NeighborTable<A, P> {
                 }
             }
         }
-        self.handle_timeout(now);
+        self.touched.push((iface, ip));
+        // A new entry solicits at once.
+        self.handle_entry_timeout(now, iface, ip);
         Ok(())
     }
 
@@ -303,6 +318,7 @@ impl<A: Copy + Eq + Hash + Debug, P> NeighborTable<A, P> {
             wanted: false,
             queue: VecDeque::new(),
         });
+        self.touched.push((iface, ip));
         let changed = e.mac != Some(mac);
         let was_incomplete = e.mac.is_none();
         e.mac = Some(mac);
@@ -329,104 +345,139 @@ impl<A: Copy + Eq + Hash + Debug, P> NeighborTable<A, P> {
         }
     }
 
-    /// Forgets every entry of `iface` (the interface went away) without actions.
-    pub fn flush_iface(&mut self, iface: usize) {
-        let mut dropped = 0;
-        self.entries.retain(|(i, _), e| {
-            if *i == iface {
-                dropped += e.queue.len();
-            }
-            *i != iface
-        });
-        self.queued -= dropped;
-    }
-
-    /// When [`handle_timeout`](Self::handle_timeout) wants to run next.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.entries
-            .values()
-            .map(|e| match e.state {
-                NeighborState::Incomplete { next, .. } | NeighborState::Probe { next, .. } => next,
-                NeighborState::Reachable { until } => until,
-                NeighborState::Stale { gc } => gc,
-            })
-            .min()
-    }
-
-    /// Runs every timer due at `now`.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        let cfg = self.cfg;
-        let mut gone = Vec::new();
-        for (&(iface, ip), e) in self.entries.iter_mut() {
-            match e.state {
-                NeighborState::Incomplete { sent, next } if next <= now => {
-                    if sent >= cfg.max_multicast {
-                        gone.push((iface, ip, true));
-                    } else {
-                        self.stats.solicits += 1;
-                        self.actions.push_back(Action::Solicit {
-                            iface,
-                            target: ip,
-                            unicast: None,
-                        });
-                        e.state = NeighborState::Incomplete {
-                            sent: sent + 1,
-                            next: now + cfg.retrans_time,
-                        };
-                    }
-                }
-                NeighborState::Probe { sent, next } if next <= now => {
-                    if sent >= cfg.max_unicast {
-                        gone.push((iface, ip, true));
-                    } else {
-                        self.stats.solicits += 1;
-                        self.actions.push_back(Action::Solicit {
-                            iface,
-                            target: ip,
-                            unicast: e.mac,
-                        });
-                        e.state = NeighborState::Probe {
-                            sent: sent + 1,
-                            next: now + cfg.retrans_time,
-                        };
-                    }
-                }
-                NeighborState::Reachable { until } if until <= now => {
-                    if e.wanted {
-                        // DELAY skipped, see the module documentation: first probe now.
-                        self.stats.solicits += 1;
-                        self.actions.push_back(Action::Solicit {
-                            iface,
-                            target: ip,
-                            unicast: e.mac,
-                        });
-                        e.state = NeighborState::Probe {
-                            sent: 1,
-                            next: now + cfg.retrans_time,
-                        };
-                    } else {
-                        e.state = NeighborState::Stale {
-                            gc: now + cfg.stale_gc,
-                        };
-                    }
-                }
-                NeighborState::Stale { gc } if gc <= now => gone.push((iface, ip, e.wanted)),
-                _ => {}
+    /// Forgets every entry of `iface` (the interface went away) without actions; returns
+    /// the packets that were queued on them.
+    pub fn flush_iface(&mut self, iface: usize) -> Vec<P> {
+        let keys: Vec<(usize, A)> = self
+            .entries
+            .keys()
+            .filter(|(i, _)| *i == iface)
+            .copied()
+            .collect();
+        let mut pkts = Vec::new();
+        for k in keys {
+            if let Some(e) = self.entries.remove(&k) {
+                self.queued -= e.queue.len();
+                pkts.extend(e.queue);
+                self.touched.push(k);
             }
         }
-        for (iface, ip, report) in gone {
-            if let Some(e) = self.entries.remove(&(iface, ip)) {
-                self.queued -= e.queue.len();
-                if report {
-                    self.stats.failed += 1;
-                    self.actions.push_back(Action::Failed {
-                        iface,
-                        ip,
-                        pkts: e.queue.into_iter().collect(),
-                    });
+        pkts
+    }
+
+    /// Every entry with a MAC: (iface, address, MAC, state), for listings.
+    pub fn entries(&self) -> impl Iterator<Item = (usize, A, Option<[u8; 6]>, NeighborState)> + '_ {
+        self.entries
+            .iter()
+            .map(|((i, a), e)| (*i, *a, e.mac, e.state))
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) wants to run next (a scan of every
+    /// entry: for tests and small tables; the appliance follows each entry's deadline with
+    /// [`poll_timer_update`](Self::poll_timer_update) instead).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.entries.values().map(deadline).min()
+    }
+
+    /// The next entry whose deadline may have changed, with its deadline now (`None`: the
+    /// entry is gone). A driver that keeps one timer per entry re-arms it with this and
+    /// calls [`handle_entry_timeout`](Self::handle_entry_timeout) when it fires.
+    pub fn poll_timer_update(&mut self) -> Option<((usize, A), Option<Instant>)> {
+        let k = self.touched.pop()?;
+        Some((k, self.entries.get(&k).map(deadline)))
+    }
+
+    /// Runs every timer due at `now` (a scan of every entry; see
+    /// [`handle_entry_timeout`](Self::handle_entry_timeout)).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<(usize, A)> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| deadline(e) <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for (iface, ip) in due {
+            self.handle_entry_timeout(now, iface, ip);
+        }
+    }
+
+    /// Runs the timer of one entry if it is due at `now`.
+    pub fn handle_entry_timeout(&mut self, now: Instant, iface: usize, ip: A) {
+        let cfg = self.cfg;
+        let Some(e) = self.entries.get_mut(&(iface, ip)) else {
+            return;
+        };
+        let mut gone = None;
+        match e.state {
+            NeighborState::Incomplete { sent, next } if next <= now => {
+                if sent >= cfg.max_multicast {
+                    gone = Some(true);
                 } else {
-                    self.stats.expired += 1;
+                    self.stats.solicits += 1;
+                    self.actions.push_back(Action::Solicit {
+                        iface,
+                        target: ip,
+                        unicast: None,
+                    });
+                    e.state = NeighborState::Incomplete {
+                        sent: sent + 1,
+                        next: now + cfg.retrans_time,
+                    };
                 }
+            }
+            NeighborState::Probe { sent, next } if next <= now => {
+                if sent >= cfg.max_unicast {
+                    gone = Some(true);
+                } else {
+                    self.stats.solicits += 1;
+                    self.actions.push_back(Action::Solicit {
+                        iface,
+                        target: ip,
+                        unicast: e.mac,
+                    });
+                    e.state = NeighborState::Probe {
+                        sent: sent + 1,
+                        next: now + cfg.retrans_time,
+                    };
+                }
+            }
+            NeighborState::Reachable { until } if until <= now => {
+                if e.wanted {
+                    // DELAY skipped, see the module documentation: first probe now.
+                    self.stats.solicits += 1;
+                    self.actions.push_back(Action::Solicit {
+                        iface,
+                        target: ip,
+                        unicast: e.mac,
+                    });
+                    e.state = NeighborState::Probe {
+                        sent: 1,
+                        next: now + cfg.retrans_time,
+                    };
+                } else {
+                    e.state = NeighborState::Stale {
+                        gc: now + cfg.stale_gc,
+                    };
+                }
+            }
+            NeighborState::Stale { gc } if gc <= now => gone = Some(e.wanted),
+            _ => return,
+        }
+        self.touched.push((iface, ip));
+        let Some(report) = gone else {
+            return;
+        };
+        if let Some(e) = self.entries.remove(&(iface, ip)) {
+            self.queued -= e.queue.len();
+            if report {
+                self.stats.failed += 1;
+                self.actions.push_back(Action::Failed {
+                    iface,
+                    ip,
+                    pkts: e.queue.into_iter().collect(),
+                });
+            } else {
+                self.stats.expired += 1;
             }
         }
     }
@@ -454,6 +505,45 @@ mod tests {
         a.iter()
             .filter(|a| matches!(a, Action::Solicit { .. }))
             .count()
+    }
+
+    #[test]
+    fn per_entry_timers_follow_the_state_machine() {
+        let t0 = Instant::now();
+        let mut t = T::new(NeighborConfig::default());
+        t.resolve(t0, 0, IP, None).unwrap();
+        assert_eq!(solicits(&drain(&mut t)), 1);
+        // The driver learns the entry's deadline: the next solicitation.
+        let mut next = None;
+        while let Some((k, at)) = t.poll_timer_update() {
+            assert_eq!(k, (0, IP));
+            next = at;
+        }
+        let next = next.expect("armed");
+        assert_eq!(next, t0 + Duration::from_secs(1));
+        // Firing early does nothing; on time it solicits again and moves the deadline.
+        t.handle_entry_timeout(t0, 0, IP);
+        assert!(drain(&mut t).is_empty());
+        t.handle_entry_timeout(next, 0, IP);
+        assert_eq!(solicits(&drain(&mut t)), 1);
+        assert_eq!(
+            t.poll_timer_update(),
+            Some(((0, IP), Some(next + Duration::from_secs(1))))
+        );
+        // After the last solicitation the entry fails and its timer goes.
+        let mut at = next + Duration::from_secs(1);
+        loop {
+            t.handle_entry_timeout(at, 0, IP);
+            if t.state(0, IP).is_none() {
+                break;
+            }
+            at += Duration::from_secs(1);
+        }
+        assert!(drain(&mut t)
+            .iter()
+            .any(|a| matches!(a, Action::Failed { .. })));
+        let last = std::iter::from_fn(|| t.poll_timer_update()).last();
+        assert_eq!(last, Some(((0, IP), None)));
     }
 
     #[test]

@@ -12,8 +12,13 @@
 //! is closed with StopCCN, new tunnels are refused while draining, and the engine is
 //! replaced by one of the new role once the old one holds no tunnel (or after
 //! [`DRAIN_LIMIT`]).
+//!
+//! Work is proportional to what happened, not to the number of VRs: endpoints are found by
+//! VR id, [`VrEndpoints::drain`] looks only at the endpoints touched since the last drain,
+//! and timers are reported per tunnel ([`VrEndpoints::poll_timer_update`]) for the control
+//! core's one timer set, which calls [`VrEndpoints::handle_tunnel_timeout`] when one is due.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -70,7 +75,7 @@ pub struct DriverStats {
 }
 
 /// One VR's endpoint settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointConfig {
     /// The VR.
     pub vr: VrId,
@@ -117,12 +122,24 @@ impl Endpoint {
     }
 }
 
+/// Which timer of a VR's endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EndpointTimer {
+    /// A tunnel's retransmission, acknowledgement, HELLO or closing timer.
+    Tunnel(u16),
+    /// The deadline of a role switch ([`DRAIN_LIMIT`]).
+    Drain,
+}
+
 /// Every VR's L2TP endpoint.
 pub struct VrEndpoints {
-    eps: Vec<Endpoint>,
+    eps: BTreeMap<VrId, Endpoint>,
     make_rng: Box<dyn FnMut() -> StdRng + Send>,
     /// Bindings of replaced engines still to be removed from the table.
     orphans: Vec<(u16, u16)>,
+    /// Endpoints used since the last drain.
+    touched: BTreeSet<VrId>,
+    timer_updates: Vec<(VrId, EndpointTimer, Option<Instant>)>,
     /// Counters.
     pub stats: DriverStats,
 }
@@ -132,19 +149,58 @@ impl VrEndpoints {
     /// fixed seeds in tests).
     pub fn new(
         cfgs: Vec<EndpointConfig>,
-        mut make_rng: Box<dyn FnMut() -> StdRng + Send>,
+        make_rng: Box<dyn FnMut() -> StdRng + Send>,
         now: Instant,
     ) -> Self {
-        let eps = cfgs
-            .into_iter()
-            .map(|c| Endpoint::new(c, make_rng(), now))
-            .collect();
-        VrEndpoints {
-            eps,
+        let mut v = VrEndpoints {
+            eps: BTreeMap::new(),
             make_rng,
             orphans: Vec::new(),
+            touched: BTreeSet::new(),
+            timer_updates: Vec::new(),
             stats: DriverStats::default(),
+        };
+        for c in cfgs {
+            v.add(c, now);
         }
+        v
+    }
+
+    /// Adds (or replaces, closing its tunnels' bindings) the endpoint of `cfg.vr`.
+    pub fn add(&mut self, cfg: EndpointConfig, now: Instant) {
+        let vr = cfg.vr;
+        let ep = Endpoint::new(cfg, (self.make_rng)(), now);
+        if let Some(old) = self.eps.insert(vr, ep) {
+            self.retire(old);
+        }
+        self.touched.insert(vr);
+    }
+
+    /// Removes the endpoint of `vr` (its sessions are unbound at the next drain). Returns
+    /// false when the VR has none.
+    pub fn remove(&mut self, vr: VrId) -> bool {
+        match self.eps.remove(&vr) {
+            Some(old) => {
+                self.retire(old);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn retire(&mut self, old: Endpoint) {
+        for t in old.engine.tunnel_ids() {
+            self.timer_updates
+                .push((old.cfg.vr, EndpointTimer::Tunnel(t), None));
+        }
+        self.timer_updates
+            .push((old.cfg.vr, EndpointTimer::Drain, None));
+        self.orphans.extend(old.bound);
+    }
+
+    /// The settings of `vr`'s endpoint.
+    pub fn config(&self, vr: VrId) -> Option<&EndpointConfig> {
+        self.eps.get(&vr).map(|e| &e.cfg)
     }
 
     /// Endpoints whose engines draw ids, challenges and random vectors from generators
@@ -156,10 +212,6 @@ impl VrEndpoints {
     /// True when no VR runs L2TP.
     pub fn is_empty(&self) -> bool {
         self.eps.is_empty()
-    }
-
-    fn ep(&mut self, vr: VrId) -> Option<&mut Endpoint> {
-        self.eps.iter_mut().find(|e| e.cfg.vr == vr)
     }
 
     /// A punted IPv4 packet (starting at the IP header) that arrived in `vr` for UDP 1701.
@@ -179,7 +231,7 @@ impl VrEndpoints {
         let (src, dst) = (p.src_addr(), p.dst_addr());
         let sport = u.src_port();
         let payload = u.payload().to_vec();
-        let Some(ep) = self.eps.iter_mut().find(|e| e.cfg.vr == vr) else {
+        let Some(ep) = self.eps.get_mut(&vr) else {
             self.stats.rx_not_configured += 1;
             return;
         };
@@ -202,31 +254,28 @@ impl VrEndpoints {
         self.stats.rx += 1;
         ep.engine
             .handle_input(now, SocketAddr::new(IpAddr::V4(src), sport), &payload);
+        self.touched.insert(vr);
     }
 
-    /// Runs every engine's timers and finishes role switches that are due.
+    /// Runs every engine's timers and finishes role switches that are due (a scan of every
+    /// endpoint: for tests; the appliance uses [`Self::handle_tunnel_timeout`]).
     pub fn handle_timeout(&mut self, now: Instant) {
-        for i in 0..self.eps.len() {
-            self.eps[i].engine.handle_timeout(now);
-            let done = match self.eps[i].draining {
-                Some((_, since)) => {
-                    self.eps[i].engine.tunnel_count() == 0 || now >= since + DRAIN_LIMIT
-                }
-                None => false,
-            };
-            if done {
-                self.finish_switch(i, now);
+        let vrs: Vec<VrId> = self.eps.keys().copied().collect();
+        for vr in vrs {
+            if let Some(ep) = self.eps.get_mut(&vr) {
+                ep.engine.handle_timeout(now);
             }
+            self.handle_drain_timeout(now, vr);
+            self.touched.insert(vr);
         }
     }
 
-    /// When [`Self::handle_timeout`] should run next.
+    /// When [`Self::handle_timeout`] should run next (a scan of every endpoint).
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.eps
-            .iter()
+            .values()
             .filter_map(|e| {
                 let t = e.engine.poll_timeout();
-                // A drained endpoint is due at once; otherwise at the drain deadline.
                 let d = e.draining.map(|(_, since)| {
                     if e.engine.tunnel_count() == 0 {
                         since
@@ -242,6 +291,42 @@ impl VrEndpoints {
             .min()
     }
 
+    /// Runs one timer of `vr`'s endpoint.
+    pub fn handle_timer(&mut self, now: Instant, vr: VrId, timer: EndpointTimer) {
+        match timer {
+            EndpointTimer::Tunnel(t) => self.handle_tunnel_timeout(now, vr, t),
+            EndpointTimer::Drain => self.handle_drain_timeout(now, vr),
+        }
+    }
+
+    /// Runs the timers of one tunnel of `vr`'s endpoint.
+    pub fn handle_tunnel_timeout(&mut self, now: Instant, vr: VrId, tunnel: u16) {
+        if let Some(ep) = self.eps.get_mut(&vr) {
+            ep.engine.handle_tunnel_timeout(now, tunnel);
+            self.touched.insert(vr);
+        }
+    }
+
+    /// Finishes `vr`'s role switch if it is drained or its drain time is over.
+    pub fn handle_drain_timeout(&mut self, now: Instant, vr: VrId) {
+        let Some(ep) = self.eps.get(&vr) else {
+            return;
+        };
+        let done = match ep.draining {
+            Some((_, since)) => ep.engine.tunnel_count() == 0 || now >= since + DRAIN_LIMIT,
+            None => false,
+        };
+        if done {
+            self.finish_switch(vr, now);
+        }
+    }
+
+    /// The next timer whose deadline may have changed: (VR, timer, deadline or `None` to
+    /// disarm). Valid after [`Self::drain`].
+    pub fn poll_timer_update(&mut self) -> Option<(VrId, EndpointTimer, Option<Instant>)> {
+        self.timer_updates.pop()
+    }
+
     /// Moves what the engines produced out: IPv4 packets to route in their VR, and table
     /// changes. `bound_ok` is asked before each bind (false = the pair is taken elsewhere).
     pub fn drain(
@@ -254,8 +339,38 @@ impl VrEndpoints {
         for (tunnel, session) in self.orphans.drain(..) {
             changes.push(TableChange::Unbind { tunnel, session });
         }
-        for ep in &mut self.eps {
-            let vr = ep.cfg.vr;
+        // A drained endpoint switches at once; the new engine's start may send: loop until
+        // quiet.
+        while !self.touched.is_empty() {
+            let touched = std::mem::take(&mut self.touched);
+            for vr in touched {
+                self.drain_one(now, vr, packets, changes, &mut bound_ok);
+                if self
+                    .eps
+                    .get(&vr)
+                    .is_some_and(|e| e.draining.is_some() && e.engine.tunnel_count() == 0)
+                {
+                    self.finish_switch(vr, now);
+                }
+            }
+        }
+        for (tunnel, session) in self.orphans.drain(..) {
+            changes.push(TableChange::Unbind { tunnel, session });
+        }
+    }
+
+    fn drain_one(
+        &mut self,
+        now: Instant,
+        vr: VrId,
+        packets: &mut Vec<(VrId, Vec<u8>)>,
+        changes: &mut Vec<TableChange>,
+        bound_ok: &mut impl FnMut(u16, u16) -> bool,
+    ) {
+        {
+            let Some(ep) = self.eps.get_mut(&vr) else {
+                return;
+            };
             while let Some(ev) = ep.engine.poll_event() {
                 match ev {
                     Event::SessionUp {
@@ -326,7 +441,8 @@ impl VrEndpoints {
     /// Starts switching `vr` to `role`: every tunnel is closed (StopCCN) and the engine is
     /// replaced when they are gone. Returns false when the VR has no L2TP endpoint.
     pub fn set_role(&mut self, now: Instant, vr: VrId, role: Role) -> bool {
-        let Some(ep) = self.ep(vr) else {
+        self.touched.insert(vr);
+        let Some(ep) = self.eps.get_mut(&vr) else {
             return false;
         };
         if ep.engine.config().role == role && ep.draining.is_none() {
@@ -340,39 +456,42 @@ impl VrEndpoints {
         true
     }
 
-    fn finish_switch(&mut self, i: usize, now: Instant) {
-        let Some((role, _)) = self.eps[i].draining else {
+    fn finish_switch(&mut self, vr: VrId, now: Instant) {
+        let Some((role, _)) = self.eps.get(&vr).and_then(|e| e.draining) else {
             return;
         };
-        let mut cfg = self.eps[i].cfg.clone();
+        let Some(ep) = self.eps.get(&vr) else {
+            return;
+        };
+        let mut cfg = ep.cfg.clone();
         cfg.engine.role = role;
-        let rng = (self.make_rng)();
-        let old = std::mem::replace(&mut self.eps[i], Endpoint::new(cfg, rng, now));
         // Sessions of the old engine that never reported going down are unbound at the
-        // next `drain`.
-        self.orphans.extend(old.bound);
+        // next `drain`; its timers are disarmed.
+        self.add(cfg, now);
         self.stats.role_switches += 1;
     }
 
     /// The role a VR's endpoint plays now.
     pub fn role(&self, vr: VrId) -> Option<Role> {
-        self.eps
-            .iter()
-            .find(|e| e.cfg.vr == vr)
-            .map(|e| e.engine.config().role)
+        self.eps.get(&vr).map(|e| e.engine.config().role)
+    }
+
+    /// True while `vr` drains for a role switch.
+    pub fn draining(&self, vr: VrId) -> bool {
+        self.eps.get(&vr).is_some_and(|e| e.draining.is_some())
     }
 
     /// Tunnels and sessions per VR: `(vr, tunnels, sessions)`.
     pub fn occupancy(&self) -> Vec<(VrId, usize, usize)> {
         self.eps
-            .iter()
+            .values()
             .map(|e| (e.cfg.vr, e.engine.tunnel_count(), e.engine.session_count()))
             .collect()
     }
 
     /// Sum of a protocol counter over every engine.
     pub fn engine_counter(&self, f: impl Fn(&crate::l2tp::engine::Counters) -> u64) -> u64 {
-        self.eps.iter().map(|e| f(e.engine.counters())).sum()
+        self.eps.values().map(|e| f(e.engine.counters())).sum()
     }
 }
 

@@ -44,7 +44,7 @@ pub enum Role {
 }
 
 /// Engine configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub role: Role,
     pub host_name: Vec<u8>,
@@ -215,6 +215,8 @@ pub struct Engine<R: Rng> {
     tunnels: HashMap<u16, Tunnel>,
     /// (peer address, peer's tunnel id) → our tunnel id: finds retransmitted SCCRQs.
     by_peer: HashMap<(SocketAddr, u16), u16>,
+    /// Tunnels whose deadline may have changed since the driver last asked.
+    touched: Vec<u16>,
 }
 
 fn rc(result: u16, error: Option<u16>, msg: &str) -> Avp {
@@ -953,6 +955,7 @@ impl<R: Rng> Engine<R> {
             },
             tunnels: HashMap::new(),
             by_peer: HashMap::new(),
+            touched: Vec::new(),
         }
     }
 
@@ -1098,11 +1101,13 @@ impl<R: Rng> Engine<R> {
         t.state = TunnelState::WaitCtlReply;
         self.ctx.flush(now, &mut t);
         self.tunnels.insert(id, t);
+        self.touched.push(id);
         Ok(id)
     }
 
     /// Closes a tunnel (StopCCN with result 1, "general request to clear").
     pub fn close_tunnel(&mut self, now: Instant, tunnel: u16) -> Result<(), EngineError> {
+        self.touched.push(tunnel);
         let t = self
             .tunnels
             .get_mut(&tunnel)
@@ -1132,6 +1137,7 @@ impl<R: Rng> Engine<R> {
             Role::Lac => CallKind::Incoming,
             Role::Lns => CallKind::Outgoing,
         };
+        self.touched.push(tunnel);
         let t = self
             .tunnels
             .get_mut(&tunnel)
@@ -1168,6 +1174,7 @@ impl<R: Rng> Engine<R> {
         tunnel: u16,
         session: u16,
     ) -> Result<(), EngineError> {
+        self.touched.push(tunnel);
         let t = self
             .tunnels
             .get_mut(&tunnel)
@@ -1197,6 +1204,7 @@ impl<R: Rng> Engine<R> {
         tunnel: u16,
         session: u16,
     ) -> Result<(&mut Ctx<R>, &mut Tunnel, u16), EngineError> {
+        self.touched.push(tunnel);
         let t = self
             .tunnels
             .get_mut(&tunnel)
@@ -1340,6 +1348,7 @@ impl<R: Rng> Engine<R> {
 
     /// Puts the tunnel back, or drops it when it is finished.
     fn finish(&mut self, now: Instant, mut t: Tunnel) {
+        self.touched.push(t.local_id);
         if t.rel.ack_due.is_some_and(|at| at <= now) {
             self.ctx.send_zlb(&mut t);
         }
@@ -1542,7 +1551,10 @@ impl<R: Rng> Engine<R> {
         self.finish(now, t);
     }
 
-    /// Runs timers: retransmissions, delayed acks, HELLOs, closing linger.
+    /// Runs the timers of every tunnel due at `now` (a scan of every tunnel: for tests and
+    /// the socket driver; the appliance follows each tunnel's deadline with
+    /// [`poll_timer_update`](Self::poll_timer_update) and
+    /// [`handle_tunnel_timeout`](Self::handle_tunnel_timeout)).
     pub fn handle_timeout(&mut self, now: Instant) {
         let due: Vec<u16> = self
             .tunnels
@@ -1550,43 +1562,60 @@ impl<R: Rng> Engine<R> {
             .filter(|t| tunnel_timeout(t).is_some_and(|at| at <= now))
             .map(|t| t.local_id)
             .collect();
-        let timers = self.ctx.timers;
         for tid in due {
-            let Some(mut t) = self.tunnels.remove(&tid) else {
-                continue;
-            };
-            match t.rel.on_timeout(now, &timers) {
-                Expired::Nothing => {}
-                Expired::Retransmit(v) => {
-                    for bytes in v {
-                        self.ctx.counters.tx_retransmits += 1;
-                        self.ctx
-                            .transmits
-                            .push_back(Transmit { dst: t.peer, bytes });
-                    }
-                }
-                Expired::GaveUp => {
-                    if t.state != TunnelState::Closing {
-                        self.ctx.counters.tunnels_timed_out += 1;
-                        self.ctx.tunnel_down(&mut t, DownReason::Timeout);
-                    }
-                    t.state = TunnelState::Closing;
-                    t.close_until = Some(now);
-                }
-            }
-            if t.hello_at.is_some_and(|at| at <= now) && t.state == TunnelState::Established {
-                self.ctx.counters.tx_hello += 1;
-                t.rel.enqueue(ControlMessage::new(
-                    t.peer_id,
-                    0,
-                    MessageType::Hello,
-                    vec![],
-                ));
-                t.hello_at = Some(now + self.ctx.cfg.hello_interval);
-                self.ctx.flush(now, &mut t);
-            }
-            self.finish(now, t);
+            self.handle_tunnel_timeout(now, tid);
         }
+    }
+
+    /// The next tunnel whose deadline may have changed, with its deadline now (`None`: no
+    /// timer, or the tunnel is gone).
+    pub fn poll_timer_update(&mut self) -> Option<(u16, Option<Instant>)> {
+        let tid = self.touched.pop()?;
+        Some((tid, self.tunnels.get(&tid).and_then(tunnel_timeout)))
+    }
+
+    /// Runs one tunnel's timers (retransmissions, delayed acks, HELLOs, closing linger) if
+    /// due at `now`.
+    pub fn handle_tunnel_timeout(&mut self, now: Instant, tid: u16) {
+        let timers = self.ctx.timers;
+        match self.tunnels.get(&tid).and_then(tunnel_timeout) {
+            Some(at) if at <= now => {}
+            _ => return,
+        }
+        let Some(mut t) = self.tunnels.remove(&tid) else {
+            return;
+        };
+        match t.rel.on_timeout(now, &timers) {
+            Expired::Nothing => {}
+            Expired::Retransmit(v) => {
+                for bytes in v {
+                    self.ctx.counters.tx_retransmits += 1;
+                    self.ctx
+                        .transmits
+                        .push_back(Transmit { dst: t.peer, bytes });
+                }
+            }
+            Expired::GaveUp => {
+                if t.state != TunnelState::Closing {
+                    self.ctx.counters.tunnels_timed_out += 1;
+                    self.ctx.tunnel_down(&mut t, DownReason::Timeout);
+                }
+                t.state = TunnelState::Closing;
+                t.close_until = Some(now);
+            }
+        }
+        if t.hello_at.is_some_and(|at| at <= now) && t.state == TunnelState::Established {
+            self.ctx.counters.tx_hello += 1;
+            t.rel.enqueue(ControlMessage::new(
+                t.peer_id,
+                0,
+                MessageType::Hello,
+                vec![],
+            ));
+            t.hello_at = Some(now + self.ctx.cfg.hello_interval);
+            self.ctx.flush(now, &mut t);
+        }
+        self.finish(now, t);
     }
 
     /// When [`Engine::handle_timeout`] must run next.

@@ -14,6 +14,8 @@
 //! Not implemented: parameter problem, packet too big / fragmentation needed (the data
 //! plane drops oversize packets with `mtu_exceeded`), redirects, timestamps.
 
+pub mod service;
+
 use crate::packet::{ipv4, ipv6};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
