@@ -218,13 +218,7 @@ pub struct IfCfg {
 }
 
 /// A destination prefix of either family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum IpPrefix {
-    /// IPv4.
-    V4(vr::Prefix4),
-    /// IPv6.
-    V6(vr::Prefix6),
-}
+pub use vr::IpPrefix;
 
 /// A static route.
 #[derive(Debug, Clone)]

@@ -1,19 +1,20 @@
 //! varouter: a carrier edge appliance hosting many isolated virtual routers.
 //!
-//! This library is the appliance itself — profile loading and validation ([`profile`],
-//! [`config`]), compiling a profile into forwarding tables ([`build`]) and running workers
-//! and the control loop ([`run`]). The `varouter` binary is a thin CLI over it.
+//! This library is the appliance as a profile describes it — profile loading and
+//! validation ([`profile`], [`config`]), what a profile asks of the forwarding state
+//! ([`tables`]) and of the protocol services ([`services`]), port backends brought up from
+//! a profile ([`backend`]), running it on the control core's loop ([`appliance`]) and
+//! reloading it live ([`reload`]). The `varouter` binary is a thin CLI over it; the
+//! benchmarks live in [`bench`].
 
-pub mod bench_fib;
-pub mod bench_pipeline;
-pub mod build;
+pub mod appliance;
+pub mod backend;
+pub mod bench;
 pub mod config;
-pub mod control;
-pub mod gen_routes;
 pub mod profile;
-pub mod run;
-#[cfg(feature = "dpdk")]
-pub mod run_dpdk;
+pub mod reload;
+pub mod services;
+pub mod tables;
 
 /// The embedded default profile (`configs/demo.yaml`), used when `run` gets no profile.
 pub const DEMO_PROFILE: &str = include_str!("../configs/demo.yaml");

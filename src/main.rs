@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
-use varouter::run::{format_summary, RunOptions};
+use varouter::appliance::{format_summary, RunOptions};
 
 #[derive(Parser)]
 #[command(
@@ -44,15 +44,18 @@ enum Cmd {
         which: BenchCmd,
     },
     /// Print a synthetic routing table with the prefix-length mix of the real Internet.
-    GenRoutes(varouter::gen_routes::Args),
+    GenRoutes(varouter::bench::gen_routes::Args),
 }
 
 #[derive(Subcommand)]
 enum BenchCmd {
     /// FIB build time, memory, lookup cycles and update rate on a route file.
-    Fib(varouter::bench_fib::Args),
+    Fib(varouter::bench::fib::Args),
     /// Packets per second and cycles per packet of the real pipeline (pktgen-style).
-    Pipeline(varouter::bench_pipeline::Args),
+    Pipeline(varouter::bench::pipeline::Args),
+    /// Incremental publication: session binds/unbinds and neighbour resolutions per second
+    /// beside a full table, delay until workers see them, memory under churn.
+    Publish(varouter::bench::publish::Args),
 }
 
 fn main() -> ExitCode {
@@ -67,11 +70,14 @@ fn main() -> ExitCode {
     match cli.cmd {
         Cmd::Bench {
             which: BenchCmd::Fib(a),
-        } => tool(varouter::bench_fib::run(a)),
+        } => tool(varouter::bench::fib::run(a)),
         Cmd::Bench {
             which: BenchCmd::Pipeline(a),
-        } => tool(varouter::bench_pipeline::run(a)),
-        Cmd::GenRoutes(a) => tool(varouter::gen_routes::run(a)),
+        } => tool(varouter::bench::pipeline::run(a)),
+        Cmd::Bench {
+            which: BenchCmd::Publish(a),
+        } => tool(varouter::bench::publish::run(a)),
+        Cmd::GenRoutes(a) => tool(varouter::bench::gen_routes::run(a)),
         Cmd::Check { profile } => match varouter::load_config(&profile) {
             Ok(cfg) => {
                 println!(
@@ -115,7 +121,7 @@ fn main() -> ExitCode {
                 stats_every: (stats_interval > 0.0)
                     .then(|| Duration::from_secs_f64(stats_interval)),
             };
-            // SIGHUP re-reads the profile (live changes: L2TP roles).
+            // SIGHUP re-reads the profile and applies what can change live.
             let reload = match &profile {
                 Some(p) => {
                     let requested = Arc::new(AtomicBool::new(false));
@@ -125,14 +131,14 @@ fn main() -> ExitCode {
                         eprintln!("varouter: cannot install SIGHUP handler: {e}");
                         return ExitCode::FAILURE;
                     }
-                    Some(varouter::run::Reload {
+                    Some(varouter::appliance::Reload {
                         path: p.clone(),
                         requested,
                     })
                 }
                 None => None,
             };
-            match varouter::run::run_with_reload(&cfg, &opts, stop, reload) {
+            match varouter::appliance::run_with_reload(&cfg, &opts, stop, reload) {
                 Ok(s) => {
                     print!("{}", format_summary(&s));
                     if s.misdelivered() > 0 {

@@ -1,17 +1,20 @@
-//! The control core's driver (src/control.rs) without any port: punted frames in, injected
-//! frames and published table versions out. Uses the lab's PE1 profile (configs/lab/pe1.yaml).
+//! The control core with the profile's services (ARP/ND, ICMP, L2TP) and no port: punted
+//! frames in, injected frames and published table versions out. Uses the lab's PE1 profile
+//! (configs/lab/pe1.yaml).
 
+use controlcore::Core;
+use controlplane::icmp::service::IcmpService;
+use controlplane::neighbor::service::NeighborService;
 use controlplane::packet::{ethernet, ipv4, l2_split};
-use dataplane::buffer::{HeapBuf, PacketBuf};
+use dataplane::buffer::{HeapAlloc, HeapBuf, PacketBuf};
 use dataplane::counters::Punt;
 use dataplane::pipeline::PortInfo;
-use dataplane::punt::{Inject, InjectRing, Punted};
+use dataplane::punt::{Inject, InjectRing, Offsets, PuntTo, Punted};
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use varouter::control::Control;
-use vr::{NextHop, PortId, Publisher, VrId};
+use vr::{NextHop, PortId, VrId};
 use wire::{
     ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, Icmpv4Packet, Icmpv4Repr,
     IpProtocol, Ipv4Packet,
@@ -23,7 +26,7 @@ const TO_A1: PortId = PortId(0);
 const CORE: PortId = PortId(2);
 
 struct Rig {
-    ctl: Control,
+    core: Core<HeapBuf>,
     ring: Arc<InjectRing<HeapBuf>>,
     ports: Arc<[PortInfo]>,
     t0: Instant,
@@ -33,8 +36,7 @@ fn rig() -> Rig {
     let cfg =
         varouter::load_config(&Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/lab/pe1.yaml"))
             .expect("lab profile checks");
-    let builder = varouter::build::compile_builder(&cfg).unwrap();
-    let publisher = Publisher::new(builder.build(1).unwrap());
+    let writer = varouter::appliance::initial_state(&cfg, 1).unwrap();
     let ports: Arc<[PortInfo]> = cfg
         .ports
         .iter()
@@ -44,19 +46,21 @@ fn rig() -> Rig {
         })
         .collect();
     let ring = Arc::new(InjectRing::new(256));
-    let live = vec![true; cfg.ports.len()];
     let t0 = Instant::now();
-    let ctl = Control::new(
-        &cfg,
-        builder,
-        publisher,
+    let mut core = Core::new(
+        writer,
         ports.clone(),
+        vec![true; cfg.ports.len()],
         vec![ring.clone()],
-        &live,
-        t0,
+        Box::new(HeapAlloc),
     );
+    for s in varouter::services::services(&cfg, t0) {
+        core.add_service(s).unwrap();
+    }
+    core.start(t0);
+    core.publish();
     Rig {
-        ctl,
+        core,
         ring,
         ports,
         t0,
@@ -101,16 +105,36 @@ fn arp_frame(
     HeapBuf::from_slice(&ethernet(dmac, smac, None, EtherType::Arp, &b)).unwrap()
 }
 
+/// Hands a frame to the core as a worker would punt it, with the header offsets a worker
+/// finds (Ethernet/VLAN, then ARP or IP; for IPv4 the transport header after the IHL).
 fn punt(r: &mut Rig, at: Duration, reason: Punt, port: PortId, vr: Option<u32>, buf: HeapBuf) {
-    r.ctl.handle_punt(
+    let (et, vlan, l3) = l2_split(buf.data()).unwrap();
+    let mut off = Offsets::l3(vlan, l3);
+    if et == 0x0800 || et == 0x86dd {
+        off.ip = l3 as u16;
+    }
+    if et == 0x0800 {
+        off.l4 = (l3 + usize::from(buf.data()[l3] & 0x0f) * 4) as u16;
+    }
+    r.core.handle_punt(
         r.t0 + at,
         Punted {
-            reason,
+            to: PuntTo {
+                reason,
+                vr: vr.map(VrId),
+                at: off,
+            },
             port,
-            vr: vr.map(VrId),
+            worker: 0,
             buf,
         },
     );
+}
+
+/// Runs due timers and publishes, as one loop iteration of the core would.
+fn tick(r: &mut Rig, at: Duration) {
+    r.core.run_timers(r.t0 + at);
+    r.core.publish();
 }
 
 #[test]
@@ -141,7 +165,7 @@ fn start_announces_addresses_and_resolves_static_next_hops() {
 fn arp_reply_from_the_core_publishes_the_labelled_next_hop() {
     let mut r = rig();
     sent(&r);
-    let before = r.ctl.stats.publications;
+    let before = r.core.stats.publications;
     let reply = arp_frame(
         ArpOperation::Reply,
         P_MAC,
@@ -157,9 +181,9 @@ fn arp_reply_from_the_core_publishes_the_labelled_next_hop() {
         None,
         reply,
     );
-    r.ctl.tick(r.t0 + Duration::from_millis(10));
+    tick(&mut r, Duration::from_millis(10));
     assert_eq!(
-        r.ctl.stats.publications,
+        r.core.stats.publications,
         before + 1,
         "one new version published"
     );
@@ -173,7 +197,7 @@ fn arp_reply_from_the_core_publishes_the_labelled_next_hop() {
     );
     let st = varouter_state(&r);
     let mut b = HeapBuf::from_slice(&ping).unwrap();
-    let c = dataplane::counters::WorkerCounters::new(3, 3);
+    let c = dataplane::counters::WorkerCounters::new(0, 3);
     let v = dataplane::pipeline::originate(&st, &r.ports, VrId(1), &mut b, &c);
     assert_eq!(v, dataplane::pipeline::Verdict::Tx(CORE));
     assert_eq!(
@@ -185,7 +209,7 @@ fn arp_reply_from_the_core_publishes_the_labelled_next_hop() {
 }
 
 fn varouter_state(r: &Rig) -> Arc<vr::ForwardingState> {
-    r.ctl.current_state()
+    r.core.state()
 }
 
 #[test]
@@ -262,7 +286,10 @@ fn answers_arp_and_ping_for_the_vr_address() {
             ..
         }
     ));
-    assert_eq!(r.ctl.stats.echo_replies, 1);
+    assert_eq!(
+        r.core.service::<IcmpService>().unwrap().stats.echo_replies,
+        1
+    );
 }
 
 #[test]
@@ -312,18 +339,24 @@ fn neighbor_miss_queues_then_releases_and_gleans_a_host_route() {
     let out = sent(&r);
     assert_eq!(out.len(), 1, "the queued packet is released");
     assert_eq!(&out[0].1[0..6], &host);
-    assert_eq!(&out[0].1[14..], &ip[..]);
-    r.ctl.tick(r.t0 + Duration::from_millis(10));
-    let st = r.ctl.current_state();
-    let fib = st.vr_fib(VrId(1)).unwrap();
-    let nh = vr::Lpm::lookup(&fib.fib4, u32::from(Ipv4Addr::new(10, 1, 0, 7))).unwrap();
+    assert_eq!(
+        &out[0].1[14..14 + ip.len()],
+        &ip[..],
+        "(padded to 60 bytes)"
+    );
+    tick(&mut r, Duration::from_millis(10));
+    let st = r.core.state();
+    let fib = st.vr(VrId(1)).unwrap();
+    let nh = fib.lookup4(u32::from(Ipv4Addr::new(10, 1, 0, 7))).unwrap();
     assert!(
         matches!(st.next_hop(nh), Some(NextHop::Forward { dst_mac, .. }) if *dst_mac == host),
         "host route published"
     );
     // VR B has the same subnet and learned nothing.
-    let fib_b = st.vr_fib(VrId(2)).unwrap();
-    let nh_b = vr::Lpm::lookup(&fib_b.fib4, u32::from(Ipv4Addr::new(10, 1, 0, 7))).unwrap();
+    let fib_b = st.vr(VrId(2)).unwrap();
+    let nh_b = fib_b
+        .lookup4(u32::from(Ipv4Addr::new(10, 1, 0, 7)))
+        .unwrap();
     assert!(
         matches!(st.next_hop(nh_b), Some(NextHop::Unresolved { .. })),
         "isolation: B is untouched"
@@ -397,7 +430,7 @@ fn ttl_expired_gets_time_exceeded_from_the_vr_and_failed_resolution_host_unreach
     let mut requests = 0;
     let mut unreachable = 0;
     for ms in (100..5000).step_by(100) {
-        r.ctl.tick(r.t0 + Duration::from_millis(ms));
+        tick(&mut r, Duration::from_millis(ms));
         for (_, f) in sent(&r) {
             if arp_of(&f).is_some_and(|a| a.target_protocol_addr == Ipv4Addr::new(10, 1, 0, 99)) {
                 requests += 1;
@@ -408,5 +441,5 @@ fn ttl_expired_gets_time_exceeded_from_the_vr_and_failed_resolution_host_unreach
     }
     assert_eq!(requests, 3);
     assert_eq!(unreachable, 1, "ICMP host unreachable to the sender");
-    assert_eq!(r.ctl.stats.neighbor_drops, 1);
+    assert_eq!(r.core.service::<NeighborService>().unwrap().stats.drops, 1);
 }

@@ -12,7 +12,7 @@ use dataplane::counters::{Drop, Punt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use varouter::run::{run, RunOptions, Summary};
+use varouter::appliance::{run, RunOptions, Summary};
 
 fn case_dir(case: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

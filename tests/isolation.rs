@@ -8,7 +8,7 @@ use dataplane::counters::Drop;
 use std::fmt::Write;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use varouter::run::{run, RunOptions};
+use varouter::appliance::{run, RunOptions};
 
 const VRS: u32 = 8;
 const N: u64 = 20;

@@ -67,6 +67,7 @@ fn eal_mbufs_and_ports() {
         eal.open_port(
             "net_nope9",
             &PortSetup {
+                mac: None,
                 queues: 1,
                 rx_desc: 256,
                 tx_desc: 256
@@ -79,6 +80,7 @@ fn eal_mbufs_and_ports() {
         .open_port(
             "net_null0",
             &PortSetup {
+                mac: Some([2, 0, 0, 0, 0x4e, 0x11]),
                 queues: 1,
                 rx_desc: 256,
                 tx_desc: 256,
@@ -87,6 +89,9 @@ fn eal_mbufs_and_ports() {
         )
         .expect("port");
     assert_eq!(port.driver(), "net_null");
+    // The profile's MAC becomes the device's.
+    assert_eq!(port.mac_set(), Some(true));
+    assert_eq!(port.mac(), [2, 0, 0, 0, 0x4e, 0x11]);
     assert!(port.link().expect("link").up);
     let mut q = port.queue(0).expect("queue 0");
     assert!(port.queue(1).is_none());

@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 
 use vr::fib::gen;
 
-use crate::bench_fib::Family;
+use crate::bench::fib::Family;
 
 /// Options of `varouter gen-routes`.
 #[derive(clap::Args, Debug)]

@@ -23,21 +23,20 @@
 //! of `/proc/cpuinfo` (invariant TSC); reading the TSC directly would need `unsafe`.
 
 use crate::config::{Backend, Config, IpPrefix, RouteTarget};
-use crate::run::{RunError, RunOptions};
-use dataplane::buffer::{BufPool, HeapBuf, HeapPool, PacketBuf};
+use controlcore::{Core, Flow, Supervisor, WorkerIo};
+use dataplane::buffer::{BufAlloc, BufPool, HeapAlloc, HeapBuf, HeapPool, PacketBuf};
 use dataplane::counters::{Totals, WorkerCounters};
 use dataplane::pipeline::PortInfo;
 use dataplane::port::mem::{Egress, FlowSpec, MemPort, MemStats};
 use dataplane::port::{PortQueue, BURST};
-use dataplane::punt::{PuntRing, PUNT_RING_SIZE};
-use dataplane::worker::{StopWhen, Worker};
+use dataplane::worker::StopWhen;
 use std::fmt::Write as _;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vr::{ForwardingState, ForwardingStateBuilder, NextHopId, Publisher, VrId};
+use vr::{ForwardingState, NextHop, RouteSource, StateWriter, VrId};
 use wire::checksum;
 
 /// Options of `varouter bench pipeline`.
@@ -163,7 +162,9 @@ pub fn run(args: Args) -> Result<(), String> {
     if args.dst_from_routes && !routes.iter().any(|r| matches!(r, IpPrefix::V4(_))) {
         return Err("--dst-from-routes needs IPv4 routes from --routes".into());
     }
-    let (tables, routes_loaded) = compile_with_routes(&cfg, &routes, args.routes_vr.as_deref())?;
+    let workers = cfg.worker_cores.len().max(1);
+    let (mut writer, routes_loaded) =
+        writer_with_routes(&cfg, &routes, args.routes_vr.as_deref(), workers)?;
     let dpdk = cfg
         .ports
         .iter()
@@ -185,11 +186,11 @@ pub fn run(args: Args) -> Result<(), String> {
 
     let mut fib_ns = None;
     let r = if dpdk {
-        run_dpdk(&cfg, &args, tables, routes_loaded)?
+        run_dpdk(&cfg, &args, writer, routes_loaded)?
     } else {
         let rings = generate_rings(&cfg, &args, &routes)?;
-        fib_ns = fib_only_ns(&cfg, &tables, &rings, args.routes_vr.as_deref());
-        run_replay(&cfg, &args, tables, rings, routes_loaded)?
+        fib_ns = fib_only_ns(&cfg, &writer.snapshot(), &rings, args.routes_vr.as_deref());
+        run_replay(&cfg, &args, writer, rings, routes_loaded)?
     };
     if args.json {
         println!("{}", r.json());
@@ -247,18 +248,18 @@ pub fn load_routes(path: &Path) -> Result<Vec<IpPrefix>, String> {
     Ok(v)
 }
 
-/// Compiles the profile and adds `routes` to the VR named `vr` (default: the first),
-/// sharing the next hops of that VR's static routes. Returns the tables and the number of
-/// routes added.
-pub fn compile_with_routes(
+/// The profile's tables with `routes` added to the VR named `vr` (default: the first),
+/// through the next hops of that VR's static routes (round robin per family). Returns the
+/// writer and the number of routes added.
+pub fn writer_with_routes(
     cfg: &Config,
     routes: &[IpPrefix],
     vr: Option<&str>,
-) -> Result<(ForwardingState, usize), String> {
-    let mut b: ForwardingStateBuilder =
-        crate::build::compile_builder(cfg).map_err(|e| e.to_string())?;
+    workers: usize,
+) -> Result<(StateWriter, usize), String> {
+    let mut w = crate::appliance::initial_state(cfg, workers).map_err(|e| e.to_string())?;
     if routes.is_empty() {
-        return Ok((b.build(1).map_err(|e| e.to_string())?, 0));
+        return Ok((w, 0));
     }
     let v = match vr {
         Some(name) => cfg
@@ -271,18 +272,17 @@ pub fn compile_with_routes(
             .first()
             .ok_or("--routes needs a VR in the profile")?,
     };
-    let first = b.build(1).map_err(|e| e.to_string())?;
-    let fib = first
-        .vr_fib(VrId(v.id))
-        .ok_or_else(|| format!("VR `{}` has no FIB", v.name))?;
-    let (mut nh4, mut nh6): (Vec<NextHopId>, Vec<NextHopId>) = (Vec::new(), Vec::new());
+    let id = VrId(v.id);
+    let (mut nh4, mut nh6): (Vec<NextHop>, Vec<NextHop>) = (Vec::new(), Vec::new());
     for r in &v.routes {
         if !matches!(r.target, RouteTarget::Via { .. }) {
             continue;
         }
-        match r.prefix {
-            IpPrefix::V4(p) => nh4.extend(fib.lookup4(p.addr())),
-            IpPrefix::V6(p) => nh6.extend(fib.lookup6(p.addr())),
+        if let Some(nh) = w.route(id, r.prefix, RouteSource::Static) {
+            match r.prefix {
+                IpPrefix::V4(_) => nh4.push(nh),
+                IpPrefix::V6(_) => nh6.push(nh),
+            }
         }
     }
     if nh4.is_empty() && nh6.is_empty() {
@@ -293,21 +293,22 @@ pub fn compile_with_routes(
     }
     let (mut k4, mut k6, mut added) = (0usize, 0usize, 0usize);
     for r in routes {
-        let res = match r {
-            IpPrefix::V4(p) if !nh4.is_empty() => {
+        let nh = match r {
+            IpPrefix::V4(_) if !nh4.is_empty() => {
                 k4 += 1;
-                b.add_route4(VrId(v.id), *p, nh4[k4 % nh4.len()])
+                nh4[k4 % nh4.len()]
             }
-            IpPrefix::V6(p) if !nh6.is_empty() => {
+            IpPrefix::V6(_) if !nh6.is_empty() => {
                 k6 += 1;
-                b.add_route6(VrId(v.id), *p, nh6[k6 % nh6.len()])
+                nh6[k6 % nh6.len()]
             }
             _ => continue,
         };
-        res.map_err(|e| e.to_string())?;
+        w.set_route(id, *r, RouteSource::Static, nh)
+            .map_err(|e| e.to_string())?;
         added += 1;
     }
-    Ok((b.build(1).map_err(|e| e.to_string())?, added))
+    Ok((w, added))
 }
 
 /// Generates `args.ring` frames per port from the flows entering it (index = port).
@@ -334,7 +335,7 @@ fn generate_rings(
     for (pi, p) in cfg.ports.iter().enumerate() {
         // The ring is replayed as fast as the worker goes: profile rates and budgets do not
         // apply to a benchmark.
-        let flows: Vec<FlowSpec> = crate::run::flow_specs(cfg, pi, 1, 0)
+        let flows: Vec<FlowSpec> = crate::backend::soft::flow_specs(cfg, pi, 1, 0)
             .into_iter()
             .map(|f| FlowSpec {
                 rate_pps: None,
@@ -393,7 +394,7 @@ fn fib_only_ns(
         Some(n) => cfg.vrs.iter().find(|v| v.name == n)?,
         None => cfg.vrs.first()?,
     };
-    let fib = st.vr_fib(VrId(v.id))?;
+    let fib = st.vr(VrId(v.id))?;
     let dsts: Vec<u32> = rings
         .iter()
         .flatten()
@@ -527,130 +528,214 @@ fn summed(t: &Totals) -> (u64, u64, u64, u64) {
     (rx, tx, drops, punts)
 }
 
-fn run_replay(
-    cfg: &Config,
-    args: &Args,
-    tables: ForwardingState,
-    rings: Vec<Vec<Vec<u8>>>,
-    routes_loaded: usize,
-) -> Result<BenchResult, String> {
-    let mhz = cpu_mhz(args)?;
-    let publisher: Publisher<ForwardingState> = Publisher::new(tables);
-    let nworkers = cfg.worker_cores.len().max(1);
-    let vr_slots = cfg.vr_slots();
-    let infos: Arc<[PortInfo]> = crate::run::static_port_infos(cfg);
-    let rings: Vec<Arc<Vec<Vec<u8>>>> = rings.into_iter().map(Arc::new).collect();
-    let counters: Vec<Arc<WorkerCounters>> = (0..nworkers)
-        .map(|_| Arc::new(WorkerCounters::new(cfg.ports.len(), vr_slots)))
-        .collect();
-    let punt: Vec<Arc<PuntRing<HeapBuf>>> = (0..nworkers)
-        .map(|_| Arc::new(PuntRing::new(PUNT_RING_SIZE)))
-        .collect();
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut handles = Vec::new();
-    for w in 0..nworkers {
-        let queues: Vec<Box<dyn PortQueue<HeapBuf, HeapPool>>> = rings
+/// The replay rings as a port backend: every worker replays every port's ring from its own
+/// offset; transmitted packets are recycled.
+struct ReplayBackend {
+    rings: Vec<Arc<Vec<Vec<u8>>>>,
+    ports: Arc<[PortInfo]>,
+    cores: Vec<Option<usize>>,
+    handles: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl controlcore::Backend for ReplayBackend {
+    type Buf = HeapBuf;
+    type Pool = HeapPool;
+
+    fn workers(&self) -> usize {
+        self.cores.len()
+    }
+
+    fn ports(&self) -> Arc<[PortInfo]> {
+        self.ports.clone()
+    }
+
+    fn live_ports(&self) -> Vec<bool> {
+        vec![false; self.ports.len()]
+    }
+
+    fn worker_io(&mut self, w: usize) -> Result<WorkerIo<HeapBuf, HeapPool>, String> {
+        let n = self.cores.len();
+        let queues = self
+            .rings
             .iter()
             .map(|r| {
                 let q: Box<dyn PortQueue<HeapBuf, HeapPool>> = Box::new(Replay {
                     ring: r.clone(),
-                    next: (w * r.len()) / nworkers,
+                    next: (w * r.len()) / n,
                 });
                 q
             })
             .collect();
-        let mut worker = Worker::new(
-            w,
-            HeapPool::new(4096, 8192),
+        Ok(WorkerIo {
+            pool: HeapPool::new(4096, 8192),
             queues,
-            infos.clone(),
-            publisher.handle(),
-            counters[w].clone(),
-            punt[w].clone(),
-        );
-        let core = cfg.worker_cores.get(w).copied();
-        let stop = stop.clone();
-        handles.push(
-            std::thread::Builder::new()
-                .name(format!("bench{w}"))
-                .spawn(move || {
-                    if let Some(c) = core {
-                        core_affinity::set_for_current(core_affinity::CoreId { id: c });
-                    }
-                    worker.run(&stop, StopWhen::Flag);
-                })
-                .map_err(|e| format!("cannot start worker: {e}"))?,
-        );
+        })
     }
-    if let Some(c) = cfg.control_core {
-        core_affinity::set_for_current(core_affinity::CoreId { id: c });
+
+    fn launch(&mut self, w: usize, job: Box<dyn FnOnce() + Send>) -> Result<(), String> {
+        let core = self.cores.get(w).copied().flatten();
+        let h = std::thread::Builder::new()
+            .name(format!("bench{w}"))
+            .spawn(move || {
+                crate::backend::soft::pin(core);
+                job();
+            })
+            .map_err(|e| format!("cannot start worker: {e}"))?;
+        self.handles.push(h);
+        Ok(())
     }
-    // The control thread only drains punts (recycling their buffers) and keeps time.
-    let drain_for = |d: Duration| {
-        let until = Instant::now() + d;
-        while Instant::now() < until {
-            for r in &punt {
-                while r.pop().is_some() {}
-            }
-            std::thread::sleep(Duration::from_millis(2));
+
+    fn workers_finished(&self) -> bool {
+        self.handles.iter().all(|h| h.is_finished())
+    }
+
+    fn join(&mut self) -> usize {
+        self.handles
+            .drain(..)
+            .map(|h| h.join())
+            .filter(Result::is_err)
+            .count()
+    }
+
+    fn allocator(&self) -> Box<dyn BufAlloc<HeapBuf>> {
+        Box::new(HeapAlloc)
+    }
+
+    fn port_stats(&self) -> Vec<(String, Vec<(String, u64)>)> {
+        Vec::new()
+    }
+}
+
+/// Takes the counters when the warm-up ends and when the measurement ends, then stops.
+struct Measure {
+    start: Instant,
+    warmup: Duration,
+    seconds: Duration,
+    before: Option<(Instant, Totals)>,
+    after: Option<(Instant, Totals)>,
+}
+
+impl<B: PacketBuf> Supervisor<B> for Measure {
+    fn tick(&mut self, _: &mut Core<B>, counters: &[Arc<WorkerCounters>], now: Instant) -> Flow {
+        let t = now.duration_since(self.start);
+        if self.before.is_none() && t >= self.warmup {
+            self.before = Some((now, Totals::sum(counters)));
         }
-    };
-    drain_for(Duration::from_secs_f64(args.warmup));
-    let before = Totals::sum(&counters);
-    let t0 = Instant::now();
-    drain_for(Duration::from_secs_f64(args.seconds));
-    let after = Totals::sum(&counters);
-    let secs = t0.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    for h in handles {
-        let _ = h.join();
+        if let Some((t0, _)) = &self.before {
+            if now.duration_since(*t0) >= self.seconds {
+                self.after = Some((now, Totals::sum(counters)));
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
     }
-    let (rx0, tx0, d0, p0) = summed(&before);
-    let (rx1, tx1, d1, p1) = summed(&after);
+}
+
+impl Measure {
+    fn new(warmup: f64, seconds: f64) -> Self {
+        Measure {
+            start: Instant::now(),
+            warmup: Duration::from_secs_f64(warmup),
+            seconds: Duration::from_secs_f64(seconds),
+            before: None,
+            after: None,
+        }
+    }
+
+    /// (seconds, rx, tx, drops, punts) between the two snapshots.
+    fn result(&self) -> Result<(f64, u64, u64, u64, u64), String> {
+        let (Some((t0, b)), Some((t1, a))) = (&self.before, &self.after) else {
+            return Err("the run ended before the measurement did".into());
+        };
+        let (rx0, tx0, d0, p0) = summed(b);
+        let (rx1, tx1, d1, p1) = summed(a);
+        Ok((
+            t1.duration_since(*t0).as_secs_f64(),
+            rx1 - rx0,
+            tx1 - tx0,
+            d1 - d0,
+            p1 - p0,
+        ))
+    }
+}
+
+/// Runs the appliance's loop (the same as `varouter run`) on the replay backend.
+fn run_replay(
+    cfg: &Config,
+    args: &Args,
+    writer: StateWriter,
+    rings: Vec<Vec<Vec<u8>>>,
+    routes_loaded: usize,
+) -> Result<BenchResult, String> {
+    let mhz = cpu_mhz(args)?;
+    let nworkers = cfg.worker_cores.len().max(1);
+    let mut backend = ReplayBackend {
+        rings: rings.into_iter().map(Arc::new).collect(),
+        ports: crate::backend::soft::static_port_infos(cfg),
+        cores: (0..nworkers)
+            .map(|w| cfg.worker_cores.get(w).copied())
+            .collect(),
+        handles: Vec::new(),
+    };
+    crate::backend::soft::pin(cfg.control_core);
+    let mut m = Measure::new(args.warmup, args.seconds);
+    let opts = controlcore::RunOptions {
+        duration: None,
+        stop_when: StopWhen::Flag,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let services = crate::services::services(cfg, Instant::now());
+    controlcore::run(&mut backend, writer, services, &opts, stop, &mut m)
+        .map_err(|e| e.to_string())?;
+    let (seconds, rx, packets, drops, punts) = m.result()?;
     Ok(BenchResult {
         mode: "mem-replay",
         workers: nworkers,
-        seconds: secs,
-        rx: rx1 - rx0,
-        packets: tx1 - tx0,
-        drops: d1 - d0,
-        punts: p1 - p0,
+        seconds,
+        rx,
+        packets,
+        drops,
+        punts,
         cpu_mhz: mhz,
         routes_loaded,
     })
 }
 
+/// Runs the appliance's loop (the same as `varouter run`) on the profile's DPDK ports.
 #[cfg(feature = "dpdk")]
 fn run_dpdk(
     cfg: &Config,
     args: &Args,
-    tables: ForwardingState,
+    writer: StateWriter,
     routes_loaded: usize,
 ) -> Result<BenchResult, String> {
-    let opts = RunOptions {
-        duration: Some(Duration::from_secs_f64(args.seconds)),
-        until_inputs_finished: false,
-        stats_every: None,
-    };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| e.to_string())?;
     }
-    let s = crate::run_dpdk::run_with_tables(cfg, tables, &opts, stop)
-        .map_err(|e: RunError| e.to_string())?;
+    let mut backend = crate::backend::dpdk::DpdkBackend::new(cfg).map_err(|e| e.to_string())?;
+    let mut m = Measure::new(args.warmup, args.seconds);
+    let opts = controlcore::RunOptions {
+        duration: None,
+        stop_when: StopWhen::Flag,
+    };
+    let services = crate::services::services(cfg, Instant::now());
+    let report = controlcore::run(&mut backend, writer, services, &opts, stop, &mut m)
+        .map_err(|e| e.to_string())?;
+    drop(backend);
     let hz = dataplane::port::dpdk::tsc_hz();
     let mhz = match args.cpu_mhz {
         Some(m) => m,
         None if hz > 0 => hz as f64 / 1e6,
         None => cpu_mhz(args)?,
     };
-    let (rx, tx, drops, punts) = summed(&s.totals);
+    let (seconds, rx, packets, drops, punts) = m.result()?;
     Ok(BenchResult {
         mode: "dpdk",
-        workers: s.workers,
-        seconds: s.elapsed.as_secs_f64(),
+        workers: report.workers,
+        seconds,
         rx,
-        packets: tx,
+        packets,
         drops,
         punts,
         cpu_mhz: mhz,
@@ -659,9 +744,8 @@ fn run_dpdk(
 }
 
 #[cfg(not(feature = "dpdk"))]
-fn run_dpdk(_: &Config, _: &Args, _: ForwardingState, _: usize) -> Result<BenchResult, String> {
-    let _: Option<RunOptions> = None;
-    Err(RunError::DpdkNotBuilt.to_string())
+fn run_dpdk(_: &Config, _: &Args, _: StateWriter, _: usize) -> Result<BenchResult, String> {
+    Err(crate::backend::BackendError::DpdkNotBuilt.to_string())
 }
 
 #[cfg(test)]

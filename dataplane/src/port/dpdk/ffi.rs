@@ -118,6 +118,7 @@ extern "C" {
     pub fn vr_port_stop(port: u16) -> c_int;
     pub fn vr_port_close(port: u16) -> c_int;
     pub fn vr_port_mac(port: u16, out: *mut u8) -> c_int;
+    pub fn vr_port_set_mac(port: u16, mac: *const u8) -> c_int;
     pub fn vr_port_link(
         port: u16,
         speed: *mut u32,

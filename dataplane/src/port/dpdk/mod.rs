@@ -355,10 +355,23 @@ impl Eal {
             unsafe { ffi::vr_port_close(id) };
             return Err(perr("rte_eth_dev_start", rc));
         }
+        let mac_set = cfg.mac.map(|m| {
+            // SAFETY: `m` is 6 readable bytes; the port is started.
+            let rc = unsafe { ffi::vr_port_set_mac(id, m.as_ptr()) };
+            if rc != 0 {
+                tracing::warn!(
+                    port = device,
+                    "cannot set the MAC address ({}); the port keeps its own and stays promiscuous",
+                    strerror(rc)
+                );
+            }
+            rc == 0
+        });
         let mut mac = [0u8; 6];
         // SAFETY: `mac` has the 6 bytes the call writes.
         unsafe { ffi::vr_port_mac(id, mac.as_mut_ptr()) };
         Ok(Arc::new(EthPort {
+            mac_set,
             id,
             name: device.to_string(),
             driver,
@@ -667,6 +680,9 @@ impl crate::buffer::BufAlloc<Mbuf> for MbufPool {
 /// How to set a port up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PortSetup {
+    /// The MAC address the port should have (set as the device's default address; the
+    /// port stays promiscuous either way, and the pipeline filters unicast on this MAC).
+    pub mac: Option<[u8; 6]>,
     /// Rx queues and tx queues (one of each per worker).
     pub queues: u16,
     /// Rx descriptors per queue.
@@ -692,6 +708,7 @@ pub struct EthPort {
     name: String,
     driver: String,
     mac: [u8; 6],
+    mac_set: Option<bool>,
     queues: u16,
     rss: bool,
     multiseg_dropped: AtomicU64,
@@ -722,7 +739,12 @@ impl EthPort {
     pub fn driver(&self) -> &str {
         &self.driver
     }
-    /// The device's own MAC address.
+    /// Whether the MAC address asked for in [`PortSetup::mac`] was set (`None`: none asked).
+    pub fn mac_set(&self) -> Option<bool> {
+        self.mac_set
+    }
+
+    /// The device's MAC address (after setting it, when asked).
     pub fn mac(&self) -> [u8; 6] {
         self.mac
     }

@@ -157,6 +157,12 @@ int vr_port_mac(uint16_t port, uint8_t out[6]) {
     return rc;
 }
 
+int vr_port_set_mac(uint16_t port, const uint8_t mac[6]) {
+    struct rte_ether_addr a;
+    memcpy(a.addr_bytes, mac, 6);
+    return rte_eth_dev_default_mac_addr_set(port, &a);
+}
+
 int vr_port_link(uint16_t port, uint32_t *speed, int *up, int *full_duplex) {
     struct rte_eth_link l;
     memset(&l, 0, sizeof(l));

@@ -1,0 +1,482 @@
+//! Running an appliance from a profile: the initial tables, the protocol services, the
+//! backend of its ports, and the [`controlcore::run`] loop with a supervisor that prints
+//! live statistics and reloads the profile on request; then the summary.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use controlcore::{Core, Flow, RunReport, Supervisor};
+use dataplane::buffer::PacketBuf;
+use dataplane::counters::{Punt, Totals, WorkerCounters};
+use dataplane::port::mem::{self, MemStats};
+use dataplane::worker::StopWhen;
+use vr::{vr_counter, ForwardingState, StateWriter, VrId};
+
+use crate::backend::soft::SoftBackend;
+use crate::backend::BackendError;
+use crate::config::{Backend, Config};
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Stop when every input is exhausted (capture files, counted flows).
+    pub until_inputs_finished: bool,
+    /// Print a stats line this often.
+    pub stats_every: Option<Duration>,
+}
+
+/// Where a running appliance re-reads its profile from, and the flag (raised by SIGHUP)
+/// that asks it to.
+#[derive(Clone, Debug)]
+pub struct Reload {
+    /// The profile file.
+    pub path: std::path::PathBuf,
+    /// Raised to request a reload; lowered by the supervisor.
+    pub requested: Arc<AtomicBool>,
+}
+
+/// Run failures.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Table compilation.
+    #[error(transparent)]
+    Build(#[from] crate::tables::BuildError),
+    /// The initial tables were refused (a profile that checked never is).
+    #[error("initial tables: {0}")]
+    Tables(String),
+    /// A backend could not start.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// The run loop failed.
+    #[error(transparent)]
+    Run(#[from] controlcore::RunError),
+}
+
+/// Per-flow results.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowResult {
+    /// Flow name.
+    pub name: String,
+    /// VR the flow belongs to (name), if known.
+    pub vr: Option<String>,
+    /// Generated.
+    pub sent: u64,
+    /// Left where expected.
+    pub delivered: u64,
+    /// Left anywhere else (for a flow expected to be dropped: left at all).
+    pub misdelivered: u64,
+}
+
+/// Per-VR results.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VrResult {
+    /// VR id.
+    pub id: u32,
+    /// VR name.
+    pub name: String,
+    /// Packets classified into the VR.
+    pub rx: u64,
+    /// Packets forwarded by the VR.
+    pub tx: u64,
+    /// Packets of the VR dropped.
+    pub dropped: u64,
+    /// Generator packets of this VR's flows delivered where expected.
+    pub delivered: u64,
+    /// Generator packets of this VR's flows delivered anywhere else.
+    pub misdelivered: u64,
+}
+
+/// What a run did.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Workers.
+    pub workers: usize,
+    /// Summed worker counters.
+    pub totals: Totals,
+    /// Port names (index = port id).
+    pub port_names: Vec<String>,
+    /// Per flow.
+    pub flows: Vec<FlowResult>,
+    /// Per VR (the VRs of the last published version).
+    pub vrs: Vec<VrResult>,
+    /// Frames the sinks could not attribute to a flow, per port.
+    pub foreign: Vec<u64>,
+    /// Punted packets the control core received, by reason.
+    pub punted: Vec<(Punt, u64)>,
+    /// The control core's and its services' counters.
+    pub control: Vec<(String, u64)>,
+    /// Per port, the backend's own statistics (DPDK xstats, kernel counters).
+    pub backend_stats: Vec<(String, Vec<(String, u64)>)>,
+}
+
+impl Summary {
+    /// All misdelivered packets.
+    pub fn misdelivered(&self) -> u64 {
+        self.flows.iter().map(|f| f.misdelivered).sum()
+    }
+    /// Packets received on all ports.
+    pub fn rx_packets(&self) -> u64 {
+        self.totals.ports.iter().map(|p| p.0).sum()
+    }
+    /// Packets sent on all ports.
+    pub fn tx_packets(&self) -> u64 {
+        self.totals.ports.iter().map(|p| p.1).sum()
+    }
+    /// A control-core counter by name.
+    pub fn control_counter(&self, name: &str) -> Option<u64> {
+        self.control.iter().find(|c| c.0 == name).map(|c| c.1)
+    }
+}
+
+/// The VR (index into `cfg.vrs`) a flow belongs to: the VR of its ingress interface, or
+/// for labelled ingress the VR its top label pops into, or the VR of its expected egress.
+pub fn flow_vr(cfg: &Config, f: &crate::config::FlowCfg) -> Option<usize> {
+    let by_if = |port: usize, vlan: Option<u16>| {
+        cfg.vrs.iter().position(|v| {
+            v.interfaces
+                .iter()
+                .any(|i| i.port == port && i.vlan == vlan)
+        })
+    };
+    by_if(f.port, f.vlan)
+        .or_else(|| {
+            let top = *f.labels.last()?;
+            cfg.label_matrix.iter().find_map(|l| match l.op {
+                crate::config::LabelOpCfg::Pop { vr } if l.label == top => Some(vr),
+                _ => None,
+            })
+        })
+        .or_else(|| f.expect.as_ref().and_then(|e| by_if(e.port, e.vlan)))
+}
+
+/// The forwarding state a profile starts with, for `workers` workers.
+pub fn initial_state(cfg: &Config, workers: usize) -> Result<StateWriter, RunError> {
+    let mut w = StateWriter::new(cfg.ports.iter().map(|p| p.mac).collect(), workers);
+    let changes = crate::tables::initial(cfg)?;
+    w.apply(&changes)
+        .map_err(|(i, e)| RunError::Tables(format!("{}: {e}", changes[i])))?;
+    Ok(w)
+}
+
+/// Runs the appliance described by `cfg` until `stop` is raised or `opts` says so.
+pub fn run(cfg: &Config, opts: &RunOptions, stop: Arc<AtomicBool>) -> Result<Summary, RunError> {
+    run_with_reload(cfg, opts, stop, None)
+}
+
+/// [`run`], re-reading the profile whenever `reload` is requested ([`crate::reload`]).
+pub fn run_with_reload(
+    cfg: &Config,
+    opts: &RunOptions,
+    stop: Arc<AtomicBool>,
+    reload: Option<Reload>,
+) -> Result<Summary, RunError> {
+    let writer = initial_state(cfg, cfg.worker_cores.len().max(1))?;
+    let services = crate::services::services(cfg, Instant::now());
+    let run_opts = controlcore::RunOptions {
+        duration: opts.duration,
+        stop_when: if opts.until_inputs_finished {
+            StopWhen::InputsFinished
+        } else {
+            StopWhen::Flag
+        },
+    };
+    let mut sup = AppSupervisor::new(cfg.clone(), opts.stats_every, reload);
+    if let Some(c) = cfg.control_core {
+        crate::backend::soft::pin(Some(c));
+    }
+    if cfg
+        .ports
+        .iter()
+        .any(|p| matches!(p.backend, Backend::Dpdk { .. }))
+    {
+        #[cfg(feature = "dpdk")]
+        {
+            let mut b = crate::backend::dpdk::DpdkBackend::new(cfg)?;
+            let report = controlcore::run(&mut b, writer, services, &run_opts, stop, &mut sup)?;
+            drop(b);
+            return Ok(summary(&sup.running, report, &[]));
+        }
+        #[cfg(not(feature = "dpdk"))]
+        return Err(BackendError::DpdkNotBuilt.into());
+    }
+    let mut b = SoftBackend::new(cfg)?;
+    let report = controlcore::run(&mut b, writer, services, &run_opts, stop, &mut sup)?;
+    Ok(summary(&sup.running, report, &b.mem_stats))
+}
+
+/// The supervisor of a profile-driven appliance: live statistics lines and reloads.
+pub struct AppSupervisor {
+    /// The configuration running now (the last one a reload applied).
+    pub running: Config,
+    stats_every: Option<Duration>,
+    reload: Option<Reload>,
+    start: Instant,
+    last_print: Instant,
+    last_totals: Option<Totals>,
+    last_vrs: HashMap<VrId, (u64, u64)>,
+}
+
+impl AppSupervisor {
+    /// A supervisor for `running`.
+    pub fn new(running: Config, stats_every: Option<Duration>, reload: Option<Reload>) -> Self {
+        let now = Instant::now();
+        AppSupervisor {
+            running,
+            stats_every,
+            reload,
+            start: now,
+            last_print: now,
+            last_totals: None,
+            last_vrs: HashMap::new(),
+        }
+    }
+}
+
+impl<B: PacketBuf> Supervisor<B> for AppSupervisor {
+    fn tick(&mut self, core: &mut Core<B>, counters: &[Arc<WorkerCounters>], now: Instant) -> Flow {
+        if let Some(r) = &self.reload {
+            if r.requested.swap(false, Ordering::Relaxed) {
+                let path = r.path.clone();
+                crate::reload::reload(core, &mut self.running, &path, now);
+            }
+        }
+        if let Some(every) = self.stats_every {
+            if self.last_totals.is_none() {
+                self.last_totals = Some(Totals::sum(counters));
+            }
+            let secs = now.duration_since(self.last_print).as_secs_f64();
+            if now.duration_since(self.last_print) >= every {
+                let totals = Totals::sum(counters);
+                let st = core.state();
+                let line = stats_line(
+                    &self.running,
+                    &st,
+                    self.start.elapsed(),
+                    self.last_totals.as_ref().unwrap_or(&totals),
+                    &totals,
+                    &mut self.last_vrs,
+                    secs,
+                );
+                println!("{line}");
+                self.last_totals = Some(totals);
+                self.last_print = now;
+            }
+        }
+        Flow::Continue
+    }
+}
+
+fn summary(cfg: &Config, r: RunReport, mem_stats: &[Arc<MemStats>]) -> Summary {
+    let totals = Totals::sum(&r.counters);
+    let sum_flow = |f: &dyn Fn(&MemStats) -> &[std::sync::atomic::AtomicU64], i: usize| {
+        mem_stats.iter().map(|s| mem::load(f(s), i)).sum::<u64>()
+    };
+    let flows: Vec<FlowResult> = if mem_stats.is_empty() {
+        Vec::new()
+    } else {
+        cfg.flows
+            .iter()
+            .enumerate()
+            .map(|(i, f)| FlowResult {
+                name: f.name.clone(),
+                vr: flow_vr(cfg, f).map(|v| cfg.vrs[v].name.clone()),
+                sent: sum_flow(&|s| &s.sent, i),
+                delivered: sum_flow(&|s| &s.delivered, i),
+                misdelivered: sum_flow(&|s| &s.misdelivered, i),
+            })
+            .collect()
+    };
+    let vrs = r
+        .state
+        .vrs()
+        .map(|v| {
+            let mine = flows
+                .iter()
+                .filter(|f| f.vr.as_deref() == Some(v.info.name.as_str()));
+            let (d, m) = mine.fold((0, 0), |(d, m), f| (d + f.delivered, m + f.misdelivered));
+            VrResult {
+                id: v.id().0,
+                name: v.info.name.clone(),
+                rx: v.counters.total(vr_counter::RX),
+                tx: v.counters.total(vr_counter::TX),
+                dropped: v.counters.total(vr_counter::DROP),
+                delivered: d,
+                misdelivered: m,
+            }
+        })
+        .collect();
+    Summary {
+        elapsed: r.elapsed,
+        workers: r.workers,
+        port_names: cfg.ports.iter().map(|p| p.name.clone()).collect(),
+        foreign: (0..cfg.ports.len())
+            .map(|p| sum_flow(&|s| &s.foreign, p))
+            .collect(),
+        totals,
+        flows,
+        vrs,
+        punted: r.punts,
+        control: r.control,
+        backend_stats: r.port_stats,
+    }
+}
+
+/// Formats a rate in packets per second.
+pub fn pps(n: f64) -> String {
+    if n >= 1e6 {
+        format!("{:.2}Mpps", n / 1e6)
+    } else if n >= 1e3 {
+        format!("{:.1}kpps", n / 1e3)
+    } else {
+        format!("{n:.0}pps")
+    }
+}
+
+/// Most VRs / ports named on one live stats line.
+const LINE_ITEMS: usize = 8;
+
+fn stats_line(
+    cfg: &Config,
+    st: &ForwardingState,
+    t: Duration,
+    before: &Totals,
+    now: &Totals,
+    last_vrs: &mut HashMap<VrId, (u64, u64)>,
+    secs: f64,
+) -> String {
+    let secs = secs.max(1e-9);
+    let mut s = format!("[{:>4.0}s]", t.as_secs_f64());
+    let rate = |a: u64, b: u64| pps((a.saturating_sub(b)) as f64 / secs);
+    let mut shown = 0;
+    let mut active = 0;
+    let mut seen = HashMap::with_capacity(last_vrs.len());
+    for v in st.vrs() {
+        let (rx, tx) = (
+            v.counters.total(vr_counter::RX),
+            v.counters.total(vr_counter::TX),
+        );
+        let (rx0, tx0) = last_vrs.get(&v.id()).copied().unwrap_or((rx, tx));
+        seen.insert(v.id(), (rx, tx));
+        if rx == rx0 && tx == tx0 {
+            continue;
+        }
+        active += 1;
+        if shown < LINE_ITEMS {
+            let _ = write!(
+                s,
+                " | vr {} rx {} tx {}",
+                v.info.name,
+                rate(rx, rx0),
+                rate(tx, tx0)
+            );
+            shown += 1;
+        }
+    }
+    *last_vrs = seen;
+    if active > shown {
+        let _ = write!(s, " | +{} VRs", active - shown);
+    }
+    for (i, p) in cfg.ports.iter().enumerate().take(LINE_ITEMS) {
+        let (rx, tx, dr) = now.ports.get(i).copied().unwrap_or_default();
+        let (rx0, tx0, dr0) = before.ports.get(i).copied().unwrap_or_default();
+        let _ = write!(
+            s,
+            " | {} rx {} tx {} drop {}",
+            p.name,
+            rate(rx, rx0),
+            rate(tx, tx0),
+            dr.saturating_sub(dr0)
+        );
+    }
+    s
+}
+
+/// The final report, as printed by `varouter run`.
+pub fn format_summary(s: &Summary) -> String {
+    let mut o = String::new();
+    let secs = s.elapsed.as_secs_f64().max(1e-9);
+    let _ = writeln!(o, "=== varouter summary ===");
+    let _ = writeln!(
+        o,
+        "elapsed {:.2}s, {} worker(s); rx {} pkts, tx {} pkts; {} per worker",
+        secs,
+        s.workers,
+        s.rx_packets(),
+        s.tx_packets(),
+        pps(s.rx_packets() as f64 / secs / s.workers as f64)
+    );
+    let _ = writeln!(o, "virtual routers:");
+    for v in &s.vrs {
+        let _ = writeln!(
+            o,
+            "  {:<12} id {:<5} rx {:>12} tx {:>12} dropped {:>10} delivered {:>12} misdelivered {}",
+            v.name, v.id, v.rx, v.tx, v.dropped, v.delivered, v.misdelivered
+        );
+    }
+    let _ = writeln!(o, "ports:");
+    for (i, n) in s.port_names.iter().enumerate() {
+        let (rx, tx, dr) = s.totals.ports.get(i).copied().unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "  {n:<12} rx {rx:>12} tx {tx:>12} dropped {dr:>10} unattributed {}",
+            s.foreign.get(i).copied().unwrap_or(0)
+        );
+    }
+    if !s.flows.is_empty() {
+        let _ = writeln!(o, "flows:");
+        for f in &s.flows {
+            let _ = writeln!(
+                o,
+                "  {:<24} vr {:<8} sent {:>12} delivered {:>12} misdelivered {}",
+                f.name,
+                f.vr.as_deref().unwrap_or("-"),
+                f.sent,
+                f.delivered,
+                f.misdelivered
+            );
+        }
+    }
+    let drops: Vec<_> = s.totals.drops.iter().filter(|d| d.1 > 0).collect();
+    if !drops.is_empty() {
+        let _ = writeln!(o, "drops:");
+        for (d, n) in drops {
+            let _ = writeln!(o, "  {:<28} {n}", d.name());
+        }
+    }
+    let punts: Vec<_> = s.punted.iter().filter(|p| p.1 > 0).collect();
+    if !punts.is_empty() {
+        let _ = writeln!(o, "punted to control core:");
+        for (p, n) in punts {
+            let _ = writeln!(o, "  {:<28} {n}", p.name());
+        }
+    }
+    let nz: Vec<_> = s.control.iter().filter(|x| x.1 > 0).collect();
+    if !nz.is_empty() {
+        let _ = writeln!(o, "control core (non-zero):");
+        for (k, v) in nz {
+            let _ = writeln!(o, "  {k:<36} {v}");
+        }
+    }
+    for (port, stats) in &s.backend_stats {
+        let nz: Vec<_> = stats.iter().filter(|x| x.1 > 0).collect();
+        if !nz.is_empty() {
+            let _ = writeln!(o, "port {port} device statistics (non-zero):");
+            for (k, v) in nz {
+                let _ = writeln!(o, "  {k:<36} {v}");
+            }
+        }
+    }
+    let _ = writeln!(
+        o,
+        "misdelivered (delivered to the wrong VR or port): {}",
+        s.misdelivered()
+    );
+    o
+}

@@ -1,0 +1,14 @@
+//! Benchmarks and benchmark tools of the `varouter` command, on the same code the
+//! appliance runs:
+//!
+//! | command | module | measures |
+//! |---|---|---|
+//! | `varouter bench fib` | [`fib`] | FIB build time, memory, lookup cycles, update rate |
+//! | `varouter bench pipeline` | [`pipeline`] | the real pipeline through the appliance's run loop ([`controlcore::run`]) on a replay backend or DPDK |
+//! | `varouter bench publish` | [`publish`] | incremental publication: session binds, neighbour resolutions, visibility delay, memory under churn |
+//! | `varouter gen-routes` | [`gen_routes`] | (tool) a synthetic routing table with the real Internet's prefix-length mix |
+
+pub mod fib;
+pub mod gen_routes;
+pub mod pipeline;
+pub mod publish;

@@ -1,0 +1,121 @@
+//! The protocol services a profile runs on the control core, and their settings from the
+//! profile: router interfaces for ARP/ND and ICMP, the L2TP endpoints of the VRs.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::time::Instant;
+
+use controlcore::Service;
+use controlplane::icmp::service::IcmpService;
+use controlplane::l2tp::driver::vr::EndpointConfig;
+use controlplane::l2tp::engine::{Config as L2tpConfig, Limits as L2tpLimits, Role};
+use controlplane::l2tp::service::L2tpService;
+use controlplane::neighbor::service::NeighborService;
+use controlplane::neighbor::NeighborConfig;
+use controlplane::packet::{Iface, Interfaces};
+use vr::{NeighborKey, PortId, VrId};
+
+use crate::config::{Config, IfAddr, L2tpRole};
+
+/// The router interfaces of a profile: every VR interface, then every trunk port.
+pub fn interfaces(cfg: &Config) -> Interfaces {
+    let split = |addrs: &[IfAddr]| {
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for a in addrs {
+            match a.addr {
+                IpAddr::V4(x) => v4.push((x, a.len)),
+                IpAddr::V6(x) => v6.push((x, a.len)),
+            }
+        }
+        (v4, v6)
+    };
+    let mut out = Vec::new();
+    for v in &cfg.vrs {
+        for i in &v.interfaces {
+            let (v4, v6) = split(&i.addresses);
+            out.push(Iface {
+                port: i.port as u16,
+                vlan: i.vlan,
+                mac: cfg.ports[i.port].mac,
+                vr: Some(v.id),
+                v4,
+                v6,
+            });
+        }
+    }
+    for (pi, p) in cfg.ports.iter().enumerate() {
+        if p.trunk {
+            let (v4, v6) = split(&p.addresses);
+            out.push(Iface {
+                port: pi as u16,
+                vlan: None,
+                mac: p.mac,
+                vr: None,
+                v4,
+                v6,
+            });
+        }
+    }
+    Interfaces::new(out)
+}
+
+/// The static neighbours of a profile (the neighbour service never overrides them).
+pub fn static_neighbors(cfg: &Config) -> BTreeSet<NeighborKey> {
+    cfg.neighbors
+        .iter()
+        .map(|n| NeighborKey {
+            port: PortId(n.port as u16),
+            vlan: n.vlan,
+            ip: n.ip,
+        })
+        .collect()
+}
+
+/// The engine role of a profile role.
+pub fn role(r: L2tpRole) -> Role {
+    match r {
+        L2tpRole::Lac => Role::Lac,
+        L2tpRole::Lns => Role::Lns,
+    }
+}
+
+/// The L2TP endpoints of a profile's VRs.
+pub fn l2tp_endpoints(cfg: &Config) -> Vec<EndpointConfig> {
+    cfg.vrs
+        .iter()
+        .filter_map(|v| {
+            let l = v.l2tp.as_ref()?;
+            let mut e = L2tpConfig::new(role(l.role), &l.hostname);
+            e.secret = l.secret.as_ref().map(|s| s.as_bytes().to_vec());
+            e.hide_avps = l.hide_avps;
+            e.hello_interval = l.hello_interval;
+            e.limits = L2tpLimits {
+                max_tunnels: l.max_tunnels,
+                max_half_open: l.max_half_open,
+                max_half_open_per_source: l.max_half_open_per_source,
+                max_sessions_per_tunnel: l.max_sessions_per_tunnel,
+                max_sessions: l.max_sessions,
+            };
+            Some(EndpointConfig {
+                vr: VrId(v.id),
+                local: l.local,
+                engine: e,
+                peers: l.peers.clone(),
+                autodial: l.autodial,
+            })
+        })
+        .collect()
+}
+
+/// The services of a profile: ARP/ND, ICMP, L2TP.
+pub fn services(cfg: &Config, now: Instant) -> Vec<Box<dyn Service>> {
+    let ifaces = interfaces(cfg);
+    let mut neighbor = NeighborService::new(ifaces.clone(), NeighborConfig::default());
+    neighbor.set_static(static_neighbors(cfg));
+    vec![
+        Box::new(neighbor),
+        Box::new(IcmpService::new(ifaces)),
+        Box::new(L2tpService::new(l2tp_endpoints(cfg), now)),
+    ]
+}
