@@ -667,7 +667,7 @@ fn malformed_datagrams_bump_named_counters() {
     );
     e.handle_input(now, src, &m.to_bytes(None).unwrap());
     e.handle_input(now, src, &[0xc8]);
-    let c = e.counters().clone();
+    let c = *e.counters();
     assert_eq!(c.malformed_avp_too_short, 1);
     assert_eq!(c.malformed_avp_overrun, 1);
     assert_eq!(c.malformed_header, 2);

@@ -139,7 +139,10 @@ pub struct VrEndpoints {
     orphans: Vec<(u16, u16)>,
     /// Endpoints used since the last drain.
     touched: BTreeSet<VrId>,
-    timer_updates: Vec<(VrId, EndpointTimer, Option<Instant>)>,
+    /// Protocol counters of engines that were replaced or removed.
+    retired: crate::l2tp::engine::Counters,
+    /// Timers whose deadline may have changed (the deadline is read when polled).
+    timer_keys: BTreeSet<(VrId, EndpointTimer)>,
     /// Counters.
     pub stats: DriverStats,
 }
@@ -157,7 +160,8 @@ impl VrEndpoints {
             make_rng,
             orphans: Vec::new(),
             touched: BTreeSet::new(),
-            timer_updates: Vec::new(),
+            retired: Default::default(),
+            timer_keys: BTreeSet::new(),
             stats: DriverStats::default(),
         };
         for c in cfgs {
@@ -189,12 +193,12 @@ impl VrEndpoints {
     }
 
     fn retire(&mut self, old: Endpoint) {
+        self.retired.add(old.engine.counters());
         for t in old.engine.tunnel_ids() {
-            self.timer_updates
-                .push((old.cfg.vr, EndpointTimer::Tunnel(t), None));
+            self.timer_keys
+                .insert((old.cfg.vr, EndpointTimer::Tunnel(t)));
         }
-        self.timer_updates
-            .push((old.cfg.vr, EndpointTimer::Drain, None));
+        self.timer_keys.insert((old.cfg.vr, EndpointTimer::Drain));
         self.orphans.extend(old.bound);
     }
 
@@ -321,10 +325,18 @@ impl VrEndpoints {
         }
     }
 
-    /// The next timer whose deadline may have changed: (VR, timer, deadline or `None` to
-    /// disarm). Valid after [`Self::drain`].
+    /// The next timer whose deadline may have changed: (VR, timer, its deadline now or
+    /// `None` to disarm). Valid after [`Self::drain`].
     pub fn poll_timer_update(&mut self) -> Option<(VrId, EndpointTimer, Option<Instant>)> {
-        self.timer_updates.pop()
+        let (vr, t) = self.timer_keys.pop_first()?;
+        let ep = self.eps.get(&vr);
+        let at = match t {
+            EndpointTimer::Tunnel(id) => ep.and_then(|e| e.engine.tunnel_deadline(id)),
+            EndpointTimer::Drain => ep
+                .and_then(|e| e.draining)
+                .map(|(_, since)| since + DRAIN_LIMIT),
+        };
+        Some((vr, t, at))
     }
 
     /// Moves what the engines produced out: IPv4 packets to route in their VR, and table
@@ -435,6 +447,10 @@ impl VrEndpoints {
                 ));
                 self.stats.tx += 1;
             }
+            while let Some((tunnel, _)) = ep.engine.poll_timer_update() {
+                self.timer_keys.insert((vr, EndpointTimer::Tunnel(tunnel)));
+            }
+            self.timer_keys.insert((vr, EndpointTimer::Drain));
         }
     }
 
@@ -489,9 +505,14 @@ impl VrEndpoints {
             .collect()
     }
 
-    /// Sum of a protocol counter over every engine.
+    /// Sum of a protocol counter over every engine, the replaced ones included.
     pub fn engine_counter(&self, f: impl Fn(&crate::l2tp::engine::Counters) -> u64) -> u64 {
-        self.eps.values().map(|e| f(e.engine.counters())).sum()
+        f(&self.retired)
+            + self
+                .eps
+                .values()
+                .map(|e| f(e.engine.counters()))
+                .sum::<u64>()
     }
 }
 

@@ -46,7 +46,7 @@ pub enum Limit {
 }
 
 /// Named counters (monotonic).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
     pub rx_datagrams: u64,
     pub rx_data_messages: u64,
@@ -95,6 +95,98 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// Adds `o` to these counters (an engine that is replaced keeps counting in its
+    /// successor's totals). Destructured so that a new field cannot be forgotten.
+    pub fn add(&mut self, o: &Counters) {
+        let Counters {
+            rx_datagrams,
+            rx_data_messages,
+            rx_control_messages,
+            rx_zlb,
+            rx_duplicates,
+            rx_out_of_order,
+            rx_out_of_window,
+            rx_unknown_tunnel,
+            rx_wrong_peer,
+            rx_unexpected_message,
+            rx_ignored_unknown_message,
+            malformed_header,
+            malformed_avp_too_short,
+            malformed_avp_overrun,
+            malformed_avp_length,
+            malformed_avp_value,
+            malformed_zero_tunnel_id,
+            malformed_hidden_without_random_vector,
+            malformed_hidden_other,
+            malformed_message_type,
+            missing_avp,
+            unknown_mandatory_avp,
+            tx_messages,
+            tx_retransmits,
+            tx_zlb,
+            tx_hello,
+            tunnels_opened,
+            tunnels_established,
+            tunnels_closed,
+            tunnels_timed_out,
+            tunnel_auth_failures,
+            tie_breaks_won,
+            tie_breaks_lost,
+            sessions_established,
+            sessions_closed,
+            id_collisions,
+            refused_max_tunnels,
+            refused_max_half_open,
+            refused_max_half_open_per_source,
+            refused_max_sessions_per_tunnel,
+            refused_max_sessions,
+            refused_wrong_role,
+            encode_errors,
+        } = *o;
+        self.rx_datagrams += rx_datagrams;
+        self.rx_data_messages += rx_data_messages;
+        self.rx_control_messages += rx_control_messages;
+        self.rx_zlb += rx_zlb;
+        self.rx_duplicates += rx_duplicates;
+        self.rx_out_of_order += rx_out_of_order;
+        self.rx_out_of_window += rx_out_of_window;
+        self.rx_unknown_tunnel += rx_unknown_tunnel;
+        self.rx_wrong_peer += rx_wrong_peer;
+        self.rx_unexpected_message += rx_unexpected_message;
+        self.rx_ignored_unknown_message += rx_ignored_unknown_message;
+        self.malformed_header += malformed_header;
+        self.malformed_avp_too_short += malformed_avp_too_short;
+        self.malformed_avp_overrun += malformed_avp_overrun;
+        self.malformed_avp_length += malformed_avp_length;
+        self.malformed_avp_value += malformed_avp_value;
+        self.malformed_zero_tunnel_id += malformed_zero_tunnel_id;
+        self.malformed_hidden_without_random_vector += malformed_hidden_without_random_vector;
+        self.malformed_hidden_other += malformed_hidden_other;
+        self.malformed_message_type += malformed_message_type;
+        self.missing_avp += missing_avp;
+        self.unknown_mandatory_avp += unknown_mandatory_avp;
+        self.tx_messages += tx_messages;
+        self.tx_retransmits += tx_retransmits;
+        self.tx_zlb += tx_zlb;
+        self.tx_hello += tx_hello;
+        self.tunnels_opened += tunnels_opened;
+        self.tunnels_established += tunnels_established;
+        self.tunnels_closed += tunnels_closed;
+        self.tunnels_timed_out += tunnels_timed_out;
+        self.tunnel_auth_failures += tunnel_auth_failures;
+        self.tie_breaks_won += tie_breaks_won;
+        self.tie_breaks_lost += tie_breaks_lost;
+        self.sessions_established += sessions_established;
+        self.sessions_closed += sessions_closed;
+        self.id_collisions += id_collisions;
+        self.refused_max_tunnels += refused_max_tunnels;
+        self.refused_max_half_open += refused_max_half_open;
+        self.refused_max_half_open_per_source += refused_max_half_open_per_source;
+        self.refused_max_sessions_per_tunnel += refused_max_sessions_per_tunnel;
+        self.refused_max_sessions += refused_max_sessions;
+        self.refused_wrong_role += refused_wrong_role;
+        self.encode_errors += encode_errors;
+    }
     pub(crate) fn refused(&mut self, l: Limit) {
         match l {
             Limit::Tunnels | Limit::Ids => self.refused_max_tunnels += 1,

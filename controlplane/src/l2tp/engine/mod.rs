@@ -1567,6 +1567,11 @@ impl<R: Rng> Engine<R> {
         }
     }
 
+    /// When `tunnel`'s timers are due (`None`: no timer armed, or no such tunnel).
+    pub fn tunnel_deadline(&self, tunnel: u16) -> Option<Instant> {
+        self.tunnels.get(&tunnel).and_then(tunnel_timeout)
+    }
+
     /// The next tunnel whose deadline may have changed, with its deadline now (`None`: no
     /// timer, or the tunnel is gone).
     pub fn poll_timer_update(&mut self) -> Option<(u16, Option<Instant>)> {
