@@ -384,6 +384,11 @@ impl NextHopPool {
         ids.len()
     }
 
+    /// Every neighbour some next hop in use goes through (resolved or not).
+    pub fn wanted_neighbors(&self) -> impl Iterator<Item = &NeighborKey> + '_ {
+        self.by_neighbor.keys()
+    }
+
     /// The MAC of a neighbour, if recorded.
     pub fn neighbor(&self, key: &NeighborKey) -> Option<[u8; 6]> {
         self.neighbors.get(key).copied()

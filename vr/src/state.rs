@@ -837,7 +837,9 @@ impl StateWriter {
         Some(self.snapshot())
     }
 
-    fn snapshot(&mut self) -> ForwardingState {
+    /// Compiles the current contents into a version even when nothing changed since the
+    /// last one (a reader that starts late, a benchmark that looks before it runs).
+    pub fn snapshot(&mut self) -> ForwardingState {
         for id in std::mem::take(&mut self.dirty_vrs) {
             let Some(st) = self.vrs.get_mut(&id) else {
                 continue;
