@@ -19,8 +19,9 @@
 //!   `--batch` resolutions;
 //! * the same resolution for a host in the **full-table VR** (its FIB is recompiled in the
 //!   touched slots and copied, ≈ the table's size per publication: the expensive case);
-//! * **visibility delay**: from the end of a commit to the reader's first load of that
-//!   version (median, 99th percentile, max);
+//! * **visibility delay**: from a change (the oldest of its batch) to the reader's first
+//!   load of the version that holds it, and from the publication to that load (median,
+//!   99th percentile, max);
 //! * **memory under churn**: resident set size before and after `--churn` binds/unbinds.
 //!
 //! Rates are wall-clock on the control thread (commit and publish included); the reader
@@ -67,9 +68,15 @@ pub struct Args {
     /// Resolutions to time in the full-table VR.
     #[arg(long, default_value_t = 2_000)]
     pub big_resolutions: u64,
-    /// Changes per publication.
+    /// Changes per publication in the throughput phases.
     #[arg(long, default_value_t = 64)]
     pub batch: u64,
+    /// Offered session binds+unbinds per second in the latency phase (for one second).
+    #[arg(long, default_value_t = 50_000.0)]
+    pub bind_rate: f64,
+    /// Offered neighbour resolutions per second in the latency phase (for one second).
+    #[arg(long, default_value_t = 10_000.0)]
+    pub resolution_rate: f64,
     /// Binds+unbinds for the memory check (0: skip).
     #[arg(long, default_value_t = 10_000_000)]
     pub churn: u64,
@@ -144,31 +151,59 @@ fn reader(p: &Publisher<ForwardingState>, t0: Instant) -> Reader {
 struct Pub {
     p: Publisher<ForwardingState>,
     t0: Instant,
-    committed: Vec<(u64, u64)>,
+    /// (version, when its oldest change was made, when it was published), in ns from t0.
+    committed: Vec<(u64, u64, u64)>,
+    /// When the oldest change not yet published was made.
+    pending_since: Option<u64>,
 }
 
 impl Pub {
+    fn now(&self) -> u64 {
+        self.t0.elapsed().as_nanos() as u64
+    }
+
+    /// A change is about to be made; it arrived at `at` (ns from t0).
+    fn change(&mut self, at: u64) {
+        if self.pending_since.is_none() {
+            self.pending_since = Some(at);
+        }
+    }
+
     fn publish(&mut self, w: &mut StateWriter) {
         if let Some(st) = w.commit() {
             let v = st.version;
             self.p.publish(st);
-            self.committed
-                .push((v, self.t0.elapsed().as_nanos() as u64));
+            let at = self.now();
+            let since = self.pending_since.take().unwrap_or(at);
+            self.committed.push((v, since, at));
         }
     }
 }
 
-/// Visibility delays (µs) of the versions committed since `from`.
-fn delays(p: &Pub, r: &Reader, from: usize) -> Vec<f64> {
+/// For the versions published since `from`: (µs from the oldest change to the reader's
+/// first load of the version or of a later one — a reader that skipped a version saw its
+/// changes in the next —, µs from publication to that load).
+fn delays(p: &Pub, r: &Reader, from: usize) -> (Vec<f64>, Vec<f64>) {
     // Give the reader a moment to see the last version.
     std::thread::sleep(Duration::from_millis(20));
-    p.committed[from..]
-        .iter()
-        .filter_map(|(v, at)| {
-            let seen = r.seen.get(*v as usize % SEEN)?.load(Ordering::Relaxed);
-            (seen >= *at).then(|| (seen - at) as f64 / 1e3)
-        })
-        .collect()
+    let mut first_seen = u64::MAX;
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for (v, since, at) in p.committed[from..].iter().rev() {
+        let seen = r
+            .seen
+            .get(*v as usize % SEEN)
+            .map_or(0, |x| x.load(Ordering::Relaxed));
+        if seen >= *at {
+            first_seen = first_seen.min(seen);
+        }
+        if first_seen != u64::MAX && first_seen >= *at {
+            out.push((
+                (first_seen - since) as f64 / 1e3,
+                (first_seen - at) as f64 / 1e3,
+            ));
+        }
+    }
+    out.into_iter().unzip()
 }
 
 fn pct(v: &mut [f64], q: f64) -> f64 {
@@ -186,7 +221,21 @@ struct Phase {
     ops: u64,
     secs: f64,
     publications: usize,
-    delay_us: (f64, f64, f64),
+    /// From the change to the reader: median, p99, max (µs).
+    change_us: (f64, f64, f64),
+    /// From the publication to the reader: median, p99, max (µs).
+    publish_us: (f64, f64, f64),
+}
+
+/// How changes are fed to the writer.
+#[derive(Clone, Copy, Debug)]
+enum Pace {
+    /// As fast as possible, published every `n` changes (throughput).
+    Batch(u64),
+    /// Changes arrive at this rate; everything that arrived is applied and published at
+    /// once, as the control core's loop does (latency at a given load). A change's delay
+    /// counts from when it arrived, so falling behind shows.
+    Rate(f64),
 }
 
 fn phase(
@@ -195,26 +244,50 @@ fn phase(
     r: &Reader,
     w: &mut StateWriter,
     ops: u64,
-    batch: u64,
+    pace: Pace,
     mut op: impl FnMut(&mut StateWriter, u64),
 ) -> Phase {
     let from = p.committed.len();
     let t = Instant::now();
-    for i in 0..ops {
-        op(w, i);
-        if (i + 1) % batch == 0 {
-            p.publish(w);
+    match pace {
+        Pace::Batch(batch) => {
+            for i in 0..ops {
+                p.change(p.now());
+                op(w, i);
+                if (i + 1) % batch == 0 {
+                    p.publish(w);
+                }
+            }
+        }
+        Pace::Rate(rate) => {
+            let start = p.now();
+            let mut i = 0;
+            while i < ops {
+                let arrived = ((t.elapsed().as_secs_f64() * rate) as u64 + 1).min(ops);
+                if i == arrived {
+                    std::hint::spin_loop();
+                    continue;
+                }
+                while i < arrived {
+                    p.change(start + (i as f64 / rate * 1e9) as u64);
+                    op(w, i);
+                    i += 1;
+                }
+                p.publish(w);
+            }
         }
     }
     p.publish(w);
     let secs = t.elapsed().as_secs_f64();
-    let mut d = delays(p, r, from);
+    let (mut c, mut d) = delays(p, r, from);
+    let q = |v: &mut Vec<f64>| (pct(v, 0.5), pct(v, 0.99), pct(v, 1.0));
     Phase {
         name,
         ops,
         secs,
         publications: p.committed.len() - from,
-        delay_us: (pct(&mut d, 0.5), pct(&mut d, 0.99), pct(&mut d, 1.0)),
+        change_us: q(&mut c),
+        publish_us: q(&mut d),
     }
 }
 
@@ -297,11 +370,12 @@ pub fn run(args: Args) -> Result<(), String> {
         p: Publisher::new(first),
         t0,
         committed: Vec::new(),
+        pending_since: None,
     };
     let r = reader(&p.p, t0);
     let small = args.small_vrs;
     let sess = |i: u64| SessionKey::L2tp {
-        tunnel: (i >> 16) as u16 | 1,
+        tunnel: (i >> 16) as u16 + 1,
         session: i as u16,
     };
 
@@ -318,24 +392,34 @@ pub fn run(args: Args) -> Result<(), String> {
     }
     p.publish(&mut w);
     let mut next = pop;
+    let mut bind_one = |w: &mut StateWriter| {
+        let i = next;
+        next += 1;
+        let _ = w.unbind_session(&sess(i - pop));
+        let _ = w.bind_session(
+            sess(i),
+            SessionBinding {
+                vr: VrId(2 + (i % u64::from(small)) as u32),
+            },
+        );
+    };
     let binds = phase(
         "session bind+unbind",
         &mut p,
         &r,
         &mut w,
         args.binds,
-        args.batch,
-        |w, _| {
-            let i = next;
-            next += 1;
-            let _ = w.unbind_session(&sess(i - pop));
-            let _ = w.bind_session(
-                sess(i),
-                SessionBinding {
-                    vr: VrId(2 + (i % u64::from(small)) as u32),
-                },
-            );
-        },
+        Pace::Batch(args.batch),
+        |w, _| bind_one(w),
+    );
+    let binds_paced = phase(
+        "session bind+unbind at --bind-rate",
+        &mut p,
+        &r,
+        &mut w,
+        (args.bind_rate as u64).min(args.binds),
+        Pace::Rate(args.bind_rate),
+        |w, _| bind_one(w),
     );
 
     let key = |vr: u32, ip: IpAddr| NeighborKey {
@@ -379,19 +463,24 @@ pub fn run(args: Args) -> Result<(), String> {
             RouteSource::Neighbor,
         );
     };
+    let resolve_small = |w: &mut StateWriter, i: u64| {
+        let vr = 2 + (i % u64::from(small)) as u32;
+        let ip = host(vr, i / u64::from(small));
+        resolve(w, vr, ip, 0, key(vr, ip).vlan);
+    };
+    let withdraw_small = |w: &mut StateWriter, i: u64| {
+        let vr = 2 + (i % u64::from(small)) as u32;
+        let ip = host(vr, i / u64::from(small));
+        withdraw(w, vr, ip, 0, key(vr, ip).vlan);
+    };
     let res = phase(
         "neighbour resolution (small VRs)",
         &mut p,
         &r,
         &mut w,
         args.resolutions,
-        args.batch,
-        |w, i| {
-            let vr = 2 + (i % u64::from(small)) as u32;
-            let ip = host(vr, i / u64::from(small));
-            let k = key(vr, ip);
-            resolve(w, vr, ip, 0, k.vlan);
-        },
+        Pace::Batch(args.batch),
+        resolve_small,
     );
     let wd = phase(
         "neighbour withdrawal (small VRs)",
@@ -399,13 +488,17 @@ pub fn run(args: Args) -> Result<(), String> {
         &r,
         &mut w,
         args.resolutions,
-        args.batch,
-        |w, i| {
-            let vr = 2 + (i % u64::from(small)) as u32;
-            let ip = host(vr, i / u64::from(small));
-            let k = key(vr, ip);
-            withdraw(w, vr, ip, 0, k.vlan);
-        },
+        Pace::Batch(args.batch),
+        withdraw_small,
+    );
+    let res_paced = phase(
+        "neighbour resolution at --resolution-rate",
+        &mut p,
+        &r,
+        &mut w,
+        (args.resolution_rate as u64).min(args.resolutions),
+        Pace::Rate(args.resolution_rate),
+        resolve_small,
     );
     let big = phase(
         "neighbour resolution (full-table VR)",
@@ -413,7 +506,7 @@ pub fn run(args: Args) -> Result<(), String> {
         &r,
         &mut w,
         args.big_resolutions,
-        args.batch,
+        Pace::Batch(args.batch),
         |w, i| {
             let ip = IpAddr::V4(Ipv4Addr::from(0x6440_0000 | (i as u32 & 0xffff)));
             resolve(w, 1, ip, 1, None);
@@ -427,6 +520,7 @@ pub fn run(args: Args) -> Result<(), String> {
         let cap0 = w.next_hops().capacity();
         let t = Instant::now();
         for k in 0..args.churn {
+            p.change(p.now());
             let i = next;
             next += 1;
             let _ = w.unbind_session(&sess(i - pop));
@@ -460,7 +554,7 @@ pub fn run(args: Args) -> Result<(), String> {
     let loads = r.handle.join().map_err(|_| "reader thread panicked")?;
     let retired = p.p.reclaim();
 
-    let phases = [binds, res, wd, big];
+    let phases = [binds, binds_paced, res, wd, res_paced, big];
     if args.json {
         let mut o = format!(
             "{{\"routes\":{},\"small_vrs\":{},\"batch\":{},\"build_s\":{:.3},\"state_mib\":{:.1}",
@@ -473,12 +567,15 @@ pub fn run(args: Args) -> Result<(), String> {
         for ph in &phases {
             let _ = write!(
                 o,
-                ",\"{}\":{{\"per_s\":{:.0},\"delay_us_median\":{:.1},\"delay_us_p99\":{:.1},\"delay_us_max\":{:.1}}}",
+                ",\"{}\":{{\"per_s\":{:.0},\"change_to_worker_us\":[{:.1},{:.1},{:.1}],\"publish_to_worker_us\":[{:.1},{:.1},{:.1}]}}",
                 ph.name.replace(' ', "_").replace(['(', ')'], ""),
                 ph.ops as f64 / ph.secs,
-                ph.delay_us.0,
-                ph.delay_us.1,
-                ph.delay_us.2
+                ph.change_us.0,
+                ph.change_us.1,
+                ph.change_us.2,
+                ph.publish_us.0,
+                ph.publish_us.1,
+                ph.publish_us.2
             );
         }
         if let Some((n, s, a, b, _, _, _)) = churn {
@@ -506,18 +603,31 @@ pub fn run(args: Args) -> Result<(), String> {
         state_mib
     );
     let _ = writeln!(o, "batch            {} changes per publication", args.batch);
+    let _ = writeln!(
+        o,
+        "{:<38} {:>9}   {:>27}   {:>27}",
+        "", "per s", "change → worker (µs)", "publish → worker (µs)"
+    );
+    let _ = writeln!(
+        o,
+        "{:<38} {:>9}   {:>27}   {:>27}",
+        "", "", "median / p99 / max", "median / p99 / max"
+    );
     for ph in &phases {
         let _ = writeln!(
             o,
-            "{:<36} {:>10.0} /s   ({} in {:.2} s, {} publications; visible to the reader after median {:.1} µs, p99 {:.1} µs, max {:.1} µs)",
+            "{:<38} {:>9.0}   {:>8.1} / {:>7.1} / {:>7.1}   {:>8.1} / {:>7.1} / {:>7.1}   ({} in {:.2} s, {} publications)",
             ph.name,
             ph.ops as f64 / ph.secs,
+            ph.change_us.0,
+            ph.change_us.1,
+            ph.change_us.2,
+            ph.publish_us.0,
+            ph.publish_us.1,
+            ph.publish_us.2,
             ph.ops,
             ph.secs,
             ph.publications,
-            ph.delay_us.0,
-            ph.delay_us.1,
-            ph.delay_us.2
         );
     }
     if let Some((n, s, a, b, c0, c1, live)) = churn {
