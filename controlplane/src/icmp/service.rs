@@ -178,7 +178,7 @@ impl IcmpService {
             return;
         };
         let d = p.frame;
-        if ip_off > d.len() || d.get(ip_off).map(|b| b >> 4) != Some(4) {
+        if stack > ip_off || ip_off > d.len() || d.get(ip_off).map(|b| b >> 4) != Some(4) {
             // An IPv6 payload would need an IPv6 source; trunks have IPv4 addresses only.
             self.stats.suppressed += 1;
             return;
