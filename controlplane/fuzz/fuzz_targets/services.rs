@@ -29,8 +29,13 @@ const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 
 fn core(now: Instant) -> (Core<HeapBuf>, Arc<InjectRing<HeapBuf>>) {
     let mut w = StateWriter::new(vec![MAC, MAC], 1);
-    w.add_vr(VirtualRouter::new(VrId(1), "a", VpnId::new(1, 1).unwrap(), "t"))
-        .unwrap();
+    w.add_vr(VirtualRouter::new(
+        VrId(1),
+        "a",
+        VpnId::new(1, 1).unwrap(),
+        "t",
+    ))
+    .unwrap();
     w.bind_interface(IfKey::PortVlan(PortId(0), 10), IfBinding::Vr(VrId(1)))
         .unwrap();
     w.bind_interface(IfKey::Port(PortId(1)), IfBinding::Trunk)
@@ -41,13 +46,36 @@ fn core(now: Instant) -> (Core<HeapBuf>, Arc<InjectRing<HeapBuf>>) {
         via: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         push: LabelPush::EMPTY,
     };
-    w.set_route(VrId(1), "10.0.0.0/24".parse().unwrap(), RouteSource::Connected, glean)
-        .unwrap();
-    w.set_route(VrId(1), "10.0.0.1/32".parse().unwrap(), RouteSource::Local, NextHop::Local)
-        .unwrap();
+    w.set_route(
+        VrId(1),
+        "10.0.0.0/24".parse().unwrap(),
+        RouteSource::Connected,
+        glean,
+    )
+    .unwrap();
+    w.set_route(
+        VrId(1),
+        "10.0.0.1/32".parse().unwrap(),
+        RouteSource::Local,
+        NextHop::Local,
+    )
+    .unwrap();
     let ring = Arc::new(InjectRing::new(4096));
-    let ports: Arc<[PortInfo]> = vec![PortInfo { mac: MAC, mtu: 1500 }; 2].into();
-    let mut c = Core::new(w, ports, vec![true, true], vec![ring.clone()], Box::new(HeapAlloc));
+    let ports: Arc<[PortInfo]> = vec![
+        PortInfo {
+            mac: MAC,
+            mtu: 1500
+        };
+        2
+    ]
+    .into();
+    let mut c = Core::new(
+        w,
+        ports,
+        vec![true, true],
+        vec![ring.clone()],
+        Box::new(HeapAlloc),
+    );
     let ifaces = Interfaces::new(vec![
         Iface {
             port: 0,
@@ -91,7 +119,10 @@ fn core(now: Instant) -> (Core<HeapBuf>, Arc<InjectRing<HeapBuf>>) {
 }
 
 fn u16_at(d: &[u8], i: usize) -> u16 {
-    u16::from_be_bytes([d.get(i).copied().unwrap_or(0), d.get(i + 1).copied().unwrap_or(0)])
+    u16::from_be_bytes([
+        d.get(i).copied().unwrap_or(0),
+        d.get(i + 1).copied().unwrap_or(0),
+    ])
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -106,7 +137,11 @@ fuzz_target!(|data: &[u8]| {
         let off = |i: usize| {
             let o = u16_at(d, 2 + 2 * i);
             // Mostly small offsets inside the frame, sometimes anything.
-            if flags & 0x80 != 0 { o } else { o % 96 }
+            if flags & 0x80 != 0 {
+                o
+            } else {
+                o % 96
+            }
         };
         let at = Offsets {
             vlan: (flags & 4 != 0).then_some(10),
@@ -119,7 +154,9 @@ fuzz_target!(|data: &[u8]| {
         let len = usize::from(d[12]);
         let frame = &d[13..(13 + len).min(d.len())];
         d = &d[(13 + len).min(d.len())..];
-        let Some(buf) = HeapBuf::from_slice(frame) else { continue };
+        let Some(buf) = HeapBuf::from_slice(frame) else {
+            continue;
+        };
         c.handle_punt(
             t,
             Punted {
