@@ -96,14 +96,65 @@ pub fn static_port_infos(cfg: &Config) -> Arc<[PortInfo]> {
 
 type Queues = Vec<Box<dyn PortQueue<HeapBuf, HeapPool>>>;
 
+/// Worker threads pinned to their cores: launching, watching and joining them (shared by
+/// the software backends and the benchmark's replay backend).
+pub struct Threads {
+    cores: Vec<Option<usize>>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Threads {
+    /// Workers `0..cores.len()`, worker `w` pinned to `cores[w]` when given.
+    pub fn new(cores: Vec<Option<usize>>) -> Self {
+        Threads {
+            cores,
+            handles: Vec::new(),
+        }
+    }
+
+    /// Number of workers.
+    pub fn workers(&self) -> usize {
+        self.cores.len()
+    }
+
+    /// Starts worker `w` on its core.
+    pub fn launch(&mut self, w: usize, job: Box<dyn FnOnce() + Send>) -> Result<(), String> {
+        let core = self.cores.get(w).copied().flatten();
+        let h = std::thread::Builder::new()
+            .name(format!("worker{w}"))
+            .spawn(move || {
+                if !pin(core) {
+                    tracing::warn!(worker = w, core = ?core, "could not pin worker");
+                }
+                job();
+            })
+            .map_err(|e| format!("cannot start worker thread: {e}"))?;
+        self.handles.push(h);
+        Ok(())
+    }
+
+    /// True when every started worker has returned.
+    pub fn finished(&self) -> bool {
+        self.handles.iter().all(|h| h.is_finished())
+    }
+
+    /// Waits for every worker; returns how many panicked.
+    pub fn join(&mut self) -> usize {
+        self.handles
+            .drain(..)
+            .map(|h| h.join())
+            .filter(Result::is_err)
+            .count()
+    }
+}
+
 /// The `mem`, `pcap` and `af_packet` ports of a profile.
 pub struct SoftBackend {
     ports: Arc<[PortInfo]>,
     live: Vec<bool>,
     names: Vec<String>,
-    cores: Vec<Option<usize>>,
+    threads: Threads,
     io: Vec<Option<Queues>>,
-    handles: Vec<JoinHandle<()>>,
     afp_stats: Vec<Option<Arc<AfPacketStats>>>,
     /// Per worker, the generator and sink statistics of the mem ports.
     pub mem_stats: Vec<Arc<MemStats>>,
@@ -200,11 +251,12 @@ impl SoftBackend {
                 .map(|p| matches!(p.backend, PortBackend::AfPacket { .. }))
                 .collect(),
             names: cfg.ports.iter().map(|p| p.name.clone()).collect(),
-            cores: (0..workers)
-                .map(|w| cfg.worker_cores.get(w).copied())
-                .collect(),
+            threads: Threads::new(
+                (0..workers)
+                    .map(|w| cfg.worker_cores.get(w).copied())
+                    .collect(),
+            ),
             io: per_worker.into_iter().map(Some).collect(),
-            handles: Vec::new(),
             afp_stats,
             mem_stats,
         })
@@ -216,7 +268,7 @@ impl Backend for SoftBackend {
     type Pool = HeapPool;
 
     fn workers(&self) -> usize {
-        self.cores.len()
+        self.threads.workers()
     }
 
     fn ports(&self) -> Arc<[PortInfo]> {
@@ -240,30 +292,15 @@ impl Backend for SoftBackend {
     }
 
     fn launch(&mut self, w: usize, job: Box<dyn FnOnce() + Send>) -> Result<(), String> {
-        let core = self.cores.get(w).copied().flatten();
-        let h = std::thread::Builder::new()
-            .name(format!("worker{w}"))
-            .spawn(move || {
-                if !pin(core) {
-                    tracing::warn!(worker = w, core = ?core, "could not pin worker");
-                }
-                job();
-            })
-            .map_err(|e| format!("cannot start worker thread: {e}"))?;
-        self.handles.push(h);
-        Ok(())
+        self.threads.launch(w, job)
     }
 
     fn workers_finished(&self) -> bool {
-        self.handles.iter().all(|h| h.is_finished())
+        self.threads.finished()
     }
 
     fn join(&mut self) -> usize {
-        self.handles
-            .drain(..)
-            .map(|h| h.join())
-            .filter(Result::is_err)
-            .count()
+        self.threads.join()
     }
 
     fn allocator(&self) -> Box<dyn BufAlloc<HeapBuf>> {

@@ -533,8 +533,7 @@ fn summed(t: &Totals) -> (u64, u64, u64, u64) {
 struct ReplayBackend {
     rings: Vec<Arc<Vec<Vec<u8>>>>,
     ports: Arc<[PortInfo]>,
-    cores: Vec<Option<usize>>,
-    handles: Vec<std::thread::JoinHandle<()>>,
+    threads: crate::backend::soft::Threads,
 }
 
 impl controlcore::Backend for ReplayBackend {
@@ -542,7 +541,7 @@ impl controlcore::Backend for ReplayBackend {
     type Pool = HeapPool;
 
     fn workers(&self) -> usize {
-        self.cores.len()
+        self.threads.workers()
     }
 
     fn ports(&self) -> Arc<[PortInfo]> {
@@ -554,7 +553,7 @@ impl controlcore::Backend for ReplayBackend {
     }
 
     fn worker_io(&mut self, w: usize) -> Result<WorkerIo<HeapBuf, HeapPool>, String> {
-        let n = self.cores.len();
+        let n = self.threads.workers();
         let queues = self
             .rings
             .iter()
@@ -573,28 +572,15 @@ impl controlcore::Backend for ReplayBackend {
     }
 
     fn launch(&mut self, w: usize, job: Box<dyn FnOnce() + Send>) -> Result<(), String> {
-        let core = self.cores.get(w).copied().flatten();
-        let h = std::thread::Builder::new()
-            .name(format!("bench{w}"))
-            .spawn(move || {
-                crate::backend::soft::pin(core);
-                job();
-            })
-            .map_err(|e| format!("cannot start worker: {e}"))?;
-        self.handles.push(h);
-        Ok(())
+        self.threads.launch(w, job)
     }
 
     fn workers_finished(&self) -> bool {
-        self.handles.iter().all(|h| h.is_finished())
+        self.threads.finished()
     }
 
     fn join(&mut self) -> usize {
-        self.handles
-            .drain(..)
-            .map(|h| h.join())
-            .filter(Result::is_err)
-            .count()
+        self.threads.join()
     }
 
     fn allocator(&self) -> Box<dyn BufAlloc<HeapBuf>> {
@@ -672,10 +658,11 @@ fn run_replay(
     let mut backend = ReplayBackend {
         rings: rings.into_iter().map(Arc::new).collect(),
         ports: crate::backend::soft::static_port_infos(cfg),
-        cores: (0..nworkers)
-            .map(|w| cfg.worker_cores.get(w).copied())
-            .collect(),
-        handles: Vec::new(),
+        threads: crate::backend::soft::Threads::new(
+            (0..nworkers)
+                .map(|w| cfg.worker_cores.get(w).copied())
+                .collect(),
+        ),
     };
     crate::backend::soft::pin(cfg.control_core);
     let mut m = Measure::new(args.warmup, args.seconds);
