@@ -61,6 +61,7 @@ impl Iface {
 pub struct Interfaces {
     slots: Vec<Option<Iface>>,
     by_l2: HashMap<(u16, Option<u16>), usize>,
+    by_vr: HashMap<u32, Vec<usize>>,
 }
 
 /// What [`Interfaces::update`] changed.
@@ -90,6 +91,15 @@ impl Interfaces {
     /// The id of the interface on `port` (untagged, or with VLAN `vlan`).
     pub fn find(&self, port: u16, vlan: Option<u16>) -> Option<usize> {
         self.by_l2.get(&(port, vlan)).copied()
+    }
+
+    /// The interfaces of VR `vr`, in id order.
+    pub fn of_vr(&self, vr: u32) -> impl Iterator<Item = &Iface> + '_ {
+        self.by_vr
+            .get(&vr)
+            .into_iter()
+            .flatten()
+            .filter_map(|i| self.get(*i))
     }
 
     /// Every interface with its id.
@@ -130,6 +140,12 @@ impl Interfaces {
             self.by_l2.insert((f.port, f.vlan), i);
             self.slots.push(Some(f));
             ch.added.push(i);
+        }
+        self.by_vr.clear();
+        for (i, f) in self.slots.iter().enumerate() {
+            if let Some(vr) = f.as_ref().and_then(|f| f.vr) {
+                self.by_vr.entry(vr).or_default().push(i);
+            }
         }
         ch
     }
@@ -250,6 +266,42 @@ mod tests {
         let f = ethernet([1; 6], [2; 6], None, EtherType::Ipv4, &[7]);
         assert_eq!(l2_split(&f), Some((0x0800, None, 14)));
         assert_eq!(l2_split(&f[..13]), None);
+    }
+
+    #[test]
+    fn interface_ids_are_stable_across_updates() {
+        let f = |port: u16, vlan: Option<u16>, vr: Option<u32>, a: [u8; 4]| Iface {
+            port,
+            vlan,
+            mac: [2, 0, 0, 0, 0, 1],
+            vr,
+            v4: vec![(Ipv4Addr::from(a), 24)],
+            v6: vec![],
+        };
+        let mut i = Interfaces::new(vec![
+            f(0, Some(10), Some(1), [10, 0, 1, 1]),
+            f(0, Some(20), Some(2), [10, 0, 2, 1]),
+            f(1, None, None, [192, 0, 2, 1]),
+        ]);
+        let b = i.find(0, Some(20)).unwrap();
+        assert_eq!(i.of_vr(2).count(), 1);
+        // VLAN 10 goes, B's address changes, VLAN 30 comes: ids of the others stay.
+        let ch = i.update(vec![
+            f(0, Some(20), Some(2), [10, 0, 9, 1]),
+            f(1, None, None, [192, 0, 2, 1]),
+            f(0, Some(30), Some(1), [10, 0, 3, 1]),
+        ]);
+        assert_eq!(ch.removed, vec![0]);
+        assert_eq!(ch.changed, vec![b]);
+        assert_eq!(ch.added, vec![3], "a new id, never a reused one");
+        assert_eq!(i.find(0, Some(20)), Some(b));
+        assert!(i.get(0).is_none());
+        assert_eq!(i.find(0, Some(10)), None);
+        assert_eq!(
+            i.of_vr(1).map(|x| x.vlan).collect::<Vec<_>>(),
+            vec![Some(30)]
+        );
+        assert_eq!(i.iter().count(), 3);
     }
 
     #[test]

@@ -235,3 +235,98 @@ fn flush_port<B: PacketBuf, P: BufPool<B>>(
         counters.count_drop(Drop::TxFailed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buffer::{HeapBuf, HeapPool};
+    use crate::punt::PUNT_RING_SIZE;
+    use vr::{
+        IfBinding, IfKey, IpPrefix, LabelPush, NextHop, Publisher, RouteSource, StateWriter,
+        VirtualRouter, VpnId, VrId,
+    };
+
+    /// One queue that yields `frames` once and keeps what is sent.
+    struct Once {
+        frames: Vec<Vec<u8>>,
+        sent: usize,
+    }
+
+    impl PortQueue<HeapBuf, HeapPool> for Once {
+        fn rx_burst(&mut self, _: &mut HeapPool, out: &mut Vec<HeapBuf>, max: usize) -> usize {
+            let n = self.frames.len().min(max);
+            for f in self.frames.drain(..n) {
+                out.push(HeapBuf::from_slice(&f).unwrap());
+            }
+            n
+        }
+        fn tx_burst(&mut self, pool: &mut HeapPool, pkts: &mut Vec<HeapBuf>) -> usize {
+            self.sent += pkts.len();
+            for b in pkts.drain(..) {
+                pool.free(b);
+            }
+            0
+        }
+        fn rx_finished(&self) -> bool {
+            self.frames.is_empty()
+        }
+    }
+
+    /// A route to a port the worker has no queue for (the state knows two ports, the worker
+    /// one) is a counted `table_inconsistent` drop, not an out-of-bounds index.
+    #[test]
+    fn tx_to_a_port_without_a_queue_is_a_counted_drop() {
+        let mac = [2, 0, 0, 0, 0, 1];
+        let mut w = StateWriter::new(vec![mac, mac], 1);
+        w.add_vr(VirtualRouter::new(
+            VrId(1),
+            "a",
+            VpnId::new(1, 1).unwrap(),
+            "t",
+        ))
+        .unwrap();
+        w.bind_interface(IfKey::Port(PortId(0)), IfBinding::Vr(VrId(1)))
+            .unwrap();
+        let p: IpPrefix = "10.2.0.0/16".parse().unwrap();
+        w.set_route(
+            VrId(1),
+            p,
+            RouteSource::Static,
+            NextHop::Forward {
+                port: PortId(1),
+                vlan: None,
+                src_mac: mac,
+                dst_mac: [2, 0, 0, 0, 0, 2],
+                push: LabelPush::EMPTY,
+            },
+        )
+        .unwrap();
+        let publisher = Publisher::new(w.commit().unwrap());
+        let mut f = mac.to_vec();
+        f.extend([2, 0, 0, 0, 0, 9, 0x08, 0x00]);
+        let mut ip = vec![
+            0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 10, 1, 0, 1, 10, 2, 0, 1,
+        ];
+        let sum = !wire::checksum::data(&ip);
+        ip[10..12].copy_from_slice(&sum.to_be_bytes());
+        f.extend(ip);
+        let ports: Arc<[PortInfo]> = vec![PortInfo { mac, mtu: 1500 }; 2].into();
+        let counters = Arc::new(WorkerCounters::new(0, 2));
+        let queue = Once {
+            frames: vec![f],
+            sent: 0,
+        };
+        let mut worker = Worker::new(
+            0,
+            HeapPool::new(4, 16),
+            vec![Box::new(queue)],
+            ports,
+            publisher.handle(),
+            counters.clone(),
+            Arc::new(PuntRing::new(PUNT_RING_SIZE)),
+        );
+        assert_eq!(worker.poll_once(), 1);
+        assert_eq!(counters.drops(Drop::TableInconsistent), 1);
+        assert_eq!(counters.port_drop.get(0), 1);
+    }
+}

@@ -126,7 +126,6 @@ impl IcmpService {
     /// The address an error from `vr` is sourced from: the receiving interface's address of
     /// that family when it belongs to the VR, else the VR's first address of that family.
     fn source_for(&self, vr: VrId, port: Option<PortId>, v6: bool) -> Option<IpAddr> {
-        let mine = |f: &&Iface| f.vr == Some(vr.0);
         let pick = |f: &Iface| -> Option<IpAddr> {
             if v6 {
                 f.v6.first().map(|a| IpAddr::V6(a.0))
@@ -134,9 +133,9 @@ impl IcmpService {
                 f.v4.first().map(|a| IpAddr::V4(a.0))
             }
         };
-        let all = || self.ifaces.iter().map(|(_, f)| f);
-        port.and_then(|p| all().filter(mine).find(|f| f.port == p.0).and_then(pick))
-            .or_else(|| all().filter(mine).find_map(pick))
+        let mine = || self.ifaces.of_vr(vr.0);
+        port.and_then(|p| mine().find(|f| f.port == p.0).and_then(pick))
+            .or_else(|| mine().find_map(pick))
     }
 
     fn error(
