@@ -145,10 +145,14 @@ impl L2tpService {
                 } => cx
                     .tables()
                     .bind_session(SessionKey::L2tp { tunnel, session }, SessionBinding { vr }),
-                TableChange::Unbind { tunnel, session } => cx
-                    .tables()
-                    .unbind_session(&SessionKey::L2tp { tunnel, session })
-                    .map(|_| ()),
+                TableChange::Unbind { tunnel, session } => {
+                    let key = SessionKey::L2tp { tunnel, session };
+                    // A session of a VR that was removed went with its VR.
+                    if cx.writer().session(&key).is_none() {
+                        continue;
+                    }
+                    cx.tables().unbind_session(&key).map(|_| ())
+                }
             };
             if let Err(e) = r {
                 self.stats.table_errors += 1;
