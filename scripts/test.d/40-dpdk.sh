@@ -4,15 +4,8 @@
 # SIGINT). Runs with --no-huge --no-pci: no hugepages, NICs or special privileges needed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-missing=()
-for p in libdpdk-dev dpdk pkg-config; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if ((${#missing[@]})); then
-  echo "installing ${missing[*]}"
-  if [ "$(id -u)" -ne 0 ]; then echo "40-dpdk.sh: need root to apt-get install ${missing[*]}" >&2; exit 1; fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+. scripts/test.d/need-dpdk.bash
+need_dpdk 40-dpdk.sh
 pkg-config --modversion libdpdk
 echo "cargo build --features dpdk"
 cargo build -q --features dpdk
