@@ -1,7 +1,12 @@
 #!/bin/bash
-# Interop of the appliance itself (data plane on AF_PACKET, L2TP on the control core) with
+# Interop of the appliance itself (data plane on the workers, L2TP on the control core) with
 # xl2tpd, in two network namespaces joined by a veth pair. Needs root, xl2tpd, tcpdump,
 # tshark. Every process is bounded by `timeout`.
+#   varouter-xl2tpd.sh [af_packet|dpdk]
+# runs varouter's port on the veth through AF_PACKET (default; configs/lns.yaml,
+# configs/lac.yaml as they are) or through a DPDK net_af_packet vdev (the same profiles
+# turned into DPDK ones by scripts/dpdk-profile; needs a `--features dpdk` build, by default
+# target/dpdk/release/varouter). VAROUTER overrides the binary.
 #   1. xl2tpd as LAC -> varouter LNS (configs/lns.yaml): tunnel with challenge auth, a
 #      session bound in the VR; PPP frames of the session reach the control core through
 #      the workers' session lookup (counted as ppp_control_unhandled until PPP exists).
@@ -9,7 +14,12 @@
 # tshark must decode every L2TP message in both captures without malformed packets.
 set -u
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
-BIN=${VAROUTER:-$ROOT/target/release/varouter}
+BACKEND=${1:-af_packet}
+case "$BACKEND" in
+  af_packet) BIN=${VAROUTER:-$ROOT/target/release/varouter} ;;
+  dpdk) BIN=${VAROUTER:-$ROOT/target/dpdk/release/varouter} ;;
+  *) echo "usage: $0 [af_packet|dpdk]" >&2; exit 2 ;;
+esac
 PROBE=$ROOT/tests/interop/l2tp/lcp_probe.py
 W=$(mktemp -d -t varouter_l2tp.XXXXXX)
 V=vx-vr; X=vx-xl
@@ -19,29 +29,44 @@ stat() { awk -v k="$1" '$1==k {print $2}' "$2" | tail -1; }
 cleanup() {
   for f in "$W"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
   ip netns del $V 2>/dev/null; ip netns del $X 2>/dev/null
+  # DPDK's runtime directory (--file-prefix $V) of the dpdk runs.
+  rm -rf "/var/run/dpdk/$V"
 }
 trap cleanup EXIT
 for t in xl2tpd tcpdump tshark python3; do command -v $t >/dev/null || { echo "missing $t"; exit 2; }; done
-[ -x "$BIN" ] || { echo "no varouter binary at $BIN (cargo build --release)"; exit 2; }
+[ -x "$BIN" ] || { echo "no varouter binary at $BIN (cargo build --release, for dpdk: --features dpdk --target-dir target/dpdk)"; exit 2; }
+echo "varouter ($BIN) with its port on $BACKEND"
 
 setup() {  # $1 = interface name varouter's profile expects
   cleanup
   ip netns add $V && ip netns add $X || exit 2
-  ip link add "$1" type veth peer name vx-xl0 || exit 2
-  ip link set "$1" netns $V; ip link set vx-xl0 netns $X
+  # Both ends are created in their namespaces: no name is ever taken in the root namespace.
+  ip -n $V link add "$1" type veth peer name vx-xl0 netns $X || exit 2
   ip -n $V link set lo up; ip -n $X link set lo up
   ip netns exec $V sysctl -qw net.ipv6.conf.all.disable_ipv6=1
   ip -n $V link set "$1" up
   ip -n $X addr add 10.214.0.1/24 dev vx-xl0; ip -n $X link set vx-xl0 up
-  for o in rx tx tso gso gro; do ip netns exec $X ethtool -K vx-xl0 $o off >/dev/null 2>&1; done
+  # Frames exactly as on the wire on both ends: no checksum offload, no GRO/GSO.
+  for o in rx tx tso gso gro; do
+    ip netns exec $X ethtool -K vx-xl0 $o off >/dev/null 2>&1
+    ip netns exec $V ethtool -K "$1" $o off >/dev/null 2>&1
+  done
   printf '#!/bin/sh\nexec /usr/bin/python3 %s "$@"\n' "$PROBE" > $W/fake_pppd; chmod +x $W/fake_pppd
   echo "* * interopsecret" > $W/secrets; chmod 600 $W/secrets
 }
 
+profile() {  # $1 = configs/NAME.yaml: the profile as it is, or its DPDK form on the same veth
+  if [ "$BACKEND" = af_packet ]; then echo "$ROOT/$1"; return; fi
+  "$ROOT/scripts/dpdk-profile" "$ROOT/$1" $V $V > "$W/dpdk-$(basename "$1")" || exit 2
+  "$BIN" check "$W/dpdk-$(basename "$1")" >/dev/null || exit 2
+  echo "$W/dpdk-$(basename "$1")"
+}
+
 # --- 1. xl2tpd LAC -> varouter LNS ------------------------------------------------------------
 setup lns0
+LNS=$(profile configs/lns.yaml) || exit 2
 ip netns exec $X timeout 40 tcpdump -i vx-xl0 -U -w $W/lns.pcap udp port 1701 >/dev/null 2>&1 & echo $! > $W/tcpdump.pid
-ip netns exec $V timeout 40 "$BIN" run "$ROOT/configs/lns.yaml" --duration 14 --stats-interval 0 > $W/lns.out 2>&1 & echo $! > $W/varouter.pid
+ip netns exec $V timeout 40 "$BIN" run "$LNS" --duration 14 --stats-interval 0 > $W/lns.out 2>&1 & echo $! > $W/varouter.pid
 sleep 2
 printf '[global]\nlisten-addr = 10.214.0.1\nauth file = %s/secrets\n[lac t1]\nlns = 10.214.0.2\nchallenge = yes\nlength bit = yes\nname = xl2tpd-lac\nautodial = no\n' $W > $W/lac.conf
 ip netns exec $X unshare -m sh -c "mount --bind $W/fake_pppd /usr/sbin/pppd && LCP_PROBE_LOG=$W/probe.log LCP_PROBE_RUNTIME=6 exec timeout 30 xl2tpd -D -c $W/lac.conf -p $W/xl.xpid -C $W/lac.ctl" > $W/xl2tpd_lac.log 2>&1 & echo $! > $W/xl2tpd.pid
@@ -60,11 +85,12 @@ check "tshark decodes every message (LNS case)" "[ $n -eq 0 ] && [ \$(tshark -r 
 
 # --- 2. varouter LAC -> xl2tpd LNS ------------------------------------------------------------
 setup lac0
+LAC=$(profile configs/lac.yaml) || exit 2
 ip netns exec $X timeout 40 tcpdump -i vx-xl0 -U -w $W/lac.pcap udp port 1701 >/dev/null 2>&1 & echo $! > $W/tcpdump.pid
 printf '[global]\nlisten-addr = 10.214.0.1\nauth file = %s/secrets\n[lns default]\nip range = 100.64.9.10-100.64.9.50\nlocal ip = 100.64.9.1\nchallenge = yes\nlength bit = yes\nname = xl2tpd-lns\n' $W > $W/lns.conf
 ip netns exec $X unshare -m sh -c "mount --bind $W/fake_pppd /usr/sbin/pppd && LCP_PROBE_LOG=$W/probe2.log LCP_PROBE_RUNTIME=6 exec timeout 30 xl2tpd -D -c $W/lns.conf -p $W/xl2.xpid -C $W/lns.ctl" > $W/xl2tpd_lns.log 2>&1 & echo $! > $W/xl2tpd.pid
 sleep 2
-ip netns exec $V timeout 40 "$BIN" run "$ROOT/configs/lac.yaml" --duration 10 --stats-interval 0 > $W/lac.out 2>&1
+ip netns exec $V timeout 40 "$BIN" run "$LAC" --duration 10 --stats-interval 0 > $W/lac.out 2>&1
 kill "$(cat $W/xl2tpd.pid)" "$(cat $W/tcpdump.pid)" 2>/dev/null; sleep 1
 check "tunnel established from varouter LAC" "[ \"\$(stat l2tp_tunnels_established $W/lac.out)\" -ge 1 ]"
 check "autodialed session established" "[ \"\$(stat l2tp_sessions_established $W/lac.out)\" -ge 1 ]"
@@ -73,5 +99,5 @@ n=$(tshark -r $W/lac.pcap -Y "_ws.malformed || _ws.expert.severity >= warning" 2
 check "tshark decodes every message (LAC case)" "[ $n -eq 0 ] && [ \$(tshark -r $W/lac.pcap 2>/dev/null | wc -l) -gt 5 ]"
 [ $fail -eq 0 ] || { echo "--- varouter"; cat $W/lac.out; echo "--- xl2tpd"; tail -30 $W/xl2tpd_lns.log; }
 tshark -r $W/lns.pcap 2>/dev/null | grep -v ZLB | head -12
-[ $fail -eq 0 ] && echo "PASS: varouter L2TP (af_packet data plane) interop with xl2tpd"
+[ $fail -eq 0 ] && echo "PASS: varouter L2TP ($BACKEND data plane) interop with xl2tpd"
 exit $fail
