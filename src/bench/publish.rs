@@ -155,6 +155,9 @@ struct Pub {
     committed: Vec<(u64, u64, u64)>,
     /// When the oldest change not yet published was made.
     pending_since: Option<u64>,
+    /// Whether publications are recorded (not during the memory check, whose own
+    /// bookkeeping must not grow).
+    record: bool,
 }
 
 impl Pub {
@@ -172,10 +175,14 @@ impl Pub {
     fn publish(&mut self, w: &mut StateWriter) {
         if let Some(st) = w.commit() {
             let v = st.version;
-            self.p.publish(st);
+            // Stamped before the swap: a reader may load the version before `publish`
+            // returns.
             let at = self.now();
+            self.p.publish(st);
             let since = self.pending_since.take().unwrap_or(at);
-            self.committed.push((v, since, at));
+            if self.record {
+                self.committed.push((v, since, at));
+            }
         }
     }
 }
@@ -371,6 +378,7 @@ pub fn run(args: Args) -> Result<(), String> {
         t0,
         committed: Vec::new(),
         pending_since: None,
+        record: true,
     };
     let r = reader(&p.p, t0);
     let small = args.small_vrs;
@@ -515,7 +523,9 @@ pub fn run(args: Args) -> Result<(), String> {
 
     // Memory under churn.
     let mut churn = None;
+    let mut rss_series = Vec::new();
     if args.churn > 0 {
+        p.record = false;
         let rss0 = rss_bytes();
         let cap0 = w.next_hops().capacity();
         let t = Instant::now();
@@ -533,9 +543,9 @@ pub fn run(args: Args) -> Result<(), String> {
             if (k + 1) % args.batch == 0 {
                 p.publish(&mut w);
                 p.p.reclaim();
-                if p.committed.len() > 100_000 {
-                    p.committed.clear();
-                }
+            }
+            if (k + 1) % (args.churn / 10).max(1) == 0 {
+                rss_series.push(rss_bytes());
             }
         }
         p.publish(&mut w);
@@ -639,6 +649,11 @@ pub fn run(args: Args) -> Result<(), String> {
             a as f64 / (1 << 20) as f64,
             b as f64 / (1 << 20) as f64
         );
+        let series: Vec<String> = rss_series
+            .iter()
+            .map(|b| format!("{:.1}", *b as f64 / (1 << 20) as f64))
+            .collect();
+        let _ = writeln!(o, "RSS every tenth  {} MiB", series.join(" "));
     }
     let _ = writeln!(
         o,

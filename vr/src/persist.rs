@@ -173,10 +173,23 @@ fn mix(k: u64) -> u64 {
 }
 
 /// One shard: open addressing with linear probing, at most half full.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct Shard<K, V> {
     slots: Box<[Option<(K, V)>]>,
     len: usize,
+}
+
+/// A copy is made the first time a published shard changes ([`Arc::make_mut`]); it is
+/// sized for the entries it holds, so a shard that grew during a burst does not keep its
+/// capacity once sessions go (memory follows the live set under churn).
+impl<K: PKey, V: Clone> Clone for Shard<K, V> {
+    fn clone(&self) -> Self {
+        let mut s = Shard::with_capacity(self.len + 1);
+        for (k, v) in self.iter() {
+            s.insert(*k, mix(k.pack()), v.clone());
+        }
+        s
+    }
 }
 
 impl<K: PKey, V: Clone> Shard<K, V> {
