@@ -270,6 +270,11 @@ impl<K: PKey, V: Clone> Shard<K, V> {
             }
             j = (j + 1) & mask;
         }
+        // Shrink once mostly empty (amortised: the shard lost 3/4 of its fill since it
+        // was last sized).
+        if self.slots.len() > 4 && 8 * self.len < self.slots.len() {
+            *self = self.clone();
+        }
         Some(v)
     }
 

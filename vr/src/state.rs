@@ -1470,16 +1470,25 @@ mod tests {
             }
             let v = w.commit().unwrap();
             assert_eq!(v.sessions.len(), 2000);
-            if round == 2 {
-                peak = v.sessions.memory_bytes();
-            } else if round > 2 {
-                assert!(v.sessions.memory_bytes() <= peak, "round {round}");
+            let m = v.sessions.memory_bytes();
+            if round < 3 {
+                peak = peak.max(m);
+            } else {
+                // Shard sizes vary with the keys that land in them; they do not add up.
+                assert!(m <= peak + peak / 4, "round {round}: {m} > {peak} + 25 %");
             }
             for s in 0..2000u16 {
                 w.unbind_session(&sess(round % 3 + 1, s)).unwrap();
             }
         }
-        assert_eq!(w.commit().unwrap().sessions.len(), 0);
+        let empty = w.commit().unwrap();
+        assert_eq!(empty.sessions.len(), 0);
+        // Shards copied after they emptied are right-sized: the memory goes with the sessions.
+        assert!(
+            empty.sessions.memory_bytes() < peak / 4,
+            "{} after everything was unbound, {peak} at the peak",
+            empty.sessions.memory_bytes()
+        );
     }
 
     mod model {
