@@ -25,6 +25,7 @@ use controlcore::Core;
 use controlplane::icmp::service::IcmpService;
 use controlplane::l2tp::service::L2tpService;
 use controlplane::neighbor::service::NeighborService;
+use controlplane::packet::IfaceChanges;
 use dataplane::buffer::PacketBuf;
 
 use crate::config::Config;
@@ -162,18 +163,13 @@ pub fn apply<B: PacketBuf>(
     // Services.
     let ifaces = crate::services::interfaces(&new);
     let statics = crate::services::static_neighbors(&new);
-    let old_ifaces = crate::services::interfaces(running);
-    if old_ifaces
-        .iter()
-        .map(|x| x.1)
-        .ne(ifaces.iter().map(|x| x.1))
-    {
+    let changed = core.with_service::<NeighborService, _>(now, |s, cx| {
+        s.set_static(statics);
+        s.set_interfaces(cx, ifaces.clone())
+    });
+    if changed.is_some_and(|c| c != IfaceChanges::default()) {
         lines.push("router interfaces and addresses updated (ARP/ND, ICMP)".into());
     }
-    core.with_service::<NeighborService, _>(now, |s, cx| {
-        s.set_static(statics);
-        s.set_interfaces(cx, ifaces.clone());
-    });
     core.with_service::<IcmpService, _>(now, |s, _| s.set_interfaces(ifaces));
     let eps = crate::services::l2tp_endpoints(&new);
     for v in &new.vrs {

@@ -59,14 +59,6 @@ fn via(port: usize, vlan: Option<u16>, addr: IpAddr, push: LabelPush) -> NextHop
     }
 }
 
-/// `a` as a host prefix (/32, /128).
-pub fn host_prefix(a: IpAddr) -> IpPrefix {
-    match a {
-        IpAddr::V4(v4) => IpPrefix::V4(Prefix4::new(u32::from(v4), 32).expect("a /32 is valid")),
-        IpAddr::V6(v6) => IpPrefix::V6(Prefix6::new(u128::from(v6), 128).expect("a /128 is valid")),
-    }
-}
-
 fn subnet(a: &IfAddr) -> Result<IpPrefix, BuildError> {
     Ok(match a.addr {
         IpAddr::V4(v4) => {
@@ -135,12 +127,12 @@ pub fn desired(cfg: &Config) -> Result<Desired, BuildError> {
                     n.port == ifc.port && n.vlan == ifc.vlan && a.on_link(n.ip) && n.ip != a.addr
                 }) {
                     d.routes.insert(
-                        (id, host_prefix(n.ip), RouteSource::Static),
+                        (id, IpPrefix::host(n.ip), RouteSource::Static),
                         via(n.port, n.vlan, n.ip, LabelPush::EMPTY),
                     );
                 }
                 d.routes.insert(
-                    (id, host_prefix(a.addr), RouteSource::Local),
+                    (id, IpPrefix::host(a.addr), RouteSource::Local),
                     NextHop::Local,
                 );
             }

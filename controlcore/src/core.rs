@@ -272,7 +272,7 @@ impl<B: PacketBuf> Core<B> {
     /// Carries out a service's outbox, and everything that follows from it.
     fn carry_out(&mut self, now: Instant, out: Outbox) {
         let mut work = VecDeque::new();
-        self.outbox_into(now, out, &mut work);
+        self.outbox_into(out, &mut work);
         let mut n = 0;
         while let Some(w) = work.pop_front() {
             n += 1;
@@ -297,14 +297,14 @@ impl<B: PacketBuf> Core<B> {
                             },
                         )
                     });
-                    self.outbox_into(now, out, &mut work);
+                    self.outbox_into(out, &mut work);
                 }
                 Work::Event(ev) => {
                     self.stats.events += 1;
                     let subs = self.by_event.get(&ev.kind()).cloned().unwrap_or_default();
                     for i in subs {
                         let out = self.run_one(i, now, |s, cx| s.on_event(cx, &ev));
-                        self.outbox_into(now, out, &mut work);
+                        self.outbox_into(out, &mut work);
                     }
                 }
             }
@@ -340,7 +340,7 @@ impl<B: PacketBuf> Core<B> {
 
     /// Sends frames, routes and re-forwards packets; queues events and the punts that
     /// routing produced (neighbour misses).
-    fn outbox_into(&mut self, _now: Instant, out: Outbox, work: &mut VecDeque<Work>) {
+    fn outbox_into(&mut self, out: Outbox, work: &mut VecDeque<Work>) {
         let Outbox {
             frames,
             routes,

@@ -446,7 +446,7 @@ pub fn run(args: Args) -> Result<(), String> {
         );
         let _ = w.set_route(
             VrId(vr),
-            crate::tables::host_prefix(ip),
+            IpPrefix::host(ip),
             RouteSource::Neighbor,
             NextHop::Unresolved {
                 port: PortId(port),
@@ -465,11 +465,7 @@ pub fn run(args: Args) -> Result<(), String> {
             },
             None,
         );
-        let _ = w.remove_route(
-            VrId(vr),
-            crate::tables::host_prefix(ip),
-            RouteSource::Neighbor,
-        );
+        let _ = w.remove_route(VrId(vr), IpPrefix::host(ip), RouteSource::Neighbor);
     };
     let resolve_small = |w: &mut StateWriter, i: u64| {
         let vr = 2 + (i % u64::from(small)) as u32;

@@ -143,6 +143,20 @@ impl fmt::Display for IpPrefix {
     }
 }
 
+impl IpPrefix {
+    /// The host prefix of `ip` (/32 or /128).
+    pub fn host(ip: std::net::IpAddr) -> IpPrefix {
+        match ip {
+            std::net::IpAddr::V4(a) => {
+                IpPrefix::V4(Prefix4::new(u32::from(a), 32).expect("a /32 is valid"))
+            }
+            std::net::IpAddr::V6(a) => {
+                IpPrefix::V6(Prefix6::new(u128::from(a), 128).expect("a /128 is valid"))
+            }
+        }
+    }
+}
+
 impl std::str::FromStr for IpPrefix {
     type Err = crate::fib::PrefixError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -19,7 +19,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use controlcore::{Ctx, Event, IcmpKind, Interest, Punt, PuntView, Service};
-use vr::{IpPrefix, LabelPush, NeighborKey, NextHop, PortId, Prefix4, Prefix6, RouteSource, VrId};
+use vr::{IpPrefix, LabelPush, NeighborKey, NextHop, PortId, RouteSource, VrId};
 
 use super::{arp, nd, Action, NeighborConfig, NeighborTable};
 use crate::packet::{l2_split, IfaceChanges, Interfaces};
@@ -394,7 +394,7 @@ impl NeighborService {
         };
         if cx
             .tables()
-            .set_route(VrId(vr), host_prefix(ip), RouteSource::Neighbor, via)
+            .set_route(VrId(vr), IpPrefix::host(ip), RouteSource::Neighbor, via)
             .is_ok()
         {
             self.host_routes.insert((iface, ip));
@@ -417,19 +417,12 @@ impl NeighborService {
         }
         if self.host_routes.remove(&(iface, ip)) {
             if let Some(vr) = self.ifaces.get(iface).and_then(|f| f.vr) {
-                let _ = cx
-                    .tables()
-                    .remove_route(VrId(vr), host_prefix(ip), RouteSource::Neighbor);
+                let _ =
+                    cx.tables()
+                        .remove_route(VrId(vr), IpPrefix::host(ip), RouteSource::Neighbor);
             }
             self.stats.host_routes_removed += 1;
         }
-    }
-}
-
-fn host_prefix(ip: IpAddr) -> IpPrefix {
-    match ip {
-        IpAddr::V4(a) => IpPrefix::V4(Prefix4::new(u32::from(a), 32).expect("a /32 is valid")),
-        IpAddr::V6(a) => IpPrefix::V6(Prefix6::new(u128::from(a), 128).expect("a /128 is valid")),
     }
 }
 
