@@ -606,6 +606,13 @@ fn sccrq_flood_is_bounded_by_half_open_limits() {
                     ..
                 }
             )));
+            // RFC 2661 §6.4: the sender's Assigned Tunnel ID, the one reserved for refusals.
+            let ours = m.avps.iter().find_map(|a| match a.value {
+                AvpValue::AssignedTunnelId(t) => Some(t),
+                _ => None,
+            });
+            assert_eq!(ours, Some(REFUSAL_TUNNEL_ID));
+            assert!(e.tunnel_state(REFUSAL_TUNNEL_ID).is_none());
             refusals += 1;
         }
     }
@@ -872,4 +879,39 @@ fn more_sessions_than_the_window_all_come_up() {
     s.run(secs(10));
     assert_eq!(s.session_ups(0).len(), 40);
     assert_eq!(s.session_ups(1).len(), 40);
+}
+
+#[test]
+fn a_closing_tunnel_does_not_hold_a_place_under_max_tunnels() {
+    let lac = cfg(Role::Lac, "lac", None);
+    let mut lns = cfg(Role::Lns, "lns", None);
+    lns.limits.max_tunnels = 1;
+    let mut s = Sim::new(lac, lns, (3, 4), Net::new(5, 0, 0, 0));
+    let now = s.now;
+    let t = s.e[0].open_tunnel(now, addr(B)).unwrap();
+    s.run(secs(2));
+    assert_eq!(s.e[1].tunnel_count(), 1);
+    // At the limit: another LAC is refused.
+    let other = SocketAddr::from(([192, 0, 2, 77], 1701));
+    let now = s.now;
+    s.e[1].handle_input(now, other, &sccrq(9, vec![]));
+    assert_eq!(s.e[1].counters().refused_max_tunnels, 1);
+    // (what the LNS answers the other LAC is not for the simulated network)
+    while s.e[1].poll_transmit().is_some() {}
+    // The first LAC leaves: the LNS keeps the tunnel only to acknowledge (closing)...
+    s.e[0].close_tunnel(now, t).unwrap();
+    s.run(secs(2));
+    assert_eq!(s.e[1].tunnel_count(), 1);
+    // ...and the other LAC gets the place at once.
+    let now = s.now;
+    s.e[1].handle_input(now, other, &sccrq(10, vec![]));
+    assert_eq!(s.e[1].counters().refused_max_tunnels, 1);
+    assert_eq!(s.e[1].tunnel_count(), 2);
+    // Still, closing tunnels are bounded: a third is refused while both are there.
+    s.e[1].handle_input(
+        now,
+        SocketAddr::from(([192, 0, 2, 78], 1701)),
+        &sccrq(11, vec![]),
+    );
+    assert_eq!(s.e[1].counters().refused_max_tunnels, 2);
 }

@@ -11,6 +11,8 @@
 #      session bound in the VR; PPP frames of the session reach the control core through
 #      the workers' session lookup (counted as ppp_control_unhandled until PPP exists).
 #   2. varouter LAC (configs/lac.yaml, autodial) -> xl2tpd as LNS: tunnel and session up.
+#   3. the LNS at its tunnel limit refuses a second xl2tpd LAC (StopCCN with an Assigned
+#      Tunnel ID), which redials and connects once the first LAC has left.
 # tshark must decode every L2TP message in both captures without malformed packets.
 set -u
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -55,9 +57,10 @@ setup() {  # $1 = interface name varouter's profile expects
   echo "* * interopsecret" > $W/secrets; chmod 600 $W/secrets
 }
 
-profile() {  # $1 = configs/NAME.yaml: the profile as it is, or its DPDK form on the same veth
-  if [ "$BACKEND" = af_packet ]; then echo "$ROOT/$1"; return; fi
-  "$ROOT/scripts/dpdk-profile" "$ROOT/$1" $V $V > "$W/dpdk-$(basename "$1")" || exit 2
+profile() {  # $1 = configs/NAME.yaml (or an absolute path): the profile as it is, or its DPDK form on the same veth
+  local src=$1; case $src in /*) ;; *) src=$ROOT/$1 ;; esac
+  if [ "$BACKEND" = af_packet ]; then echo "$src"; return; fi
+  "$ROOT/scripts/dpdk-profile" "$src" $V $V > "$W/dpdk-$(basename "$1")" || exit 2
   "$BIN" check "$W/dpdk-$(basename "$1")" >/dev/null || exit 2
   echo "$W/dpdk-$(basename "$1")"
 }
@@ -98,6 +101,38 @@ check "xl2tpd LNS accepted the call" "grep -qiE 'call established|Connection est
 n=$(tshark -r $W/lac.pcap -Y "_ws.malformed || _ws.expert.severity >= warning" 2>/dev/null | wc -l)
 check "tshark decodes every message (LAC case)" "[ $n -eq 0 ] && [ \$(tshark -r $W/lac.pcap 2>/dev/null | wc -l) -gt 5 ]"
 [ $fail -eq 0 ] || { echo "--- varouter"; cat $W/lac.out; echo "--- xl2tpd"; tail -30 $W/xl2tpd_lns.log; }
+
+# --- 3. refused by a limit, then admitted once the limit allows -------------------------------
+# The LNS takes one tunnel (max_tunnels: 1). LAC A holds it; LAC B (redial on) is refused with
+# a StopCCN, which must carry an Assigned Tunnel ID (RFC 2661 §6.4) or xl2tpd ignores it and
+# waits forever; B closes, redials, is refused again while A is up, and connects once A leaves.
+setup lns0
+ip -n $X addr add 10.214.0.3/24 dev vx-xl0
+sed -e 's/max_tunnels: 64/max_tunnels: 1/' -e 's/peers: \[10.214.0.1\]/peers: [10.214.0.1, 10.214.0.3]/' \
+  "$ROOT/configs/lns.yaml" > $W/lns-limit.yaml
+grep -q 'max_tunnels: 1,' $W/lns-limit.yaml && grep -q '10.214.0.3' $W/lns-limit.yaml || { echo "lns.yaml changed: cannot derive the limit profile"; exit 2; }
+LIM=$(profile $W/lns-limit.yaml) || exit 2
+ip netns exec $V timeout 50 "$BIN" run "$LIM" --duration 24 --stats-interval 0 > $W/limit.out 2>&1 & echo $! > $W/varouter.pid
+sleep 2
+lac() {  # $1 = name, $2 = listen address, $3 = extra [lac] lines
+  printf '[global]\nlisten-addr = %s\nauth file = %s/secrets\n[lac %s]\nlns = 10.214.0.2\nchallenge = yes\nlength bit = yes\nname = xl2tpd-%s\nautodial = no\n%b' \
+    "$2" $W "$1" "$1" "$3" > $W/$1.conf
+  ip netns exec $X unshare -m sh -c "mount --bind $W/fake_pppd /usr/sbin/pppd && LCP_PROBE_LOG=$W/probe-$1.log LCP_PROBE_RUNTIME=30 exec timeout 40 xl2tpd -D -c $W/$1.conf -p $W/$1.xpid -C $W/$1.ctl" > $W/xl2tpd_$1.log 2>&1 & echo $! > $W/xl2tpd_$1.pid
+}
+lac a 10.214.0.1 ''
+lac b 10.214.0.3 'redial = yes\nredial timeout = 2\nmax redials = 30\n'
+sleep 2; echo "c a" > $W/a.ctl; sleep 3
+echo "c b" > $W/b.ctl; sleep 6
+refused_while_a=$(grep -c 'Connection closed to .*tunnel limit reached' $W/xl2tpd_b.log)
+echo "d a" > $W/a.ctl
+wait "$(cat $W/varouter.pid)" 2>/dev/null
+kill "$(cat $W/xl2tpd_a.pid)" "$(cat $W/xl2tpd_b.pid)" 2>/dev/null; sleep 1
+check "varouter refused LAC B by its tunnel limit" "[ \"\$(stat l2tp_refused_limits $W/limit.out)\" -ge 1 ]"
+check "xl2tpd B accepted the refusal (Assigned Tunnel ID present)" "[ $refused_while_a -ge 1 ] && ! grep -q 'without specifying tunnel ID' $W/xl2tpd_b.log"
+check "xl2tpd B connected once A had left" "grep -qiE 'Connection established' $W/xl2tpd_b.log"
+check "both tunnels were established on varouter" "[ \"\$(stat l2tp_tunnels_established $W/limit.out)\" -ge 2 ]"
+[ $fail -eq 0 ] || { echo "--- varouter"; cat $W/limit.out; echo "--- xl2tpd B"; tail -30 $W/xl2tpd_b.log; }
+
 tshark -r $W/lns.pcap 2>/dev/null | grep -v ZLB | head -12
 [ $fail -eq 0 ] && echo "PASS: varouter L2TP ($BACKEND data plane) interop with xl2tpd"
 exit $fail

@@ -4,7 +4,8 @@
 /// allows, answers with a result code saying why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Tunnels in any state.
+    /// Tunnels in any state but closing (closing ones, kept only to acknowledge a StopCCN,
+    /// may be as many again).
     pub max_tunnels: usize,
     /// Tunnels not yet established (both directions). Bounds an SCCRQ flood.
     pub max_half_open: usize,

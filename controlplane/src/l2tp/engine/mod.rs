@@ -34,6 +34,10 @@ pub use session::{CallKind, CallParams, SessionState};
 use tunnel::Tunnel;
 pub use tunnel::{challenge_response, TunnelState};
 
+/// The Assigned Tunnel ID of a StopCCN that refuses an SCCRQ without keeping state; never
+/// the id of a tunnel (so at most 65,534 tunnels).
+pub const REFUSAL_TUNNEL_ID: u16 = u16::MAX;
+
 /// Which side of calls this endpoint plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -215,6 +219,9 @@ pub struct Engine<R: Rng> {
     tunnels: HashMap<u16, Tunnel>,
     /// (peer address, peer's tunnel id) → our tunnel id: finds retransmitted SCCRQs.
     by_peer: HashMap<(SocketAddr, u16), u16>,
+    /// Tunnels that are only closing (StopCCN sent or received; kept to acknowledge
+    /// retransmissions, §5.7): they do not count against `max_tunnels`.
+    closing: std::collections::HashSet<u16>,
     /// Tunnels whose deadline may have changed since the driver last asked.
     touched: Vec<u16>,
 }
@@ -955,6 +962,7 @@ impl<R: Rng> Engine<R> {
             },
             tunnels: HashMap::new(),
             by_peer: HashMap::new(),
+            closing: std::collections::HashSet::new(),
             touched: Vec::new(),
         }
     }
@@ -999,20 +1007,25 @@ impl<R: Rng> Engine<R> {
             .unwrap_or_default()
     }
 
+    /// A tunnel id not in use and not [`REFUSAL_TUNNEL_ID`].
     fn new_tunnel_id(&mut self) -> Option<u16> {
         for _ in 0..64 {
             let id = self.ctx.rng.next_u32() as u16;
-            if id != 0 && !self.tunnels.contains_key(&id) {
+            if id != 0 && id != REFUSAL_TUNNEL_ID && !self.tunnels.contains_key(&id) {
                 return Some(id);
             }
             self.ctx.counters.id_collisions += 1;
         }
-        (1..=u16::MAX).find(|id| !self.tunnels.contains_key(id))
+        (1..REFUSAL_TUNNEL_ID).find(|id| !self.tunnels.contains_key(id))
     }
 
     fn check_tunnel_limits(&mut self, src: Option<IpAddr>) -> Result<(), Limit> {
         let l = self.ctx.cfg.limits;
-        let r = if self.tunnels.len() >= l.max_tunnels {
+        // A closing tunnel only waits to acknowledge a StopCCN: it does not hold a place, so a
+        // LAC that left can be replaced at once; as many closing tunnels again are allowed,
+        // which keeps memory bounded when tunnels open and close in a loop.
+        let active = self.tunnels.len() - self.closing.len().min(self.tunnels.len());
+        let r = if active >= l.max_tunnels || self.tunnels.len() >= l.max_tunnels * 2 {
             Err(Limit::Tunnels)
         } else if self.ctx.half_open_total >= l.max_half_open {
             Err(Limit::HalfOpen)
@@ -1354,6 +1367,11 @@ impl<R: Rng> Engine<R> {
         }
         let done = t.state == TunnelState::Closing
             && (t.close_until.is_some_and(|u| u <= now) || (t.stop_sent && t.rel.idle()));
+        if done || t.state != TunnelState::Closing {
+            self.closing.remove(&t.local_id);
+        } else {
+            self.closing.insert(t.local_id);
+        }
         if done {
             self.ctx.leave_half_open(&mut t);
             self.by_peer.remove(&(t.peer, t.peer_id));
@@ -1428,11 +1446,20 @@ impl<R: Rng> Engine<R> {
         error: Option<u16>,
         msg: &str,
     ) {
+        // RFC 2661 §6.4: a StopCCN carries the sender's Assigned Tunnel ID. No tunnel is kept
+        // for a refused SCCRQ, so the id is the one reserved for refusals, never given to a
+        // tunnel: the peer (xl2tpd insists on a non-zero id, else it ignores the StopCCN and
+        // waits forever) closes its side, and its acknowledgement to that id is counted as
+        // for an unknown tunnel.
+        let ours = REFUSAL_TUNNEL_ID;
         let m = ControlMessage::new(
             peer_tid,
             0,
             MessageType::StopCcn,
-            vec![rc(result, error, msg)],
+            vec![
+                Avp::m(AvpValue::AssignedTunnelId(ours)),
+                rc(result, error, msg),
+            ],
         );
         let mut m = m;
         m.ns = 0;
