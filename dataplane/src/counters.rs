@@ -86,6 +86,9 @@ named_enum! {
         L2tpNoSession = "l2tp_no_session",
         /// L2TP data for a session of another VR than the one it arrived in (isolation rule).
         L2tpWrongVr = "l2tp_wrong_vr",
+        /// A packet for an L2TP session whose peer's neighbour (the LAC or the gateway to
+        /// it) has no MAC address yet.
+        L2tpNoNeighbor = "l2tp_no_neighbor",
     }
 }
 

@@ -22,8 +22,8 @@ use crate::counters::{Drop, Punt, WorkerCounters};
 use crate::punt::{Offsets, PuntTo};
 use labelswitch::{ttl, LabelEntry, LabelOp, LabelStack};
 use vr::{
-    vr_counter, ForwardingState, IfBinding, L2tpEncap, LabelPush, NextHop, NextHopId, PortId,
-    SessionKey, VrEntry, VrId,
+    session_counter, vr_counter, ForwardingState, IfBinding, L2tpEncap, LabelPush, NextHop,
+    NextHopId, PortId, SessionCounters, SessionKey, VrEntry, VrId,
 };
 use wire::l2tp::{self as l2tp_wire, L2tpPacket};
 use wire::{ppp, IpProtocol, Ipv4Packet, Ipv6Packet, UdpPacket};
@@ -200,7 +200,18 @@ pub fn originate<B: PacketBuf>(
         Err(v) => return v,
     };
     buf.trim(total);
-    send_ip(ports, fib, buf, 0, total, ttl, et, nh, c)
+    send_ip(
+        ports,
+        &st.session_counters,
+        fib,
+        buf,
+        0,
+        total,
+        ttl,
+        et,
+        nh,
+        c,
+    )
 }
 
 /// IPv4 forwarding in VR `vr` of the packet whose IP header starts at `ip` (`l3` is where
@@ -259,7 +270,18 @@ fn ipv4_at<B: PacketBuf>(
             Err(_) => return punt(Punt::TtlExpired, Some(vr.id()), at),
         }
     };
-    send_ip(ports, vr, buf, l3, total, new_ttl, ET_IPV4, nh, c)
+    send_ip(
+        ports,
+        &st.session_counters,
+        vr,
+        buf,
+        l3,
+        total,
+        new_ttl,
+        ET_IPV4,
+        nh,
+        c,
+    )
 }
 
 /// IPv6 forwarding in VR `vr` of the packet whose IP header starts at `ip`.
@@ -300,7 +322,18 @@ fn ipv6<B: PacketBuf>(
             Err(_) => return punt(Punt::TtlExpired, Some(vr.id()), at),
         }
     };
-    send_ip(ports, vr, buf, ip, total, new_hl, ET_IPV6, nh, c)
+    send_ip(
+        ports,
+        &st.session_counters,
+        vr,
+        buf,
+        ip,
+        total,
+        new_hl,
+        ET_IPV6,
+        nh,
+        c,
+    )
 }
 
 /// Follows a next-hop index of a VR route: local and discard next hops end here.
@@ -324,6 +357,7 @@ fn resolve(
 #[inline]
 fn send_ip<B: PacketBuf>(
     ports: &[PortInfo],
+    sessions: &SessionCounters,
     vr: &VrEntry,
     buf: &mut B,
     l3: usize,
@@ -344,7 +378,9 @@ fn send_ip<B: PacketBuf>(
         NextHop::Unresolved {
             port, vlan, push, ..
         } => (port, vlan, [0; 6], [0; 6], push, false),
-        NextHop::L2tp(e) => return l2tp_encap(ports, vr, buf, l3, ip_len, ethertype, &e, c),
+        NextHop::L2tp(e) => {
+            return l2tp_encap(ports, sessions, vr, buf, l3, ip_len, ethertype, &e, c)
+        }
         _ => return Verdict::Drop(Drop::TableInconsistent),
     };
     let Some(out) = ports.get(usize::from(port.0)) else {
@@ -714,14 +750,19 @@ fn local_v4<B: PacketBuf>(
             msg + h.header_len(),
         ),
     };
-    match st.session(&key) {
-        Some(s) if s.vr == vr.id() => {}
+    let counters = match st.session(&key) {
+        Some(s) if s.vr == vr.id() => s.counters,
         Some(_) => return Verdict::Drop(Drop::L2tpWrongVr),
         None => return Verdict::Drop(Drop::L2tpNoSession),
-    }
+    };
     let Ok((proto, plen)) = ppp::parse(&d[ppp_off..msg_end]) else {
         return Verdict::Drop(Drop::L2tpMalformed);
     };
+    if proto == ppp::protocol::IPV4 || proto == ppp::protocol::IPV6 {
+        let bytes = (msg_end - ppp_off - plen) as u64;
+        st.session_counters
+            .bump(c.worker, counters, session_counter::RX_PACKETS, bytes);
+    }
     at.inner = ppp_off as u16;
     let inner = ppp_off + plen;
     match proto {
@@ -749,6 +790,7 @@ fn local_v4<B: PacketBuf>(
 #[allow(clippy::too_many_arguments)]
 fn l2tp_encap<B: PacketBuf>(
     ports: &[PortInfo],
+    sessions: &SessionCounters,
     vr: &VrEntry,
     buf: &mut B,
     l3: usize,
@@ -761,6 +803,9 @@ fn l2tp_encap<B: PacketBuf>(
     let Some(out) = ports.get(usize::from(e.port.0)) else {
         return Verdict::Drop(Drop::TableInconsistent);
     };
+    if e.dst_mac == [0; 6] {
+        return Verdict::Drop(Drop::L2tpNoNeighbor);
+    }
     let outer_len = OUTER + ip_len;
     if outer_len > out.mtu as usize {
         return Verdict::Drop(Drop::MtuExceeded);
@@ -812,5 +857,11 @@ fn l2tp_encap<B: PacketBuf>(
     };
     ppp::emit(&mut h[o..], proto);
     count_vr(vr, c, vr_counter::TX);
+    sessions.bump(
+        c.worker,
+        e.counters,
+        session_counter::TX_PACKETS,
+        ip_len as u64,
+    );
     Verdict::Tx(e.port)
 }

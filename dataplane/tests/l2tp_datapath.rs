@@ -90,6 +90,16 @@ fn l2tp_data_path_golden() {
     assert_eq!(&e[14 + 16..14 + 20], &[198, 51, 100, 2]);
     assert_eq!(&e[34 + 8..34 + 14], &[0x00, 0x02, 0x00, 70, 0x00, 90]);
     assert_eq!(&e[48..52], &[0xff, 0x03, 0x00, 0x21]);
+    // Session 9 (counter slot 0) counted what it carried (the IP packets' bytes): the
+    // IPv4 and IPv6 packets from the subscriber, the reply to it; session 10 (slot 1, the
+    // wrong-VR injection) nothing.
+    let v6 = &sent[2].1;
+    let rx_ip = u64::from(u16::from_be_bytes([d[16], d[17]]))
+        + 40
+        + u64::from(u16::from_be_bytes([v6[18], v6[19]]));
+    let tx_ip = (e.len() - 52) as u64;
+    assert_eq!(st.session_counters.read(0), [2, rx_ip, 1, tx_ip]);
+    assert_eq!(st.session_counters.read(1), [0; 4]);
 
     let tmp = std::env::temp_dir().join(format!("varouter-l2tp-{}.pcap", std::process::id()));
     {

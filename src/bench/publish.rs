@@ -392,9 +392,7 @@ pub fn run(args: Args) -> Result<(), String> {
     for i in 0..pop {
         w.bind_session(
             sess(i),
-            SessionBinding {
-                vr: VrId(2 + (i % u64::from(small)) as u32),
-            },
+            SessionBinding::new(VrId(2 + (i % u64::from(small)) as u32)),
         )
         .map_err(|e| e.to_string())?;
     }
@@ -406,9 +404,7 @@ pub fn run(args: Args) -> Result<(), String> {
         let _ = w.unbind_session(&sess(i - pop));
         let _ = w.bind_session(
             sess(i),
-            SessionBinding {
-                vr: VrId(2 + (i % u64::from(small)) as u32),
-            },
+            SessionBinding::new(VrId(2 + (i % u64::from(small)) as u32)),
         );
     };
     let binds = phase(
@@ -532,9 +528,7 @@ pub fn run(args: Args) -> Result<(), String> {
             let _ = w.unbind_session(&sess(i - pop));
             let _ = w.bind_session(
                 sess(i),
-                SessionBinding {
-                    vr: VrId(2 + (i % u64::from(small)) as u32),
-                },
+                SessionBinding::new(VrId(2 + (i % u64::from(small)) as u32)),
             );
             if (k + 1) % args.batch == 0 {
                 p.publish(&mut w);

@@ -126,6 +126,78 @@ impl VrCounters {
     }
 }
 
+/// Indices of a session's traffic counters ([`SessionCounters`]).
+pub mod session_counter {
+    /// Packets from the subscriber (decapsulated by a worker).
+    pub const RX_PACKETS: usize = 0;
+    /// Bytes from the subscriber (the PPP payload: the IP packet).
+    pub const RX_BYTES: usize = 1;
+    /// Packets to the subscriber (encapsulated by a worker).
+    pub const TX_PACKETS: usize = 2;
+    /// Bytes to the subscriber (the IP packet).
+    pub const TX_BYTES: usize = 3;
+    /// Counters per session.
+    pub const PER_SESSION: usize = 4;
+}
+
+/// Traffic counters of sessions (L2TP, later PPPoE), in slots the control plane hands out
+/// ([`crate::StateWriter::alloc_session_counters`]): each worker has its own array (a
+/// session's four counters share half a cache line of that worker's array only), the
+/// control core sums them for accounting. Sized once for the appliance; shared by every
+/// forwarding-state version like the VR counters.
+#[derive(Debug)]
+pub struct SessionCounters {
+    workers: Box<[CounterArray]>,
+    slots: usize,
+}
+
+impl SessionCounters {
+    /// `slots` sessions' counters for `workers` workers.
+    pub fn new(workers: usize, slots: usize) -> Self {
+        SessionCounters {
+            workers: (0..workers.max(1))
+                .map(|_| CounterArray::new(slots * session_counter::PER_SESSION))
+                .collect(),
+            slots,
+        }
+    }
+
+    /// Sessions that can be counted.
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// Worker `w` adds one packet of `bytes` to slot `slot`, direction `packets` (the
+    /// packet index; the byte counter follows it). Out-of-range slots are not counted.
+    #[inline]
+    pub fn bump(&self, w: usize, slot: u32, packets: usize, bytes: u64) {
+        if let Some(a) = self.workers.get(w) {
+            let i = slot as usize * session_counter::PER_SESSION + packets;
+            a.bump(i, 1);
+            a.bump(i + 1, bytes);
+        }
+    }
+
+    /// Counter `which` of `slot`, summed over the workers.
+    pub fn total(&self, slot: u32, which: usize) -> u64 {
+        let i = slot as usize * session_counter::PER_SESSION + which;
+        self.workers.iter().map(|a| a.get(i)).sum()
+    }
+
+    /// The four counters of `slot` summed over the workers.
+    pub fn read(&self, slot: u32) -> [u64; session_counter::PER_SESSION] {
+        std::array::from_fn(|i| self.total(slot, i))
+    }
+
+    /// Bytes of memory the counters take.
+    pub fn memory_bytes(&self) -> usize {
+        self.workers
+            .iter()
+            .map(|a| a.len().div_ceil(LINE_COUNTERS) * 64)
+            .sum()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +231,19 @@ mod tests {
         assert!(v.worker(2).is_none());
         assert_eq!(v.total(vr_counter::RX), 7);
         assert_eq!(v.total(vr_counter::TX), 0);
+    }
+
+    #[test]
+    fn session_counters_sum_workers_and_ignore_bad_slots() {
+        let s = SessionCounters::new(2, 3);
+        s.bump(0, 2, session_counter::RX_PACKETS, 100);
+        s.bump(1, 2, session_counter::RX_PACKETS, 50);
+        s.bump(1, 2, session_counter::TX_PACKETS, 7);
+        s.bump(0, 3, session_counter::RX_PACKETS, 9);
+        s.bump(5, 0, session_counter::RX_PACKETS, 9);
+        assert_eq!(s.read(2), [2, 150, 1, 7]);
+        assert_eq!(s.read(0), [0; 4]);
+        assert_eq!(s.read(3), [0; 4]);
+        assert_eq!(s.slots(), 3);
     }
 }

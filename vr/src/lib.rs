@@ -26,7 +26,9 @@ pub mod rib;
 pub mod session;
 pub mod state;
 
-pub use counters::{vr_counter, CounterArray, CounterLine, VrCounters};
+pub use counters::{
+    session_counter, vr_counter, CounterArray, CounterLine, SessionCounters, VrCounters,
+};
 pub use fib::{Fib4, Fib6, Lpm, Prefix, Prefix4, Prefix6, PrefixError};
 pub use ids::{NextHopId, PortId, VrId};
 pub use iface::{IfBinding, IfError, IfKey, InterfaceTable, InterfaceTableBuilder};

@@ -165,6 +165,15 @@ pub struct L2tpEncap {
     pub src_ip: Ipv4Addr,
     /// The peer's tunnel endpoint address.
     pub dst_ip: Ipv4Addr,
+    /// The neighbour the peer is reached through (the peer itself on a connected subnet,
+    /// else the gateway of the VR's route to it): the pool fills `src_mac` and `dst_mac`
+    /// from the port and this neighbour, and keeps them current as the neighbour changes;
+    /// while it is unresolved `dst_mac` is all zeros and the data plane drops
+    /// (`l2tp_no_neighbor`).
+    pub via: Ipv4Addr,
+    /// The session's traffic counter slot ([`crate::SessionCounters`]), or
+    /// [`crate::SessionBinding::NO_COUNTERS`].
+    pub counters: u32,
     /// Our UDP port (1701 unless the peer floated it).
     pub src_port: u16,
     /// The peer's UDP port.
@@ -280,12 +289,35 @@ impl NextHopPool {
                 },
                 None => *spec,
             },
+            NextHop::L2tp(mut e) => {
+                e.src_mac = self.port_macs[usize::from(e.port.0)];
+                e.dst_mac = self
+                    .neighbors
+                    .get(&NeighborKey {
+                        port: e.port,
+                        vlan: e.vlan,
+                        ip: IpAddr::V4(e.via),
+                    })
+                    .copied()
+                    .unwrap_or([0; 6]);
+                NextHop::L2tp(e)
+            }
             other => other,
         }
     }
 
-    /// Takes a reference on a next hop equal to `spec`, adding it if there is none.
+    /// Takes a reference on a next hop equal to `spec`, adding it if there is none. The
+    /// MAC addresses of an [`NextHop::L2tp`] specification are ignored (they come from the
+    /// port and the neighbour `via`).
     pub fn intern(&mut self, spec: NextHop) -> Result<NextHopId, NextHopError> {
+        let spec = match spec {
+            NextHop::L2tp(mut e) => {
+                e.src_mac = [0; 6];
+                e.dst_mac = [0; 6];
+                NextHop::L2tp(e)
+            }
+            other => other,
+        };
         if let Some(&id) = self.index.get(&spec) {
             let r = &mut self.refs[id.0 as usize];
             if *r != PINNED {
@@ -454,6 +486,11 @@ fn neighbor_of(spec: &NextHop) -> Option<NeighborKey> {
             vlan,
             ip: via,
         }),
+        NextHop::L2tp(e) => Some(NeighborKey {
+            port: e.port,
+            vlan: e.vlan,
+            ip: IpAddr::V4(e.via),
+        }),
         _ => None,
     }
 }
@@ -512,6 +549,48 @@ mod tests {
     use std::net::Ipv4Addr;
 
     const MACS: [[u8; 6]; 3] = [[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 1, 1], [2, 0, 0, 0, 2, 1]];
+
+    #[test]
+    fn l2tp_next_hops_follow_their_neighbour() {
+        let mut p = NextHopPool::new(MACS.to_vec());
+        let lac = Ipv4Addr::new(198, 51, 100, 2);
+        let spec = |dst_mac| L2tpEncap {
+            port: PortId(1),
+            vlan: Some(7),
+            src_mac: [9; 6],
+            dst_mac,
+            src_ip: Ipv4Addr::new(192, 0, 2, 1),
+            dst_ip: lac,
+            via: lac,
+            counters: 3,
+            src_port: 1701,
+            dst_port: 1701,
+            peer_tunnel: 70,
+            peer_session: 90,
+        };
+        // The MACs of the specification do not matter: the same spec interns once.
+        let a = p.intern(NextHop::L2tp(spec([1; 6]))).unwrap();
+        let b = p.intern(NextHop::L2tp(spec([2; 6]))).unwrap();
+        assert_eq!(a, b);
+        let key = NeighborKey {
+            port: PortId(1),
+            vlan: Some(7),
+            ip: lac.into(),
+        };
+        assert!(p.wanted_neighbors().any(|k| *k == key));
+        let eff = |p: &NextHopPool| match p.get(a) {
+            Some(NextHop::L2tp(e)) => (e.src_mac, e.dst_mac),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(eff(&p), (MACS[1], [0; 6]), "unresolved: no destination MAC");
+        assert_eq!(p.set_neighbor(key, Some([0xaa; 6])), 1);
+        assert_eq!(eff(&p), (MACS[1], [0xaa; 6]));
+        assert_eq!(p.set_neighbor(key, Some([0xbb; 6])), 1);
+        assert_eq!(eff(&p), (MACS[1], [0xbb; 6]));
+        p.release(a);
+        p.release(b);
+        assert!(!p.wanted_neighbors().any(|k| *k == key));
+    }
 
     fn fwd(port: u16, push: LabelPush) -> NextHop {
         NextHop::Forward {

@@ -64,6 +64,22 @@ pub struct SessionBinding {
     /// The VR whose table routes the session's packets; the session is accepted only in
     /// this VR.
     pub vr: VrId,
+    /// The session's traffic counter slot ([`crate::SessionCounters`]), or
+    /// [`SessionBinding::NO_COUNTERS`].
+    pub counters: u32,
+}
+
+impl SessionBinding {
+    /// A binding without traffic counters.
+    pub const NO_COUNTERS: u32 = u32::MAX;
+
+    /// A session of `vr`, not counted per session.
+    pub fn new(vr: VrId) -> Self {
+        SessionBinding {
+            vr,
+            counters: Self::NO_COUNTERS,
+        }
+    }
 }
 
 /// The published session table.
@@ -89,9 +105,9 @@ mod tests {
         assert_eq!(a.to_string(), "l2tp tunnel 1 session 2");
         assert_eq!(b.to_string(), "port 1 pppoe session 2");
         let mut w = SessionTableWriter::new();
-        w.insert(a, SessionBinding { vr: VrId(7) });
+        w.insert(a, SessionBinding::new(VrId(7)));
         let t = w.publish();
-        assert_eq!(t.get(&a), Some(&SessionBinding { vr: VrId(7) }));
+        assert_eq!(t.get(&a), Some(&SessionBinding::new(VrId(7))));
         assert_eq!(t.get(&b), None);
     }
 }

@@ -42,7 +42,7 @@ use std::sync::Arc;
 
 use labelswitch::{Label, LabelMatrix, LabelMatrixBuilder, LabelOp, MatrixError};
 
-use crate::counters::VrCounters;
+use crate::counters::{SessionCounters, VrCounters};
 use crate::fib::update::IncrementalFib;
 use crate::fib::{Fib4, Fib6, Lpm, Prefix4, Prefix6};
 use crate::ids::{NextHopId, VrId};
@@ -215,6 +215,9 @@ pub struct ForwardingState {
     pub interfaces: Arc<InterfaceTable>,
     /// L2TP / PPPoE session → VR.
     pub sessions: SessionTable,
+    /// Per-session traffic counters (slots named by the session bindings and L2TP next
+    /// hops), shared by every version.
+    pub session_counters: Arc<SessionCounters>,
     /// The shared next-hop table.
     pub next_hops: NextHopTable,
     /// Incoming label → operation.
@@ -408,6 +411,13 @@ pub struct StateWriter {
     interfaces: InterfaceTableBuilder,
     interfaces_pub: Option<Arc<InterfaceTable>>,
     sessions: SessionTableWriter,
+    session_counters: Arc<SessionCounters>,
+    /// Counter slots: next never used, freed ones, and each used slot's totals when it was
+    /// handed out (workers write the counters, so a reused slot is not zeroed but read
+    /// relative to its baseline).
+    counter_next: u32,
+    counter_free: Vec<u32>,
+    counter_base: Vec<[u64; crate::counters::session_counter::PER_SESSION]>,
     next_hops: NextHopPool,
     labels: BTreeMap<Label, LabelOp>,
     labels_pub: Option<Arc<LabelMatrix>>,
@@ -448,6 +458,10 @@ impl StateWriter {
             interfaces: InterfaceTableBuilder::new(),
             interfaces_pub: None,
             sessions: SessionTableWriter::new(),
+            session_counters: Arc::new(SessionCounters::new(workers, 0)),
+            counter_next: 0,
+            counter_free: Vec::new(),
+            counter_base: Vec::new(),
             next_hops: NextHopPool::new(port_macs),
             labels: BTreeMap::new(),
             labels_pub: None,
@@ -613,6 +627,60 @@ impl StateWriter {
     /// Number of bound sessions.
     pub fn session_count(&self) -> usize {
         self.sessions.len()
+    }
+
+    // --- session counters ----------------------------------------------------------------
+
+    /// Sizes the per-session traffic counters for `slots` sessions. Only before the first
+    /// slot is handed out (false otherwise); the next published version carries them.
+    pub fn set_session_counter_slots(&mut self, slots: usize) -> bool {
+        if self.counter_next != 0 {
+            return false;
+        }
+        self.session_counters = Arc::new(SessionCounters::new(self.workers, slots));
+        self.changed = true;
+        true
+    }
+
+    /// Hands out a counter slot for a new session (`None` when all are in use: the
+    /// session is then not counted, which the caller counts).
+    pub fn alloc_session_counters(&mut self) -> Option<u32> {
+        let slot = match self.counter_free.pop() {
+            Some(s) => s,
+            None if (self.counter_next as usize) < self.session_counters.slots() => {
+                self.counter_next += 1;
+                self.counter_base.push([0; 4]);
+                self.counter_next - 1
+            }
+            None => return None,
+        };
+        self.counter_base[slot as usize] = self.session_counters.read(slot);
+        Some(slot)
+    }
+
+    /// Gives a slot back (after its last reading).
+    pub fn free_session_counters(&mut self, slot: u32) {
+        if (slot as usize) < self.counter_base.len() && !self.counter_free.contains(&slot) {
+            self.counter_free.push(slot);
+        }
+    }
+
+    /// The traffic of the session holding `slot` since it got it: packets and bytes from
+    /// and to the subscriber (indices of [`crate::counters::session_counter`]).
+    pub fn session_traffic(&self, slot: u32) -> [u64; 4] {
+        let Some(base) = self.counter_base.get(slot as usize) else {
+            return [0; 4];
+        };
+        let now = self.session_counters.read(slot);
+        std::array::from_fn(|i| now[i].wrapping_sub(base[i]))
+    }
+
+    /// Counter slots in use and in all.
+    pub fn session_counter_use(&self) -> (usize, usize) {
+        (
+            self.counter_next as usize - self.counter_free.len(),
+            self.session_counters.slots(),
+        )
     }
 
     // --- routes --------------------------------------------------------------------------
@@ -899,6 +967,7 @@ impl StateWriter {
             version: self.version,
             interfaces,
             sessions: self.sessions.publish(),
+            session_counters: Arc::clone(&self.session_counters),
             next_hops: self.next_hops.publish(),
             labels,
             vrs: self.vr_table.publish(),
@@ -1271,7 +1340,7 @@ mod tests {
         let mut w = writer();
         let v1 = w.commit().unwrap();
         // A session bind: a new session table, everything else shared.
-        w.bind_session(sess(5, 9), SessionBinding { vr: VrId(7) })
+        w.bind_session(sess(5, 9), SessionBinding::new(VrId(7)))
             .unwrap();
         let v2 = w.commit().unwrap();
         assert_eq!(v2.session(&sess(5, 9)).map(|b| b.vr), Some(VrId(7)));
@@ -1377,17 +1446,12 @@ mod tests {
                 .to_string(),
             "vr7: no static route for 10.9.0.0/16"
         );
-        w.bind_session(sess(1, 1), SessionBinding { vr: VrId(7) })
+        w.bind_session(sess(1, 1), SessionBinding::new(VrId(7)))
             .unwrap();
         assert_eq!(
-            w.bind_session(
-                sess(1, 1),
-                SessionBinding {
-                    vr: VrId(1_000_000)
-                }
-            )
-            .unwrap_err()
-            .to_string(),
+            w.bind_session(sess(1, 1), SessionBinding::new(VrId(1_000_000)))
+                .unwrap_err()
+                .to_string(),
             "l2tp tunnel 1 session 1 is already bound to vr7"
         );
         assert_eq!(
@@ -1414,7 +1478,7 @@ mod tests {
         }
         w.bind_interface(IfKey::Port(PortId(1)), IfBinding::Vr(VrId(9)))
             .unwrap();
-        w.bind_session(sess(3, 3), SessionBinding { vr: VrId(9) })
+        w.bind_session(sess(3, 3), SessionBinding::new(VrId(9)))
             .unwrap();
         w.set_label(l(5000), LabelAction::PopToVr(VrId(9))).unwrap();
         assert_eq!(w.next_hops().live(), baseline + 50);
@@ -1479,7 +1543,7 @@ mod tests {
         let mut peak = 0;
         for round in 0..20u16 {
             for s in 0..2000u16 {
-                w.bind_session(sess(round % 3 + 1, s), SessionBinding { vr: VrId(7) })
+                w.bind_session(sess(round % 3 + 1, s), SessionBinding::new(VrId(7)))
                     .unwrap();
             }
             let v = w.commit().unwrap();
@@ -1518,7 +1582,7 @@ mod tests {
             w.set_route(VrId(1), p("10.0.0.0/8"), RouteSource::Static, NextHop::Drop)
                 .unwrap();
             w.set_label(l(16), LabelAction::PopToVr(VrId(2))).unwrap();
-            w.bind_session(sess(1, 1), SessionBinding { vr: VrId(2) })
+            w.bind_session(sess(1, 1), SessionBinding::new(VrId(2)))
                 .unwrap();
             w
         }
@@ -1573,7 +1637,7 @@ mod tests {
                     .prop_map(|(l, via)| Change::SetLabel(l, LabelAction::PopAndForward { via })),
                 label.prop_map(Change::RemoveLabel),
                 (skey.clone(), id)
-                    .prop_map(|(k, vr)| Change::BindSession(k, SessionBinding { vr })),
+                    .prop_map(|(k, vr)| Change::BindSession(k, SessionBinding::new(vr))),
                 skey.prop_map(Change::UnbindSession),
             ]
         }
@@ -1594,5 +1658,34 @@ mod tests {
                 prop_assert_eq!(checked, applied);
             }
         }
+    }
+
+    #[test]
+    fn session_counter_slots_are_reused_relative_to_their_baseline() {
+        let mut w = StateWriter::new(vec![[2; 6]], 2);
+        assert_eq!(w.alloc_session_counters(), None, "no slots until sized");
+        assert!(w.set_session_counter_slots(2));
+        let st = w.commit().unwrap();
+        let a = w.alloc_session_counters().unwrap();
+        let b = w.alloc_session_counters().unwrap();
+        assert_eq!(w.alloc_session_counters(), None);
+        assert!(!w.set_session_counter_slots(8), "not once slots are in use");
+        assert_eq!(w.session_counter_use(), (2, 2));
+        st.session_counters
+            .bump(1, a, crate::session_counter::RX_PACKETS, 100);
+        assert_eq!(w.session_traffic(a), [1, 100, 0, 0]);
+        assert_eq!(w.session_traffic(b), [0; 4]);
+        w.free_session_counters(a);
+        w.free_session_counters(a);
+        let c = w.alloc_session_counters().unwrap();
+        assert_eq!(c, a);
+        assert_eq!(
+            w.session_traffic(c),
+            [0; 4],
+            "a reused slot starts from zero"
+        );
+        st.session_counters
+            .bump(0, c, crate::session_counter::TX_PACKETS, 5);
+        assert_eq!(w.session_traffic(c), [0, 0, 1, 5]);
     }
 }

@@ -153,7 +153,7 @@ fn readers_see_whole_versions_while_sessions_routes_and_neighbours_churn() {
         .collect();
 
     for k in 1..=VERSIONS {
-        w.bind_session(key(k), SessionBinding { vr: VrId(1) })
+        w.bind_session(key(k), SessionBinding::new(VrId(1)))
             .unwrap();
         w.set_route(VrId(1), prefix(k), RouteSource::Static, nh(k))
             .unwrap();

@@ -142,9 +142,10 @@ impl L2tpService {
                     vr,
                     tunnel,
                     session,
-                } => cx
-                    .tables()
-                    .bind_session(SessionKey::L2tp { tunnel, session }, SessionBinding { vr }),
+                } => cx.tables().bind_session(
+                    SessionKey::L2tp { tunnel, session },
+                    SessionBinding::new(vr),
+                ),
                 TableChange::Unbind { tunnel, session } => {
                     let key = SessionKey::L2tp { tunnel, session };
                     // A session of a VR that was removed went with its VR.

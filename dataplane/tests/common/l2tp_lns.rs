@@ -5,8 +5,8 @@
 
 use std::net::Ipv4Addr;
 use vr::{
-    ForwardingState, IfBinding, IfKey, L2tpEncap, LabelPush, NextHop, PortId, RouteSource,
-    SessionBinding, SessionKey, StateWriter, VirtualRouter, VpnId, VrId,
+    ForwardingState, IfBinding, IfKey, L2tpEncap, LabelPush, NeighborKey, NextHop, PortId,
+    RouteSource, SessionBinding, SessionKey, StateWriter, VirtualRouter, VpnId, VrId,
 };
 
 pub const R: [u8; 6] = [2, 0, 0, 0, 0, 1];
@@ -15,6 +15,7 @@ pub const CE: [u8; 6] = [2, 0, 0, 0, 0x0c, 0xe0];
 
 pub fn state() -> ForwardingState {
     let mut w = StateWriter::new(vec![R, R], 2);
+    w.set_session_counter_slots(4);
     for v in [1, 2] {
         w.add_vr(VirtualRouter::new(
             VrId(v),
@@ -30,15 +31,28 @@ pub fn state() -> ForwardingState {
         .unwrap();
     // Sessions (our tunnel 7): 9 in VR 1, 10 in VR 2.
     for (s, vr) in [(9, 1), (10, 2)] {
+        let counters = w.alloc_session_counters().unwrap();
         w.bind_session(
             SessionKey::L2tp {
                 tunnel: 7,
                 session: s,
             },
-            SessionBinding { vr: VrId(vr) },
+            SessionBinding {
+                vr: VrId(vr),
+                counters,
+            },
         )
         .unwrap();
     }
+    // The LAC's MAC is known (the L2TP next hop takes it from the neighbour).
+    w.set_neighbor(
+        NeighborKey {
+            port: PortId(1),
+            vlan: None,
+            ip: Ipv4Addr::new(198, 51, 100, 2).into(),
+        },
+        Some(LAC),
+    );
     let st = RouteSource::Static;
     w.set_route(
         VrId(1),
@@ -65,6 +79,8 @@ pub fn state() -> ForwardingState {
         dst_mac: LAC,
         src_ip: Ipv4Addr::new(192, 0, 2, 1),
         dst_ip: Ipv4Addr::new(198, 51, 100, 2),
+        via: Ipv4Addr::new(198, 51, 100, 2),
+        counters: 0,
         src_port: 1701,
         dst_port: 1701,
         peer_tunnel: 70,

@@ -30,7 +30,7 @@ use crate::l2tp::wire::{
 pub use limits::{Counters, Limit, Limits};
 use reliable::{Expired, Receive, Reliable, Timers};
 use session::Session;
-pub use session::{CallKind, CallParams, SessionState};
+pub use session::{CallKind, CallParams, ProxyInfo, SessionState};
 use tunnel::Tunnel;
 pub use tunnel::{challenge_response, TunnelState};
 
@@ -148,6 +148,14 @@ pub enum Event {
         peer_tunnel: u16,
         peer_session: u16,
         call: CallKind,
+        /// The tunnel's peer (where the session's data goes).
+        peer: SocketAddr,
+        /// Calling Number of the ICRQ (the subscriber's line; RADIUS Calling-Station-Id).
+        calling_number: Vec<u8>,
+        /// Called Number of the ICRQ.
+        called_number: Vec<u8>,
+        /// Proxy LCP and proxy authentication from the LAC's ICCN (§4.4.5), if it sent any.
+        proxy: Option<Box<ProxyInfo>>,
     },
     SessionDown {
         tunnel: u16,
@@ -498,7 +506,7 @@ impl<R: Rng> Ctx<R> {
         }
     }
 
-    fn session_up(&mut self, t: &mut Tunnel, sid: u16) {
+    fn session_up(&mut self, t: &mut Tunnel, sid: u16, proxy: Option<Box<ProxyInfo>>) {
         if let Some(s) = t.sessions.get_mut(&sid) {
             s.state = SessionState::Established;
             self.counters.sessions_established += 1;
@@ -508,6 +516,10 @@ impl<R: Rng> Ctx<R> {
                 peer_tunnel: t.peer_id,
                 peer_session: s.peer_id,
                 call: s.call,
+                peer: t.peer,
+                calling_number: std::mem::take(&mut s.params.calling_number),
+                called_number: std::mem::take(&mut s.params.called_number),
+                proxy,
             });
         }
     }
@@ -762,7 +774,21 @@ impl<R: Rng> Ctx<R> {
                         state: SessionState::WaitConnect,
                         call,
                         serial,
-                        params: CallParams::default(),
+                        params: CallParams {
+                            calling_number: m
+                                .find(|v| match v {
+                                    AvpValue::CallingNumber(n) => Some(n.clone()),
+                                    _ => None,
+                                })
+                                .unwrap_or_default(),
+                            called_number: m
+                                .find(|v| match v {
+                                    AvpValue::CalledNumber(n) => Some(n.clone()),
+                                    _ => None,
+                                })
+                                .unwrap_or_default(),
+                            ..CallParams::default()
+                        },
                     },
                 );
                 self.sessions_total += 1;
@@ -786,7 +812,7 @@ impl<R: Rng> Ctx<R> {
                         MessageType::Occn,
                         avps,
                     ));
-                    self.session_up(t, sid);
+                    self.session_up(t, sid, None);
                 }
                 self.flush(now, t);
             }
@@ -815,11 +841,12 @@ impl<R: Rng> Ctx<R> {
                             MessageType::Iccn,
                             avps,
                         ));
-                        self.session_up(t, sid);
+                        self.session_up(t, sid, None);
                         self.flush(now, t);
                     }
                     (MessageType::Iccn, SessionState::WaitConnect, CallKind::Incoming) => {
-                        self.session_up(t, sid)
+                        let proxy = ProxyInfo::of(&m);
+                        self.session_up(t, sid, proxy)
                     }
                     (MessageType::Ocrp, SessionState::WaitReply, CallKind::Outgoing) => {
                         let Some(peer_sid) = find_session_id(m) else {
@@ -830,7 +857,7 @@ impl<R: Rng> Ctx<R> {
                         s.state = SessionState::WaitConnect;
                     }
                     (MessageType::Occn, SessionState::WaitConnect, CallKind::Outgoing) => {
-                        self.session_up(t, sid)
+                        self.session_up(t, sid, None)
                     }
                     (MessageType::Cdn, _, _) => {
                         let (result, error, message) = m
