@@ -164,6 +164,8 @@ pub struct VrCfg {
     pub routes: Vec<RouteCfg>,
     /// L2TP endpoint.
     pub l2tp: Option<L2tpCfg>,
+    /// Subscriber termination (PPP, RADIUS, pools) on the LNS.
+    pub ppp: Option<controlplane::subscriber::config::SubscriberConfig>,
 }
 
 /// L2TP role of a VR.

@@ -480,6 +480,18 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             .l2tp
             .as_ref()
             .and_then(|l| check_l2tp(&mut c, l, &interfaces));
+        let ppp = v.ppp.as_ref().and_then(|pp| {
+            if l2tp.as_ref().map(|l| l.role) != Some(L2tpRole::Lns) {
+                c.err(
+                    pp.address.referenced,
+                    format!(
+                        "VR `{}` has a `ppp` section but no L2TP LNS; subscribers are terminated on an LNS (`l2tp: {{ role: lns, ... }}`)",
+                        v.name.value
+                    ),
+                );
+            }
+            check_ppp(&mut c, pp, vr::VrId(v.id.value), &v.name.value, &interfaces)
+        });
         vrs.push(VrCfg {
             id: v.id.value,
             name: v.name.value.clone(),
@@ -488,6 +500,7 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             interfaces,
             routes,
             l2tp,
+            ppp,
         });
     }
 
@@ -1180,4 +1193,310 @@ fn controlplane_defaults() -> (usize, usize, usize, usize, usize) {
         l.max_sessions_per_tunnel,
         l.max_sessions,
     )
+}
+
+/// Validates a VR's `ppp` section (subscriber termination).
+fn check_ppp(
+    c: &mut Checker,
+    p: &super::Ppp,
+    vr: vr::VrId,
+    vr_name: &str,
+    interfaces: &[IfCfg],
+) -> Option<controlplane::subscriber::config::SubscriberConfig> {
+    use controlplane::subscriber::config::*;
+    use controlplane::subscriber::pool::{V4PoolConfig, V6PoolConfig};
+    let mut ok = true;
+    let v4 = |c: &mut Checker, s: &S<String>, what: &str| match Ipv4Addr::from_str(&s.value) {
+        Ok(a) => Some(a),
+        Err(_) => {
+            c.err(
+                s.referenced,
+                format!("{what} `{}` is not an IPv4 address", s.value),
+            );
+            None
+        }
+    };
+    let local = v4(c, &p.address, "ppp address");
+    if let Some(a) = local {
+        if interfaces
+            .iter()
+            .any(|i| i.addresses.iter().any(|x| x.addr == IpAddr::V4(a)))
+        {
+            c.err(
+                p.address.referenced,
+                format!("ppp address {a} is an interface address of VR `{vr_name}`; subscribers need an address of their own links (e.g. 100.64.0.1)"),
+            );
+            ok = false;
+        }
+    }
+    let mut cfg = SubscriberConfig::new(vr, local.unwrap_or(Ipv4Addr::UNSPECIFIED));
+    if !p.auth.is_empty() {
+        let mut methods = Vec::new();
+        for m in &p.auth {
+            let k = match m.value.as_str() {
+                "pap" => AuthMethod::Pap,
+                "chap" => AuthMethod::Chap,
+                "mschapv2" => AuthMethod::MsChapV2,
+                other => {
+                    c.err(
+                        m.referenced,
+                        format!("unknown authentication method `{other}`; expected mschapv2, chap or pap"),
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            if methods.contains(&k) {
+                c.err(m.referenced, format!("`{}` is listed twice", m.value));
+            }
+            methods.push(k);
+        }
+        cfg.auth = methods;
+    }
+    if p.dns.len() > 2 {
+        c.err(
+            p.dns[2].referenced,
+            "IPCP carries at most two DNS servers (primary and secondary)",
+        );
+    }
+    cfg.dns = p
+        .dns
+        .iter()
+        .filter_map(|d| v4(c, d, "DNS server"))
+        .collect();
+    if let Some(m) = &p.mru {
+        if !(576..=9000).contains(&m.value) {
+            c.err(
+                m.referenced,
+                format!("mru {} is out of range; expected 576..=9000", m.value),
+            );
+        }
+        cfg.mru = m.value;
+    }
+    if let Some(k) = &p.keepalive {
+        if let Some(i) = &k.interval {
+            cfg.echo_interval = std::time::Duration::from_secs(i.value);
+        }
+        if let Some(f) = &k.failures {
+            if f.value == 0 {
+                c.err(f.referenced, "keepalive failures must be at least 1");
+            }
+            cfg.echo_failures = f.value.max(1);
+        }
+    }
+    let mut names = HashSet::new();
+    for pool in &p.pools {
+        if !names.insert(pool.name.value.clone()) {
+            c.err(
+                pool.name.referenced,
+                format!("pool `{}` is defined twice", pool.name.value),
+            );
+        }
+        let mut ranges = Vec::new();
+        for r in &pool.ranges {
+            match parse_v4_range(&r.value) {
+                Some((a, b)) => {
+                    if local.is_some_and(|l| a <= l && l <= b) {
+                        c.err(
+                            r.referenced,
+                            format!("range {} contains the ppp address itself", r.value),
+                        );
+                    }
+                    ranges.push((a, b));
+                }
+                None => {
+                    c.err(r.referenced, format!("`{}` is not an IPv4 range; expected FIRST-LAST (100.64.0.10-100.64.0.250) or a prefix (100.64.0.0/24)", r.value));
+                    ok = false;
+                }
+            }
+        }
+        cfg.pools.push(V4PoolConfig {
+            name: pool.name.value.clone(),
+            ranges,
+        });
+    }
+    for pool in &p.ipv6_pools {
+        if !names.insert(pool.name.value.clone()) {
+            c.err(
+                pool.name.referenced,
+                format!("pool `{}` is defined twice", pool.name.value),
+            );
+        }
+        let Ok(IpPrefix::V6(pfx)) = pool.prefix.value.parse::<IpPrefix>() else {
+            c.err(
+                pool.prefix.referenced,
+                format!("`{}` is not an IPv6 prefix", pool.prefix.value),
+            );
+            ok = false;
+            continue;
+        };
+        let len = pool.length.as_ref().map_or(64, |l| l.value);
+        if len < pfx.len() || len > 64 {
+            c.err(
+                pool.length.as_ref().map_or(pool.prefix.referenced, |l| l.referenced),
+                format!("subscriber prefix length {len} must lie between the pool's own length ({}) and 64", pfx.len()),
+            );
+            ok = false;
+        }
+        cfg.ipv6_pools.push(V6PoolConfig {
+            name: pool.name.value.clone(),
+            prefix: std::net::Ipv6Addr::from(pfx.addr()),
+            len: pfx.len(),
+            delegated_len: len,
+        });
+    }
+    if let Some(i) = &p.ipv6 {
+        cfg.ipv6 = i.value;
+        if i.value && cfg.ipv6_pools.is_empty() {
+            c.err(
+                i.referenced,
+                "ipv6: true needs an `ipv6_pools` entry (each subscriber gets a prefix from it)",
+            );
+        }
+    }
+    for u in &p.users {
+        let address = u.address.as_ref().and_then(|a| v4(c, a, "user address"));
+        cfg.users.push(LocalUser {
+            name: u.name.value.clone(),
+            password: u.password.value.clone(),
+            address,
+        });
+    }
+    if let Some(r) = &p.radius {
+        let source = match IpAddr::from_str(&r.source.value) {
+            Ok(a) => Some(a),
+            Err(_) => {
+                c.err(
+                    r.source.referenced,
+                    format!("radius source `{}` is not an IP address", r.source.value),
+                );
+                None
+            }
+        };
+        let server = |c: &mut Checker, s: &super::RadiusServer| match std::net::SocketAddr::from_str(
+            &s.address.value,
+        ) {
+            Ok(a) if !s.secret.value.is_empty() => Some(RadiusServer {
+                addr: a,
+                secret: s.secret.value.clone(),
+            }),
+            Ok(_) => {
+                c.err(s.secret.referenced, "the RADIUS secret is empty");
+                None
+            }
+            Err(_) => {
+                c.err(
+                    s.address.referenced,
+                    format!(
+                        "`{}` is not ADDRESS:PORT (e.g. 192.0.2.10:1812)",
+                        s.address.value
+                    ),
+                );
+                None
+            }
+        };
+        let servers: Vec<_> = r.servers.iter().filter_map(|s| server(c, s)).collect();
+        if r.servers.is_empty() {
+            c.err(
+                r.source.referenced,
+                "radius needs at least one server in `servers`",
+            );
+        }
+        let accounting: Vec<_> = r.accounting.iter().filter_map(|s| server(c, s)).collect();
+        let dae = r.dynamic_authorization.as_ref().and_then(|d| {
+            let listen = match std::net::SocketAddr::from_str(&d.listen.value) {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    c.err(
+                        d.listen.referenced,
+                        format!(
+                            "`{}` is not ADDRESS:PORT (e.g. 192.0.2.1:3799)",
+                            d.listen.value
+                        ),
+                    );
+                    None
+                }
+            };
+            let clients: Vec<_> = d
+                .clients
+                .iter()
+                .filter_map(|cl| match IpAddr::from_str(&cl.address.value) {
+                    Ok(a) => Some(DaeClient {
+                        addr: a,
+                        secret: cl.secret.value.clone(),
+                    }),
+                    Err(_) => {
+                        c.err(
+                            cl.address.referenced,
+                            format!("`{}` is not an IP address", cl.address.value),
+                        );
+                        None
+                    }
+                })
+                .collect();
+            Some((listen?, clients))
+        });
+        let timeout = r.timeout.as_ref().map_or(3, |t| t.value);
+        if timeout == 0 {
+            c.err(
+                r.timeout
+                    .as_ref()
+                    .map_or(r.source.referenced, |t| t.referenced),
+                "timeout must be at least 1 second",
+            );
+        }
+        let retries = r.retries.as_ref().map_or(3, |t| t.value);
+        if retries == 0 {
+            c.err(
+                r.retries
+                    .as_ref()
+                    .map_or(r.source.referenced, |t| t.referenced),
+                "retries must be at least 1",
+            );
+        }
+        cfg.radius = Some(RadiusSettings {
+            source: source?,
+            nas_identifier: r
+                .nas_identifier
+                .as_ref()
+                .map_or_else(|| vr_name.to_string(), |n| n.value.clone()),
+            servers,
+            accounting,
+            timeout: std::time::Duration::from_secs(timeout.max(1)),
+            retries: retries.max(1),
+            interim_interval: r
+                .interim_interval
+                .as_ref()
+                .map(|i| std::time::Duration::from_secs(i.value.max(10))),
+            dae,
+        });
+        if !p.users.is_empty() {
+            c.err(
+                p.users[0].name.referenced,
+                "local `users` are not used when `radius` is set; keep one of the two",
+            );
+        }
+    } else if p.users.is_empty() {
+        c.err(
+            p.address.referenced,
+            format!("VR `{vr_name}` terminates PPP but has neither `radius` nor `users`; no subscriber could authenticate"),
+        );
+    }
+    (ok && local.is_some()).then_some(cfg)
+}
+
+/// `first-last` or `a.b.c.d/len` as an inclusive range.
+fn parse_v4_range(s: &str) -> Option<(Ipv4Addr, Ipv4Addr)> {
+    if let Some((a, b)) = s.split_once('-') {
+        let (a, b) = (
+            Ipv4Addr::from_str(a.trim()).ok()?,
+            Ipv4Addr::from_str(b.trim()).ok()?,
+        );
+        return (a <= b).then_some((a, b));
+    }
+    let (a, l) = s.split_once('/')?;
+    let a = u32::from(Ipv4Addr::from_str(a).ok()?);
+    let l: u32 = l.parse().ok().filter(|l| *l <= 32)?;
+    let m = if l == 0 { 0 } else { u32::MAX << (32 - l) };
+    Some(((a & m).into(), (a | !m).into()))
 }

@@ -147,6 +147,150 @@ pub struct VirtualRouter {
     /// The VR's L2TP endpoint (LAC or LNS), if it runs one.
     #[serde(default)]
     pub l2tp: Option<L2tp>,
+    /// Subscriber termination on the VR's LNS: PPP, RADIUS, address pools.
+    #[serde(default)]
+    pub ppp: Option<Ppp>,
+}
+
+/// PPP termination of the subscribers of a VR's LNS (see docs/bng.md).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ppp {
+    /// Authentication methods offered, most preferred first: `mschapv2`, `chap`, `pap`.
+    #[serde(default)]
+    pub auth: Vec<S<String>>,
+    /// Our IPv4 address on every subscriber link (IPCP).
+    pub address: S<String>,
+    /// DNS servers handed out in IPCP (at most two).
+    #[serde(default)]
+    pub dns: Vec<S<String>>,
+    /// Negotiate IPV6CP and advertise each subscriber its prefix (needs `ipv6_pools`).
+    #[serde(default)]
+    pub ipv6: Option<S<bool>>,
+    /// Our MRU (default 1460).
+    #[serde(default)]
+    pub mru: Option<S<u16>>,
+    /// LCP keepalive.
+    #[serde(default)]
+    pub keepalive: Option<PppKeepalive>,
+    /// IPv4 address pools.
+    #[serde(default)]
+    pub pools: Vec<PppPool>,
+    /// IPv6 prefix pools.
+    #[serde(default)]
+    pub ipv6_pools: Vec<PppV6Pool>,
+    /// Local users (only without `radius`).
+    #[serde(default)]
+    pub users: Vec<PppUser>,
+    /// The VR's RADIUS servers.
+    #[serde(default)]
+    pub radius: Option<Radius>,
+}
+
+/// LCP Echo keepalive.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PppKeepalive {
+    /// Seconds between Echo-Requests (0 = off; default 10).
+    #[serde(default)]
+    pub interval: Option<S<u64>>,
+    /// Unanswered Echo-Requests before the link is declared dead (default 3).
+    #[serde(default)]
+    pub failures: Option<S<u32>>,
+}
+
+/// An IPv4 pool.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PppPool {
+    /// Name (RADIUS `Framed-Pool`).
+    pub name: S<String>,
+    /// Ranges `first-last` or prefixes `a.b.c.d/len`.
+    pub ranges: Vec<S<String>>,
+}
+
+/// An IPv6 prefix pool.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PppV6Pool {
+    /// Name.
+    pub name: S<String>,
+    /// The prefix subscribers' prefixes are carved from.
+    pub prefix: S<String>,
+    /// Length of each subscriber's prefix (default 64).
+    #[serde(default)]
+    pub length: Option<S<u8>>,
+}
+
+/// A local user.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PppUser {
+    /// User name.
+    pub name: S<String>,
+    /// Password.
+    pub password: S<String>,
+    /// Fixed IPv4 address (else from the first pool).
+    #[serde(default)]
+    pub address: Option<S<String>>,
+}
+
+/// RADIUS settings of a VR.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Radius {
+    /// Local address the appliance's RADIUS sockets bind to.
+    pub source: S<String>,
+    /// NAS-Identifier (default: the VR's name).
+    #[serde(default)]
+    pub nas_identifier: Option<S<String>>,
+    /// Authentication servers, in order.
+    pub servers: Vec<RadiusServer>,
+    /// Accounting servers, in order.
+    #[serde(default)]
+    pub accounting: Vec<RadiusServer>,
+    /// Seconds before a retransmission (default 3).
+    #[serde(default)]
+    pub timeout: Option<S<u64>>,
+    /// Transmissions per server before failing over (default 3).
+    #[serde(default)]
+    pub retries: Option<S<u32>>,
+    /// Interim-Update interval in seconds (default: only when RADIUS asks).
+    #[serde(default)]
+    pub interim_interval: Option<S<u64>>,
+    /// Dynamic Authorization (RFC 5176) server.
+    #[serde(default)]
+    pub dynamic_authorization: Option<RadiusDae>,
+}
+
+/// A RADIUS server.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RadiusServer {
+    /// `address:port`.
+    pub address: S<String>,
+    /// Shared secret.
+    pub secret: S<String>,
+}
+
+/// The Dynamic Authorization server of a VR.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RadiusDae {
+    /// `address:port` to listen on (port 3799 by RFC 5176).
+    pub listen: S<String>,
+    /// Who may send Disconnect / CoA requests.
+    pub clients: Vec<RadiusDaeClient>,
+}
+
+/// A Dynamic Authorization client.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RadiusDaeClient {
+    /// Its address.
+    pub address: S<String>,
+    /// Shared secret.
+    pub secret: S<String>,
 }
 
 /// A VR interface: a port, or a VLAN on a port, with the VR's addresses on it.
