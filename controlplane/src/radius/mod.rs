@@ -9,6 +9,9 @@
 //!   MS-CHAPv2 requests, identifiers over several source ports with a bounded queue,
 //!   retransmission (RFC 5080), failover with a dead-server hold-down, Message-Authenticator
 //!   first in every request and required on every Access-* answer, named drop counters.
+//! - [`dae`]: a sans-IO RFC 5176 server: Disconnect- and CoA-Request checking (client by
+//!   address, Request Authenticator, Message-Authenticator), session selectors and CoA
+//!   changes for the caller, signed ACK/NAK with Error-Cause, duplicate answers from a cache.
 //!
 //! Not yet: RADIUS over TLS/TCP (RFC 6614, RFC 6613), EAP (RFC 3579 EAP-Message), Tunnel-*
 //! attributes (RFC 2868, including Tunnel-Password salting), MS-MPPE key decryption
@@ -16,4 +19,5 @@
 //! (NAS-IPv6-Address), Proxy-State handling.
 
 pub mod client;
+pub mod dae;
 pub mod wire;
