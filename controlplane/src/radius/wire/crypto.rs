@@ -79,7 +79,7 @@ pub fn hide_password(secret: &[u8], authenticator: &[u8; 16], password: &[u8]) -
 
 /// Reverses [`hide_password`]; trailing zero padding is removed.
 pub fn unhide_password(secret: &[u8], authenticator: &[u8; 16], hidden: &[u8]) -> Result<Vec<u8>> {
-    if hidden.is_empty() || hidden.len() % 16 != 0 || hidden.len() > 128 {
+    if hidden.is_empty() || !hidden.len().is_multiple_of(16) || hidden.len() > 128 {
         return Err(Error::HiddenPasswordLength { len: hidden.len() });
     }
     let mut out = hidden.to_vec();
