@@ -16,4 +16,5 @@ pub mod icmp;
 pub mod l2tp;
 pub mod neighbor;
 pub mod packet;
+pub mod radius;
 pub mod subscriber;
