@@ -364,7 +364,7 @@ int main(int argc, char **argv) {
     if (parse_mac(mac, tap_mac)) { fprintf(stderr, "bad --mac\n"); return 64; }
   } else {
     u32_t a = lwip_ntohl(ip4_addr_get_u32(&ip));
-    u8_t m[6] = {0x02, 0x1a, (u8_t)(a >> 24), (u8_t)(a >> 16), (u8_t)(a >> 8), (u8_t)a};
+    u8_t m[6] = {0x02, 0x4c, (u8_t)(a >> 24), (u8_t)(a >> 16), (u8_t)(a >> 8), (u8_t)a};
     memcpy(tap_mac, m, 6);
   }
 
@@ -435,11 +435,13 @@ int main(int argc, char **argv) {
   }
 
   const char *down = ppp_last_err >= 0 ? err_name(ppp_last_err) : "none";
-  /* Close cleanly: LCP Terminate (if up), then the L2TP StopCCN. */
+  /* Close cleanly: LCP Terminate-Request when LCP is open (the peer answers it), then the
+   * L2TP CDN/StopCCN. When PPP never came up there is nobody to answer a Terminate-Request:
+   * close as on carrier loss, straight to the L2TP teardown. */
   if (!ppp_dead) {
     closing = 1;
-    ppp_close(ppp, 0);
-    run_for(5000, cond_dead);
+    ppp_close(ppp, ppp_ever_up ? 0 : 1);
+    run_for(8000, cond_dead);
     if (ppp_dead && ppp_last_err == PPPERR_USER) emit("ppp closed");
   }
   if (ppp_dead) ppp_free(ppp);
