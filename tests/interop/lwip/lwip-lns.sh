@@ -89,6 +89,9 @@ for c in "${CASES[@]}"; do
   ip netns exec "$NS_C" timeout $((dur + 5)) "$LAC" "${args[@]}" > "$d/lwip.out" 2> "$d/lwip.err"
   echo $? > "$d/lwip.rc"
   sed 's/^/    lwip: /' "$d/lwip.out" | grep -v ' phase '
+  # --duration bounds varouter; once lwIP is done, SIGTERM ends it early (it still prints
+  # its summary; timeout(1) passes the signal on).
+  sleep 1; kill -TERM "$(cat "$W/varouter.pid")" 2>/dev/null
   wait "$(cat "$W/varouter.pid")" 2>/dev/null; rm -f "$W/varouter.pid"
   sleep 0.5; killpids
   V=$d/varouter.out
