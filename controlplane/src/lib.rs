@@ -16,3 +16,4 @@ pub mod icmp;
 pub mod l2tp;
 pub mod neighbor;
 pub mod packet;
+pub mod ppp;
