@@ -4,4 +4,5 @@
 //! Work in progress: see [`engine`] for what the state machine does.
 
 pub mod auth;
+pub mod engine;
 pub mod wire;
