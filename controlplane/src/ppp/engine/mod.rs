@@ -237,7 +237,7 @@ enum Verdict {
     Reject(Vec<u8>),
 }
 
-/// One PPP link. `size_of::<Engine>()` is printed by the `engine_size` test (≈ 330 bytes on
+/// One PPP link. `size_of::<Engine>()` is printed by the `engine_size` test (496 bytes on
 /// x86-64); its queues hold heap memory only while frames or events wait to be polled.
 #[derive(Debug)]
 pub struct Engine {
