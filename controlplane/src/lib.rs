@@ -9,12 +9,14 @@
 //!
 //! Implemented so far: [`l2tp`] (RFC 2661 wire format, control-connection and session engine,
 //! UDP driver), [`neighbor`] (ARP and IPv6 neighbor discovery with a shared neighbor table),
-//! [`icmp`] (echo, time exceeded, destination unreachable, rate limiting); [`packet`] holds the
-//! header builders they share.
+//! [`icmp`] (echo, time exceeded, destination unreachable, rate limiting), [`ppp`] (LCP, PAP/CHAP/
+//! MS-CHAPv2, IPCP, IPV6CP: wire format and a per-link engine for the LNS); [`packet`] holds
+//! the header builders they share.
 
 pub mod icmp;
 pub mod l2tp;
 pub mod neighbor;
 pub mod packet;
+pub mod ppp;
 pub mod radius;
 pub mod subscriber;
