@@ -2,6 +2,8 @@
 //! backend of its ports, and the [`controlcore::run`] loop with a supervisor that prints
 //! live statistics and reloads the profile on request; then the summary.
 
+use controlplane::l2tp::service::L2tpService;
+use controlplane::subscriber::manager::SubscriberView;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -114,7 +116,13 @@ pub struct Summary {
     pub control: Vec<(String, u64)>,
     /// Per port, the backend's own statistics (DPDK xstats, kernel counters).
     pub backend_stats: Vec<(String, Vec<(String, u64)>)>,
+    /// PPP subscribers seen last before the end (at most [`LISTED_SUBSCRIBERS`]), and how
+    /// many there were in all.
+    pub subscribers: (Vec<SubscriberView>, usize),
 }
+
+/// Subscribers the summary lists.
+pub const LISTED_SUBSCRIBERS: usize = 1000;
 
 impl Summary {
     /// All misdelivered packets.
@@ -156,9 +164,24 @@ pub fn flow_vr(cfg: &Config, f: &crate::config::FlowCfg) -> Option<usize> {
         .or_else(|| f.expect.as_ref().and_then(|e| by_if(e.port, e.vlan)))
 }
 
+/// Most sessions counted per session (accounting): the sessions the profile's L2TP
+/// endpoints allow, up to this. Sized at start (32 bytes per slot and worker); sessions
+/// beyond it run uncounted (`session_counters_exhausted`).
+pub const MAX_SESSION_COUNTERS: usize = 262_144;
+
+/// Session counter slots for `cfg`.
+pub fn session_counter_slots(cfg: &Config) -> usize {
+    cfg.vrs
+        .iter()
+        .filter_map(|v| v.l2tp.as_ref().map(|l| l.max_sessions))
+        .sum::<usize>()
+        .min(MAX_SESSION_COUNTERS)
+}
+
 /// The forwarding state a profile starts with, for `workers` workers.
 pub fn initial_state(cfg: &Config, workers: usize) -> Result<StateWriter, RunError> {
     let mut w = StateWriter::new(cfg.ports.iter().map(|p| p.mac).collect(), workers);
+    w.set_session_counter_slots(session_counter_slots(cfg));
     let changes = crate::tables::initial(cfg)?;
     w.apply(&changes)
         .map_err(|(i, e)| RunError::Tables(format!("{}: {e}", changes[i])))?;
@@ -201,14 +224,18 @@ pub fn run_with_reload(
             let mut b = crate::backend::dpdk::DpdkBackend::new(cfg)?;
             let report = controlcore::run(&mut b, writer, services, &run_opts, stop, &mut sup)?;
             drop(b);
-            return Ok(summary(&sup.running, report, &[]));
+            let mut s = summary(&sup.running, report, &[]);
+            s.subscribers = std::mem::take(&mut sup.subscribers);
+            return Ok(s);
         }
         #[cfg(not(feature = "dpdk"))]
         return Err(BackendError::DpdkNotBuilt.into());
     }
     let mut b = SoftBackend::new(cfg)?;
     let report = controlcore::run(&mut b, writer, services, &run_opts, stop, &mut sup)?;
-    Ok(summary(&sup.running, report, &b.mem_stats))
+    let mut s = summary(&sup.running, report, &b.mem_stats);
+    s.subscribers = std::mem::take(&mut sup.subscribers);
+    Ok(s)
 }
 
 /// The supervisor of a profile-driven appliance: live statistics lines and reloads.
@@ -221,6 +248,9 @@ pub struct AppSupervisor {
     last_print: Instant,
     last_totals: Option<Totals>,
     last_vrs: HashMap<VrId, (u64, u64)>,
+    /// The subscribers as last listed (refreshed every second), and how many in all.
+    pub subscribers: (Vec<SubscriberView>, usize),
+    last_listing: Instant,
 }
 
 impl AppSupervisor {
@@ -235,6 +265,8 @@ impl AppSupervisor {
             last_print: now,
             last_totals: None,
             last_vrs: HashMap::new(),
+            subscribers: (Vec::new(), 0),
+            last_listing: now,
         }
     }
 }
@@ -245,6 +277,17 @@ impl<B: PacketBuf> Supervisor<B> for AppSupervisor {
             if r.requested.swap(false, Ordering::Relaxed) {
                 let path = r.path.clone();
                 crate::reload::reload(core, &mut self.running, &path, now);
+            }
+        }
+        if now.duration_since(self.last_listing) >= Duration::from_secs(1) {
+            self.last_listing = now;
+            if let Some(l2tp) = core.service::<L2tpService>() {
+                let n = l2tp.subscribers().count();
+                if n > 0 || !self.subscribers.0.is_empty() {
+                    let mut v = l2tp.subscriber_list(core.writer(), now);
+                    v.truncate(LISTED_SUBSCRIBERS);
+                    self.subscribers = (v, n);
+                }
             }
         }
         if let Some(every) = self.stats_every {
@@ -325,6 +368,7 @@ fn summary(cfg: &Config, r: RunReport, mem_stats: &[Arc<MemStats>]) -> Summary {
         punted: r.punts,
         control: r.control,
         backend_stats: r.port_stats,
+        subscribers: (Vec::new(), 0),
     }
 }
 
@@ -462,6 +506,27 @@ pub fn format_summary(s: &Summary) -> String {
         let _ = writeln!(o, "control core (non-zero):");
         for (k, v) in nz {
             let _ = writeln!(o, "  {k:<36} {v}");
+        }
+    }
+    if s.subscribers.1 > 0 {
+        let _ = writeln!(
+            o,
+            "subscribers (last listed, {} in all):\n  {:<6} {:<20} {:<15} {:<12} {:<8} {:>8} {:>14} {:>14}",
+            s.subscribers.1, "vr", "user", "address", "l2tp t/s", "state", "uptime", "bytes in", "bytes out"
+        );
+        for x in &s.subscribers.0 {
+            let _ = writeln!(
+                o,
+                "  {:<6} {:<20} {:<15} {:<12} {:<8} {:>7}s {:>14} {:>14}",
+                x.vr.0,
+                x.user,
+                x.v4.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
+                format!("{}/{}", x.tunnel, x.session),
+                x.phase,
+                x.uptime.as_secs(),
+                x.traffic[1],
+                x.traffic[3]
+            );
         }
     }
     for (port, stats) in &s.backend_stats {

@@ -200,6 +200,23 @@ pub fn apply<B: PacketBuf>(
             }
         }
     }
+    for v in &new.vrs {
+        let old = running.vrs.iter().find(|o| o.id == v.id).and_then(|o| o.ppp.as_ref());
+        match (old, &v.ppp) {
+            (None, Some(_)) => lines.push(format!("VR {} starts terminating PPP", v.name)),
+            (Some(_), None) => lines.push(format!(
+                "VR {} stops terminating PPP (its subscribers are disconnected)",
+                v.name
+            )),
+            (Some(a), Some(b)) if a != b => lines.push(format!(
+                "VR {} PPP settings updated (subscribers stay up with their addresses)",
+                v.name
+            )),
+            _ => {}
+        }
+    }
+    let subs = crate::services::subscribers(&new);
+    core.with_service::<L2tpService, _>(now, |s, cx| s.configure_subscribers(cx, subs));
     *running = new;
     Outcome::Applied(lines)
 }

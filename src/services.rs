@@ -108,7 +108,12 @@ pub fn l2tp_endpoints(cfg: &Config) -> Vec<EndpointConfig> {
         .collect()
 }
 
-/// The services of a profile: ARP/ND, ICMP, L2TP.
+/// The subscriber termination settings of a profile's VRs.
+pub fn subscribers(cfg: &Config) -> Vec<controlplane::subscriber::config::SubscriberConfig> {
+    cfg.vrs.iter().filter_map(|v| v.ppp.clone()).collect()
+}
+
+/// The services of a profile: ARP/ND, ICMP, L2TP (with PPP termination).
 pub fn services(cfg: &Config, now: Instant) -> Vec<Box<dyn Service>> {
     let ifaces = interfaces(cfg);
     let mut neighbor = NeighborService::new(ifaces.clone(), NeighborConfig::default());
@@ -116,6 +121,6 @@ pub fn services(cfg: &Config, now: Instant) -> Vec<Box<dyn Service>> {
     vec![
         Box::new(neighbor),
         Box::new(IcmpService::new(ifaces)),
-        Box::new(L2tpService::new(l2tp_endpoints(cfg), now)),
+        Box::new(L2tpService::new(l2tp_endpoints(cfg), now).with_subscribers(subscribers(cfg))),
     ]
 }

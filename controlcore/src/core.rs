@@ -490,6 +490,13 @@ impl<B: PacketBuf> Core<B> {
         n
     }
 
+    /// Tells every service the appliance stops ([`Service::stop`]).
+    pub fn stop(&mut self, now: Instant) {
+        for i in 0..self.services.len() {
+            self.call(i, now, |s, cx| s.stop(cx));
+        }
+    }
+
     /// Reads the host sockets and dispatches their datagrams.
     pub fn poll_sockets(&mut self, now: Instant) -> usize {
         let got = self.sockets.poll();

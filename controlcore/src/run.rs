@@ -227,6 +227,7 @@ pub fn run<Bk: Backend>(
         }
     }
     stop.store(true, Ordering::Relaxed);
+    core.stop(Instant::now());
     let panicked = backend.join();
     let elapsed = start.elapsed();
     // What the workers punted last is counted, then every buffer goes back before the

@@ -168,6 +168,10 @@ pub trait Service: Send + 'static {
     /// An event another service raised.
     fn on_event(&mut self, _cx: &mut Ctx<'_>, _ev: &Event) {}
 
+    /// The appliance stops: last words (accounting Stop records, goodbyes) go out now.
+    /// Host-socket datagrams sent here leave at once; frames are not sent any more.
+    fn stop(&mut self, _cx: &mut Ctx<'_>) {}
+
     /// A datagram on one of this service's host sockets.
     fn on_datagram(&mut self, _cx: &mut Ctx<'_>, _sock: SocketId, _from: SocketAddr, _data: &[u8]) {
     }

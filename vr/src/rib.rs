@@ -13,7 +13,7 @@ use crate::fib::prefix::{Addr, Prefix};
 use crate::ids::NextHopId;
 
 /// Number of route sources.
-pub const SOURCES: usize = 4;
+pub const SOURCES: usize = 5;
 
 /// Where a route comes from. The order of the variants is the preference order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -24,6 +24,8 @@ pub enum RouteSource {
     Connected,
     /// Configured in the profile or through the management API.
     Static,
+    /// A subscriber's address or prefix, into its session (PPP on the LNS).
+    Subscriber,
     /// A host route to a resolved neighbour of a connected subnet (the control core adds
     /// it when ARP/ND resolves the destination, removes it when the neighbour goes).
     Neighbor,
@@ -35,6 +37,7 @@ impl RouteSource {
         RouteSource::Local,
         RouteSource::Connected,
         RouteSource::Static,
+        RouteSource::Subscriber,
         RouteSource::Neighbor,
     ];
 
@@ -43,7 +46,8 @@ impl RouteSource {
         match self {
             RouteSource::Local | RouteSource::Connected => 0,
             RouteSource::Static => 1,
-            RouteSource::Neighbor => 2,
+            RouteSource::Subscriber => 2,
+            RouteSource::Neighbor => 3,
         }
     }
 
@@ -58,6 +62,7 @@ impl fmt::Display for RouteSource {
             RouteSource::Local => "local",
             RouteSource::Connected => "connected",
             RouteSource::Static => "static",
+            RouteSource::Subscriber => "subscriber",
             RouteSource::Neighbor => "neighbor",
         })
     }

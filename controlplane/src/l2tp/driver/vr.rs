@@ -33,7 +33,7 @@ use crate::l2tp::engine::{CallParams, Config, Engine, Event, Role};
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(35);
 
 /// What the control core must do to the forwarding tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TableChange {
     /// Bind `(tunnel, session)` to `vr` in the interface table.
     Bind {
@@ -43,6 +43,8 @@ pub enum TableChange {
         tunnel: u16,
         /// Our session id.
         session: u16,
+        /// The session as it came up (peer, ids, proxy LCP) for its PPP termination.
+        up: Box<SessionUp>,
     },
     /// Remove the binding of `(tunnel, session)`.
     Unbind {
@@ -51,6 +53,25 @@ pub enum TableChange {
         /// Our session id.
         session: u16,
     },
+}
+
+/// An L2TP session that came up, as the PPP termination needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUp {
+    /// The LAC's (or LNS's) tunnel id.
+    pub peer_tunnel: u16,
+    /// Its session id.
+    pub peer_session: u16,
+    /// Its address and port.
+    pub peer: std::net::SocketAddr,
+    /// Our tunnel address.
+    pub local: Ipv4Addr,
+    /// The role of our endpoint.
+    pub role: Role,
+    /// Calling Number of the call.
+    pub calling_number: Vec<u8>,
+    /// Proxy LCP / authentication.
+    pub proxy: Option<Box<crate::l2tp::engine::ProxyInfo>>,
 }
 
 /// Driver counters (the engines keep their own protocol counters).
@@ -295,6 +316,16 @@ impl VrEndpoints {
             .min()
     }
 
+    /// Closes a session of `vr`'s endpoint (CDN, result 3: administrative). False when
+    /// there is no such session.
+    pub fn close_session(&mut self, now: Instant, vr: VrId, tunnel: u16, session: u16) -> bool {
+        let Some(ep) = self.eps.get_mut(&vr) else {
+            return false;
+        };
+        self.touched.insert(vr);
+        ep.engine.close_session(now, tunnel, session).is_ok()
+    }
+
     /// Runs one timer of `vr`'s endpoint.
     pub fn handle_timer(&mut self, now: Instant, vr: VrId, timer: EndpointTimer) {
         match timer {
@@ -386,7 +417,14 @@ impl VrEndpoints {
             while let Some(ev) = ep.engine.poll_event() {
                 match ev {
                     Event::SessionUp {
-                        tunnel, session, ..
+                        tunnel,
+                        session,
+                        peer_tunnel,
+                        peer_session,
+                        peer,
+                        calling_number,
+                        proxy,
+                        ..
                     } => {
                         if bound_ok(tunnel, session) {
                             ep.bound.insert((tunnel, session));
@@ -394,6 +432,15 @@ impl VrEndpoints {
                                 vr,
                                 tunnel,
                                 session,
+                                up: Box::new(SessionUp {
+                                    peer_tunnel,
+                                    peer_session,
+                                    peer,
+                                    local: ep.cfg.local,
+                                    role: ep.cfg.engine.role,
+                                    calling_number,
+                                    proxy,
+                                }),
                             });
                         } else {
                             self.stats.id_collisions += 1;
