@@ -845,7 +845,7 @@ impl<R: Rng> Ctx<R> {
                         self.flush(now, t);
                     }
                     (MessageType::Iccn, SessionState::WaitConnect, CallKind::Incoming) => {
-                        let proxy = ProxyInfo::of(&m);
+                        let proxy = ProxyInfo::of(m);
                         self.session_up(t, sid, proxy)
                     }
                     (MessageType::Ocrp, SessionState::WaitReply, CallKind::Outgoing) => {
