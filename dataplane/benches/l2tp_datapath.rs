@@ -16,6 +16,9 @@ use vr::PortId;
 mod l2tp_lns;
 use l2tp_lns::R;
 
+#[path = "../tests/common/l2tp_lns_scaled.rs"]
+mod scaled;
+
 fn bench(c: &mut Criterion) {
     let st = l2tp_lns::state();
     let ports = [
@@ -69,9 +72,99 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// Packets per case in the `l2tp_100k` group (each iteration takes the next one).
+const SPREAD: usize = 4096;
+
+/// TSC ticks per nanosecond, measured over a 200 ms sleep (x86_64 only). `rdtsc` has no
+/// safe wrapper in `std`; reading a counter is the only effect.
+#[allow(unsafe_code)]
+fn tsc_ghz() -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `rdtsc` has no preconditions on x86_64.
+        let t0 = unsafe { std::arch::x86_64::_rdtsc() };
+        let w0 = std::time::Instant::now();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        // SAFETY: as above.
+        let t1 = unsafe { std::arch::x86_64::_rdtsc() };
+        Some((t1 - t0) as f64 / w0.elapsed().as_nanos() as f64)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    None
+}
+
+fn mib(b: usize) -> String {
+    format!("{:.2} MiB", b as f64 / (1024.0 * 1024.0))
+}
+
+fn bench_100k(c: &mut Criterion) {
+    let sc = scaled::state_scaled(100_000, 100);
+    let st = &sc.state;
+    let fibs: usize = st.vrs().map(|v| v.memory_bytes()).sum();
+    eprintln!(
+        "l2tp_100k state: {} sessions over 100 tunnels in {} VRs, {} network prefixes per VR; \
+         built in {:.2?}",
+        st.sessions.len(),
+        st.vr_count(),
+        scaled::NET_PREFIXES,
+        sc.build_time
+    );
+    eprintln!(
+        "  memory: forwarding state {} (session table {}, next hops {}, FIBs {}); \
+         session counters {} ({} slots, 2 workers)",
+        mib(st.memory_bytes()),
+        mib(st.sessions.memory_bytes()),
+        mib(st.next_hops.memory_bytes()),
+        mib(fibs),
+        mib(st.session_counters.memory_bytes()),
+        st.session_counters.slots()
+    );
+    let small = l2tp_lns::state();
+    eprintln!(
+        "  small state for comparison: forwarding state {} bytes, session counters {} bytes",
+        small.memory_bytes(),
+        small.session_counters.memory_bytes()
+    );
+    match tsc_ghz() {
+        Some(g) => eprintln!("  TSC: {g:.3} GHz (rdtsc over a 200 ms sleep)"),
+        None => eprintln!("  TSC: not measured on this architecture"),
+    }
+    if let Some(mhz) = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| {
+        c.lines()
+            .find(|l| l.starts_with("cpu MHz"))
+            .map(str::to_owned)
+    }) {
+        eprintln!("  /proc/cpuinfo: {mhz}");
+    }
+    let w = scaled::workload(&sc, SPREAD, 0x100_000);
+    // Each case must take the path it claims, and the session counters must advance.
+    scaled::check(&sc, &w);
+    let ports = [PortInfo { mac: R, mtu: 1500 }; 2];
+    let cnt = WorkerCounters::new(0, 2);
+    let mut buf = HeapBuf::new();
+    let mut g = c.benchmark_group("l2tp_100k");
+    g.throughput(Throughput::Elements(1));
+    for (name, pkts, port) in [
+        ("decap_route", &w.decap, scaled::LAC_PORT),
+        ("route_encap", &w.encap, scaled::NET_PORT),
+        // The inner packets of `decap_route` without L2TP: the cost L2TP adds at scale.
+        ("plain_route_baseline", &w.plain, scaled::LAC_PORT),
+    ] {
+        g.bench_function(name, |bn| {
+            let mut k = 0;
+            bn.iter(|| {
+                buf.set(&pkts[k % SPREAD]);
+                k += 1;
+                black_box(forward(st, &ports, port, &mut buf, &cnt))
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(2)).warm_up_time(std::time::Duration::from_millis(500));
-    targets = bench
+    targets = bench, bench_100k
 }
 criterion_main!(benches);
