@@ -1,9 +1,44 @@
 //! L2TP data path cost per packet on one core: LNS decapsulation + route (subscriber →
 //! network) and route + encapsulation (network → subscriber), through the real pipeline
-//! (`pipeline::forward`) with the packets of the golden test. Each iteration restores the
-//! input bytes into a buffer (a 14–100 byte copy, included in the time).
+//! (`pipeline::forward`), beside plain routing of the same inner packet. Each iteration
+//! restores the input bytes into a buffer (a 60–110 byte copy, about 4 ns, included).
 //!
-//! `cargo bench -p dataplane --bench l2tp_datapath`; cycles = ns × CPU GHz.
+//! * `l2tp`: the golden test's state (2 sessions) and packets: every table access hits L1.
+//! * `l2tp_100k`: 100,000 sessions over 100 tunnels in 10 ISP VRs, 2,000 network prefixes
+//!   and a default route per VR (`tests/common/l2tp_lns_scaled.rs`); each iteration takes
+//!   the next of 4096 packets over random sessions and network destinations. Before
+//!   measuring, every packet is checked to take its path and the session counters to
+//!   advance.
+//!
+//! `cargo bench -p dataplane --bench l2tp_datapath`; cycles = ns × TSC GHz (the bench
+//! prints the TSC rate, measured with `rdtsc` over a 200 ms sleep).
+//!
+//! One run (criterion medians; 2-vCPU KVM guest, Intel Xeon (Sapphire Rapids class),
+//! TSC 2.300 GHz, L2 2 MiB/core, the other vCPU idle during the run):
+//!
+//! | case | `l2tp` (2 sessions) | `l2tp_100k` |
+//! |---|---|---|
+//! | decap_route | 97.9 ns, 225 cycles | 239.5 ns, 551 cycles |
+//! | route_encap | 91.1 ns, 210 cycles | 195.8 ns, 450 cycles |
+//! | plain_route_baseline | 48.7 ns, 112 cycles | 69.0 ns, 159 cycles |
+//!
+//! Over three runs the 2-session numbers stayed within 98–116 / 76–91 / 45–49 ns; the 100k
+//! ones vary more on this shared host (decap 222–315, encap 156–198, plain 67–83 ns). The 100k
+//! state builds in ~0.14 s and takes 10.05 MiB (session table 4.23 MiB, next hops
+//! 4.62 MiB, FIBs 1.13 MiB), plus 6.10 MiB of session counters (2 workers × 100k slots).
+//!
+//! Where the 100k time goes (a throwaway probe on the same state; no hardware counters in
+//! this guest, `perf stat` reports instructions and cycles as not supported): the cost
+//! follows the number of *distinct* sessions the packets touch, not the table size. With
+//! every packet in one session of the 100k state, decap/encap/plain take 94/68/41 ns
+//! (about the 2-session figures); over 256, 4096, 16k and 100k distinct sessions decap takes
+//! 121/150/195/230 ns and encap 97/114/158/266 ns, while plain stays at 45 ns (65 ns with
+//! 64k packets, when the packets themselves leave L2). Each session's packet touches its
+//! own lines in several structures (session-table shard, subscriber /32 in the FIB, next
+//! hop, counter line) in a dependent chain, so spread turns L1 hits into L2/L3 misses and,
+//! likely, dTLB misses (4 KiB pages, tables made of many small allocations); without
+//! hardware counters the two could not be told apart. The random network
+//! destinations of the benchmark add ~20 ns to every case (plain: 45 → 69 ns).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dataplane::buffer::HeapBuf;
