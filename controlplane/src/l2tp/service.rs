@@ -103,6 +103,14 @@ pub struct L2tpServiceStats {
     pub route_errors: u64,
 }
 
+/// A VR's RADIUS settings as its sockets were opened for, its client sockets and its DAE
+/// socket.
+type VrSockets = (
+    Option<crate::subscriber::config::RadiusSettings>,
+    Vec<SocketId>,
+    Option<SocketId>,
+);
+
 /// The L2TP service (see the module docs).
 pub struct L2tpService {
     eps: VrEndpoints,
@@ -110,7 +118,7 @@ pub struct L2tpService {
     /// Subscriber settings given before start (sockets need the core).
     pending_subs: Option<Vec<SubscriberConfig>>,
     sockets: HashMap<SocketId, SockUse>,
-    vr_sockets: BTreeMap<VrId, (Option<crate::subscriber::config::RadiusSettings>, Vec<SocketId>, Option<SocketId>)>,
+    vr_sockets: BTreeMap<VrId, VrSockets>,
     /// Counters.
     pub stats: L2tpServiceStats,
 }
@@ -173,7 +181,8 @@ impl L2tpService {
         let now = cx.now;
         {
             let w = cx.writer();
-            self.subs.configure(now, cfgs, &|slot| w.session_traffic(slot));
+            self.subs
+                .configure(now, cfgs, &|slot| w.session_traffic(slot));
         }
         self.pump(cx);
     }
@@ -240,17 +249,20 @@ impl L2tpService {
                     }
                 }
             }
-            let dae = r.dae.as_ref().and_then(|(listen, _)| match cx.udp_open(*listen) {
-                Ok(s) => {
-                    self.sockets.insert(s, SockUse::Dae(vr));
-                    Some(s)
-                }
-                Err(e) => {
-                    self.stats.socket_errors += 1;
-                    tracing::error!("vr {}: Dynamic Authorization socket: {e}", vr.0);
-                    None
-                }
-            });
+            let dae = r
+                .dae
+                .as_ref()
+                .and_then(|(listen, _)| match cx.udp_open(*listen) {
+                    Ok(s) => {
+                        self.sockets.insert(s, SockUse::Dae(vr));
+                        Some(s)
+                    }
+                    Err(e) => {
+                        self.stats.socket_errors += 1;
+                        tracing::error!("vr {}: Dynamic Authorization socket: {e}", vr.0);
+                        None
+                    }
+                });
             self.vr_sockets.insert(vr, (c.radius.clone(), socks, dae));
         }
     }
@@ -281,8 +293,12 @@ impl L2tpService {
                 Output::Packet { vr, ip } => cx.route(vr, ip),
                 Output::Route { vr, prefix, via } => {
                     let r = match via {
-                        Some(nh) => cx.tables().set_route(vr, prefix, RouteSource::Subscriber, nh),
-                        None => cx.tables().remove_route(vr, prefix, RouteSource::Subscriber),
+                        Some(nh) => cx
+                            .tables()
+                            .set_route(vr, prefix, RouteSource::Subscriber, nh),
+                        None => cx
+                            .tables()
+                            .remove_route(vr, prefix, RouteSource::Subscriber),
                     };
                     if let Err(e) = r {
                         self.stats.route_errors += 1;
@@ -300,7 +316,10 @@ impl L2tpService {
                     dst,
                     payload,
                 } => {
-                    let s = self.vr_sockets.get(&vr).and_then(|(_, v, _)| v.get(socket).copied());
+                    let s = self
+                        .vr_sockets
+                        .get(&vr)
+                        .and_then(|(_, v, _)| v.get(socket).copied());
                     match s.map(|s| cx.udp_send(s, dst, &payload)) {
                         Some(Ok(())) => {}
                         _ => self.stats.socket_errors += 1,
@@ -353,7 +372,9 @@ impl L2tpService {
         {
             let w = cx.writer();
             self.subs
-                .ppp_frame(now, vr, tunnel, session, frame, &|slot| w.session_traffic(slot));
+                .ppp_frame(now, vr, tunnel, session, frame, &|slot| {
+                    w.session_traffic(slot)
+                });
         }
         self.pump(cx);
     }
@@ -538,10 +559,9 @@ impl Service for L2tpService {
             let w = cx.writer();
             let traffic = |slot| w.session_traffic(slot);
             match self.sockets.get(&sock) {
-                Some(SockUse::Radius(vr, n)) => {
-                    self.subs
-                        .radius_datagram(now, *vr, *n, from, data, &traffic)
-                }
+                Some(SockUse::Radius(vr, n)) => self
+                    .subs
+                    .radius_datagram(now, *vr, *n, from, data, &traffic),
                 Some(SockUse::Dae(vr)) => self.subs.dae_datagram(now, *vr, from, data, &traffic),
                 None => return,
             }
@@ -583,7 +603,10 @@ impl Service for L2tpService {
             return Vec::new();
         }
         let mut subs = Vec::new();
-        if self.subs.count() > 0 || self.subs.stats().sessions_started > 0 || !self.vr_sockets.is_empty() {
+        if self.subs.count() > 0
+            || self.subs.stats().sessions_started > 0
+            || !self.vr_sockets.is_empty()
+        {
             let st = self.subs.stats();
             let p = self.subs.ppp_counters();
             let r = self.subs.radius_counters();
@@ -601,7 +624,10 @@ impl Service for L2tpService {
                 ("ppp_auth_rejects", st.auth_rejects),
                 ("ppp_rx_frames", p.rx_frames),
                 ("ppp_tx_frames", p.tx_frames),
-                ("ppp_rx_malformed", p.rx_malformed + self.stats.ppp_malformed),
+                (
+                    "ppp_rx_malformed",
+                    p.rx_malformed + self.stats.ppp_malformed,
+                ),
                 ("ppp_rx_unknown_protocol", p.rx_unknown_protocol),
                 ("ppp_echo_timeouts", p.lcp_echo_timeouts),
                 ("ppp_chap_bad_identifier", p.chap_bad_identifier),
@@ -636,7 +662,10 @@ impl Service for L2tpService {
                 ),
                 (
                     "radius_drop_other",
-                    r.drop_malformed + r.drop_unknown_id + r.drop_unknown_source + r.drop_unexpected_code,
+                    r.drop_malformed
+                        + r.drop_unknown_id
+                        + r.drop_unknown_source
+                        + r.drop_unexpected_code,
                 ),
                 ("dae_disconnects", st.dae_disconnects),
                 ("dae_coa", st.dae_coa),

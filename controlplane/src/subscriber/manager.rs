@@ -424,7 +424,8 @@ impl Subscribers {
     /// keeps its subscribers and their addresses (the pools are reconfigured; new sessions
     /// use the new settings; RADIUS requests in flight are lost when the servers changed).
     pub fn configure(&mut self, now: Instant, cfgs: Vec<SubscriberConfig>, traffic: Traffic<'_>) {
-        let wanted: BTreeMap<VrId, SubscriberConfig> = cfgs.into_iter().map(|c| (c.vr, c)).collect();
+        let wanted: BTreeMap<VrId, SubscriberConfig> =
+            cfgs.into_iter().map(|c| (c.vr, c)).collect();
         let gone: Vec<VrId> = self
             .vrs
             .keys()
@@ -449,7 +450,8 @@ impl Subscribers {
             match self.vrs.get_mut(&vr) {
                 Some(v) if v.cfg == cfg => {}
                 Some(v) => {
-                    v.pools.reconfigure(cfg.pools.clone(), cfg.ipv6_pools.clone());
+                    v.pools
+                        .reconfigure(cfg.pools.clone(), cfg.ipv6_pools.clone());
                     v.ppp_cfg = Arc::new(ppp_config(&cfg));
                     if v.cfg.radius != cfg.radius {
                         let (radius, dae) = match radius_client(&cfg, self.seed) {
@@ -769,7 +771,12 @@ impl Subscribers {
     }
 
     /// Subscribers of `vr` (all VRs when `None`), for listings.
-    pub fn list(&self, now: Instant, vr: Option<VrId>, traffic: Traffic<'_>) -> Vec<SubscriberView> {
+    pub fn list(
+        &self,
+        now: Instant,
+        vr: Option<VrId>,
+        traffic: Traffic<'_>,
+    ) -> Vec<SubscriberView> {
         let mut out = Vec::new();
         for (id, v) in &self.vrs {
             if vr.is_some_and(|x| x != *id) {
@@ -830,7 +837,7 @@ impl Subscribers {
 
     /// PPP counters summed over every link (ended links included).
     pub fn ppp_counters(&self) -> crate::ppp::engine::Counters {
-        let mut t = self.retired_ppp.clone();
+        let mut t = self.retired_ppp;
         for v in self.vrs.values() {
             for s in v.sessions.values() {
                 t.add(s.ppp.counters());
@@ -1023,7 +1030,7 @@ impl Subscribers {
                                     via: Some(nh),
                                 });
                             }
-                            let ra = router_advertisement(local_ifid, p, l, s.ppp.mru());
+                            let ra = router_advertisement(local_ifid, p, s.ppp.mru());
                             let ip = l2tp_packet(&s.info, &ra);
                             self.out.push(Output::Packet { vr, ip });
                         }
@@ -1078,11 +1085,7 @@ impl Subscribers {
                 PppEvent::LinkUp | PppEvent::AuthDone { .. } => {}
             }
         }
-        let Some(s) = self
-            .vrs
-            .get_mut(&vr)
-            .and_then(|v| v.sessions.get_mut(&key))
-        else {
+        let Some(s) = self.vrs.get_mut(&vr).and_then(|v| v.sessions.get_mut(&key)) else {
             return;
         };
         let d = s.deadline();
@@ -1157,7 +1160,12 @@ impl Subscribers {
             .as_ref()
             .and_then(|u| ppp_auth::verify_local(&req, &u.password));
         match (user, verdict) {
-            (Some(u), Some(AuthResult::Accept { mschap2_success, .. })) => {
+            (
+                Some(u),
+                Some(AuthResult::Accept {
+                    mschap2_success, ..
+                }),
+            ) => {
                 let attrs = Granted {
                     framed_ip: u.address,
                     ..Granted::default()
@@ -1222,7 +1230,9 @@ impl Subscribers {
             let Some(ev) = v.radius.as_mut().and_then(|c| c.poll_event()) else {
                 return;
             };
-            if ev.tag & ACCT_TAG != 0 || matches!(ev.result, ClientResult::AcctOk | ClientResult::AcctFailed) {
+            if ev.tag & ACCT_TAG != 0
+                || matches!(ev.result, ClientResult::AcctOk | ClientResult::AcctFailed)
+            {
                 if ev.result == ClientResult::AcctFailed {
                     v.stats.acct_failures += 1;
                 }
@@ -1326,7 +1336,13 @@ impl Subscribers {
                     v.stats.dae_coa += 1;
                     for k in &found {
                         let s = v.sessions.get_mut(k).expect("found");
-                        apply_timeouts(s, now, req.changes.session_timeout, req.changes.idle_timeout, req.changes.acct_interim_interval);
+                        apply_timeouts(
+                            s,
+                            now,
+                            req.changes.session_timeout,
+                            req.changes.idle_timeout,
+                            req.changes.acct_interim_interval,
+                        );
                     }
                 }
             }
@@ -1492,7 +1508,10 @@ fn came_up(
         key.1,
         s.v4.map(|a| a.to_string()).unwrap_or_default()
     );
-    if v.radius.as_ref().is_none_or(|c| c.config().acct_servers.is_empty()) {
+    if v.radius
+        .as_ref()
+        .is_none_or(|c| c.config().acct_servers.is_empty())
+    {
         return None;
     }
     s.acct_started = true;
@@ -1523,9 +1542,11 @@ fn acct_record(
         output_octets: t[3],
         input_packets: t[0].min(u64::from(u32::MAX)) as u32,
         output_packets: t[2].min(u64::from(u32::MAX)) as u32,
-        session_time: s
-            .up_at
-            .map_or(0, |u| now.saturating_duration_since(u).as_secs().min(u64::from(u32::MAX)) as u32),
+        session_time: s.up_at.map_or(0, |u| {
+            now.saturating_duration_since(u)
+                .as_secs()
+                .min(u64::from(u32::MAX)) as u32
+        }),
         terminate_cause: cause,
         class: s.class.clone(),
         tag: ACCT_TAG | s.serial,
@@ -1543,7 +1564,9 @@ fn release(v: &mut VrSubs, s: &Subscriber) {
 }
 
 fn v6_prefix(p: Ipv6Addr, l: u8) -> Result<IpPrefix, String> {
-    format!("{p}/{l}").parse::<IpPrefix>().map_err(|e| e.to_string())
+    format!("{p}/{l}")
+        .parse::<IpPrefix>()
+        .map_err(|e| e.to_string())
 }
 
 /// The next hop that encapsulates into the subscriber's session.
@@ -1584,7 +1607,7 @@ fn l2tp_packet(info: &SessionInfo, frame: &[u8]) -> Vec<u8> {
 /// A Router Advertisement (RFC 4861 §4.2) to the subscriber over PPP, from our link-local
 /// address (fe80::`ifid`): the subscriber's /64 as on-link and autonomous (SLAAC), or, for
 /// a shorter delegated prefix, its first /64; MTU option = our MRU.
-fn router_advertisement(ifid: u64, prefix: Ipv6Addr, len: u8, mtu: u16) -> Vec<u8> {
+fn router_advertisement(ifid: u64, prefix: Ipv6Addr, mtu: u16) -> Vec<u8> {
     let src = Ipv6Addr::from((0xfe80u128 << 112) | u128::from(ifid));
     let dst: Ipv6Addr = "ff02::1".parse().expect("literal");
     let mut icmp = vec![
@@ -1594,9 +1617,9 @@ fn router_advertisement(ifid: u64, prefix: Ipv6Addr, len: u8, mtu: u16) -> Vec<u
         0, 0, 0, 0, // reachable time
         0, 0, 0, 0, // retrans timer
     ];
-    // Prefix Information: type 3, length 4 (32 bytes), /64, L|A, lifetimes.
-    let plen = len.max(64).min(64);
-    let mut pi = vec![3, 4, plen, 0xc0];
+    // Prefix Information: type 3, length 4 (32 bytes), /64 (SLAAC needs 64; of a shorter
+    // delegated prefix the first /64), L|A, lifetimes.
+    let mut pi = vec![3, 4, 64, 0xc0];
     pi.extend_from_slice(&86400u32.to_be_bytes());
     pi.extend_from_slice(&14400u32.to_be_bytes());
     pi.extend_from_slice(&[0; 4]);
