@@ -10,8 +10,10 @@
 //! Implemented so far: [`l2tp`] (RFC 2661 wire format, control-connection and session engine,
 //! UDP driver), [`neighbor`] (ARP and IPv6 neighbor discovery with a shared neighbor table),
 //! [`icmp`] (echo, time exceeded, destination unreachable, rate limiting), [`ppp`] (LCP, PAP/CHAP/
-//! MS-CHAPv2, IPCP, IPV6CP: wire format and a per-link engine for the LNS); [`packet`] holds
-//! the header builders they share.
+//! MS-CHAPv2, IPCP, IPV6CP: wire format and a per-link engine for the LNS), [`radius`]
+//! (client with accounting, RFC 5176 server), [`subscriber`] (PPP termination on the LNS:
+//! pools, RADIUS use, accounting, subscriber routes); [`packet`] holds the header builders
+//! they share.
 
 pub mod icmp;
 pub mod l2tp;
