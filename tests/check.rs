@@ -37,7 +37,7 @@ fn unknown_key_is_reported_with_position_and_the_expected_keys() {
     let y = GOOD.replace("    tenant: t\n", "    tenant: t\n    tennant: x\n");
     let e = errors(&y);
     assert_eq!(e.len(), 1, "{e:?}");
-    assert_eq!(e[0], "p.yaml:10:5: unknown field `tennant`, expected one of id, name, vpn_id, tenant, interfaces, routes, l2tp");
+    assert_eq!(e[0], "p.yaml:10:5: unknown field `tennant`, expected one of id, name, vpn_id, tenant, interfaces, routes, l2tp, ppp");
     assert!(e[0].contains("tenant"), "{}", e[0]);
 }
 
@@ -182,5 +182,47 @@ fn l2tp_section_errors() {
     assert_eq!(
         errors(&lac_without_peer),
         vec!["p.yaml:12:19: a LAC needs at least one LNS in `peers`"]
+    );
+}
+
+#[test]
+fn ppp_section_errors() {
+    let lns = "    l2tp: { role: lns, local: 10.0.0.1, hostname: lns1 }\n";
+    let y = GOOD.replace(
+        "    routes:\n",
+        &format!("{lns}    ppp:\n      address: 10.0.0.1\n      auth: [pap, eap]\n      dns: [192.0.2.1, 192.0.2.2, 192.0.2.3]\n      pools:\n        - {{ name: a, ranges: [100.64.0.9-100.64.0.1, 100.64.0.0/33] }}\n      ipv6: true\n      radius:\n        source: 127.0.0.1\n        servers: [{{ address: 127.0.0.1, secret: s }}]\n    routes:\n"),
+    );
+    let e = errors(&y);
+    let want = [
+        "p.yaml:14:16: ppp address 10.0.0.1 is an interface address of VR `A`; subscribers need an address of their own links (e.g. 100.64.0.1)",
+        "p.yaml:15:19: unknown authentication method `eap`; expected mschapv2, chap or pap",
+        "p.yaml:16:35: IPCP carries at most two DNS servers (primary and secondary)",
+        "p.yaml:18:31: `100.64.0.9-100.64.0.1` is not an IPv4 range; expected FIRST-LAST (100.64.0.10-100.64.0.250) or a prefix (100.64.0.0/24)",
+        "p.yaml:18:54: `100.64.0.0/33` is not an IPv4 range; expected FIRST-LAST (100.64.0.10-100.64.0.250) or a prefix (100.64.0.0/24)",
+        "p.yaml:19:13: ipv6: true needs an `ipv6_pools` entry (each subscriber gets a prefix from it)",
+        "p.yaml:22:30: `127.0.0.1` is not ADDRESS:PORT (e.g. 192.0.2.10:1812)",
+    ];
+    assert_eq!(e, want, "\n{}", e.join("\n"));
+    // ppp without an LNS, and without a way to authenticate.
+    let y = GOOD.replace(
+        "    routes:\n",
+        "    ppp: { address: 100.64.0.1 }\n    routes:\n",
+    );
+    assert_eq!(
+        errors(&y),
+        vec![
+            "p.yaml:12:21: VR `A` has a `ppp` section but no L2TP LNS; subscribers are terminated on an LNS (`l2tp: { role: lns, ... }`)",
+            "p.yaml:12:21: VR `A` terminates PPP but has neither `radius` nor `users`; no subscriber could authenticate",
+        ]
+    );
+    let ok = GOOD.replace(
+        "    routes:\n",
+        &format!("{lns}    ppp:\n      address: 100.64.0.1\n      pools: [{{ name: a, ranges: [100.64.0.0/24] }}]\n      radius: {{ source: 127.0.0.1, servers: [{{ address: \"127.0.0.1:1812\", secret: s }}] }}\n    routes:\n"),
+    );
+    let e = errors(&ok);
+    assert_eq!(
+        e,
+        vec!["p.yaml:15:35: range 100.64.0.0/24 contains the ppp address itself"],
+        "{e:?}"
     );
 }
