@@ -282,3 +282,48 @@ fn a_reload_that_needs_a_restart_applies_nothing() {
     );
     let _ = IfKey::Port(PortId(0));
 }
+
+#[test]
+fn ppp_termination_starts_changes_and_stops_live() {
+    let mut r = rig(&base());
+    let with_ppp = |dns: &str| {
+        base().replace(
+            "hostname: a, peers: [10.0.1.2] }\n",
+            &format!("hostname: a, peers: [10.0.1.2] }}\n    ppp: {{ address: 100.64.0.1, dns: [{dns}], pools: [{{ name: p, ranges: [100.64.0.10-100.64.0.250] }}], users: [{{ name: u, password: p }}] }}\n"),
+        )
+    };
+    let serves = |r: &Rig| {
+        r.core
+            .service::<L2tpService>()
+            .unwrap()
+            .subscribers()
+            .serves(VrId(1))
+    };
+    assert!(!serves(&r));
+    let lines = applied(r.reload(&with_ppp("192.0.2.53"), Duration::from_secs(1)));
+    assert!(
+        lines.iter().any(|l| l == "VR A starts terminating PPP"),
+        "{lines:?}"
+    );
+    assert!(serves(&r));
+    let lines = applied(r.reload(&with_ppp("192.0.2.54"), Duration::from_secs(2)));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "VR A PPP settings updated (subscribers stay up with their addresses)"),
+        "{lines:?}"
+    );
+    let c = r.core.service::<L2tpService>().unwrap().subscribers();
+    assert_eq!(
+        c.config(VrId(1)).unwrap().dns,
+        vec!["192.0.2.54".parse::<std::net::Ipv4Addr>().unwrap()]
+    );
+    let lines = applied(r.reload(&base(), Duration::from_secs(3)));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "VR A stops terminating PPP (its subscribers are disconnected)"),
+        "{lines:?}"
+    );
+    assert!(!serves(&r));
+}
