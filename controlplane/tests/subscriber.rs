@@ -664,3 +664,69 @@ fn malformed_ppp_frames_are_counted_not_fatal() {
     s.settle();
     assert_eq!(s.subs.count_up(), 1, "the subscriber is still up");
 }
+
+#[test]
+fn proxy_lcp_and_proxy_pap_from_the_lac_skip_to_the_network_phase() {
+    use controlplane::l2tp::engine::ProxyInfo;
+    let mut s = Sim::new(local_cfg());
+    // What the LAC negotiated with the subscriber (RFC 2661 §4.4.5): it asked for PAP with
+    // magic 0x11111111; the subscriber asked for MRU 1492 with magic 0x22222222.
+    let sent = vec![0x03, 0x04, 0xc0, 0x23, 0x05, 0x06, 0x11, 0x11, 0x11, 0x11];
+    let recvd = vec![0x01, 0x04, 0x05, 0xd4, 0x05, 0x06, 0x22, 0x22, 0x22, 0x22];
+    let proxy = ProxyInfo {
+        initial_received_confreq: Some(recvd.clone()),
+        last_sent_confreq: Some(sent),
+        last_received_confreq: Some(recvd),
+        authen_type: Some(3),
+        authen_name: b"alice".to_vec(),
+        authen_challenge: Vec::new(),
+        authen_id: Some(7),
+        authen_response: b"secret".to_vec(),
+    };
+    s.subs.session_up(
+        s.now,
+        VR,
+        SessionInfo {
+            tunnel: 1,
+            session: 5,
+            peer_tunnel: 70,
+            peer_session: 1005,
+            peer: SocketAddr::new(IpAddr::V4(LAC), 1701),
+            local: LNS,
+            egress: Some((PortId(0), None, LAC)),
+            counters: 5,
+            calling_number: Vec::new(),
+            proxy: Some(Box::new(proxy)),
+        },
+    );
+    // No client engine: look at what the LNS sends. The first frames are the PAP Ack with
+    // the proxied identifier and an IPCP Configure-Request (no LCP negotiation at all).
+    let outs: Vec<Output> = s.subs.drain().collect();
+    let frames: Vec<Vec<u8>> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Packet { ip, .. } => Some(ip[20 + 8 + 6..].to_vec()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(s.subs.stats().auth_accepts, 1);
+    let protos: Vec<u16> = frames
+        .iter()
+        .map(|f| u16::from_be_bytes([f[2], f[3]]))
+        .collect();
+    assert!(
+        !protos.contains(&0xc021),
+        "no LCP renegotiation: {protos:x?}"
+    );
+    let pap = frames
+        .iter()
+        .find(|f| f[2..4] == [0xc0, 0x23])
+        .expect("PAP Ack");
+    assert_eq!(
+        (pap[4], pap[5]),
+        (2, 7),
+        "Authenticate-Ack with the proxied id"
+    );
+    assert!(protos.contains(&0x8021), "IPCP starts: {protos:x?}");
+    assert_eq!(s.subs.ppp_counters().proxy_lcp_accepted, 1);
+}
