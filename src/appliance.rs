@@ -3,7 +3,7 @@
 //! live statistics and reloads the profile on request; then the summary.
 
 use controlplane::l2tp::service::L2tpService;
-use controlplane::subscriber::manager::SubscriberView;
+use controlplane::subscriber::manager::{SubscriberView, VrReport};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -119,6 +119,8 @@ pub struct Summary {
     /// PPP subscribers seen last before the end (at most [`LISTED_SUBSCRIBERS`]), and how
     /// many there were in all.
     pub subscribers: (Vec<SubscriberView>, usize),
+    /// Per VR terminating PPP: its subscriber counters (last seen).
+    pub subscriber_vrs: Vec<VrReport>,
 }
 
 /// Subscribers the summary lists.
@@ -226,6 +228,7 @@ pub fn run_with_reload(
             drop(b);
             let mut s = summary(&sup.running, report, &[]);
             s.subscribers = std::mem::take(&mut sup.subscribers);
+            s.subscriber_vrs = std::mem::take(&mut sup.subscriber_vrs);
             return Ok(s);
         }
         #[cfg(not(feature = "dpdk"))]
@@ -235,6 +238,7 @@ pub fn run_with_reload(
     let report = controlcore::run(&mut b, writer, services, &run_opts, stop, &mut sup)?;
     let mut s = summary(&sup.running, report, &b.mem_stats);
     s.subscribers = std::mem::take(&mut sup.subscribers);
+    s.subscriber_vrs = std::mem::take(&mut sup.subscriber_vrs);
     Ok(s)
 }
 
@@ -250,6 +254,8 @@ pub struct AppSupervisor {
     last_vrs: HashMap<VrId, (u64, u64)>,
     /// The subscribers as last listed (refreshed every second), and how many in all.
     pub subscribers: (Vec<SubscriberView>, usize),
+    /// Per VR subscriber counters, as last read.
+    pub subscriber_vrs: Vec<VrReport>,
     last_listing: Instant,
 }
 
@@ -266,6 +272,7 @@ impl AppSupervisor {
             last_totals: None,
             last_vrs: HashMap::new(),
             subscribers: (Vec::new(), 0),
+            subscriber_vrs: Vec::new(),
             last_listing: now,
         }
     }
@@ -283,6 +290,7 @@ impl<B: PacketBuf> Supervisor<B> for AppSupervisor {
             self.last_listing = now;
             if let Some(l2tp) = core.service::<L2tpService>() {
                 let n = l2tp.subscribers().count();
+                self.subscriber_vrs = l2tp.subscribers().per_vr();
                 if n > 0 || !self.subscribers.0.is_empty() {
                     let mut v = l2tp.subscriber_list(core.writer(), now);
                     v.truncate(LISTED_SUBSCRIBERS);
@@ -369,6 +377,7 @@ fn summary(cfg: &Config, r: RunReport, mem_stats: &[Arc<MemStats>]) -> Summary {
         control: r.control,
         backend_stats: r.port_stats,
         subscribers: (Vec::new(), 0),
+        subscriber_vrs: Vec::new(),
     }
 }
 
@@ -506,6 +515,28 @@ pub fn format_summary(s: &Summary) -> String {
         let _ = writeln!(o, "control core (non-zero):");
         for (k, v) in nz {
             let _ = writeln!(o, "  {k:<36} {v}");
+        }
+    }
+    if !s.subscriber_vrs.is_empty() {
+        let _ = writeln!(
+            o,
+            "subscribers per VR:\n  {:<6} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
+            "vr", "now", "up", "accepted", "rejected", "rad-tmo", "retrans", "no-addr", "acct-fail"
+        );
+        for r in &s.subscriber_vrs {
+            let _ = writeln!(
+                o,
+                "  {:<6} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
+                r.vr.0,
+                r.sessions,
+                r.up,
+                r.stats.auth_accepts,
+                r.stats.auth_rejects,
+                r.stats.radius_timeouts,
+                r.radius.retransmits,
+                r.stats.no_address,
+                r.stats.acct_failures
+            );
         }
     }
     if s.subscribers.1 > 0 {

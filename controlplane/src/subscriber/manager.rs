@@ -234,6 +234,21 @@ impl VrStats {
     }
 }
 
+/// One VR's subscriber figures ([`Subscribers::per_vr`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VrReport {
+    /// The VR.
+    pub vr: VrId,
+    /// Its counters.
+    pub stats: VrStats,
+    /// PPP links now.
+    pub sessions: usize,
+    /// Links with an address now.
+    pub up: usize,
+    /// Its RADIUS client's counters.
+    pub radius: crate::radius::client::Counters,
+}
+
 /// A subscriber as `varouter` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscriberView {
@@ -833,6 +848,20 @@ impl Subscribers {
     /// Counters of one VR.
     pub fn vr_stats(&self, vr: VrId) -> Option<VrStats> {
         self.vrs.get(&vr).map(|v| v.stats)
+    }
+
+    /// Per VR: its counters, subscribers now / up now, and its RADIUS client's counters.
+    pub fn per_vr(&self) -> Vec<VrReport> {
+        self.vrs
+            .iter()
+            .map(|(vr, v)| VrReport {
+                vr: *vr,
+                stats: v.stats,
+                sessions: v.sessions.len(),
+                up: v.sessions.values().filter(|s| s.up_at.is_some()).count(),
+                radius: v.radius.as_ref().map(|c| *c.counters()).unwrap_or_default(),
+            })
+            .collect()
     }
 
     /// PPP counters summed over every link (ended links included).
