@@ -609,7 +609,17 @@ impl Subscribers {
             return;
         };
         s.lower_gone = true;
-        s.cause.get_or_insert(terminate_cause::LOST_CARRIER);
+        // The subscriber's own LCP Terminate-Request leaves LCP Stopping until the restart
+        // timer; a LAC that tears the session down as soon as we acknowledged it (lwIP,
+        // most CPEs) must still be accounted as User-Request (RFC 2866 §5.10: "for example
+        // with LCP Terminate"), not as a lost carrier. (Stopping is only reached from
+        // Opened by the peer: its Terminate-Request, or its Code-Reject of an LCP code.)
+        let peer_ended = s.ppp.state() == crate::ppp::engine::State::Stopping;
+        s.cause.get_or_insert(if peer_ended {
+            terminate_cause::USER_REQUEST
+        } else {
+            terminate_cause::LOST_CARRIER
+        });
         s.ppp.lower_down();
         self.pump(now, vr, (tunnel, session), traffic);
     }
@@ -1667,4 +1677,244 @@ fn router_advertisement(ifid: u64, prefix: Ipv6Addr, mtu: u16) -> Vec<u8> {
     let mut frame = vec![0xff, 0x03, 0x00, 0x57];
     frame.extend_from_slice(&ip);
     frame
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ppp::engine::Config as PppConfig;
+    use crate::radius::wire::crypto::{sign, Signing};
+    use crate::radius::wire::{code, Attribute, Repr};
+    use crate::subscriber::config::RadiusServer;
+    use crate::subscriber::pool::V4PoolConfig;
+
+    const VR: VrId = VrId(10);
+    const SECRET: &str = "testing123";
+    const HDR: usize = 20 + 8 + wire::l2tp::MIN_HEADER_LEN;
+
+    fn config() -> SubscriberConfig {
+        let mut c = SubscriberConfig::new(VR, Ipv4Addr::new(100, 64, 0, 1));
+        c.auth = vec![AuthMethod::Pap];
+        c.echo_interval = Duration::ZERO;
+        c.pools = vec![V4PoolConfig {
+            name: "subscribers".into(),
+            ranges: vec![(
+                Ipv4Addr::new(100, 64, 0, 100),
+                Ipv4Addr::new(100, 64, 0, 199),
+            )],
+        }];
+        let server = |port| RadiusServer {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            secret: SECRET.into(),
+        };
+        c.radius = Some(crate::subscriber::config::RadiusSettings {
+            source: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            nas_identifier: "test".into(),
+            servers: vec![server(1812)],
+            accounting: vec![server(1813)],
+            timeout: Duration::from_secs(2),
+            retries: 3,
+            interim_interval: None,
+            dae: None,
+        });
+        c
+    }
+
+    /// One subscriber (a client PPP engine) behind L2TP session 1/2, a RADIUS server that
+    /// accepts it with Framed-IP-Address 100.64.0.10, the accounting records it received.
+    struct Lab {
+        now: Instant,
+        subs: Subscribers,
+        client: Engine,
+        client_up: bool,
+        client_down: bool,
+        acct: Vec<Repr>,
+        timer: Option<Instant>,
+    }
+
+    impl Lab {
+        fn new() -> Lab {
+            let now = Instant::now();
+            let mut subs = Subscribers::new(7);
+            subs.configure(now, vec![config()], &|_| [0; 4]);
+            subs.session_up(
+                now,
+                VR,
+                SessionInfo {
+                    tunnel: 1,
+                    session: 2,
+                    peer_tunnel: 3,
+                    peer_session: 4,
+                    peer: SocketAddr::from(([10, 214, 0, 1], 1701)),
+                    local: Ipv4Addr::new(10, 214, 0, 2),
+                    egress: Some((PortId(0), None, Ipv4Addr::new(10, 214, 0, 1))),
+                    counters: 0,
+                    calling_number: Vec::new(),
+                    proxy: None,
+                },
+            );
+            let ccfg = PppConfig {
+                auth: vec![ppp_auth::AuthMethod::Pap],
+                username: "alice".into(),
+                password: "secret".into(),
+                echo_interval: None,
+                enable_ipv6: false,
+                ..PppConfig::default()
+            };
+            let mut client = Engine::new(Arc::new(ccfg), Role::Client, now, 99);
+            client.open(now);
+            Lab {
+                now,
+                subs,
+                client,
+                client_up: false,
+                client_down: false,
+                acct: Vec::new(),
+                timer: None,
+            }
+        }
+
+        /// Moves frames and datagrams until nothing moves; true if anything did.
+        fn exchange(&mut self) -> bool {
+            let mut moved = false;
+            loop {
+                let now = self.now;
+                let outs: Vec<Output> = self.subs.drain().collect();
+                let frames: Vec<Vec<u8>> =
+                    std::iter::from_fn(|| self.client.poll_transmit()).collect();
+                while let Some(e) = self.client.poll_event() {
+                    match e {
+                        PppEvent::Ipv4Up { .. } => self.client_up = true,
+                        PppEvent::Down { .. } => self.client_down = true,
+                        _ => {}
+                    }
+                }
+                if outs.is_empty() && frames.is_empty() {
+                    return moved;
+                }
+                moved = true;
+                for f in frames {
+                    self.subs
+                        .ppp_frame(now, VR, 1, 2, &f, &|_| [1, 100, 1, 100]);
+                }
+                for o in outs {
+                    match o {
+                        Output::Packet { ip, .. } => self.client.handle_frame(now, &ip[HDR..]),
+                        Output::Radius {
+                            socket,
+                            dst,
+                            payload,
+                            ..
+                        } => {
+                            let req = Repr::from_bytes(&payload).expect("RADIUS");
+                            let mut ans = Repr {
+                                code: code::ACCOUNTING_RESPONSE,
+                                identifier: req.identifier,
+                                authenticator: [0; 16],
+                                attributes: Vec::new(),
+                            };
+                            if req.code == code::ACCESS_REQUEST {
+                                ans.code = code::ACCESS_ACCEPT;
+                                ans.attributes = vec![
+                                    Attribute::FramedIpAddress(Ipv4Addr::new(100, 64, 0, 10)),
+                                    Attribute::MessageAuthenticator([0; 16]),
+                                ];
+                            } else {
+                                self.acct.push(req.clone());
+                            }
+                            let mut b = ans.to_bytes().expect("encode");
+                            sign(
+                                &mut b,
+                                SECRET.as_bytes(),
+                                Signing::Response {
+                                    request_authenticator: req.authenticator,
+                                },
+                            )
+                            .expect("sign");
+                            self.subs
+                                .radius_datagram(now, VR, socket, dst, &b, &|_| [1, 100, 1, 100]);
+                        }
+                        Output::Timer {
+                            key: TimerKey::Session { .. },
+                            at,
+                        } => self.timer = at,
+                        _ => {}
+                    }
+                }
+            }
+        }
+
+        /// Runs until `done`, firing timers when nothing moves (bounded).
+        fn run(&mut self, done: impl Fn(&Lab) -> bool) {
+            for _ in 0..200 {
+                self.exchange();
+                if done(self) {
+                    return;
+                }
+                let next = [self.timer, self.client.deadline()]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                let Some(at) = next else { break };
+                self.now = self.now.max(at);
+                if self.client.deadline().is_some_and(|d| d <= self.now) {
+                    self.client.handle_timeout(self.now);
+                }
+                if self.timer.is_some_and(|d| d <= self.now) {
+                    self.timer = None;
+                    let key = TimerKey::Session {
+                        vr: VR,
+                        tunnel: 1,
+                        session: 2,
+                    };
+                    self.subs.handle_timer(self.now, key, &|_| [1, 100, 1, 100]);
+                }
+            }
+            assert!(done(self), "did not get there");
+        }
+
+        fn stop_cause(&self) -> Option<u32> {
+            let stop = self.acct.iter().find(|r| {
+                r.find(|a| match a {
+                    Attribute::AcctStatusType(t) => Some(*t),
+                    _ => None,
+                }) == Some(2)
+            })?;
+            stop.find(|a| match a {
+                Attribute::AcctTerminateCause(c) => Some(*c),
+                _ => None,
+            })
+        }
+    }
+
+    #[test]
+    fn subscriber_terminate_then_lac_teardown_is_user_request() {
+        let mut lab = Lab::new();
+        lab.run(|l| l.client_up && !l.acct.is_empty());
+        // lwIP's close: LCP Terminate-Request, our Terminate-Ack, at once the LAC's CDN /
+        // StopCCN (before our Stopping restart timer would report PPP down).
+        lab.client.close(lab.now, DownReason::LocalClose);
+        lab.run(|l| l.client_down);
+        assert_eq!(
+            lab.subs.count(),
+            1,
+            "still Stopping when the L2TP session goes"
+        );
+        lab.subs
+            .session_down(lab.now, VR, 1, 2, &|_| [1, 100, 1, 100]);
+        lab.exchange();
+        assert_eq!(lab.subs.count(), 0);
+        assert_eq!(lab.stop_cause(), Some(terminate_cause::USER_REQUEST));
+    }
+
+    #[test]
+    fn l2tp_session_lost_while_up_is_lost_carrier() {
+        let mut lab = Lab::new();
+        lab.run(|l| l.client_up && !l.acct.is_empty());
+        lab.subs
+            .session_down(lab.now, VR, 1, 2, &|_| [1, 100, 1, 100]);
+        lab.exchange();
+        assert_eq!(lab.subs.count(), 0);
+        assert_eq!(lab.stop_cause(), Some(terminate_cause::LOST_CARRIER));
+    }
 }
