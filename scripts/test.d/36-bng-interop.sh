@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End to end BNG (issue 10): varouter's LNS (configs/bng.yaml) terminating PPP subscribers
+# End to end BNG (issue 10), then the RADIUS client alone against FreeRADIUS: varouter's LNS (configs/bng.yaml) terminating PPP subscribers
 # of lwIP's PPPoL2TP LAC, authenticated and accounted by FreeRADIUS, disconnected and
 # changed by radclient (RFC 5176), with a host behind the VR; tshark checks every packet.
 # Builds what it needs; installs the Debian packages it needs; fails (never skips) when
@@ -27,3 +27,6 @@ cargo build -q --release
 bash tests/interop/lwip/build.sh
 VAROUTER=$PWD/target/release/varouter LWIP_LAC=$PWD/target/lwip/lwip_lac \
   bash tests/interop/bng/bng-e2e.sh
+# The RADIUS client and DAE server on their own against FreeRADIUS, radclient and tshark
+# (MS-CHAPv2 authenticator response, Gigawords, every authenticator checked).
+bash tests/interop/radius/client-interop.sh
