@@ -915,3 +915,36 @@ fn a_closing_tunnel_does_not_hold_a_place_under_max_tunnels() {
     );
     assert_eq!(s.e[1].counters().refused_max_tunnels, 2);
 }
+
+#[test]
+fn a_stopccn_ends_the_retransmission_of_what_crossed_it() {
+    let lac = cfg(Role::Lac, "lac", None);
+    let lns = cfg(Role::Lns, "lns", None);
+    let mut s = Sim::new(lac, lns, (5, 6), Net::new(3, 0, 0, 0));
+    let now = s.now;
+    let t = s.e[0].open_tunnel(now, addr(B)).unwrap();
+    s.e[0].open_session(now, t, CallParams::default()).unwrap();
+    s.run(secs(2));
+    let (tb, sb) = (s.ups(1)[0].0, s.session_ups(1)[0].0);
+    // The LNS hangs up the call while the LAC no longer hears it; the LAC closes the tunnel.
+    s.net.dead[0] = true;
+    let now = s.now;
+    s.e[1].close_session(now, tb, sb).unwrap();
+    s.run(secs(1));
+    s.e[0].close_tunnel(s.now, t).unwrap();
+    s.run(secs(1));
+    let after = s.now;
+    s.run(secs(20));
+    // Nothing but acknowledgements from the LNS once it has the StopCCN: no CDN again.
+    let cdns = s
+        .net
+        .log
+        .iter()
+        .filter(|(at, i, _)| *i == 1 && *at >= after)
+        .filter(|(_, _, b)| {
+            let m = ControlMessage::parse(&L2tpPacket::new_checked(&b[..]).unwrap(), None).unwrap();
+            m.message_type.is_some()
+        })
+        .count();
+    assert_eq!(cdns, 0);
+}

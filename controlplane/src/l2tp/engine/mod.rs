@@ -607,7 +607,9 @@ impl<R: Rng> Ctx<R> {
                 t.state = TunnelState::Closing;
                 t.hello_at = None;
                 t.close_until = Some(now + self.cfg.close_linger);
-                // Acknowledge at once: nothing else will carry our Nr.
+                // The tunnel is gone (§5.7): what we still had in flight (a CDN crossing the
+                // StopCCN, say) is not retransmitted; we only acknowledge, at once.
+                t.rel.abandon();
                 t.rel.ack_due = Some(now);
             }
             (MessageType::Hello, TunnelState::Established) => {}

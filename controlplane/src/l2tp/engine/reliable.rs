@@ -95,6 +95,15 @@ impl Reliable {
         self.waiting.clear();
     }
 
+    /// Gives up on everything unacknowledged or waiting (the peer closed the tunnel: what
+    /// we had in flight is moot); received messages are still acknowledged.
+    pub fn abandon(&mut self) {
+        self.unacked.clear();
+        self.waiting.clear();
+        self.rto_at = None;
+        self.retries = 0;
+    }
+
     /// Whether anything is unacknowledged or waiting.
     pub fn idle(&self) -> bool {
         self.unacked.is_empty() && self.waiting.is_empty()
