@@ -730,3 +730,21 @@ fn proxy_lcp_and_proxy_pap_from_the_lac_skip_to_the_network_phase() {
     assert!(protos.contains(&0x8021), "IPCP starts: {protos:x?}");
     assert_eq!(s.subs.ppp_counters().proxy_lcp_accepted, 1);
 }
+
+#[test]
+fn a_subscriber_that_hangs_up_is_listed_as_closing_then_gone() {
+    let mut s = Sim::new(local_cfg());
+    s.dial(1, "alice", "secret", PppAuth::Pap);
+    assert!(s.client_up(1).is_some());
+    let now = s.now;
+    s.clients
+        .get_mut(&1)
+        .unwrap()
+        .close(now, controlplane::ppp::engine::DownReason::LocalClose);
+    s.settle();
+    let l = s.subs.list(s.now, None, &|_| [0; 4]);
+    assert_eq!(l[0].phase, "closing");
+    assert!(s.routes.is_empty(), "the route goes when IPCP goes down");
+    s.advance(Duration::from_secs(5));
+    assert_eq!(s.subs.count(), 0);
+}

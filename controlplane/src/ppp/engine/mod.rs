@@ -1049,7 +1049,8 @@ impl Engine {
         if self.auth_state != AuthState::Done {
             self.auth_state = AuthState::Idle;
         }
-        if self.phase != Phase::Dead {
+        // LCP renegotiates (back to Establish) unless the link is terminating or dead.
+        if self.phase != Phase::Dead && self.phase != Phase::Terminate {
             self.phase = Phase::Establish;
         }
     }
