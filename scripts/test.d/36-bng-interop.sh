@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# End to end BNG (issue 10), then the RADIUS client alone against FreeRADIUS: varouter's LNS (configs/bng.yaml) terminating PPP subscribers
+# End to end BNG (issue 10): varouter's LNS (configs/bng.yaml) terminating PPP subscribers
 # of lwIP's PPPoL2TP LAC, authenticated and accounted by FreeRADIUS, disconnected and
 # changed by radclient (RFC 5176), with a host behind the VR; tshark checks every packet.
 # Builds what it needs; installs the Debian packages it needs; fails (never skips) when
-# something is missing.
+# something is missing. Run with the ports on AF_PACKET, then on DPDK net_af_packet vdevs;
+# then the RADIUS client and DAE server alone against FreeRADIUS, radclient and tshark.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 missing=()
@@ -26,6 +27,12 @@ done
 cargo build -q --release
 bash tests/interop/lwip/build.sh
 VAROUTER=$PWD/target/release/varouter LWIP_LAC=$PWD/target/lwip/lwip_lac \
+  bash tests/interop/bng/bng-e2e.sh
+# The same router with its ports on DPDK net_af_packet vdevs (mbufs, the DPDK backend).
+. scripts/test.d/need-dpdk.bash
+need_dpdk 36-bng-interop
+cargo build -q --release --features dpdk --target-dir "$DPDK_TARGET_DIR"
+BACKEND=dpdk VAROUTER=$PWD/$DPDK_TARGET_DIR/release/varouter LWIP_LAC=$PWD/target/lwip/lwip_lac \
   bash tests/interop/bng/bng-e2e.sh
 # The RADIUS client and DAE server on their own against FreeRADIUS, radclient and tshark
 # (MS-CHAPv2 authenticator response, Gigawords, every authenticator checked).

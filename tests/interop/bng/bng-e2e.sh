@@ -41,6 +41,10 @@ NS_H=${P}h
 BIN=${VAROUTER:-$ROOT/target/release/varouter}
 LAC=${LWIP_LAC:-$ROOT/target/lwip/lwip_lac}
 PROFILE=${PROFILE:-$ROOT/configs/bng.yaml}
+# BACKEND=dpdk runs the same router on DPDK net_af_packet vdevs over the same interfaces
+# (the profile turned into a DPDK one by scripts/dpdk-profile; VAROUTER must be a
+# `--features dpdk` build).
+BACKEND=${BACKEND:-af_packet}
 LNS_IF=lns0 LAN_IF=lan0 HOST_IF=${P}h0
 LNS_IP=10.214.0.2 LAC_ADDR=10.214.0.1/24 TUNNEL_SECRET=interopsecret
 HOST_IP=10.215.1.2 LAN_GW=10.215.1.1
@@ -74,6 +78,7 @@ cleanup() {
   sleep 0.3
   [ $MADE_H = 1 ] && ip netns del "$NS_H" 2>/dev/null
   [ $MADE_TOPO = 1 ] && topo_down
+  [ "$BACKEND" = dpdk ] && rm -rf "/var/run/dpdk/$NS_S"
   if [ "${KEEP:-0}" = 1 ] || [ $fail -ne 0 ]; then echo "logs kept in $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
@@ -97,6 +102,14 @@ for o in rx tx tso gso gro; do
   ip netns exec "$NS_H" ethtool -K "$HOST_IF" $o off >/dev/null 2>&1
   ip netns exec "$NS_S" ethtool -K "$LAN_IF" $o off >/dev/null 2>&1
 done
+
+if [ "$BACKEND" = dpdk ]; then
+  "$ROOT/scripts/dpdk-profile" "$PROFILE" "$NS_S" "$NS_S" > "$W/bng-dpdk.yaml" || die "dpdk-profile"
+  PROFILE=$W/bng-dpdk.yaml
+  "$BIN" check "$PROFILE" >/dev/null || die "the DPDK profile does not check (is $BIN a --features dpdk build?)"
+elif [ "$BACKEND" != af_packet ]; then
+  die "BACKEND must be af_packet or dpdk"
+fi
 
 # --- captures, FreeRADIUS, varouter ------------------------------------------------------
 capture() { # NS IF FILE FILTER...
@@ -124,7 +137,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 ip netns exec "$NS_S" ss -Hlun 'sport = :3799' | grep -q 3799 || { cat "$W/varouter.err"; die "varouter did not start (no DAE socket on 127.0.0.1:3799)"; }
-echo "varouter $BIN, profile $PROFILE in $NS_S; lwIP $LAC_ADDR in $NS_C; host $HOST_IP in $NS_H; work dir $W"
+echo "varouter $BIN ($BACKEND ports), profile $PROFILE in $NS_S; lwIP $LAC_ADDR in $NS_C; host $HOST_IP in $NS_H; work dir $W"
 
 # --- helpers ---------------------------------------------------------------------------
 # lwip NAME USER PASSWORD AUTH HOLD [bg]: one lwIP run; stdout in $W/NAME.out.
@@ -290,6 +303,6 @@ if [ $fail -ne 0 ]; then
   echo "--- tshark RADIUS problems"; head -20 "$W/radius.bad"; cat "$W/radius.expert"
   echo "FAILED: BNG end to end (${el}s)"
 else
-  echo "PASS: BNG end to end — lwIP LAC, varouter LNS/BNG, FreeRADIUS, radclient DAE, tshark (${el}s)"
+  echo "PASS: BNG end to end ($BACKEND ports) — lwIP LAC, varouter LNS/BNG, FreeRADIUS, radclient DAE, tshark (${el}s)"
 fi
 exit $fail
