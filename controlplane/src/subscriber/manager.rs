@@ -368,22 +368,16 @@ fn ppp_config(c: &SubscriberConfig) -> PppConfig {
 fn radius_client(c: &SubscriberConfig, seed: u64) -> Option<(Client, Option<DaeServer>)> {
     let r = c.radius.as_ref()?;
     let mut rc = RadiusConfig::new(&r.nas_identifier);
-    rc.auth_servers = r
-        .servers
-        .iter()
-        .map(|s| Server {
-            addr: s.addr,
-            secret: s.secret.as_bytes().to_vec(),
-        })
-        .collect();
-    rc.acct_servers = r
-        .accounting
-        .iter()
-        .map(|s| Server {
-            addr: s.addr,
-            secret: s.secret.as_bytes().to_vec(),
-        })
-        .collect();
+    let servers = |l: &[crate::subscriber::config::RadiusServer]| -> Vec<Server> {
+        l.iter()
+            .map(|s| Server {
+                addr: s.addr,
+                secret: s.secret.as_bytes().to_vec(),
+            })
+            .collect()
+    };
+    rc.auth_servers = servers(&r.servers);
+    rc.acct_servers = servers(&r.accounting);
     rc.timeout = r.timeout;
     rc.retries = r.retries.saturating_sub(1);
     rc.nas_ip = match r.source {
