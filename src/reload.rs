@@ -201,7 +201,11 @@ pub fn apply<B: PacketBuf>(
         }
     }
     for v in &new.vrs {
-        let old = running.vrs.iter().find(|o| o.id == v.id).and_then(|o| o.ppp.as_ref());
+        let old = running
+            .vrs
+            .iter()
+            .find(|o| o.id == v.id)
+            .and_then(|o| o.ppp.as_ref());
         match (old, &v.ppp) {
             (None, Some(_)) => lines.push(format!("VR {} starts terminating PPP", v.name)),
             (Some(_), None) => lines.push(format!(
