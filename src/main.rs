@@ -8,6 +8,46 @@ use std::sync::Arc;
 use std::time::Duration;
 use varouter::appliance::{format_summary, RunOptions};
 
+/// The system allocator, counting live bytes for `varouter bench subscribers` (control-plane
+/// memory per session). Counting is off unless a benchmark turns it on
+/// ([`varouter::bench::heap::enable`]); off, it costs one relaxed load per call.
+#[allow(unsafe_code)]
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use varouter::bench::heap;
+
+    pub struct Counting;
+
+    // SAFETY: every method forwards to `System` with the caller's arguments unchanged and
+    // returns what it returns; the counters are plain atomics and never allocate.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            heap::on_alloc(layout.size());
+            // SAFETY: the caller's contract for `alloc` is `System::alloc`'s.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            heap::on_alloc(layout.size());
+            // SAFETY: as for `alloc`.
+            unsafe { System.alloc_zeroed(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            heap::on_dealloc(layout.size());
+            // SAFETY: `ptr` came from `System` with this layout (every allocation goes there).
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            heap::on_dealloc(layout.size());
+            heap::on_alloc(new_size);
+            // SAFETY: `ptr` came from `System` with `layout`; the caller checked `new_size`.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+}
+
 #[derive(Parser)]
 #[command(
     name = "varouter",
@@ -56,6 +96,9 @@ enum BenchCmd {
     /// Incremental publication: session binds/unbinds and neighbour resolutions per second
     /// beside a full table, delay until workers see them, memory under churn.
     Publish(varouter::bench::publish::Args),
+    /// PPP subscribers over L2TP: setup rate and control-plane memory per session, with an
+    /// in-process RADIUS responder, local users or a real RADIUS server.
+    Subscribers(varouter::bench::subscribers::Args),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +120,12 @@ fn main() -> ExitCode {
         Cmd::Bench {
             which: BenchCmd::Publish(a),
         } => tool(varouter::bench::publish::run(a)),
+        Cmd::Bench {
+            which: BenchCmd::Subscribers(a),
+        } => {
+            varouter::bench::heap::INSTALLED.store(true, std::sync::atomic::Ordering::Relaxed);
+            tool(varouter::bench::subscribers::run(a))
+        }
         Cmd::GenRoutes(a) => tool(varouter::bench::gen_routes::run(a)),
         Cmd::Check { profile } => match varouter::load_config(&profile) {
             Ok(cfg) => {

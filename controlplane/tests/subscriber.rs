@@ -748,3 +748,58 @@ fn a_subscriber_that_hangs_up_is_listed_as_closing_then_gone() {
     s.advance(Duration::from_secs(5));
     assert_eq!(s.subs.count(), 0);
 }
+
+#[test]
+fn local_users_are_found_by_name_among_many_and_follow_a_reconfiguration() {
+    let mut cfg = local_cfg();
+    cfg.pools[0].ranges = vec![(
+        Ipv4Addr::new(100, 64, 0, 100),
+        Ipv4Addr::new(100, 64, 0, 110),
+    )];
+    cfg.users.extend((0..5000).map(|i| LocalUser {
+        name: format!("u{i}"),
+        password: format!("pw{i}"),
+        address: None,
+    }));
+    // Two entries of one name: the first one counts, as it always did.
+    for pw in ["first", "second"] {
+        cfg.users.push(LocalUser {
+            name: "dup".into(),
+            password: pw.into(),
+            address: None,
+        });
+    }
+    let mut s = Sim::new(cfg.clone());
+    s.dial(1, "u4999", "pw4999", PppAuth::Pap);
+    s.dial(2, "dup", "second", PppAuth::ChapMd5);
+    s.dial(3, "dup", "first", PppAuth::ChapMd5);
+    assert!(s.client_up(1).is_some());
+    assert_eq!(s.client_up(2), None);
+    assert!(s.client_up(3).is_some());
+    // A new password for u4999 applies to the next session; an added user exists at once.
+    cfg.users
+        .iter_mut()
+        .find(|u| u.name == "u4999")
+        .unwrap()
+        .password = "new".into();
+    cfg.users.push(LocalUser {
+        name: "erin".into(),
+        password: "secret".into(),
+        address: None,
+    });
+    let now = s.now;
+    s.subs.configure(now, vec![cfg], &|_| [0; 4]);
+    s.settle();
+    s.dial(4, "u4999", "pw4999", PppAuth::Pap);
+    s.dial(5, "u4999", "new", PppAuth::MsChapV2);
+    s.dial(6, "erin", "secret", PppAuth::Pap);
+    assert_eq!(s.client_up(4), None);
+    assert!(s.client_up(5).is_some());
+    assert!(s.client_up(6).is_some());
+    assert_eq!(s.subs.stats().auth_rejects, 2);
+    assert_eq!(
+        s.subs.count_up(),
+        4,
+        "sessions 1 and 3 stayed up across the reload"
+    );
+}

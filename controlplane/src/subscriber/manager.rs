@@ -324,6 +324,9 @@ impl Subscriber {
 
 struct VrSubs {
     cfg: SubscriberConfig,
+    /// `cfg.users` by name (the first of a name wins, as a scan would find it): a linear
+    /// search per authentication made setup quadratic in the number of local users.
+    users: HashMap<String, usize>,
     ppp_cfg: Arc<PppConfig>,
     pools: Pools,
     radius: Option<Client>,
@@ -363,6 +366,14 @@ fn ppp_config(c: &SubscriberConfig) -> PppConfig {
         enable_ipv6: c.ipv6,
         ..PppConfig::default()
     }
+}
+
+fn user_index(c: &SubscriberConfig) -> HashMap<String, usize> {
+    let mut m = HashMap::with_capacity(c.users.len());
+    for (i, u) in c.users.iter().enumerate() {
+        m.entry(u.name.clone()).or_insert(i);
+    }
+    m
 }
 
 fn radius_client(c: &SubscriberConfig, seed: u64) -> Option<(Client, Option<DaeServer>)> {
@@ -470,6 +481,9 @@ impl Subscribers {
                         v.radius = radius;
                         v.dae = dae;
                     }
+                    if v.cfg.users != cfg.users {
+                        v.users = user_index(&cfg);
+                    }
                     v.cfg = cfg;
                 }
                 None => {
@@ -482,6 +496,7 @@ impl Subscribers {
                         VrSubs {
                             pools: Pools::new(cfg.pools.clone(), cfg.ipv6_pools.clone()),
                             ppp_cfg: Arc::new(ppp_config(&cfg)),
+                            users: user_index(&cfg),
                             cfg,
                             radius,
                             dae,
@@ -1188,7 +1203,7 @@ impl Subscribers {
             return;
         }
         // Local users.
-        let user = v.cfg.users.iter().find(|u| u.name == s.user).cloned();
+        let user = v.users.get(&s.user).map(|&i| v.cfg.users[i].clone());
         let verdict = user
             .as_ref()
             .and_then(|u| ppp_auth::verify_local(&req, &u.password));

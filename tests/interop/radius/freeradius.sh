@@ -23,9 +23,12 @@
 #      bob    CHAP in the tests; no address: Framed-Pool "subscribers" (the appliance's pool)
 #      carol  MS-CHAPv2 in the tests; Framed-IP-Address 100.64.0.12 (and MPPE keys, MS-CHAP2-Success)
 #    Any method works for any user; the method is the client's choice.
+#    RADIUS_EXTRA_USERS=FILE appends FILE's entries after these (e.g. a DEFAULT entry that
+#    accepts any name, for load tests).
 #  - accounting: every Accounting-Request is written to DIR/detail (detail.sh reads it).
 # Runs `freeradius -X` in the background (bounded by `timeout`, RADIUS_TIMEOUT s, default
-# 1800) and waits for "Ready to process requests".
+# 1800) and waits for "Ready to process requests". RADIUS_DEBUG=0 runs `freeradius -f`
+# instead: its thread pool, no per-packet debug log (for rate measurements).
 set -u
 usage() { echo "usage: $0 start NETNS DIR LISTEN_IP CLIENT SECRET | stop DIR" >&2; exit 2; }
 [ $# -ge 1 ] || usage
@@ -142,6 +145,7 @@ carol	Cleartext-Password := "$pw"
 	Framed-IP-Address = 100.64.0.12
 
 EOF
+    [ -n "${RADIUS_EXTRA_USERS:-}" ] && { cat "$RADIUS_EXTRA_USERS"; echo; }
     cat "$users"; } > "$users.new" && mv "$users.new" "$users"
   local nsx=()
   [ "$ns" != - ] && nsx=(ip netns exec "$ns")
@@ -149,7 +153,9 @@ EOF
   if ! "${nsx[@]}" freeradius -XC -d "$r" > "$dir/check.log" 2>&1; then
     echo "freeradius.sh: configuration check failed:" >&2; grep -iE "error|fail" "$dir/check.log" | tail -5 >&2; return 1
   fi
-  "${nsx[@]}" timeout "${RADIUS_TIMEOUT:-1800}" freeradius -X -d "$r" > "$dir/radiusd.log" 2>&1 &
+  local mode=(-X)
+  [ "${RADIUS_DEBUG:-1}" = 0 ] && mode=(-f -l stdout)
+  "${nsx[@]}" timeout "${RADIUS_TIMEOUT:-1800}" freeradius "${mode[@]}" -d "$r" > "$dir/radiusd.log" 2>&1 &
   echo $! > "$dir/freeradius.pid"
   for _ in $(seq 1 100); do
     grep -q "Ready to process requests" "$dir/radiusd.log" && { echo "freeradius ready on $listen (pid $(cat "$dir/freeradius.pid"), log $dir/radiusd.log)"; return 0; }
