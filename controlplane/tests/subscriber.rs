@@ -107,6 +107,10 @@ struct Sim {
     dae_answers: Vec<Repr>,
     /// Traffic per counter slot, as the workers would count it.
     traffic: HashMap<u32, [u64; 4]>,
+    /// Clients negotiate IPV6CP too.
+    v6: bool,
+    /// Router Advertisements sent to subscribers.
+    ras: usize,
 }
 
 impl Sim {
@@ -127,6 +131,8 @@ impl Sim {
             acct: Vec::new(),
             dae_answers: Vec::new(),
             traffic: HashMap::new(),
+            v6: false,
+            ras: 0,
         }
     }
 
@@ -136,7 +142,7 @@ impl Sim {
             auth: vec![auth],
             username: user.into(),
             password: password.into(),
-            enable_ipv6: false,
+            enable_ipv6: self.v6,
             ..PppConfig::default()
         });
         let mut c = Engine::new(cfg, Role::Client, self.now, u64::from(sid) * 31);
@@ -210,8 +216,12 @@ impl Sim {
                 let peer_session = u16::from_be_bytes([l2tp[4], l2tp[5]]);
                 let sid = peer_session - 1000;
                 let now = self.now;
-                if let Some(c) = self.clients.get_mut(&sid) {
-                    c.handle_frame(now, &l2tp[6..]);
+                let ppp = &l2tp[6..];
+                if ppp[2..4] == [0x00, 0x57] && ppp[4 + 40] == 134 {
+                    // An ICMPv6 Router Advertisement (IPv6 data: not for the PPP engine).
+                    self.ras += 1;
+                } else if let Some(c) = self.clients.get_mut(&sid) {
+                    c.handle_frame(now, ppp);
                 }
             }
             Output::Route { vr, prefix, via } => {
@@ -802,4 +812,36 @@ fn local_users_are_found_by_name_among_many_and_follow_a_reconfiguration() {
         4,
         "sessions 1 and 3 stayed up across the reload"
     );
+}
+
+#[test]
+fn ipv6_subscribers_get_a_prefix_route_and_periodic_router_advertisements() {
+    let mut cfg = local_cfg();
+    cfg.ipv6 = true;
+    cfg.ipv6_pools = vec![controlplane::subscriber::pool::V6PoolConfig {
+        name: "v6".into(),
+        prefix: "2001:db8:100::".parse().unwrap(),
+        len: 56,
+        delegated_len: 64,
+    }];
+    let mut s = Sim::new(cfg);
+    s.v6 = true;
+    s.dial(1, "alice", "secret", PppAuth::Pap);
+    assert!(s.client_events[&1]
+        .iter()
+        .any(|e| matches!(e, PppEvent::Ipv6Up { .. })));
+    let v6: IpPrefix = "2001:db8:100::/64".parse().unwrap();
+    assert!(
+        matches!(s.routes.get(&v6), Some(NextHop::L2tp(_))),
+        "{:?}",
+        s.routes
+    );
+    assert_eq!(s.ras, 1, "one RA when IPV6CP opens");
+    s.advance(Duration::from_secs(1250));
+    assert_eq!(s.ras, 3, "then every 600 s");
+    // The prefix goes with the subscriber and returns to the pool.
+    s.subs.session_down(s.now, VR, 1, 1, &|_| [0; 4]);
+    s.settle();
+    assert!(!s.routes.contains_key(&v6));
+    assert_eq!(s.subs.pool_stats().2, 0);
 }

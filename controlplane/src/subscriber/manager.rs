@@ -276,6 +276,10 @@ pub struct SubscriberView {
 
 const ACCT_TAG: u64 = 1 << 63;
 
+/// Period of unsolicited Router Advertisements to an IPv6 subscriber (the advertised router
+/// lifetime is 1800 s).
+const RA_INTERVAL: Duration = Duration::from_secs(600);
+
 struct Subscriber {
     serial: u64,
     info: SessionInfo,
@@ -302,6 +306,9 @@ struct Subscriber {
     /// The L2TP session is already gone (no CDN to send).
     lower_gone: bool,
     armed: Option<Instant>,
+    /// Our IPv6 interface id and when the next unsolicited Router Advertisement is due
+    /// (RFC 4861 §6.2.4: periodic, well inside the 1800 s router lifetime it announces).
+    ra: Option<(u64, Instant)>,
 }
 
 impl Subscriber {
@@ -315,6 +322,7 @@ impl Subscriber {
             self.session_timeout_at,
             self.next_interim,
             self.idle_check_at,
+            self.ra.map(|r| r.1),
         ]
         .into_iter()
         .flatten()
@@ -596,6 +604,7 @@ impl Subscribers {
                 cause: None,
                 lower_gone: false,
                 armed: None,
+                ra: None,
             },
         );
         self.pump(now, vr, key, &|_| [0; 4]);
@@ -725,6 +734,18 @@ impl Subscribers {
             s.armed = None;
             if s.ppp.deadline().is_some_and(|d| d <= now) {
                 s.ppp.handle_timeout(now);
+            }
+            if let (Some((ifid, at)), Some((p, _))) = (s.ra, s.v6) {
+                if at <= now && s.route_v6 {
+                    let ra = router_advertisement(ifid, p, s.ppp.mru());
+                    self.out.push(Output::Packet {
+                        vr,
+                        ip: l2tp_packet(&s.info, &ra),
+                    });
+                    s.ra = Some((ifid, now + RA_INTERVAL));
+                } else if !s.route_v6 {
+                    s.ra = None;
+                }
             }
             if s.session_timeout_at.is_some_and(|d| d <= now) && s.cause.is_none() {
                 s.session_timeout_at = None;
@@ -1081,6 +1102,7 @@ impl Subscribers {
                             let ra = router_advertisement(local_ifid, p, s.ppp.mru());
                             let ip = l2tp_packet(&s.info, &ra);
                             self.out.push(Output::Packet { vr, ip });
+                            s.ra = Some((local_ifid, now + RA_INTERVAL));
                         }
                         came_up(v, vr, key, now, traffic)
                     };

@@ -10,7 +10,7 @@
 //! Not yet: PPPoE access (the PPP engine is shared with it), L2TP tunnel switching, LAC-side
 //! relaying by realm, MPPE, RADIUS-driven filters and rate limits (QoS), per-subscriber
 //! IPv6 prefixes by DHCPv6-PD (the prefix is advertised in a Router Advertisement), Router
-//! Solicitations (the RA is sent once when IPV6CP opens).
+//! Solicitations (RAs are sent when IPV6CP opens and every 600 s).
 
 pub mod config;
 pub mod manager;
