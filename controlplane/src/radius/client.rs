@@ -66,12 +66,17 @@ pub struct Config {
     pub source_ports: usize,
     /// Requests waiting for a free identifier.
     pub max_queue: usize,
+    /// Requests outstanding at once (the rest wait in the queue): a burst of logins must
+    /// not overflow the server's socket buffer, which turns into retransmissions after a
+    /// full timeout (FreeRADIUS's default 208 KiB buffer drops at ~500 outstanding).
+    pub max_in_flight: usize,
     /// How long a server that did not answer is skipped.
     pub dead_time: Duration,
 }
 
 impl Config {
-    /// Defaults: 3 s timeout, 3 retries, 4 source ports, 4096 queued, 30 s dead time.
+    /// Defaults: 3 s timeout, 3 retries, 4 source ports, 4096 queued, 128 in flight, 30 s
+    /// dead time.
     pub fn new(nas_identifier: &str) -> Self {
         Config {
             auth_servers: Vec::new(),
@@ -82,6 +87,7 @@ impl Config {
             nas_ip: None,
             source_ports: 4,
             max_queue: 4096,
+            max_in_flight: 128,
             dead_time: Duration::from_secs(30),
         }
     }
@@ -529,6 +535,9 @@ impl Client {
     }
 
     fn alloc_slot(&mut self) -> Option<Slot> {
+        if self.slots.len() >= self.cfg.max_in_flight.max(1) {
+            return None;
+        }
         let total = self.cfg.source_ports * 256;
         for i in 0..total {
             let n = (self.cursor + i) % total;
@@ -1248,11 +1257,40 @@ mod tests {
     }
 
     #[test]
+    fn outstanding_requests_are_capped_and_the_rest_wait() {
+        let t0 = Instant::now();
+        let mut cf = cfg(&[S1]);
+        cf.max_in_flight = 3;
+        let mut c = Client::new(cf, 4);
+        for i in 0..5 {
+            c.access_request(t0, pap(i)).unwrap();
+        }
+        let sent: Vec<Transmit> = std::iter::from_fn(|| c.poll_transmit()).collect();
+        assert_eq!((sent.len(), c.in_flight(), c.queued()), (3, 3, 2));
+        let ok = answer(
+            &sent[0].payload,
+            b"secret0",
+            code::ACCESS_REJECT,
+            vec![],
+            true,
+        );
+        c.handle_datagram(t0, sent[0].socket, sent[0].dst, &ok);
+        assert!(c.poll_event().is_some());
+        assert_eq!(
+            (c.in_flight(), c.queued()),
+            (3, 1),
+            "a freed place goes to the queue"
+        );
+        assert!(c.poll_transmit().is_some());
+    }
+
+    #[test]
     fn identifiers_across_sockets_and_queue() {
         let t0 = Instant::now();
         let mut cf = cfg(&[S1]);
         cf.source_ports = 2;
         cf.max_queue = 2;
+        cf.max_in_flight = 4096;
         let mut c = Client::new(cf, 4);
         let mut seen = std::collections::HashSet::new();
         for i in 0..512 {
