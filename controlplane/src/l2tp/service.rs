@@ -633,7 +633,6 @@ impl Service for L2tpService {
                 ("ppp_chap_bad_identifier", p.chap_bad_identifier),
                 ("ppp_configure_loops", p.configure_loops),
                 ("ppp_proxy_lcp_accepted", p.proxy_lcp_accepted),
-                ("ppp_not_terminated", self.stats.ppp_not_terminated),
                 ("ppp_frames_unknown_session", st.frames_unknown_session),
                 ("subscriber_no_address", st.no_address),
                 ("subscriber_no_egress", st.no_egress),
@@ -729,6 +728,9 @@ impl Service for L2tpService {
             ("l2tp_role_switches", l.stats.role_switches),
             ("l2tp_refused_draining", l.stats.refused_draining),
             ("l2tp_table_errors", self.stats.table_errors),
+            // PPP frames of sessions in VRs without PPP termination (a LAC-only or
+            // tunnel-only VR): counted whether or not any VR terminates PPP.
+            ("ppp_not_terminated", self.stats.ppp_not_terminated),
         ]
         .into_iter()
         .chain(subs)
