@@ -538,7 +538,7 @@ fn radius_reject_and_silence_are_refusals() {
     assert_eq!(s.subs.stats().radius_timeouts, 1);
     assert!(s.subs.radius_counters().retransmits >= 1);
     assert!(
-        s.acct.is_empty(),
+        s.acct_of(1).is_empty() && s.acct_of(2).is_empty(),
         "no accounting for sessions that never came up"
     );
 }
@@ -844,4 +844,35 @@ fn ipv6_subscribers_get_a_prefix_route_and_periodic_router_advertisements() {
     s.settle();
     assert!(!s.routes.contains_key(&v6));
     assert_eq!(s.subs.pool_stats().2, 0);
+}
+
+#[test]
+fn accounting_on_at_start_and_off_after_the_stops_at_shutdown() {
+    let mut s = Sim::new(radius_cfg());
+    s.answer = Answer::Accept(vec![]);
+    s.dial(1, "bob", "secret", PppAuth::Pap);
+    assert_eq!(
+        s.acct_of(7).len(),
+        1,
+        "Accounting-On when the VR's NAS starts"
+    );
+    assert_eq!(s.acct_of(1).len(), 1);
+    let now = s.now;
+    s.subs.shutdown(now, &|_| [0; 4]);
+    s.settle();
+    let kinds: Vec<u32> = s
+        .acct
+        .iter()
+        .filter_map(|r| {
+            r.attributes.iter().find_map(|a| match a {
+                Attribute::AcctStatusType(t) => Some(*t),
+                _ => None,
+            })
+        })
+        .collect();
+    assert_eq!(kinds, vec![7, 1, 2, 8], "On, Start, Stop, Off");
+    let stop = s.acct_of(2);
+    assert!(stop[0]
+        .attributes
+        .contains(&Attribute::AcctTerminateCause(terminate_cause::NAS_REQUEST)));
 }

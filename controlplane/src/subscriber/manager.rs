@@ -481,7 +481,8 @@ impl Subscribers {
                     v.pools
                         .reconfigure(cfg.pools.clone(), cfg.ipv6_pools.clone());
                     v.ppp_cfg = Arc::new(ppp_config(&cfg));
-                    if v.cfg.radius != cfg.radius {
+                    let new_client = v.cfg.radius != cfg.radius;
+                    if new_client {
                         let (radius, dae) = match radius_client(&cfg, self.seed) {
                             Some((r, d)) => (Some(r), d),
                             None => (None, None),
@@ -493,6 +494,9 @@ impl Subscribers {
                         v.users = user_index(&cfg);
                     }
                     v.cfg = cfg;
+                    if new_client {
+                        self.accounting_on_off(now, vr, AcctStatus::On);
+                    }
                 }
                 None => {
                     let (radius, dae) = match radius_client(&cfg, self.seed) {
@@ -515,6 +519,7 @@ impl Subscribers {
                             radius_armed: None,
                         },
                     );
+                    self.accounting_on_off(now, vr, AcctStatus::On);
                 }
             }
         }
@@ -797,6 +802,23 @@ impl Subscribers {
         for (vr, k) in all {
             self.end(now, vr, k, terminate_cause::NAS_REQUEST, traffic);
         }
+        let vrs: Vec<VrId> = self.vrs.keys().copied().collect();
+        for vr in vrs {
+            self.accounting_on_off(now, vr, AcctStatus::Off);
+        }
+    }
+
+    /// Accounting-On (the VR's NAS starts: the server may close sessions it still holds
+    /// open for it) or Accounting-Off (it stops), RFC 2866 §5.1; only with accounting
+    /// servers.
+    fn accounting_on_off(&mut self, now: Instant, vr: VrId, status: AcctStatus) {
+        let r = AcctRequest {
+            status: Some(status),
+            acct_session_id: format!("{:05X}{:011X}", vr.0, 0),
+            tag: ACCT_TAG,
+            ..AcctRequest::default()
+        };
+        self.send_acct(now, vr, r);
     }
 
     /// Ends a subscriber now: routes removed, address released, accounting Stop with

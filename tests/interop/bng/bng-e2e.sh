@@ -266,6 +266,8 @@ check "5 alice Interim-Update: time=10, in/out octets > 0" \
   "grep -q ' time=10 ' <<< \"\$a_int\" && [ \"\$(field in <<< \"\$a_int\")\" -gt 0 ] 2>/dev/null && [ \"\$(field out <<< \"\$a_int\")\" -gt 0 ] 2>/dev/null"
 check "6 carol Stop: cause Admin-Reset" "rec Stop carol | grep -q ' cause=Admin-Reset '"
 check "7 bob Stop: cause Session-Timeout" "rec Stop bob | grep -q ' cause=Session-Timeout '"
+check "5 Accounting-On first (the VR's NAS started), Accounting-Off last (varouter stopped, after the Stops)" \
+  "[ \"\$(head -1 $W/detail.txt | awk '{print \$1}')\" = Accounting-On ] && [ \"\$(tail -1 $W/detail.txt | awk '{print \$1}')\" = Accounting-Off ]"
 
 # --- 8: tshark -------------------------------------------------------------------------
 sleep 0.5
