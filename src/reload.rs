@@ -221,6 +221,17 @@ pub fn apply<B: PacketBuf>(
     }
     let subs = crate::services::subscribers(&new);
     core.with_service::<L2tpService, _>(now, |s, cx| s.configure_subscribers(cx, subs));
+    // Subscriber routes encapsulate towards their LAC along the VR's route to it: with the
+    // new tables published, sessions whose path changed are re-pointed.
+    core.publish();
+    let moved = core
+        .with_service::<L2tpService, _>(now, |s, cx| s.refresh_subscriber_egress(cx))
+        .unwrap_or(0);
+    if moved > 0 {
+        lines.push(format!(
+            "{moved} subscriber session(s) follow a new path to their LAC"
+        ));
+    }
     *running = new;
     Outcome::Applied(lines)
 }

@@ -876,3 +876,42 @@ fn accounting_on_at_start_and_off_after_the_stops_at_shutdown() {
         .attributes
         .contains(&Attribute::AcctTerminateCause(terminate_cause::NAS_REQUEST)));
 }
+
+#[test]
+fn subscriber_routes_follow_a_new_path_to_the_lac() {
+    let mut s = Sim::new(local_cfg());
+    s.dial(1, "alice", "secret", PppAuth::Pap);
+    let alice = host([100, 64, 0, 10]);
+    let gw = Ipv4Addr::new(10, 214, 9, 1);
+    // Same path: nothing to do.
+    assert_eq!(
+        s.subs.refresh_egress(|_, _| Some((PortId(0), None, LAC))),
+        0
+    );
+    // The VR now reaches the LAC through a gateway on another port and VLAN.
+    assert_eq!(
+        s.subs.refresh_egress(|vr, lac| {
+            assert_eq!((vr, lac), (VR, LAC));
+            Some((PortId(1), Some(7), gw))
+        }),
+        1
+    );
+    s.settle();
+    let Some(NextHop::L2tp(e)) = s.routes.get(&alice) else {
+        panic!("{:?}", s.routes)
+    };
+    assert_eq!(
+        (e.port, e.vlan, e.via, e.dst_ip),
+        (PortId(1), Some(7), gw, LAC)
+    );
+    // No route to the LAC any more: the subscriber route goes; it comes back with one.
+    assert_eq!(s.subs.refresh_egress(|_, _| None), 1);
+    s.settle();
+    assert!(!s.routes.contains_key(&alice));
+    assert_eq!(
+        s.subs.refresh_egress(|_, _| Some((PortId(0), None, LAC))),
+        1
+    );
+    s.settle();
+    assert!(s.routes.contains_key(&alice));
+}

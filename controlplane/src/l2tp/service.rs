@@ -187,6 +187,19 @@ impl L2tpService {
         self.pump(cx);
     }
 
+    /// Re-resolves the path to every subscriber's LAC in the published tables and
+    /// re-points the subscriber routes whose path changed (after a reload changed routes).
+    /// Returns how many sessions changed.
+    pub fn refresh_subscriber_egress(&mut self, cx: &mut Ctx<'_>) -> usize {
+        let n = {
+            let cx: &Ctx<'_> = cx;
+            self.subs
+                .refresh_egress(|vr, lac| Self::egress(cx, vr, lac))
+        };
+        self.pump(cx);
+        n
+    }
+
     /// Ends one subscriber (operator command): accounting Stop (Admin-Reset), CDN.
     pub fn disconnect_subscriber(
         &mut self,

@@ -312,6 +312,14 @@ struct Subscriber {
 }
 
 impl Subscriber {
+    fn ipcp_open(&self) -> bool {
+        self.ppp.ipcp_state() == crate::ppp::engine::State::Opened
+    }
+
+    fn ipv6cp_open(&self) -> bool {
+        self.ppp.ipv6cp_state() == crate::ppp::engine::State::Opened
+    }
+
     fn acct_session_id(&self, vr: VrId) -> String {
         format!("{:05X}{:011X}", vr.0, self.serial)
     }
@@ -819,6 +827,60 @@ impl Subscribers {
             ..AcctRequest::default()
         };
         self.send_acct(now, vr, r);
+    }
+
+    /// Re-resolves where each subscriber's LAC is reached (`egress(vr, lac)`: port, VLAN,
+    /// neighbour) and re-points the routes of those whose path changed (a reload moved the
+    /// VR's route to the LAC, or it had none at session start). Returns how many changed.
+    pub fn refresh_egress(
+        &mut self,
+        egress: impl Fn(VrId, Ipv4Addr) -> Option<(PortId, Option<u16>, Ipv4Addr)>,
+    ) -> usize {
+        let mut changed = 0;
+        for (vr, v) in self.vrs.iter_mut() {
+            for s in v.sessions.values_mut() {
+                let SocketAddr::V4(peer) = s.info.peer else {
+                    continue;
+                };
+                let now = egress(*vr, *peer.ip());
+                if now == s.info.egress {
+                    continue;
+                }
+                changed += 1;
+                s.info.egress = now;
+                let nh = encap(&s.info);
+                let mut repoint = |prefix: IpPrefix, had: &mut bool| match (&nh, *had) {
+                    (Some(nh), _) => {
+                        *had = true;
+                        self.out.push(Output::Route {
+                            vr: *vr,
+                            prefix,
+                            via: Some(*nh),
+                        });
+                    }
+                    (None, true) => {
+                        *had = false;
+                        self.out.push(Output::Route {
+                            vr: *vr,
+                            prefix,
+                            via: None,
+                        });
+                    }
+                    (None, false) => {}
+                };
+                if s.up_at.is_some() {
+                    if let Some(a) = s.v4.filter(|_| s.ipcp_open()) {
+                        repoint(IpPrefix::host(IpAddr::V4(a)), &mut s.route_v4);
+                    }
+                    if let Some(p) = s.v6.and_then(|(p, l)| v6_prefix(p, l).ok()) {
+                        if s.ipv6cp_open() {
+                            repoint(p, &mut s.route_v6);
+                        }
+                    }
+                }
+            }
+        }
+        changed
     }
 
     /// Ends a subscriber now: routes removed, address released, accounting Stop with
