@@ -292,8 +292,7 @@ impl<B: PacketBuf> Supervisor<B> for AppSupervisor {
                 let n = l2tp.subscribers().count();
                 self.subscriber_vrs = l2tp.subscribers().per_vr();
                 if n > 0 || !self.subscribers.0.is_empty() {
-                    let mut v = l2tp.subscriber_list(core.writer(), now);
-                    v.truncate(LISTED_SUBSCRIBERS);
+                    let v = l2tp.subscriber_list(core.writer(), now, LISTED_SUBSCRIBERS);
                     self.subscribers = (v, n);
                 }
             }

@@ -393,7 +393,7 @@ fn local_users_get_addresses_and_routes_into_their_sessions() {
         );
         assert_eq!(s.subs.count_up(), 2);
         assert_eq!(s.subs.stats().auth_accepts, 2);
-        let list = s.subs.list(s.now, None, &|_| [0; 4]);
+        let list = s.subs.list(s.now, None, usize::MAX, &|_| [0; 4]);
         assert_eq!(list.len(), 2);
         assert_eq!(list[0].user, "alice");
         assert_eq!(list[0].phase, "up");
@@ -752,7 +752,7 @@ fn a_subscriber_that_hangs_up_is_listed_as_closing_then_gone() {
         .unwrap()
         .close(now, controlplane::ppp::engine::DownReason::LocalClose);
     s.settle();
-    let l = s.subs.list(s.now, None, &|_| [0; 4]);
+    let l = s.subs.list(s.now, None, usize::MAX, &|_| [0; 4]);
     assert_eq!(l[0].phase, "closing");
     assert!(s.routes.is_empty(), "the route goes when IPCP goes down");
     s.advance(Duration::from_secs(5));
@@ -914,4 +914,35 @@ fn subscriber_routes_follow_a_new_path_to_the_lac() {
     );
     s.settle();
     assert!(s.routes.contains_key(&alice));
+}
+
+#[test]
+fn listings_are_ordered_and_limited() {
+    let mut cfg = local_cfg();
+    cfg.pools[0].ranges = vec![(
+        Ipv4Addr::new(100, 64, 0, 100),
+        Ipv4Addr::new(100, 64, 0, 110),
+    )];
+    let mut s = Sim::new(cfg);
+    for sid in [3, 1, 2] {
+        s.dial(sid, "bob", "secret", PppAuth::Pap);
+    }
+    let all: Vec<u16> = s
+        .subs
+        .list(s.now, None, usize::MAX, &|_| [0; 4])
+        .iter()
+        .map(|v| v.session)
+        .collect();
+    assert_eq!(all, vec![1, 2, 3]);
+    let two: Vec<u16> = s
+        .subs
+        .list(s.now, Some(VR), 2, &|_| [0; 4])
+        .iter()
+        .map(|v| v.session)
+        .collect();
+    assert_eq!(two, vec![1, 2]);
+    assert!(s
+        .subs
+        .list(s.now, Some(VrId(99)), 10, &|_| [0; 4])
+        .is_empty());
 }

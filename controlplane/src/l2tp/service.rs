@@ -21,6 +21,7 @@ use controlcore::{Ctx, Interest, Punt, PuntView, Service, SocketId};
 use rand::rngs::StdRng;
 use vr::{NextHop, PortId, RouteSource, SessionBinding, SessionKey, StateWriter, VrId};
 use wire::l2tp::L2tpPacket;
+use wire::UdpPacket;
 
 use super::driver::vr::{EndpointConfig, EndpointTimer, TableChange, VrEndpoints};
 use super::engine::Role;
@@ -168,9 +169,15 @@ impl L2tpService {
         &self.subs
     }
 
-    /// The subscribers now, with their traffic (read through `w`).
-    pub fn subscriber_list(&self, w: &StateWriter, now: Instant) -> Vec<SubscriberView> {
-        self.subs.list(now, None, &|slot| w.session_traffic(slot))
+    /// The first `limit` subscribers now, with their traffic (read through `w`).
+    pub fn subscriber_list(
+        &self,
+        w: &StateWriter,
+        now: Instant,
+        limit: usize,
+    ) -> Vec<SubscriberView> {
+        self.subs
+            .list(now, None, limit, &|slot| w.session_traffic(slot))
     }
 
     /// Makes the VRs' subscriber settings those of `cfgs` (reload): sockets of VRs whose
@@ -333,17 +340,11 @@ impl L2tpService {
                         .vr_sockets
                         .get(&vr)
                         .and_then(|(_, v, _)| v.get(socket).copied());
-                    match s.map(|s| cx.udp_send(s, dst, &payload)) {
-                        Some(Ok(())) => {}
-                        _ => self.stats.socket_errors += 1,
-                    }
+                    self.send(cx, s, dst, &payload);
                 }
                 Output::Dae { vr, dst, payload } => {
                     let s = self.vr_sockets.get(&vr).and_then(|(_, _, d)| *d);
-                    match s.map(|s| cx.udp_send(s, dst, &payload)) {
-                        Some(Ok(())) => {}
-                        _ => self.stats.socket_errors += 1,
-                    }
+                    self.send(cx, s, dst, &payload);
                 }
                 Output::Timer { key, at } => match at {
                     Some(at) => cx.timer_at(sub_token(key), at),
@@ -354,19 +355,25 @@ impl L2tpService {
         closed
     }
 
+    /// Sends a RADIUS/DAE datagram from one of the service's sockets; a missing socket (it
+    /// could not be opened) or a failed send is counted.
+    fn send(&mut self, cx: &mut Ctx<'_>, sock: Option<SocketId>, dst: SocketAddr, payload: &[u8]) {
+        if sock.is_none_or(|s| cx.udp_send(s, dst, payload).is_err()) {
+            self.stats.socket_errors += 1;
+        }
+    }
+
     /// A PPP frame punted by a worker (a session bound to the VR it arrived in).
     fn on_ppp(&mut self, cx: &mut Ctx<'_>, p: &PuntView<'_>) {
         let (Some(vr), Some(l4)) = (p.vr(), p.l4()) else {
             self.stats.ppp_malformed += 1;
             return;
         };
-        let ulen = l4
-            .get(4..6)
-            .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
-        let Some(msg) = l4.get(8..ulen.min(l4.len())) else {
+        let Ok(udp) = UdpPacket::new_checked(l4) else {
             self.stats.ppp_malformed += 1;
             return;
         };
+        let msg = udp.payload();
         let Ok(h) = L2tpPacket::new_checked(msg) else {
             self.stats.ppp_malformed += 1;
             return;
@@ -616,10 +623,7 @@ impl Service for L2tpService {
             return Vec::new();
         }
         let mut subs = Vec::new();
-        if self.subs.count() > 0
-            || self.subs.stats().sessions_started > 0
-            || !self.vr_sockets.is_empty()
-        {
+        if !self.vr_sockets.is_empty() || self.subs.stats().sessions_started > 0 {
             let st = self.subs.stats();
             let p = self.subs.ppp_counters();
             let r = self.subs.radius_counters();

@@ -312,6 +312,16 @@ struct Subscriber {
 }
 
 impl Subscriber {
+    /// The subscriber's IPv4 host route, once it has an address.
+    fn v4_prefix(&self) -> Option<IpPrefix> {
+        self.v4.map(|a| IpPrefix::host(IpAddr::V4(a)))
+    }
+
+    /// The subscriber's IPv6 prefix route, once it has a prefix.
+    fn v6_prefix(&self) -> Option<IpPrefix> {
+        self.v6.and_then(|(p, l)| v6_prefix(p, l).ok())
+    }
+
     fn ipcp_open(&self) -> bool {
         self.ppp.ipcp_state() == crate::ppp::engine::State::Opened
     }
@@ -768,16 +778,13 @@ impl Subscribers {
             }
             if let (Some(at), Some(idle)) = (s.idle_check_at, s.idle_timeout) {
                 if at <= now {
-                    let t = traffic(s.info.counters);
-                    let packets = t[0] + t[2];
                     // Only traffic from the subscriber counts as activity (RFC 2865 §5.28 leaves it to
                     // the NAS; our own echo and downstream floods should not keep a session alive).
-                    let from_sub = t[0];
+                    let from_sub = traffic(s.info.counters)[0];
                     if from_sub != s.last_packets {
                         s.last_packets = from_sub;
                         s.last_activity = now;
                     }
-                    let _ = packets;
                     if now.duration_since(s.last_activity) >= idle && s.cause.is_none() {
                         v.stats.idle_timeouts += 1;
                         s.cause = Some(terminate_cause::IDLE_TIMEOUT);
@@ -849,33 +856,21 @@ impl Subscribers {
                 changed += 1;
                 s.info.egress = now;
                 let nh = encap(&s.info);
-                let mut repoint = |prefix: IpPrefix, had: &mut bool| match (&nh, *had) {
-                    (Some(nh), _) => {
-                        *had = true;
-                        self.out.push(Output::Route {
-                            vr: *vr,
-                            prefix,
-                            via: Some(*nh),
-                        });
-                    }
-                    (None, true) => {
-                        *had = false;
-                        self.out.push(Output::Route {
-                            vr: *vr,
-                            prefix,
-                            via: None,
-                        });
-                    }
-                    (None, false) => {}
-                };
-                if s.up_at.is_some() {
-                    if let Some(a) = s.v4.filter(|_| s.ipcp_open()) {
-                        repoint(IpPrefix::host(IpAddr::V4(a)), &mut s.route_v4);
-                    }
-                    if let Some(p) = s.v6.and_then(|(p, l)| v6_prefix(p, l).ok()) {
-                        if s.ipv6cp_open() {
-                            repoint(p, &mut s.route_v6);
+                let up = s.up_at.is_some();
+                let v4 = s.v4_prefix().filter(|_| up && s.ipcp_open());
+                let v6 = s.v6_prefix().filter(|_| up && s.ipv6cp_open());
+                for (prefix, installed) in [(v4, &mut s.route_v4), (v6, &mut s.route_v6)] {
+                    let Some(prefix) = prefix else { continue };
+                    match nh {
+                        Some(nh) => {
+                            *installed = true;
+                            self.out.push(Output::Route {
+                                vr: *vr,
+                                prefix,
+                                via: Some(nh),
+                            });
                         }
+                        None => withdraw(&mut self.out, *vr, Some(prefix), installed),
                     }
                 }
             }
@@ -909,42 +904,52 @@ impl Subscribers {
         self.out.drain(..)
     }
 
-    /// Subscribers of `vr` (all VRs when `None`), for listings.
+    /// Subscribers of `vr` (all VRs when `None`), for listings: the first `limit` in
+    /// (VR, tunnel, session) order. Only those are rendered (the listing runs every second
+    /// on the control core, with up to 100,000s of subscribers).
     pub fn list(
         &self,
         now: Instant,
         vr: Option<VrId>,
+        limit: usize,
         traffic: Traffic<'_>,
     ) -> Vec<SubscriberView> {
-        let mut out = Vec::new();
-        for (id, v) in &self.vrs {
-            if vr.is_some_and(|x| x != *id) {
-                continue;
-            }
-            for s in v.sessions.values() {
-                out.push(SubscriberView {
-                    vr: *id,
-                    user: s.user.clone(),
-                    v4: s.v4,
-                    v6: s.v6,
-                    tunnel: s.info.tunnel,
-                    session: s.info.session,
-                    phase: match s.ppp.phase() {
-                        crate::ppp::engine::Phase::Establish => "lcp",
-                        crate::ppp::engine::Phase::Authenticate => "auth",
-                        crate::ppp::engine::Phase::Network if s.up_at.is_some() => "up",
-                        crate::ppp::engine::Phase::Network => "ncp",
-                        crate::ppp::engine::Phase::Terminate => "closing",
-                        crate::ppp::engine::Phase::Dead => "dead",
-                    },
-                    uptime: now.saturating_duration_since(s.started),
-                    traffic: traffic(s.info.counters),
-                    acct_session_id: s.acct_session_id(*id),
-                });
-            }
+        let mut keys: Vec<(VrId, u16, u16, &Subscriber)> = self
+            .vrs
+            .iter()
+            .filter(|(id, _)| vr.is_none_or(|x| x == **id))
+            .flat_map(|(id, v)| {
+                v.sessions
+                    .values()
+                    .map(move |s| (*id, s.info.tunnel, s.info.session, s))
+            })
+            .collect();
+        if keys.len() > limit {
+            keys.select_nth_unstable_by_key(limit, |k| (k.0, k.1, k.2));
+            keys.truncate(limit);
         }
-        out.sort_by_key(|s| (s.vr, s.tunnel, s.session));
-        out
+        keys.sort_unstable_by_key(|k| (k.0, k.1, k.2));
+        keys.into_iter()
+            .map(|(id, _, _, s)| SubscriberView {
+                vr: id,
+                user: s.user.clone(),
+                v4: s.v4,
+                v6: s.v6,
+                tunnel: s.info.tunnel,
+                session: s.info.session,
+                phase: match s.ppp.phase() {
+                    crate::ppp::engine::Phase::Establish => "lcp",
+                    crate::ppp::engine::Phase::Authenticate => "auth",
+                    crate::ppp::engine::Phase::Network if s.up_at.is_some() => "up",
+                    crate::ppp::engine::Phase::Network => "ncp",
+                    crate::ppp::engine::Phase::Terminate => "closing",
+                    crate::ppp::engine::Phase::Dead => "dead",
+                },
+                uptime: now.saturating_duration_since(s.started),
+                traffic: traffic(s.info.counters),
+                acct_session_id: s.acct_session_id(id),
+            })
+            .collect()
     }
 
     /// Subscribers now (all VRs).
@@ -967,11 +972,6 @@ impl Subscribers {
             t.add(&v.stats);
         }
         t
-    }
-
-    /// Counters of one VR.
-    pub fn vr_stats(&self, vr: VrId) -> Option<VrStats> {
-        self.vrs.get(&vr).map(|v| v.stats)
     }
 
     /// Per VR: its counters, subscribers now / up now, and its RADIUS client's counters.
@@ -1051,7 +1051,7 @@ impl Subscribers {
         if c.accounting(now, r).is_err() {
             v.stats.acct_failures += 1;
         }
-        self.pump_radius_io(now, vr);
+        self.pump_radius_io(vr);
     }
 
     /// Ends a subscriber at once (no PPP Terminate exchange): used when the VR goes, for
@@ -1089,28 +1089,8 @@ impl Subscribers {
             let cause = s.cause.unwrap_or(terminate_cause::USER_REQUEST);
             acct_record(vr, &s, AcctStatus::Stop, Some(cause), now, traffic)
         });
-        if s.route_v4 {
-            if let Some(a) = s.v4 {
-                self.out.push(Output::Route {
-                    vr,
-                    prefix: IpPrefix::host(IpAddr::V4(a)),
-                    via: None,
-                });
-            }
-            s.route_v4 = false;
-        }
-        if s.route_v6 {
-            if let Some((p, l)) = s.v6 {
-                if let Ok(prefix) = v6_prefix(p, l) {
-                    self.out.push(Output::Route {
-                        vr,
-                        prefix,
-                        via: None,
-                    });
-                }
-            }
-            s.route_v6 = false;
-        }
+        withdraw(&mut self.out, vr, s.v4_prefix(), &mut s.route_v4);
+        withdraw(&mut self.out, vr, s.v6_prefix(), &mut s.route_v6);
         release(v, &s);
         if !s.lower_gone {
             self.out.push(Output::CloseSession {
@@ -1195,32 +1175,24 @@ impl Subscribers {
                     }
                 }
                 PppEvent::Ipv4Down => {
-                    let v = self.vrs.get_mut(&vr).expect("present");
-                    let s = v.sessions.get_mut(&key).expect("present");
-                    if std::mem::take(&mut s.route_v4) {
-                        if let Some(a) = s.v4 {
-                            self.out.push(Output::Route {
-                                vr,
-                                prefix: IpPrefix::host(IpAddr::V4(a)),
-                                via: None,
-                            });
-                        }
-                    }
+                    let s = self
+                        .vrs
+                        .get_mut(&vr)
+                        .expect("present")
+                        .sessions
+                        .get_mut(&key);
+                    let s = s.expect("present");
+                    withdraw(&mut self.out, vr, s.v4_prefix(), &mut s.route_v4);
                 }
                 PppEvent::Ipv6Down => {
-                    let v = self.vrs.get_mut(&vr).expect("present");
-                    let s = v.sessions.get_mut(&key).expect("present");
-                    if std::mem::take(&mut s.route_v6) {
-                        if let Some((p, l)) = s.v6 {
-                            if let Ok(prefix) = v6_prefix(p, l) {
-                                self.out.push(Output::Route {
-                                    vr,
-                                    prefix,
-                                    via: None,
-                                });
-                            }
-                        }
-                    }
+                    let s = self
+                        .vrs
+                        .get_mut(&vr)
+                        .expect("present")
+                        .sessions
+                        .get_mut(&key);
+                    let s = s.expect("present");
+                    withdraw(&mut self.out, vr, s.v6_prefix(), &mut s.route_v6);
                 }
                 PppEvent::Down { reason } => {
                     let v = self.vrs.get_mut(&vr).expect("present");
@@ -1305,7 +1277,7 @@ impl Subscribers {
                     );
                 }
             }
-            self.pump_radius_io(now, vr);
+            self.pump_radius_io(vr);
             return;
         }
         // Local users.
@@ -1338,7 +1310,7 @@ impl Subscribers {
         }
     }
 
-    fn pump_radius_io(&mut self, now: Instant, vr: VrId) {
+    fn pump_radius_io(&mut self, vr: VrId) {
         let Some(v) = self.vrs.get_mut(&vr) else {
             return;
         };
@@ -1371,13 +1343,12 @@ impl Subscribers {
                 at,
             });
         }
-        let _ = now;
     }
 
     /// Acts on the RADIUS client's finished requests.
     fn pump_radius(&mut self, now: Instant, vr: VrId, traffic: Traffic<'_>) {
         loop {
-            self.pump_radius_io(now, vr);
+            self.pump_radius_io(vr);
             let Some(v) = self.vrs.get_mut(&vr) else {
                 return;
             };
@@ -1705,6 +1676,19 @@ fn acct_record(
         class: s.class.clone(),
         tag: ACCT_TAG | s.serial,
         ..AcctRequest::default()
+    }
+}
+
+/// Removes a subscriber route if it is installed (`installed` says so, and is cleared).
+fn withdraw(out: &mut Vec<Output>, vr: VrId, prefix: Option<IpPrefix>, installed: &mut bool) {
+    if std::mem::take(installed) {
+        if let Some(prefix) = prefix {
+            out.push(Output::Route {
+                vr,
+                prefix,
+                via: None,
+            });
+        }
     }
 }
 

@@ -178,11 +178,6 @@ impl Pools {
         self.used_v4.remove(&u32::from(a));
     }
 
-    /// True when `a` is in use.
-    pub fn v4_in_use(&self, a: Ipv4Addr) -> bool {
-        self.used_v4.contains(&u32::from(a))
-    }
-
     /// A free delegated prefix of pool `name` (or of the first IPv6 pool).
     pub fn allocate_v6(&mut self, name: Option<&str>) -> Result<(Ipv6Addr, u8), PoolError> {
         let p = match name {
@@ -245,11 +240,6 @@ impl Pools {
                 })
             })
             .count()
-    }
-
-    /// IPv4 addresses in all pools.
-    pub fn v4_capacity(&self) -> u64 {
-        self.v4.iter().map(v4_size).sum()
     }
 }
 
