@@ -166,6 +166,8 @@ pub struct VrCfg {
     pub l2tp: Option<L2tpCfg>,
     /// Subscriber termination (PPP, RADIUS, pools) on the LNS.
     pub ppp: Option<controlplane::subscriber::config::SubscriberConfig>,
+    /// PPPoE access and the realm routes of its subscribers.
+    pub pppoe: Option<controlplane::access::config::AccessConfig>,
 }
 
 /// L2TP role of a VR.

@@ -221,6 +221,8 @@ pub fn apply<B: PacketBuf>(
     }
     let subs = crate::services::subscribers(&new);
     core.with_service::<L2tpService, _>(now, |s, cx| s.configure_subscribers(cx, subs));
+    let access = crate::services::access(&new);
+    core.with_service::<L2tpService, _>(now, |s, cx| s.configure_access(cx, access));
     // Subscriber routes encapsulate towards their LAC along the VR's route to it: with the
     // new tables published, sessions whose path changed are re-pointed.
     core.publish();

@@ -113,7 +113,23 @@ pub fn subscribers(cfg: &Config) -> Vec<controlplane::subscriber::config::Subscr
     cfg.vrs.iter().filter_map(|v| v.ppp.clone()).collect()
 }
 
-/// The services of a profile: ARP/ND, ICMP, L2TP (with PPP termination).
+/// The PPPoE access VRs of a profile, with their access interfaces.
+pub fn access(cfg: &Config) -> Vec<controlplane::l2tp::service::AccessVr> {
+    cfg.vrs
+        .iter()
+        .filter_map(|v| {
+            let a = v.pppoe.clone()?;
+            let ifs = v
+                .interfaces
+                .iter()
+                .map(|i| (PortId(i.port as u16), i.vlan))
+                .collect();
+            Some((a, ifs))
+        })
+        .collect()
+}
+
+/// The services of a profile: ARP/ND, ICMP, L2TP (with PPP termination, PPPoE access).
 pub fn services(cfg: &Config, now: Instant) -> Vec<Box<dyn Service>> {
     let ifaces = interfaces(cfg);
     let mut neighbor = NeighborService::new(ifaces.clone(), NeighborConfig::default());
@@ -121,6 +137,10 @@ pub fn services(cfg: &Config, now: Instant) -> Vec<Box<dyn Service>> {
     vec![
         Box::new(neighbor),
         Box::new(IcmpService::new(ifaces)),
-        Box::new(L2tpService::new(l2tp_endpoints(cfg), now).with_subscribers(subscribers(cfg))),
+        Box::new(
+            L2tpService::new(l2tp_endpoints(cfg), now)
+                .with_subscribers(subscribers(cfg))
+                .with_access(access(cfg)),
+        ),
     ]
 }

@@ -15,6 +15,7 @@
 //! pools, RADIUS use, accounting, subscriber routes); [`packet`] holds the header builders
 //! they share.
 
+pub mod access;
 pub mod icmp;
 pub mod l2tp;
 pub mod neighbor;

@@ -492,6 +492,10 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             }
             check_ppp(&mut c, pp, vr::VrId(v.id.value), &v.name.value, &interfaces)
         });
+        let pppoe = v
+            .pppoe
+            .as_ref()
+            .and_then(|pp| check_pppoe(&mut c, pp, vr::VrId(v.id.value), &v.name, &interfaces));
         vrs.push(VrCfg {
             id: v.id.value,
             name: v.name.value.clone(),
@@ -501,8 +505,10 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             routes,
             l2tp,
             ppp,
+            pppoe,
         });
     }
+    resolve_realms(&mut c, p, &mut vrs);
 
     // Neighbors.
     let mut neighbors = Vec::new();
@@ -1193,6 +1199,181 @@ fn controlplane_defaults() -> (usize, usize, usize, usize, usize) {
         l.max_sessions_per_tunnel,
         l.max_sessions,
     )
+}
+
+/// Validates a VR's `pppoe` section (realm targets are resolved by [`resolve_realms`] once
+/// every VR is known).
+fn check_pppoe(
+    c: &mut Checker,
+    p: &super::Pppoe,
+    vr: vr::VrId,
+    vr_name: &S<String>,
+    interfaces: &[IfCfg],
+) -> Option<controlplane::access::config::AccessConfig> {
+    use controlplane::access::config::AccessConfig;
+    use controlplane::subscriber::config::AuthMethod;
+    let mut cfg = AccessConfig::new(vr);
+    if interfaces.is_empty() {
+        c.err(
+            vr_name.referenced,
+            format!(
+                "VR `{}` has a `pppoe` section but no interfaces; PPPoE runs on the VR's ports and VLANs",
+                vr_name.value
+            ),
+        );
+    }
+    if let Some(n) = &p.ac_name {
+        if n.value.is_empty() || n.value.len() > 64 {
+            c.err(n.referenced, "ac_name must be 1 to 64 bytes");
+        }
+        cfg.ac_name = n.value.clone();
+    }
+    for s in &p.service_names {
+        if s.value.len() > 64 {
+            c.err(s.referenced, "a Service-Name is at most 64 bytes");
+        }
+    }
+    cfg.service_names = p.service_names.iter().map(|s| s.value.clone()).collect();
+    if let Some(m) = &p.max_sessions {
+        if m.value == 0 || m.value > 65_534 {
+            c.err(
+                m.referenced,
+                format!(
+                    "max_sessions {} is out of range; expected 1..=65534 (PPPoE session ids per port)",
+                    m.value
+                ),
+            );
+        }
+        cfg.max_sessions = m.value;
+    }
+    if let Some(m) = &p.max_sessions_per_mac {
+        if m.value == 0 {
+            c.err(m.referenced, "max_sessions_per_mac must be at least 1");
+        }
+        cfg.max_sessions_per_mac = m.value;
+    }
+    if let Some(m) = &p.padi_per_mac_per_sec {
+        cfg.padi_per_mac_per_sec = m.value;
+    }
+    if let Some(m) = &p.max_payload {
+        if !(1492..=9000).contains(&m.value) {
+            c.err(
+                m.referenced,
+                format!(
+                    "max_payload {} is out of range; expected 1492 (no RFC 4638) ..= 9000",
+                    m.value
+                ),
+            );
+        }
+        cfg.max_payload = m.value;
+    }
+    if !p.auth.is_empty() {
+        let mut methods = Vec::new();
+        for m in &p.auth {
+            let k = match m.value.as_str() {
+                "pap" => AuthMethod::Pap,
+                "chap" => AuthMethod::Chap,
+                "mschapv2" => {
+                    c.err(
+                        m.referenced,
+                        "mschapv2 cannot be relayed to an LNS (RFC 2661 proxy authentication has no MS-CHAPv2 type); expected chap or pap",
+                    );
+                    continue;
+                }
+                other => {
+                    c.err(
+                        m.referenced,
+                        format!("unknown authentication method `{other}`; expected chap or pap"),
+                    );
+                    continue;
+                }
+            };
+            if methods.contains(&k) {
+                c.err(m.referenced, format!("`{}` is listed twice", m.value));
+            }
+            methods.push(k);
+        }
+        cfg.auth = methods;
+    }
+    if let Some(n) = &p.chap_name {
+        cfg.chap_name = n.value.clone();
+    }
+    Some(cfg)
+}
+
+/// Resolves every `pppoe` section's realm routes to VR ids: each target must be a VR with
+/// an L2TP LAC.
+fn resolve_realms(c: &mut Checker, p: &Profile, vrs: &mut [VrCfg]) {
+    use controlplane::access::config::RealmRoute;
+    let lacs: HashMap<String, (u32, bool)> = vrs
+        .iter()
+        .map(|v| {
+            let lac = v.l2tp.as_ref().is_some_and(|l| l.role == L2tpRole::Lac);
+            (v.name.clone(), (v.id, lac))
+        })
+        .collect();
+    let target = |c: &mut Checker, name: &S<String>, lns: Option<&S<String>>| {
+        let Some(&(id, lac)) = lacs.get(&name.value) else {
+            c.err(name.referenced, format!("VR `{}` is not defined", name.value));
+            return None;
+        };
+        if !lac {
+            c.err(
+                name.referenced,
+                format!(
+                    "VR `{}` has no L2TP LAC (`l2tp: {{ role: lac, ... }}`) to tunnel subscribers to their ISP",
+                    name.value
+                ),
+            );
+            return None;
+        }
+        let lns = match lns {
+            None => None,
+            Some(s) => match Ipv4Addr::from_str(&s.value) {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    c.err(s.referenced, format!("lns `{}` is not an IPv4 address", s.value));
+                    return None;
+                }
+            },
+        };
+        Some((vr::VrId(id), lns))
+    };
+    for pv in &p.virtual_routers {
+        let Some(pp) = &pv.pppoe else { continue };
+        let mut routes = Vec::new();
+        let mut seen = HashSet::new();
+        for r in &pp.realms {
+            let realm = r.realm.value.to_ascii_lowercase();
+            if realm.is_empty() || realm.contains('@') {
+                c.err(
+                    r.realm.referenced,
+                    format!("realm `{}` must be a domain (the part after `@`)", r.realm.value),
+                );
+                continue;
+            }
+            if !seen.insert(realm.clone()) {
+                c.err(r.realm.referenced, format!("realm `{realm}` is listed twice"));
+                continue;
+            }
+            if let Some((vr, lns)) = target(c, &r.vr, r.lns.as_ref()) {
+                routes.push(RealmRoute { realm, vr, lns });
+            }
+        }
+        let default = pp.default_vr.as_ref().and_then(|d| {
+            target(c, d, None).map(|(vr, lns)| RealmRoute {
+                realm: String::new(),
+                vr,
+                lns,
+            })
+        });
+        if let Some(v) = vrs.iter_mut().find(|v| v.id == pv.id.value) {
+            if let Some(a) = v.pppoe.as_mut() {
+                a.realms = routes;
+                a.default_route = default;
+            }
+        }
+    }
 }
 
 /// Validates a VR's `ppp` section (subscriber termination).

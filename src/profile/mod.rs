@@ -150,6 +150,58 @@ pub struct VirtualRouter {
     /// Subscriber termination on the VR's LNS: PPP, RADIUS, address pools.
     #[serde(default)]
     pub ppp: Option<Ppp>,
+    /// PPPoE access on the VR's interfaces; subscribers relayed by realm (docs/access.md).
+    #[serde(default)]
+    pub pppoe: Option<Pppoe>,
+}
+
+/// PPPoE access (RFC 2516) on a VR's interfaces, and where its subscribers go.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pppoe {
+    /// AC-Name in PADO/PADS (default `varouter`).
+    #[serde(default)]
+    pub ac_name: Option<S<String>>,
+    /// Service-Names offered (empty: any requested name is accepted).
+    #[serde(default)]
+    pub service_names: Vec<S<String>>,
+    /// Sessions per interface (default 64000, at most 65534).
+    #[serde(default)]
+    pub max_sessions: Option<S<u32>>,
+    /// Sessions per subscriber MAC (default 4).
+    #[serde(default)]
+    pub max_sessions_per_mac: Option<S<u32>>,
+    /// PADIs per second per subscriber MAC (default 10; 0 = no limit).
+    #[serde(default)]
+    pub padi_per_mac_per_sec: Option<S<u32>>,
+    /// RFC 4638 PPP-Max-Payload cap (default 1492 = RFC 4638 not offered).
+    #[serde(default)]
+    pub max_payload: Option<S<u16>>,
+    /// Authentication asked of subscribers: `chap`, `pap` (default both, CHAP first).
+    #[serde(default)]
+    pub auth: Vec<S<String>>,
+    /// CHAP name in our challenges (default `varouter`).
+    #[serde(default)]
+    pub chap_name: Option<S<String>>,
+    /// Realm → VR (an L2TP LAC) that tunnels the realm's subscribers to its LNS.
+    #[serde(default)]
+    pub realms: Vec<PppoeRealm>,
+    /// The VR that takes user names of no listed realm (absent: they are refused).
+    #[serde(default)]
+    pub default_vr: Option<S<String>>,
+}
+
+/// One realm's route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PppoeRealm {
+    /// The realm (`isp-a.example` for `alice@isp-a.example`).
+    pub realm: S<String>,
+    /// The VR (by name) whose L2TP LAC takes the subscribers.
+    pub vr: S<String>,
+    /// The LNS to call (default: the VR's first L2TP peer).
+    #[serde(default)]
+    pub lns: Option<S<String>>,
 }
 
 /// PPP termination of the subscribers of a VR's LNS (see docs/bng.md).

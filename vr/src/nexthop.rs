@@ -459,6 +459,11 @@ impl NextHopPool {
         self.port_macs.len()
     }
 
+    /// The MAC address of `port`.
+    pub fn port_mac(&self, port: PortId) -> Option<[u8; 6]> {
+        self.port_macs.get(usize::from(port.0)).copied()
+    }
+
     /// Next hops in use (including the two permanent ones).
     pub fn live(&self) -> usize {
         self.specs.len() - self.free.len()

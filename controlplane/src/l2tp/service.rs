@@ -19,12 +19,17 @@ use std::time::Instant;
 
 use controlcore::{Ctx, Interest, Punt, PuntView, Service, SocketId};
 use rand::rngs::StdRng;
-use vr::{NextHop, PortId, RouteSource, SessionBinding, SessionKey, StateWriter, VrId};
+use vr::{
+    L2tpEncap, NextHop, PortId, PppoeEncap, RouteSource, SessionBinding, SessionKey, StateWriter,
+    VrId,
+};
 use wire::l2tp::L2tpPacket;
 use wire::UdpPacket;
 
 use super::driver::vr::{EndpointConfig, EndpointTimer, TableChange, VrEndpoints};
-use super::engine::Role;
+use super::engine::{CallParams, Role};
+use crate::access::config::AccessConfig;
+use crate::access::manager::{AccessManager, LinkKey, Output as AccessOutput};
 use crate::subscriber::config::SubscriberConfig;
 use crate::subscriber::manager::{
     radius_source_ports, Output, SessionInfo, SubscriberView, Subscribers, TimerKey,
@@ -43,6 +48,19 @@ fn token(vr: VrId, t: EndpointTimer) -> u64 {
 /// Subscriber timers live in the upper half of the token space.
 const SUB_BIT: u64 = 1 << 63;
 const RADIUS_BIT: u64 = 1 << 62;
+/// PPPoE access sessions' timers.
+const ACCESS_BIT: u64 = 1 << 61;
+
+fn access_token((port, session): LinkKey) -> u64 {
+    ACCESS_BIT | u64::from(port.0) << 16 | u64::from(session)
+}
+
+fn access_untoken(tok: u64) -> LinkKey {
+    (PortId((tok >> 16) as u16), tok as u16)
+}
+
+/// An access VR's settings and its access interfaces (port, VLAN).
+pub type AccessVr = (AccessConfig, Vec<(PortId, Option<u16>)>);
 
 fn sub_token(k: TimerKey) -> u64 {
     match k {
@@ -102,6 +120,10 @@ pub struct L2tpServiceStats {
     pub socket_errors: u64,
     /// Subscriber route changes the state refused.
     pub route_errors: u64,
+    /// Relayed calls that came up without a path to their LNS (closed).
+    pub relay_no_egress: u64,
+    /// PPPoE punts too short for a PPPoE header.
+    pub pppoe_malformed: u64,
 }
 
 /// A VR's RADIUS settings as its sockets were opened for, its client sockets and its DAE
@@ -120,6 +142,14 @@ pub struct L2tpService {
     pending_subs: Option<Vec<SubscriberConfig>>,
     sockets: HashMap<SocketId, SockUse>,
     vr_sockets: BTreeMap<VrId, VrSockets>,
+    /// PPPoE access and the LAC relay.
+    access: AccessManager,
+    /// Access settings given before start.
+    pending_access: Option<Vec<AccessVr>>,
+    /// Relayed calls: the L2TP leg `(vr, tunnel, session)` → the PPPoE session.
+    relays: HashMap<(VrId, u16, u16), LinkKey>,
+    /// Traffic counter slots of PPPoE sessions.
+    link_slots: HashMap<LinkKey, u32>,
     /// Counters.
     pub stats: L2tpServiceStats,
 }
@@ -133,6 +163,10 @@ impl L2tpService {
             pending_subs: None,
             sockets: HashMap::new(),
             vr_sockets: BTreeMap::new(),
+            access: AccessManager::new(rand::random(), Default::default(), rand::random()),
+            pending_access: None,
+            relays: HashMap::new(),
+            link_slots: HashMap::new(),
             stats: L2tpServiceStats::default(),
         }
     }
@@ -149,6 +183,10 @@ impl L2tpService {
             pending_subs: None,
             sockets: HashMap::new(),
             vr_sockets: BTreeMap::new(),
+            access: AccessManager::new([0x5e; 32], Default::default(), 0x5eed),
+            pending_access: None,
+            relays: HashMap::new(),
+            link_slots: HashMap::new(),
             stats: L2tpServiceStats::default(),
         }
     }
@@ -167,6 +205,39 @@ impl L2tpService {
     /// The subscriber manager (counters, settings).
     pub fn subscribers(&self) -> &Subscribers {
         &self.subs
+    }
+
+    /// With PPPoE access in these VRs, from the start.
+    pub fn with_access(mut self, cfgs: Vec<AccessVr>) -> Self {
+        self.pending_access = Some(cfgs);
+        self
+    }
+
+    /// The access manager (PPPoE sessions, relays, counters).
+    pub fn access(&self) -> &AccessManager {
+        &self.access
+    }
+
+    /// The relayed call of a PPPoE session: `(vr, tunnel, session)` of its L2TP leg.
+    pub fn relay_of(&self, link: LinkKey) -> Option<(VrId, u16, u16)> {
+        self.relays
+            .iter()
+            .find(|(_, l)| **l == link)
+            .map(|(k, _)| *k)
+    }
+
+    /// Makes the access VRs those of `cfgs` (reload): sessions on interfaces that are no
+    /// longer access interfaces of the same VR end.
+    pub fn configure_access(&mut self, cx: &mut Ctx<'_>, cfgs: Vec<AccessVr>) {
+        self.access.configure(cx.now, cfgs);
+        self.pump(cx);
+    }
+
+    /// Ends one PPPoE subscriber (operator command): CDN toward its LNS, PADT.
+    pub fn disconnect_access(&mut self, cx: &mut Ctx<'_>, link: LinkKey) -> bool {
+        let ok = self.access.disconnect(cx.now, link);
+        self.pump(cx);
+        ok
     }
 
     /// The first `limit` subscribers now, with their traffic (read through `w`).
@@ -399,6 +470,30 @@ impl L2tpService {
         self.pump(cx);
     }
 
+    /// A PPPoE frame punted by a worker: discovery (any frame of an access interface) or
+    /// the PPP control of a session bound here.
+    fn on_pppoe(&mut self, cx: &mut Ctx<'_>, p: &PuntView<'_>) {
+        let Some(l3) = p.l3().filter(|h| h.len() >= wire::pppoe::HEADER_LEN) else {
+            self.stats.pppoe_malformed += 1;
+            return;
+        };
+        let now = cx.now;
+        if p.reason() == Punt::PppoeDiscovery {
+            let off = p.frame.len() - l3.len();
+            let mac = cx.writer().next_hops().port_mac(p.port).unwrap_or([0; 6]);
+            self.access
+                .discovery_frame(now, p.port, mac, p.vlan(), p.frame, off);
+        } else {
+            let Some(ppp) = p.inner() else {
+                self.stats.pppoe_malformed += 1;
+                return;
+            };
+            let session = u16::from_be_bytes([l3[2], l3[3]]);
+            self.access.ppp_frame(now, (p.port, session), ppp);
+        }
+        self.pump(cx);
+    }
+
     /// Starts switching `vr` to `role` (draining its tunnels). False when the VR has no
     /// L2TP endpoint.
     pub fn set_role(&mut self, cx: &mut Ctx<'_>, vr: VrId, role: Role) -> bool {
@@ -443,10 +538,179 @@ impl L2tpService {
     fn pump(&mut self, cx: &mut Ctx<'_>) {
         for _ in 0..8 {
             self.pump_endpoints(cx);
-            if !self.apply_subscribers(cx) {
+            let subs = self.apply_subscribers(cx);
+            let access = self.apply_access(cx);
+            if !subs && !access {
                 break;
             }
         }
+    }
+
+    /// Acts on what the access manager produced. Returns true when it placed or cleared
+    /// calls (the endpoints have something to send).
+    fn apply_access(&mut self, cx: &mut Ctx<'_>) -> bool {
+        let mut calls = false;
+        loop {
+            let outs: Vec<AccessOutput> = self.access.drain().collect();
+            if outs.is_empty() {
+                return calls;
+            }
+            for o in outs {
+                match o {
+                    AccessOutput::Frame { port, frame } => cx.send_frame(port, frame),
+                    AccessOutput::Bind {
+                        link,
+                        vr,
+                        mac,
+                        vlan,
+                    } => {
+                        let slot = cx.tables().alloc_session_counters().unwrap_or_else(|| {
+                            self.stats.counters_exhausted += 1;
+                            SessionBinding::NO_COUNTERS
+                        });
+                        let key = SessionKey::Pppoe {
+                            port: link.0,
+                            session: link.1,
+                        };
+                        let b = SessionBinding::pppoe(vr, slot, mac, vlan);
+                        match cx.tables().bind_session(key, b) {
+                            Ok(()) => {
+                                self.link_slots.insert(link, slot);
+                            }
+                            Err(e) => {
+                                self.stats.table_errors += 1;
+                                tracing::error!("pppoe session binding: {e}");
+                                if slot != SessionBinding::NO_COUNTERS {
+                                    cx.tables().free_session_counters(slot);
+                                }
+                                self.access.disconnect(cx.now, link);
+                            }
+                        }
+                    }
+                    AccessOutput::Unbind { link } => {
+                        let key = SessionKey::Pppoe {
+                            port: link.0,
+                            session: link.1,
+                        };
+                        if cx.writer().session(&key).is_some() {
+                            let _ = cx.tables().unbind_session(&key);
+                        }
+                        if let Some(slot) = self.link_slots.remove(&link) {
+                            if slot != SessionBinding::NO_COUNTERS {
+                                cx.tables().free_session_counters(slot);
+                            }
+                        }
+                    }
+                    AccessOutput::Place {
+                        link,
+                        vr,
+                        lns,
+                        proxy,
+                        calling_number,
+                    } => {
+                        let params = CallParams {
+                            called_number: Vec::new(),
+                            calling_number,
+                            // Digital access (RFC 2661 §4.4.3 Bearer Type), synchronous
+                            // framing: what an Ethernet access line is.
+                            bearer_type: 1,
+                            framing_type: 1,
+                            connect_speed: 1_000_000_000,
+                            proxy: Some(proxy),
+                        };
+                        calls = true;
+                        match self.eps.place_call(cx.now, vr, lns, params) {
+                            Ok((tunnel, session)) => {
+                                self.relays.insert((vr, tunnel, session), link);
+                                self.access.call_placed(link, tunnel, session);
+                            }
+                            Err(e) => {
+                                tracing::warn!("vr {}: cannot place a call: {e}", vr.0);
+                                self.access.call_down(cx.now, link, "no tunnel to the ISP");
+                            }
+                        }
+                    }
+                    AccessOutput::Hangup {
+                        vr,
+                        tunnel,
+                        session,
+                    } => {
+                        self.relays.remove(&(vr, tunnel, session));
+                        calls |= self.eps.close_session(cx.now, vr, tunnel, session);
+                    }
+                    AccessOutput::Timer { link, at } => match at {
+                        Some(at) => cx.timer_at(access_token(link), at),
+                        None => cx.timer_cancel(access_token(link)),
+                    },
+                }
+            }
+        }
+    }
+
+    /// A relayed call came up: the L2TP leg relays to the PPPoE session, the PPPoE session
+    /// (bound so far with its control punted here) now relays to the L2TP leg.
+    fn bind_relay(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        link: LinkKey,
+        (vr, tunnel, session): (VrId, u16, u16),
+        up: &super::driver::vr::SessionUp,
+    ) -> Result<(), String> {
+        let view = self.access.link(link).ok_or("the subscriber is gone")?;
+        let SocketAddr::V4(peer) = up.peer else {
+            return Err("IPv6 LNS".into());
+        };
+        let (port, vlan, via) = Self::egress(cx, vr, *peer.ip()).ok_or_else(|| {
+            self.stats.relay_no_egress += 1;
+            format!("no route to the LNS {}", peer.ip())
+        })?;
+        let slot = self
+            .link_slots
+            .get(&link)
+            .copied()
+            .unwrap_or(SessionBinding::NO_COUNTERS);
+        let to_subscriber = NextHop::Pppoe(PppoeEncap {
+            port: link.0,
+            vlan: view.vlan,
+            src_mac: [0; 6],
+            dst_mac: view.mac,
+            session: link.1,
+            counters: slot,
+        });
+        let to_lns = NextHop::L2tp(L2tpEncap {
+            port,
+            vlan,
+            src_mac: [0; 6],
+            dst_mac: [0; 6],
+            src_ip: up.local,
+            dst_ip: *peer.ip(),
+            via,
+            counters: SessionBinding::NO_COUNTERS,
+            src_port: wire::l2tp::UDP_PORT,
+            dst_port: peer.port(),
+            peer_tunnel: up.peer_tunnel,
+            peer_session: up.peer_session,
+        });
+        let t = cx.tables();
+        t.bind_session_relay(
+            SessionKey::L2tp { tunnel, session },
+            SessionBinding::new(vr),
+            to_subscriber,
+        )
+        .map_err(|e| e.to_string())?;
+        let key = SessionKey::Pppoe {
+            port: link.0,
+            session: link.1,
+        };
+        let _ = t.unbind_session(&key);
+        t.bind_session_relay(
+            key,
+            SessionBinding::pppoe(view.vr, slot, view.mac, view.vlan),
+            to_lns,
+        )
+        .map_err(|e| e.to_string())?;
+        self.access.call_up(cx.now, link);
+        Ok(())
     }
 
     fn pump_endpoints(&mut self, cx: &mut Ctx<'_>) {
@@ -465,6 +729,25 @@ impl L2tpService {
         let now = cx.now;
         for ch in changes {
             let r = match ch {
+                TableChange::Bind {
+                    vr,
+                    tunnel,
+                    session,
+                    up,
+                } if self.relays.contains_key(&(vr, tunnel, session)) => {
+                    let link = self.relays[&(vr, tunnel, session)];
+                    if let Err(e) = self.bind_relay(cx, link, (vr, tunnel, session), &up) {
+                        tracing::warn!("vr {}: relay of call {tunnel}/{session}: {e}", vr.0);
+                        let key = SessionKey::L2tp { tunnel, session };
+                        if cx.writer().session(&key).is_some() {
+                            let _ = cx.tables().unbind_session(&key);
+                        }
+                        self.eps.close_session(now, vr, tunnel, session);
+                        self.relays.remove(&(vr, tunnel, session));
+                        self.access.call_down(now, link, "no path to the ISP's LNS");
+                    }
+                    Ok(())
+                }
                 TableChange::Bind {
                     vr,
                     tunnel,
@@ -521,6 +804,17 @@ impl L2tpService {
                     }
                     cx.tables().unbind_session(&key).map(|_| ())
                 }
+                TableChange::CallEnded {
+                    vr,
+                    tunnel,
+                    session,
+                } => {
+                    if let Some(link) = self.relays.remove(&(vr, tunnel, session)) {
+                        self.access
+                            .call_down(now, link, "the ISP's LNS ended the call");
+                    }
+                    Ok(())
+                }
             };
             if let Err(e) = r {
                 self.stats.table_errors += 1;
@@ -552,12 +846,17 @@ impl Service for L2tpService {
         vec![
             Interest::Punt(Punt::L2tpControl),
             Interest::Punt(Punt::PppControl),
+            Interest::Punt(Punt::PppoeDiscovery),
+            Interest::Punt(Punt::PppoeControl),
         ]
     }
 
     fn start(&mut self, cx: &mut Ctx<'_>) {
         if let Some(cfgs) = self.pending_subs.take() {
             self.configure_subscribers(cx, cfgs);
+        }
+        if let Some(cfgs) = self.pending_access.take() {
+            self.configure_access(cx, cfgs);
         }
         // LAC endpoints have sent their SCCRQs.
         self.pump(cx);
@@ -590,9 +889,10 @@ impl Service for L2tpService {
     }
 
     fn on_punt(&mut self, cx: &mut Ctx<'_>, p: &PuntView<'_>) {
-        if p.reason() == Punt::PppControl {
-            self.on_ppp(cx, p);
-            return;
+        match p.reason() {
+            Punt::PppControl => return self.on_ppp(cx, p),
+            Punt::PppoeDiscovery | Punt::PppoeControl => return self.on_pppoe(cx, p),
+            _ => {}
         }
         match (p.vr(), p.ip()) {
             (Some(vr), Some(ip)) => self.eps.handle_packet(cx.now, vr, ip),
@@ -602,6 +902,11 @@ impl Service for L2tpService {
     }
 
     fn on_timer(&mut self, cx: &mut Ctx<'_>, tok: u64) {
+        if tok & (SUB_BIT | ACCESS_BIT) == ACCESS_BIT {
+            self.access.handle_timer(cx.now, access_untoken(tok));
+            self.pump(cx);
+            return;
+        }
         if tok & SUB_BIT != 0 {
             let now = cx.now;
             {
@@ -619,7 +924,7 @@ impl Service for L2tpService {
 
     fn counters(&self) -> Vec<(&'static str, u64)> {
         let l = &self.eps;
-        if l.is_empty() {
+        if l.is_empty() && !self.access.is_active() {
             return Vec::new();
         }
         let mut subs = Vec::new();
@@ -700,6 +1005,51 @@ impl Service for L2tpService {
                 ("session_counters_exhausted", self.stats.counters_exhausted),
             ];
         }
+        let mut access = Vec::new();
+        if self.access.is_active() {
+            let d = self.access.discovery().counters();
+            let a = self.access.stats;
+            access = vec![
+                ("pppoe_sessions_now", self.access.count() as u64),
+                ("pppoe_relays_now", self.relays.len() as u64),
+                ("pppoe_rx_padi", d.rx_padi),
+                ("pppoe_rx_padr", d.rx_padr),
+                ("pppoe_rx_padt", d.rx_padt),
+                ("pppoe_tx_pado", d.tx_pado),
+                ("pppoe_tx_pads", d.tx_pads),
+                ("pppoe_tx_pads_errors", d.tx_pads_errors),
+                ("pppoe_tx_padt", d.tx_padt),
+                ("pppoe_padr_retransmits", d.padr_retransmits),
+                ("pppoe_malformed", d.malformed + self.stats.pppoe_malformed),
+                ("pppoe_unexpected_code", d.unexpected_code),
+                ("pppoe_no_interface", d.no_interface),
+                (
+                    "pppoe_bad_discovery",
+                    d.bad_destination
+                        + d.bad_session_id
+                        + d.bad_source_mac
+                        + d.bad_service_name_tags,
+                ),
+                ("pppoe_service_name_refused", d.service_name_refused),
+                ("pppoe_cookie_invalid", d.cookie_invalid),
+                ("pppoe_rate_limited", d.rate_limited),
+                (
+                    "pppoe_refused_limits",
+                    d.padi_full + d.limit_interface + d.limit_mac + d.limit_port,
+                ),
+                ("pppoe_padt_unknown", d.padt_unknown),
+                ("access_realm_unknown", a.realm_unknown),
+                ("access_auth_not_proxyable", a.auth_not_proxyable),
+                ("access_calls_placed", a.calls_placed),
+                ("access_calls_up", a.calls_up),
+                ("access_calls_failed", a.calls_failed),
+                ("access_call_timeouts", a.call_timeouts),
+                ("access_ended_by_subscriber", a.ended_by_subscriber),
+                ("access_ended_by_lns", a.ended_by_lns),
+                ("access_relay_no_egress", self.stats.relay_no_egress),
+                ("access_ppp_unknown_session", a.ppp_unknown_session),
+            ];
+        }
         let e = |f: fn(&super::engine::Counters) -> u64| l.engine_counter(f);
         let (tunnels, sessions) = l
             .occupancy()
@@ -751,6 +1101,7 @@ impl Service for L2tpService {
         ]
         .into_iter()
         .chain(subs)
+        .chain(access)
         .collect()
     }
 

@@ -53,6 +53,36 @@ pub enum TableChange {
         /// Our session id.
         session: u16,
     },
+    /// A call placed with [`VrEndpoints::place_call`] ended, up or not (after its
+    /// `Unbind` if it was up).
+    CallEnded {
+        /// The VR.
+        vr: VrId,
+        /// Our tunnel id.
+        tunnel: u16,
+        /// Our session id.
+        session: u16,
+    },
+}
+
+/// Why a call could not be placed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlaceError {
+    /// The VR has no L2TP endpoint.
+    #[error("the VR has no L2TP endpoint")]
+    NoEndpoint,
+    /// The VR's endpoint is an LNS.
+    #[error("the VR's L2TP endpoint is an LNS, not a LAC")]
+    NotLac,
+    /// The VR is switching roles.
+    #[error("the VR's L2TP endpoint is switching roles")]
+    Draining,
+    /// No LNS to call: none configured.
+    #[error("the VR has no LNS peer configured")]
+    NoPeer,
+    /// The engine refused (limits, ids).
+    #[error("{0}")]
+    Engine(String),
 }
 
 /// An L2TP session that came up, as the PPP termination needs it.
@@ -117,6 +147,8 @@ struct Endpoint {
     draining: Option<(Role, Instant)>,
     bound: HashSet<(u16, u16)>,
     dialed: HashSet<u16>,
+    /// Calls placed by [`VrEndpoints::place_call`], reported when they end.
+    placed: HashSet<(u16, u16)>,
 }
 
 impl Endpoint {
@@ -127,6 +159,7 @@ impl Endpoint {
             draining: None,
             bound: HashSet::new(),
             dialed: HashSet::new(),
+            placed: HashSet::new(),
         };
         e.start(now);
         e
@@ -158,6 +191,8 @@ pub struct VrEndpoints {
     make_rng: Box<dyn FnMut() -> StdRng + Send>,
     /// Bindings of replaced engines still to be removed from the table.
     orphans: Vec<(u16, u16)>,
+    /// Placed calls of replaced engines, still to be reported ended.
+    orphan_calls: Vec<(VrId, u16, u16)>,
     /// Endpoints used since the last drain.
     touched: BTreeSet<VrId>,
     /// Protocol counters of engines that were replaced or removed.
@@ -180,6 +215,7 @@ impl VrEndpoints {
             eps: BTreeMap::new(),
             make_rng,
             orphans: Vec::new(),
+            orphan_calls: Vec::new(),
             touched: BTreeSet::new(),
             retired: Default::default(),
             timer_keys: BTreeSet::new(),
@@ -221,6 +257,9 @@ impl VrEndpoints {
         }
         self.timer_keys.insert((old.cfg.vr, EndpointTimer::Drain));
         self.orphans.extend(old.bound);
+        let vr = old.cfg.vr;
+        self.orphan_calls
+            .extend(old.placed.into_iter().map(|(t, s)| (vr, t, s)));
     }
 
     /// The settings of `vr`'s endpoint.
@@ -316,6 +355,47 @@ impl VrEndpoints {
             .min()
     }
 
+    /// Places an incoming call from `vr`'s LAC endpoint to `lns` (or its first configured
+    /// peer): in a tunnel to that LNS that is up or being set up, else in a new one. Returns
+    /// our `(tunnel, session)` ids; the session binds when it comes up
+    /// ([`TableChange::Bind`]) and [`TableChange::CallEnded`] reports its end.
+    pub fn place_call(
+        &mut self,
+        now: Instant,
+        vr: VrId,
+        lns: Option<Ipv4Addr>,
+        params: CallParams,
+    ) -> Result<(u16, u16), PlaceError> {
+        let ep = self.eps.get_mut(&vr).ok_or(PlaceError::NoEndpoint)?;
+        if ep.cfg.engine.role != Role::Lac {
+            return Err(PlaceError::NotLac);
+        }
+        if ep.draining.is_some() {
+            return Err(PlaceError::Draining);
+        }
+        let lns = lns
+            .or_else(|| ep.cfg.peers.first().copied())
+            .ok_or(PlaceError::NoPeer)?;
+        let e = &mut ep.engine;
+        let existing = e.tunnel_ids().find(|&t| {
+            e.tunnel_peer(t).is_some_and(|p| p.ip() == IpAddr::V4(lns))
+                && e.tunnel_state(t)
+                    .is_some_and(|s| s != crate::l2tp::engine::TunnelState::Closing)
+        });
+        self.touched.insert(vr);
+        let tunnel = match existing {
+            Some(t) => t,
+            None => e
+                .open_tunnel(now, SocketAddr::new(IpAddr::V4(lns), UDP_PORT))
+                .map_err(|x| PlaceError::Engine(x.to_string()))?,
+        };
+        let session = e
+            .open_session(now, tunnel, params)
+            .map_err(|x| PlaceError::Engine(x.to_string()))?;
+        ep.placed.insert((tunnel, session));
+        Ok((tunnel, session))
+    }
+
     /// Closes a session of `vr`'s endpoint (CDN, result 3: administrative). False when
     /// there is no such session.
     pub fn close_session(&mut self, now: Instant, vr: VrId, tunnel: u16, session: u16) -> bool {
@@ -400,6 +480,13 @@ impl VrEndpoints {
         for (tunnel, session) in self.orphans.drain(..) {
             changes.push(TableChange::Unbind { tunnel, session });
         }
+        for (vr, tunnel, session) in self.orphan_calls.drain(..) {
+            changes.push(TableChange::CallEnded {
+                vr,
+                tunnel,
+                session,
+            });
+        }
     }
 
     fn drain_one(
@@ -453,6 +540,13 @@ impl VrEndpoints {
                         if ep.bound.remove(&(tunnel, session)) {
                             changes.push(TableChange::Unbind { tunnel, session });
                         }
+                        if ep.placed.remove(&(tunnel, session)) {
+                            changes.push(TableChange::CallEnded {
+                                vr,
+                                tunnel,
+                                session,
+                            });
+                        }
                     }
                     Event::TunnelUp { tunnel, .. } => {
                         if ep.cfg.autodial
@@ -465,6 +559,7 @@ impl VrEndpoints {
                                 bearer_type: 0,
                                 framing_type: 3,
                                 connect_speed: 1_000_000_000,
+                                proxy: None,
                             };
                             let _ = ep.engine.open_session(now, tunnel, call);
                         }
@@ -476,6 +571,16 @@ impl VrEndpoints {
                         for (t, s) in gone {
                             ep.bound.remove(&(t, s));
                             changes.push(TableChange::Unbind {
+                                tunnel: t,
+                                session: s,
+                            });
+                        }
+                        let ended: Vec<_> =
+                            ep.placed.iter().filter(|b| b.0 == tunnel).copied().collect();
+                        for (t, s) in ended {
+                            ep.placed.remove(&(t, s));
+                            changes.push(TableChange::CallEnded {
+                                vr,
                                 tunnel: t,
                                 session: s,
                             });

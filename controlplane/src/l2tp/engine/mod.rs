@@ -833,10 +833,13 @@ impl<R: Rng> Ctx<R> {
                         s.peer_id = peer_sid;
                         let speed = s.params.connect_speed.max(1);
                         let framing = s.params.framing_type;
-                        let avps = vec![
+                        let mut avps = vec![
                             Avp::m(AvpValue::TxConnectSpeed(speed)),
                             Avp::m(AvpValue::FramingType(framing)),
                         ];
+                        if let Some(p) = s.params.proxy.take() {
+                            avps.extend(p.avps().into_iter().map(Avp::o));
+                        }
                         t.rel.enqueue(ControlMessage::new(
                             t.peer_id,
                             peer_sid,
@@ -1015,6 +1018,10 @@ impl<R: Rng> Engine<R> {
     /// State of a tunnel.
     pub fn tunnel_state(&self, tunnel: u16) -> Option<TunnelState> {
         self.tunnels.get(&tunnel).map(|t| t.state)
+    }
+    /// The peer (address and UDP port) of a tunnel.
+    pub fn tunnel_peer(&self, tunnel: u16) -> Option<SocketAddr> {
+        self.tunnels.get(&tunnel).map(|t| t.peer)
     }
     /// State of a session.
     pub fn session_state(&self, tunnel: u16, session: u16) -> Option<SessionState> {

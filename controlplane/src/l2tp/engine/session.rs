@@ -29,6 +29,8 @@ pub struct CallParams {
     pub bearer_type: u32,
     pub framing_type: u32,
     pub connect_speed: u32,
+    /// LAC: the PPP it ran with the subscriber, sent in the ICCN (RFC 2661 §4.4.5).
+    pub proxy: Option<Box<ProxyInfo>>,
 }
 
 /// What a LAC reports in its ICCN about the PPP it already ran with the subscriber (RFC 2661
@@ -98,6 +100,36 @@ impl ProxyInfo {
             };
         }
         any.then(|| Box::new(p))
+    }
+
+    /// The AVPs of an ICCN reporting this (all optional, RFC 2661 §4.4.5), in the RFC's order.
+    pub(crate) fn avps(&self) -> Vec<AvpValue> {
+        let mut v = Vec::new();
+        if let Some(c) = &self.initial_received_confreq {
+            v.push(AvpValue::InitialReceivedLcpConfreq(c.clone()));
+        }
+        if let Some(c) = &self.last_sent_confreq {
+            v.push(AvpValue::LastSentLcpConfreq(c.clone()));
+        }
+        if let Some(c) = &self.last_received_confreq {
+            v.push(AvpValue::LastReceivedLcpConfreq(c.clone()));
+        }
+        if let Some(t) = self.authen_type {
+            v.push(AvpValue::ProxyAuthenType(t));
+            if !self.authen_name.is_empty() {
+                v.push(AvpValue::ProxyAuthenName(self.authen_name.clone()));
+            }
+            if !self.authen_challenge.is_empty() {
+                v.push(AvpValue::ProxyAuthenChallenge(self.authen_challenge.clone()));
+            }
+            if let Some(id) = self.authen_id {
+                v.push(AvpValue::ProxyAuthenId(id));
+            }
+            if !self.authen_response.is_empty() {
+                v.push(AvpValue::ProxyAuthenResponse(self.authen_response.clone()));
+            }
+        }
+        v
     }
 }
 

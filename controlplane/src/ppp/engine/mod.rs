@@ -75,6 +75,9 @@ pub struct Config {
     pub password: String,
     pub enable_ipv4: bool,
     pub enable_ipv6: bool,
+    /// Server on a LAC: record the LCP Configure-Requests for proxy LCP
+    /// ([`Engine::proxy_lcp`], RFC 2661 §4.4.5).
+    pub record_proxy_lcp: bool,
 }
 
 impl Default for Config {
@@ -94,6 +97,7 @@ impl Default for Config {
             password: String::new(),
             enable_ipv4: true,
             enable_ipv6: true,
+            record_proxy_lcp: false,
         }
     }
 }
@@ -288,6 +292,8 @@ pub struct Engine {
     counters: Counters,
     tx: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
+    /// With `record_proxy_lcp`: the Configure-Requests so far (allocated at the first).
+    proxy_rec: Option<Box<ProxyLcp>>,
 }
 
 fn hex_upper(b: &[u8]) -> String {
@@ -377,6 +383,7 @@ impl Engine {
             counters: Counters::default(),
             tx: VecDeque::new(),
             events: VecDeque::new(),
+            proxy_rec: None,
         };
         e.reset_lcp_request();
         for f in &mut e.fsm {
@@ -553,6 +560,15 @@ impl Engine {
     pub fn auth_method(&self) -> Option<AuthMethod> {
         self.auth_method
     }
+    /// With `record_proxy_lcp`, once LCP is Opened: the subscriber's first Configure-Request,
+    /// our last one (the one it acknowledged) and its last one (the one we acknowledged),
+    /// option bytes as the proxy LCP AVPs of an ICCN carry them (RFC 2661 §4.4.5).
+    pub fn proxy_lcp(&self) -> Option<&ProxyLcp> {
+        self.proxy_rec
+            .as_deref()
+            .filter(|_| self.fsm[P::Lcp as usize].state == State::Opened)
+    }
+
     pub fn counters(&self) -> &Counters {
         &self.counters
     }

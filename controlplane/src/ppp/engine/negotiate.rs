@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::fsm::State::{self, *};
 use super::{
-    auth_method_of, auth_option, AuthState, DownReason, Engine, Phase, Role, Verdict, F_ADDR,
+    auth_method_of, auth_option, AuthState, DownReason, Engine, Phase, ProxyLcp, Role, Verdict, F_ADDR,
     F_AUTH, F_DNS1, F_DNS2, F_IFID, F_MAGIC, F_MRU, P,
 };
 use crate::ppp::wire::{
@@ -367,10 +367,26 @@ impl Engine {
         match repr.data {
             CpData::ConfigureRequest(_) => {
                 let v = self.evaluate(p, data);
+                if p == P::Lcp && self.cfg.record_proxy_lcp {
+                    let r = self.proxy_rec.get_or_insert_with(|| {
+                        Box::new(ProxyLcp {
+                            initial_received: data.to_vec(),
+                            ..ProxyLcp::default()
+                        })
+                    });
+                    if matches!(v, Verdict::Ack) {
+                        r.last_received_confreq = data.to_vec();
+                    }
+                }
                 self.ev_rcr(now, p, id, data, v);
             }
             CpData::ConfigureAck(_) => {
                 if id == self.fsm[p as usize].id && data == self.our_request(p).as_slice() {
+                    if p == P::Lcp && self.cfg.record_proxy_lcp {
+                        let ours = self.our_request(p);
+                        self.proxy_rec.get_or_insert_with(Default::default).last_sent_confreq =
+                            ours;
+                    }
                     self.ev_rca(now, p, id);
                 } else {
                     self.counters.rx_discarded += 1;
