@@ -87,8 +87,17 @@ named_enum! {
         /// L2TP data for a session of another VR than the one it arrived in (isolation rule).
         L2tpWrongVr = "l2tp_wrong_vr",
         /// A packet for an L2TP session whose peer's neighbour (the LAC or the gateway to
-        /// it) has no MAC address yet.
+        /// it) has no MAC address yet (routed into the session or relayed from another).
         L2tpNoNeighbor = "l2tp_no_neighbor",
+        /// PPPoE session frame (EtherType 0x8864) with a VER/TYPE other than 1/1, a CODE
+        /// other than 0 (session data), a LENGTH beyond the frame, or no valid PPP
+        /// protocol field.
+        PppoeMalformed = "pppoe_malformed",
+        /// PPPoE session frame for a (port, session id) that is not bound.
+        PppoeNoSession = "pppoe_no_session",
+        /// PPPoE session frame from another MAC address or VLAN than the session's
+        /// subscriber (isolation rule: a subscriber cannot use another's session id).
+        PppoeWrongPeer = "pppoe_wrong_peer",
     }
 }
 
@@ -112,6 +121,13 @@ named_enum! {
         /// Label TTL expired at a label switch (also counted as the `mpls_ttl_expired`
         /// drop); the control core answers with ICMP sent along the LSP (RFC 3032 §2.3.2).
         LabelTtlExpired = "label_ttl_expired",
+        /// PPPoE discovery frame (EtherType 0x8863: PADI, PADR, PADT, ...) on an access
+        /// interface; `vr` is the interface's VR, `at.l3` the PPPoE header.
+        PppoeDiscovery = "pppoe_discovery",
+        /// Non-IP PPP frame (LCP, authentication, IPCP, ...) of a PPPoE session terminated
+        /// here; `vr` is the session's VR, `at.l3` the PPPoE header, `at.inner` the PPP
+        /// frame.
+        PppoeControl = "pppoe_control",
     }
 }
 

@@ -5,7 +5,27 @@
 //!   trunk:    MPLS → label matrix → swap & send | pop → VR lookup | pop & send
 //!   VR port:  IPv4/IPv6 → VR FIB → next hop → TTL, checksum, MAC rewrite, label push
 //!             ARP, local addresses, expired TTLs, neighbor misses → punt
+//!             PPPoE discovery → punt; PPPoE session → session table → relay, or
+//!               IPv4/IPv6 routed in the session's VR, or other PPP → punt
+//!             L2TP data to a local address → session table → relay, or decapsulate
 //! ```
+//!
+//! **PPP sessions.** A session (L2TP by tunnel and session id, PPPoE by port and session
+//! id) is looked up in the session table. A PPPoE frame is accepted only from the
+//! subscriber's MAC and VLAN the binding names (`pppoe_wrong_peer`); an L2TP session only in
+//! the VR it is bound to (`l2tp_wrong_vr`). A *relayed* session's PPP frames (from the
+//! protocol field on; `ff 03` address/control bytes are dropped, a compressed protocol
+//! field is carried as it is) go out through the binding's relay next hop — into an L2TP
+//! session (LAC, tunnel switching: Ethernet/IPv4/UDP/L2TP/`ff 03`/PPP) or a PPPoE session
+//! (Ethernet/PPPoE/PPP) — counted as the ingress session's RX and the egress session's TX
+//! (PPP bytes), and as TX of the VR the frame arrived in. A *terminated* session's IPv4 and
+//! IPv6 are counted (IP bytes) and routed in the session's VR; other PPP is punted
+//! (`ppp_control`, `pppoe_control`). Routes through [`NextHop::Pppoe`] send IP into a
+//! PPPoE session. MTU rule for PPPoE: the Ethernet payload (PPPoE header, PPP protocol,
+//! IP) must fit the port's MTU, so a 1500-byte port carries 1492-byte IP packets (the
+//! usual PPPoE MRU; the session's negotiated MRU is not known here). The frame a PPPoE
+//! session frame arrived in is counted in its interface's VR (RX, and DROP when dropped);
+//! when the session's VR is another one, that VR counts it too.
 //!
 //! [`forward`] decides and rewrites one packet and returns a [`Verdict`]; the worker moves
 //! the buffer accordingly. Isolation rules enforced here: a packet is bound to exactly one
@@ -23,9 +43,10 @@ use crate::punt::{Offsets, PuntTo};
 use labelswitch::{ttl, LabelEntry, LabelOp, LabelStack};
 use vr::{
     session_counter, vr_counter, ForwardingState, IfBinding, L2tpEncap, LabelPush, NextHop,
-    NextHopId, PortId, SessionCounters, SessionKey, VrEntry, VrId,
+    NextHopId, PortId, PppoeEncap, SessionCounters, SessionKey, VrEntry, VrId,
 };
 use wire::l2tp::{self as l2tp_wire, L2tpPacket};
+use wire::pppoe::{self as pppoe_wire, PppoeHeader};
 use wire::{ppp, IpProtocol, Ipv4Packet, Ipv6Packet, UdpPacket};
 
 const ETH_HLEN: usize = 14;
@@ -35,6 +56,8 @@ const ET_VLAN: u16 = 0x8100;
 const ET_QINQ: u16 = 0x88a8;
 const ET_IPV6: u16 = 0x86dd;
 const ET_MPLS: u16 = 0x8847;
+const ET_PPPOE_DISCOVERY: u16 = 0x8863;
+const ET_PPPOE_SESSION: u16 = 0x8864;
 
 /// What the pipeline decided for a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,6 +166,10 @@ pub fn forward<B: PacketBuf>(
                 ET_IPV4 => ipv4(st, ports, entry, buf, vlan, l3, l3, c),
                 ET_IPV6 => ipv6(st, ports, entry, buf, vlan, l3, l3, c),
                 ET_ARP => return punt(Punt::Arp, Some(vr), Offsets::l3(vlan, l3)),
+                ET_PPPOE_DISCOVERY => {
+                    return punt(Punt::PppoeDiscovery, Some(vr), Offsets::l3(vlan, l3))
+                }
+                ET_PPPOE_SESSION => pppoe(st, ports, entry, in_port, buf, vlan, l3, c),
                 ET_MPLS => Verdict::Drop(Drop::LabelledOnCustomerPort),
                 _ => Verdict::Drop(Drop::EtherTypeUnsupported),
             };
@@ -379,7 +406,14 @@ fn send_ip<B: PacketBuf>(
             port, vlan, push, ..
         } => (port, vlan, [0; 6], [0; 6], push, false),
         NextHop::L2tp(e) => {
-            return l2tp_encap(ports, sessions, vr, buf, l3, ip_len, ethertype, &e, c)
+            let proto = ppp_protocol_of(ethertype);
+            let r = l2tp_out(ports, sessions, buf, l3, ip_len, Some(proto), &e, c);
+            return sent(r, vr, c);
+        }
+        NextHop::Pppoe(e) => {
+            let proto = ppp_protocol_of(ethertype);
+            let r = pppoe_out(ports, sessions, buf, l3, ip_len, Some(proto), &e, c);
+            return sent(r, vr, c);
         }
         _ => return Verdict::Drop(Drop::TableInconsistent),
     };
@@ -675,8 +709,10 @@ fn trunk_out<B: PacketBuf>(
         Some(NextHop::Unresolved { .. }) => punt(Punt::NeighborMiss, None, at_label(l3, inner)),
         Some(NextHop::Drop) => Verdict::Drop(Drop::Blackhole),
         Some(NextHop::Local) => punt(Punt::Local, None, at_label(l3, inner)),
-        // Label operations never point into L2TP sessions (the compiler does not emit it).
-        Some(NextHop::L2tp(_)) | None => Verdict::Drop(Drop::TableInconsistent),
+        // Label operations never point into L2TP or PPPoE sessions (the writer refuses it).
+        Some(NextHop::L2tp(_) | NextHop::Pppoe(_)) | None => {
+            Verdict::Drop(Drop::TableInconsistent)
+        }
     }
 }
 
@@ -750,14 +786,19 @@ fn local_v4<B: PacketBuf>(
             msg + h.header_len(),
         ),
     };
-    let counters = match st.session(&key) {
-        Some(s) if s.vr == vr.id() => s.counters,
+    let (counters, relay) = match st.session(&key) {
+        Some(s) if s.vr == vr.id() => (s.counters, s.relay),
         Some(_) => return Verdict::Drop(Drop::L2tpWrongVr),
         None => return Verdict::Drop(Drop::L2tpNoSession),
     };
     let Ok((proto, plen)) = ppp::parse(&d[ppp_off..msg_end]) else {
         return Verdict::Drop(Drop::L2tpMalformed);
     };
+    if let Some(relay) = relay {
+        let start = ppp_off + acf_len(&d[ppp_off..msg_end]);
+        buf.trim(msg_end);
+        return relay_ppp(st, ports, vr, buf, start, counters, relay, c);
+    }
     if proto == ppp::protocol::IPV4 || proto == ppp::protocol::IPV6 {
         let bytes = (msg_end - ppp_off - plen) as u64;
         st.session_counters
@@ -785,51 +826,206 @@ fn local_v4<B: PacketBuf>(
     }
 }
 
-/// Sends a routed IP packet (at `l3`, `ip_len` bytes, TTL done) into an L2TP session:
-/// Ethernet (+VLAN) / IPv4 / UDP / L2TP data header / PPP, all written fresh.
+/// The PPP protocol carrying an IP packet of `ethertype`.
+#[inline]
+fn ppp_protocol_of(ethertype: u16) -> u16 {
+    if ethertype == ET_IPV6 {
+        ppp::protocol::IPV6
+    } else {
+        ppp::protocol::IPV4
+    }
+}
+
+/// Length of the HDLC address and control bytes (`ff 03`) in front of a PPP frame: 2 when
+/// present, 0 when compressed away (ACFC) or, in PPPoE, never sent.
+#[inline]
+fn acf_len(frame: &[u8]) -> usize {
+    if frame.starts_with(&[0xff, 0x03]) {
+        2
+    } else {
+        0
+    }
+}
+
+/// The verdict of a session encapsulation (`l2tp_out`, `pppoe_out`) of a packet routed in
+/// `vr`: counted as the VR's TX when sent.
+#[inline]
+fn sent(r: Result<PortId, Drop>, vr: &VrEntry, c: &WorkerCounters) -> Verdict {
+    match r {
+        Ok(port) => {
+            count_vr(vr, c, vr_counter::TX);
+            Verdict::Tx(port)
+        }
+        Err(d) => Verdict::Drop(d),
+    }
+}
+
+/// A PPPoE session frame (RFC 2516 §7) on an access interface of VR `access`; the PPPoE
+/// header is at `l3`. See the module docs for what happens to it.
 #[allow(clippy::too_many_arguments)]
-fn l2tp_encap<B: PacketBuf>(
+fn pppoe<B: PacketBuf>(
+    st: &ForwardingState,
     ports: &[PortInfo],
-    sessions: &SessionCounters,
-    vr: &VrEntry,
+    access: &VrEntry,
+    in_port: PortId,
     buf: &mut B,
+    vlan: Option<u16>,
     l3: usize,
-    ip_len: usize,
-    ethertype: u16,
-    e: &L2tpEncap,
     c: &WorkerCounters,
 ) -> Verdict {
-    const OUTER: usize = 20 + 8 + l2tp_wire::MIN_HEADER_LEN + ppp::ENCAP_LEN;
-    let Some(out) = ports.get(usize::from(e.port.0)) else {
+    let d = buf.data();
+    // `new_checked` validates VER/TYPE 1/1 and that LENGTH fits the frame.
+    let (session, end) = match PppoeHeader::new_checked(&d[l3..]) {
+        Ok(h) if h.code() == pppoe_wire::Code::SessionData => (
+            h.session_id(),
+            l3 + pppoe_wire::HEADER_LEN + usize::from(h.payload_len()),
+        ),
+        _ => return Verdict::Drop(Drop::PppoeMalformed),
+    };
+    let key = SessionKey::Pppoe {
+        port: in_port,
+        session,
+    };
+    let Some(b) = st.session(&key) else {
+        return Verdict::Drop(Drop::PppoeNoSession);
+    };
+    if d[6..12] != b.peer_mac || vlan.unwrap_or(0) != b.peer_vlan {
+        return Verdict::Drop(Drop::PppoeWrongPeer);
+    }
+    let ppp_off = l3 + pppoe_wire::HEADER_LEN;
+    let Ok((proto, plen)) = ppp::parse(&d[ppp_off..end]) else {
+        return Verdict::Drop(Drop::PppoeMalformed);
+    };
+    let start = ppp_off + acf_len(&d[ppp_off..end]);
+    // Ethernet padding of short frames goes; LENGTH says where the PPP frame ends.
+    buf.trim(end);
+    if let Some(relay) = b.relay {
+        return relay_ppp(st, ports, access, buf, start, b.counters, relay, c);
+    }
+    let Some(vr) = st.vr(b.vr) else {
         return Verdict::Drop(Drop::TableInconsistent);
     };
-    if e.dst_mac == [0; 6] {
-        return Verdict::Drop(Drop::L2tpNoNeighbor);
-    }
-    let outer_len = OUTER + ip_len;
-    if outer_len > out.mtu as usize {
-        return Verdict::Drop(Drop::MtuExceeded);
-    }
-    let l2 = ETH_HLEN + if e.vlan.is_some() { 4 } else { 0 };
-    let hdr = l2 + OUTER;
-    if buf.headroom() + l3 < hdr {
-        return Verdict::Drop(Drop::NoHeadroom);
-    }
-    let ok = buf.adj(l3);
-    debug_assert!(ok);
-    let Some(h) = buf.prepend(hdr) else {
-        return Verdict::Drop(Drop::NoHeadroom);
+    let at = Offsets {
+        inner: ppp_off as u16,
+        ..Offsets::l3(vlan, l3)
     };
-    h[0..6].copy_from_slice(&e.dst_mac);
-    h[6..12].copy_from_slice(&e.src_mac);
+    let ip = ppp_off + plen;
+    match proto {
+        ppp::protocol::IPV4 | ppp::protocol::IPV6 => {
+            st.session_counters.bump(
+                c.worker,
+                b.counters,
+                session_counter::RX_PACKETS,
+                (end - ip) as u64,
+            );
+            let other = vr.id() != access.id();
+            if other {
+                count_vr(vr, c, vr_counter::RX);
+            }
+            let v = if proto == ppp::protocol::IPV4 {
+                ipv4_at(st, ports, vr, buf, Offsets::ip(vlan, l3, ip), c, false)
+            } else {
+                ipv6(st, ports, vr, buf, vlan, l3, ip, c)
+            };
+            if other && matches!(v, Verdict::Drop(_)) {
+                count_vr(vr, c, vr_counter::DROP);
+            }
+            v
+        }
+        _ => punt(Punt::PppoeControl, Some(vr.id()), at),
+    }
+}
+
+/// Relays the PPP frame of a session — from its protocol field at `start` to the end of
+/// `buf` — through the session's relay next hop `relay`, counting the ingress session
+/// (slot `rx_slot`), the egress session and `vr` (the VR the frame arrived in).
+#[allow(clippy::too_many_arguments)]
+fn relay_ppp<B: PacketBuf>(
+    st: &ForwardingState,
+    ports: &[PortInfo],
+    vr: &VrEntry,
+    buf: &mut B,
+    start: usize,
+    rx_slot: u32,
+    relay: NextHopId,
+    c: &WorkerCounters,
+) -> Verdict {
+    let len = buf.len() - start;
+    let sessions = &st.session_counters;
+    sessions.bump(c.worker, rx_slot, session_counter::RX_PACKETS, len as u64);
+    let r = match st.next_hops.get(relay) {
+        Some(NextHop::L2tp(e)) => l2tp_out(ports, sessions, buf, start, len, None, e, c),
+        Some(NextHop::Pppoe(e)) => pppoe_out(ports, sessions, buf, start, len, None, e, c),
+        // The writer relays only through session next hops.
+        _ => Err(Drop::TableInconsistent),
+    };
+    sent(r, vr, c)
+}
+
+/// Writes Ethernet (+VLAN) with source MAC `src`, destination `dst` and EtherType `et` into
+/// `h`; returns where the next header starts.
+#[inline]
+fn write_eth(h: &mut [u8], dst: &[u8; 6], src: &[u8; 6], vlan: Option<u16>, et: u16) -> usize {
+    h[0..6].copy_from_slice(dst);
+    h[6..12].copy_from_slice(src);
     let mut o = 12;
-    if let Some(v) = e.vlan {
+    if let Some(v) = vlan {
         h[o..o + 2].copy_from_slice(&ET_VLAN.to_be_bytes());
         h[o + 2..o + 4].copy_from_slice(&(v & 0x0fff).to_be_bytes());
         o += 4;
     }
-    h[o..o + 2].copy_from_slice(&ET_IPV4.to_be_bytes());
-    o += 2;
+    h[o..o + 2].copy_from_slice(&et.to_be_bytes());
+    o + 2
+}
+
+/// Replaces everything before `start` with `hdr` fresh bytes (the caller writes them all)
+/// and drops whatever follows `start + len`.
+#[inline]
+fn reframe<B: PacketBuf>(
+    buf: &mut B,
+    start: usize,
+    len: usize,
+    hdr: usize,
+) -> Result<&mut [u8], Drop> {
+    if buf.headroom() + start < hdr {
+        return Err(Drop::NoHeadroom);
+    }
+    buf.trim(start + len);
+    let ok = buf.adj(start);
+    debug_assert!(ok);
+    buf.prepend(hdr).ok_or(Drop::NoHeadroom)
+}
+
+/// Sends `len` bytes at `start` into an L2TP session: Ethernet (+VLAN) / IPv4 / UDP / L2TP
+/// data header with the peer's ids / `ff 03` / `proto` (a routed IP packet) or nothing (a
+/// relayed PPP frame, which starts with its protocol field), all written fresh. Counts the
+/// session's TX (`len` bytes: the IP packet, or the PPP frame). Returns the port.
+#[allow(clippy::too_many_arguments)]
+fn l2tp_out<B: PacketBuf>(
+    ports: &[PortInfo],
+    sessions: &SessionCounters,
+    buf: &mut B,
+    start: usize,
+    len: usize,
+    proto: Option<u16>,
+    e: &L2tpEncap,
+    c: &WorkerCounters,
+) -> Result<PortId, Drop> {
+    let Some(out) = ports.get(usize::from(e.port.0)) else {
+        return Err(Drop::TableInconsistent);
+    };
+    if e.dst_mac == [0; 6] {
+        return Err(Drop::L2tpNoNeighbor);
+    }
+    let ppp_hdr = 2 + if proto.is_some() { 2 } else { 0 };
+    let outer = 20 + 8 + l2tp_wire::MIN_HEADER_LEN + ppp_hdr;
+    let outer_len = outer + len;
+    if outer_len > out.mtu as usize || outer_len > usize::from(u16::MAX) {
+        return Err(Drop::MtuExceeded);
+    }
+    let l2 = ETH_HLEN + if e.vlan.is_some() { 4 } else { 0 };
+    let h = reframe(buf, start, len, l2 + outer)?;
+    let mut o = write_eth(h, &e.dst_mac, &e.src_mac, e.vlan, ET_IPV4);
     {
         let ip = &mut h[o..o + 20];
         ip.copy_from_slice(&[
@@ -850,18 +1046,48 @@ fn l2tp_encap<B: PacketBuf>(
     o += 8;
     l2tp_wire::emit_data_header(&mut h[o..], e.peer_tunnel, e.peer_session);
     o += l2tp_wire::MIN_HEADER_LEN;
-    let proto = if ethertype == ET_IPV6 {
-        ppp::protocol::IPV6
-    } else {
-        ppp::protocol::IPV4
+    match proto {
+        Some(p) => ppp::emit(&mut h[o..], p),
+        None => h[o..o + 2].copy_from_slice(&[0xff, 0x03]),
+    }
+    sessions.bump(c.worker, e.counters, session_counter::TX_PACKETS, len as u64);
+    Ok(e.port)
+}
+
+/// Sends `len` bytes at `start` into a PPPoE session: Ethernet (+VLAN) to the subscriber /
+/// PPPoE (VER/TYPE 1/1, CODE 0, session id, LENGTH) / `proto` (a routed IP packet) or
+/// nothing (a relayed PPP frame, which starts with its protocol field). The Ethernet
+/// payload must fit the port's MTU (`mtu_exceeded`). Counts the session's TX (`len`
+/// bytes). Returns the port.
+#[allow(clippy::too_many_arguments)]
+fn pppoe_out<B: PacketBuf>(
+    ports: &[PortInfo],
+    sessions: &SessionCounters,
+    buf: &mut B,
+    start: usize,
+    len: usize,
+    proto: Option<u16>,
+    e: &PppoeEncap,
+    c: &WorkerCounters,
+) -> Result<PortId, Drop> {
+    let Some(out) = ports.get(usize::from(e.port.0)) else {
+        return Err(Drop::TableInconsistent);
     };
-    ppp::emit(&mut h[o..], proto);
-    count_vr(vr, c, vr_counter::TX);
-    sessions.bump(
-        c.worker,
-        e.counters,
-        session_counter::TX_PACKETS,
-        ip_len as u64,
-    );
-    Verdict::Tx(e.port)
+    let proto_len = if proto.is_some() { 2 } else { 0 };
+    let payload = proto_len + len;
+    if pppoe_wire::HEADER_LEN + payload > out.mtu as usize || payload > usize::from(u16::MAX) {
+        return Err(Drop::MtuExceeded);
+    }
+    let l2 = ETH_HLEN + if e.vlan.is_some() { 4 } else { 0 };
+    let h = reframe(buf, start, len, l2 + pppoe_wire::HEADER_LEN + proto_len)?;
+    let o = write_eth(h, &e.dst_mac, &e.src_mac, e.vlan, ET_PPPOE_SESSION);
+    h[o] = 0x11;
+    h[o + 1] = pppoe_wire::Code::SessionData.into();
+    h[o + 2..o + 4].copy_from_slice(&e.session.to_be_bytes());
+    h[o + 4..o + 6].copy_from_slice(&(payload as u16).to_be_bytes());
+    if let Some(p) = proto {
+        h[o + 6..o + 8].copy_from_slice(&p.to_be_bytes());
+    }
+    sessions.bump(c.worker, e.counters, session_counter::TX_PACKETS, len as u64);
+    Ok(e.port)
 }

@@ -34,6 +34,7 @@ pub use ids::{NextHopId, PortId, VrId};
 pub use iface::{IfBinding, IfError, IfKey, InterfaceTable, InterfaceTableBuilder};
 pub use nexthop::{
     L2tpEncap, LabelPush, NeighborKey, NextHop, NextHopError, NextHopPool, NextHopTable,
+    PppoeEncap,
 };
 pub use publish::{Publisher, TableCache, TableGuard, TableHandle};
 pub use registry::{RegistryError, VirtualRouter, VpnId, VpnIdError, VrRegistry};

@@ -10,7 +10,11 @@
 //! Ids [`NextHopTable::DROP`] (0) and [`NextHopTable::LOCAL`] (1) are always present.
 //!
 //! [`NextHop::L2tp`] sends a routed packet into an L2TPv2 session (the LNS direction:
-//! IP → PPP → L2TP → UDP → IPv4). Not yet here: ESP encapsulation (S3) and ECMP groups.
+//! IP → PPP → L2TP → UDP → IPv4); [`NextHop::Pppoe`] into a PPPoE session (IP → PPP →
+//! PPPoE → Ethernet, to the subscriber's MAC). Both also carry relayed PPP frames (a
+//! session bound with a relay, [`crate::StateWriter::bind_session_relay`]). Neither can be
+//! reached by a label operation (the writer refuses it). Not yet here: ESP encapsulation
+//! (S3) and ECMP groups.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -39,6 +43,20 @@ pub enum NextHopError {
     /// Every id is taken.
     #[error("the next-hop table is full (2^32 - 1 next hops)")]
     Full,
+    /// A PPPoE next hop that cannot name a session: session id 0 or 0xffff (RFC 2516 §4:
+    /// reserved) or a subscriber MAC that is zero or multicast.
+    #[error(
+        "PPPoE next hop on {port} session {session}: {reason} (needs a session id \
+         1..=65534 and the subscriber's unicast MAC)"
+    )]
+    InvalidPppoe {
+        /// The port.
+        port: PortId,
+        /// The session id given.
+        session: u16,
+        /// What is wrong.
+        reason: &'static str,
+    },
 }
 
 /// Labels to push, outermost first; at most [`MAX_PUSH`]. Inline and `Copy`.
@@ -147,6 +165,70 @@ pub enum NextHop {
     /// Encapsulate in an L2TPv2 data message of an established session and send it to the
     /// peer (LAC or LNS) over UDP/IPv4.
     L2tp(L2tpEncap),
+    /// Encapsulate in a PPPoE session frame and send it to the subscriber.
+    Pppoe(PppoeEncap),
+}
+
+impl NextHop {
+    /// The kind of next hop, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            NextHop::Drop => "drop",
+            NextHop::Local => "local",
+            NextHop::Forward { .. } => "forward",
+            NextHop::Unresolved { .. } => "unresolved",
+            NextHop::L2tp(_) => "L2TP",
+            NextHop::Pppoe(_) => "PPPoE",
+        }
+    }
+
+    /// True for the next hops that send into a PPP session (L2TP, PPPoE): a session's PPP
+    /// frames can be relayed through them, a label operation cannot use them.
+    pub fn is_session(&self) -> bool {
+        matches!(self, NextHop::L2tp(_) | NextHop::Pppoe(_))
+    }
+}
+
+/// The headers of a PPPoE session (RFC 2516 §4, §7): Ethernet (+802.1Q) to the
+/// subscriber, the PPPoE header (VER/TYPE 1/1, CODE 0, the session id, LENGTH), then the
+/// PPP frame from its protocol field on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PppoeEncap {
+    /// Outgoing port (the access port the session runs on).
+    pub port: PortId,
+    /// 802.1Q VLAN id, or untagged.
+    pub vlan: Option<u16>,
+    /// Source MAC: filled in by the pool from the port (what a caller gives is ignored),
+    /// like [`L2tpEncap::src_mac`].
+    pub src_mac: [u8; 6],
+    /// The subscriber's MAC (known from discovery; never resolved through a neighbour).
+    pub dst_mac: [u8; 6],
+    /// The PPPoE session id (1..=0xfffe).
+    pub session: u16,
+    /// The session's traffic counter slot ([`crate::SessionCounters`]), or
+    /// [`crate::SessionBinding::NO_COUNTERS`].
+    pub counters: u32,
+}
+
+impl PppoeEncap {
+    /// Checks what the data plane relies on: a session id that names a session and a
+    /// unicast destination.
+    pub fn check(&self) -> Result<(), NextHopError> {
+        let reason = if self.session == 0 || self.session == 0xffff {
+            "reserved session id"
+        } else if self.dst_mac == [0; 6] {
+            "no subscriber MAC"
+        } else if self.dst_mac[0] & 1 == 1 {
+            "multicast subscriber MAC"
+        } else {
+            return Ok(());
+        };
+        Err(NextHopError::InvalidPppoe {
+            port: self.port,
+            session: self.session,
+            reason,
+        })
+    }
 }
 
 /// The outer headers of an L2TPv2 session (RFC 2661 §3.1): Ethernet (+VLAN), IPv4, UDP,
@@ -302,19 +384,28 @@ impl NextHopPool {
                     .unwrap_or([0; 6]);
                 NextHop::L2tp(e)
             }
+            NextHop::Pppoe(mut e) => {
+                e.src_mac = self.port_macs[usize::from(e.port.0)];
+                NextHop::Pppoe(e)
+            }
             other => other,
         }
     }
 
     /// Takes a reference on a next hop equal to `spec`, adding it if there is none. The
     /// MAC addresses of an [`NextHop::L2tp`] specification are ignored (they come from the
-    /// port and the neighbour `via`).
+    /// port and the neighbour `via`), and so is the source MAC of a [`NextHop::Pppoe`]
+    /// (the port's); a PPPoE next hop must pass [`PppoeEncap::check`].
     pub fn intern(&mut self, spec: NextHop) -> Result<NextHopId, NextHopError> {
         let spec = match spec {
             NextHop::L2tp(mut e) => {
                 e.src_mac = [0; 6];
                 e.dst_mac = [0; 6];
                 NextHop::L2tp(e)
+            }
+            NextHop::Pppoe(mut e) => {
+                e.src_mac = [0; 6];
+                NextHop::Pppoe(e)
             }
             other => other,
         };
@@ -330,6 +421,10 @@ impl NextHopPool {
                 self.port_ok(port)?
             }
             NextHop::L2tp(e) => self.port_ok(e.port)?,
+            NextHop::Pppoe(e) => {
+                self.port_ok(e.port)?;
+                e.check()?
+            }
             NextHop::Drop | NextHop::Local => {}
         }
         let id = match self.free.pop() {
@@ -595,6 +690,64 @@ mod tests {
         p.release(a);
         p.release(b);
         assert!(!p.wanted_neighbors().any(|k| *k == key));
+    }
+
+    #[test]
+    fn pppoe_next_hops_take_the_port_mac_and_are_checked() {
+        let mut p = NextHopPool::new(MACS.to_vec());
+        let e = |src_mac, session, dst_mac| PppoeEncap {
+            port: PortId(2),
+            vlan: Some(30),
+            src_mac,
+            dst_mac,
+            session,
+            counters: 4,
+        };
+        let sub = [2, 0, 0, 0, 0xab, 1];
+        let a = p.intern(NextHop::Pppoe(e([1; 6], 7, sub))).unwrap();
+        let b = p.intern(NextHop::Pppoe(e([2; 6], 7, sub))).unwrap();
+        assert_eq!(a, b, "the source MAC of the spec does not matter");
+        assert_eq!(p.refs(a), 2);
+        assert_eq!(p.get(a), Some(&NextHop::Pppoe(e(MACS[2], 7, sub))));
+        assert_eq!(p.spec(a), Some(&NextHop::Pppoe(e([0; 6], 7, sub))));
+        assert_eq!(p.wanted_neighbors().count(), 0, "no neighbour to resolve");
+        let other = p.intern(NextHop::Pppoe(e([0; 6], 8, sub))).unwrap();
+        assert_ne!(other, a);
+        for (session, mac, why) in [
+            (0, sub, "reserved session id"),
+            (0xffff, sub, "reserved session id"),
+            (9, [0; 6], "no subscriber MAC"),
+            (9, [1, 0, 0x5e, 0, 0, 1], "multicast subscriber MAC"),
+        ] {
+            let err = p.intern(NextHop::Pppoe(e([0; 6], session, mac))).unwrap_err();
+            assert_eq!(
+                err,
+                NextHopError::InvalidPppoe {
+                    port: PortId(2),
+                    session,
+                    reason: why
+                }
+            );
+        }
+        assert_eq!(
+            p.intern(NextHop::Pppoe(e([0; 6], 0, sub)))
+                .unwrap_err()
+                .to_string(),
+            "PPPoE next hop on port2 session 0: reserved session id (needs a session id \
+             1..=65534 and the subscriber's unicast MAC)"
+        );
+        let mut bad_port = e([0; 6], 7, sub);
+        bad_port.port = PortId(9);
+        assert_eq!(
+            p.intern(NextHop::Pppoe(bad_port)),
+            Err(NextHopError::UnknownPort(PortId(9)))
+        );
+        p.release(a);
+        p.release(a);
+        assert!(!p.contains(a));
+        assert_eq!(NextHop::Pppoe(e([0; 6], 7, sub)).kind(), "PPPoE");
+        assert!(NextHop::Pppoe(e([0; 6], 7, sub)).is_session());
+        assert!(!NextHop::Local.is_session());
     }
 
     fn fwd(port: u16, push: LabelPush) -> NextHop {

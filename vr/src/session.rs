@@ -1,5 +1,17 @@
-//! Session bindings: which VR (and, later, which relay) the packets of an L2TP or PPPoE
-//! session belong to (seed 002, claim 8: the interface table's session keys).
+//! Session bindings: which VR the packets of an L2TP or PPPoE session belong to, and for a
+//! relayed session which next hop its PPP frames are relayed through (seed 002, claim 8:
+//! the interface table's session keys; issue 14: the LAC and tunnel switching).
+//!
+//! A binding either *terminates* the session in its VR (PPP IPv4/IPv6 is routed there,
+//! other PPP is punted to the control core) or *relays* it: every PPP frame of the session
+//! is sent on, unchanged from its protocol field, through the binding's relay next hop — an
+//! L2TP session (PPPoE → L2TP on a LAC, L2TP → L2TP for tunnel switching) or a PPPoE
+//! session (L2TP → PPPoE). The writer sets the relay ([`crate::StateWriter::bind_session_relay`]);
+//! callers build bindings with [`SessionBinding::new`] or [`SessionBinding::pppoe`].
+//!
+//! PPPoE sessions are keyed by port and session id only, so the binding also names the
+//! subscriber's MAC address and VLAN: the data plane accepts a session frame only from them
+//! (a subscriber cannot use another's session id).
 //!
 //! Sessions come and go at subscriber rates (thousands per second on a BNG), so they are
 //! kept out of the interface table, which changes only by management: the
@@ -9,7 +21,7 @@
 
 use std::fmt;
 
-use crate::ids::{PortId, VrId};
+use crate::ids::{NextHopId, PortId, VrId};
 use crate::persist::{PKey, PMap, PMapWriter};
 
 /// A session, by the ids the data plane sees in its packets.
@@ -58,27 +70,59 @@ impl fmt::Display for SessionKey {
     }
 }
 
-/// What a session is bound to.
+/// What a session is bound to (24 bytes, `Copy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SessionBinding {
-    /// The VR whose table routes the session's packets; the session is accepted only in
-    /// this VR.
+    /// The VR whose table routes the session's packets (the owner of a relayed session:
+    /// removing the VR unbinds it); an L2TP session is accepted only in this VR.
     pub vr: VrId,
     /// The session's traffic counter slot ([`crate::SessionCounters`]), or
     /// [`SessionBinding::NO_COUNTERS`].
     pub counters: u32,
+    /// PPPoE: the subscriber's MAC address, the only source its session frames are
+    /// accepted from. All zeros for L2TP sessions.
+    pub peer_mac: [u8; 6],
+    /// PPPoE: the subscriber's VLAN (0 = untagged), the only one its session frames are
+    /// accepted on. 0 for L2TP sessions.
+    pub peer_vlan: u16,
+    /// The next hop the session's PPP frames are relayed through (`None`: terminated in
+    /// `vr`). Set by the writer ([`crate::StateWriter::bind_session_relay`]), which holds a
+    /// reference on it while the session is bound; `bind_session` clears whatever a caller
+    /// put here.
+    pub relay: Option<NextHopId>,
 }
 
 impl SessionBinding {
     /// A binding without traffic counters.
     pub const NO_COUNTERS: u32 = u32::MAX;
 
-    /// A session of `vr`, not counted per session.
+    /// A session of `vr` (L2TP, or any session not tied to a peer's MAC), not counted per
+    /// session.
     pub fn new(vr: VrId) -> Self {
         SessionBinding {
             vr,
             counters: Self::NO_COUNTERS,
+            peer_mac: [0; 6],
+            peer_vlan: 0,
+            relay: None,
         }
+    }
+
+    /// A PPPoE session of `vr` with the subscriber at `mac` on `vlan` (`None`: untagged),
+    /// counted in slot `counters` (or [`SessionBinding::NO_COUNTERS`]).
+    pub fn pppoe(vr: VrId, counters: u32, mac: [u8; 6], vlan: Option<u16>) -> Self {
+        SessionBinding {
+            vr,
+            counters,
+            peer_mac: mac,
+            peer_vlan: vlan.unwrap_or(0),
+            relay: None,
+        }
+    }
+
+    /// The subscriber's VLAN as the data plane sees it (`None`: untagged).
+    pub fn peer_vlan(&self) -> Option<u16> {
+        (self.peer_vlan != 0).then_some(self.peer_vlan)
     }
 }
 
@@ -109,5 +153,19 @@ mod tests {
         let t = w.publish();
         assert_eq!(t.get(&a), Some(&SessionBinding::new(VrId(7))));
         assert_eq!(t.get(&b), None);
+    }
+
+    #[test]
+    fn pppoe_bindings_name_their_peer() {
+        let mac = [2, 0, 0, 0, 0xab, 1];
+        let b = SessionBinding::pppoe(VrId(3), 5, mac, Some(100));
+        assert_eq!((b.vr, b.counters, b.peer_mac), (VrId(3), 5, mac));
+        assert_eq!((b.peer_vlan, b.peer_vlan()), (100, Some(100)));
+        assert_eq!(b.relay, None);
+        let u = SessionBinding::pppoe(VrId(3), SessionBinding::NO_COUNTERS, mac, None);
+        assert_eq!((u.peer_vlan, u.peer_vlan()), (0, None));
+        let l = SessionBinding::new(VrId(3));
+        assert_eq!((l.peer_mac, l.peer_vlan, l.relay), ([0; 6], 0, None));
+        assert!(std::mem::size_of::<SessionBinding>() <= 24);
     }
 }

@@ -8,7 +8,7 @@
 //! | part | what | changes when |
 //! |---|---|---|
 //! | `interfaces` | (port), (port, VLAN), ISP id → VR or trunk | management (reload, API) |
-//! | `sessions` | L2TP / PPPoE session → VR ([`crate::session`]) | subscribers come and go |
+//! | `sessions` | L2TP / PPPoE session → VR or relay next hop ([`crate::session`]) | subscribers come and go |
 //! | `next_hops` | id → action, persistent array ([`crate::nexthop`]) | neighbours resolve, routes change |
 //! | `labels` | incoming label → operation | label plan changes |
 //! | VR table | VR id → [`VrEntry`]: identity, IPv4 and IPv6 FIB, counters | routes of that VR change |
@@ -95,6 +95,17 @@ pub enum StateError {
     /// The session is not bound.
     #[error("{0} is not bound")]
     SessionNotBound(SessionKey),
+    /// A session relayed through a next hop that does not carry PPP frames.
+    #[error(
+        "{key} cannot be relayed through a {kind} next hop; PPP frames are relayed into \
+         an L2TP or a PPPoE session"
+    )]
+    RelayNotSession {
+        /// The session.
+        key: SessionKey,
+        /// The kind of next hop given.
+        kind: &'static str,
+    },
     /// A label pops into a VR that does not exist.
     #[error("label {label} cannot pop into {vr}, which does not exist")]
     LabelToUnknownVr {
@@ -106,6 +117,18 @@ pub enum StateError {
     /// The label has no operation.
     #[error("label {0} is not bound")]
     LabelNotBound(Label),
+    /// A label operation sends into an L2TP or PPPoE session, which the data plane's label
+    /// path cannot do (it forwards Ethernet with labels only).
+    #[error(
+        "label {label} cannot send into a {kind} session; label operations forward to a \
+         neighbour"
+    )]
+    LabelIntoSession {
+        /// The label.
+        label: Label,
+        /// The kind of next hop given.
+        kind: &'static str,
+    },
     /// Route errors (removing a route that does not exist).
     #[error("{vr}: {err}")]
     Route {
@@ -341,6 +364,9 @@ pub enum Change {
     SetNeighbor(NeighborKey, Option<[u8; 6]>),
     /// Bind a session.
     BindSession(SessionKey, SessionBinding),
+    /// Bind a session whose PPP frames are relayed through the next hop (see
+    /// [`StateWriter::bind_session_relay`]).
+    BindSessionRelay(SessionKey, SessionBinding, NextHop),
     /// Unbind a session.
     UnbindSession(SessionKey),
 }
@@ -370,6 +396,9 @@ impl fmt::Display for Change {
             ),
             Change::SetNeighbor(k, None) => write!(f, "neighbor {k} withdrawn"),
             Change::BindSession(k, b) => write!(f, "bind {k} to {}", b.vr),
+            Change::BindSessionRelay(k, b, via) => {
+                write!(f, "bind {k} to {}, relayed via {via:?}", b.vr)
+            }
             Change::UnbindSession(k) => write!(f, "unbind {k}"),
         }
     }
@@ -518,7 +547,16 @@ impl StateWriter {
         if self.interfaces.unbind_vr(id) > 0 {
             self.interfaces_pub = None;
         }
+        let relays: Vec<NextHopId> = self
+            .sessions
+            .iter()
+            .filter(|(_, b)| b.vr == id)
+            .filter_map(|(_, b)| b.relay)
+            .collect();
         let n = self.sessions.retain(|_, b| b.vr != id);
+        for r in relays {
+            self.next_hops.release(r);
+        }
         self.stats.session_changes += n as u64;
         let pops: Vec<Label> = self
             .labels
@@ -587,11 +625,31 @@ impl StateWriter {
 
     // --- sessions ----------------------------------------------------------------------
 
-    /// Binds a session to a VR (which must exist); the session must not be bound.
+    /// Binds a session to a VR (which must exist), terminated there; the session must not
+    /// be bound. A `relay` in `binding` is ignored (cleared): only
+    /// [`bind_session_relay`](Self::bind_session_relay) sets it.
     pub fn bind_session(
         &mut self,
         key: SessionKey,
         binding: SessionBinding,
+    ) -> Result<(), StateError> {
+        self.check_session_bind(key, &binding)?;
+        self.sessions.insert(
+            key,
+            SessionBinding {
+                relay: None,
+                ..binding
+            },
+        );
+        self.stats.session_changes += 1;
+        self.changed = true;
+        Ok(())
+    }
+
+    fn check_session_bind(
+        &self,
+        key: SessionKey,
+        binding: &SessionBinding,
     ) -> Result<(), StateError> {
         if !self.vrs.contains_key(&binding.vr) {
             return Err(StateError::SessionToUnknownVr {
@@ -602,18 +660,50 @@ impl StateWriter {
         if let Some(b) = self.sessions.get(&key) {
             return Err(StateError::SessionBound { key, vr: b.vr });
         }
-        self.sessions.insert(key, binding);
+        Ok(())
+    }
+
+    /// Binds a session whose PPP frames the workers relay through `via`
+    /// ([`NextHop::L2tp`] or [`NextHop::Pppoe`]; anything else is an error) instead of
+    /// terminating them in `binding.vr` (which must exist, and owns the session: removing
+    /// the VR unbinds it). `via` is interned (and resolved through neighbours like routes'
+    /// next hops); the binding holds the reference, and [`unbind_session`](Self::unbind_session)
+    /// releases it. The session must not be bound; `binding.relay` is set here.
+    pub fn bind_session_relay(
+        &mut self,
+        key: SessionKey,
+        binding: SessionBinding,
+        via: NextHop,
+    ) -> Result<(), StateError> {
+        self.check_session_bind(key, &binding)?;
+        if !via.is_session() {
+            return Err(StateError::RelayNotSession {
+                key,
+                kind: via.kind(),
+            });
+        }
+        let nh = self.next_hops.intern(via)?;
+        self.sessions.insert(
+            key,
+            SessionBinding {
+                relay: Some(nh),
+                ..binding
+            },
+        );
         self.stats.session_changes += 1;
         self.changed = true;
         Ok(())
     }
 
-    /// Unbinds a session; returns its binding.
+    /// Unbinds a session (releasing its relay next hop, if any); returns its binding.
     pub fn unbind_session(&mut self, key: &SessionKey) -> Result<SessionBinding, StateError> {
         let b = self
             .sessions
             .remove(key)
             .ok_or(StateError::SessionNotBound(*key))?;
+        if let Some(r) = b.relay {
+            self.next_hops.release(r);
+        }
         self.stats.session_changes += 1;
         self.changed = true;
         Ok(b)
@@ -789,6 +879,14 @@ impl StateWriter {
         if label.is_reserved() {
             return Err(MatrixError::Reserved(label).into());
         }
+        if let LabelAction::Swap { via, .. } | LabelAction::PopAndForward { via } = action {
+            if via.is_session() {
+                return Err(StateError::LabelIntoSession {
+                    label,
+                    kind: via.kind(),
+                });
+            }
+        }
         let op = match action {
             LabelAction::Swap { out, via } => LabelOp::Swap {
                 out,
@@ -886,6 +984,7 @@ impl StateWriter {
                 Ok(())
             }
             Change::BindSession(k, b) => self.bind_session(*k, *b),
+            Change::BindSessionRelay(k, b, via) => self.bind_session_relay(*k, *b, *via),
             Change::UnbindSession(k) => self.unbind_session(k).map(|_| ()),
         };
         if r.is_err() {
@@ -1071,17 +1170,32 @@ impl<'a> Model<'a> {
         }
     }
 
+    /// What [`NextHopPool::intern`] refuses. (It returns an equal next hop already
+    /// interned without checking again, but only valid next hops are ever interned.)
     fn next_hop_ok(&self, nh: &NextHop) -> Result<(), StateError> {
         let port = match nh {
             NextHop::Forward { port, .. } | NextHop::Unresolved { port, .. } => *port,
             NextHop::L2tp(e) => e.port,
+            NextHop::Pppoe(e) => e.port,
             NextHop::Drop | NextHop::Local => return Ok(()),
         };
-        if usize::from(port.0) < self.w.next_hops.port_count() {
-            Ok(())
-        } else {
-            Err(NextHopError::UnknownPort(port).into())
+        if usize::from(port.0) >= self.w.next_hops.port_count() {
+            return Err(NextHopError::UnknownPort(port).into());
         }
+        if let NextHop::Pppoe(e) = nh {
+            e.check()?;
+        }
+        Ok(())
+    }
+
+    fn session_bind_ok(&self, k: &SessionKey, b: &SessionBinding) -> Result<(), StateError> {
+        if !self.vr(b.vr) {
+            return Err(StateError::SessionToUnknownVr { key: *k, vr: b.vr });
+        }
+        if let Some(vr) = self.session(k) {
+            return Err(StateError::SessionBound { key: *k, vr });
+        }
+        Ok(())
     }
 
     fn step(&mut self, c: &Change) -> Result<(), StateError> {
@@ -1201,6 +1315,12 @@ impl<'a> Model<'a> {
                 }
                 match a {
                     LabelAction::Swap { via, .. } | LabelAction::PopAndForward { via } => {
+                        if via.is_session() {
+                            return Err(StateError::LabelIntoSession {
+                                label: *l,
+                                kind: via.kind(),
+                            });
+                        }
                         self.next_hop_ok(via)?
                     }
                     LabelAction::PopToVr(vr) if !self.vr(*vr) => {
@@ -1222,12 +1342,18 @@ impl<'a> Model<'a> {
             }
             Change::SetNeighbor(..) => {}
             Change::BindSession(k, b) => {
-                if !self.vr(b.vr) {
-                    return Err(StateError::SessionToUnknownVr { key: *k, vr: b.vr });
+                self.session_bind_ok(k, b)?;
+                self.sessions.insert(*k, Some(b.vr));
+            }
+            Change::BindSessionRelay(k, b, via) => {
+                self.session_bind_ok(k, b)?;
+                if !via.is_session() {
+                    return Err(StateError::RelayNotSession {
+                        key: *k,
+                        kind: via.kind(),
+                    });
                 }
-                if let Some(vr) = self.session(k) {
-                    return Err(StateError::SessionBound { key: *k, vr });
-                }
+                self.next_hop_ok(via)?;
                 self.sessions.insert(*k, Some(b.vr));
             }
             Change::UnbindSession(k) => {
@@ -1277,6 +1403,43 @@ mod tests {
             tunnel: t,
             session: s,
         }
+    }
+
+    fn pppoe_key(port: u16, s: u16) -> SessionKey {
+        SessionKey::Pppoe {
+            port: PortId(port),
+            session: s,
+        }
+    }
+
+    const SUB: [u8; 6] = [2, 0, 0, 0, 0xab, 1];
+
+    fn to_subscriber(session: u16) -> NextHop {
+        NextHop::Pppoe(crate::nexthop::PppoeEncap {
+            port: PortId(1),
+            vlan: Some(30),
+            src_mac: [0; 6],
+            dst_mac: SUB,
+            session,
+            counters: 0,
+        })
+    }
+
+    fn to_lns(peer_session: u16) -> NextHop {
+        NextHop::L2tp(crate::nexthop::L2tpEncap {
+            port: PortId(0),
+            vlan: None,
+            src_mac: [0; 6],
+            dst_mac: [0; 6],
+            src_ip: Ipv4Addr::new(192, 0, 2, 1),
+            dst_ip: Ipv4Addr::new(198, 51, 100, 9),
+            via: Ipv4Addr::new(192, 0, 2, 2),
+            counters: 1,
+            src_port: 1701,
+            dst_port: 1701,
+            peer_tunnel: 40,
+            peer_session,
+        })
     }
 
     fn writer() -> StateWriter {
@@ -1462,6 +1625,141 @@ mod tests {
     }
 
     #[test]
+    fn relayed_sessions_hold_their_next_hop() {
+        let mut w = writer();
+        let baseline = w.next_hops().live();
+        let sub = SessionBinding::pppoe(VrId(7), 3, SUB, Some(30));
+        // A caller's relay is ignored by bind_session.
+        let mut forged = sub;
+        forged.relay = Some(NextHopTable::LOCAL);
+        w.bind_session(pppoe_key(1, 5), forged).unwrap();
+        assert_eq!(w.session(&pppoe_key(1, 5)).unwrap().relay, None);
+        w.unbind_session(&pppoe_key(1, 5)).unwrap();
+        // PPPoE → L2TP (LAC): the L2TP next hop is interned, resolved through its neighbour.
+        w.bind_session_relay(pppoe_key(1, 5), sub, to_lns(90))
+            .unwrap();
+        let b = *w.session(&pppoe_key(1, 5)).unwrap();
+        let nh = b.relay.expect("relay set by the writer");
+        assert_eq!((b.vr, b.counters, b.peer_mac, b.peer_vlan), (VrId(7), 3, SUB, 30));
+        assert_eq!(w.next_hops().refs(nh), 1);
+        assert_eq!(w.next_hops().live(), baseline + 1);
+        // A route through the same next hop shares it.
+        w.set_route(VrId(7), p("100.64.0.9/32"), RouteSource::Static, to_lns(90))
+            .unwrap();
+        assert_eq!(w.next_hops().refs(nh), 2);
+        let v = w.commit().unwrap();
+        assert_eq!(v.session(&pppoe_key(1, 5)).unwrap().relay, Some(nh));
+        assert!(matches!(v.next_hop(nh), Some(NextHop::L2tp(e)) if e.dst_mac == [0; 6]));
+        let key = NeighborKey {
+            port: PortId(0),
+            vlan: None,
+            ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)),
+        };
+        w.set_neighbor(key, Some([2, 0, 0, 0, 0, 0x99]));
+        let v = w.commit().unwrap();
+        assert!(matches!(
+            v.next_hop(nh),
+            Some(NextHop::L2tp(e)) if e.dst_mac == [2, 0, 0, 0, 0, 0x99] && e.src_mac == MACS[0]
+        ));
+        // L2TP → PPPoE and L2TP → L2TP (tunnel switching).
+        w.bind_session_relay(sess(40, 90), SessionBinding::new(VrId(7)), to_subscriber(5))
+            .unwrap();
+        w.bind_session_relay(sess(41, 1), SessionBinding::new(VrId(7)), to_lns(91))
+            .unwrap();
+        assert_eq!(w.next_hops().live(), baseline + 3);
+        let sw = w.session(&sess(40, 90)).unwrap().relay.unwrap();
+        assert!(
+            matches!(w.next_hops().get(sw), Some(NextHop::Pppoe(e)) if e.src_mac == MACS[1])
+        );
+        // Unbinding releases; the route keeps the shared one alive.
+        assert_eq!(w.unbind_session(&pppoe_key(1, 5)).unwrap().relay, Some(nh));
+        assert_eq!(w.next_hops().refs(nh), 1);
+        w.unbind_session(&sess(40, 90)).unwrap();
+        assert!(!w.next_hops().contains(sw));
+        w.remove_route(VrId(7), p("100.64.0.9/32"), RouteSource::Static)
+            .unwrap();
+        assert!(!w.next_hops().contains(nh));
+        // Removing the VR releases the relays of its sessions.
+        w.remove_vr(VrId(7)).unwrap();
+        assert_eq!(w.session(&sess(41, 1)), None);
+        assert!(w.next_hops().live() < baseline, "VR 7's routes and relays are gone");
+    }
+
+    #[test]
+    fn relay_and_label_refusals() {
+        let mut w = writer();
+        let live = w.next_hops().live();
+        let b = SessionBinding::new(VrId(7));
+        assert_eq!(
+            w.bind_session_relay(sess(1, 1), b, NextHop::Local)
+                .unwrap_err()
+                .to_string(),
+            "l2tp tunnel 1 session 1 cannot be relayed through a local next hop; PPP frames \
+             are relayed into an L2TP or a PPPoE session"
+        );
+        assert_eq!(
+            w.bind_session_relay(sess(1, 1), b, via([192, 0, 2, 2], LabelPush::EMPTY))
+                .unwrap_err(),
+            StateError::RelayNotSession {
+                key: sess(1, 1),
+                kind: "unresolved"
+            }
+        );
+        assert_eq!(
+            w.bind_session_relay(sess(1, 1), SessionBinding::new(VrId(9)), to_lns(1))
+                .unwrap_err()
+                .to_string(),
+            "l2tp tunnel 1 session 1 cannot be bound to vr9, which does not exist"
+        );
+        assert!(matches!(
+            w.bind_session_relay(sess(1, 1), b, to_subscriber(0)),
+            Err(StateError::NextHop(NextHopError::InvalidPppoe { .. }))
+        ));
+        w.bind_session(sess(1, 1), b).unwrap();
+        assert_eq!(
+            w.bind_session_relay(sess(1, 1), b, to_lns(1))
+                .unwrap_err()
+                .to_string(),
+            "l2tp tunnel 1 session 1 is already bound to vr7"
+        );
+        assert_eq!(w.next_hops().live(), live, "nothing interned by a refusal");
+        for action in [
+            LabelAction::Swap {
+                out: l(40),
+                via: to_subscriber(5),
+            },
+            LabelAction::PopAndForward { via: to_lns(1) },
+        ] {
+            let e = w.set_label(l(700), action).unwrap_err();
+            assert!(matches!(e, StateError::LabelIntoSession { .. }), "{e}");
+            assert_eq!(w.check(&[Change::SetLabel(l(700), action)]), Err((0, e)));
+        }
+        assert_eq!(
+            w.set_label(
+                l(700),
+                LabelAction::PopAndForward {
+                    via: to_subscriber(5)
+                }
+            )
+            .unwrap_err()
+            .to_string(),
+            "label 700 cannot send into a PPPoE session; label operations forward to a neighbour"
+        );
+        // A subscriber route through a PPPoE session is fine.
+        w.set_route(
+            VrId(7),
+            p("100.64.0.5/32"),
+            RouteSource::Static,
+            to_subscriber(5),
+        )
+        .unwrap();
+        assert_eq!(
+            w.route(VrId(7), p("100.64.0.5/32"), RouteSource::Static),
+            Some(to_subscriber(5))
+        );
+    }
+
+    #[test]
     fn removing_a_vr_takes_its_bindings_and_frees_its_next_hops() {
         let mut w = writer();
         let baseline = w.next_hops().live();
@@ -1604,6 +1902,9 @@ mod tests {
             let nh = prop_oneof![
                 Just(NextHop::Drop),
                 Just(via([10, 0, 0, 1], LabelPush::EMPTY)),
+                Just(to_subscriber(5)),
+                Just(to_subscriber(0xffff)),
+                Just(to_lns(90)),
                 Just(NextHop::Unresolved {
                     port: PortId(5),
                     vlan: None,
@@ -1612,7 +1913,28 @@ mod tests {
                 }),
             ];
             let label = prop_oneof![Just(l(16)), Just(l(17)), Just(l(3))];
-            let skey = prop_oneof![Just(sess(1, 1)), Just(sess(1, 2))];
+            let skey = prop_oneof![
+                Just(sess(1, 1)),
+                Just(sess(1, 2)),
+                Just(pppoe_key(1, 5)),
+                Just(pppoe_key(1, 6))
+            ];
+            let relay = prop_oneof![
+                Just(to_lns(90)),
+                Just(to_lns(91)),
+                Just(to_subscriber(5)),
+                Just(to_subscriber(0)),
+                Just(NextHop::Drop),
+                Just(via([10, 0, 0, 1], LabelPush::EMPTY)),
+                Just(NextHop::Pppoe(crate::nexthop::PppoeEncap {
+                    port: PortId(5),
+                    vlan: None,
+                    src_mac: [0; 6],
+                    dst_mac: SUB,
+                    session: 5,
+                    counters: 0,
+                })),
+            ];
             let name = prop_oneof![Just("a"), Just("b"), Just("c"), Just("")];
             prop_oneof![
                 (id.clone(), name).prop_map(|(i, n)| Change::AddVr(vr(i.0, n))),
@@ -1636,8 +1958,13 @@ mod tests {
                 (label.clone(), nh)
                     .prop_map(|(l, via)| Change::SetLabel(l, LabelAction::PopAndForward { via })),
                 label.prop_map(Change::RemoveLabel),
-                (skey.clone(), id)
+                (skey.clone(), id.clone())
                     .prop_map(|(k, vr)| Change::BindSession(k, SessionBinding::new(vr))),
+                (skey.clone(), id, relay).prop_map(|(k, vr, via)| Change::BindSessionRelay(
+                    k,
+                    SessionBinding::pppoe(vr, 2, SUB, Some(30)),
+                    via
+                )),
                 skey.prop_map(Change::UnbindSession),
             ]
         }
@@ -1656,6 +1983,27 @@ mod tests {
                     }
                 }
                 prop_assert_eq!(checked, applied);
+            }
+
+            /// Whatever was applied (refused changes included), next-hop references add up:
+            /// once every label and VR is gone (routes, sessions and relays with them), only
+            /// the two permanent next hops are left.
+            #[test]
+            fn next_hop_references_do_not_leak(changes in proptest::collection::vec(arb_change(), 1..16)) {
+                let mut w = base();
+                for c in &changes {
+                    let _ = w.apply_one(c);
+                }
+                let labels: Vec<Label> = w.labels().map(|(l, _)| l).collect();
+                for l in labels {
+                    w.remove_label(l).unwrap();
+                }
+                let vrs: Vec<VrId> = w.registry().iter().map(|v| v.id).collect();
+                for v in vrs {
+                    w.remove_vr(v).unwrap();
+                }
+                prop_assert_eq!(w.session_count(), 0);
+                prop_assert_eq!(w.next_hops().live(), 2);
             }
         }
     }

@@ -760,7 +760,10 @@ impl L2tpService {
                     });
                     let r = cx.tables().bind_session(
                         SessionKey::L2tp { tunnel, session },
-                        SessionBinding { vr, counters },
+                        SessionBinding {
+                            counters,
+                            ..SessionBinding::new(vr)
+                        },
                     );
                     if r.is_ok() && up.role == Role::Lns && self.subs.serves(vr) {
                         let egress = match up.peer {

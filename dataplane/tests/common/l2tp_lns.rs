@@ -38,8 +38,8 @@ pub fn state() -> ForwardingState {
                 session: s,
             },
             SessionBinding {
-                vr: VrId(vr),
                 counters,
+                ..SessionBinding::new(VrId(vr))
             },
         )
         .unwrap();

@@ -198,7 +198,10 @@ pub fn state_scaled(sessions: usize, tunnels: usize) -> Scaled {
                     tunnel: s.tunnel,
                     session: s.session,
                 },
-                SessionBinding { vr: s.vr, counters },
+                SessionBinding {
+                    counters,
+                    ..SessionBinding::new(s.vr)
+                },
             )
             .unwrap();
             let encap = NextHop::L2tp(L2tpEncap {
