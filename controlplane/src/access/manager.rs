@@ -26,7 +26,7 @@ use crate::l2tp::engine::ProxyInfo;
 use crate::ppp::auth::{AuthRequest, AuthResult, Credentials};
 use crate::ppp::engine::{self as ppp, Engine as PppEngine, Event as PppEvent};
 use crate::pppoe::discovery::{
-    self, AccessConfig as IfConfig, Discovery, DownReason as DiscDown, Limits,
+    AccessConfig as IfConfig, Discovery, DownReason as DiscDown, Limits,
     Output as DiscOutput,
 };
 use crate::subscriber::config::AuthMethod as CfgAuth;
@@ -257,12 +257,16 @@ fn proxy_info(e: &PppEngine, req: &AuthRequest) -> Option<Box<ProxyInfo>> {
 }
 
 /// A PPPoE session frame carrying `ppp` (a PPP frame from its protocol field).
-fn session_frame(l: &Link, session: u16, ppp: &[u8]) -> Vec<u8> {
-    let tag = if l.vlan.is_some() { 4 } else { 0 };
+fn session_frame(
+    (mac, our_mac, vlan): ([u8; 6], [u8; 6], Option<u16>),
+    session: u16,
+    ppp: &[u8],
+) -> Vec<u8> {
+    let tag = if vlan.is_some() { 4 } else { 0 };
     let mut f = Vec::with_capacity(14 + tag + 6 + ppp.len());
-    f.extend_from_slice(&l.mac);
-    f.extend_from_slice(&l.our_mac);
-    if let Some(v) = l.vlan {
+    f.extend_from_slice(&mac);
+    f.extend_from_slice(&our_mac);
+    if let Some(v) = vlan {
         f.extend_from_slice(&0x8100u16.to_be_bytes());
         f.extend_from_slice(&(v & 0x0fff).to_be_bytes());
     }
@@ -649,13 +653,14 @@ impl AccessManager {
             let Some(l) = self.links.get_mut(&link) else {
                 return;
             };
+            let addr = (l.mac, l.our_mac, l.vlan);
             let Some(e) = l.ppp.as_mut() else {
                 return;
             };
             while let Some(f) = e.poll_transmit() {
                 // Drop the `ff 03` the engine writes.
                 let ppp = f.strip_prefix(&[0xff, 0x03][..]).unwrap_or(&f);
-                let frame = session_frame(l, link.1, ppp);
+                let frame = session_frame(addr, link.1, ppp);
                 self.out.push(Output::Frame {
                     port: link.0,
                     frame,
