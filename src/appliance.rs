@@ -3,6 +3,7 @@
 //! live statistics and reloads the profile on request; then the summary.
 
 use controlplane::l2tp::service::L2tpService;
+use controlplane::l2tp::service::RelayView;
 use controlplane::subscriber::manager::{SubscriberView, VrReport};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -121,6 +122,8 @@ pub struct Summary {
     pub subscribers: (Vec<SubscriberView>, usize),
     /// Per VR terminating PPP: its subscriber counters (last seen).
     pub subscriber_vrs: Vec<VrReport>,
+    /// Relayed subscribers (PPPoE, switched L2TP) seen last, and how many in all.
+    pub relayed: (Vec<RelayView>, usize),
 }
 
 /// Subscribers the summary lists.
@@ -229,6 +232,7 @@ pub fn run_with_reload(
             let mut s = summary(&sup.running, report, &[]);
             s.subscribers = std::mem::take(&mut sup.subscribers);
             s.subscriber_vrs = std::mem::take(&mut sup.subscriber_vrs);
+            s.relayed = std::mem::take(&mut sup.relayed);
             return Ok(s);
         }
         #[cfg(not(feature = "dpdk"))]
@@ -239,6 +243,7 @@ pub fn run_with_reload(
     let mut s = summary(&sup.running, report, &b.mem_stats);
     s.subscribers = std::mem::take(&mut sup.subscribers);
     s.subscriber_vrs = std::mem::take(&mut sup.subscriber_vrs);
+    s.relayed = std::mem::take(&mut sup.relayed);
     Ok(s)
 }
 
@@ -256,6 +261,8 @@ pub struct AppSupervisor {
     pub subscribers: (Vec<SubscriberView>, usize),
     /// Per VR subscriber counters, as last read.
     pub subscriber_vrs: Vec<VrReport>,
+    /// Relayed subscribers as last listed, and how many in all.
+    pub relayed: (Vec<RelayView>, usize),
     last_listing: Instant,
 }
 
@@ -273,6 +280,7 @@ impl AppSupervisor {
             last_vrs: HashMap::new(),
             subscribers: (Vec::new(), 0),
             subscriber_vrs: Vec::new(),
+            relayed: (Vec::new(), 0),
             last_listing: now,
         }
     }
@@ -294,6 +302,11 @@ impl<B: PacketBuf> Supervisor<B> for AppSupervisor {
                 if n > 0 || !self.subscribers.0.is_empty() {
                     let v = l2tp.subscriber_list(core.writer(), now, LISTED_SUBSCRIBERS);
                     self.subscribers = (v, n);
+                }
+                let n = l2tp.access().count();
+                if n > 0 || !self.relayed.0.is_empty() {
+                    let v = l2tp.relay_list(core.writer(), now, LISTED_SUBSCRIBERS);
+                    self.relayed = (v, n);
                 }
             }
         }
@@ -377,6 +390,7 @@ fn summary(cfg: &Config, r: RunReport, mem_stats: &[Arc<MemStats>]) -> Summary {
         backend_stats: r.port_stats,
         subscribers: (Vec::new(), 0),
         subscriber_vrs: Vec::new(),
+        relayed: (Vec::new(), 0),
     }
 }
 
@@ -553,6 +567,43 @@ pub fn format_summary(s: &Summary) -> String {
                 x.v4.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
                 format!("{}/{}", x.tunnel, x.session),
                 x.phase,
+                x.uptime.as_secs(),
+                x.traffic[1],
+                x.traffic[3]
+            );
+        }
+    }
+    if s.relayed.1 > 0 {
+        let _ = writeln!(
+            o,
+            "relayed subscribers (last listed, {} in all):\n  {:<28} {:<17} {:<24} {:<30} {:>8} {:>14} {:>14}",
+            s.relayed.1, "access link (vr)", "mac", "user", "path", "uptime", "bytes in", "bytes out"
+        );
+        for x in &s.relayed.0 {
+            use controlplane::access::manager::Stage;
+            let l = &x.link;
+            let access = match l.vlan {
+                Some(v) => format!("{} vlan {v} ({})", l.link, l.vr.0),
+                None => format!("{} ({})", l.link, l.vr.0),
+            };
+            let lns = x.lns.map(|a| a.ip().to_string()).unwrap_or_else(|| "?".into());
+            let path = match l.stage {
+                Stage::Negotiating => "negotiating".to_string(),
+                Stage::Placing { vr, .. } => format!("placing vr {} -> {lns}", vr.0),
+                Stage::Relaying {
+                    vr,
+                    tunnel,
+                    session,
+                } => format!("vr {} l2tp {tunnel}/{session} -> {lns}", vr.0),
+            };
+            let mac = l.mac.map(|b| format!("{b:02x}")).join(":");
+            let _ = writeln!(
+                o,
+                "  {:<28} {:<17} {:<24} {:<30} {:>7}s {:>14} {:>14}",
+                access,
+                mac,
+                l.user,
+                path,
                 x.uptime.as_secs(),
                 x.traffic[1],
                 x.traffic[3]

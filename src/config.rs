@@ -166,8 +166,10 @@ pub struct VrCfg {
     pub l2tp: Option<L2tpCfg>,
     /// Subscriber termination (PPP, RADIUS, pools) on the LNS.
     pub ppp: Option<controlplane::subscriber::config::SubscriberConfig>,
-    /// PPPoE access and the realm routes of its subscribers.
-    pub pppoe: Option<controlplane::access::config::AccessConfig>,
+    /// Relaying of the VR's subscribers by realm (with its PPPoE settings).
+    pub relay: Option<controlplane::access::config::AccessConfig>,
+    /// The VR runs a PPPoE access concentrator on its interfaces.
+    pub pppoe: bool,
 }
 
 /// L2TP role of a VR.

@@ -113,17 +113,21 @@ pub fn subscribers(cfg: &Config) -> Vec<controlplane::subscriber::config::Subscr
     cfg.vrs.iter().filter_map(|v| v.ppp.clone()).collect()
 }
 
-/// The PPPoE access VRs of a profile, with their access interfaces.
+/// The relaying VRs of a profile, with their PPPoE access interfaces (none for a VR that
+/// only switches L2TP sessions).
 pub fn access(cfg: &Config) -> Vec<controlplane::l2tp::service::AccessVr> {
     cfg.vrs
         .iter()
         .filter_map(|v| {
-            let a = v.pppoe.clone()?;
-            let ifs = v
-                .interfaces
-                .iter()
-                .map(|i| (PortId(i.port as u16), i.vlan))
-                .collect();
+            let a = v.relay.clone()?;
+            let ifs = if v.pppoe {
+                v.interfaces
+                    .iter()
+                    .map(|i| (PortId(i.port as u16), i.vlan))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             Some((a, ifs))
         })
         .collect()

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use controlplane::access::config::{AccessConfig, RealmRoute};
-use controlplane::access::manager::{AccessManager, LinkKey, Output, Stage};
+use controlplane::access::manager::{AccessManager, L2tpLeg, LinkKey, Output, Stage};
 use controlplane::ppp::auth::{chap_md5_response, AuthMethod as PppAuth, AuthResult, Credentials};
 use controlplane::ppp::engine::{
     Config as PppConfig, Engine, Event as PppEvent, ProxyAuth, ProxyLcp, Role,
@@ -106,7 +106,7 @@ fn discover(m: &mut AccessManager, now: Instant, mac: [u8; 6]) -> (u16, Vec<Outp
     let sid = pads[0].session_id;
     assert_ne!(sid, 0);
     assert!(outs.iter().any(|o| matches!(o, Output::Bind { link, vr, mac: m2, vlan }
-        if *link == (PORT, sid) && *vr == ACCESS && *m2 == mac && *vlan == VLAN)));
+        if *link == LinkKey::Pppoe { port: PORT, session: sid } && *vr == ACCESS && *m2 == mac && *vlan == VLAN)));
     (sid, outs)
 }
 
@@ -138,7 +138,7 @@ fn converse(m: &mut AccessManager, c: &mut Engine, now: Instant, mac: [u8; 6], s
         let mut sent = false;
         while let Some(f) = c.poll_transmit() {
             sent = true;
-            m.ppp_frame(now, (PORT, sid), &f[2..]);
+            m.ppp_frame(now, LinkKey::Pppoe { port: PORT, session: sid }, &f[2..]);
         }
         let outs: Vec<Output> = m.drain().collect();
         let had = outs
@@ -158,7 +158,7 @@ fn chap_subscriber_is_relayed_with_proxy_lcp_and_authentication_the_lns_accepts(
     let mut m = manager(now, vec![AuthMethod::Chap, AuthMethod::Pap]);
     let mac = [2, 0, 0, 0, 0, 0xaa];
     let (sid, outs) = discover(&mut m, now, mac);
-    let link: LinkKey = (PORT, sid);
+    let link = LinkKey::Pppoe { port: PORT, session: sid };
     let mut c = Engine::new(Arc::new(client("alice@isp-a.example", PppAuth::ChapMd5)), Role::Client, now, 9);
     c.open(now);
     let other = converse(&mut m, &mut c, now, mac, sid, outs);
@@ -236,7 +236,7 @@ fn chap_subscriber_is_relayed_with_proxy_lcp_and_authentication_the_lns_accepts(
     );
     // Relayed now: the LNS's frames reach the client as they are (the workers' relay).
     m.call_placed(link, 5, 6);
-    assert!(m.call_up(now, link));
+    assert!(m.call_up(link));
     assert!(matches!(m.link(link).unwrap().stage, Stage::Relaying { vr, tunnel: 5, session: 6 } if vr == ISP_A));
     let mut ok = false;
     while let Some(f) = lns.poll_transmit() {
@@ -319,7 +319,7 @@ fn unknown_realm_is_refused_with_a_reason_and_a_padt() {
     for _ in 0..20 {
         t += Duration::from_secs(3);
         c.handle_timeout(t);
-        m.handle_timer(t, (PORT, sid));
+        m.handle_timer(t, LinkKey::Pppoe { port: PORT, session: sid });
         let outs: Vec<Output> = m.drain().collect();
         other.extend(converse(&mut m, &mut c, t, mac, sid, outs));
         if m.count() == 0 {
@@ -327,7 +327,7 @@ fn unknown_realm_is_refused_with_a_reason_and_a_padt() {
         }
     }
     assert_eq!(m.count(), 0);
-    assert!(other.contains(&Output::Unbind { link: (PORT, sid) }));
+    assert!(other.contains(&Output::Unbind { link: LinkKey::Pppoe { port: PORT, session: sid } }));
     assert!(other.iter().any(|o| matches!(o, Output::Frame { frame, .. }
         if frame[0..6] == mac && frame[16..18] == [0x88, 0x63] && frame[19] == 0xa7)), "PADT sent");
     assert!(!other.iter().any(|o| matches!(o, Output::Hangup { .. })));
@@ -343,11 +343,11 @@ fn the_lns_ending_the_call_sends_a_padt_and_a_call_that_never_comes_up_times_out
     let mut c = Engine::new(Arc::new(client("dave@isp-a.example", PppAuth::ChapMd5)), Role::Client, now, 6);
     c.open(now);
     converse(&mut m, &mut c, now, mac, sid, outs);
-    m.call_placed((PORT, sid), 7, 8);
-    assert!(m.call_up(now, (PORT, sid)));
-    m.call_down(now, (PORT, sid), "the ISP's LNS ended the call");
+    m.call_placed(LinkKey::Pppoe { port: PORT, session: sid }, 7, 8);
+    assert!(m.call_up(LinkKey::Pppoe { port: PORT, session: sid }));
+    m.call_down(now, LinkKey::Pppoe { port: PORT, session: sid }, "the ISP's LNS ended the call");
     let outs: Vec<Output> = m.drain().collect();
-    assert!(outs.contains(&Output::Unbind { link: (PORT, sid) }));
+    assert!(outs.contains(&Output::Unbind { link: LinkKey::Pppoe { port: PORT, session: sid } }));
     assert!(!outs.iter().any(|o| matches!(o, Output::Hangup { .. })), "the call is gone already");
     let padt = discovery_replies(&outs, mac);
     assert_eq!(padt.len(), 1);
@@ -360,9 +360,9 @@ fn the_lns_ending_the_call_sends_a_padt_and_a_call_that_never_comes_up_times_out
     let mut c = Engine::new(Arc::new(client("erin@isp-a.example", PppAuth::ChapMd5)), Role::Client, now, 7);
     c.open(now);
     converse(&mut m, &mut c, now, mac, sid, outs);
-    m.call_placed((PORT, sid), 7, 9);
+    m.call_placed(LinkKey::Pppoe { port: PORT, session: sid }, 7, 9);
     let t = now + controlplane::access::manager::PLACE_TIMEOUT;
-    m.handle_timer(t, (PORT, sid));
+    m.handle_timer(t, LinkKey::Pppoe { port: PORT, session: sid });
     let outs: Vec<Output> = m.drain().collect();
     assert!(outs.contains(&Output::Hangup {
         vr: ISP_A,
@@ -376,4 +376,140 @@ fn the_lns_ending_the_call_sends_a_padt_and_a_call_that_never_comes_up_times_out
         failed |= ev == (PppEvent::AuthDone { ok: false });
     }
     assert!(failed);
+}
+
+fn switching(now: Instant) -> AccessManager {
+    let mut m = AccessManager::new([7; 32], Limits::default(), 1);
+    let mut c = AccessConfig::new(ACCESS);
+    c.realms = vec![RealmRoute {
+        realm: "isp-a.example".into(),
+        vr: ISP_A,
+        lns: Some("10.231.0.2".parse().unwrap()),
+    }];
+    // No PPPoE interfaces: the VR only switches the sessions of its LNS.
+    m.configure(now, vec![(c, vec![])]);
+    m
+}
+
+fn leg(proxy: Option<Box<controlplane::l2tp::engine::ProxyInfo>>) -> L2tpLeg {
+    L2tpLeg {
+        peer: "10.9.0.1:1701".parse().unwrap(),
+        local: "10.9.0.2".parse().unwrap(),
+        peer_tunnel: 40,
+        peer_session: 41,
+        calling_number: b"wholesale-port-7".to_vec(),
+        proxy,
+    }
+}
+
+#[test]
+fn switched_session_with_proxy_authentication_is_placed_at_once_unchanged() {
+    let now = Instant::now();
+    let mut m = switching(now);
+    let proxy = Box::new(controlplane::l2tp::engine::ProxyInfo {
+        initial_received_confreq: Some(vec![5, 6, 1, 2, 3, 4]),
+        last_sent_confreq: Some(vec![3, 5, 0xc2, 0x23, 5]),
+        last_received_confreq: Some(vec![5, 6, 1, 2, 3, 4]),
+        authen_type: Some(2),
+        authen_name: b"alice@isp-a.example".to_vec(),
+        authen_challenge: vec![9; 16],
+        authen_id: Some(1),
+        authen_response: vec![7; 16],
+    });
+    m.l2tp_session_up(now, ACCESS, 3, 4, leg(Some(proxy.clone())));
+    let outs: Vec<Output> = m.drain().collect();
+    let link = LinkKey::L2tp {
+        vr: ACCESS,
+        tunnel: 3,
+        session: 4,
+    };
+    assert!(outs.contains(&Output::Place {
+        link,
+        vr: ISP_A,
+        lns: Some("10.231.0.2".parse().unwrap()),
+        proxy,
+        calling_number: b"wholesale-port-7".to_vec(),
+    }));
+    assert_eq!(m.stats.switched_by_proxy, 1);
+    m.call_placed(link, 8, 9);
+    assert!(m.call_up(link));
+    // The ISP's LNS clears the call: the wholesale LAC's session is cleared too.
+    m.call_down(now, link, "gone");
+    let outs: Vec<Output> = m.drain().collect();
+    assert!(outs.contains(&Output::Hangup {
+        vr: ACCESS,
+        tunnel: 3,
+        session: 4
+    }));
+    assert_eq!(m.count(), 0);
+    // Unknown realm by proxy: the session is cleared at once.
+    let mut p2 = controlplane::l2tp::engine::ProxyInfo {
+        authen_name: b"carol@elsewhere".to_vec(),
+        ..(*outs_proxy()).clone()
+    };
+    p2.authen_type = Some(3);
+    m.l2tp_session_up(now, ACCESS, 3, 5, leg(Some(Box::new(p2))));
+    let outs: Vec<Output> = m.drain().collect();
+    assert_eq!(
+        outs,
+        vec![Output::Hangup {
+            vr: ACCESS,
+            tunnel: 3,
+            session: 5
+        }]
+    );
+    assert_eq!(m.stats.realm_unknown, 1);
+}
+
+fn outs_proxy() -> Box<controlplane::l2tp::engine::ProxyInfo> {
+    Box::new(controlplane::l2tp::engine::ProxyInfo {
+        last_sent_confreq: Some(vec![3, 4, 0xc0, 0x23]),
+        last_received_confreq: Some(vec![]),
+        ..Default::default()
+    })
+}
+
+#[test]
+fn switched_session_without_proxy_runs_ppp_here_over_the_l2tp_session() {
+    let now = Instant::now();
+    let mut m = switching(now);
+    m.l2tp_session_up(now, ACCESS, 3, 4, leg(None));
+    let link = LinkKey::L2tp {
+        vr: ACCESS,
+        tunnel: 3,
+        session: 4,
+    };
+    let mut c = Engine::new(Arc::new(client("alice@isp-a.example", PppAuth::ChapMd5)), Role::Client, now, 11);
+    c.open(now);
+    let mut placed = None;
+    for _ in 0..50 {
+        let outs: Vec<Output> = m.drain().collect();
+        let mut moved = false;
+        for o in outs {
+            match o {
+                Output::Packet { vr, ip } => {
+                    assert_eq!(vr, ACCESS);
+                    // IPv4 (20) / UDP (8) / L2TP data header to the LAC's ids / PPP.
+                    let l2tp = &ip[28..];
+                    let h = wire::l2tp::L2tpPacket::new_checked(l2tp).unwrap();
+                    assert_eq!((h.tunnel_id(), h.session_id()), (40, 41));
+                    c.handle_frame(now, &l2tp[h.header_len()..]);
+                    moved = true;
+                }
+                Output::Place { proxy, .. } => placed = Some(proxy),
+                _ => {}
+            }
+        }
+        while let Some(f) = c.poll_transmit() {
+            m.ppp_frame(now, link, &f);
+            moved = true;
+        }
+        if !moved {
+            break;
+        }
+    }
+    let proxy = placed.expect("placed after CHAP");
+    assert_eq!(proxy.authen_type, Some(2));
+    assert_eq!(proxy.authen_name, b"alice@isp-a.example");
+    assert_eq!(m.stats.switched_by_proxy, 0);
 }

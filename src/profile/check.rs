@@ -492,10 +492,7 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             }
             check_ppp(&mut c, pp, vr::VrId(v.id.value), &v.name.value, &interfaces)
         });
-        let pppoe = v
-            .pppoe
-            .as_ref()
-            .and_then(|pp| check_pppoe(&mut c, pp, vr::VrId(v.id.value), &v.name, &interfaces));
+        let relay = check_relay(&mut c, v, l2tp.as_ref(), &interfaces);
         vrs.push(VrCfg {
             id: v.id.value,
             name: v.name.value.clone(),
@@ -505,7 +502,8 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             routes,
             l2tp,
             ppp,
-            pppoe,
+            pppoe: v.pppoe.is_some(),
+            relay,
         });
     }
     resolve_realms(&mut c, p, &mut vrs);
@@ -1201,75 +1199,117 @@ fn controlplane_defaults() -> (usize, usize, usize, usize, usize) {
     )
 }
 
-/// Validates a VR's `pppoe` section (realm targets are resolved by [`resolve_realms`] once
-/// every VR is known).
-fn check_pppoe(
+/// Validates a VR's `pppoe` and `relay` sections (realm targets are resolved by
+/// [`resolve_realms`] once every VR is known).
+fn check_relay(
     c: &mut Checker,
-    p: &super::Pppoe,
-    vr: vr::VrId,
-    vr_name: &S<String>,
+    v: &super::VirtualRouter,
+    l2tp: Option<&L2tpCfg>,
     interfaces: &[IfCfg],
 ) -> Option<controlplane::access::config::AccessConfig> {
     use controlplane::access::config::AccessConfig;
     use controlplane::subscriber::config::AuthMethod;
-    let mut cfg = AccessConfig::new(vr);
-    if interfaces.is_empty() {
+    let vr_name = &v.name;
+    let Some(r) = &v.relay else {
+        if v.pppoe.is_some() {
+            c.err(
+                vr_name.referenced,
+                format!(
+                    "VR `{}` has a `pppoe` section but no `relay` section; PPPoE subscribers are relayed to their ISP's LNS by realm (`relay: {{ realms: [...] }}`); terminating PPPoE in the VR itself is not supported yet",
+                    vr_name.value
+                ),
+            );
+        }
+        return None;
+    };
+    if v.ppp.is_some() {
         c.err(
             vr_name.referenced,
             format!(
-                "VR `{}` has a `pppoe` section but no interfaces; PPPoE runs on the VR's ports and VLANs",
+                "VR `{}` has both `ppp` (terminate subscribers) and `relay` (relay them to an ISP); a VR does one or the other",
                 vr_name.value
             ),
         );
     }
-    if let Some(n) = &p.ac_name {
-        if n.value.is_empty() || n.value.len() > 64 {
-            c.err(n.referenced, "ac_name must be 1 to 64 bytes");
-        }
-        cfg.ac_name = n.value.clone();
+    let lns = l2tp.is_some_and(|l| l.role == L2tpRole::Lns);
+    if l2tp.is_some_and(|l| l.role == L2tpRole::Lac) {
+        c.err(
+            vr_name.referenced,
+            format!(
+                "VR `{}` relays subscribers but is itself an L2TP LAC; the LAC is the VR a realm points to",
+                vr_name.value
+            ),
+        );
     }
-    for s in &p.service_names {
-        if s.value.len() > 64 {
-            c.err(s.referenced, "a Service-Name is at most 64 bytes");
-        }
+    if v.pppoe.is_none() && !lns {
+        c.err(
+            vr_name.referenced,
+            format!(
+                "VR `{}` has a `relay` section but no subscribers to relay: give it a `pppoe` section (PPPoE access) or an L2TP LNS (tunnel switching)",
+                vr_name.value
+            ),
+        );
     }
-    cfg.service_names = p.service_names.iter().map(|s| s.value.clone()).collect();
-    if let Some(m) = &p.max_sessions {
-        if m.value == 0 || m.value > 65_534 {
+    let mut cfg = AccessConfig::new(vr::VrId(v.id.value));
+    if let Some(p) = &v.pppoe {
+        if interfaces.is_empty() {
             c.err(
-                m.referenced,
+                vr_name.referenced,
                 format!(
-                    "max_sessions {} is out of range; expected 1..=65534 (PPPoE session ids per port)",
-                    m.value
+                    "VR `{}` has a `pppoe` section but no interfaces; PPPoE runs on the VR's ports and VLANs",
+                    vr_name.value
                 ),
             );
         }
-        cfg.max_sessions = m.value;
-    }
-    if let Some(m) = &p.max_sessions_per_mac {
-        if m.value == 0 {
-            c.err(m.referenced, "max_sessions_per_mac must be at least 1");
+        if let Some(n) = &p.ac_name {
+            if n.value.is_empty() || n.value.len() > 64 {
+                c.err(n.referenced, "ac_name must be 1 to 64 bytes");
+            }
+            cfg.ac_name = n.value.clone();
         }
-        cfg.max_sessions_per_mac = m.value;
-    }
-    if let Some(m) = &p.padi_per_mac_per_sec {
-        cfg.padi_per_mac_per_sec = m.value;
-    }
-    if let Some(m) = &p.max_payload {
-        if !(1492..=9000).contains(&m.value) {
-            c.err(
-                m.referenced,
-                format!(
-                    "max_payload {} is out of range; expected 1492 (no RFC 4638) ..= 9000",
-                    m.value
-                ),
-            );
+        for s in &p.service_names {
+            if s.value.len() > 64 {
+                c.err(s.referenced, "a Service-Name is at most 64 bytes");
+            }
         }
-        cfg.max_payload = m.value;
+        cfg.service_names = p.service_names.iter().map(|s| s.value.clone()).collect();
+        if let Some(m) = &p.max_sessions {
+            if m.value == 0 || m.value > 65_534 {
+                c.err(
+                    m.referenced,
+                    format!(
+                        "max_sessions {} is out of range; expected 1..=65534 (PPPoE session ids per port)",
+                        m.value
+                    ),
+                );
+            }
+            cfg.max_sessions = m.value;
+        }
+        if let Some(m) = &p.max_sessions_per_mac {
+            if m.value == 0 {
+                c.err(m.referenced, "max_sessions_per_mac must be at least 1");
+            }
+            cfg.max_sessions_per_mac = m.value;
+        }
+        if let Some(m) = &p.padi_per_mac_per_sec {
+            cfg.padi_per_mac_per_sec = m.value;
+        }
+        if let Some(m) = &p.max_payload {
+            if !(1492..=9000).contains(&m.value) {
+                c.err(
+                    m.referenced,
+                    format!(
+                        "max_payload {} is out of range; expected 1492 (no RFC 4638) ..= 9000",
+                        m.value
+                    ),
+                );
+            }
+            cfg.max_payload = m.value;
+        }
     }
-    if !p.auth.is_empty() {
+    if !r.auth.is_empty() {
         let mut methods = Vec::new();
-        for m in &p.auth {
+        for m in &r.auth {
             let k = match m.value.as_str() {
                 "pap" => AuthMethod::Pap,
                 "chap" => AuthMethod::Chap,
@@ -1295,13 +1335,13 @@ fn check_pppoe(
         }
         cfg.auth = methods;
     }
-    if let Some(n) = &p.chap_name {
+    if let Some(n) = &r.chap_name {
         cfg.chap_name = n.value.clone();
     }
     Some(cfg)
 }
 
-/// Resolves every `pppoe` section's realm routes to VR ids: each target must be a VR with
+/// Resolves every `relay` section's realm routes to VR ids: each target must be a VR with
 /// an L2TP LAC.
 fn resolve_realms(c: &mut Checker, p: &Profile, vrs: &mut [VrCfg]) {
     use controlplane::access::config::RealmRoute;
@@ -1340,7 +1380,7 @@ fn resolve_realms(c: &mut Checker, p: &Profile, vrs: &mut [VrCfg]) {
         Some((vr::VrId(id), lns))
     };
     for pv in &p.virtual_routers {
-        let Some(pp) = &pv.pppoe else { continue };
+        let Some(pp) = &pv.relay else { continue };
         let mut routes = Vec::new();
         let mut seen = HashSet::new();
         for r in &pp.realms {
@@ -1368,7 +1408,7 @@ fn resolve_realms(c: &mut Checker, p: &Profile, vrs: &mut [VrCfg]) {
             })
         });
         if let Some(v) = vrs.iter_mut().find(|v| v.id == pv.id.value) {
-            if let Some(a) = v.pppoe.as_mut() {
+            if let Some(a) = v.relay.as_mut() {
                 a.realms = routes;
                 a.default_route = default;
             }

@@ -150,9 +150,13 @@ pub struct VirtualRouter {
     /// Subscriber termination on the VR's LNS: PPP, RADIUS, address pools.
     #[serde(default)]
     pub ppp: Option<Ppp>,
-    /// PPPoE access on the VR's interfaces; subscribers relayed by realm (docs/access.md).
+    /// PPPoE access concentrator on the VR's interfaces (docs/access.md).
     #[serde(default)]
     pub pppoe: Option<Pppoe>,
+    /// Where the VR's subscribers go, by realm: its PPPoE sessions and the sessions of its
+    /// L2TP LNS (tunnel switching) are relayed to ISPs' LNSs (docs/access.md).
+    #[serde(default)]
+    pub relay: Option<Relay>,
 }
 
 /// PPPoE access (RFC 2516) on a VR's interfaces, and where its subscribers go.
@@ -177,6 +181,12 @@ pub struct Pppoe {
     /// RFC 4638 PPP-Max-Payload cap (default 1492 = RFC 4638 not offered).
     #[serde(default)]
     pub max_payload: Option<S<u16>>,
+}
+
+/// Relaying a VR's subscribers to their ISPs by realm.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relay {
     /// Authentication asked of subscribers: `chap`, `pap` (default both, CHAP first).
     #[serde(default)]
     pub auth: Vec<S<String>>,
@@ -185,7 +195,7 @@ pub struct Pppoe {
     pub chap_name: Option<S<String>>,
     /// Realm → VR (an L2TP LAC) that tunnels the realm's subscribers to its LNS.
     #[serde(default)]
-    pub realms: Vec<PppoeRealm>,
+    pub realms: Vec<RelayRealm>,
     /// The VR that takes user names of no listed realm (absent: they are refused).
     #[serde(default)]
     pub default_vr: Option<S<String>>,
@@ -194,7 +204,7 @@ pub struct Pppoe {
 /// One realm's route.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PppoeRealm {
+pub struct RelayRealm {
     /// The realm (`isp-a.example` for `alice@isp-a.example`).
     pub realm: S<String>,
     /// The VR (by name) whose L2TP LAC takes the subscribers.

@@ -11,11 +11,18 @@
 //! realm without a route is refused (CHAP Failure / PAP Nak "unknown realm", then PADT) and
 //! counted.
 //!
+//! **Tunnel switching** (seed 002, claim 3) is the same with an L2TP session as the access
+//! link: a session arriving in a switching VR's LNS ([`AccessManager::l2tp_session_up`]) is
+//! routed by the realm of its proxy authentication when the wholesale LAC sent one (no PPP
+//! here at all), else by the credentials our own PPP engine collects over the session; the
+//! workers then relay between the two L2TP sessions.
+//!
 //! Either end going away ends the other: PADT from the subscriber or a dead PPP link →
 //! CDN toward the LNS ([`Output::Hangup`]); the call ending ([`AccessManager::call_down`]) →
 //! PADT to the subscriber.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,8 +38,56 @@ use crate::pppoe::discovery::{
 };
 use crate::subscriber::config::AuthMethod as CfgAuth;
 
-/// A PPPoE session, by the port it runs on and its id.
-pub type LinkKey = (PortId, u16);
+/// A subscriber's access link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LinkKey {
+    /// A PPPoE session: the port it runs on and its id.
+    Pppoe {
+        /// The port.
+        port: PortId,
+        /// The PPPoE session id.
+        session: u16,
+    },
+    /// An L2TP session in a switching VR's LNS: the VR, our tunnel and session ids.
+    L2tp {
+        /// The switching VR.
+        vr: VrId,
+        /// Our tunnel id.
+        tunnel: u16,
+        /// Our session id.
+        session: u16,
+    },
+}
+
+impl std::fmt::Display for LinkKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkKey::Pppoe { port, session } => write!(f, "port {} pppoe {session}", port.0),
+            LinkKey::L2tp {
+                vr,
+                tunnel,
+                session,
+            } => write!(f, "vr {} l2tp {tunnel}/{session}", vr.0),
+        }
+    }
+}
+
+/// An L2TP session that came up in a switching VR's LNS, as the manager needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct L2tpLeg {
+    /// The wholesale LAC's address and port.
+    pub peer: SocketAddr,
+    /// Our tunnel address.
+    pub local: Ipv4Addr,
+    /// The LAC's tunnel id.
+    pub peer_tunnel: u16,
+    /// The LAC's session id.
+    pub peer_session: u16,
+    /// Calling Number of the call (passed on).
+    pub calling_number: Vec<u8>,
+    /// The LAC's proxy LCP and authentication, if it sent them.
+    pub proxy: Option<Box<ProxyInfo>>,
+}
 
 /// How long a call may take to come up before the subscriber is refused.
 pub const PLACE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -46,6 +101,13 @@ pub enum Output {
         port: PortId,
         /// The frame.
         frame: Vec<u8>,
+    },
+    /// Route this IPv4 packet in the VR: a PPP frame to a switched L2TP session's LAC.
+    Packet {
+        /// The switching VR.
+        vr: VrId,
+        /// The packet (IPv4/UDP/L2TP data/PPP).
+        ip: Vec<u8>,
     },
     /// Bind the PPPoE session in the session table (its PPP control frames punted here).
     Bind {
@@ -77,9 +139,9 @@ pub enum Output {
         /// Calling Number: the subscriber's MAC, port and VLAN.
         calling_number: Vec<u8>,
     },
-    /// Clear the call (CDN).
+    /// Clear the call (CDN): the call toward the ISP, or a switched access session.
     Hangup {
-        /// The ISP's VR.
+        /// The VR.
         vr: VrId,
         /// Our tunnel id.
         tunnel: u16,
@@ -118,11 +180,19 @@ pub enum Stage {
     },
 }
 
+/// How to reach the subscriber.
+enum Access {
+    Pppoe {
+        vlan: Option<u16>,
+        mac: [u8; 6],
+        our_mac: [u8; 6],
+    },
+    L2tp(Box<L2tpLeg>),
+}
+
 struct Link {
     vr: VrId,
-    vlan: Option<u16>,
-    mac: [u8; 6],
-    our_mac: [u8; 6],
+    access: Access,
     since: Instant,
     user: Vec<u8>,
     stage: Stage,
@@ -133,16 +203,18 @@ struct Link {
 /// A subscriber as listings show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkView {
-    /// Port and PPPoE session id.
+    /// The access link.
     pub link: LinkKey,
     /// The access VR.
     pub vr: VrId,
-    /// VLAN.
+    /// PPPoE: VLAN (`None` also for L2TP links).
     pub vlan: Option<u16>,
-    /// Subscriber MAC.
+    /// PPPoE: subscriber MAC (zeros for L2TP links).
     pub mac: [u8; 6],
-    /// Our MAC on the port.
+    /// PPPoE: our MAC on the port.
     pub our_mac: [u8; 6],
+    /// L2TP links: the wholesale LAC's leg.
+    pub l2tp: Option<L2tpLeg>,
     /// User name (empty before authentication).
     pub user: String,
     /// Where it is.
@@ -174,6 +246,8 @@ pub struct AccessStats {
     pub ended_by_lns: u64,
     /// PPP frames for sessions unknown here (or already relayed).
     pub ppp_unknown_session: u64,
+    /// Switched L2TP sessions routed by the LAC's proxy authentication (no PPP here).
+    pub switched_by_proxy: u64,
 }
 
 struct VrAccess {
@@ -278,6 +352,48 @@ fn session_frame(
     f
 }
 
+/// An L2TP data message carrying `frame` (`ff 03`, protocol, ...) to a switched session's
+/// LAC, as an IPv4 packet for the VR to route.
+fn l2tp_packet(leg: &L2tpLeg, frame: &[u8]) -> Vec<u8> {
+    let mut msg = vec![0u8; wire::l2tp::MIN_HEADER_LEN + frame.len()];
+    wire::l2tp::emit_data_header(&mut msg, leg.peer_tunnel, leg.peer_session);
+    msg[wire::l2tp::MIN_HEADER_LEN..].copy_from_slice(frame);
+    let (dst, dport) = match leg.peer {
+        SocketAddr::V4(a) => (*a.ip(), a.port()),
+        SocketAddr::V6(_) => (Ipv4Addr::UNSPECIFIED, wire::l2tp::UDP_PORT),
+    };
+    crate::l2tp::driver::vr::udp4(leg.local, dst, wire::l2tp::UDP_PORT, dport, &msg)
+}
+
+/// The realm route of a switched session whose LAC proxied a PAP or CHAP authentication,
+/// with the proxy to pass on unchanged.
+fn proxied_auth(leg: &L2tpLeg) -> Option<&ProxyInfo> {
+    let p = leg.proxy.as_deref()?;
+    let lcp_complete = p.last_sent_confreq.is_some() && p.last_received_confreq.is_some();
+    (lcp_complete && matches!(p.authen_type, Some(2) | Some(3)) && !p.authen_name.is_empty())
+        .then_some(p)
+}
+
+impl Link {
+    fn view(&self, link: LinkKey) -> LinkView {
+        let (vlan, mac, our_mac, l2tp) = match &self.access {
+            Access::Pppoe { vlan, mac, our_mac } => (*vlan, *mac, *our_mac, None),
+            Access::L2tp(leg) => (None, [0; 6], [0; 6], Some((**leg).clone())),
+        };
+        LinkView {
+            link,
+            vr: self.vr,
+            vlan,
+            mac,
+            our_mac,
+            l2tp,
+            user: String::from_utf8_lossy(&self.user).into_owned(),
+            stage: self.stage,
+            since: self.since,
+        }
+    }
+}
+
 impl AccessManager {
     /// A manager with discovery limits `limits`; `cookie_key` keys the AC-Cookies, `seed`
     /// the PPP engines (both from the OS in the appliance, fixed in tests).
@@ -293,8 +409,9 @@ impl AccessManager {
         }
     }
 
-    /// Makes the access VRs those of `cfgs`, each on its interfaces
-    /// (`(port, vlan)`). Interfaces that go away (or change VR) end their sessions.
+    /// Makes the relaying VRs those of `cfgs`, each with its PPPoE access interfaces
+    /// (`(port, vlan)`; none for a VR that only switches L2TP sessions). PPPoE sessions on
+    /// interfaces that go away (or change VR) end.
     pub fn configure(
         &mut self,
         now: Instant,
@@ -337,9 +454,15 @@ impl AccessManager {
         self.pump(now);
     }
 
-    /// True when some VR runs PPPoE access.
+    /// True when some VR relays subscribers.
     pub fn is_active(&self) -> bool {
         !self.vrs.is_empty()
+    }
+
+    /// True when `vr` relays its subscribers (its L2TP sessions are switched, not
+    /// terminated).
+    pub fn relays(&self, vr: VrId) -> bool {
+        self.vrs.contains_key(&vr)
     }
 
     /// The discovery engine (counters, sessions).
@@ -362,21 +485,123 @@ impl AccessManager {
         self.pump(now);
     }
 
-    /// A punted PPP control frame of a PPPoE session (`ppp`: from the protocol field).
+    /// An L2TP session came up in `vr`'s LNS, `vr` relaying (tunnel switching): routed at
+    /// once by the LAC's proxy authentication, else PPP starts here to learn the user.
+    pub fn l2tp_session_up(
+        &mut self,
+        now: Instant,
+        vr: VrId,
+        tunnel: u16,
+        session: u16,
+        leg: L2tpLeg,
+    ) {
+        let link = LinkKey::L2tp {
+            vr,
+            tunnel,
+            session,
+        };
+        let Some(va) = self.vrs.get(&vr) else {
+            self.out.push(Output::Hangup {
+                vr,
+                tunnel,
+                session,
+            });
+            return;
+        };
+        self.stats.sessions_up += 1;
+        let mut l = Link {
+            vr,
+            access: Access::L2tp(Box::new(leg)),
+            since: now,
+            user: Vec::new(),
+            stage: Stage::Negotiating,
+            ppp: None,
+            place_deadline: None,
+        };
+        let Access::L2tp(leg) = &l.access else {
+            unreachable!("just built")
+        };
+        if let Some(p) = proxied_auth(leg) {
+            l.user = p.authen_name.clone();
+            let proxy = Box::new(p.clone());
+            let calling = leg.calling_number.clone();
+            match va.cfg.route(&l.user).cloned() {
+                Some(route) => {
+                    self.stats.switched_by_proxy += 1;
+                    self.stats.calls_placed += 1;
+                    l.stage = Stage::Placing {
+                        vr: route.vr,
+                        call: None,
+                    };
+                    l.place_deadline = Some(now + PLACE_TIMEOUT);
+                    self.out.push(Output::Place {
+                        link,
+                        vr: route.vr,
+                        lns: route.lns,
+                        proxy,
+                        calling_number: calling,
+                    });
+                    self.out.push(Output::Timer {
+                        link,
+                        at: l.place_deadline,
+                    });
+                    self.links.insert(link, l);
+                }
+                None => {
+                    // No PPP here to say why: the call is cleared.
+                    self.stats.realm_unknown += 1;
+                    self.out.push(Output::Hangup {
+                        vr,
+                        tunnel,
+                        session,
+                    });
+                }
+            }
+            return;
+        }
+        self.seed = self.seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        let mut e = PppEngine::new(va.ppp.clone(), ppp::Role::Server, now, self.seed);
+        e.open(now);
+        l.ppp = Some(Box::new(e));
+        self.links.insert(link, l);
+        self.service(now, link);
+    }
+
+    /// A switched L2TP session went down (CDN or tunnel down from the wholesale LAC).
+    pub fn l2tp_session_down(&mut self, now: Instant, vr: VrId, tunnel: u16, session: u16) {
+        let link = LinkKey::L2tp {
+            vr,
+            tunnel,
+            session,
+        };
+        if let Some(l) = self.links.get(&link) {
+            if !matches!(l.stage, Stage::Negotiating) {
+                self.stats.ended_by_subscriber += 1;
+            }
+            self.end(now, link, false, true);
+        }
+    }
+
+    /// A punted PPP control frame of an access link (`ppp`: from the protocol field, or
+    /// from `ff 03`).
     pub fn ppp_frame(&mut self, now: Instant, link: LinkKey, ppp: &[u8]) {
         let Some(e) = self.links.get_mut(&link).and_then(|l| l.ppp.as_mut()) else {
             self.stats.ppp_unknown_session += 1;
             return;
         };
-        // The engine takes HDLC-like framing (`ff 03`); PPPoE carries none (RFC 2516 §7).
-        let mut f = Vec::with_capacity(ppp.len() + 2);
-        f.extend_from_slice(&[0xff, 0x03]);
-        f.extend_from_slice(ppp);
-        e.handle_frame(now, &f);
+        if ppp.starts_with(&[0xff, 0x03]) {
+            e.handle_frame(now, ppp);
+        } else {
+            // The engine takes HDLC-like framing (`ff 03`); PPPoE carries none (RFC 2516 §7).
+            let mut f = Vec::with_capacity(ppp.len() + 2);
+            f.extend_from_slice(&[0xff, 0x03]);
+            f.extend_from_slice(ppp);
+            e.handle_frame(now, &f);
+        }
         self.service(now, link);
     }
 
-    /// The session's timer fired.
+    /// The link's timer fired.
     pub fn handle_timer(&mut self, now: Instant, link: LinkKey) {
         let Some(l) = self.links.get_mut(&link) else {
             return;
@@ -395,7 +620,7 @@ impl AccessManager {
         self.service(now, link);
     }
 
-    /// The call of `link` was placed as `(tunnel, session)` of `vr`.
+    /// The call of `link` was placed as `(tunnel, session)`.
     pub fn call_placed(&mut self, link: LinkKey, tunnel: u16, session: u16) {
         if let Some(l) = self.links.get_mut(&link) {
             if let Stage::Placing { vr, .. } = l.stage {
@@ -409,7 +634,7 @@ impl AccessManager {
 
     /// The call of `link` is up: the driver has bound both relays; the access side's PPP
     /// is over.
-    pub fn call_up(&mut self, now: Instant, link: LinkKey) -> bool {
+    pub fn call_up(&mut self, link: LinkKey) -> bool {
         let Some(l) = self.links.get_mut(&link) else {
             return false;
         };
@@ -429,12 +654,11 @@ impl AccessManager {
         l.place_deadline = None;
         self.stats.calls_up += 1;
         self.out.push(Output::Timer { link, at: None });
-        let _ = now;
         true
     }
 
     /// The call of `link` ended (CDN, tunnel down) or could not be placed: the subscriber
-    /// is told (PADT, after an authentication failure if it was still waiting).
+    /// is told (PADT or CDN, after an authentication failure if it was still waiting).
     pub fn call_down(&mut self, now: Instant, link: LinkKey, why: &str) {
         let Some(l) = self.links.get(&link) else {
             return;
@@ -442,37 +666,25 @@ impl AccessManager {
         match l.stage {
             Stage::Relaying { .. } => {
                 self.stats.ended_by_lns += 1;
-                self.end(now, link, DiscDown::Local(None), false);
+                self.end(now, link, true, false);
             }
             _ => self.fail_call(now, link, why),
         }
     }
 
-    /// Ends a subscriber's session from the appliance (operator, reload): CDN, PADT.
+    /// Ends a subscriber from the appliance (operator, reload): CDN to the ISP, PADT or
+    /// CDN to the subscriber.
     pub fn disconnect(&mut self, now: Instant, link: LinkKey) -> bool {
         if !self.links.contains_key(&link) {
             return false;
         }
-        self.end(now, link, DiscDown::Local(None), true);
+        self.end(now, link, true, true);
         true
     }
 
     /// Every subscriber (at most `limit`), for listings.
     pub fn list(&self, limit: usize) -> Vec<LinkView> {
-        let mut v: Vec<LinkView> = self
-            .links
-            .iter()
-            .map(|(k, l)| LinkView {
-                link: *k,
-                vr: l.vr,
-                vlan: l.vlan,
-                mac: l.mac,
-                our_mac: l.our_mac,
-                user: String::from_utf8_lossy(&l.user).into_owned(),
-                stage: l.stage,
-                since: l.since,
-            })
-            .collect();
+        let mut v: Vec<LinkView> = self.links.iter().map(|(k, l)| l.view(*k)).collect();
         v.sort_by_key(|x| x.link);
         v.truncate(limit);
         v
@@ -480,17 +692,7 @@ impl AccessManager {
 
     /// One subscriber.
     pub fn link(&self, link: LinkKey) -> Option<LinkView> {
-        let l = self.links.get(&link)?;
-        Some(LinkView {
-            link,
-            vr: l.vr,
-            vlan: l.vlan,
-            mac: l.mac,
-            our_mac: l.our_mac,
-            user: String::from_utf8_lossy(&l.user).into_owned(),
-            stage: l.stage,
-            since: l.since,
-        })
+        self.links.get(&link).map(|l| l.view(link))
     }
 
     /// Subscribers in all.
@@ -540,12 +742,13 @@ impl AccessManager {
                 );
                 self.service(now, link);
             }
-            None => self.end(now, link, DiscDown::Local(None), false),
+            None => self.end(now, link, true, false),
         }
     }
 
-    /// Ends the session: CDN if a call exists (and `hangup`), PADT, unbind.
-    fn end(&mut self, now: Instant, link: LinkKey, why: DiscDown, hangup: bool) {
+    /// Ends the link: CDN of its call (if `hangup` and there is one), and toward the
+    /// subscriber (if `tell`) a PADT or the CDN of the switched session; unbinds PPPoE.
+    fn end(&mut self, now: Instant, link: LinkKey, tell: bool, hangup: bool) {
         let Some(l) = self.links.remove(&link) else {
             return;
         };
@@ -569,11 +772,29 @@ impl AccessManager {
             });
         }
         self.out.push(Output::Timer { link, at: None });
-        self.out.push(Output::Unbind { link });
-        if why != DiscDown::PadtFromPeer {
-            self.disc.close(now, link.0, link.1, why);
+        match link {
+            LinkKey::Pppoe { port, session } => {
+                self.out.push(Output::Unbind { link });
+                if tell {
+                    self.disc
+                        .close(now, port, session, DiscDown::Local(None));
+                    self.pump_discovery();
+                }
+            }
+            LinkKey::L2tp {
+                vr,
+                tunnel,
+                session,
+            } => {
+                if tell {
+                    self.out.push(Output::Hangup {
+                        vr,
+                        tunnel,
+                        session,
+                    });
+                }
+            }
         }
-        self.pump_discovery();
     }
 
     /// Carries out what discovery produced.
@@ -582,9 +803,13 @@ impl AccessManager {
             match o {
                 DiscOutput::Frame { port, frame } => self.out.push(Output::Frame { port, frame }),
                 DiscOutput::SessionUp(s) => {
-                    let link = (s.port, s.session);
+                    let link = LinkKey::Pppoe {
+                        port: s.port,
+                        session: s.session,
+                    };
                     let Some(va) = self.vrs.get(&s.vr) else {
-                        self.disc.close(now, s.port, s.session, DiscDown::Local(None));
+                        self.disc
+                            .close(now, s.port, s.session, DiscDown::Local(None));
                         continue;
                     };
                     self.seed = self.seed.wrapping_mul(6364136223846793005).wrapping_add(1);
@@ -607,9 +832,11 @@ impl AccessManager {
                         link,
                         Link {
                             vr: s.vr,
-                            vlan: s.vlan,
-                            mac: s.mac,
-                            our_mac: s.our_mac,
+                            access: Access::Pppoe {
+                                vlan: s.vlan,
+                                mac: s.mac,
+                                our_mac: s.our_mac,
+                            },
                             since: now,
                             user: Vec::new(),
                             stage: Stage::Negotiating,
@@ -625,13 +852,15 @@ impl AccessManager {
                     reason,
                     ..
                 } => {
-                    let link = (port, session);
-                    if self.links.contains_key(&link) {
-                        if reason == DiscDown::PadtFromPeer {
+                    let link = LinkKey::Pppoe { port, session };
+                    if let Some(l) = self.links.get(&link) {
+                        if reason == DiscDown::PadtFromPeer
+                            && !matches!(l.stage, Stage::Negotiating)
+                        {
                             self.stats.ended_by_subscriber += 1;
                         }
                         // Discovery already forgot the session: no second PADT.
-                        self.end(now, link, DiscDown::PadtFromPeer, true);
+                        self.end(now, link, false, true);
                     }
                 }
             }
@@ -646,28 +875,37 @@ impl AccessManager {
         }
     }
 
-    /// Runs a session's PPP engine: its frames to the subscriber, its events (the
+    /// Runs a link's PPP engine: its frames to the subscriber, its events (the
     /// authentication request starts the call), its timer.
     fn service(&mut self, now: Instant, link: LinkKey) {
         loop {
             let Some(l) = self.links.get_mut(&link) else {
                 return;
             };
-            let addr = (l.mac, l.our_mac, l.vlan);
             let Some(e) = l.ppp.as_mut() else {
                 return;
             };
             while let Some(f) = e.poll_transmit() {
-                // Drop the `ff 03` the engine writes.
-                let ppp = f.strip_prefix(&[0xff, 0x03][..]).unwrap_or(&f);
-                let frame = session_frame(addr, link.1, ppp);
-                self.out.push(Output::Frame {
-                    port: link.0,
-                    frame,
-                });
+                match (&l.access, link) {
+                    (Access::Pppoe { vlan, mac, our_mac }, LinkKey::Pppoe { port, session }) => {
+                        // Drop the `ff 03` the engine writes.
+                        let ppp = f.strip_prefix(&[0xff, 0x03][..]).unwrap_or(&f);
+                        let frame = session_frame((*mac, *our_mac, *vlan), session, ppp);
+                        self.out.push(Output::Frame { port, frame });
+                    }
+                    (Access::L2tp(leg), _) => self.out.push(Output::Packet {
+                        vr: l.vr,
+                        ip: l2tp_packet(leg, &f),
+                    }),
+                    _ => {}
+                }
             }
-            let Some(e) = l.ppp.as_mut() else {
-                return;
+            let calling = match (&l.access, link) {
+                (Access::Pppoe { vlan, mac, .. }, LinkKey::Pppoe { port, .. }) => {
+                    calling_number(*mac, port, *vlan)
+                }
+                (Access::L2tp(leg), _) => leg.calling_number.clone(),
+                _ => Vec::new(),
             };
             match e.poll_event() {
                 None => {
@@ -716,14 +954,14 @@ impl AccessManager {
                         vr: route.vr,
                         lns: route.lns,
                         proxy,
-                        calling_number: calling_number(l.mac, link.0, l.vlan),
+                        calling_number: calling,
                     });
                 }
                 Some(PppEvent::Down { .. }) => {
                     if !matches!(l.stage, Stage::Negotiating) {
                         self.stats.ended_by_subscriber += 1;
                     }
-                    self.end(now, link, DiscDown::Local(None), true);
+                    self.end(now, link, true, true);
                     return;
                 }
                 Some(_) => {}

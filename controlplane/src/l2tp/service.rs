@@ -29,7 +29,7 @@ use wire::UdpPacket;
 use super::driver::vr::{EndpointConfig, EndpointTimer, TableChange, VrEndpoints};
 use super::engine::{CallParams, Role};
 use crate::access::config::AccessConfig;
-use crate::access::manager::{AccessManager, LinkKey, Output as AccessOutput};
+use crate::access::manager::{AccessManager, L2tpLeg, LinkKey, Output as AccessOutput};
 use crate::subscriber::config::SubscriberConfig;
 use crate::subscriber::manager::{
     radius_source_ports, Output, SessionInfo, SubscriberView, Subscribers, TimerKey,
@@ -51,12 +51,65 @@ const RADIUS_BIT: u64 = 1 << 62;
 /// PPPoE access sessions' timers.
 const ACCESS_BIT: u64 = 1 << 61;
 
-fn access_token((port, session): LinkKey) -> u64 {
-    ACCESS_BIT | u64::from(port.0) << 16 | u64::from(session)
+/// Access links that are switched L2TP sessions (else PPPoE sessions).
+const ACCESS_L2TP_BIT: u64 = 1 << 60;
+
+fn access_token(link: LinkKey) -> u64 {
+    match link {
+        LinkKey::Pppoe { port, session } => {
+            ACCESS_BIT | u64::from(port.0) << 16 | u64::from(session)
+        }
+        LinkKey::L2tp {
+            vr,
+            tunnel,
+            session,
+        } => {
+            ACCESS_BIT
+                | ACCESS_L2TP_BIT
+                | u64::from(vr.0) << 32
+                | u64::from(tunnel) << 16
+                | u64::from(session)
+        }
+    }
 }
 
 fn access_untoken(tok: u64) -> LinkKey {
-    (PortId((tok >> 16) as u16), tok as u16)
+    if tok & ACCESS_L2TP_BIT != 0 {
+        LinkKey::L2tp {
+            vr: VrId(((tok >> 32) as u32) & 0x0fff_ffff),
+            tunnel: (tok >> 16) as u16,
+            session: tok as u16,
+        }
+    } else {
+        LinkKey::Pppoe {
+            port: PortId((tok >> 16) as u16),
+            session: tok as u16,
+        }
+    }
+}
+
+/// The session-table key of an access link.
+fn link_table_key(link: LinkKey) -> SessionKey {
+    match link {
+        LinkKey::Pppoe { port, session } => SessionKey::Pppoe { port, session },
+        LinkKey::L2tp {
+            tunnel, session, ..
+        } => SessionKey::L2tp { tunnel, session },
+    }
+}
+
+/// A relayed subscriber as listings show it: its access link, where it is relayed, its
+/// traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayView {
+    /// The access link and what the manager knows of it.
+    pub link: crate::access::manager::LinkView,
+    /// The ISP's LNS, once a call is placed.
+    pub lns: Option<SocketAddr>,
+    /// How long it has been up.
+    pub uptime: std::time::Duration,
+    /// Packets and bytes from and to the subscriber (`vr::session_counter` order).
+    pub traffic: [u64; 4],
 }
 
 /// An access VR's settings and its access interfaces (port, VLAN).
@@ -216,6 +269,39 @@ impl L2tpService {
     /// The access manager (PPPoE sessions, relays, counters).
     pub fn access(&self) -> &AccessManager {
         &self.access
+    }
+
+    /// The first `limit` relayed subscribers, with the path of each: access link → access
+    /// VR → the ISP's VR, tunnel and session → the LNS; traffic read through `w`.
+    pub fn relay_list(&self, w: &StateWriter, now: Instant, limit: usize) -> Vec<RelayView> {
+        self.access
+            .list(limit)
+            .into_iter()
+            .map(|l| {
+                use crate::access::manager::Stage;
+                let lns = match l.stage {
+                    Stage::Relaying { vr, tunnel, .. }
+                    | Stage::Placing {
+                        vr,
+                        call: Some((tunnel, _)),
+                    } => self.eps.tunnel_peer(vr, tunnel),
+                    _ => None,
+                };
+                let slot = match l.link {
+                    LinkKey::Pppoe { .. } => self.link_slots.get(&l.link).copied(),
+                    LinkKey::L2tp { .. } => w.session(&link_table_key(l.link)).map(|b| b.counters),
+                };
+                let traffic = slot
+                    .filter(|s| *s != SessionBinding::NO_COUNTERS)
+                    .map_or([0; 4], |s| w.session_traffic(s));
+                RelayView {
+                    uptime: now.saturating_duration_since(l.since),
+                    link: l,
+                    lns,
+                    traffic,
+                }
+            })
+            .collect()
     }
 
     /// The relayed call of a PPPoE session: `(vr, tunnel, session)` of its L2TP leg.
@@ -453,11 +539,22 @@ impl L2tpService {
             self.stats.ppp_malformed += 1;
             return;
         }
+        let (tunnel, session) = (h.tunnel_id(), h.session_id());
+        if self.access.relays(vr) {
+            let link = LinkKey::L2tp {
+                vr,
+                tunnel,
+                session,
+            };
+            self.access
+                .ppp_frame(cx.now, link, &msg[h.header_len()..]);
+            self.pump(cx);
+            return;
+        }
         if !self.subs.serves(vr) {
             self.stats.ppp_not_terminated += 1;
             return;
         }
-        let (tunnel, session) = (h.tunnel_id(), h.session_id());
         let frame = &msg[h.header_len()..];
         let now = cx.now;
         {
@@ -489,7 +586,8 @@ impl L2tpService {
                 return;
             };
             let session = u16::from_be_bytes([l3[2], l3[3]]);
-            self.access.ppp_frame(now, (p.port, session), ppp);
+            self.access
+                .ppp_frame(now, LinkKey::Pppoe { port: p.port, session }, ppp);
         }
         self.pump(cx);
     }
@@ -558,6 +656,7 @@ impl L2tpService {
             for o in outs {
                 match o {
                     AccessOutput::Frame { port, frame } => cx.send_frame(port, frame),
+                    AccessOutput::Packet { vr, ip } => cx.route(vr, ip),
                     AccessOutput::Bind {
                         link,
                         vr,
@@ -568,10 +667,7 @@ impl L2tpService {
                             self.stats.counters_exhausted += 1;
                             SessionBinding::NO_COUNTERS
                         });
-                        let key = SessionKey::Pppoe {
-                            port: link.0,
-                            session: link.1,
-                        };
+                        let key = link_table_key(link);
                         let b = SessionBinding::pppoe(vr, slot, mac, vlan);
                         match cx.tables().bind_session(key, b) {
                             Ok(()) => {
@@ -588,10 +684,7 @@ impl L2tpService {
                         }
                     }
                     AccessOutput::Unbind { link } => {
-                        let key = SessionKey::Pppoe {
-                            port: link.0,
-                            session: link.1,
-                        };
+                        let key = link_table_key(link);
                         if cx.writer().session(&key).is_some() {
                             let _ = cx.tables().unbind_session(&key);
                         }
@@ -647,8 +740,43 @@ impl L2tpService {
         }
     }
 
-    /// A relayed call came up: the L2TP leg relays to the PPPoE session, the PPPoE session
-    /// (bound so far with its control punted here) now relays to the L2TP leg.
+    /// The L2TP encapsulation from `vr` to the peer of a session (LNS or LAC).
+    #[allow(clippy::too_many_arguments)]
+    fn encap_to(
+        &mut self,
+        cx: &Ctx<'_>,
+        vr: VrId,
+        local: Ipv4Addr,
+        peer: SocketAddr,
+        (peer_tunnel, peer_session): (u16, u16),
+        counters: u32,
+    ) -> Result<NextHop, String> {
+        let SocketAddr::V4(peer) = peer else {
+            return Err("IPv6 L2TP peer".into());
+        };
+        let (port, vlan, via) = Self::egress(cx, vr, *peer.ip()).ok_or_else(|| {
+            self.stats.relay_no_egress += 1;
+            format!("no route to {} in vr {}", peer.ip(), vr.0)
+        })?;
+        Ok(NextHop::L2tp(L2tpEncap {
+            port,
+            vlan,
+            src_mac: [0; 6],
+            dst_mac: [0; 6],
+            src_ip: local,
+            dst_ip: *peer.ip(),
+            via,
+            counters,
+            src_port: wire::l2tp::UDP_PORT,
+            dst_port: peer.port(),
+            peer_tunnel,
+            peer_session,
+        }))
+    }
+
+    /// A relayed call came up: the call's L2TP session relays to the subscriber's access
+    /// link, and the access link (bound so far with its PPP control punted here) now relays
+    /// to the call. The access link's counter slot counts the subscriber's traffic both ways.
     fn bind_relay(
         &mut self,
         cx: &mut Ctx<'_>,
@@ -657,40 +785,52 @@ impl L2tpService {
         up: &super::driver::vr::SessionUp,
     ) -> Result<(), String> {
         let view = self.access.link(link).ok_or("the subscriber is gone")?;
-        let SocketAddr::V4(peer) = up.peer else {
-            return Err("IPv6 LNS".into());
+        let access_key = link_table_key(link);
+        let (slot, to_subscriber, access_binding) = match link {
+            LinkKey::Pppoe { port, session: sid } => {
+                let slot = self
+                    .link_slots
+                    .get(&link)
+                    .copied()
+                    .unwrap_or(SessionBinding::NO_COUNTERS);
+                let nh = NextHop::Pppoe(PppoeEncap {
+                    port,
+                    vlan: view.vlan,
+                    src_mac: [0; 6],
+                    dst_mac: view.mac,
+                    session: sid,
+                    counters: slot,
+                });
+                (slot, nh, SessionBinding::pppoe(view.vr, slot, view.mac, view.vlan))
+            }
+            LinkKey::L2tp { vr: avr, .. } => {
+                let leg = view.l2tp.as_ref().ok_or("not an L2TP link")?;
+                let slot = cx
+                    .writer()
+                    .session(&access_key)
+                    .map_or(SessionBinding::NO_COUNTERS, |b| b.counters);
+                let nh = self.encap_to(
+                    cx,
+                    avr,
+                    leg.local,
+                    leg.peer,
+                    (leg.peer_tunnel, leg.peer_session),
+                    slot,
+                )?;
+                let mut b = SessionBinding::new(avr);
+                b.counters = slot;
+                (slot, nh, b)
+            }
         };
-        let (port, vlan, via) = Self::egress(cx, vr, *peer.ip()).ok_or_else(|| {
-            self.stats.relay_no_egress += 1;
-            format!("no route to the LNS {}", peer.ip())
-        })?;
-        let slot = self
-            .link_slots
-            .get(&link)
-            .copied()
-            .unwrap_or(SessionBinding::NO_COUNTERS);
-        let to_subscriber = NextHop::Pppoe(PppoeEncap {
-            port: link.0,
-            vlan: view.vlan,
-            src_mac: [0; 6],
-            dst_mac: view.mac,
-            session: link.1,
-            counters: slot,
-        });
-        let to_lns = NextHop::L2tp(L2tpEncap {
-            port,
-            vlan,
-            src_mac: [0; 6],
-            dst_mac: [0; 6],
-            src_ip: up.local,
-            dst_ip: *peer.ip(),
-            via,
-            counters: SessionBinding::NO_COUNTERS,
-            src_port: wire::l2tp::UDP_PORT,
-            dst_port: peer.port(),
-            peer_tunnel: up.peer_tunnel,
-            peer_session: up.peer_session,
-        });
+        let _ = slot;
+        let to_lns = self.encap_to(
+            cx,
+            vr,
+            up.local,
+            up.peer,
+            (up.peer_tunnel, up.peer_session),
+            SessionBinding::NO_COUNTERS,
+        )?;
         let t = cx.tables();
         t.bind_session_relay(
             SessionKey::L2tp { tunnel, session },
@@ -698,18 +838,10 @@ impl L2tpService {
             to_subscriber,
         )
         .map_err(|e| e.to_string())?;
-        let key = SessionKey::Pppoe {
-            port: link.0,
-            session: link.1,
-        };
-        let _ = t.unbind_session(&key);
-        t.bind_session_relay(
-            key,
-            SessionBinding::pppoe(view.vr, slot, view.mac, view.vlan),
-            to_lns,
-        )
-        .map_err(|e| e.to_string())?;
-        self.access.call_up(cx.now, link);
+        let _ = t.unbind_session(&access_key);
+        t.bind_session_relay(access_key, access_binding, to_lns)
+            .map_err(|e| e.to_string())?;
+        self.access.call_up(link);
         Ok(())
     }
 
@@ -765,7 +897,23 @@ impl L2tpService {
                             ..SessionBinding::new(vr)
                         },
                     );
-                    if r.is_ok() && up.role == Role::Lns && self.subs.serves(vr) {
+                    if r.is_ok() && up.role == Role::Lns && self.access.relays(vr) {
+                        let up = *up;
+                        self.access.l2tp_session_up(
+                            now,
+                            vr,
+                            tunnel,
+                            session,
+                            L2tpLeg {
+                                peer: up.peer,
+                                local: up.local,
+                                peer_tunnel: up.peer_tunnel,
+                                peer_session: up.peer_session,
+                                calling_number: up.calling_number,
+                                proxy: up.proxy,
+                            },
+                        );
+                    } else if r.is_ok() && up.role == Role::Lns && self.subs.serves(vr) {
                         let egress = match up.peer {
                             SocketAddr::V4(p) => Self::egress(cx, vr, *p.ip()),
                             SocketAddr::V6(_) => None,
@@ -802,6 +950,7 @@ impl L2tpService {
                             w.session_traffic(slot)
                         });
                     }
+                    self.access.l2tp_session_down(now, b.vr, tunnel, session);
                     if b.counters != SessionBinding::NO_COUNTERS {
                         cx.tables().free_session_counters(b.counters);
                     }

@@ -639,6 +639,11 @@ impl VrEndpoints {
         self.stats.role_switches += 1;
     }
 
+    /// The peer (address and UDP port) of one of `vr`'s tunnels.
+    pub fn tunnel_peer(&self, vr: VrId, tunnel: u16) -> Option<SocketAddr> {
+        self.eps.get(&vr)?.engine.tunnel_peer(tunnel)
+    }
+
     /// The role a VR's endpoint plays now.
     pub fn role(&self, vr: VrId) -> Option<Role> {
         self.eps.get(&vr).map(|e| e.engine.config().role)
