@@ -452,7 +452,7 @@ type Slot = (usize, u8);
 /// A verified answer: an Access-Accept collected with its tunnels (or why they are
 /// malformed), or any other answer.
 enum Answer {
-    Accept(Result<AuthAttrs, TunnelError>),
+    Accept(Result<Box<AuthAttrs>, TunnelError>),
     Other(Repr),
 }
 
@@ -774,11 +774,10 @@ impl Client {
         // spoils the Accept, not the packet: the answer is valid, and a retransmission
         // would get the same one.
         let answer = match Repr::parse(&pkt) {
-            Ok(r) if r.code == code::ACCESS_ACCEPT => Answer::Accept(AuthAttrs::from_accept(
-                &r.attributes,
-                &server.secret,
-                &p.authenticator,
-            )),
+            Ok(r) if r.code == code::ACCESS_ACCEPT => Answer::Accept(
+                AuthAttrs::from_accept(&r.attributes, &server.secret, &p.authenticator)
+                    .map(Box::new),
+            ),
             Ok(r) => Answer::Other(r),
             Err(e)
                 if pkt.code() == code::ACCESS_ACCEPT
@@ -800,7 +799,7 @@ impl Client {
         let result = match answer {
             Answer::Accept(Ok(a)) => {
                 c.accepts += 1;
-                ClientResult::Accept(Box::new(a))
+                ClientResult::Accept(a)
             }
             Answer::Accept(Err(e)) => {
                 c.accept_tunnel_invalid += 1;
