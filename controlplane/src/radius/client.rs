@@ -31,6 +31,17 @@
 //! every Access-Accept/Reject/Challenge — a valid Message-Authenticator (Blast-RADIUS,
 //! CVE-2024-3596). Requests carry a Message-Authenticator as their first attribute. Every
 //! drop has its own counter.
+//!
+//! Tunnel attributes (RFC 2868): an Access-Accept's are grouped into [`AuthAttrs::tunnels`]
+//! (by tag, most preferred first, Tunnel-Passwords decrypted with the server's secret and
+//! the request's authenticator). An Accept whose tunnel attributes are malformed — one does
+//! not decode, a password does not decrypt, salts repeat, values conflict within a tag, or
+//! tagged and untagged ones are mixed — ends as [`ClientResult::Reject`] and is counted in
+//! `accept_tunnel_invalid` (the reason in [`Client::last_tunnel_error`]): RFC 2868 §3.1
+//! has an initiator that cannot use the offered tunnels "behave as though an Access-Reject
+//! had been received", and the answer itself was valid, so it is not dropped and
+//! retransmitted (see [`super::wire::tunnel`]). Whether the tunnels suit a LAC is the
+//! caller's question: [`AuthAttrs::l2tp_tunnels`].
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -41,7 +52,8 @@ use rand::{Rng, SeedableRng};
 
 use super::wire::crypto::{self, Signing, VerifyError};
 use super::wire::{
-    code, values, Attribute, ChapPassword, Ipv6Prefix, MsAttr, MsChap2Response, Packet, Repr, Vsa,
+    choose_l2tp, code, is_tunnel_attribute, tunnels, values, Attribute, ChapPassword, Ipv6Prefix,
+    L2tpChoice, MsAttr, MsChap2Response, Packet, Repr, TunnelError, TunnelSpec, Vsa,
 };
 
 /// A RADIUS server and the secret shared with it.
@@ -208,7 +220,11 @@ pub struct AuthAttrs {
     /// MPPE keys as sent (salted and encrypted, RFC 2548 §2.4.2).
     pub mppe_send_key: Option<Vec<u8>>,
     pub mppe_recv_key: Option<Vec<u8>>,
-    /// Attributes not mapped above (unknown ones, other vendors).
+    /// The tunnels offered (RFC 2868), most preferred first, passwords decrypted; filled by
+    /// [`AuthAttrs::from_accept`] (the client's Access-Accept), empty otherwise.
+    pub tunnels: Vec<TunnelSpec>,
+    /// Attributes not mapped above (unknown ones, other vendors; the tunnel attributes too
+    /// when collected by [`AuthAttrs::from_attributes`]).
     pub other: Vec<Attribute>,
 }
 
@@ -252,6 +268,28 @@ impl AuthAttrs {
             }
         }
         a
+    }
+
+    /// Collects the attributes of an Access-Accept and its tunnels: grouped by tag, ordered
+    /// by Tunnel-Preference, Tunnel-Passwords decrypted with `secret` and the Request
+    /// Authenticator of the request the Accept answers. Malformed tunnel attributes are an
+    /// error (the client turns the Accept into a reject).
+    pub fn from_accept(
+        attrs: &[Attribute],
+        secret: &[u8],
+        request_authenticator: &[u8; 16],
+    ) -> Result<AuthAttrs, TunnelError> {
+        let mut a = AuthAttrs::from_attributes(attrs);
+        a.tunnels = tunnels(attrs, secret, request_authenticator)?;
+        a.other.retain(|x| !is_tunnel_attribute(x.kind()));
+        Ok(a)
+    }
+
+    /// RFC 2868 §3.1 for a LAC that speaks L2TP over IPv4: no tunnel offered, the usable
+    /// L2TP tunnels in preference order, or "behave as though an Access-Reject had been
+    /// received" when tunnels were offered and none is usable.
+    pub fn l2tp_tunnels(&self) -> L2tpChoice<'_> {
+        choose_l2tp(&self.tunnels)
     }
 }
 
@@ -333,6 +371,8 @@ pub struct Counters {
     pub drop_bad_authenticator: u64,
     pub drop_missing_message_authenticator: u64,
     pub drop_bad_message_authenticator: u64,
+    /// Valid Access-Accepts with malformed tunnel attributes, reported as rejects.
+    pub accept_tunnel_invalid: u64,
 }
 
 impl Counters {
@@ -361,6 +401,7 @@ impl Counters {
             drop_bad_authenticator,
             drop_missing_message_authenticator,
             drop_bad_message_authenticator,
+            accept_tunnel_invalid,
         } = *o;
         self.access_requests += access_requests;
         self.accepts += accepts;
@@ -384,6 +425,7 @@ impl Counters {
         self.drop_bad_authenticator += drop_bad_authenticator;
         self.drop_missing_message_authenticator += drop_missing_message_authenticator;
         self.drop_bad_message_authenticator += drop_bad_message_authenticator;
+        self.accept_tunnel_invalid += accept_tunnel_invalid;
     }
 }
 
@@ -406,6 +448,13 @@ impl Body {
 }
 
 type Slot = (usize, u8);
+
+/// A verified answer: an Access-Accept collected with its tunnels (or why they are
+/// malformed), or any other answer.
+enum Answer {
+    Accept(Result<Box<AuthAttrs>, TunnelError>),
+    Other(Repr),
+}
 
 #[derive(Debug)]
 struct Pending {
@@ -443,6 +492,7 @@ pub struct Client {
     transmits: VecDeque<Transmit>,
     events: VecDeque<ClientEvent>,
     counters: Counters,
+    last_tunnel_error: Option<TunnelError>,
 }
 
 impl Client {
@@ -463,6 +513,7 @@ impl Client {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             counters: Counters::default(),
+            last_tunnel_error: None,
         }
     }
 
@@ -471,6 +522,10 @@ impl Client {
     }
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+    /// Why the last Access-Accept counted in `accept_tunnel_invalid` was refused.
+    pub fn last_tunnel_error(&self) -> Option<&TunnelError> {
+        self.last_tunnel_error.as_ref()
     }
     /// Requests sent and not yet answered.
     pub fn in_flight(&self) -> usize {
@@ -714,9 +769,26 @@ impl Client {
             }
             return;
         }
-        let Ok(repr) = Repr::parse(&pkt) else {
-            self.counters.drop_malformed += 1;
-            return;
+        // An Accept is collected with its tunnels now, while the request's authenticator and
+        // the server's secret are at hand. A tunnel attribute whose value does not decode
+        // spoils the Accept, not the packet: the answer is valid, and a retransmission
+        // would get the same one.
+        let answer = match Repr::parse(&pkt) {
+            Ok(r) if r.code == code::ACCESS_ACCEPT => Answer::Accept(
+                AuthAttrs::from_accept(&r.attributes, &server.secret, &p.authenticator)
+                    .map(Box::new),
+            ),
+            Ok(r) => Answer::Other(r),
+            Err(e)
+                if pkt.code() == code::ACCESS_ACCEPT
+                    && e.value_error_kind().is_some_and(is_tunnel_attribute) =>
+            {
+                Answer::Accept(Err(TunnelError::Attribute(e)))
+            }
+            Err(_) => {
+                self.counters.drop_malformed += 1;
+                return;
+            }
         };
         let server_idx = p.order[p.pos];
         self.dead(auth)[server_idx] = None;
@@ -724,33 +796,43 @@ impl Client {
             return;
         };
         let c = &mut self.counters;
-        let result = match repr.code {
-            code::ACCESS_ACCEPT => {
+        let result = match answer {
+            Answer::Accept(Ok(a)) => {
                 c.accepts += 1;
-                ClientResult::Accept(Box::new(AuthAttrs::from_attributes(&repr.attributes)))
+                ClientResult::Accept(a)
             }
-            code::ACCESS_REJECT => {
-                c.rejects += 1;
-                let a = AuthAttrs::from_attributes(&repr.attributes);
+            Answer::Accept(Err(e)) => {
+                c.accept_tunnel_invalid += 1;
+                self.last_tunnel_error = Some(e);
                 ClientResult::Reject {
-                    reply_message: a.reply_message,
-                    ms_chap_error: a.ms_chap_error,
+                    reply_message: None,
+                    ms_chap_error: None,
                 }
             }
-            code::ACCESS_CHALLENGE => {
-                c.challenges += 1;
-                ClientResult::Challenge {
-                    reply_message: AuthAttrs::from_attributes(&repr.attributes).reply_message,
-                    state: repr.find(|a| match a {
-                        Attribute::State(s) => Some(s.clone()),
-                        _ => None,
-                    }),
+            Answer::Other(repr) => match repr.code {
+                code::ACCESS_REJECT => {
+                    c.rejects += 1;
+                    let a = AuthAttrs::from_attributes(&repr.attributes);
+                    ClientResult::Reject {
+                        reply_message: a.reply_message,
+                        ms_chap_error: a.ms_chap_error,
+                    }
                 }
-            }
-            _ => {
-                c.acct_responses += 1;
-                ClientResult::AcctOk
-            }
+                code::ACCESS_CHALLENGE => {
+                    c.challenges += 1;
+                    ClientResult::Challenge {
+                        reply_message: AuthAttrs::from_attributes(&repr.attributes).reply_message,
+                        state: repr.find(|a| match a {
+                            Attribute::State(s) => Some(s.clone()),
+                            _ => None,
+                        }),
+                    }
+                }
+                _ => {
+                    c.acct_responses += 1;
+                    ClientResult::AcctOk
+                }
+            },
         };
         self.finish(id, p, Some(result));
         self.drain_queue(now);
@@ -992,7 +1074,7 @@ pub fn encode_acct(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::radius::wire::attr;
+    use crate::radius::wire::{self, attr};
 
     const S1: &str = "192.0.2.1:1812";
     const S2: &str = "192.0.2.2:1812";
@@ -1179,6 +1261,211 @@ mod tests {
             c.poll_event().unwrap().result,
             ClientResult::Reject { .. }
         ));
+    }
+
+    #[test]
+    fn accept_with_tunnels() {
+        use crate::radius::wire::tunnel::{medium_type, tunnel_type};
+        use crate::radius::wire::{Endpoint, TaggedInt, TaggedString, TunnelPassword};
+        let t0 = Instant::now();
+        let mut c = Client::new(cfg(&[S1]), 4);
+        c.access_request(t0, pap(9)).unwrap();
+        let tx = c.poll_transmit().unwrap();
+        let ra = Repr::from_bytes(&tx.payload).unwrap().authenticator;
+        let int = |tag, value| TaggedInt { tag, value };
+        let s = |tag, v: &str| TaggedString {
+            tag,
+            value: v.as_bytes().to_vec(),
+        };
+        // Two tunnels; tag 2 is preferred. The passwords are encrypted for this request.
+        let resp = answer(
+            &tx.payload,
+            b"secret0",
+            code::ACCESS_ACCEPT,
+            vec![
+                Attribute::FramedIpAddress([100, 64, 0, 9].into()),
+                Attribute::TunnelType(int(1, tunnel_type::L2TP)),
+                Attribute::TunnelMediumType(int(1, medium_type::IPV4)),
+                Attribute::TunnelServerEndpoint(s(1, "10.232.0.2")),
+                Attribute::TunnelPassword(
+                    TunnelPassword::encrypt(1, 0x8001, b"secret0", &ra, b"secret-b").unwrap(),
+                ),
+                Attribute::TunnelPreference(int(1, 20)),
+                Attribute::TunnelType(int(2, tunnel_type::L2TP)),
+                Attribute::TunnelServerEndpoint(s(2, "lns2.example")),
+                Attribute::TunnelAssignmentId(s(2, "isp-b")),
+                Attribute::TunnelClientAuthId(s(2, "lac-1")),
+                Attribute::TunnelPassword(
+                    TunnelPassword::encrypt(2, 0x8002, b"secret0", &ra, b"pw2").unwrap(),
+                ),
+                Attribute::TunnelPreference(int(2, 10)),
+            ],
+            true,
+        );
+        c.handle_datagram(t0, tx.socket, tx.dst, &resp);
+        let ev = c.poll_event().unwrap();
+        let ClientResult::Accept(a) = ev.result else {
+            panic!("{:?}", ev.result)
+        };
+        assert_eq!(a.framed_ip, Some([100, 64, 0, 9].into()));
+        // Tunnel attributes are in `tunnels`, not in `other`.
+        assert!(a.other.is_empty(), "{:?}", a.other);
+        assert_eq!(a.tunnels.len(), 2);
+        assert_eq!(a.tunnels[0].tag, 2);
+        assert_eq!(a.tunnels[0].password.as_deref(), Some(&b"pw2"[..]));
+        assert_eq!(
+            a.tunnels[0].server_endpoint,
+            Some(Endpoint::Host("lns2.example".into()))
+        );
+        assert_eq!(a.tunnels[0].assignment_id.as_deref(), Some(&b"isp-b"[..]));
+        assert_eq!(a.tunnels[0].client_auth_id.as_deref(), Some(&b"lac-1"[..]));
+        assert_eq!(a.tunnels[1].tag, 1);
+        assert_eq!(a.tunnels[1].password.as_deref(), Some(&b"secret-b"[..]));
+        assert_eq!(
+            a.tunnels[1].server_endpoint,
+            Some(Endpoint::Ipv4([10, 232, 0, 2].into()))
+        );
+        assert_eq!(
+            a.l2tp_tunnels(),
+            L2tpChoice::Tunnels(vec![&a.tunnels[0], &a.tunnels[1]])
+        );
+        assert_eq!(c.counters().accepts, 1);
+        assert_eq!(c.counters().accept_tunnel_invalid, 0);
+    }
+
+    #[test]
+    fn malformed_tunnel_attributes_turn_an_accept_into_a_reject() {
+        use crate::radius::wire::{TaggedInt, TaggedString, TunnelPassword};
+        let t0 = Instant::now();
+        let mut c = Client::new(cfg(&[S1]), 5);
+        let mut salt_no_high_bit = vec![1u8, 0x01, 0x02];
+        salt_no_high_bit.extend_from_slice(&[0x55; 16]);
+        // Each case: the attributes of an otherwise valid Accept, and the expected error.
+        type Case = (Vec<Attribute>, fn(&TunnelError) -> bool);
+        let cases: Vec<(&str, Case)> = vec![
+            (
+                "zero-length Tunnel-Server-Endpoint",
+                (
+                    vec![Attribute::Unknown {
+                        kind: attr::TUNNEL_SERVER_ENDPOINT,
+                        data: vec![],
+                    }],
+                    |e| {
+                        matches!(
+                            e,
+                            TunnelError::Attribute(wire::Error::AttrBadLength { kind: 67, .. })
+                        )
+                    },
+                ),
+            ),
+            (
+                "Tunnel-Type with tag 0x20",
+                (
+                    vec![Attribute::Unknown {
+                        kind: attr::TUNNEL_TYPE,
+                        data: vec![0x20, 0, 0, 3],
+                    }],
+                    |e| {
+                        matches!(
+                            e,
+                            TunnelError::Attribute(wire::Error::AttrBadValue { kind: 64, .. })
+                        )
+                    },
+                ),
+            ),
+            (
+                "Tunnel-Password salt without its high bit",
+                (
+                    vec![Attribute::Unknown {
+                        kind: attr::TUNNEL_PASSWORD,
+                        data: salt_no_high_bit,
+                    }],
+                    |e| {
+                        matches!(
+                            e,
+                            TunnelError::Attribute(wire::Error::TunnelPasswordSalt {
+                                salt: 0x0102
+                            })
+                        )
+                    },
+                ),
+            ),
+            (
+                "Tunnel-Password encrypted with another secret",
+                (
+                    vec![Attribute::TunnelPassword(
+                        TunnelPassword::encrypt(0, 0x8abc, b"not-the-secret", &[0; 16], b"pw")
+                            .unwrap(),
+                    )],
+                    |e| matches!(e, TunnelError::Password { tag: 0, .. }),
+                ),
+            ),
+            (
+                "tagged and untagged mixed",
+                (
+                    vec![
+                        Attribute::TunnelType(TaggedInt { tag: 1, value: 3 }),
+                        Attribute::TunnelServerEndpoint(TaggedString {
+                            tag: 0,
+                            value: b"10.0.0.1".to_vec(),
+                        }),
+                    ],
+                    |e| matches!(e, TunnelError::MixedTags { tag: 1 }),
+                ),
+            ),
+        ];
+        for (i, (what, (attrs, expect))) in cases.into_iter().enumerate() {
+            c.access_request(t0, pap(i as u64)).unwrap();
+            let tx = c.poll_transmit().unwrap();
+            let resp = answer(&tx.payload, b"secret0", code::ACCESS_ACCEPT, attrs, true);
+            c.handle_datagram(t0, tx.socket, tx.dst, &resp);
+            let ev = c.poll_event().unwrap_or_else(|| panic!("{what}: no event"));
+            assert_eq!(
+                ev.result,
+                ClientResult::Reject {
+                    reply_message: None,
+                    ms_chap_error: None
+                },
+                "{what}"
+            );
+            assert_eq!(c.counters().accept_tunnel_invalid, i as u64 + 1, "{what}");
+            let e = c.last_tunnel_error().unwrap();
+            assert!(expect(e), "{what}: {e}");
+            // Answered: nothing left to retransmit, the server stays alive.
+            assert_eq!(c.in_flight(), 0, "{what}");
+        }
+        let k = *c.counters();
+        assert_eq!((k.accepts, k.rejects, k.drop_malformed), (0, 0, 0));
+        // A malformed tunnel attribute in a Reject, or a malformed non-tunnel attribute in
+        // an Accept, is still a malformed packet.
+        c.access_request(t0, pap(50)).unwrap();
+        let tx = c.poll_transmit().unwrap();
+        let bad = |code, kind, data| {
+            answer(
+                &tx.payload,
+                b"secret0",
+                code,
+                vec![Attribute::Unknown { kind, data }],
+                true,
+            )
+        };
+        c.handle_datagram(
+            t0,
+            tx.socket,
+            tx.dst,
+            &bad(code::ACCESS_REJECT, attr::TUNNEL_TYPE, vec![1]),
+        );
+        c.handle_datagram(
+            t0,
+            tx.socket,
+            tx.dst,
+            &bad(code::ACCESS_ACCEPT, attr::FRAMED_IP_ADDRESS, vec![1, 2, 3]),
+        );
+        assert_eq!(c.counters().drop_malformed, 2);
+        assert_eq!(c.counters().accept_tunnel_invalid, 5);
+        assert!(c.poll_event().is_none());
+        // The retransmission timer still runs for that request.
+        assert_eq!(c.in_flight(), 1);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use super::tunnel::{TaggedInt, TaggedString, TunnelPassword};
 use super::vsa::Vsa;
 use super::{Error, Result};
 
@@ -13,6 +14,11 @@ use super::{Error, Result};
 pub(crate) trait Value: Sized {
     fn decode(kind: u8, d: &[u8]) -> Result<Self>;
     fn encode(&self, out: &mut Vec<u8>);
+    /// Whether a value built in code (not decoded) can be encoded faithfully; `decode`
+    /// never returns a value that fails this.
+    fn check(&self, _kind: u8) -> Result<()> {
+        Ok(())
+    }
 }
 
 fn exact(kind: u8, d: &[u8], n: usize, expected: &'static str) -> Result<()> {
@@ -163,8 +169,8 @@ impl Value for Ipv6Prefix {
 
 macro_rules! dictionary {
     ($( $(#[$m:meta])* $konst:ident $name:ident = $code:literal : $ty:ty, $label:literal; )*) => {
-        /// Attribute types of the dictionary (RFC 2865 §5, RFC 2866 §5, RFC 2869, RFC 3162,
-        /// RFC 3579, RFC 4818, RFC 5176).
+        /// Attribute types of the dictionary (RFC 2865 §5, RFC 2866 §5, RFC 2868, RFC 2869,
+        /// RFC 3162, RFC 3579, RFC 4818, RFC 5176).
         pub mod attr {
             $( pub const $konst: u8 = $code; )*
         }
@@ -199,6 +205,14 @@ macro_rules! dictionary {
                 match self {
                     $( Attribute::$name(_) => $code, )*
                     Attribute::Unknown { kind, .. } => *kind,
+                }
+            }
+            /// Whether the value can be encoded as it is (tags and 3-octet values of the
+            /// tunnel attributes, Tunnel-Password salt and length); `Repr::to_bytes` calls it.
+            pub fn check(&self) -> Result<()> {
+                match self {
+                    $( Attribute::$name(v) => v.check($code), )*
+                    Attribute::Unknown { .. } => Ok(()),
                 }
             }
             /// Appends the value bytes to `out`.
@@ -248,10 +262,21 @@ dictionary! {
     EVENT_TIMESTAMP EventTimestamp = 55: u32, "Event-Timestamp";
     CHAP_CHALLENGE ChapChallenge = 60: Vec<u8>, "CHAP-Challenge";
     NAS_PORT_TYPE NasPortType = 61: u32, "NAS-Port-Type";
+    TUNNEL_TYPE TunnelType = 64: TaggedInt, "Tunnel-Type";
+    TUNNEL_MEDIUM_TYPE TunnelMediumType = 65: TaggedInt, "Tunnel-Medium-Type";
+    TUNNEL_CLIENT_ENDPOINT TunnelClientEndpoint = 66: TaggedString, "Tunnel-Client-Endpoint";
+    TUNNEL_SERVER_ENDPOINT TunnelServerEndpoint = 67: TaggedString, "Tunnel-Server-Endpoint";
+    /// Salted and encrypted (RFC 2868 §3.5; see [`TunnelPassword::decrypt`]).
+    TUNNEL_PASSWORD TunnelPassword = 69: TunnelPassword, "Tunnel-Password";
     MESSAGE_AUTHENTICATOR MessageAuthenticator = 80: [u8; 16], "Message-Authenticator";
+    TUNNEL_PRIVATE_GROUP_ID TunnelPrivateGroupId = 81: TaggedString, "Tunnel-Private-Group-ID";
+    TUNNEL_ASSIGNMENT_ID TunnelAssignmentId = 82: TaggedString, "Tunnel-Assignment-ID";
+    TUNNEL_PREFERENCE TunnelPreference = 83: TaggedInt, "Tunnel-Preference";
     ACCT_INTERIM_INTERVAL AcctInterimInterval = 85: u32, "Acct-Interim-Interval";
     NAS_PORT_ID NasPortId = 87: Vec<u8>, "NAS-Port-Id";
     FRAMED_POOL FramedPool = 88: Vec<u8>, "Framed-Pool";
+    TUNNEL_CLIENT_AUTH_ID TunnelClientAuthId = 90: TaggedString, "Tunnel-Client-Auth-ID";
+    TUNNEL_SERVER_AUTH_ID TunnelServerAuthId = 91: TaggedString, "Tunnel-Server-Auth-ID";
     FRAMED_INTERFACE_ID FramedInterfaceId = 96: [u8; 8], "Framed-Interface-Id";
     FRAMED_IPV6_PREFIX FramedIpv6Prefix = 97: Ipv6Prefix, "Framed-IPv6-Prefix";
     ERROR_CAUSE ErrorCause = 101: u32, "Error-Cause";
@@ -307,6 +332,7 @@ pub(crate) mod tests {
             (any::<[u8; 16]>(), 0u8..=128)
                 .prop_map(|(a, l)| Attribute::DelegatedIpv6Prefix(Ipv6Prefix::new(a.into(), l))),
             any_vsa().prop_map(Attribute::VendorSpecific),
+            crate::radius::wire::tunnel::tests::any_tunnel_attribute(),
             (102u8..=120, bytes(40)).prop_map(|(kind, data)| Attribute::Unknown { kind, data }),
         ]
     }

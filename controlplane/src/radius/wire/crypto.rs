@@ -1,4 +1,5 @@
-//! RADIUS cryptography: User-Password hiding (RFC 2865 §5.2), Request and Response
+//! RADIUS cryptography: User-Password hiding (RFC 2865 §5.2), Tunnel-Password encryption
+//! (RFC 2868 §3.5), Request and Response
 //! Authenticators (RFC 2865 §3, RFC 2866 §3, RFC 5176 §2.3), and the Message-Authenticator
 //! (RFC 3579 §3.2, HMAC-MD5).
 //!
@@ -98,6 +99,112 @@ pub fn unhide_password(secret: &[u8], authenticator: &[u8; 16], hidden: &[u8]) -
         out.pop();
     }
     Ok(out)
+}
+
+/// Longest Tunnel-Password: tag, salt and the encrypted Data-Length + password + padding
+/// must fit the 253-byte attribute value, so at most 240 encrypted bytes.
+pub const MAX_TUNNEL_PASSWORD: usize = 239;
+
+/// What can be checked of an encrypted Tunnel-Password without the secret (RFC 2868 §3.5):
+/// the salt's most significant bit is set, and the encrypted string is 16..=240 bytes, a
+/// multiple of 16 (it holds at least the Data-Length octet).
+pub fn check_tunnel_password(salt: u16, encrypted: &[u8]) -> Result<()> {
+    if salt & 0x8000 == 0 {
+        return Err(Error::TunnelPasswordSalt { salt });
+    }
+    let len = encrypted.len();
+    if len == 0 || !len.is_multiple_of(16) || len > MAX_TUNNEL_PASSWORD + 1 {
+        return Err(Error::TunnelPasswordLength { len });
+    }
+    Ok(())
+}
+
+/// The RFC 2868 §3.5 key stream applied in place: `b(1) = MD5(S + R + A)`,
+/// `b(i) = MD5(S + c(i-1))`, `c(i) = p(i) ⊕ b(i)`. `decrypt` says which of the two blocks
+/// is the ciphertext that feeds the next key.
+fn tunnel_password_xor(
+    secret: &[u8],
+    request_authenticator: &[u8; 16],
+    salt: u16,
+    data: &mut [u8],
+    decrypt: bool,
+) {
+    let mut b = Md5::new()
+        .chain_update(secret)
+        .chain_update(request_authenticator)
+        .chain_update(salt.to_be_bytes())
+        .finalize();
+    for chunk in data.chunks_mut(16) {
+        let mut cipher = [0u8; 16];
+        for (i, (c, k)) in chunk.iter_mut().zip(b.iter()).enumerate() {
+            if decrypt {
+                cipher[i] = *c;
+            }
+            *c ^= k;
+            if !decrypt {
+                cipher[i] = *c;
+            }
+        }
+        b = Md5::new()
+            .chain_update(secret)
+            .chain_update(&cipher[..chunk.len()])
+            .finalize();
+    }
+}
+
+/// Encrypts a Tunnel-Password (RFC 2868 §3.5): the plaintext is the Data-Length octet, the
+/// password and zero padding to a multiple of 16; `salt` must have its high bit set (and be
+/// unique among the Tunnel-Passwords of the packet, which the caller ensures).
+pub fn encrypt_tunnel_password(
+    secret: &[u8],
+    request_authenticator: &[u8; 16],
+    salt: u16,
+    password: &[u8],
+) -> Result<Vec<u8>> {
+    if salt & 0x8000 == 0 {
+        return Err(Error::TunnelPasswordSalt { salt });
+    }
+    if password.len() > MAX_TUNNEL_PASSWORD {
+        return Err(Error::TunnelPasswordTooLong {
+            len: password.len(),
+        });
+    }
+    let mut out = Vec::with_capacity((password.len() + 1).div_ceil(16) * 16);
+    out.push(password.len() as u8);
+    out.extend_from_slice(password);
+    out.resize(out.len().div_ceil(16) * 16, 0);
+    tunnel_password_xor(secret, request_authenticator, salt, &mut out, false);
+    Ok(out)
+}
+
+/// Decrypts a Tunnel-Password: checks the salt and the length ([`check_tunnel_password`]),
+/// then that the Data-Length fits the decrypted bytes and leaves at most 15 bytes of
+/// padding (RFC 2868 §3.5: the padding is 1..=15 octets). A wrong secret or Request
+/// Authenticator fails one of those checks 15 times in 16 for a one-block password.
+pub fn decrypt_tunnel_password(
+    secret: &[u8],
+    request_authenticator: &[u8; 16],
+    salt: u16,
+    encrypted: &[u8],
+) -> Result<Vec<u8>> {
+    check_tunnel_password(salt, encrypted)?;
+    let mut p = encrypted.to_vec();
+    tunnel_password_xor(secret, request_authenticator, salt, &mut p, true);
+    let data_length = usize::from(p[0]);
+    let available = p.len() - 1;
+    if data_length > available {
+        return Err(Error::TunnelPasswordDataLength {
+            data_length,
+            available,
+        });
+    }
+    let padding = available - data_length;
+    if padding > 15 {
+        return Err(Error::TunnelPasswordPadding { padding });
+    }
+    p.truncate(1 + data_length);
+    p.remove(0);
+    Ok(p)
 }
 
 /// Offset (in the packet) of the Message-Authenticator value, if the packet has one.

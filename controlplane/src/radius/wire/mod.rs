@@ -8,6 +8,10 @@
 //! [`Attribute::Unknown`], and vendor-specific attributes of other vendors as
 //! [`Vsa::Other`]. Microsoft VSAs (vendor 311, RFC 2548) are typed as [`MsAttr`].
 //!
+//! Tunnel attributes (RFC 2868) are typed with their tags ([`TaggedInt`], [`TaggedString`],
+//! [`TunnelPassword`]); [`tunnels`] groups them into [`TunnelSpec`]s (see the [`tunnel`]
+//! module for the tag rules and what a malformed one means).
+//!
 //! User-Password travels hidden (RFC 2865 §5.2): a [`Repr`] carries the hidden bytes, and
 //! [`crypto::hide_password`] / [`crypto::unhide_password`] convert with the secret and the
 //! Request Authenticator. [`crypto`] also computes and checks the Request/Response
@@ -18,10 +22,15 @@
 mod attribute;
 pub mod crypto;
 mod packet;
+pub mod tunnel;
 mod vsa;
 
 pub use attribute::{attr, attr_name, values, Attribute, ChapPassword, Ipv6Prefix};
 pub use packet::{code, Packet, RawAttribute, RawAttributes, Repr, HEADER_LEN, MAX_LEN};
+pub use tunnel::{
+    choose_l2tp, is_tunnel_attribute, tunnels, Endpoint, L2tpChoice, TaggedInt, TaggedString,
+    TunnelError, TunnelPassword, TunnelSpec,
+};
 pub use vsa::{ms, MsAttr, MsChap2Response, Vsa, VENDOR_MICROSOFT};
 
 /// Decoding and encoding errors of RADIUS packets.
@@ -98,6 +107,40 @@ pub enum Error {
     HiddenPasswordLength { len: usize },
     #[error("packet has {count} Message-Authenticator attributes (at most one is allowed)")]
     DuplicateMessageAuthenticator { count: usize },
+    #[error(
+        "Tunnel-Password salt 0x{salt:04x}: the most significant bit must be set (RFC 2868 §3.5)"
+    )]
+    TunnelPasswordSalt { salt: u16 },
+    #[error(
+        "encrypted Tunnel-Password of {len} bytes: must be a multiple of 16 between 16 and 240"
+    )]
+    TunnelPasswordLength { len: usize },
+    #[error("Tunnel-Password of {len} bytes: must be at most 239 bytes")]
+    TunnelPasswordTooLong { len: usize },
+    #[error("decrypted Tunnel-Password: Data-Length {data_length} is larger than the {available} bytes after it (wrong secret, or a corrupt attribute)")]
+    TunnelPasswordDataLength {
+        data_length: usize,
+        available: usize,
+    },
+    #[error("decrypted Tunnel-Password: {padding} bytes of padding, at most 15 are allowed (wrong secret, or a corrupt attribute)")]
+    TunnelPasswordPadding { padding: usize },
+}
+
+impl Error {
+    /// The attribute type an error is about, when it is about one attribute's value (not
+    /// its framing): the client uses it to tell a malformed tunnel attribute from other
+    /// malformed packets.
+    pub fn value_error_kind(&self) -> Option<u8> {
+        match self {
+            Error::AttrBadLength { kind, .. } | Error::AttrBadValue { kind, .. } => Some(*kind),
+            Error::TunnelPasswordSalt { .. }
+            | Error::TunnelPasswordLength { .. }
+            | Error::TunnelPasswordTooLong { .. }
+            | Error::TunnelPasswordDataLength { .. }
+            | Error::TunnelPasswordPadding { .. } => Some(attr::TUNNEL_PASSWORD),
+            _ => None,
+        }
+    }
 }
 
 /// Result of RADIUS wire operations.

@@ -233,6 +233,7 @@ impl Repr {
         out.extend_from_slice(&self.authenticator);
         let mut value = Vec::with_capacity(253);
         for a in &self.attributes {
+            a.check()?;
             value.clear();
             a.encode(&mut value);
             if value.len() > 253 {
