@@ -18,4 +18,5 @@
 //! the PPPoE client side, PADM/PADN (RFC 4938), the TR-101 access-loop tags beyond keeping
 //! them as Vendor-Specific bytes, 802.1ad double tags.
 
+pub mod discovery;
 pub mod wire;
