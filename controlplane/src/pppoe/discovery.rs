@@ -1021,3 +1021,99 @@ fn pads(
 fn fits(w: FrameWriter) -> Option<Vec<u8>> {
     (w.payload_len() <= MAX_DISCOVERY_PAYLOAD).then(|| w.finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_move_forward_wrap_and_run_out() {
+        let mut p = PortIds::new(0xfffd);
+        assert_eq!((p.alloc(), p.alloc(), p.alloc()), (Some(0xfffd), Some(0xfffe), Some(1)));
+        p.free(0xfffe);
+        assert_eq!(p.alloc(), Some(2), "a freed id waits for the cursor to come round");
+        let mut n = 3;
+        while p.alloc().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 65534, "every id of 1..=0xfffe once, 0 and 0xffff never");
+        assert_eq!(p.count, 65534);
+        p.free(0);
+        p.free(0xffff);
+        p.free(40_000);
+        p.free(40_000);
+        assert_eq!(p.count, 65533, "freeing twice or a reserved id changes nothing");
+        assert_eq!(p.alloc(), Some(40_000));
+        assert_eq!(p.alloc(), None);
+    }
+
+    #[test]
+    fn session_id_start_depends_on_key_and_port() {
+        let a = Discovery::new([1; 32], Limits::default());
+        let b = Discovery::new([2; 32], Limits::default());
+        let starts = [
+            a.session_id_start(PortId(0)),
+            a.session_id_start(PortId(1)),
+            b.session_id_start(PortId(0)),
+        ];
+        assert!(starts.iter().all(|s| (1..=MAX_SESSION_ID).contains(s)));
+        assert!(starts[0] != starts[1] && starts[0] != starts[2], "{starts:?}");
+    }
+
+    #[test]
+    fn cookie_epochs() {
+        let mut d = Discovery::new([3; 32], Limits::default());
+        let t0 = Instant::now();
+        let p = Peer {
+            port: PortId(1),
+            vlan: None,
+            port_mac: [2, 0, 0, 0, 0, 1],
+            mac: [2, 0, 0, 0, 0, 2],
+        };
+        let e0 = d.epoch(t0);
+        let c = d.cookie(e0, &p);
+        assert!(d.cookie_ok(t0 + Duration::from_secs(59), &p, &c));
+        assert!(d.cookie_ok(t0 + Duration::from_secs(119), &p, &c));
+        assert!(!d.cookie_ok(t0 + Duration::from_secs(120), &p, &c));
+        let mut bad = c;
+        bad[15] ^= 1;
+        assert!(!d.cookie_ok(t0, &p, &bad));
+        assert!(!d.cookie_ok(t0, &p, &c[..15]));
+        assert!(!d.cookie_ok(t0, &p, &[]));
+        let untagged_vs_vlan0 = Peer { vlan: Some(0), ..p };
+        assert!(!d.cookie_ok(t0, &untagged_vs_vlan0, &c));
+    }
+
+    #[test]
+    fn rfc4638_negotiation() {
+        assert_eq!(negotiate_max_payload(Some(1500), 1500), Some(1500));
+        assert_eq!(negotiate_max_payload(Some(9000), 1500), Some(1500));
+        assert_eq!(negotiate_max_payload(Some(1500), 9000), Some(1500));
+        assert_eq!(negotiate_max_payload(Some(1500), 1492), None);
+        assert_eq!(negotiate_max_payload(Some(1492), 1500), None);
+        assert_eq!(negotiate_max_payload(None, 1500), None);
+    }
+
+    #[test]
+    fn session_is_small() {
+        // The figure quoted in the module docs (Vec/Option<Vec> headers included, their
+        // heap bytes not).
+        assert_eq!(std::mem::size_of::<Session>(), 120);
+        assert_eq!(std::mem::size_of::<MacSessions>(), 8);
+        assert_eq!(std::mem::size_of::<Bucket>(), 24);
+    }
+
+    #[test]
+    fn counters_list_every_field() {
+        let c = Counters {
+            limit_port: 3,
+            ..Counters::default()
+        };
+        let f = c.fields();
+        assert_eq!(f.len(), std::mem::size_of::<Counters>() / 8);
+        assert_eq!(f.iter().find(|(n, _)| *n == "limit_port"), Some(&("limit_port", 3)));
+        let mut sum = c;
+        sum.add(&c);
+        assert_eq!(sum.limit_port, 6);
+    }
+}
