@@ -21,5 +21,6 @@ pub mod l2tp;
 pub mod neighbor;
 pub mod packet;
 pub mod ppp;
+pub mod pppoe;
 pub mod radius;
 pub mod subscriber;
