@@ -43,3 +43,10 @@ topo_up() {
   done
   return 0
 }
+
+# topo_add_tap NAME: one more TAP in $NS_C's bridge (one per PPPoE subscriber: each lwIP
+# process owns one TAP and its own MAC on the shared segment).
+topo_add_tap() {
+  ip -n "$NS_C" tuntap add dev "$1" mode tap || return 1
+  ip -n "$NS_C" link set "$1" master "${P}br0" && ip -n "$NS_C" link set "$1" up
+}
