@@ -109,6 +109,9 @@ static err_t tap_linkoutput(struct netif *nif, struct pbuf *p) {
   /* The untagged frame at buf + 4, so that a tag fits in front of its type. */
   unsigned char *f = buf + VLAN_HLEN_;
   size_t n = pbuf_copy_partial(p, f, p->tot_len, 0);
+  /* A NIC pads to the 60-byte minimum; lwIP does not (a PADT would be 20 bytes). Padding
+   * makes the peer rely on the PPPoE LENGTH field, as it must with real CPEs. */
+  if (n < 60) { memset(f + n, 0, 60 - n); n = 60; }
   pppoe_sniff(f, n, 1);
   if (tap_vlan >= 0) {
     /* dst, src | 0x8100, TCI (priority 0, VLAN id) | the original type and payload */

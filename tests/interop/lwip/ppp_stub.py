@@ -199,5 +199,8 @@ while not st["done"] and time.time() - start < RUNTIME:
         st["up"] = True; log("IPCP UP local=%s remote=%s" % (LOCAL, REMOTE))
     if st["v6_rx"] and st["v6_tx"] and not st.get("up6"):
         st["up6"] = True; log("IPV6CP UP")
-if not st["done"]: cp(LCP, 5, nid(), b"runtime"); log("LCP TermReq sent (runtime)"); time.sleep(0.3)
+if not st["done"]: cp(LCP, 5, nid(), b"runtime"); log("LCP TermReq sent (runtime)")
+# Linger so the last frames (a Terminate-Ack) leave before the pty closes: with pppoe-server
+# the pppoe child dies with the pty and the peer would wait for an answer that never came.
+time.sleep(0.3)
 log("exit")
