@@ -18,7 +18,8 @@
 # segment (distinct sessions and addresses); a wrong password (authfail); the AC side ending
 # the session (LCP Terminate, PADT reaches lwIP, lwIP goes down); VLAN 100 through the relay
 # (up, pings, every frame on the trunk tagged 100) and a subscriber on VLAN 200 that gets no
-# offer; tshark decodes PPPoED, PPPoES, PPP with nothing malformed.
+# offer; tshark decodes PPPoED, PPPoES, PPP with nothing malformed. Then discovery_probe.py
+# runs every case against rp-pppoe (that it works is checked, rp-pppoe's answers only shown).
 # Needs root, pppoe (rp-pppoe), tcpdump, tshark, ethtool, python3. Exit 0 all ok, 1 a
 # failure, 2 something missing. KEEP=1 keeps the work directory (kept on failure anyway).
 set -u
@@ -184,6 +185,34 @@ check "vlan 200: no offer (the relay serves VLAN 100 only), never up" \
 check "vlan: the VLAN 200 client dropped the VLAN 100 PADI it saw on the bridge (vlan_drops > 0)" \
   "grep -Eq '^done up=0 .* vlan_drops=[1-9]' $W/vlan/other.out"
 tshark_ok vlan "${P}s0"
+
+# --- the hostile discovery probe against rp-pppoe -------------------------------------------
+# rp-pppoe's behaviour is not ours to judge: these lines check that the probe works (every
+# case runs to its result line; the well-formed baselines are answered) and show the rest.
+echo "# probe (rp-pppoe's answers shown, not judged)"
+mkdir -p "$W/probe"; capture probe "${P}s0"; server probe "${P}s0" chap 30
+topo_add_probe "${P}p0" || { echo "FAIL - probe veth"; fail=1; }
+AC_MAC=$(ip -n "$NS_S" -br link show "${P}s0" | awk '{print $3}')
+probe() { # CASE ARGS...
+  ip netns exec "$NS_C" timeout 60 python3 "$HERE/discovery_probe.py" "${P}p0" "$AC_MAC" --case "$@" \
+    > "$W/probe/$1.out" 2>&1
+  echo $? > "$W/probe/$1.rc"
+  sed "s/^/    /" "$W/probe/$1.out"
+}
+for c in "padi-flood --count 500" "padr-forged" "bad-tags" "unknown-session" "oversize" "padt-foreign"; do
+  probe $c
+  n=${c%% *}
+  check "probe $n: ran to its result line" "[ \$(cat $W/probe/$n.rc) -eq 0 ] && grep -q '^result case=$n ' $W/probe/$n.out"
+done
+check "probe padi-flood: 500 PADIs sent, rp-pppoe offered to some of them" \
+  "grep -Eq '^result case=padi-flood sent=500 pps=[0-9]+ pado=[1-9]' $W/probe/padi-flood.out"
+check "probe padr-forged: the valid baseline PADR got a session" \
+  "grep -Eq '^result case=padr-forged .* valid_session=[1-9]' $W/probe/padr-forged.out"
+check "probe bad-tags: the control PADI got a PADO" "grep -q '^probe bad-tags variant=control reply=PADO' $W/probe/bad-tags.out"
+check "probe oversize / padt-foreign: the probe set up its own sessions" \
+  "grep -q '^probe session id=' $W/probe/oversize.out && grep -q '^probe session id=' $W/probe/padt-foreign.out"
+server_stop; capture_stop
+echo "    tshark flags $(tshark -n -r "$W/probe/${P}s0.pcap" -Y "$BAD" 2>/dev/null | wc -l) frames on ${P}s0 as malformed (the probe's, on purpose)"
 
 [ $fail -eq 0 ] && echo "PASS: lwIP PPPoE client against rp-pppoe's pppoe-server (PAP, CHAP, two subscribers, VLAN 100)"
 exit $fail
