@@ -31,9 +31,13 @@
  *                                                NCP is up, waits --ncp-wait ms for the
  *                                                other; "none" where one did not come up)
  *   ping ok seq=N rtt_ms=X | ping timeout seq=N  ICMP echo through the PPP link
+ *   xping ok seq=N target=T rtt_ms=X | xping timeout seq=N target=T
+ *                                                --xping T: after the pings, --xcount pings
+ *                                                to T that may well go unanswered (e.g. an
+ *                                                address in another VR): not in the exit status
  *   ppp down reason=NAME code=N                  the link went down (not by us)
  *   ppp closed                                   our own close finished
- *   done up=0|1 pings_ok=K pings=N down=NAME|none [vlan_drops=K]
+ *   done up=0|1 pings_ok=K pings=N down=NAME|none [vlan_drops=K] [xpings_ok=K]
  * Exit status: 0 up and every ping answered; 1 up but K < N pings answered, or the link went
  * down before the pings were done; 2 never up; 64 bad arguments or setup error.
  * Diagnostics (lwIP's PPP debug) go to stderr.
@@ -438,7 +442,8 @@ static void usage(void) {
           "       [--ping TARGET] [--count N] [--interval MS] [--ping-timeout MS]\n"
           "       [--up-timeout S] [--ncp-wait MS] [--hold S]\n"
           "       lwip_lac --pppoe --tap IF [--mac 02:..] [--vlan N] [--service NAME] [--ac NAME]\n"
-          "       [--user U] [--password P] [--auth ...] [--ping TARGET ...] [--up-timeout S] [--hold S]\n");
+          "       [--user U] [--password P] [--auth ...] [--ping TARGET ...] [--up-timeout S] [--hold S]\n"
+          "       (both) [--xping TARGET --xcount N]: extra pings, not in the exit status\n");
   exit(64);
 }
 
@@ -455,6 +460,8 @@ int main(int argc, char **argv) {
   /* lwIP strlen()s both names (PPPOE_SCNAME_SUPPORT): "" not NULL. "" sends an empty
    * Service-Name (any service) and an empty AC-Name tag. */
   const char *service = "", *acname = "";
+  const char *xtarget = NULL;
+  int xcount = 3;
   int port = 1701, count = 3, interval_ms = 1000, ping_timeout_ms = 2000;
   int up_timeout = 20, ncp_wait_ms = 2000, hold = 0;
   static const struct option opts[] = {
@@ -465,7 +472,7 @@ int main(int argc, char **argv) {
       {"interval", 1, 0, 'I'}, {"ping-timeout", 1, 0, 'T'}, {"up-timeout", 1, 0, 'U'},
       {"ncp-wait", 1, 0, '6'}, {"hold", 1, 0, 'H'},     {"help", 0, 0, 'h'},
       {"pppoe", 0, 0, 'E'},    {"vlan", 1, 0, 'V'},     {"service", 1, 0, 'S'},
-      {"ac", 1, 0, 'C'},
+      {"ac", 1, 0, 'C'},       {"xping", 1, 0, 'x'},    {"xcount", 1, 0, 'X'},
       {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -491,6 +498,8 @@ int main(int argc, char **argv) {
     case 'V': tap_vlan = atoi(optarg); if (tap_vlan < 1 || tap_vlan > 4094) usage(); break;
     case 'S': service = optarg; break;
     case 'C': acname = optarg; break;
+    case 'x': xtarget = optarg; break;
+    case 'X': xcount = atoi(optarg); break;
     default: usage();
     }
   }
@@ -517,6 +526,9 @@ int main(int argc, char **argv) {
   if (gw && !ip4addr_aton(gw, &gwa)) { fprintf(stderr, "bad --gw\n"); return 64; }
   if (lns && !ipaddr_aton(lns, &lns_ip)) { fprintf(stderr, "bad --lns\n"); return 64; }
   if (target && !ipaddr_aton(target, &target_ip)) { fprintf(stderr, "bad --ping\n"); return 64; }
+  ip_addr_t xtarget_ip;
+  if (xtarget && !ipaddr_aton(xtarget, &xtarget_ip)) { fprintf(stderr, "bad --xping\n"); return 64; }
+  if (!xtarget) xcount = 0;
   if (!target) count = 0;
 
   u8_t authflags = 0;
@@ -571,7 +583,7 @@ int main(int argc, char **argv) {
   if (ppp_connect(ppp, 0) != ERR_OK) { fprintf(stderr, "ppp_connect failed\n"); return 64; }
 
   run_for(up_timeout * 1000.0, cond_up_or_dead);
-  int pings_ok = 0, pings = 0, down_early = 0;
+  int pings_ok = 0, pings = 0, down_early = 0, xpings_ok = 0;
   if (ppp_is_up) {
     if (ncp_wait_ms > 0) run_for(ncp_wait_ms, cond_both_ncps);
     char local[16] = "none", peer[16] = "none", d1[16] = "none", d2[16] = "none", ll[48] = "none";
@@ -609,8 +621,22 @@ int main(int argc, char **argv) {
       ping_seq_wait = 0;
       if (i < count && rtt < interval_ms) run_for(interval_ms - rtt, cond_dead);
     }
-    raw_remove(rp);
     if (ppp_dead && pings < count) down_early = 1;
+    for (int i = 1; i <= xcount && !stop_requested && !ppp_dead; i++) {
+      ping_seq_wait = (u16_t)(1000 + i);
+      ping_got = 0;
+      double t0 = now_ms();
+      if (ping_send(rp, &xtarget_ip, ping_seq_wait) == 0) run_for(ping_timeout_ms, cond_ping);
+      double rtt = now_ms() - t0;
+      if (ping_got) {
+        xpings_ok++;
+        emit("xping ok seq=%d target=%s rtt_ms=%.2f", i, xtarget, rtt);
+      } else {
+        emit("xping timeout seq=%d target=%s", i, xtarget);
+      }
+      ping_seq_wait = 0;
+    }
+    raw_remove(rp);
     if (hold > 0 && !ppp_dead) run_for(hold * 1000.0, cond_dead);
   } else if (!ppp_dead) {
     emit("ppp timeout after=%ds", up_timeout);
@@ -627,11 +653,10 @@ int main(int argc, char **argv) {
     if (ppp_dead && ppp_last_err == PPPERR_USER) emit("ppp closed");
   }
   if (ppp_dead) ppp_free(ppp);
-  if (pppoe_mode)
-    emit("done up=%d pings_ok=%d pings=%d down=%s vlan_drops=%lu", ppp_ever_up, pings_ok, count, down,
-         vlan_drops);
-  else
-    emit("done up=%d pings_ok=%d pings=%d down=%s", ppp_ever_up, pings_ok, count, down);
+  char tail[64] = "", xtail[32] = "";
+  if (pppoe_mode) snprintf(tail, sizeof tail, " vlan_drops=%lu", vlan_drops);
+  if (xtarget) snprintf(xtail, sizeof xtail, " xpings_ok=%d", xpings_ok);
+  emit("done up=%d pings_ok=%d pings=%d down=%s%s%s", ppp_ever_up, pings_ok, count, down, tail, xtail);
   close(tap_fd);
   if (!ppp_ever_up) return 2;
   if (down_early || pings_ok < count) return 1;

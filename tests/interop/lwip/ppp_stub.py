@@ -45,7 +45,7 @@ if "pty" in args[:-1]:
 else:
     fd = os.open(args[0], os.O_RDWR | os.O_NOCTTY)
     tty.setraw(fd)
-log("start", " ".join(args))
+log("start pid=%d" % os.getpid(), " ".join(args))
 
 LCP, PAP, CHAP, IPCP, IPV6CP, IP = 0xC021, 0xC023, 0xC223, 0x8021, 0x8057, 0x0021
 

