@@ -33,7 +33,7 @@
 #      to LNS A's DAE), ISP B by killing bob's pppd (xl2tpd sends CDN)
 #   A6 a client's PADT (the probe, from the subscriber's own MAC, no LCP Terminate) → CDN from
 #      the LAC toward the LNS
-#   A7 xl2tpd stops (StopCCN) → PADT to the subscriber of that tunnel
+#   A7 xl2tpd ends the tunnel (StopCCN) → PADT to the subscriber of that tunnel
 #   A8 the hostile discovery probe: PADI flood (sessions bounded, per-MAC PADO limit, at most
 #      max_sessions_per_mac sessions per MAC), forged PADRs get no session, bad tags, unknown
 #      sessions, oversize frames, a foreign PADT does not end the victim's session
@@ -189,16 +189,22 @@ local_addr() { sed -n 's/^ppp up local=\([0-9.]*\) .*/\1/p' "$W/$1.out" | head -
 sid() { sed -n 's/^pppoe session id=\([0-9]*\) .*/\1/p' "$W/$1.out" | head -1; }
 
 # --- part 1: preflight, lwIP's L2TP LAC from va-lac with the appliance's addresses -------
-# preflight NAME PORT_IF MAC ADDR LNS SECRET USER AUTH PING
+# preflight NAME PORT_IF MAC ADDR LNS SECRET USER AUTH PING [HOLD ACTION]: ACTION (a
+# function) runs once lwIP's pings are done, while it holds HOLD s
 preflight() {
-  local n=$1 pif=$2 mac=$3 addr=$4 lns=$5 sec=$6 user=$7 auth=$8 ping=$9
+  local n=$1 pif=$2 mac=$3 addr=$4 lns=$5 sec=$6 user=$7 auth=$8 ping=$9 hold=${10:-0} action=${11:-}
   ip -n "$NS_S" link add "${P}pf0" type bridge && ip -n "$NS_S" tuntap add dev "${P}pft0" mode tap &&
     ip -n "$NS_S" link set "$pif" master "${P}pf0" && ip -n "$NS_S" link set "${P}pft0" master "${P}pf0" &&
     ip -n "$NS_S" link set "${P}pf0" up && ip -n "$NS_S" link set "${P}pft0" up || die "preflight bridge"
   echo "# preflight $n: lwIP L2TP LAC $addr ($mac) → $lns as $user/$auth"
   ip netns exec "$NS_S" timeout 60 "$LAC" --tap "${P}pft0" --addr "$addr" --mac "$mac" --lns "$lns" --secret "$sec" \
     --user "$user" --password "$PASS" --auth "$auth" --ping "$ping" --count 3 --interval 200 --up-timeout 15 \
-    > "$W/$n.out" 2> "$W/$n.err"
+    --hold "$hold" > "$W/$n.out" 2> "$W/$n.err" &
+  local pid=$!
+  if [ -n "$action" ]; then
+    wait_for "$W/$n.out" '^ping (ok|timeout) seq=3 |^done |^ppp down' 25 && $action
+  fi
+  wait $pid
   echo $? > "$W/$n.rc"
   show "$n"
   ip -n "$NS_S" link set "$pif" nomaster
@@ -207,10 +213,23 @@ preflight() {
 preflight pf-a "$UPA_IF" "$UPA_MAC" 10.231.0.1/30 10.231.0.2 secret-a "$ALICE" chap "$HOST_IP"
 check "P1 ISP A's LNS: $ALICE (CHAP, FreeRADIUS) up with 100.64.0.10, 3/3 pings to the host $HOST_IP" \
   "grep -q '^ppp up local=100.64.0.10 peer=100.64.0.1 ' $W/pf-a.out && grep -q '^done up=1 pings_ok=3 pings=3 down=none' $W/pf-a.out"
-preflight pf-b "$UPB_IF" "$UPB_MAC" 10.232.0.1/30 10.232.0.2 secret-b "$BOB" pap 100.64.0.1
+# xl2tpd ends a tunnel (StopCCN) when told "d TUNNEL_ID" on its control pipe (it sends
+# none when it is stopped by a signal): its id for the tunnel from 10.232.0.1, from its log.
+xl2tpd_stop_tunnel() {
+  local tid
+  tid=$(sed -n 's/.*Connection established to 10\.232\.0\.1, [0-9]*\.  Local: \([0-9]*\),.*/\1/p' "$W/xl2tpd.log" | tail -1)
+  echo "    xl2tpd: disconnecting tunnel ${tid:-?}"
+  [ -n "$tid" ] && echo "d $tid" > "$W/xl2tpd.ctl"
+}
+preflight pf-b "$UPB_IF" "$UPB_MAC" 10.232.0.1/30 10.232.0.2 secret-b "$BOB" pap 100.64.0.1 15 xl2tpd_stop_tunnel
 check "P2 ISP B's LNS: $BOB (PAP, ppp_stub) up in 100.64.0.20-50, 3/3 pings to 100.64.0.1" \
   "grep -Eq '^ppp up local=100\.64\.0\.(2[0-9]|[34][0-9]|50) peer=100\.64\.0\.1 ' $W/pf-b.out &&
-   grep -q '^done up=1 pings_ok=3 pings=3 down=none' $W/pf-b.out && grep -q 'PAP user=$BOB ok=True' $W/stub.log"
+   [ \$(grep -c '^ping ok ' $W/pf-b.out) -eq 3 ] && grep -q 'PAP user=$BOB ok=True' $W/stub.log"
+sleep 0.5
+# (lwIP's LAC answers the StopCCN with a ZLB but keeps its PPP until LCP echo fails.)
+check "P3 xl2tpd's tunnel disconnect (A7's trigger): StopCCN from 10.232.0.2 on $LB_IF" \
+  "[ \$(tshark -n -r $W/upb.pcap -Y 'l2tp.avp.message_type == 4 && ip.src == 10.232.0.2' 2>/dev/null | wc -l) -ge 1 ] &&
+   grep -q 'closed to 10.232.0.1.*(Goodbye!)' $W/xl2tpd.log"
 
 if [ "${PREFLIGHT_ONLY:-0}" = 1 ]; then
   el=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.0f", b - a}')
@@ -266,7 +285,7 @@ check "A1 bob: ppp up with xl2tpd's address ($BOB_IP in 100.64.0.20-50), peer 10
   "[[ '$BOB_IP' =~ ^100\.64\.0\.(2[0-9]|[34][0-9]|50)$ ]] && grep -q '^ppp up local=$BOB_IP peer=100.64.0.1 ' $W/bob.out"
 check "A1 bob: 3/3 pings to 100.64.0.1 (ppp_stub behind xl2tpd)" "[ \$(grep -c '^ping ok ' $W/bob.out) -eq 3 ]"
 check "A1 xl2tpd: the call came from the LAC (10.232.0.1) and the stub authenticated $BOB" \
-  "grep -q 'Call established' $W/xl2tpd.log && [ \$(grep -c 'PAP user=$BOB ok=True' $W/stub.log) -ge 2 ]"
+  "[ \$(grep -c 'Call established with 10.232.0.1' $W/xl2tpd.log) -ge 2 ] && [ \$(grep -c 'PAP user=$BOB ok=True' $W/stub.log) -ge 2 ]"
 
 # A2 + A3: alice, CHAP, through VR isp-a to LNS A; then pings to bob's (overlapping) address
 sub alice "${P}tap0" "$ALICE_MAC" "$ALICE" chap 90 "$HOST_IP" --xping "${BOB_IP:-100.64.0.20}" --xcount 3
@@ -306,7 +325,8 @@ wait_for "$W/alice.out" '^ppp down' 30
 check "A5 alice sees her link go" "grep -q '^ppp down' $W/alice.out"
 sub_wait alice
 STUB_PID=$(awk -v u="$BOB" '/ start pid=/ {p=$3} /PAP user=/ && $0 ~ u {q=p} END {sub("pid=","",q); print q}' "$W/stub.log")
-[ -n "$STUB_PID" ] && kill -TERM "$STUB_PID" 2>/dev/null    # bob's pppd at xl2tpd: xl2tpd sends CDN
+# bob's pppd at xl2tpd (a ppp_stub we started through xl2tpd): xl2tpd sends CDN when it ends
+[ -n "$STUB_PID" ] && grep -q ppp_stub "/proc/$STUB_PID/cmdline" 2>/dev/null && kill -TERM "$STUB_PID"
 wait_for "$W/bob.out" "^pppoe padt received session=$BOB_SID " 10
 check "A5 xl2tpd's CDN (bob's pppd $STUB_PID gone) became a PADT to bob (session $BOB_SID)" \
   "[ -n '$STUB_PID' ] && grep -q '^pppoe padt received session=$BOB_SID mac=$ACC_MAC' $W/bob.out"
@@ -323,15 +343,15 @@ check "A6 a PADT from bob's MAC (session $BOB2_SID) made the LAC send CDN to xl2
 check "A6 after the PADT the AC sent bob nothing more in that session" "[ \"\$(res padt session_frames_after)\" = 0 ]"
 sub_wait bob2
 
-# A7: xl2tpd stops (StopCCN) → PADT to the subscriber of that tunnel
+# A7: xl2tpd ends the tunnel (StopCCN) → PADT to the subscriber of that tunnel
 capture "$NS_B" "$LB_IF" upb3 udp port 1701
 sub bob3 "${P}tap1" "$BOB_MAC" "$BOB" pap 40 100.64.0.1
 wait_for "$W/bob3.out" '^ping (ok|timeout) seq=3 |^done |^ppp down' 25
 BOB3_SID=$(sid bob3)
-kill -TERM $XL_PID; wait $XL_PID 2>/dev/null; XL_PID=
+xl2tpd_stop_tunnel
 wait_for "$W/bob3.out" "^pppoe padt received session=$BOB3_SID " 10
 stop_capture upb3
-check "A7 xl2tpd stopped: StopCCN on $LB_IF, then a PADT to bob (session $BOB3_SID)" \
+check "A7 xl2tpd ended the tunnel: StopCCN on $LB_IF, then a PADT to bob (session $BOB3_SID)" \
   "[ \$(l2tp_msgs upb3 'l2tp.avp.message_type == 4 && ip.src == 10.232.0.2') -ge 1 ] &&
    grep -q '^pppoe padt received session=$BOB3_SID ' $W/bob3.out"
 sub_wait bob3
