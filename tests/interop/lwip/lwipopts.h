@@ -1,7 +1,7 @@
-/* lwIP options for the PPPoL2TP LAC test harness (tests/interop/lwip/lwip_lac.c).
- * Bare-metal style (NO_SYS): one thread, a select() loop on the TAP fd driving
- * sys_check_timeouts(). Only what the harness needs: Ethernet/ARP on the TAP, UDP for
- * L2TP, raw ICMP for pings, IPv4 and IPv6, and the PPP stack with PPPoL2TP. */
+/* lwIP options for the PPP test harness (tests/interop/lwip/lwip_lac.c: PPPoL2TP LAC or
+ * PPPoE client). Bare-metal style (NO_SYS): one thread, a select() loop on the TAP fd
+ * driving sys_check_timeouts(). Only what the harness needs: Ethernet/ARP on the TAP, UDP
+ * for L2TP, raw ICMP for pings, IPv4 and IPv6, and the PPP stack with PPPoL2TP and PPPoE. */
 #ifndef VL_LWIPOPTS_H
 #define VL_LWIPOPTS_H
 
@@ -45,6 +45,8 @@
 #define PPPOL2TP_SUPPORT            1
 #define PPPOL2TP_AUTH_SUPPORT       1
 #define PPPOE_SUPPORT               1
+/* Service-Name and AC-Name in the PADI (--service, --ac); lwIP then strlen()s both names. */
+#define PPPOE_SCNAME_SUPPORT        1
 #define PPPOS_SUPPORT               0
 #define PAP_SUPPORT                 1
 #define CHAP_SUPPORT                1

@@ -1,18 +1,25 @@
 #!/usr/bin/python3
-"""ppp_stub: the server (LNS) side of PPP in userspace, standing in for pppd under xl2tpd
-(the kernel here has no /dev/ppp). xl2tpd execs "pppd <pty> passive nodetach LOCAL:REMOTE
-... file F" for each call; this speaks async-HDLC PPP (RFC 1662) on the pty:
+"""ppp_stub: the server (LNS or PPPoE AC) side of PPP in userspace, standing in for pppd
+under xl2tpd or rp-pppoe's pppoe-server (the kernel here has no /dev/ppp). xl2tpd execs
+"pppd <pty> passive nodetach LOCAL:REMOTE ... file F" for each call; pppoe-server execs
+"pppd pty 'pppoe -n -I IF -e SESSION:MAC -S ...' ... LOCAL:REMOTE ..." for each session, and
+then, as pppd would, the stub runs that command on a new pty of its own (raw mode) and talks
+to it through the master. Either way it speaks async-HDLC PPP (RFC 1662) on the pty:
 LCP (MRU, ACCM, magic, auth), PAP or CHAP-MD5 (RFC 1994) against one user/password,
 IPCP (RFC 1332) assigning REMOTE and offering a DNS server (RFC 1877), IPV6CP (RFC 5072)
 with interface identifiers, LCP echo, ICMP echo replies to pings at LOCAL, Terminate.
 Bounded runtime. Environment:
   PPP_STUB_AUTH=pap|chap|none   PPP_STUB_USER, PPP_STUB_PASS   PPP_STUB_DNS (default 192.0.2.53)
+  PPP_STUB_USERS="user:password ..."  (several accepted users; replaces USER/PASS)
   PPP_STUB_RUNTIME seconds (default 20)   PPP_STUB_LOG file (events, one per line)"""
 import os, random, select, socket, struct, sys, time, tty, hashlib
 
 AUTH = os.environ.get("PPP_STUB_AUTH", "pap")
 USER = os.environ.get("PPP_STUB_USER", "alice").encode()
 PASS = os.environ.get("PPP_STUB_PASS", "secret").encode()
+USERS = {USER: PASS}
+if os.environ.get("PPP_STUB_USERS"):
+    USERS = dict(tuple(x.encode() for x in e.split(":", 1)) for e in os.environ["PPP_STUB_USERS"].split())
 DNS = os.environ.get("PPP_STUB_DNS", "192.0.2.53")
 RUNTIME = float(os.environ.get("PPP_STUB_RUNTIME", "20"))
 LOGF = open(os.environ.get("PPP_STUB_LOG", "/dev/null"), "a", buffering=1)
@@ -23,9 +30,22 @@ pair = next((a for a in args if ":" in a and a[:1].isdigit()), None)
 if not pair:
     log("no LOCAL:REMOTE argument", args); sys.exit(1)
 LOCAL, REMOTE = pair.split(":")
-fd = os.open(args[0], os.O_RDWR | os.O_NOCTTY)
-tty.setraw(fd)
-log("start", " ".join(args))
+if "pty" in args[:-1]:
+    # pppd's "pty CMD": CMD runs with a new pty's slave as stdin/stdout; we keep the master.
+    import pty as ptymod
+    cmd = args[args.index("pty") + 1]
+    fd, slave = ptymod.openpty()
+    tty.setraw(slave)
+    child = os.fork()
+    if child == 0:
+        os.setsid(); os.close(fd)
+        os.dup2(slave, 0); os.dup2(slave, 1)
+        os.execv("/bin/sh", ["sh", "-c", cmd])
+    os.close(slave)
+else:
+    fd = os.open(args[0], os.O_RDWR | os.O_NOCTTY)
+    tty.setraw(fd)
+log("start pid=%d" % os.getpid(), " ".join(args))
 
 LCP, PAP, CHAP, IPCP, IPV6CP, IP = 0xC021, 0xC023, 0xC223, 0x8021, 0x8057, 0x0021
 
@@ -115,14 +135,14 @@ def handle(proto, pl):
         progress()
     elif proto == PAP and code == 1 and AUTH == "pap":
         ul = d[0]; u = d[1:1 + ul]; p = d[2 + ul:2 + ul + d[1 + ul]]
-        ok = u == USER and p == PASS
+        ok = USERS.get(u) == p
         cp(PAP, 2 if ok else 3, idn, b"\x02ok" if ok else b"\x06denied"); log("PAP user=%s ok=%s" % (u.decode(errors="replace"), ok))
         st["auth"] = ok
         if not ok: cp(LCP, 5, nid(), b"auth")
         progress()
     elif proto == CHAP and code == 2 and AUTH == "chap":
         vs = d[0]; r = d[1:1 + vs]; name = d[1 + vs:]
-        ok = name == USER and r == hashlib.md5(bytes([idn]) + PASS + st["chal"]).digest()
+        ok = name in USERS and r == hashlib.md5(bytes([idn]) + USERS[name] + st["chal"]).digest()
         cp(CHAP, 3 if ok else 4, idn, b"welcome" if ok else b"denied"); log("CHAP user=%s ok=%s" % (name.decode(errors="replace"), ok))
         st["auth"] = ok
         if not ok: cp(LCP, 5, nid(), b"auth")
@@ -179,5 +199,8 @@ while not st["done"] and time.time() - start < RUNTIME:
         st["up"] = True; log("IPCP UP local=%s remote=%s" % (LOCAL, REMOTE))
     if st["v6_rx"] and st["v6_tx"] and not st.get("up6"):
         st["up6"] = True; log("IPV6CP UP")
-if not st["done"]: cp(LCP, 5, nid(), b"runtime"); log("LCP TermReq sent (runtime)"); time.sleep(0.3)
+if not st["done"]: cp(LCP, 5, nid(), b"runtime"); log("LCP TermReq sent (runtime)")
+# Linger so the last frames (a Terminate-Ack) leave before the pty closes: with pppoe-server
+# the pppoe child dies with the pty and the peer would wait for an answer that never came.
+time.sleep(0.3)
 log("exit")

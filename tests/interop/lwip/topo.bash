@@ -43,3 +43,22 @@ topo_up() {
   done
   return 0
 }
+
+# topo_add_tap NAME: one more TAP in $NS_C's bridge (one per PPPoE subscriber: each lwIP
+# process owns one TAP and its own MAC on the shared segment).
+topo_add_tap() {
+  ip -n "$NS_C" tuntap add dev "$1" mode tap || return 1
+  ip -n "$NS_C" link set "$1" master "${P}br0" && ip -n "$NS_C" link set "$1" up
+}
+
+# topo_add_probe IF: a veth pair in $NS_C, IF for a probe (scapy, raw sockets) and IF's peer
+# ${IF}b in the bridge, so the probe's made-up MACs are learnt like a subscriber's.
+topo_add_probe() {
+  ip -n "$NS_C" link add "$1" type veth peer name "${1}b" || return 1
+  ip -n "$NS_C" link set "${1}b" master "${P}br0" || return 1
+  local l
+  for l in "$1" "${1}b"; do
+    ip -n "$NS_C" link set "$l" up
+    for o in rx tx tso gso gro; do ip netns exec "$NS_C" ethtool -K "$l" $o off >/dev/null 2>&1; done
+  done
+}
