@@ -99,6 +99,9 @@ enum BenchCmd {
     /// PPP subscribers over L2TP: setup rate and control-plane memory per session, with an
     /// in-process RADIUS responder, local users or a real RADIUS server.
     Subscribers(varouter::bench::subscribers::Args),
+    /// PPPoE discovery: sessions per second through PADI/PADO/PADR/PADS and engine memory
+    /// per session.
+    Pppoe(varouter::bench::pppoe::Args),
 }
 
 fn main() -> ExitCode {
@@ -125,6 +128,12 @@ fn main() -> ExitCode {
         } => {
             varouter::bench::heap::INSTALLED.store(true, std::sync::atomic::Ordering::Relaxed);
             tool(varouter::bench::subscribers::run(a))
+        }
+        Cmd::Bench {
+            which: BenchCmd::Pppoe(a),
+        } => {
+            varouter::bench::heap::INSTALLED.store(true, std::sync::atomic::Ordering::Relaxed);
+            tool(varouter::bench::pppoe::run(a))
         }
         Cmd::GenRoutes(a) => tool(varouter::bench::gen_routes::run(a)),
         Cmd::Check { profile } => match varouter::load_config(&profile) {

@@ -304,16 +304,31 @@ fn service_name_refused() {
     let mut c = Client::new(1);
     let cookie = c.cookie(&mut d, t0);
     c.service = b"video".to_vec();
-    assert!(c.padi(&mut d, t0).is_empty(), "no PADO for a name we do not offer");
+    assert!(
+        c.padi(&mut d, t0).is_empty(),
+        "no PADO for a name we do not offer"
+    );
     assert_eq!(d.counters().service_name_refused, 1);
     // A PADR for it (with a cookie that checks out) gets a PADS with Service-Name-Error.
     let out = c.padr(&mut d, t0, &cookie);
     let (_, _, _, _, pads) = only_frame(&out);
     assert_eq!((pads.code, pads.session_id), (Code::Pads, 0));
     assert_eq!(pads.tags[0], Tag::ServiceName(b"video".to_vec()));
-    assert!(matches!(pads.first(kind::SERVICE_NAME_ERROR), Some(Tag::ServiceNameError(_))));
-    assert_eq!(pads.first(kind::HOST_UNIQ), Some(&Tag::HostUniq(1u32.to_be_bytes().to_vec())));
-    assert_eq!((d.counters().service_name_refused, d.counters().tx_pads_errors), (2, 1));
+    assert!(matches!(
+        pads.first(kind::SERVICE_NAME_ERROR),
+        Some(Tag::ServiceNameError(_))
+    ));
+    assert_eq!(
+        pads.first(kind::HOST_UNIQ),
+        Some(&Tag::HostUniq(1u32.to_be_bytes().to_vec()))
+    );
+    assert_eq!(
+        (
+            d.counters().service_name_refused,
+            d.counters().tx_pads_errors
+        ),
+        (2, 1)
+    );
     assert_eq!(d.session_count(), 0);
 }
 
@@ -348,7 +363,9 @@ fn rfc4638_max_payload() {
         };
         let out = c.padr(&mut d, t0, &cookie);
         assert_eq!(tag(&only_frame(&out).4), echoed, "PADS, case {i}");
-        let Some(Output::SessionUp(s)) = out.last() else { panic!() };
+        let Some(Output::SessionUp(s)) = out.last() else {
+            panic!()
+        };
         assert_eq!(s.max_payload, value, "case {i}");
     }
     // A PPP-Max-Payload of the wrong length makes the PADI malformed.
@@ -358,7 +375,9 @@ fn rfc4638_max_payload() {
         kind: kind::PPP_MAX_PAYLOAD,
         data: vec![5, 0xdc, 0],
     });
-    assert!(c.send(&mut d, t0, frame(BROADCAST, c.mac, V100, Code::Padi, 0, t)).is_empty());
+    assert!(c
+        .send(&mut d, t0, frame(BROADCAST, c.mac, V100, Code::Padi, 0, t))
+        .is_empty());
     assert_eq!(d.counters().malformed, 1);
 }
 
@@ -380,10 +399,16 @@ fn forged_and_expired_cookies_are_refused_without_state() {
     assert!(c.padr(&mut d, t0, &[]).is_empty());
     let good = c.cookie(&mut d, t0);
     assert!(c.padr(&mut d, t0, &good[..8]).is_empty());
-    assert!(c.padr(&mut d, t0, &[good.clone(), vec![0]].concat()).is_empty());
+    assert!(c
+        .padr(&mut d, t0, &[good.clone(), vec![0]].concat())
+        .is_empty());
     assert_eq!(d.counters().cookie_invalid, 10_004);
     assert_eq!(d.session_count(), 0);
-    assert_eq!(d.tracked_macs(), 1, "only the PADI's MAC is in the rate table");
+    assert_eq!(
+        d.tracked_macs(),
+        1,
+        "only the PADI's MAC is in the rate table"
+    );
     // Another MAC, another VLAN, another port cannot use this client's cookie.
     let mut other = Client::new(2);
     assert!(other.padr(&mut d, t0, &good).is_empty());
@@ -401,7 +426,10 @@ fn forged_and_expired_cookies_are_refused_without_state() {
     assert!(c.padr(&mut d, old, &good).is_empty());
     assert_eq!(d.counters().cookie_invalid, 10_008);
     let late = t0 + Duration::from_secs(119);
-    assert!(c.padr(&mut d, late, &good).iter().any(|o| matches!(o, Output::SessionUp(_))));
+    assert!(c
+        .padr(&mut d, late, &good)
+        .iter()
+        .any(|o| matches!(o, Output::SessionUp(_))));
 }
 
 #[test]
@@ -445,7 +473,9 @@ fn limit_per_interface() {
     let out = late.padr(&mut d, t0, &cookie);
     let (_, _, _, _, pads) = only_frame(&out);
     assert_eq!(pads.session_id, 0);
-    assert!(matches!(pads.first(kind::AC_SYSTEM_ERROR), Some(Tag::AcSystemError(t)) if t == b"session limit of the interface reached"));
+    assert!(
+        matches!(pads.first(kind::AC_SYSTEM_ERROR), Some(Tag::AcSystemError(t)) if t == b"session limit of the interface reached")
+    );
     assert_eq!((d.counters().limit_interface, d.session_count()), (1, 2));
 }
 
@@ -457,7 +487,9 @@ fn limit_per_mac() {
     let mut again = c.clone();
     again.host_uniq = Some(b"second".to_vec());
     let pads = again.connect(&mut d, t0).unwrap_err();
-    assert!(matches!(pads.first(kind::AC_SYSTEM_ERROR), Some(Tag::AcSystemError(t)) if t == b"session limit per MAC reached"));
+    assert!(
+        matches!(pads.first(kind::AC_SYSTEM_ERROR), Some(Tag::AcSystemError(t)) if t == b"session limit per MAC reached")
+    );
     assert_eq!(d.counters().limit_mac, 1);
     // The same MAC on another VLAN is another client.
     d.configure(t0, P1, V200, Some(cfg()));
@@ -487,7 +519,9 @@ fn limit_per_port_across_vlans() {
     let out = last.padr(&mut d, t0, &cookie);
     let pads = only_frame(&out).4;
     assert_eq!(pads.session_id, 0);
-    assert!(matches!(pads.first(kind::AC_SYSTEM_ERROR), Some(Tag::AcSystemError(t)) if t == b"session limit of the port reached"));
+    assert!(
+        matches!(pads.first(kind::AC_SYSTEM_ERROR), Some(Tag::AcSystemError(t)) if t == b"session limit of the port reached")
+    );
     assert_eq!(d.counters().limit_port, 1);
     // Another port has its own budget.
     let mut p2 = Client::new(20);
@@ -505,8 +539,16 @@ fn padi_rate_limit_per_mac() {
     let answered = |d: &mut Discovery, now| (0..5).filter(|_| !a.padi(d, now).is_empty()).count();
     assert_eq!(answered(&mut d, t0), 2, "burst of 2");
     assert_eq!(d.counters().rate_limited, 3);
-    assert_eq!(answered(&mut d, t0 + Duration::from_millis(500)), 1, "1 token per 0.5 s");
-    assert_eq!(answered(&mut d, t0 + Duration::from_secs(10)), 2, "refilled to the burst only");
+    assert_eq!(
+        answered(&mut d, t0 + Duration::from_millis(500)),
+        1,
+        "1 token per 0.5 s"
+    );
+    assert_eq!(
+        answered(&mut d, t0 + Duration::from_secs(10)),
+        2,
+        "refilled to the burst only"
+    );
     // Another MAC has its own bucket.
     assert_eq!(Client::new(2).padi(&mut d, t0).len(), 1);
     assert_eq!(d.counters().rate_limited, 3 + 4 + 3);
@@ -521,7 +563,14 @@ fn padi_flood_from_a_million_macs_keeps_the_table_bounded() {
     let (mut d, t0) = engine_with(limits, cfg());
     // One PADI per random MAC (xorshift; locally administered unicast).
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let mut f = frame(BROADCAST, mac(0), V100, Code::Padi, 0, vec![Tag::ServiceName(vec![])]);
+    let mut f = frame(
+        BROADCAST,
+        mac(0),
+        V100,
+        Code::Padi,
+        0,
+        vec![Tag::ServiceName(vec![])],
+    );
     for i in 0..1_000_000u32 {
         x ^= x << 13;
         x ^= x >> 7;
@@ -556,7 +605,14 @@ fn padt_from_the_client() {
     assert!(stranger.padt(&mut d, t0, s.session).is_empty());
     assert!(c.padt(&mut d, t0, s.session ^ 1).is_empty());
     assert!(c.padt(&mut d, t0, 0).is_empty());
-    let to_other = frame([0x02, 0, 0, 0, 0, 0xbb], c.mac, V100, Code::Padt, s.session, vec![]);
+    let to_other = frame(
+        [0x02, 0, 0, 0, 0, 0xbb],
+        c.mac,
+        V100,
+        Code::Padt,
+        s.session,
+        vec![],
+    );
     assert!(c.send(&mut d, t0, to_other).is_empty());
     assert_eq!((d.counters().padt_unknown, d.session_count()), (5, 1));
     // The client's own PADT ends it: no PADT back, one SessionDown.
@@ -584,7 +640,12 @@ fn close_sends_padt_with_the_reason() {
     let mut c = Client::new(1);
     c.relay = Some(vec![9, 9]);
     let s = c.connect(&mut d, t0).unwrap();
-    assert!(d.close(t0, P1, s.session, DownReason::Local(Some("idle timeout".into()))));
+    assert!(d.close(
+        t0,
+        P1,
+        s.session,
+        DownReason::Local(Some("idle timeout".into()))
+    ));
     let out = drain(&mut d);
     let (port, dst, src, vlan, padt) = only_frame(&out);
     assert_eq!((port, dst, src, vlan), (P1, c.mac, AC_MAC, V100));
@@ -626,7 +687,9 @@ fn interface_removal_and_vr_change() {
     d.configure(t0, P1, V200, Some(renamed));
     let out = drain(&mut d);
     assert_eq!(out.len(), 2);
-    assert!(matches!(&out[1], Output::SessionDown { session, reason: DownReason::VrChanged, .. } if *session == sc.session));
+    assert!(
+        matches!(&out[1], Output::SessionDown { session, reason: DownReason::VrChanged, .. } if *session == sc.session)
+    );
     // Removal: PADT + SessionDown for each of its sessions, the other VLAN untouched.
     d.configure(t0, P1, V100, None);
     let out = drain(&mut d);
@@ -636,10 +699,15 @@ fn interface_removal_and_vr_change() {
             Output::Frame { frame, .. } => {
                 let (dst, _, vlan, r) = parse(frame);
                 assert_eq!((r.code, vlan), (Code::Padt, V100));
-                assert_eq!(r.tags[0], Tag::GenericError(b"access interface removed".to_vec()));
+                assert_eq!(
+                    r.tags[0],
+                    Tag::GenericError(b"access interface removed".to_vec())
+                );
                 assert!(dst == a.mac || dst == b.mac);
             }
-            Output::SessionDown { session, reason, .. } => {
+            Output::SessionDown {
+                session, reason, ..
+            } => {
                 assert_eq!(*reason, DownReason::InterfaceRemoved);
                 down.push(*session);
             }
@@ -715,7 +783,12 @@ fn malformed_and_unexpected_frames_are_counted() {
     send(&mut d, &padi, l3 - 4);
     assert_eq!(d.counters().malformed, 8);
     // Codes a client must not send.
-    for code in [Code::Pado, Code::Pads, Code::SessionData, Code::Unknown(0x42)] {
+    for code in [
+        Code::Pado,
+        Code::Pads,
+        Code::SessionData,
+        Code::Unknown(0x42),
+    ] {
         let (f, l3) = frame(AC_MAC, c.mac, V100, code, 0, c.tags());
         send(&mut d, &f, l3);
     }
@@ -730,11 +803,23 @@ fn malformed_and_unexpected_frames_are_counted() {
     send(&mut d, &f, l3);
     let (f, l3) = frame(BROADCAST, c.mac, V100, Code::Padi, 0, vec![]);
     send(&mut d, &f, l3);
-    let (f, l3) = frame(BROADCAST, [0x03, 0, 0, 0, 0, 1], V100, Code::Padi, 0, c.tags());
+    let (f, l3) = frame(
+        BROADCAST,
+        [0x03, 0, 0, 0, 0, 1],
+        V100,
+        Code::Padi,
+        0,
+        c.tags(),
+    );
     send(&mut d, &f, l3);
     let k = *d.counters();
     assert_eq!(
-        (k.bad_destination, k.bad_session_id, k.bad_service_name_tags, k.bad_source_mac),
+        (
+            k.bad_destination,
+            k.bad_session_id,
+            k.bad_service_name_tags,
+            k.bad_source_mac
+        ),
         (1, 1, 2, 1)
     );
     // PADR rules: to our MAC, session id 0.
@@ -786,7 +871,14 @@ fn random_frames_keep_the_invariants() {
         t.push(Tag::AcCookie(cookie));
         let (mut f, l3) = match rnd() % 3 {
             0 => frame(AC_MAC, cl.mac, cl.vlan, Code::Padr, 0, t),
-            1 => frame(AC_MAC, cl.mac, cl.vlan, Code::Padt, (rnd() % 64) as u16, vec![]),
+            1 => frame(
+                AC_MAC,
+                cl.mac,
+                cl.vlan,
+                Code::Padt,
+                (rnd() % 64) as u16,
+                vec![],
+            ),
             _ => frame(BROADCAST, cl.mac, cl.vlan, Code::Padi, 0, t),
         };
         if rnd() % 4 == 0 {
@@ -803,7 +895,10 @@ fn random_frames_keep_the_invariants() {
     for s in d.sessions() {
         assert!(ids.insert((s.port, s.session)));
     }
-    assert!(d.counters().sessions_up > 0, "the mutations left valid handshakes");
+    assert!(
+        d.counters().sessions_up > 0,
+        "the mutations left valid handshakes"
+    );
 }
 
 impl Client {

@@ -7,11 +7,13 @@
 //! | `varouter bench pipeline` | [`pipeline`] | the real pipeline through the appliance's run loop ([`controlcore::run`]) on a replay backend or DPDK |
 //! | `varouter bench publish` | [`publish`] | incremental publication: session binds, neighbour resolutions, visibility delay, memory under churn |
 //! | `varouter bench subscribers` | [`subscribers`] | PPP subscribers over L2TP: setup rate (local RADIUS responder, local users, or a real RADIUS server), control-plane memory per session |
+//! | `varouter bench pppoe` | [`pppoe`] | PPPoE discovery: session setup rate (PADI → PADS) and engine memory per session |
 //! | `varouter gen-routes` | [`gen_routes`] | (tool) a synthetic routing table with the real Internet's prefix-length mix |
 
 pub mod fib;
 pub mod gen_routes;
 pub mod heap;
 pub mod pipeline;
+pub mod pppoe;
 pub mod publish;
 pub mod subscribers;

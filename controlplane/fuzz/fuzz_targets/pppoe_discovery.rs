@@ -38,7 +38,13 @@ fn cfg(vr: u32) -> AccessConfig {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut d = Discovery::new([9; 32], Limits { max_sessions_per_port: PER_PORT, max_tracked_macs: 5 });
+    let mut d = Discovery::new(
+        [9; 32],
+        Limits {
+            max_sessions_per_port: PER_PORT,
+            max_tracked_macs: 5,
+        },
+    );
     let mut now = Instant::now();
     for (p, v) in IFACES {
         d.configure(now, p, v, Some(cfg(1)));
@@ -60,7 +66,11 @@ fuzz_target!(|data: &[u8]| {
             // A raw PPPoE header + payload from client k, broadcast or to us.
             0 | 1 => {
                 let dst = if op & 1 == 0 { [0xff; 6] } else { AC };
-                let eth = EthHeader { dst, src: mac, vlan };
+                let eth = EthHeader {
+                    dst,
+                    src: mac,
+                    vlan,
+                };
                 let mut f = vec![0u8; eth.len()];
                 let w = FrameWriter::new(&eth, Code::Padi, 0, 0).finish();
                 f.copy_from_slice(&w[..eth.len()]);
@@ -70,8 +80,13 @@ fuzz_target!(|data: &[u8]| {
             // A PADI or PADR whose tags are the body, plus the cookie for a PADR.
             2 | 3 => {
                 let padr = op & 7 == 3;
-                let eth = EthHeader { dst: if padr { AC } else { [0xff; 6] }, src: mac, vlan };
-                let mut w = FrameWriter::new(&eth, if padr { Code::Padr } else { Code::Padi }, 0, 64);
+                let eth = EthHeader {
+                    dst: if padr { AC } else { [0xff; 6] },
+                    src: mac,
+                    vlan,
+                };
+                let mut w =
+                    FrameWriter::new(&eth, if padr { Code::Padr } else { Code::Padi }, 0, 64);
                 let _ = w.tag(kind::SERVICE_NAME, if arg & 0x80 == 0 { b"a" } else { b"" });
                 if padr {
                     let c = cookies.get(&(i, k)).cloned().unwrap_or_default();
@@ -79,7 +94,8 @@ fuzz_target!(|data: &[u8]| {
                 }
                 let mut f = w.finish();
                 let l3 = eth.len();
-                let n = (u16::from_be_bytes([f[l3 + 4], f[l3 + 5]]) as usize + body.len()).min(65535);
+                let n =
+                    (u16::from_be_bytes([f[l3 + 4], f[l3 + 5]]) as usize + body.len()).min(65535);
                 f[l3 + 4..l3 + 6].copy_from_slice(&(n as u16).to_be_bytes());
                 f.extend_from_slice(body);
                 d.handle_frame(now, port, AC, vlan, &f, l3);
@@ -87,15 +103,25 @@ fuzz_target!(|data: &[u8]| {
             // A PADT from client k naming a session id from the body.
             4 => {
                 let sid = body.first().map_or(0, |&b| {
-                    d.sessions().map(|s| s.session).nth(usize::from(b) % 8).unwrap_or(u16::from(b))
+                    d.sessions()
+                        .map(|s| s.session)
+                        .nth(usize::from(b) % 8)
+                        .unwrap_or(u16::from(b))
                 });
-                let eth = EthHeader { dst: AC, src: mac, vlan };
+                let eth = EthHeader {
+                    dst: AC,
+                    src: mac,
+                    vlan,
+                };
                 let f = FrameWriter::new(&eth, Code::Padt, sid, 0).finish();
                 d.handle_frame(now, port, AC, vlan, &f, eth.len());
             }
             // A local close of some session.
             5 => {
-                let pick = d.sessions().nth(usize::from(arg) % 8).map(|s| (s.port, s.session));
+                let pick = d
+                    .sessions()
+                    .nth(usize::from(arg) % 8)
+                    .map(|s| (s.port, s.session));
                 if let Some((p, s)) = pick {
                     assert!(d.close(now, p, s, DownReason::Local(Some("fuzz".into()))));
                 }
@@ -121,7 +147,10 @@ fuzz_target!(|data: &[u8]| {
                     let vlan = l2_split(&frame).unwrap().1;
                     if let Some(Tag::AcCookie(c)) = r.first(kind::AC_COOKIE) {
                         let idx = IFACES.iter().position(|&iface| iface == (port, vlan));
-                        cookies.insert((idx.expect("a PADO on a configured interface"), dst), c.clone());
+                        cookies.insert(
+                            (idx.expect("a PADO on a configured interface"), dst),
+                            c.clone(),
+                        );
                     }
                 }
             }

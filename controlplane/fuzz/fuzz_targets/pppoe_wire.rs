@@ -8,7 +8,9 @@ use libfuzzer_sys::fuzz_target;
 use wire::pppoe::PppoeHeader;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&first, rest)) = data.split_first() else { return };
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
     let header = PppoeHeader::new_unchecked(rest);
     if let Ok(payload) = controlplane::pppoe::wire::payload(&header) {
         for raw in TagIter::new(payload) {
@@ -18,8 +20,14 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(r) = DiscoveryRepr::parse(&header) {
         let vlan = (first & 1 == 1).then_some(u16::from(first) << 4);
-        let eth = EthHeader { dst: [0xff; 6], src: [2, 0, 0, 0, 0, 1], vlan };
-        let frame = r.to_frame(&eth).expect("a parsed payload fits LENGTH again");
+        let eth = EthHeader {
+            dst: [0xff; 6],
+            src: [2, 0, 0, 0, 0, 1],
+            vlan,
+        };
+        let frame = r
+            .to_frame(&eth)
+            .expect("a parsed payload fits LENGTH again");
         assert_eq!(frame.len(), r.buffer_len(vlan));
         let back = DiscoveryRepr::parse(&PppoeHeader::new_checked(&frame[eth.len()..]).unwrap());
         assert_eq!(back.as_ref(), Ok(&r));

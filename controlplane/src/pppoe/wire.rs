@@ -714,8 +714,12 @@ mod tests {
             bytes().prop_map(Tag::GenericError),
             (any::<u16>(), bytes())
                 .prop_filter("a known type", |(k, _)| {
-                    Tag::parse(&RawTag { kind: *k, value: &[0, 0], offset: 0 })
-                        .is_ok_and(|t| matches!(t, Tag::Unknown { .. }))
+                    Tag::parse(&RawTag {
+                        kind: *k,
+                        value: &[0, 0],
+                        offset: 0,
+                    })
+                    .is_ok_and(|t| matches!(t, Tag::Unknown { .. }))
                 })
                 .prop_map(|(kind, data)| Tag::Unknown { kind, data }),
         ]
