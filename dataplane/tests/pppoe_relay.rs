@@ -557,7 +557,7 @@ fn pppoe_to_l2tp_relay_is_byte_exact() {
         ppp(0xc021, &[9, 7, 0, 8, 0, 0, 0, 1]),
     ];
     for frame in &frames {
-        let mut f = pppoe(SUB_B, Some(100), 0x12, &frame);
+        let mut f = pppoe(SUB_B, Some(100), 0x12, frame);
         f.extend_from_slice(&[0; 4]); // Ethernet padding: not relayed
         let (v, out) = r.go(0, &f);
         assert_eq!(v, Verdict::Tx(PortId(1)));
