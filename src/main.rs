@@ -99,6 +99,9 @@ enum BenchCmd {
     /// PPP subscribers over L2TP: setup rate and control-plane memory per session, with an
     /// in-process RADIUS responder, local users or a real RADIUS server.
     Subscribers(varouter::bench::subscribers::Args),
+    /// PPP relays on the workers (PPPoE → L2TP, L2TP → PPPoE) and PPPoE termination beside
+    /// plain routing: Mpps and cycles per packet.
+    Relay(varouter::bench::relay::Args),
 }
 
 fn main() -> ExitCode {
@@ -126,6 +129,9 @@ fn main() -> ExitCode {
             varouter::bench::heap::INSTALLED.store(true, std::sync::atomic::Ordering::Relaxed);
             tool(varouter::bench::subscribers::run(a))
         }
+        Cmd::Bench {
+            which: BenchCmd::Relay(a),
+        } => tool(varouter::bench::relay::run(a)),
         Cmd::GenRoutes(a) => tool(varouter::bench::gen_routes::run(a)),
         Cmd::Check { profile } => match varouter::load_config(&profile) {
             Ok(cfg) => {

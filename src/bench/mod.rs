@@ -7,6 +7,7 @@
 //! | `varouter bench pipeline` | [`pipeline`] | the real pipeline through the appliance's run loop ([`controlcore::run`]) on a replay backend or DPDK |
 //! | `varouter bench publish` | [`publish`] | incremental publication: session binds, neighbour resolutions, visibility delay, memory under churn |
 //! | `varouter bench subscribers` | [`subscribers`] | PPP subscribers over L2TP: setup rate (local RADIUS responder, local users, or a real RADIUS server), control-plane memory per session |
+//! | `varouter bench relay` | [`relay`] | PPP relays (PPPoE → L2TP, L2TP → PPPoE) and PPPoE termination beside plain routing, on one worker: Mpps, cycles per packet, the pipeline alone |
 //! | `varouter gen-routes` | [`gen_routes`] | (tool) a synthetic routing table with the real Internet's prefix-length mix |
 
 pub mod fib;
@@ -14,4 +15,5 @@ pub mod gen_routes;
 pub mod heap;
 pub mod pipeline;
 pub mod publish;
+pub mod relay;
 pub mod subscribers;
