@@ -102,6 +102,9 @@ enum BenchCmd {
     /// PPPoE discovery: sessions per second through PADI/PADO/PADR/PADS and engine memory
     /// per session.
     Pppoe(varouter::bench::pppoe::Args),
+    /// PPP relays on the workers (PPPoE → L2TP, L2TP → PPPoE) and PPPoE termination beside
+    /// plain routing: Mpps and cycles per packet.
+    Relay(varouter::bench::relay::Args),
 }
 
 fn main() -> ExitCode {
@@ -135,6 +138,9 @@ fn main() -> ExitCode {
             varouter::bench::heap::INSTALLED.store(true, std::sync::atomic::Ordering::Relaxed);
             tool(varouter::bench::pppoe::run(a))
         }
+        Cmd::Bench {
+            which: BenchCmd::Relay(a),
+        } => tool(varouter::bench::relay::run(a)),
         Cmd::GenRoutes(a) => tool(varouter::bench::gen_routes::run(a)),
         Cmd::Check { profile } => match varouter::load_config(&profile) {
             Ok(cfg) => {

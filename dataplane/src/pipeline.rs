@@ -710,9 +710,7 @@ fn trunk_out<B: PacketBuf>(
         Some(NextHop::Drop) => Verdict::Drop(Drop::Blackhole),
         Some(NextHop::Local) => punt(Punt::Local, None, at_label(l3, inner)),
         // Label operations never point into L2TP or PPPoE sessions (the writer refuses it).
-        Some(NextHop::L2tp(_) | NextHop::Pppoe(_)) | None => {
-            Verdict::Drop(Drop::TableInconsistent)
-        }
+        Some(NextHop::L2tp(_) | NextHop::Pppoe(_)) | None => Verdict::Drop(Drop::TableInconsistent),
     }
 }
 
@@ -1050,7 +1048,12 @@ fn l2tp_out<B: PacketBuf>(
         Some(p) => ppp::emit(&mut h[o..], p),
         None => h[o..o + 2].copy_from_slice(&[0xff, 0x03]),
     }
-    sessions.bump(c.worker, e.counters, session_counter::TX_PACKETS, len as u64);
+    sessions.bump(
+        c.worker,
+        e.counters,
+        session_counter::TX_PACKETS,
+        len as u64,
+    );
     Ok(e.port)
 }
 
@@ -1088,6 +1091,11 @@ fn pppoe_out<B: PacketBuf>(
     if let Some(p) = proto {
         h[o + 6..o + 8].copy_from_slice(&p.to_be_bytes());
     }
-    sessions.bump(c.worker, e.counters, session_counter::TX_PACKETS, len as u64);
+    sessions.bump(
+        c.worker,
+        e.counters,
+        session_counter::TX_PACKETS,
+        len as u64,
+    );
     Ok(e.port)
 }

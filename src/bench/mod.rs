@@ -8,6 +8,7 @@
 //! | `varouter bench publish` | [`publish`] | incremental publication: session binds, neighbour resolutions, visibility delay, memory under churn |
 //! | `varouter bench subscribers` | [`subscribers`] | PPP subscribers over L2TP: setup rate (local RADIUS responder, local users, or a real RADIUS server), control-plane memory per session |
 //! | `varouter bench pppoe` | [`pppoe`] | PPPoE discovery: session setup rate (PADI → PADS) and engine memory per session |
+//! | `varouter bench relay` | [`relay`] | PPP relays (PPPoE → L2TP, L2TP → PPPoE) and PPPoE termination beside plain routing, on one worker: Mpps, cycles per packet, the pipeline alone |
 //! | `varouter gen-routes` | [`gen_routes`] | (tool) a synthetic routing table with the real Internet's prefix-length mix |
 
 pub mod fib;
@@ -16,4 +17,5 @@ pub mod heap;
 pub mod pipeline;
 pub mod pppoe;
 pub mod publish;
+pub mod relay;
 pub mod subscribers;

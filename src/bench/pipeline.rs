@@ -470,9 +470,10 @@ impl SplitMix {
 }
 
 /// A replay queue: rx copies the next ring frame into a pooled buffer; tx recycles.
-struct Replay {
-    ring: Arc<Vec<Vec<u8>>>,
-    next: usize,
+/// (Also used by `bench relay`.)
+pub(crate) struct Replay {
+    pub(crate) ring: Arc<Vec<Vec<u8>>>,
+    pub(crate) next: usize,
 }
 
 impl PortQueue<HeapBuf, HeapPool> for Replay {
@@ -509,7 +510,13 @@ impl PortQueue<HeapBuf, HeapPool> for Replay {
 }
 
 fn cpu_mhz(args: &Args) -> Result<f64, String> {
-    if let Some(m) = args.cpu_mhz {
+    tsc_mhz(args.cpu_mhz)
+}
+
+/// The TSC frequency: `given`, else the `cpu MHz` of /proc/cpuinfo (also used by
+/// `bench relay`).
+pub(crate) fn tsc_mhz(given: Option<f64>) -> Result<f64, String> {
+    if let Some(m) = given {
         return Ok(m);
     }
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();

@@ -719,7 +719,9 @@ mod tests {
             (9, [0; 6], "no subscriber MAC"),
             (9, [1, 0, 0x5e, 0, 0, 1], "multicast subscriber MAC"),
         ] {
-            let err = p.intern(NextHop::Pppoe(e([0; 6], session, mac))).unwrap_err();
+            let err = p
+                .intern(NextHop::Pppoe(e([0; 6], session, mac)))
+                .unwrap_err();
             assert_eq!(
                 err,
                 NextHopError::InvalidPppoe {

@@ -1640,7 +1640,10 @@ mod tests {
             .unwrap();
         let b = *w.session(&pppoe_key(1, 5)).unwrap();
         let nh = b.relay.expect("relay set by the writer");
-        assert_eq!((b.vr, b.counters, b.peer_mac, b.peer_vlan), (VrId(7), 3, SUB, 30));
+        assert_eq!(
+            (b.vr, b.counters, b.peer_mac, b.peer_vlan),
+            (VrId(7), 3, SUB, 30)
+        );
         assert_eq!(w.next_hops().refs(nh), 1);
         assert_eq!(w.next_hops().live(), baseline + 1);
         // A route through the same next hop shares it.
@@ -1668,9 +1671,7 @@ mod tests {
             .unwrap();
         assert_eq!(w.next_hops().live(), baseline + 3);
         let sw = w.session(&sess(40, 90)).unwrap().relay.unwrap();
-        assert!(
-            matches!(w.next_hops().get(sw), Some(NextHop::Pppoe(e)) if e.src_mac == MACS[1])
-        );
+        assert!(matches!(w.next_hops().get(sw), Some(NextHop::Pppoe(e)) if e.src_mac == MACS[1]));
         // Unbinding releases; the route keeps the shared one alive.
         assert_eq!(w.unbind_session(&pppoe_key(1, 5)).unwrap().relay, Some(nh));
         assert_eq!(w.next_hops().refs(nh), 1);
@@ -1682,7 +1683,10 @@ mod tests {
         // Removing the VR releases the relays of its sessions.
         w.remove_vr(VrId(7)).unwrap();
         assert_eq!(w.session(&sess(41, 1)), None);
-        assert!(w.next_hops().live() < baseline, "VR 7's routes and relays are gone");
+        assert!(
+            w.next_hops().live() < baseline,
+            "VR 7's routes and relays are gone"
+        );
     }
 
     #[test]
