@@ -38,6 +38,8 @@
 #      max_sessions_per_mac sessions per MAC), forged PADRs get no session, bad tags, unknown
 #      sessions, oversize frames, a foreign PADT does not end the victim's session
 #   A9 tshark: PPPoE/PPP (VLAN 100) on va-c0, L2TP/PPP on va-la0 and va-lb0, nothing malformed
+#   A10 tunnel switching: lwIP's L2TP LAC (a wholesale partner, untagged on the access port)
+#      → VR wholesale's LNS → switched by realm into VR isp-a's tunnel → LNS A: up, pings
 #
 # PREFLIGHT_ONLY=1 stops after part 1 (says so, exit 0 if it passed). Otherwise part 2 runs
 # and fails loudly (never skips) if the appliance or its profile is not ready.
@@ -356,6 +358,19 @@ check "A7 xl2tpd ended the tunnel: StopCCN on $LB_IF, then a PADT to bob (sessio
    grep -q '^pppoe padt received session=$BOB3_SID ' $W/bob3.out"
 sub_wait bob3
 
+# A10: tunnel switching. A wholesale partner's LAC (lwIP's L2TP LAC, untagged on the access
+# port: VR wholesale, whose LNS is 10.233.0.1) tunnels alice; VR wholesale runs LCP and CHAP
+# (lwIP sends no proxy AVPs), routes her by realm into VR isp-a's tunnel to LNS A with proxy
+# LCP and authentication, and the workers relay L2TP to L2TP.
+topo_add_tap "${P}tap3" || die "TAP ${P}tap3"
+echo "# alice-sw: lwIP L2TP LAC 10.233.0.2 → VR wholesale 10.233.0.1 as $ALICE/chap"
+ip netns exec "$NS_C" timeout 60 "$LAC" --tap "${P}tap3" --addr 10.233.0.2/24 --mac 02:50:00:00:00:0d \
+  --lns 10.233.0.1 --secret secret-w --user "$ALICE" --password "$PASS" --auth chap --ping "$HOST_IP" \
+  --count 3 --interval 200 --ping-timeout 1000 --up-timeout 15 > "$W/alice-sw.out" 2> "$W/alice-sw.err"
+echo $? > "$W/alice-sw.rc"; show alice-sw
+check "A10 tunnel switching: lwIP's LAC → VR wholesale → switched into VR isp-a → LNS A: up with 100.64.0.10, 3/3 pings to $HOST_IP" \
+  "grep -q '^ppp up local=100.64.0.10 peer=100.64.0.1 ' $W/alice-sw.out && grep -q '^done up=1 pings_ok=3 pings=3 down=none' $W/alice-sw.out"
+
 # A9 (access link part): the captured PPPoE before the probe's deliberate garbage
 stop_capture access
 # A8: the hostile probe
@@ -388,6 +403,7 @@ kill -TERM $LAC_PID; wait $LAC_PID; vrc=$?; LAC_PID=
 stat() { local v; v=$(awk -v k="$1" '$1==k {print $2}' "$V" | tail -1); echo "${v:-0}"; }
 check "the appliance ran to its summary (exit $vrc)" "[ $vrc -eq 0 ] && grep -q '=== varouter summary ===' $V"
 check "A4 $C_REALM_UNKNOWN >= 1 ($(stat $C_REALM_UNKNOWN))" "[ \"\$(stat $C_REALM_UNKNOWN)\" -ge 1 ] 2>/dev/null"
+check "A10 the switched call and the relayed ones came up: access_calls_up >= 5 ($(stat access_calls_up))" "[ \"\$(stat access_calls_up)\" -ge 5 ]"
 check "A8 $C_PADI_RATE >= 100 ($(stat $C_PADI_RATE)), $C_BAD_COOKIE >= 4 ($(stat $C_BAD_COOKIE))" \
   "[ \"\$(stat $C_PADI_RATE)\" -ge 100 ] 2>/dev/null && [ \"\$(stat $C_BAD_COOKIE)\" -ge 4 ] 2>/dev/null"
 check "A8 sessions bounded: $C_SESSIONS_NOW at the end is 0 ($(stat $C_SESSIONS_NOW))" "[ \"\$(stat $C_SESSIONS_NOW)\" = 0 ]"
