@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # PPPoE access (issue 14): lwIP's PPPoE client (tests/interop/lwip, --pppoe) against rp-pppoe's
 # pppoe-server as an independent AC (PAP, CHAP, several subscribers, VLAN 100, the AC ending
-# sessions, the hostile discovery probe shown working), then part 1 of the access end to end
-# (ISP A's varouter LNS + FreeRADIUS and ISP B's xl2tpd, dialled by lwIP's L2TP LAC from the
-# appliance's namespace). Builds what it needs, installs the Debian packages it needs, fails
+# sessions, the hostile discovery probe shown working), then the access end to end
+# (tests/interop/access/access-e2e.sh: the appliance relaying lwIP PPPoE subscribers by
+# realm to our LNS + FreeRADIUS and to xl2tpd, tunnel switching, hostile discovery, tshark),
+# then RADIUS tunnel attributes (RFC 2868) against FreeRADIUS. Builds what it needs, installs the Debian packages it needs, fails
 # (never skips) when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -27,8 +28,10 @@ done
 bash tests/interop/lwip/build.sh
 LWIP_LAC=$PWD/target/lwip/lwip_lac bash tests/interop/pppoe/lwip-rp-pppoe.sh
 cargo build -q --release
-# Part 1 of the access end to end: everything but the access appliance.
-PREFLIGHT_ONLY=1 VAROUTER=$PWD/target/release/varouter LWIP_LAC=$PWD/target/lwip/lwip_lac \
+# The access end to end: varouter as PPPoE AC + LAC relaying by realm, tunnel switching,
+# ISP A's varouter LNS + FreeRADIUS, ISP B's xl2tpd, the hostile discovery probe, tshark.
+VAROUTER=$PWD/target/release/varouter LWIP_LAC=$PWD/target/lwip/lwip_lac \
   bash tests/interop/access/access-e2e.sh
-# The whole access end to end, once the appliance's PPPoE AC and LAC relay are in (issue 14):
-# VAROUTER=$PWD/target/release/varouter LWIP_LAC=$PWD/target/lwip/lwip_lac bash tests/interop/access/access-e2e.sh
+# RFC 2868 tunnel attributes from FreeRADIUS, read by our RADIUS client (the LAC's choice of
+# tunnel), checked against radclient's decryption and tshark's decode.
+bash tests/interop/radius/tunnel-attrs.sh
