@@ -1384,6 +1384,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn relay_radius_timer_tokens_are_apart_from_every_other_token() {
+        for vr in [0, 1, 77, vr::MAX_VR_ID] {
+            let t = access_radius_token(VrId(vr));
+            // Routed to the access manager, as a RADIUS timer, of that VR.
+            assert_eq!(t & (SUB_BIT | ACCESS_BIT), ACCESS_BIT);
+            assert_ne!(t & RADIUS_BIT, 0);
+            assert_eq!(VrId(t as u32), VrId(vr));
+            for link in [
+                LinkKey::Pppoe {
+                    port: PortId(u16::MAX),
+                    session: u16::MAX,
+                },
+                LinkKey::L2tp {
+                    vr: VrId(vr),
+                    tunnel: u16::MAX,
+                    session: u16::MAX,
+                },
+            ] {
+                assert_eq!(access_token(link) & RADIUS_BIT, 0);
+                assert_eq!(access_untoken(access_token(link)), link);
+            }
+        }
+    }
+
+    #[test]
     fn timer_tokens_round_trip() {
         for vr in [0, 1, 77, vr::MAX_VR_ID] {
             for t in [
