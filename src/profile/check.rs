@@ -1429,7 +1429,10 @@ fn resolve_realms(c: &mut Checker, p: &Profile, vrs: &mut [VrCfg]) {
         .collect();
     let target = |c: &mut Checker, name: &S<String>, lns: Option<&S<String>>| {
         let Some(&(id, lac)) = lacs.get(&name.value) else {
-            c.err(name.referenced, format!("VR `{}` is not defined", name.value));
+            c.err(
+                name.referenced,
+                format!("VR `{}` is not defined", name.value),
+            );
             return None;
         };
         if !lac {
@@ -1447,7 +1450,10 @@ fn resolve_realms(c: &mut Checker, p: &Profile, vrs: &mut [VrCfg]) {
             Some(s) => match Ipv4Addr::from_str(&s.value) {
                 Ok(a) => Some(a),
                 Err(_) => {
-                    c.err(s.referenced, format!("lns `{}` is not an IPv4 address", s.value));
+                    c.err(
+                        s.referenced,
+                        format!("lns `{}` is not an IPv4 address", s.value),
+                    );
                     return None;
                 }
             },
@@ -1476,12 +1482,18 @@ fn resolve_realms(c: &mut Checker, p: &Profile, vrs: &mut [VrCfg]) {
             if realm.is_empty() || realm.contains('@') {
                 c.err(
                     r.realm.referenced,
-                    format!("realm `{}` must be a domain (the part after `@`)", r.realm.value),
+                    format!(
+                        "realm `{}` must be a domain (the part after `@`)",
+                        r.realm.value
+                    ),
                 );
                 continue;
             }
             if !seen.insert(realm.clone()) {
-                c.err(r.realm.referenced, format!("realm `{realm}` is listed twice"));
+                c.err(
+                    r.realm.referenced,
+                    format!("realm `{realm}` is listed twice"),
+                );
                 continue;
             }
             if let Some((vr, lns)) = target(c, &r.vr, r.lns.as_ref()) {
@@ -1904,6 +1916,9 @@ RADIUS
             "      radius:\n        source: 127.0.0.1\n        servers: [{ address: \"127.0.0.1:1812\", secret: s }]\n        accounting: [{ address: \"127.0.0.1:1813\", secret: s }]\n",
         )
         .unwrap_err();
-        assert!(e.iter().any(|x| x.contains("unknown field `accounting`")), "{e:?}");
+        assert!(
+            e.iter().any(|x| x.contains("unknown field `accounting`")),
+            "{e:?}"
+        );
     }
 }

@@ -46,18 +46,17 @@ use vr::{PortId, VrId};
 
 use super::config::{AccessConfig, RelayRadius};
 use crate::l2tp::engine::ProxyInfo;
+use crate::ppp::auth::{AuthRequest, AuthResult, Credentials};
+use crate::ppp::engine::{self as ppp, Engine as PppEngine, Event as PppEvent};
+use crate::pppoe::discovery::{
+    AccessConfig as IfConfig, Discovery, DownReason as DiscDown, Limits, Output as DiscOutput,
+};
 use crate::radius::client::{
     AccessRequest, Auth as RadiusAuth, AuthAttrs, Client, ClientResult, Config as RadiusConfig,
     Counters as RadiusCounters, Server as RadiusServer,
 };
 use crate::radius::wire::tunnel::Endpoint;
 use crate::radius::wire::L2tpChoice;
-use crate::ppp::auth::{AuthRequest, AuthResult, Credentials};
-use crate::ppp::engine::{self as ppp, Engine as PppEngine, Event as PppEvent};
-use crate::pppoe::discovery::{
-    AccessConfig as IfConfig, Discovery, DownReason as DiscDown, Limits,
-    Output as DiscOutput,
-};
 use crate::subscriber::config::AuthMethod as CfgAuth;
 
 /// A subscriber's access link.
@@ -110,6 +109,9 @@ pub struct L2tpLeg {
     /// The LAC's proxy LCP and authentication, if it sent them.
     pub proxy: Option<Box<ProxyInfo>>,
 }
+
+/// An access VR's PPPoE interfaces: `(port, VLAN)`.
+pub type AccessInterfaces = Vec<(PortId, Option<u16>)>;
 
 /// How long a call may take to come up before the subscriber is refused (with RADIUS
 /// tunnels, shared among the tunnels still to try).
@@ -516,10 +518,7 @@ fn accept_candidates(
                 continue;
             }
         }
-        out.push(Candidate {
-            vr,
-            lns: Some(lns),
-        });
+        out.push(Candidate { vr, lns: Some(lns) });
     }
     if out.is_empty() {
         stats.radius_tunnel_unusable += 1;
@@ -658,7 +657,7 @@ impl AccessManager {
     pub fn configure(
         &mut self,
         now: Instant,
-        cfgs: Vec<(AccessConfig, Vec<(PortId, Option<u16>)>)>,
+        cfgs: Vec<(AccessConfig, AccessInterfaces)>,
     ) {
         let mut want: BTreeMap<(PortId, Option<u16>), IfConfig> = BTreeMap::new();
         let mut old = std::mem::take(&mut self.vrs);
@@ -761,8 +760,7 @@ impl AccessManager {
         frame: &[u8],
         l3: usize,
     ) {
-        self.disc
-            .handle_frame(now, port, port_mac, vlan, frame, l3);
+        self.disc.handle_frame(now, port, port_mac, vlan, frame, l3);
         self.pump(now);
     }
 
@@ -1066,9 +1064,7 @@ impl AccessManager {
         l.place_deadline = None;
         if l.pending.as_ref().is_some_and(|p| !p.next.is_empty()) {
             self.stats.radius_tunnel_fallbacks += 1;
-            tracing::info!(
-                "access {link}: call failed ({why}); trying the next RADIUS tunnel"
-            );
+            tracing::info!("access {link}: call failed ({why}); trying the next RADIUS tunnel");
             self.place_next(now, link);
             return;
         }
@@ -1162,9 +1158,12 @@ impl AccessManager {
                 });
                 r.calling_station = Some(mac_string(*mac));
             }
-            (LinkKey::L2tp {
-                tunnel, session, ..
-            }, Access::L2tp(leg)) => {
+            (
+                LinkKey::L2tp {
+                    tunnel, session, ..
+                },
+                Access::L2tp(leg),
+            ) => {
                 r.nas_port = u32::from(tunnel) << 16 | u32::from(session);
                 r.nas_port_id = Some(format!("l2tp {tunnel}/{session}"));
                 if !leg.calling_number.is_empty() {
@@ -1318,8 +1317,7 @@ impl AccessManager {
             LinkKey::Pppoe { port, session } => {
                 self.out.push(Output::Unbind { link });
                 if tell {
-                    self.disc
-                        .close(now, port, session, DiscDown::Local(None));
+                    self.disc.close(now, port, session, DiscDown::Local(None));
                     self.pump_discovery();
                 }
             }

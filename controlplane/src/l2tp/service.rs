@@ -1133,8 +1133,7 @@ impl Service for L2tpService {
     fn on_timer(&mut self, cx: &mut Ctx<'_>, tok: u64) {
         if tok & (SUB_BIT | ACCESS_BIT) == ACCESS_BIT {
             if tok & RADIUS_BIT != 0 {
-                self.access
-                    .handle_radius_timer(cx.now, VrId(tok as u32));
+                self.access.handle_radius_timer(cx.now, VrId(tok as u32));
             } else {
                 self.access.handle_timer(cx.now, access_untoken(tok));
             }
