@@ -589,6 +589,7 @@ pub fn format_summary(s: &Summary) -> String {
             let lns = x.lns.map(|a| a.ip().to_string()).unwrap_or_else(|| "?".into());
             let path = match l.stage {
                 Stage::Negotiating => "negotiating".to_string(),
+                Stage::Authorizing => "radius".to_string(),
                 Stage::Placing { vr, .. } => format!("placing vr {} -> {lns}", vr.0),
                 Stage::Relaying {
                     vr,

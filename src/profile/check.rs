@@ -1338,7 +1338,82 @@ fn check_relay(
     if let Some(n) = &r.chap_name {
         cfg.chap_name = n.value.clone();
     }
+    if let Some(rr) = &r.radius {
+        cfg.radius = check_relay_radius(c, rr, &vr_name.value);
+    }
     Some(cfg)
+}
+
+/// Validates a relaying VR's `radius` section (as `ppp.radius`, without accounting/DAE).
+fn check_relay_radius(
+    c: &mut Checker,
+    r: &super::RelayRadius,
+    vr_name: &str,
+) -> Option<controlplane::access::config::RelayRadius> {
+    use controlplane::subscriber::config::RadiusServer;
+    let source = match IpAddr::from_str(&r.source.value) {
+        Ok(a) => Some(a),
+        Err(_) => {
+            c.err(
+                r.source.referenced,
+                format!("radius source `{}` is not an IP address", r.source.value),
+            );
+            None
+        }
+    };
+    if r.servers.is_empty() {
+        c.err(
+            r.source.referenced,
+            "relay radius needs at least one server in `servers`",
+        );
+    }
+    let mut servers = Vec::new();
+    for s in &r.servers {
+        match std::net::SocketAddr::from_str(&s.address.value) {
+            Ok(_) if s.secret.value.is_empty() => {
+                c.err(s.secret.referenced, "the RADIUS secret is empty");
+            }
+            Ok(a) => servers.push(RadiusServer {
+                addr: a,
+                secret: s.secret.value.clone(),
+            }),
+            Err(_) => c.err(
+                s.address.referenced,
+                format!(
+                    "`{}` is not ADDRESS:PORT (e.g. 192.0.2.10:1812)",
+                    s.address.value
+                ),
+            ),
+        }
+    }
+    let timeout = r.timeout.as_ref().map_or(3, |t| t.value);
+    if timeout == 0 {
+        c.err(
+            r.timeout
+                .as_ref()
+                .map_or(r.source.referenced, |t| t.referenced),
+            "timeout must be at least 1 second",
+        );
+    }
+    let retries = r.retries.as_ref().map_or(3, |t| t.value);
+    if retries == 0 {
+        c.err(
+            r.retries
+                .as_ref()
+                .map_or(r.source.referenced, |t| t.referenced),
+            "retries must be at least 1",
+        );
+    }
+    Some(controlplane::access::config::RelayRadius {
+        source: source?,
+        nas_identifier: r
+            .nas_identifier
+            .as_ref()
+            .map_or_else(|| vr_name.to_string(), |n| n.value.clone()),
+        servers,
+        timeout: std::time::Duration::from_secs(timeout.max(1)),
+        retries: retries.max(1),
+    })
 }
 
 /// Resolves every `relay` section's realm routes to VR ids: each target must be a VR with
@@ -1354,7 +1429,10 @@ fn resolve_realms(c: &mut Checker, p: &Profile, vrs: &mut [VrCfg]) {
         .collect();
     let target = |c: &mut Checker, name: &S<String>, lns: Option<&S<String>>| {
         let Some(&(id, lac)) = lacs.get(&name.value) else {
-            c.err(name.referenced, format!("VR `{}` is not defined", name.value));
+            c.err(
+                name.referenced,
+                format!("VR `{}` is not defined", name.value),
+            );
             return None;
         };
         if !lac {
@@ -1372,13 +1450,29 @@ fn resolve_realms(c: &mut Checker, p: &Profile, vrs: &mut [VrCfg]) {
             Some(s) => match Ipv4Addr::from_str(&s.value) {
                 Ok(a) => Some(a),
                 Err(_) => {
-                    c.err(s.referenced, format!("lns `{}` is not an IPv4 address", s.value));
+                    c.err(
+                        s.referenced,
+                        format!("lns `{}` is not an IPv4 address", s.value),
+                    );
                     return None;
                 }
             },
         };
         Some((vr::VrId(id), lns))
     };
+    // Where RADIUS-chosen tunnels may be placed from: every LAC VR.
+    let lac_targets: Vec<controlplane::access::config::LacTarget> = vrs
+        .iter()
+        .filter_map(|v| {
+            let l = v.l2tp.as_ref().filter(|l| l.role == L2tpRole::Lac)?;
+            Some(controlplane::access::config::LacTarget {
+                name: v.name.clone(),
+                vr: vr::VrId(v.id),
+                peers: l.peers.clone(),
+                secret: l.secret.as_ref().map(|s| s.as_bytes().to_vec()),
+            })
+        })
+        .collect();
     for pv in &p.virtual_routers {
         let Some(pp) = &pv.relay else { continue };
         let mut routes = Vec::new();
@@ -1388,12 +1482,18 @@ fn resolve_realms(c: &mut Checker, p: &Profile, vrs: &mut [VrCfg]) {
             if realm.is_empty() || realm.contains('@') {
                 c.err(
                     r.realm.referenced,
-                    format!("realm `{}` must be a domain (the part after `@`)", r.realm.value),
+                    format!(
+                        "realm `{}` must be a domain (the part after `@`)",
+                        r.realm.value
+                    ),
                 );
                 continue;
             }
             if !seen.insert(realm.clone()) {
-                c.err(r.realm.referenced, format!("realm `{realm}` is listed twice"));
+                c.err(
+                    r.realm.referenced,
+                    format!("realm `{realm}` is listed twice"),
+                );
                 continue;
             }
             if let Some((vr, lns)) = target(c, &r.vr, r.lns.as_ref()) {
@@ -1411,6 +1511,9 @@ fn resolve_realms(c: &mut Checker, p: &Profile, vrs: &mut [VrCfg]) {
             if let Some(a) = v.relay.as_mut() {
                 a.realms = routes;
                 a.default_route = default;
+                if a.radius.is_some() {
+                    a.lacs = lac_targets.clone();
+                }
             }
         }
     }
@@ -1720,4 +1823,102 @@ fn parse_v4_range(s: &str) -> Option<(Ipv4Addr, Ipv4Addr)> {
     let l: u32 = l.parse().ok().filter(|l| *l <= 32)?;
     let m = if l == 0 { 0 } else { u32::MAX << (32 - l) };
     Some(((a & m).into(), (a | !m).into()))
+}
+
+#[cfg(test)]
+mod relay_radius_tests {
+    use std::path::Path;
+
+    const BASE: &str = "\
+router_id: 192.0.2.1
+ports:
+  - { name: user0, backend: mem, mac: \"02:00:00:00:00:01\" }
+  - { name: wan0, backend: mem, mac: \"02:00:00:00:00:02\" }
+virtual_routers:
+  - id: 1
+    name: access
+    vpn_id: \"00a0c9:00000001\"
+    tenant: carrier
+    interfaces:
+      - { port: user0, vlan: 100 }
+    pppoe: {}
+    relay:
+      realms:
+        - { realm: isp-a.example, vr: isp-a }
+RADIUS
+  - id: 2
+    name: isp-a
+    vpn_id: \"00a0c9:00000002\"
+    tenant: a
+    interfaces:
+      - { port: wan0, vlan: 2, addresses: [10.231.0.1/24] }
+    l2tp: { role: lac, local: 10.231.0.1, hostname: lac-a, secret: sa, peers: [10.231.0.2] }
+  - id: 3
+    name: isp-b
+    vpn_id: \"00a0c9:00000003\"
+    tenant: b
+    interfaces:
+      - { port: wan0, vlan: 3, addresses: [10.232.0.1/24] }
+    l2tp: { role: lac, local: 10.232.0.1, hostname: lac-b, peers: [10.232.0.2, 10.232.0.3] }
+";
+
+    fn parse(radius: &str) -> Result<crate::config::Config, Vec<String>> {
+        let y = BASE.replace("RADIUS\n", radius);
+        crate::parse_config(Path::new("p.yaml"), &y)
+            .map_err(|es| es.iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn relay_radius_is_parsed_with_every_lac_as_a_tunnel_target() {
+        let c = parse(
+            "      radius:\n        source: 127.0.0.1\n        servers: [{ address: \"127.0.0.1:1812\", secret: s }]\n        timeout: 2\n        retries: 4\n",
+        )
+        .unwrap();
+        let a = c.vrs[0].relay.as_ref().unwrap();
+        let r = a.radius.as_ref().expect("radius");
+        assert_eq!(r.nas_identifier, "access", "defaults to the VR's name");
+        assert_eq!(r.servers.len(), 1);
+        assert_eq!(r.servers[0].addr, "127.0.0.1:1812".parse().unwrap());
+        assert_eq!(r.timeout, std::time::Duration::from_secs(2));
+        assert_eq!(r.retries, 4);
+        assert_eq!(a.lacs.len(), 2);
+        assert_eq!(a.lacs[0].name, "isp-a");
+        assert_eq!(a.lacs[0].vr, vr::VrId(2));
+        assert_eq!(a.lacs[0].secret.as_deref(), Some(&b"sa"[..]));
+        assert_eq!(a.lacs[1].peers.len(), 2);
+        assert_eq!(a.lacs[1].secret, None);
+        // Without `radius`: no targets, no client.
+        let c = parse("").unwrap();
+        let a = c.vrs[0].relay.as_ref().unwrap();
+        assert!(a.radius.is_none() && a.lacs.is_empty());
+    }
+
+    #[test]
+    fn relay_radius_errors() {
+        let e = parse(
+            "      radius:\n        source: nowhere\n        servers: [{ address: \"127.0.0.1\", secret: \"\" }, { address: \"127.0.0.1:1812\", secret: \"\" }]\n        timeout: 0\n        retries: 0\n",
+        )
+        .unwrap_err();
+        let want = [
+            "radius source `nowhere` is not an IP address",
+            "`127.0.0.1` is not ADDRESS:PORT",
+            "the RADIUS secret is empty",
+            "timeout must be at least 1 second",
+            "retries must be at least 1",
+        ];
+        for w in want {
+            assert!(e.iter().any(|x| x.contains(w)), "{w}: {e:?}");
+        }
+        let e = parse("      radius: { source: 127.0.0.1, servers: [] }\n").unwrap_err();
+        assert!(e.iter().any(|x| x.contains("at least one server")), "{e:?}");
+        // Accounting and DAE are not relay keys.
+        let e = parse(
+            "      radius:\n        source: 127.0.0.1\n        servers: [{ address: \"127.0.0.1:1812\", secret: s }]\n        accounting: [{ address: \"127.0.0.1:1813\", secret: s }]\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.iter().any(|x| x.contains("unknown field `accounting`")),
+            "{e:?}"
+        );
+    }
 }

@@ -199,6 +199,30 @@ pub struct Relay {
     /// The VR that takes user names of no listed realm (absent: they are refused).
     #[serde(default)]
     pub default_vr: Option<S<String>>,
+    /// RADIUS servers that authorise each subscriber before the call and may choose its
+    /// tunnel (RFC 2868 tunnel attributes).
+    #[serde(default)]
+    pub radius: Option<RelayRadius>,
+}
+
+/// The RADIUS client of a relaying VR: `ppp.radius` without accounting or Dynamic
+/// Authorization (the ISP's LNS accounts for relayed subscribers).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayRadius {
+    /// Local address the appliance's RADIUS sockets bind to.
+    pub source: S<String>,
+    /// NAS-Identifier (default: the VR's name).
+    #[serde(default)]
+    pub nas_identifier: Option<S<String>>,
+    /// Authentication servers, in order.
+    pub servers: Vec<RadiusServer>,
+    /// Seconds before a retransmission (default 3).
+    #[serde(default)]
+    pub timeout: Option<S<u64>>,
+    /// Transmissions per server before failing over (default 3).
+    #[serde(default)]
+    pub retries: Option<S<u32>>,
 }
 
 /// One realm's route.

@@ -1,11 +1,12 @@
 //! Settings of one access VR (the `pppoe` section of a VR in the profile): its PPPoE
 //! access concentrator and where its subscribers go, by realm.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
 
 use vr::VrId;
 
-use crate::subscriber::config::AuthMethod;
+use crate::subscriber::config::{AuthMethod, RadiusServer};
 
 /// Where the subscribers of one realm go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +17,43 @@ pub struct RealmRoute {
     pub vr: VrId,
     /// The LNS to use instead of the VR's first configured peer.
     pub lns: Option<Ipv4Addr>,
+}
+
+/// The RADIUS client of a relaying VR (the profile's `relay.radius`): it authorises each
+/// subscriber and may choose the tunnel (RFC 2868). No accounting: the ISP's LNS accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayRadius {
+    /// Local address the client's sockets bind to.
+    pub source: IpAddr,
+    /// NAS-Identifier.
+    pub nas_identifier: String,
+    /// Authentication servers, in order of preference.
+    pub servers: Vec<RadiusServer>,
+    /// Wait for an answer before retransmitting.
+    pub timeout: Duration,
+    /// Transmissions to one server before the next is tried (at least 1).
+    pub retries: u32,
+}
+
+impl RelayRadius {
+    /// The longest a request can take: every server, every transmission, `timeout` each.
+    pub fn worst_case(&self) -> Duration {
+        let sends = self.servers.len() as u32 * self.retries.max(1);
+        self.timeout.saturating_mul(sends)
+    }
+}
+
+/// A VR with an L2TP LAC that RADIUS-chosen tunnels may be placed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LacTarget {
+    /// The VR's name (what a Tunnel-Assignment-Id names).
+    pub name: String,
+    /// The VR.
+    pub vr: VrId,
+    /// Its configured LNSs (a Tunnel-Server-Endpoint among them picks this VR).
+    pub peers: Vec<Ipv4Addr>,
+    /// Its L2TP tunnel secret (a Tunnel-Password must equal it).
+    pub secret: Option<Vec<u8>>,
 }
 
 /// One access VR's settings.
@@ -43,6 +81,10 @@ pub struct AccessConfig {
     pub realms: Vec<RealmRoute>,
     /// Where user names without a known realm go (`None`: refused).
     pub default_route: Option<RealmRoute>,
+    /// RADIUS authorises subscribers (and may choose their tunnels) before the call.
+    pub radius: Option<RelayRadius>,
+    /// The VRs RADIUS-chosen tunnels may be placed from (every L2TP LAC VR).
+    pub lacs: Vec<LacTarget>,
 }
 
 impl AccessConfig {
@@ -60,6 +102,8 @@ impl AccessConfig {
             chap_name: "varouter".into(),
             realms: Vec::new(),
             default_route: None,
+            radius: None,
+            lacs: Vec::new(),
         }
     }
 

@@ -17,25 +17,46 @@
 //! here at all), else by the credentials our own PPP engine collects over the session; the
 //! workers then relay between the two L2TP sessions.
 //!
+//! **RADIUS** (`relay.radius`, [`RelayRadius`]): when a relaying VR has RADIUS servers, the
+//! credentials go to them first (Access-Request through the VR's own sans-IO
+//! [`Client`]; [`Output::Radius`], [`Output::RadiusTimer`]). An Access-Reject, a timeout or a
+//! request that cannot be sent refuses the subscriber. An Access-Accept without tunnel
+//! attributes lets the realm decide as above; one with RFC 2868 tunnels chooses them, most
+//! preferred first: the call is placed from the VR a Tunnel-Assignment-Id names (an L2TP LAC
+//! VR, by name), else from the LAC VR whose `l2tp.peers` list the Tunnel-Server-Endpoint,
+//! else from the realm's VR; the LNS is the Tunnel-Server-Endpoint. A tunnel that cannot be
+//! used here is skipped (counted, logged): a host-name endpoint (no resolver in the control
+//! core), no VR to place it from, or a Tunnel-Password that is not the chosen VR's L2TP
+//! secret (the LAC engine has one secret per VR, so a different one could not authenticate
+//! the tunnel). When the call on one tunnel fails (cannot be placed, the tunnel or call is
+//! refused, or it does not come up within its share of [`PLACE_TIMEOUT`]), the next tunnel
+//! is tried (RFC 2868 §3 preference); when none is left, or none was usable to begin with
+//! (RFC 2868 §3.1: behave as on an Access-Reject), the subscriber is refused.
+//!
 //! Either end going away ends the other: PADT from the subscriber or a dead PPP link →
 //! CDN toward the LNS ([`Output::Hangup`]); the call ending ([`AccessManager::call_down`]) →
 //! PADT to the subscriber.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use vr::{PortId, VrId};
 
-use super::config::AccessConfig;
+use super::config::{AccessConfig, RelayRadius};
 use crate::l2tp::engine::ProxyInfo;
 use crate::ppp::auth::{AuthRequest, AuthResult, Credentials};
 use crate::ppp::engine::{self as ppp, Engine as PppEngine, Event as PppEvent};
 use crate::pppoe::discovery::{
-    AccessConfig as IfConfig, Discovery, DownReason as DiscDown, Limits,
-    Output as DiscOutput,
+    AccessConfig as IfConfig, Discovery, DownReason as DiscDown, Limits, Output as DiscOutput,
 };
+use crate::radius::client::{
+    AccessRequest, Auth as RadiusAuth, AuthAttrs, Client, ClientResult, Config as RadiusConfig,
+    Counters as RadiusCounters, Server as RadiusServer,
+};
+use crate::radius::wire::tunnel::Endpoint;
+use crate::radius::wire::L2tpChoice;
 use crate::subscriber::config::AuthMethod as CfgAuth;
 
 /// A subscriber's access link.
@@ -89,8 +110,20 @@ pub struct L2tpLeg {
     pub proxy: Option<Box<ProxyInfo>>,
 }
 
-/// How long a call may take to come up before the subscriber is refused.
+/// An access VR's PPPoE interfaces: `(port, VLAN)`.
+pub type AccessInterfaces = Vec<(PortId, Option<u16>)>;
+
+/// How long a call may take to come up before the subscriber is refused (with RADIUS
+/// tunnels, shared among the tunnels still to try).
 pub const PLACE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// NAS-Port-Type Ethernet (RFC 2865 §5.41): a PPPoE subscriber.
+pub const NAS_PORT_TYPE_ETHERNET: u32 = 15;
+
+/// The source sockets a relaying VR's RADIUS client uses (the driver opens this many).
+pub fn radius_source_ports() -> usize {
+    RadiusConfig::new("").source_ports
+}
 
 /// What the manager wants done.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +188,27 @@ pub enum Output {
         /// When.
         at: Option<Instant>,
     },
+    /// Send a RADIUS datagram from source socket `socket` of `vr`'s RADIUS client (see
+    /// [`radius_source_ports`]); answers come back through
+    /// [`AccessManager::radius_datagram`].
+    Radius {
+        /// The relaying VR.
+        vr: VrId,
+        /// Its client's source socket.
+        socket: usize,
+        /// The server.
+        dst: SocketAddr,
+        /// The datagram.
+        payload: Vec<u8>,
+    },
+    /// Arm (`Some`) or cancel (`None`) `vr`'s RADIUS client timer
+    /// ([`AccessManager::handle_radius_timer`]).
+    RadiusTimer {
+        /// The relaying VR.
+        vr: VrId,
+        /// When.
+        at: Option<Instant>,
+    },
 }
 
 /// Where a subscriber is.
@@ -162,6 +216,8 @@ pub enum Output {
 pub enum Stage {
     /// LCP and authentication with the access side's PPP engine.
     Negotiating,
+    /// Credentials collected; waiting for the VR's RADIUS servers.
+    Authorizing,
     /// Authentication collected; the call is being placed.
     Placing {
         /// The ISP's VR.
@@ -190,6 +246,23 @@ enum Access {
     L2tp(Box<L2tpLeg>),
 }
 
+/// Where a call may be placed: from `vr`'s LAC to `lns` (`None`: the VR's first peer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Candidate {
+    vr: VrId,
+    lns: Option<Ipv4Addr>,
+}
+
+/// What a subscriber's call carries, kept until it is up (the next tunnel may need it).
+struct PendingCall {
+    proxy: Box<ProxyInfo>,
+    calling: Vec<u8>,
+    /// Tunnels still to try, most preferred first.
+    next: VecDeque<Candidate>,
+    /// When the last try must be up.
+    overall: Instant,
+}
+
 struct Link {
     vr: VrId,
     access: Access,
@@ -198,6 +271,9 @@ struct Link {
     stage: Stage,
     ppp: Option<Box<PppEngine>>,
     place_deadline: Option<Instant>,
+    /// The RADIUS request under way (its tag).
+    radius_tag: Option<u64>,
+    pending: Option<PendingCall>,
 }
 
 /// A subscriber as listings show it.
@@ -248,11 +324,35 @@ pub struct AccessStats {
     pub ppp_unknown_session: u64,
     /// Switched L2TP sessions routed by the LAC's proxy authentication (no PPP here).
     pub switched_by_proxy: u64,
+    /// Access-Requests sent for subscribers.
+    pub radius_requests: u64,
+    /// Subscribers accepted by RADIUS.
+    pub radius_accepts: u64,
+    /// Subscribers refused by RADIUS: Access-Reject, Access-Challenge (PPP cannot carry
+    /// one), or an Accept with malformed tunnel attributes (the client reports it as a
+    /// reject; [`RadiusCounters::accept_tunnel_invalid`]).
+    pub radius_rejects: u64,
+    /// Subscribers refused because no RADIUS server answered.
+    pub radius_timeouts: u64,
+    /// Subscribers refused because the Access-Request could not be sent (queue full, ...).
+    pub radius_errors: u64,
+    /// Accepts whose tunnels offered none this appliance can use: refused (RFC 2868 §3.1).
+    pub radius_tunnel_unusable: u64,
+    /// Offered tunnels skipped: host-name endpoint, or no VR to place the call from.
+    pub radius_tunnel_skipped: u64,
+    /// Offered tunnels skipped: the Tunnel-Password is not the chosen VR's L2TP secret.
+    pub radius_tunnel_secret_mismatch: u64,
+    /// Calls placed on a RADIUS-chosen tunnel.
+    pub radius_tunnel_calls: u64,
+    /// A call on one RADIUS-chosen tunnel failed and the next one was tried.
+    pub radius_tunnel_fallbacks: u64,
 }
 
 struct VrAccess {
     cfg: AccessConfig,
     ppp: Arc<ppp::Config>,
+    radius: Option<Client>,
+    radius_armed: Option<Instant>,
 }
 
 /// The access manager (see the module docs).
@@ -264,6 +364,9 @@ pub struct AccessManager {
     links: HashMap<LinkKey, Link>,
     out: Vec<Output>,
     seed: u64,
+    /// RADIUS request tags → their links.
+    tags: HashMap<u64, LinkKey>,
+    next_tag: u64,
     /// Counters.
     pub stats: AccessStats,
 }
@@ -283,16 +386,151 @@ fn ppp_config(c: &AccessConfig) -> ppp::Config {
         auth,
         name: c.chap_name.clone(),
         echo_interval: Some(Duration::from_secs(10)),
-        auth_timeout: PLACE_TIMEOUT,
+        // The subscriber waits for RADIUS, then for the call.
+        auth_timeout: PLACE_TIMEOUT + c.radius.as_ref().map_or(Duration::ZERO, |r| r.worst_case()),
         record_proxy_lcp: true,
         ..ppp::Config::default()
     }
 }
 
+fn radius_client(r: &RelayRadius, seed: u64) -> Client {
+    let mut rc = RadiusConfig::new(&r.nas_identifier);
+    rc.auth_servers = r
+        .servers
+        .iter()
+        .map(|s| RadiusServer {
+            addr: s.addr,
+            secret: s.secret.as_bytes().to_vec(),
+        })
+        .collect();
+    rc.timeout = r.timeout;
+    // `retries` counts transmissions per server; the client counts retransmissions.
+    rc.retries = r.retries.saturating_sub(1);
+    rc.nas_ip = match r.source {
+        std::net::IpAddr::V4(a) if !a.is_unspecified() => Some(a),
+        _ => None,
+    };
+    Client::new(rc, seed)
+}
+
+/// The credentials of proxy authentication AVPs as RADIUS sends them (CHAP with a 16-byte
+/// response, or PAP).
+fn radius_auth(p: &ProxyInfo) -> Option<RadiusAuth> {
+    match p.authen_type? {
+        2 => Some(RadiusAuth::Chap {
+            id: p.authen_id?,
+            challenge: p.authen_challenge.clone(),
+            response: p.authen_response.as_slice().try_into().ok()?,
+        }),
+        3 => Some(RadiusAuth::Pap {
+            password: p.authen_response.clone(),
+        }),
+        _ => None,
+    }
+}
+
+fn mac_string(mac: [u8; 6]) -> String {
+    mac.map(|b| format!("{b:02x}")).join(":")
+}
+
+/// The calls an Access-Accept asks for, most preferred first (see the module docs), or why
+/// the subscriber is refused. Skipped tunnels are counted in `stats` and logged.
+fn accept_candidates(
+    cfg: &AccessConfig,
+    user: &[u8],
+    a: &AuthAttrs,
+    stats: &mut AccessStats,
+) -> Result<(Vec<Candidate>, bool), &'static str> {
+    let route = cfg.route(user);
+    let who = String::from_utf8_lossy(user);
+    let tunnels = match a.l2tp_tunnels() {
+        L2tpChoice::NoTunnel => {
+            return match route {
+                Some(r) => Ok((
+                    vec![Candidate {
+                        vr: r.vr,
+                        lns: r.lns,
+                    }],
+                    false,
+                )),
+                None => {
+                    stats.realm_unknown += 1;
+                    Err("unknown realm")
+                }
+            };
+        }
+        L2tpChoice::Reject => {
+            stats.radius_tunnel_unusable += 1;
+            tracing::warn!(
+                "vr {}: RADIUS offered {who} no L2TP-over-IPv4 tunnel; refused (RFC 2868 §3.1)",
+                cfg.vr.0
+            );
+            return Err("no usable tunnel");
+        }
+        L2tpChoice::Tunnels(t) => t,
+    };
+    let mut out = Vec::new();
+    for t in tunnels {
+        let lns = match &t.server_endpoint {
+            Some(Endpoint::Ipv4(a)) => *a,
+            other => {
+                stats.radius_tunnel_skipped += 1;
+                tracing::warn!(
+                    "vr {}: RADIUS tunnel (tag {}) for {who}: server endpoint {:?} is not an IPv4 address (host names are not resolved); skipped",
+                    cfg.vr.0,
+                    t.tag,
+                    other.as_ref().map(ToString::to_string)
+                );
+                continue;
+            }
+        };
+        let named = t
+            .assignment_id
+            .as_ref()
+            .and_then(|id| cfg.lacs.iter().find(|x| x.name.as_bytes() == id.as_slice()));
+        let vr = named
+            .or_else(|| cfg.lacs.iter().find(|x| x.peers.contains(&lns)))
+            .map(|x| x.vr)
+            .or(route.map(|r| r.vr));
+        let Some(vr) = vr else {
+            stats.radius_tunnel_skipped += 1;
+            tracing::warn!(
+                "vr {}: RADIUS tunnel (tag {}) to {lns} for {who}: no LAC VR named by its assignment id or peering with {lns}, and no realm route; skipped",
+                cfg.vr.0,
+                t.tag
+            );
+            continue;
+        };
+        if let Some(pw) = &t.password {
+            let secret = cfg
+                .lacs
+                .iter()
+                .find(|x| x.vr == vr)
+                .and_then(|x| x.secret.as_deref());
+            if secret != Some(pw.as_slice()) {
+                stats.radius_tunnel_secret_mismatch += 1;
+                tracing::warn!(
+                    "vr {}: RADIUS tunnel (tag {}) to {lns} for {who}: its Tunnel-Password is not the L2TP secret of vr {} (one secret per LAC VR); skipped",
+                    cfg.vr.0,
+                    t.tag,
+                    vr.0
+                );
+                continue;
+            }
+        }
+        out.push(Candidate { vr, lns: Some(lns) });
+    }
+    if out.is_empty() {
+        stats.radius_tunnel_unusable += 1;
+        return Err("no usable tunnel");
+    }
+    Ok((out, true))
+}
+
 /// "aa:bb:cc:dd:ee:ff port P vlan V", the Calling Number of the call (as accel-ppp and
 /// most BNGs report the subscriber's MAC).
 fn calling_number(mac: [u8; 6], port: PortId, vlan: Option<u16>) -> Vec<u8> {
-    let m = mac.map(|b| format!("{b:02x}")).join(":");
+    let m = mac_string(mac);
     match vlan {
         Some(v) => format!("{m} port {} vlan {v}", port.0),
         None => format!("{m} port {}", port.0),
@@ -405,20 +643,26 @@ impl AccessManager {
             links: HashMap::new(),
             out: Vec::new(),
             seed,
+            tags: HashMap::new(),
+            next_tag: 0,
             stats: AccessStats::default(),
         }
     }
 
     /// Makes the relaying VRs those of `cfgs`, each with its PPPoE access interfaces
     /// (`(port, vlan)`; none for a VR that only switches L2TP sessions). PPPoE sessions on
-    /// interfaces that go away (or change VR) end.
+    /// interfaces that go away (or change VR) end. A VR whose RADIUS settings are unchanged
+    /// keeps its client (and the requests under way); subscribers waiting for a client that
+    /// is replaced or removed are refused.
     pub fn configure(
         &mut self,
         now: Instant,
-        cfgs: Vec<(AccessConfig, Vec<(PortId, Option<u16>)>)>,
+        cfgs: Vec<(AccessConfig, AccessInterfaces)>,
     ) {
         let mut want: BTreeMap<(PortId, Option<u16>), IfConfig> = BTreeMap::new();
-        self.vrs.clear();
+        let mut old = std::mem::take(&mut self.vrs);
+        // VRs whose RADIUS client is new (or gone).
+        let mut fresh = std::collections::BTreeSet::new();
         for (c, ifs) in cfgs {
             for i in ifs {
                 want.insert(
@@ -435,7 +679,43 @@ impl AccessManager {
                 );
             }
             let ppp = Arc::new(ppp_config(&c));
-            self.vrs.insert(c.vr, VrAccess { cfg: c, ppp });
+            let (radius, radius_armed) = match old.remove(&c.vr) {
+                Some(o) if o.cfg.radius == c.radius => (o.radius, o.radius_armed),
+                o => {
+                    fresh.insert(c.vr);
+                    if o.is_some_and(|o| o.radius_armed.is_some()) {
+                        self.out.push(Output::RadiusTimer { vr: c.vr, at: None });
+                    }
+                    self.seed = self.seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    (c.radius.as_ref().map(|r| radius_client(r, self.seed)), None)
+                }
+            };
+            self.vrs.insert(
+                c.vr,
+                VrAccess {
+                    cfg: c,
+                    ppp,
+                    radius,
+                    radius_armed,
+                },
+            );
+        }
+        for (vr, o) in old {
+            fresh.insert(vr);
+            if o.radius_armed.is_some() {
+                self.out.push(Output::RadiusTimer { vr, at: None });
+            }
+        }
+        // Requests whose client went: their answers will not come.
+        let orphans: Vec<LinkKey> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.radius_tag.is_some() && fresh.contains(&l.vr))
+            .map(|(k, _)| *k)
+            .collect();
+        for link in orphans {
+            self.stats.radius_errors += 1;
+            self.refuse(now, link, "authentication service reconfigured");
         }
         let gone: Vec<_> = self
             .ifaces
@@ -480,8 +760,7 @@ impl AccessManager {
         frame: &[u8],
         l3: usize,
     ) {
-        self.disc
-            .handle_frame(now, port, port_mac, vlan, frame, l3);
+        self.disc.handle_frame(now, port, port_mac, vlan, frame, l3);
         self.pump(now);
     }
 
@@ -517,6 +796,8 @@ impl AccessManager {
             stage: Stage::Negotiating,
             ppp: None,
             place_deadline: None,
+            radius_tag: None,
+            pending: None,
         };
         let Access::L2tp(leg) = &l.access else {
             unreachable!("just built")
@@ -525,27 +806,34 @@ impl AccessManager {
             l.user = p.authen_name.clone();
             let proxy = Box::new(p.clone());
             let calling = leg.calling_number.clone();
+            if va.radius.is_some() {
+                // RADIUS authorises the proxied credentials; no PPP here to tell a refusal.
+                self.stats.switched_by_proxy += 1;
+                l.stage = Stage::Authorizing;
+                l.pending = Some(PendingCall {
+                    proxy,
+                    calling,
+                    next: VecDeque::new(),
+                    overall: now,
+                });
+                self.links.insert(link, l);
+                self.send_radius(now, link);
+                return;
+            }
             match va.cfg.route(&l.user).cloned() {
                 Some(route) => {
                     self.stats.switched_by_proxy += 1;
-                    self.stats.calls_placed += 1;
-                    l.stage = Stage::Placing {
-                        vr: route.vr,
-                        call: None,
-                    };
-                    l.place_deadline = Some(now + PLACE_TIMEOUT);
-                    self.out.push(Output::Place {
-                        link,
-                        vr: route.vr,
-                        lns: route.lns,
+                    l.pending = Some(PendingCall {
                         proxy,
-                        calling_number: calling,
-                    });
-                    self.out.push(Output::Timer {
-                        link,
-                        at: l.place_deadline,
+                        calling,
+                        next: VecDeque::from([Candidate {
+                            vr: route.vr,
+                            lns: route.lns,
+                        }]),
+                        overall: now + PLACE_TIMEOUT,
                     });
                     self.links.insert(link, l);
+                    self.place_next(now, link);
                 }
                 None => {
                     // No PPP here to say why: the call is cleared.
@@ -620,6 +908,48 @@ impl AccessManager {
         self.service(now, link);
     }
 
+    /// A datagram from a RADIUS server on source socket `socket` of `vr`'s client.
+    pub fn radius_datagram(
+        &mut self,
+        now: Instant,
+        vr: VrId,
+        socket: usize,
+        src: SocketAddr,
+        bytes: &[u8],
+    ) {
+        if let Some(c) = self.vrs.get_mut(&vr).and_then(|v| v.radius.as_mut()) {
+            c.handle_datagram(now, socket, src, bytes);
+        }
+        self.pump_radius(now, vr);
+    }
+
+    /// `vr`'s RADIUS client timer fired (retransmission, failover, timeout).
+    pub fn handle_radius_timer(&mut self, now: Instant, vr: VrId) {
+        if let Some(v) = self.vrs.get_mut(&vr) {
+            v.radius_armed = None;
+            if let Some(c) = v.radius.as_mut() {
+                if c.poll_timeout().is_some_and(|t| t <= now) {
+                    c.handle_timeout(now);
+                }
+            }
+        }
+        self.pump_radius(now, vr);
+    }
+
+    /// The RADIUS client counters of every relaying VR, summed.
+    pub fn radius_counters(&self) -> RadiusCounters {
+        let mut t = RadiusCounters::default();
+        for c in self.vrs.values().filter_map(|v| v.radius.as_ref()) {
+            t.add(c.counters());
+        }
+        t
+    }
+
+    /// True when `vr` relays with RADIUS (it needs [`radius_source_ports`] sockets).
+    pub fn has_radius(&self, vr: VrId) -> bool {
+        self.vrs.get(&vr).is_some_and(|v| v.radius.is_some())
+    }
+
     /// The call of `link` was placed as `(tunnel, session)`.
     pub fn call_placed(&mut self, link: LinkKey, tunnel: u16, session: u16) {
         if let Some(l) = self.links.get_mut(&link) {
@@ -652,6 +982,7 @@ impl AccessManager {
         };
         l.ppp = None;
         l.place_deadline = None;
+        l.pending = None;
         self.stats.calls_up += 1;
         self.out.push(Output::Timer { link, at: None });
         true
@@ -730,8 +1061,28 @@ impl AccessManager {
                 session,
             });
         }
+        l.place_deadline = None;
+        if l.pending.as_ref().is_some_and(|p| !p.next.is_empty()) {
+            self.stats.radius_tunnel_fallbacks += 1;
+            tracing::info!("access {link}: call failed ({why}); trying the next RADIUS tunnel");
+            self.place_next(now, link);
+            return;
+        }
+        self.refuse(now, link, why);
+    }
+
+    /// Refuses the subscriber: an authentication failure with `why` through its PPP (then
+    /// LCP ends and PADT), or the switched session's CDN when there is no PPP here.
+    fn refuse(&mut self, now: Instant, link: LinkKey, why: &str) {
+        let Some(l) = self.links.get_mut(&link) else {
+            return;
+        };
         l.stage = Stage::Negotiating;
         l.place_deadline = None;
+        l.pending = None;
+        if let Some(t) = l.radius_tag.take() {
+            self.tags.remove(&t);
+        }
         match l.ppp.as_mut() {
             Some(e) => {
                 e.auth_result(
@@ -746,12 +1097,202 @@ impl AccessManager {
         }
     }
 
+    /// Places the call on the next candidate tunnel, with its share of the time left.
+    /// False when none is left.
+    fn place_next(&mut self, now: Instant, link: LinkKey) -> bool {
+        let Some(l) = self.links.get_mut(&link) else {
+            return false;
+        };
+        let Some(p) = l.pending.as_mut() else {
+            return false;
+        };
+        let Some(c) = p.next.pop_front() else {
+            return false;
+        };
+        let share = p.next.len() as u32 + 1;
+        let deadline = now + p.overall.saturating_duration_since(now) / share;
+        self.stats.calls_placed += 1;
+        l.stage = Stage::Placing {
+            vr: c.vr,
+            call: None,
+        };
+        l.place_deadline = Some(deadline);
+        self.out.push(Output::Place {
+            link,
+            vr: c.vr,
+            lns: c.lns,
+            proxy: p.proxy.clone(),
+            calling_number: p.calling.clone(),
+        });
+        let at = match l.ppp.as_ref().and_then(|e| e.deadline()) {
+            Some(d) => d.min(deadline),
+            None => deadline,
+        };
+        self.out.push(Output::Timer { link, at: Some(at) });
+        true
+    }
+
+    /// Sends the Access-Request of a link whose call is pending (credentials from its
+    /// proxy authentication).
+    fn send_radius(&mut self, now: Instant, link: LinkKey) {
+        let Some(l) = self.links.get(&link) else {
+            return;
+        };
+        let Some(auth) = l.pending.as_ref().and_then(|p| radius_auth(&p.proxy)) else {
+            self.stats.auth_not_proxyable += 1;
+            self.refuse(now, link, "authentication method cannot be relayed");
+            return;
+        };
+        self.next_tag += 1;
+        let tag = self.next_tag;
+        let vr = l.vr;
+        let user = String::from_utf8_lossy(&l.user).into_owned();
+        let mut r = AccessRequest::ppp(&user, auth, &format!("relay-{}-{tag}", vr.0), tag);
+        match (link, &l.access) {
+            (LinkKey::Pppoe { port, session }, Access::Pppoe { mac, vlan, .. }) => {
+                r.nas_port_type = NAS_PORT_TYPE_ETHERNET;
+                r.nas_port = u32::from(port.0) << 16 | u32::from(session);
+                r.nas_port_id = Some(match vlan {
+                    Some(v) => format!("port {} vlan {v}", port.0),
+                    None => format!("port {}", port.0),
+                });
+                r.calling_station = Some(mac_string(*mac));
+            }
+            (
+                LinkKey::L2tp {
+                    tunnel, session, ..
+                },
+                Access::L2tp(leg),
+            ) => {
+                r.nas_port = u32::from(tunnel) << 16 | u32::from(session);
+                r.nas_port_id = Some(format!("l2tp {tunnel}/{session}"));
+                if !leg.calling_number.is_empty() {
+                    r.calling_station =
+                        Some(String::from_utf8_lossy(&leg.calling_number).into_owned());
+                }
+            }
+            _ => {}
+        }
+        let sent = match self.vrs.get_mut(&vr).and_then(|v| v.radius.as_mut()) {
+            Some(c) => c.access_request(now, r).map_err(|e| e.to_string()),
+            None => Err("no RADIUS client".into()),
+        };
+        match sent {
+            Ok(_) => {
+                self.stats.radius_requests += 1;
+                if let Some(l) = self.links.get_mut(&link) {
+                    l.radius_tag = Some(tag);
+                }
+                self.tags.insert(tag, link);
+                self.pump_radius_io(vr);
+            }
+            Err(e) => {
+                self.stats.radius_errors += 1;
+                tracing::warn!("vr {}: RADIUS request for {user} not sent: {e}", vr.0);
+                self.refuse(now, link, "authentication service unavailable");
+            }
+        }
+    }
+
+    /// Hands the VR's RADIUS client's datagrams and timer to the driver.
+    fn pump_radius_io(&mut self, vr: VrId) {
+        let Some(v) = self.vrs.get_mut(&vr) else {
+            return;
+        };
+        let Some(c) = v.radius.as_mut() else {
+            return;
+        };
+        while let Some(t) = c.poll_transmit() {
+            self.out.push(Output::Radius {
+                vr,
+                socket: t.socket,
+                dst: t.dst,
+                payload: t.payload,
+            });
+        }
+        let at = c.poll_timeout();
+        if at != v.radius_armed {
+            v.radius_armed = at;
+            self.out.push(Output::RadiusTimer { vr, at });
+        }
+    }
+
+    /// Acts on the VR's finished RADIUS requests.
+    fn pump_radius(&mut self, now: Instant, vr: VrId) {
+        loop {
+            self.pump_radius_io(vr);
+            let Some(ev) = self
+                .vrs
+                .get_mut(&vr)
+                .and_then(|v| v.radius.as_mut())
+                .and_then(|c| c.poll_event())
+            else {
+                return;
+            };
+            // Gone while RADIUS was asked (or a stale tag): nothing to do.
+            let Some(link) = self.tags.remove(&ev.tag) else {
+                continue;
+            };
+            let Some(l) = self.links.get_mut(&link) else {
+                continue;
+            };
+            if l.radius_tag != Some(ev.tag) {
+                continue;
+            }
+            l.radius_tag = None;
+            match ev.result {
+                ClientResult::Accept(a) => self.radius_accept(now, link, &a),
+                ClientResult::Reject { reply_message, .. }
+                | ClientResult::Challenge { reply_message, .. } => {
+                    self.stats.radius_rejects += 1;
+                    let why = reply_message
+                        .map(|m| String::from_utf8_lossy(&m).into_owned())
+                        .unwrap_or_else(|| "rejected by RADIUS".into());
+                    self.refuse(now, link, &why);
+                }
+                ClientResult::Timeout => {
+                    self.stats.radius_timeouts += 1;
+                    tracing::warn!("vr {}: no RADIUS server answered for {link}", vr.0);
+                    self.refuse(now, link, "authentication service unavailable");
+                }
+                ClientResult::AcctOk | ClientResult::AcctFailed => {}
+            }
+        }
+    }
+
+    /// An Access-Accept: the realm's call, or the RADIUS-chosen tunnels in turn.
+    fn radius_accept(&mut self, now: Instant, link: LinkKey, a: &AuthAttrs) {
+        let Some(l) = self.links.get_mut(&link) else {
+            return;
+        };
+        let Some(va) = self.vrs.get(&l.vr) else {
+            return;
+        };
+        self.stats.radius_accepts += 1;
+        match accept_candidates(&va.cfg, &l.user, a, &mut self.stats) {
+            Ok((cands, tunnels)) => {
+                if tunnels {
+                    self.stats.radius_tunnel_calls += 1;
+                }
+                if let Some(p) = l.pending.as_mut() {
+                    p.next = cands.into();
+                    p.overall = now + PLACE_TIMEOUT;
+                }
+                self.place_next(now, link);
+            }
+            Err(why) => self.refuse(now, link, why),
+        }
+    }
+
     /// Ends the link: CDN of its call (if `hangup` and there is one), and toward the
     /// subscriber (if `tell`) a PADT or the CDN of the switched session; unbinds PPPoE.
     fn end(&mut self, now: Instant, link: LinkKey, tell: bool, hangup: bool) {
         let Some(l) = self.links.remove(&link) else {
             return;
         };
+        if let Some(t) = l.radius_tag {
+            self.tags.remove(&t);
+        }
         let call = match l.stage {
             Stage::Relaying {
                 vr,
@@ -776,8 +1317,7 @@ impl AccessManager {
             LinkKey::Pppoe { port, session } => {
                 self.out.push(Output::Unbind { link });
                 if tell {
-                    self.disc
-                        .close(now, port, session, DiscDown::Local(None));
+                    self.disc.close(now, port, session, DiscDown::Local(None));
                     self.pump_discovery();
                 }
             }
@@ -842,6 +1382,8 @@ impl AccessManager {
                             stage: Stage::Negotiating,
                             ppp: Some(Box::new(e)),
                             place_deadline: None,
+                            radius_tag: None,
+                            pending: None,
                         },
                     );
                     self.service(now, link);
@@ -918,12 +1460,14 @@ impl AccessManager {
                 }
                 Some(PppEvent::Authenticate(req)) => {
                     l.user = req.username.clone();
-                    let route = self
-                        .vrs
-                        .get(&l.vr)
+                    let va = self.vrs.get(&l.vr);
+                    let radius = va.is_some_and(|v| v.radius.is_some());
+                    // With RADIUS, the realm is asked only if the Accept names no tunnel.
+                    let route = va
                         .and_then(|v| v.cfg.route(&req.username))
-                        .cloned();
-                    let Some(route) = route else {
+                        .cloned()
+                        .filter(|_| !radius);
+                    if route.is_none() && !radius {
                         self.stats.realm_unknown += 1;
                         e.auth_result(
                             now,
@@ -932,7 +1476,7 @@ impl AccessManager {
                             },
                         );
                         continue;
-                    };
+                    }
                     let Some(proxy) = proxy_info(e, &req) else {
                         self.stats.auth_not_proxyable += 1;
                         e.auth_result(
@@ -943,19 +1487,25 @@ impl AccessManager {
                         );
                         continue;
                     };
-                    self.stats.calls_placed += 1;
-                    l.stage = Stage::Placing {
-                        vr: route.vr,
-                        call: None,
-                    };
-                    l.place_deadline = Some(now + PLACE_TIMEOUT);
-                    self.out.push(Output::Place {
-                        link,
-                        vr: route.vr,
-                        lns: route.lns,
+                    let next = route
+                        .map(|r| Candidate {
+                            vr: r.vr,
+                            lns: r.lns,
+                        })
+                        .into_iter()
+                        .collect();
+                    l.pending = Some(PendingCall {
                         proxy,
-                        calling_number: calling,
+                        calling,
+                        next,
+                        overall: now + PLACE_TIMEOUT,
                     });
+                    if radius {
+                        l.stage = Stage::Authorizing;
+                        self.send_radius(now, link);
+                    } else {
+                        self.place_next(now, link);
+                    }
                 }
                 Some(PppEvent::Down { .. }) => {
                     if !matches!(l.stage, Stage::Negotiating) {

@@ -12,8 +12,12 @@
 //! The L2TP service ([`crate::l2tp::service`]) drives it: it owns the VRs' L2TP endpoints
 //! that place the calls and binds both halves of each relay in the session table.
 //!
+//! With `relay.radius` ([`config::RelayRadius`]), the VR's RADIUS servers authorise each
+//! subscriber first and may choose its tunnel with RFC 2868 attributes (see [`manager`]).
+//!
 //! Not yet: terminating PPPoE subscribers in a VR of this appliance (they are relayed to an
-//! LNS), MS-CHAPv2 subscribers (an ICCN cannot proxy it), RADIUS-chosen tunnels.
+//! LNS), MS-CHAPv2 subscribers (an ICCN cannot proxy it), host-name tunnel endpoints from
+//! RADIUS (no resolver), per-tunnel L2TP secrets from RADIUS (one secret per LAC VR).
 
 pub mod config;
 pub mod manager;

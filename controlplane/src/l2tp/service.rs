@@ -28,8 +28,11 @@ use wire::UdpPacket;
 
 use super::driver::vr::{EndpointConfig, EndpointTimer, TableChange, VrEndpoints};
 use super::engine::{CallParams, Role};
-use crate::access::config::AccessConfig;
-use crate::access::manager::{AccessManager, L2tpLeg, LinkKey, Output as AccessOutput};
+use crate::access::config::{AccessConfig, RelayRadius};
+use crate::access::manager::{
+    radius_source_ports as relay_radius_ports, AccessManager, L2tpLeg, LinkKey,
+    Output as AccessOutput,
+};
 use crate::subscriber::config::SubscriberConfig;
 use crate::subscriber::manager::{
     radius_source_ports, Output, SessionInfo, SubscriberView, Subscribers, TimerKey,
@@ -71,6 +74,11 @@ fn access_token(link: LinkKey) -> u64 {
                 | u64::from(session)
         }
     }
+}
+
+/// A relaying VR's RADIUS client timer.
+fn access_radius_token(vr: VrId) -> u64 {
+    ACCESS_BIT | RADIUS_BIT | u64::from(vr.0)
 }
 
 fn access_untoken(tok: u64) -> LinkKey {
@@ -145,6 +153,8 @@ enum SockUse {
     Radius(VrId, usize),
     /// A VR's Dynamic Authorization server.
     Dae(VrId),
+    /// A relaying VR's RADIUS client, source socket `n`.
+    RelayRadius(VrId, usize),
 }
 
 fn untoken(tok: u64) -> (VrId, EndpointTimer) {
@@ -199,6 +209,8 @@ pub struct L2tpService {
     access: AccessManager,
     /// Access settings given before start.
     pending_access: Option<Vec<AccessVr>>,
+    /// Relaying VRs' RADIUS settings as their sockets were opened for, and the sockets.
+    relay_sockets: BTreeMap<VrId, (RelayRadius, Vec<SocketId>)>,
     /// Relayed calls: the L2TP leg `(vr, tunnel, session)` → the PPPoE session.
     relays: HashMap<(VrId, u16, u16), LinkKey>,
     /// Traffic counter slots of PPPoE sessions.
@@ -218,6 +230,7 @@ impl L2tpService {
             vr_sockets: BTreeMap::new(),
             access: AccessManager::new(rand::random(), Default::default(), rand::random()),
             pending_access: None,
+            relay_sockets: BTreeMap::new(),
             relays: HashMap::new(),
             link_slots: HashMap::new(),
             stats: L2tpServiceStats::default(),
@@ -238,6 +251,7 @@ impl L2tpService {
             vr_sockets: BTreeMap::new(),
             access: AccessManager::new([0x5e; 32], Default::default(), 0x5eed),
             pending_access: None,
+            relay_sockets: BTreeMap::new(),
             relays: HashMap::new(),
             link_slots: HashMap::new(),
             stats: L2tpServiceStats::default(),
@@ -315,6 +329,7 @@ impl L2tpService {
     /// Makes the access VRs those of `cfgs` (reload): sessions on interfaces that are no
     /// longer access interfaces of the same VR end.
     pub fn configure_access(&mut self, cx: &mut Ctx<'_>, cfgs: Vec<AccessVr>) {
+        self.open_relay_sockets(cx, &cfgs);
         self.access.configure(cx.now, cfgs);
         self.pump(cx);
     }
@@ -441,6 +456,47 @@ impl L2tpService {
                     }
                 });
             self.vr_sockets.insert(vr, (c.radius.clone(), socks, dae));
+        }
+    }
+
+    /// Opens (and closes) the relaying VRs' RADIUS client sockets so that they match `cfgs`.
+    fn open_relay_sockets(&mut self, cx: &mut Ctx<'_>, cfgs: &[AccessVr]) {
+        let wanted: BTreeMap<VrId, &RelayRadius> = cfgs
+            .iter()
+            .filter_map(|(c, _)| c.radius.as_ref().map(|r| (c.vr, r)))
+            .collect();
+        let stale: Vec<VrId> = self
+            .relay_sockets
+            .iter()
+            .filter(|(vr, (r, _))| wanted.get(vr) != Some(&r))
+            .map(|(vr, _)| *vr)
+            .collect();
+        for vr in stale {
+            if let Some((_, socks)) = self.relay_sockets.remove(&vr) {
+                for s in socks {
+                    self.sockets.remove(&s);
+                    cx.udp_close(s);
+                }
+            }
+        }
+        for (vr, r) in wanted {
+            if self.relay_sockets.contains_key(&vr) {
+                continue;
+            }
+            let mut socks = Vec::new();
+            for n in 0..relay_radius_ports() {
+                match cx.udp_open(SocketAddr::new(r.source, 0)) {
+                    Ok(s) => {
+                        self.sockets.insert(s, SockUse::RelayRadius(vr, n));
+                        socks.push(s);
+                    }
+                    Err(e) => {
+                        self.stats.socket_errors += 1;
+                        tracing::error!("vr {}: relay RADIUS client socket: {e}", vr.0);
+                    }
+                }
+            }
+            self.relay_sockets.insert(vr, (r.clone(), socks));
         }
     }
 
@@ -735,6 +791,22 @@ impl L2tpService {
                         Some(at) => cx.timer_at(access_token(link), at),
                         None => cx.timer_cancel(access_token(link)),
                     },
+                    AccessOutput::Radius {
+                        vr,
+                        socket,
+                        dst,
+                        payload,
+                    } => {
+                        let s = self
+                            .relay_sockets
+                            .get(&vr)
+                            .and_then(|(_, v)| v.get(socket).copied());
+                        self.send(cx, s, dst, &payload);
+                    }
+                    AccessOutput::RadiusTimer { vr, at } => match at {
+                        Some(at) => cx.timer_at(access_radius_token(vr), at),
+                        None => cx.timer_cancel(access_radius_token(vr)),
+                    },
                 }
             }
         }
@@ -1026,6 +1098,11 @@ impl Service for L2tpService {
 
     fn on_datagram(&mut self, cx: &mut Ctx<'_>, sock: SocketId, from: SocketAddr, data: &[u8]) {
         let now = cx.now;
+        if let Some(SockUse::RelayRadius(vr, n)) = self.sockets.get(&sock) {
+            self.access.radius_datagram(now, *vr, *n, from, data);
+            self.pump(cx);
+            return;
+        }
         {
             let w = cx.writer();
             let traffic = |slot| w.session_traffic(slot);
@@ -1034,7 +1111,7 @@ impl Service for L2tpService {
                     .subs
                     .radius_datagram(now, *vr, *n, from, data, &traffic),
                 Some(SockUse::Dae(vr)) => self.subs.dae_datagram(now, *vr, from, data, &traffic),
-                None => return,
+                Some(SockUse::RelayRadius(..)) | None => return,
             }
         }
         self.pump(cx);
@@ -1055,7 +1132,11 @@ impl Service for L2tpService {
 
     fn on_timer(&mut self, cx: &mut Ctx<'_>, tok: u64) {
         if tok & (SUB_BIT | ACCESS_BIT) == ACCESS_BIT {
-            self.access.handle_timer(cx.now, access_untoken(tok));
+            if tok & RADIUS_BIT != 0 {
+                self.access.handle_radius_timer(cx.now, VrId(tok as u32));
+            } else {
+                self.access.handle_timer(cx.now, access_untoken(tok));
+            }
             self.pump(cx);
             return;
         }
@@ -1201,6 +1282,37 @@ impl Service for L2tpService {
                 ("access_relay_no_egress", self.stats.relay_no_egress),
                 ("access_ppp_unknown_session", a.ppp_unknown_session),
             ];
+            if !self.relay_sockets.is_empty() || a.radius_requests > 0 {
+                let r = self.access.radius_counters();
+                access.extend([
+                    ("access_radius_requests", a.radius_requests),
+                    ("access_radius_accepts", a.radius_accepts),
+                    ("access_radius_rejects", a.radius_rejects),
+                    ("access_radius_timeouts", a.radius_timeouts),
+                    ("access_radius_errors", a.radius_errors),
+                    ("access_radius_tunnel_invalid", r.accept_tunnel_invalid),
+                    ("access_radius_tunnel_unusable", a.radius_tunnel_unusable),
+                    ("access_radius_tunnel_skipped", a.radius_tunnel_skipped),
+                    (
+                        "access_radius_tunnel_secret_mismatch",
+                        a.radius_tunnel_secret_mismatch,
+                    ),
+                    ("access_radius_tunnel_calls", a.radius_tunnel_calls),
+                    ("access_radius_tunnel_fallbacks", a.radius_tunnel_fallbacks),
+                    ("access_radius_retransmits", r.retransmits),
+                    ("access_radius_failovers", r.failovers),
+                    (
+                        "access_radius_drops",
+                        r.drop_malformed
+                            + r.drop_unknown_id
+                            + r.drop_unknown_source
+                            + r.drop_unexpected_code
+                            + r.drop_bad_authenticator
+                            + r.drop_missing_message_authenticator
+                            + r.drop_bad_message_authenticator,
+                    ),
+                ]);
+            }
         }
         let e = |f: fn(&super::engine::Counters) -> u64| l.engine_counter(f);
         let (tunnels, sessions) = l
@@ -1269,6 +1381,31 @@ impl Service for L2tpService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relay_radius_timer_tokens_are_apart_from_every_other_token() {
+        for vr in [0, 1, 77, vr::MAX_VR_ID] {
+            let t = access_radius_token(VrId(vr));
+            // Routed to the access manager, as a RADIUS timer, of that VR.
+            assert_eq!(t & (SUB_BIT | ACCESS_BIT), ACCESS_BIT);
+            assert_ne!(t & RADIUS_BIT, 0);
+            assert_eq!(VrId(t as u32), VrId(vr));
+            for link in [
+                LinkKey::Pppoe {
+                    port: PortId(u16::MAX),
+                    session: u16::MAX,
+                },
+                LinkKey::L2tp {
+                    vr: VrId(vr),
+                    tunnel: u16::MAX,
+                    session: u16::MAX,
+                },
+            ] {
+                assert_eq!(access_token(link) & RADIUS_BIT, 0);
+                assert_eq!(access_untoken(access_token(link)), link);
+            }
+        }
+    }
 
     #[test]
     fn timer_tokens_round_trip() {
