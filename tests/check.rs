@@ -37,7 +37,7 @@ fn unknown_key_is_reported_with_position_and_the_expected_keys() {
     let y = GOOD.replace("    tenant: t\n", "    tenant: t\n    tennant: x\n");
     let e = errors(&y);
     assert_eq!(e.len(), 1, "{e:?}");
-    assert_eq!(e[0], "p.yaml:10:5: unknown field `tennant`, expected one of id, name, vpn_id, tenant, interfaces, routes, l2tp, ppp");
+    assert_eq!(e[0], "p.yaml:10:5: unknown field `tennant`, expected one of id, name, vpn_id, tenant, interfaces, routes, l2tp, ppp, pppoe, relay");
     assert!(e[0].contains("tenant"), "{}", e[0]);
 }
 
@@ -223,6 +223,39 @@ fn ppp_section_errors() {
     assert_eq!(
         e,
         vec!["p.yaml:15:35: range 100.64.0.0/24 contains the ppp address itself"],
+        "{e:?}"
+    );
+}
+
+#[test]
+fn pppoe_and_relay_section_errors() {
+    // pppoe without relay; relay pointing at a VR that is no LAC, a VR that does not exist,
+    // mschapv2 (cannot be proxied), a realm twice, an out-of-range max_sessions.
+    let y = GOOD.replace(
+        "    routes:\n",
+        "    pppoe: { max_sessions: 70000 }\n    relay:\n      auth: [chap, mschapv2]\n      realms:\n        - { realm: isp-a.example, vr: A }\n        - { realm: ISP-A.example, vr: A }\n        - { realm: isp-b.example, vr: nosuch }\n    routes:\n",
+    );
+    let e = errors(&y);
+    for want in [
+        "max_sessions 70000 is out of range; expected 1..=65534 (PPPoE session ids per port)",
+        "mschapv2 cannot be relayed to an LNS (RFC 2661 proxy authentication has no MS-CHAPv2 type); expected chap or pap",
+        "VR `A` has no L2TP LAC (`l2tp: { role: lac, ... }`) to tunnel subscribers to their ISP",
+        "realm `isp-a.example` is listed twice",
+        "VR `nosuch` is not defined",
+    ] {
+        assert!(e.iter().any(|x| x.ends_with(want)), "missing {want:?} in\n{}", e.join("\n"));
+    }
+    assert!(e.iter().all(|x| x.starts_with("p.yaml:")), "{e:?}");
+    let y = GOOD.replace("    routes:\n", "    pppoe: {}\n    routes:\n");
+    let e = errors(&y);
+    assert!(
+        e.iter().any(|x| x.contains("has a `pppoe` section but no `relay` section")),
+        "{e:?}"
+    );
+    let y = GOOD.replace("    routes:\n", "    relay: { realms: [] }\n    routes:\n");
+    let e = errors(&y);
+    assert!(
+        e.iter().any(|x| x.contains("has a `relay` section but no subscribers to relay")),
         "{e:?}"
     );
 }
