@@ -586,7 +586,10 @@ pub fn format_summary(s: &Summary) -> String {
                 Some(v) => format!("{} vlan {v} ({})", l.link, l.vr.0),
                 None => format!("{} ({})", l.link, l.vr.0),
             };
-            let lns = x.lns.map(|a| a.ip().to_string()).unwrap_or_else(|| "?".into());
+            let lns = x
+                .lns
+                .map(|a| a.ip().to_string())
+                .unwrap_or_else(|| "?".into());
             let path = match l.stage {
                 Stage::Negotiating => "negotiating".to_string(),
                 Stage::Authorizing => "radius".to_string(),

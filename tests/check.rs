@@ -249,13 +249,15 @@ fn pppoe_and_relay_section_errors() {
     let y = GOOD.replace("    routes:\n", "    pppoe: {}\n    routes:\n");
     let e = errors(&y);
     assert!(
-        e.iter().any(|x| x.contains("has a `pppoe` section but no `relay` section")),
+        e.iter()
+            .any(|x| x.contains("has a `pppoe` section but no `relay` section")),
         "{e:?}"
     );
     let y = GOOD.replace("    routes:\n", "    relay: { realms: [] }\n    routes:\n");
     let e = errors(&y);
     assert!(
-        e.iter().any(|x| x.contains("has a `relay` section but no subscribers to relay")),
+        e.iter()
+            .any(|x| x.contains("has a `relay` section but no subscribers to relay")),
         "{e:?}"
     );
 }

@@ -111,13 +111,17 @@ fn discover(m: &mut AccessManager, now: Instant, mac: [u8; 6]) -> (u16, Vec<Outp
 }
 
 /// Feeds PPP session frames for `mac` among `outs` to the client; returns the other outputs.
-fn to_client(c: &mut Engine, now: Instant, mac: [u8; 6], sid: u16, outs: Vec<Output>) -> Vec<Output> {
+fn to_client(
+    c: &mut Engine,
+    now: Instant,
+    mac: [u8; 6],
+    sid: u16,
+    outs: Vec<Output>,
+) -> Vec<Output> {
     let mut rest = Vec::new();
     for o in outs {
         match &o {
-            Output::Frame { frame, .. }
-                if frame[0..6] == mac && frame[16..18] == [0x88, 0x64] =>
-            {
+            Output::Frame { frame, .. } if frame[0..6] == mac && frame[16..18] == [0x88, 0x64] => {
                 let h = PppoeHeader::new_checked(&frame[18..]).unwrap();
                 assert_eq!(h.session_id(), sid);
                 let mut f = vec![0xff, 0x03];
@@ -132,13 +136,27 @@ fn to_client(c: &mut Engine, now: Instant, mac: [u8; 6], sid: u16, outs: Vec<Out
 
 /// Shuttles frames between the client and the manager until neither has anything to say;
 /// returns the manager's other outputs.
-fn converse(m: &mut AccessManager, c: &mut Engine, now: Instant, mac: [u8; 6], sid: u16, first: Vec<Output>) -> Vec<Output> {
+fn converse(
+    m: &mut AccessManager,
+    c: &mut Engine,
+    now: Instant,
+    mac: [u8; 6],
+    sid: u16,
+    first: Vec<Output>,
+) -> Vec<Output> {
     let mut other = to_client(c, now, mac, sid, first);
     for _ in 0..50 {
         let mut sent = false;
         while let Some(f) = c.poll_transmit() {
             sent = true;
-            m.ppp_frame(now, LinkKey::Pppoe { port: PORT, session: sid }, &f[2..]);
+            m.ppp_frame(
+                now,
+                LinkKey::Pppoe {
+                    port: PORT,
+                    session: sid,
+                },
+                &f[2..],
+            );
         }
         let outs: Vec<Output> = m.drain().collect();
         let had = outs
@@ -158,8 +176,16 @@ fn chap_subscriber_is_relayed_with_proxy_lcp_and_authentication_the_lns_accepts(
     let mut m = manager(now, vec![AuthMethod::Chap, AuthMethod::Pap]);
     let mac = [2, 0, 0, 0, 0, 0xaa];
     let (sid, outs) = discover(&mut m, now, mac);
-    let link = LinkKey::Pppoe { port: PORT, session: sid };
-    let mut c = Engine::new(Arc::new(client("alice@isp-a.example", PppAuth::ChapMd5)), Role::Client, now, 9);
+    let link = LinkKey::Pppoe {
+        port: PORT,
+        session: sid,
+    };
+    let mut c = Engine::new(
+        Arc::new(client("alice@isp-a.example", PppAuth::ChapMd5)),
+        Role::Client,
+        now,
+        9,
+    );
     c.open(now);
     let other = converse(&mut m, &mut c, now, mac, sid, outs);
     let place = other
@@ -191,7 +217,9 @@ fn chap_subscriber_is_relayed_with_proxy_lcp_and_authentication_the_lns_accepts(
         place.authen_response,
         chap_md5_response(id, b"secret", &place.authen_challenge).to_vec()
     );
-    assert!(matches!(m.link(link).unwrap().stage, Stage::Placing { vr, call: None } if vr == ISP_A));
+    assert!(
+        matches!(m.link(link).unwrap().stage, Stage::Placing { vr, call: None } if vr == ISP_A)
+    );
     // The client has not been answered yet: the LNS answers.
     assert!(!c.is_finished());
 
@@ -214,12 +242,21 @@ fn chap_subscriber_is_relayed_with_proxy_lcp_and_authentication_the_lns_accepts(
         ..PppConfig::default()
     });
     let mut lns = Engine::server_with_proxy(lns_cfg, now, 3, &lcp, Some(&auth));
-    assert_eq!(lns.counters().proxy_lcp_accepted, 1, "proxy LCP accepted as negotiated");
+    assert_eq!(
+        lns.counters().proxy_lcp_accepted,
+        1,
+        "proxy LCP accepted as negotiated"
+    );
     let mut authed = false;
     while let Some(ev) = lns.poll_event() {
         if let PppEvent::Authenticate(req) = ev {
             assert_eq!(req.username, b"alice@isp-a.example");
-            let Credentials::ChapMd5 { id: rid, challenge, response } = req.credentials else {
+            let Credentials::ChapMd5 {
+                id: rid,
+                challenge,
+                response,
+            } = req.credentials
+            else {
                 panic!("{:?}", req.credentials)
             };
             assert_eq!(response, chap_md5_response(rid, b"secret", &challenge));
@@ -237,7 +274,9 @@ fn chap_subscriber_is_relayed_with_proxy_lcp_and_authentication_the_lns_accepts(
     // Relayed now: the LNS's frames reach the client as they are (the workers' relay).
     m.call_placed(link, 5, 6);
     assert!(m.call_up(link));
-    assert!(matches!(m.link(link).unwrap().stage, Stage::Relaying { vr, tunnel: 5, session: 6 } if vr == ISP_A));
+    assert!(
+        matches!(m.link(link).unwrap().stage, Stage::Relaying { vr, tunnel: 5, session: 6 } if vr == ISP_A)
+    );
     let mut ok = false;
     while let Some(f) = lns.poll_transmit() {
         c.handle_frame(now, &f);
@@ -271,7 +310,10 @@ fn chap_subscriber_is_relayed_with_proxy_lcp_and_authentication_the_lns_accepts(
         session: 6
     }));
     assert!(outs.contains(&Output::Unbind { link }));
-    assert!(discovery_replies(&outs, mac).is_empty(), "no PADT back to a PADT");
+    assert!(
+        discovery_replies(&outs, mac).is_empty(),
+        "no PADT back to a PADT"
+    );
     assert_eq!(m.count(), 0);
     assert_eq!(m.stats.ended_by_subscriber, 1);
 }
@@ -282,7 +324,12 @@ fn pap_subscriber_proxy_carries_the_password() {
     let mut m = manager(now, vec![AuthMethod::Pap]);
     let mac = [2, 0, 0, 0, 0, 0xbb];
     let (sid, outs) = discover(&mut m, now, mac);
-    let mut c = Engine::new(Arc::new(client("bob@ISP-A.example", PppAuth::Pap)), Role::Client, now, 4);
+    let mut c = Engine::new(
+        Arc::new(client("bob@ISP-A.example", PppAuth::Pap)),
+        Role::Client,
+        now,
+        4,
+    );
     c.open(now);
     let other = converse(&mut m, &mut c, now, mac, sid, outs);
     let proxy = other
@@ -304,7 +351,12 @@ fn unknown_realm_is_refused_with_a_reason_and_a_padt() {
     let mut m = manager(now, vec![AuthMethod::Chap]);
     let mac = [2, 0, 0, 0, 0, 0xcc];
     let (sid, outs) = discover(&mut m, now, mac);
-    let mut c = Engine::new(Arc::new(client("carol@nowhere.example", PppAuth::ChapMd5)), Role::Client, now, 5);
+    let mut c = Engine::new(
+        Arc::new(client("carol@nowhere.example", PppAuth::ChapMd5)),
+        Role::Client,
+        now,
+        5,
+    );
     c.open(now);
     let mut other = converse(&mut m, &mut c, now, mac, sid, outs);
     assert!(!other.iter().any(|o| matches!(o, Output::Place { .. })));
@@ -319,7 +371,13 @@ fn unknown_realm_is_refused_with_a_reason_and_a_padt() {
     for _ in 0..20 {
         t += Duration::from_secs(3);
         c.handle_timeout(t);
-        m.handle_timer(t, LinkKey::Pppoe { port: PORT, session: sid });
+        m.handle_timer(
+            t,
+            LinkKey::Pppoe {
+                port: PORT,
+                session: sid,
+            },
+        );
         let outs: Vec<Output> = m.drain().collect();
         other.extend(converse(&mut m, &mut c, t, mac, sid, outs));
         if m.count() == 0 {
@@ -327,9 +385,17 @@ fn unknown_realm_is_refused_with_a_reason_and_a_padt() {
         }
     }
     assert_eq!(m.count(), 0);
-    assert!(other.contains(&Output::Unbind { link: LinkKey::Pppoe { port: PORT, session: sid } }));
-    assert!(other.iter().any(|o| matches!(o, Output::Frame { frame, .. }
-        if frame[0..6] == mac && frame[16..18] == [0x88, 0x63] && frame[19] == 0xa7)), "PADT sent");
+    assert!(other.contains(&Output::Unbind {
+        link: LinkKey::Pppoe {
+            port: PORT,
+            session: sid
+        }
+    }));
+    assert!(
+        other.iter().any(|o| matches!(o, Output::Frame { frame, .. }
+        if frame[0..6] == mac && frame[16..18] == [0x88, 0x63] && frame[19] == 0xa7)),
+        "PADT sent"
+    );
     assert!(!other.iter().any(|o| matches!(o, Output::Hangup { .. })));
 }
 
@@ -340,15 +406,45 @@ fn the_lns_ending_the_call_sends_a_padt_and_a_call_that_never_comes_up_times_out
     // Relayed, then the LNS clears the call.
     let mac = [2, 0, 0, 0, 0, 0xdd];
     let (sid, outs) = discover(&mut m, now, mac);
-    let mut c = Engine::new(Arc::new(client("dave@isp-a.example", PppAuth::ChapMd5)), Role::Client, now, 6);
+    let mut c = Engine::new(
+        Arc::new(client("dave@isp-a.example", PppAuth::ChapMd5)),
+        Role::Client,
+        now,
+        6,
+    );
     c.open(now);
     converse(&mut m, &mut c, now, mac, sid, outs);
-    m.call_placed(LinkKey::Pppoe { port: PORT, session: sid }, 7, 8);
-    assert!(m.call_up(LinkKey::Pppoe { port: PORT, session: sid }));
-    m.call_down(now, LinkKey::Pppoe { port: PORT, session: sid }, "the ISP's LNS ended the call");
+    m.call_placed(
+        LinkKey::Pppoe {
+            port: PORT,
+            session: sid,
+        },
+        7,
+        8,
+    );
+    assert!(m.call_up(LinkKey::Pppoe {
+        port: PORT,
+        session: sid
+    }));
+    m.call_down(
+        now,
+        LinkKey::Pppoe {
+            port: PORT,
+            session: sid,
+        },
+        "the ISP's LNS ended the call",
+    );
     let outs: Vec<Output> = m.drain().collect();
-    assert!(outs.contains(&Output::Unbind { link: LinkKey::Pppoe { port: PORT, session: sid } }));
-    assert!(!outs.iter().any(|o| matches!(o, Output::Hangup { .. })), "the call is gone already");
+    assert!(outs.contains(&Output::Unbind {
+        link: LinkKey::Pppoe {
+            port: PORT,
+            session: sid
+        }
+    }));
+    assert!(
+        !outs.iter().any(|o| matches!(o, Output::Hangup { .. })),
+        "the call is gone already"
+    );
     let padt = discovery_replies(&outs, mac);
     assert_eq!(padt.len(), 1);
     assert_eq!(padt[0].code, Code::Padt);
@@ -357,12 +453,30 @@ fn the_lns_ending_the_call_sends_a_padt_and_a_call_that_never_comes_up_times_out
     // A call that never comes up: refused to the subscriber at the deadline, CDN'd.
     let mac = [2, 0, 0, 0, 0, 0xee];
     let (sid, outs) = discover(&mut m, now, mac);
-    let mut c = Engine::new(Arc::new(client("erin@isp-a.example", PppAuth::ChapMd5)), Role::Client, now, 7);
+    let mut c = Engine::new(
+        Arc::new(client("erin@isp-a.example", PppAuth::ChapMd5)),
+        Role::Client,
+        now,
+        7,
+    );
     c.open(now);
     converse(&mut m, &mut c, now, mac, sid, outs);
-    m.call_placed(LinkKey::Pppoe { port: PORT, session: sid }, 7, 9);
+    m.call_placed(
+        LinkKey::Pppoe {
+            port: PORT,
+            session: sid,
+        },
+        7,
+        9,
+    );
     let t = now + controlplane::access::manager::PLACE_TIMEOUT;
-    m.handle_timer(t, LinkKey::Pppoe { port: PORT, session: sid });
+    m.handle_timer(
+        t,
+        LinkKey::Pppoe {
+            port: PORT,
+            session: sid,
+        },
+    );
     let outs: Vec<Output> = m.drain().collect();
     assert!(outs.contains(&Output::Hangup {
         vr: ISP_A,
@@ -479,7 +593,12 @@ fn switched_session_without_proxy_runs_ppp_here_over_the_l2tp_session() {
         tunnel: 3,
         session: 4,
     };
-    let mut c = Engine::new(Arc::new(client("alice@isp-a.example", PppAuth::ChapMd5)), Role::Client, now, 11);
+    let mut c = Engine::new(
+        Arc::new(client("alice@isp-a.example", PppAuth::ChapMd5)),
+        Role::Client,
+        now,
+        11,
+    );
     c.open(now);
     let mut placed = None;
     for _ in 0..50 {
@@ -568,24 +687,39 @@ mod radius_relay {
     /// Answers every RADIUS datagram among `outs` with `script` (signed, with a
     /// Message-Authenticator, as FreeRADIUS does), feeding the answers back; returns the
     /// other outputs and the requests seen.
-    fn serve(m: &mut AccessManager, now: Instant, outs: Vec<Output>, script: Script<'_>) -> (Vec<Output>, Vec<Repr>) {
+    fn serve(
+        m: &mut AccessManager,
+        now: Instant,
+        outs: Vec<Output>,
+        script: Script<'_>,
+    ) -> (Vec<Output>, Vec<Repr>) {
         let mut rest = Vec::new();
         let mut seen = Vec::new();
         let mut queue = outs;
         while !queue.is_empty() {
             for o in std::mem::take(&mut queue) {
                 match o {
-                    Output::Radius { vr, socket, dst, payload } => {
+                    Output::Radius {
+                        vr,
+                        socket,
+                        dst,
+                        payload,
+                    } => {
                         assert_eq!(vr, ACCESS);
                         assert_eq!(dst, SERVER.parse::<SocketAddr>().unwrap());
                         let req = Repr::parse(&Packet::new_checked(&payload[..]).unwrap()).unwrap();
                         assert_eq!(req.code, code::ACCESS_REQUEST);
                         assert!(
-                            matches!(req.attributes.first(), Some(Attribute::MessageAuthenticator(_))),
+                            matches!(
+                                req.attributes.first(),
+                                Some(Attribute::MessageAuthenticator(_))
+                            ),
                             "Message-Authenticator first (Blast-RADIUS)"
                         );
                         seen.push(req.clone());
-                        let Some((code, attrs)) = script(&req) else { continue };
+                        let Some((code, attrs)) = script(&req) else {
+                            continue;
+                        };
                         let mut attributes = vec![Attribute::MessageAuthenticator([0; 16])];
                         attributes.extend(attrs);
                         let mut bytes = Repr {
@@ -596,7 +730,14 @@ mod radius_relay {
                         }
                         .to_bytes()
                         .unwrap();
-                        sign(&mut bytes, SECRET, Signing::Response { request_authenticator: req.authenticator }).unwrap();
+                        sign(
+                            &mut bytes,
+                            SECRET,
+                            Signing::Response {
+                                request_authenticator: req.authenticator,
+                            },
+                        )
+                        .unwrap();
                         m.radius_datagram(now, ACCESS, socket, dst, &bytes);
                     }
                     o => rest.push(o),
@@ -608,17 +749,36 @@ mod radius_relay {
     }
 
     /// One L2TP tunnel of an Access-Accept under `tag`.
-    fn tunnel(req: &Repr, tag: u8, endpoint: &str, pref: Option<u32>, id: Option<&str>, password: Option<&[u8]>) -> Vec<Attribute> {
+    fn tunnel(
+        req: &Repr,
+        tag: u8,
+        endpoint: &str,
+        pref: Option<u32>,
+        id: Option<&str>,
+        password: Option<&[u8]>,
+    ) -> Vec<Attribute> {
         let mut a = vec![
-            Attribute::TunnelType(TaggedInt { tag, value: tunnel_type::L2TP }),
-            Attribute::TunnelMediumType(TaggedInt { tag, value: medium_type::IPV4 }),
-            Attribute::TunnelServerEndpoint(TaggedString { tag, value: endpoint.as_bytes().to_vec() }),
+            Attribute::TunnelType(TaggedInt {
+                tag,
+                value: tunnel_type::L2TP,
+            }),
+            Attribute::TunnelMediumType(TaggedInt {
+                tag,
+                value: medium_type::IPV4,
+            }),
+            Attribute::TunnelServerEndpoint(TaggedString {
+                tag,
+                value: endpoint.as_bytes().to_vec(),
+            }),
         ];
         if let Some(p) = pref {
             a.push(Attribute::TunnelPreference(TaggedInt { tag, value: p }));
         }
         if let Some(id) = id {
-            a.push(Attribute::TunnelAssignmentId(TaggedString { tag, value: id.as_bytes().to_vec() }));
+            a.push(Attribute::TunnelAssignmentId(TaggedString {
+                tag,
+                value: id.as_bytes().to_vec(),
+            }));
         }
         if let Some(pw) = password {
             let salt = 0x8000 | u16::from(tag);
@@ -631,12 +791,30 @@ mod radius_relay {
 
     /// A subscriber dials in up to its credentials; returns the link, its client and the
     /// manager's outputs so far (the Access-Request among them).
-    fn dial(m: &mut AccessManager, now: Instant, mac: [u8; 6], user: &str, auth: PppAuth) -> (LinkKey, Engine, Vec<Output>) {
+    fn dial(
+        m: &mut AccessManager,
+        now: Instant,
+        mac: [u8; 6],
+        user: &str,
+        auth: PppAuth,
+    ) -> (LinkKey, Engine, Vec<Output>) {
         let (sid, outs) = discover(m, now, mac);
-        let mut c = Engine::new(Arc::new(client(user, auth)), Role::Client, now, u64::from(mac[5]));
+        let mut c = Engine::new(
+            Arc::new(client(user, auth)),
+            Role::Client,
+            now,
+            u64::from(mac[5]),
+        );
         c.open(now);
         let other = converse(m, &mut c, now, mac, sid, outs);
-        (LinkKey::Pppoe { port: PORT, session: sid }, c, other)
+        (
+            LinkKey::Pppoe {
+                port: PORT,
+                session: sid,
+            },
+            c,
+            other,
+        )
     }
 
     fn places(outs: &[Output]) -> Vec<(VrId, Option<Ipv4Addr>)> {
@@ -685,7 +863,9 @@ mod radius_relay {
         assert!(has(&Attribute::ServiceType(values::SERVICE_TYPE_FRAMED)));
         assert!(has(&Attribute::FramedProtocol(values::FRAMED_PROTOCOL_PPP)));
         assert!(has(&Attribute::NasIdentifier(b"relay-test".to_vec())));
-        assert!(has(&Attribute::CallingStationId(b"02:00:00:00:00:a1".to_vec())));
+        assert!(has(&Attribute::CallingStationId(
+            b"02:00:00:00:00:a1".to_vec()
+        )));
         assert!(has(&Attribute::NasPortId(b"port 0 vlan 100".to_vec())));
         let (Some(Attribute::ChapPassword(p)), Some(Attribute::ChapChallenge(ch))) = (
             a.iter().find(|x| matches!(x, Attribute::ChapPassword(_))),
@@ -713,7 +893,10 @@ mod radius_relay {
                 _ => None,
             })
             .expect("User-Password");
-        assert_eq!(unhide_password(SECRET, &seen[0].authenticator, &hidden).unwrap(), b"secret");
+        assert_eq!(
+            unhide_password(SECRET, &seen[0].authenticator, &hidden).unwrap(),
+            b"secret"
+        );
     }
 
     fn manager_cfg_radius() -> Option<RelayRadius> {
@@ -737,9 +920,15 @@ mod radius_relay {
         let (link, mut c, outs) = dial(&mut m, now, mac, "alice@isp-a.example", PppAuth::ChapMd5);
         // The LNS is none of isp-b's peers: the assignment id alone picks the VR.
         let (outs, _) = serve(&mut m, now, outs, &mut |r| {
-            Some((code::ACCESS_ACCEPT, tunnel(r, 1, "192.0.2.77", None, Some("isp-b"), Some(b"l2tp-b"))))
+            Some((
+                code::ACCESS_ACCEPT,
+                tunnel(r, 1, "192.0.2.77", None, Some("isp-b"), Some(b"l2tp-b")),
+            ))
         });
-        assert_eq!(places(&outs), vec![(ISP_B, Some(Ipv4Addr::new(192, 0, 2, 77)))]);
+        assert_eq!(
+            places(&outs),
+            vec![(ISP_B, Some(Ipv4Addr::new(192, 0, 2, 77)))]
+        );
         let proxy = outs
             .iter()
             .find_map(|o| match o {
@@ -747,8 +936,13 @@ mod radius_relay {
                 _ => None,
             })
             .unwrap();
-        assert_eq!(proxy.authen_name, b"alice@isp-a.example", "the call still proxies the credentials");
-        assert!(matches!(m.link(link).unwrap().stage, Stage::Placing { vr, call: None } if vr == ISP_B));
+        assert_eq!(
+            proxy.authen_name, b"alice@isp-a.example",
+            "the call still proxies the credentials"
+        );
+        assert!(
+            matches!(m.link(link).unwrap().stage, Stage::Placing { vr, call: None } if vr == ISP_B)
+        );
         assert!(!auth_failed(&mut c));
         m.call_placed(link, 11, 12);
         assert!(m.call_up(link));
@@ -765,16 +959,32 @@ mod radius_relay {
         // Realm isp-a, but RADIUS sends the subscriber to isp-b's LNS: isp-b's VR calls.
         let (_, _c, outs) = dial(&mut m, now, mac, "alice@isp-a.example", PppAuth::ChapMd5);
         let (outs, _) = serve(&mut m, now, outs, &mut |r| {
-            Some((code::ACCESS_ACCEPT, tunnel(r, 0, "10.232.0.2", None, None, None)))
+            Some((
+                code::ACCESS_ACCEPT,
+                tunnel(r, 0, "10.232.0.2", None, None, None),
+            ))
         });
         assert_eq!(places(&outs), vec![(ISP_B, Some(LNS_B))]);
         // An unknown LNS and no assignment id: the realm's VR calls it.
         let mac = [2, 0, 0, 0, 0, 0xb3];
         let (_, _c, outs) = dial(&mut m, now, mac, "alice@isp-a.example", PppAuth::ChapMd5);
         let (outs, _) = serve(&mut m, now, outs, &mut |r| {
-            Some((code::ACCESS_ACCEPT, tunnel(r, 0, "198.51.100.9", None, Some("no-such-vr"), Some(b"l2tp-a"))))
+            Some((
+                code::ACCESS_ACCEPT,
+                tunnel(
+                    r,
+                    0,
+                    "198.51.100.9",
+                    None,
+                    Some("no-such-vr"),
+                    Some(b"l2tp-a"),
+                ),
+            ))
         });
-        assert_eq!(places(&outs), vec![(ISP_A, Some(Ipv4Addr::new(198, 51, 100, 9)))]);
+        assert_eq!(
+            places(&outs),
+            vec![(ISP_A, Some(Ipv4Addr::new(198, 51, 100, 9)))]
+        );
     }
 
     #[test]
@@ -794,7 +1004,11 @@ mod radius_relay {
         });
         assert_eq!(m.stats.radius_tunnel_secret_mismatch, 1);
         assert_eq!(m.stats.radius_tunnel_skipped, 1);
-        assert_eq!(places(&outs), vec![(ISP_B, Some(LNS_B))], "preference 10 first");
+        assert_eq!(
+            places(&outs),
+            vec![(ISP_B, Some(LNS_B))],
+            "preference 10 first"
+        );
         m.call_placed(link, 21, 22);
 
         // The first tunnel's call does not come up within its half of the time: CDN, and
@@ -802,7 +1016,11 @@ mod radius_relay {
         let t = now + PLACE_TIMEOUT / 2;
         m.handle_timer(t, link);
         let outs: Vec<Output> = m.drain().collect();
-        assert!(outs.contains(&Output::Hangup { vr: ISP_B, tunnel: 21, session: 22 }));
+        assert!(outs.contains(&Output::Hangup {
+            vr: ISP_B,
+            tunnel: 21,
+            session: 22
+        }));
         assert_eq!(places(&outs), vec![(ISP_A, Some(LNS_A))]);
         assert_eq!(m.stats.radius_tunnel_fallbacks, 1);
         assert_eq!(m.stats.call_timeouts, 1);
@@ -833,21 +1051,28 @@ mod radius_relay {
         let mac = [2, 0, 0, 0, 0, 0xd1];
         let (_, _c, outs) = dial(&mut m, now, mac, "alice@isp-a.example", PppAuth::ChapMd5);
         let (outs, _) = serve(&mut m, now, outs, &mut |_| {
-            Some((code::ACCESS_ACCEPT, vec![Attribute::ReplyMessage(b"hi".to_vec())]))
+            Some((
+                code::ACCESS_ACCEPT,
+                vec![Attribute::ReplyMessage(b"hi".to_vec())],
+            ))
         });
         assert_eq!(places(&outs), vec![(ISP_A, None)]);
         assert_eq!(m.stats.radius_tunnel_calls, 0);
         // Accepted by RADIUS but of no known realm and no tunnel: refused.
         let mac = [2, 0, 0, 0, 0, 0xd2];
         let (_, mut c, outs) = dial(&mut m, now, mac, "carol@nowhere.example", PppAuth::ChapMd5);
-        let (outs, _) = serve(&mut m, now, outs, &mut |_| Some((code::ACCESS_ACCEPT, vec![])));
+        let (outs, _) = serve(&mut m, now, outs, &mut |_| {
+            Some((code::ACCESS_ACCEPT, vec![]))
+        });
         assert!(places(&outs).is_empty());
         assert!(refused_with(&outs, mac, "unknown realm"));
         assert_eq!(m.stats.realm_unknown, 1);
         let sid = outs
             .iter()
             .find_map(|o| match o {
-                Output::Frame { frame, .. } if frame[0..6] == mac => Some(u16::from_be_bytes([frame[20], frame[21]])),
+                Output::Frame { frame, .. } if frame[0..6] == mac => {
+                    Some(u16::from_be_bytes([frame[20], frame[21]]))
+                }
                 _ => None,
             })
             .unwrap();
@@ -862,7 +1087,10 @@ mod radius_relay {
         let mac = [2, 0, 0, 0, 0, 0xe1];
         let (link, mut c, outs) = dial(&mut m, now, mac, "alice@isp-a.example", PppAuth::ChapMd5);
         let (outs, _) = serve(&mut m, now, outs, &mut |_| {
-            Some((code::ACCESS_REJECT, vec![Attribute::ReplyMessage(b"account suspended".to_vec())]))
+            Some((
+                code::ACCESS_REJECT,
+                vec![Attribute::ReplyMessage(b"account suspended".to_vec())],
+            ))
         });
         assert!(places(&outs).is_empty());
         assert!(refused_with(&outs, mac, "account suspended"), "{outs:?}");
@@ -872,7 +1100,9 @@ mod radius_relay {
         // Without a Reply-Message: a reason of our own.
         let mac = [2, 0, 0, 0, 0, 0xe2];
         let (_, _c, outs) = dial(&mut m, now, mac, "bob@isp-a.example", PppAuth::ChapMd5);
-        let (outs, _) = serve(&mut m, now, outs, &mut |_| Some((code::ACCESS_REJECT, vec![])));
+        let (outs, _) = serve(&mut m, now, outs, &mut |_| {
+            Some((code::ACCESS_REJECT, vec![]))
+        });
         assert!(refused_with(&outs, mac, "rejected by RADIUS"));
         assert_eq!(m.stats.radius_rejects, 2);
         assert_eq!(m.stats.calls_placed, 0);
@@ -906,8 +1136,15 @@ mod radius_relay {
         }
         assert_eq!(m.stats.radius_timeouts, 1);
         assert_eq!(seen.len(), 2, "retries: 2 transmissions to the one server");
-        assert_eq!(seen[0].attributes, seen[1].attributes, "retransmitted as it was");
-        assert!(refused_with(&outs, mac, "authentication service unavailable"));
+        assert_eq!(
+            seen[0].attributes, seen[1].attributes,
+            "retransmitted as it was"
+        );
+        assert!(refused_with(
+            &outs,
+            mac,
+            "authentication service unavailable"
+        ));
         assert_eq!(t, now + Duration::from_secs(4), "two timeouts of 2 s");
         converse(&mut m, &mut c, t, mac, link_session(link), outs);
         assert!(auth_failed(&mut c));
@@ -937,9 +1174,18 @@ mod radius_relay {
             Some((
                 code::ACCESS_ACCEPT,
                 vec![
-                    Attribute::TunnelType(TaggedInt { tag: 1, value: tunnel_type::PPTP }),
-                    Attribute::TunnelMediumType(TaggedInt { tag: 1, value: medium_type::IPV4 }),
-                    Attribute::TunnelServerEndpoint(TaggedString { tag: 1, value: b"10.231.0.2".to_vec() }),
+                    Attribute::TunnelType(TaggedInt {
+                        tag: 1,
+                        value: tunnel_type::PPTP,
+                    }),
+                    Attribute::TunnelMediumType(TaggedInt {
+                        tag: 1,
+                        value: medium_type::IPV4,
+                    }),
+                    Attribute::TunnelServerEndpoint(TaggedString {
+                        tag: 1,
+                        value: b"10.231.0.2".to_vec(),
+                    }),
                 ],
             ))
         });
@@ -950,7 +1196,10 @@ mod radius_relay {
         let mac = [2, 0, 0, 0, 0, 0x73];
         let (_, _c, outs) = dial(&mut m, now, mac, "alice@isp-a.example", PppAuth::ChapMd5);
         let (outs, _) = serve(&mut m, now, outs, &mut |r| {
-            Some((code::ACCESS_ACCEPT, tunnel(r, 1, "10.231.0.2", None, None, Some(b"nope"))))
+            Some((
+                code::ACCESS_ACCEPT,
+                tunnel(r, 1, "10.231.0.2", None, None, Some(b"nope")),
+            ))
         });
         assert!(places(&outs).is_empty());
         assert!(refused_with(&outs, mac, "no usable tunnel"));
@@ -964,7 +1213,12 @@ mod radius_relay {
         let mut m = AccessManager::new([7; 32], Limits::default(), 1);
         let mut c = AccessConfig::new(ACCESS);
         c.radius = manager_cfg_radius();
-        c.lacs = vec![LacTarget { name: "isp-b".into(), vr: ISP_B, peers: vec![LNS_B], secret: None }];
+        c.lacs = vec![LacTarget {
+            name: "isp-b".into(),
+            vr: ISP_B,
+            peers: vec![LNS_B],
+            secret: None,
+        }];
         m.configure(now, vec![(c, vec![])]);
         let proxy = Box::new(controlplane::l2tp::engine::ProxyInfo {
             initial_received_confreq: Some(vec![5, 6, 1, 2, 3, 4]),
@@ -979,14 +1233,21 @@ mod radius_relay {
         m.l2tp_session_up(now, ACCESS, 3, 4, leg(Some(proxy.clone())));
         let outs: Vec<Output> = m.drain().collect();
         let (outs, seen) = serve(&mut m, now, outs, &mut |r| {
-            Some((code::ACCESS_ACCEPT, tunnel(r, 1, "10.232.0.2", None, None, None)))
+            Some((
+                code::ACCESS_ACCEPT,
+                tunnel(r, 1, "10.232.0.2", None, None, None),
+            ))
         });
         let a = &seen[0].attributes;
         assert!(a.contains(&Attribute::CallingStationId(b"wholesale-port-7".to_vec())));
         assert!(a.contains(&Attribute::NasPortType(values::NAS_PORT_TYPE_VIRTUAL)));
         assert!(a.contains(&Attribute::ChapChallenge(vec![9; 16])));
         assert!(outs.contains(&Output::Place {
-            link: LinkKey::L2tp { vr: ACCESS, tunnel: 3, session: 4 },
+            link: LinkKey::L2tp {
+                vr: ACCESS,
+                tunnel: 3,
+                session: 4
+            },
             vr: ISP_B,
             lns: Some(LNS_B),
             proxy,
@@ -1001,8 +1262,14 @@ mod radius_relay {
         });
         m.l2tp_session_up(now, ACCESS, 3, 5, leg(Some(p2)));
         let outs: Vec<Output> = m.drain().collect();
-        let (outs, _) = serve(&mut m, now, outs, &mut |_| Some((code::ACCESS_REJECT, vec![])));
-        assert!(outs.contains(&Output::Hangup { vr: ACCESS, tunnel: 3, session: 5 }));
+        let (outs, _) = serve(&mut m, now, outs, &mut |_| {
+            Some((code::ACCESS_REJECT, vec![]))
+        });
+        assert!(outs.contains(&Output::Hangup {
+            vr: ACCESS,
+            tunnel: 3,
+            session: 5
+        }));
         assert!(places(&outs).is_empty());
         assert_eq!(m.count(), 1);
     }

@@ -654,11 +654,7 @@ impl AccessManager {
     /// interfaces that go away (or change VR) end. A VR whose RADIUS settings are unchanged
     /// keeps its client (and the requests under way); subscribers waiting for a client that
     /// is replaced or removed are refused.
-    pub fn configure(
-        &mut self,
-        now: Instant,
-        cfgs: Vec<(AccessConfig, AccessInterfaces)>,
-    ) {
+    pub fn configure(&mut self, now: Instant, cfgs: Vec<(AccessConfig, AccessInterfaces)>) {
         let mut want: BTreeMap<(PortId, Option<u16>), IfConfig> = BTreeMap::new();
         let mut old = std::mem::take(&mut self.vrs);
         // VRs whose RADIUS client is new (or gone).

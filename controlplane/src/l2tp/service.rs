@@ -602,8 +602,7 @@ impl L2tpService {
                 tunnel,
                 session,
             };
-            self.access
-                .ppp_frame(cx.now, link, &msg[h.header_len()..]);
+            self.access.ppp_frame(cx.now, link, &msg[h.header_len()..]);
             self.pump(cx);
             return;
         }
@@ -642,8 +641,14 @@ impl L2tpService {
                 return;
             };
             let session = u16::from_be_bytes([l3[2], l3[3]]);
-            self.access
-                .ppp_frame(now, LinkKey::Pppoe { port: p.port, session }, ppp);
+            self.access.ppp_frame(
+                now,
+                LinkKey::Pppoe {
+                    port: p.port,
+                    session,
+                },
+                ppp,
+            );
         }
         self.pump(cx);
     }
@@ -873,7 +878,11 @@ impl L2tpService {
                     session: sid,
                     counters: slot,
                 });
-                (slot, nh, SessionBinding::pppoe(view.vr, slot, view.mac, view.vlan))
+                (
+                    slot,
+                    nh,
+                    SessionBinding::pppoe(view.vr, slot, view.mac, view.vlan),
+                )
             }
             LinkKey::L2tp { vr: avr, .. } => {
                 let leg = view.l2tp.as_ref().ok_or("not an L2TP link")?;

@@ -575,8 +575,12 @@ impl VrEndpoints {
                                 session: s,
                             });
                         }
-                        let ended: Vec<_> =
-                            ep.placed.iter().filter(|b| b.0 == tunnel).copied().collect();
+                        let ended: Vec<_> = ep
+                            .placed
+                            .iter()
+                            .filter(|b| b.0 == tunnel)
+                            .copied()
+                            .collect();
                         for (t, s) in ended {
                             ep.placed.remove(&(t, s));
                             changes.push(TableChange::CallEnded {

@@ -120,7 +120,9 @@ impl ProxyInfo {
                 v.push(AvpValue::ProxyAuthenName(self.authen_name.clone()));
             }
             if !self.authen_challenge.is_empty() {
-                v.push(AvpValue::ProxyAuthenChallenge(self.authen_challenge.clone()));
+                v.push(AvpValue::ProxyAuthenChallenge(
+                    self.authen_challenge.clone(),
+                ));
             }
             if let Some(id) = self.authen_id {
                 v.push(AvpValue::ProxyAuthenId(id));

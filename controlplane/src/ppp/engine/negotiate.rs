@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use super::fsm::State::{self, *};
 use super::{
-    auth_method_of, auth_option, AuthState, DownReason, Engine, Phase, ProxyLcp, Role, Verdict, F_ADDR,
-    F_AUTH, F_DNS1, F_DNS2, F_IFID, F_MAGIC, F_MRU, P,
+    auth_method_of, auth_option, AuthState, DownReason, Engine, Phase, ProxyLcp, Role, Verdict,
+    F_ADDR, F_AUTH, F_DNS1, F_DNS2, F_IFID, F_MAGIC, F_MRU, P,
 };
 use crate::ppp::wire::{
     CpData, CpOption, CpRepr, IpcpOption, Ipv6cpOption, LcpOption, OptionIter, Packet,
@@ -384,8 +384,9 @@ impl Engine {
                 if id == self.fsm[p as usize].id && data == self.our_request(p).as_slice() {
                     if p == P::Lcp && self.cfg.record_proxy_lcp {
                         let ours = self.our_request(p);
-                        self.proxy_rec.get_or_insert_with(Default::default).last_sent_confreq =
-                            ours;
+                        self.proxy_rec
+                            .get_or_insert_with(Default::default)
+                            .last_sent_confreq = ours;
                     }
                     self.ev_rca(now, p, id);
                 } else {
