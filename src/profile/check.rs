@@ -1344,75 +1344,116 @@ fn check_relay(
     Some(cfg)
 }
 
+/// The RADIUS client settings `ppp.radius` and `relay.radius` share, validated.
+struct RadiusClientCfg {
+    source: IpAddr,
+    nas_identifier: String,
+    servers: Vec<controlplane::subscriber::config::RadiusServer>,
+    timeout: std::time::Duration,
+    retries: u32,
+}
+
+/// One `{address, secret}` RADIUS server.
+fn check_radius_server(
+    c: &mut Checker,
+    s: &super::RadiusServer,
+) -> Option<controlplane::subscriber::config::RadiusServer> {
+    match std::net::SocketAddr::from_str(&s.address.value) {
+        Ok(a) if !s.secret.value.is_empty() => {
+            Some(controlplane::subscriber::config::RadiusServer {
+                addr: a,
+                secret: s.secret.value.clone(),
+            })
+        }
+        Ok(_) => {
+            c.err(s.secret.referenced, "the RADIUS secret is empty");
+            None
+        }
+        Err(_) => {
+            c.err(
+                s.address.referenced,
+                format!(
+                    "`{}` is not ADDRESS:PORT (e.g. 192.0.2.10:1812)",
+                    s.address.value
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Source, NAS-Identifier, servers, timeout and retries of a RADIUS client section.
+fn check_radius_client(
+    c: &mut Checker,
+    source: &S<String>,
+    nas_identifier: Option<&S<String>>,
+    servers: &[super::RadiusServer],
+    (timeout, retries): (Option<&S<u64>>, Option<&S<u32>>),
+    vr_name: &str,
+) -> Option<RadiusClientCfg> {
+    let addr = match IpAddr::from_str(&source.value) {
+        Ok(a) => Some(a),
+        Err(_) => {
+            c.err(
+                source.referenced,
+                format!("radius source `{}` is not an IP address", source.value),
+            );
+            None
+        }
+    };
+    if servers.is_empty() {
+        c.err(
+            source.referenced,
+            "radius needs at least one server in `servers`",
+        );
+    }
+    let servers: Vec<_> = servers
+        .iter()
+        .filter_map(|s| check_radius_server(c, s))
+        .collect();
+    let t = timeout.map_or(3, |t| t.value);
+    if t == 0 {
+        c.err(
+            timeout.map_or(source.referenced, |t| t.referenced),
+            "timeout must be at least 1 second",
+        );
+    }
+    let r = retries.map_or(3, |t| t.value);
+    if r == 0 {
+        c.err(
+            retries.map_or(source.referenced, |t| t.referenced),
+            "retries must be at least 1",
+        );
+    }
+    Some(RadiusClientCfg {
+        source: addr?,
+        nas_identifier: nas_identifier.map_or_else(|| vr_name.to_string(), |n| n.value.clone()),
+        servers,
+        timeout: std::time::Duration::from_secs(t.max(1)),
+        retries: r.max(1),
+    })
+}
+
 /// Validates a relaying VR's `radius` section (as `ppp.radius`, without accounting/DAE).
 fn check_relay_radius(
     c: &mut Checker,
     r: &super::RelayRadius,
     vr_name: &str,
 ) -> Option<controlplane::access::config::RelayRadius> {
-    use controlplane::subscriber::config::RadiusServer;
-    let source = match IpAddr::from_str(&r.source.value) {
-        Ok(a) => Some(a),
-        Err(_) => {
-            c.err(
-                r.source.referenced,
-                format!("radius source `{}` is not an IP address", r.source.value),
-            );
-            None
-        }
-    };
-    if r.servers.is_empty() {
-        c.err(
-            r.source.referenced,
-            "relay radius needs at least one server in `servers`",
-        );
-    }
-    let mut servers = Vec::new();
-    for s in &r.servers {
-        match std::net::SocketAddr::from_str(&s.address.value) {
-            Ok(_) if s.secret.value.is_empty() => {
-                c.err(s.secret.referenced, "the RADIUS secret is empty");
-            }
-            Ok(a) => servers.push(RadiusServer {
-                addr: a,
-                secret: s.secret.value.clone(),
-            }),
-            Err(_) => c.err(
-                s.address.referenced,
-                format!(
-                    "`{}` is not ADDRESS:PORT (e.g. 192.0.2.10:1812)",
-                    s.address.value
-                ),
-            ),
-        }
-    }
-    let timeout = r.timeout.as_ref().map_or(3, |t| t.value);
-    if timeout == 0 {
-        c.err(
-            r.timeout
-                .as_ref()
-                .map_or(r.source.referenced, |t| t.referenced),
-            "timeout must be at least 1 second",
-        );
-    }
-    let retries = r.retries.as_ref().map_or(3, |t| t.value);
-    if retries == 0 {
-        c.err(
-            r.retries
-                .as_ref()
-                .map_or(r.source.referenced, |t| t.referenced),
-            "retries must be at least 1",
-        );
-    }
+    let b = check_radius_client(
+        c,
+        &r.source,
+        r.nas_identifier.as_ref(),
+        &r.servers,
+        (r.timeout.as_ref(), r.retries.as_ref()),
+        vr_name,
+    )?;
     Some(controlplane::access::config::RelayRadius {
-        source: source?,
-        nas_identifier: r
-            .nas_identifier
-            .as_ref()
-            .map_or_else(|| vr_name.to_string(), |n| n.value.clone()),
-        servers,
-        timeout: std::time::Duration::from_secs(timeout.max(1)),
-        retries: retries.max(1),
+        source: b.source,
+        nas_identifier: b.nas_identifier,
+        servers: b.servers,
+        timeout: b.timeout,
+        retries: b.retries,
     })
 }
 
@@ -1687,46 +1728,19 @@ fn check_ppp(
         });
     }
     if let Some(r) = &p.radius {
-        let source = match IpAddr::from_str(&r.source.value) {
-            Ok(a) => Some(a),
-            Err(_) => {
-                c.err(
-                    r.source.referenced,
-                    format!("radius source `{}` is not an IP address", r.source.value),
-                );
-                None
-            }
-        };
-        let server = |c: &mut Checker, s: &super::RadiusServer| match std::net::SocketAddr::from_str(
-            &s.address.value,
-        ) {
-            Ok(a) if !s.secret.value.is_empty() => Some(RadiusServer {
-                addr: a,
-                secret: s.secret.value.clone(),
-            }),
-            Ok(_) => {
-                c.err(s.secret.referenced, "the RADIUS secret is empty");
-                None
-            }
-            Err(_) => {
-                c.err(
-                    s.address.referenced,
-                    format!(
-                        "`{}` is not ADDRESS:PORT (e.g. 192.0.2.10:1812)",
-                        s.address.value
-                    ),
-                );
-                None
-            }
-        };
-        let servers: Vec<_> = r.servers.iter().filter_map(|s| server(c, s)).collect();
-        if r.servers.is_empty() {
-            c.err(
-                r.source.referenced,
-                "radius needs at least one server in `servers`",
-            );
-        }
-        let accounting: Vec<_> = r.accounting.iter().filter_map(|s| server(c, s)).collect();
+        let base = check_radius_client(
+            c,
+            &r.source,
+            r.nas_identifier.as_ref(),
+            &r.servers,
+            (r.timeout.as_ref(), r.retries.as_ref()),
+            vr_name,
+        );
+        let accounting: Vec<_> = r
+            .accounting
+            .iter()
+            .filter_map(|s| check_radius_server(c, s))
+            .collect();
         let dae = r.dynamic_authorization.as_ref().and_then(|d| {
             let listen = match std::net::SocketAddr::from_str(&d.listen.value) {
                 Ok(a) => Some(a),
@@ -1760,34 +1774,14 @@ fn check_ppp(
                 .collect();
             Some((listen?, clients))
         });
-        let timeout = r.timeout.as_ref().map_or(3, |t| t.value);
-        if timeout == 0 {
-            c.err(
-                r.timeout
-                    .as_ref()
-                    .map_or(r.source.referenced, |t| t.referenced),
-                "timeout must be at least 1 second",
-            );
-        }
-        let retries = r.retries.as_ref().map_or(3, |t| t.value);
-        if retries == 0 {
-            c.err(
-                r.retries
-                    .as_ref()
-                    .map_or(r.source.referenced, |t| t.referenced),
-                "retries must be at least 1",
-            );
-        }
+        let base = base?;
         cfg.radius = Some(RadiusSettings {
-            source: source?,
-            nas_identifier: r
-                .nas_identifier
-                .as_ref()
-                .map_or_else(|| vr_name.to_string(), |n| n.value.clone()),
-            servers,
+            source: base.source,
+            nas_identifier: base.nas_identifier,
+            servers: base.servers,
             accounting,
-            timeout: std::time::Duration::from_secs(timeout.max(1)),
-            retries: retries.max(1),
+            timeout: base.timeout,
+            retries: base.retries,
             interim_interval: r
                 .interim_interval
                 .as_ref()

@@ -590,19 +590,6 @@ fn session_frame(
     f
 }
 
-/// An L2TP data message carrying `frame` (`ff 03`, protocol, ...) to a switched session's
-/// LAC, as an IPv4 packet for the VR to route.
-fn l2tp_packet(leg: &L2tpLeg, frame: &[u8]) -> Vec<u8> {
-    let mut msg = vec![0u8; wire::l2tp::MIN_HEADER_LEN + frame.len()];
-    wire::l2tp::emit_data_header(&mut msg, leg.peer_tunnel, leg.peer_session);
-    msg[wire::l2tp::MIN_HEADER_LEN..].copy_from_slice(frame);
-    let (dst, dport) = match leg.peer {
-        SocketAddr::V4(a) => (*a.ip(), a.port()),
-        SocketAddr::V6(_) => (Ipv4Addr::UNSPECIFIED, wire::l2tp::UDP_PORT),
-    };
-    crate::l2tp::driver::vr::udp4(leg.local, dst, wire::l2tp::UDP_PORT, dport, &msg)
-}
-
 /// The realm route of a switched session whose LAC proxied a PAP or CHAP authentication,
 /// with the proxy to pass on unchanged.
 fn proxied_auth(leg: &L2tpLeg) -> Option<&ProxyInfo> {
@@ -1433,7 +1420,12 @@ impl AccessManager {
                     }
                     (Access::L2tp(leg), _) => self.out.push(Output::Packet {
                         vr: l.vr,
-                        ip: l2tp_packet(leg, &f),
+                        ip: crate::l2tp::driver::vr::data_packet(
+                            leg.local,
+                            leg.peer,
+                            (leg.peer_tunnel, leg.peer_session),
+                            &f,
+                        ),
                     }),
                     _ => {}
                 }

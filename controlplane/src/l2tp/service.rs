@@ -428,19 +428,9 @@ impl L2tpService {
                 self.vr_sockets.insert(vr, (None, Vec::new(), None));
                 continue;
             };
-            let mut socks = Vec::new();
-            for n in 0..radius_source_ports(c) {
-                match cx.udp_open(SocketAddr::new(r.source, 0)) {
-                    Ok(s) => {
-                        self.sockets.insert(s, SockUse::Radius(vr, n));
-                        socks.push(s);
-                    }
-                    Err(e) => {
-                        self.stats.socket_errors += 1;
-                        tracing::error!("vr {}: RADIUS client socket: {e}", vr.0);
-                    }
-                }
-            }
+            let socks = self.open_client_sockets(cx, r.source, radius_source_ports(c), |n| {
+                SockUse::Radius(vr, n)
+            });
             let dae = r
                 .dae
                 .as_ref()
@@ -483,21 +473,36 @@ impl L2tpService {
             if self.relay_sockets.contains_key(&vr) {
                 continue;
             }
-            let mut socks = Vec::new();
-            for n in 0..relay_radius_ports() {
-                match cx.udp_open(SocketAddr::new(r.source, 0)) {
-                    Ok(s) => {
-                        self.sockets.insert(s, SockUse::RelayRadius(vr, n));
-                        socks.push(s);
-                    }
-                    Err(e) => {
-                        self.stats.socket_errors += 1;
-                        tracing::error!("vr {}: relay RADIUS client socket: {e}", vr.0);
-                    }
-                }
-            }
+            let socks = self.open_client_sockets(cx, r.source, relay_radius_ports(), |n| {
+                SockUse::RelayRadius(vr, n)
+            });
             self.relay_sockets.insert(vr, (r.clone(), socks));
         }
+    }
+
+    /// Opens `n` RADIUS client sockets bound to `source` (any port), registered as `usage(i)`;
+    /// a socket that cannot be opened is logged and counted.
+    fn open_client_sockets(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        source: IpAddr,
+        n: usize,
+        usage: impl Fn(usize) -> SockUse,
+    ) -> Vec<SocketId> {
+        let mut socks = Vec::new();
+        for i in 0..n {
+            match cx.udp_open(SocketAddr::new(source, 0)) {
+                Ok(s) => {
+                    self.sockets.insert(s, usage(i));
+                    socks.push(s);
+                }
+                Err(e) => {
+                    self.stats.socket_errors += 1;
+                    tracing::error!("{:?}: RADIUS client socket on {source}: {e}", usage(i));
+                }
+            }
+        }
+        socks
     }
 
     /// Port, VLAN and neighbour through which `vr` reaches `peer` now.

@@ -1732,14 +1732,12 @@ fn encap(info: &SessionInfo) -> Option<NextHop> {
 /// An L2TP data message carrying `frame` (a PPP frame starting `ff 03`) to the LAC, as an
 /// IPv4 packet for the VR to route.
 fn l2tp_packet(info: &SessionInfo, frame: &[u8]) -> Vec<u8> {
-    let mut msg = vec![0u8; wire::l2tp::MIN_HEADER_LEN + frame.len()];
-    wire::l2tp::emit_data_header(&mut msg, info.peer_tunnel, info.peer_session);
-    msg[wire::l2tp::MIN_HEADER_LEN..].copy_from_slice(frame);
-    let (dst, dport) = match info.peer {
-        SocketAddr::V4(a) => (*a.ip(), a.port()),
-        SocketAddr::V6(_) => (Ipv4Addr::UNSPECIFIED, wire::l2tp::UDP_PORT),
-    };
-    crate::l2tp::driver::vr::udp4(info.local, dst, wire::l2tp::UDP_PORT, dport, &msg)
+    crate::l2tp::driver::vr::data_packet(
+        info.local,
+        info.peer,
+        (info.peer_tunnel, info.peer_session),
+        frame,
+    )
 }
 
 /// A Router Advertisement (RFC 4861 §4.2) to the subscriber over PPP, from our link-local

@@ -677,6 +677,24 @@ impl VrEndpoints {
     }
 }
 
+/// An L2TP data message carrying `frame` (a PPP frame, `ff 03` first) to a session's peer
+/// (its tunnel and session ids), as an IPv4 packet from `local` for the VR to route.
+pub fn data_packet(
+    local: Ipv4Addr,
+    peer: SocketAddr,
+    (peer_tunnel, peer_session): (u16, u16),
+    frame: &[u8],
+) -> Vec<u8> {
+    let mut msg = vec![0u8; wire::l2tp::MIN_HEADER_LEN + frame.len()];
+    wire::l2tp::emit_data_header(&mut msg, peer_tunnel, peer_session);
+    msg[wire::l2tp::MIN_HEADER_LEN..].copy_from_slice(frame);
+    let (dst, dport) = match peer {
+        SocketAddr::V4(a) => (*a.ip(), a.port()),
+        SocketAddr::V6(_) => (Ipv4Addr::UNSPECIFIED, UDP_PORT),
+    };
+    udp4(local, dst, UDP_PORT, dport, &msg)
+}
+
 /// An IPv4/UDP datagram (UDP checksum filled in).
 pub fn udp4(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     let repr = UdpRepr {
