@@ -19,27 +19,39 @@
 //! and Host-Uniq bytes, the per-MAC entry, and the client MAC's entry in the PADI rate table
 //! (`--tracked-macs`, 0 = no rate table), plus the port's 8 KiB id bitmap.
 //!
-//! **Results** (2-core VM shared with other builds, release build, 64,000 sessions on one
-//! port, untagged, medians of 5 runs; runs spread about ±15 %):
+//! **Results** (2-core VM, load ≈ 2 from other work, release build, 64,000 sessions on one
+//! port, untagged, medians of 5 runs):
 //!
-//! | case | sessions/s (clients + engine) | engine µs/session | engine heap bytes/session |
+//! | case | sessions/s | µs/session | heap bytes/session |
 //! |---|---|---|---|
-//! | default (rate table 65,536 MACs) | 250,018 | 3.22 | 306 |
-//! | `--tracked-macs 0` (no PADI rate table) | 267,228 | 2.97 | 210 |
+//! | discovery engine, default (rate table 65,536 MACs) | 567,428 (clients + engine; engine alone 719,434) | 1.39 (engine) | 306 |
+//! | discovery engine, `--tracked-macs 0` (an earlier, busier run) | 267,228 | 2.97 | 210 |
+//! | through the access side (PPP engine, bind, publish) | 227,674 | 4.4 | 1,238 |
 //!
 //! The engine's per-session cost is two HMAC-SHA1 (the PADO's cookie, the PADR's check),
 //! two frames built, the tag walks, the id bitmap and three hash-map inserts. Bytes are
 //! those requested from the allocator (malloc adds ~16 B per block: the boxed session and
 //! its two strings).
 //!
+//! **Through the access side** (second part of the report): the same clients against the
+//! [`AccessManager`] the control core runs, with what the L2TP service does for each new
+//! session: the access PPP engine created and its first LCP Configure-Request sent, a
+//! traffic-counter slot taken, the session bound in the session table
+//! ([`StateWriter::bind_session`]) and a new forwarding-state version committed every 32
+//! sessions (the control loop publishes once per iteration). Memory: the manager's heap
+//! (discovery + PPP engines) per session.
+//!
 //! [`Session`]: controlplane::pppoe::discovery::Session
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use controlplane::access::config::AccessConfig as RelayConfig;
+use controlplane::access::manager::{AccessManager, Output as AccessOutput};
 use controlplane::pppoe::discovery::{AccessConfig, Discovery, Limits, Output};
 use controlplane::pppoe::wire::{kind, DiscoveryRepr, EthHeader, Tag};
 use vr::{PortId, VrId};
+use vr::{SessionBinding, SessionKey, StateWriter, VirtualRouter, VpnId};
 use wire::pppoe::{Code, PppoeHeader};
 
 use super::heap;
@@ -204,6 +216,142 @@ fn one_run(args: &Args, t0: Instant) -> Result<(RunResult, Discovery), String> {
     Ok((RunResult { whole, engine }, d))
 }
 
+/// Discovery frames to `mac` among the manager's outputs (the last one), parsed; binds
+/// what it asks to bind in `w`. Returns the reply and the PPP frames sent.
+fn manager_reply(
+    m: &mut AccessManager,
+    w: &mut StateWriter,
+) -> Result<(Option<DiscoveryRepr>, usize), String> {
+    let mut disc = None;
+    let mut ppp = 0;
+    let outs: Vec<AccessOutput> = m.drain().collect();
+    for o in outs {
+        match o {
+            AccessOutput::Frame { frame, .. } => {
+                let l3 = if frame[12..14] == [0x81, 0x00] {
+                    18
+                } else {
+                    14
+                };
+                if frame[l3 - 2..l3] == [0x88, 0x63] {
+                    let h = PppoeHeader::new_checked(&frame[l3..]).map_err(|e| e.to_string())?;
+                    disc = Some(DiscoveryRepr::parse(&h).map_err(|e| e.to_string())?);
+                } else {
+                    ppp += 1;
+                }
+            }
+            AccessOutput::Bind {
+                link: controlplane::access::manager::LinkKey::Pppoe { port, session },
+                vr,
+                mac,
+                vlan,
+            } => {
+                let slot = w
+                    .alloc_session_counters()
+                    .unwrap_or(SessionBinding::NO_COUNTERS);
+                w.bind_session(
+                    SessionKey::Pppoe { port, session },
+                    SessionBinding::pppoe(vr, slot, mac, vlan),
+                )
+                .map_err(|e| e.to_string())?;
+            }
+            AccessOutput::Timer { .. } => {}
+            o => return Err(format!("unexpected output {o:?}")),
+        }
+    }
+    Ok((disc, ppp))
+}
+
+/// The clients against the access manager and a state writer, as the control core runs
+/// them; returns the time and the manager (for its memory).
+fn manager_run(args: &Args, t0: Instant) -> Result<(Duration, AccessManager), String> {
+    let mut w = StateWriter::new(vec![AC_MAC], 1);
+    let vpn = VpnId::new(0x00a0c9, 1).map_err(|e| e.to_string())?;
+    w.add_vr(VirtualRouter::new(VrId(1), "access", vpn, "bench"))
+        .map_err(|e| e.to_string())?;
+    w.set_session_counter_slots(65_536);
+    let mut m = AccessManager::new(
+        [0x5a; 32],
+        Limits {
+            max_sessions_per_port: 65_534,
+            max_tracked_macs: args.tracked_macs,
+        },
+        7,
+    );
+    let mut c = RelayConfig::new(VrId(1));
+    c.max_sessions = args.sessions;
+    c.max_sessions_per_mac = 1;
+    let ifs = (1..=args.vlans)
+        .map(|v| (PORT, (args.vlans > 1).then_some(v)))
+        .collect();
+    m.configure(t0, vec![(c, ifs)]);
+    let start = Instant::now();
+    let mut lcp = 0;
+    for i in 0..args.sessions {
+        let now = t0 + Duration::from_micros(u64::from(i) * 10);
+        let mac = client_mac(i);
+        let vlan = vlan_of(i, args.vlans);
+        let mut tags = vec![
+            Tag::ServiceName(b"internet".to_vec()),
+            Tag::HostUniq(i.to_be_bytes().to_vec()),
+        ];
+        let eth = EthHeader {
+            dst: [0xff; 6],
+            src: mac,
+            vlan,
+        };
+        let padi = DiscoveryRepr {
+            code: Code::Padi,
+            session_id: 0,
+            tags: tags.clone(),
+        }
+        .to_frame(&eth)
+        .map_err(|e| e.to_string())?;
+        m.discovery_frame(now, PORT, AC_MAC, vlan, &padi, eth.len());
+        let (pado, _) = manager_reply(&mut m, &mut w)?;
+        let Some(Tag::AcCookie(cookie)) = pado.as_ref().and_then(|p| p.first(kind::AC_COOKIE))
+        else {
+            return Err(format!("client {i}: no PADO with a cookie"));
+        };
+        tags.push(Tag::AcCookie(cookie.clone()));
+        let eth = EthHeader {
+            dst: AC_MAC,
+            src: mac,
+            vlan,
+        };
+        let padr = DiscoveryRepr {
+            code: Code::Padr,
+            session_id: 0,
+            tags,
+        }
+        .to_frame(&eth)
+        .map_err(|e| e.to_string())?;
+        m.discovery_frame(now, PORT, AC_MAC, vlan, &padr, eth.len());
+        let (pads, ppp) = manager_reply(&mut m, &mut w)?;
+        if pads.is_none_or(|p| p.code != Code::Pads || p.session_id == 0) {
+            return Err(format!("client {i}: no PADS"));
+        }
+        lcp += ppp;
+        if i % 32 == 31 {
+            w.commit();
+        }
+    }
+    w.commit();
+    let whole = start.elapsed();
+    if m.count() != args.sessions as usize || w.session_count() != args.sessions as usize {
+        return Err(format!(
+            "{} links, {} bound, of {}",
+            m.count(),
+            w.session_count(),
+            args.sessions
+        ));
+    }
+    if lcp < args.sessions as usize {
+        return Err(format!("{lcp} LCP requests for {} sessions", args.sessions));
+    }
+    Ok((whole, m))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -258,10 +406,25 @@ pub fn run(args: Args) -> Result<(), String> {
         median(engine_us.clone()),
     );
     let per_session = mem as f64 / n;
+    // Through the access manager and the state writer.
+    let mut mrates = Vec::new();
+    let mut mmem = 0i64;
+    for r in 0..args.runs {
+        let (t, m) = manager_run(&args, Instant::now())?;
+        mrates.push(n / t.as_secs_f64());
+        if r + 1 == args.runs {
+            let a = heap::live();
+            drop(m);
+            mmem = a - heap::live();
+        }
+    }
+    let mrate = median(mrates.clone());
+    let mper = mmem as f64 / n;
     if args.json {
         println!(
             "{{\"sessions\":{},\"vlans\":{},\"runs\":{},\"rate_median\":{rate:.0},\"us_per_session\":{us:.2},\
-\"engine_us_per_session\":{eng_us:.2},\"engine_rate\":{:.0},\"bytes_per_session\":{},\"tracked_macs\":{},\"counting\":{counting}}}",
+\"engine_us_per_session\":{eng_us:.2},\"engine_rate\":{:.0},\"bytes_per_session\":{},\"tracked_macs\":{},\"counting\":{counting},\
+\"access_rate_median\":{mrate:.0},\"access_bytes_per_session\":{mper:.0}}}",
             args.sessions,
             args.vlans,
             args.runs,
@@ -307,6 +470,22 @@ pub fn run(args: Args) -> Result<(), String> {
         );
     } else {
         let _ = writeln!(o, "engine memory    not counted (no counting allocator)");
+    }
+    let _ = writeln!(
+        o,
+        "access side      {mrate:.0} sessions/s median (runs: {}): discovery + the access PPP engine's first LCP request + counter slot + session-table bind + a publish every 32 sessions",
+        mrates
+            .iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if counting {
+        let _ = writeln!(
+            o,
+            "access memory    {mmem} bytes at {} sessions = {mper:.0} bytes/session (discovery + PPP engines; the session table is the forwarding state's)",
+            args.sessions
+        );
     }
     print!("{o}");
     Ok(())
