@@ -7,7 +7,9 @@
 #   lwIP PPPoE alice, bob, carol     port access va-acc0, VLAN 100       varouter LNS (lns-a.yaml)
 #   on va-tap0..2 + the probe's        → VR access (PPPoE AC)             va-la0 10.231.0.2/30
 #   va-p0, bridge va-br0 — va-c0 ==  port up-a va-upa0 10.231.0.1 ====  FreeRADIUS 127.0.0.1
-#                                      → VR isp-a (LAC)                  va-la1 10.215.1.1/24 ==
+#   erin, frank, gina on VLAN 200      → VR isp-a (LAC)                  va-la1 10.215.1.1/24 ==
+#                                    VLAN 200 → VR access-radius,
+#                                      FreeRADIUS 127.0.0.2 (lo)
 #                                    port up-b va-upb0 10.232.0.1 ==        ns va-h: host 10.215.1.2
 #                                      → VR isp-b (LAC)               ns va-lnsb: ISP B
 #                                                                        xl2tpd LNS va-lb0 10.232.0.2/30
@@ -40,13 +42,26 @@
 #   A9 tshark: PPPoE/PPP (VLAN 100) on va-c0, L2TP/PPP on va-la0 and va-lb0, nothing malformed
 #   A10 tunnel switching: lwIP's L2TP LAC (a wholesale partner, untagged on the access port)
 #      → VR wholesale's LNS → switched by realm into VR isp-a's tunnel → LNS A: up, pings
+# RADIUS-chosen tunnels (RFC 2868): VR access-radius on VLAN 200 has no realms; the access
+# carrier's FreeRADIUS (127.0.0.2 on va-lac's loopback, users in $W/users-acc) chooses:
+#   A11 erin@wholesale.example (CHAP) → Accept, one untagged L2TP tunnel to 10.232.0.2,
+#      password secret-b, assignment isp-b → VR isp-b → xl2tpd: its address, pings 100.64.0.1
+#   A12 frank@wholesale.example → Access-Reject "no service": authfail, the Reply-Message in
+#      the CHAP Failure, no call anywhere, access_radius_rejects
+#   A13 gina@wholesale.example → Accept, two tagged tunnels: preference 1 with a wrong
+#      Tunnel-Password (skipped, access_radius_tunnel_secret_mismatch), preference 2 to LNS A
+#      (10.231.0.2, secret-a, isp-a): 100.64.0.11 from LNS A's FreeRADIUS, pings both ways
+#   A14 tshark on va-lac's lo: the 3 Access-Requests and their answers decode (nothing
+#      malformed), every Response Authenticator and Message-Authenticator valid
+#      (pcapcheck.py), the tunnels of the 2 Accepts as configured (tunnelcheck.py)
 #
 # PREFLIGHT_ONLY=1 stops after part 1 (says so, exit 0 if it passed). Otherwise part 2 runs
 # and fails loudly (never skips) if the appliance or its profile is not ready.
 # Needs root, tcpdump, tshark, ethtool, freeradius + radclient, xl2tpd, ping, python3;
 # target/release/varouter (VAROUTER; LNS_VAROUTER for ISP A's LNS, default the same) and
 # target/lwip/lwip_lac. Exit 0 all ok, 1 a failure, 2 something missing. KEEP=1 keeps the
-# work directory (kept on failure anyway). VA_PREFIX changes the "va-" prefix.
+# work directory (kept on failure anyway). VA_PREFIX changes the "va-" prefix (of the
+# namespaces, the interfaces, and the profiles' interface names: they run from copies in $W).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
@@ -67,9 +82,13 @@ RADIUS_SECRET=testing123
 ACC_IF=${P}acc0 UPA_IF=${P}upa0 UPB_IF=${P}upb0      # the appliance's ports (profile)
 LA_IF=${P}la0 LAN_IF=${P}la1 LB_IF=${P}lb0 HOST_IF=${P}h0
 UPA_MAC=02:00:00:23:10:01 UPB_MAC=02:00:00:23:20:01 ACC_MAC=02:00:00:23:00:01
-HOST_IP=10.215.1.2 VLAN=100
+HOST_IP=10.215.1.2 VLAN=100 VLAN_R=200
 ALICE=alice@isp-a.example BOB=bob@isp-b.example CAROL=carol@nowhere.example PASS=secret
 ALICE_MAC=02:50:00:00:00:0a BOB_MAC=02:50:00:00:00:0b CAROL_MAC=02:50:00:00:00:0c
+# VR access-radius's subscribers and its RADIUS server (the access carrier's, in $NS_S).
+ERIN=erin@wholesale.example FRANK=frank@wholesale.example GINA=gina@wholesale.example
+ERIN_MAC=02:50:00:00:00:0e FRANK_MAC=02:50:00:00:00:0f GINA_MAC=02:50:00:00:00:10
+ACC_RADIUS_IP=127.0.0.2 ACC_RADIUS_SECRET=access-radius-secret   # as in configs/access.yaml
 # LEAD: the appliance's counter names for these (its summary, "name value" lines).
 C_REALM_UNKNOWN=${C_REALM_UNKNOWN:-access_realm_unknown}
 C_SESSIONS_NOW=${C_SESSIONS_NOW:-pppoe_sessions_now}
@@ -91,12 +110,13 @@ for ns in "$NS_A" "$NS_B" "$NS_H"; do
 done
 
 T0=$(date +%s.%N)
-W=$(mktemp -d -t va-access-e2e.XXXXXX)
+W=$(mktemp -d -t "${P}access-e2e.XXXXXX")
 PIDS=() CAPS=() MADE=() MADE_TOPO=0 LAC_PID= LNSA_PID= XL_PID=
 cleanup() {
   for p in "${PIDS[@]}" $LAC_PID $LNSA_PID $XL_PID; do kill "$p" 2>/dev/null; done
   for p in "${CAPS[@]}"; do kill "$p" 2>/dev/null; done
   bash "$RAD_DIR/freeradius.sh" stop "$W/radius"
+  bash "$RAD_DIR/freeradius.sh" stop "$W/radius-acc"
   sleep 0.3
   for ns in "${MADE[@]}"; do ip netns del "$ns" 2>/dev/null; done
   [ $MADE_TOPO = 1 ] && topo_down
@@ -104,6 +124,10 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'fail=1; exit 130' INT TERM
+
+# The profiles name the interfaces with the default prefix: run copies with ours.
+prefixed() { sed "s/\(interface: *\)va-/\1${P}/" "$1" > "$2"; }
+prefixed "$LNS_A_PROFILE" "$W/lns-a.yaml"; LNS_A_PROFILE=$W/lns-a.yaml
 
 # --- topology ---------------------------------------------------------------------------
 topo_up "$ACC_IF" || die "topology (namespaces $NS_C, $NS_S)"
@@ -154,6 +178,11 @@ $ALICE	Cleartext-Password := "$PASS"
 	Service-Type = Framed-User,
 	Framed-Protocol = PPP,
 	Framed-IP-Address = 100.64.0.10
+
+$GINA	Cleartext-Password := "$PASS"
+	Service-Type = Framed-User,
+	Framed-Protocol = PPP,
+	Framed-IP-Address = 100.64.0.11
 EOF
 RADIUS_EXTRA_USERS=$W/users-extra RADIUS_TIMEOUT=$((DURATION + 120)) bash "$RAD_DIR/freeradius.sh" start "$NS_A" \
   "$W/radius" 127.0.0.1 127.0.0.1 "$RADIUS_SECRET" > "$W/freeradius.start" 2>&1 ||
@@ -174,7 +203,7 @@ echo "* * secret-b" > "$W/xl2tpd.secrets"; chmod 600 "$W/xl2tpd.secrets"
 printf '[global]\nlisten-addr = 10.232.0.2\nauth file = %s\n[lns default]\nip range = 100.64.0.20-100.64.0.50\nlocal ip = 100.64.0.1\nchallenge = yes\nlength bit = yes\nname = xl2tpd-lns-b\n' \
   "$W/xl2tpd.secrets" > "$W/xl2tpd.conf"
 ip netns exec "$NS_B" unshare -m sh -c "mount --bind $W/fake_pppd /usr/sbin/pppd && \
-  PPP_STUB_LOG=$W/stub.log PPP_STUB_AUTH=pap PPP_STUB_USERS='$BOB:$PASS' PPP_STUB_RUNTIME=$DURATION \
+  PPP_STUB_LOG=$W/stub.log PPP_STUB_AUTH=pap PPP_STUB_USERS='$BOB:$PASS $ERIN:$PASS' PPP_STUB_RUNTIME=$DURATION \
   exec timeout $((DURATION + 60)) xl2tpd -D -c $W/xl2tpd.conf -p $W/xl2tpd.pid -C $W/xl2tpd.ctl" > "$W/xl2tpd.log" 2>&1 &
 XL_PID=$!
 sleep 1
@@ -242,12 +271,47 @@ fi
 
 # --- part 2: the access appliance (LEAD) ---------------------------------------------------
 [ -x "$BIN" ] || die "no varouter binary at $BIN"
+prefixed "$PROFILE" "$W/access.yaml"; PROFILE=$W/access.yaml
 "$BIN" check "$PROFILE" > "$W/check.out" 2>&1 || { cat "$W/check.out"; die "the access profile $PROFILE does not check: the LAC cases cannot run"; }
 stop_capture upa; stop_capture upb          # the preflight's captures are kept apart
 mv "$W/upa.pcap" "$W/preflight-upa.pcap"; mv "$W/upb.pcap" "$W/preflight-upb.pcap"
 capture "$NS_A" "$LA_IF" upa udp port 1701
 capture "$NS_B" "$LB_IF" upb udp port 1701
 capture "$NS_C" "${P}c0" access
+# The access carrier's FreeRADIUS for VR access-radius: the tunnels by user (RFC 2868).
+cat > "$W/users-acc" <<EOF
+$ERIN	Cleartext-Password := "$PASS"
+	Service-Type = Framed-User,
+	Framed-Protocol = PPP,
+	Tunnel-Type := L2TP,
+	Tunnel-Medium-Type := IP,
+	Tunnel-Server-Endpoint := "10.232.0.2",
+	Tunnel-Password := "secret-b",
+	Tunnel-Assignment-Id := "isp-b"
+
+$FRANK	Auth-Type := Reject
+	Reply-Message = "no service"
+
+$GINA	Cleartext-Password := "$PASS"
+	Service-Type = Framed-User,
+	Framed-Protocol = PPP,
+	Tunnel-Type:1 = L2TP,
+	Tunnel-Medium-Type:1 = IP,
+	Tunnel-Server-Endpoint:1 = "10.232.0.2",
+	Tunnel-Password:1 = "not-secret-b",
+	Tunnel-Assignment-Id:1 = "isp-b",
+	Tunnel-Preference:1 = 1,
+	Tunnel-Type:2 = L2TP,
+	Tunnel-Medium-Type:2 = IP,
+	Tunnel-Server-Endpoint:2 = "10.231.0.2",
+	Tunnel-Password:2 = "secret-a",
+	Tunnel-Assignment-Id:2 = "isp-a",
+	Tunnel-Preference:2 = 2
+EOF
+capture "$NS_S" lo radius-acc udp port 1812 and host $ACC_RADIUS_IP
+RADIUS_EXTRA_USERS=$W/users-acc RADIUS_TIMEOUT=$((DURATION + 120)) bash "$RAD_DIR/freeradius.sh" start "$NS_S" \
+  "$W/radius-acc" $ACC_RADIUS_IP 127.0.0.1 "$ACC_RADIUS_SECRET" > "$W/freeradius-acc.start" 2>&1 ||
+  { cat "$W/freeradius-acc.start"; die "the access carrier's FreeRADIUS did not start"; }
 V=$W/lac.out
 ip netns exec "$NS_S" env RUST_LOG=${RUST_LOG:-info} timeout $((DURATION + 20)) \
   "$BIN" run "$PROFILE" --duration "$DURATION" --stats-interval 0 > "$V" 2> "$W/lac.err" &
@@ -256,11 +320,12 @@ sleep 2
 kill -0 $LAC_PID 2>/dev/null || { tail -20 "$W/lac.err"; die "the access appliance exited at start"; }
 echo "access appliance $BIN, profile $PROFILE in $NS_S"
 
-# sub NAME TAP MAC USER AUTH HOLD PING [extra...]: one PPPoE subscriber in the background
+# sub NAME TAP MAC USER AUTH HOLD PING [extra...]: one PPPoE subscriber in the background,
+# on VLAN $VLAN (or SUB_VLAN)
 sub() {
-  local n=$1 tap=$2 mac=$3 user=$4 auth=$5 hold=$6 ping=$7; shift 7
-  echo "# $n: $user/$auth on $tap VLAN $VLAN hold=${hold}s"
-  ip netns exec "$NS_C" timeout $((hold + 60)) "$LAC" --pppoe --tap "$tap" --mac "$mac" --vlan $VLAN \
+  local n=$1 tap=$2 mac=$3 user=$4 auth=$5 hold=$6 ping=$7 vlan=${SUB_VLAN:-$VLAN}; shift 7
+  echo "# $n: $user/$auth on $tap VLAN $vlan hold=${hold}s"
+  ip netns exec "$NS_C" timeout $((hold + 60)) "$LAC" --pppoe --tap "$tap" --mac "$mac" --vlan $vlan \
     --user "$user" --password "$PASS" --auth "$auth" --ping "$ping" --count 3 --interval 200 \
     --ping-timeout 1000 --up-timeout 15 --hold "$hold" "$@" > "$W/$n.out" 2> "$W/$n.err" &
   eval "PID_$n=$!"
@@ -371,6 +436,42 @@ echo $? > "$W/alice-sw.rc"; show alice-sw
 check "A10 tunnel switching: lwIP's LAC → VR wholesale → switched into VR isp-a → LNS A: up with 100.64.0.10, 3/3 pings to $HOST_IP" \
   "grep -q '^ppp up local=100.64.0.10 peer=100.64.0.1 ' $W/alice-sw.out && grep -q '^done up=1 pings_ok=3 pings=3 down=none' $W/alice-sw.out"
 
+# A11-A13: RADIUS-chosen tunnels, VR access-radius on VLAN 200, the three at once.
+# xl2tpd ignores proxy authentication: its stub asks PAP again through the relay, so erin
+# offers CHAP (which the AC asks first, and RADIUS checks) and PAP (for the stub).
+capture "$NS_B" "$LB_IF" upb4 udp port 1701
+for t in 4 5 6; do topo_add_tap "${P}tap$t" || die "TAP ${P}tap$t"; done
+SUB_VLAN=$VLAN_R sub erin "${P}tap4" "$ERIN_MAC" "$ERIN" chap,pap 0 100.64.0.1
+SUB_VLAN=$VLAN_R sub frank "${P}tap5" "$FRANK_MAC" "$FRANK" chap 0 100.64.0.1
+SUB_VLAN=$VLAN_R sub gina "${P}tap6" "$GINA_MAC" "$GINA" chap 20 "$HOST_IP"
+wait_for "$W/gina.out" '^ping (ok|timeout) seq=3 |^done |^ppp down' 30
+ip netns exec "$NS_H" timeout 10 ping -n -c 3 -i 0.2 -W 1 100.64.0.11 > "$W/host-ping-gina" 2>&1
+sub_wait erin; sub_wait frank; sub_wait gina
+stop_capture upb4
+ERIN_IP=$(local_addr erin)
+check "A11 erin: PADS from AC varouter-access-radius on VLAN $VLAN_R" \
+  "grep -Eq '^pppoe session id=[1-9][0-9]* ac=varouter-access-radius mac=$ACC_MAC' $W/erin.out"
+check "A11 erin: the access carrier's FreeRADIUS authenticated her CHAP response" \
+  "grep -q 'CHAP user \\\"$ERIN\\\" authenticated successfully' $W/radius-acc/radiusd.log"
+check "A11 erin: RADIUS's tunnel (10.232.0.2, isp-b) → xl2tpd's address ($ERIN_IP in 100.64.0.20-50), peer 100.64.0.1" \
+  "[[ '$ERIN_IP' =~ ^100\.64\.0\.(2[0-9]|[34][0-9]|50)$ ]] && grep -q '^ppp up local=$ERIN_IP peer=100.64.0.1 ' $W/erin.out"
+check "A11 erin: 3/3 pings to 100.64.0.1; a call from VR isp-b (ICRQ from 10.232.0.1), the stub authenticated her" \
+  "grep -q '^done up=1 pings_ok=3 pings=3 ' $W/erin.out && grep -q 'PAP user=$ERIN ok=True' $W/stub.log &&
+   [ \$(l2tp_msgs upb4 'l2tp.avp.message_type == 10 && ip.src == 10.232.0.1') -ge 1 ]"
+check "A12 frank: Access-Reject → ppp down reason=authfail, never up" \
+  "grep -q '^ppp down reason=authfail' $W/frank.out && ! grep -q '^ppp up' $W/frank.out && [ \$(cat $W/frank.rc) -eq 2 ]"
+check "A12 no call for frank (xl2tpd's stub and LNS A's FreeRADIUS never heard of him)" \
+  "! grep -q 'frank' $W/stub.log && ! grep -q 'frank' $W/radius/radiusd.log"
+check "A13 gina: the preference-2 tunnel (LNS A, isp-a): ppp up local=100.64.0.11 (LNS A's FreeRADIUS) peer=100.64.0.1" \
+  "grep -q '^ppp up local=100.64.0.11 peer=100.64.0.1 ' $W/gina.out"
+check "A13 gina: 3/3 pings to the host $HOST_IP, and the host pings her back" \
+  "[ \$(grep -c '^ping ok ' $W/gina.out) -eq 3 ] && grep -q ' 0% packet loss' $W/host-ping-gina"
+check "A13 gina: both FreeRADIUS servers authenticated her (the access carrier's, then LNS A's from the proxied CHAP)" \
+  "grep -q 'CHAP user \\\"$GINA\\\" authenticated successfully' $W/radius-acc/radiusd.log &&
+   grep -q 'CHAP user \\\"$GINA\\\" authenticated successfully' $W/radius/radiusd.log"
+check "A13 gina: the preference-1 tunnel (wrong password) was never called (nothing of her at xl2tpd)" \
+  "! grep -q 'gina' $W/stub.log"
+
 # A9 (access link part): the captured PPPoE before the probe's deliberate garbage
 stop_capture access
 # A8: the hostile probe
@@ -407,6 +508,12 @@ check "A10 the switched call and the relayed ones came up: access_calls_up >= 5 
 check "A8 $C_PADI_RATE >= 100 ($(stat $C_PADI_RATE)), $C_BAD_COOKIE >= 4 ($(stat $C_BAD_COOKIE))" \
   "[ \"\$(stat $C_PADI_RATE)\" -ge 100 ] 2>/dev/null && [ \"\$(stat $C_BAD_COOKIE)\" -ge 4 ] 2>/dev/null"
 check "A8 sessions bounded: $C_SESSIONS_NOW at the end is 0 ($(stat $C_SESSIONS_NOW))" "[ \"\$(stat $C_SESSIONS_NOW)\" = 0 ]"
+check "A11-A13 access_radius_requests = 3 ($(stat access_radius_requests)), accepts = 2 ($(stat access_radius_accepts)), tunnel calls = 2 ($(stat access_radius_tunnel_calls)), no timeout ($(stat access_radius_timeouts)) or error ($(stat access_radius_errors))" \
+  "[ \$(stat access_radius_requests) -eq 3 ] && [ \$(stat access_radius_accepts) -eq 2 ] && [ \$(stat access_radius_tunnel_calls) -eq 2 ] &&
+   [ \$(stat access_radius_timeouts) -eq 0 ] && [ \$(stat access_radius_errors) -eq 0 ]"
+check "A12 access_radius_rejects >= 1 ($(stat access_radius_rejects))" "[ \$(stat access_radius_rejects) -ge 1 ]"
+check "A13 access_radius_tunnel_secret_mismatch >= 1 ($(stat access_radius_tunnel_secret_mismatch)); the next tunnel came up, no fallback ($(stat access_radius_tunnel_fallbacks))" \
+  "[ \$(stat access_radius_tunnel_secret_mismatch) -ge 1 ] && [ \$(stat access_radius_tunnel_fallbacks) -eq 0 ]"
 
 # --- A9: tshark ------------------------------------------------------------------------------
 for c in "${CAPS[@]}"; do kill -INT "$c" 2>/dev/null; done; for c in "${CAPS[@]}"; do wait "$c" 2>/dev/null; done; CAPS=()
@@ -415,11 +522,47 @@ nd=$(l2tp_msgs access "pppoed && vlan.id == $VLAN"); ns=$(l2tp_msgs access "pppo
 nu=$(l2tp_msgs access "(pppoed || pppoes) && !vlan"); nbad=$(l2tp_msgs access "$BAD")
 check "A9 tshark on ${P}c0: $nd PPPoED, $ns PPPoES on VLAN $VLAN, none untagged ($nu), none malformed ($nbad)" \
   "[ $nd -ge 8 ] && [ $ns -ge 40 ] && [ $nu -eq 0 ] && [ $nbad -eq 0 ]"
-for f in upa upb-a3 upb2 upb3; do
+nd=$(l2tp_msgs access "pppoed && vlan.id == $VLAN_R"); ns=$(l2tp_msgs access "pppoes && vlan.id == $VLAN_R")
+check "A9 tshark on ${P}c0: $nd PPPoED, $ns PPPoES on VLAN $VLAN_R (erin, frank, gina)" "[ $nd -ge 12 ] && [ $ns -ge 30 ]"
+nf=$(l2tp_msgs access "vlan.id == $VLAN_R && chap.code == 4 && chap.message == \"no service\"")
+check "A12 frank's CHAP Failure on VLAN $VLAN_R carries RADIUS's Reply-Message \"no service\" ($nf)" "[ $nf -ge 1 ]"
+for f in upa upb-a3 upb2 upb3 upb4; do
   [ -f "$W/$f.pcap" ] || continue
   n=$(l2tp_msgs $f l2tp); np=$(l2tp_msgs $f 'l2tp && ppp'); nbad=$(l2tp_msgs $f "$BAD")
   check "A9 tshark on $f: $n L2TP ($np with PPP), none malformed ($nbad)" "[ $n -ge 1 ] && [ $nbad -eq 0 ]"
 done
+
+# A14: VR access-radius's RADIUS exchange, as tshark decodes it.
+RTS=(tshark -n -r "$W/radius-acc.pcap" -o "radius.shared_secret:$ACC_RADIUS_SECRET" -o radius.validate_authenticator:TRUE)
+"${RTS[@]}" -Y radius -V > "$W/radius-acc.verbose" 2>&1
+"${RTS[@]}" -Y radius -T fields -E separator=, -e radius.code -e radius.authenticator.valid \
+  -e radius.authenticator.invalid -e _ws.malformed -e _ws.expert.severity > "$W/radius-acc.fields" 2>&1
+n_req=$(awk -F, '$1 == 1' "$W/radius-acc.fields" | wc -l); n_acc=$(awk -F, '$1 == 2' "$W/radius-acc.fields" | wc -l)
+n_rej=$(awk -F, '$1 == 3' "$W/radius-acc.fields" | wc -l)
+n_valid=$(awk -F, '$1 != 1 && $2 == "1" && $3 == "0"' "$W/radius-acc.fields" | wc -l)
+n_exp=$(awk -F, '$4 != "" || $5 != ""' "$W/radius-acc.fields" | wc -l)
+check "A14 tshark on $NS_S lo: $n_req Access-Requests, $n_acc Accepts, $n_rej Reject, Response Authenticators valid ($n_valid of 3), nothing malformed ($n_exp)" \
+  "[ $n_req -eq 3 ] && [ $n_acc -eq 2 ] && [ $n_rej -eq 1 ] && [ $n_valid -eq 3 ] && [ $n_exp -eq 0 ] && ! grep -q Malformed $W/radius-acc.verbose"
+"${RTS[@]}" -Y radius -T fields -E separator=, -e frame.number -e udp.srcport -e udp.dstport -e udp.payload |
+  /usr/bin/python3 "$RAD_DIR/pcapcheck.py" "$ACC_RADIUS_SECRET" > "$W/radius-acc.pcapcheck"; pc=$?
+sed 's/^/    pcapcheck: /' "$W/radius-acc.pcapcheck"
+check "A14 pcapcheck: every Message-Authenticator (requests and answers) and Response Authenticator valid" \
+  "[ $pc -eq 0 ] && grep -q '^summary packets=6 bad=0 unsigned=0\$' $W/radius-acc.pcapcheck"
+nreq=$("${RTS[@]}" -Y "radius.code == 1 && radius.CHAP_Password && radius.CHAP_Challenge && radius.NAS_Port_Type == 15 && radius.NAS_Port_Id == \"port 0 vlan $VLAN_R\"" 2>/dev/null | wc -l)
+nerin=$("${RTS[@]}" -Y "radius.code == 1 && radius.User_Name == \"$ERIN\" && radius.Calling_Station_Id == \"$ERIN_MAC\"" 2>/dev/null | wc -l)
+check "A14 the 3 requests: CHAP-Password + CHAP-Challenge, NAS-Port-Type Ethernet, NAS-Port-Id 'port 0 vlan $VLAN_R' ($nreq); erin's with her MAC ($nerin)" \
+  "[ $nreq -eq 3 ] && [ $nerin -eq 1 ]"
+# tunnelcheck.py names the Accepts in capture order: the users of their requests, matched by
+# (client port, id), in that order (erin and gina were asked for at the same time).
+acc_users=$("${RTS[@]}" -Y radius -T fields -E separator=, -e radius.code -e udp.srcport -e udp.dstport \
+  -e radius.id -e radius.User_Name 2>/dev/null | awk -F, '$1 == 1 {u[$2 "," $4] = $5} $1 == 2 {print u[$3 "," $4]}')
+/usr/bin/python3 "$RAD_DIR/tunnelcheck.py" $acc_users < "$W/radius-acc.verbose" > "$W/radius-acc.tunnels"; tc=$?
+sed 's/^/    tshark: /' "$W/radius-acc.tunnels"
+check "A14 tshark: erin's Accept holds the untagged tunnel (10.232.0.2, isp-b), gina's the tagged ones (pref 1 10.232.0.2 isp-b, pref 2 10.231.0.2 isp-a)" \
+  "[ $tc -eq 0 ] &&
+   grep -qxF 'user=$ERIN tunnel tag=0 type=3 medium=1 client=- server=\"10.232.0.2\" private_group=- assignment=\"isp-b\" client_auth=- server_auth=- preference=-' $W/radius-acc.tunnels &&
+   grep -qxF 'user=$GINA tunnel tag=1 type=3 medium=1 client=- server=\"10.232.0.2\" private_group=- assignment=\"isp-b\" client_auth=- server_auth=- preference=1' $W/radius-acc.tunnels &&
+   grep -qxF 'user=$GINA tunnel tag=2 type=3 medium=1 client=- server=\"10.231.0.2\" private_group=- assignment=\"isp-a\" client_auth=- server_auth=- preference=2' $W/radius-acc.tunnels"
 
 el=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.0f", b - a}')
 if [ $fail -ne 0 ]; then
