@@ -599,6 +599,7 @@ pub fn format_summary(s: &Summary) -> String {
                     tunnel,
                     session,
                 } => format!("vr {} l2tp {tunnel}/{session} -> {lns}", vr.0),
+                Stage::Terminated { vr } => format!("terminated in vr {}", vr.0),
             };
             let mac = l.mac.map(|b| format!("{b:02x}")).join(":");
             let _ = writeln!(

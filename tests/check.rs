@@ -211,8 +211,8 @@ fn ppp_section_errors() {
     assert_eq!(
         errors(&y),
         vec![
-            "p.yaml:12:21: VR `A` has a `ppp` section but no L2TP LNS; subscribers are terminated on an LNS (`l2tp: { role: lns, ... }`)",
             "p.yaml:12:21: VR `A` terminates PPP but has neither `radius` nor `users`; no subscriber could authenticate",
+            "p.yaml:12:21: VR `A` has a `ppp` section but no L2TP LNS and no relay realm points to it; subscribers are terminated on an LNS (`l2tp: { role: lns, ... }`) or reach the VR by realm (`relay: { realms: ... }` of an access VR)",
         ]
     );
     let ok = GOOD.replace(
@@ -239,7 +239,7 @@ fn pppoe_and_relay_section_errors() {
     for want in [
         "max_sessions 70000 is out of range; expected 1..=65534 (PPPoE session ids per port)",
         "mschapv2 cannot be relayed to an LNS (RFC 2661 proxy authentication has no MS-CHAPv2 type); expected chap or pap",
-        "VR `A` has no L2TP LAC (`l2tp: { role: lac, ... }`) to tunnel subscribers to their ISP",
+        "VR `A` neither has an L2TP LAC (`l2tp: { role: lac, ... }`) to tunnel subscribers to their ISP nor terminates them (`ppp`)",
         "realm `isp-a.example` is listed twice",
         "VR `nosuch` is not defined",
     ] {

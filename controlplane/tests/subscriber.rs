@@ -16,7 +16,7 @@ use controlplane::subscriber::config::{
     DaeClient, LocalUser, RadiusServer, RadiusSettings, SubscriberConfig,
 };
 use controlplane::subscriber::manager::{
-    terminate_cause, Output, SessionInfo, Subscribers, TimerKey,
+    terminate_cause, Output, PppoeLink, SessionInfo, Subscribers, TimerKey,
 };
 use controlplane::subscriber::pool::V4PoolConfig;
 use vr::{IpPrefix, NextHop, PortId, VrId};
@@ -162,6 +162,7 @@ impl Sim {
                 counters: u32::from(sid),
                 calling_number: b"line-7".to_vec(),
                 proxy: None,
+                pppoe: None,
             },
         );
         self.settle();
@@ -204,6 +205,7 @@ impl Sim {
 
     fn output(&mut self, o: Output) {
         match o {
+            Output::Frame { .. } => panic!("the simulated subscribers are L2TP sessions"),
             Output::Packet { vr, ip } => {
                 assert_eq!(vr, VR);
                 // IPv4 / UDP 1701 / L2TP data (peer ids) / PPP.
@@ -707,6 +709,7 @@ fn proxy_lcp_and_proxy_pap_from_the_lac_skip_to_the_network_phase() {
             counters: 5,
             calling_number: Vec::new(),
             proxy: Some(Box::new(proxy)),
+            pppoe: None,
         },
     );
     // No client engine: look at what the LNS sends. The first frames are the PAP Ack with
@@ -945,4 +948,128 @@ fn listings_are_ordered_and_limited() {
         .subs
         .list(s.now, Some(VrId(99)), 10, &|_| [0; 4])
         .is_empty());
+}
+
+#[test]
+fn a_pppoe_session_terminated_here_talks_pppoe_and_routes_into_its_session() {
+    use controlplane::l2tp::engine::ProxyInfo;
+    let mut s = Sim::new(local_cfg());
+    // The access side's proxy (PAP, as in the test above), and the PPPoE session it came on.
+    let sent = vec![0x03, 0x04, 0xc0, 0x23, 0x05, 0x06, 0x11, 0x11, 0x11, 0x11];
+    let recvd = vec![0x01, 0x04, 0x05, 0xd4, 0x05, 0x06, 0x22, 0x22, 0x22, 0x22];
+    let link = PppoeLink {
+        port: PortId(3),
+        session: 0x1234,
+        mac: [2, 0, 0, 0, 0, 0xaa],
+        our_mac: [2, 0, 0, 0, 0, 1],
+        vlan: Some(100),
+    };
+    s.subs.session_up(
+        s.now,
+        VR,
+        SessionInfo {
+            tunnel: 0,
+            session: 1,
+            peer_tunnel: 0,
+            peer_session: 0,
+            peer: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+            local: Ipv4Addr::UNSPECIFIED,
+            egress: None,
+            counters: 9,
+            calling_number: b"02:00:00:00:00:aa".to_vec(),
+            proxy: Some(Box::new(ProxyInfo {
+                initial_received_confreq: Some(recvd.clone()),
+                last_sent_confreq: Some(sent),
+                last_received_confreq: Some(recvd),
+                authen_type: Some(3),
+                authen_name: b"alice".to_vec(),
+                authen_challenge: Vec::new(),
+                authen_id: Some(7),
+                authen_response: b"secret".to_vec(),
+            })),
+            pppoe: Some(link),
+        },
+    );
+    let outs: Vec<Output> = s.subs.drain().collect();
+    assert!(
+        !outs.iter().any(|o| matches!(o, Output::Packet { .. })),
+        "nothing goes to an L2TP peer: {outs:?}"
+    );
+    // PPPoE session frames to the subscriber: Ethernet + 802.1Q 100 + PPPoE + PPP (no ff 03).
+    let frames: Vec<&Vec<u8>> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Frame { port, frame } if *port == PortId(3) => Some(frame),
+            _ => None,
+        })
+        .collect();
+    assert!(!frames.is_empty());
+    for f in &frames {
+        assert_eq!(f[0..6], link.mac);
+        assert_eq!(f[6..12], link.our_mac);
+        assert_eq!(f[12..16], [0x81, 0x00, 0x00, 100]);
+        assert_eq!(f[16..18], [0x88, 0x64]);
+        assert_eq!(f[18..20], [0x11, 0x00]);
+        assert_eq!(f[20..22], [0x12, 0x34]);
+        assert_eq!(
+            usize::from(u16::from_be_bytes([f[22], f[23]])),
+            f.len() - 24
+        );
+    }
+    let pap = frames
+        .iter()
+        .find(|f| f[24..26] == [0xc0, 0x23])
+        .expect("PAP Ack");
+    assert_eq!(
+        (pap[26], pap[27]),
+        (2, 7),
+        "Authenticate-Ack with the proxied id"
+    );
+    assert_eq!(s.subs.stats().auth_accepts, 1);
+    // IPCP: answer the LNS's request and ask for an address as a client would.
+    let ipcp: Vec<u8> = frames
+        .iter()
+        .find(|f| f[24..26] == [0x80, 0x21] && f[26] == 1)
+        .map(|f| f[24..].to_vec())
+        .expect("IPCP Configure-Request");
+    let mut ack = vec![0xff, 0x03];
+    ack.extend_from_slice(&ipcp);
+    ack[4] = 2; // Configure-Ack of its request
+    s.subs.ppp_frame(s.now, VR, 0, 1, &ack, &|_| [0; 4]);
+    // Our Configure-Request: address 0.0.0.0 (give me one).
+    let req = [0xff, 0x03, 0x80, 0x21, 1, 9, 0, 10, 3, 6, 0, 0, 0, 0];
+    s.subs.ppp_frame(s.now, VR, 0, 1, &req, &|_| [0; 4]);
+    let outs: Vec<Output> = s.subs.drain().collect();
+    let nak = outs.iter().find_map(|o| match o {
+        Output::Frame { frame, .. } if frame[24..26] == [0x80, 0x21] && frame[26] == 3 => {
+            Some(frame.clone())
+        }
+        _ => None,
+    });
+    let nak = nak.expect("Configure-Nak with alice's address");
+    let addr = [nak[32], nak[33], nak[34], nak[35]];
+    assert_eq!(addr, [100, 64, 0, 10], "alice's fixed address");
+    let mut req2 = req.to_vec();
+    req2[4] = 1;
+    req2[5] = 10;
+    req2[10..14].copy_from_slice(&addr);
+    s.subs.ppp_frame(s.now, VR, 0, 1, &req2, &|_| [0; 4]);
+    let outs: Vec<Output> = s.subs.drain().collect();
+    let route = outs.iter().find_map(|o| match o {
+        Output::Route {
+            prefix,
+            via: Some(nh),
+            ..
+        } if *prefix == host([100, 64, 0, 10]) => Some(*nh),
+        _ => None,
+    });
+    match route {
+        Some(NextHop::Pppoe(e)) => {
+            assert_eq!(
+                (e.port, e.vlan, e.dst_mac, e.session, e.counters),
+                (PortId(3), Some(100), link.mac, 0x1234, 9)
+            );
+        }
+        other => panic!("route into the PPPoE session expected, got {other:?} in {outs:?}"),
+    }
 }

@@ -392,6 +392,8 @@ impl Sim {
 
     fn output(&mut self, o: Output) {
         match o {
+            // The simulated subscribers are L2TP sessions.
+            Output::Frame { .. } => unreachable!("no PPPoE links in this benchmark"),
             Output::Packet { ip, .. } => {
                 // IPv4 / UDP / L2TP data header (the LAC's ids) / PPP.
                 let ihl = usize::from(ip[0] & 0x0f) * 4;
@@ -811,6 +813,7 @@ pub fn run(args: Args) -> Result<(), String> {
                     counters: i as u32,
                     calling_number: calling,
                     proxy,
+                    pppoe: None,
                 },
             );
             while let Some(w) = sim.queue.pop_front() {

@@ -480,18 +480,11 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             .l2tp
             .as_ref()
             .and_then(|l| check_l2tp(&mut c, l, &interfaces));
-        let ppp = v.ppp.as_ref().and_then(|pp| {
-            if l2tp.as_ref().map(|l| l.role) != Some(L2tpRole::Lns) {
-                c.err(
-                    pp.address.referenced,
-                    format!(
-                        "VR `{}` has a `ppp` section but no L2TP LNS; subscribers are terminated on an LNS (`l2tp: {{ role: lns, ... }}`)",
-                        v.name.value
-                    ),
-                );
-            }
-            check_ppp(&mut c, pp, vr::VrId(v.id.value), &v.name.value, &interfaces)
-        });
+        // (A `ppp` section without an LNS must be a realm's target: `resolve_realms`.)
+        let ppp = v
+            .ppp
+            .as_ref()
+            .and_then(|pp| check_ppp(&mut c, pp, vr::VrId(v.id.value), &v.name.value, &interfaces));
         let relay = check_relay(&mut c, v, l2tp.as_ref(), &interfaces);
         vrs.push(VrCfg {
             id: v.id.value,
@@ -1461,31 +1454,34 @@ fn check_relay_radius(
 /// an L2TP LAC.
 fn resolve_realms(c: &mut Checker, p: &Profile, vrs: &mut [VrCfg]) {
     use controlplane::access::config::RealmRoute;
-    let lacs: HashMap<String, (u32, bool)> = vrs
+    // By name: the VR's id, whether it is an L2TP LAC, whether it terminates PPP.
+    let lacs: HashMap<String, (u32, bool, bool)> = vrs
         .iter()
         .map(|v| {
             let lac = v.l2tp.as_ref().is_some_and(|l| l.role == L2tpRole::Lac);
-            (v.name.clone(), (v.id, lac))
+            (v.name.clone(), (v.id, lac, v.ppp.is_some()))
         })
         .collect();
-    let target = |c: &mut Checker, name: &S<String>, lns: Option<&S<String>>| {
-        let Some(&(id, lac)) = lacs.get(&name.value) else {
+    let mut targeted: HashSet<u32> = HashSet::new();
+    let mut target = |c: &mut Checker, name: &S<String>, lns: Option<&S<String>>| {
+        let Some(&(id, lac, terminates)) = lacs.get(&name.value) else {
             c.err(
                 name.referenced,
                 format!("VR `{}` is not defined", name.value),
             );
             return None;
         };
-        if !lac {
+        if !lac && !terminates {
             c.err(
                 name.referenced,
                 format!(
-                    "VR `{}` has no L2TP LAC (`l2tp: {{ role: lac, ... }}`) to tunnel subscribers to their ISP",
+                    "VR `{}` neither has an L2TP LAC (`l2tp: {{ role: lac, ... }}`) to tunnel subscribers to their ISP nor terminates them (`ppp`)",
                     name.value
                 ),
             );
             return None;
         }
+        targeted.insert(id);
         let lns = match lns {
             None => None,
             Some(s) => match Ipv4Addr::from_str(&s.value) {
@@ -1556,6 +1552,24 @@ fn resolve_realms(c: &mut Checker, p: &Profile, vrs: &mut [VrCfg]) {
                     a.lacs = lac_targets.clone();
                 }
             }
+        }
+    }
+    // A VR that terminates PPP needs subscribers: an L2TP LNS, or a realm pointing at it.
+    for pv in &p.virtual_routers {
+        let Some(pp) = &pv.ppp else { continue };
+        let lns = vrs
+            .iter()
+            .find(|v| v.id == pv.id.value)
+            .and_then(|v| v.l2tp.as_ref())
+            .is_some_and(|l| l.role == L2tpRole::Lns);
+        if !lns && !targeted.contains(&pv.id.value) {
+            c.err(
+                pp.address.referenced,
+                format!(
+                    "VR `{}` has a `ppp` section but no L2TP LNS and no relay realm points to it; subscribers are terminated on an LNS (`l2tp: {{ role: lns, ... }}`) or reach the VR by realm (`relay: {{ realms: ... }}` of an access VR)",
+                    pv.name.value
+                ),
+            );
         }
     }
 }

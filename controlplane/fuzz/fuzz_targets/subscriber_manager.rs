@@ -82,6 +82,7 @@ fuzz_target!(|data: &[u8]| {
                 counters: u32::from(sid),
                 calling_number: Vec::new(),
                 proxy: None,
+                pppoe: None,
             },
         );
     }

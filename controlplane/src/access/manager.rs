@@ -118,7 +118,7 @@ pub type AccessInterfaces = Vec<(PortId, Option<u16>)>;
 pub const PLACE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// NAS-Port-Type Ethernet (RFC 2865 §5.41): a PPPoE subscriber.
-pub const NAS_PORT_TYPE_ETHERNET: u32 = 15;
+pub use crate::radius::wire::values::NAS_PORT_TYPE_ETHERNET;
 
 /// The source sockets a relaying VR's RADIUS client uses (the driver opens this many).
 pub fn radius_source_ports() -> usize {
@@ -234,6 +234,11 @@ pub enum Stage {
         /// Our session id.
         session: u16,
     },
+    /// Terminated in a VR of this appliance (its subscriber manager runs the PPP now).
+    Terminated {
+        /// The terminating VR.
+        vr: VrId,
+    },
 }
 
 /// How to reach the subscriber.
@@ -324,6 +329,8 @@ pub struct AccessStats {
     pub ppp_unknown_session: u64,
     /// Switched L2TP sessions routed by the LAC's proxy authentication (no PPP here).
     pub switched_by_proxy: u64,
+    /// PPPoE subscribers terminated in a VR of this appliance.
+    pub terminated_here: u64,
     /// Access-Requests sent for subscribers.
     pub radius_requests: u64,
     /// Subscribers accepted by RADIUS.
@@ -971,6 +978,26 @@ impl AccessManager {
         true
     }
 
+    /// `link` (a PPPoE session whose call was to be placed from `vr`) is terminated in `vr`
+    /// itself: its PPP goes on in that VR's subscriber manager, which the driver started
+    /// with the proxy LCP and authentication of the [`Output::Place`]. The access side
+    /// keeps the PPPoE session (PADT, listing) and drops its PPP engine.
+    pub fn terminated_here(&mut self, link: LinkKey, vr: VrId) -> bool {
+        let Some(l) = self.links.get_mut(&link) else {
+            return false;
+        };
+        if !matches!(l.stage, Stage::Placing { .. }) {
+            return false;
+        }
+        l.stage = Stage::Terminated { vr };
+        l.ppp = None;
+        l.place_deadline = None;
+        l.pending = None;
+        self.stats.terminated_here += 1;
+        self.out.push(Output::Timer { link, at: None });
+        true
+    }
+
     /// The call of `link` ended (CDN, tunnel down) or could not be placed: the subscriber
     /// is told (PADT or CDN, after an authentication failure if it was still waiting).
     pub fn call_down(&mut self, now: Instant, link: LinkKey, why: &str) {
@@ -978,7 +1005,7 @@ impl AccessManager {
             return;
         };
         match l.stage {
-            Stage::Relaying { .. } => {
+            Stage::Relaying { .. } | Stage::Terminated { .. } => {
                 self.stats.ended_by_lns += 1;
                 self.end(now, link, true, false);
             }

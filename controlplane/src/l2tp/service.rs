@@ -35,7 +35,7 @@ use crate::access::manager::{
 };
 use crate::subscriber::config::SubscriberConfig;
 use crate::subscriber::manager::{
-    radius_source_ports, Output, SessionInfo, SubscriberView, Subscribers, TimerKey,
+    radius_source_ports, Output, PppoeLink, SessionInfo, SubscriberView, Subscribers, TimerKey,
 };
 
 const DRAIN_BIT: u64 = 1 << 16;
@@ -215,6 +215,11 @@ pub struct L2tpService {
     relays: HashMap<(VrId, u16, u16), LinkKey>,
     /// Traffic counter slots of PPPoE sessions.
     link_slots: HashMap<LinkKey, u32>,
+    /// PPPoE sessions terminated in a VR here: the VR and the link number its subscriber
+    /// manager knows them by (as L2TP session `(0, no)`), and back.
+    local_links: HashMap<LinkKey, (VrId, u16)>,
+    local_by_no: HashMap<(VrId, u16), LinkKey>,
+    next_link_no: u16,
     /// Counters.
     pub stats: L2tpServiceStats,
 }
@@ -233,6 +238,9 @@ impl L2tpService {
             relay_sockets: BTreeMap::new(),
             relays: HashMap::new(),
             link_slots: HashMap::new(),
+            local_links: HashMap::new(),
+            local_by_no: HashMap::new(),
+            next_link_no: 0,
             stats: L2tpServiceStats::default(),
         }
     }
@@ -254,6 +262,9 @@ impl L2tpService {
             relay_sockets: BTreeMap::new(),
             relays: HashMap::new(),
             link_slots: HashMap::new(),
+            local_links: HashMap::new(),
+            local_by_no: HashMap::new(),
+            next_link_no: 0,
             stats: L2tpServiceStats::default(),
         }
     }
@@ -529,6 +540,7 @@ impl L2tpService {
         for o in outs {
             match o {
                 Output::Packet { vr, ip } => cx.route(vr, ip),
+                Output::Frame { port, frame } => cx.send_frame(port, frame),
                 Output::Route { vr, prefix, via } => {
                     let r = match via {
                         Some(nh) => cx
@@ -542,6 +554,15 @@ impl L2tpService {
                         self.stats.route_errors += 1;
                         tracing::error!("vr {}: subscriber route {prefix}: {e}", vr.0);
                     }
+                }
+                Output::CloseSession {
+                    vr,
+                    tunnel: 0,
+                    session,
+                } if self.local_by_no.contains_key(&(vr, session)) => {
+                    // A PPPoE subscriber terminated here: PADT (the access side unbinds).
+                    let link = self.local_by_no[&(vr, session)];
+                    closed |= self.access.disconnect(cx.now, link);
                 }
                 Output::CloseSession {
                     vr,
@@ -646,14 +667,22 @@ impl L2tpService {
                 return;
             };
             let session = u16::from_be_bytes([l3[2], l3[3]]);
-            self.access.ppp_frame(
-                now,
-                LinkKey::Pppoe {
-                    port: p.port,
-                    session,
-                },
-                ppp,
-            );
+            let link = LinkKey::Pppoe {
+                port: p.port,
+                session,
+            };
+            match self.local_links.get(&link) {
+                Some(&(vr, no)) => {
+                    // Terminated here: the VR's subscriber manager runs its PPP.
+                    let mut f = Vec::with_capacity(ppp.len() + 2);
+                    f.extend_from_slice(&[0xff, 0x03]);
+                    f.extend_from_slice(ppp);
+                    let w = cx.writer();
+                    self.subs
+                        .ppp_frame(now, vr, 0, no, &f, &|slot| w.session_traffic(slot));
+                }
+                None => self.access.ppp_frame(now, link, ppp),
+            }
         }
         self.pump(cx);
     }
@@ -750,6 +779,13 @@ impl L2tpService {
                         }
                     }
                     AccessOutput::Unbind { link } => {
+                        if let Some((vr, no)) = self.local_links.remove(&link) {
+                            self.local_by_no.remove(&(vr, no));
+                            let now = cx.now;
+                            let w = cx.writer();
+                            self.subs
+                                .session_down(now, vr, 0, no, &|slot| w.session_traffic(slot));
+                        }
                         let key = link_table_key(link);
                         if cx.writer().session(&key).is_some() {
                             let _ = cx.tables().unbind_session(&key);
@@ -758,6 +794,18 @@ impl L2tpService {
                             if slot != SessionBinding::NO_COUNTERS {
                                 cx.tables().free_session_counters(slot);
                             }
+                        }
+                    }
+                    AccessOutput::Place {
+                        link: link @ LinkKey::Pppoe { .. },
+                        vr,
+                        proxy,
+                        calling_number,
+                        ..
+                    } if self.subs.serves(vr) => {
+                        if let Err(e) = self.terminate_here(cx, link, vr, proxy, calling_number) {
+                            tracing::warn!("vr {}: terminating {link}: {e}", vr.0);
+                            self.access.call_down(cx.now, link, "cannot terminate here");
                         }
                     }
                     AccessOutput::Place {
@@ -820,6 +868,75 @@ impl L2tpService {
                 }
             }
         }
+    }
+
+    /// A PPPoE subscriber whose realm points at a VR that terminates PPP (`ppp`): the
+    /// session is rebound to that VR (its IP routed there by the workers, its PPP control
+    /// punted to that VR's subscriber manager), which takes the access side's proxy LCP and
+    /// authentication as an LNS takes a LAC's and authenticates, addresses and accounts it.
+    fn terminate_here(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        link: LinkKey,
+        vr: VrId,
+        proxy: Box<crate::l2tp::engine::ProxyInfo>,
+        calling_number: Vec<u8>,
+    ) -> Result<(), String> {
+        let LinkKey::Pppoe { port, session } = link else {
+            return Err("not a PPPoE session".into());
+        };
+        let view = self.access.link(link).ok_or("the subscriber is gone")?;
+        // A link number in the VR: the subscriber manager knows the session as (0, no).
+        let start = self.next_link_no;
+        let mut no = start;
+        loop {
+            no = no.wrapping_add(1).max(1);
+            if !self.local_by_no.contains_key(&(vr, no)) {
+                break;
+            }
+            if no == start {
+                return Err("no free link number".into());
+            }
+        }
+        self.next_link_no = no;
+        let slot = self
+            .link_slots
+            .get(&link)
+            .copied()
+            .unwrap_or(SessionBinding::NO_COUNTERS);
+        let key = link_table_key(link);
+        let t = cx.tables();
+        let _ = t.unbind_session(&key);
+        t.bind_session(key, SessionBinding::pppoe(vr, slot, view.mac, view.vlan))
+            .map_err(|e| e.to_string())?;
+        self.local_links.insert(link, (vr, no));
+        self.local_by_no.insert((vr, no), link);
+        self.access.terminated_here(link, vr);
+        let unspecified = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+        self.subs.session_up(
+            cx.now,
+            vr,
+            SessionInfo {
+                tunnel: 0,
+                session: no,
+                peer_tunnel: 0,
+                peer_session: 0,
+                peer: unspecified,
+                local: Ipv4Addr::UNSPECIFIED,
+                egress: None,
+                counters: slot,
+                calling_number,
+                proxy: Some(proxy),
+                pppoe: Some(PppoeLink {
+                    port,
+                    session,
+                    mac: view.mac,
+                    our_mac: view.our_mac,
+                    vlan: view.vlan,
+                }),
+            },
+        );
+        Ok(())
     }
 
     /// The L2TP encapsulation from `vr` to the peer of a session (LNS or LAC).
@@ -1019,6 +1136,7 @@ impl L2tpService {
                                 counters,
                                 calling_number: up.calling_number,
                                 proxy: up.proxy,
+                                pppoe: None,
                             },
                         );
                     }
@@ -1289,6 +1407,7 @@ impl Service for L2tpService {
                 ("access_auth_not_proxyable", a.auth_not_proxyable),
                 ("access_calls_placed", a.calls_placed),
                 ("access_calls_up", a.calls_up),
+                ("access_terminated_here", a.terminated_here),
                 ("access_calls_failed", a.calls_failed),
                 ("access_call_timeouts", a.call_timeouts),
                 ("access_ended_by_subscriber", a.ended_by_subscriber),

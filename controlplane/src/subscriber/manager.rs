@@ -65,6 +65,25 @@ pub struct SessionInfo {
     pub calling_number: Vec<u8>,
     /// Proxy LCP / authentication from the LAC.
     pub proxy: Option<Box<ProxyInfo>>,
+    /// A PPPoE session terminated here instead of an L2TP session: `tunnel` is 0 (no L2TP
+    /// tunnel has id 0) and `session` the link number the access side gave it; the L2TP
+    /// fields are unused.
+    pub pppoe: Option<PppoeLink>,
+}
+
+/// A PPPoE session a VR terminates (from the access side, `crate::access`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PppoeLink {
+    /// The access port.
+    pub port: PortId,
+    /// The PPPoE session id.
+    pub session: u16,
+    /// The subscriber's MAC.
+    pub mac: [u8; 6],
+    /// Our MAC on the port.
+    pub our_mac: [u8; 6],
+    /// The VLAN.
+    pub vlan: Option<u16>,
 }
 
 /// Timers of the manager.
@@ -86,6 +105,13 @@ pub enum TimerKey {
 /// What the manager wants done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
+    /// Send this Ethernet frame (PPP in a PPPoE session) on `port`.
+    Frame {
+        /// The port.
+        port: PortId,
+        /// The frame.
+        frame: Vec<u8>,
+    },
     /// Route this IPv4 packet (an L2TP data message to a LAC) in the VR.
     Packet {
         /// The VR.
@@ -562,7 +588,7 @@ impl Subscribers {
         let serial = v.next_serial;
         v.next_serial += 1;
         v.stats.sessions_started += 1;
-        if info.egress.is_none() {
+        if info.egress.is_none() && info.pppoe.is_none() {
             v.stats.no_egress += 1;
         }
         let link_seed = mix(seed, serial ^ (u64::from(vr.0) << 40));
@@ -761,10 +787,7 @@ impl Subscribers {
             if let (Some((ifid, at)), Some((p, _))) = (s.ra, s.v6) {
                 if at <= now && s.route_v6 {
                     let ra = router_advertisement(ifid, p, s.ppp.mru());
-                    self.out.push(Output::Packet {
-                        vr,
-                        ip: l2tp_packet(&s.info, &ra),
-                    });
+                    self.out.push(to_link(vr, &s.info, &ra));
                     s.ra = Some((ifid, now + RA_INTERVAL));
                 } else if !s.route_v6 {
                     s.ra = None;
@@ -849,6 +872,9 @@ impl Subscribers {
                 let SocketAddr::V4(peer) = s.info.peer else {
                     continue;
                 };
+                if s.info.pppoe.is_some() {
+                    continue;
+                }
                 let now = egress(*vr, *peer.ip());
                 if now == s.info.egress {
                     continue;
@@ -1068,8 +1094,7 @@ impl Subscribers {
         s.ppp.close(now, DownReason::LocalClose);
         let frames: Vec<Vec<u8>> = std::iter::from_fn(|| s.ppp.poll_transmit()).collect();
         for f in frames {
-            let ip = l2tp_packet(&s.info, &f);
-            self.out.push(Output::Packet { vr, ip });
+            self.out.push(to_link(vr, &s.info, &f));
         }
         self.finish(now, vr, key, traffic);
     }
@@ -1124,8 +1149,7 @@ impl Subscribers {
                 return;
             };
             while let Some(f) = s.ppp.poll_transmit() {
-                let ip = l2tp_packet(&s.info, &f);
-                self.out.push(Output::Packet { vr, ip });
+                self.out.push(to_link(vr, &s.info, &f));
             }
             let Some(ev) = s.ppp.poll_event() else {
                 break;
@@ -1164,8 +1188,7 @@ impl Subscribers {
                                 });
                             }
                             let ra = router_advertisement(local_ifid, p, s.ppp.mru());
-                            let ip = l2tp_packet(&s.info, &ra);
-                            self.out.push(Output::Packet { vr, ip });
+                            self.out.push(to_link(vr, &s.info, &ra));
                             s.ra = Some((local_ifid, now + RA_INTERVAL));
                         }
                         came_up(v, vr, key, now, traffic)
@@ -1261,6 +1284,14 @@ impl Subscribers {
             let mut r = AccessRequest::ppp(&s.user, auth, &s.acct_session_id(vr), s.serial);
             r.nas_port = u32::from(key.0) << 16 | u32::from(key.1);
             r.nas_port_id = Some(format!("l2tp {} {}", key.0, key.1));
+            if let Some(l) = &s.info.pppoe {
+                r.nas_port = u32::from(l.port.0) << 16 | u32::from(l.session);
+                r.nas_port_type = crate::radius::wire::values::NAS_PORT_TYPE_ETHERNET;
+                r.nas_port_id = Some(match l.vlan {
+                    Some(v) => format!("port {} vlan {v} pppoe {}", l.port.0, l.session),
+                    None => format!("port {} pppoe {}", l.port.0, l.session),
+                });
+            }
             if !s.info.calling_number.is_empty() {
                 r.calling_station = Some(String::from_utf8_lossy(&s.info.calling_number).into());
             }
@@ -1709,6 +1740,16 @@ fn v6_prefix(p: Ipv6Addr, l: u8) -> Result<IpPrefix, String> {
 
 /// The next hop that encapsulates into the subscriber's session.
 fn encap(info: &SessionInfo) -> Option<NextHop> {
+    if let Some(l) = info.pppoe {
+        return Some(NextHop::Pppoe(vr::PppoeEncap {
+            port: l.port,
+            vlan: l.vlan,
+            src_mac: [0; 6],
+            dst_mac: l.mac,
+            session: l.session,
+            counters: info.counters,
+        }));
+    }
     let (port, vlan, via) = info.egress?;
     let SocketAddr::V4(peer) = info.peer else {
         return None;
@@ -1727,6 +1768,39 @@ fn encap(info: &SessionInfo) -> Option<NextHop> {
         peer_tunnel: info.peer_tunnel,
         peer_session: info.peer_session,
     }))
+}
+
+/// A PPP frame (`ff 03` first) to the subscriber: an L2TP data message to its LAC for the VR
+/// to route, or a PPPoE session frame on its access port.
+fn to_link(vr: VrId, info: &SessionInfo, frame: &[u8]) -> Output {
+    match info.pppoe {
+        Some(l) => Output::Frame {
+            port: l.port,
+            frame: pppoe_frame(&l, frame.strip_prefix(&[0xff, 0x03][..]).unwrap_or(frame)),
+        },
+        None => Output::Packet {
+            vr,
+            ip: l2tp_packet(info, frame),
+        },
+    }
+}
+
+/// A PPPoE session frame carrying `ppp` (from its protocol field, RFC 2516 §7).
+pub fn pppoe_frame(l: &PppoeLink, ppp: &[u8]) -> Vec<u8> {
+    let tag = if l.vlan.is_some() { 4 } else { 0 };
+    let mut f = Vec::with_capacity(14 + tag + 6 + ppp.len());
+    f.extend_from_slice(&l.mac);
+    f.extend_from_slice(&l.our_mac);
+    if let Some(v) = l.vlan {
+        f.extend_from_slice(&0x8100u16.to_be_bytes());
+        f.extend_from_slice(&(v & 0x0fff).to_be_bytes());
+    }
+    f.extend_from_slice(&0x8864u16.to_be_bytes());
+    f.extend_from_slice(&[0x11, 0x00]);
+    f.extend_from_slice(&l.session.to_be_bytes());
+    f.extend_from_slice(&(ppp.len() as u16).to_be_bytes());
+    f.extend_from_slice(ppp);
+    f
 }
 
 /// An L2TP data message carrying `frame` (a PPP frame starting `ff 03`) to the LAC, as an
@@ -1848,6 +1922,7 @@ mod tests {
                     counters: 0,
                     calling_number: Vec::new(),
                     proxy: None,
+                    pppoe: None,
                 },
             );
             let ccfg = PppConfig {

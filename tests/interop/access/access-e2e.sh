@@ -54,6 +54,8 @@
 #   A14 tshark on va-lac's lo: the 3 Access-Requests and their answers decode (nothing
 #      malformed), every Response Authenticator and Message-Authenticator valid
 #      (pcapcheck.py), the tunnels of the 2 Accepts as configured (tunnelcheck.py)
+#   A15 dave@isp-c.example (CHAP) → realm isp-c.example → VR isp-c, which terminates him
+#      here (no LNS): 100.64.0.30 from its users, 3/3 pings to its address 10.234.0.1
 #
 # PREFLIGHT_ONLY=1 stops after part 1 (says so, exit 0 if it passed). Otherwise part 2 runs
 # and fails loudly (never skips) if the appliance or its profile is not ready.
@@ -423,6 +425,14 @@ check "A7 xl2tpd ended the tunnel: StopCCN on $LB_IF, then a PADT to bob (sessio
    grep -q '^pppoe padt received session=$BOB3_SID ' $W/bob3.out"
 sub_wait bob3
 
+# A15: a realm terminated on this appliance: VR isp-c has a `ppp` section and no LNS; the
+# access side hands dave's PPP (proxy LCP + CHAP) to VR isp-c's subscriber manager, his
+# address becomes a route in VR isp-c into his PPPoE session.
+sub dave "${P}tap2" 02:50:00:00:00:0d dave@isp-c.example chap 0 10.234.0.1
+sub_wait dave
+check "A15 dave: terminated in VR isp-c: up with 100.64.0.30, 3/3 pings to 10.234.0.1 (VR isp-c's address)" \
+  "grep -q '^ppp up local=100.64.0.30 peer=100.64.0.1 ' $W/dave.out && [ \$(grep -c '^ping ok ' $W/dave.out) -eq 3 ]"
+
 # A10: tunnel switching. A wholesale partner's LAC (lwIP's L2TP LAC, untagged on the access
 # port: VR wholesale, whose LNS is 10.233.0.1) tunnels alice; VR wholesale runs LCP and CHAP
 # (lwIP sends no proxy AVPs), routes her by realm into VR isp-a's tunnel to LNS A with proxy
@@ -504,6 +514,8 @@ kill -TERM $LAC_PID; wait $LAC_PID; vrc=$?; LAC_PID=
 stat() { local v; v=$(awk -v k="$1" '$1==k {print $2}' "$V" | tail -1); echo "${v:-0}"; }
 check "the appliance ran to its summary (exit $vrc)" "[ $vrc -eq 0 ] && grep -q '=== varouter summary ===' $V"
 check "A4 $C_REALM_UNKNOWN >= 1 ($(stat $C_REALM_UNKNOWN))" "[ \"\$(stat $C_REALM_UNKNOWN)\" -ge 1 ] 2>/dev/null"
+check "A15 access_terminated_here >= 1 ($(stat access_terminated_here)), VR isp-c accepted him (ppp_auth_accepts >= 1)" \
+  "[ \"\$(stat access_terminated_here)\" -ge 1 ] && [ \"\$(stat ppp_auth_accepts)\" -ge 1 ]"
 check "A10 the switched call and the relayed ones came up: access_calls_up >= 5 ($(stat access_calls_up))" "[ \"\$(stat access_calls_up)\" -ge 5 ]"
 check "A8 $C_PADI_RATE >= 100 ($(stat $C_PADI_RATE)), $C_BAD_COOKIE >= 4 ($(stat $C_BAD_COOKIE))" \
   "[ \"\$(stat $C_PADI_RATE)\" -ge 100 ] 2>/dev/null && [ \"\$(stat $C_BAD_COOKIE)\" -ge 4 ] 2>/dev/null"

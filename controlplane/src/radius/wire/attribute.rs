@@ -302,6 +302,8 @@ pub mod values {
     pub const FRAMED_PROTOCOL_PPP: u32 = 1;
     /// NAS-Port-Type Virtual (RFC 2865 §5.41; L2TP/PPPoE sessions).
     pub const NAS_PORT_TYPE_VIRTUAL: u32 = 5;
+    /// NAS-Port-Type Ethernet (RFC 2865 §5.41, value 15): PPPoE.
+    pub const NAS_PORT_TYPE_ETHERNET: u32 = 15;
     /// Acct-Authentic RADIUS (RFC 2866 §5.6).
     pub const ACCT_AUTHENTIC_RADIUS: u32 = 1;
 }
