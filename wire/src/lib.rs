@@ -27,11 +27,13 @@
 //! header codec: the data path's view and the control engine's header with Ns/Nr; AVPs live
 //! with the engine in `controlplane`), [`ppp`] (the PPP protocol field inside L2TP and PPPoE
 //! sessions), [`pppoe`] (the PPPoE header of discovery and session frames; TAGs are not
-//! decoded).
+//! decoded), [`esp`] (the ESP header and trailer, ESP in UDP; the AEADs live in the crate
+//! `esp`).
 #![forbid(unsafe_code)]
 
 pub mod arp;
 pub mod checksum;
+pub mod esp;
 pub mod ethernet;
 pub mod icmpv4;
 pub mod icmpv6;
@@ -78,6 +80,7 @@ pub enum Proto {
     L2tp,
     Ppp,
     Pppoe,
+    Esp,
     /// An address in text form (e.g. `EthernetAddress::from_str`).
     Text,
 }
@@ -97,6 +100,7 @@ impl fmt::Display for Proto {
             Proto::L2tp => "l2tp",
             Proto::Ppp => "ppp",
             Proto::Pppoe => "pppoe",
+            Proto::Esp => "esp",
             Proto::Text => "address",
         })
     }
