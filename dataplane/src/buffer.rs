@@ -34,6 +34,14 @@ pub trait PacketBuf: Send + 'static {
     fn prepend(&mut self, n: usize) -> Option<&mut [u8]>;
     /// Shortens the packet to `len` bytes (no-op if it is already shorter).
     fn trim(&mut self, len: usize);
+    /// Grows the packet by `n` bytes at the end and returns them (the ESP trailer); the
+    /// caller must write every returned byte. `None` when the buffer has no room there —
+    /// always, for a backend that does not implement it (the packet is then dropped with a
+    /// counter by whoever needed the room).
+    fn append(&mut self, n: usize) -> Option<&mut [u8]> {
+        let _ = n;
+        None
+    }
 }
 
 /// Where buffers come from and go back to. A worker owns one, so it needs no lock.
@@ -179,6 +187,16 @@ impl PacketBuf for HeapBuf {
         if len < usize::from(self.len) {
             self.len = len as u16;
         }
+    }
+
+    #[inline]
+    fn append(&mut self, n: usize) -> Option<&mut [u8]> {
+        let end = usize::from(self.off) + usize::from(self.len);
+        if n > self.mem.len() - end {
+            return None;
+        }
+        self.len += n as u16;
+        Some(&mut self.mem[end..end + n])
     }
 }
 

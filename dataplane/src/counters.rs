@@ -98,6 +98,35 @@ named_enum! {
         /// PPPoE session frame from another MAC address or VLAN than the session's
         /// subscriber (isolation rule: a subscriber cannot use another's session id).
         PppoeWrongPeer = "pppoe_wrong_peer",
+        /// ESP packet shorter than header, IV, trailer and ICV, or with a reserved SPI.
+        EspTruncated = "esp_truncated",
+        /// ESP packet whose SPI has no inbound SA.
+        EspUnknownSpi = "esp_unknown_spi",
+        /// ESP for an SA of another VR than the one it arrived in, or a route into an
+        /// outbound SA of another VR (isolation rule).
+        EspWrongVr = "esp_wrong_vr",
+        /// ESP packet whose ICV does not verify (altered, wrong key, forged).
+        EspBadIcv = "esp_bad_icv",
+        /// ESP sequence number seen before or left of the replay window.
+        EspReplay = "esp_replay",
+        /// Decrypted ESP trailer impossible (pad length, padding bytes).
+        EspBadPadding = "esp_bad_padding",
+        /// ESP packet for an SA past its hard lifetime.
+        EspSaExpired = "esp_sa_expired",
+        /// Outbound SA without ESN has used all 2^32 - 1 sequence numbers.
+        EspSeqExhausted = "esp_seq_exhausted",
+        /// NAT-keepalive (a single 0xff byte) on UDP 4500: ignored, counted (RFC 3948).
+        EspNatKeepalive = "esp_nat_keepalive",
+        /// Decrypted ESP payload that is not IPv4 or IPv6 (dummy packets, next header 59,
+        /// included), or whose inner header is malformed.
+        EspInnerUnsupported = "esp_inner_unsupported",
+        /// Route into an outbound SA id that has no SA.
+        EspNoSa = "esp_no_sa",
+        /// No room after the packet for the ESP trailer.
+        EspNoTailroom = "esp_no_tailroom",
+        /// The outer packet of an ESP tunnel has no usable route in the outer VR (no
+        /// route, or a route into a session or another tunnel).
+        EspOuterUnroutable = "esp_outer_unroutable",
     }
 }
 

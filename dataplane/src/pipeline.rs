@@ -40,6 +40,9 @@
 use crate::buffer::PacketBuf;
 use crate::counters::{Drop, Punt, WorkerCounters};
 use crate::punt::{Offsets, PuntTo};
+use wire::esp as esp_wire;
+
+mod esp;
 use labelswitch::{ttl, LabelEntry, LabelOp, LabelStack};
 use vr::{
     session_counter, vr_counter, ForwardingState, IfBinding, L2tpEncap, LabelPush, NextHop,
@@ -227,18 +230,7 @@ pub fn originate<B: PacketBuf>(
         Err(v) => return v,
     };
     buf.trim(total);
-    send_ip(
-        ports,
-        &st.session_counters,
-        fib,
-        buf,
-        0,
-        total,
-        ttl,
-        et,
-        nh,
-        c,
-    )
+    send_ip(st, ports, fib, buf, 0, total, ttl, et, nh, c)
 }
 
 /// IPv4 forwarding in VR `vr` of the packet whose IP header starts at `ip` (`l3` is where
@@ -297,18 +289,7 @@ fn ipv4_at<B: PacketBuf>(
             Err(_) => return punt(Punt::TtlExpired, Some(vr.id()), at),
         }
     };
-    send_ip(
-        ports,
-        &st.session_counters,
-        vr,
-        buf,
-        l3,
-        total,
-        new_ttl,
-        ET_IPV4,
-        nh,
-        c,
-    )
+    send_ip(st, ports, vr, buf, l3, total, new_ttl, ET_IPV4, nh, c)
 }
 
 /// IPv6 forwarding in VR `vr` of the packet whose IP header starts at `ip`.
@@ -323,7 +304,21 @@ fn ipv6<B: PacketBuf>(
     ip: usize,
     c: &WorkerCounters,
 ) -> Verdict {
-    let at = Offsets::ip(vlan, l3, ip);
+    ipv6_at(st, ports, vr, buf, Offsets::ip(vlan, l3, ip), c, true)
+}
+
+/// IPv6 forwarding; `decap` allows terminating ESP addressed to the router (off for the
+/// packet inside a tunnel or session, so tunnels do not nest).
+fn ipv6_at<B: PacketBuf>(
+    st: &ForwardingState,
+    ports: &[PortInfo],
+    vr: &VrEntry,
+    buf: &mut B,
+    at: Offsets,
+    c: &WorkerCounters,
+    decap: bool,
+) -> Verdict {
+    let ip = usize::from(at.ip);
     let (dst, total) = {
         let Ok(p) = Ipv6Packet::new_checked(&buf.data()[ip..]) else {
             return Verdict::Drop(Drop::Ipv6Malformed);
@@ -337,6 +332,11 @@ fn ipv6<B: PacketBuf>(
     let Some(nh_id) = vr.lookup6(dst) else {
         return Verdict::Drop(Drop::NoRoute);
     };
+    if decap && st.next_hops.get(nh_id) == Some(&NextHop::Local) {
+        if let Some(v) = esp::local_v6(st, ports, vr, buf, at, total, c) {
+            return v;
+        }
+    }
     let nh = match resolve(st, nh_id, vr.id(), at) {
         Ok(nh) => nh,
         Err(v) => return v,
@@ -349,18 +349,7 @@ fn ipv6<B: PacketBuf>(
             Err(_) => return punt(Punt::TtlExpired, Some(vr.id()), at),
         }
     };
-    send_ip(
-        ports,
-        &st.session_counters,
-        vr,
-        buf,
-        ip,
-        total,
-        new_hl,
-        ET_IPV6,
-        nh,
-        c,
-    )
+    send_ip(st, ports, vr, buf, ip, total, new_hl, ET_IPV6, nh, c)
 }
 
 /// Follows a next-hop index of a VR route: local and discard next hops end here.
@@ -383,8 +372,8 @@ fn resolve(
 #[allow(clippy::too_many_arguments)]
 #[inline]
 fn send_ip<B: PacketBuf>(
+    st: &ForwardingState,
     ports: &[PortInfo],
-    sessions: &SessionCounters,
     vr: &VrEntry,
     buf: &mut B,
     l3: usize,
@@ -407,14 +396,17 @@ fn send_ip<B: PacketBuf>(
         } => (port, vlan, [0; 6], [0; 6], push, false),
         NextHop::L2tp(e) => {
             let proto = ppp_protocol_of(ethertype);
+            let sessions = &st.session_counters;
             let r = l2tp_out(ports, sessions, buf, l3, ip_len, Some(proto), &e, c);
             return sent(r, vr, c);
         }
         NextHop::Pppoe(e) => {
             let proto = ppp_protocol_of(ethertype);
+            let sessions = &st.session_counters;
             let r = pppoe_out(ports, sessions, buf, l3, ip_len, Some(proto), &e, c);
             return sent(r, vr, c);
         }
+        NextHop::Esp(id) => return esp::out(st, ports, vr, buf, l3, ip_len, ethertype, id, c),
         _ => return Verdict::Drop(Drop::TableInconsistent),
     };
     let Some(out) = ports.get(usize::from(port.0)) else {
@@ -709,8 +701,10 @@ fn trunk_out<B: PacketBuf>(
         Some(NextHop::Unresolved { .. }) => punt(Punt::NeighborMiss, None, at_label(l3, inner)),
         Some(NextHop::Drop) => Verdict::Drop(Drop::Blackhole),
         Some(NextHop::Local) => punt(Punt::Local, None, at_label(l3, inner)),
-        // Label operations never point into L2TP or PPPoE sessions (the writer refuses it).
-        Some(NextHop::L2tp(_) | NextHop::Pppoe(_)) | None => Verdict::Drop(Drop::TableInconsistent),
+        // Label operations never point into sessions or ESP tunnels (the writer refuses it).
+        Some(NextHop::L2tp(_) | NextHop::Pppoe(_) | NextHop::Esp(_)) | None => {
+            Verdict::Drop(Drop::TableInconsistent)
+        }
     }
 }
 
@@ -757,12 +751,19 @@ fn local_v4<B: PacketBuf>(
     if p.is_fragment() {
         return punt(Punt::Local, Some(vr.id()), at);
     }
+    if p.protocol() == IpProtocol::Esp {
+        return esp::input(st, ports, vr, buf, at, udp_off, end, c);
+    }
     if p.protocol() != IpProtocol::Udp {
         return local(udp_off);
     }
     let Ok(u) = UdpPacket::new_checked(&d[udp_off..end]) else {
         return local(udp_off);
     };
+    if u.dst_port() == esp_wire::UDP_PORT {
+        let msg_end = (udp_off + usize::from(u.len())).min(end);
+        return esp::input_udp(st, ports, vr, buf, at, udp_off, msg_end, c);
+    }
     if u.dst_port() != l2tp_wire::UDP_PORT {
         return local(udp_off);
     }
@@ -818,7 +819,8 @@ fn local_v4<B: PacketBuf>(
         }
         ppp::protocol::IPV6 => {
             buf.trim(msg_end);
-            ipv6(st, ports, vr, buf, at.vlan, usize::from(at.l3), inner, c)
+            let at = Offsets::ip(at.vlan, usize::from(at.l3), inner);
+            ipv6_at(st, ports, vr, buf, at, c, false)
         }
         _ => punt(Punt::PppControl, Some(vr.id()), at),
     }
@@ -923,7 +925,7 @@ fn pppoe<B: PacketBuf>(
             let v = if proto == ppp::protocol::IPV4 {
                 ipv4_at(st, ports, vr, buf, Offsets::ip(vlan, l3, ip), c, false)
             } else {
-                ipv6(st, ports, vr, buf, vlan, l3, ip, c)
+                ipv6_at(st, ports, vr, buf, Offsets::ip(vlan, l3, ip), c, false)
             };
             if other && matches!(v, Verdict::Drop(_)) {
                 count_vr(vr, c, vr_counter::DROP);

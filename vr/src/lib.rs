@@ -15,6 +15,7 @@
 //! only in that VR's FIB; there is no default VR anywhere.
 
 pub mod counters;
+pub mod esp;
 pub mod fib;
 pub mod ids;
 pub mod iface;
@@ -29,6 +30,7 @@ pub mod state;
 pub use counters::{
     session_counter, vr_counter, CounterArray, CounterLine, SessionCounters, VrCounters,
 };
+pub use esp::{EspError, EspSaId, EspTable, EspTunnel, EspUdp};
 pub use fib::{Fib4, Fib6, Lpm, Prefix, Prefix4, Prefix6, PrefixError};
 pub use ids::{NextHopId, PortId, VrId};
 pub use iface::{IfBinding, IfError, IfKey, InterfaceTable, InterfaceTableBuilder};

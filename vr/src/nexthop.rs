@@ -167,6 +167,9 @@ pub enum NextHop {
     L2tp(L2tpEncap),
     /// Encapsulate in a PPPoE session frame and send it to the subscriber.
     Pppoe(PppoeEncap),
+    /// Encrypt into the outbound ESP SA `0` (tunnel mode) and route the outer packet in
+    /// the SA's outer VR ([`crate::esp`]).
+    Esp(crate::esp::EspSaId),
 }
 
 impl NextHop {
@@ -179,6 +182,7 @@ impl NextHop {
             NextHop::Unresolved { .. } => "unresolved",
             NextHop::L2tp(_) => "L2TP",
             NextHop::Pppoe(_) => "PPPoE",
+            NextHop::Esp(_) => "ESP",
         }
     }
 
@@ -186,6 +190,12 @@ impl NextHop {
     /// frames can be relayed through them, a label operation cannot use them.
     pub fn is_session(&self) -> bool {
         matches!(self, NextHop::L2tp(_) | NextHop::Pppoe(_))
+    }
+
+    /// True for the next hops a label operation cannot send to: the data plane's label path
+    /// forwards Ethernet with labels only, never into a session or an ESP tunnel.
+    pub fn is_encapsulation(&self) -> bool {
+        self.is_session() || matches!(self, NextHop::Esp(_))
     }
 }
 
@@ -425,7 +435,7 @@ impl NextHopPool {
                 self.port_ok(e.port)?;
                 e.check()?
             }
-            NextHop::Drop | NextHop::Local => {}
+            NextHop::Drop | NextHop::Local | NextHop::Esp(_) => {}
         }
         let id = match self.free.pop() {
             Some(i) => NextHopId(i),

@@ -43,6 +43,7 @@ use std::sync::Arc;
 use labelswitch::{Label, LabelMatrix, LabelMatrixBuilder, LabelOp, MatrixError};
 
 use crate::counters::{SessionCounters, VrCounters};
+use crate::esp::{EspError, EspSaId, EspTable, EspTableWriter, EspTunnel, Spi};
 use crate::fib::update::IncrementalFib;
 use crate::fib::{Fib4, Fib6, Lpm, Prefix4, Prefix6};
 use crate::ids::{NextHopId, VrId};
@@ -146,6 +147,9 @@ pub enum StateError {
     /// Next-hop table error.
     #[error(transparent)]
     NextHop(#[from] NextHopError),
+    /// ESP table error.
+    #[error(transparent)]
+    Esp(#[from] crate::esp::EspError),
 }
 
 /// A destination prefix of either family.
@@ -245,6 +249,8 @@ pub struct ForwardingState {
     pub next_hops: NextHopTable,
     /// Incoming label → operation.
     pub labels: Arc<LabelMatrix>,
+    /// ESP SAs: inbound by SPI, outbound by id.
+    pub esp: EspTable,
     vrs: PVec<Option<Arc<VrEntry>>>,
     vr_count: usize,
 }
@@ -369,6 +375,14 @@ pub enum Change {
     BindSessionRelay(SessionKey, SessionBinding, NextHop),
     /// Unbind a session.
     UnbindSession(SessionKey),
+    /// Install (or replace) an inbound ESP SA, keyed by its SPI.
+    SetEspInbound(Arc<EspTunnel>),
+    /// Remove the inbound ESP SA of an SPI.
+    RemoveEspInbound(u32),
+    /// Install (or replace: a rekey) the outbound ESP SA of an id.
+    SetEspOutbound(EspSaId, Arc<EspTunnel>),
+    /// Remove an outbound ESP SA.
+    RemoveEspOutbound(EspSaId),
 }
 
 impl fmt::Display for Change {
@@ -400,6 +414,22 @@ impl fmt::Display for Change {
                 write!(f, "bind {k} to {}, relayed via {via:?}", b.vr)
             }
             Change::UnbindSession(k) => write!(f, "unbind {k}"),
+            Change::SetEspInbound(t) => write!(
+                f,
+                "inbound ESP SA {} (SPI {:#010x}) into {}",
+                t.name,
+                t.sa.spi(),
+                t.vr
+            ),
+            Change::RemoveEspInbound(spi) => write!(f, "remove inbound ESP SPI {spi:#010x}"),
+            Change::SetEspOutbound(id, t) => write!(
+                f,
+                "{id}: outbound ESP SA {} (SPI {:#010x}) from {}",
+                t.name,
+                t.sa.spi(),
+                t.vr
+            ),
+            Change::RemoveEspOutbound(id) => write!(f, "remove {id}"),
         }
     }
 }
@@ -413,6 +443,8 @@ pub struct WriterStats {
     pub fib_commits: u64,
     /// Session binds and unbinds.
     pub session_changes: u64,
+    /// ESP SAs installed, replaced and removed.
+    pub esp_changes: u64,
     /// Interface-table rebuilds.
     pub interface_rebuilds: u64,
     /// Label-matrix rebuilds.
@@ -450,6 +482,7 @@ pub struct StateWriter {
     next_hops: NextHopPool,
     labels: BTreeMap<Label, LabelOp>,
     labels_pub: Option<Arc<LabelMatrix>>,
+    esp: EspTableWriter,
     changed: bool,
     /// Counters.
     pub stats: WriterStats,
@@ -494,6 +527,7 @@ impl StateWriter {
             next_hops: NextHopPool::new(port_macs),
             labels: BTreeMap::new(),
             labels_pub: None,
+            esp: EspTableWriter::default(),
             changed: true,
             stats: WriterStats::default(),
         }
@@ -568,6 +602,7 @@ impl StateWriter {
             self.labels.remove(&l);
             self.labels_pub = None;
         }
+        self.stats.esp_changes += self.esp.remove_vr(id) as u64;
         self.vr_table.set(id.0 as usize, None);
         self.dirty_vrs.remove(&id);
         self.changed = true;
@@ -717,6 +752,84 @@ impl StateWriter {
     /// Number of bound sessions.
     pub fn session_count(&self) -> usize {
         self.sessions.len()
+    }
+
+    // --- ESP ---------------------------------------------------------------------------
+
+    fn esp_tunnel_ok(&self, t: &EspTunnel) -> Result<(), StateError> {
+        t.check()?;
+        for vr in [t.vr, t.outer_vr] {
+            if !self.vrs.contains_key(&vr) {
+                return Err(EspError::UnknownVr {
+                    name: t.name.to_string(),
+                    vr,
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Installs an inbound SA (both its VRs must exist), replacing the one of the same SPI.
+    pub fn set_esp_inbound(&mut self, t: Arc<EspTunnel>) -> Result<(), StateError> {
+        self.esp_tunnel_ok(&t)?;
+        self.esp.inbound.insert(Spi(t.sa.spi()), t);
+        self.stats.esp_changes += 1;
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Removes the inbound SA of `spi`; returns it.
+    pub fn remove_esp_inbound(&mut self, spi: u32) -> Result<Arc<EspTunnel>, StateError> {
+        let t =
+            self.esp.inbound.remove(&Spi(spi)).ok_or_else(|| {
+                EspError::NotInstalled(format!("inbound ESP SA of SPI {spi:#010x}"))
+            })?;
+        self.stats.esp_changes += 1;
+        self.changed = true;
+        Ok(t)
+    }
+
+    /// Installs the outbound SA `id` (both its VRs must exist), replacing the one there (a
+    /// rekey: the routes through `id` carry on with the new SA).
+    pub fn set_esp_outbound(&mut self, id: EspSaId, t: Arc<EspTunnel>) -> Result<(), StateError> {
+        self.esp_tunnel_ok(&t)?;
+        self.esp.outbound.insert(id, t);
+        self.stats.esp_changes += 1;
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Removes the outbound SA `id`; routes through it then drop (`esp_no_sa`).
+    pub fn remove_esp_outbound(&mut self, id: EspSaId) -> Result<Arc<EspTunnel>, StateError> {
+        let t = self
+            .esp
+            .outbound
+            .remove(&id)
+            .ok_or_else(|| EspError::NotInstalled(id.to_string()))?;
+        self.stats.esp_changes += 1;
+        self.changed = true;
+        Ok(t)
+    }
+
+    /// The inbound SA of `spi`.
+    pub fn esp_inbound(&self, spi: u32) -> Option<&Arc<EspTunnel>> {
+        self.esp.inbound.get(&Spi(spi))
+    }
+
+    /// The outbound SA `id`.
+    pub fn esp_outbound(&self, id: EspSaId) -> Option<&Arc<EspTunnel>> {
+        self.esp.outbound.get(&id)
+    }
+
+    /// Every inbound SA.
+    pub fn esp_inbound_all(&self) -> impl Iterator<Item = &Arc<EspTunnel>> + '_ {
+        self.esp.inbound.iter().map(|(_, t)| t)
+    }
+
+    /// Every outbound SA with its id.
+    pub fn esp_outbound_all(&self) -> impl Iterator<Item = (EspSaId, &Arc<EspTunnel>)> + '_ {
+        self.esp.outbound.iter().map(|(id, t)| (*id, t))
     }
 
     // --- session counters ----------------------------------------------------------------
@@ -880,7 +993,7 @@ impl StateWriter {
             return Err(MatrixError::Reserved(label).into());
         }
         if let LabelAction::Swap { via, .. } | LabelAction::PopAndForward { via } = action {
-            if via.is_session() {
+            if via.is_encapsulation() {
                 return Err(StateError::LabelIntoSession {
                     label,
                     kind: via.kind(),
@@ -986,6 +1099,10 @@ impl StateWriter {
             Change::BindSession(k, b) => self.bind_session(*k, *b),
             Change::BindSessionRelay(k, b, via) => self.bind_session_relay(*k, *b, *via),
             Change::UnbindSession(k) => self.unbind_session(k).map(|_| ()),
+            Change::SetEspInbound(t) => self.set_esp_inbound(Arc::clone(t)),
+            Change::RemoveEspInbound(spi) => self.remove_esp_inbound(*spi).map(|_| ()),
+            Change::SetEspOutbound(id, t) => self.set_esp_outbound(*id, Arc::clone(t)),
+            Change::RemoveEspOutbound(id) => self.remove_esp_outbound(*id).map(|_| ()),
         };
         if r.is_err() {
             self.stats.refused += 1;
@@ -1069,6 +1186,7 @@ impl StateWriter {
             session_counters: Arc::clone(&self.session_counters),
             next_hops: self.next_hops.publish(),
             labels,
+            esp: self.esp.publish(),
             vrs: self.vr_table.publish(),
             vr_count: self.vrs.len(),
         }
@@ -1104,6 +1222,8 @@ struct Model<'a> {
     labels: BTreeMap<Label, Option<Option<VrId>>>,
     sessions: BTreeMap<SessionKey, Option<VrId>>,
     routes: BTreeMap<(VrId, IpPrefix, RouteSource), bool>,
+    /// (outbound?, SPI or id) → installed, for SAs the list touched.
+    esp: BTreeMap<(bool, u32), bool>,
 }
 
 impl<'a> Model<'a> {
@@ -1116,6 +1236,7 @@ impl<'a> Model<'a> {
             labels: BTreeMap::new(),
             sessions: BTreeMap::new(),
             routes: BTreeMap::new(),
+            esp: BTreeMap::new(),
         }
     }
 
@@ -1148,6 +1269,20 @@ impl<'a> Model<'a> {
         }
     }
 
+    /// Whether the SA (outbound id or inbound SPI) is installed at this point of the list:
+    /// the list's own changes, else the writer's, minus those of VRs the list removed.
+    fn esp_sa(&self, outbound: bool, key: u32) -> bool {
+        if let Some(b) = self.esp.get(&(outbound, key)) {
+            return *b;
+        }
+        let t = if outbound {
+            self.w.esp_outbound(EspSaId(key))
+        } else {
+            self.w.esp_inbound(key)
+        };
+        t.is_some_and(|t| self.vr(t.vr) && self.vr(t.outer_vr))
+    }
+
     fn session(&self, k: &SessionKey) -> Option<VrId> {
         match self.sessions.get(k) {
             Some(v) => *v,
@@ -1177,7 +1312,7 @@ impl<'a> Model<'a> {
             NextHop::Forward { port, .. } | NextHop::Unresolved { port, .. } => *port,
             NextHop::L2tp(e) => e.port,
             NextHop::Pppoe(e) => e.port,
-            NextHop::Drop | NextHop::Local => return Ok(()),
+            NextHop::Drop | NextHop::Local | NextHop::Esp(_) => return Ok(()),
         };
         if usize::from(port.0) >= self.w.next_hops.port_count() {
             return Err(NextHopError::UnknownPort(port).into());
@@ -1315,7 +1450,7 @@ impl<'a> Model<'a> {
                 }
                 match a {
                     LabelAction::Swap { via, .. } | LabelAction::PopAndForward { via } => {
-                        if via.is_session() {
+                        if via.is_encapsulation() {
                             return Err(StateError::LabelIntoSession {
                                 label: *l,
                                 kind: via.kind(),
@@ -1361,6 +1496,38 @@ impl<'a> Model<'a> {
                     return Err(StateError::SessionNotBound(*k));
                 }
                 self.sessions.insert(*k, None);
+            }
+            Change::SetEspInbound(t) | Change::SetEspOutbound(_, t) => {
+                t.check()?;
+                for vr in [t.vr, t.outer_vr] {
+                    if !self.vr(vr) {
+                        return Err(EspError::UnknownVr {
+                            name: t.name.to_string(),
+                            vr,
+                        }
+                        .into());
+                    }
+                }
+                let key = match c {
+                    Change::SetEspOutbound(id, _) => (true, id.0),
+                    _ => (false, t.sa.spi()),
+                };
+                self.esp.insert(key, true);
+            }
+            Change::RemoveEspInbound(spi) => {
+                if !self.esp_sa(false, *spi) {
+                    return Err(EspError::NotInstalled(format!(
+                        "inbound ESP SA of SPI {spi:#010x}"
+                    ))
+                    .into());
+                }
+                self.esp.insert((false, *spi), false);
+            }
+            Change::RemoveEspOutbound(id) => {
+                if !self.esp_sa(true, id.0) {
+                    return Err(EspError::NotInstalled(id.to_string()).into());
+                }
+                self.esp.insert((true, id.0), false);
             }
         }
         Ok(())

@@ -652,6 +652,18 @@ impl PacketBuf for Mbuf {
             h.data_len = len as u16;
         }
     }
+
+    #[inline]
+    fn append(&mut self, n: usize) -> Option<&mut [u8]> {
+        if n > self.tailroom() {
+            return None;
+        }
+        let h = self.head_mut();
+        h.data_len += n as u16;
+        h.pkt_len += n as u32;
+        let len = usize::from(h.data_len);
+        Some(&mut self.data_mut()[len - n..])
+    }
 }
 
 /// A worker's handle on a [`Mempool`]: the [`BufPool`] of the dpdk backend.

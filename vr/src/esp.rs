@@ -1,0 +1,177 @@
+//! The ESP tables of the published state: inbound SPI → tunnel and outbound SA id →
+//! tunnel (RFC 4303 tunnel mode; the crypto is the crate `esp`).
+//!
+//! An [`EspTunnel`] is an SA with what the workers need around it: the VR whose traffic it
+//! carries (`vr`: decrypted packets are routed there and only there; only routes of that VR
+//! may send into it), the VR the outer packets are routed in and arrive in (`outer_vr`), the
+//! outer addresses (IPv4 or IPv6), UDP encapsulation (RFC 3948) and the DSCP policy. The
+//! [`esp::Sa`] inside is shared across versions (its sequence numbers, replay window and
+//! counters live on), so republishing never resets them; replacing an outbound SA under
+//! the same [`EspSaId`] (a rekey) leaves the routes that name the id untouched.
+//!
+//! Routes send into a tunnel with [`crate::NextHop::Esp`], which names the outbound id only;
+//! a missing id or a tunnel of another VR is a named drop on the workers, not a writer
+//! error, so SAs and routes can be installed in any order.
+
+use crate::ids::VrId;
+use crate::persist::{PKey, PMap, PMapWriter};
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The name of an outbound SA in routes ([`crate::NextHop::Esp`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EspSaId(pub u32);
+
+impl fmt::Display for EspSaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ESP SA #{}", self.0)
+    }
+}
+
+impl PKey for EspSaId {
+    #[inline]
+    fn pack(&self) -> u64 {
+        u64::from(self.0)
+    }
+}
+
+/// An inbound SPI as a table key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Spi(pub u32);
+
+impl PKey for Spi {
+    #[inline]
+    fn pack(&self) -> u64 {
+        u64::from(self.0)
+    }
+}
+
+/// UDP encapsulation of ESP (RFC 3948): our port and the peer's (4500 both, unless a NAT
+/// moved the peer's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EspUdp {
+    /// Our UDP port.
+    pub local_port: u16,
+    /// The peer's UDP port.
+    pub remote_port: u16,
+}
+
+/// An SA with its tunnel.
+#[derive(Debug, Clone)]
+pub struct EspTunnel {
+    /// The operator's name of the SA.
+    pub name: Arc<str>,
+    /// The SA.
+    pub sa: Arc<esp::Sa>,
+    /// The VR whose traffic it carries.
+    pub vr: VrId,
+    /// The VR the outer packets are routed in (outbound) and must arrive in (inbound).
+    pub outer_vr: VrId,
+    /// Our outer address.
+    pub local: IpAddr,
+    /// The peer's outer address.
+    pub remote: IpAddr,
+    /// UDP encapsulation, if any.
+    pub udp: Option<EspUdp>,
+    /// Outbound: `Some(d)` marks the inner packet with DSCP `d` before encapsulation; the
+    /// outer header always copies the inner DSCP and ECN (seed 003 S204, RFC 4301
+    /// §5.1.2.1). Inbound: unused.
+    pub dscp: Option<u8>,
+}
+
+impl PartialEq for EspTunnel {
+    fn eq(&self, o: &Self) -> bool {
+        Arc::ptr_eq(&self.sa, &o.sa)
+            && self.name == o.name
+            && self.vr == o.vr
+            && self.outer_vr == o.outer_vr
+            && self.local == o.local
+            && self.remote == o.remote
+            && self.udp == o.udp
+            && self.dscp == o.dscp
+    }
+}
+
+impl Eq for EspTunnel {}
+
+/// Why a tunnel cannot be installed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EspError {
+    /// The tunnel's addresses are of two families.
+    #[error("ESP SA {name}: local {local} and remote {remote} are not of one address family")]
+    Family {
+        /// The SA.
+        name: String,
+        /// Our address.
+        local: IpAddr,
+        /// The peer's.
+        remote: IpAddr,
+    },
+    /// A VR the tunnel names does not exist.
+    #[error("ESP SA {name}: {vr} does not exist")]
+    UnknownVr {
+        /// The SA.
+        name: String,
+        /// The VR.
+        vr: VrId,
+    },
+    /// Nothing is installed under that key.
+    #[error("no {0} is installed")]
+    NotInstalled(String),
+}
+
+impl EspTunnel {
+    /// Checks what the data plane relies on.
+    pub fn check(&self) -> Result<(), EspError> {
+        if self.local.is_ipv4() != self.remote.is_ipv4() {
+            return Err(EspError::Family {
+                name: self.name.to_string(),
+                local: self.local,
+                remote: self.remote,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The published ESP tables.
+#[derive(Clone, Default)]
+pub struct EspTable {
+    /// Inbound SAs by SPI.
+    pub inbound: PMap<Spi, Arc<EspTunnel>>,
+    /// Outbound SAs by id.
+    pub outbound: PMap<EspSaId, Arc<EspTunnel>>,
+}
+
+impl fmt::Debug for EspTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EspTable")
+            .field("inbound", &self.inbound.len())
+            .field("outbound", &self.outbound.len())
+            .finish()
+    }
+}
+
+/// The writer's side of the ESP tables.
+#[derive(Default)]
+pub struct EspTableWriter {
+    pub(crate) inbound: PMapWriter<Spi, Arc<EspTunnel>>,
+    pub(crate) outbound: PMapWriter<EspSaId, Arc<EspTunnel>>,
+}
+
+impl EspTableWriter {
+    /// Publishes the current contents (only changed shards are copied).
+    pub fn publish(&mut self) -> EspTable {
+        EspTable {
+            inbound: self.inbound.publish(),
+            outbound: self.outbound.publish(),
+        }
+    }
+
+    /// Removes every tunnel that names `vr` (its VR is being removed); returns how many.
+    pub fn remove_vr(&mut self, vr: VrId) -> usize {
+        self.inbound.retain(|_, t| t.vr != vr && t.outer_vr != vr)
+            + self.outbound.retain(|_, t| t.vr != vr && t.outer_vr != vr)
+    }
+}
