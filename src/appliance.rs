@@ -187,7 +187,7 @@ pub fn session_counter_slots(cfg: &Config) -> usize {
 pub fn initial_state(cfg: &Config, workers: usize) -> Result<StateWriter, RunError> {
     let mut w = StateWriter::new(cfg.ports.iter().map(|p| p.mac).collect(), workers);
     w.set_session_counter_slots(session_counter_slots(cfg));
-    let changes = crate::tables::initial(cfg)?;
+    let changes = crate::tables::initial(cfg, workers)?;
     w.apply(&changes)
         .map_err(|(i, e)| RunError::Tables(format!("{}: {e}", changes[i])))?;
     Ok(w)

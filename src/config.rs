@@ -170,6 +170,29 @@ pub struct VrCfg {
     pub relay: Option<controlplane::access::config::AccessConfig>,
     /// The VR runs a PPPoE access concentrator on its interfaces.
     pub pppoe: bool,
+    /// Static ESP SAs.
+    pub esp: Vec<EspSaCfg>,
+}
+
+/// A static ESP SA, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EspSaCfg {
+    /// Name in the VR.
+    pub name: String,
+    /// Inbound (we decrypt) or outbound.
+    pub inbound: bool,
+    /// The SA's parameters (SPI, cipher, keys, ESN, window, lifetime).
+    pub params: esp::SaParams,
+    /// Id of the VR the outer packets are routed in / arrive in.
+    pub outer_vr: u32,
+    /// Our outer address.
+    pub local: IpAddr,
+    /// The peer's outer address.
+    pub remote: IpAddr,
+    /// UDP encapsulation ports (ours, the peer's).
+    pub udp: Option<(u16, u16)>,
+    /// DSCP the inner packets are marked with (outbound), after the VR's marking policy.
+    pub dscp: Option<u8>,
 }
 
 /// L2TP role of a VR.
@@ -251,6 +274,8 @@ pub enum RouteTarget {
     },
     /// Discard.
     Blackhole,
+    /// Into the outbound ESP SA of this SPI (its id in the tables).
+    Esp(u32),
 }
 
 /// A static neighbor.

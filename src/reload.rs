@@ -154,7 +154,11 @@ pub fn apply<B: PacketBuf>(
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return Outcome::Refused(e.to_string()),
     };
-    let changes = crate::tables::diff(&old_d, &new_d);
+    let workers = core.writer_mut().workers();
+    let changes = match crate::tables::diff(&old_d, &new_d, workers) {
+        Ok(c) => c,
+        Err(e) => return Outcome::Refused(e.to_string()),
+    };
     if let Err((i, e)) = core.writer_mut().apply(&changes) {
         return Outcome::Refused(format!("{}: {e}", changes[i]));
     }

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use controlcore::Service;
+use controlplane::esp::service::EspService;
 use controlplane::icmp::service::IcmpService;
 use controlplane::l2tp::driver::vr::EndpointConfig;
 use controlplane::l2tp::engine::{Config as L2tpConfig, Limits as L2tpLimits, Role};
@@ -141,6 +142,7 @@ pub fn services(cfg: &Config, now: Instant) -> Vec<Box<dyn Service>> {
     vec![
         Box::new(neighbor),
         Box::new(IcmpService::new(ifaces)),
+        Box::new(EspService::new()),
         Box::new(
             L2tpService::new(l2tp_endpoints(cfg), now)
                 .with_subscribers(subscribers(cfg))

@@ -14,7 +14,9 @@ use vr::{
     Prefix4, Prefix6, RouteSource, VirtualRouter, VrId,
 };
 
-use crate::config::{Config, IfAddr, LabelOpCfg, RouteTarget};
+use crate::config::{Config, EspSaCfg, IfAddr, LabelOpCfg, RouteTarget};
+use std::sync::Arc;
+use vr::{EspSaId, EspTunnel, EspUdp};
 
 /// A profile that cannot be turned into tables (a profile that passed `check` never gives
 /// one; these are the table types' own limits).
@@ -39,6 +41,10 @@ pub struct Desired {
     pub labels: BTreeMap<Label, LabelAction>,
     /// Static neighbours.
     pub neighbors: BTreeMap<NeighborKey, [u8; 6]>,
+    /// Inbound ESP SAs by SPI, with their VR.
+    pub esp_in: BTreeMap<u32, (VrId, EspSaCfg)>,
+    /// Outbound ESP SAs by SPI (their id in routes), with their VR.
+    pub esp_out: BTreeMap<u32, (VrId, EspSaCfg)>,
 }
 
 fn labels(push: &[u32]) -> Result<LabelPush, BuildError> {
@@ -146,9 +152,18 @@ pub fn desired(cfg: &Config) -> Result<Desired, BuildError> {
                     vlan,
                     push,
                 } => via(*port, *vlan, *addr, labels(push)?),
+                RouteTarget::Esp(spi) => NextHop::Esp(EspSaId(*spi)),
             };
             // A later route for the same prefix wins.
             d.routes.insert((id, r.prefix, RouteSource::Static), nh);
+        }
+        for sa in &v.esp {
+            let table = if sa.inbound {
+                &mut d.esp_in
+            } else {
+                &mut d.esp_out
+            };
+            table.insert(sa.params.spi, (id, sa.clone()));
         }
     }
     for l in &cfg.label_matrix {
@@ -173,7 +188,11 @@ pub fn desired(cfg: &Config) -> Result<Desired, BuildError> {
 /// what goes first (labels, bindings, routes, VRs), then what comes (VRs, bindings, routes,
 /// labels, neighbours). A VR whose identity (name, VPN id, tenant) changed is removed and
 /// added again (with its routes and bindings).
-pub fn diff(old: &Desired, new: &Desired) -> Vec<Change> {
+///
+/// ESP SAs that are new or changed get a fresh [`esp::Sa`] sized for `workers` (a changed
+/// key is a rekey: sequence numbers start again); unchanged ones are left alone, so their
+/// sequence numbers and replay windows carry on across a reload.
+pub fn diff(old: &Desired, new: &Desired, workers: usize) -> Result<Vec<Change>, BuildError> {
     let mut out = Vec::new();
     let reborn: Vec<VrId> = new
         .vrs
@@ -204,6 +223,18 @@ pub fn diff(old: &Desired, new: &Desired) -> Vec<Change> {
                 prefix: *prefix,
                 source: *source,
             });
+        }
+    }
+    // (Removing a VR removes the SAs that name it, as their VR or their outer VR.)
+    let sa_gone = |vr: &VrId, sa: &EspSaCfg| gone(vr) || gone(&VrId(sa.outer_vr));
+    for (spi, (vr, sa)) in &old.esp_in {
+        if !sa_gone(vr, sa) && new.esp_in.get(spi) != Some(&(*vr, sa.clone())) {
+            out.push(Change::RemoveEspInbound(*spi));
+        }
+    }
+    for (spi, (vr, sa)) in &old.esp_out {
+        if !sa_gone(vr, sa) && new.esp_out.get(spi) != Some(&(*vr, sa.clone())) {
+            out.push(Change::RemoveEspOutbound(EspSaId(*spi)));
         }
     }
     for id in old.vrs.keys().filter(|id| gone(id)) {
@@ -247,10 +278,44 @@ pub fn diff(old: &Desired, new: &Desired) -> Vec<Change> {
             out.push(Change::SetLabel(*l, *a));
         }
     }
-    out
+    let sa_fresh = |vr: &VrId, sa: &EspSaCfg| fresh(vr) || fresh(&VrId(sa.outer_vr));
+    for (spi, (vr, sa)) in &new.esp_in {
+        let old_sa = old.esp_in.get(spi);
+        if old_sa != Some(&(*vr, sa.clone())) || sa_fresh(vr, sa) {
+            out.push(Change::SetEspInbound(tunnel(*vr, sa, workers)?));
+        }
+    }
+    for (spi, (vr, sa)) in &new.esp_out {
+        let old_sa = old.esp_out.get(spi);
+        if old_sa != Some(&(*vr, sa.clone())) || sa_fresh(vr, sa) {
+            out.push(Change::SetEspOutbound(
+                EspSaId(*spi),
+                tunnel(*vr, sa, workers)?,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// A fresh SA and its tunnel.
+fn tunnel(vr: VrId, sa: &EspSaCfg, workers: usize) -> Result<Arc<EspTunnel>, BuildError> {
+    let s = esp::Sa::new(&sa.params, workers).map_err(e("ESP SA"))?;
+    Ok(Arc::new(EspTunnel {
+        name: sa.name.as_str().into(),
+        sa: Arc::new(s),
+        vr,
+        outer_vr: VrId(sa.outer_vr),
+        local: sa.local,
+        remote: sa.remote,
+        udp: sa.udp.map(|(l, r)| EspUdp {
+            local_port: l,
+            remote_port: r,
+        }),
+        dscp: sa.dscp,
+    }))
 }
 
 /// The changes that build `cfg`'s tables from nothing.
-pub fn initial(cfg: &Config) -> Result<Vec<Change>, BuildError> {
-    Ok(diff(&Desired::default(), &desired(cfg)?))
+pub fn initial(cfg: &Config, workers: usize) -> Result<Vec<Change>, BuildError> {
+    diff(&Desired::default(), &desired(cfg)?, workers)
 }

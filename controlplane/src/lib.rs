@@ -16,6 +16,7 @@
 //! they share.
 
 pub mod access;
+pub mod esp;
 pub mod icmp;
 pub mod l2tp;
 pub mod neighbor;

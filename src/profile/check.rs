@@ -1,5 +1,7 @@
 //! Semantic validation of a parsed profile: every error is collected, not only the first.
 
+mod esp;
+
 use super::{Profile, ProfileError, S};
 use crate::config::*;
 use serde_saphyr::Location;
@@ -422,6 +424,22 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
                 );
             }
             let blackhole = r.blackhole.as_ref().is_some_and(|b| b.value);
+            if let Some(name) = &r.esp {
+                if r.via.is_some() || blackhole || !r.push.is_empty() {
+                    c.err(
+                        name.referenced,
+                        "a route has one of `via`, `blackhole: true` or `esp`; an ESP route pushes no labels",
+                    );
+                    continue;
+                }
+                if let Some(spi) = esp::route_target(&mut c, v, name) {
+                    routes.push(RouteCfg {
+                        prefix,
+                        target: RouteTarget::Esp(spi),
+                    });
+                }
+                continue;
+            }
             let target = match (&r.via, blackhole) {
                 (Some(via), true) => {
                     c.err(
@@ -497,9 +515,11 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             ppp,
             pppoe: v.pppoe.is_some(),
             relay,
+            esp: Vec::new(),
         });
     }
     resolve_realms(&mut c, p, &mut vrs);
+    esp::resolve(&mut c, p, &mut vrs);
 
     // Neighbors.
     let mut neighbors = Vec::new();

@@ -157,6 +157,110 @@ pub struct VirtualRouter {
     /// L2TP LNS (tunnel switching) are relayed to ISPs' LNSs (docs/access.md).
     #[serde(default)]
     pub relay: Option<Relay>,
+    /// IPsec ESP tunnels carrying the VR's traffic, and its DiffServ marking
+    /// (docs/esp.md).
+    #[serde(default)]
+    pub esp: Option<Esp>,
+}
+
+/// A VR's ESP tunnels (RFC 4303 tunnel mode, static keys).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Esp {
+    /// The VR (by name) the outer packets are routed in and arrive in (default: this VR).
+    #[serde(default)]
+    pub outer_vr: Option<S<String>>,
+    /// DiffServ marking of the VR's tunnelled traffic.
+    #[serde(default)]
+    pub marking: Option<Marking>,
+    /// Security associations.
+    #[serde(default)]
+    pub sas: Vec<EspSa>,
+}
+
+/// DiffServ marking per VPN (seed 003): one DSCP for all the VR's tunnelled traffic, or
+/// one per class (an SA says its class).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Marking {
+    /// DSCP (0..=63) for SAs without a class.
+    #[serde(default)]
+    pub dscp: Option<S<u8>>,
+    /// DSCP of the `up` class.
+    #[serde(default)]
+    pub up: Option<S<u8>>,
+    /// DSCP of the `down` class.
+    #[serde(default)]
+    pub down: Option<S<u8>>,
+}
+
+/// One static security association.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EspSa {
+    /// Name, unique in the VR (routes name outbound SAs: `esp: NAME`).
+    pub name: S<String>,
+    /// `in` (we decrypt) or `out` (we encrypt).
+    pub direction: S<String>,
+    /// Security Parameters Index, 256..=4294967295; unique per direction on the appliance.
+    pub spi: S<u32>,
+    /// `aes-gcm-128`, `aes-gcm-256` or `chacha20-poly1305`.
+    pub cipher: S<String>,
+    /// Key followed by the 4-byte salt, in hex (40 hex digits for AES-GCM-128, 72 for the
+    /// others).
+    pub key: S<String>,
+    /// Our outer address: one of the outer VR's interface addresses.
+    pub local: S<String>,
+    /// The peer's outer address.
+    pub remote: S<String>,
+    /// UDP encapsulation (RFC 3948).
+    #[serde(default)]
+    pub udp: Option<EspUdp>,
+    /// Extended sequence numbers (RFC 4304; default false).
+    #[serde(default)]
+    pub esn: Option<S<bool>>,
+    /// Replay window in packets (inbound; default 1024, 64..=65536).
+    #[serde(default)]
+    pub replay_window: Option<S<u32>>,
+    /// Lifetime limits.
+    #[serde(default)]
+    pub lifetime: Option<EspLifetime>,
+    /// Outbound: DSCP (0..=63) to mark the inner packets with (overrides `marking`).
+    #[serde(default)]
+    pub dscp: Option<S<u8>>,
+    /// Outbound: the marking class, `up` or `down`.
+    #[serde(default)]
+    pub class: Option<S<String>>,
+}
+
+/// UDP encapsulation ports.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EspUdp {
+    /// Our port (default 4500).
+    #[serde(default)]
+    pub local_port: Option<S<u16>>,
+    /// The peer's port (default 4500).
+    #[serde(default)]
+    pub remote_port: Option<S<u16>>,
+}
+
+/// Soft and hard limits of an SA.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EspLifetime {
+    /// Bytes after which the SA is reported for replacement.
+    #[serde(default)]
+    pub soft_bytes: Option<S<u64>>,
+    /// Bytes after which the SA is removed.
+    #[serde(default)]
+    pub hard_bytes: Option<S<u64>>,
+    /// Seconds after which the SA is reported for replacement.
+    #[serde(default)]
+    pub soft_seconds: Option<S<u64>>,
+    /// Seconds after which the SA is removed.
+    #[serde(default)]
+    pub hard_seconds: Option<S<u64>>,
 }
 
 /// PPPoE access (RFC 2516) on a VR's interfaces, and where its subscribers go.
@@ -409,6 +513,9 @@ pub struct Route {
     /// Discard matching packets (counted as `blackhole`).
     #[serde(default)]
     pub blackhole: Option<S<bool>>,
+    /// Send into the VR's outbound ESP SA of this name.
+    #[serde(default)]
+    pub esp: Option<S<String>>,
 }
 
 /// A static neighbor entry.

@@ -1,0 +1,159 @@
+//! The ESP lifetime monitor (see the module docs of [`crate::esp`]).
+
+use controlcore::{Ctx, Interest, Service};
+use esp::LifetimeState;
+use std::any::Any;
+use std::collections::HashSet;
+use std::time::Duration;
+use vr::{Change, EspSaId};
+
+/// How often lifetimes are checked.
+pub const CHECK_EVERY: Duration = Duration::from_secs(1);
+
+const TICK: u64 = 1;
+
+/// An SA as the monitor names it: outbound by id, inbound by SPI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key {
+    In(u32),
+    Out(EspSaId),
+}
+
+/// Counters of the monitor.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EspStats {
+    /// SAs seen past a soft limit (each once).
+    pub soft_expired: u64,
+    /// SAs removed at a hard limit.
+    pub hard_expired: u64,
+    /// Lifetime checks run.
+    pub checks: u64,
+}
+
+/// The ESP lifetime monitor.
+#[derive(Debug, Default)]
+pub struct EspService {
+    stats: EspStats,
+    /// SAs already reported past their soft limit (by SPI, so a rekeyed SA under the same
+    /// id is reported again).
+    soft_reported: HashSet<(Key, u32)>,
+}
+
+impl EspService {
+    /// A monitor.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> EspStats {
+        self.stats
+    }
+
+    /// One pass over every SA.
+    pub fn check(&mut self, cx: &mut Ctx<'_>) {
+        self.stats.checks += 1;
+        let w = cx.writer();
+        let mut states: Vec<(Key, u32, String, LifetimeState, (u64, u64))> = Vec::new();
+        for t in w.esp_inbound_all() {
+            let k = Key::In(t.sa.spi());
+            states.push((
+                k,
+                t.sa.spi(),
+                t.name.to_string(),
+                t.sa.lifetime_state(),
+                t.sa.traffic(),
+            ));
+        }
+        for (id, t) in w.esp_outbound_all() {
+            let k = Key::Out(id);
+            states.push((
+                k,
+                t.sa.spi(),
+                t.name.to_string(),
+                t.sa.lifetime_state(),
+                t.sa.traffic(),
+            ));
+        }
+        let mut changes = Vec::new();
+        for (k, spi, name, state, (packets, bytes)) in states {
+            match state {
+                LifetimeState::Live => {}
+                LifetimeState::Soft => {
+                    if self.soft_reported.insert((k, spi)) {
+                        self.stats.soft_expired += 1;
+                        tracing::warn!(
+                            sa = %name,
+                            spi = format_args!("{spi:#010x}"),
+                            packets,
+                            bytes,
+                            "ESP SA past its soft lifetime; replace it"
+                        );
+                    }
+                }
+                LifetimeState::Hard => {
+                    let t = match k {
+                        Key::In(spi) => cx.writer().esp_inbound(spi),
+                        Key::Out(id) => cx.writer().esp_outbound(id),
+                    };
+                    if let Some(t) = t {
+                        t.sa.expire();
+                    }
+                    self.soft_reported.remove(&(k, spi));
+                    self.stats.hard_expired += 1;
+                    tracing::warn!(
+                        sa = %name,
+                        spi = format_args!("{spi:#010x}"),
+                        packets,
+                        bytes,
+                        "ESP SA past its hard lifetime; removed"
+                    );
+                    changes.push(match k {
+                        Key::In(spi) => Change::RemoveEspInbound(spi),
+                        Key::Out(id) => Change::RemoveEspOutbound(id),
+                    });
+                }
+            }
+        }
+        for c in changes {
+            if let Err(e) = cx.tables().apply_one(&c) {
+                tracing::error!("ESP lifetime: {c}: {e}");
+            }
+        }
+    }
+}
+
+impl Service for EspService {
+    fn name(&self) -> &'static str {
+        "esp"
+    }
+
+    fn interests(&self) -> Vec<Interest> {
+        Vec::new()
+    }
+
+    fn start(&mut self, cx: &mut Ctx<'_>) {
+        cx.timer_at(TICK, cx.now + CHECK_EVERY);
+    }
+
+    fn on_timer(&mut self, cx: &mut Ctx<'_>, _token: u64) {
+        self.check(cx);
+        cx.timer_at(TICK, cx.now + CHECK_EVERY);
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("esp_soft_expired", self.stats.soft_expired),
+            ("esp_hard_expired", self.stats.hard_expired),
+            ("esp_lifetime_checks", self.stats.checks),
+        ]
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
