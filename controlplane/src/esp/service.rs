@@ -19,6 +19,9 @@ enum Key {
     Out(EspSaId),
 }
 
+/// One SA as a pass saw it: key, SPI, name, state, (packets, bytes).
+type Seen = (Key, u32, String, LifetimeState, (u64, u64));
+
 /// Counters of the monitor.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct EspStats {
@@ -54,7 +57,7 @@ impl EspService {
     pub fn check(&mut self, cx: &mut Ctx<'_>) {
         self.stats.checks += 1;
         let w = cx.writer();
-        let mut states: Vec<(Key, u32, String, LifetimeState, (u64, u64))> = Vec::new();
+        let mut states: Vec<Seen> = Vec::new();
         for t in w.esp_inbound_all() {
             let k = Key::In(t.sa.spi());
             states.push((
