@@ -55,7 +55,7 @@ fn dscp(c: &mut Checker, d: &Option<S<u8>>) -> Option<u8> {
 
 fn hex(s: &str) -> Option<Vec<u8>> {
     let s = s.strip_prefix("0x").unwrap_or(s);
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
