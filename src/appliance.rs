@@ -124,6 +124,62 @@ pub struct Summary {
     pub subscriber_vrs: Vec<VrReport>,
     /// Relayed subscribers (PPPoE, switched L2TP) seen last, and how many in all.
     pub relayed: (Vec<RelayView>, usize),
+    /// ESP SAs installed at the end, with their traffic.
+    pub esp: Vec<EspSaView>,
+}
+
+/// An ESP SA as the summary shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EspSaView {
+    /// The VR whose traffic it carries.
+    pub vr: String,
+    /// The SA's name.
+    pub name: String,
+    /// True for inbound.
+    pub inbound: bool,
+    /// SPI.
+    pub spi: u32,
+    /// Cipher name.
+    pub cipher: &'static str,
+    /// Outbound: the DSCP inner packets are marked with (`None`: copied as they are).
+    pub dscp: Option<u8>,
+    /// Packets sealed or opened.
+    pub packets: u64,
+    /// Payload bytes sealed or opened.
+    pub bytes: u64,
+    /// `live`, `soft` or `hard` (lifetime).
+    pub lifetime: &'static str,
+}
+
+fn esp_views(st: &vr::ForwardingState) -> Vec<EspSaView> {
+    let name = |id: vr::VrId| st.vr(id).map_or(id.to_string(), |v| v.info.name.clone());
+    let view = |t: &vr::EspTunnel, inbound: bool| {
+        let (packets, bytes) = t.sa.traffic();
+        EspSaView {
+            vr: name(t.vr),
+            name: t.name.to_string(),
+            inbound,
+            spi: t.sa.spi(),
+            cipher: t.sa.cipher().name(),
+            dscp: if inbound { None } else { t.dscp },
+            packets,
+            bytes,
+            lifetime: match t.sa.lifetime_state() {
+                esp::LifetimeState::Live => "live",
+                esp::LifetimeState::Soft => "soft",
+                esp::LifetimeState::Hard => "hard",
+            },
+        }
+    };
+    let mut v: Vec<EspSaView> = st
+        .esp
+        .inbound
+        .iter()
+        .map(|(_, t)| view(t, true))
+        .chain(st.esp.outbound.iter().map(|(_, t)| view(t, false)))
+        .collect();
+    v.sort_by(|a, b| (&a.vr, &a.name).cmp(&(&b.vr, &b.name)));
+    v
 }
 
 /// Subscribers the summary lists.
@@ -391,6 +447,7 @@ fn summary(cfg: &Config, r: RunReport, mem_stats: &[Arc<MemStats>]) -> Summary {
         subscribers: (Vec::new(), 0),
         subscriber_vrs: Vec::new(),
         relayed: (Vec::new(), 0),
+        esp: esp_views(&r.state),
     }
 }
 
@@ -507,6 +564,38 @@ pub fn format_summary(s: &Summary) -> String {
                 f.delivered,
                 f.misdelivered
             );
+        }
+    }
+    if !s.esp.is_empty() {
+        let _ = writeln!(
+            o,
+            "esp SAs:\n  {:<10} {:<12} {:<4} {:<10} {:<18} {:<5} {:>12} {:>14} lifetime",
+            "vr", "sa", "dir", "spi", "cipher", "dscp", "packets", "bytes"
+        );
+        for e in &s.esp {
+            let _ = writeln!(
+                o,
+                "  {:<10} {:<12} {:<4} {:<#10x} {:<18} {:<5} {:>12} {:>14} {}",
+                e.vr,
+                e.name,
+                if e.inbound { "in" } else { "out" },
+                e.spi,
+                e.cipher,
+                e.dscp.map_or("copy".to_string(), |d| d.to_string()),
+                e.packets,
+                e.bytes,
+                e.lifetime
+            );
+        }
+        // DiffServ classification: encrypted packets per marking class.
+        let mut classes: std::collections::BTreeMap<Option<u8>, u64> = Default::default();
+        for e in s.esp.iter().filter(|e| !e.inbound) {
+            *classes.entry(e.dscp).or_default() += e.packets;
+        }
+        let _ = writeln!(o, "esp packets sent per DSCP class:");
+        for (d, n) in classes {
+            let d = d.map_or("copy (inner DSCP)".to_string(), |d| format!("DSCP {d}"));
+            let _ = writeln!(o, "  {d:<28} {n}");
         }
     }
     let drops: Vec<_> = s.totals.drops.iter().filter(|d| d.1 > 0).collect();
