@@ -37,7 +37,7 @@ fn unknown_key_is_reported_with_position_and_the_expected_keys() {
     let y = GOOD.replace("    tenant: t\n", "    tenant: t\n    tennant: x\n");
     let e = errors(&y);
     assert_eq!(e.len(), 1, "{e:?}");
-    assert_eq!(e[0], "p.yaml:10:5: unknown field `tennant`, expected one of id, name, vpn_id, tenant, interfaces, routes, l2tp, ppp, pppoe, relay");
+    assert_eq!(e[0], "p.yaml:10:5: unknown field `tennant`, expected one of id, name, vpn_id, tenant, interfaces, routes, l2tp, ppp, pppoe, relay, esp");
     assert!(e[0].contains("tenant"), "{}", e[0]);
 }
 
@@ -260,4 +260,77 @@ fn pppoe_and_relay_section_errors() {
             .any(|x| x.contains("has a `relay` section but no subscribers to relay")),
         "{e:?}"
     );
+}
+
+#[test]
+fn esp_section_errors() {
+    // A good ESP section first: it must pass.
+    let sa = |name: &str, dir: &str, spi: &str, cipher: &str, key: &str, local: &str| {
+        format!("        - {{ name: {name}, direction: {dir}, spi: {spi}, cipher: {cipher}, key: \"{key}\", local: {local}, remote: 198.51.100.9 }}\n")
+    };
+    let k16 = "00112233445566778899aabbccddeeff01020304";
+    let good = GOOD.replace(
+        "    routes:\n",
+        &format!(
+            "    esp:\n      marking: {{ up: 46 }}\n      sas:\n{}{}    routes:\n      - {{ prefix: 10.9.0.0/16, esp: o }}\n",
+            sa("o", "out", "0x1001", "aes-gcm-128", k16, "10.0.0.1").replace(" }\n", ", class: up }\n"),
+            sa("i", "in", "0x1001", "aes-gcm-128", k16, "10.0.0.1"),
+        ),
+    );
+    assert_eq!(errors(&good), Vec::<String>::new());
+
+    let bad = GOOD.replace(
+        "    routes:\n",
+        "    esp:\n      outer_vr: nosuch\n      sas: []\n    routes:\n",
+    );
+    let e = errors(&bad);
+    assert!(
+        e.iter().any(|x| x.ends_with("VR `nosuch` is not defined")),
+        "{e:?}"
+    );
+
+    let bad = GOOD.replace(
+        "    routes:\n",
+        &format!(
+            "    esp:\n      marking: {{ dscp: 64 }}\n      sas:\n{}{}{}{}{}{}    routes:\n      - {{ prefix: 10.8.0.0/16, esp: i }}\n      - {{ prefix: 10.9.0.0/16, esp: none }}\n      - {{ prefix: 10.7.0.0/16, esp: o, via: 10.0.0.9 }}\n",
+            sa("o", "out", "0x1001", "aes-gcm-128", k16, "10.0.0.1").replace(" }\n", ", class: down }\n"),
+            sa("o2", "out", "0x1001", "aes-gcm-128", k16, "10.0.0.1"),
+            sa("i", "in", "255", "aes-gcm-128", k16, "10.0.0.1"),
+            sa("k", "in", "0x2001", "aes-gcm-256", k16, "10.0.0.1"),
+            sa("c", "in", "0x2002", "des", k16, "10.0.0.1"),
+            sa("l", "sideways", "0x2003", "aes-gcm-128", k16, "10.0.0.99"),
+        ),
+    );
+    let e = errors(&bad);
+    for want in [
+        "DSCP 64 is out of range; expected 0..=63",
+        "class `down` has no DSCP: add `marking: { down: DSCP }` to the VR's `esp`",
+        "outbound SPI 0x1001 is already used by ESP SA `o` of VR `A`; SPIs are unique per direction on the appliance",
+        "SPI 255 is reserved; SPIs start at 256 (RFC 4303 §2.1)",
+        "aes-gcm-256 needs 36 bytes of key and salt (72 hex digits: the 32-byte key then the 4-byte salt), 20 given",
+        "unknown cipher `des`; expected one of aes-gcm-128, aes-gcm-256, chacha20-poly1305",
+        "unknown direction `sideways`; expected `in` or `out`",
+        "ESP SA `i` of VR `A` is inbound; routes send into outbound SAs (`direction: out`)",
+        "VR `A` has no ESP SA named `none` (its `esp.sas`)",
+        "a route has one of `via`, `blackhole: true` or `esp`; an ESP route pushes no labels",
+    ] {
+        assert!(e.iter().any(|x| x.ends_with(want)), "missing {want:?} in\n{}", e.join("\n"));
+    }
+    assert!(e.iter().all(|x| x.starts_with("p.yaml:")), "{e:?}");
+
+    let bad = GOOD.replace(
+        "    routes:\n",
+        &format!(
+            "    esp:\n      sas:\n{}    routes:\n",
+            sa("x", "in", "0x3001", "aes-gcm-128", k16, "10.0.0.99")
+                .replace(" }\n", ", lifetime: { soft_bytes: 10, hard_bytes: 5 } }\n")
+        ),
+    );
+    let e = errors(&bad);
+    for want in [
+        "local address 10.0.0.99 is not an address of VR `A`, which carries the tunnel's outer packets",
+        "soft bytes 10 is above hard bytes 5",
+    ] {
+        assert!(e.iter().any(|x| x.ends_with(want)), "missing {want:?} in\n{}", e.join("\n"));
+    }
 }
