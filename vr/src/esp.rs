@@ -74,7 +74,7 @@ pub struct EspTunnel {
     pub remote: IpAddr,
     /// UDP encapsulation, if any.
     pub udp: Option<EspUdp>,
-    /// Outbound: `Some(d)` marks the inner packet with DSCP `d` before encapsulation; the
+    /// Outbound: `Some(d)` (0–63) marks the inner packet with DSCP `d` before encapsulation; the
     /// outer header always copies the inner DSCP and ECN (seed 003 S204, RFC 4301
     /// §5.1.2.1). Inbound: unused.
     pub dscp: Option<u8>,
@@ -116,6 +116,14 @@ pub enum EspError {
         /// The VR.
         vr: VrId,
     },
+    /// A DSCP that does not fit its six bits.
+    #[error("ESP SA {name}: DSCP {dscp} is above 63")]
+    Dscp {
+        /// The SA.
+        name: String,
+        /// The DSCP given.
+        dscp: u8,
+    },
     /// Nothing is installed under that key.
     #[error("no {0} is installed")]
     NotInstalled(String),
@@ -129,6 +137,12 @@ impl EspTunnel {
                 name: self.name.to_string(),
                 local: self.local,
                 remote: self.remote,
+            });
+        }
+        if let Some(dscp) = self.dscp.filter(|d| *d > 63) {
+            return Err(EspError::Dscp {
+                name: self.name.to_string(),
+                dscp,
             });
         }
         Ok(())

@@ -1222,8 +1222,9 @@ struct Model<'a> {
     labels: BTreeMap<Label, Option<Option<VrId>>>,
     sessions: BTreeMap<SessionKey, Option<VrId>>,
     routes: BTreeMap<(VrId, IpPrefix, RouteSource), bool>,
-    /// (outbound?, SPI or id) → installed, for SAs the list touched.
-    esp: BTreeMap<(bool, u32), bool>,
+    /// (outbound?, SPI or id) → the installed SA's VR and outer VR (`None`: removed), for
+    /// SAs the list touched or whose VR it removed.
+    esp: BTreeMap<(bool, u32), Option<(VrId, VrId)>>,
 }
 
 impl<'a> Model<'a> {
@@ -1269,18 +1270,18 @@ impl<'a> Model<'a> {
         }
     }
 
-    /// Whether the SA (outbound id or inbound SPI) is installed at this point of the list:
-    /// the list's own changes, else the writer's, minus those of VRs the list removed.
-    fn esp_sa(&self, outbound: bool, key: u32) -> bool {
-        if let Some(b) = self.esp.get(&(outbound, key)) {
-            return *b;
+    /// The VR and outer VR of the SA (outbound id or inbound SPI) installed at this point of
+    /// the list: the list's own changes (removals of its VRs included), else the writer's.
+    fn esp_sa(&self, outbound: bool, key: u32) -> Option<(VrId, VrId)> {
+        if let Some(t) = self.esp.get(&(outbound, key)) {
+            return *t;
         }
         let t = if outbound {
             self.w.esp_outbound(EspSaId(key))
         } else {
             self.w.esp_inbound(key)
         };
-        t.is_some_and(|t| self.vr(t.vr) && self.vr(t.outer_vr))
+        t.map(|t| (t.vr, t.outer_vr))
     }
 
     fn session(&self, k: &SessionKey) -> Option<VrId> {
@@ -1398,6 +1399,21 @@ impl<'a> Model<'a> {
                 for k in sessions {
                     self.sessions.insert(k, None);
                 }
+                // Its ESP SAs (as VR or outer VR) too, the list's own included.
+                let sas: Vec<(bool, u32)> = self
+                    .w
+                    .esp_inbound_all()
+                    .map(|t| (false, t.sa.spi()))
+                    .chain(self.w.esp_outbound_all().map(|(id, _)| (true, id.0)))
+                    .chain(self.esp.keys().copied())
+                    .filter(|(out, k)| {
+                        self.esp_sa(*out, *k)
+                            .is_some_and(|(vr, outer)| vr == *id || outer == *id)
+                    })
+                    .collect();
+                for k in sas {
+                    self.esp.insert(k, None);
+                }
             }
             Change::Bind(k, b) => {
                 k.check()?;
@@ -1512,22 +1528,22 @@ impl<'a> Model<'a> {
                     Change::SetEspOutbound(id, _) => (true, id.0),
                     _ => (false, t.sa.spi()),
                 };
-                self.esp.insert(key, true);
+                self.esp.insert(key, Some((t.vr, t.outer_vr)));
             }
             Change::RemoveEspInbound(spi) => {
-                if !self.esp_sa(false, *spi) {
+                if self.esp_sa(false, *spi).is_none() {
                     return Err(EspError::NotInstalled(format!(
                         "inbound ESP SA of SPI {spi:#010x}"
                     ))
                     .into());
                 }
-                self.esp.insert((false, *spi), false);
+                self.esp.insert((false, *spi), None);
             }
             Change::RemoveEspOutbound(id) => {
-                if !self.esp_sa(true, id.0) {
+                if self.esp_sa(true, id.0).is_none() {
                     return Err(EspError::NotInstalled(id.to_string()).into());
                 }
-                self.esp.insert((true, id.0), false);
+                self.esp.insert((true, id.0), None);
             }
         }
         Ok(())
@@ -2053,10 +2069,50 @@ mod tests {
             w.set_label(l(16), LabelAction::PopToVr(VrId(2))).unwrap();
             w.bind_session(sess(1, 1), SessionBinding::new(VrId(2)))
                 .unwrap();
+            w.set_esp_inbound(esp_tunnel(0x100, 2, 1, false)).unwrap();
+            w.set_esp_outbound(EspSaId(1), esp_tunnel(0x200, 1, 2, false))
+                .unwrap();
             w
         }
 
+        /// An ESP tunnel of VR `vr` over `outer`; `mixed`: with addresses of two families.
+        fn esp_tunnel(spi: u32, vr: u32, outer: u32, mixed: bool) -> Arc<EspTunnel> {
+            let params = esp::SaParams::new(spi, esp::Cipher::AesGcm128, vec![7; 20]);
+            Arc::new(EspTunnel {
+                name: format!("sa{spi:x}").into(),
+                sa: Arc::new(esp::Sa::new(&params, 1).unwrap()),
+                vr: VrId(vr),
+                outer_vr: VrId(outer),
+                local: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                remote: if mixed {
+                    IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+                } else {
+                    IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9))
+                },
+                udp: None,
+                dscp: None,
+            })
+        }
+
+        /// Any change: ESP SAs (of the three VRs, some of two address families) or the
+        /// rest.
         fn arb_change() -> impl Strategy<Value = Change> {
+            let spi = prop_oneof![Just(0x100u32), Just(0x101)];
+            let sa_id = prop_oneof![Just(EspSaId(1)), Just(EspSaId(2))];
+            let tun = (spi.clone(), 1u32..4, 1u32..4, proptest::bool::weighted(0.1))
+                .prop_map(|(spi, vr, outer, mixed)| esp_tunnel(spi, vr, outer, mixed));
+            prop_oneof![
+                3 => other_change(),
+                1 => prop_oneof![
+                    tun.clone().prop_map(Change::SetEspInbound),
+                    (sa_id.clone(), tun).prop_map(|(id, t)| Change::SetEspOutbound(id, t)),
+                    spi.prop_map(Change::RemoveEspInbound),
+                    sa_id.prop_map(Change::RemoveEspOutbound),
+                ],
+            ]
+        }
+
+        fn other_change() -> impl Strategy<Value = Change> {
             let id = (1u32..4).prop_map(VrId);
             let key = prop_oneof![
                 Just(IfKey::Port(PortId(0))),

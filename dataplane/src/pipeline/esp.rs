@@ -5,15 +5,19 @@
 //! SA (`esp_unknown_spi`), which must belong to the VR the packet arrived in
 //! (`esp_wrong_vr`); the SA checks the replay window, verifies and decrypts in place and
 //! checks the trailer; the inner IPv4/IPv6 packet is then routed in the SA's VR — and only
-//! there — with no further decapsulation. NAT-keepalives are counted and dropped
+//! there — with no further decapsulation; a payload that is not an IPv4/IPv6 packet of the
+//! family the trailer names is `esp_inner_unsupported`. NAT-keepalives are counted and dropped
 //! (`esp_nat_keepalive`), IKE is punted as `local`.
 //!
 //! **Outbound.** A route through [`NextHop::Esp`] in VR `v` names an outbound SA of `v`
-//! (`esp_no_sa`, `esp_wrong_vr`). The inner packet (TTL already decremented) is marked with
-//! the SA's DSCP when it has one, padded, encrypted in place between the new ESP header and
-//! trailer, and given an outer IPv4/IPv6 header (and UDP) whose DSCP and ECN are copied
-//! from the inner header (seed 003 S204); the outer packet is then routed in the SA's
-//! outer VR like any packet the router originates (labels pushed there too), and is
+//! (`esp_no_sa`, `esp_wrong_vr`). The outer destination must have a route in the SA's
+//! outer VR (`esp_outer_unroutable`) and the outer packet must fit that port's MTU
+//! (`mtu_exceeded`), both checked before anything is sealed, so a packet that cannot leave
+//! uses no sequence number and no lifetime. The inner packet (TTL already decremented) is
+//! marked with the SA's DSCP when it has one, padded, encrypted in place between the new
+//! ESP header and trailer, and given an outer IPv4/IPv6 header (and UDP) whose DSCP and ECN
+//! are copied from the inner header (seed 003 S204); the outer packet is then sent like
+//! any packet the router originates in the outer VR (labels pushed there too), and is
 //! counted as TX of both VRs.
 
 use super::{count_vr, ipv4_at, ipv6_at, punt, reframe, send_ip, PortInfo, Verdict};
@@ -113,6 +117,15 @@ pub(super) fn input<B: PacketBuf>(
         41 => ipv6_at(st, ports, inner, buf, at, c, false),
         _ => Verdict::Drop(Drop::EspInnerUnsupported),
     };
+    // The only malformed-header drops of the inner forwarding are about the inner header
+    // (an empty or truncated payload, or a packet of the other family than the trailer
+    // said): they are the tunnel's, as `esp_inner_unsupported` documents.
+    let v = match v {
+        Verdict::Drop(Drop::Ipv4Malformed | Drop::Ipv6Malformed) => {
+            Verdict::Drop(Drop::EspInnerUnsupported)
+        }
+        v => v,
+    };
     if other && matches!(v, Verdict::Drop(_)) {
         count_vr(inner, c, vr_counter::DROP);
     }
@@ -203,7 +216,6 @@ pub(super) fn out<B: PacketBuf>(
     let Some(outer_vr) = st.vr(t.outer_vr) else {
         return Verdict::Drop(Drop::TableInconsistent);
     };
-    let tos = mark(buf, l3, ethertype, t.dscp);
     let tail = Sa::tail_len(ip_len);
     let (v6, outer_et) = match t.remote {
         IpAddr::V4(_) => (false, ET_IPV4),
@@ -216,6 +228,25 @@ pub(super) fn out<B: PacketBuf>(
     if total > usize::from(u16::MAX) {
         return Verdict::Drop(Drop::MtuExceeded);
     }
+    // The outer route and MTU are checked before sealing: a packet that cannot leave must
+    // not use a sequence number nor count against the SA's lifetime.
+    let nh = match t.remote {
+        IpAddr::V4(a) => outer_vr.lookup4(u32::from(a)),
+        IpAddr::V6(a) => outer_vr.lookup6(u128::from(a)),
+    };
+    let (nh, port) = match nh.and_then(|id| st.next_hops.get(id)) {
+        Some(nh @ (NextHop::Forward { port, .. } | NextHop::Unresolved { port, .. })) => {
+            (nh, *port)
+        }
+        _ => return Verdict::Drop(Drop::EspOuterUnroutable),
+    };
+    let Some(out_port) = ports.get(usize::from(port.0)) else {
+        return Verdict::Drop(Drop::TableInconsistent);
+    };
+    if total > out_port.mtu as usize {
+        return Verdict::Drop(Drop::MtuExceeded);
+    }
+    let tos = mark(buf, l3, ethertype, t.dscp);
     // Room after the packet first (the buffer is unchanged when there is none).
     if buf.len() != l3 + ip_len || buf.append(tail).is_none() {
         return Verdict::Drop(Drop::EspNoTailroom);
@@ -283,14 +314,6 @@ pub(super) fn out<B: PacketBuf>(
             d[ip_hlen + 6..ip_hlen + 8].copy_from_slice(&sum.to_be_bytes());
         }
     }
-    let nh = match t.remote {
-        IpAddr::V4(a) => outer_vr.lookup4(u32::from(a)),
-        IpAddr::V6(a) => outer_vr.lookup6(u128::from(a)),
-    };
-    let nh = match nh.and_then(|id| st.next_hops.get(id)) {
-        Some(nh @ (NextHop::Forward { .. } | NextHop::Unresolved { .. })) => nh,
-        _ => return Verdict::Drop(Drop::EspOuterUnroutable),
-    };
     let v = send_ip(st, ports, outer_vr, buf, 0, total, 64, outer_et, nh, c);
     if matches!(v, Verdict::Tx(_)) && outer_vr.id() != vr.id() {
         count_vr(vr, c, vr_counter::TX);
