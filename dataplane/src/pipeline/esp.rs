@@ -16,7 +16,7 @@
 //! uses no sequence number and no lifetime. The inner packet (TTL already decremented) is
 //! marked with the SA's DSCP when it has one, padded, encrypted in place between the new
 //! ESP header and trailer, and given an outer IPv4/IPv6 header (and UDP) whose DSCP and ECN
-//! are copied from the inner header (seed 003 S204); the outer packet is then sent like
+//! are copied from the inner header (seed 003 S204), IPv4 with DF set; the outer packet is then sent like
 //! any packet the router originates in the outer VR (labels pushed there too), and is
 //! counted as TX of both VRs.
 
@@ -272,9 +272,13 @@ pub(super) fn out<B: PacketBuf>(
     };
     match (t.local, t.remote) {
         (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            // DF set: an atomic datagram, whose ID may be the same for every packet (RFC
+            // 6864 §4.1); without DF every outer packet would need an ID of its own, or a
+            // router fragmenting two of them would let the peer reassemble one from pieces
+            // of both. RFC 4301 §8.1 lets an SA set DF; the L2TP encapsulation does too.
             let h = &mut d[..20];
             h.copy_from_slice(&[
-                0x45, tos, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                0x45, tos, 0, 0, 0, 0, 0x40, 0, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
             ]);
             h[2..4].copy_from_slice(&(total as u16).to_be_bytes());
             h[9] = u8::from(proto);
