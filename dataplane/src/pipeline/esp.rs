@@ -16,9 +16,9 @@
 //! uses no sequence number and no lifetime. The inner packet (TTL already decremented) is
 //! marked with the SA's DSCP when it has one, padded, encrypted in place between the new
 //! ESP header and trailer, and given an outer IPv4/IPv6 header (and UDP) whose DSCP and ECN
-//! are copied from the inner header (seed 003 S204), IPv4 with DF set; the outer packet is then sent like
-//! any packet the router originates in the outer VR (labels pushed there too), and is
-//! counted as TX of both VRs.
+//! are copied from the inner header (seed 003 S204), IPv4 with DF set; the outer packet is
+//! then sent like any packet the router originates in the outer VR (labels pushed there
+//! too), and is counted as TX of both VRs.
 
 use super::{count_vr, ipv4_at, ipv6_at, punt, reframe, send_ip, PortInfo, Verdict};
 use super::{ET_IPV4, ET_IPV6};
