@@ -21,8 +21,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, OnceLock};
 use vr::{
     EspSaId, EspTunnel, EspUdp, ForwardingState, IfBinding, IfKey, L2tpEncap, LabelPush,
-    NeighborKey, NextHop, PortId, PppoeEncap, RouteSource, SessionBinding, SessionKey,
-    StateWriter, VirtualRouter, VpnId, VrId,
+    NeighborKey, NextHop, PortId, PppoeEncap, RouteSource, SessionBinding, SessionKey, StateWriter,
+    VirtualRouter, VpnId, VrId,
 };
 use wire::{checksum, IpProtocol};
 
@@ -296,8 +296,13 @@ fn state() -> World {
         .unwrap();
     for vr in [1, 2] {
         for p in ["192.0.2.1/32", "2001:db8::1/128"] {
-            w.set_route(VrId(vr), p.parse().unwrap(), RouteSource::Local, NextHop::Local)
-                .unwrap();
+            w.set_route(
+                VrId(vr),
+                p.parse().unwrap(),
+                RouteSource::Local,
+                NextHop::Local,
+            )
+            .unwrap();
         }
     }
     let mut inbound = Vec::new();
@@ -383,7 +388,11 @@ fn outer(src: IpAddr, dst: IpAddr, udp: bool, esp: &[u8]) -> Vec<u8> {
         l4.extend_from_slice(&[0, 0]);
     }
     l4.extend_from_slice(esp);
-    let proto = if udp { IpProtocol::Udp } else { IpProtocol::Esp };
+    let proto = if udp {
+        IpProtocol::Udp
+    } else {
+        IpProtocol::Esp
+    };
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             let mut h = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, u8::from(proto), 0, 0];
@@ -527,14 +536,23 @@ fn check_outbound(w: &World, i: usize, f: &[u8]) {
             assert_eq!(ip[0], 0x45);
             assert_eq!(checksum::data(&ip[..20]), 0xffff, "outer IPv4 checksum");
             assert_eq!(usize::from(u16::from_be_bytes([ip[2], ip[3]])), ip.len());
-            assert_eq!((&ip[12..16], &ip[16..20]), (&s.octets()[..], &d.octets()[..]));
+            assert_eq!(
+                (&ip[12..16], &ip[16..20]),
+                (&s.octets()[..], &d.octets()[..])
+            );
             (20, ip[9], ip[1])
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             assert_eq!(f[l2 - 2..l2], [0x86, 0xdd]);
             assert_eq!(ip[0] >> 4, 6);
-            assert_eq!(usize::from(u16::from_be_bytes([ip[4], ip[5]])) + 40, ip.len());
-            assert_eq!((&ip[8..24], &ip[24..40]), (&s.octets()[..], &d.octets()[..]));
+            assert_eq!(
+                usize::from(u16::from_be_bytes([ip[4], ip[5]])) + 40,
+                ip.len()
+            );
+            assert_eq!(
+                (&ip[8..24], &ip[24..40]),
+                (&s.octets()[..], &d.octets()[..])
+            );
             (40, ip[6], (ip[0] << 4) | (ip[1] >> 4))
         }
         _ => unreachable!("tunnels of one family"),
@@ -545,7 +563,10 @@ fn check_outbound(w: &World, i: usize, f: &[u8]) {
             let h = &ip[hlen..hlen + 8];
             assert_eq!(u16::from_be_bytes([h[0], h[1]]), u.local_port);
             assert_eq!(u16::from_be_bytes([h[2], h[3]]), u.remote_port);
-            assert_eq!(usize::from(u16::from_be_bytes([h[4], h[5]])), ip.len() - hlen);
+            assert_eq!(
+                usize::from(u16::from_be_bytes([h[4], h[5]])),
+                ip.len() - hlen
+            );
             hlen + 8
         }
         None => {
@@ -564,7 +585,10 @@ fn check_outbound(w: &World, i: usize, f: &[u8]) {
             assert_eq!(inner[0] >> 4, 4);
             let ihl = usize::from(inner[0] & 0x0f) * 4;
             assert_eq!(checksum::data(&inner[..ihl]), 0xffff, "inner IPv4 checksum");
-            assert_eq!(usize::from(u16::from_be_bytes([inner[2], inner[3]])), inner.len());
+            assert_eq!(
+                usize::from(u16::from_be_bytes([inner[2], inner[3]])),
+                inner.len()
+            );
             inner[1]
         }
         41 => {
@@ -629,8 +653,18 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let c = WorkerCounters::new(0, PORTS.len());
-    let opened = |w: &World| w.inbound.iter().map(|s| s.0.traffic().0).collect::<Vec<_>>();
-    let sent = |w: &World| w.outbound.iter().map(|s| s.0.traffic().0).collect::<Vec<_>>();
+    let opened = |w: &World| {
+        w.inbound
+            .iter()
+            .map(|s| s.0.traffic().0)
+            .collect::<Vec<_>>()
+    };
+    let sent = |w: &World| {
+        w.outbound
+            .iter()
+            .map(|s| s.0.traffic().0)
+            .collect::<Vec<_>>()
+    };
     let (opened_before, sent_before) = (opened(w), sent(w));
     let v = forward(&w.st, &PORTS, PortId(port), &mut b, &c);
     if let Some(i) = sealed {

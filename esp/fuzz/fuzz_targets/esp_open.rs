@@ -125,8 +125,7 @@ struct Model {
 
 impl Model {
     fn takes(&self, seq: u64) -> bool {
-        seq != 0
-            && (seq > self.top || (self.top - seq < self.size && !self.seen.contains(&seq)))
+        seq != 0 && (seq > self.top || (self.top - seq < self.size && !self.seen.contains(&seq)))
     }
 }
 

@@ -83,7 +83,7 @@ fuzz_target!(|data: &[u8]| {
     let mut w = ReplayWindow::new(asked, esn);
     let size = asked.clamp(MIN_WINDOW, MAX_WINDOW).div_ceil(64) * 64;
     assert_eq!(w.size(), size);
-    assert!(w.size() >= asked.min(MAX_WINDOW) && w.size() % 64 == 0);
+    assert!(w.size() >= asked.min(MAX_WINDOW) && w.size().is_multiple_of(64));
     let mut m = Model {
         seen: HashSet::new(),
         top: 0,

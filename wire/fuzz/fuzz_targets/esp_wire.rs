@@ -12,7 +12,9 @@ use wire::esp::{self, classify_udp_4500, EspPacket, Trailer, Udp4500};
 
 fuzz_target!(|data: &[u8]| {
     // The header.
-    let spi = data.get(..4).map(|b| u32::from_be_bytes(b.try_into().unwrap()));
+    let spi = data
+        .get(..4)
+        .map(|b| u32::from_be_bytes(b.try_into().unwrap()));
     let valid = data.len() >= esp::HEADER_LEN && spi.is_some_and(|s| s >= 256);
     match EspPacket::new_checked(data) {
         Ok(p) => {
@@ -46,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // The sender's padding always ends on a 4-byte boundary and parses back.
     let pad = Trailer::pad_for(n);
-    assert!(pad < 4 && (n + pad + 2) % 4 == 0);
+    assert!(pad < 4 && (n + pad + 2).is_multiple_of(4));
     let mut sealed = data.to_vec();
     sealed.resize(n + pad + 2, 0);
     Trailer::emit(&mut sealed[n..], 59);
