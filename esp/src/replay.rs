@@ -76,7 +76,7 @@ impl ReplayWindow {
             } else {
                 let mut s = self.top + 1;
                 while s < seq {
-                    if s.is_multiple_of(64) && s + 64 <= seq {
+                    if s.is_multiple_of(64) && seq - s >= 64 {
                         self.bits[self.word(s)] = 0;
                         s += 64;
                     } else {

@@ -206,7 +206,8 @@ pub enum OpenError {
     /// Shorter than header + IV + trailer + ICV, or a reserved SPI.
     #[error("truncated ESP packet")]
     Truncated,
-    /// The ICV does not verify (wrong key, altered packet, wrongly inferred ESN).
+    /// The ICV does not verify (wrong key, altered packet, wrongly inferred ESN), or the
+    /// packet names another SPI than the SA's (the SPI is authenticated).
     #[error("the ICV does not verify")]
     BadIcv,
     /// Replayed or too old.
@@ -435,10 +436,15 @@ impl Sa {
         if self.expired.load(Relaxed) {
             return Err(OpenError::Expired);
         }
-        let seq_low = match EspPacket::new_checked(&esp[..]) {
-            Ok(p) => p.seq(),
+        let (spi, seq_low) = match EspPacket::new_checked(&esp[..]) {
+            Ok(p) => (p.spi(), p.seq()),
             Err(_) => return Err(OpenError::Truncated),
         };
+        // The AAD carries the SA's SPI, not the packet's: a packet naming another SPI would
+        // verify all the same, so it is refused here, before the window and any decryption.
+        if spi != self.spi {
+            return Err(OpenError::BadIcv);
+        }
         let seq = self.window().check(seq_low)?;
         let nonce = self.nonce(&esp[esp_wire::HEADER_LEN..HEAD_LEN]);
         let (aad, aad_len) = self.aad(seq);
@@ -575,9 +581,8 @@ mod tests {
         let tx = sa(Cipher::AesGcm256, true);
         let good = sealed(&tx, 0, &[7; 40]);
         for i in 0..good.len() {
-            // The SPI chose the SA (another SPI finds another SA or none); the sequence
-            // number is checked below.
-            if i < 8 {
+            // The sequence number is checked below.
+            if (4..8).contains(&i) {
                 continue;
             }
             let rx = sa(Cipher::AesGcm256, true);

@@ -1,19 +1,30 @@
-//! The pipeline on arbitrary frames, with PPPoE sessions and PPP relays in the state: never
-//! a panic; what is sent leaves on an existing port, starts with an Ethernet header and fits
-//! the port's MTU; punt offsets lie inside the frame.
+//! The pipeline on arbitrary frames, with PPPoE sessions, PPP relays and ESP tunnels in the
+//! state: never a panic; what is sent leaves on an existing port, starts with an Ethernet
+//! header and fits the port's MTU; punt offsets lie inside the frame.
+//!
+//! ESP: the fuzzer's bytes also become the inner packet of an ESP packet sealed by the twin
+//! of an inbound SA (so the decrypted packets are fuzzed too), which must then be decrypted
+//! when it arrives in the tunnel's outer VR and refused as `esp_wrong_vr` in the other one;
+//! whatever an outbound SA sealed and the pipeline sent has outer headers that name the
+//! tunnel, opens with the twin of the SA, and holds an IPv4/IPv6 packet of the next header's
+//! version with a valid checksum, the whole length, and the tunnel's DSCP (copied to the
+//! outer header).
 #![no_main]
 
 use dataplane::buffer::{HeapBuf, PacketBuf};
-use dataplane::counters::WorkerCounters;
+use dataplane::counters::{Drop, WorkerCounters};
 use dataplane::pipeline::{forward, PortInfo, Verdict};
 use dataplane::punt::Offsets;
+use esp::{Cipher, Sa, SaParams, HEAD_LEN};
 use libfuzzer_sys::fuzz_target;
-use std::net::Ipv4Addr;
-use std::sync::OnceLock;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::{Arc, OnceLock};
 use vr::{
-    ForwardingState, IfBinding, IfKey, L2tpEncap, LabelPush, NeighborKey, NextHop, PortId,
-    PppoeEncap, RouteSource, SessionBinding, SessionKey, StateWriter, VirtualRouter, VpnId, VrId,
+    EspSaId, EspTunnel, EspUdp, ForwardingState, IfBinding, IfKey, L2tpEncap, LabelPush,
+    NeighborKey, NextHop, PortId, PppoeEncap, RouteSource, SessionBinding, SessionKey, StateWriter,
+    VirtualRouter, VpnId, VrId,
 };
+use wire::{checksum, IpProtocol};
 
 const ACCESS: [u8; 6] = [2, 0, 0, 0, 0, 0xa0];
 const CORE: [u8; 6] = [2, 0, 0, 0, 0, 0xc0];
@@ -21,6 +32,149 @@ const SUB_A: [u8; 6] = [2, 0, 0, 0, 0xab, 0x0a];
 const SUB_B: [u8; 6] = [2, 0, 0, 0, 0xab, 0x0b];
 const GW: [u8; 6] = [2, 0, 0, 0, 0x6e, 0x01];
 const ME: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const ME6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const PEER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 9);
+const PEER_C: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
+const PEER6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0, 0, 0, 9);
+const NAT_T: EspUdp = EspUdp {
+    local_port: 4500,
+    remote_port: 4500,
+};
+
+/// An ESP tunnel of the state.
+struct Tun {
+    spi: u32,
+    cipher: Cipher,
+    esn: bool,
+    vr: VrId,
+    outer_vr: VrId,
+    local: IpAddr,
+    remote: IpAddr,
+    udp: Option<EspUdp>,
+    dscp: Option<u8>,
+}
+
+/// Inbound tunnels: into VR 3 over IPv4 (ESP) and IPv6 (UDP, ESN) arriving in VR 2, and
+/// into VR 1 over IPv4 (UDP) arriving in VR 1.
+const INBOUND: [Tun; 3] = [
+    Tun {
+        spi: 0x1000,
+        cipher: Cipher::AesGcm128,
+        esn: false,
+        vr: VrId(3),
+        outer_vr: VrId(2),
+        local: IpAddr::V4(ME),
+        remote: IpAddr::V4(PEER),
+        udp: None,
+        dscp: None,
+    },
+    Tun {
+        spi: 0x2000,
+        cipher: Cipher::ChaCha20Poly1305,
+        esn: true,
+        vr: VrId(3),
+        outer_vr: VrId(2),
+        local: IpAddr::V6(ME6),
+        remote: IpAddr::V6(PEER6),
+        udp: Some(NAT_T),
+        dscp: None,
+    },
+    Tun {
+        spi: 0x3000,
+        cipher: Cipher::AesGcm256,
+        esn: false,
+        vr: VrId(1),
+        outer_vr: VrId(1),
+        local: IpAddr::V4(ME),
+        remote: IpAddr::V4(PEER_C),
+        udp: Some(NAT_T),
+        dscp: None,
+    },
+];
+
+/// Outbound tunnels by id: VR 3 over IPv4 with DSCP EF, VR 3 over IPv6 in UDP to a moved
+/// port, VR 1 over IPv4 in UDP; all routed in VR 2.
+const OUTBOUND: [(u32, Tun); 3] = [
+    (
+        1,
+        Tun {
+            spi: 0x5001,
+            cipher: Cipher::AesGcm128,
+            esn: false,
+            vr: VrId(3),
+            outer_vr: VrId(2),
+            local: IpAddr::V4(ME),
+            remote: IpAddr::V4(PEER),
+            udp: None,
+            dscp: Some(46),
+        },
+    ),
+    (
+        2,
+        Tun {
+            spi: 0x5002,
+            cipher: Cipher::ChaCha20Poly1305,
+            esn: true,
+            vr: VrId(3),
+            outer_vr: VrId(2),
+            local: IpAddr::V6(ME6),
+            remote: IpAddr::V6(PEER6),
+            udp: Some(EspUdp {
+                local_port: 4500,
+                remote_port: 31_000,
+            }),
+            dscp: None,
+        },
+    ),
+    (
+        3,
+        Tun {
+            spi: 0x5003,
+            cipher: Cipher::AesGcm256,
+            esn: false,
+            vr: VrId(1),
+            outer_vr: VrId(2),
+            local: IpAddr::V4(ME),
+            remote: IpAddr::V4(PEER),
+            udp: Some(NAT_T),
+            dscp: None,
+        },
+    ),
+];
+
+impl Tun {
+    /// A new SA of the tunnel; two of them are twins (same key and salt).
+    fn sa(&self) -> Sa {
+        let keymat = (0..self.cipher.key_len() + 4)
+            .map(|i| (self.spi as usize * 7 + i * 13) as u8)
+            .collect();
+        let mut p = SaParams::new(self.spi, self.cipher, keymat);
+        p.esn = self.esn;
+        Sa::new(&p, 1).unwrap()
+    }
+
+    fn tunnel(&self, sa: Arc<Sa>) -> Arc<EspTunnel> {
+        Arc::new(EspTunnel {
+            name: format!("spi-{:x}", self.spi).into(),
+            sa,
+            vr: self.vr,
+            outer_vr: self.outer_vr,
+            local: self.local,
+            remote: self.remote,
+            udp: self.udp,
+            dscp: self.dscp,
+        })
+    }
+}
+
+/// The state, and the SAs the target checks against.
+struct World {
+    st: ForwardingState,
+    /// The installed inbound SAs and their twins (which seal the fuzzer's packets).
+    inbound: Vec<(Arc<Sa>, Sa)>,
+    /// The installed outbound SAs and their twins (which open what they send).
+    outbound: Vec<(Arc<Sa>, Sa)>,
+}
 
 const PORTS: [PortInfo; 3] = [
     PortInfo {
@@ -65,7 +219,7 @@ fn to_sub(port: u16, vlan: Option<u16>, mac: [u8; 6], session: u16) -> NextHop {
     })
 }
 
-fn state() -> ForwardingState {
+fn state() -> World {
     let mut w = StateWriter::new(PORTS.iter().map(|p| p.mac).collect(), 1);
     w.set_session_counter_slots(4);
     for v in 1..=3 {
@@ -141,11 +295,43 @@ fn state() -> ForwardingState {
     w.bind_session(l2(94), SessionBinding::new(VrId(2)))
         .unwrap();
     for vr in [1, 2] {
+        for p in ["192.0.2.1/32", "2001:db8::1/128"] {
+            w.set_route(
+                VrId(vr),
+                p.parse().unwrap(),
+                RouteSource::Local,
+                NextHop::Local,
+            )
+            .unwrap();
+        }
+    }
+    let mut inbound = Vec::new();
+    for t in &INBOUND {
+        let sa = Arc::new(t.sa());
+        w.set_esp_inbound(t.tunnel(Arc::clone(&sa))).unwrap();
+        inbound.push((sa, t.sa()));
+    }
+    let mut outbound = Vec::new();
+    for (id, t) in &OUTBOUND {
+        let sa = Arc::new(t.sa());
+        w.set_esp_outbound(EspSaId(*id), t.tunnel(Arc::clone(&sa)))
+            .unwrap();
+        outbound.push((sa, t.sa()));
+    }
+    // Into the tunnels of the VR, into another VR's (esp_wrong_vr), into none (esp_no_sa).
+    for (vr, p, id) in [
+        (3, "10.99.0.0/16", 1),
+        (3, "2001:db8:99::/48", 2),
+        (3, "10.97.0.0/16", 3),
+        (3, "10.96.0.0/16", 9),
+        (1, "10.98.0.0/16", 3),
+        (1, "2001:db8:98::/48", 1),
+    ] {
         w.set_route(
             VrId(vr),
-            "192.0.2.1/32".parse().unwrap(),
-            RouteSource::Local,
-            NextHop::Local,
+            p.parse().unwrap(),
+            RouteSource::Static,
+            NextHop::Esp(EspSaId(id)),
         )
         .unwrap();
     }
@@ -170,7 +356,11 @@ fn state() -> ForwardingState {
         w.set_route(VrId(3), p.parse().unwrap(), RouteSource::Static, nh)
             .unwrap();
     }
-    w.commit().unwrap()
+    World {
+        st: w.commit().unwrap(),
+        inbound,
+        outbound,
+    }
 }
 
 fn l2tp_header(session: u16) -> Vec<u8> {
@@ -188,7 +378,234 @@ fn l2tp_header(session: u16) -> Vec<u8> {
     f
 }
 
-fn frame(template: u8, body: &[u8]) -> Vec<u8> {
+/// An IP packet from `src` to `dst` carrying `esp`, in UDP (ports 4500) when `udp`.
+fn outer(src: IpAddr, dst: IpAddr, udp: bool, esp: &[u8]) -> Vec<u8> {
+    let mut l4 = Vec::new();
+    if udp {
+        let len = (esp.len() + 8) as u16;
+        l4.extend_from_slice(&[0x11, 0x94, 0x11, 0x94]);
+        l4.extend_from_slice(&len.to_be_bytes());
+        l4.extend_from_slice(&[0, 0]);
+    }
+    l4.extend_from_slice(esp);
+    let proto = if udp {
+        IpProtocol::Udp
+    } else {
+        IpProtocol::Esp
+    };
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let mut h = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, u8::from(proto), 0, 0];
+            h[2..4].copy_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
+            h.extend_from_slice(&s.octets());
+            h.extend_from_slice(&d.octets());
+            let sum = !checksum::data(&h);
+            h[10..12].copy_from_slice(&sum.to_be_bytes());
+            h.extend_from_slice(&l4);
+            h
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            if udp {
+                let sum = !checksum::combine(&[
+                    checksum::pseudo_header_v6(&s, &d, proto, l4.len() as u32),
+                    checksum::data(&l4),
+                ]);
+                let sum = if sum == 0 { 0xffff } else { sum };
+                l4[6..8].copy_from_slice(&sum.to_be_bytes());
+            }
+            let mut h = vec![0x60, 0, 0, 0];
+            h.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+            h.extend_from_slice(&[u8::from(proto), 64]);
+            h.extend_from_slice(&s.octets());
+            h.extend_from_slice(&d.octets());
+            h.extend_from_slice(&l4);
+            h
+        }
+        _ => unreachable!("tunnels of one family"),
+    }
+}
+
+/// Sets the length (and, for IPv4, the checksum) of the IP header at the start of `ip` to
+/// what they should be, so the fuzzer reaches past the header checks.
+fn fix_ip(ip: &mut [u8]) {
+    match ip.first().map(|b| b >> 4) {
+        Some(4) if ip.len() >= 20 => {
+            let len = ip.len().min(usize::from(u16::MAX)) as u16;
+            ip[2..4].copy_from_slice(&len.to_be_bytes());
+            let ihl = usize::from(ip[0] & 0x0f) * 4;
+            if (20..=ip.len()).contains(&ihl) {
+                ip[10..12].copy_from_slice(&[0, 0]);
+                let sum = !checksum::data(&ip[..ihl]);
+                ip[10..12].copy_from_slice(&sum.to_be_bytes());
+            }
+        }
+        Some(6) if ip.len() >= 40 => {
+            let len = (ip.len() - 40).min(usize::from(u16::MAX)) as u16;
+            ip[4..6].copy_from_slice(&len.to_be_bytes());
+        }
+        _ => {}
+    }
+}
+
+/// A frame for `port`: an Ethernet header to the port's MAC, then `ip`.
+fn eth(port: u16, ip: &[u8]) -> Vec<u8> {
+    let mac = PORTS.get(usize::from(port)).map_or(CORE, |p| p.mac);
+    let mut f = mac.to_vec();
+    f.extend_from_slice(&[2, 0, 0, 0, 0x77, 0x01]);
+    let et: u16 = if ip.first().is_some_and(|b| b >> 4 == 6) {
+        0x86dd
+    } else {
+        0x0800
+    };
+    f.extend_from_slice(&et.to_be_bytes());
+    f.extend_from_slice(ip);
+    f
+}
+
+/// The frame for the input, and the inbound tunnel whose twin sealed it, if one did.
+fn frame(w: &World, template: u8, port: u16, body: &[u8]) -> (Vec<u8>, Option<usize>) {
+    let (flags, rest) = body.split_first().unwrap_or((&0, &[]));
+    match template % 16 {
+        // Raw ESP to one of the router's addresses: IPv4 or IPv6, in UDP or not; the first
+        // byte names an inbound SA's SPI or leaves the body's own.
+        t @ 8..=11 => {
+            let mut e = rest.to_vec();
+            if let (Some(tun), true) = (INBOUND.get(usize::from(flags % 4)), e.len() >= 4) {
+                e[..4].copy_from_slice(&tun.spi.to_be_bytes());
+            }
+            let (src, dst) = if t & 2 == 0 {
+                (IpAddr::V4(PEER), IpAddr::V4(ME))
+            } else {
+                (IpAddr::V6(PEER6), IpAddr::V6(ME6))
+            };
+            (eth(port, &outer(src, dst, t & 1 != 0, &e)), None)
+        }
+        // A genuine ESP packet of an inbound tunnel around the fuzzer's inner packet.
+        t @ 12..=14 => {
+            let i = usize::from(t - 12);
+            let tun = &INBOUND[i];
+            let next_header = match flags % 4 {
+                0 => 4,
+                1 => 41,
+                2 => 59,
+                _ => 17,
+            };
+            let mut inner = rest.to_vec();
+            if flags & 4 != 0 {
+                fix_ip(&mut inner);
+            }
+            let len = inner.len();
+            let mut e = vec![0; HEAD_LEN + len + Sa::tail_len(len)];
+            e[HEAD_LEN..HEAD_LEN + len].copy_from_slice(&inner);
+            w.inbound[i]
+                .1
+                .seal(0, &mut e, len, next_header)
+                .expect("the twin seals");
+            let ip = outer(tun.remote, tun.local, tun.udp.is_some(), &e);
+            (eth(port, &ip), Some(i))
+        }
+        // A plain IP packet (into the VRs' routes through the outbound tunnels).
+        15 => {
+            let mut ip = rest.to_vec();
+            if flags & 1 != 0 {
+                fix_ip(&mut ip);
+            }
+            (eth(port, &ip), None)
+        }
+        t => (frame_access(t, body), None),
+    }
+}
+
+/// The VR a frame without a VLAN tag arriving on `port` is in.
+fn port_vr(port: u16) -> Option<VrId> {
+    match port {
+        0 | 2 => Some(VrId(1)),
+        1 => Some(VrId(2)),
+        _ => None,
+    }
+}
+
+/// Checks a frame that outbound tunnel `i` sealed and the pipeline sent.
+fn check_outbound(w: &World, i: usize, f: &[u8]) {
+    let tun = &OUTBOUND[i].1;
+    let l2 = if f[12..14] == [0x81, 0x00] { 18 } else { 14 };
+    let ip = &f[l2..];
+    let (hlen, proto, tos) = match (tun.local, tun.remote) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            assert_eq!(f[l2 - 2..l2], [0x08, 0x00]);
+            assert_eq!(ip[0], 0x45);
+            assert_eq!(checksum::data(&ip[..20]), 0xffff, "outer IPv4 checksum");
+            assert_eq!(usize::from(u16::from_be_bytes([ip[2], ip[3]])), ip.len());
+            assert_eq!(
+                (&ip[12..16], &ip[16..20]),
+                (&s.octets()[..], &d.octets()[..])
+            );
+            (20, ip[9], ip[1])
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            assert_eq!(f[l2 - 2..l2], [0x86, 0xdd]);
+            assert_eq!(ip[0] >> 4, 6);
+            assert_eq!(
+                usize::from(u16::from_be_bytes([ip[4], ip[5]])) + 40,
+                ip.len()
+            );
+            assert_eq!(
+                (&ip[8..24], &ip[24..40]),
+                (&s.octets()[..], &d.octets()[..])
+            );
+            (40, ip[6], (ip[0] << 4) | (ip[1] >> 4))
+        }
+        _ => unreachable!("tunnels of one family"),
+    };
+    let esp_at = match tun.udp {
+        Some(u) => {
+            assert_eq!(proto, 17);
+            let h = &ip[hlen..hlen + 8];
+            assert_eq!(u16::from_be_bytes([h[0], h[1]]), u.local_port);
+            assert_eq!(u16::from_be_bytes([h[2], h[3]]), u.remote_port);
+            assert_eq!(
+                usize::from(u16::from_be_bytes([h[4], h[5]])),
+                ip.len() - hlen
+            );
+            hlen + 8
+        }
+        None => {
+            assert_eq!(proto, 50);
+            hlen
+        }
+    };
+    let mut e = ip[esp_at..].to_vec();
+    let o = w.outbound[i]
+        .1
+        .open(0, &mut e)
+        .unwrap_or_else(|err| panic!("what tunnel {i} sent does not open: {err}"));
+    let inner = &e[o.payload];
+    let inner_tos = match o.next_header {
+        4 => {
+            assert_eq!(inner[0] >> 4, 4);
+            let ihl = usize::from(inner[0] & 0x0f) * 4;
+            assert_eq!(checksum::data(&inner[..ihl]), 0xffff, "inner IPv4 checksum");
+            assert_eq!(
+                usize::from(u16::from_be_bytes([inner[2], inner[3]])),
+                inner.len()
+            );
+            inner[1]
+        }
+        41 => {
+            assert_eq!(inner[0] >> 4, 6);
+            let plen = usize::from(u16::from_be_bytes([inner[4], inner[5]]));
+            assert_eq!(plen + 40, inner.len());
+            (inner[0] << 4) | (inner[1] >> 4)
+        }
+        n => panic!("next header {n} from an outbound tunnel"),
+    };
+    assert_eq!(tos, inner_tos, "the outer header copies DSCP and ECN");
+    if let Some(d) = tun.dscp {
+        assert_eq!(inner_tos >> 2, d, "the tunnel's DSCP");
+    }
+}
+
+fn frame_access(template: u8, body: &[u8]) -> Vec<u8> {
     let pppoe = |src: [u8; 6], session: u16, et: u16| {
         let mut f = ACCESS.to_vec();
         f.extend_from_slice(&src);
@@ -225,18 +642,46 @@ fn frame(template: u8, body: &[u8]) -> Vec<u8> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    static STATE: OnceLock<ForwardingState> = OnceLock::new();
-    let st = STATE.get_or_init(state);
+    static WORLD: OnceLock<World> = OnceLock::new();
+    let w = WORLD.get_or_init(state);
     let [template, port, body @ ..] = data else {
         return;
     };
-    let f = frame(*template, body);
+    let port = u16::from(*port % 4);
+    let (f, sealed) = frame(w, *template, port, body);
     let Some(mut b) = HeapBuf::from_slice(&f) else {
         return;
     };
-    let port = u16::from(*port % 4);
     let c = WorkerCounters::new(0, PORTS.len());
-    match forward(st, &PORTS, PortId(port), &mut b, &c) {
+    let opened = |w: &World| {
+        w.inbound
+            .iter()
+            .map(|s| s.0.traffic().0)
+            .collect::<Vec<_>>()
+    };
+    let sent = |w: &World| {
+        w.outbound
+            .iter()
+            .map(|s| s.0.traffic().0)
+            .collect::<Vec<_>>()
+    };
+    let (opened_before, sent_before) = (opened(w), sent(w));
+    let v = forward(&w.st, &PORTS, PortId(port), &mut b, &c);
+    if let Some(i) = sealed {
+        let got = opened(w)[i] - opened_before[i];
+        match port_vr(port) {
+            Some(vr) if vr == INBOUND[i].outer_vr => {
+                assert_eq!(got, 1, "a genuine packet of tunnel {i} not opened: {v:?}")
+            }
+            Some(_) => assert_eq!(v, Verdict::Drop(Drop::EspWrongVr)),
+            None => {}
+        }
+    }
+    let sealer = sent(w)
+        .iter()
+        .zip(&sent_before)
+        .position(|(now, before)| now != before);
+    match v {
         Verdict::Tx(p) => {
             let out = PORTS
                 .get(usize::from(p.0))
@@ -253,6 +698,9 @@ fuzz_target!(|data: &[u8]| {
                 b.len() - l2,
                 out.mtu
             );
+            if let Some(i) = sealer {
+                check_outbound(w, i, b.data());
+            }
         }
         Verdict::Punt(p) => {
             for o in [p.at.l3, p.at.ip, p.at.l4, p.at.app, p.at.inner] {
