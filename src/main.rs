@@ -105,6 +105,10 @@ enum BenchCmd {
     /// PPP relays on the workers (PPPoE → L2TP, L2TP → PPPoE) and PPPoE termination beside
     /// plain routing: Mpps and cycles per packet.
     Relay(varouter::bench::relay::Args),
+    /// ESP tunnel mode on one worker: encrypt + route and decrypt + route (AES-GCM,
+    /// ChaCha20-Poly1305) beside plain routing, Gbps and cycles per packet, beside
+    /// `openssl speed` in the same run.
+    Esp(varouter::bench::esp::Args),
 }
 
 fn main() -> ExitCode {
@@ -141,6 +145,9 @@ fn main() -> ExitCode {
         Cmd::Bench {
             which: BenchCmd::Relay(a),
         } => tool(varouter::bench::relay::run(a)),
+        Cmd::Bench {
+            which: BenchCmd::Esp(a),
+        } => tool(varouter::bench::esp::run(a)),
         Cmd::GenRoutes(a) => tool(varouter::bench::gen_routes::run(a)),
         Cmd::Check { profile } => match varouter::load_config(&profile) {
             Ok(cfg) => {

@@ -8,9 +8,11 @@
 //! | `varouter bench publish` | [`publish`] | incremental publication: session binds, neighbour resolutions, visibility delay, memory under churn |
 //! | `varouter bench subscribers` | [`subscribers`] | PPP subscribers over L2TP: setup rate (local RADIUS responder, local users, or a real RADIUS server), control-plane memory per session |
 //! | `varouter bench pppoe` | [`pppoe`] | PPPoE discovery: session setup rate (PADI → PADS) and engine memory per session |
+//! | `varouter bench esp` | [`esp`] | ESP tunnel mode on one worker: encrypt + route and decrypt + route beside plain routing and `Sa::seal`/`open` alone, Gbps and cycles per packet, beside `openssl speed` |
 //! | `varouter bench relay` | [`relay`] | PPP relays (PPPoE → L2TP, L2TP → PPPoE) and PPPoE termination beside plain routing, on one worker: Mpps, cycles per packet, the pipeline alone |
 //! | `varouter gen-routes` | [`gen_routes`] | (tool) a synthetic routing table with the real Internet's prefix-length mix |
 
+pub mod esp;
 pub mod fib;
 pub mod gen_routes;
 pub mod heap;

@@ -289,7 +289,7 @@ pub fn state(n: u16) -> Result<ForwardingState, String> {
 }
 
 /// An IPv4/UDP packet of `len` bytes (at least 28) from `src` to `dst`.
-fn ipv4(src: [u8; 4], dst: [u8; 4], len: usize) -> Vec<u8> {
+pub(crate) fn ipv4(src: [u8; 4], dst: [u8; 4], len: usize) -> Vec<u8> {
     let mut p = vec![0u8; len];
     p[0] = 0x45;
     p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
