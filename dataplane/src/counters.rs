@@ -127,6 +127,10 @@ named_enum! {
         /// The outer packet of an ESP tunnel has no usable route in the outer VR (no
         /// route, or a route into a session or another tunnel).
         EspOuterUnroutable = "esp_outer_unroutable",
+        /// ESP in UDP for an SA of plain ESP, or plain ESP for an SA in UDP (RFC 3948).
+        EspWrongEncap = "esp_wrong_encap",
+        /// ESP in UDP over IPv6 whose UDP checksum is zero or wrong (RFC 8200 §8.1).
+        EspUdpChecksum = "esp_udp_checksum",
     }
 }
 

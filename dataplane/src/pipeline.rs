@@ -752,7 +752,7 @@ fn local_v4<B: PacketBuf>(
         return punt(Punt::Local, Some(vr.id()), at);
     }
     if p.protocol() == IpProtocol::Esp {
-        return esp::input(st, ports, vr, buf, at, udp_off, end, c);
+        return esp::input(st, ports, vr, buf, at, udp_off, end, false, c);
     }
     if p.protocol() != IpProtocol::Udp {
         return local(udp_off);

@@ -1156,3 +1156,54 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_sa_takes_only_its_own_encapsulation_and_ipv6_udp_needs_its_checksum() {
+    let r = Run::new();
+    // Plain ESP for a UDP SA, UDP for a plain SA: refused before decryption, and the
+    // genuine packet in the right form still gets through afterwards.
+    for (t, right_udp, v6) in [
+        (T_UDP4, true, false),
+        (T_V4, false, false),
+        (T_UDP6, true, true),
+        (T_V6, false, true),
+    ] {
+        let peer = peer_sa(t.in_spi);
+        let inner = ip4([10, 2, 0, 7], [10, 1, 0, 5], 64, 0, 8);
+        let esp = seal(&peer, &inner, 4);
+        let frame = |udp: bool| {
+            if v6 {
+                from_peer6(&esp, udp)
+            } else {
+                from_peer4(&esp, udp)
+            }
+        };
+        let (v, _) = r.go(1, &frame(!right_udp));
+        assert_eq!(v, Verdict::Drop(Drop::EspWrongEncap), "SPI {:#x}", t.in_spi);
+        assert_eq!(r.in_sa(t).traffic().0, 0, "nothing decrypted");
+        let (v, _) = r.go(1, &frame(right_udp));
+        assert_eq!(v, Verdict::Tx(PortId(0)), "SPI {:#x}", t.in_spi);
+    }
+    // ESP in UDP over IPv6 with a zero or a wrong checksum.
+    let peer = peer_sa(T_UDP6.in_spi);
+    let inner = ip4([10, 5, 0, 7], [10, 1, 0, 5], 64, 0, 8);
+    // (Sequence number 1 of this SA was taken above.)
+    let _ = seal(&peer, &inner, 4);
+    let good = from_peer6(&seal(&peer, &inner, 4), true);
+    let udp_ck = 14 + 40 + 6;
+    for ck in [[0u8, 0], [good[udp_ck] ^ 0x10, good[udp_ck + 1]]] {
+        let mut bad = good.clone();
+        bad[udp_ck..udp_ck + 2].copy_from_slice(&ck);
+        let (v, _) = r.go(1, &bad);
+        assert_eq!(v, Verdict::Drop(Drop::EspUdpChecksum), "checksum {ck:?}");
+    }
+    // A UDP length past the packet, or below the UDP header.
+    for len in [7u16, 60_000] {
+        let mut bad = good.clone();
+        bad[14 + 40 + 4..14 + 40 + 6].copy_from_slice(&len.to_be_bytes());
+        let (v, _) = r.go(1, &bad);
+        assert_eq!(v, Verdict::Drop(Drop::EspTruncated), "UDP length {len}");
+    }
+    let (v, _) = r.go(1, &good);
+    assert_eq!(v, Verdict::Tx(PortId(0)));
+}

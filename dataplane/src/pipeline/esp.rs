@@ -3,7 +3,8 @@
 //! **Inbound.** ESP (IP protocol 50, or UDP to port 4500 whose payload is not a
 //! NAT-keepalive or IKE) addressed to one of a VR's own addresses: the SPI names the inbound
 //! SA (`esp_unknown_spi`), which must belong to the VR the packet arrived in
-//! (`esp_wrong_vr`); the SA checks the replay window, verifies and decrypts in place and
+//! (`esp_wrong_vr`) and use the encapsulation it came in (`esp_wrong_encap`; ESP in UDP
+//! over IPv6 must also carry a valid UDP checksum, `esp_udp_checksum`); the SA checks the replay window, verifies and decrypts in place and
 //! checks the trailer; the inner IPv4/IPv6 packet is then routed in the SA's VR — and only
 //! there — with no further decapsulation; a payload that is not an IPv4/IPv6 packet of the
 //! family the trailer names is `esp_inner_unsupported`. NAT-keepalives are counted and dropped
@@ -60,7 +61,7 @@ pub(super) fn input_udp<B: PacketBuf>(
 ) -> Verdict {
     let payload = udp + 8;
     match esp_wire::classify_udp_4500(&buf.data()[payload.min(end)..end]) {
-        Udp4500::Esp => input(st, ports, vr, buf, at, payload, end, c),
+        Udp4500::Esp => input(st, ports, vr, buf, at, payload, end, true, c),
         Udp4500::NatKeepalive => Verdict::Drop(Drop::EspNatKeepalive),
         Udp4500::Ike => punt(
             Punt::Local,
@@ -85,10 +86,12 @@ pub(super) fn input<B: PacketBuf>(
     at: Offsets,
     esp: usize,
     end: usize,
+    udp: bool,
     c: &WorkerCounters,
 ) -> Verdict {
     let d = buf.data();
-    if end < esp + esp_wire::HEADER_LEN || end > d.len() {
+    // Too short for header, IV, trailer and ICV: nothing else about it matters.
+    if end < esp + ::esp::sa::MIN_PACKET || end > d.len() {
         return Verdict::Drop(Drop::EspTruncated);
     }
     let spi = u32::from_be_bytes([d[esp], d[esp + 1], d[esp + 2], d[esp + 3]]);
@@ -97,6 +100,11 @@ pub(super) fn input<B: PacketBuf>(
     };
     if t.outer_vr != vr.id() {
         return Verdict::Drop(Drop::EspWrongVr);
+    }
+    // An SA is either plain ESP or ESP in UDP (RFC 3948): the other form is not its
+    // traffic (Linux's xfrm refuses it the same way).
+    if t.udp.is_some() != udp {
+        return Verdict::Drop(Drop::EspWrongEncap);
     }
     let o = match t.sa.open(c.worker, &mut buf.data_mut()[esp..end]) {
         Ok(o) => o,
@@ -149,15 +157,35 @@ pub(super) fn local_v6<B: PacketBuf>(
     let end = (ip + total).min(d.len());
     let l4 = ip + IPV6_HLEN;
     match IpProtocol::from(d[ip + 6]) {
-        IpProtocol::Esp => Some(input(st, ports, vr, buf, at, l4, end, c)),
+        IpProtocol::Esp => Some(input(st, ports, vr, buf, at, l4, end, false, c)),
         IpProtocol::Udp if end >= l4 + 8 => {
             let dport = u16::from_be_bytes([d[l4 + 2], d[l4 + 3]]);
             if dport != esp_wire::UDP_PORT {
                 return None;
             }
             let ulen = usize::from(u16::from_be_bytes([d[l4 + 4], d[l4 + 5]]));
-            let end = if ulen >= 8 { (l4 + ulen).min(end) } else { end };
-            Some(input_udp(st, ports, vr, buf, at, l4, end, c))
+            if ulen < 8 || l4 + ulen > end {
+                return Some(Verdict::Drop(Drop::EspTruncated));
+            }
+            // UDP over IPv6 carries a checksum (RFC 8200 §8.1; RFC 6935's zero-checksum
+            // exception is for tunnels that ask for it, and ESP-in-UDP does not).
+            let (mut src, mut dst) = ([0u8; 16], [0u8; 16]);
+            src.copy_from_slice(&d[ip + 8..ip + 24]);
+            dst.copy_from_slice(&d[ip + 24..ip + 40]);
+            let stored = u16::from_be_bytes([d[l4 + 6], d[l4 + 7]]);
+            let sum = wire::checksum::combine(&[
+                wire::checksum::pseudo_header_v6(
+                    &src.into(),
+                    &dst.into(),
+                    IpProtocol::Udp,
+                    ulen as u32,
+                ),
+                wire::checksum::data(&d[l4..l4 + ulen]),
+            ]);
+            if stored == 0 || sum != 0xffff {
+                return Some(Verdict::Drop(Drop::EspUdpChecksum));
+            }
+            Some(input_udp(st, ports, vr, buf, at, l4, l4 + ulen, c))
         }
         _ => None,
     }
