@@ -13,9 +13,10 @@
 //! MS-CHAPv2, IPCP, IPV6CP: wire format and a per-link engine for the LNS), [`radius`]
 //! (client with accounting, RFC 5176 server), [`subscriber`] (PPP termination on the LNS:
 //! pools, RADIUS use, accounting, subscriber routes); [`packet`] holds the header builders
-//! they share.
+//! they share. [`discovery`] (VR discovery of issue 15, sans-IO, not wired in yet).
 
 pub mod access;
+pub mod discovery;
 pub mod esp;
 pub mod icmp;
 pub mod l2tp;

@@ -1,0 +1,14 @@
+//! VR discovery (seed 001 Fig. 7, issue 15): how a virtual router learns the other VRs of its
+//! VPN across the provider network. The protocol is defined in
+//! `docs/protocols/vr-discovery.md`.
+//!
+//! [`wire`] is the message codec (authenticated encryption with a per-VPN key, replay window),
+//! [`engine`] the sans-IO engine of one router that keeps the configuration map of each local
+//! VR. **Not wired in yet**: no driver, service or profile uses this module; connecting it to
+//! the control core (UDP socket, VR lifecycle, `varouter` display of the maps) and to the L2TP
+//! control channels is later work of issue 15.
+
+pub mod engine;
+pub mod wire;
+
+pub use engine::{Config, ConfigError, Counters, Engine, Event, Transmit};
