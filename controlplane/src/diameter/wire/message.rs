@@ -229,10 +229,7 @@ impl Message {
             return Err(Error::InvalidHdrBits { flags: h.flags() });
         }
         if h.command > MAX_LEN as u32 {
-            return Err(Error::InvalidAvpValue {
-                code: h.command,
-                why: "command code does not fit 24 bits",
-            });
+            return Err(Error::CommandTooLarge { command: h.command });
         }
         let mut out =
             Vec::with_capacity(HEADER_LEN + self.avps.iter().map(Avp::wire_len).sum::<usize>());
@@ -268,20 +265,20 @@ impl Message {
             .iter()
             .filter(move |a| a.code == code && a.vendor.is_none())
     }
-    /// See [`MessageView::check_mandatory`]; `at` in the error is the AVP's index here.
+    /// See [`MessageView::check_mandatory`]; `at` in the error is the AVP's offset in the
+    /// emitted message.
     pub fn check_mandatory(&self, known: impl Fn(u32, Option<u32>) -> bool) -> Result<()> {
-        match self
-            .avps
-            .iter()
-            .enumerate()
-            .find(|(_, a)| a.mandatory && !known(a.code, a.vendor))
-        {
-            Some((i, a)) => Err(Error::AvpUnsupported {
-                at: i,
-                code: a.code,
-                vendor: a.vendor.unwrap_or(0),
-            }),
-            None => Ok(()),
+        let mut at = HEADER_LEN;
+        for a in &self.avps {
+            if a.mandatory && !known(a.code, a.vendor) {
+                return Err(Error::AvpUnsupported {
+                    at,
+                    code: a.code,
+                    vendor: a.vendor.unwrap_or(0),
+                });
+            }
+            at += a.wire_len();
         }
+        Ok(())
     }
 }

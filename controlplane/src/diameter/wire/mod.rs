@@ -84,6 +84,8 @@ pub enum Error {
     NestingTooDeep { at: usize, code: u32, max: usize },
     #[error("AVP {code} with {len} bytes of data is too long to encode")]
     AvpTooLong { code: u32, len: usize },
+    #[error("command code {command} does not fit the 24-bit field")]
+    CommandTooLarge { command: u32 },
     #[error("Diameter message of {len} bytes is too long to encode (max 16777215)")]
     MessageTooLong { len: usize },
 }
@@ -99,6 +101,7 @@ impl Error {
             Error::Truncated { .. }
             | Error::Incomplete { .. }
             | Error::AvpTooLong { .. }
+            | Error::CommandTooLarge { .. }
             | Error::MessageTooLong { .. } => return None,
             Error::UnsupportedVersion { .. } => UNSUPPORTED_VERSION,
             Error::InvalidMessageLength { .. } => INVALID_MESSAGE_LENGTH,
