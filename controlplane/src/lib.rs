@@ -13,9 +13,11 @@
 //! MS-CHAPv2, IPCP, IPV6CP: wire format and a per-link engine for the LNS), [`radius`]
 //! (client with accounting, RFC 5176 server), [`subscriber`] (PPP termination on the LNS:
 //! pools, RADIUS use, accounting, subscriber routes); [`packet`] holds the header builders
-//! they share. [`discovery`] (VR discovery of issue 15, sans-IO, not wired in yet).
+//! they share. [`discovery`] (VR discovery of issue 15, sans-IO, not wired in yet);
+//! [`diameter`] so far holds the Diameter (RFC 6733, RFC 4004) message codec.
 
 pub mod access;
+pub mod diameter;
 pub mod discovery;
 pub mod esp;
 pub mod icmp;
