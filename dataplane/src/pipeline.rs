@@ -40,6 +40,7 @@
 use crate::buffer::PacketBuf;
 use crate::counters::{Drop, Punt, WorkerCounters};
 use crate::punt::{Offsets, PuntTo};
+use std::net::Ipv4Addr;
 use wire::esp as esp_wire;
 
 mod esp;
@@ -996,6 +997,38 @@ fn reframe<B: PacketBuf>(
     buf.prepend(hdr).ok_or(Drop::NoHeadroom)
 }
 
+/// Writes the 20-byte outer IPv4 header of a tunnel (L2TP, ESP) into `h`: no options, DF
+/// set — an atomic datagram, whose ID may be the same for every packet (RFC 6864 §4.1) —
+/// TTL 64, TOS `tos`, total length `total`, and the header checksum.
+#[inline]
+pub(super) fn write_tunnel_ipv4(
+    h: &mut [u8],
+    tos: u8,
+    proto: IpProtocol,
+    total: usize,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+) {
+    h.copy_from_slice(&[
+        0x45, tos, 0, 0, 0, 0, 0x40, 0, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ]);
+    h[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    h[9] = u8::from(proto);
+    h[12..16].copy_from_slice(&src.octets());
+    h[16..20].copy_from_slice(&dst.octets());
+    let sum = !wire::checksum::data(h);
+    h[10..12].copy_from_slice(&sum.to_be_bytes());
+}
+
+/// Writes an 8-byte UDP header of `len` bytes (header included) with a zero checksum.
+#[inline]
+pub(super) fn write_udp_no_checksum(h: &mut [u8], src_port: u16, dst_port: u16, len: usize) {
+    h[0..2].copy_from_slice(&src_port.to_be_bytes());
+    h[2..4].copy_from_slice(&dst_port.to_be_bytes());
+    h[4..6].copy_from_slice(&(len as u16).to_be_bytes());
+    h[6..8].copy_from_slice(&[0, 0]);
+}
+
 /// Sends `len` bytes at `start` into an L2TP session: Ethernet (+VLAN) / IPv4 / UDP / L2TP
 /// data header with the peer's ids / `ff 03` / `proto` (a routed IP packet) or nothing (a
 /// relayed PPP frame, which starts with its protocol field), all written fresh. Counts the
@@ -1026,23 +1059,11 @@ fn l2tp_out<B: PacketBuf>(
     let l2 = ETH_HLEN + if e.vlan.is_some() { 4 } else { 0 };
     let h = reframe(buf, start, len, l2 + outer)?;
     let mut o = write_eth(h, &e.dst_mac, &e.src_mac, e.vlan, ET_IPV4);
-    {
-        let ip = &mut h[o..o + 20];
-        ip.copy_from_slice(&[
-            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        ]);
-        ip[2..4].copy_from_slice(&(outer_len as u16).to_be_bytes());
-        ip[12..16].copy_from_slice(&e.src_ip.octets());
-        ip[16..20].copy_from_slice(&e.dst_ip.octets());
-        let sum = !wire::checksum::data(ip);
-        ip[10..12].copy_from_slice(&sum.to_be_bytes());
-    }
+    let ip = &mut h[o..o + 20];
+    write_tunnel_ipv4(ip, 0, IpProtocol::Udp, outer_len, e.src_ip, e.dst_ip);
     o += 20;
-    h[o..o + 2].copy_from_slice(&e.src_port.to_be_bytes());
-    h[o + 2..o + 4].copy_from_slice(&e.dst_port.to_be_bytes());
-    h[o + 4..o + 6].copy_from_slice(&((outer_len - 20) as u16).to_be_bytes());
     // The UDP checksum is optional over IPv4 (RFC 768; RFC 2661 §8.1 leaves it to the peer).
-    h[o + 6..o + 8].copy_from_slice(&[0, 0]);
+    write_udp_no_checksum(&mut h[o..o + 8], e.src_port, e.dst_port, outer_len - 20);
     o += 8;
     l2tp_wire::emit_data_header(&mut h[o..], e.peer_tunnel, e.peer_session);
     o += l2tp_wire::MIN_HEADER_LEN;

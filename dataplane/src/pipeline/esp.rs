@@ -22,6 +22,7 @@
 //! too), and is counted as TX of both VRs.
 
 use super::{count_vr, ipv4_at, ipv6_at, punt, reframe, send_ip, PortInfo, Verdict};
+use super::{write_tunnel_ipv4, write_udp_no_checksum};
 use super::{ET_IPV4, ET_IPV6};
 use crate::buffer::PacketBuf;
 use crate::counters::{Drop, Punt, WorkerCounters};
@@ -300,20 +301,10 @@ pub(super) fn out<B: PacketBuf>(
     };
     match (t.local, t.remote) {
         (IpAddr::V4(src), IpAddr::V4(dst)) => {
-            // DF set: an atomic datagram, whose ID may be the same for every packet (RFC
-            // 6864 §4.1); without DF every outer packet would need an ID of its own, or a
+            // DF set: without it every outer packet would need an ID of its own, or a
             // router fragmenting two of them would let the peer reassemble one from pieces
-            // of both. RFC 4301 §8.1 lets an SA set DF; the L2TP encapsulation does too.
-            let h = &mut d[..20];
-            h.copy_from_slice(&[
-                0x45, tos, 0, 0, 0, 0, 0x40, 0, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-            ]);
-            h[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-            h[9] = u8::from(proto);
-            h[12..16].copy_from_slice(&src.octets());
-            h[16..20].copy_from_slice(&dst.octets());
-            let sum = !wire::checksum::data(h);
-            h[10..12].copy_from_slice(&sum.to_be_bytes());
+            // of both. RFC 4301 §8.1 lets an SA set DF.
+            write_tunnel_ipv4(&mut d[..20], tos, proto, total, src, dst);
         }
         (IpAddr::V6(src), IpAddr::V6(dst)) => {
             let h = &mut d[..IPV6_HLEN];
@@ -332,10 +323,7 @@ pub(super) fn out<B: PacketBuf>(
     if let Some(u) = t.udp {
         let len = (udp_len + esp_len) as u16;
         let h = &mut d[ip_hlen..ip_hlen + 8];
-        h[0..2].copy_from_slice(&u.local_port.to_be_bytes());
-        h[2..4].copy_from_slice(&u.remote_port.to_be_bytes());
-        h[4..6].copy_from_slice(&len.to_be_bytes());
-        h[6..8].copy_from_slice(&[0, 0]);
+        write_udp_no_checksum(h, u.local_port, u.remote_port, usize::from(len));
         if let (IpAddr::V6(src), IpAddr::V6(dst)) = (t.local, t.remote) {
             // IPv6 needs the UDP checksum (RFC 8200 §8.1); IPv4 sends zero (RFC 3948 §2.1).
             let sum = !wire::checksum::combine(&[
