@@ -4,8 +4,9 @@ use controlcore::{Ctx, Interest, Service};
 use esp::LifetimeState;
 use std::any::Any;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
-use vr::{Change, EspSaId};
+use vr::{Change, EspSaId, EspTunnel};
 
 /// How often lifetimes are checked.
 pub const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -18,9 +19,6 @@ enum Key {
     In(u32),
     Out(EspSaId),
 }
-
-/// One SA as a pass saw it: key, SPI, name, state, (packets, bytes).
-type Seen = (Key, u32, String, LifetimeState, (u64, u64));
 
 /// Counters of the monitor.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -57,70 +55,48 @@ impl EspService {
     pub fn check(&mut self, cx: &mut Ctx<'_>) {
         self.stats.checks += 1;
         let w = cx.writer();
-        let mut states: Vec<Seen> = Vec::new();
-        for t in w.esp_inbound_all() {
-            let k = Key::In(t.sa.spi());
-            states.push((
-                k,
-                t.sa.spi(),
-                t.name.to_string(),
-                t.sa.lifetime_state(),
-                t.sa.traffic(),
-            ));
-        }
-        for (id, t) in w.esp_outbound_all() {
-            let k = Key::Out(id);
-            states.push((
-                k,
-                t.sa.spi(),
-                t.name.to_string(),
-                t.sa.lifetime_state(),
-                t.sa.traffic(),
-            ));
-        }
-        let mut changes = Vec::new();
-        for (k, spi, name, state, (packets, bytes)) in states {
+        let tunnels: Vec<(Key, Arc<EspTunnel>)> = w
+            .esp_inbound_all()
+            .map(|t| (Key::In(t.sa.spi()), Arc::clone(t)))
+            .chain(
+                w.esp_outbound_all()
+                    .map(|(id, t)| (Key::Out(id), Arc::clone(t))),
+            )
+            .collect();
+        for (k, t) in tunnels {
+            let spi = t.sa.spi();
+            let (packets, bytes) = t.sa.traffic();
+            let state = t.sa.lifetime_state();
             match state {
-                LifetimeState::Live => {}
-                LifetimeState::Soft => {
-                    if self.soft_reported.insert((k, spi)) {
-                        self.stats.soft_expired += 1;
-                        tracing::warn!(
-                            sa = %name,
-                            spi = format_args!("{spi:#010x}"),
-                            packets,
-                            bytes,
-                            "ESP SA past its soft lifetime; replace it"
-                        );
-                    }
-                }
+                LifetimeState::Live => continue,
+                LifetimeState::Soft if !self.soft_reported.insert((k, spi)) => continue,
+                LifetimeState::Soft => self.stats.soft_expired += 1,
                 LifetimeState::Hard => {
-                    let t = match k {
-                        Key::In(spi) => cx.writer().esp_inbound(spi),
-                        Key::Out(id) => cx.writer().esp_outbound(id),
-                    };
-                    if let Some(t) = t {
-                        t.sa.expire();
-                    }
+                    t.sa.expire();
                     self.soft_reported.remove(&(k, spi));
                     self.stats.hard_expired += 1;
-                    tracing::warn!(
-                        sa = %name,
-                        spi = format_args!("{spi:#010x}"),
-                        packets,
-                        bytes,
-                        "ESP SA past its hard lifetime; removed"
-                    );
-                    changes.push(match k {
-                        Key::In(spi) => Change::RemoveEspInbound(spi),
-                        Key::Out(id) => Change::RemoveEspOutbound(id),
-                    });
                 }
             }
-        }
-        for c in changes {
-            if let Err(e) = cx.tables().apply_one(&c) {
-                tracing::error!("ESP lifetime: {c}: {e}");
+            let what = if state == LifetimeState::Soft {
+                "ESP SA past its soft lifetime; replace it"
+            } else {
+                "ESP SA past its hard lifetime; removed"
+            };
+            tracing::warn!(
+                sa = %t.name,
+                spi = format_args!("{spi:#010x}"),
+                packets,
+                bytes,
+                "{what}"
+            );
+            if state == LifetimeState::Hard {
+                let c = match k {
+                    Key::In(spi) => Change::RemoveEspInbound(spi),
+                    Key::Out(id) => Change::RemoveEspOutbound(id),
+                };
+                if let Err(e) = cx.tables().apply_one(&c) {
+                    tracing::error!("ESP lifetime: {c}: {e}");
+                }
             }
         }
     }
