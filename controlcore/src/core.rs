@@ -21,6 +21,7 @@ use dataplane::pipeline::{forward, originate, PortInfo, Verdict};
 use dataplane::punt::{Inject, InjectRing, Offsets, PuntTo, Punted};
 use vr::{ForwardingState, PortId, Publisher, StateWriter, TableHandle, VrId};
 
+use crate::latency::LatencyHistogram;
 use crate::service::{Ctx, Event, EventKind, Interest, Outbox, PuntView, Service, ServiceId};
 use crate::sockets::Sockets;
 use crate::timers::Timers;
@@ -86,6 +87,12 @@ pub struct CoreStats {
     pub publications: u64,
     /// Longest time from a table change to its publication.
     pub max_publish_delay: Duration,
+    /// Time spent committing and swapping in published versions, all of them.
+    pub publish_time: Duration,
+    /// The last publication's commit-and-swap time.
+    pub last_publish_time: Duration,
+    /// Busy time of each run-loop iteration (filled by [`crate::run`]).
+    pub loop_busy: LatencyHistogram,
 }
 
 enum Work {
@@ -515,13 +522,17 @@ impl<B: PacketBuf> Core<B> {
     /// Publishes what changed as a new version (nothing when nothing changed), and frees
     /// old versions no worker holds. Returns true when a version was published.
     pub fn publish(&mut self) -> bool {
+        let t0 = Instant::now();
         let Some(st) = self.writer.commit() else {
             self.publisher.reclaim();
             return false;
         };
         self.publisher.publish(st);
         self.current = self.publisher.current();
+        let took = t0.elapsed();
         self.stats.publications += 1;
+        self.stats.publish_time += took;
+        self.stats.last_publish_time = took;
         if let Some(t) = self.dirty_since.take() {
             self.stats.max_publish_delay = self.stats.max_publish_delay.max(t.elapsed());
         }

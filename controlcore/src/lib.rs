@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod core;
+pub mod latency;
 pub mod run;
 pub mod service;
 pub mod sockets;
@@ -30,6 +31,7 @@ pub use dataplane::counters::Punt;
 pub use dataplane::punt::{Offsets, PuntTo};
 
 pub use crate::core::{Core, CoreError, CoreStats, ORIGINATED};
+pub use latency::LatencyHistogram;
 pub use run::{
     run, Backend, Flow, RunError, RunOptions, RunReport, Supervisor, Unsupervised, WorkerIo,
 };

@@ -210,6 +210,7 @@ pub fn run<Bk: Backend>(
         busy += core.poll_sockets(now);
         let flow = sup.tick(&mut core, &counters, now);
         core.publish();
+        core.stats.loop_busy.observe(now.elapsed());
         if flow == Flow::Stop || stop.load(Ordering::Relaxed) || backend.workers_finished() {
             break;
         }
