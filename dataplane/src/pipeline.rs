@@ -113,6 +113,24 @@ fn count_vr(entry: &VrEntry, c: &WorkerCounters, which: usize) {
     }
 }
 
+/// Counts a packet of `bytes` into the VR (`RX`, `RX_BYTES`).
+#[inline]
+fn count_vr_rx(entry: &VrEntry, c: &WorkerCounters, bytes: usize) {
+    if let Some(line) = entry.counters.worker(c.worker) {
+        line.bump(vr_counter::RX, 1);
+        line.bump(vr_counter::RX_BYTES, bytes as u64);
+    }
+}
+
+/// Counts a packet of `bytes` the VR sent (`TX`, `TX_BYTES`).
+#[inline]
+fn count_vr_tx(entry: &VrEntry, c: &WorkerCounters, bytes: usize) {
+    if let Some(line) = entry.counters.worker(c.worker) {
+        line.bump(vr_counter::TX, 1);
+        line.bump(vr_counter::TX_BYTES, bytes as u64);
+    }
+}
+
 /// Runs one packet through the pipeline. `in_port` is where it arrived.
 #[inline]
 pub fn forward<B: PacketBuf>(
@@ -165,7 +183,7 @@ pub fn forward<B: PacketBuf>(
             let Some(entry) = st.vr(vr) else {
                 return Verdict::Drop(Drop::TableInconsistent);
             };
-            count_vr(entry, c, vr_counter::RX);
+            count_vr_rx(entry, c, buf.len());
             let v = match et {
                 ET_IPV4 => ipv4(st, ports, entry, buf, vlan, l3, l3, c),
                 ET_IPV6 => ipv6(st, ports, entry, buf, vlan, l3, l3, c),
@@ -399,13 +417,13 @@ fn send_ip<B: PacketBuf>(
             let proto = ppp_protocol_of(ethertype);
             let sessions = &st.session_counters;
             let r = l2tp_out(ports, sessions, buf, l3, ip_len, Some(proto), &e, c);
-            return sent(r, vr, c);
+            return sent(r, vr, c, buf.len());
         }
         NextHop::Pppoe(e) => {
             let proto = ppp_protocol_of(ethertype);
             let sessions = &st.session_counters;
             let r = pppoe_out(ports, sessions, buf, l3, ip_len, Some(proto), &e, c);
-            return sent(r, vr, c);
+            return sent(r, vr, c, buf.len());
         }
         NextHop::Esp(id) => return esp::out(st, ports, vr, buf, l3, ip_len, ethertype, id, c),
         _ => return Verdict::Drop(Drop::TableInconsistent),
@@ -431,7 +449,7 @@ fn send_ip<B: PacketBuf>(
             Offsets::ip(vlan, l2, hdr),
         );
     }
-    count_vr(vr, c, vr_counter::TX);
+    count_vr_tx(vr, c, buf.len());
     Verdict::Tx(port)
 }
 
@@ -542,7 +560,7 @@ fn mpls_at<B: PacketBuf>(
             let Some(vr) = st.vr(VrId(vr)) else {
                 return Verdict::Drop(Drop::TableInconsistent);
             };
-            count_vr(vr, c, vr_counter::RX);
+            count_vr_rx(vr, c, buf.len());
             let ip = l3 + 4;
             let v = match buf.data().get(ip).map(|b| b >> 4) {
                 Some(4) => {
@@ -851,10 +869,10 @@ fn acf_len(frame: &[u8]) -> usize {
 /// The verdict of a session encapsulation (`l2tp_out`, `pppoe_out`) of a packet routed in
 /// `vr`: counted as the VR's TX when sent.
 #[inline]
-fn sent(r: Result<PortId, Drop>, vr: &VrEntry, c: &WorkerCounters) -> Verdict {
+fn sent(r: Result<PortId, Drop>, vr: &VrEntry, c: &WorkerCounters, bytes: usize) -> Verdict {
     match r {
         Ok(port) => {
-            count_vr(vr, c, vr_counter::TX);
+            count_vr_tx(vr, c, bytes);
             Verdict::Tx(port)
         }
         Err(d) => Verdict::Drop(d),
@@ -921,7 +939,7 @@ fn pppoe<B: PacketBuf>(
             );
             let other = vr.id() != access.id();
             if other {
-                count_vr(vr, c, vr_counter::RX);
+                count_vr_rx(vr, c, buf.len());
             }
             let v = if proto == ppp::protocol::IPV4 {
                 ipv4_at(st, ports, vr, buf, Offsets::ip(vlan, l3, ip), c, false)
@@ -960,7 +978,7 @@ fn relay_ppp<B: PacketBuf>(
         // The writer relays only through session next hops.
         _ => Err(Drop::TableInconsistent),
     };
-    sent(r, vr, c)
+    sent(r, vr, c, buf.len())
 }
 
 /// Writes Ethernet (+VLAN) with source MAC `src`, destination `dst` and EtherType `et` into

@@ -419,7 +419,8 @@ fn discovery_is_punted_in_the_interface_vr() {
 fn terminated_ipv4_is_routed_in_the_session_vr() {
     let r = Run::new();
     let ip = ip4([100, 64, 0, 17], [10, 1, 0, 5], 64, 30);
-    let (v, out) = r.go(0, &pppoe(SUB_A, Some(100), 0x11, &ppp(0x0021, &ip)));
+    let frame = pppoe(SUB_A, Some(100), 0x11, &ppp(0x0021, &ip));
+    let (v, out) = r.go(0, &frame);
     assert_eq!(v, Verdict::Tx(PortId(1)));
     let mut want = eth(CE, CORE, None, 0x0800);
     want.extend(ip4_forwarded(&ip));
@@ -432,6 +433,9 @@ fn terminated_ipv4_is_routed_in_the_session_vr() {
     assert_eq!(r.vr(ACCESS_VR, vr_counter::RX), 1);
     assert_eq!(r.vr(ISP_VR, vr_counter::RX), 1);
     assert_eq!(r.vr(ISP_VR, vr_counter::TX), 1);
+    // Bytes: the frame as it arrived into the access VR, as it left the ISP VR.
+    assert_eq!(r.vr(ACCESS_VR, vr_counter::RX_BYTES), frame.len() as u64);
+    assert_eq!(r.vr(ISP_VR, vr_counter::TX_BYTES), out.len() as u64);
     // A padded short frame: LENGTH says where the PPP frame ends; the padding goes.
     let small = ip4([100, 64, 0, 17], [10, 1, 0, 5], 64, 0);
     let mut f = pppoe(SUB_A, Some(100), 0x11, &ppp(0x0021, &small));

@@ -91,6 +91,10 @@ pub mod vr_counter {
     pub const TX: usize = 1;
     /// Packets of the VR dropped by the pipeline (no route, blackhole, TTL, MTU, ...).
     pub const DROP: usize = 2;
+    /// Bytes of the packets counted in [`RX`]: the frame as it was when classified.
+    pub const RX_BYTES: usize = 3;
+    /// Bytes of the packets counted in [`TX`]: the frame as it leaves.
+    pub const TX_BYTES: usize = 4;
 }
 
 /// One VR's traffic counters: one [`CounterLine`] per worker.

@@ -189,6 +189,13 @@ impl VrRegistry {
         Ok(vr)
     }
 
+    /// Changes a VR's tenant.
+    pub fn set_tenant(&mut self, id: VrId, tenant: &str) -> Result<(), RegistryError> {
+        let v = self.vrs.get_mut(&id).ok_or(RegistryError::UnknownVr(id))?;
+        v.tenant = tenant.to_string();
+        Ok(())
+    }
+
     /// The VR with this id.
     pub fn get(&self, id: VrId) -> Option<&VirtualRouter> {
         self.vrs.get(&id)

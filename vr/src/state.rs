@@ -338,6 +338,9 @@ pub enum Change {
     AddVr(VirtualRouter),
     /// Delete a VR with its routes, interface and session bindings and pop labels.
     RemoveVr(VrId),
+    /// Hand a VR to another tenant (delegation): only its identity changes; its tables,
+    /// bindings, sessions and counters stay.
+    SetTenant(VrId, String),
     /// Bind an interface.
     Bind(IfKey, IfBinding),
     /// Unbind an interface.
@@ -390,6 +393,7 @@ impl fmt::Display for Change {
         match self {
             Change::AddVr(v) => write!(f, "add VR {} ({})", v.name, v.id),
             Change::RemoveVr(v) => write!(f, "remove {v}"),
+            Change::SetTenant(v, t) => write!(f, "{v} now belongs to tenant `{t}`"),
             Change::Bind(k, b) => write!(f, "bind {k} to {b}"),
             Change::Unbind(k) => write!(f, "unbind {k}"),
             Change::SetRoute {
@@ -562,6 +566,18 @@ impl StateWriter {
                 counters: Arc::new(VrCounters::new(self.workers)),
             },
         );
+        self.dirty_vrs.insert(id);
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Changes the tenant of a VR (delegation); nothing else of it changes.
+    pub fn set_tenant(&mut self, id: VrId, tenant: &str) -> Result<(), StateError> {
+        let st = self.vrs.get_mut(&id).ok_or(StateError::UnknownVr(id))?;
+        let mut info = (*st.info).clone();
+        info.tenant = tenant.to_string();
+        self.registry.set_tenant(id, tenant)?;
+        st.info = Arc::new(info);
         self.dirty_vrs.insert(id);
         self.changed = true;
         Ok(())
@@ -1081,6 +1097,7 @@ impl StateWriter {
         let r = match c {
             Change::AddVr(v) => self.add_vr(v.clone()),
             Change::RemoveVr(id) => self.remove_vr(*id).map(|_| ()),
+            Change::SetTenant(id, t) => self.set_tenant(*id, t),
             Change::Bind(k, b) => self.bind_interface(*k, *b),
             Change::Unbind(k) => self.unbind_interface(k).map(|_| ()),
             Change::SetRoute {
@@ -1357,6 +1374,11 @@ impl<'a> Model<'a> {
                 self.names.insert(v.name.clone(), Some(v.id));
                 // A VR created here starts without routes.
                 self.routes.retain(|(vr, _, _), _| *vr != v.id);
+            }
+            Change::SetTenant(id, _) => {
+                if !self.vr(*id) {
+                    return Err(StateError::UnknownVr(*id));
+                }
             }
             Change::RemoveVr(id) => {
                 let Some(name) = self.vr_name(*id) else {
@@ -1981,6 +2003,32 @@ mod tests {
         assert!(before.vr(VrId(9)).unwrap().lookup4(0x0a00_0101).is_some());
         // The name and id can be used again.
         w.add_vr(vr(9, "C")).unwrap();
+    }
+
+    #[test]
+    fn a_new_tenant_keeps_the_vrs_tables_and_counters() {
+        let mut w = writer();
+        let before = w.commit().unwrap();
+        let e0 = before.vr(VrId(7)).unwrap();
+        e0.counters.worker(0).unwrap().bump(0, 5);
+        assert_eq!(
+            w.apply(&[Change::SetTenant(VrId(99), "x".into())])
+                .unwrap_err()
+                .1,
+            StateError::UnknownVr(VrId(99))
+        );
+        w.apply(&[Change::SetTenant(VrId(7), "carrier-b".into())])
+            .unwrap();
+        let after = w.commit().unwrap();
+        let e1 = after.vr(VrId(7)).unwrap();
+        assert_eq!(e1.info.tenant, "carrier-b");
+        assert_eq!(w.registry().get(VrId(7)).unwrap().tenant, "carrier-b");
+        assert!(
+            Arc::ptr_eq(&e0.fib4, &e1.fib4),
+            "the FIB is shared, not rebuilt"
+        );
+        assert!(Arc::ptr_eq(&e0.counters, &e1.counters));
+        assert_eq!(e1.counters.total(0), 5);
     }
 
     #[test]

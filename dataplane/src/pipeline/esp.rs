@@ -21,7 +21,9 @@
 //! then sent like any packet the router originates in the outer VR (labels pushed there
 //! too), and is counted as TX of both VRs.
 
-use super::{count_vr, ipv4_at, ipv6_at, punt, reframe, send_ip, PortInfo, Verdict};
+use super::{
+    count_vr, count_vr_rx, count_vr_tx, ipv4_at, ipv6_at, punt, reframe, send_ip, PortInfo, Verdict,
+};
 use super::{write_tunnel_ipv4, write_udp_no_checksum};
 use super::{ET_IPV4, ET_IPV6};
 use crate::buffer::PacketBuf;
@@ -116,7 +118,7 @@ pub(super) fn input<B: PacketBuf>(
     };
     let other = inner.id() != vr.id();
     if other {
-        count_vr(inner, c, vr_counter::RX);
+        count_vr_rx(inner, c, buf.len());
     }
     buf.trim(esp + o.payload.end);
     let ip = esp + o.payload.start;
@@ -336,7 +338,7 @@ pub(super) fn out<B: PacketBuf>(
     }
     let v = send_ip(st, ports, outer_vr, buf, 0, total, 64, outer_et, nh, c);
     if matches!(v, Verdict::Tx(_)) && outer_vr.id() != vr.id() {
-        count_vr(vr, c, vr_counter::TX);
+        count_vr_tx(vr, c, buf.len());
     }
     v
 }
