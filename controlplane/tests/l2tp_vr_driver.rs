@@ -170,3 +170,37 @@ fn role_switch_drains_tunnels_then_changes_role() {
         .iter()
         .any(|c| matches!(c, TableChange::Unbind { .. })));
 }
+
+#[test]
+fn operators_list_and_clear_tunnels_and_sessions() {
+    use controlplane::l2tp::engine::{SessionState, TunnelState};
+    let mut n = net(vec![LAC_IP]);
+    n.run(20, Duration::from_millis(50));
+    let t = n.lns.tunnels(VrId(5));
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].state, Some(TunnelState::Established));
+    assert_eq!(t[0].peer.map(|p| p.ip()), Some(LAC_IP.into()));
+    assert_eq!(t[0].sessions.len(), 1);
+    assert_eq!(t[0].sessions[0].1, Some(SessionState::Established));
+    assert!(n.lns.tunnels(VrId(6)).is_empty(), "no endpoint, no tunnels");
+    // A CDN for the session: gone on both sides, the tunnel stays.
+    let (tid, sid) = (t[0].id, t[0].sessions[0].0);
+    assert!(!n.lns.close_session(n.now, VrId(5), tid, sid + 1));
+    assert!(n.lns.close_session(n.now, VrId(5), tid, sid));
+    n.run(10, Duration::from_millis(50));
+    assert_eq!(n.lns.occupancy(), vec![(VrId(5), 1, 0)]);
+    assert_eq!(n.lac.occupancy(), vec![(VrId(1), 1, 0)]);
+    // A StopCCN for the tunnel: the LAC sees it close too.
+    assert!(!n.lns.close_tunnel(n.now, VrId(5), tid.wrapping_add(1)));
+    assert!(!n.lns.close_tunnel(n.now, VrId(6), tid));
+    assert!(n.lns.close_tunnel(n.now, VrId(5), tid));
+    n.run(5, Duration::from_millis(50));
+    assert_eq!(
+        n.lac
+            .tunnels(VrId(1))
+            .iter()
+            .filter(|t| t.state == Some(TunnelState::Established))
+            .count(),
+        0
+    );
+}

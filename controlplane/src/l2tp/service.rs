@@ -363,6 +363,18 @@ impl L2tpService {
             .list(now, None, limit, &|slot| w.session_traffic(slot))
     }
 
+    /// The PPP subscribers of one VR (at most `limit`).
+    pub fn subscriber_list_of(
+        &self,
+        w: &StateWriter,
+        now: Instant,
+        vr: VrId,
+        limit: usize,
+    ) -> Vec<SubscriberView> {
+        self.subs
+            .list(now, Some(vr), limit, &|slot| w.session_traffic(slot))
+    }
+
     /// Makes the VRs' subscriber settings those of `cfgs` (reload): sockets of VRs whose
     /// RADIUS settings changed are reopened; subscribers of VRs that keep terminating PPP
     /// stay up with their addresses.
@@ -388,6 +400,22 @@ impl L2tpService {
         };
         self.pump(cx);
         n
+    }
+
+    /// Clears one of `vr`'s tunnels (operator command): StopCCN; its sessions (and their
+    /// subscribers) end with it. False when there is no such tunnel.
+    pub fn clear_tunnel(&mut self, cx: &mut Ctx<'_>, vr: VrId, tunnel: u16) -> bool {
+        let ok = self.eps.close_tunnel(cx.now, vr, tunnel);
+        self.pump(cx);
+        ok
+    }
+
+    /// Clears one L2TP session of `vr` (operator command): CDN. A PPP subscriber on it is
+    /// better ended with [`L2tpService::disconnect_subscriber`] (accounting Stop first).
+    pub fn clear_session(&mut self, cx: &mut Ctx<'_>, vr: VrId, tunnel: u16, session: u16) -> bool {
+        let ok = self.eps.close_session(cx.now, vr, tunnel, session);
+        self.pump(cx);
+        ok
     }
 
     /// Ends one subscriber (operator command): accounting Stop (Admin-Reset), CDN.

@@ -27,7 +27,7 @@ use vr::VrId;
 use wire::l2tp::UDP_PORT;
 use wire::{IpProtocol, Ipv4Packet, UdpPacket, UdpRepr};
 
-use crate::l2tp::engine::{CallParams, Config, Engine, Event, Role};
+use crate::l2tp::engine::{CallParams, Config, Engine, Event, Role, SessionState};
 
 /// How long a role switch waits for tunnels to close before replacing the engine anyway.
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(35);
@@ -174,6 +174,19 @@ impl Endpoint {
             }
         }
     }
+}
+
+/// A tunnel as an operator lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TunnelView {
+    /// Our tunnel id.
+    pub id: u16,
+    /// The peer's address and UDP port.
+    pub peer: Option<SocketAddr>,
+    /// Control connection state.
+    pub state: Option<crate::l2tp::engine::TunnelState>,
+    /// Our session ids and their states.
+    pub sessions: Vec<(u16, Option<SessionState>)>,
 }
 
 /// Which timer of a VR's endpoint.
@@ -641,6 +654,44 @@ impl VrEndpoints {
         // next `drain`; its timers are disarmed.
         self.add(cfg, now);
         self.stats.role_switches += 1;
+    }
+
+    /// `vr`'s tunnels for an operator's listing, by tunnel id.
+    pub fn tunnels(&self, vr: VrId) -> Vec<TunnelView> {
+        let Some(ep) = self.eps.get(&vr) else {
+            return Vec::new();
+        };
+        let mut v: Vec<TunnelView> = ep
+            .engine
+            .tunnel_ids()
+            .map(|t| TunnelView {
+                id: t,
+                peer: ep.engine.tunnel_peer(t),
+                state: ep.engine.tunnel_state(t),
+                sessions: {
+                    let mut s: Vec<(u16, Option<SessionState>)> = ep
+                        .engine
+                        .session_ids(t)
+                        .into_iter()
+                        .map(|s| (s, ep.engine.session_state(t, s)))
+                        .collect();
+                    s.sort_by_key(|x| x.0);
+                    s
+                },
+            })
+            .collect();
+        v.sort_by_key(|t| t.id);
+        v
+    }
+
+    /// Clears one of `vr`'s tunnels (StopCCN, result 1: general request to clear); its
+    /// sessions go down with it. False when there is no such tunnel.
+    pub fn close_tunnel(&mut self, now: Instant, vr: VrId, tunnel: u16) -> bool {
+        let Some(ep) = self.eps.get_mut(&vr) else {
+            return false;
+        };
+        self.touched.insert(vr);
+        ep.engine.close_tunnel(now, tunnel).is_ok()
     }
 
     /// The peer (address and UDP port) of one of `vr`'s tunnels.
