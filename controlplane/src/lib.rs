@@ -14,8 +14,10 @@
 //! (client with accounting, RFC 5176 server), [`subscriber`] (PPP termination on the LNS:
 //! pools, RADIUS use, accounting, subscriber routes); [`packet`] holds the header builders
 //! they share. [`discovery`] (VR discovery of issue 15, sans-IO, not wired in yet);
-//! [`diameter`] so far holds the Diameter (RFC 6733, RFC 4004) message codec.
+//! [`diameter`] holds the Diameter (RFC 6733, RFC 4004) message codec and the peer engine with
+//! its TCP driver.
 
+pub mod aaa;
 pub mod access;
 pub mod diameter;
 pub mod discovery;
