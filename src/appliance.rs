@@ -58,6 +58,9 @@ pub enum RunError {
     /// The run loop failed.
     #[error(transparent)]
     Run(#[from] controlcore::RunError),
+    /// The management API could not start.
+    #[error("{0}")]
+    Management(String),
 }
 
 /// Per-flow results.
@@ -271,7 +274,30 @@ pub fn run_with_reload(
             StopWhen::Flag
         },
     };
+    // The management API (its own thread) when the profile has one; it works on the
+    // profile file, so it needs to know where that is.
+    let mut api = None;
+    let mgmt = match (&cfg.management, &reload) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(RunError::Management(
+                "the management API needs the profile file it was loaded from".into(),
+            ))
+        }
+        (Some(m), Some(r)) => {
+            let (t, link) =
+                crate::mgmt::Management::start(cfg, &r.path).map_err(RunError::Management)?;
+            eprintln!(
+                "varouter: management API on {}://{}",
+                if m.tls.is_some() { "https" } else { "http" },
+                t.local_addr
+            );
+            api = Some(t);
+            Some(link)
+        }
+    };
     let mut sup = AppSupervisor::new(cfg.clone(), opts.stats_every, reload);
+    sup.mgmt = mgmt;
     if let Some(c) = cfg.control_core {
         crate::backend::soft::pin(Some(c));
     }
@@ -284,6 +310,7 @@ pub fn run_with_reload(
         {
             let mut b = crate::backend::dpdk::DpdkBackend::new(cfg)?;
             let report = controlcore::run(&mut b, writer, services, &run_opts, stop, &mut sup)?;
+            drop(api);
             drop(b);
             let mut s = summary(&sup.running, report, &[]);
             s.subscribers = std::mem::take(&mut sup.subscribers);
@@ -296,6 +323,7 @@ pub fn run_with_reload(
     }
     let mut b = SoftBackend::new(cfg)?;
     let report = controlcore::run(&mut b, writer, services, &run_opts, stop, &mut sup)?;
+    drop(api);
     let mut s = summary(&sup.running, report, &b.mem_stats);
     s.subscribers = std::mem::take(&mut sup.subscribers);
     s.subscriber_vrs = std::mem::take(&mut sup.subscriber_vrs);
@@ -320,6 +348,8 @@ pub struct AppSupervisor {
     /// Relayed subscribers as last listed, and how many in all.
     pub relayed: (Vec<RelayView>, usize),
     last_listing: Instant,
+    /// The management API's control side, when it runs.
+    pub mgmt: Option<crate::mgmt::exec::MgmtLink>,
 }
 
 impl AppSupervisor {
@@ -338,6 +368,7 @@ impl AppSupervisor {
             subscriber_vrs: Vec::new(),
             relayed: (Vec::new(), 0),
             last_listing: now,
+            mgmt: None,
         }
     }
 }
@@ -347,8 +378,14 @@ impl<B: PacketBuf> Supervisor<B> for AppSupervisor {
         if let Some(r) = &self.reload {
             if r.requested.swap(false, Ordering::Relaxed) {
                 let path = r.path.clone();
-                crate::reload::reload(core, &mut self.running, &path, now);
+                let o = crate::reload::reload(core, &mut self.running, &path, now);
+                if let (crate::reload::Outcome::Applied(_), Some(m)) = (o, &mut self.mgmt) {
+                    m.reloaded(&self.running);
+                }
             }
+        }
+        if let Some(m) = &mut self.mgmt {
+            m.tick(core, &mut self.running, counters, now);
         }
         if now.duration_since(self.last_listing) >= Duration::from_secs(1) {
             self.last_listing = now;

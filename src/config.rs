@@ -29,7 +29,49 @@ pub struct Config {
     pub flows: Vec<FlowCfg>,
     /// DPDK settings (used when ports have the `dpdk` backend).
     pub dpdk: DpdkCfg,
+    /// The management API, when the profile has one.
+    pub management: Option<ManagementCfg>,
 }
+
+/// The management API (the profile's `management:` section).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagementCfg {
+    /// Listening address.
+    pub listen: std::net::SocketAddr,
+    /// HTTPS certificate and key files (resolved against the profile's directory).
+    pub tls: Option<TlsCfg>,
+    /// The carrier's own tenant (revoked VRs go back to it).
+    pub owner: String,
+    /// JSON-lines audit file (resolved), or none (stderr).
+    pub audit_log: Option<PathBuf>,
+    /// Principals.
+    pub principals: Vec<PrincipalCfg>,
+}
+
+/// TLS files of the management API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsCfg {
+    /// Certificate chain, PEM.
+    pub cert: PathBuf,
+    /// Private key, PEM.
+    pub key: PathBuf,
+}
+
+/// One API principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalCfg {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: crate::mgmt::scope::Role,
+    /// Tenant it is limited to (tenant-admin: always; read-only: optional).
+    pub tenant: Option<String>,
+    /// argon2id PHC string of its token.
+    pub token_hash: String,
+}
+
+/// Default `management.owner`.
+pub const DEFAULT_OWNER: &str = "carrier";
 
 /// DPDK settings of a profile (the `dpdk:` section).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,13 +4,16 @@
 //! validation ([`profile`], [`config`]), what a profile asks of the forwarding state
 //! ([`tables`]) and of the protocol services ([`services`]), port backends brought up from
 //! a profile ([`backend`]), running it on the control core's loop ([`appliance`]) and
-//! reloading it live ([`reload`]). The `varouter` binary is a thin CLI over it; the
+//! reloading it live ([`reload`]), and managing it over HTTP ([`mgmt`], with the
+//! [`ctl`] client). The `varouter` binary is a thin CLI over it; the
 //! benchmarks live in [`bench`].
 
 pub mod appliance;
 pub mod backend;
 pub mod bench;
 pub mod config;
+pub mod ctl;
+pub mod mgmt;
 pub mod profile;
 pub mod reload;
 pub mod services;

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use varouter::appliance::{format_summary, RunOptions};
 
+mod vpndb_cli;
+
 /// The system allocator, counting live bytes for `varouter bench subscribers` (control-plane
 /// memory per session). Counting is off unless a benchmark turns it on
 /// ([`varouter::bench::heap::enable`]); off, it costs one relaxed load per call.
@@ -85,6 +87,14 @@ enum Cmd {
     },
     /// Print a synthetic routing table with the prefix-length mix of the real Internet.
     GenRoutes(varouter::bench::gen_routes::Args),
+    /// The management API's command-line client (docs/api.md).
+    Ctl(varouter::ctl::CtlArgs),
+    /// Read an API token on stdin and print its argon2id PHC string (for a principal's
+    /// `token_hash` in the profile's `management` section).
+    HashToken,
+    /// The mobile VPN's database (seed 003): import, export, list profiles (SQLite or
+    /// PostgreSQL).
+    Vpndb(vpndb_cli::VpndbArgs),
 }
 
 #[derive(Subcommand)]
@@ -109,6 +119,9 @@ enum BenchCmd {
     /// ChaCha20-Poly1305) beside plain routing, Gbps and cycles per packet, beside
     /// `openssl speed` in the same run.
     Esp(varouter::bench::esp::Args),
+    /// Management API: route add/delete transactions per second against a running
+    /// appliance, and their request→reply latency (the reply follows the publish).
+    Api(varouter::ctl::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -148,7 +161,26 @@ fn main() -> ExitCode {
         Cmd::Bench {
             which: BenchCmd::Esp(a),
         } => tool(varouter::bench::esp::run(a)),
+        Cmd::Bench {
+            which: BenchCmd::Api(a),
+        } => tool(varouter::ctl::bench::run(a)),
         Cmd::GenRoutes(a) => tool(varouter::bench::gen_routes::run(a)),
+        Cmd::Ctl(a) => varouter::ctl::main(a),
+        Cmd::HashToken => {
+            let mut t = String::new();
+            if let Err(e) = std::io::stdin().read_line(&mut t) {
+                eprintln!("varouter: hash-token: {e}");
+                return ExitCode::FAILURE;
+            }
+            let t = t.trim_end_matches(['\r', '\n']);
+            if t.is_empty() {
+                eprintln!("varouter: hash-token: no token on stdin");
+                return ExitCode::FAILURE;
+            }
+            println!("{}", varouter::mgmt::auth::hash_token(t));
+            ExitCode::SUCCESS
+        }
+        Cmd::Vpndb(a) => tool(vpndb_cli::run(a)),
         Cmd::Check { profile } => match varouter::load_config(&profile) {
             Ok(cfg) => {
                 println!(
@@ -188,7 +220,9 @@ fn main() -> ExitCode {
             }
             let opts = RunOptions {
                 duration: duration.map(Duration::from_secs_f64),
-                until_inputs_finished: true,
+                // An appliance with a management API runs until it is stopped: changes
+                // may still come when its generator flows are done.
+                until_inputs_finished: cfg.management.is_none(),
                 stats_every: (stats_interval > 0.0)
                     .then(|| Duration::from_secs_f64(stats_interval)),
             };

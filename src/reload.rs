@@ -8,9 +8,9 @@
 //!   flag), cores, the DPDK EAL settings, the label range, the generator flows — is named,
 //!   and then nothing is applied: the running state stays exactly as it was.
 //! * Everything else is applied live, all or nothing: VRs added and removed (a VR whose
-//!   name, VPN id or tenant changed is re-created), interface ↔ VR bindings, addresses,
-//!   routes, label operations, static neighbours as one list of table changes checked
-//!   first and then applied through the incremental writer (published as one version, so
+//!   name or VPN id changed is re-created; a new tenant only changes hands), interface ↔
+//!   VR bindings, addresses, routes, label operations, static neighbours as one list of
+//!   table changes checked first and then applied through the incremental writer (published as one version, so
 //!   the workers see the old tables or the new, and the VRs it does not touch keep
 //!   forwarding untouched); then the services: router interfaces for ARP/ND and ICMP, and
 //!   each VR's L2TP endpoint (a role change drains the VR's tunnels first; other L2TP
@@ -78,6 +78,10 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
     }
     if old.label_range != new.label_range {
         why.push("the label range (`labels:`)".into());
+    }
+    let api = |c: &Config| c.management.as_ref().map(|m| (m.listen, m.tls.clone()));
+    if api(old) != api(new) {
+        why.push("the management API's address or TLS files (`management.listen`, `management.tls`, or the section itself)".into());
     }
     if format!("{:?}", old.flows) != format!("{:?}", new.flows) {
         why.push("the generator flows (`traffic:`)".into());

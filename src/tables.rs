@@ -186,8 +186,9 @@ pub fn desired(cfg: &Config) -> Result<Desired, BuildError> {
 
 /// The changes that take the state from `old` to `new`, in an order the writer accepts:
 /// what goes first (labels, bindings, routes, VRs), then what comes (VRs, bindings, routes,
-/// labels, neighbours). A VR whose identity (name, VPN id, tenant) changed is removed and
-/// added again (with its routes and bindings).
+/// labels, neighbours). A VR whose name or VPN id changed is removed and added again (with
+/// its routes and bindings); one whose tenant changed only changes hands
+/// ([`Change::SetTenant`]): its tables, sessions and counters stay.
 ///
 /// ESP SAs that are new or changed get a fresh [`esp::Sa`] sized for `workers` (a changed
 /// key is a rekey: sequence numbers start again); unchanged ones are left alone, so their
@@ -197,7 +198,11 @@ pub fn diff(old: &Desired, new: &Desired, workers: usize) -> Result<Vec<Change>,
     let reborn: Vec<VrId> = new
         .vrs
         .iter()
-        .filter(|(id, v)| old.vrs.get(id).is_some_and(|o| o != *v))
+        .filter(|(id, v)| {
+            old.vrs
+                .get(id)
+                .is_some_and(|o| o.name != v.name || o.vpn_id != v.vpn_id)
+        })
         .map(|(id, _)| *id)
         .collect();
     let gone = |id: &VrId| !new.vrs.contains_key(id) || reborn.contains(id);
@@ -249,6 +254,9 @@ pub fn diff(old: &Desired, new: &Desired, workers: usize) -> Result<Vec<Change>,
     for (id, v) in &new.vrs {
         if fresh(id) {
             out.push(Change::AddVr(v.clone()));
+        } else if old.vrs.get(id).is_some_and(|o| o.tenant != v.tenant) {
+            // Delegation changes who manages the VR, not what it forwards.
+            out.push(Change::SetTenant(*id, v.tenant.clone()));
         }
     }
     for (k, mac) in &new.neighbors {

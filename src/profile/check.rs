@@ -1,6 +1,7 @@
 //! Semantic validation of a parsed profile: every error is collected, not only the first.
 
 mod esp;
+mod mgmt;
 
 use super::{Profile, ProfileError, S};
 use crate::config::*;
@@ -823,6 +824,10 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
     }
 
     let dpdk = check_dpdk(&mut c, p, &ports);
+    let management = p
+        .management
+        .as_ref()
+        .and_then(|m| mgmt::check(&mut c, m, base));
 
     if c.errors.is_empty() {
         Ok(Config {
@@ -836,6 +841,7 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             label_range,
             flows,
             dpdk,
+            management,
         })
     } else {
         c.errors.sort_by_key(|e| (e.line, e.column));

@@ -47,6 +47,55 @@ pub struct Profile {
     /// DPDK settings for profiles whose ports use the `dpdk` backend.
     #[serde(default)]
     pub dpdk: Option<Dpdk>,
+    /// The management API (absent: no API). See docs/api.md.
+    #[serde(default)]
+    pub management: Option<Management>,
+}
+
+/// The management API: where it listens, TLS, its principals and the audit log.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Management {
+    /// `address:port` to listen on (`127.0.0.1:8443`).
+    pub listen: S<String>,
+    /// Certificate and key (PEM) for HTTPS; absent = plain HTTP.
+    #[serde(default)]
+    pub tls: Option<ManagementTls>,
+    /// The carrier's own tenant name: revoked VRs go back to it (default `carrier`).
+    #[serde(default)]
+    pub owner: Option<S<String>>,
+    /// JSON-lines audit file, relative to the profile (absent: one line on stderr each).
+    #[serde(default)]
+    pub audit_log: Option<S<String>>,
+    /// Who may use the API.
+    #[serde(default)]
+    pub principals: Vec<Principal>,
+}
+
+/// TLS files of the management API (relative to the profile).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagementTls {
+    /// Certificate chain (PEM).
+    pub cert: S<String>,
+    /// Private key (PEM).
+    pub key: S<String>,
+}
+
+/// One API principal.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Principal {
+    /// Unique name (shown in the audit log).
+    pub name: S<String>,
+    /// `carrier-admin`, `tenant-admin` or `read-only`.
+    pub role: S<String>,
+    /// The tenant whose VRs it sees (required for `tenant-admin`; absent = all for
+    /// `read-only`).
+    #[serde(default)]
+    pub tenant: Option<S<String>>,
+    /// argon2id PHC string of its token (`varouter hash-token` prints one).
+    pub token_hash: S<String>,
 }
 
 /// DPDK settings. The EAL core list is derived from `cores` (lcore 0 = the control core,

@@ -1,0 +1,720 @@
+//! The control thread's side of the API: commands from the API thread, carried out inside
+//! `AppSupervisor::tick` (the only place that touches the `Core` and the running document).
+//!
+//! A transaction is applied to a copy of the running document ([`super::ops`]), emitted
+//! and checked as a profile ([`super::document::check`]), refused if it changes what needs
+//! a restart, then applied with [`crate::reload::apply`] and published before the answer
+//! goes back; on any failure the running document, configuration and tables stay as they
+//! were. Reads build their views from the document and the live counters; statistics are a
+//! [`Snapshot`] cut to the caller's scope.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use controlcore::Core;
+use crossbeam::channel::Receiver;
+use dataplane::buffer::PacketBuf;
+use dataplane::counters::{Drop, WorkerCounters};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use vr::vr_counter;
+
+use super::audit::Audit;
+use super::auth::{Principal, Principals};
+use super::document;
+use super::ops::{self, Applied, Change};
+use super::scope::{Role, Scope};
+use super::snapshot::{vr_bytes, PortStats, RadiusStats, Snapshot, VrStats, WorkerStats};
+use super::ApiError;
+use crate::config::Config;
+use crate::reload::Outcome;
+
+/// Commands the channel holds before the API answers 503.
+pub const QUEUE: usize = 1024;
+/// Commands carried out per loop iteration, at most.
+pub const PER_TICK: usize = 64;
+/// Time one loop iteration spends on commands before it goes back to punts and timers (a
+/// command started is finished).
+pub const TICK_BUDGET: Duration = Duration::from_millis(2);
+
+/// A transaction: changes applied all together or not at all.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Transaction {
+    /// The changes, in order.
+    pub changes: Vec<Change>,
+    /// Check only; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// The answer to a transaction (and to a reload).
+#[derive(Clone, Debug, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct TxResult {
+    /// One line per table or service change applied.
+    pub applied: Vec<String>,
+    /// Versions of the forwarding state published so far (the change is in this one).
+    pub version: u64,
+    /// Only checked, nothing applied.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    /// Tokens of principals the transaction added, shown this once.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<NewToken>,
+}
+
+/// A new principal's token.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct NewToken {
+    /// The principal.
+    pub name: String,
+    /// Its bearer token.
+    pub token: String,
+}
+
+fn tx_json(r: TxResult) -> Value {
+    serde_json::to_value(r).unwrap_or(Value::Null)
+}
+
+/// What the API asks of the control thread.
+#[derive(Clone, Debug)]
+pub enum Request {
+    /// VRs in scope, with counters.
+    ListVrs,
+    /// One VR's document and counters.
+    GetVr(String),
+    /// The scoped statistics snapshot.
+    Stats,
+    /// A transaction.
+    Transaction(Transaction),
+    /// A VR's interfaces.
+    ListInterfaces(String),
+    /// A VR's routes.
+    ListRoutes(String),
+    /// Label matrix entries in scope.
+    ListLabels,
+    /// Static neighbours.
+    ListNeighbors,
+    /// A VR's L2TP tunnels.
+    Tunnels(String),
+    /// Clears a tunnel (StopCCN).
+    ClearTunnel(String, u16),
+    /// A VR's sessions.
+    Sessions(String),
+    /// Disconnects a session (`tunnel-session` or a relayed link's id).
+    Disconnect(String, String),
+    /// Re-reads the profile file.
+    Reload,
+    /// The running profile as YAML.
+    GetConfig,
+    /// Writes the running profile (default: the profile file).
+    SaveConfig(Option<PathBuf>),
+}
+
+/// A successful answer.
+#[derive(Clone, Debug)]
+pub enum Answer {
+    /// JSON with a status (200, 201, 204).
+    Json(u16, Value),
+    /// YAML text.
+    Yaml(String),
+    /// A statistics snapshot (already scoped).
+    Snapshot(Box<Snapshot>),
+}
+
+/// One request with its caller and where the answer goes.
+pub struct Command {
+    /// The authenticated caller.
+    pub principal: Arc<Principal>,
+    /// What it asks.
+    pub req: Request,
+    /// The answer.
+    pub reply: tokio::sync::oneshot::Sender<Result<Answer, ApiError>>,
+}
+
+/// The control thread's end of the API: the command channel and the running document.
+pub struct MgmtLink {
+    rx: Receiver<Command>,
+    /// The running profile document (what the API reads and changes).
+    pub doc: Value,
+    path: PathBuf,
+    principals: Arc<ArcSwap<Principals>>,
+    audit: Arc<Audit>,
+    start: Instant,
+    /// Commands carried out.
+    pub commands: u64,
+}
+
+impl MgmtLink {
+    /// The control side of a channel.
+    pub fn new(
+        rx: Receiver<Command>,
+        doc: Value,
+        path: PathBuf,
+        principals: Arc<ArcSwap<Principals>>,
+        audit: Arc<Audit>,
+    ) -> Self {
+        MgmtLink {
+            rx,
+            doc,
+            path,
+            principals,
+            audit,
+            start: Instant::now(),
+            commands: 0,
+        }
+    }
+
+    /// The profile file was reloaded (SIGHUP) and applied as `running`: the document
+    /// follows it.
+    pub fn reloaded(&mut self, running: &Config) {
+        match document::load(&self.path) {
+            Ok(d) => self.doc = d,
+            Err(e) => eprintln!("varouter: management: {e}; the API keeps the previous document"),
+        }
+        self.follow(running);
+    }
+
+    /// Principals and the audit file follow the running configuration.
+    fn follow(&mut self, running: &Config) {
+        if let Some(m) = &running.management {
+            self.principals
+                .store(Arc::new(Principals::from_cfg(&m.principals)));
+            self.audit.set_file(m.audit_log.clone());
+        }
+    }
+
+    /// One loop iteration: carries out up to [`PER_TICK`] commands within [`TICK_BUDGET`].
+    /// (The snapshot's `loop_latency` is each loop iteration's busy time and `publish` every
+    /// published version with its commit-and-swap time, both measured by the control core.)
+    pub fn tick<B: PacketBuf>(
+        &mut self,
+        core: &mut Core<B>,
+        running: &mut Config,
+        counters: &[Arc<WorkerCounters>],
+        now: Instant,
+    ) {
+        let t0 = Instant::now();
+        for _ in 0..PER_TICK {
+            if t0.elapsed() > TICK_BUDGET {
+                break;
+            }
+            let Ok(cmd) = self.rx.try_recv() else {
+                break;
+            };
+            self.commands += 1;
+            let ans = self.execute(core, running, counters, &cmd.principal, cmd.req, now);
+            let _ = cmd.reply.send(ans);
+        }
+    }
+
+    fn execute<B: PacketBuf>(
+        &mut self,
+        core: &mut Core<B>,
+        running: &mut Config,
+        counters: &[Arc<WorkerCounters>],
+        who: &Principal,
+        req: Request,
+        now: Instant,
+    ) -> Result<Answer, ApiError> {
+        let scope = who.scope();
+        let carrier = || {
+            if who.role == Role::CarrierAdmin {
+                Ok(())
+            } else {
+                Err(ApiError::forbidden(format!(
+                    "a {} may not do this",
+                    who.role.name()
+                )))
+            }
+        };
+        match req {
+            Request::ListVrs => {
+                let st = core.state();
+                let list: Vec<Value> = self
+                    .vrs_in(&scope)
+                    .map(|v| {
+                        let id = v.get("id").and_then(Value::as_u64).unwrap_or(0) as u32;
+                        let (rx, tx, drops) = vr_totals(&st, id);
+                        json!({
+                            "name": v.get("name"),
+                            "id": id,
+                            "vpn_id": v.get("vpn_id"),
+                            "tenant": v.get("tenant"),
+                            "interfaces": len(v, "interfaces"),
+                            "routes": len(v, "routes"),
+                            "l2tp_role": v.get("l2tp").and_then(|l| l.get("role")),
+                            "rx": rx, "tx": tx, "drops": drops,
+                        })
+                    })
+                    .collect();
+                Ok(Answer::Json(200, Value::Array(list)))
+            }
+            Request::GetVr(name) => {
+                let ix = ops::find_vr(&self.doc, &name, &scope)?;
+                let v = &self.doc["virtual_routers"][ix];
+                let id = v.get("id").and_then(Value::as_u64).unwrap_or(0) as u32;
+                let st = core.state();
+                let per_worker: Vec<Value> = st
+                    .vr(vr::VrId(id))
+                    .map(|e| {
+                        (0..e.counters.workers())
+                            .filter_map(|w| e.counters.worker(w))
+                            .map(|l| {
+                                json!({
+                                    "rx_packets": l.get(vr_counter::RX),
+                                    "tx_packets": l.get(vr_counter::TX),
+                                    "drops": l.get(vr_counter::DROP),
+                                })
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let (rx, tx, drops) = vr_totals(&st, id);
+                Ok(Answer::Json(
+                    200,
+                    json!({
+                        "vr": v,
+                        "counters": {"rx_packets": rx, "tx_packets": tx, "drops": drops,
+                                     "per_worker": per_worker},
+                    }),
+                ))
+            }
+            Request::Stats => Ok(Answer::Snapshot(Box::new(
+                self.snapshot(core, running, counters).scoped(&scope),
+            ))),
+            Request::ListInterfaces(vr) => {
+                let ix = ops::find_vr(&self.doc, &vr, &scope)?;
+                let v = &self.doc["virtual_routers"][ix];
+                Ok(Answer::Json(
+                    200,
+                    v.get("interfaces").cloned().unwrap_or(json!([])),
+                ))
+            }
+            Request::ListRoutes(vr) => {
+                let ix = ops::find_vr(&self.doc, &vr, &scope)?;
+                let v = &self.doc["virtual_routers"][ix];
+                Ok(Answer::Json(
+                    200,
+                    v.get("routes").cloned().unwrap_or(json!([])),
+                ))
+            }
+            Request::ListLabels => {
+                let list: Vec<Value> = self
+                    .doc
+                    .get("label_matrix")
+                    .and_then(Value::as_array)
+                    .map(|l| {
+                        l.iter()
+                            .filter(|e| {
+                                scope.sees_appliance()
+                                    || e.get("vr")
+                                        .and_then(Value::as_str)
+                                        .is_some_and(|v| ops::find_vr(&self.doc, v, &scope).is_ok())
+                            })
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Ok(Answer::Json(200, Value::Array(list)))
+            }
+            Request::ListNeighbors => {
+                if !scope.sees_appliance() {
+                    return Err(ApiError::forbidden("static neighbours are appliance-wide"));
+                }
+                Ok(Answer::Json(
+                    200,
+                    self.doc.get("neighbors").cloned().unwrap_or(json!([])),
+                ))
+            }
+            Request::Transaction(t) => self.transaction(core, running, who, t, now),
+            Request::Tunnels(vr) => {
+                let id = self.vr_id(&vr, &scope)?;
+                Ok(Answer::Json(200, super::sessions::tunnels(core, id)))
+            }
+            Request::Sessions(vr) => {
+                let id = self.vr_id(&vr, &scope)?;
+                Ok(Answer::Json(200, super::sessions::sessions(core, id, now)))
+            }
+            Request::ClearTunnel(vr, t) => {
+                if !who.role.may_write() {
+                    return Err(ApiError::forbidden("read-only"));
+                }
+                let id = self.vr_id(&vr, &scope)?;
+                super::sessions::clear_tunnel(core, id, t, now)?;
+                core.publish();
+                Ok(Answer::Json(204, Value::Null))
+            }
+            Request::Disconnect(vr, s) => {
+                if !who.role.may_write() {
+                    return Err(ApiError::forbidden("read-only"));
+                }
+                let id = self.vr_id(&vr, &scope)?;
+                super::sessions::disconnect(core, id, &s, now)?;
+                core.publish();
+                Ok(Answer::Json(204, Value::Null))
+            }
+            Request::Reload => {
+                carrier()?;
+                match crate::reload::reload(core, running, &self.path.clone(), now) {
+                    Outcome::Applied(lines) => {
+                        self.reloaded(running);
+                        core.publish();
+                        Ok(Answer::Json(
+                            200,
+                            tx_json(TxResult {
+                                applied: lines,
+                                version: version(core),
+                                ..TxResult::default()
+                            }),
+                        ))
+                    }
+                    Outcome::Invalid(n) => Err(ApiError::invalid(format!(
+                        "the profile file has {n} error(s) (see `varouter check`); nothing applied"
+                    ))),
+                    Outcome::NeedsRestart(why) => Err(ApiError::conflict(format!(
+                        "the profile file changes what needs a restart: {}; nothing applied",
+                        why.join(", ")
+                    ))),
+                    Outcome::Refused(e) => {
+                        Err(ApiError::invalid(format!("refused: {e}; nothing applied")))
+                    }
+                }
+            }
+            Request::GetConfig => {
+                carrier()?;
+                Ok(Answer::Yaml(document::emit(&self.doc).text))
+            }
+            Request::SaveConfig(p) => {
+                carrier()?;
+                let base = self.path.parent().unwrap_or(std::path::Path::new("."));
+                let path = p.map_or_else(|| self.path.clone(), |p| base.join(p));
+                let text = document::emit(&self.doc).text;
+                document::save(&path, &text).map_err(|e| {
+                    ApiError::conflict(format!("cannot write {}: {e}", path.display()))
+                })?;
+                Ok(Answer::Json(
+                    200,
+                    json!({"path": path.display().to_string(), "bytes": text.len()}),
+                ))
+            }
+        }
+    }
+
+    fn vrs_in<'a>(&'a self, scope: &'a Scope) -> impl Iterator<Item = &'a Value> + 'a {
+        self.doc
+            .get("virtual_routers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(move |v| scope.sees(v.get("tenant").and_then(Value::as_str).unwrap_or("")))
+    }
+
+    fn vr_id(&self, name: &str, scope: &Scope) -> Result<vr::VrId, ApiError> {
+        let ix = ops::find_vr(&self.doc, name, scope)?;
+        Ok(vr::VrId(
+            self.doc["virtual_routers"][ix]
+                .get("id")
+                .and_then(Value::as_u64)
+                .unwrap_or(0) as u32,
+        ))
+    }
+
+    fn transaction<B: PacketBuf>(
+        &mut self,
+        core: &mut Core<B>,
+        running: &mut Config,
+        who: &Principal,
+        t: Transaction,
+        now: Instant,
+    ) -> Result<Answer, ApiError> {
+        if !who.role.may_write() {
+            return Err(ApiError::forbidden("a read-only principal changes nothing"));
+        }
+        if t.changes.is_empty() {
+            return Err(ApiError::bad_request("the transaction has no changes").at("/changes"));
+        }
+        let owner = running
+            .management
+            .as_ref()
+            .map_or(crate::config::DEFAULT_OWNER, |m| m.owner.as_str())
+            .to_string();
+        let mut doc = self.doc.clone();
+        let mut applied = Applied::default();
+        for (i, c) in t.changes.iter().enumerate() {
+            ops::apply(&mut doc, c, i, who, &owner, &mut applied)?;
+        }
+        let (new, _) = document::check(&self.path, &doc).map_err(|errs| {
+            let e = &errs[0];
+            let msg = errs
+                .iter()
+                .map(|e| e.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            let mut err = if e.structural {
+                ApiError::bad_request(msg)
+            } else {
+                ApiError::invalid(msg)
+            };
+            if let Some(p) = applied
+                .placed
+                .iter()
+                .find(|p| e.pointer == p.at || e.pointer.starts_with(&format!("{}/", p.at)))
+            {
+                err.pointer = Some(format!("{}{}", p.from, &e.pointer[p.at.len()..]));
+            }
+            err.profile_pointer = Some(e.pointer.clone());
+            self.confine(err, who)
+        })?;
+        let admins = |c: &Config| {
+            c.management.as_ref().map_or(0, |m| {
+                m.principals
+                    .iter()
+                    .filter(|p| p.role == Role::CarrierAdmin)
+                    .count()
+            })
+        };
+        if admins(&new) == 0 && admins(running) > 0 {
+            return Err(ApiError::conflict(
+                "the transaction leaves no carrier-admin: nobody could administer the appliance",
+            ));
+        }
+        let why = crate::reload::restart_needed(running, &new);
+        if !why.is_empty() {
+            return Err(ApiError::conflict(format!(
+                "changing {} needs a restart",
+                why.join(", ")
+            )));
+        }
+        if t.dry_run {
+            return Ok(Answer::Json(
+                200,
+                tx_json(TxResult {
+                    version: version(core),
+                    dry_run: true,
+                    ..TxResult::default()
+                }),
+            ));
+        }
+        match crate::reload::apply(core, running, new, now) {
+            Outcome::Applied(lines) => {
+                core.publish();
+                self.doc = doc;
+                self.follow(running);
+                Ok(Answer::Json(
+                    200,
+                    tx_json(TxResult {
+                        applied: lines,
+                        version: version(core),
+                        dry_run: false,
+                        tokens: applied
+                            .tokens
+                            .into_iter()
+                            .map(|(name, token)| NewToken { name, token })
+                            .collect(),
+                    }),
+                ))
+            }
+            Outcome::NeedsRestart(why) => Err(ApiError::conflict(format!(
+                "changing {} needs a restart",
+                why.join(", ")
+            ))),
+            Outcome::Refused(e) => Err(self.confine(
+                ApiError::invalid(format!("the tables refused the change: {e}")),
+                who,
+            )),
+            Outcome::Invalid(n) => Err(ApiError::invalid(format!("{n} error(s)"))),
+        }
+    }
+
+    /// A checker message may name VRs; a scoped caller must not learn of VRs outside its
+    /// scope, so such a message (or one pointing into such a VR) is replaced.
+    fn confine(&self, mut e: ApiError, who: &Principal) -> ApiError {
+        let scope = who.scope();
+        if scope.sees_appliance() {
+            return e;
+        }
+        let hidden: Vec<(usize, &str)> = self
+            .doc
+            .get("virtual_routers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .filter(|(_, v)| !scope.sees(v.get("tenant").and_then(Value::as_str).unwrap_or("")))
+            .map(|(i, v)| (i, v.get("name").and_then(Value::as_str).unwrap_or("")))
+            .collect();
+        let leaks = hidden.iter().any(|(i, n)| {
+            e.message.contains(&format!("`{n}`"))
+                || e.profile_pointer.as_deref().is_some_and(|p| {
+                    p == format!("/virtual_routers/{i}")
+                        || p.starts_with(&format!("/virtual_routers/{i}/"))
+                })
+        });
+        if leaks {
+            e.message = "the change conflicts with configuration outside your scope".into();
+            e.profile_pointer = None;
+        }
+        e
+    }
+
+    /// The full snapshot (cut to a scope by the caller).
+    pub fn snapshot<B: PacketBuf>(
+        &self,
+        core: &Core<B>,
+        running: &Config,
+        counters: &[Arc<WorkerCounters>],
+    ) -> Snapshot {
+        let st = core.state();
+        let ports = running
+            .ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PortStats {
+                name: p.name.clone(),
+                rx_packets: counters.iter().map(|w| w.port_rx.get(i)).sum(),
+                tx_packets: counters.iter().map(|w| w.port_tx.get(i)).sum(),
+                drops: counters.iter().map(|w| w.port_drop.get(i)).sum(),
+            })
+            .collect();
+        let workers = counters
+            .iter()
+            .map(|w| WorkerStats {
+                id: w.worker,
+                rx_packets: (0..running.ports.len()).map(|i| w.port_rx.get(i)).sum(),
+                tx_packets: (0..running.ports.len()).map(|i| w.port_tx.get(i)).sum(),
+                drops: Drop::ALL
+                    .iter()
+                    .map(|d| (d.name().to_string(), w.drops(*d)))
+                    .filter(|d| d.1 > 0)
+                    .collect::<BTreeMap<_, _>>(),
+                punts: dataplane::counters::Punt::ALL
+                    .iter()
+                    .map(|p| w.punts(*p))
+                    .sum(),
+            })
+            .collect();
+        let l2tp = super::sessions::occupancy(core);
+        let vrs = running
+            .vrs
+            .iter()
+            .map(|v| {
+                let (rx, tx, drops) = vr_totals(&st, v.id);
+                let (rx_bytes, tx_bytes) = vr_bytes(&st, v.id);
+                let (tunnels, sessions) = l2tp.get(&v.id).copied().unwrap_or((0, 0));
+                VrStats {
+                    name: v.name.clone(),
+                    id: v.id,
+                    tenant: v.tenant.clone(),
+                    rx_packets: rx,
+                    tx_packets: tx,
+                    rx_bytes,
+                    tx_bytes,
+                    drops,
+                    tunnels,
+                    sessions,
+                }
+            })
+            .collect();
+        let radius = super::sessions::radius(core, running)
+            .into_iter()
+            .map(|(vr, tenant, counters)| RadiusStats {
+                vr,
+                tenant,
+                counters,
+            })
+            .collect();
+        Snapshot {
+            uptime_s: self.start.elapsed().as_secs_f64(),
+            ports,
+            workers,
+            vrs,
+            radius,
+            // Measured on the control thread by the run loop and Core::publish.
+            loop_latency: (&core.stats.loop_busy).into(),
+            publish: (&core.stats).into(),
+        }
+    }
+
+    /// How long the control thread may take to answer before the API gives up.
+    pub const TIMEOUT: Duration = Duration::from_secs(5);
+}
+
+fn vr_totals(st: &vr::ForwardingState, id: u32) -> (u64, u64, u64) {
+    st.vr(vr::VrId(id)).map_or((0, 0, 0), |e| {
+        (
+            e.counters.total(vr_counter::RX),
+            e.counters.total(vr_counter::TX),
+            e.counters.total(vr_counter::DROP),
+        )
+    })
+}
+
+fn len(v: &Value, key: &str) -> usize {
+    v.get(key).and_then(Value::as_array).map_or(0, Vec::len)
+}
+
+/// The version number of the published tables (publications so far).
+pub fn version<B: PacketBuf>(core: &Core<B>) -> u64 {
+    core.stat_lines()
+        .iter()
+        .find(|l| l.0 == "table_publications")
+        .map_or(0, |l| l.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link() -> MgmtLink {
+        let doc = json!({"virtual_routers": [
+            {"name": "mine", "tenant": "t1"},
+            {"name": "theirs", "tenant": "t2"},
+        ]});
+        let (_tx, rx) = crossbeam::channel::bounded(1);
+        MgmtLink::new(
+            rx,
+            doc,
+            PathBuf::from("p.yaml"),
+            Arc::new(ArcSwap::from_pointee(Principals::default())),
+            Arc::new(Audit::new(None)),
+        )
+    }
+
+    fn who(role: Role, tenant: Option<&str>) -> Principal {
+        Principal {
+            name: "x".into(),
+            role,
+            tenant: tenant.map(Into::into),
+            token_hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn checker_messages_never_name_vrs_outside_the_scope() {
+        let l = link();
+        let t1 = who(Role::TenantAdmin, Some("t1"));
+        let mut e = ApiError::invalid("port p0 is bound to VR `theirs` already");
+        e.profile_pointer = Some("/virtual_routers/0/interfaces/1".into());
+        let c = l.confine(e.clone(), &t1);
+        assert!(!c.message.contains("theirs"), "{c:?}");
+        assert_eq!(c.profile_pointer, None);
+        // The carrier sees everything as it is.
+        assert_eq!(l.confine(e, &who(Role::CarrierAdmin, None)), {
+            let mut e = ApiError::invalid("port p0 is bound to VR `theirs` already");
+            e.profile_pointer = Some("/virtual_routers/0/interfaces/1".into());
+            e
+        });
+        // A pointer into a hidden VR is hidden too; one into the caller's VR is kept.
+        let mut e = ApiError::invalid("bad address");
+        e.profile_pointer = Some("/virtual_routers/1/routes/0".into());
+        assert_eq!(l.confine(e, &t1).profile_pointer, None);
+        let mut e = ApiError::invalid("VR `mine`: bad address");
+        e.profile_pointer = Some("/virtual_routers/0/routes/0".into());
+        let kept = l.confine(e.clone(), &t1);
+        assert_eq!(kept, e);
+    }
+}

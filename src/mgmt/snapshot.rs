@@ -1,0 +1,211 @@
+//! A point-in-time view of the running appliance for the API's statistics, the metrics
+//! exposition and the dashboard.
+//!
+//! Built on the control thread (the only one that reads the core's state and the workers'
+//! counters together), sent to the API thread, and cut down to a principal's [`Scope`] there
+//! before anything is shown.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::scope::Scope;
+
+/// Everything the statistics endpoints, `/metrics` and the dashboard show.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Snapshot {
+    /// Seconds since the appliance started forwarding.
+    pub uptime_s: f64,
+    /// Per port (appliance-wide: only for [`Scope::All`]).
+    pub ports: Vec<PortStats>,
+    /// Per worker (appliance-wide).
+    pub workers: Vec<WorkerStats>,
+    /// Per VR.
+    pub vrs: Vec<VrStats>,
+    /// Per VR running a RADIUS client.
+    pub radius: Vec<RadiusStats>,
+    /// Busy time of control-loop iterations (appliance-wide).
+    pub loop_latency: Histogram,
+    /// Versions published to the workers (appliance-wide).
+    pub publish: PublishStats,
+}
+
+/// One port's counters, summed over the workers.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct PortStats {
+    /// Port name from the profile.
+    pub name: String,
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Packets sent.
+    pub tx_packets: u64,
+    /// Packets received on this port and dropped.
+    pub drops: u64,
+}
+
+/// One worker's counters.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct WorkerStats {
+    /// Worker index.
+    pub id: usize,
+    /// Packets received on all its queues.
+    pub rx_packets: u64,
+    /// Packets sent.
+    pub tx_packets: u64,
+    /// Drops by counter name (`dataplane::counters::Drop::name`), zero counters left out.
+    pub drops: BTreeMap<String, u64>,
+    /// Punts to the control core.
+    pub punts: u64,
+}
+
+/// One VR's counters and sessions.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct VrStats {
+    /// VR name.
+    pub name: String,
+    /// VR id.
+    pub id: u32,
+    /// Owning tenant (the delegation).
+    pub tenant: String,
+    /// Packets that entered the VR.
+    pub rx_packets: u64,
+    /// Packets the VR sent.
+    pub tx_packets: u64,
+    /// Bytes that entered the VR.
+    pub rx_bytes: u64,
+    /// Bytes the VR sent.
+    pub tx_bytes: u64,
+    /// Packets of the VR dropped.
+    pub drops: u64,
+    /// L2TP tunnels of the VR's endpoint.
+    pub tunnels: u64,
+    /// Sessions (L2TP, PPP subscribers) in the VR.
+    pub sessions: u64,
+}
+
+/// One VR's RADIUS client statistics.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct RadiusStats {
+    /// The VR.
+    pub vr: String,
+    /// Owning tenant of the VR (for scoping).
+    pub tenant: String,
+    /// Counter name → value, as the RADIUS client reports them.
+    pub counters: BTreeMap<String, u64>,
+}
+
+/// A cumulative histogram (Prometheus style): bucket upper bounds in microseconds.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Histogram {
+    /// `(upper bound µs, observations ≤ bound)`, bounds increasing.
+    pub buckets: Vec<(f64, u64)>,
+    /// Sum of all observations, µs.
+    pub sum_us: f64,
+    /// Number of observations.
+    pub count: u64,
+}
+
+/// Publication of forwarding-state versions.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct PublishStats {
+    /// Versions published.
+    pub count: u64,
+    /// Total time spent committing and publishing, µs.
+    pub total_delay_us: f64,
+    /// The last publication's delay, µs.
+    pub last_delay_us: f64,
+    /// Longest time from a table change to its publication, µs.
+    pub max_change_to_publish_us: f64,
+}
+
+/// A VR's `(rx bytes, tx bytes)` summed over the workers (0 for a VR not in `st`).
+pub fn vr_bytes(st: &vr::ForwardingState, id: u32) -> (u64, u64) {
+    use vr::counters::vr_counter::{RX_BYTES, TX_BYTES};
+    st.vr(vr::VrId(id)).map_or((0, 0), |e| {
+        (e.counters.total(RX_BYTES), e.counters.total(TX_BYTES))
+    })
+}
+
+impl From<&controlcore::LatencyHistogram> for Histogram {
+    fn from(h: &controlcore::LatencyHistogram) -> Self {
+        Histogram {
+            buckets: h.cumulative().map(|(b, c)| (b as f64, c)).collect(),
+            sum_us: h.sum().as_secs_f64() * 1e6,
+            count: h.count(),
+        }
+    }
+}
+
+impl From<&controlcore::CoreStats> for PublishStats {
+    fn from(s: &controlcore::CoreStats) -> Self {
+        PublishStats {
+            count: s.publications,
+            total_delay_us: s.publish_time.as_secs_f64() * 1e6,
+            last_delay_us: s.last_publish_time.as_secs_f64() * 1e6,
+            max_change_to_publish_us: s.max_publish_delay.as_secs_f64() * 1e6,
+        }
+    }
+}
+
+impl Snapshot {
+    /// The part of the snapshot `scope` may see: VRs (and their RADIUS lines) of other
+    /// tenants vanish; appliance-wide facts only for [`Scope::All`].
+    pub fn scoped(&self, scope: &Scope) -> Snapshot {
+        if scope.sees_appliance() {
+            return self.clone();
+        }
+        Snapshot {
+            uptime_s: self.uptime_s,
+            ports: Vec::new(),
+            workers: Vec::new(),
+            vrs: self
+                .vrs
+                .iter()
+                .filter(|v| scope.sees(&v.tenant))
+                .cloned()
+                .collect(),
+            radius: self
+                .radius
+                .iter()
+                .filter(|r| scope.sees(&r.tenant))
+                .cloned()
+                .collect(),
+            loop_latency: Histogram::default(),
+            publish: PublishStats::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vr(name: &str, tenant: &str) -> VrStats {
+        VrStats {
+            name: name.into(),
+            tenant: tenant.into(),
+            ..VrStats::default()
+        }
+    }
+
+    #[test]
+    fn a_tenant_sees_only_its_vrs_and_nothing_appliance_wide() {
+        let s = Snapshot {
+            ports: vec![PortStats::default()],
+            workers: vec![WorkerStats::default()],
+            vrs: vec![vr("a", "t1"), vr("b", "t2")],
+            radius: vec![RadiusStats {
+                vr: "b".into(),
+                tenant: "t2".into(),
+                counters: BTreeMap::new(),
+            }],
+            ..Snapshot::default()
+        };
+        let t1 = s.scoped(&Scope::Tenant("t1".into()));
+        assert_eq!(t1.vrs.len(), 1);
+        assert_eq!(t1.vrs[0].name, "a");
+        assert!(t1.radius.is_empty() && t1.ports.is_empty() && t1.workers.is_empty());
+        let all = s.scoped(&Scope::All);
+        assert_eq!((all.vrs.len(), all.ports.len()), (2, 1));
+    }
+}

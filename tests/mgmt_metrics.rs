@@ -1,0 +1,276 @@
+//! `/metrics` and `/dashboard` over real HTTP: the appliance runs in-process on
+//! tests/mgmt/metrics-profile.yaml (three VRs of three tenants with mem-generator traffic)
+//! and the tests scrape it on 127.0.0.1 (ports 18123–18124) as the carrier admin, as a
+//! tenant admin and without a token. (scripts/test.d/45-mgmt-metrics.sh runs promtool, a
+//! Prometheus server and headless Chromium against the same profile.)
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use varouter::appliance::{Reload, RunError, RunOptions, Summary};
+
+const ADMIN: &str = "metrics-admin-token";
+const BRAVO: &str = "metrics-bravo-token";
+
+/// A cheap argon2id hash so that debug builds verify tokens quickly (the server takes the
+/// parameters from the PHC string).
+fn cheap_hash(token: &str) -> String {
+    let a = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(64, 1, 1, None).unwrap(),
+    );
+    let salt = SaltString::encode_b64(b"metrics-test-salt").unwrap();
+    a.hash_password(token.as_bytes(), &salt)
+        .unwrap()
+        .to_string()
+}
+
+struct App {
+    stop: Arc<AtomicBool>,
+    join: Option<JoinHandle<Result<Summary, RunError>>>,
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(j) = self.join.take() {
+            let _ = j.join();
+        }
+    }
+}
+
+fn start(name: &str, port: u16) -> App {
+    let dir = std::env::temp_dir().join(format!("varouter-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let template = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/mgmt/metrics-profile.yaml"),
+    )
+    .unwrap();
+    let path = dir.join("profile.yaml");
+    std::fs::write(
+        &path,
+        template
+            .replace("@LISTEN@", &format!("127.0.0.1:{port}"))
+            .replace("@ADMIN_HASH@", &cheap_hash(ADMIN))
+            .replace("@BRAVO_HASH@", &cheap_hash(BRAVO)),
+    )
+    .unwrap();
+    let cfg = varouter::load_config(&path).expect("the test profile checks");
+    let addr = cfg.management.as_ref().unwrap().listen;
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    // The API needs the profile file (the running document, saves).
+    let reload = Reload {
+        path: path.clone(),
+        requested: Arc::new(AtomicBool::new(false)),
+    };
+    let join = std::thread::spawn(move || {
+        let opts = RunOptions {
+            duration: Some(Duration::from_secs(120)),
+            until_inputs_finished: false,
+            stats_every: None,
+        };
+        varouter::appliance::run_with_reload(&cfg, &opts, s, Some(reload))
+    });
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "no API on {addr}");
+        if join.is_finished() {
+            let r = join.join().unwrap();
+            panic!("the appliance stopped at start: {:?}", r.err());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into();
+    App {
+        stop,
+        join: Some(join),
+        base: format!("http://127.0.0.1:{port}"),
+        agent,
+    }
+}
+
+/// One GET: (status, content type, body).
+fn get(app: &App, path: &str, token: Option<&str>, accept: Option<&str>) -> (u16, String, String) {
+    let mut r = app.agent.get(format!("{}{path}", app.base));
+    if let Some(t) = token {
+        r = r.header("Authorization", format!("Bearer {t}"));
+    }
+    if let Some(a) = accept {
+        r = r.header("Accept", a);
+    }
+    let mut resp = r.call().unwrap();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let status = resp.status().as_u16();
+    (status, ct, resp.body_mut().read_to_string().unwrap())
+}
+
+/// Samples of a Prometheus text exposition: (name, labels) → value.
+fn samples(text: &str) -> BTreeMap<(String, String), f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').unwrap();
+            let (name, labels) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let v: f64 = value.parse().unwrap_or_else(|_| panic!("bad value in {l}"));
+            ((name.to_string(), labels.to_string()), v)
+        })
+        .collect()
+}
+
+fn value(s: &BTreeMap<(String, String), f64>, name: &str, labels: &str) -> f64 {
+    *s.get(&(name.to_string(), labels.to_string()))
+        .unwrap_or_else(|| panic!("no {name}{{{labels}}}"))
+}
+
+#[test]
+fn metrics_count_traffic_and_are_scoped_to_the_token() {
+    let app = start("metrics-scoped", 18123);
+    std::thread::sleep(Duration::from_millis(800));
+
+    // No token, a wrong token: 401 with the API's JSON error.
+    for t in [None, Some("nope")] {
+        let (s, _, body) = get(&app, "/metrics", t, None);
+        assert_eq!(s, 401, "{body}");
+        assert!(body.contains(r#""code":"unauthorized""#), "{body}");
+    }
+
+    // A change through the API is one more publication, timed.
+    let (s0, _, before) = get(&app, "/metrics", Some(ADMIN), None);
+    assert_eq!(s0, 200);
+    let published0 = value(&samples(&before), "varouter_publish_total", "");
+    let r = app
+        .agent
+        .post(format!("{}/api/v1/vrs/vr-alpha/routes", app.base))
+        .header("Authorization", format!("Bearer {ADMIN}"))
+        .send(r#"{"prefix": "10.77.0.0/16", "via": "10.255.0.2"}"#)
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    std::thread::sleep(Duration::from_millis(300));
+
+    let (s, ct, text) = get(&app, "/metrics", Some(ADMIN), None);
+    assert_eq!(s, 200);
+    assert_eq!(ct, "text/plain; version=0.0.4; charset=utf-8");
+    let c = samples(&text);
+    for (vr, tenant) in [
+        ("vr-alpha", "carrier-a"),
+        ("vr-bravo", "carrier-b"),
+        ("vr-charlie", "carrier-c"),
+    ] {
+        let l = format!(r#"vr="{vr}",tenant="{tenant}""#);
+        let rx = value(&c, "varouter_vr_rx_packets_total", &l);
+        let tx = value(&c, "varouter_vr_tx_packets_total", &l);
+        assert!(rx > 0.0 && tx > 0.0, "{vr}: rx {rx} tx {tx}");
+        // Frames of at least 60 bytes each (Ethernet + 802.1Q + IPv4), counted by the workers.
+        assert!(
+            value(&c, "varouter_vr_rx_bytes_total", &l) >= 60.0 * rx,
+            "{vr} rx bytes"
+        );
+        assert!(
+            value(&c, "varouter_vr_tx_bytes_total", &l) >= 60.0 * tx,
+            "{vr} tx bytes"
+        );
+    }
+    // The unrouted flow of vr-alpha: its drops, by name, on the worker.
+    assert!(
+        value(
+            &c,
+            "varouter_worker_drops_total",
+            r#"worker="0",reason="no_route""#
+        ) > 0.0
+    );
+    assert!(
+        value(
+            &c,
+            "varouter_vr_drops_total",
+            r#"vr="vr-alpha",tenant="carrier-a""#
+        ) > 0.0
+    );
+    assert!(value(&c, "varouter_port_rx_packets_total", r#"port="access0""#) > 0.0);
+    assert!(value(&c, "varouter_control_loop_busy_seconds_count", "") > 100.0);
+    assert!(value(&c, "varouter_publish_total", "") >= published0 + 1.0);
+    assert!(value(&c, "varouter_publish_seconds_total", "") > 0.0);
+
+    // The tenant: its VR, nothing else, nowhere in the text.
+    let (s, _, text) = get(&app, "/metrics", Some(BRAVO), None);
+    assert_eq!(s, 200);
+    for hidden in [
+        "vr-alpha",
+        "vr-charlie",
+        "carrier-a",
+        "carrier-c",
+        "access0",
+        "trunk0",
+        "varouter_port_",
+        "varouter_worker_",
+        "varouter_control_loop",
+        "varouter_publish",
+    ] {
+        assert!(
+            !text.contains(hidden),
+            "{hidden} in the tenant's exposition:\n{text}"
+        );
+    }
+    let t = samples(&text);
+    assert!(
+        value(
+            &t,
+            "varouter_vr_rx_packets_total",
+            r#"vr="vr-bravo",tenant="carrier-b""#
+        ) > 0.0
+    );
+
+    // OpenMetrics on request.
+    let (s, ct, text) = get(
+        &app,
+        "/metrics",
+        Some(BRAVO),
+        Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5"),
+    );
+    assert_eq!(s, 200);
+    assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
+    assert!(text.ends_with("# EOF\n"));
+    assert!(!text.contains("vr-alpha"));
+}
+
+#[test]
+fn the_dashboard_is_served_without_a_token_and_holds_no_data() {
+    let app = start("metrics-dashboard", 18124);
+    let r = app
+        .agent
+        .get(format!("{}/dashboard", app.base))
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let h = r.headers();
+    assert_eq!(h.get("content-type").unwrap(), "text/html; charset=utf-8");
+    let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
+    assert!(csp.contains("default-src 'none'") && csp.contains("connect-src 'self'"));
+    let (_, _, body) = get(&app, "/dashboard", None, None);
+    assert_eq!(body, varouter::mgmt::dashboard::PAGE);
+    for name in ["vr-alpha", "vr-bravo", "carrier-b", "access0"] {
+        assert!(!body.contains(name), "the page itself holds {name}");
+    }
+}
