@@ -46,7 +46,23 @@ pub struct ManagementCfg {
     pub audit_log: Option<PathBuf>,
     /// Principals.
     pub principals: Vec<PrincipalCfg>,
+    /// The users' web page of the mobile VPN (seed 003 Fig. 30), when enabled.
+    pub portal: Option<PortalCfg>,
 }
+
+/// The users' web page (`management.portal`): where the VPN database is, how long a login
+/// lasts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalCfg {
+    /// The VPN database: `sqlite:PATH` (resolved against the profile's directory) or a
+    /// `postgres://` URL.
+    pub database: String,
+    /// How long a login lasts without a request (each request starts it again).
+    pub idle: std::time::Duration,
+}
+
+/// Default `management.portal.idle_minutes`.
+pub const DEFAULT_PORTAL_IDLE_MINUTES: u64 = 15;
 
 /// TLS files of the management API.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -79,9 +79,13 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
     if old.label_range != new.label_range {
         why.push("the label range (`labels:`)".into());
     }
-    let api = |c: &Config| c.management.as_ref().map(|m| (m.listen, m.tls.clone()));
+    let api = |c: &Config| {
+        c.management
+            .as_ref()
+            .map(|m| (m.listen, m.tls.clone(), m.portal.clone()))
+    };
     if api(old) != api(new) {
-        why.push("the management API's address or TLS files (`management.listen`, `management.tls`, or the section itself)".into());
+        why.push("the management API's address, TLS files or web page (`management.listen`, `management.tls`, `management.portal`, or the section itself)".into());
     }
     if format!("{:?}", old.flows) != format!("{:?}", new.flows) {
         why.push("the generator flows (`traffic:`)".into());

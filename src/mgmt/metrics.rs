@@ -99,11 +99,19 @@ pub async fn metrics(
     let format = Format::from_accept(headers.get(header::ACCEPT).and_then(|h| h.to_str().ok()));
     let scope = who.scope();
     match st.snapshot(who).await {
-        Ok(snap) => (
-            [(header::CONTENT_TYPE, format.content_type())],
-            render(&snap, &scope, format),
-        )
-            .into_response(),
+        Ok(snap) => {
+            let mut text = render(&snap, &scope, format);
+            // The users' web page's counters: appliance-wide, the carrier's only.
+            if let (Some(p), true) = (&st.portal, scope.sees_appliance()) {
+                let om = matches!(format, Format::OpenMetrics);
+                let extra = p.metrics_text(om);
+                match text.rfind("# EOF\n") {
+                    Some(i) if om => text.insert_str(i, &extra),
+                    _ => text.push_str(&extra),
+                }
+            }
+            ([(header::CONTENT_TYPE, format.content_type())], text).into_response()
+        }
         Err(e) => e.into_response(),
     }
 }

@@ -18,6 +18,7 @@
 //! | [`exec`] | the control-thread side: commands, read views, [`snapshot::Snapshot`]s |
 //! | [`server`] | the axum router, authentication, body limit, JSON errors, TLS |
 //! | [`audit`] | the JSON-lines audit log |
+//! | [`portal`] | the mobile VPN users' web page (seed 003 Fig. 30) under `/portal/` |
 //!
 //! ## Adding routes (metrics, dashboard)
 //!
@@ -36,6 +37,7 @@ pub mod exec;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod portal;
 pub mod scope;
 pub mod server;
 pub mod sessions;
@@ -183,10 +185,15 @@ impl Management {
             principals.clone(),
             audit.clone(),
         );
+        let portal = match &m.portal {
+            Some(p) => Some(portal::Portal::start(p, tls.is_some())?),
+            None => None,
+        };
         let state = Arc::new(server::ApiState {
             tx,
             auth: auth::Authenticator::new(principals),
             audit,
+            portal,
         });
         let core = api_core(cfg);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();

@@ -45,6 +45,8 @@ pub struct ApiState {
     pub auth: Authenticator,
     /// The audit log.
     pub audit: Arc<Audit>,
+    /// The users' web page under `/portal/` (`management.portal`), when enabled.
+    pub portal: Option<Arc<super::portal::Portal>>,
 }
 
 impl ApiState {
@@ -117,9 +119,11 @@ type Caller = Extension<Arc<Principal>>;
 pub fn router(state: Arc<ApiState>) -> Router {
     let authed =
         authenticated_routes().layer(axum::middleware::from_fn_with_state(state.clone(), guard));
-    public_routes()
-        .merge(authed)
-        .fallback(|| async { ApiError::not_found("no such endpoint").into_response() })
+    let mut r = public_routes().merge(authed);
+    if let Some(p) = &state.portal {
+        r = r.merge(super::portal::routes(p.clone()));
+    }
+    r.fallback(|| async { ApiError::not_found("no such endpoint").into_response() })
         .method_not_allowed_fallback(|| async {
             let mut e = ApiError::bad_request("this endpoint does not take that method");
             e.status = 405;
@@ -970,6 +974,28 @@ pub fn tls_config(t: &TlsCfg) -> Result<Arc<rustls::ServerConfig>, String> {
     Ok(Arc::new(cfg))
 }
 
+/// The client's address as the handlers see it (`ConnectInfo<PeerAddr>`), over plain TCP
+/// and over TLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for PeerAddr
+{
+    fn connect_info(s: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        PeerAddr(*s.remote_addr())
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>>
+    for PeerAddr
+{
+    fn connect_info(s: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+        PeerAddr(*s.remote_addr())
+    }
+}
+
 /// Accepts TCP connections and completes the TLS handshake (5 s at most each).
 struct TlsListener {
     inner: tokio::net::TcpListener,
@@ -1027,7 +1053,9 @@ pub fn serve(
                 return;
             }
         };
-        let app = router(state);
+        // The peer's address reaches the handlers (the portal throttles failed logins per
+        // source address).
+        let app = router(state).into_make_service_with_connect_info::<PeerAddr>();
         let served = async move {
             let r = match tls {
                 None => axum::serve(l, app).await,
@@ -1062,6 +1090,7 @@ mod tests {
             tx,
             auth: Authenticator::new(ps),
             audit: Arc::new(Audit::new(None)),
+            portal: None,
         });
         (st, rx)
     }

@@ -70,6 +70,21 @@ pub struct Management {
     /// Who may use the API.
     #[serde(default)]
     pub principals: Vec<Principal>,
+    /// The users' web page of the mobile VPN (seed 003 Fig. 30) under `/portal/` (absent: not
+    /// served).
+    #[serde(default)]
+    pub portal: Option<Portal>,
+}
+
+/// The users' web page (`management.portal`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Portal {
+    /// The VPN database: `sqlite:PATH` (relative to the profile) or `postgres://...`.
+    pub database: S<String>,
+    /// Minutes a login lasts without a request (1-1440, default 15).
+    #[serde(default)]
+    pub idle_minutes: Option<S<u64>>,
 }
 
 /// TLS files of the management API (relative to the profile).

@@ -2,7 +2,9 @@
 //! principals (docs/profile.md, docs/api.md).
 
 use super::Checker;
-use crate::config::{ManagementCfg, PrincipalCfg, TlsCfg, DEFAULT_OWNER};
+use crate::config::{
+    ManagementCfg, PortalCfg, PrincipalCfg, TlsCfg, DEFAULT_OWNER, DEFAULT_PORTAL_IDLE_MINUTES,
+};
 use crate::mgmt::scope::Role;
 use crate::profile::Management;
 use std::collections::HashSet;
@@ -125,6 +127,7 @@ pub(super) fn check(c: &mut Checker, m: &Management, base: &Path) -> Option<Mana
             });
         }
     }
+    let portal = m.portal.as_ref().map(|p| check_portal(c, p, base));
     if c.errors.len() != before {
         return None;
     }
@@ -134,7 +137,52 @@ pub(super) fn check(c: &mut Checker, m: &Management, base: &Path) -> Option<Mana
         owner,
         audit_log,
         principals,
+        portal,
     })
+}
+
+/// `management.portal`: the database URL (a relative SQLite path is resolved against the
+/// profile's directory) and the login's idle time.
+fn check_portal(c: &mut Checker, p: &crate::profile::Portal, base: &Path) -> PortalCfg {
+    let db = p.database.value.trim();
+    let database = if let Some(path) = db.strip_prefix("sqlite:") {
+        if path.is_empty() {
+            c.err(
+                p.database.referenced,
+                "management.portal.database `sqlite:` has no file; expected e.g. sqlite:vpndb.sqlite",
+            );
+        }
+        format!("sqlite:{}", base.join(path).display())
+    } else if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        db.to_string()
+    } else {
+        c.err(
+            p.database.referenced,
+            format!(
+                "management.portal.database `{}` is not a VPN database URL; expected sqlite:PATH (relative to the profile) or postgres://USER@HOST:PORT/DB",
+                p.database.value
+            ),
+        );
+        String::new()
+    };
+    let minutes = match &p.idle_minutes {
+        Some(m) if !(1..=1440).contains(&m.value) => {
+            c.err(
+                m.referenced,
+                format!(
+                    "management.portal.idle_minutes {} is out of range; expected 1 to 1440",
+                    m.value
+                ),
+            );
+            DEFAULT_PORTAL_IDLE_MINUTES
+        }
+        Some(m) => m.value,
+        None => DEFAULT_PORTAL_IDLE_MINUTES,
+    };
+    PortalCfg {
+        database,
+        idle: std::time::Duration::from_secs(minutes * 60),
+    }
 }
 
 #[cfg(test)]
@@ -179,5 +227,36 @@ mod tests {
         assert!(has(9, "without `tenant`"), "{lines:?}");
         assert!(has(10, "token_hash"), "{lines:?}");
         assert!(has(11, "carrier-admin"), "{lines:?}");
+    }
+
+    #[test]
+    fn the_portal_section_resolves_and_refuses_bad_values() {
+        let c = check("  listen: 127.0.0.1:8443\n  portal: { database: sqlite:vpn/db.sqlite }\n")
+            .unwrap();
+        let p = c.management.unwrap().portal.unwrap();
+        assert_eq!(p.database, "sqlite:/nonexistent/vpn/db.sqlite");
+        assert_eq!(p.idle.as_secs(), 15 * 60);
+        let c = check(
+            "  listen: 127.0.0.1:8443\n  portal: { database: \"postgres://vpn@db:5432/vpn\", idle_minutes: 5 }\n",
+        )
+        .unwrap();
+        let p = c.management.unwrap().portal.unwrap();
+        assert_eq!(p.database, "postgres://vpn@db:5432/vpn");
+        assert_eq!(p.idle.as_secs(), 300);
+        let errs = check(
+            "  listen: 127.0.0.1:8443\n  portal:\n    database: mysql://x\n    idle_minutes: 0\n",
+        )
+        .unwrap_err();
+        let lines: Vec<(u64, &str)> = errs.iter().map(|e| (e.line, e.message.as_str())).collect();
+        let has = |line: u64, what: &str| lines.iter().any(|(l, m)| *l == line && m.contains(what));
+        assert!(has(7, "not a VPN database URL"), "{lines:?}");
+        assert!(has(8, "idle_minutes 0 is out of range"), "{lines:?}");
+        let errs =
+            check("  listen: 127.0.0.1:8443\n  portal: { database: \"sqlite:\" }\n").unwrap_err();
+        assert!(errs[0].message.contains("has no file"), "{errs:?}");
+        assert!(
+            check("  listen: 127.0.0.1:8443\n  portal: { database: sqlite:a, theme: dark }\n")
+                .is_err()
+        );
     }
 }
