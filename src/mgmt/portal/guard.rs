@@ -82,8 +82,8 @@ pub struct WebSession {
     pub since: Instant,
     /// When it ends unless used.
     pub expires: Instant,
-    /// The message for the next page.
-    pub flash: Option<Flash>,
+    /// The message for the next page, about this profile.
+    pub flash: Option<(u32, Flash)>,
 }
 
 /// The sessions, by the SHA-256 of their cookie (the cookie itself is not kept).
@@ -103,8 +103,8 @@ pub struct Found {
     pub nai: Nai,
     /// Its CSRF token.
     pub csrf: String,
-    /// The message to show now (taken: shown once).
-    pub flash: Option<Flash>,
+    /// The message to show now, about this profile (taken: shown once).
+    pub flash: Option<(u32, Flash)>,
 }
 
 impl Sessions {
@@ -146,10 +146,10 @@ impl Sessions {
         })
     }
 
-    /// Sets the message the session's next page shows.
-    pub fn flash(&mut self, token: &str, f: Flash) {
+    /// Sets the message the session's next page shows (in profile `profile`'s section).
+    pub fn flash(&mut self, token: &str, profile: u32, f: Flash) {
         if let Some(s) = self.map.get_mut(&key(token)) {
-            s.flash = Some(f);
+            s.flash = Some((profile, f));
         }
     }
 
@@ -298,11 +298,11 @@ mod tests {
             let f = s.get(&tok, idle, t0 + Duration::from_secs(50 * i)).unwrap();
             assert_eq!(f.nai, nai);
         }
-        s.flash(&tok, Flash::Ok("done".into()));
+        s.flash(&tok, 1, Flash::Ok("done".into()));
         let at = t0 + Duration::from_secs(260);
         assert_eq!(
             s.get(&tok, idle, at).unwrap().flash,
-            Some(Flash::Ok("done".into()))
+            Some((1, Flash::Ok("done".into())))
         );
         assert_eq!(s.get(&tok, idle, at).unwrap().flash, None, "shown twice");
         assert!(s.get(&tok, idle, at + idle).is_none(), "idle session kept");

@@ -78,6 +78,10 @@ pub struct Counters {
     pub db_errors: AtomicU64,
 }
 
+/// One counter family of [`Portal::metrics_text`]: name (without `varouter_` and `_total`),
+/// help, and its samples (labels, value).
+type Family = (&'static str, &'static str, Vec<(&'static str, u64)>);
+
 fn inc(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
@@ -170,9 +174,11 @@ fn security_headers(h: &mut HeaderMap) {
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // `same-origin`, not `no-referrer`: under `no-referrer` browsers send `Origin: null`
+    // with form POSTs, and the Origin check would refuse the page's own forms.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
@@ -349,7 +355,7 @@ impl Portal {
     pub fn metrics_text(&self, openmetrics: bool) -> String {
         let c = &self.counters;
         let v = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let families: [(&str, &str, Vec<(&str, u64)>); 6] = [
+        let families: [Family; 6] = [
             (
                 "portal_logins",
                 "Logins to the users' web page, by result",
@@ -623,7 +629,7 @@ async fn change(
     let back = format!("/portal/#profile-{n}");
     let refuse = |msg: String| {
         inc(&p.counters.changes_refused);
-        lock(&p.sessions).flash(&token, Flash::Err(format!("VPN profile {n}: {msg}")));
+        lock(&p.sessions).flash(&token, n, Flash::Err(format!("VPN profile {n}: {msg}")));
         redirect(&back)
     };
     let parsed = match op.as_str() {
@@ -675,6 +681,7 @@ async fn change(
             );
             lock(&p.sessions).flash(
                 &token,
+                n,
                 Flash::Ok(format!(
                     "VPN profile {n}: {what}. Stored as version {}; your next registration \
                      (service update) applies it.",

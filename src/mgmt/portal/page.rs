@@ -73,7 +73,7 @@ pub fn layout(title: &str, header_right: &str, body: &str) -> String {
     )
 }
 
-fn flash_html(f: &Option<Flash>) -> String {
+fn flash_html(f: Option<&Flash>) -> String {
     match f {
         Some(Flash::Ok(m)) => format!(
             "<p class=\"flash ok\" id=\"flash\" role=\"status\">{}</p>",
@@ -143,12 +143,18 @@ fn logout_form(nai: &str, csrf: &str) -> String {
 pub fn profiles(
     nai: &str,
     csrf: &str,
-    flash: &Option<Flash>,
+    flash: &Option<(u32, Flash)>,
     ps: &[StoredProfile],
     tunnels: &[VpnSession],
     single: bool,
 ) -> String {
-    let mut b = flash_html(flash);
+    let mut b = String::new();
+    // A message about a profile not shown here (removed meanwhile): at the top.
+    if let Some((n, f)) = flash {
+        if !ps.iter().any(|p| p.profile.profile_number == *n) {
+            b.push_str(&flash_html(Some(f)));
+        }
+    }
     if ps.is_empty() {
         b.push_str(
             "<section><p id=\"no-profiles\">You have no VPN profile yet. Your provider sets \
@@ -159,7 +165,11 @@ pub fn profiles(
         b.push_str("<p><a href=\"/portal/\">All your VPNs</a></p>");
     }
     for p in ps {
-        profile(&mut b, p, csrf, tunnels);
+        let f = flash
+            .as_ref()
+            .filter(|(n, _)| *n == p.profile.profile_number)
+            .map(|(_, f)| f);
+        profile(&mut b, p, csrf, tunnels, f);
     }
     layout(
         "Mobile VPN — your destinations",
@@ -168,7 +178,13 @@ pub fn profiles(
     )
 }
 
-fn profile(b: &mut String, sp: &StoredProfile, csrf: &str, tunnels: &[VpnSession]) {
+fn profile(
+    b: &mut String,
+    sp: &StoredProfile,
+    csrf: &str,
+    tunnels: &[VpnSession],
+    flash: Option<&Flash>,
+) {
     let p = &sp.profile;
     let n = p.profile_number;
     let csrf = esc(csrf);
@@ -179,8 +195,9 @@ fn profile(b: &mut String, sp: &StoredProfile, csrf: &str, tunnels: &[VpnSession
     let _ = write!(
         b,
         "<section class=\"profile\" id=\"profile-{n}\" data-profile=\"{n}\">\
-         <h2><a href=\"/portal/profiles/{n}\">VPN profile {n}</a></h2>\
+         <h2><a href=\"/portal/profiles/{n}\">VPN profile {n}</a></h2>{flash}\
          <p>Contract (SLA) <b>{sla}</b>, {share}. Version <span class=\"version\">{v}</span>, changed {at}.</p>",
+        flash = flash_html(flash),
         sla = esc(&p.sla),
         v = sp.version,
         at = utc(sp.changed_at),
