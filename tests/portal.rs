@@ -347,7 +347,7 @@ fn log_in_change_destinations_and_see_only_your_own_vpn() {
         "HttpOnly",
         "SameSite=Strict",
         "Path=/portal/",
-        "Max-Age=600",
+        "Max-Age=43200",
     ] {
         assert!(sc.contains(attr), "{sc}");
     }

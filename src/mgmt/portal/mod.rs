@@ -10,7 +10,7 @@
 //! leaves an audit record with actor `web:<nai>`.
 //!
 //! Security: the session cookie is 32 random bytes (kept hashed), `HttpOnly`,
-//! `SameSite=Strict`, `Secure` over TLS, limited to `/portal/`, ended after
+//! `SameSite=Strict`, `Secure` over TLS, limited to `/portal/`, ended by the server after
 //! `management.portal.idle_minutes` without a request and 12 h after the login. Every POST
 //! carries a CSRF token (per session; the login form a double-submit cookie) and is refused
 //! when an `Origin` header names another site. Failed logins are counted per NAI (5, then 15
@@ -544,9 +544,16 @@ async fn login(
     };
     inc(&p.counters.logins_ok);
     tracing::info!("portal: {nai} logged in from {src}");
+    // The browser keeps the cookie as long as the server could (the absolute age); the idle
+    // time is enforced by the server, which refreshes it at each request.
     let r = with_cookie(
         redirect("/portal/"),
-        guard::set_cookie(guard::SESSION_COOKIE, &token, p.idle, p.secure),
+        guard::set_cookie(
+            guard::SESSION_COOKIE,
+            &token,
+            guard::MAX_SESSION_AGE,
+            p.secure,
+        ),
     );
     with_cookie(
         r,
