@@ -1,8 +1,9 @@
 //! The users' web page of seed 003 Fig. 30 over real HTTP: the appliance runs in-process on
 //! tests/portal/portal-profile.yaml with `management.portal` on a SQLite VPN database the test
 //! fills (configs/vpndb/users.yaml, logins with cheap argon2id hashes, one recorded tunnel),
-//! on 127.0.0.1 ports 18181-18182. A small cookie-keeping client (no redirects followed) logs
-//! in, changes destinations, and checks every answer and the database behind it.
+//! on 127.0.0.1 ports 18181-18182 (18185 over TLS). A small cookie-keeping client (no
+//! redirects followed) logs in, changes destinations, and checks every answer and the
+//! database behind it.
 //! (scripts/test.d/44-portal-chromium.sh drives the same page in headless Chromium.)
 
 use std::collections::HashMap;
@@ -48,6 +49,8 @@ struct App {
     join: Option<JoinHandle<Result<Summary, RunError>>>,
     base: String,
     db: String,
+    /// The self-signed certificate (DER) when the API runs over TLS.
+    root: Option<Vec<u8>>,
     _dir: PathBuf,
 }
 
@@ -69,6 +72,10 @@ fn now() -> i64 {
 }
 
 fn start(name: &str, port: u16) -> App {
+    start_with(name, port, false)
+}
+
+fn start_with(name: &str, port: u16, tls: bool) -> App {
     let dir = std::env::temp_dir().join(format!("varouter-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -102,10 +109,23 @@ fn start(name: &str, port: u16) -> App {
     }
     let template = std::fs::read_to_string(root.join("tests/portal/portal-profile.yaml")).unwrap();
     let path = dir.join("profile.yaml");
+    let mut root = None;
+    let mut listen = format!("127.0.0.1:{port}");
+    if tls {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(dir.join("api.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.join("api.key"), key.serialize_pem()).unwrap();
+        root = Some(cert.der().to_vec());
+        listen.push_str("\n  tls: { cert: api.pem, key: api.key }");
+    }
     std::fs::write(
         &path,
         template
-            .replace("@LISTEN@", &format!("127.0.0.1:{port}"))
+            .replace("listen: @LISTEN@", &format!("listen: {listen}"))
             .replace("@DB@", &db)
             .replace("@ADMIN_HASH@", &cheap_hash(ADMIN)),
     )
@@ -138,8 +158,13 @@ fn start(name: &str, port: u16) -> App {
     App {
         stop,
         join: Some(join),
-        base: format!("http://127.0.0.1:{port}"),
+        base: if tls {
+            format!("https://localhost:{port}")
+        } else {
+            format!("http://127.0.0.1:{port}")
+        },
         db,
+        root,
         _dir: dir,
     }
 }
@@ -181,13 +206,21 @@ fn form_encode(fields: &[(&str, &str)]) -> String {
 
 impl Client {
     fn new(app: &App) -> Client {
-        let agent = ureq::Agent::config_builder()
+        let mut b = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
+            .timeout_global(Some(Duration::from_secs(30)));
+        if let Some(der) = &app.root {
+            b = b.tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![
+                        ureq::tls::Certificate::from_der(der).to_owned(),
+                    ])))
+                    .build(),
+            );
+        }
+        let agent = b.build().into();
         Client {
             agent,
             base: app.base.clone(),
@@ -663,4 +696,41 @@ fn failed_logins_are_throttled_per_nai_and_per_source() {
     );
     assert_eq!(value("varouter_portal_sessions"), 1.0);
     assert!(text.contains("# TYPE varouter_portal_logins_total counter"));
+}
+
+#[test]
+fn over_tls_the_cookies_are_secure() {
+    let app = start_with("portal-tls", 18185, true);
+    let mut c = Client::new(&app);
+    let page = c.get("/portal/login");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.set_cookies[0].ends_with("; Secure"),
+        "{:?}",
+        page.set_cookies
+    );
+    let a = c.post(
+        "/portal/login",
+        &[
+            ("nai", "bob@isp.example"),
+            ("password", pw("bob@isp.example")),
+            ("csrf", &csrf_of(&page.body)),
+        ],
+        Some(&app.base),
+    );
+    assert_eq!(
+        (a.status, a.location.as_str()),
+        (303, "/portal/"),
+        "{}",
+        a.body
+    );
+    let sc = a
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("portal_session="))
+        .unwrap();
+    assert!(sc.contains("; Secure") && sc.contains("HttpOnly"), "{sc}");
+    let page = c.get("/portal/");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("id=\"profile-3\""));
 }
