@@ -696,6 +696,21 @@ fn failed_logins_are_throttled_per_nai_and_per_source() {
     );
     assert_eq!(value("varouter_portal_sessions"), 1.0);
     assert!(text.contains("# TYPE varouter_portal_logins_total counter"));
+    // OpenMetrics: the page's families before the one `# EOF`.
+    let mut r = c
+        .agent
+        .get(format!("{}/metrics", app.base))
+        .header("Authorization", format!("Bearer {ADMIN}"))
+        .header("Accept", "application/openmetrics-text; version=1.0.0")
+        .call()
+        .unwrap();
+    let om = r.body_mut().read_to_string().unwrap();
+    assert!(om.ends_with("# EOF\n"), "{om}");
+    assert_eq!(om.matches("# EOF").count(), 1);
+    assert!(
+        om.contains("# TYPE varouter_portal_logins counter\n"),
+        "{om}"
+    );
 }
 
 #[test]

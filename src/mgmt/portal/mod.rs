@@ -856,6 +856,31 @@ mod tests {
     }
 
     #[test]
+    fn counters_render_in_both_exposition_formats() {
+        let path =
+            std::env::temp_dir().join(format!("portal-metrics-{}.sqlite", std::process::id()));
+        let cfg = PortalCfg {
+            database: format!("sqlite:{}", path.display()),
+            idle: Duration::from_secs(60),
+        };
+        let p = Portal::start(&cfg, false).unwrap();
+        inc(&p.counters.logins_ok);
+        inc(&p.counters.logins_ok);
+        inc(&p.counters.changes_refused);
+        let text = p.metrics_text(false);
+        assert!(text.contains("# TYPE varouter_portal_logins_total counter\n"));
+        assert!(text.contains("varouter_portal_logins_total{result=\"ok\"} 2\n"));
+        assert!(text.contains("varouter_portal_changes_total{result=\"refused\"} 1\n"));
+        assert!(text.contains("varouter_portal_sessions 0\n"));
+        let om = p.metrics_text(true);
+        assert!(om.contains("# TYPE varouter_portal_logins counter\n"));
+        assert!(om.contains("varouter_portal_logins_total{result=\"ok\"} 2\n"));
+        assert!(!om.contains("# EOF"), "the caller places the EOF");
+        drop(p);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
     fn origins_of_other_sites_are_refused() {
         let mut h = HeaderMap::new();
         assert!(same_origin(&h));
