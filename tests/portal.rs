@@ -1,7 +1,7 @@
 //! The users' web page of seed 003 Fig. 30 over real HTTP: the appliance runs in-process on
 //! tests/portal/portal-profile.yaml with `management.portal` on a SQLite VPN database the test
 //! fills (configs/vpndb/users.yaml, logins with cheap argon2id hashes, one recorded tunnel),
-//! on 127.0.0.1 ports 18181-18182 (18185 over TLS). A small cookie-keeping client (no
+//! on 127.0.0.1 ports 18181-18182 (18185 over TLS, 18186 without a database). A small cookie-keeping client (no
 //! redirects followed) logs in, changes destinations, and checks every answer and the
 //! database behind it.
 //! (scripts/test.d/44-portal-chromium.sh drives the same page in headless Chromium.)
@@ -76,6 +76,11 @@ fn start(name: &str, port: u16) -> App {
 }
 
 fn start_with(name: &str, port: u16, tls: bool) -> App {
+    start_on(name, port, tls, None)
+}
+
+/// With `db`, the page uses that database URL instead of the one filled here.
+fn start_on(name: &str, port: u16, tls: bool, db_override: Option<&str>) -> App {
     let dir = std::env::temp_dir().join(format!("varouter-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -126,7 +131,7 @@ fn start_with(name: &str, port: u16, tls: bool) -> App {
         &path,
         template
             .replace("listen: @LISTEN@", &format!("listen: {listen}"))
-            .replace("@DB@", &db)
+            .replace("@DB@", db_override.unwrap_or(&db))
             .replace("@ADMIN_HASH@", &cheap_hash(ADMIN)),
     )
     .unwrap();
@@ -748,4 +753,36 @@ fn over_tls_the_cookies_are_secure() {
     let page = c.get("/portal/");
     assert_eq!(page.status, 200);
     assert!(page.body.contains("id=\"profile-3\""));
+}
+
+#[test]
+fn an_unreachable_database_is_a_clear_503_not_a_hang() {
+    // A file in a directory that does not exist: the store cannot be opened.
+    let app = start_on(
+        "portal-nodb",
+        18186,
+        false,
+        Some("sqlite:/nonexistent-varouter-portal-dir/vpndb.sqlite"),
+    );
+    let mut c = Client::new(&app);
+    let t0 = Instant::now();
+    let a = c.login("alice@isp.example", pw("alice@isp.example"));
+    assert_eq!(a.status, 503, "{}", a.body);
+    assert!(a
+        .body
+        .contains("The VPN database is not available right now."));
+    assert!(t0.elapsed() < Duration::from_secs(15));
+    assert!(!c.cookies.contains_key("portal_session"));
+    // The rest of the API is unaffected.
+    let mut r = c
+        .agent
+        .get(format!("{}/metrics", app.base))
+        .header("Authorization", format!("Bearer {ADMIN}"))
+        .call()
+        .unwrap();
+    let text = r.body_mut().read_to_string().unwrap();
+    assert!(
+        text.contains("varouter_portal_database_errors_total 1"),
+        "{text}"
+    );
 }

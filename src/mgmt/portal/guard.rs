@@ -210,6 +210,19 @@ pub fn nai_key(typed: &str) -> String {
     typed.trim().to_lowercase().chars().take(253).collect()
 }
 
+/// The throttle's key of a source address: an IPv4 address as it is (also when mapped into
+/// IPv6), an IPv6 address by its /64 (one host usually holds a whole /64, and could otherwise
+/// guess from a new address each time).
+pub fn source_key(a: IpAddr) -> IpAddr {
+    match a {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+    }
+}
+
 fn locked_for(f: Option<&Failures>, limit: u32, now: Instant) -> Option<Duration> {
     let f = f?;
     let since = now.duration_since(f.last);
@@ -243,7 +256,7 @@ impl Throttle {
         if let Some(d) = locked_for(self.nai.get(nai_key), NAI_FAILURES, now) {
             return Some(Locked::Nai(d));
         }
-        let s = source.and_then(|a| self.source.get(&a));
+        let s = source.and_then(|a| self.source.get(&source_key(a)));
         locked_for(s, SOURCE_FAILURES, now).map(Locked::Source)
     }
 
@@ -251,7 +264,7 @@ impl Throttle {
     pub fn failed(&mut self, nai_key: &str, source: Option<IpAddr>, now: Instant) {
         bump(&mut self.nai, &nai_key.to_string(), now);
         if let Some(a) = source {
-            bump(&mut self.source, &a, now);
+            bump(&mut self.source, &source_key(a), now);
         }
     }
 
@@ -349,6 +362,26 @@ mod tests {
             Some(Locked::Source(d)) => assert_eq!(d, LOCK - Duration::from_secs(60)),
             other => panic!("{other:?}"),
         }
+        // An IPv6 host is its /64; a v4-mapped address is the IPv4 one.
+        let v6 = |s: &str| -> Option<IpAddr> { Some(s.parse().unwrap()) };
+        let mut t = Throttle::default();
+        for i in 0..SOURCE_FAILURES {
+            t.failed(
+                &format!("u{i}@isp.example"),
+                v6(&format!("2001:db8:1:2::{i:x}")),
+                t0,
+            );
+        }
+        assert!(t
+            .check("x@isp.example", v6("2001:db8:1:2:ffff::1"), t0)
+            .is_some());
+        assert!(t
+            .check("x@isp.example", v6("2001:db8:1:3::1"), t0)
+            .is_none());
+        assert_eq!(
+            source_key("::ffff:192.0.2.9".parse().unwrap()),
+            "192.0.2.9".parse::<IpAddr>().unwrap()
+        );
         // Success clears the NAI's count only.
         let mut t = Throttle::default();
         for _ in 0..NAI_FAILURES - 1 {
