@@ -1,7 +1,7 @@
 //! The users' web page of seed 003 Fig. 30 over real HTTP: the appliance runs in-process on
 //! tests/portal/portal-profile.yaml with `management.portal` on a SQLite VPN database the test
 //! fills (configs/vpndb/users.yaml, logins with cheap argon2id hashes, one recorded tunnel),
-//! on 127.0.0.1 ports 18181-18182 (18185 over TLS, 18186 without a database). A small cookie-keeping client (no
+//! on 127.0.0.1 ports 18181-18182 (18185 over TLS, 18186 without a database, 18187 on PostgreSQL). A small cookie-keeping client (no
 //! redirects followed) logs in, changes destinations, and checks every answer and the
 //! database behind it.
 //! (scripts/test.d/44-portal-chromium.sh drives the same page in headless Chromium.)
@@ -76,18 +76,20 @@ fn start(name: &str, port: u16) -> App {
 }
 
 fn start_with(name: &str, port: u16, tls: bool) -> App {
-    start_on(name, port, tls, None)
+    start_on(name, port, tls, None, true)
 }
 
-/// With `db`, the page uses that database URL instead of the one filled here.
-fn start_on(name: &str, port: u16, tls: bool, db_override: Option<&str>) -> App {
+/// The page on database `db` (default: a new SQLite file), filled first when `fill`.
+fn start_on(name: &str, port: u16, tls: bool, db: Option<&str>, fill: bool) -> App {
     let dir = std::env::temp_dir().join(format!("varouter-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     // The database: the example users, their logins, one tunnel of alice's.
-    let db = format!("sqlite:{}", dir.join("vpndb.sqlite").display());
-    {
+    let db = db
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("sqlite:{}", dir.join("vpndb.sqlite").display()));
+    if fill {
         let text = std::fs::read_to_string(root.join("configs/vpndb/users.yaml")).unwrap();
         let doc: VpnDocument = serde_saphyr::from_str(&text).unwrap();
         let mut s = vpndb::open(&db).unwrap();
@@ -131,7 +133,7 @@ fn start_on(name: &str, port: u16, tls: bool, db_override: Option<&str>) -> App 
         &path,
         template
             .replace("listen: @LISTEN@", &format!("listen: {listen}"))
-            .replace("@DB@", db_override.unwrap_or(&db))
+            .replace("@DB@", &db)
             .replace("@ADMIN_HASH@", &cheap_hash(ADMIN)),
     )
     .unwrap();
@@ -763,6 +765,7 @@ fn an_unreachable_database_is_a_clear_503_not_a_hang() {
         18186,
         false,
         Some("sqlite:/nonexistent-varouter-portal-dir/vpndb.sqlite"),
+        false,
     );
     let mut c = Client::new(&app);
     let t0 = Instant::now();
@@ -785,4 +788,52 @@ fn an_unreachable_database_is_a_clear_503_not_a_hang() {
         text.contains("varouter_portal_database_errors_total 1"),
         "{text}"
     );
+}
+
+/// The page on PostgreSQL: run by scripts/test.d/43-vpndb-postgres.sh with `--ignored`, which
+/// creates an empty database and sets `VPNDB_PORTAL_PG_URL`; fails without it.
+#[test]
+#[ignore = "needs PostgreSQL: scripts/test.d/43-vpndb-postgres.sh"]
+fn pg_portal_changes_and_isolation() {
+    let url = std::env::var("VPNDB_PORTAL_PG_URL").expect(
+        "VPNDB_PORTAL_PG_URL is not set: scripts/test.d/43-vpndb-postgres.sh runs this test",
+    );
+    let app = start_on("portal-pg", 18187, false, Some(&url), true);
+    let mut alice = Client::new(&app);
+    let a = alice.login("alice@isp.example", pw("alice@isp.example"));
+    assert_eq!(a.status, 303, "{}", a.body);
+    let page = alice.get("/portal/");
+    assert!(page.body.contains("id=\"profile-1\"") && page.body.contains("192.0.2.77"));
+    let csrf = csrf_of(&page.body);
+    let v = store(&app).get_profile(1).unwrap().unwrap().version;
+    let a = alice.post(
+        "/portal/profiles/1/add",
+        &[("csrf", &csrf), ("addr", "10.30.0.0/16")],
+        None,
+    );
+    assert_eq!(a.status, 303);
+    let mut s = store(&app);
+    assert_eq!(s.backend(), "postgres");
+    let p = s.get_profile(1).unwrap().unwrap();
+    assert_eq!(
+        p.profile.destinations,
+        vec![am("10.10.0.0/16"), am("10.30.0.0/16")]
+    );
+    assert_eq!((p.version, p.service_update), (v + 1, true));
+    let last = s.audit_of("profile 1", 1000).unwrap().pop().unwrap();
+    assert_eq!(
+        (last.actor.as_str(), last.action.as_str()),
+        ("web:alice@isp.example", "add_destination")
+    );
+    let bob3 = s.get_profile(3).unwrap().unwrap();
+    let none = alice.get("/portal/profiles/999");
+    let a = alice.get("/portal/profiles/3");
+    assert_eq!((a.status, &a.body), (404, &none.body));
+    let a = alice.post(
+        "/portal/profiles/3/add",
+        &[("csrf", &csrf), ("addr", "10.10.9.0/24")],
+        None,
+    );
+    assert_eq!(a.status, 404);
+    assert_eq!(s.get_profile(3).unwrap().unwrap(), bob3);
 }

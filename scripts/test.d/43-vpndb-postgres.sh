@@ -10,6 +10,8 @@
 #      same time: every add lands (destination count and version exact, one audit record
 #      each); the migrations re-run as no-ops when the CLI opens the database again.
 #   4. The same two processes on one SQLite file.
+#   5. The users' web page (management.portal) on PostgreSQL: tests/portal.rs's `pg_` test
+#      (login, a change stored with its mark and audit, another user's profile 404) on 127.0.0.1:18187.
 # Installs postgresql when missing; fails (never skips) without it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -126,4 +128,14 @@ if [ "$d1" -ne $((d0 + 2 * K)) ] || [ "$ver" != $((1 + 2 * K)) ]; then
   exit 1
 fi
 echo "$N: SQLite, 2 processes x $K adds: destinations $d0 -> $d1, version $ver"
+
+# --- 5. the web page on PostgreSQL -------------------------------------------------------
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE vpndb_portal" >/dev/null
+LOG="$W/cargo-test-portal.log"
+if ! VPNDB_PORTAL_PG_URL="postgres://postgres@127.0.0.1:$PORT/vpndb_portal" \
+    cargo test -q --test portal -- --ignored pg_ >"$LOG" 2>&1; then
+  cat "$LOG" >&2; echo "$N: FAIL - the web page on PostgreSQL" >&2; exit 1
+fi
+grep -q "test result: ok. 1 passed" "$LOG" || { cat "$LOG" >&2; echo "$N: FAIL - the pg_ portal test did not run" >&2; exit 1; }
+echo "$N: the web page on PostgreSQL: ok"
 echo "$N: ok"
