@@ -24,6 +24,7 @@ pub mod discovery;
 pub mod esp;
 pub mod icmp;
 pub mod l2tp;
+pub mod ldp;
 pub mod neighbor;
 pub mod packet;
 pub mod ppp;
