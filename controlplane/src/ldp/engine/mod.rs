@@ -627,6 +627,7 @@ impl Speaker {
                     hold_time: self.cfg.hello_hold_time,
                     targeted: false,
                     request_targeted: false,
+                    gtsm: false,
                 },
                 Tlv::Ipv4Transport(self.cfg.transport_address),
             ],

@@ -490,6 +490,7 @@ fn hellos_that_are_malformed_targeted_or_our_own_are_dropped() {
             hold_time: 45,
             targeted: true,
             request_targeted: false,
+            gtsm: false,
         }],
     );
     a.handle_hello(now, B_TR, &pdu_from(B_ID, &[targeted]));

@@ -690,12 +690,13 @@ pub enum Tlv {
     /// Generic Label, 20 bits.
     GenericLabel(u32),
     Status(Status),
-    /// Common Hello Parameters: hold time (seconds, 0 = default), T (targeted) and R
-    /// (request targeted) bits.
+    /// Common Hello Parameters: hold time (seconds, 0 = default), T (targeted), R
+    /// (request targeted) and G (GTSM, RFC 6720) bits.
     CommonHello {
         hold_time: u16,
         targeted: bool,
         request_targeted: bool,
+        gtsm: bool,
     },
     Ipv4Transport(Ipv4Addr),
     ConfigSeq(u32),
@@ -822,6 +823,7 @@ impl Tlv {
                     hold_time: be16(v, 0),
                     targeted: v[2] & 0x80 != 0,
                     request_targeted: v[2] & 0x40 != 0,
+                    gtsm: v[2] & 0x20 != 0,
                 }
             }
             tlv::IPV4_TRANSPORT => {
@@ -891,9 +893,14 @@ impl Tlv {
                 hold_time,
                 targeted,
                 request_targeted,
+                gtsm,
             } => {
                 out.extend_from_slice(&hold_time.to_be_bytes());
-                out.push(u8::from(*targeted) << 7 | u8::from(*request_targeted) << 6);
+                out.push(
+                    u8::from(*targeted) << 7
+                        | u8::from(*request_targeted) << 6
+                        | u8::from(*gtsm) << 5,
+                );
                 out.push(0);
             }
             Tlv::Ipv4Transport(a) => out.extend_from_slice(&a.octets()),

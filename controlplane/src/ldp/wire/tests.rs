@@ -35,7 +35,8 @@ fn parses_a_hello_with_an_unknown_optional_tlv() {
             Tlv::CommonHello {
                 hold_time: 15,
                 targeted: false,
-                request_targeted: false
+                request_targeted: false,
+                gtsm: false
             },
             Tlv::Ipv4Transport(Ipv4Addr::new(10, 99, 0, 2)),
             Tlv::ConfigSeq(1),
@@ -299,13 +300,12 @@ fn arb_tlv() -> impl Strategy<Value = Tlv> {
                 message_type,
             })
         }),
-        (any::<u16>(), any::<bool>(), any::<bool>()).prop_map(
-            |(hold_time, targeted, request_targeted)| {
-                Tlv::CommonHello {
-                    hold_time,
-                    targeted,
-                    request_targeted,
-                }
+        (any::<u16>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+            |(hold_time, targeted, request_targeted, gtsm)| Tlv::CommonHello {
+                hold_time,
+                targeted,
+                request_targeted,
+                gtsm,
             }
         ),
         ip4.clone().prop_map(Tlv::Ipv4Transport),
@@ -371,4 +371,80 @@ proptest! {
         }
         let _ = parse_tlvs(&b);
     }
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn parse_all(b: &[u8]) -> (LdpId, Vec<Message>) {
+    let v = PduView::new_checked(b).unwrap();
+    assert_eq!(v.total_len(), b.len());
+    let msgs = v
+        .messages()
+        .map(|r| Message::parse(&r.unwrap()).unwrap())
+        .collect();
+    (v.ldp_id(), msgs)
+}
+
+/// PDUs FRR 8.4 ldpd sent to us in scripts/test.d/49-ldp-frr.sh, captured with tcpdump and
+/// read out with `tshark -T fields -e udp.payload -e tcp.payload`.
+const FRR_HELLO: &str =
+    "000100260aff000200000100001c000000010400000400062000040100040a6300020402000400000002";
+const FRR_INIT: &str = "0001002f0aff0002000002000025000000030500000e000100b4000000000aff000100008506000180850b0001808603000180";
+const FRR_MAPPINGS: &str = "000100590aff00020000040000170000000601000007020001180a63000200000400000003040000180000000701000008020001200aff00010200000400000010040000180000000801000008020001200aff00020200000400000003";
+
+#[test]
+fn frr_pdus_parse_and_reencode_byte_for_byte() {
+    let frr = LdpId::platform(Ipv4Addr::new(10, 255, 0, 2));
+    for hex in [FRR_HELLO, FRR_INIT, FRR_MAPPINGS] {
+        let b = unhex(hex);
+        let (id, msgs) = parse_all(&b);
+        assert_eq!(id, frr);
+        assert_eq!(encode_pdus(id, &msgs, DEFAULT_MAX_PDU).unwrap(), vec![b]);
+    }
+    let (_, hello) = parse_all(&unhex(FRR_HELLO));
+    assert_eq!(
+        hello[0].tlvs,
+        vec![
+            Tlv::CommonHello {
+                hold_time: 6,
+                targeted: false,
+                request_targeted: false,
+                gtsm: true
+            },
+            Tlv::Ipv4Transport(Ipv4Addr::new(10, 99, 0, 2)),
+            Tlv::ConfigSeq(2),
+        ]
+    );
+    let (_, init) = parse_all(&unhex(FRR_INIT));
+    assert_eq!(init[0].kind, msg::INITIALIZATION);
+    let Tlv::CommonSession(p) = &init[0].tlvs[0] else {
+        panic!("{:?}", init[0].tlvs)
+    };
+    assert_eq!(
+        (p.version, p.keepalive, p.max_pdu, p.on_demand),
+        (1, 180, 0, false)
+    );
+    assert_eq!(p.receiver, LdpId::platform(Ipv4Addr::new(10, 255, 0, 1)));
+    // Its capability TLVs (0x0506, 0x050b, 0x0603) carry the U bit: ignored, not refused.
+    assert_eq!(init[0].tlvs.len(), 4);
+    assert_eq!(init[0].unknown_mandatory_tlv(), None);
+    let (_, maps) = parse_all(&unhex(FRR_MAPPINGS));
+    let got: Vec<_> = maps
+        .iter()
+        .map(|m| (m.fec().unwrap().to_vec(), m.generic_label().unwrap()))
+        .collect();
+    let pfx = |s: &str| vec![FecElement::Prefix4(s.parse().unwrap())];
+    assert_eq!(
+        got,
+        vec![
+            (pfx("10.99.0.0/24"), 3),
+            (pfx("10.255.0.1/32"), 16),
+            (pfx("10.255.0.2/32"), 3)
+        ]
+    );
 }
