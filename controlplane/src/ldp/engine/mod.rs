@@ -1283,7 +1283,7 @@ impl Speaker {
                     }
                 }
                 FecElement::Prefix4(p) => {
-                    if s.learnt.get(p).is_some_and(|l| matches(l)) {
+                    if s.learnt.get(p).is_some_and(matches) {
                         lost.push((*p, s.learnt.remove(p).expect("present")));
                     }
                 }

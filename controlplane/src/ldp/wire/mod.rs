@@ -766,10 +766,10 @@ impl Tlv {
                 let family = be16(v, 0);
                 let a = &v[2..];
                 match family {
-                    af::IPV4 if a.len() % 4 == 0 => Tlv::AddressList(AddressList::V4(
+                    af::IPV4 if a.len().is_multiple_of(4) => Tlv::AddressList(AddressList::V4(
                         a.chunks_exact(4).map(|c| ip4(c, 0)).collect(),
                     )),
-                    af::IPV6 if a.len() % 16 == 0 => Tlv::AddressList(AddressList::V6(
+                    af::IPV6 if a.len().is_multiple_of(16) => Tlv::AddressList(AddressList::V6(
                         a.chunks_exact(16)
                             .map(|c| Ipv6Addr::from(<[u8; 16]>::try_from(c).expect("chunk of 16")))
                             .collect(),
@@ -789,7 +789,7 @@ impl Tlv {
                 Tlv::HopCount(v[0])
             }
             tlv::PATH_VECTOR => {
-                if v.is_empty() || v.len() % 4 != 0 {
+                if v.is_empty() || !v.len().is_multiple_of(4) {
                     return Err(Error::BadTlvLength {
                         kind,
                         length: v.len(),
