@@ -196,7 +196,7 @@ fn main() -> ExitCode {
                 Event::SessionUp { peer, keepalive } => json!({"event": "session_up",
                     "peer": peer.to_string(), "state": "OPERATIONAL", "keepalive": keepalive}),
                 Event::SessionDown { peer, reason } => json!({"event": "session_down",
-                    "peer": peer.to_string(), "reason": format!("{reason:?}")}),
+                    "peer": peer.to_string(), "reason": reason.to_string()}),
                 Event::BindingLearnt {
                     peer,
                     prefix,

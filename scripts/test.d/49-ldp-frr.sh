@@ -138,8 +138,17 @@ run() {
   [ "$frr_label" = imp-null ] && frr_label=3
   [ "$(jq_ours "$d/ours.jsonl" learnt 10.255.0.2/32)" = "$frr_label" ] ||
     { grep binding "$d/ours.jsonl" >&2; fail "[$role] we did not learn FRR's label $frr_label for 10.255.0.2/32"; }
-  # Let Hellos flow a little longer, then stop both sides.
-  sleep 3
+  # Stop FRR's ldpd (it sends a Shutdown notification or closes the connection): our side
+  # must take the session down and lose FRR's bindings.
+  sleep 2
+  kill "$(cat "$d/frr/frr/ldpd.pid")"
+  local down=0
+  for _ in $(seq 1 20); do
+    sleep 0.5
+    if [ -z "$(jq_ours "$d/ours.jsonl" session 10.255.0.2)" ] &&
+       [ -z "$(jq_ours "$d/ours.jsonl" learnt 10.255.0.2/32)" ]; then down=1; break; fi
+  done
+  [ $down = 1 ] || { cat "$d/ours.jsonl" >&2; fail "[$role] FRR's ldpd stopped but our session/bindings stayed"; }
   kill "$ours_pid"; wait "$ours_pid" 2>/dev/null || true
   for f in "$d"/frr/frr/*.pid; do kill "$(cat "$f")" 2>/dev/null || true; done
   sleep 1
@@ -156,7 +165,9 @@ run() {
   for t in 0x0100 0x0200 0x0201 0x0300 0x0400; do
     case " $types" in *" $t "*) ;; *) fail "[$role] no LDP message of type $t captured (saw: $types)";; esac
   done
-  say "[$role] OPERATIONAL both sides; FRR learnt 10.255.0.1/32 -> $lo_label and 192.0.2.0/24 -> $fec_label; we learnt 10.255.0.2/32 -> $frr_label; tshark: $n LDP packets (types $types), none malformed"
+  local why
+  why=$(python3 -c 'import json,sys; print(next((json.loads(l)["reason"] for l in open(sys.argv[1]) if "session_down" in l), ""))' "$d/ours.jsonl")
+  say "[$role] OPERATIONAL both sides; after ldpd stopped our session went down ($why) and its bindings were lost; FRR learnt 10.255.0.1/32 -> $lo_label and 192.0.2.0/24 -> $fec_label; we learnt 10.255.0.2/32 -> $frr_label; tshark: $n LDP packets (types $types), none malformed"
 }
 
 run frr-active 10.99.0.1

@@ -65,6 +65,8 @@ pub struct DriverCounters {
     pub tcp_refused: u64,
     pub tcp_errors: u64,
     pub connect_timeouts: u64,
+    /// Session bytes the engine produced for a peer with no connection (dropped).
+    pub sends_without_connection: u64,
 }
 
 #[derive(Debug)]
@@ -361,11 +363,10 @@ impl Driver {
                     local,
                     remote,
                 } => self.start_connect(now, peer, local, remote),
-                Transmit::Send { peer, bytes } => {
-                    if let Some(c) = self.conns.get_mut(&peer) {
-                        c.out.extend_from_slice(&bytes);
-                    }
-                }
+                Transmit::Send { peer, bytes } => match self.conns.get_mut(&peer) {
+                    Some(c) => c.out.extend_from_slice(&bytes),
+                    None => self.counters.sends_without_connection += 1,
+                },
                 Transmit::Close { peer } => {
                     if let Some(c) = self.conns.get_mut(&peer) {
                         c.closing = true;

@@ -176,6 +176,26 @@ pub enum DownReason {
     Shutdown,
 }
 
+impl std::fmt::Display for DownReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DownReason::HelloHoldExpired => f.write_str("Hello hold time expired"),
+            DownReason::KeepaliveExpired => f.write_str("KeepAlive timer expired"),
+            DownReason::InitTimeout => f.write_str("session setup timed out"),
+            DownReason::TransportClosed => f.write_str("TCP connection closed or failed"),
+            DownReason::PeerNotification(s) => {
+                write!(
+                    f,
+                    "peer sent fatal Notification, status 0x{:08x}",
+                    s.value()
+                )
+            }
+            DownReason::ProtocolError(c) => write!(f, "protocol error, notified status 0x{c:08x}"),
+            DownReason::Shutdown => f.write_str("shut down"),
+        }
+    }
+}
+
 /// What happened, for the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -313,7 +333,7 @@ pub struct Speaker {
     alloc: LabelAllocator,
     local: BTreeMap<Prefix4, Label>,
     /// Withdrawn local labels and the peers that have not released them yet.
-    releasing: HashMap<Label, BTreeSet<Ipv4Addr>>,
+    releasing: HashMap<Label, (Prefix4, BTreeSet<Ipv4Addr>)>,
     adjacencies: BTreeMap<Ipv4Addr, Adjacency>,
     sessions: BTreeMap<Ipv4Addr, Session>,
     /// Active side: when to try the session again, and the current backoff.
@@ -597,7 +617,8 @@ impl Speaker {
         if peers.is_empty() {
             let _ = self.alloc.free(label);
         } else {
-            self.releasing.insert(label, peers.into_iter().collect());
+            self.releasing
+                .insert(label, (prefix, peers.into_iter().collect()));
         }
         true
     }
@@ -605,6 +626,11 @@ impl Speaker {
     /// Labels waiting for a peer's Label Release.
     pub fn labels_releasing(&self) -> usize {
         self.releasing.len()
+    }
+
+    /// Labels taken from the allocator: local bindings plus those waiting for a release.
+    pub fn labels_in_use(&self) -> usize {
+        self.alloc.allocated()
     }
 
     /// Ends every session (Shutdown notification) and forgets the adjacencies.
@@ -644,10 +670,10 @@ impl Speaker {
 
     /// A UDP datagram received on port 646 from `source`.
     pub fn handle_hello(&mut self, now: Instant, source: Ipv4Addr, bytes: &[u8]) {
-        self.counters.hellos_received += 1;
         let pdu = match PduView::new_checked(bytes) {
             Ok(p) => p,
             Err(e) => {
+                self.counters.hellos_received += 1;
                 self.counters.hellos_dropped += 1;
                 self.counters.malformed += 1;
                 tracing::debug!(%source, error = %e, "LDP: malformed Hello PDU dropped");
@@ -657,9 +683,9 @@ impl Speaker {
         let peer = pdu.ldp_id();
         if peer.lsr_id == self.cfg.lsr_id {
             // Our own Hello looped back.
-            self.counters.hellos_received -= 1;
             return;
         }
+        self.counters.hellos_received += 1;
         if peer.label_space != 0 {
             self.counters.hellos_dropped += 1;
             tracing::debug!(%source, %peer, "LDP: Hello for a per-interface label space dropped");
@@ -909,7 +935,7 @@ impl Speaker {
     /// withdrawn labels nobody holds any more.
     fn release_done(&mut self, peer: Ipv4Addr, label: Option<Label>) {
         let mut free = Vec::new();
-        for (l, peers) in self.releasing.iter_mut() {
+        for (l, (_, peers)) in self.releasing.iter_mut() {
             if label.is_none_or(|x| x == *l) {
                 peers.remove(&peer);
                 if peers.is_empty() {
@@ -1319,12 +1345,13 @@ impl Speaker {
         match label {
             Some(l) => self.release_done(peer, Some(l)),
             None => {
-                // Without a label the FEC names it; only withdrawn labels are waited for, and
-                // a FEC that is local again has a new label.
+                // Without a label the FEC names it: the withdrawn labels of those prefixes.
                 let waiting: Vec<Label> = self
                     .releasing
                     .iter()
-                    .filter(|(_, ps)| ps.contains(&peer))
+                    .filter(|(_, (p, ps))| {
+                        ps.contains(&peer) && fec.contains(&FecElement::Prefix4(*p))
+                    })
                     .map(|(l, _)| *l)
                     .collect();
                 for l in waiting {

@@ -192,6 +192,7 @@ fn advertise_and_withdraw_reach_the_peer_and_the_label_is_freed_on_release() {
     assert!(learnt(&n.b).contains(&(A_ID, p, l)));
     assert!(n.a.withdraw(p));
     assert_eq!(n.a.labels_releasing(), 1);
+    assert_eq!(n.a.labels_in_use(), 2);
     n.pump();
     assert!(!learnt(&n.b).iter().any(|(_, q, _)| *q == p));
     assert!(n.ev_b.contains(&Event::BindingLost {
@@ -201,6 +202,7 @@ fn advertise_and_withdraw_reach_the_peer_and_the_label_is_freed_on_release() {
     }));
     // B answered the withdraw with a release: the label is back in the allocator.
     assert_eq!(n.a.labels_releasing(), 0);
+    assert_eq!(n.a.labels_in_use(), 1);
     assert_eq!(n.a.counters().releases_received, 1);
     assert!(!n.a.withdraw(p));
 }
