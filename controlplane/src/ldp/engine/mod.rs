@@ -68,6 +68,7 @@ use std::time::{Duration, Instant};
 
 use labelswitch::alloc::{AllocError, LabelAllocator};
 use labelswitch::label::Label;
+use labelswitch::matrix::LabelOp;
 
 use super::wire::{
     self, encode_pdus, msg, pdu_frame_len, status, AddressList, FecElement, LdpId, Message,
@@ -323,6 +324,22 @@ pub struct CrossConnect {
     pub out_label: Label,
     pub peer: Ipv4Addr,
     pub next_hop: Ipv4Addr,
+}
+
+impl CrossConnect {
+    /// The label-matrix operation at `in_label`, given the caller's index of `next_hop` in
+    /// the next-hop table: swap to `out_label`, or pop and forward when the next hop asked
+    /// for Implicit NULL (penultimate hop popping, RFC 3031 §3.16).
+    pub fn label_op(&self, next_hop: u32) -> LabelOp {
+        if self.out_label == Label::IMPLICIT_NULL {
+            LabelOp::PopAndForward { next_hop }
+        } else {
+            LabelOp::Swap {
+                out: self.out_label,
+                next_hop,
+            }
+        }
+    }
 }
 
 /// One LDP speaker (see the [module docs](self)).

@@ -527,3 +527,142 @@ fn config_is_checked() {
         Err(Error::Alloc { .. })
     ));
 }
+
+/// Speakers on point-to-point links, transport addresses on their loopbacks (the LSR Ids).
+struct Chain {
+    now: Instant,
+    nodes: Vec<Speaker>,
+    /// (node, node, address of the first on the link, address of the second).
+    links: Vec<(usize, usize, Ipv4Addr, Ipv4Addr)>,
+}
+
+impl Chain {
+    fn index(&self, lsr: Ipv4Addr) -> usize {
+        self.nodes
+            .iter()
+            .position(|n| n.id().lsr_id == lsr)
+            .unwrap()
+    }
+
+    fn pump(&mut self) {
+        for _ in 0..1000 {
+            let mut moved = false;
+            for i in 0..self.nodes.len() {
+                let me = self.nodes[i].id().lsr_id;
+                let mut out = Vec::new();
+                while let Some(t) = self.nodes[i].poll_transmit() {
+                    out.push(t);
+                }
+                for t in out {
+                    moved = true;
+                    match t {
+                        Transmit::Hello(b) => {
+                            for &(x, y, ax, ay) in &self.links.clone() {
+                                if x == i {
+                                    self.nodes[y].handle_hello(self.now, ax, &b);
+                                } else if y == i {
+                                    self.nodes[x].handle_hello(self.now, ay, &b);
+                                }
+                            }
+                        }
+                        Transmit::Connect { peer, local, .. } => {
+                            let j = self.index(peer);
+                            assert_eq!(self.nodes[j].handle_accepted(self.now, local), Some(me));
+                            self.nodes[i].handle_connected(self.now, peer);
+                        }
+                        Transmit::Send { peer, bytes } => {
+                            let j = self.index(peer);
+                            self.nodes[j].handle_session_input(self.now, me, &bytes);
+                        }
+                        Transmit::Close { peer } => {
+                            let j = self.index(peer);
+                            self.nodes[j].handle_session_closed(self.now, me);
+                        }
+                    }
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("the chain never went quiet");
+    }
+}
+
+#[test]
+fn transit_router_swaps_upstream_label_for_downstream_label_seed_001_fig_13() {
+    // PE1 (10.255.0.1) -- 10.1.0.0/30 -- P (10.255.0.9) -- 10.2.0.0/30 -- PE2 (10.255.0.2)
+    let now = Instant::now();
+    let (pe1, p, pe2) = (A_ID, Ipv4Addr::new(10, 255, 0, 9), B_ID);
+    let mk = |id, addrs: Vec<Ipv4Addr>, fecs: Vec<Prefix4>, base: u32| {
+        let mut c = Config::new(id, id);
+        c.addresses = addrs;
+        c.fecs = fecs;
+        Speaker::new(c, LabelAllocator::new(base..=base + 999).unwrap(), now).unwrap()
+    };
+    let a = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+    let mut net = Chain {
+        now,
+        nodes: vec![
+            mk(pe1, vec![a("10.1.0.1")], vec![], 1000),
+            // P routes both PEs' loopbacks (its IGP says so) and advertises a label for each.
+            mk(
+                p,
+                vec![a("10.1.0.2"), a("10.2.0.1")],
+                vec![Prefix4::host(pe1), Prefix4::host(pe2)],
+                5000,
+            ),
+            mk(pe2, vec![a("10.2.0.2")], vec![], 2000),
+        ],
+        links: vec![
+            (0, 1, a("10.1.0.1"), a("10.1.0.2")),
+            (1, 2, a("10.2.0.1"), a("10.2.0.2")),
+        ],
+    };
+    for n in &mut net.nodes {
+        n.handle_timeout(now);
+    }
+    net.pump();
+    for n in &net.nodes {
+        assert!(n.sessions().all(|(_, s)| s == SessionState::Operational));
+    }
+    assert_eq!(net.nodes[1].sessions().count(), 2);
+    // F: PE2's label for its loopback. E: P's label for it.
+    let f = net.nodes[2].local_label(Prefix4::host(pe2)).unwrap();
+    let e = net.nodes[1].local_label(Prefix4::host(pe2)).unwrap();
+    assert_ne!(e, f);
+    // PE1 learnt E from P (it pushes E towards PE2's loopback).
+    assert!(net.nodes[0]
+        .learnt()
+        .any(|x| x == (p, Prefix4::host(pe2), e)));
+    // P swaps E -> F towards PE2 (next hop 10.2.0.2 from its IGP), and the reverse for PE1.
+    let x = net.nodes[1].cross_connects(|fec| match fec {
+        f if f == Prefix4::host(pe2) => Some(a("10.2.0.2")),
+        f if f == Prefix4::host(pe1) => Some(a("10.1.0.1")),
+        _ => None,
+    });
+    assert_eq!(x.len(), 2);
+    let to_pe2 = x.iter().find(|c| c.prefix == Prefix4::host(pe2)).unwrap();
+    assert_eq!(
+        (to_pe2.in_label, to_pe2.out_label, to_pe2.peer),
+        (e, f, pe2)
+    );
+    assert_eq!(
+        to_pe2.label_op(7),
+        LabelOp::Swap {
+            out: f,
+            next_hop: 7
+        }
+    );
+    let php = CrossConnect {
+        out_label: Label::IMPLICIT_NULL,
+        ..*to_pe2
+    };
+    assert_eq!(php.label_op(7), LabelOp::PopAndForward { next_hop: 7 });
+    let to_pe1 = x.iter().find(|c| c.prefix == Prefix4::host(pe1)).unwrap();
+    assert_eq!(
+        to_pe1.out_label,
+        net.nodes[0].local_label(Prefix4::host(pe1)).unwrap()
+    );
+    assert_eq!(to_pe1.peer, pe1);
+}
