@@ -7,14 +7,16 @@
 //!          [--hold 15] [--keepalive 180] [--duration SECONDS] [--state-every SECONDS]
 //! ```
 //!
-//! The LSR Id /32 is always advertised; `--fec` adds prefixes. `--duration` ends the run
-//! (with a Shutdown notification to every peer) and prints a final `summary` line with the
-//! learnt bindings, the local ones and every counter; `--state-every` prints one
+//! The LSR Id /32 is always advertised; `--fec` adds prefixes. `--duration`, SIGINT or
+//! SIGTERM end the run (with a Shutdown notification to every peer) and print a final
+//! `summary` line with the learnt bindings, the local ones and every counter; `--state-every` prints one
 //! periodically. Logs go to stderr (`RUST_LOG=debug` for more).
 
 use std::io::IsTerminal;
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use controlplane::ldp::driver::{Driver, DriverConfig};
@@ -174,11 +176,18 @@ fn main() -> ExitCode {
         json!({"event": "started", "router_id": args.router_id.to_string(),
                 "transport": transport.to_string(), "local": local}),
     );
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
+            eprintln!("ldp_peer: cannot install a signal handler: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let end = args.duration.map(|s| now + Duration::from_secs(s));
     let mut next_state = args.state_every.map(|s| now + Duration::from_secs(s));
     loop {
         let now = Instant::now();
-        if end.is_some_and(|e| now >= e) {
+        if end.is_some_and(|e| now >= e) || stop.load(Ordering::Relaxed) {
             break;
         }
         let moved = d.poll(now);

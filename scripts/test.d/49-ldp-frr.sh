@@ -103,7 +103,7 @@ run() {
   ip netns exec $NA "$BIN" --router-id 10.255.0.1 --interface 10.99.0.1 --transport "$ours" \
       --fec 192.0.2.0/24 --labels 30000-30999 --hello-interval 2 --hold 6 --keepalive 15 \
       --duration 60 > "$d/ours.jsonl" 2> "$d/ours.log" &
-  local ours_pid=$!
+  local ours_pid=$! stopped
   PIDS+=($ours_pid)
   local vty="vtysh --vty_socket $d/frr/frr"
   local ok=0
@@ -138,18 +138,36 @@ run() {
   [ "$frr_label" = imp-null ] && frr_label=3
   [ "$(jq_ours "$d/ours.jsonl" learnt 10.255.0.2/32)" = "$frr_label" ] ||
     { grep binding "$d/ours.jsonl" >&2; fail "[$role] we did not learn FRR's label $frr_label for 10.255.0.2/32"; }
-  # Stop FRR's ldpd (it sends a Shutdown notification or closes the connection): our side
-  # must take the session down and lose FRR's bindings.
   sleep 2
-  kill "$(cat "$d/frr/frr/ldpd.pid")"
-  local down=0
-  for _ in $(seq 1 20); do
-    sleep 0.5
-    if [ -z "$(jq_ours "$d/ours.jsonl" session 10.255.0.2)" ] &&
-       [ -z "$(jq_ours "$d/ours.jsonl" learnt 10.255.0.2/32)" ]; then down=1; break; fi
-  done
-  [ $down = 1 ] || { cat "$d/ours.jsonl" >&2; fail "[$role] FRR's ldpd stopped but our session/bindings stayed"; }
-  kill "$ours_pid"; wait "$ours_pid" 2>/dev/null || true
+  if [ "$role" = frr-active ]; then
+    # Stop FRR's ldpd (it sends a Shutdown notification): our side must take the session
+    # down and lose FRR's bindings.
+    kill "$(cat "$d/frr/frr/ldpd.pid")"
+    local down=0
+    for _ in $(seq 1 20); do
+      sleep 0.5
+      if [ -z "$(jq_ours "$d/ours.jsonl" session 10.255.0.2)" ] &&
+         [ -z "$(jq_ours "$d/ours.jsonl" learnt 10.255.0.2/32)" ]; then down=1; break; fi
+    done
+    [ $down = 1 ] || { cat "$d/ours.jsonl" >&2; fail "[$role] FRR's ldpd stopped but our session/bindings stayed"; }
+    stopped="after ldpd stopped our session went down ($(python3 -c 'import json,sys; print(next((json.loads(l)["reason"] for l in open(sys.argv[1]) if "session_down" in l), ""))' "$d/ours.jsonl")) and FRR's bindings were lost"
+  else
+    # Stop our side (SIGTERM: Shutdown notification): FRR must drop the session and the
+    # bindings it learnt from us.
+    kill -TERM "$ours_pid"; wait "$ours_pid" 2>/dev/null || true
+    grep -q '"event":"summary"' "$d/ours.jsonl" || fail "[$role] ldp_peer did not print its summary on SIGTERM"
+    local gone=0
+    for _ in $(seq 1 20); do
+      sleep 0.5
+      if ! $vty -c 'show mpls ldp neighbor' 2>/dev/null | grep -q OPERATIONAL &&
+         ! $vty -c 'show mpls ldp binding' 2>/dev/null | grep -Eq "^ipv4 +10\.255\.0\.1/32 +10\.255\.0\.1 +[^ ]+ +$lo_label( |$)"; then
+        gone=1; break
+      fi
+    done
+    [ $gone = 1 ] || { $vty -c 'show mpls ldp neighbor' -c 'show mpls ldp binding' >&2; fail "[$role] FRR kept our session or bindings after our Shutdown"; }
+    stopped="after our SIGTERM FRR dropped the session and our bindings"
+  fi
+  kill "$ours_pid" 2>/dev/null || true; wait "$ours_pid" 2>/dev/null || true
   for f in "$d"/frr/frr/*.pid; do kill "$(cat "$f")" 2>/dev/null || true; done
   sleep 1
   kill "${PIDS[0]}" 2>/dev/null || true
@@ -165,9 +183,7 @@ run() {
   for t in 0x0100 0x0200 0x0201 0x0300 0x0400; do
     case " $types" in *" $t "*) ;; *) fail "[$role] no LDP message of type $t captured (saw: $types)";; esac
   done
-  local why
-  why=$(python3 -c 'import json,sys; print(next((json.loads(l)["reason"] for l in open(sys.argv[1]) if "session_down" in l), ""))' "$d/ours.jsonl")
-  say "[$role] OPERATIONAL both sides; after ldpd stopped our session went down ($why) and its bindings were lost; FRR learnt 10.255.0.1/32 -> $lo_label and 192.0.2.0/24 -> $fec_label; we learnt 10.255.0.2/32 -> $frr_label; tshark: $n LDP packets (types $types), none malformed"
+  say "[$role] OPERATIONAL both sides; $stopped; FRR learnt 10.255.0.1/32 -> $lo_label and 192.0.2.0/24 -> $fec_label; we learnt 10.255.0.2/32 -> $frr_label; tshark: $n LDP packets (types $types), none malformed"
 }
 
 run frr-active 10.99.0.1
