@@ -15,7 +15,8 @@
 //! pools, RADIUS use, accounting, subscriber routes); [`packet`] holds the header builders
 //! they share. [`discovery`] (VR discovery of issue 15, sans-IO, not wired in yet);
 //! [`diameter`] holds the Diameter (RFC 6733, RFC 4004) message codec and the peer engine with
-//! its TCP driver.
+//! its TCP driver; [`ldp`] (RFC 5036: wire format, sans-IO downstream-unsolicited speaker,
+//! socket driver; not wired into the label matrix yet).
 
 pub mod aaa;
 pub mod access;
@@ -24,6 +25,7 @@ pub mod discovery;
 pub mod esp;
 pub mod icmp;
 pub mod l2tp;
+pub mod ldp;
 pub mod neighbor;
 pub mod packet;
 pub mod ppp;
