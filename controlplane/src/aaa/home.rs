@@ -125,6 +125,8 @@ pub struct HomeCounters {
     pub timeouts: u64,
     pub send_failed: u64,
     pub too_busy: u64,
+    /// Lookups the database could not answer (the AMR is answered 5012).
+    pub lookup_failed: u64,
     /// AMRs for another realm (3003).
     pub realm_not_served: u64,
     pub unmatched: u64,
@@ -472,6 +474,25 @@ impl<R: Rng + CryptoRng> Home<R> {
             t.old_fa = old.or(amr.old_fa);
         }
         self.send_har(now, token);
+    }
+
+    /// The database could not answer a [`Output::Lookup`] (connection lost, lock timeout):
+    /// the AMR is answered DIAMETER_UNABLE_TO_COMPLY (5012), not as an unknown user, so the
+    /// FA may retry and the user is not told its NAI is unknown.
+    pub fn handle_lookup_failed(&mut self, _now: Instant, token: Token) {
+        match self.txns.get(&token) {
+            Some(t) if matches!(t.stage, Stage::Lookup) => {}
+            _ => {
+                self.counters.unmatched += 1;
+                return;
+            }
+        }
+        self.counters.lookup_failed += 1;
+        self.fail(
+            token,
+            result::UNABLE_TO_COMPLY,
+            "the VPN database could not be read",
+        );
     }
 
     /// Checks MIP-MN-AAA-Auth: HMAC-MD5 keyed with the MN-AAA key over the covered bytes
@@ -827,9 +848,10 @@ impl<R: Rng + CryptoRng> Home<R> {
     }
 }
 
-/// The answer to a [`Output::Lookup`] from a `vpndb` store (SQLite or PostgreSQL): the
-/// user's profiles for this registration (their service-update marks are cleared, Fig. 30),
-/// the SLAs they name and the CN → GW table; `mn_aaa_key` comes from the caller (the store
+/// The answer to a [`Output::Lookup`] from a `vpndb` store (SQLite or PostgreSQL), read in
+/// one transaction ([`vpndb::store::VpnStore::user_vpn`]): the user's profiles for this
+/// registration (their service-update marks are cleared, Fig. 30), the SLAs they name and
+/// the CN → GW rows of their destinations; `mn_aaa_key` comes from the caller (the store
 /// keeps no MN-AAA secrets). `Ok(None)`: no profile for this NAI (or not an NAI).
 pub fn subscriber_from_store(
     store: &mut dyn vpndb::store::VpnStore,
@@ -839,26 +861,13 @@ pub fn subscriber_from_store(
     let Ok(nai) = vpndb::model::Nai::parse(nai) else {
         return Ok(None);
     };
-    let profiles: Vec<VpnProfile> = store
-        .profiles_for_registration(&nai)?
-        .into_iter()
-        .map(|s| s.profile)
-        .collect();
-    if profiles.is_empty() {
+    let Some(u) = store.user_vpn(&nai, true)? else {
         return Ok(None);
-    }
-    let mut slas = Vec::new();
-    for p in &profiles {
-        if !slas.iter().any(|s: &Sla| s.name == p.sla) {
-            if let Some(s) = store.get_sla(&p.sla)? {
-                slas.push(s);
-            }
-        }
-    }
+    };
     Ok(Some(Subscriber {
-        profiles,
-        slas,
-        cn_gw: store.cn_gw_table()?,
+        profiles: u.profiles.into_iter().map(|s| s.profile).collect(),
+        slas: u.slas,
+        cn_gw: u.cn_gw,
         mn_aaa_key,
     }))
 }

@@ -756,3 +756,49 @@ fn hostile_byte_strings_never_panic_the_engines() {
     h.handle_timeout(now + Duration::from_secs(3600 * 2));
     f.handle_timeout(now + Duration::from_secs(3600 * 2));
 }
+
+#[test]
+fn a_failed_database_lookup_is_answered_unable_to_comply_not_unknown_user() {
+    let now = Instant::now();
+    let mut h = home_alone();
+    h.handle_request(now, 1, amr("s;db", ALICE, "fa", VISITED, FA1).to_message());
+    let token = match h.poll_output() {
+        Some(Output::Lookup { token, .. }) => token,
+        o => panic!("expected a lookup, got {o:?}"),
+    };
+    h.handle_lookup_failed(now, token);
+    match h.poll_output() {
+        Some(Output::Answer { req: 1, msg }) => {
+            let ama = Ama::parse(&msg).unwrap();
+            assert_eq!(ama.result_code, result::UNABLE_TO_COMPLY);
+        }
+        o => panic!("expected the AMA, got {o:?}"),
+    }
+    assert_eq!(h.counters().lookup_failed, 1);
+    assert_eq!(h.counters().unknown_user, 0);
+    assert_eq!(h.pending(), 0);
+    // A second report for the finished transaction is only counted.
+    h.handle_lookup_failed(now, token);
+    assert_eq!(h.counters().lookup_failed, 1);
+    assert!(h.poll_output().is_none());
+}
+
+#[test]
+fn mn_aaa_registration_is_what_the_aaah_authenticates() {
+    let (reg, auth) = super::mn_aaa_registration(MN, HA, FA1, 3600, 7, 256, KEY);
+    let info = crate::diameter::mip4::RegRequestInfo::parse(&reg).unwrap();
+    assert_eq!(
+        (
+            info.home_address,
+            info.home_agent,
+            info.care_of_address,
+            info.lifetime
+        ),
+        (MN, HA, FA1, 3600)
+    );
+    assert_eq!((auth.input_len, auth.authenticator_offset), (32, 32));
+    assert_eq!(reg.len(), 48);
+    // The same bytes the hand-built request of these tests carries.
+    let (theirs, _) = reg_request(FA1, KEY);
+    assert_eq!(reg, theirs);
+}
