@@ -1,8 +1,10 @@
 //! `varouter vpndb`: the VPN database of the mobile VPN (seed 003) from the command line —
 //! import and export the whole database (YAML or JSON, the format of `configs/vpndb/users.yaml`),
 //! list the profiles, and the two single changes an operator needs (add a destination, mark
-//! a profile changed so the next registration re-reads it). Every change is audited under
-//! the `--actor` name. See docs/mobile-vpn.md, "The VPN database".
+//! a profile changed so the next registration re-reads it), and the users' logins to the web
+//! page of Fig. 30 (`set-password`, `delete-password`) and their current tunnels
+//! (`sessions`). Every change is audited under the `--actor` name. See docs/mobile-vpn.md,
+//! "The VPN database" and "The web page".
 
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -53,6 +55,22 @@ enum VpndbCmd {
         /// Profile number.
         profile: u32,
     },
+    /// Set a user's password for the web page (Fig. 30): read from standard input (the first
+    /// line), stored as an argon2id hash. 8 to 1024 bytes.
+    SetPassword {
+        /// The user's NAI.
+        nai: String,
+    },
+    /// Remove a user's login to the web page.
+    DeletePassword {
+        /// The user's NAI.
+        nai: String,
+    },
+    /// The current (not expired) tunnels of a user, as the AAAH recorded them.
+    Sessions {
+        /// The user's NAI.
+        nai: String,
+    },
     /// The audit of changes, oldest first.
     Audit {
         /// Only records after this id.
@@ -82,6 +100,26 @@ fn parse_doc(path: &std::path::Path, text: &str) -> Result<VpnDocument, String> 
     Ok(doc)
 }
 
+/// Shortest and longest password `set-password` takes.
+pub const PASSWORD_LEN: std::ops::RangeInclusive<usize> = 8..=1024;
+
+/// Checks a new password's length (argon2 takes any bytes; the bounds keep a typo and a
+/// pasted file out).
+pub fn check_password(pw: &str) -> Result<(), String> {
+    if pw.is_empty() {
+        return Err("no password on standard input".into());
+    }
+    if !PASSWORD_LEN.contains(&pw.len()) {
+        return Err(format!(
+            "the password must be {} to {} bytes long, not {}",
+            PASSWORD_LEN.start(),
+            PASSWORD_LEN.end(),
+            pw.len()
+        ));
+    }
+    Ok(())
+}
+
 /// Runs one `varouter vpndb` command; the error is the message to print.
 pub fn run(a: VpndbArgs) -> Result<(), String> {
     // Parse the input before touching the database: a bad file opens nothing.
@@ -93,6 +131,19 @@ pub fn run(a: VpndbArgs) -> Result<(), String> {
                 std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?
             };
             Some(parse_doc(file, &text)?)
+        }
+        _ => None,
+    };
+    // The password too: read and checked before opening anything.
+    let password = match &a.cmd {
+        VpndbCmd::SetPassword { .. } => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| format!("stdin: {e}"))?;
+            let pw = line.trim_end_matches(['\r', '\n']).to_owned();
+            check_password(&pw)?;
+            Some(pw)
         }
         _ => None,
     };
@@ -169,6 +220,44 @@ pub fn run(a: VpndbArgs) -> Result<(), String> {
         VpndbCmd::MarkChanged { profile } => {
             let p = s.mark_changed(&a.actor, profile).map_err(e)?;
             println!("profile {profile}: version {}, marked", p.version);
+        }
+        VpndbCmd::SetPassword { nai } => {
+            let n = Nai::parse(&nai).map_err(|e| e.to_string())?;
+            let pw = password.unwrap_or_default();
+            let phc = varouter::mgmt::auth::hash_token(&pw);
+            s.set_password(&a.actor, &n, &phc).map_err(e)?;
+            println!("{n}: password set");
+        }
+        VpndbCmd::DeletePassword { nai } => {
+            let n = Nai::parse(&nai).map_err(|e| e.to_string())?;
+            if !s.delete_password(&a.actor, &n).map_err(e)? {
+                return Err(format!("{n} has no login"));
+            }
+            println!("{n}: login removed");
+        }
+        VpndbCmd::Sessions { nai } => {
+            let n = Nai::parse(&nai).map_err(|e| e.to_string())?;
+            let ts = s.sessions_of_nai(&n).map_err(e)?;
+            println!(
+                "{:>7}  {:<15} {:<15} {:<15} {:<15} {:<7} {:>10} {:>10} {:>10}  session",
+                "profile", "fa", "ha", "src_gw", "dst_gw", "gw", "up_spi", "down_spi", "expires"
+            );
+            for t in &ts {
+                println!(
+                    "{:>7}  {:<15} {:<15} {:<15} {:<15} {:<7} {:>10} {:>10} {:>10}  {}",
+                    t.profile_number,
+                    t.fa,
+                    t.ha,
+                    t.src_gw,
+                    t.dst_gw,
+                    t.gw_type.as_str(),
+                    t.up_spi,
+                    t.down_spi,
+                    t.expires_at,
+                    t.session_id
+                );
+            }
+            println!("{} tunnel(s)", ts.len());
         }
         VpndbCmd::Audit { after, limit } => {
             for r in s.audit(after, limit).map_err(e)? {

@@ -106,7 +106,7 @@ echo "$N: 2 processes x $K adds: destinations $d0 -> $d1, version $ver, $audits 
 # The migrations re-run as no-ops (a third open), and the bookkeeping holds both.
 "$V" vpndb --db "$DB" list >/dev/null
 mig=$("${PSQL[@]}" -d vpndb_cli -At -c "SELECT string_agg(version || '_' || name, ',' ORDER BY version) FROM schema_migrations")
-[ "$mig" = "1_init,2_audit_target" ] || { echo "$N: FAIL - schema_migrations: $mig" >&2; exit 1; }
+[ "$mig" = "1_init,2_audit_target,3_portal" ] || { echo "$N: FAIL - schema_migrations: $mig" >&2; exit 1; }
 echo "$N: schema_migrations: $mig"
 
 # --- 4. the same two processes on one SQLite file (WAL, BEGIN IMMEDIATE, busy timeout) ----

@@ -8,7 +8,8 @@
 //! behind the `sqlite` and `postgres` features.
 //!
 //! [`store`] has the [`VpnStore`] trait (profiles by NAI, the service-update mark of Fig. 30,
-//! the SLAs and the CN → GW table, the audit of every change) and its implementation over a
+//! the SLAs and the CN → GW table, the audit of every change, the users' logins and current
+//! tunnels for the web page) and its implementation over a
 //! SQL backend; [`sqlite`] and [`pg`] are the two backends, sharing the SQL and the migration
 //! files (`vpndb/migrations/NNN_name.sql`). [`open`] picks one from a `--db` URL.
 
@@ -21,7 +22,8 @@ pub mod store;
 
 pub use model::{
     AddrMask, AuditRecord, CnGwEntry, GwType, KeyBytes, ModelError, Nai, Qos, SaKeys, SecurityType,
-    Sla, StoredProfile, UserVpn, VpnCacheEntry, VpnCacheProfile, VpnDocument, VpnProfile, VpnShare,
+    Sla, StoredProfile, UserVpn, VpnCacheEntry, VpnCacheProfile, VpnDocument, VpnProfile,
+    VpnSession, VpnShare,
 };
 
 pub use store::{ImportCounts, StoreError, VpnStore};

@@ -794,6 +794,95 @@ pub struct VpnCacheEntry {
     pub profiles: Vec<VpnCacheProfile>,
 }
 
+/// One current tunnel of a user: one VPN (profile) of a registration session, as the AAAH
+/// provisioned it (Fig. 7 cache entry plus the path of Fig. 13). The web page of Fig. 30 shows
+/// a user its tunnels; the table is `vpn_session`, keyed by (session id, profile number).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VpnSession {
+    /// The session id (the Diameter Session-Id of the registration).
+    pub session_id: String,
+    /// The user.
+    pub nai: Nai,
+    /// The VPN data instance the tunnel carries.
+    pub profile_number: u32,
+    /// The foreign agent the user is registered through.
+    pub fa: Ipv4Addr,
+    /// The home agent.
+    pub ha: Ipv4Addr,
+    /// Transmitter gateway (the tunnel's entrance: the FA or the HA, Fig. 13).
+    pub src_gw: Ipv4Addr,
+    /// Destination gateway (the VPNGW or the PCN).
+    pub dst_gw: Ipv4Addr,
+    /// Static (path FA–HA plus HA–GW) or dynamic (FA–PCN directly).
+    pub gw_type: GwType,
+    /// Upward SPI.
+    pub up_spi: u32,
+    /// Downward SPI.
+    pub down_spi: u32,
+    /// When the registration made it, Unix seconds.
+    pub created_at: i64,
+    /// When it lapses unless the user registers again (registration lifetime), Unix seconds.
+    pub expires_at: i64,
+}
+
+/// The longest session id stored (Diameter Session-Ids are short; this bounds a row).
+pub const MAX_SESSION_ID: usize = 256;
+
+impl VpnSession {
+    /// Checks the values the table constrains (so a bad one is a clear error, not a
+    /// backend's constraint message).
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |field: &str, why: String| ModelError::Invalid {
+            field: format!("session {:?} {field}", truncate(&self.session_id)),
+            why,
+        };
+        if self.session_id.is_empty() || self.session_id.len() > MAX_SESSION_ID {
+            return Err(bad(
+                "session_id",
+                format!("must be 1-{MAX_SESSION_ID} bytes"),
+            ));
+        }
+        if self.session_id.chars().any(char::is_control) {
+            return Err(bad("session_id", "has control characters".into()));
+        }
+        if self.profile_number == 0 {
+            return Err(bad("profile_number", "0 is not a profile number".into()));
+        }
+        for (f, v) in [("up_spi", self.up_spi), ("down_spi", self.down_spi)] {
+            if v < MIN_SPI {
+                return Err(bad(f, format!("{v} is reserved (SPIs start at {MIN_SPI})")));
+            }
+        }
+        if self.expires_at < self.created_at {
+            return Err(bad(
+                "expires_at",
+                format!(
+                    "{} is before created_at {}",
+                    self.expires_at, self.created_at
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `hash` is an argon2id password hash in PHC form (`$argon2id$v=19$m=..$salt$hash`):
+/// what `vpn_login` stores. The store refuses anything else, so a password can never be
+/// stored in clear by mistake. (The shape only; the argon2 crate parses it when verifying.)
+pub fn is_argon2id_phc(hash: &str) -> bool {
+    let Some(rest) = hash.strip_prefix("$argon2id$") else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('$').collect();
+    hash.len() <= 512
+        && (3..=4).contains(&parts.len())
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+/=,.-".contains(&b))
+        })
+}
+
 /// The whole database as one document: what `varouter vpndb import` reads and `export`
 /// writes (YAML or JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -20,7 +20,7 @@
 
 use crate::model::{
     lookup_cn_gw, AddrMask, AuditRecord, CnGwEntry, GwType, KeyBytes, ModelError, Nai, Qos, SaKeys,
-    SecurityType, Sla, StoredProfile, UserVpn, VpnDocument, VpnProfile, VpnShare,
+    SecurityType, Sla, StoredProfile, UserVpn, VpnDocument, VpnProfile, VpnSession, VpnShare,
 };
 use std::net::Ipv4Addr;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -141,6 +141,16 @@ pub trait VpnStore: Send {
         owner: Option<&Nai>,
         dest: AddrMask,
     ) -> Result<StoredProfile>;
+    /// Replaces one destination by another at the same position (read-modify-write in one
+    /// transaction); `new` must not be listed already.
+    fn replace_destination(
+        &mut self,
+        actor: &str,
+        number: u32,
+        owner: Option<&Nai>,
+        old: AddrMask,
+        new: AddrMask,
+    ) -> Result<StoredProfile>;
     /// Marks a profile changed (raises the version, sets the service-update mark) without
     /// changing it, e.g. after its SLA's keys changed.
     fn mark_changed(&mut self, actor: &str, number: u32) -> Result<StoredProfile>;
@@ -171,6 +181,28 @@ pub trait VpnStore: Send {
     fn import(&mut self, actor: &str, doc: &VpnDocument) -> Result<ImportCounts>;
     /// The whole database as a document.
     fn export(&mut self) -> Result<VpnDocument>;
+
+    /// Sets (creates or replaces) the web-page login of `nai`: `phc` is an argon2id hash in
+    /// PHC form (anything else is refused: the store never holds a password in clear).
+    /// Audited (`set_password`, target `login <nai>`, no detail: never the hash).
+    fn set_password(&mut self, actor: &str, nai: &Nai, phc: &str) -> Result<()>;
+    /// The stored argon2id PHC hash of `nai`'s login, for the page to verify a password
+    /// against; None when the user has no login.
+    fn password_hash(&mut self, nai: &Nai) -> Result<Option<String>>;
+    /// Removes `nai`'s login; false when there was none. Audited.
+    fn delete_password(&mut self, actor: &str, nai: &Nai) -> Result<bool>;
+
+    /// Records (creates or replaces) one current tunnel: the row of (`session_id`,
+    /// `profile_number`). Rows whose `expires_at` has passed are removed in the same
+    /// transaction. Not audited: tunnels are the AAAH's running state, not a change of the
+    /// database's configuration.
+    fn record_session(&mut self, s: &VpnSession) -> Result<()>;
+    /// Ends a session: removes all its tunnels; returns how many there were.
+    fn end_session(&mut self, session_id: &str) -> Result<u64>;
+    /// The current (not expired) tunnels of a user, by profile number then session id.
+    fn sessions_of_nai(&mut self, nai: &Nai) -> Result<Vec<VpnSession>>;
+    /// The current (not expired) tunnels of one profile, by session id.
+    fn sessions_of_profile(&mut self, number: u32) -> Result<Vec<VpnSession>>;
 }
 
 /// A value bound to or read from SQL.
@@ -229,6 +261,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "audit_target",
         sql: include_str!("../migrations/002_audit_target.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "portal",
+        sql: include_str!("../migrations/003_portal.sql"),
     },
 ];
 
@@ -733,6 +770,38 @@ impl<B: Backend> Store<B> {
         Ok(out)
     }
 
+    /// The current tunnels matching `cond` (one condition with one parameter), in `order`.
+    fn read_sessions(&mut self, cond: &str, param: Val, order: &str) -> Result<Vec<VpnSession>> {
+        let rows = self.b.query(
+            &format!(
+                "SELECT session_id, nai, profile_number, fa, ha, src_gw, dst_gw, gw_type, \
+                 up_spi, down_spi, created_at, expires_at FROM vpn_session \
+                 WHERE {cond} AND expires_at > ? ORDER BY {order}"
+            ),
+            &[param, Val::Int(now())],
+        )?;
+        let t = "vpn_session";
+        let ip = |v: &Val| -> Result<Ipv4Addr> { text(v, t)?.parse().map_err(|e| corrupt(t, e)) };
+        rows.iter()
+            .map(|r| {
+                Ok(VpnSession {
+                    session_id: text(&r[0], t)?.to_owned(),
+                    nai: Nai::parse(text(&r[1], t)?).map_err(|e| corrupt(t, e))?,
+                    profile_number: u32_of(&r[2], t)?,
+                    fa: ip(&r[3])?,
+                    ha: ip(&r[4])?,
+                    src_gw: ip(&r[5])?,
+                    dst_gw: ip(&r[6])?,
+                    gw_type: text(&r[7], t)?.parse().map_err(|e| corrupt(t, e))?,
+                    up_spi: u32_of(&r[8], t)?,
+                    down_spi: u32_of(&r[9], t)?,
+                    created_at: int(&r[10]),
+                    expires_at: int(&r[11]),
+                })
+            })
+            .collect()
+    }
+
     fn read_audit(&mut self, where_: &str, params: &[Val], limit: u32) -> Result<Vec<AuditRecord>> {
         let mut p = params.to_vec();
         p.push(Val::Int(limit as i64));
@@ -963,6 +1032,41 @@ impl<B: Backend> VpnStore for Store<B> {
         })
     }
 
+    fn replace_destination(
+        &mut self,
+        actor: &str,
+        number: u32,
+        owner: Option<&Nai>,
+        old: AddrMask,
+        new: AddrMask,
+    ) -> Result<StoredProfile> {
+        self.tx(|s| {
+            let v = s
+                .touch_profile(number, owner)?
+                .ok_or_else(|| Self::not_found(number))?;
+            let mut dests = s.dests_of(number)?;
+            let Some(i) = dests.iter().position(|d| *d == old) else {
+                return Err(StoreError::NotFound(format!(
+                    "destination {old} of profile {number}"
+                )));
+            };
+            if old != new && dests.contains(&new) {
+                return Err(StoreError::Conflict(format!(
+                    "profile {number} already has destination {new}"
+                )));
+            }
+            dests[i] = new;
+            s.write_dests(number, &dests)?;
+            s.note(
+                actor,
+                "replace_destination",
+                format!("profile {number}"),
+                format!("replaced={old} by={new} version={v}"),
+            );
+            s.read_one(number)
+        })
+    }
+
     fn mark_changed(&mut self, actor: &str, number: u32) -> Result<StoredProfile> {
         self.tx(|s| {
             let v = s
@@ -1102,6 +1206,115 @@ impl<B: Backend> VpnStore for Store<B> {
                 .map(|p| p.profile)
                 .collect(),
         })
+    }
+
+    fn set_password(&mut self, actor: &str, nai: &Nai, phc: &str) -> Result<()> {
+        if !crate::model::is_argon2id_phc(phc) {
+            return Err(ModelError::Invalid {
+                field: format!("login {nai} password_hash"),
+                why: "not an argon2id hash in PHC form ($argon2id$v=19$m=...$salt$hash)".into(),
+            }
+            .into());
+        }
+        self.tx(|s| {
+            s.b.exec(
+                "INSERT INTO vpn_login (nai, password_hash, changed_at) VALUES (?, ?, ?) \
+                 ON CONFLICT (nai) DO UPDATE SET password_hash = excluded.password_hash, \
+                 changed_at = excluded.changed_at",
+                &[
+                    Val::Text(nai.as_str().into()),
+                    Val::Text(phc.into()),
+                    Val::Int(now()),
+                ],
+            )?;
+            s.note(actor, "set_password", format!("login {nai}"), String::new());
+            Ok(())
+        })
+    }
+
+    fn password_hash(&mut self, nai: &Nai) -> Result<Option<String>> {
+        let rows = self.b.query(
+            "SELECT password_hash FROM vpn_login WHERE nai = ?",
+            &[Val::Text(nai.as_str().into())],
+        )?;
+        match rows.first() {
+            None => Ok(None),
+            Some(r) => Ok(Some(text(&r[0], "vpn_login")?.to_owned())),
+        }
+    }
+
+    fn delete_password(&mut self, actor: &str, nai: &Nai) -> Result<bool> {
+        self.tx(|s| {
+            let n = s.b.exec(
+                "DELETE FROM vpn_login WHERE nai = ?",
+                &[Val::Text(nai.as_str().into())],
+            )?;
+            if n > 0 {
+                s.note(
+                    actor,
+                    "delete_password",
+                    format!("login {nai}"),
+                    String::new(),
+                );
+            }
+            Ok(n > 0)
+        })
+    }
+
+    fn record_session(&mut self, v: &VpnSession) -> Result<()> {
+        v.validate()?;
+        self.tx(|s| {
+            s.b.exec(
+                "DELETE FROM vpn_session WHERE expires_at <= ?",
+                &[Val::Int(now())],
+            )?;
+            s.b.exec(
+                "INSERT INTO vpn_session (session_id, nai, profile_number, fa, ha, src_gw, \
+                 dst_gw, gw_type, up_spi, down_spi, created_at, expires_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (session_id, profile_number) DO UPDATE SET nai = excluded.nai, \
+                 fa = excluded.fa, ha = excluded.ha, src_gw = excluded.src_gw, \
+                 dst_gw = excluded.dst_gw, gw_type = excluded.gw_type, \
+                 up_spi = excluded.up_spi, down_spi = excluded.down_spi, \
+                 created_at = excluded.created_at, expires_at = excluded.expires_at",
+                &[
+                    Val::Text(v.session_id.clone()),
+                    Val::Text(v.nai.as_str().into()),
+                    Val::Int(v.profile_number as i64),
+                    Val::Text(v.fa.to_string()),
+                    Val::Text(v.ha.to_string()),
+                    Val::Text(v.src_gw.to_string()),
+                    Val::Text(v.dst_gw.to_string()),
+                    Val::Text(v.gw_type.as_str().into()),
+                    Val::Int(v.up_spi as i64),
+                    Val::Int(v.down_spi as i64),
+                    Val::Int(v.created_at),
+                    Val::Int(v.expires_at),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn end_session(&mut self, session_id: &str) -> Result<u64> {
+        self.tx(|s| {
+            s.b.exec(
+                "DELETE FROM vpn_session WHERE session_id = ?",
+                &[Val::Text(session_id.into())],
+            )
+        })
+    }
+
+    fn sessions_of_nai(&mut self, nai: &Nai) -> Result<Vec<VpnSession>> {
+        self.read_sessions(
+            "nai = ?",
+            Val::Text(nai.as_str().into()),
+            "profile_number, session_id",
+        )
+    }
+
+    fn sessions_of_profile(&mut self, number: u32) -> Result<Vec<VpnSession>> {
+        self.read_sessions("profile_number = ?", Val::Int(number as i64), "session_id")
     }
 }
 

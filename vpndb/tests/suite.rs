@@ -369,6 +369,178 @@ fn suite(s: &mut dyn VpnStore) {
     assert!(!all
         .iter()
         .any(|a| a.target == "profile 10" || a.target == "profile 20"));
+
+    logins_and_sessions(s);
+}
+
+/// A PHC string of the shape argon2 writes (the store checks the shape, not the hash).
+const PHC_A: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$hJ6h3ZL0b2Zt0oK4a3mTt5X8kC1Yt2zP4uN1xQ9Wv0E";
+const PHC_B: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0$Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm8";
+
+fn tunnel(id: &str, user: &str, profile: u32, expires_in: i64) -> vpndb::VpnSession {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    vpndb::VpnSession {
+        session_id: id.into(),
+        nai: nai(user),
+        profile_number: profile,
+        fa: Ipv4Addr::new(192, 0, 2, 10),
+        ha: Ipv4Addr::new(192, 0, 2, 1),
+        src_gw: Ipv4Addr::new(192, 0, 2, 10),
+        dst_gw: Ipv4Addr::new(203, 0, 113, 9),
+        gw_type: GwType::Dynamic,
+        up_spi: 12288,
+        down_spi: 12289,
+        created_at: now - 10,
+        expires_at: now + expires_in,
+    }
+}
+
+/// The web page's tables (migration 003): logins and current tunnels.
+fn logins_and_sessions(s: &mut dyn VpnStore) {
+    let alice = nai("alice@isp.example");
+    let bob = nai("bob@isp.example");
+    // Replacing one destination in place (the page's "replace"), only on the owner's profile.
+    let before = s.get_profile(3).unwrap().unwrap();
+    let p = s
+        .replace_destination(
+            "web:bob@isp.example",
+            3,
+            Some(&bob),
+            am("10.10.5.0/24"),
+            am("10.10.7.0/24"),
+        )
+        .unwrap();
+    assert_eq!(
+        p.profile.destinations,
+        vec![am("10.10.7.0/24"), am("10.10.6.0/24")]
+    );
+    assert_eq!(p.version, before.version + 1);
+    assert!(p.service_update);
+    for (owner, old, new) in [
+        (&alice, "10.10.7.0/24", "10.10.8.0/24"), // not hers: as if there were no profile 3
+        (&bob, "10.10.9.0/24", "10.10.8.0/24"),   // no such destination
+        (&bob, "10.10.7.0/24", "10.10.6.0/24"),   // already listed
+    ] {
+        let e = s
+            .replace_destination("web:x@isp.example", 3, Some(owner), am(old), am(new))
+            .unwrap_err();
+        assert!(
+            matches!(e, StoreError::NotFound(_) | StoreError::Conflict(_)),
+            "{e}"
+        );
+    }
+    match s.replace_destination("w", 3, Some(&alice), am("10.10.7.0/24"), am("10.10.8.0/24")) {
+        Err(StoreError::NotFound(m)) => assert_eq!(m, "profile 3"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        s.get_profile(3).unwrap().unwrap().version,
+        p.version,
+        "a refused change left a trace"
+    );
+    let last = s.audit_of("profile 3", 1000).unwrap().pop().unwrap();
+    assert_eq!(
+        (last.actor.as_str(), last.action.as_str()),
+        ("web:bob@isp.example", "replace_destination")
+    );
+    assert!(
+        last.detail
+            .contains("replaced=10.10.5.0/24 by=10.10.7.0/24"),
+        "{}",
+        last.detail
+    );
+    // Logins: none, set, replaced, per user; only argon2id PHC strings are taken.
+    assert_eq!(s.password_hash(&alice).unwrap(), None);
+    s.set_password("op", &alice, PHC_A).unwrap();
+    s.set_password("op", &bob, PHC_B).unwrap();
+    assert_eq!(s.password_hash(&alice).unwrap().as_deref(), Some(PHC_A));
+    s.set_password("op", &alice, PHC_B).unwrap();
+    assert_eq!(s.password_hash(&alice).unwrap().as_deref(), Some(PHC_B));
+    for bad in [
+        "hunter2",
+        "",
+        "$argon2i$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+        "$argon2id$v=19$m=1 9456$c2FsdA$aGFzaA",
+        "$argon2id$",
+    ] {
+        let e = s.set_password("op", &alice, bad).unwrap_err();
+        assert!(e.to_string().contains("argon2id"), "{bad:?}: {e}");
+    }
+    assert_eq!(s.password_hash(&alice).unwrap().as_deref(), Some(PHC_B));
+    let audit = s.audit_of("login alice@isp.example", 100).unwrap();
+    assert_eq!(audit.len(), 2, "one record per accepted change: {audit:?}");
+    assert!(audit
+        .iter()
+        .all(|a| a.action == "set_password" && a.detail.is_empty()));
+    assert!(s.delete_password("op", &bob).unwrap());
+    assert!(!s.delete_password("op", &bob).unwrap());
+    assert_eq!(s.password_hash(&bob).unwrap(), None);
+
+    // Tunnels: recorded per (session, profile), replaced by a new registration, listed per
+    // user and per profile, expired ones hidden and purged, ended per session.
+    assert!(s.sessions_of_nai(&alice).unwrap().is_empty());
+    s.record_session(&tunnel("aaah;1;0", "alice@isp.example", 2, -5))
+        .unwrap();
+    assert!(
+        s.sessions_of_nai(&alice).unwrap().is_empty(),
+        "expired tunnel listed"
+    );
+    s.record_session(&tunnel("aaah;1;1", "alice@isp.example", 2, 600))
+        .unwrap();
+    s.record_session(&tunnel("aaah;1;1", "alice@isp.example", 1, 600))
+        .unwrap();
+    let mut moved = tunnel("aaah;1;1", "alice@isp.example", 1, 900);
+    moved.fa = Ipv4Addr::new(192, 0, 2, 20);
+    moved.gw_type = GwType::Static;
+    s.record_session(&moved).unwrap();
+    s.record_session(&tunnel("aaah;1;2", "bob@isp.example", 3, 600))
+        .unwrap();
+    let a = s.sessions_of_nai(&alice).unwrap();
+    assert_eq!(
+        a.iter()
+            .map(|t| (t.profile_number, t.session_id.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(1, "aaah;1;1"), (2, "aaah;1;1")],
+        "expired tunnel listed or order wrong"
+    );
+    assert_eq!(a[0], moved);
+    assert_eq!(s.sessions_of_profile(3).unwrap().len(), 1);
+    assert_eq!(s.sessions_of_profile(3).unwrap()[0].nai, bob);
+    assert!(s.sessions_of_profile(4).unwrap().is_empty());
+    // Bad tunnels are refused with the field named.
+    let mut bad = tunnel("x", "alice@isp.example", 1, 60);
+    bad.up_spi = 5;
+    assert!(s
+        .record_session(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("up_spi"));
+    let mut bad = tunnel("", "alice@isp.example", 1, 60);
+    assert!(s.record_session(&bad).is_err());
+    bad.session_id = "y".into();
+    bad.expires_at = bad.created_at - 1;
+    assert!(s
+        .record_session(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("expires_at"));
+    assert_eq!(s.end_session("aaah;1;1").unwrap(), 2);
+    assert_eq!(s.end_session("aaah;1;1").unwrap(), 0);
+    assert!(s.sessions_of_nai(&alice).unwrap().is_empty());
+    assert_eq!(s.sessions_of_nai(&bob).unwrap().len(), 1);
+    // The expired row was purged by a later record (not only hidden).
+    assert_eq!(s.end_session("aaah;1;0").unwrap(), 0);
+    // Tunnels are state, not configuration: no audit record.
+    assert!(s
+        .audit(0, 10_000)
+        .unwrap()
+        .iter()
+        .all(|a| !a.target.starts_with("session")));
 }
 
 /// Malformed input in files and values: clear errors, no panic.
