@@ -17,6 +17,15 @@
 //! published every [`STATS_EVERY`] for the appliance's stats line, its summary and the
 //! management API's `/metrics`.
 //!
+//! With `record_sessions` (the default for a home AAA) the thread also writes each session
+//! it answers 2001 into the database's `vpn_session` table (one row per VPN data instance:
+//! the tunnel that reaches the destination's gateway, Fig. 13) and deletes the rows when the
+//! session ends (expired, replaced by the user's next session, refused on re-registration):
+//! the current tunnels the web page of Fig. 30 shows a user. A failed write is counted
+//! (`session_record_errors`) and logged; the registration is answered all the same. Rows of
+//! sessions alive when the AAA stops stay until their `expires_at` (the tunnels at the
+//! agents live that long too).
+//!
 //! `varouter bench aaa` ([`crate::bench::aaa`]) measures this same thread.
 
 use std::collections::{BTreeMap, HashMap};
@@ -28,11 +37,12 @@ use std::time::{Duration, Instant};
 
 use controlplane::aaa::driver::{Engine, Lookup, Node};
 use controlplane::aaa::foreign::{Foreign, ForeignConfig};
-use controlplane::aaa::home::{subscriber_from_store, Home, HomeConfig};
+use controlplane::aaa::home::{subscriber_from_store, Home, HomeConfig, Session, SessionEvent};
 use controlplane::diameter::mip4;
 use controlplane::diameter::peer::Config as PeerConfig;
 use rand::rngs::StdRng;
-use vpndb::model::KeyBytes;
+use vpndb::model::{KeyBytes, VpnSession};
+use vpndb::VpnStore;
 
 /// Polls without work before the thread starts sleeping.
 pub const SPIN_POLLS: u32 = 64;
@@ -91,6 +101,9 @@ pub struct AaaConfig {
     pub max_transactions: usize,
     /// Most cached sessions (AAAH) or cache entries (AAAF).
     pub max_sessions: usize,
+    /// AAAH: write sessions into the database's `vpn_session` table (the web page's current
+    /// tunnels).
+    pub record_sessions: bool,
 }
 
 impl AaaConfig {
@@ -110,6 +123,7 @@ impl AaaConfig {
             transaction_timeout: Duration::from_secs(10),
             max_transactions: 4096,
             max_sessions: 100_000,
+            record_sessions: true,
         }
     }
 }
@@ -143,6 +157,12 @@ pub struct AaaStats {
     pub pending: u64,
     /// Peers with an open Diameter connection.
     pub peers_up: u64,
+    /// Session rows written to `vpn_session`, sessions ended there, writes that failed.
+    pub sessions_recorded: u64,
+    /// See `sessions_recorded`.
+    pub sessions_ended: u64,
+    /// See `sessions_recorded`.
+    pub session_record_errors: u64,
     /// The engine's own counters, by name.
     pub engine: Vec<(&'static str, u64)>,
 }
@@ -197,16 +217,123 @@ fn peer_config(cfg: &AaaConfig) -> PeerConfig {
     c
 }
 
-/// The lookup of an AAAH on the VPN database `url` (opened here, migrations applied).
-pub fn database_lookup(
-    url: &str,
-    keys: HashMap<String, KeyBytes>,
-) -> Result<Lookup, vpndb::StoreError> {
-    let mut store = vpndb::open(url)?;
-    Ok(Box::new(move |nai: &str| {
-        subscriber_from_store(store.as_mut(), nai, keys.get(nai).cloned())
-            .map_err(|e| e.to_string())
-    }))
+/// The VPN database as the AAA thread uses it: lookups and session records share one
+/// connection (both run on that thread, so the lock is never contended).
+pub type SharedStore = Arc<Mutex<Box<dyn VpnStore>>>;
+
+/// The lookup of an AAAH on `store`.
+pub fn database_lookup(store: SharedStore, keys: HashMap<String, KeyBytes>) -> Lookup {
+    Box::new(move |nai: &str| {
+        let mut g = store
+            .lock()
+            .map_err(|_| "the VPN database connection was poisoned".to_string())?;
+        subscriber_from_store(g.as_mut(), nai, keys.get(nai).cloned()).map_err(|e| e.to_string())
+    })
+}
+
+/// The `vpn_session` rows of a session: per VPN data instance, the tunnel that reaches the
+/// destination's gateway (HA → VPNGW for a static gateway, FA → PCN for a dynamic one, else
+/// FA → HA). Tunnels without SPIs (encapsulation only) have no row: the table requires them.
+pub fn session_rows(s: &Session, created_at: i64, expires_at: i64) -> Vec<VpnSession> {
+    let mut rows: Vec<VpnSession> = Vec::new();
+    for p in &s.entry.profiles {
+        if p.up_spi < vpndb::model::MIN_SPI || p.down_spi < vpndb::model::MIN_SPI {
+            continue;
+        }
+        let row = VpnSession {
+            session_id: s.entry.session_id.clone(),
+            nai: s.entry.nai.clone(),
+            profile_number: p.profile_number,
+            fa: s.fa,
+            ha: s.ha,
+            src_gw: p.src_gw,
+            dst_gw: p.dst_gw,
+            gw_type: p.dst_gw_type,
+            up_spi: p.up_spi,
+            down_spi: p.down_spi,
+            created_at,
+            expires_at,
+        };
+        match rows
+            .iter_mut()
+            .find(|r| r.profile_number == p.profile_number)
+        {
+            // A later tunnel of the same instance replaces one that ends at the HA.
+            Some(r) if r.dst_gw == s.ha && p.dst_gw != s.ha => *r = row,
+            Some(_) => {}
+            None => rows.push(row),
+        }
+    }
+    rows
+}
+
+/// Writes an AAAH's session events into the database.
+struct Recorder {
+    store: SharedStore,
+    recorded: u64,
+    ended: u64,
+    errors: u64,
+}
+
+impl Recorder {
+    fn handle(&mut self, ev: SessionEvent) {
+        let Ok(mut g) = self.store.lock() else {
+            self.errors += 1;
+            return;
+        };
+        let res = match ev {
+            SessionEvent::Up(s) => {
+                let unix = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                let left = s
+                    .expires
+                    .saturating_duration_since(Instant::now())
+                    .as_secs() as i64;
+                let mut r = Ok(());
+                for row in session_rows(&s, unix, unix + left) {
+                    r = g.record_session(&row);
+                    if r.is_err() {
+                        break;
+                    }
+                    self.recorded += 1;
+                }
+                r
+            }
+            SessionEvent::Down { session_id } => g.end_session(&session_id).map(|n| {
+                if n > 0 {
+                    self.ended += 1;
+                }
+            }),
+        };
+        if let Err(e) = res {
+            self.errors += 1;
+            if self.errors % 1000 == 1 {
+                tracing::warn!(
+                    failures = self.errors,
+                    "AAA: writing a session into the VPN database failed: {e}"
+                );
+            }
+        }
+    }
+}
+
+/// What the AAA thread takes from an engine besides its outputs: the AAAH's session events.
+pub trait SessionSource {
+    /// The next session event, if any.
+    fn next_session_event(&mut self) -> Option<SessionEvent>;
+}
+
+impl SessionSource for Home<StdRng> {
+    fn next_session_event(&mut self) -> Option<SessionEvent> {
+        self.poll_session_event()
+    }
+}
+
+impl SessionSource for Foreign {
+    fn next_session_event(&mut self) -> Option<SessionEvent> {
+        None
+    }
 }
 
 /// Starts the AAA of `cfg` on its own thread: opens the database, binds the listener and
@@ -218,9 +345,11 @@ pub fn start(cfg: &AaaConfig) -> Result<AaaHandle, String> {
                 .database
                 .as_deref()
                 .ok_or("the home AAA needs a VPN database (`aaa.database`)")?;
-            let lookup = database_lookup(url, cfg.mn_aaa_keys.clone())
-                .map_err(|e| format!("aaa.database {url}: {e}"))?;
-            start_home(cfg, lookup)
+            let store: SharedStore = Arc::new(Mutex::new(
+                vpndb::open(url).map_err(|e| format!("aaa.database {url}: {e}"))?,
+            ));
+            let lookup = database_lookup(store.clone(), cfg.mn_aaa_keys.clone());
+            start_home(cfg, lookup, cfg.record_sessions.then_some(store))
         }
         AaaRole::Foreign => {
             let mut fc = ForeignConfig::new(&cfg.origin_host, &cfg.origin_realm);
@@ -234,7 +363,7 @@ pub fn start(cfg: &AaaConfig) -> Result<AaaHandle, String> {
                 Box::new(|_| Ok(None)),
             )
             .map_err(|e| format!("aaa.listen {}: {e}", cfg.listen))?;
-            spawn(cfg, node, |e: &Foreign| {
+            spawn(cfg, node, None, |e: &Foreign| {
                 let c = e.counters();
                 (
                     e.cache_len() as u64,
@@ -260,8 +389,13 @@ pub fn start(cfg: &AaaConfig) -> Result<AaaHandle, String> {
     }
 }
 
-/// Starts an AAAH with the given lookup (the database's, or another source).
-pub fn start_home(cfg: &AaaConfig, lookup: Lookup) -> Result<AaaHandle, String> {
+/// Starts an AAAH with the given lookup (the database's, or another source), recording its
+/// sessions into `sessions` when given.
+pub fn start_home(
+    cfg: &AaaConfig,
+    lookup: Lookup,
+    sessions: Option<SharedStore>,
+) -> Result<AaaHandle, String> {
     let mut hc = HomeConfig::new(&cfg.origin_host, &cfg.origin_realm);
     hc.default_ha_host = cfg.ha_host.clone();
     hc.authorization_lifetime = cfg.authorization_lifetime;
@@ -269,10 +403,17 @@ pub fn start_home(cfg: &AaaConfig, lookup: Lookup) -> Result<AaaHandle, String> 
     hc.transaction_timeout = cfg.transaction_timeout;
     hc.max_transactions = cfg.max_transactions;
     hc.max_sessions = cfg.max_sessions;
+    hc.session_events = sessions.is_some();
+    let recorder = sessions.map(|store| Recorder {
+        store,
+        recorded: 0,
+        ended: 0,
+        errors: 0,
+    });
     let engine: Home<StdRng> = Home::new(hc, rand::make_rng());
     let node = Node::new(engine, peer_config(cfg), Some(cfg.listen), lookup)
         .map_err(|e| format!("aaa.listen {}: {e}", cfg.listen))?;
-    spawn(cfg, node, |e: &Home<StdRng>| {
+    spawn(cfg, node, recorder, |e: &Home<StdRng>| {
         let c = e.counters();
         (
             e.sessions() as u64,
@@ -307,9 +448,10 @@ pub fn start_home(cfg: &AaaConfig, lookup: Lookup) -> Result<AaaHandle, String> 
 
 type EngineStats<E> = fn(&E) -> (u64, u64, Vec<(&'static str, u64)>);
 
-fn spawn<E: Engine + Send + 'static>(
+fn spawn<E: Engine + SessionSource + Send + 'static>(
     cfg: &AaaConfig,
     mut node: Node<E>,
+    recorder: Option<Recorder>,
     engine_stats: EngineStats<E>,
 ) -> Result<AaaHandle, String> {
     let local_addr = node.local_addr().unwrap_or(cfg.listen);
@@ -326,7 +468,7 @@ fn spawn<E: Engine + Send + 'static>(
     let (stop2, stats2) = (stop.clone(), stats.clone());
     let thread = std::thread::Builder::new()
         .name(format!("aaa-{role}"))
-        .spawn(move || run(node, role, &stop2, &stats2, engine_stats))
+        .spawn(move || run(node, recorder, role, &stop2, &stats2, engine_stats))
         .map_err(|e| format!("cannot start the AAA thread: {e}"))?;
     Ok(AaaHandle {
         stop,
@@ -336,8 +478,9 @@ fn spawn<E: Engine + Send + 'static>(
     })
 }
 
-fn run<E: Engine>(
+fn run<E: Engine + SessionSource>(
     mut node: Node<E>,
+    mut recorder: Option<Recorder>,
     role: &'static str,
     stop: &AtomicBool,
     stats: &Mutex<AaaStats>,
@@ -350,14 +493,26 @@ fn run<E: Engine>(
         let now = Instant::now();
         let before = node.counters().activity();
         node.poll(now);
-        if node.counters().activity() != before {
+        let mut worked = node.counters().activity() != before;
+        while let Some(ev) = node.engine_mut().next_session_event() {
+            worked = true;
+            if let Some(r) = &mut recorder {
+                r.handle(ev);
+            }
+        }
+        if worked {
             idle = 0;
         } else {
             idle = idle.saturating_add(1);
         }
         if done || now.duration_since(published) >= STATS_EVERY {
             published = now;
-            let s = snapshot(&mut node, role, engine_stats);
+            let mut s = snapshot(&mut node, role, engine_stats);
+            if let Some(r) = &recorder {
+                s.sessions_recorded = r.recorded;
+                s.sessions_ended = r.ended;
+                s.session_record_errors = r.errors;
+            }
             if let Ok(mut g) = stats.lock() {
                 *g = s;
             }
@@ -400,6 +555,9 @@ fn snapshot<E: Engine>(
         sessions,
         pending,
         peers_up,
+        sessions_recorded: 0,
+        sessions_ended: 0,
+        session_record_errors: 0,
         engine,
     }
 }
@@ -412,7 +570,7 @@ pub fn stats_line(s: &AaaStats) -> String {
         .map(|(c, n)| format!("{c}:{n}"))
         .collect();
     format!(
-        "aaa {} requests {} answers {} [{}] sessions {} pending {} peers up {} lookups {} lookup errors {}",
+        "aaa {} requests {} answers {} [{}] sessions {} pending {} peers up {} lookups {} lookup errors {} sessions recorded {} ended {} record errors {}",
         s.role,
         s.requests,
         s.answers,
@@ -421,6 +579,9 @@ pub fn stats_line(s: &AaaStats) -> String {
         s.pending,
         s.peers_up,
         s.lookups,
-        s.lookup_errors
+        s.lookup_errors,
+        s.sessions_recorded,
+        s.sessions_ended,
+        s.session_record_errors
     )
 }

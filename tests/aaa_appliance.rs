@@ -240,12 +240,16 @@ fn the_appliance_answers_amrs_through_its_aaa_thread() {
     assert_eq!(ama.result_code, result::AUTHENTICATION_REJECTED);
     let ama = agents.register(&amr("fa;3", 99, mn_key(99).as_bytes()));
     assert_eq!(ama.result_code, result::AUTHENTICATION_REJECTED);
+    // User 1 registers again under a new Session-Id (from the AAAH's cache): its session
+    // record moves to the new one.
+    let ama = agents.register(&amr("fa;4", 1, mn_key(1).as_bytes()));
+    assert_eq!(ama.result_code, result::SUCCESS, "{ama:?}");
 
     // The counters in /metrics (published by the AAA thread every 100 ms).
     let t0 = Instant::now();
     let metrics = loop {
         let m = scrape();
-        if m.contains(r#"varouter_aaa_requests_total{role="home"} 3"#) {
+        if m.contains(r#"varouter_aaa_requests_total{role="home"} 4"#) {
             break m;
         }
         assert!(
@@ -255,7 +259,7 @@ fn the_appliance_answers_amrs_through_its_aaa_thread() {
         std::thread::sleep(Duration::from_millis(50));
     };
     for line in [
-        r#"varouter_aaa_answers_total{role="home",result_code="2001"} 1"#,
+        r#"varouter_aaa_answers_total{role="home",result_code="2001"} 2"#,
         r#"varouter_aaa_answers_total{role="home",result_code="4001"} 2"#,
         r#"varouter_aaa_sessions{role="home"} 1"#,
         r#"varouter_aaa_peers_up{role="home"} 2"#,
@@ -275,16 +279,40 @@ fn the_appliance_answers_amrs_through_its_aaa_thread() {
         .clone()
         .expect("the summary has the AAA's counters");
     assert_eq!(a.role, "home");
-    assert_eq!(a.requests, 3);
+    assert_eq!(a.requests, 4);
     assert_eq!(
         a.answers_by_result,
-        [(2001, 1), (4001, 2)].into_iter().collect()
+        [(2001, 2), (4001, 2)].into_iter().collect()
     );
-    assert_eq!((a.requests_out, a.answers_in), (1, 1), "one HAR, one HAA");
+    assert_eq!((a.requests_out, a.answers_in), (2, 2), "two HARs, two HAAs");
+    assert_eq!(
+        (
+            a.sessions_recorded,
+            a.sessions_ended,
+            a.session_record_errors
+        ),
+        (2, 1, 0)
+    );
     let engine: HashMap<_, _> = a.engine.iter().copied().collect();
     assert_eq!(engine["auth_failed"], 1);
     assert_eq!(engine["unknown_user"], 1);
-    assert!(varouter::appliance::format_summary(&summary).contains("aaa home requests 3"));
+    assert!(varouter::appliance::format_summary(&summary).contains("aaa home requests 4"));
+    // The current tunnels of user 1 for the web page: the second session only; user 1's
+    // profile is on a static gateway, so its row is the HA -> enterprise gateway tunnel.
+    let mut store = vpndb::open(&format!(
+        "sqlite:{}",
+        dir.path().join("vpndb.sqlite").display()
+    ))
+    .unwrap();
+    let rows = store
+        .sessions_of_nai(&vpndb::Nai::parse(&nai(1)).unwrap())
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let r = &rows[0];
+    assert_eq!((r.session_id.as_str(), r.profile_number), ("fa;4", 1));
+    assert_eq!((r.fa, r.ha, r.src_gw), (FA, HA, HA));
+    assert_eq!(r.gw_type, vpndb::GwType::Static);
+    assert!(r.expires_at >= r.created_at + 590, "{r:?}");
 }
 
 #[test]

@@ -86,6 +86,9 @@ pub struct Aaa {
     /// AAAH: the home agent's Diameter identity (Destination-Host of the HAR).
     #[serde(default)]
     pub ha_host: Option<S<String>>,
+    /// AAAH: write sessions into the database's `vpn_session` table (default true).
+    #[serde(default)]
+    pub record_sessions: Option<S<bool>>,
     /// AAAH: Authorization-Lifetime granted, seconds (default 3600).
     #[serde(default)]
     pub authorization_lifetime: Option<S<u32>>,

@@ -70,6 +70,9 @@ pub struct HomeConfig {
     pub max_transactions: usize,
     /// Most cached sessions.
     pub max_sessions: usize,
+    /// Report sessions as [`SessionEvent`]s ([`Home::poll_session_event`]): off by default,
+    /// because the events queue up until the caller takes them.
+    pub session_events: bool,
 }
 
 impl HomeConfig {
@@ -85,6 +88,7 @@ impl HomeConfig {
             transaction_timeout: Duration::from_secs(10),
             max_transactions: 4096,
             max_sessions: 100_000,
+            session_events: false,
         }
     }
 }
@@ -100,6 +104,21 @@ pub struct Subscriber {
     pub cn_gw: Vec<CnGwEntry>,
     /// The MN-AAA shared key (checks MIP-MN-AAA-Auth), if provisioned.
     pub mn_aaa_key: Option<KeyBytes>,
+}
+
+/// A change of the AAAH's sessions, for the caller to record (the current tunnels the web
+/// page of Fig. 30 shows a user).
+#[derive(Debug, Clone)]
+pub enum SessionEvent {
+    /// A registration was answered 2001: the session (new, re-registered or moved) as it is
+    /// now.
+    Up(Box<Session>),
+    /// A session that was reported up is gone: expired, replaced by a newer session of the
+    /// same user, re-keyed to another Session-Id, or refused on re-registration.
+    Down {
+        /// Its Session-Id.
+        session_id: String,
+    },
 }
 
 /// Counters of the AAAH.
@@ -180,6 +199,9 @@ pub struct Home<R> {
     by_nai: HashMap<String, String>,
     out: VecDeque<Output>,
     counters: HomeCounters,
+    /// Session-Ids reported [`SessionEvent::Up`] and not yet down.
+    reported: std::collections::HashSet<String>,
+    session_events: VecDeque<SessionEvent>,
 }
 
 impl<R: Rng + CryptoRng> Home<R> {
@@ -196,7 +218,25 @@ impl<R: Rng + CryptoRng> Home<R> {
             by_nai: HashMap::new(),
             out: VecDeque::new(),
             counters: HomeCounters::default(),
+            reported: std::collections::HashSet::new(),
+            session_events: VecDeque::new(),
         }
+    }
+
+    /// The next change of the sessions (only with [`HomeConfig::session_events`]).
+    pub fn poll_session_event(&mut self) -> Option<SessionEvent> {
+        self.session_events.pop_front()
+    }
+
+    /// Removes a session from the cache, reporting it down if it was reported up.
+    fn remove_session(&mut self, sid: &str) -> Option<Session> {
+        let s = self.sessions.remove(sid);
+        if self.reported.remove(sid) {
+            self.session_events.push_back(SessionEvent::Down {
+                session_id: sid.to_string(),
+            });
+        }
+        s
     }
 
     /// The counters.
@@ -342,7 +382,17 @@ impl<R: Rng + CryptoRng> Home<R> {
     /// Re-registration or move of a cached session: re-key it to the AMR's Session-Id and
     /// rewrite the FA address.
     fn serve_cached(&mut self, now: Instant, token: Token, sid: &str) {
-        let Some(mut s) = self.sessions.remove(sid) else {
+        // The same Session-Id again (a re-registration) stays reported; a new one ends the old.
+        let same = self
+            .txns
+            .get(&token)
+            .is_some_and(|t| t.amr.session_id == sid);
+        let s = if same {
+            self.sessions.remove(sid)
+        } else {
+            self.remove_session(sid)
+        };
+        let Some(mut s) = s else {
             return;
         };
         let txn = self
@@ -450,7 +500,7 @@ impl<R: Rng + CryptoRng> Home<R> {
             .map(|s| s.fa)
             .filter(|fa| *fa != info.care_of_address);
         if let Some(prev) = self.by_nai.remove(&amr.user_name) {
-            self.sessions.remove(&prev);
+            self.remove_session(&prev);
         }
         if self.sessions.len() >= self.cfg.max_sessions {
             self.fail(token, result::TOO_BUSY, "session cache full");
@@ -699,7 +749,7 @@ impl<R: Rng + CryptoRng> Home<R> {
         self.deadlines.remove(&(txn.deadline, t));
         if haa.result_code != result::SUCCESS {
             // The home agent refused: no session.
-            if let Some(s) = self.sessions.remove(&txn.amr.session_id) {
+            if let Some(s) = self.remove_session(&txn.amr.session_id) {
                 if self.by_nai.get(s.entry.nai.as_str()) == Some(&txn.amr.session_id) {
                     self.by_nai.remove(s.entry.nai.as_str());
                 }
@@ -761,6 +811,11 @@ impl<R: Rng + CryptoRng> Home<R> {
             old_fa: haa.old_fa.or(txn.old_fa),
             error_message: None,
         };
+        if self.cfg.session_events {
+            self.reported.insert(txn.amr.session_id.clone());
+            self.session_events
+                .push_back(SessionEvent::Up(Box::new(s.clone())));
+        }
         self.counters.tx_ama += 1;
         self.counters.tx_ama_success += 1;
         self.out.push_back(Output::Answer {
@@ -785,7 +840,7 @@ impl<R: Rng + CryptoRng> Home<R> {
         if let Some(txn) = self.txns.get(&t) {
             let sid = txn.amr.session_id.clone();
             let nai = txn.amr.user_name.clone();
-            self.sessions.remove(&sid);
+            self.remove_session(&sid);
             if self.by_nai.get(&nai) == Some(&sid) {
                 self.by_nai.remove(&nai);
             }
@@ -838,7 +893,7 @@ impl<R: Rng + CryptoRng> Home<R> {
             .map(|(k, _)| k.clone())
             .collect();
         for sid in expired {
-            if let Some(s) = self.sessions.remove(&sid) {
+            if let Some(s) = self.remove_session(&sid) {
                 self.counters.sessions_expired += 1;
                 if self.by_nai.get(s.entry.nai.as_str()) == Some(&sid) {
                     self.by_nai.remove(s.entry.nai.as_str());

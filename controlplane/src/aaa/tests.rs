@@ -802,3 +802,98 @@ fn mn_aaa_registration_is_what_the_aaah_authenticates() {
     let (theirs, _) = reg_request(FA1, KEY);
     assert_eq!(reg, theirs);
 }
+
+/// One registration through a lone AAAH and an HA client answering `code`: the AMA's
+/// Result-Code.
+fn register_alone(h: &mut Home<StdRng>, now: Instant, sid: &str, coa: Ipv4Addr, code: u32) -> u32 {
+    let mut ha = HaClient::new(
+        "ha.home.example",
+        HOME,
+        HA,
+        Box::new(move |_| HaDecision {
+            result_code: code,
+            reg_reply: None,
+            mn_address: None,
+            old_fa: None,
+        }),
+    );
+    h.handle_request(now, 1, amr(sid, ALICE, "fa", VISITED, coa).to_message());
+    loop {
+        match h.poll_output() {
+            Some(Output::Lookup { token, .. }) => {
+                h.handle_lookup(now, token, Some(subscriber(ALICE, "10.1.0.0/16", true)))
+            }
+            Some(Output::Send { token, msg, .. }) => {
+                let msg = Message::parse(&msg.emit().unwrap()).unwrap();
+                ha.handle_request(now, 9, msg);
+                match ha.poll_output() {
+                    Some(Output::Answer { msg, .. }) => h.handle_answer(now, token, msg),
+                    o => panic!("HA: {o:?}"),
+                }
+            }
+            Some(Output::Answer { msg, .. }) => return Ama::parse(&msg).unwrap().result_code,
+            None => panic!("no AMA"),
+        }
+    }
+}
+
+#[test]
+fn session_events_follow_the_sessions_life() {
+    use super::home::SessionEvent;
+    let mut cfg = HomeConfig::new("aaah.home.example", HOME);
+    cfg.default_ha_host = Some("ha.home.example".into());
+    cfg.session_events = true;
+    cfg.authorization_lifetime = 60;
+    let mut h = Home::new(cfg, StdRng::seed_from_u64(3));
+    let now = Instant::now();
+    let up = |h: &mut Home<StdRng>| match h.poll_session_event() {
+        Some(SessionEvent::Up(s)) => (s.entry.session_id.clone(), s.fa),
+        e => panic!("expected up, got {e:?}"),
+    };
+    let down = |h: &mut Home<StdRng>| match h.poll_session_event() {
+        Some(SessionEvent::Down { session_id }) => session_id,
+        e => panic!("expected down, got {e:?}"),
+    };
+    assert_eq!(
+        register_alone(&mut h, now, "s;1", FA1, result::SUCCESS),
+        result::SUCCESS
+    );
+    assert_eq!(up(&mut h), ("s;1".to_string(), FA1));
+    assert!(h.poll_session_event().is_none());
+    // Re-registration under the same Session-Id from the cache: up again, no down.
+    assert_eq!(
+        register_alone(&mut h, now, "s;1", FA1, result::SUCCESS),
+        result::SUCCESS
+    );
+    assert_eq!(up(&mut h), ("s;1".to_string(), FA1));
+    assert!(h.poll_session_event().is_none());
+    // A move under a new Session-Id: the old one goes down, the new one comes up at FA2.
+    assert_eq!(
+        register_alone(&mut h, now, "s;2", FA2, result::SUCCESS),
+        result::SUCCESS
+    );
+    assert_eq!(down(&mut h), "s;1");
+    assert_eq!(up(&mut h), ("s;2".to_string(), FA2));
+    // The HA refuses the next re-registration: the session is gone.
+    assert_eq!(register_alone(&mut h, now, "s;2", FA2, 4005), 4005);
+    assert_eq!(down(&mut h), "s;2");
+    assert!(h.poll_session_event().is_none());
+    // A new session expires.
+    assert_eq!(
+        register_alone(&mut h, now, "s;3", FA1, result::SUCCESS),
+        result::SUCCESS
+    );
+    assert_eq!(up(&mut h).0, "s;3");
+    h.handle_timeout(now + Duration::from_secs(61));
+    assert_eq!(down(&mut h), "s;3");
+    assert_eq!(h.sessions(), 0);
+    // Without session_events nothing queues.
+    let mut c = HomeConfig::new("aaah.home.example", HOME);
+    c.default_ha_host = Some("ha.home.example".into());
+    let mut quiet = Home::new(c, StdRng::seed_from_u64(4));
+    assert_eq!(
+        register_alone(&mut quiet, now, "q;1", FA1, result::SUCCESS),
+        result::SUCCESS
+    );
+    assert!(quiet.poll_session_event().is_none());
+}

@@ -192,7 +192,7 @@ pub(super) fn check(c: &mut Checker, a: &Aaa, base: &Path) -> Option<AaaConfig> 
     }
     // Keys that only a home AAA has.
     if role == Some(AaaRole::Foreign) {
-        let home_only: [(&str, Option<serde_saphyr::Location>); 5] = [
+        let home_only: [(&str, Option<serde_saphyr::Location>); 6] = [
             ("database", a.database.as_ref().map(|v| v.referenced)),
             ("mn_aaa_keys", a.mn_aaa_keys.as_ref().map(|v| v.referenced)),
             (
@@ -200,6 +200,10 @@ pub(super) fn check(c: &mut Checker, a: &Aaa, base: &Path) -> Option<AaaConfig> 
                 a.require_mn_aaa_auth.as_ref().map(|v| v.referenced),
             ),
             ("ha_host", a.ha_host.as_ref().map(|v| v.referenced)),
+            (
+                "record_sessions",
+                a.record_sessions.as_ref().map(|v| v.referenced),
+            ),
             (
                 "authorization_lifetime",
                 a.authorization_lifetime.as_ref().map(|v| v.referenced),
@@ -289,6 +293,8 @@ pub(super) fn check(c: &mut Checker, a: &Aaa, base: &Path) -> Option<AaaConfig> 
     cfg.transaction_timeout = timeout;
     cfg.max_transactions = max_transactions;
     cfg.max_sessions = max_sessions;
+    cfg.record_sessions =
+        role == Some(AaaRole::Home) && a.record_sessions.as_ref().is_none_or(|v| v.value);
     Some(cfg)
 }
 
@@ -340,6 +346,7 @@ mod tests {
         assert_eq!(a.peers, vec!["192.0.2.10:3868".parse().unwrap()]);
         assert_eq!(a.authorization_lifetime, 600);
         assert_eq!(a.ha_host.as_deref(), Some("ha.isp.example"));
+        assert!(a.record_sessions);
     }
 
     #[test]
