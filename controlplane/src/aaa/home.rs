@@ -196,6 +196,8 @@ pub struct Home<R> {
     har_of: HashMap<Token, Token>,
     deadlines: BTreeSet<(Instant, Token)>,
     sessions: HashMap<String, Session>,
+    /// (expiry, Session-Id) of every cached session: the next expiry without a scan.
+    expiries: BTreeSet<(Instant, String)>,
     by_nai: HashMap<String, String>,
     out: VecDeque<Output>,
     counters: HomeCounters,
@@ -215,6 +217,7 @@ impl<R: Rng + CryptoRng> Home<R> {
             har_of: HashMap::new(),
             deadlines: BTreeSet::new(),
             sessions: HashMap::new(),
+            expiries: BTreeSet::new(),
             by_nai: HashMap::new(),
             out: VecDeque::new(),
             counters: HomeCounters::default(),
@@ -228,9 +231,30 @@ impl<R: Rng + CryptoRng> Home<R> {
         self.session_events.pop_front()
     }
 
+    /// Puts a session in the cache (replacing one of the same Session-Id).
+    fn insert_session(&mut self, sid: String, s: Session) {
+        self.expiries.insert((s.expires, sid.clone()));
+        if let Some(old) = self.sessions.insert(sid.clone(), s) {
+            if self
+                .sessions
+                .get(&sid)
+                .is_some_and(|n| n.expires != old.expires)
+            {
+                self.expiries.remove(&(old.expires, sid));
+            }
+        }
+    }
+
+    /// Takes a session out of the cache without reporting it (it comes back at once).
+    fn take_session(&mut self, sid: &str) -> Option<Session> {
+        let s = self.sessions.remove(sid)?;
+        self.expiries.remove(&(s.expires, sid.to_string()));
+        Some(s)
+    }
+
     /// Removes a session from the cache, reporting it down if it was reported up.
     fn remove_session(&mut self, sid: &str) -> Option<Session> {
-        let s = self.sessions.remove(sid);
+        let s = self.take_session(sid);
         if self.reported.remove(sid) {
             self.session_events.push_back(SessionEvent::Down {
                 session_id: sid.to_string(),
@@ -262,7 +286,7 @@ impl<R: Rng + CryptoRng> Home<R> {
     /// When to call [`Home::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
         let t = self.deadlines.first().map(|d| d.0);
-        let s = self.sessions.values().map(|s| s.expires).min();
+        let s = self.expiries.first().map(|e| e.0);
         match (t, s) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -388,7 +412,7 @@ impl<R: Rng + CryptoRng> Home<R> {
             .get(&token)
             .is_some_and(|t| t.amr.session_id == sid);
         let s = if same {
-            self.sessions.remove(sid)
+            self.take_session(sid)
         } else {
             self.remove_session(sid)
         };
@@ -420,7 +444,8 @@ impl<R: Rng + CryptoRng> Home<R> {
         s.expires = now + Duration::from_secs(u64::from(self.cfg.authorization_lifetime));
         self.by_nai
             .insert(txn.amr.user_name.clone(), txn.amr.session_id.clone());
-        self.sessions.insert(txn.amr.session_id.clone(), s);
+        let sid = txn.amr.session_id.clone();
+        self.insert_session(sid, s);
         self.send_har(now, token);
     }
 
@@ -519,7 +544,7 @@ impl<R: Rng + CryptoRng> Home<R> {
         };
         self.by_nai
             .insert(amr.user_name.clone(), amr.session_id.clone());
-        self.sessions.insert(amr.session_id.clone(), s);
+        self.insert_session(amr.session_id.clone(), s);
         if let Some(t) = self.txns.get_mut(&token) {
             t.old_fa = old.or(amr.old_fa);
         }
@@ -886,13 +911,10 @@ impl<R: Rng + CryptoRng> Home<R> {
                 "timed out (database or home agent)",
             );
         }
-        let expired: Vec<String> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.expires <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for sid in expired {
+        while self.expiries.first().is_some_and(|e| e.0 <= now) {
+            let Some((_, sid)) = self.expiries.pop_first() else {
+                break;
+            };
             if let Some(s) = self.remove_session(&sid) {
                 self.counters.sessions_expired += 1;
                 if self.by_nai.get(s.entry.nai.as_str()) == Some(&sid) {

@@ -897,3 +897,37 @@ fn session_events_follow_the_sessions_life() {
     );
     assert!(quiet.poll_session_event().is_none());
 }
+
+#[test]
+fn the_expiry_index_follows_re_registrations_and_moves() {
+    let mut cfg = HomeConfig::new("aaah.home.example", HOME);
+    cfg.default_ha_host = Some("ha.home.example".into());
+    cfg.authorization_lifetime = 60;
+    let mut h = Home::new(cfg, StdRng::seed_from_u64(5));
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    assert_eq!(
+        register_alone(&mut h, t0, "e;1", FA1, result::SUCCESS),
+        result::SUCCESS
+    );
+    assert_eq!(h.poll_timeout(), Some(t0 + s(60)));
+    // Re-registration: the old expiry is gone from the index, not only superseded.
+    assert_eq!(
+        register_alone(&mut h, t0 + s(10), "e;1", FA1, result::SUCCESS),
+        result::SUCCESS
+    );
+    assert_eq!(h.poll_timeout(), Some(t0 + s(70)));
+    // A move under a new Session-Id replaces the session.
+    assert_eq!(
+        register_alone(&mut h, t0 + s(20), "e;2", FA2, result::SUCCESS),
+        result::SUCCESS
+    );
+    assert_eq!(h.poll_timeout(), Some(t0 + s(80)));
+    assert_eq!(h.sessions(), 1);
+    h.handle_timeout(t0 + s(79));
+    assert_eq!(h.sessions(), 1);
+    h.handle_timeout(t0 + s(80));
+    assert_eq!(h.sessions(), 0);
+    assert_eq!(h.poll_timeout(), None);
+    assert_eq!(h.counters().sessions_expired, 1);
+}
