@@ -61,6 +61,9 @@ pub enum RunError {
     /// The management API could not start.
     #[error("{0}")]
     Management(String),
+    /// The AAA (`aaa:` section) could not start.
+    #[error("aaa: {0}")]
+    Aaa(String),
 }
 
 /// Per-flow results.
@@ -129,6 +132,8 @@ pub struct Summary {
     pub relayed: (Vec<RelayView>, usize),
     /// ESP SAs installed at the end, with their traffic.
     pub esp: Vec<EspSaView>,
+    /// The AAA's counters at the end, when the profile has an `aaa:` section.
+    pub aaa: Option<crate::aaa::AaaStats>,
 }
 
 /// An ESP SA as the summary shows it.
@@ -296,8 +301,26 @@ pub fn run_with_reload(
             Some(link)
         }
     };
+    // The mobile VPN's AAA on its own thread (its database lookups block only it).
+    let aaa = match &cfg.aaa {
+        Some(a) => {
+            let h = crate::aaa::start(a).map_err(RunError::Aaa)?;
+            eprintln!(
+                "varouter: AAA ({}) on {} as {}",
+                a.role.name(),
+                h.local_addr(),
+                a.origin_host
+            );
+            Some(h)
+        }
+        None => None,
+    };
     let mut sup = AppSupervisor::new(cfg.clone(), opts.stats_every, reload);
     sup.mgmt = mgmt;
+    sup.aaa = aaa.as_ref().map(|h| h.stats_ref());
+    if let Some(m) = &mut sup.mgmt {
+        m.aaa = sup.aaa.clone();
+    }
     if let Some(c) = cfg.control_core {
         crate::backend::soft::pin(Some(c));
     }
@@ -313,6 +336,7 @@ pub fn run_with_reload(
             drop(api);
             drop(b);
             let mut s = summary(&sup.running, report, &[]);
+            s.aaa = aaa.map(|h| h.stop());
             s.subscribers = std::mem::take(&mut sup.subscribers);
             s.subscriber_vrs = std::mem::take(&mut sup.subscriber_vrs);
             s.relayed = std::mem::take(&mut sup.relayed);
@@ -325,6 +349,7 @@ pub fn run_with_reload(
     let report = controlcore::run(&mut b, writer, services, &run_opts, stop, &mut sup)?;
     drop(api);
     let mut s = summary(&sup.running, report, &b.mem_stats);
+    s.aaa = aaa.map(|h| h.stop());
     s.subscribers = std::mem::take(&mut sup.subscribers);
     s.subscriber_vrs = std::mem::take(&mut sup.subscriber_vrs);
     s.relayed = std::mem::take(&mut sup.relayed);
@@ -350,6 +375,8 @@ pub struct AppSupervisor {
     last_listing: Instant,
     /// The management API's control side, when it runs.
     pub mgmt: Option<crate::mgmt::exec::MgmtLink>,
+    /// The AAA thread's counters, when it runs.
+    pub aaa: Option<Arc<std::sync::Mutex<crate::aaa::AaaStats>>>,
 }
 
 impl AppSupervisor {
@@ -369,6 +396,7 @@ impl AppSupervisor {
             relayed: (Vec::new(), 0),
             last_listing: now,
             mgmt: None,
+            aaa: None,
         }
     }
 }
@@ -421,6 +449,17 @@ impl<B: PacketBuf> Supervisor<B> for AppSupervisor {
                     secs,
                 );
                 println!("{line}");
+                if let Some(a) = self
+                    .aaa
+                    .as_ref()
+                    .and_then(|a| a.lock().ok().map(|g| g.clone()))
+                {
+                    println!(
+                        "[{:>4.0}s] {}",
+                        self.start.elapsed().as_secs_f64(),
+                        crate::aaa::stats_line(&a)
+                    );
+                }
                 self.last_totals = Some(totals);
                 self.last_print = now;
             }
@@ -485,6 +524,7 @@ fn summary(cfg: &Config, r: RunReport, mem_stats: &[Arc<MemStats>]) -> Summary {
         subscriber_vrs: Vec::new(),
         relayed: (Vec::new(), 0),
         esp: esp_views(&r.state),
+        aaa: None,
     }
 }
 
@@ -647,6 +687,13 @@ pub fn format_summary(s: &Summary) -> String {
         let _ = writeln!(o, "punted to control core:");
         for (p, n) in punts {
             let _ = writeln!(o, "  {:<28} {n}", p.name());
+        }
+    }
+    if let Some(a) = &s.aaa {
+        let _ = writeln!(o, "{}", crate::aaa::stats_line(a));
+        let nz: Vec<_> = a.engine.iter().filter(|x| x.1 > 0).collect();
+        for (k, v) in nz {
+            let _ = writeln!(o, "  {k:<36} {v}");
         }
     }
     let nz: Vec<_> = s.control.iter().filter(|x| x.1 > 0).collect();

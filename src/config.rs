@@ -31,6 +31,8 @@ pub struct Config {
     pub dpdk: DpdkCfg,
     /// The management API, when the profile has one.
     pub management: Option<ManagementCfg>,
+    /// The mobile VPN's AAA, when the profile has one (the `aaa:` section).
+    pub aaa: Option<crate::aaa::AaaConfig>,
 }
 
 /// The management API (the profile's `management:` section).

@@ -8,6 +8,7 @@
 //! [`ctl`] client). The `varouter` binary is a thin CLI over it; the
 //! benchmarks live in [`bench`].
 
+pub mod aaa;
 pub mod appliance;
 pub mod backend;
 pub mod bench;

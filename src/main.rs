@@ -119,6 +119,9 @@ enum BenchCmd {
     /// ChaCha20-Poly1305) beside plain routing, Gbps and cycles per packet, beside
     /// `openssl speed` in the same run.
     Esp(varouter::bench::esp::Args),
+    /// The mobile VPN's home AAA: AMR -> lookup -> HAR -> HAA -> AMA transactions per second
+    /// and latency with its VPN database on SQLite and/or PostgreSQL.
+    Aaa(varouter::bench::aaa::Args),
     /// Management API: route add/delete transactions per second against a running
     /// appliance, and their request→reply latency (the reply follows the publish).
     Api(varouter::ctl::bench::Args),
@@ -164,6 +167,9 @@ fn main() -> ExitCode {
         Cmd::Bench {
             which: BenchCmd::Api(a),
         } => tool(varouter::ctl::bench::run(a)),
+        Cmd::Bench {
+            which: BenchCmd::Aaa(a),
+        } => tool(varouter::bench::aaa::run(a)),
         Cmd::GenRoutes(a) => tool(varouter::bench::gen_routes::run(a)),
         Cmd::Ctl(a) => varouter::ctl::main(a),
         Cmd::HashToken => {
@@ -220,9 +226,9 @@ fn main() -> ExitCode {
             }
             let opts = RunOptions {
                 duration: duration.map(Duration::from_secs_f64),
-                // An appliance with a management API runs until it is stopped: changes
-                // may still come when its generator flows are done.
-                until_inputs_finished: cfg.management.is_none(),
+                // An appliance with a management API or an AAA runs until it is stopped:
+                // changes and registrations may still come when its generator flows are done.
+                until_inputs_finished: cfg.management.is_none() && cfg.aaa.is_none(),
                 stats_every: (stats_interval > 0.0)
                     .then(|| Duration::from_secs_f64(stats_interval)),
             };

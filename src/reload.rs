@@ -87,6 +87,9 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
     if api(old) != api(new) {
         why.push("the management API's address, TLS files or web page (`management.listen`, `management.tls`, `management.portal`, or the section itself)".into());
     }
+    if old.aaa != new.aaa {
+        why.push("the AAA (`aaa:`; its thread, listener and database are set up at start)".into());
+    }
     if format!("{:?}", old.flows) != format!("{:?}", new.flows) {
         why.push("the generator flows (`traffic:`)".into());
     }

@@ -124,13 +124,8 @@ fn main() {
                         std::process::exit(1)
                     }
                     Box::new(move |nai: &str| {
-                        match subscriber_from_store(&mut store, nai, keys.get(nai).cloned()) {
-                            Ok(s) => s,
-                            Err(e) => {
-                                eprintln!("aaa_server: lookup {nai}: {e}");
-                                None
-                            }
-                        }
+                        subscriber_from_store(&mut store, nai, keys.get(nai).cloned())
+                            .map_err(|e| format!("lookup {nai}: {e}"))
                     })
                 }
                 None => Box::new(move |nai: &str| {
@@ -141,14 +136,14 @@ fn main() {
                         .cloned()
                         .collect();
                     if profiles.is_empty() {
-                        return None;
+                        return Ok(None);
                     }
-                    Some(Subscriber {
+                    Ok(Some(Subscriber {
                         profiles,
                         slas: doc.slas.clone(),
                         cn_gw: doc.cn_gw.clone(),
                         mn_aaa_key: keys.get(nai).cloned(),
-                    })
+                    }))
                 }),
             };
             let mut hc = HomeConfig::new(&host, &realm);
@@ -162,7 +157,7 @@ fn main() {
         }
         "foreign" => {
             let engine = Foreign::new(ForeignConfig::new(&host, &realm));
-            let node = Node::new(engine, cfg, listen, Box::new(|_| None)).unwrap_or_else(|e| {
+            let node = Node::new(engine, cfg, listen, Box::new(|_| Ok(None))).unwrap_or_else(|e| {
                 eprintln!("aaa_server: listen: {e}");
                 std::process::exit(1)
             });

@@ -147,7 +147,7 @@ fn fa_aaaf_aaah_ha_over_loopback_tcp() {
         HaClient::new("ha.home.example", "home.example", HA, decide),
         cfg("ha.home.example", "home.example"),
         Some(any),
-        Box::new(|_| None),
+        Box::new(|_| Ok(None)),
     )
     .unwrap();
     let mut hc = HomeConfig::new("aaah.home.example", "home.example");
@@ -156,7 +156,7 @@ fn fa_aaaf_aaah_ha_over_loopback_tcp() {
         Home::new(hc, rand::make_rng()),
         cfg("aaah.home.example", "home.example"),
         Some(any),
-        Box::new(lookup),
+        Box::new(|n: &str| Ok(lookup(n))),
     )
     .unwrap();
     let mut aaaf = Node::new(
@@ -166,7 +166,7 @@ fn fa_aaaf_aaah_ha_over_loopback_tcp() {
         )),
         cfg("aaaf.visited.example", "visited.example"),
         Some(any),
-        Box::new(|_| None),
+        Box::new(|_| Ok(None)),
     )
     .unwrap();
     let mut fa = Node::new(
@@ -177,7 +177,7 @@ fn fa_aaaf_aaah_ha_over_loopback_tcp() {
         ),
         cfg("fa.visited.example", "visited.example"),
         None,
-        Box::new(|_| None),
+        Box::new(|_| Ok(None)),
     )
     .unwrap();
     let now = Instant::now();

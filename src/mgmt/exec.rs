@@ -146,6 +146,8 @@ pub struct MgmtLink {
     start: Instant,
     /// Commands carried out.
     pub commands: u64,
+    /// The AAA thread's counters, when the profile runs one (set by the appliance).
+    pub aaa: Option<Arc<std::sync::Mutex<crate::aaa::AaaStats>>>,
 }
 
 impl MgmtLink {
@@ -165,6 +167,7 @@ impl MgmtLink {
             audit,
             start: Instant::now(),
             commands: 0,
+            aaa: None,
         }
     }
 
@@ -636,6 +639,10 @@ impl MgmtLink {
             // Measured on the control thread by the run loop and Core::publish.
             loop_latency: (&core.stats.loop_busy).into(),
             publish: (&core.stats).into(),
+            aaa: self
+                .aaa
+                .as_ref()
+                .and_then(|a| a.lock().ok().map(|g| (&*g).into())),
         }
     }
 

@@ -17,6 +17,9 @@
 //! | `control_loop_busy_seconds` | histogram | | appliance |
 //! | `publish_total`, `publish_seconds_total` | counter | | appliance |
 //! | `publish_last_seconds`, `publish_max_delay_seconds` | gauge | | appliance |
+//! | `aaa_requests_total`, `aaa_lookups_total`, `aaa_lookup_errors_total` | counter | `role` | appliance, with an `aaa:` section |
+//! | `aaa_answers_total` | counter | `role`, `result_code` | appliance, with an `aaa:` section |
+//! | `aaa_sessions`, `aaa_pending`, `aaa_peers_up` | gauge | `role` | appliance, with an `aaa:` section |
 //!
 //! A tenant's scope sees only its own VRs: the snapshot is scoped first
 //! ([`Snapshot::scoped`]) and the appliance-wide families (ports, workers, the control loop,
@@ -42,7 +45,7 @@ use prometheus_client::registry::Registry;
 use super::auth::Principal;
 use super::scope::Scope;
 use super::server::ApiState;
-use super::snapshot::{Histogram, PortStats, Snapshot, VrStats, WorkerStats};
+use super::snapshot::{AaaSnapshot, Histogram, PortStats, Snapshot, VrStats, WorkerStats};
 
 /// The exposition formats `/metrics` can answer in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -339,6 +342,69 @@ impl Collector for SnapshotCollector {
                 g,
             )?,
         )?;
+        if let Some(a) = &s.aaa {
+            let role = [("role", a.role.as_str())];
+            type AaaField = fn(&AaaSnapshot) -> u64;
+            let aaa_counters: [(&str, &str, AaaField); 3] = [
+                ("aaa_requests", "Diameter requests the AAA received.", |a| {
+                    a.requests
+                }),
+                ("aaa_lookups", "VPN database lookups of the AAA.", |a| {
+                    a.lookups
+                }),
+                (
+                    "aaa_lookup_errors",
+                    "VPN database lookups that failed (answered 5012).",
+                    |a| a.lookup_errors,
+                ),
+            ];
+            for (name, help, f) in aaa_counters {
+                family(
+                    &mut enc,
+                    name,
+                    help,
+                    c,
+                    std::iter::once((role, counter(f(a)))),
+                )?;
+            }
+            let answers = a.answers_by_result.iter().map(|(code, v)| {
+                (
+                    [("role", a.role.as_str()), ("result_code", code.as_str())],
+                    counter(*v),
+                )
+            });
+            family(
+                &mut enc,
+                "aaa_answers",
+                "Diameter answers the AAA sent, by Result-Code.",
+                c,
+                answers,
+            )?;
+            let aaa_gauges: [(&str, &str, AaaField); 3] = [
+                (
+                    "aaa_sessions",
+                    "Sessions of the home AAA (cache entries of a foreign AAA).",
+                    |a| a.sessions,
+                ),
+                ("aaa_pending", "AAA transactions in progress.", |a| {
+                    a.pending
+                }),
+                (
+                    "aaa_peers_up",
+                    "Diameter peers with an open connection to the AAA.",
+                    |a| a.peers_up,
+                ),
+            ];
+            for (name, help, f) in aaa_gauges {
+                family(
+                    &mut enc,
+                    name,
+                    help,
+                    g,
+                    std::iter::once((role, gauge(f(a)))),
+                )?;
+            }
+        }
         Ok(())
     }
 }
@@ -424,6 +490,20 @@ mod tests {
                 last_delay_us: 50.0,
                 max_change_to_publish_us: 1500.0,
             },
+            aaa: Some(AaaSnapshot {
+                role: "home".into(),
+                requests: 40,
+                answers: 40,
+                answers_by_result: BTreeMap::from([
+                    ("2001".to_string(), 37),
+                    ("4001".to_string(), 3),
+                ]),
+                sessions: 30,
+                pending: 1,
+                peers_up: 3,
+                lookups: 39,
+                lookup_errors: 0,
+            }),
         }
     }
 
@@ -444,6 +524,7 @@ mod tests {
                 "no_route",
                 "control_loop",
                 "varouter_publish",
+                "varouter_aaa_",
             ] {
                 assert!(!out.contains(hidden), "{hidden} leaked:\n{out}");
             }
@@ -478,6 +559,13 @@ mod tests {
             "varouter_publish_total 4",
             "varouter_publish_last_seconds 0.00005",
             "varouter_publish_max_delay_seconds 0.0015",
+            r#"varouter_aaa_requests_total{role="home"} 40"#,
+            r#"varouter_aaa_answers_total{role="home",result_code="2001"} 37"#,
+            r#"varouter_aaa_answers_total{role="home",result_code="4001"} 3"#,
+            "# TYPE varouter_aaa_sessions gauge",
+            r#"varouter_aaa_sessions{role="home"} 30"#,
+            r#"varouter_aaa_peers_up{role="home"} 3"#,
+            r#"varouter_aaa_lookup_errors_total{role="home"} 0"#,
         ] {
             assert!(out.lines().any(|l| l == line), "missing {line}:\n{out}");
         }

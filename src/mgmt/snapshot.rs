@@ -28,6 +28,51 @@ pub struct Snapshot {
     pub loop_latency: Histogram,
     /// Versions published to the workers (appliance-wide).
     pub publish: PublishStats,
+    /// The mobile VPN's AAA, when the profile runs one (appliance-wide).
+    pub aaa: Option<AaaSnapshot>,
+}
+
+/// The AAA thread's counters (`crate::aaa::AaaStats`) as the API shows them.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct AaaSnapshot {
+    /// `home` (AAAH) or `foreign` (AAAF).
+    pub role: String,
+    /// Diameter requests received.
+    pub requests: u64,
+    /// Answers sent.
+    pub answers: u64,
+    /// Answers sent by Result-Code.
+    pub answers_by_result: BTreeMap<String, u64>,
+    /// Sessions (AAAH) or cache entries (AAAF).
+    pub sessions: u64,
+    /// Transactions in progress.
+    pub pending: u64,
+    /// Peers with an open Diameter connection.
+    pub peers_up: u64,
+    /// VPN database lookups.
+    pub lookups: u64,
+    /// VPN database lookups that failed.
+    pub lookup_errors: u64,
+}
+
+impl From<&crate::aaa::AaaStats> for AaaSnapshot {
+    fn from(a: &crate::aaa::AaaStats) -> Self {
+        AaaSnapshot {
+            role: a.role.to_string(),
+            requests: a.requests,
+            answers: a.answers,
+            answers_by_result: a
+                .answers_by_result
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            sessions: a.sessions,
+            pending: a.pending,
+            peers_up: a.peers_up,
+            lookups: a.lookups,
+            lookup_errors: a.lookup_errors,
+        }
+    }
 }
 
 /// One port's counters, summed over the workers.
@@ -172,6 +217,7 @@ impl Snapshot {
                 .collect(),
             loop_latency: Histogram::default(),
             publish: PublishStats::default(),
+            aaa: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Semantic validation of a parsed profile: every error is collected, not only the first.
 
+mod aaa;
 mod esp;
 mod mgmt;
 
@@ -828,6 +829,7 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         .management
         .as_ref()
         .and_then(|m| mgmt::check(&mut c, m, base));
+    let aaa = p.aaa.as_ref().and_then(|a| aaa::check(&mut c, a, base));
 
     if c.errors.is_empty() {
         Ok(Config {
@@ -842,6 +844,7 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             flows,
             dpdk,
             management,
+            aaa,
         })
     } else {
         c.errors.sort_by_key(|e| (e.line, e.column));

@@ -50,6 +50,57 @@ pub struct Profile {
     /// The management API (absent: no API). See docs/api.md.
     #[serde(default)]
     pub management: Option<Management>,
+    /// The mobile VPN's AAA (absent: none). See docs/mobile-vpn.md.
+    #[serde(default)]
+    pub aaa: Option<Aaa>,
+}
+
+/// The mobile VPN's AAA (seed 003): a home AAA (AAAH) with its VPN database, or a foreign
+/// AAA (AAAF), speaking Diameter (RFC 6733, RFC 4004) over TCP on its own thread.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Aaa {
+    /// `home` (AAAH) or `foreign` (AAAF).
+    pub role: S<String>,
+    /// `address:port` FAs, AAAFs and HAs connect to (`0.0.0.0:3868`).
+    pub listen: S<String>,
+    /// Our Diameter identity (Origin-Host), a host name.
+    pub origin_host: S<String>,
+    /// Our realm (Origin-Realm); an AAAH serves the users of this realm.
+    pub origin_realm: S<String>,
+    /// Peers we connect to and keep connected (`address:port`): the home agents for an
+    /// AAAH, the home AAA for an AAAF.
+    #[serde(default)]
+    pub peers: Vec<S<String>>,
+    /// The VPN database of an AAAH: `sqlite:PATH` (relative to the profile), a bare path
+    /// (SQLite) or `postgres://USER@HOST:PORT/DB`.
+    #[serde(default)]
+    pub database: Option<S<String>>,
+    /// AAAH: file (YAML or JSON, relative to the profile) mapping each NAI to its MN-AAA
+    /// key in hexadecimal.
+    #[serde(default)]
+    pub mn_aaa_keys: Option<S<String>>,
+    /// AAAH: refuse users without an MN-AAA key (default true).
+    #[serde(default)]
+    pub require_mn_aaa_auth: Option<S<bool>>,
+    /// AAAH: the home agent's Diameter identity (Destination-Host of the HAR).
+    #[serde(default)]
+    pub ha_host: Option<S<String>>,
+    /// AAAH: write sessions into the database's `vpn_session` table (default true).
+    #[serde(default)]
+    pub record_sessions: Option<S<bool>>,
+    /// AAAH: Authorization-Lifetime granted, seconds (default 3600).
+    #[serde(default)]
+    pub authorization_lifetime: Option<S<u32>>,
+    /// How long a transaction may take, milliseconds (default 10000).
+    #[serde(default)]
+    pub transaction_timeout_ms: Option<S<u64>>,
+    /// Most transactions in progress (default 4096).
+    #[serde(default)]
+    pub max_transactions: Option<S<u32>>,
+    /// Most sessions (AAAH) or cache entries (AAAF) (default 100000).
+    #[serde(default)]
+    pub max_sessions: Option<S<u32>>,
 }
 
 /// The management API: where it listens, TLS, its principals and the audit log.

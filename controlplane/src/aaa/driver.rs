@@ -10,7 +10,7 @@
 //! `handle_send_failed` too. [`Output::Lookup`]s are answered by the caller's lookup
 //! function (a `vpndb` store or a file).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,8 @@ pub trait Engine {
     fn handle_send_failed(&mut self, now: Instant, token: Token);
     /// The answer to a lookup (engines that make none ignore it).
     fn handle_lookup(&mut self, now: Instant, token: Token, sub: Option<Subscriber>);
+    /// A lookup the database could not answer (engines that make none ignore it).
+    fn handle_lookup_failed(&mut self, _now: Instant, _token: Token) {}
     /// The next output.
     fn poll_output(&mut self) -> Option<Output>;
     /// The next timer.
@@ -55,6 +57,9 @@ impl<R: Rng + CryptoRng> Engine for Home<R> {
     }
     fn handle_lookup(&mut self, now: Instant, token: Token, sub: Option<Subscriber>) {
         Home::handle_lookup(self, now, token, sub)
+    }
+    fn handle_lookup_failed(&mut self, now: Instant, token: Token) {
+        Home::handle_lookup_failed(self, now, token)
     }
     fn poll_output(&mut self) -> Option<Output> {
         Home::poll_output(self)
@@ -127,8 +132,9 @@ impl Engine for HaClient {
     fn handle_timeout(&mut self, _now: Instant) {}
 }
 
-/// The answer to a lookup: the NAI's VPN data, or `None` for an unknown user.
-pub type Lookup = Box<dyn FnMut(&str) -> Option<Subscriber> + Send>;
+/// The answer to a lookup: the NAI's VPN data, `None` for an unknown user, or why the
+/// database could not answer (the AMR is answered 5012, the driver counts and logs it).
+pub type Lookup = Box<dyn FnMut(&str) -> Result<Option<Subscriber>, String> + Send>;
 
 enum Link {
     In(Box<Connection<StdRng>>),
@@ -174,6 +180,32 @@ pub struct DriverCounters {
     pub no_route: u64,
     pub send_errors: u64,
     pub lookups: u64,
+    /// Lookups that failed (database errors).
+    pub lookup_errors: u64,
+    /// Answers sent, by their Result-Code (0: an answer without one).
+    pub answers_by_result: BTreeMap<u32, u64>,
+}
+
+impl DriverCounters {
+    /// A number that moves whenever the driver did some work (a connection accepted, a
+    /// message in or out, a lookup): a polling loop may back off while it stands still.
+    pub fn activity(&self) -> u64 {
+        self.accepted
+            + self.requests_in
+            + self.answers_out
+            + self.requests_out
+            + self.answers_in
+            + self.no_route
+            + self.send_errors
+            + self.lookups
+    }
+}
+
+/// The Result-Code of an answer (0 when it has none or it does not read as an Unsigned32).
+pub fn result_code_of(msg: &Message) -> u32 {
+    msg.find(crate::diameter::wire::codes::code::RESULT_CODE)
+        .and_then(|a| a.as_u32().ok())
+        .unwrap_or(0)
 }
 
 /// An AAA node: an engine, its listener and its connections.
@@ -352,6 +384,11 @@ impl<E: Engine> Node<E> {
                         if let Some(p) = l.peer() {
                             if p.send_answer(&msg).is_ok() {
                                 self.counters.answers_out += 1;
+                                *self
+                                    .counters
+                                    .answers_by_result
+                                    .entry(result_code_of(&msg))
+                                    .or_default() += 1;
                             } else {
                                 self.counters.send_errors += 1;
                             }
@@ -379,8 +416,22 @@ impl<E: Engine> Node<E> {
                 }
                 Output::Lookup { token, nai } => {
                     self.counters.lookups += 1;
-                    let sub = (self.lookup)(&nai);
-                    self.engine.handle_lookup(now, token, sub);
+                    match (self.lookup)(&nai) {
+                        Ok(sub) => self.engine.handle_lookup(now, token, sub),
+                        Err(e) => {
+                            self.counters.lookup_errors += 1;
+                            // The first failure and every 1000th after it: a database down
+                            // under load must not flood the log.
+                            if self.counters.lookup_errors % 1000 == 1 {
+                                tracing::warn!(
+                                    nai = %nai,
+                                    failures = self.counters.lookup_errors,
+                                    "AAA: VPN database lookup failed: {e}"
+                                );
+                            }
+                            self.engine.handle_lookup_failed(now, token);
+                        }
+                    }
                 }
             }
         }

@@ -133,6 +133,10 @@ impl Foreign {
     pub fn cached(&self, nai: &str) -> Option<&CacheEntry> {
         self.cache.get(nai)
     }
+    /// Users in the cache.
+    pub fn cache_len(&self) -> usize {
+        self.cache.len()
+    }
     /// AMRs waiting for home.
     pub fn pending(&self) -> usize {
         self.txns.len()

@@ -70,6 +70,9 @@ pub struct HomeConfig {
     pub max_transactions: usize,
     /// Most cached sessions.
     pub max_sessions: usize,
+    /// Report sessions as [`SessionEvent`]s ([`Home::poll_session_event`]): off by default,
+    /// because the events queue up until the caller takes them.
+    pub session_events: bool,
 }
 
 impl HomeConfig {
@@ -85,6 +88,7 @@ impl HomeConfig {
             transaction_timeout: Duration::from_secs(10),
             max_transactions: 4096,
             max_sessions: 100_000,
+            session_events: false,
         }
     }
 }
@@ -100,6 +104,21 @@ pub struct Subscriber {
     pub cn_gw: Vec<CnGwEntry>,
     /// The MN-AAA shared key (checks MIP-MN-AAA-Auth), if provisioned.
     pub mn_aaa_key: Option<KeyBytes>,
+}
+
+/// A change of the AAAH's sessions, for the caller to record (the current tunnels the web
+/// page of Fig. 30 shows a user).
+#[derive(Debug, Clone)]
+pub enum SessionEvent {
+    /// A registration was answered 2001: the session (new, re-registered or moved) as it is
+    /// now.
+    Up(Box<Session>),
+    /// A session that was reported up is gone: expired, replaced by a newer session of the
+    /// same user, re-keyed to another Session-Id, or refused on re-registration.
+    Down {
+        /// Its Session-Id.
+        session_id: String,
+    },
 }
 
 /// Counters of the AAAH.
@@ -125,6 +144,8 @@ pub struct HomeCounters {
     pub timeouts: u64,
     pub send_failed: u64,
     pub too_busy: u64,
+    /// Lookups the database could not answer (the AMR is answered 5012).
+    pub lookup_failed: u64,
     /// AMRs for another realm (3003).
     pub realm_not_served: u64,
     pub unmatched: u64,
@@ -175,9 +196,14 @@ pub struct Home<R> {
     har_of: HashMap<Token, Token>,
     deadlines: BTreeSet<(Instant, Token)>,
     sessions: HashMap<String, Session>,
+    /// (expiry, Session-Id) of every cached session: the next expiry without a scan.
+    expiries: BTreeSet<(Instant, String)>,
     by_nai: HashMap<String, String>,
     out: VecDeque<Output>,
     counters: HomeCounters,
+    /// Session-Ids reported [`SessionEvent::Up`] and not yet down.
+    reported: std::collections::HashSet<String>,
+    session_events: VecDeque<SessionEvent>,
 }
 
 impl<R: Rng + CryptoRng> Home<R> {
@@ -191,10 +217,50 @@ impl<R: Rng + CryptoRng> Home<R> {
             har_of: HashMap::new(),
             deadlines: BTreeSet::new(),
             sessions: HashMap::new(),
+            expiries: BTreeSet::new(),
             by_nai: HashMap::new(),
             out: VecDeque::new(),
             counters: HomeCounters::default(),
+            reported: std::collections::HashSet::new(),
+            session_events: VecDeque::new(),
         }
+    }
+
+    /// The next change of the sessions (only with [`HomeConfig::session_events`]).
+    pub fn poll_session_event(&mut self) -> Option<SessionEvent> {
+        self.session_events.pop_front()
+    }
+
+    /// Puts a session in the cache (replacing one of the same Session-Id).
+    fn insert_session(&mut self, sid: String, s: Session) {
+        self.expiries.insert((s.expires, sid.clone()));
+        if let Some(old) = self.sessions.insert(sid.clone(), s) {
+            if self
+                .sessions
+                .get(&sid)
+                .is_some_and(|n| n.expires != old.expires)
+            {
+                self.expiries.remove(&(old.expires, sid));
+            }
+        }
+    }
+
+    /// Takes a session out of the cache without reporting it (it comes back at once).
+    fn take_session(&mut self, sid: &str) -> Option<Session> {
+        let s = self.sessions.remove(sid)?;
+        self.expiries.remove(&(s.expires, sid.to_string()));
+        Some(s)
+    }
+
+    /// Removes a session from the cache, reporting it down if it was reported up.
+    fn remove_session(&mut self, sid: &str) -> Option<Session> {
+        let s = self.take_session(sid);
+        if self.reported.remove(sid) {
+            self.session_events.push_back(SessionEvent::Down {
+                session_id: sid.to_string(),
+            });
+        }
+        s
     }
 
     /// The counters.
@@ -220,7 +286,7 @@ impl<R: Rng + CryptoRng> Home<R> {
     /// When to call [`Home::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
         let t = self.deadlines.first().map(|d| d.0);
-        let s = self.sessions.values().map(|s| s.expires).min();
+        let s = self.expiries.first().map(|e| e.0);
         match (t, s) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -340,7 +406,17 @@ impl<R: Rng + CryptoRng> Home<R> {
     /// Re-registration or move of a cached session: re-key it to the AMR's Session-Id and
     /// rewrite the FA address.
     fn serve_cached(&mut self, now: Instant, token: Token, sid: &str) {
-        let Some(mut s) = self.sessions.remove(sid) else {
+        // The same Session-Id again (a re-registration) stays reported; a new one ends the old.
+        let same = self
+            .txns
+            .get(&token)
+            .is_some_and(|t| t.amr.session_id == sid);
+        let s = if same {
+            self.take_session(sid)
+        } else {
+            self.remove_session(sid)
+        };
+        let Some(mut s) = s else {
             return;
         };
         let txn = self
@@ -368,7 +444,8 @@ impl<R: Rng + CryptoRng> Home<R> {
         s.expires = now + Duration::from_secs(u64::from(self.cfg.authorization_lifetime));
         self.by_nai
             .insert(txn.amr.user_name.clone(), txn.amr.session_id.clone());
-        self.sessions.insert(txn.amr.session_id.clone(), s);
+        let sid = txn.amr.session_id.clone();
+        self.insert_session(sid, s);
         self.send_har(now, token);
     }
 
@@ -448,7 +525,7 @@ impl<R: Rng + CryptoRng> Home<R> {
             .map(|s| s.fa)
             .filter(|fa| *fa != info.care_of_address);
         if let Some(prev) = self.by_nai.remove(&amr.user_name) {
-            self.sessions.remove(&prev);
+            self.remove_session(&prev);
         }
         if self.sessions.len() >= self.cfg.max_sessions {
             self.fail(token, result::TOO_BUSY, "session cache full");
@@ -467,11 +544,30 @@ impl<R: Rng + CryptoRng> Home<R> {
         };
         self.by_nai
             .insert(amr.user_name.clone(), amr.session_id.clone());
-        self.sessions.insert(amr.session_id.clone(), s);
+        self.insert_session(amr.session_id.clone(), s);
         if let Some(t) = self.txns.get_mut(&token) {
             t.old_fa = old.or(amr.old_fa);
         }
         self.send_har(now, token);
+    }
+
+    /// The database could not answer a [`Output::Lookup`] (connection lost, lock timeout):
+    /// the AMR is answered DIAMETER_UNABLE_TO_COMPLY (5012), not as an unknown user, so the
+    /// FA may retry and the user is not told its NAI is unknown.
+    pub fn handle_lookup_failed(&mut self, _now: Instant, token: Token) {
+        match self.txns.get(&token) {
+            Some(t) if matches!(t.stage, Stage::Lookup) => {}
+            _ => {
+                self.counters.unmatched += 1;
+                return;
+            }
+        }
+        self.counters.lookup_failed += 1;
+        self.fail(
+            token,
+            result::UNABLE_TO_COMPLY,
+            "the VPN database could not be read",
+        );
     }
 
     /// Checks MIP-MN-AAA-Auth: HMAC-MD5 keyed with the MN-AAA key over the covered bytes
@@ -678,7 +774,7 @@ impl<R: Rng + CryptoRng> Home<R> {
         self.deadlines.remove(&(txn.deadline, t));
         if haa.result_code != result::SUCCESS {
             // The home agent refused: no session.
-            if let Some(s) = self.sessions.remove(&txn.amr.session_id) {
+            if let Some(s) = self.remove_session(&txn.amr.session_id) {
                 if self.by_nai.get(s.entry.nai.as_str()) == Some(&txn.amr.session_id) {
                     self.by_nai.remove(s.entry.nai.as_str());
                 }
@@ -740,6 +836,11 @@ impl<R: Rng + CryptoRng> Home<R> {
             old_fa: haa.old_fa.or(txn.old_fa),
             error_message: None,
         };
+        if self.cfg.session_events {
+            self.reported.insert(txn.amr.session_id.clone());
+            self.session_events
+                .push_back(SessionEvent::Up(Box::new(s.clone())));
+        }
         self.counters.tx_ama += 1;
         self.counters.tx_ama_success += 1;
         self.out.push_back(Output::Answer {
@@ -764,7 +865,7 @@ impl<R: Rng + CryptoRng> Home<R> {
         if let Some(txn) = self.txns.get(&t) {
             let sid = txn.amr.session_id.clone();
             let nai = txn.amr.user_name.clone();
-            self.sessions.remove(&sid);
+            self.remove_session(&sid);
             if self.by_nai.get(&nai) == Some(&sid) {
                 self.by_nai.remove(&nai);
             }
@@ -810,14 +911,11 @@ impl<R: Rng + CryptoRng> Home<R> {
                 "timed out (database or home agent)",
             );
         }
-        let expired: Vec<String> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.expires <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for sid in expired {
-            if let Some(s) = self.sessions.remove(&sid) {
+        while self.expiries.first().is_some_and(|e| e.0 <= now) {
+            let Some((_, sid)) = self.expiries.pop_first() else {
+                break;
+            };
+            if let Some(s) = self.remove_session(&sid) {
                 self.counters.sessions_expired += 1;
                 if self.by_nai.get(s.entry.nai.as_str()) == Some(&sid) {
                     self.by_nai.remove(s.entry.nai.as_str());
@@ -827,9 +925,10 @@ impl<R: Rng + CryptoRng> Home<R> {
     }
 }
 
-/// The answer to a [`Output::Lookup`] from a `vpndb` store (SQLite or PostgreSQL): the
-/// user's profiles for this registration (their service-update marks are cleared, Fig. 30),
-/// the SLAs they name and the CN → GW table; `mn_aaa_key` comes from the caller (the store
+/// The answer to a [`Output::Lookup`] from a `vpndb` store (SQLite or PostgreSQL), read in
+/// one transaction ([`vpndb::store::VpnStore::user_vpn`]): the user's profiles for this
+/// registration (their service-update marks are cleared, Fig. 30), the SLAs they name and
+/// the CN → GW rows of their destinations; `mn_aaa_key` comes from the caller (the store
 /// keeps no MN-AAA secrets). `Ok(None)`: no profile for this NAI (or not an NAI).
 pub fn subscriber_from_store(
     store: &mut dyn vpndb::store::VpnStore,
@@ -839,26 +938,13 @@ pub fn subscriber_from_store(
     let Ok(nai) = vpndb::model::Nai::parse(nai) else {
         return Ok(None);
     };
-    let profiles: Vec<VpnProfile> = store
-        .profiles_for_registration(&nai)?
-        .into_iter()
-        .map(|s| s.profile)
-        .collect();
-    if profiles.is_empty() {
+    let Some(u) = store.user_vpn(&nai, true)? else {
         return Ok(None);
-    }
-    let mut slas = Vec::new();
-    for p in &profiles {
-        if !slas.iter().any(|s: &Sla| s.name == p.sla) {
-            if let Some(s) = store.get_sla(&p.sla)? {
-                slas.push(s);
-            }
-        }
-    }
+    };
     Ok(Some(Subscriber {
-        profiles,
-        slas,
-        cn_gw: store.cn_gw_table()?,
+        profiles: u.profiles.into_iter().map(|s| s.profile).collect(),
+        slas: u.slas,
+        cn_gw: u.cn_gw,
         mn_aaa_key,
     }))
 }

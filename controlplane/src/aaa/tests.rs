@@ -756,3 +756,178 @@ fn hostile_byte_strings_never_panic_the_engines() {
     h.handle_timeout(now + Duration::from_secs(3600 * 2));
     f.handle_timeout(now + Duration::from_secs(3600 * 2));
 }
+
+#[test]
+fn a_failed_database_lookup_is_answered_unable_to_comply_not_unknown_user() {
+    let now = Instant::now();
+    let mut h = home_alone();
+    h.handle_request(now, 1, amr("s;db", ALICE, "fa", VISITED, FA1).to_message());
+    let token = match h.poll_output() {
+        Some(Output::Lookup { token, .. }) => token,
+        o => panic!("expected a lookup, got {o:?}"),
+    };
+    h.handle_lookup_failed(now, token);
+    match h.poll_output() {
+        Some(Output::Answer { req: 1, msg }) => {
+            let ama = Ama::parse(&msg).unwrap();
+            assert_eq!(ama.result_code, result::UNABLE_TO_COMPLY);
+        }
+        o => panic!("expected the AMA, got {o:?}"),
+    }
+    assert_eq!(h.counters().lookup_failed, 1);
+    assert_eq!(h.counters().unknown_user, 0);
+    assert_eq!(h.pending(), 0);
+    // A second report for the finished transaction is only counted.
+    h.handle_lookup_failed(now, token);
+    assert_eq!(h.counters().lookup_failed, 1);
+    assert!(h.poll_output().is_none());
+}
+
+#[test]
+fn mn_aaa_registration_is_what_the_aaah_authenticates() {
+    let (reg, auth) = super::mn_aaa_registration(MN, HA, FA1, 3600, 7, 256, KEY);
+    let info = crate::diameter::mip4::RegRequestInfo::parse(&reg).unwrap();
+    assert_eq!(
+        (
+            info.home_address,
+            info.home_agent,
+            info.care_of_address,
+            info.lifetime
+        ),
+        (MN, HA, FA1, 3600)
+    );
+    assert_eq!((auth.input_len, auth.authenticator_offset), (32, 32));
+    assert_eq!(reg.len(), 48);
+    // The same bytes the hand-built request of these tests carries.
+    let (theirs, _) = reg_request(FA1, KEY);
+    assert_eq!(reg, theirs);
+}
+
+/// One registration through a lone AAAH and an HA client answering `code`: the AMA's
+/// Result-Code.
+fn register_alone(h: &mut Home<StdRng>, now: Instant, sid: &str, coa: Ipv4Addr, code: u32) -> u32 {
+    let mut ha = HaClient::new(
+        "ha.home.example",
+        HOME,
+        HA,
+        Box::new(move |_| HaDecision {
+            result_code: code,
+            reg_reply: None,
+            mn_address: None,
+            old_fa: None,
+        }),
+    );
+    h.handle_request(now, 1, amr(sid, ALICE, "fa", VISITED, coa).to_message());
+    loop {
+        match h.poll_output() {
+            Some(Output::Lookup { token, .. }) => {
+                h.handle_lookup(now, token, Some(subscriber(ALICE, "10.1.0.0/16", true)))
+            }
+            Some(Output::Send { token, msg, .. }) => {
+                let msg = Message::parse(&msg.emit().unwrap()).unwrap();
+                ha.handle_request(now, 9, msg);
+                match ha.poll_output() {
+                    Some(Output::Answer { msg, .. }) => h.handle_answer(now, token, msg),
+                    o => panic!("HA: {o:?}"),
+                }
+            }
+            Some(Output::Answer { msg, .. }) => return Ama::parse(&msg).unwrap().result_code,
+            None => panic!("no AMA"),
+        }
+    }
+}
+
+#[test]
+fn session_events_follow_the_sessions_life() {
+    use super::home::SessionEvent;
+    let mut cfg = HomeConfig::new("aaah.home.example", HOME);
+    cfg.default_ha_host = Some("ha.home.example".into());
+    cfg.session_events = true;
+    cfg.authorization_lifetime = 60;
+    let mut h = Home::new(cfg, StdRng::seed_from_u64(3));
+    let now = Instant::now();
+    let up = |h: &mut Home<StdRng>| match h.poll_session_event() {
+        Some(SessionEvent::Up(s)) => (s.entry.session_id.clone(), s.fa),
+        e => panic!("expected up, got {e:?}"),
+    };
+    let down = |h: &mut Home<StdRng>| match h.poll_session_event() {
+        Some(SessionEvent::Down { session_id }) => session_id,
+        e => panic!("expected down, got {e:?}"),
+    };
+    assert_eq!(
+        register_alone(&mut h, now, "s;1", FA1, result::SUCCESS),
+        result::SUCCESS
+    );
+    assert_eq!(up(&mut h), ("s;1".to_string(), FA1));
+    assert!(h.poll_session_event().is_none());
+    // Re-registration under the same Session-Id from the cache: up again, no down.
+    assert_eq!(
+        register_alone(&mut h, now, "s;1", FA1, result::SUCCESS),
+        result::SUCCESS
+    );
+    assert_eq!(up(&mut h), ("s;1".to_string(), FA1));
+    assert!(h.poll_session_event().is_none());
+    // A move under a new Session-Id: the old one goes down, the new one comes up at FA2.
+    assert_eq!(
+        register_alone(&mut h, now, "s;2", FA2, result::SUCCESS),
+        result::SUCCESS
+    );
+    assert_eq!(down(&mut h), "s;1");
+    assert_eq!(up(&mut h), ("s;2".to_string(), FA2));
+    // The HA refuses the next re-registration: the session is gone.
+    assert_eq!(register_alone(&mut h, now, "s;2", FA2, 4005), 4005);
+    assert_eq!(down(&mut h), "s;2");
+    assert!(h.poll_session_event().is_none());
+    // A new session expires.
+    assert_eq!(
+        register_alone(&mut h, now, "s;3", FA1, result::SUCCESS),
+        result::SUCCESS
+    );
+    assert_eq!(up(&mut h).0, "s;3");
+    h.handle_timeout(now + Duration::from_secs(61));
+    assert_eq!(down(&mut h), "s;3");
+    assert_eq!(h.sessions(), 0);
+    // Without session_events nothing queues.
+    let mut c = HomeConfig::new("aaah.home.example", HOME);
+    c.default_ha_host = Some("ha.home.example".into());
+    let mut quiet = Home::new(c, StdRng::seed_from_u64(4));
+    assert_eq!(
+        register_alone(&mut quiet, now, "q;1", FA1, result::SUCCESS),
+        result::SUCCESS
+    );
+    assert!(quiet.poll_session_event().is_none());
+}
+
+#[test]
+fn the_expiry_index_follows_re_registrations_and_moves() {
+    let mut cfg = HomeConfig::new("aaah.home.example", HOME);
+    cfg.default_ha_host = Some("ha.home.example".into());
+    cfg.authorization_lifetime = 60;
+    let mut h = Home::new(cfg, StdRng::seed_from_u64(5));
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    assert_eq!(
+        register_alone(&mut h, t0, "e;1", FA1, result::SUCCESS),
+        result::SUCCESS
+    );
+    assert_eq!(h.poll_timeout(), Some(t0 + s(60)));
+    // Re-registration: the old expiry is gone from the index, not only superseded.
+    assert_eq!(
+        register_alone(&mut h, t0 + s(10), "e;1", FA1, result::SUCCESS),
+        result::SUCCESS
+    );
+    assert_eq!(h.poll_timeout(), Some(t0 + s(70)));
+    // A move under a new Session-Id replaces the session.
+    assert_eq!(
+        register_alone(&mut h, t0 + s(20), "e;2", FA2, result::SUCCESS),
+        result::SUCCESS
+    );
+    assert_eq!(h.poll_timeout(), Some(t0 + s(80)));
+    assert_eq!(h.sessions(), 1);
+    h.handle_timeout(t0 + s(79));
+    assert_eq!(h.sessions(), 1);
+    h.handle_timeout(t0 + s(80));
+    assert_eq!(h.sessions(), 0);
+    assert_eq!(h.poll_timeout(), None);
+    assert_eq!(h.counters().sessions_expired, 1);
+}
