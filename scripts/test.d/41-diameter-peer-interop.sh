@@ -113,7 +113,13 @@ DEC=(-d tcp.port==18140,diameter -d tcp.port==18141,diameter -d tcp.port==18143,
 tshark -r "$W/cap.pcapng" "${DEC[@]}" -Y diameter -T json -e tcp.srcport -e tcp.dstport \
   -e diameter.cmd.code -e diameter.flags.request -e diameter.Result-Code 2>/dev/null > "$W/pdus.json"
 bad=$(tshark -r "$W/cap.pcapng" "${DEC[@]}" -Y '_ws.malformed || _ws.expert.severity >= 6291456' 2>/dev/null | wc -l)
-W="$W" BAD="$bad" python3 - <<'PY'
+# On a failed check, show every packet of the listener's connections so the cause can be read.
+dump_listener() {
+  echo "$N: the capture of the listener's port, as tshark reads it:" >&2
+  tshark -r "$W/cap.pcapng" "${DEC[@]}" -Y "tcp.port==18141" 2>&1 | head -60 >&2
+  exit 1
+}
+W="$W" BAD="$bad" python3 - <<'PY' || dump_listener
 import json, os, re, sys
 W = os.environ["W"]
 fail = []
