@@ -9,8 +9,8 @@
 //! [`Snapshot`] cut to the caller's scope.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -77,6 +77,45 @@ pub struct NewToken {
 
 fn tx_json(r: TxResult) -> Value {
     serde_json::to_value(r).unwrap_or(Value::Null)
+}
+
+/// What a transaction came to before the tick publishes.
+enum Staged {
+    /// Answered as it is (a dry run).
+    Ready(Answer),
+    /// Applied to the writer: answered with the version the tick's publish makes.
+    Applied(TxResult),
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<Answer, ApiError>>;
+
+/// Transactions of one tick waiting for their publish: every transaction is checked and
+/// applied to the writer on its own (all or nothing), then one publish carries all the
+/// accepted ones and each gets its own answer, in the order they came. A refused one is
+/// answered with its error and changed nothing.
+#[derive(Default)]
+struct Held {
+    replies: Vec<(Reply, Result<Staged, ApiError>)>,
+}
+
+impl Held {
+    fn flush<B: PacketBuf>(&mut self, core: &mut Core<B>) {
+        if self.replies.is_empty() {
+            return;
+        }
+        core.publish();
+        let v = version(core);
+        for (tx, r) in self.replies.drain(..) {
+            let a = r.map(|s| match s {
+                Staged::Ready(a) => a,
+                Staged::Applied(mut t) => {
+                    t.version = v;
+                    Answer::Json(200, tx_json(t))
+                }
+            });
+            let _ = tx.send(a);
+        }
+    }
 }
 
 /// What the API asks of the control thread.
@@ -146,6 +185,12 @@ pub struct MgmtLink {
     start: Instant,
     /// Commands carried out.
     pub commands: u64,
+    /// Transactions that took the fast path ([`super::fast`]).
+    pub fast_transactions: u64,
+    /// Whether route-only transactions take the fast path (on; `VAROUTER_API_FAST=0`
+    /// turns it off, to compare the two paths).
+    pub fast: bool,
+    waker: Arc<OnceLock<std::thread::Thread>>,
 }
 
 impl MgmtLink {
@@ -165,6 +210,9 @@ impl MgmtLink {
             audit,
             start: Instant::now(),
             commands: 0,
+            fast_transactions: 0,
+            fast: std::env::var("VAROUTER_API_FAST").map_or(true, |v| v != "0"),
+            waker: Arc::new(OnceLock::new()),
         }
     }
 
@@ -197,7 +245,9 @@ impl MgmtLink {
         counters: &[Arc<WorkerCounters>],
         now: Instant,
     ) {
+        self.waker.get_or_init(std::thread::current);
         let t0 = Instant::now();
+        let mut held = Held::default();
         for _ in 0..PER_TICK {
             if t0.elapsed() > TICK_BUDGET {
                 break;
@@ -206,9 +256,26 @@ impl MgmtLink {
                 break;
             };
             self.commands += 1;
-            let ans = self.execute(core, running, counters, &cmd.principal, cmd.req, now);
-            let _ = cmd.reply.send(ans);
+            match cmd.req {
+                Request::Transaction(t) => {
+                    let r = self.transaction(core, running, &cmd.principal, t, now);
+                    held.replies.push((cmd.reply, r));
+                }
+                req => {
+                    // Whatever else is asked sees every change answered before it.
+                    held.flush(core);
+                    let ans = self.execute(core, running, counters, &cmd.principal, req, now);
+                    let _ = cmd.reply.send(ans);
+                }
+            }
         }
+        held.flush(core);
+    }
+
+    /// The handle the API thread uses to wake the control loop when it queues a command
+    /// (set by the first [`MgmtLink::tick`], i.e. on the control thread).
+    pub fn waker(&self) -> Arc<OnceLock<std::thread::Thread>> {
+        self.waker.clone()
     }
 
     fn execute<B: PacketBuf>(
@@ -330,7 +397,17 @@ impl MgmtLink {
                     self.doc.get("neighbors").cloned().unwrap_or(json!([])),
                 ))
             }
-            Request::Transaction(t) => self.transaction(core, running, who, t, now),
+            Request::Transaction(t) => {
+                let r = self.transaction(core, running, who, t, now)?;
+                core.publish();
+                Ok(match r {
+                    Staged::Ready(a) => a,
+                    Staged::Applied(mut t) => {
+                        t.version = version(core);
+                        Answer::Json(200, tx_json(t))
+                    }
+                })
+            }
             Request::Tunnels(vr) => {
                 let id = self.vr_id(&vr, &scope)?;
                 Ok(Answer::Json(200, super::sessions::tunnels(core, id)))
@@ -430,7 +507,7 @@ impl MgmtLink {
         who: &Principal,
         t: Transaction,
         now: Instant,
-    ) -> Result<Answer, ApiError> {
+    ) -> Result<Staged, ApiError> {
         if !who.role.may_write() {
             return Err(ApiError::forbidden("a read-only principal changes nothing"));
         }
@@ -442,33 +519,21 @@ impl MgmtLink {
             .as_ref()
             .map_or(crate::config::DEFAULT_OWNER, |m| m.owner.as_str())
             .to_string();
-        let mut doc = self.doc.clone();
-        let mut applied = Applied::default();
-        for (i, c) in t.changes.iter().enumerate() {
-            ops::apply(&mut doc, c, i, who, &owner, &mut applied)?;
-        }
-        let (new, _) = document::check(&self.path, &doc).map_err(|errs| {
-            let e = &errs[0];
-            let msg = errs
-                .iter()
-                .map(|e| e.message.as_str())
-                .collect::<Vec<_>>()
-                .join("; ");
-            let mut err = if e.structural {
-                ApiError::bad_request(msg)
-            } else {
-                ApiError::invalid(msg)
-            };
-            if let Some(p) = applied
-                .placed
-                .iter()
-                .find(|p| e.pointer == p.at || e.pointer.starts_with(&format!("{}/", p.at)))
-            {
-                err.pointer = Some(format!("{}{}", p.from, &e.pointer[p.at.len()..]));
-            }
-            err.profile_pointer = Some(e.pointer.clone());
-            self.confine(err, who)
+        let Prepared {
+            doc,
+            config: new,
+            routes,
+            applied,
+        } = prepare(
+            &self.path, &self.doc, running, who, &owner, &t.changes, self.fast,
+        )
+        .map_err(|r| match r {
+            Refusal::Change(e) => e,
+            Refusal::Check(e) => self.confine(e, who),
         })?;
+        if routes.is_some() {
+            self.fast_transactions += 1;
+        }
         let admins = |c: &Config| {
             c.management.as_ref().map_or(0, |m| {
                 m.principals
@@ -490,33 +555,34 @@ impl MgmtLink {
             )));
         }
         if t.dry_run {
-            return Ok(Answer::Json(
+            return Ok(Staged::Ready(Answer::Json(
                 200,
                 tx_json(TxResult {
                     version: version(core),
                     dry_run: true,
                     ..TxResult::default()
                 }),
-            ));
+            )));
         }
-        match crate::reload::apply(core, running, new, now) {
+        let outcome = match routes {
+            Some(changes) => crate::reload::apply_routes(core, running, new, &changes, now),
+            None => crate::reload::apply(core, running, new, now),
+        };
+        match outcome {
             Outcome::Applied(lines) => {
-                core.publish();
+                // Published by the tick, with the other transactions it carries out.
                 self.doc = doc;
                 self.follow(running);
-                Ok(Answer::Json(
-                    200,
-                    tx_json(TxResult {
-                        applied: lines,
-                        version: version(core),
-                        dry_run: false,
-                        tokens: applied
-                            .tokens
-                            .into_iter()
-                            .map(|(name, token)| NewToken { name, token })
-                            .collect(),
-                    }),
-                ))
+                Ok(Staged::Applied(TxResult {
+                    applied: lines,
+                    version: 0,
+                    dry_run: false,
+                    tokens: applied
+                        .tokens
+                        .into_iter()
+                        .map(|(name, token)| NewToken { name, token })
+                        .collect(),
+                }))
             }
             Outcome::NeedsRestart(why) => Err(ApiError::conflict(format!(
                 "changing {} needs a restart",
@@ -641,6 +707,92 @@ impl MgmtLink {
 
     /// How long the control thread may take to answer before the API gives up.
     pub const TIMEOUT: Duration = Duration::from_secs(5);
+}
+
+/// A transaction's changes applied to a copy of the document and checked.
+pub struct Prepared {
+    /// The changed document.
+    pub doc: Value,
+    /// The configuration it checks to.
+    pub config: Config,
+    /// The table changes, when the fast path ([`super::fast`]) computed them (else
+    /// [`crate::reload::apply`] diffs the whole state).
+    pub routes: Option<Vec<vr::Change>>,
+    /// What the changes placed in the document, and new tokens.
+    pub applied: Applied,
+}
+
+/// Why [`prepare`] refused a transaction.
+#[derive(Debug, PartialEq)]
+pub enum Refusal {
+    /// A change could not be made (authorization, what it names): said as it is.
+    Change(ApiError),
+    /// The changed profile does not check (the checker's errors, first one's pointer); a
+    /// scoped caller gets it confined (`MgmtLink::confine`).
+    Check(ApiError),
+}
+
+/// Applies `changes` as `who` to a copy of `doc` (the running profile document, which
+/// checks to `running`) and checks the result, by the fast path when `fast` is set and
+/// the transaction is one it takes, else by emitting and checking the whole profile.
+/// Both give the same answer (`tests/mgmt_fast.rs`).
+pub fn prepare(
+    path: &Path,
+    doc: &Value,
+    running: &Config,
+    who: &Principal,
+    owner: &str,
+    changes: &[Change],
+    fast: bool,
+) -> Result<Prepared, Refusal> {
+    let mut doc = doc.clone();
+    let mut applied = Applied::default();
+    let mut edits = super::fast::RouteEdits::default();
+    for (i, c) in changes.iter().enumerate() {
+        if fast {
+            edits.note(&doc, c);
+        }
+        ops::apply(&mut doc, c, i, who, owner, &mut applied).map_err(Refusal::Change)?;
+    }
+    let checked = match fast.then(|| edits.finish(path, &doc, running)).flatten() {
+        Some(Ok((config, routes))) => Ok((config, Some(routes))),
+        Some(Err(errs)) => Err(errs),
+        None => document::check(path, &doc).map(|(config, _)| (config, None)),
+    };
+    match checked {
+        Ok((config, routes)) => Ok(Prepared {
+            doc,
+            config,
+            routes,
+            applied,
+        }),
+        Err(errs) => Err(Refusal::Check(check_error(&errs, &applied))),
+    }
+}
+
+/// The checker's errors as one API error: every message, the first one's pointer in the
+/// profile and, when it lies in something the request placed, in the request.
+fn check_error(errs: &[document::DocError], applied: &Applied) -> ApiError {
+    let e = &errs[0];
+    let msg = errs
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut err = if e.structural {
+        ApiError::bad_request(msg)
+    } else {
+        ApiError::invalid(msg)
+    };
+    if let Some(p) = applied
+        .placed
+        .iter()
+        .find(|p| e.pointer == p.at || e.pointer.starts_with(&format!("{}/", p.at)))
+    {
+        err.pointer = Some(format!("{}{}", p.from, &e.pointer[p.at.len()..]));
+    }
+    err.profile_pointer = Some(e.pointer.clone());
+    err
 }
 
 fn vr_totals(st: &vr::ForwardingState, id: u32) -> (u64, u64, u64) {
