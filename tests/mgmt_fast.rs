@@ -100,31 +100,53 @@ fn del(vr: &str, prefix: &str) -> Value {
     json!({"op": "delete_route", "vr": vr, "prefix": prefix})
 }
 
-/// Both paths on one transaction; asserts they agree and returns the full path's answer
-/// and whether the fast path took it.
-fn both(
-    doc: &Value,
-    running: &Config,
-    p: &Principal,
-    cs: &[Change],
-) -> (Result<Prepared, Refusal>, bool) {
+/// What [`prepare`] gave, with the document it left.
+struct Done {
+    doc: Value,
+    config: Config,
+    fast: bool,
+}
+
+/// Both paths on one transaction; asserts they agree (and that a refusal leaves the
+/// document as it was, and an accepted transaction's undo puts it back) and returns the
+/// answer, and whether the fast path took it.
+fn both(doc: &Value, running: &Config, p: &Principal, cs: &[Change]) -> Result<Done, Refusal> {
     let path = Path::new("p.yaml");
-    let fast = prepare(path, doc, running, p, "carrier", cs, true);
-    let full = prepare(path, doc, running, p, "carrier", cs, false);
-    let took = matches!(&fast, Ok(f) if f.routes.is_some());
-    match (&fast, &full) {
-        (Err(a), Err(b)) => assert_eq!(a, b, "{cs:?}"),
-        (Ok(a), Ok(b)) => {
-            assert!(b.routes.is_none());
-            assert_eq!(a.doc, b.doc, "{cs:?}");
-            assert_eq!(
-                format!("{:?}", a.config),
-                format!("{:?}", b.config),
-                "{cs:?}"
-            );
-            if let Some(fast_changes) = &a.routes {
+    let run = |fast: bool| {
+        let mut d = doc.clone();
+        let r = prepare(path, &mut d, running, p, "carrier", cs, fast);
+        match r {
+            Ok(Prepared {
+                config,
+                routes,
+                undo,
+                ..
+            }) => {
+                let mut back = d.clone();
+                undo.restore(&mut back);
+                assert_eq!(&back, doc, "undo of {cs:?}");
+                Ok((d, config, routes))
+            }
+            Err(e) => {
+                assert_eq!(&d, doc, "a refused {cs:?} changed the document");
+                Err(e)
+            }
+        }
+    };
+    let fast = run(true);
+    let full = run(false);
+    match (fast, full) {
+        (Err(a), Err(b)) => {
+            assert_eq!(a, b, "{cs:?}");
+            Err(b)
+        }
+        (Ok((fdoc, fcfg, froutes)), Ok((doc, config, routes))) => {
+            assert!(routes.is_none());
+            assert_eq!(fdoc, doc, "{cs:?}");
+            assert_eq!(format!("{fcfg:?}"), format!("{config:?}"), "{cs:?}");
+            if let Some(fast_changes) = &froutes {
                 let old = varouter::tables::desired(running).unwrap();
-                let new = varouter::tables::desired(&b.config).unwrap();
+                let new = varouter::tables::desired(&config).unwrap();
                 let full_changes = varouter::tables::diff(&old, &new, 1).unwrap();
                 assert_eq!(
                     format!("{fast_changes:?}"),
@@ -132,14 +154,18 @@ fn both(
                     "{cs:?}"
                 );
             }
+            Ok(Done {
+                doc,
+                config,
+                fast: froutes.is_some(),
+            })
         }
-        _ => panic!(
+        (a, b) => panic!(
             "the paths disagree on {cs:?}:\nfast: {:?}\nfull: {:?}",
-            fast.as_ref().map(|p| &p.config),
-            full.as_ref().map(|p| &p.config)
+            a.map(|x| x.1),
+            b.map(|x| x.1)
         ),
     }
-    (full, took)
 }
 
 #[test]
@@ -192,26 +218,28 @@ fn accepted_route_transactions_agree_and_take_the_fast_path() {
     ];
     for c in cases {
         let cs = changes(c);
-        let (r, fast) = both(&doc, &cfg, &admin, &cs);
-        assert!(r.is_ok(), "{cs:?}: {:?}", r.err());
-        assert!(fast, "not on the fast path: {cs:?}");
+        let r = both(&doc, &cfg, &admin, &cs);
+        assert!(
+            r.as_ref().is_ok_and(|d| d.fast),
+            "{cs:?}: not accepted on the fast path: {:?}",
+            r.err()
+        );
     }
     // Deleting the static route over the neighbour's host route brings that back.
     let cs = changes(json!([add(
         "A",
         json!({"prefix": "10.255.0.2/32", "blackhole": true})
     )]));
-    let p = both(&doc, &cfg, &admin, &cs).0.unwrap();
+    let p = both(&doc, &cfg, &admin, &cs).unwrap();
     let cs = changes(json!([del("A", "10.255.0.2/32")]));
-    let (r, fast) = both(&p.doc, &p.config, &admin, &cs);
-    assert!(r.is_ok() && fast);
+    assert!(both(&p.doc, &p.config, &admin, &cs).is_ok_and(|d| d.fast));
     // A tenant-admin's unlabelled route in its own VR.
     let cs = changes(json!([add(
         "A",
         json!({"prefix": "10.56.0.0/16", "via": "10.255.0.2"})
     )]));
-    let (r, fast) = both(&doc, &cfg, &who(Role::TenantAdmin, Some("t1")), &cs);
-    assert!(r.is_ok() && fast);
+    let r = both(&doc, &cfg, &who(Role::TenantAdmin, Some("t1")), &cs);
+    assert!(r.is_ok_and(|d| d.fast));
 }
 
 #[test]
@@ -396,7 +424,7 @@ fn refused_route_transactions_agree() {
     ];
     for (c, status, pointer) in cases {
         let cs = changes(c);
-        match both(&doc, &cfg, &admin, &cs).0 {
+        match both(&doc, &cfg, &admin, &cs) {
             Err(Refusal::Check(e)) => {
                 assert_eq!(e.status, status, "{cs:?}: {e:?}");
                 assert!(
@@ -421,7 +449,7 @@ fn refused_route_transactions_agree() {
     ] {
         let cs = changes(c);
         assert!(matches!(
-            both(&doc, &cfg, &admin, &cs).0,
+            both(&doc, &cfg, &admin, &cs),
             Err(Refusal::Change(_))
         ));
     }
@@ -442,8 +470,8 @@ fn transactions_the_fast_path_does_not_take_still_agree() {
         json!([add("A", json!({"prefix": "10.71.0.0/16", "via": "10.255.0.2"})), {"op": "revoke", "vr": "B"}]),
     ] {
         let cs = changes(c);
-        let (r, fast) = both(&doc, &cfg, &admin, &cs);
-        assert!(r.is_ok() && !fast, "{cs:?}");
+        let r = both(&doc, &cfg, &admin, &cs);
+        assert!(r.is_ok_and(|d| !d.fast), "{cs:?}");
     }
 }
 
@@ -494,7 +522,7 @@ proptest! {
         let admin = who(Role::CarrierAdmin, None);
         for t in txns {
             let cs = changes(Value::Array(t));
-            if let (Ok(p), _) = both(&doc, &cfg, &admin, &cs) {
+            if let Ok(p) = both(&doc, &cfg, &admin, &cs) {
                 doc = p.doc;
                 cfg = p.config;
             }

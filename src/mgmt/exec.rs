@@ -2,10 +2,12 @@
 //! `AppSupervisor::tick` (the only place that touches the `Core` and the running document).
 //!
 //! A transaction is applied to a copy of the running document ([`super::ops`]), emitted
-//! and checked as a profile ([`super::document::check`]), refused if it changes what needs
-//! a restart, then applied with [`crate::reload::apply`] and published before the answer
-//! goes back; on any failure the running document, configuration and tables stay as they
-//! were. Reads build their views from the document and the live counters; statistics are a
+//! and checked as a profile ([`super::document::check`]) — or, when it only adds and
+//! deletes routes, checked route by route on the fast path ([`super::fast`]) — refused if it
+//! changes what needs a restart, then applied with [`crate::reload::apply`] (or
+//! [`crate::reload::apply_routes`]) and published before the answer goes back; on any
+//! failure the running document, configuration and tables stay as they were. The
+//! transactions of one tick are published together ([`MgmtLink::tick`]). Reads build their views from the document and the live counters; statistics are a
 //! [`Snapshot`] cut to the caller's scope.
 
 use std::collections::BTreeMap;
@@ -236,6 +238,8 @@ impl MgmtLink {
     }
 
     /// One loop iteration: carries out up to [`PER_TICK`] commands within [`TICK_BUDGET`].
+    /// Transactions are checked and applied one by one and answered after one publish at
+    /// the end (or before the next command of another kind, which then sees them).
     /// (The snapshot's `loop_latency` is each loop iteration's busy time and `publish` every
     /// published version with its commit-and-swap time, both measured by the control core.)
     pub fn tick<B: PacketBuf>(
@@ -519,13 +523,21 @@ impl MgmtLink {
             .as_ref()
             .map_or(crate::config::DEFAULT_OWNER, |m| m.owner.as_str())
             .to_string();
+        // The document is changed in place; `undo` puts it back unless the transaction is
+        // applied.
         let Prepared {
-            doc,
             config: new,
             routes,
             applied,
+            undo,
         } = prepare(
-            &self.path, &self.doc, running, who, &owner, &t.changes, self.fast,
+            &self.path,
+            &mut self.doc,
+            running,
+            who,
+            &owner,
+            &t.changes,
+            self.fast,
         )
         .map_err(|r| match r {
             Refusal::Change(e) => e,
@@ -534,44 +546,10 @@ impl MgmtLink {
         if routes.is_some() {
             self.fast_transactions += 1;
         }
-        let admins = |c: &Config| {
-            c.management.as_ref().map_or(0, |m| {
-                m.principals
-                    .iter()
-                    .filter(|p| p.role == Role::CarrierAdmin)
-                    .count()
-            })
-        };
-        if admins(&new) == 0 && admins(running) > 0 {
-            return Err(ApiError::conflict(
-                "the transaction leaves no carrier-admin: nobody could administer the appliance",
-            ));
-        }
-        let why = crate::reload::restart_needed(running, &new);
-        if !why.is_empty() {
-            return Err(ApiError::conflict(format!(
-                "changing {} needs a restart",
-                why.join(", ")
-            )));
-        }
-        if t.dry_run {
-            return Ok(Staged::Ready(Answer::Json(
-                200,
-                tx_json(TxResult {
-                    version: version(core),
-                    dry_run: true,
-                    ..TxResult::default()
-                }),
-            )));
-        }
-        let outcome = match routes {
-            Some(changes) => crate::reload::apply_routes(core, running, new, &changes, now),
-            None => crate::reload::apply(core, running, new, now),
-        };
-        match outcome {
-            Outcome::Applied(lines) => {
+        let r = Self::commit(core, running, new, routes, t.dry_run, now);
+        match r {
+            Ok(Some(lines)) => {
                 // Published by the tick, with the other transactions it carries out.
-                self.doc = doc;
                 self.follow(running);
                 Ok(Staged::Applied(TxResult {
                     applied: lines,
@@ -584,15 +562,73 @@ impl MgmtLink {
                         .collect(),
                 }))
             }
-            Outcome::NeedsRestart(why) => Err(ApiError::conflict(format!(
+            Ok(None) => {
+                undo.restore(&mut self.doc);
+                Ok(Staged::Ready(Answer::Json(
+                    200,
+                    tx_json(TxResult {
+                        version: version(core),
+                        dry_run: true,
+                        ..TxResult::default()
+                    }),
+                )))
+            }
+            Err(r) => {
+                undo.restore(&mut self.doc);
+                Err(match r {
+                    Refusal::Change(e) => e,
+                    Refusal::Check(e) => self.confine(e, who),
+                })
+            }
+        }
+    }
+
+    /// Applies a checked configuration: the lines of what changed, or `None` for a dry run.
+    fn commit<B: PacketBuf>(
+        core: &mut Core<B>,
+        running: &mut Config,
+        new: Config,
+        routes: Option<Vec<vr::Change>>,
+        dry_run: bool,
+        now: Instant,
+    ) -> Result<Option<Vec<String>>, Refusal> {
+        let admins = |c: &Config| {
+            c.management.as_ref().map_or(0, |m| {
+                m.principals
+                    .iter()
+                    .filter(|p| p.role == Role::CarrierAdmin)
+                    .count()
+            })
+        };
+        if admins(&new) == 0 && admins(running) > 0 {
+            return Err(Refusal::Change(ApiError::conflict(
+                "the transaction leaves no carrier-admin: nobody could administer the appliance",
+            )));
+        }
+        let why = crate::reload::restart_needed(running, &new);
+        if !why.is_empty() {
+            return Err(Refusal::Change(ApiError::conflict(format!(
                 "changing {} needs a restart",
                 why.join(", ")
-            ))),
-            Outcome::Refused(e) => Err(self.confine(
-                ApiError::invalid(format!("the tables refused the change: {e}")),
-                who,
-            )),
-            Outcome::Invalid(n) => Err(ApiError::invalid(format!("{n} error(s)"))),
+            ))));
+        }
+        if dry_run {
+            return Ok(None);
+        }
+        let outcome = match routes {
+            Some(changes) => crate::reload::apply_routes(core, running, new, &changes, now),
+            None => crate::reload::apply(core, running, new, now),
+        };
+        match outcome {
+            Outcome::Applied(lines) => Ok(Some(lines)),
+            Outcome::NeedsRestart(why) => Err(Refusal::Change(ApiError::conflict(format!(
+                "changing {} needs a restart",
+                why.join(", ")
+            )))),
+            Outcome::Refused(e) => Err(Refusal::Check(ApiError::invalid(format!(
+                "the tables refused the change: {e}"
+            )))),
+            Outcome::Invalid(n) => Err(Refusal::Change(ApiError::invalid(format!("{n} error(s)")))),
         }
     }
 
@@ -709,17 +745,53 @@ impl MgmtLink {
     pub const TIMEOUT: Duration = Duration::from_secs(5);
 }
 
-/// A transaction's changes applied to a copy of the document and checked.
+/// A transaction's changes applied to the document and checked.
 pub struct Prepared {
-    /// The changed document.
-    pub doc: Value,
-    /// The configuration it checks to.
+    /// The configuration the changed document checks to.
     pub config: Config,
     /// The table changes, when the fast path ([`super::fast`]) computed them (else
     /// [`crate::reload::apply`] diffs the whole state).
     pub routes: Option<Vec<vr::Change>>,
     /// What the changes placed in the document, and new tokens.
     pub applied: Applied,
+    /// Puts the document back as it was.
+    pub undo: Undo,
+}
+
+/// What puts a document changed by [`prepare`] back.
+pub enum Undo {
+    /// The whole document as it was.
+    Doc(Box<Value>),
+    /// Route changes only: each touched VR's `routes` as it was (absent: `None`).
+    Routes(Vec<(usize, Option<Value>)>),
+}
+
+impl Undo {
+    /// Restores `doc`.
+    pub fn restore(self, doc: &mut Value) {
+        match self {
+            Undo::Doc(d) => *doc = *d,
+            Undo::Routes(saved) => {
+                for (ix, routes) in saved.into_iter().rev() {
+                    let Some(vr) = doc
+                        .get_mut("virtual_routers")
+                        .and_then(|l| l.get_mut(ix))
+                        .and_then(Value::as_object_mut)
+                    else {
+                        continue;
+                    };
+                    match routes {
+                        Some(r) => {
+                            vr.insert("routes".into(), r);
+                        }
+                        None => {
+                            vr.remove("routes");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Why [`prepare`] refused a transaction.
@@ -732,41 +804,70 @@ pub enum Refusal {
     Check(ApiError),
 }
 
-/// Applies `changes` as `who` to a copy of `doc` (the running profile document, which
-/// checks to `running`) and checks the result, by the fast path when `fast` is set and
-/// the transaction is one it takes, else by emitting and checking the whole profile.
-/// Both give the same answer (`tests/mgmt_fast.rs`).
+/// Applies `changes` as `who` to `doc` (the running profile document, which checks to
+/// `running`) and checks the result, by the fast path when `fast` is set and the
+/// transaction is one it takes, else by emitting and checking the whole profile. Both give
+/// the same answer (`tests/mgmt_fast.rs`). On success `doc` is the changed document (and
+/// [`Prepared::undo`] puts it back); when refused, `doc` is as it was.
+///
+/// A transaction of only route changes is applied in place, saving only the touched VRs'
+/// routes to undo it (the document is not copied); any other one works on a copy.
 pub fn prepare(
     path: &Path,
-    doc: &Value,
+    doc: &mut Value,
     running: &Config,
     who: &Principal,
     owner: &str,
     changes: &[Change],
     fast: bool,
 ) -> Result<Prepared, Refusal> {
-    let mut doc = doc.clone();
+    let routes_only = fast
+        && changes
+            .iter()
+            .all(|c| matches!(c, Change::AddRoute { .. } | Change::DeleteRoute { .. }));
+    let undo = if routes_only {
+        let mut saved: Vec<(usize, Option<Value>)> = Vec::new();
+        for c in changes {
+            let (Change::AddRoute { vr, .. } | Change::DeleteRoute { vr, .. }) = c else {
+                continue;
+            };
+            if let Ok(ix) = ops::find_vr(doc, vr, &super::scope::Scope::All) {
+                if !saved.iter().any(|(i, _)| *i == ix) {
+                    saved.push((ix, doc["virtual_routers"][ix].get("routes").cloned()));
+                }
+            }
+        }
+        Undo::Routes(saved)
+    } else {
+        Undo::Doc(Box::new(doc.clone()))
+    };
     let mut applied = Applied::default();
     let mut edits = super::fast::RouteEdits::default();
     for (i, c) in changes.iter().enumerate() {
         if fast {
-            edits.note(&doc, c);
+            edits.note(doc, c);
         }
-        ops::apply(&mut doc, c, i, who, owner, &mut applied).map_err(Refusal::Change)?;
+        if let Err(e) = ops::apply(doc, c, i, who, owner, &mut applied) {
+            undo.restore(doc);
+            return Err(Refusal::Change(e));
+        }
     }
-    let checked = match fast.then(|| edits.finish(path, &doc, running)).flatten() {
+    let checked = match fast.then(|| edits.finish(path, doc, running)).flatten() {
         Some(Ok((config, routes))) => Ok((config, Some(routes))),
         Some(Err(errs)) => Err(errs),
-        None => document::check(path, &doc).map(|(config, _)| (config, None)),
+        None => document::check(path, doc).map(|(config, _)| (config, None)),
     };
     match checked {
         Ok((config, routes)) => Ok(Prepared {
-            doc,
             config,
             routes,
             applied,
+            undo,
         }),
-        Err(errs) => Err(Refusal::Check(check_error(&errs, &applied))),
+        Err(errs) => {
+            undo.restore(doc);
+            Err(Refusal::Check(check_error(&errs, &applied)))
+        }
     }
 }
 
