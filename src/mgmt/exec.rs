@@ -187,8 +187,6 @@ pub struct MgmtLink {
     start: Instant,
     /// Commands carried out.
     pub commands: u64,
-    /// Transactions that took the fast path ([`super::fast`]).
-    pub fast_transactions: u64,
     /// Whether route-only transactions take the fast path (on; `VAROUTER_API_FAST=0`
     /// turns it off, to compare the two paths).
     pub fast: bool,
@@ -212,7 +210,6 @@ impl MgmtLink {
             audit,
             start: Instant::now(),
             commands: 0,
-            fast_transactions: 0,
             fast: std::env::var("VAROUTER_API_FAST").map_or(true, |v| v != "0"),
             waker: Arc::new(OnceLock::new()),
         }
@@ -543,9 +540,6 @@ impl MgmtLink {
             Refusal::Change(e) => e,
             Refusal::Check(e) => self.confine(e, who),
         })?;
-        if routes.is_some() {
-            self.fast_transactions += 1;
-        }
         let r = Self::commit(core, running, new, routes, t.dry_run, now);
         match r {
             Ok(Some(lines)) => {
