@@ -198,6 +198,41 @@ pub fn vr_routes(cfg: &Config, v: &VrCfg, routes: &mut Routes) -> Result<(), Bui
     Ok(())
 }
 
+/// What [`vr_routes`] maps `(VR v, prefix, Static)` to, found without building the VR's
+/// routes: its last static route to `prefix`, else the host route of a static neighbour on
+/// one of its links; `None` when there is neither.
+pub fn static_entry(
+    cfg: &Config,
+    v: &VrCfg,
+    prefix: IpPrefix,
+) -> Result<Option<NextHop>, BuildError> {
+    let mut found = None;
+    for ifc in &v.interfaces {
+        for a in &ifc.addresses {
+            for n in cfg.neighbors.iter().filter(|n| {
+                n.port == ifc.port && n.vlan == ifc.vlan && a.on_link(n.ip) && n.ip != a.addr
+            }) {
+                if IpPrefix::host(n.ip) == prefix {
+                    found = Some(via(n.port, n.vlan, n.ip, LabelPush::EMPTY));
+                }
+            }
+        }
+    }
+    if let Some(r) = v.routes.iter().rev().find(|r| r.prefix == prefix) {
+        found = Some(match &r.target {
+            RouteTarget::Blackhole => NextHop::Drop,
+            RouteTarget::Via {
+                addr,
+                port,
+                vlan,
+                push,
+            } => via(*port, *vlan, *addr, labels(push)?),
+            RouteTarget::Esp(spi) => NextHop::Esp(EspSaId(*spi)),
+        });
+    }
+    Ok(found)
+}
+
 /// The route changes from `old` to `new`, in the order [`diff`] gives them (removals,
 /// then additions and changes, each by key), for VRs that exist on both sides and stay
 /// the same VR (same id, name and VPN id): what a change of only routes needs, without

@@ -63,8 +63,6 @@ virtual_routers:
     tenant: carrier
     interfaces:
       - { port: access0, vlan: 99, addresses: [192.0.2.9/30] }
-    routes:
-      - { prefix: 198.51.100.0/24, via: 192.0.2.10 }
 neighbors:
   - { port: access0, vlan: 10, ip: 10.255.0.2, mac: "02:00:00:00:0a:02" }
   - { port: trunk0, ip: 192.0.2.2, mac: "02:00:00:00:ff:02" }

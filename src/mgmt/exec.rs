@@ -756,8 +756,29 @@ pub struct Prepared {
 pub enum Undo {
     /// The whole document as it was.
     Doc(Box<Value>),
-    /// Route changes only: each touched VR's `routes` as it was (absent: `None`).
-    Routes(Vec<(usize, Option<Value>)>),
+    /// Route changes only: what each one did, undone in reverse order.
+    Routes(Vec<RouteStep>),
+}
+
+/// One route change made to the document in place.
+pub enum RouteStep {
+    /// A route appended to VR `ix`'s `routes`.
+    Added {
+        /// VR index.
+        ix: usize,
+        /// `None`: `routes` was a list. Else the change made it one, and this is what it
+        /// was (`None`: absent).
+        replaced: Option<Option<Value>>,
+    },
+    /// Route `at` of VR `ix` removed; it was `route`.
+    Deleted {
+        /// VR index.
+        ix: usize,
+        /// Its index in `routes`.
+        at: usize,
+        /// The route.
+        route: Value,
+    },
 }
 
 impl Undo {
@@ -765,8 +786,11 @@ impl Undo {
     pub fn restore(self, doc: &mut Value) {
         match self {
             Undo::Doc(d) => *doc = *d,
-            Undo::Routes(saved) => {
-                for (ix, routes) in saved.into_iter().rev() {
+            Undo::Routes(steps) => {
+                for step in steps.into_iter().rev() {
+                    let ix = match &step {
+                        RouteStep::Added { ix, .. } | RouteStep::Deleted { ix, .. } => *ix,
+                    };
                     let Some(vr) = doc
                         .get_mut("virtual_routers")
                         .and_then(|l| l.get_mut(ix))
@@ -774,12 +798,27 @@ impl Undo {
                     else {
                         continue;
                     };
-                    match routes {
-                        Some(r) => {
-                            vr.insert("routes".into(), r);
+                    match step {
+                        RouteStep::Added {
+                            replaced: Some(before),
+                            ..
+                        } => match before {
+                            Some(v) => {
+                                vr.insert("routes".into(), v);
+                            }
+                            None => {
+                                vr.remove("routes");
+                            }
+                        },
+                        RouteStep::Added { replaced: None, .. } => {
+                            if let Some(l) = vr.get_mut("routes").and_then(Value::as_array_mut) {
+                                l.pop();
+                            }
                         }
-                        None => {
-                            vr.remove("routes");
+                        RouteStep::Deleted { at, route, .. } => {
+                            if let Some(l) = vr.get_mut("routes").and_then(Value::as_array_mut) {
+                                l.insert(at.min(l.len()), route);
+                            }
                         }
                     }
                 }
@@ -804,8 +843,8 @@ pub enum Refusal {
 /// the same answer (`tests/mgmt_fast.rs`). On success `doc` is the changed document (and
 /// [`Prepared::undo`] puts it back); when refused, `doc` is as it was.
 ///
-/// A transaction of only route changes is applied in place, saving only the touched VRs'
-/// routes to undo it (the document is not copied); any other one works on a copy.
+/// A transaction of only route changes is applied in place, remembering only what each
+/// change did to undo it (the document is not copied); any other one works on a copy.
 pub fn prepare(
     path: &Path,
     doc: &mut Value,
@@ -819,19 +858,8 @@ pub fn prepare(
         && changes
             .iter()
             .all(|c| matches!(c, Change::AddRoute { .. } | Change::DeleteRoute { .. }));
-    let undo = if routes_only {
-        let mut saved: Vec<(usize, Option<Value>)> = Vec::new();
-        for c in changes {
-            let (Change::AddRoute { vr, .. } | Change::DeleteRoute { vr, .. }) = c else {
-                continue;
-            };
-            if let Ok(ix) = ops::find_vr(doc, vr, &super::scope::Scope::All) {
-                if !saved.iter().any(|(i, _)| *i == ix) {
-                    saved.push((ix, doc["virtual_routers"][ix].get("routes").cloned()));
-                }
-            }
-        }
-        Undo::Routes(saved)
+    let mut undo = if routes_only {
+        Undo::Routes(Vec::with_capacity(changes.len()))
     } else {
         Undo::Doc(Box::new(doc.clone()))
     };
@@ -841,9 +869,42 @@ pub fn prepare(
         if fast {
             edits.note(doc, c);
         }
+        // What the change is about to do, to undo it (route changes in place).
+        let step = match (&undo, c) {
+            (Undo::Routes(_), Change::AddRoute { vr, .. }) => {
+                ops::find_vr(doc, vr, &super::scope::Scope::All)
+                    .ok()
+                    .map(|ix| {
+                        let routes = doc["virtual_routers"][ix].get("routes");
+                        RouteStep::Added {
+                            ix,
+                            replaced: match routes {
+                                Some(r) if r.is_array() => None,
+                                other => Some(other.cloned()),
+                            },
+                        }
+                    })
+            }
+            (Undo::Routes(_), Change::DeleteRoute { vr, prefix }) => {
+                ops::find_vr(doc, vr, &super::scope::Scope::All)
+                    .ok()
+                    .and_then(|ix| {
+                        let at = ops::route_index(doc, ix, prefix)?;
+                        Some(RouteStep::Deleted {
+                            ix,
+                            at,
+                            route: doc["virtual_routers"][ix]["routes"][at].clone(),
+                        })
+                    })
+            }
+            _ => None,
+        };
         if let Err(e) = ops::apply(doc, c, i, who, owner, &mut applied) {
             undo.restore(doc);
             return Err(Refusal::Change(e));
+        }
+        if let (Undo::Routes(steps), Some(step)) = (&mut undo, step) {
+            steps.push(step);
         }
     }
     let checked = match fast.then(|| edits.finish(path, doc, running)).flatten() {

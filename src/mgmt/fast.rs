@@ -12,8 +12,9 @@
 //!   every route ([`crate::profile::check::added_route`]) against the running, already
 //!   checked configuration;
 //! * the new configuration is the running one with only the touched VRs' routes changed;
-//! * the table changes are the route difference of only the touched VRs
-//!   ([`crate::tables::route_diff`]).
+//! * the table changes are the difference of only the table entries of the prefixes the
+//!   transaction touched ([`crate::tables::static_entry`], [`crate::tables::route_diff`]):
+//!   nothing else of the VR can have changed.
 //!
 //! Errors are the full checker's: the same messages, in the order it would report them
 //! (by position in the profile: VR, route, line, column), and only the first structural error when there is one (the
@@ -23,7 +24,7 @@
 //! configuration — goes the full way. `tests/mgmt_fast.rs` holds the two paths to the
 //! same answers on a table of transactions.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
 use serde_json::Value;
@@ -33,6 +34,7 @@ use super::ops::{self, Change};
 use super::scope::Scope;
 use crate::config::{Config, RouteCfg};
 use crate::tables::{self, Routes};
+use vr::IpPrefix;
 
 /// What a transaction did to one VR's routes, in document indices.
 #[derive(Debug, Default)]
@@ -130,13 +132,15 @@ impl RouteEdits {
         type Pos = (usize, usize, u64, u64);
         let mut errors: Vec<(Pos, DocError)> = Vec::new();
         let mut structural: Option<(usize, usize, DocError)> = None;
+        let mut touched: BTreeMap<usize, BTreeSet<IpPrefix>> = BTreeMap::new();
         for (&ix, edit) in &self.vrs {
             let routes = &mut new.vrs[ix].routes;
+            let t = touched.entry(ix).or_default();
             for &r in &edit.deleted {
                 if r >= routes.len() {
                     return None;
                 }
-                routes.remove(r);
+                t.insert(routes.remove(r).prefix);
             }
             let mut prefixes: HashSet<_> = routes.iter().map(|r| r.prefix).collect();
             let mut added: Vec<RouteCfg> = Vec::with_capacity(edit.added.len());
@@ -184,6 +188,7 @@ impl RouteEdits {
                     })),
                 }
             }
+            t.extend(added.iter().map(|r| r.prefix));
             new.vrs[ix].routes.extend(added);
         }
         if let Some((_, _, e)) = structural {
@@ -193,14 +198,29 @@ impl RouteEdits {
             errors.sort_by_key(|(pos, _)| *pos);
             return Some(Err(errors.into_iter().map(|(_, e)| e).collect()));
         }
+        // Only the table entries of the prefixes the transaction touched can differ (the
+        // VR's interfaces, neighbours and other routes are as they were): compare those.
         let mut old_routes = Routes::new();
         let mut new_routes = Routes::new();
-        for &ix in self.vrs.keys() {
-            if tables::vr_routes(running, &running.vrs[ix], &mut old_routes).is_err()
-                || tables::vr_routes(&new, &new.vrs[ix], &mut new_routes).is_err()
-            {
-                // A table type's own limit: let the full path word it.
-                return None;
+        for (ix, prefixes) in touched {
+            let (a, b) = (&running.vrs[ix], &new.vrs[ix]);
+            for p in prefixes {
+                let key = (vr::VrId(b.id), p, vr::RouteSource::Static);
+                match (
+                    tables::static_entry(running, a, p),
+                    tables::static_entry(&new, b, p),
+                ) {
+                    (Ok(o), Ok(n)) => {
+                        if let Some(o) = o {
+                            old_routes.insert(key, o);
+                        }
+                        if let Some(n) = n {
+                            new_routes.insert(key, n);
+                        }
+                    }
+                    // A table type's own limit: let the full path word it.
+                    _ => return None,
+                }
             }
         }
         Some(Ok((new, tables::route_diff(&old_routes, &new_routes))))
