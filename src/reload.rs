@@ -238,9 +238,43 @@ pub fn apply<B: PacketBuf>(
     core.with_service::<L2tpService, _>(now, |s, cx| s.configure_subscribers(cx, subs));
     let access = crate::services::access(&new);
     core.with_service::<L2tpService, _>(now, |s, cx| s.configure_access(cx, access));
+    follow_subscribers(core, now, &mut lines);
+    *running = new;
+    Outcome::Applied(lines)
+}
+
+/// Applies `new`, which differs from `running` only in VRs' static routes, with the table
+/// `changes` that take the state there ([`crate::tables::route_diff`] of the touched VRs,
+/// what [`apply`] would compute for it): no service depends on static routes, so none is
+/// reconfigured, but subscriber sessions follow a new path to their LAC as in [`apply`].
+/// Not published: the caller publishes.
+pub fn apply_routes<B: PacketBuf>(
+    core: &mut Core<B>,
+    running: &mut Config,
+    new: Config,
+    changes: &[vr::Change],
+    now: Instant,
+) -> Outcome {
+    if let Err((i, e)) = core.writer_mut().apply(changes) {
+        return Outcome::Refused(format!("{}: {e}", changes[i]));
+    }
+    let mut lines: Vec<String> = changes.iter().map(|c| c.to_string()).collect();
+    follow_subscribers(core, now, &mut lines);
+    *running = new;
+    Outcome::Applied(lines)
+}
+
+fn follow_subscribers<B: PacketBuf>(core: &mut Core<B>, now: Instant, lines: &mut Vec<String>) {
     // Subscriber routes encapsulate towards their LAC along the VR's route to it: with the
-    // new tables published, sessions whose path changed are re-pointed.
-    core.publish();
+    // new tables published, sessions whose path changed are re-pointed. (Without
+    // subscribers there is nothing to re-point, and the publish is left to the caller, so
+    // that the management API can carry several transactions in one version.)
+    let subscribers = core
+        .service::<L2tpService>()
+        .is_some_and(|s| s.subscribers().count() > 0);
+    if subscribers {
+        core.publish();
+    }
     let moved = core
         .with_service::<L2tpService, _>(now, |s, cx| s.refresh_subscriber_egress(cx))
         .unwrap_or(0);
@@ -249,6 +283,4 @@ pub fn apply<B: PacketBuf>(
             "{moved} subscriber session(s) follow a new path to their LAC"
         ));
     }
-    *running = new;
-    Outcome::Applied(lines)
 }

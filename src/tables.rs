@@ -14,7 +14,7 @@ use vr::{
     Prefix4, Prefix6, RouteSource, VirtualRouter, VrId,
 };
 
-use crate::config::{Config, EspSaCfg, IfAddr, LabelOpCfg, RouteTarget};
+use crate::config::{Config, EspSaCfg, IfAddr, LabelOpCfg, RouteTarget, VrCfg};
 use std::sync::Arc;
 use vr::{EspSaId, EspTunnel, EspUdp};
 
@@ -36,7 +36,7 @@ pub struct Desired {
     /// Interface bindings.
     pub interfaces: BTreeMap<IfKey, IfBinding>,
     /// Routes: (VR, prefix, source) → next hop specification.
-    pub routes: BTreeMap<(VrId, IpPrefix, RouteSource), NextHop>,
+    pub routes: Routes,
     /// Label operations.
     pub labels: BTreeMap<Label, LabelAction>,
     /// Static neighbours.
@@ -116,47 +116,8 @@ pub fn desired(cfg: &Config) -> Result<Desired, BuildError> {
                 None => IfKey::Port(pid),
             };
             d.interfaces.insert(key, IfBinding::Vr(id));
-            for a in &ifc.addresses {
-                // Connected subnet: destinations are resolved on the link (the unspecified
-                // `via` means "the destination itself"); statically known neighbours get
-                // host routes through their static entry.
-                let unspecified = if a.addr.is_ipv4() {
-                    IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-                } else {
-                    IpAddr::V6(Ipv6Addr::UNSPECIFIED)
-                };
-                d.routes.insert(
-                    (id, subnet(a)?, RouteSource::Connected),
-                    via(ifc.port, ifc.vlan, unspecified, LabelPush::EMPTY),
-                );
-                for n in cfg.neighbors.iter().filter(|n| {
-                    n.port == ifc.port && n.vlan == ifc.vlan && a.on_link(n.ip) && n.ip != a.addr
-                }) {
-                    d.routes.insert(
-                        (id, IpPrefix::host(n.ip), RouteSource::Static),
-                        via(n.port, n.vlan, n.ip, LabelPush::EMPTY),
-                    );
-                }
-                d.routes.insert(
-                    (id, IpPrefix::host(a.addr), RouteSource::Local),
-                    NextHop::Local,
-                );
-            }
         }
-        for r in &v.routes {
-            let nh = match &r.target {
-                RouteTarget::Blackhole => NextHop::Drop,
-                RouteTarget::Via {
-                    addr,
-                    port,
-                    vlan,
-                    push,
-                } => via(*port, *vlan, *addr, labels(push)?),
-                RouteTarget::Esp(spi) => NextHop::Esp(EspSaId(*spi)),
-            };
-            // A later route for the same prefix wins.
-            d.routes.insert((id, r.prefix, RouteSource::Static), nh);
-        }
+        vr_routes(cfg, v, &mut d.routes)?;
         for sa in &v.esp {
             let table = if sa.inbound {
                 &mut d.esp_in
@@ -182,6 +143,117 @@ pub fn desired(cfg: &Config) -> Result<Desired, BuildError> {
         d.labels.insert(label, op);
     }
     Ok(d)
+}
+
+/// Routes of the forwarding state: (VR, prefix, source) → next hop specification.
+pub type Routes = BTreeMap<(VrId, IpPrefix, RouteSource), NextHop>;
+
+/// The routes VR `v` of `cfg` has: connected subnets, local addresses, host routes of
+/// static neighbours on its links, and its static routes (a later route for the same
+/// prefix wins, so a static route overrides a neighbour's host route).
+pub fn vr_routes(cfg: &Config, v: &VrCfg, routes: &mut Routes) -> Result<(), BuildError> {
+    let id = VrId(v.id);
+    for ifc in &v.interfaces {
+        for a in &ifc.addresses {
+            // Connected subnet: destinations are resolved on the link (the unspecified
+            // `via` means "the destination itself"); statically known neighbours get
+            // host routes through their static entry.
+            let unspecified = if a.addr.is_ipv4() {
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+            };
+            routes.insert(
+                (id, subnet(a)?, RouteSource::Connected),
+                via(ifc.port, ifc.vlan, unspecified, LabelPush::EMPTY),
+            );
+            for n in cfg.neighbors.iter().filter(|n| {
+                n.port == ifc.port && n.vlan == ifc.vlan && a.on_link(n.ip) && n.ip != a.addr
+            }) {
+                routes.insert(
+                    (id, IpPrefix::host(n.ip), RouteSource::Static),
+                    via(n.port, n.vlan, n.ip, LabelPush::EMPTY),
+                );
+            }
+            routes.insert(
+                (id, IpPrefix::host(a.addr), RouteSource::Local),
+                NextHop::Local,
+            );
+        }
+    }
+    for r in &v.routes {
+        let nh = match &r.target {
+            RouteTarget::Blackhole => NextHop::Drop,
+            RouteTarget::Via {
+                addr,
+                port,
+                vlan,
+                push,
+            } => via(*port, *vlan, *addr, labels(push)?),
+            RouteTarget::Esp(spi) => NextHop::Esp(EspSaId(*spi)),
+        };
+        // A later route for the same prefix wins.
+        routes.insert((id, r.prefix, RouteSource::Static), nh);
+    }
+    Ok(())
+}
+
+/// What [`vr_routes`] maps `(VR v, prefix, Static)` to, found without building the VR's
+/// routes: its last static route to `prefix`, else the host route of a static neighbour on
+/// one of its links; `None` when there is neither.
+pub fn static_entry(
+    cfg: &Config,
+    v: &VrCfg,
+    prefix: IpPrefix,
+) -> Result<Option<NextHop>, BuildError> {
+    let mut found = None;
+    for ifc in &v.interfaces {
+        for a in &ifc.addresses {
+            for n in cfg.neighbors.iter().filter(|n| {
+                n.port == ifc.port && n.vlan == ifc.vlan && a.on_link(n.ip) && n.ip != a.addr
+            }) {
+                if IpPrefix::host(n.ip) == prefix {
+                    found = Some(via(n.port, n.vlan, n.ip, LabelPush::EMPTY));
+                }
+            }
+        }
+    }
+    if let Some(r) = v.routes.iter().rev().find(|r| r.prefix == prefix) {
+        found = Some(match &r.target {
+            RouteTarget::Blackhole => NextHop::Drop,
+            RouteTarget::Via {
+                addr,
+                port,
+                vlan,
+                push,
+            } => via(*port, *vlan, *addr, labels(push)?),
+            RouteTarget::Esp(spi) => NextHop::Esp(EspSaId(*spi)),
+        });
+    }
+    Ok(found)
+}
+
+/// The route changes from `old` to `new`, in the order [`diff`] gives them (removals,
+/// then additions and changes, each by key), for VRs that exist on both sides and stay
+/// the same VR (same id, name and VPN id): what a change of only routes needs, without
+/// building and comparing the whole state.
+pub fn route_diff(old: &Routes, new: &Routes) -> Vec<Change> {
+    let mut out: Vec<Change> = old
+        .keys()
+        .filter(|k| !new.contains_key(k))
+        .map(|&(vr, prefix, source)| Change::RemoveRoute { vr, prefix, source })
+        .collect();
+    for (&(vr, prefix, source), nh) in new {
+        if old.get(&(vr, prefix, source)) != Some(nh) {
+            out.push(Change::SetRoute {
+                vr,
+                prefix,
+                source,
+                via: *nh,
+            });
+        }
+    }
+    out
 }
 
 /// The changes that take the state from `old` to `new`, in an order the writer accepts:

@@ -8,8 +8,9 @@
 //! The loop, on the control core's thread: drain every punt ring (a bounded burst per
 //! ring), run due timers, read host sockets, let the [`Supervisor`] act (statistics,
 //! reload, management), publish table changes, and sleep briefly when there was nothing to
-//! do. It ends when the stop flag is raised, the duration has passed, the supervisor says
-//! so, or every worker has finished (finite inputs).
+//! do (parked: a supervisor's other thread may wake the loop with `Thread::unpark`). It
+//! ends when the stop flag is raised, the duration has passed, the supervisor says so, or
+//! every worker has finished (finite inputs).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -223,7 +224,10 @@ pub fn run<Bk: Backend>(
                 .map_or(IDLE_SLEEP, |t| t.saturating_duration_since(Instant::now()))
                 .min(IDLE_SLEEP);
             if !nap.is_zero() {
-                std::thread::sleep(nap);
+                // A park, not a sleep: another thread (the management API, when it queues
+                // a command) may unpark the loop early. A spurious wake-up only costs one
+                // more iteration.
+                std::thread::park_timeout(nap);
             }
         }
     }

@@ -141,19 +141,36 @@ impl Authenticator {
         }
     }
 
+    /// A token verified before (cheap: a SHA-256 and a map lookup): `Some(answer)`, or
+    /// `None` when only [`Authenticator::authenticate`] (argon2id) can tell.
+    pub fn cached(&self, token: &str) -> Option<Option<Arc<Principal>>> {
+        if token.is_empty() {
+            return Some(None);
+        }
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        self.lookup(&key)
+    }
+
+    fn lookup(&self, key: &[u8; 32]) -> Option<Option<Arc<Principal>>> {
+        let (name, hash) = self.cache.lock().ok()?.get(key).cloned()?;
+        let ps = self.principals.load();
+        Some(
+            ps.get(&name)
+                .filter(|p| p.token_hash == hash)
+                .map(Arc::clone),
+        )
+    }
+
     /// The principal whose token is `token`, if any.
     pub fn authenticate(&self, token: &str) -> Option<Arc<Principal>> {
         if token.is_empty() {
             return None;
         }
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let ps = self.principals.load();
-        if let Some((name, hash)) = self.cache.lock().ok()?.get(&key).cloned() {
-            return ps
-                .get(&name)
-                .filter(|p| p.token_hash == hash)
-                .map(Arc::clone);
+        if let Some(found) = self.lookup(&key) {
+            return found;
         }
+        let ps = self.principals.load();
         let p = ps.list.iter().find(|p| verify(token, &p.token_hash))?;
         let mut c = self.cache.lock().ok()?;
         if c.len() >= CACHE_MAX {

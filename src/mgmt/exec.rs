@@ -2,15 +2,17 @@
 //! `AppSupervisor::tick` (the only place that touches the `Core` and the running document).
 //!
 //! A transaction is applied to a copy of the running document ([`super::ops`]), emitted
-//! and checked as a profile ([`super::document::check`]), refused if it changes what needs
-//! a restart, then applied with [`crate::reload::apply`] and published before the answer
-//! goes back; on any failure the running document, configuration and tables stay as they
-//! were. Reads build their views from the document and the live counters; statistics are a
+//! and checked as a profile ([`super::document::check`]) — or, when it only adds and
+//! deletes routes, checked route by route on the fast path ([`super::fast`]) — refused if it
+//! changes what needs a restart, then applied with [`crate::reload::apply`] (or
+//! [`crate::reload::apply_routes`]) and published before the answer goes back; on any
+//! failure the running document, configuration and tables stay as they were. The
+//! transactions of one tick are published together ([`MgmtLink::tick`]). Reads build their views from the document and the live counters; statistics are a
 //! [`Snapshot`] cut to the caller's scope.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -77,6 +79,45 @@ pub struct NewToken {
 
 fn tx_json(r: TxResult) -> Value {
     serde_json::to_value(r).unwrap_or(Value::Null)
+}
+
+/// What a transaction came to before the tick publishes.
+enum Staged {
+    /// Answered as it is (a dry run).
+    Ready(Answer),
+    /// Applied to the writer: answered with the version the tick's publish makes.
+    Applied(TxResult),
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<Answer, ApiError>>;
+
+/// Transactions of one tick waiting for their publish: every transaction is checked and
+/// applied to the writer on its own (all or nothing), then one publish carries all the
+/// accepted ones and each gets its own answer, in the order they came. A refused one is
+/// answered with its error and changed nothing.
+#[derive(Default)]
+struct Held {
+    replies: Vec<(Reply, Result<Staged, ApiError>)>,
+}
+
+impl Held {
+    fn flush<B: PacketBuf>(&mut self, core: &mut Core<B>) {
+        if self.replies.is_empty() {
+            return;
+        }
+        core.publish();
+        let v = version(core);
+        for (tx, r) in self.replies.drain(..) {
+            let a = r.map(|s| match s {
+                Staged::Ready(a) => a,
+                Staged::Applied(mut t) => {
+                    t.version = v;
+                    Answer::Json(200, tx_json(t))
+                }
+            });
+            let _ = tx.send(a);
+        }
+    }
 }
 
 /// What the API asks of the control thread.
@@ -148,6 +189,10 @@ pub struct MgmtLink {
     pub commands: u64,
     /// The AAA thread's counters, when the profile runs one (set by the appliance).
     pub aaa: Option<Arc<std::sync::Mutex<crate::aaa::AaaStats>>>,
+    /// Whether route-only transactions take the fast path (on; `VAROUTER_API_FAST=0`
+    /// turns it off, to compare the two paths).
+    pub fast: bool,
+    waker: Arc<OnceLock<std::thread::Thread>>,
 }
 
 impl MgmtLink {
@@ -168,6 +213,8 @@ impl MgmtLink {
             start: Instant::now(),
             commands: 0,
             aaa: None,
+            fast: std::env::var("VAROUTER_API_FAST").map_or(true, |v| v != "0"),
+            waker: Arc::new(OnceLock::new()),
         }
     }
 
@@ -191,6 +238,8 @@ impl MgmtLink {
     }
 
     /// One loop iteration: carries out up to [`PER_TICK`] commands within [`TICK_BUDGET`].
+    /// Transactions are checked and applied one by one and answered after one publish at
+    /// the end (or before the next command of another kind, which then sees them).
     /// (The snapshot's `loop_latency` is each loop iteration's busy time and `publish` every
     /// published version with its commit-and-swap time, both measured by the control core.)
     pub fn tick<B: PacketBuf>(
@@ -200,7 +249,9 @@ impl MgmtLink {
         counters: &[Arc<WorkerCounters>],
         now: Instant,
     ) {
+        self.waker.get_or_init(std::thread::current);
         let t0 = Instant::now();
+        let mut held = Held::default();
         for _ in 0..PER_TICK {
             if t0.elapsed() > TICK_BUDGET {
                 break;
@@ -209,9 +260,26 @@ impl MgmtLink {
                 break;
             };
             self.commands += 1;
-            let ans = self.execute(core, running, counters, &cmd.principal, cmd.req, now);
-            let _ = cmd.reply.send(ans);
+            match cmd.req {
+                Request::Transaction(t) => {
+                    let r = self.transaction(core, running, &cmd.principal, t, now);
+                    held.replies.push((cmd.reply, r));
+                }
+                req => {
+                    // Whatever else is asked sees every change answered before it.
+                    held.flush(core);
+                    let ans = self.execute(core, running, counters, &cmd.principal, req, now);
+                    let _ = cmd.reply.send(ans);
+                }
+            }
         }
+        held.flush(core);
+    }
+
+    /// The handle the API thread uses to wake the control loop when it queues a command
+    /// (set by the first [`MgmtLink::tick`], i.e. on the control thread).
+    pub fn waker(&self) -> Arc<OnceLock<std::thread::Thread>> {
+        self.waker.clone()
     }
 
     fn execute<B: PacketBuf>(
@@ -333,7 +401,17 @@ impl MgmtLink {
                     self.doc.get("neighbors").cloned().unwrap_or(json!([])),
                 ))
             }
-            Request::Transaction(t) => self.transaction(core, running, who, t, now),
+            Request::Transaction(t) => {
+                let r = self.transaction(core, running, who, t, now)?;
+                core.publish();
+                Ok(match r {
+                    Staged::Ready(a) => a,
+                    Staged::Applied(mut t) => {
+                        t.version = version(core);
+                        Answer::Json(200, tx_json(t))
+                    }
+                })
+            }
             Request::Tunnels(vr) => {
                 let id = self.vr_id(&vr, &scope)?;
                 Ok(Answer::Json(200, super::sessions::tunnels(core, id)))
@@ -433,7 +511,7 @@ impl MgmtLink {
         who: &Principal,
         t: Transaction,
         now: Instant,
-    ) -> Result<Answer, ApiError> {
+    ) -> Result<Staged, ApiError> {
         if !who.role.may_write() {
             return Err(ApiError::forbidden("a read-only principal changes nothing"));
         }
@@ -445,33 +523,72 @@ impl MgmtLink {
             .as_ref()
             .map_or(crate::config::DEFAULT_OWNER, |m| m.owner.as_str())
             .to_string();
-        let mut doc = self.doc.clone();
-        let mut applied = Applied::default();
-        for (i, c) in t.changes.iter().enumerate() {
-            ops::apply(&mut doc, c, i, who, &owner, &mut applied)?;
-        }
-        let (new, _) = document::check(&self.path, &doc).map_err(|errs| {
-            let e = &errs[0];
-            let msg = errs
-                .iter()
-                .map(|e| e.message.as_str())
-                .collect::<Vec<_>>()
-                .join("; ");
-            let mut err = if e.structural {
-                ApiError::bad_request(msg)
-            } else {
-                ApiError::invalid(msg)
-            };
-            if let Some(p) = applied
-                .placed
-                .iter()
-                .find(|p| e.pointer == p.at || e.pointer.starts_with(&format!("{}/", p.at)))
-            {
-                err.pointer = Some(format!("{}{}", p.from, &e.pointer[p.at.len()..]));
-            }
-            err.profile_pointer = Some(e.pointer.clone());
-            self.confine(err, who)
+        // The document is changed in place; `undo` puts it back unless the transaction is
+        // applied.
+        let Prepared {
+            config: new,
+            routes,
+            applied,
+            undo,
+        } = prepare(
+            &self.path,
+            &mut self.doc,
+            running,
+            who,
+            &owner,
+            &t.changes,
+            self.fast,
+        )
+        .map_err(|r| match r {
+            Refusal::Change(e) => e,
+            Refusal::Check(e) => self.confine(e, who),
         })?;
+        let r = Self::commit(core, running, new, routes, t.dry_run, now);
+        match r {
+            Ok(Some(lines)) => {
+                // Published by the tick, with the other transactions it carries out.
+                self.follow(running);
+                Ok(Staged::Applied(TxResult {
+                    applied: lines,
+                    version: 0,
+                    dry_run: false,
+                    tokens: applied
+                        .tokens
+                        .into_iter()
+                        .map(|(name, token)| NewToken { name, token })
+                        .collect(),
+                }))
+            }
+            Ok(None) => {
+                undo.restore(&mut self.doc);
+                Ok(Staged::Ready(Answer::Json(
+                    200,
+                    tx_json(TxResult {
+                        version: version(core),
+                        dry_run: true,
+                        ..TxResult::default()
+                    }),
+                )))
+            }
+            Err(r) => {
+                undo.restore(&mut self.doc);
+                Err(match r {
+                    Refusal::Change(e) => e,
+                    Refusal::Check(e) => self.confine(e, who),
+                })
+            }
+        }
+    }
+
+    /// Applies a checked configuration: the lines of what changed, or `None` for a dry run.
+    fn commit<B: PacketBuf>(
+        core: &mut Core<B>,
+        running: &mut Config,
+        new: Config,
+        routes: Option<Vec<vr::Change>>,
+        dry_run: bool,
+        now: Instant,
+    ) -> Result<Option<Vec<String>>, Refusal> {
         let admins = |c: &Config| {
             c.management.as_ref().map_or(0, |m| {
                 m.principals
@@ -481,55 +598,34 @@ impl MgmtLink {
             })
         };
         if admins(&new) == 0 && admins(running) > 0 {
-            return Err(ApiError::conflict(
+            return Err(Refusal::Change(ApiError::conflict(
                 "the transaction leaves no carrier-admin: nobody could administer the appliance",
-            ));
+            )));
         }
         let why = crate::reload::restart_needed(running, &new);
         if !why.is_empty() {
-            return Err(ApiError::conflict(format!(
+            return Err(Refusal::Change(ApiError::conflict(format!(
                 "changing {} needs a restart",
                 why.join(", ")
-            )));
+            ))));
         }
-        if t.dry_run {
-            return Ok(Answer::Json(
-                200,
-                tx_json(TxResult {
-                    version: version(core),
-                    dry_run: true,
-                    ..TxResult::default()
-                }),
-            ));
+        if dry_run {
+            return Ok(None);
         }
-        match crate::reload::apply(core, running, new, now) {
-            Outcome::Applied(lines) => {
-                core.publish();
-                self.doc = doc;
-                self.follow(running);
-                Ok(Answer::Json(
-                    200,
-                    tx_json(TxResult {
-                        applied: lines,
-                        version: version(core),
-                        dry_run: false,
-                        tokens: applied
-                            .tokens
-                            .into_iter()
-                            .map(|(name, token)| NewToken { name, token })
-                            .collect(),
-                    }),
-                ))
-            }
-            Outcome::NeedsRestart(why) => Err(ApiError::conflict(format!(
+        let outcome = match routes {
+            Some(changes) => crate::reload::apply_routes(core, running, new, &changes, now),
+            None => crate::reload::apply(core, running, new, now),
+        };
+        match outcome {
+            Outcome::Applied(lines) => Ok(Some(lines)),
+            Outcome::NeedsRestart(why) => Err(Refusal::Change(ApiError::conflict(format!(
                 "changing {} needs a restart",
                 why.join(", ")
-            ))),
-            Outcome::Refused(e) => Err(self.confine(
-                ApiError::invalid(format!("the tables refused the change: {e}")),
-                who,
-            )),
-            Outcome::Invalid(n) => Err(ApiError::invalid(format!("{n} error(s)"))),
+            )))),
+            Outcome::Refused(e) => Err(Refusal::Check(ApiError::invalid(format!(
+                "the tables refused the change: {e}"
+            )))),
+            Outcome::Invalid(n) => Err(Refusal::Change(ApiError::invalid(format!("{n} error(s)")))),
         }
     }
 
@@ -648,6 +744,218 @@ impl MgmtLink {
 
     /// How long the control thread may take to answer before the API gives up.
     pub const TIMEOUT: Duration = Duration::from_secs(5);
+}
+
+/// A transaction's changes applied to the document and checked.
+pub struct Prepared {
+    /// The configuration the changed document checks to.
+    pub config: Config,
+    /// The table changes, when the fast path ([`super::fast`]) computed them (else
+    /// [`crate::reload::apply`] diffs the whole state).
+    pub routes: Option<Vec<vr::Change>>,
+    /// What the changes placed in the document, and new tokens.
+    pub applied: Applied,
+    /// Puts the document back as it was.
+    pub undo: Undo,
+}
+
+/// What puts a document changed by [`prepare`] back.
+pub enum Undo {
+    /// The whole document as it was.
+    Doc(Box<Value>),
+    /// Route changes only: what each one did, undone in reverse order.
+    Routes(Vec<RouteStep>),
+}
+
+/// One route change made to the document in place.
+pub enum RouteStep {
+    /// A route appended to VR `ix`'s `routes`.
+    Added {
+        /// VR index.
+        ix: usize,
+        /// `None`: `routes` was a list. Else the change made it one, and this is what it
+        /// was (`None`: absent).
+        replaced: Option<Option<Value>>,
+    },
+    /// Route `at` of VR `ix` removed; it was `route`.
+    Deleted {
+        /// VR index.
+        ix: usize,
+        /// Its index in `routes`.
+        at: usize,
+        /// The route.
+        route: Value,
+    },
+}
+
+impl Undo {
+    /// Restores `doc`.
+    pub fn restore(self, doc: &mut Value) {
+        match self {
+            Undo::Doc(d) => *doc = *d,
+            Undo::Routes(steps) => {
+                for step in steps.into_iter().rev() {
+                    let ix = match &step {
+                        RouteStep::Added { ix, .. } | RouteStep::Deleted { ix, .. } => *ix,
+                    };
+                    let Some(vr) = doc
+                        .get_mut("virtual_routers")
+                        .and_then(|l| l.get_mut(ix))
+                        .and_then(Value::as_object_mut)
+                    else {
+                        continue;
+                    };
+                    match step {
+                        RouteStep::Added {
+                            replaced: Some(before),
+                            ..
+                        } => match before {
+                            Some(v) => {
+                                vr.insert("routes".into(), v);
+                            }
+                            None => {
+                                vr.remove("routes");
+                            }
+                        },
+                        RouteStep::Added { replaced: None, .. } => {
+                            if let Some(l) = vr.get_mut("routes").and_then(Value::as_array_mut) {
+                                l.pop();
+                            }
+                        }
+                        RouteStep::Deleted { at, route, .. } => {
+                            if let Some(l) = vr.get_mut("routes").and_then(Value::as_array_mut) {
+                                l.insert(at.min(l.len()), route);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Why [`prepare`] refused a transaction.
+#[derive(Debug, PartialEq)]
+pub enum Refusal {
+    /// A change could not be made (authorization, what it names): said as it is.
+    Change(ApiError),
+    /// The changed profile does not check (the checker's errors, first one's pointer); a
+    /// scoped caller gets it confined (`MgmtLink::confine`).
+    Check(ApiError),
+}
+
+/// Applies `changes` as `who` to `doc` (the running profile document, which checks to
+/// `running`) and checks the result, by the fast path when `fast` is set and the
+/// transaction is one it takes, else by emitting and checking the whole profile. Both give
+/// the same answer (`tests/mgmt_fast.rs`). On success `doc` is the changed document (and
+/// [`Prepared::undo`] puts it back); when refused, `doc` is as it was.
+///
+/// A transaction of only route changes is applied in place, remembering only what each
+/// change did to undo it (the document is not copied); any other one works on a copy.
+pub fn prepare(
+    path: &Path,
+    doc: &mut Value,
+    running: &Config,
+    who: &Principal,
+    owner: &str,
+    changes: &[Change],
+    fast: bool,
+) -> Result<Prepared, Refusal> {
+    let routes_only = fast
+        && changes
+            .iter()
+            .all(|c| matches!(c, Change::AddRoute { .. } | Change::DeleteRoute { .. }));
+    let mut undo = if routes_only {
+        Undo::Routes(Vec::with_capacity(changes.len()))
+    } else {
+        Undo::Doc(Box::new(doc.clone()))
+    };
+    let mut applied = Applied::default();
+    let mut edits = super::fast::RouteEdits::default();
+    for (i, c) in changes.iter().enumerate() {
+        if fast {
+            edits.note(doc, c);
+        }
+        // What the change is about to do, to undo it (route changes in place).
+        let step = match (&undo, c) {
+            (Undo::Routes(_), Change::AddRoute { vr, .. }) => {
+                ops::find_vr(doc, vr, &super::scope::Scope::All)
+                    .ok()
+                    .map(|ix| {
+                        let routes = doc["virtual_routers"][ix].get("routes");
+                        RouteStep::Added {
+                            ix,
+                            replaced: match routes {
+                                Some(r) if r.is_array() => None,
+                                other => Some(other.cloned()),
+                            },
+                        }
+                    })
+            }
+            (Undo::Routes(_), Change::DeleteRoute { vr, prefix }) => {
+                ops::find_vr(doc, vr, &super::scope::Scope::All)
+                    .ok()
+                    .and_then(|ix| {
+                        let at = ops::route_index(doc, ix, prefix)?;
+                        Some(RouteStep::Deleted {
+                            ix,
+                            at,
+                            route: doc["virtual_routers"][ix]["routes"][at].clone(),
+                        })
+                    })
+            }
+            _ => None,
+        };
+        if let Err(e) = ops::apply(doc, c, i, who, owner, &mut applied) {
+            undo.restore(doc);
+            return Err(Refusal::Change(e));
+        }
+        if let (Undo::Routes(steps), Some(step)) = (&mut undo, step) {
+            steps.push(step);
+        }
+    }
+    let checked = match fast.then(|| edits.finish(path, doc, running)).flatten() {
+        Some(Ok((config, routes))) => Ok((config, Some(routes))),
+        Some(Err(errs)) => Err(errs),
+        None => document::check(path, doc).map(|(config, _)| (config, None)),
+    };
+    match checked {
+        Ok((config, routes)) => Ok(Prepared {
+            config,
+            routes,
+            applied,
+            undo,
+        }),
+        Err(errs) => {
+            undo.restore(doc);
+            Err(Refusal::Check(check_error(&errs, &applied)))
+        }
+    }
+}
+
+/// The checker's errors as one API error: every message, the first one's pointer in the
+/// profile and, when it lies in something the request placed, in the request.
+fn check_error(errs: &[document::DocError], applied: &Applied) -> ApiError {
+    let e = &errs[0];
+    let msg = errs
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut err = if e.structural {
+        ApiError::bad_request(msg)
+    } else {
+        ApiError::invalid(msg)
+    };
+    if let Some(p) = applied
+        .placed
+        .iter()
+        .find(|p| e.pointer == p.at || e.pointer.starts_with(&format!("{}/", p.at)))
+    {
+        err.pointer = Some(format!("{}{}", p.from, &e.pointer[p.at.len()..]));
+    }
+    err.profile_pointer = Some(e.pointer.clone());
+    err
 }
 
 fn vr_totals(st: &vr::ForwardingState, id: u32) -> (u64, u64, u64) {

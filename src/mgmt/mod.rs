@@ -7,7 +7,10 @@
 //! [`exec::MgmtLink::tick`]), where changes are applied to the running profile document
 //! ([`document`], [`ops`]), checked by the same checker as profiles, applied through the
 //! incremental publish path ([`crate::reload::apply`]) and published before the answer
-//! goes back.
+//! goes back. A transaction of only route additions and deletions takes the fast path
+//! ([`fast`]: the same route checker on the running configuration, only the touched VRs'
+//! routes compared); the transactions one loop iteration carries out are published as one
+//! version, each answered on its own.
 //!
 //! | file | what |
 //! |---|---|
@@ -15,6 +18,7 @@
 //! | [`scope`] | roles and what a principal sees |
 //! | [`document`] | the running profile as JSON, the YAML emitter with its line → pointer map |
 //! | [`ops`] | the changes of a transaction, with their authorization |
+//! | [`fast`] | route-only transactions without the whole-profile round trip |
 //! | [`exec`] | the control-thread side: commands, read views, [`snapshot::Snapshot`]s |
 //! | [`server`] | the axum router, authentication, body limit, JSON errors, TLS |
 //! | [`audit`] | the JSON-lines audit log |
@@ -34,6 +38,7 @@ pub mod auth;
 pub mod dashboard;
 pub mod document;
 pub mod exec;
+pub mod fast;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
@@ -194,6 +199,7 @@ impl Management {
             auth: auth::Authenticator::new(principals),
             audit,
             portal,
+            wake: link.waker(),
         });
         let core = api_core(cfg);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();

@@ -632,7 +632,8 @@ fn take_interface(
     Ok(list.remove(p))
 }
 
-fn route_index(doc: &Value, ix: usize, prefix: &str) -> Option<usize> {
+/// Index of VR `ix`'s route to `prefix` (as written, or the same prefix written otherwise).
+pub fn route_index(doc: &Value, ix: usize, prefix: &str) -> Option<usize> {
     let want = crate::profile::check::parse_prefix(prefix).ok();
     doc["virtual_routers"][ix]
         .get("routes")

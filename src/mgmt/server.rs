@@ -47,6 +47,9 @@ pub struct ApiState {
     pub audit: Arc<Audit>,
     /// The users' web page under `/portal/` (`management.portal`), when enabled.
     pub portal: Option<Arc<super::portal::Portal>>,
+    /// The control loop's thread, unparked when a command is queued so that it does not
+    /// finish its idle sleep first (set once the loop has run; see `MgmtLink::waker`).
+    pub wake: Arc<std::sync::OnceLock<std::thread::Thread>>,
 }
 
 impl ApiState {
@@ -60,6 +63,9 @@ impl ApiState {
                 reply: tx,
             })
             .map_err(|_| ApiError::unavailable("the control loop is not taking commands"))?;
+        if let Some(t) = self.wake.get() {
+            t.unpark();
+        }
         match tokio::time::timeout(MgmtLink::TIMEOUT, rx).await {
             Ok(Ok(a)) => a,
             Ok(Err(_)) => Err(ApiError::unavailable("the control loop stopped")),
@@ -203,12 +209,18 @@ pub async fn guard(State(st): State<Arc<ApiState>>, req: HttpRequest, next: Next
         .to_string();
     // argon2 is slow on purpose: a token not in the cache is verified off the runtime's
     // thread (the blocking pool inherits the API thread's CPU), so other requests go on.
-    let auth = st.clone();
-    let tok = token.clone();
-    let found = tokio::task::spawn_blocking(move || auth.auth.authenticate(&tok))
-        .await
-        .ok()
-        .flatten();
+    // A token verified before is looked up here, without the hop to the blocking pool.
+    let found = match st.auth.cached(&token) {
+        Some(found) => found,
+        None => {
+            let auth = st.clone();
+            let tok = token.clone();
+            tokio::task::spawn_blocking(move || auth.auth.authenticate(&tok))
+                .await
+                .ok()
+                .flatten()
+        }
+    };
     let Some(p) = found else {
         let e = if token.is_empty() {
             ApiError::unauthorized("missing `Authorization: Bearer <token>`")
@@ -1091,6 +1103,7 @@ mod tests {
             auth: Authenticator::new(ps),
             audit: Arc::new(Audit::new(None)),
             portal: None,
+            wake: Arc::default(),
         });
         (st, rx)
     }

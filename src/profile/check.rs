@@ -305,14 +305,6 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         }
         None => LABEL_MIN..=LABEL_MAX,
     };
-    let check_label = |c: &mut Checker, l: &S<u32>| {
-        if !(LABEL_MIN..=LABEL_MAX).contains(&l.value) {
-            c.err(
-                l.referenced,
-                format!("label {} is out of range; expected {LABEL_MIN}..={LABEL_MAX} (0..=15 are reserved)", l.value),
-            );
-        }
-    };
 
     // VRs: first pass for ids and names, so references can be checked in any order.
     let mut vr_ids = HashSet::new();
@@ -399,102 +391,25 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         }
         let mut prefixes = HashSet::new();
         let mut routes = Vec::new();
+        let esp_sa = |name: &str| {
+            v.esp
+                .iter()
+                .flat_map(|e| e.sas.iter())
+                .find(|sa| sa.name.value == name)
+                .map(|sa| (sa.direction.value == "out", sa.spi.value))
+        };
         for r in &v.routes {
-            let prefix = match parse_prefix(&r.prefix.value) {
-                Ok(pf) => pf,
-                Err(e) => {
-                    c.err(r.prefix.referenced, e);
-                    continue;
-                }
-            };
-            if !prefixes.insert(prefix) {
-                c.err(
-                    r.prefix.referenced,
-                    format!(
-                        "route {} is given twice in VR `{}`",
-                        r.prefix.value, v.name.value
-                    ),
-                );
+            if let Some(rc) = check_route(
+                &mut c,
+                &v.name.value,
+                r,
+                &mut prefixes,
+                &interfaces,
+                &ports,
+                &esp_sa,
+            ) {
+                routes.push(rc);
             }
-            for l in &r.push {
-                check_label(&mut c, l);
-            }
-            if r.push.len() > MAX_PUSH {
-                c.err(
-                    r.push[MAX_PUSH].referenced,
-                    format!("a route may push at most {MAX_PUSH} labels"),
-                );
-            }
-            let blackhole = r.blackhole.as_ref().is_some_and(|b| b.value);
-            if let Some(name) = &r.esp {
-                if r.via.is_some() || blackhole || !r.push.is_empty() {
-                    c.err(
-                        name.referenced,
-                        "a route has one of `via`, `blackhole: true` or `esp`; an ESP route pushes no labels",
-                    );
-                    continue;
-                }
-                if let Some(spi) = esp::route_target(&mut c, v, name) {
-                    routes.push(RouteCfg {
-                        prefix,
-                        target: RouteTarget::Esp(spi),
-                    });
-                }
-                continue;
-            }
-            let target = match (&r.via, blackhole) {
-                (Some(via), true) => {
-                    c.err(
-                        via.referenced,
-                        "a route has either `via` or `blackhole: true`, not both",
-                    );
-                    continue;
-                }
-                (None, true) => {
-                    if let Some(l) = r.push.first() {
-                        c.err(l.referenced, "a blackhole route cannot push labels");
-                    }
-                    RouteTarget::Blackhole
-                }
-                (None, false) => {
-                    c.err(r.prefix.referenced, format!("route {} has no next hop; expected `via: ADDRESS` or `blackhole: true`", r.prefix.value));
-                    continue;
-                }
-                (Some(via), false) => {
-                    let Ok(addr) = IpAddr::from_str(&via.value) else {
-                        c.err(
-                            via.referenced,
-                            format!("next hop `{}` is not an IP address", via.value),
-                        );
-                        continue;
-                    };
-                    // A labelled route may cross an IPv4 core for IPv6 traffic (as 6VPE does);
-                    // an unlabelled next hop must be of the prefix's family.
-                    if r.push.is_empty() && matches!(prefix, IpPrefix::V4(_)) != addr.is_ipv4() {
-                        c.err(via.referenced, format!("next hop {addr} is not of the same address family as {}; only labelled routes may use a next hop of the other family", r.prefix.value));
-                        continue;
-                    }
-                    match resolve_via(addr, &interfaces, &ports, !r.push.is_empty()) {
-                        Ok((port, vlan)) => RouteTarget::Via {
-                            addr,
-                            port,
-                            vlan,
-                            push: r.push.iter().map(|l| l.value).collect(),
-                        },
-                        Err(why) => {
-                            c.err(
-                                via.referenced,
-                                format!(
-                                    "next hop {addr} is unreachable in VR `{}`: {why}",
-                                    v.name.value
-                                ),
-                            );
-                            continue;
-                        }
-                    }
-                }
-            };
-            routes.push(RouteCfg { prefix, target });
         }
         let l2tp = v
             .l2tp
@@ -868,6 +783,168 @@ const EAL_RESERVED: &[&str] = &[
 /// Checks the `dpdk` section and the `device` of every port: dpdk ports need a device
 /// (each used once), other ports must not have one, and dpdk ports cannot be mixed with
 /// other backends in one profile. Accepted in every build: only `run` needs the feature.
+/// Whether `l` is a usable (unreserved, 20-bit) label.
+fn check_label(c: &mut Checker, l: &S<u32>) {
+    if !(LABEL_MIN..=LABEL_MAX).contains(&l.value) {
+        c.err(
+            l.referenced,
+            format!("label {} is out of range; expected {LABEL_MIN}..={LABEL_MAX} (0..=15 are reserved)", l.value),
+        );
+    }
+}
+
+/// An outbound ESP SA of a VR by name: `(outbound, spi)`.
+type EspSaLookup<'a> = dyn Fn(&str) -> Option<(bool, u32)> + 'a;
+
+/// Checks one static route of VR `vr_name`, whose interfaces are `interfaces` (resolved);
+/// `prefixes` holds the VR's prefixes before this route (a second route to one is an
+/// error) and gets this one. `None` when an error was reported that leaves no route.
+fn check_route(
+    c: &mut Checker,
+    vr_name: &str,
+    r: &super::Route,
+    prefixes: &mut HashSet<IpPrefix>,
+    interfaces: &[IfCfg],
+    ports: &[PortCfg],
+    esp_sa: &EspSaLookup,
+) -> Option<RouteCfg> {
+    let prefix = match parse_prefix(&r.prefix.value) {
+        Ok(pf) => pf,
+        Err(e) => {
+            c.err(r.prefix.referenced, e);
+            return None;
+        }
+    };
+    if !prefixes.insert(prefix) {
+        c.err(
+            r.prefix.referenced,
+            format!(
+                "route {} is given twice in VR `{}`",
+                r.prefix.value, vr_name
+            ),
+        );
+    }
+    for l in &r.push {
+        check_label(c, l);
+    }
+    if r.push.len() > MAX_PUSH {
+        c.err(
+            r.push[MAX_PUSH].referenced,
+            format!("a route may push at most {MAX_PUSH} labels"),
+        );
+    }
+    let blackhole = r.blackhole.as_ref().is_some_and(|b| b.value);
+    if let Some(name) = &r.esp {
+        if r.via.is_some() || blackhole || !r.push.is_empty() {
+            c.err(
+                    name.referenced,
+                    "a route has one of `via`, `blackhole: true` or `esp`; an ESP route pushes no labels",
+                );
+            return None;
+        }
+        return esp::route_target(c, vr_name, name, esp_sa).map(|spi| RouteCfg {
+            prefix,
+            target: RouteTarget::Esp(spi),
+        });
+    }
+    let target = match (&r.via, blackhole) {
+        (Some(via), true) => {
+            c.err(
+                via.referenced,
+                "a route has either `via` or `blackhole: true`, not both",
+            );
+            return None;
+        }
+        (None, true) => {
+            if let Some(l) = r.push.first() {
+                c.err(l.referenced, "a blackhole route cannot push labels");
+            }
+            RouteTarget::Blackhole
+        }
+        (None, false) => {
+            c.err(
+                r.prefix.referenced,
+                format!(
+                    "route {} has no next hop; expected `via: ADDRESS` or `blackhole: true`",
+                    r.prefix.value
+                ),
+            );
+            return None;
+        }
+        (Some(via), false) => {
+            let Ok(addr) = IpAddr::from_str(&via.value) else {
+                c.err(
+                    via.referenced,
+                    format!("next hop `{}` is not an IP address", via.value),
+                );
+                return None;
+            };
+            // A labelled route may cross an IPv4 core for IPv6 traffic (as 6VPE does);
+            // an unlabelled next hop must be of the prefix's family.
+            if r.push.is_empty() && matches!(prefix, IpPrefix::V4(_)) != addr.is_ipv4() {
+                c.err(via.referenced, format!("next hop {addr} is not of the same address family as {}; only labelled routes may use a next hop of the other family", r.prefix.value));
+                return None;
+            }
+            match resolve_via(addr, interfaces, ports, !r.push.is_empty()) {
+                Ok((port, vlan)) => RouteTarget::Via {
+                    addr,
+                    port,
+                    vlan,
+                    push: r.push.iter().map(|l| l.value).collect(),
+                },
+                Err(why) => {
+                    c.err(
+                        via.referenced,
+                        format!("next hop {addr} is unreachable in VR `{}`: {why}", vr_name),
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    Some(RouteCfg { prefix, target })
+}
+
+/// Checks routes added to VR `vr` (index in `cfg.vrs`) of a configuration that passed
+/// [`check`], with the very code [`check`] runs on every route: the profile with the route
+/// appended to the VR's `routes` checks exactly when this does, with the same messages,
+/// and its VR then has these routes. `prefixes` holds the VR's prefixes (the caller
+/// keeps it across several routes of one transaction). Route changes affect nothing else
+/// a profile resolves to (nothing refers to a route); the management API's fast path
+/// relies on that, and its tests hold it against [`check`].
+pub fn added_route(
+    file: &Path,
+    cfg: &Config,
+    vr: usize,
+    r: &super::Route,
+    prefixes: &mut HashSet<IpPrefix>,
+) -> Result<RouteCfg, Vec<ProfileError>> {
+    let mut c = Checker {
+        file,
+        errors: Vec::new(),
+    };
+    let v = &cfg.vrs[vr];
+    let esp_sa = |name: &str| {
+        v.esp
+            .iter()
+            .find(|sa| sa.name == name)
+            .map(|sa| (!sa.inbound, sa.params.spi))
+    };
+    let route = check_route(
+        &mut c,
+        &v.name,
+        r,
+        prefixes,
+        &v.interfaces,
+        &cfg.ports,
+        &esp_sa,
+    );
+    match route {
+        Some(rc) if c.errors.is_empty() => Ok(rc),
+        _ => Err(c.errors),
+    }
+}
+
 fn check_dpdk(c: &mut Checker, p: &Profile, ports: &[PortCfg]) -> DpdkCfg {
     let mut cfg = DpdkCfg::default();
     let mut devices: HashSet<&str> = HashSet::new();

@@ -792,7 +792,16 @@ pub fn load(path: &Path) -> Result<Profile, Vec<ProfileError>> {
 
 /// Parses profile text; `path` is only used in error messages.
 pub fn parse(path: &Path, text: &str) -> Result<Profile, Vec<ProfileError>> {
-    serde_saphyr::from_str::<Profile>(text).map_err(|e| {
+    parse_part(path, text)
+}
+
+/// Parses one part of a profile (a route, …) from its own YAML text, with the same
+/// messages [`parse`] gives for it inside a whole profile (positions are in `text`).
+pub fn parse_part<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<T, Vec<ProfileError>> {
+    serde_saphyr::from_str::<T>(text).map_err(|e| {
         let (line, column) = e
             .location()
             .map(|l| (l.line(), l.column()))

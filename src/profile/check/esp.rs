@@ -2,28 +2,29 @@
 
 use super::{Checker, Profile};
 use crate::config::{EspSaCfg, VrCfg};
-use crate::profile::{EspSa, VirtualRouter, S};
+use crate::profile::{EspSa, S};
 use ::esp::{Cipher, Lifetime, SaParams};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// The SPI of `vr`'s outbound SA named `name` (for a route's `esp: NAME`), or an error.
-pub(super) fn route_target(c: &mut Checker, v: &VirtualRouter, name: &S<String>) -> Option<u32> {
-    let sa = v
-        .esp
-        .iter()
-        .flat_map(|e| e.sas.iter())
-        .find(|sa| sa.name.value == name.value);
-    match sa {
-        Some(sa) if sa.direction.value == "out" => Some(sa.spi.value),
-        Some(_) => {
+/// The SPI of VR `vr_name`'s outbound SA named `name` (for a route's `esp: NAME`), or an
+/// error; `sa` finds the VR's SA of a name as `(outbound, spi)`.
+pub(super) fn route_target(
+    c: &mut Checker,
+    vr_name: &str,
+    name: &S<String>,
+    sa: &super::EspSaLookup,
+) -> Option<u32> {
+    match sa(&name.value) {
+        Some((true, spi)) => Some(spi),
+        Some((false, _)) => {
             c.err(
                 name.referenced,
                 format!(
                     "ESP SA `{}` of VR `{}` is inbound; routes send into outbound SAs (`direction: out`)",
-                    name.value, v.name.value
+                    name.value, vr_name
                 ),
             );
             None
@@ -33,7 +34,7 @@ pub(super) fn route_target(c: &mut Checker, v: &VirtualRouter, name: &S<String>)
                 name.referenced,
                 format!(
                     "VR `{}` has no ESP SA named `{}` (its `esp.sas`)",
-                    v.name.value, name.value
+                    vr_name, name.value
                 ),
             );
             None
