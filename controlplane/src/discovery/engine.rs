@@ -7,7 +7,7 @@
 //! [`Engine::counters`]. The engine keeps the configuration map of each local VR
 //! ([`Engine::config_map`]). One router hosts at most one VR per VPN.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
@@ -165,6 +165,9 @@ pub struct Engine {
     maps: BTreeMap<u32, BTreeMap<Ipv4Addr, IpAddr>>,
     /// Outstanding additions/withdrawals per (VPN, destination router).
     pending: BTreeMap<(u32, Ipv4Addr), Pending>,
+    /// The pending entries by deadline, so that finding what is due costs O(log n) and not
+    /// a scan of every pending entry (1,000 VRs × 9 routers after a PE joins).
+    deadlines: BTreeSet<(Instant, u32, Ipv4Addr)>,
     /// Replay windows per (VPN, sender router).
     replay: HashMap<(u32, Ipv4Addr), ReplayWindow>,
     /// Sequence of the newest addition, withdrawal or ACK applied to a map per (VPN, peer
@@ -172,6 +175,8 @@ pub struct Engine {
     applied: HashMap<(u32, Ipv4Addr), u64>,
     /// Re-announcement schedule per VPN (local VRs and recent withdrawals).
     refresh: BTreeMap<u32, Refresh>,
+    /// The same by time.
+    refresh_due: BTreeSet<(Instant, u32)>,
     tx: VecDeque<Transmit>,
     events: VecDeque<Event>,
     counters: Counters,
@@ -179,7 +184,12 @@ pub struct Engine {
 
 impl Engine {
     /// A new engine with no keys and no VRs.
-    pub fn new(cfg: Config) -> Engine {
+    ///
+    /// A zero `rto_initial` is raised to 1 ms (a zero interval would retransmit in a loop);
+    /// a zero `refresh` disables the re-announcement.
+    pub fn new(mut cfg: Config) -> Engine {
+        cfg.rto_initial = cfg.rto_initial.max(Duration::from_millis(1));
+        cfg.rto_max = cfg.rto_max.max(cfg.rto_initial);
         Engine {
             seq: cfg.seq_start,
             cfg,
@@ -188,9 +198,11 @@ impl Engine {
             local: BTreeMap::new(),
             maps: BTreeMap::new(),
             pending: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
             replay: HashMap::new(),
             applied: HashMap::new(),
             refresh: BTreeMap::new(),
+            refresh_due: BTreeSet::new(),
             tx: VecDeque::new(),
             events: VecDeque::new(),
             counters: Counters::default(),
@@ -250,6 +262,8 @@ impl Engine {
     fn start(&mut self, now: Instant, vpn_id: u32, dst: Ipv4Addr, msg_type: u8, addr: IpAddr) {
         let seq = self.send(dst, msg_type, vpn_id, addr, 0);
         let rto = self.cfg.rto_initial;
+        self.unpend(vpn_id, dst);
+        self.deadlines.insert((now + rto, vpn_id, dst));
         self.pending.insert(
             (vpn_id, dst),
             Pending {
@@ -261,6 +275,13 @@ impl Engine {
                 deadline: now + rto,
             },
         );
+    }
+
+    /// Drops the pending entry of (VPN, router), if any, with its deadline.
+    fn unpend(&mut self, vpn_id: u32, dst: Ipv4Addr) -> Option<Pending> {
+        let p = self.pending.remove(&(vpn_id, dst))?;
+        self.deadlines.remove(&(p.deadline, vpn_id, dst));
+        Some(p)
     }
 
     /// A local VR of `vpn_id` at `addr` was added: send an addition to every provider router.
@@ -299,20 +320,23 @@ impl Engine {
         withdrawn: Option<u32>,
         addr: IpAddr,
     ) {
+        if let Some(old) = self.refresh.remove(&vpn_id) {
+            self.refresh_due.remove(&(old.next, vpn_id));
+        }
         match self.cfg.refresh {
-            Some(period) if withdrawn != Some(0) => {
+            Some(period) if !period.is_zero() && withdrawn != Some(0) => {
+                let next = now + period;
+                self.refresh_due.insert((next, vpn_id));
                 self.refresh.insert(
                     vpn_id,
                     Refresh {
-                        next: now + period,
+                        next,
                         withdrawn,
                         addr,
                     },
                 );
             }
-            _ => {
-                self.refresh.remove(&vpn_id);
-            }
+            _ => {}
         }
     }
 
@@ -320,13 +344,14 @@ impl Engine {
     /// withdrawn in the last rounds, to every router without an outstanding message of the
     /// VPN (an outstanding one is already being retransmitted).
     fn run_refresh(&mut self, now: Instant) {
-        let due: Vec<(u32, Refresh)> = self
-            .refresh
-            .iter()
-            .filter(|(_, r)| r.next <= now)
-            .map(|(v, r)| (*v, *r))
-            .collect();
-        for (vpn_id, r) in due {
+        while let Some(&(next, vpn_id)) = self.refresh_due.first() {
+            if next > now {
+                break;
+            }
+            let Some(&r) = self.refresh.get(&vpn_id) else {
+                self.refresh_due.pop_first();
+                continue;
+            };
             self.counters.refreshes += 1;
             let msg_type = if r.withdrawn.is_some() {
                 kind::WITHDRAWAL
@@ -352,7 +377,14 @@ impl Engine {
             .local
             .remove(&vpn_id)
             .ok_or(ConfigError::NoVr(vpn_id))?;
-        self.pending.retain(|(v, _), _| *v != vpn_id);
+        let outstanding: Vec<Ipv4Addr> = self
+            .pending
+            .range((vpn_id, Ipv4Addr::UNSPECIFIED)..=(vpn_id, Ipv4Addr::BROADCAST))
+            .map(|((_, r), _)| *r)
+            .collect();
+        for r in outstanding {
+            self.unpend(vpn_id, r);
+        }
         self.maps.remove(&vpn_id);
         for dst in self.others() {
             self.start(now, vpn_id, dst, kind::WITHDRAWAL, addr);
@@ -414,7 +446,7 @@ impl Engine {
                 return;
             }
             self.counters.rx_ok += 1;
-            if let Some(p) = self.pending.remove(&(vpn_id, sender)) {
+            if let Some(p) = self.unpend(vpn_id, sender) {
                 if p.msg_type == kind::ADDITION && self.newest(vpn_id, sender, m.seq) {
                     self.learn(vpn_id, sender, m.vr_addr);
                 }
@@ -492,14 +524,16 @@ impl Engine {
     /// `max_attempts` transmissions, and runs the re-announcements that are due.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.run_refresh(now);
-        let due: Vec<(u32, Ipv4Addr)> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.deadline <= now)
-            .map(|(k, _)| *k)
-            .collect();
-        for (vpn_id, dst) in due {
-            let Some(p) = self.pending.get(&(vpn_id, dst)) else {
+        while let Some(&(deadline, vpn_id, dst)) = self.deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            let Some(p) = self
+                .pending
+                .get(&(vpn_id, dst))
+                .filter(|p| p.deadline == deadline)
+            else {
                 continue;
             };
             if p.attempts >= self.cfg.max_attempts {
@@ -516,14 +550,15 @@ impl Engine {
                 p.attempts += 1;
                 p.rto = (p.rto * 2).min(max);
                 p.deadline = now + p.rto;
+                self.deadlines.insert((p.deadline, vpn_id, dst));
             }
         }
     }
 
     /// When [`Engine::handle_timeout`] should next run.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let retransmit = self.pending.values().map(|p| p.deadline).min();
-        let refresh = self.refresh.values().map(|r| r.next).min();
+        let retransmit = self.deadlines.first().map(|d| d.0);
+        let refresh = self.refresh_due.first().map(|d| d.0);
         match (retransmit, refresh) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
