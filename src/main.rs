@@ -119,6 +119,9 @@ enum BenchCmd {
     /// ChaCha20-Poly1305) beside plain routing, Gbps and cycles per packet, beside
     /// `openssl speed` in the same run.
     Esp(varouter::bench::esp::Args),
+    /// VR discovery: convergence time when a PE with 1,000 VRs joins 9 others, on the
+    /// simulated network's virtual clock and in wall time, with datagrams and bytes sent.
+    Discovery(varouter::bench::discovery::Args),
     /// Management API: route add/delete transactions per second against a running
     /// appliance, and their request→reply latency (the reply follows the publish).
     Api(varouter::ctl::bench::Args),
@@ -161,6 +164,9 @@ fn main() -> ExitCode {
         Cmd::Bench {
             which: BenchCmd::Esp(a),
         } => tool(varouter::bench::esp::run(a)),
+        Cmd::Bench {
+            which: BenchCmd::Discovery(a),
+        } => tool(varouter::bench::discovery::run(a)),
         Cmd::Bench {
             which: BenchCmd::Api(a),
         } => tool(varouter::ctl::bench::run(a)),

@@ -34,7 +34,7 @@ fn secret(vpn: u32) -> Vec<u8> {
 /// VR of another VPN in a map cannot pass for one of this VPN.
 fn vr_addr(vpn: u32, i: usize, gen: u32) -> IpAddr {
     let host = (i as u32 * 10 + gen % 10) as u16;
-    if vpn % 7 == 0 {
+    if vpn.is_multiple_of(7) {
         IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, vpn as u16, 0, 0, 0, 0, host))
     } else {
         IpAddr::V4(Ipv4Addr::new(10, (vpn >> 8) as u8, vpn as u8, host as u8))

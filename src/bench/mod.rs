@@ -10,8 +10,10 @@
 //! | `varouter bench pppoe` | [`pppoe`] | PPPoE discovery: session setup rate (PADI → PADS) and engine memory per session |
 //! | `varouter bench esp` | [`esp`] | ESP tunnel mode on one worker: encrypt + route and decrypt + route beside plain routing and `Sa::seal`/`open` alone, Gbps and cycles per packet, beside `openssl speed` |
 //! | `varouter bench relay` | [`relay`] | PPP relays (PPPoE → L2TP, L2TP → PPPoE) and PPPoE termination beside plain routing, on one worker: Mpps, cycles per packet, the pipeline alone |
+//! | `varouter bench discovery` | [`discovery`] | VR discovery: convergence when a PE with 1,000 VRs joins 9 others (virtual clock and wall time), datagrams and bytes |
 //! | `varouter gen-routes` | [`gen_routes`] | (tool) a synthetic routing table with the real Internet's prefix-length mix |
 
+pub mod discovery;
 pub mod esp;
 pub mod fib;
 pub mod gen_routes;

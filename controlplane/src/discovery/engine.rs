@@ -963,7 +963,7 @@ mod tests {
         e[0].add_vr(t0, A, a("10.0.0.1")).unwrap();
         e[1].add_vr(t0, A, a("10.0.0.2")).unwrap();
         // A partition for the first 59 s: everything is lost, both sides give up.
-        let mut step = |e: &mut [Engine], until: Duration, lose: bool| loop {
+        let step = |e: &mut [Engine], until: Duration, lose: bool| loop {
             let next = e.iter().filter_map(|x| x.poll_timeout()).min();
             let Some(t) = next.filter(|t| *t <= t0 + until) else {
                 break;

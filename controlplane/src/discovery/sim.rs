@@ -10,6 +10,10 @@
 //! Engines are driven exactly as a driver would: every delivery is a `handle_input`, every
 //! expired `poll_timeout` a `handle_timeout`, and after each the engine's transmits and
 //! events are collected.
+//!
+//! The one wall-clock read is opt-in: [`SimNet::measure_engines`] accounts the real time each
+//! engine spends in its calls (for `varouter bench discovery`); it never moves the virtual
+//! clock.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -73,14 +77,16 @@ pub struct Captured {
     pub payload: Vec<u8>,
 }
 
+/// A datagram in flight: (delivery time, order of scheduling, destination engine, payload).
+type InFlight = (Instant, u64, usize, Vec<u8>);
+
 /// Routers connected by the simulated network, on a virtual clock.
 pub struct SimNet {
     engines: Vec<Engine>,
     index: HashMap<Ipv4Addr, usize>,
     start: Instant,
     now: Instant,
-    /// (delivery time, order of scheduling, destination engine, payload).
-    queue: BinaryHeap<Reverse<(Instant, u64, usize, Vec<u8>)>>,
+    queue: BinaryHeap<Reverse<InFlight>>,
     order: u64,
     /// Next timeout per engine (cached; refreshed whenever the engine was touched).
     timeouts: Vec<Option<Instant>>,
@@ -89,6 +95,8 @@ pub struct SimNet {
     stats: NetStats,
     events: Vec<(Duration, usize, Event)>,
     log: Option<Vec<Captured>>,
+    /// Wall time spent in each engine's calls, when measured.
+    engine_time: Option<Vec<Duration>>,
 }
 
 impl SimNet {
@@ -113,6 +121,7 @@ impl SimNet {
             stats: NetStats::default(),
             events: Vec::new(),
             log: None,
+            engine_time: None,
         }
     }
 
@@ -144,9 +153,28 @@ impl SimNet {
     /// Acts on engine `i` now (add or remove a VR, change a key), then collects what it sent.
     pub fn with_engine<R>(&mut self, i: usize, f: impl FnOnce(&mut Engine, Instant) -> R) -> R {
         let now = self.now;
+        let clock = self.engine_time.is_some().then(std::time::Instant::now);
         let r = f(&mut self.engines[i], now);
+        self.account(i, clock);
         self.collect(i);
         r
+    }
+
+    /// Starts (`true`, from zero) or stops accounting the wall time each engine spends in
+    /// `handle_input`, `handle_timeout` and [`SimNet::with_engine`].
+    pub fn measure_engines(&mut self, on: bool) {
+        self.engine_time = on.then(|| vec![Duration::ZERO; self.engines.len()]);
+    }
+
+    /// Wall time per engine since [`SimNet::measure_engines`] (empty when not measuring).
+    pub fn engine_time(&self) -> &[Duration] {
+        self.engine_time.as_deref().unwrap_or_default()
+    }
+
+    fn account(&mut self, i: usize, clock: Option<std::time::Instant>) {
+        if let (Some(t), Some(c)) = (self.engine_time.as_mut(), clock) {
+            t[i] += c.elapsed();
+        }
     }
 
     /// Keeps a copy of every datagram sent from now on (`false` stops and drops the log).
@@ -266,7 +294,9 @@ impl SimNet {
                 self.now = self.now.max(at);
                 self.stats.delivered += 1;
                 let now = self.now;
+                let clock = self.engine_time.is_some().then(std::time::Instant::now);
                 self.engines[j].handle_input(now, &payload);
+                self.account(j, clock);
                 self.collect(j);
             } else {
                 let Some((at, i)) = next_timer else {
@@ -277,7 +307,9 @@ impl SimNet {
                 }
                 self.now = self.now.max(at);
                 let now = self.now;
+                let clock = self.engine_time.is_some().then(std::time::Instant::now);
                 self.engines[i].handle_timeout(now);
+                self.account(i, clock);
                 self.collect(i);
             }
             steps += 1;
