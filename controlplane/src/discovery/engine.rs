@@ -6,6 +6,12 @@
 //! [`Engine::poll_timeout`], [`Engine::poll_event`] (peer VR learnt / lost) and
 //! [`Engine::counters`]. The engine keeps the configuration map of each local VR
 //! ([`Engine::config_map`]). One router hosts at most one VR per VPN.
+//!
+//! Additions and withdrawals go to every provider router and are retransmitted until ACKed
+//! or `max_attempts`; per peer VR only the newest statement (highest sender sequence) is
+//! applied, so reordering cannot undo a later change; every `Config::refresh` period the
+//! local VRs (and recent withdrawals) are re-announced, which repairs exchanges whose every
+//! transmission was lost. Deadlines live in ordered sets (O(log n) per timer).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
