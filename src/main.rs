@@ -122,6 +122,9 @@ enum BenchCmd {
     /// The mobile VPN's home AAA: AMR -> lookup -> HAR -> HAA -> AMA transactions per second
     /// and latency with its VPN database on SQLite and/or PostgreSQL.
     Aaa(varouter::bench::aaa::Args),
+    /// VR discovery: convergence time when a PE with 1,000 VRs joins 9 others, on the
+    /// simulated network's virtual clock and in wall time, with datagrams and bytes sent.
+    Discovery(varouter::bench::discovery::Args),
     /// Management API: route add/delete transactions per second against a running
     /// appliance, and their request→reply latency (the reply follows the publish).
     Api(varouter::ctl::bench::Args),
@@ -164,6 +167,9 @@ fn main() -> ExitCode {
         Cmd::Bench {
             which: BenchCmd::Esp(a),
         } => tool(varouter::bench::esp::run(a)),
+        Cmd::Bench {
+            which: BenchCmd::Discovery(a),
+        } => tool(varouter::bench::discovery::run(a)),
         Cmd::Bench {
             which: BenchCmd::Api(a),
         } => tool(varouter::ctl::bench::run(a)),

@@ -11,9 +11,11 @@
 //! | `varouter bench esp` | [`esp`] | ESP tunnel mode on one worker: encrypt + route and decrypt + route beside plain routing and `Sa::seal`/`open` alone, Gbps and cycles per packet, beside `openssl speed` |
 //! | `varouter bench relay` | [`relay`] | PPP relays (PPPoE → L2TP, L2TP → PPPoE) and PPPoE termination beside plain routing, on one worker: Mpps, cycles per packet, the pipeline alone |
 //! | `varouter bench aaa` | [`aaa`] | the mobile VPN's home AAA (the appliance's AAA thread) over TCP: AMR → lookup → HAR → HAA → AMA transactions/s and latency with the VPN database on SQLite and PostgreSQL, beside the database lookup alone |
+//! | `varouter bench discovery` | [`discovery`] | VR discovery: convergence when a PE with 1,000 VRs joins 9 others (virtual clock and wall time), datagrams and bytes |
 //! | `varouter gen-routes` | [`gen_routes`] | (tool) a synthetic routing table with the real Internet's prefix-length mix |
 
 pub mod aaa;
+pub mod discovery;
 pub mod esp;
 pub mod fib;
 pub mod gen_routes;

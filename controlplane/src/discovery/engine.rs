@@ -6,8 +6,14 @@
 //! [`Engine::poll_timeout`], [`Engine::poll_event`] (peer VR learnt / lost) and
 //! [`Engine::counters`]. The engine keeps the configuration map of each local VR
 //! ([`Engine::config_map`]). One router hosts at most one VR per VPN.
+//!
+//! Additions and withdrawals go to every provider router and are retransmitted until ACKed
+//! or `max_attempts`; per peer VR only the newest statement (highest sender sequence) is
+//! applied, so reordering cannot undo a later change; every `Config::refresh` period the
+//! local VRs (and recent withdrawals) are re-announced, which repairs exchanges whose every
+//! transmission was lost. Deadlines live in ordered sets (O(log n) per timer).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
@@ -29,6 +35,14 @@ pub struct Config {
     pub rto_max: Duration,
     /// Transmissions of one addition or withdrawal before giving up (first one included).
     pub max_attempts: u32,
+    /// Period of the re-announcement: every local VR re-sends its addition, and every VR
+    /// withdrawn during the last [`Config::withdrawal_rounds`] periods its withdrawal, to every
+    /// provider router (each with the full retransmission schedule). It repairs what the
+    /// retransmissions could not (a partition longer than 47 s, every copy lost). `None`
+    /// disables it.
+    pub refresh: Option<Duration>,
+    /// Re-announcement rounds a withdrawal is repeated in before it is forgotten.
+    pub withdrawal_rounds: u32,
 }
 
 impl Config {
@@ -41,6 +55,8 @@ impl Config {
             rto_initial: Duration::from_secs(1),
             rto_max: Duration::from_secs(16),
             max_attempts: 6,
+            refresh: Some(Duration::from_secs(300)),
+            withdrawal_rounds: 2,
         }
     }
 }
@@ -115,6 +131,20 @@ pub struct Counters {
     pub retransmits: u64,
     /// Additions or withdrawals abandoned after `max_attempts` without an ACK.
     pub gave_up: u64,
+    /// Authentic, fresh messages older (by the sender's sequence) than the state already
+    /// applied for that peer VR: answered but not applied (reordering, see the doc §6).
+    pub rx_superseded: u64,
+    /// Re-announcement rounds run (one per local or recently withdrawn VR per period).
+    pub refreshes: u64,
+}
+
+/// When a VPN's VR is next re-announced, and how (doc §6, re-announcement).
+#[derive(Debug, Clone, Copy)]
+struct Refresh {
+    next: Instant,
+    /// `None`: the VR exists (addition); `Some(n)`: withdrawn, `n` rounds left.
+    withdrawn: Option<u32>,
+    addr: IpAddr,
 }
 
 #[derive(Debug)]
@@ -141,8 +171,18 @@ pub struct Engine {
     maps: BTreeMap<u32, BTreeMap<Ipv4Addr, IpAddr>>,
     /// Outstanding additions/withdrawals per (VPN, destination router).
     pending: BTreeMap<(u32, Ipv4Addr), Pending>,
+    /// The pending entries by deadline, so that finding what is due costs O(log n) and not
+    /// a scan of every pending entry (1,000 VRs × 9 routers after a PE joins).
+    deadlines: BTreeSet<(Instant, u32, Ipv4Addr)>,
     /// Replay windows per (VPN, sender router).
     replay: HashMap<(u32, Ipv4Addr), ReplayWindow>,
+    /// Sequence of the newest addition, withdrawal or ACK applied to a map per (VPN, peer
+    /// router): an older statement about the same peer VR (reordered) is not applied.
+    applied: HashMap<(u32, Ipv4Addr), u64>,
+    /// Re-announcement schedule per VPN (local VRs and recent withdrawals).
+    refresh: BTreeMap<u32, Refresh>,
+    /// The same by time.
+    refresh_due: BTreeSet<(Instant, u32)>,
     tx: VecDeque<Transmit>,
     events: VecDeque<Event>,
     counters: Counters,
@@ -150,7 +190,12 @@ pub struct Engine {
 
 impl Engine {
     /// A new engine with no keys and no VRs.
-    pub fn new(cfg: Config) -> Engine {
+    ///
+    /// A zero `rto_initial` is raised to 1 ms (a zero interval would retransmit in a loop);
+    /// a zero `refresh` disables the re-announcement.
+    pub fn new(mut cfg: Config) -> Engine {
+        cfg.rto_initial = cfg.rto_initial.max(Duration::from_millis(1));
+        cfg.rto_max = cfg.rto_max.max(cfg.rto_initial);
         Engine {
             seq: cfg.seq_start,
             cfg,
@@ -159,7 +204,11 @@ impl Engine {
             local: BTreeMap::new(),
             maps: BTreeMap::new(),
             pending: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
             replay: HashMap::new(),
+            applied: HashMap::new(),
+            refresh: BTreeMap::new(),
+            refresh_due: BTreeSet::new(),
             tx: VecDeque::new(),
             events: VecDeque::new(),
             counters: Counters::default(),
@@ -219,6 +268,8 @@ impl Engine {
     fn start(&mut self, now: Instant, vpn_id: u32, dst: Ipv4Addr, msg_type: u8, addr: IpAddr) {
         let seq = self.send(dst, msg_type, vpn_id, addr, 0);
         let rto = self.cfg.rto_initial;
+        self.unpend(vpn_id, dst);
+        self.deadlines.insert((now + rto, vpn_id, dst));
         self.pending.insert(
             (vpn_id, dst),
             Pending {
@@ -232,6 +283,13 @@ impl Engine {
         );
     }
 
+    /// Drops the pending entry of (VPN, router), if any, with its deadline.
+    fn unpend(&mut self, vpn_id: u32, dst: Ipv4Addr) -> Option<Pending> {
+        let p = self.pending.remove(&(vpn_id, dst))?;
+        self.deadlines.remove(&(p.deadline, vpn_id, dst));
+        Some(p)
+    }
+
     /// A local VR of `vpn_id` at `addr` was added: send an addition to every provider router.
     pub fn add_vr(&mut self, now: Instant, vpn_id: u32, addr: IpAddr) -> Result<(), ConfigError> {
         if !self.keys.contains_key(&vpn_id) {
@@ -242,32 +300,103 @@ impl Engine {
         }
         self.local.insert(vpn_id, addr);
         self.maps.insert(vpn_id, BTreeMap::new());
-        let routers: Vec<Ipv4Addr> = self
-            .cfg
-            .routers
-            .iter()
-            .copied()
-            .filter(|r| *r != self.cfg.router_id)
-            .collect();
-        for dst in routers {
+        for dst in self.others() {
             // Replaces any withdrawal still outstanding for this VPN.
             self.start(now, vpn_id, dst, kind::ADDITION, addr);
         }
+        self.schedule_refresh(now, vpn_id, None, addr);
         Ok(())
     }
 
+    /// Every provider router but ourselves.
+    fn others(&self) -> Vec<Ipv4Addr> {
+        let me = self.cfg.router_id;
+        self.cfg
+            .routers
+            .iter()
+            .copied()
+            .filter(|r| *r != me)
+            .collect()
+    }
+
+    fn schedule_refresh(
+        &mut self,
+        now: Instant,
+        vpn_id: u32,
+        withdrawn: Option<u32>,
+        addr: IpAddr,
+    ) {
+        if let Some(old) = self.refresh.remove(&vpn_id) {
+            self.refresh_due.remove(&(old.next, vpn_id));
+        }
+        match self.cfg.refresh {
+            Some(period) if !period.is_zero() && withdrawn != Some(0) => {
+                let next = now + period;
+                self.refresh_due.insert((next, vpn_id));
+                self.refresh.insert(
+                    vpn_id,
+                    Refresh {
+                        next,
+                        withdrawn,
+                        addr,
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Re-announces what is due: the addition of each local VR, the withdrawal of each VR
+    /// withdrawn in the last rounds, to every router without an outstanding message of the
+    /// VPN (an outstanding one is already being retransmitted).
+    fn run_refresh(&mut self, now: Instant) {
+        while let Some(&(next, vpn_id)) = self.refresh_due.first() {
+            if next > now {
+                break;
+            }
+            let Some(&r) = self.refresh.get(&vpn_id) else {
+                self.refresh_due.pop_first();
+                continue;
+            };
+            self.counters.refreshes += 1;
+            let msg_type = if r.withdrawn.is_some() {
+                kind::WITHDRAWAL
+            } else {
+                kind::ADDITION
+            };
+            for dst in self.others() {
+                if !self.pending.contains_key(&(vpn_id, dst)) {
+                    self.start(now, vpn_id, dst, msg_type, r.addr);
+                }
+            }
+            self.schedule_refresh(now, vpn_id, r.withdrawn.map(|n| n - 1), r.addr);
+        }
+    }
+
     /// The local VR of `vpn_id` was deleted: drop its map and send a withdrawal to every
-    /// router in it (retransmitted until ACKed).
+    /// provider router (retransmitted until ACKed, repeated by the re-announcement).
+    ///
+    /// Every router, not only those of the map: a router may have learnt us from an addition
+    /// whose ACK we have not received (yet, or ever), so it is not in our map.
     pub fn remove_vr(&mut self, now: Instant, vpn_id: u32) -> Result<(), ConfigError> {
         let addr = self
             .local
             .remove(&vpn_id)
             .ok_or(ConfigError::NoVr(vpn_id))?;
-        self.pending.retain(|(v, _), _| *v != vpn_id);
-        let map = self.maps.remove(&vpn_id).unwrap_or_default();
-        for (router, _) in map {
-            self.start(now, vpn_id, router, kind::WITHDRAWAL, addr);
+        let outstanding: Vec<Ipv4Addr> = self
+            .pending
+            .range((vpn_id, Ipv4Addr::UNSPECIFIED)..=(vpn_id, Ipv4Addr::BROADCAST))
+            .map(|((_, r), _)| *r)
+            .collect();
+        for r in outstanding {
+            self.unpend(vpn_id, r);
         }
+        self.maps.remove(&vpn_id);
+        for dst in self.others() {
+            self.start(now, vpn_id, dst, kind::WITHDRAWAL, addr);
+        }
+        let rounds = self.cfg.withdrawal_rounds;
+        self.schedule_refresh(now, vpn_id, Some(rounds), addr);
         Ok(())
     }
 
@@ -323,8 +452,8 @@ impl Engine {
                 return;
             }
             self.counters.rx_ok += 1;
-            if let Some(p) = self.pending.remove(&(vpn_id, sender)) {
-                if p.msg_type == kind::ADDITION {
+            if let Some(p) = self.unpend(vpn_id, sender) {
+                if p.msg_type == kind::ADDITION && self.newest(vpn_id, sender, m.seq) {
                     self.learn(vpn_id, sender, m.vr_addr);
                 }
             }
@@ -335,12 +464,29 @@ impl Engine {
             return;
         };
         self.counters.rx_ok += 1;
-        if m.msg_type == kind::ADDITION {
-            self.learn(vpn_id, sender, m.vr_addr);
-        } else {
-            self.forget(vpn_id, sender, m.vr_addr);
+        // Answered even when superseded, so that the sender stops retransmitting it.
+        if self.newest(vpn_id, sender, m.seq) {
+            if m.msg_type == kind::ADDITION {
+                self.learn(vpn_id, sender, m.vr_addr);
+            } else {
+                self.forget(vpn_id, sender, m.vr_addr);
+            }
         }
         self.send(sender, kind::ACK, vpn_id, local, m.seq);
+    }
+
+    /// Whether `seq` is the newest statement of `sender` about its VR of `vpn_id` (and then
+    /// records it). A sender's sequence grows with every message, so the message with the
+    /// highest sequence describes its current state; an older one that arrives late (the
+    /// network reordered an addition after the withdrawal that followed it) is not applied.
+    fn newest(&mut self, vpn_id: u32, sender: Ipv4Addr, seq: u64) -> bool {
+        let last = self.applied.entry((vpn_id, sender)).or_insert(0);
+        if seq <= *last {
+            self.counters.rx_superseded += 1;
+            return false;
+        }
+        *last = seq;
+        true
     }
 
     fn learn(&mut self, vpn_id: u32, router: Ipv4Addr, addr: IpAddr) {
@@ -380,17 +526,20 @@ impl Engine {
         }
     }
 
-    /// Retransmits what is due (new sequence, doubled interval) and gives up after
-    /// `max_attempts` transmissions.
+    /// Retransmits what is due (new sequence, doubled interval), gives up after
+    /// `max_attempts` transmissions, and runs the re-announcements that are due.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<(u32, Ipv4Addr)> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.deadline <= now)
-            .map(|(k, _)| *k)
-            .collect();
-        for (vpn_id, dst) in due {
-            let Some(p) = self.pending.get(&(vpn_id, dst)) else {
+        self.run_refresh(now);
+        while let Some(&(deadline, vpn_id, dst)) = self.deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            let Some(p) = self
+                .pending
+                .get(&(vpn_id, dst))
+                .filter(|p| p.deadline == deadline)
+            else {
                 continue;
             };
             if p.attempts >= self.cfg.max_attempts {
@@ -407,13 +556,19 @@ impl Engine {
                 p.attempts += 1;
                 p.rto = (p.rto * 2).min(max);
                 p.deadline = now + p.rto;
+                self.deadlines.insert((p.deadline, vpn_id, dst));
             }
         }
     }
 
     /// When [`Engine::handle_timeout`] should next run.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.pending.values().map(|p| p.deadline).min()
+        let retransmit = self.deadlines.first().map(|d| d.0);
+        let refresh = self.refresh_due.first().map(|d| d.0);
+        match (retransmit, refresh) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Next datagram to send.
@@ -458,11 +613,35 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// Engines without re-announcement (the tests that need it turn it on).
     fn engines(n: u8) -> Vec<Engine> {
         let all: Vec<Ipv4Addr> = (1..=n).map(r).collect();
         (1..=n)
-            .map(|i| Engine::new(Config::new(r(i), all.clone(), 1000 * u64::from(i))))
+            .map(|i| {
+                let mut c = Config::new(r(i), all.clone(), 1000 * u64::from(i));
+                c.refresh = None;
+                Engine::new(c)
+            })
             .collect()
+    }
+
+    fn keyed(n: u8) -> Vec<Engine> {
+        let mut e = engines(n);
+        for x in e.iter_mut() {
+            x.set_key(A, KA).unwrap();
+        }
+        e
+    }
+
+    /// Hands `t` (sent by `from`) to its destination engine.
+    fn deliver(e: &mut [Engine], now: Instant, t: &Transmit) {
+        if let Some(j) = idx(e, t.dst) {
+            e[j].handle_input(now, &t.payload);
+        }
+    }
+
+    fn drain(e: &mut Engine) -> Vec<Transmit> {
+        std::iter::from_fn(|| e.poll_transmit()).collect()
     }
 
     fn idx(e: &[Engine], id: Ipv4Addr) -> Option<usize> {
@@ -711,5 +890,111 @@ mod tests {
             Err(ConfigError::DuplicateVr(A))
         );
         assert_eq!(e[0].remove_vr(t0, B), Err(ConfigError::NoVr(B)));
+    }
+    /// Regression: a VR removed before the ACK of its addition arrived was never withdrawn
+    /// from the router that had learnt it (withdrawals went only to the map's routers).
+    #[test]
+    fn removal_before_the_ack_still_withdraws() {
+        let t0 = Instant::now();
+        let mut e = keyed(2);
+        e[1].add_vr(t0, A, a("10.0.0.2")).unwrap();
+        run(&mut e, t0, |_, _| false);
+        e[0].add_vr(t0, A, a("10.0.0.1")).unwrap();
+        // Router 2 learns router 1 from the addition; its ACK is lost.
+        run(&mut e, t0, |f, _| f == r(2));
+        assert_eq!(map(&e[1], A), vec![(r(1), a("10.0.0.1"))]);
+        assert!(map(&e[0], A).is_empty());
+        e[0].remove_vr(t0, A).unwrap();
+        run(&mut e, t0, |_, _| false);
+        assert!(map(&e[1], A).is_empty(), "router 2 kept a withdrawn VR");
+        assert!(e[0].poll_timeout().is_none());
+    }
+
+    /// Regression: a withdrawal delayed behind the re-addition that followed it removed a VR
+    /// that exists (the older statement was applied last).
+    #[test]
+    fn reordered_withdrawal_does_not_remove_a_readded_vr() {
+        let t0 = Instant::now();
+        let mut e = keyed(2);
+        e[1].add_vr(t0, A, a("10.0.0.2")).unwrap();
+        drain(&mut e[1]);
+        e[0].add_vr(t0, A, a("10.0.0.1")).unwrap();
+        let add1 = drain(&mut e[0]);
+        e[0].remove_vr(t0, A).unwrap();
+        let withdraw = drain(&mut e[0]);
+        e[0].add_vr(t0, A, a("10.0.0.1")).unwrap();
+        let add2 = drain(&mut e[0]);
+        for t in add1.iter().chain(&add2).chain(&withdraw) {
+            deliver(&mut e, t0, t);
+        }
+        assert_eq!(map(&e[1], A), vec![(r(1), a("10.0.0.1"))]);
+        assert_eq!(e[1].counters().rx_superseded, 1);
+        // The late withdrawal is still answered, so router 1 would stop retransmitting it.
+        assert_eq!(e[1].counters().tx_ack, 3);
+    }
+
+    /// Regression: an ACK delayed behind the responder's withdrawal made the adder learn a
+    /// VR that no longer exists.
+    #[test]
+    fn late_ack_after_the_withdrawal_is_not_learnt() {
+        let t0 = Instant::now();
+        let mut e = keyed(2);
+        e[1].add_vr(t0, A, a("10.0.0.2")).unwrap();
+        drain(&mut e[1]);
+        e[0].add_vr(t0, A, a("10.0.0.1")).unwrap();
+        for t in drain(&mut e[0]) {
+            deliver(&mut e, t0, &t);
+        }
+        let ack = drain(&mut e[1]);
+        e[1].remove_vr(t0, A).unwrap();
+        for t in drain(&mut e[1]).iter().chain(&ack) {
+            deliver(&mut e, t0, t);
+        }
+        assert!(
+            map(&e[0], A).is_empty(),
+            "learnt a withdrawn VR from a late ACK"
+        );
+        assert_eq!(e[0].counters().rx_superseded, 1);
+    }
+
+    /// Every copy lost for longer than the retransmissions last: the re-announcement finds
+    /// the peer afterwards, and repeats a withdrawal whose copies were all lost.
+    #[test]
+    fn reannouncement_repairs_what_retransmission_gave_up() {
+        let t0 = Instant::now();
+        let mut e = keyed(2);
+        for x in e.iter_mut() {
+            x.cfg.refresh = Some(Duration::from_secs(60));
+        }
+        e[0].add_vr(t0, A, a("10.0.0.1")).unwrap();
+        e[1].add_vr(t0, A, a("10.0.0.2")).unwrap();
+        // A partition for the first 59 s: everything is lost, both sides give up.
+        let step = |e: &mut [Engine], until: Duration, lose: bool| loop {
+            let next = e.iter().filter_map(|x| x.poll_timeout()).min();
+            let Some(t) = next.filter(|t| *t <= t0 + until) else {
+                break;
+            };
+            for x in e.iter_mut() {
+                x.handle_timeout(t);
+            }
+            run(e, t, |_, _| lose);
+        };
+        run(&mut e, t0, |_, _| true);
+        step(&mut e, Duration::from_secs(59), true);
+        assert_eq!(e[0].counters().gave_up, 1);
+        assert!(map(&e[0], A).is_empty() && map(&e[1], A).is_empty());
+        step(&mut e, Duration::from_secs(61), false);
+        assert_eq!(map(&e[0], A), vec![(r(2), a("10.0.0.2"))]);
+        assert_eq!(map(&e[1], A), vec![(r(1), a("10.0.0.1"))]);
+        // The withdrawal's first six copies are lost; the next round's get through.
+        e[0].remove_vr(t0 + Duration::from_secs(61), A).unwrap();
+        step(&mut e, Duration::from_secs(119), true);
+        assert_eq!(map(&e[1], A), vec![(r(1), a("10.0.0.1"))]);
+        step(&mut e, Duration::from_secs(125), false);
+        assert!(map(&e[1], A).is_empty());
+        // After its rounds the withdrawal is forgotten: only router 2's own refresh remains.
+        step(&mut e, Duration::from_secs(400), false);
+        assert!(e[0].poll_timeout().is_none());
+        assert_eq!(e[0].counters().refreshes, 3);
     }
 }

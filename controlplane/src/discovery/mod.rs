@@ -4,11 +4,16 @@
 //!
 //! [`wire`] is the message codec (authenticated encryption with a per-VPN key, replay window),
 //! [`engine`] the sans-IO engine of one router that keeps the configuration map of each local
-//! VR. **Not wired in yet**: no driver, service or profile uses this module; connecting it to
-//! the control core (UDP socket, VR lifecycle, `varouter` display of the maps) and to the L2TP
-//! control channels is later work of issue 15.
+//! VR. [`sim`] is a deterministic simulated network (virtual clock, seeded loss, duplication
+//! and reordering) that the simulations and `varouter bench discovery` drive engines with.
+//! [`driver`] runs an engine on a nonblocking UDP socket (the `discovery_router` example runs
+//! one router from a JSON file). **Not wired into the appliance yet**: no service or profile
+//! uses this module; connecting it to the control core (VR lifecycle, `varouter` display of
+//! the maps) and to the L2TP control channels is later work of issue 15.
 
+pub mod driver;
 pub mod engine;
+pub mod sim;
 pub mod wire;
 
 pub use engine::{Config, ConfigError, Counters, Engine, Event, Transmit};
