@@ -578,7 +578,10 @@ fn logins_and_sessions(s: &mut dyn VpnStore) {
     );
     let mut bad = tunnel("aaah;2;8", "alice@isp.example", 1, 600);
     bad.up_spi = 1;
-    assert_eq!(s.apply_session_changes(&[C::Record(bad)]).unwrap().invalid, 1);
+    assert_eq!(
+        s.apply_session_changes(&[C::Record(bad)]).unwrap().invalid,
+        1
+    );
     assert_eq!(s.sessions_of_nai(&alice).unwrap().len(), 1);
     // Order across batches: ending in the next batch removes what the previous one wrote.
     let n = s
