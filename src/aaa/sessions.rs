@@ -210,3 +210,115 @@ fn write_loop(
         batch.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+    use vpndb::store::Backend;
+    use vpndb::{GwType, Nai, VpnSession};
+
+    fn row(id: &str, now: i64) -> VpnSession {
+        VpnSession {
+            session_id: id.into(),
+            nai: Nai::parse("alice@isp.example").unwrap(),
+            profile_number: 1,
+            fa: Ipv4Addr::new(192, 0, 2, 10),
+            ha: Ipv4Addr::new(192, 0, 2, 1),
+            src_gw: Ipv4Addr::new(192, 0, 2, 10),
+            dst_gw: Ipv4Addr::new(203, 0, 113, 9),
+            gw_type: GwType::Dynamic,
+            up_spi: 12288,
+            down_spi: 12289,
+            created_at: now,
+            expires_at: now + 600,
+        }
+    }
+
+    /// The database is locked by another connection (the writer waits in SQLite's busy
+    /// timeout): the AAA side never waits, a full queue drops and counts, and what was queued
+    /// is written in order once the lock is gone and on finish.
+    #[test]
+    fn a_full_queue_drops_and_counts_and_the_queued_changes_land_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vpn.sqlite");
+        let url = format!("sqlite:{}", path.display());
+        let mut setup = vpndb::open(&url).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        for i in 0..8 {
+            setup.record_session(&row(&format!("s{i}"), now)).unwrap();
+        }
+        let w = SessionWriter::start(vpndb::open(&url).unwrap(), 2, 1).unwrap();
+        let mut locker = vpndb::sqlite::SqliteStore::open(&path).unwrap();
+        locker.backend_mut().begin().unwrap();
+        let t0 = Instant::now();
+        for i in 0..8 {
+            w.submit(SessionEvent::Down {
+                session_id: format!("s{i}"),
+            });
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(1),
+            "submit waited for the database"
+        );
+        // At most one change in the writer's hands and two in the queue.
+        let s = w.stats();
+        assert!(s.dropped >= 5, "{s:?}");
+        assert_eq!((s.ended, s.failed), (0, 0), "{s:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        locker.backend_mut().rollback();
+        let s = w.finish();
+        assert_eq!(s.failed, 0, "{s:?}");
+        assert_eq!(s.ended + s.dropped, 8, "{s:?}");
+        assert!(s.ended >= 2 && s.batches == s.ended, "{s:?}");
+        // The first `ended` sessions (the queue's order) are gone, the dropped ones remain.
+        let mut left: Vec<String> = setup
+            .sessions_of_nai(&Nai::parse("alice@isp.example").unwrap())
+            .unwrap()
+            .into_iter()
+            .map(|r| r.session_id)
+            .collect();
+        let want: Vec<String> = (s.ended..8).map(|i| format!("s{i}")).collect();
+        left.sort();
+        assert_eq!(left, want);
+    }
+
+    /// A batch the database refuses is counted per change, and the writer goes on.
+    #[test]
+    fn a_failed_batch_is_counted_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vpn.sqlite");
+        let url = format!("sqlite:{}", path.display());
+        let setup = vpndb::open(&url).unwrap();
+        let w = SessionWriter::start(vpndb::open(&url).unwrap(), 16, 16).unwrap();
+        // The table gone under the writer: its next batch fails.
+        drop(setup);
+        let mut raw = vpndb::sqlite::SqliteStore::open(&path).unwrap();
+        let rename = |raw: &mut vpndb::sqlite::SqliteStore, from: &str, to: &str| {
+            raw.backend_mut()
+                .exec(&format!("ALTER TABLE {from} RENAME TO {to}"), &[])
+                .unwrap();
+        };
+        rename(&mut raw, "vpn_session", "vpn_session_away");
+        w.submit(SessionEvent::Down {
+            session_id: "x".into(),
+        });
+        let t0 = Instant::now();
+        while w.stats().failed == 0 {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(5),
+                "no failure counted"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        rename(&mut raw, "vpn_session_away", "vpn_session");
+        w.submit(SessionEvent::Down {
+            session_id: "y".into(),
+        });
+        let s = w.finish();
+        assert_eq!((s.failed, s.dropped, s.batches), (1, 0, 1), "{s:?}");
+    }
+}
