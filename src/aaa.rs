@@ -17,14 +17,18 @@
 //! published every [`STATS_EVERY`] for the appliance's stats line, its summary and the
 //! management API's `/metrics`.
 //!
-//! With `record_sessions` (the default for a home AAA) the thread also writes each session
-//! it answers 2001 into the database's `vpn_session` table (one row per VPN data instance:
-//! the tunnel that reaches the destination's gateway, Fig. 13) and deletes the rows when the
+//! With `record_sessions` (the default for a home AAA) each session it answers 2001 is
+//! written into the database's `vpn_session` table (one row per VPN data instance: the
+//! tunnel that reaches the destination's gateway, Fig. 13) and its rows are deleted when the
 //! session ends (expired, replaced by the user's next session, refused on re-registration):
-//! the current tunnels the web page of Fig. 30 shows a user. A failed write is counted
-//! (`session_record_errors`) and logged; the registration is answered all the same. Rows of
-//! sessions alive when the AAA stops stay until their `expires_at` (the tunnels at the
-//! agents live that long too).
+//! the current tunnels the web page of Fig. 30 shows a user. These writes are OFF the
+//! registration path: the AAA thread queues them (bounded, never waiting) for the session
+//! writer ([`sessions`]), a thread with its own database connection that writes them in
+//! batches, one transaction each. A full queue drops and counts (`session_records_dropped`),
+//! a failed write is counted (`session_record_errors`) and logged; the registration is
+//! answered all the same. On stop the writer writes what is queued. Rows of sessions alive
+//! when the AAA stops stay until their `expires_at` (the tunnels at the agents live that
+//! long too).
 //!
 //! `varouter bench aaa` ([`crate::bench::aaa`]) measures this same thread.
 
@@ -43,6 +47,9 @@ use controlplane::diameter::peer::Config as PeerConfig;
 use rand::rngs::StdRng;
 use vpndb::model::{KeyBytes, VpnSession};
 use vpndb::VpnStore;
+
+pub mod sessions;
+use sessions::{SessionWriter, SESSION_BATCH, SESSION_QUEUE};
 
 /// Polls without work before the thread starts sleeping.
 pub const SPIN_POLLS: u32 = 64;
@@ -157,12 +164,18 @@ pub struct AaaStats {
     pub pending: u64,
     /// Peers with an open Diameter connection.
     pub peers_up: u64,
-    /// Session rows written to `vpn_session`, sessions ended there, writes that failed.
+    /// Session rows written to `vpn_session` by the session writer, sessions ended there,
+    /// changes the database refused, changes dropped because the writer's queue was full,
+    /// and the writer's transactions (batches).
     pub sessions_recorded: u64,
     /// See `sessions_recorded`.
     pub sessions_ended: u64,
     /// See `sessions_recorded`.
     pub session_record_errors: u64,
+    /// See `sessions_recorded`.
+    pub session_records_dropped: u64,
+    /// See `sessions_recorded`.
+    pub session_batches: u64,
     /// The engine's own counters, by name.
     pub engine: Vec<(&'static str, u64)>,
 }
@@ -217,8 +230,8 @@ fn peer_config(cfg: &AaaConfig) -> PeerConfig {
     c
 }
 
-/// The VPN database as the AAA thread uses it: lookups and session records share one
-/// connection (both run on that thread, so the lock is never contended).
+/// The VPN database connection of the AAA thread's lookups (only that thread uses it, so the
+/// lock is never contended; the session writer has a connection of its own).
 pub type SharedStore = Arc<Mutex<Box<dyn VpnStore>>>;
 
 /// The lookup of an AAAH on `store`.
@@ -267,57 +280,6 @@ pub fn session_rows(s: &Session, created_at: i64, expires_at: i64) -> Vec<VpnSes
     rows
 }
 
-/// Writes an AAAH's session events into the database.
-struct Recorder {
-    store: SharedStore,
-    recorded: u64,
-    ended: u64,
-    errors: u64,
-}
-
-impl Recorder {
-    fn handle(&mut self, ev: SessionEvent) {
-        let Ok(mut g) = self.store.lock() else {
-            self.errors += 1;
-            return;
-        };
-        let res = match ev {
-            SessionEvent::Up(s) => {
-                let unix = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64);
-                let left = s
-                    .expires
-                    .saturating_duration_since(Instant::now())
-                    .as_secs() as i64;
-                let mut r = Ok(());
-                for row in session_rows(&s, unix, unix + left) {
-                    r = g.record_session(&row);
-                    if r.is_err() {
-                        break;
-                    }
-                    self.recorded += 1;
-                }
-                r
-            }
-            SessionEvent::Down { session_id } => g.end_session(&session_id).map(|n| {
-                if n > 0 {
-                    self.ended += 1;
-                }
-            }),
-        };
-        if let Err(e) = res {
-            self.errors += 1;
-            if self.errors % 1000 == 1 {
-                tracing::warn!(
-                    failures = self.errors,
-                    "AAA: writing a session into the VPN database failed: {e}"
-                );
-            }
-        }
-    }
-}
-
 /// What the AAA thread takes from an engine besides its outputs: the AAAH's session events.
 pub trait SessionSource {
     /// The next session event, if any.
@@ -348,8 +310,17 @@ pub fn start(cfg: &AaaConfig) -> Result<AaaHandle, String> {
             let store: SharedStore = Arc::new(Mutex::new(
                 vpndb::open(url).map_err(|e| format!("aaa.database {url}: {e}"))?,
             ));
-            let lookup = database_lookup(store.clone(), cfg.mn_aaa_keys.clone());
-            start_home(cfg, lookup, cfg.record_sessions.then_some(store))
+            let lookup = database_lookup(store, cfg.mn_aaa_keys.clone());
+            // The session writer's own connection: its commits never wait for a lookup and
+            // a lookup never waits for a commit.
+            let writer = if cfg.record_sessions {
+                Some(vpndb::open(url).map_err(|e| {
+                    format!("aaa.database {url} (session writer's connection): {e}")
+                })?)
+            } else {
+                None
+            };
+            start_home(cfg, lookup, writer)
         }
         AaaRole::Foreign => {
             let mut fc = ForeignConfig::new(&cfg.origin_host, &cfg.origin_realm);
@@ -390,11 +361,11 @@ pub fn start(cfg: &AaaConfig) -> Result<AaaHandle, String> {
 }
 
 /// Starts an AAAH with the given lookup (the database's, or another source), recording its
-/// sessions into `sessions` when given.
+/// sessions into `sessions` (a connection of the session writer's own) when given.
 pub fn start_home(
     cfg: &AaaConfig,
     lookup: Lookup,
-    sessions: Option<SharedStore>,
+    sessions: Option<Box<dyn VpnStore>>,
 ) -> Result<AaaHandle, String> {
     let mut hc = HomeConfig::new(&cfg.origin_host, &cfg.origin_realm);
     hc.default_ha_host = cfg.ha_host.clone();
@@ -404,16 +375,14 @@ pub fn start_home(
     hc.max_transactions = cfg.max_transactions;
     hc.max_sessions = cfg.max_sessions;
     hc.session_events = sessions.is_some();
-    let recorder = sessions.map(|store| Recorder {
-        store,
-        recorded: 0,
-        ended: 0,
-        errors: 0,
-    });
     let engine: Home<StdRng> = Home::new(hc, rand::make_rng());
     let node = Node::new(engine, peer_config(cfg), Some(cfg.listen), lookup)
         .map_err(|e| format!("aaa.listen {}: {e}", cfg.listen))?;
-    spawn(cfg, node, recorder, |e: &Home<StdRng>| {
+    let writer = match sessions {
+        Some(store) => Some(SessionWriter::start(store, SESSION_QUEUE, SESSION_BATCH)?),
+        None => None,
+    };
+    spawn(cfg, node, writer, |e: &Home<StdRng>| {
         let c = e.counters();
         (
             e.sessions() as u64,
@@ -451,7 +420,7 @@ type EngineStats<E> = fn(&E) -> (u64, u64, Vec<(&'static str, u64)>);
 fn spawn<E: Engine + SessionSource + Send + 'static>(
     cfg: &AaaConfig,
     mut node: Node<E>,
-    recorder: Option<Recorder>,
+    writer: Option<SessionWriter>,
     engine_stats: EngineStats<E>,
 ) -> Result<AaaHandle, String> {
     let local_addr = node.local_addr().unwrap_or(cfg.listen);
@@ -468,7 +437,7 @@ fn spawn<E: Engine + SessionSource + Send + 'static>(
     let (stop2, stats2) = (stop.clone(), stats.clone());
     let thread = std::thread::Builder::new()
         .name(format!("aaa-{role}"))
-        .spawn(move || run(node, recorder, role, &stop2, &stats2, engine_stats))
+        .spawn(move || run(node, writer, role, &stop2, &stats2, engine_stats))
         .map_err(|e| format!("cannot start the AAA thread: {e}"))?;
     Ok(AaaHandle {
         stop,
@@ -480,7 +449,7 @@ fn spawn<E: Engine + SessionSource + Send + 'static>(
 
 fn run<E: Engine + SessionSource>(
     mut node: Node<E>,
-    mut recorder: Option<Recorder>,
+    mut writer: Option<SessionWriter>,
     role: &'static str,
     stop: &AtomicBool,
     stats: &Mutex<AaaStats>,
@@ -496,8 +465,8 @@ fn run<E: Engine + SessionSource>(
         let mut worked = node.counters().activity() != before;
         while let Some(ev) = node.engine_mut().next_session_event() {
             worked = true;
-            if let Some(r) = &mut recorder {
-                r.handle(ev);
+            if let Some(w) = &writer {
+                w.submit(ev);
             }
         }
         if worked {
@@ -508,10 +477,18 @@ fn run<E: Engine + SessionSource>(
         if done || now.duration_since(published) >= STATS_EVERY {
             published = now;
             let mut s = snapshot(&mut node, role, engine_stats);
-            if let Some(r) = &recorder {
-                s.sessions_recorded = r.recorded;
-                s.sessions_ended = r.ended;
-                s.session_record_errors = r.errors;
+            // On stop, the writer first writes what is queued: the last counters are final.
+            let w = if done {
+                writer.take().map(SessionWriter::finish)
+            } else {
+                writer.as_ref().map(SessionWriter::stats)
+            };
+            if let Some(w) = w {
+                s.sessions_recorded = w.recorded;
+                s.sessions_ended = w.ended;
+                s.session_record_errors = w.failed;
+                s.session_records_dropped = w.dropped;
+                s.session_batches = w.batches;
             }
             if let Ok(mut g) = stats.lock() {
                 *g = s;
@@ -558,6 +535,8 @@ fn snapshot<E: Engine>(
         sessions_recorded: 0,
         sessions_ended: 0,
         session_record_errors: 0,
+        session_records_dropped: 0,
+        session_batches: 0,
         engine,
     }
 }
@@ -570,7 +549,7 @@ pub fn stats_line(s: &AaaStats) -> String {
         .map(|(c, n)| format!("{c}:{n}"))
         .collect();
     format!(
-        "aaa {} requests {} answers {} [{}] sessions {} pending {} peers up {} lookups {} lookup errors {} sessions recorded {} ended {} record errors {}",
+        "aaa {} requests {} answers {} [{}] sessions {} pending {} peers up {} lookups {} lookup errors {} sessions recorded {} ended {} record errors {} dropped {} batches {}",
         s.role,
         s.requests,
         s.answers,
@@ -582,6 +561,8 @@ pub fn stats_line(s: &AaaStats) -> String {
         s.lookup_errors,
         s.sessions_recorded,
         s.sessions_ended,
-        s.session_record_errors
+        s.session_record_errors,
+        s.session_records_dropped,
+        s.session_batches
     )
 }

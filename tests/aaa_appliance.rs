@@ -272,6 +272,44 @@ fn the_appliance_answers_amrs_through_its_aaa_thread() {
         );
     }
 
+    // The session writer (its own thread and connection) writes the rows while the AAA runs,
+    // off the registration path: they appear shortly after the answers, and its counters
+    // reach /metrics.
+    let db_url = format!("sqlite:{}", dir.path().join("vpndb.sqlite").display());
+    let mut reader = vpndb::open(&db_url).unwrap();
+    let user1 = vpndb::Nai::parse(&nai(1)).unwrap();
+    let t0 = Instant::now();
+    loop {
+        let rows = reader.sessions_of_nai(&user1).unwrap();
+        if rows.len() == 1 && rows[0].session_id == "fa;4" {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the session writer did not write fa;4 (nor end fa;1) while running: {rows:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(reader);
+    let t0 = Instant::now();
+    loop {
+        let m = scrape();
+        let want = [
+            r#"varouter_aaa_sessions_recorded_total{role="home"} 2"#,
+            r#"varouter_aaa_sessions_ended_total{role="home"} 1"#,
+            r#"varouter_aaa_session_record_errors_total{role="home"} 0"#,
+            r#"varouter_aaa_session_records_dropped_total{role="home"} 0"#,
+        ];
+        if want.iter().all(|w| m.lines().any(|l| l == *w)) {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "session writer counters not in /metrics ({want:?}):\n{m}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
     stop.store(true, Ordering::Relaxed);
     let summary = app.join().unwrap().expect("the appliance ran");
     let a = summary
@@ -289,24 +327,20 @@ fn the_appliance_answers_amrs_through_its_aaa_thread() {
         (
             a.sessions_recorded,
             a.sessions_ended,
-            a.session_record_errors
+            a.session_record_errors,
+            a.session_records_dropped
         ),
-        (2, 1, 0)
+        (2, 1, 0, 0)
     );
+    assert!(a.session_batches >= 1 && a.session_batches <= 3, "{a:?}");
     let engine: HashMap<_, _> = a.engine.iter().copied().collect();
     assert_eq!(engine["auth_failed"], 1);
     assert_eq!(engine["unknown_user"], 1);
     assert!(varouter::appliance::format_summary(&summary).contains("aaa home requests 4"));
     // The current tunnels of user 1 for the web page: the second session only; user 1's
     // profile is on a static gateway, so its row is the HA -> enterprise gateway tunnel.
-    let mut store = vpndb::open(&format!(
-        "sqlite:{}",
-        dir.path().join("vpndb.sqlite").display()
-    ))
-    .unwrap();
-    let rows = store
-        .sessions_of_nai(&vpndb::Nai::parse(&nai(1)).unwrap())
-        .unwrap();
+    let mut store = vpndb::open(&db_url).unwrap();
+    let rows = store.sessions_of_nai(&user1).unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");
     let r = &rows[0];
     assert_eq!((r.session_id.as_str(), r.profile_number), ("fa;4", 1));

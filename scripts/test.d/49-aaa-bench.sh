@@ -5,7 +5,8 @@
 # are not judged here; the suite fails if either database saw no successful AMR -> AMA
 # transaction, if any answer was not 2001, or if the AAAH did not read the database for
 # each AMR (lookups per AMR must be 1 with --path lookup), or if it did not record the sessions
-# in the database's vpn_session table without error.
+# in the database's vpn_session table (through the session writer: batches, none dropped)
+# without error.
 # Installs postgresql when missing (scripts/bench-aaa does); fails (never skips) without it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,7 +35,8 @@ for b, r in rs.items():
     e = r["aaah"]["engine"]
     assert e["lookups"] == e["rx_amr"] and e["tx_har"] == e["rx_amr"], f"{b}: path not taken: {e}"
     assert r["aaah"]["lookup_errors"] == 0, f"{b}: lookup errors"
-    assert r["aaah"]["sessions_recorded"] > 0 and r["aaah"]["session_record_errors"] == 0, \
+    assert r["aaah"]["sessions_recorded"] > 0 and r["aaah"]["session_record_errors"] == 0 \
+        and r["aaah"]["session_records_dropped"] == 0 and r["aaah"]["session_batches"] > 0, \
         f"{b}: sessions not recorded in vpn_session: {r['aaah']}"
     print(f"49-aaa-bench: {b}: {r['success']} transactions, {r['transactions_per_second']:.0f}/s (debug build), "
           f"p99 {r['latency_us']['p99']} us")

@@ -314,6 +314,8 @@ pub fn run(a: Args) -> Result<(), String> {
                         "sessions_recorded": r.aaah.sessions_recorded,
                         "sessions_ended": r.aaah.sessions_ended,
                         "session_record_errors": r.aaah.session_record_errors,
+                        "session_records_dropped": r.aaah.session_records_dropped,
+                        "session_batches": r.aaah.session_batches,
                         "engine": r.aaah.engine.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
                     },
                 })

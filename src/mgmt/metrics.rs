@@ -18,6 +18,7 @@
 //! | `publish_total`, `publish_seconds_total` | counter | | appliance |
 //! | `publish_last_seconds`, `publish_max_delay_seconds` | gauge | | appliance |
 //! | `aaa_requests_total`, `aaa_lookups_total`, `aaa_lookup_errors_total` | counter | `role` | appliance, with an `aaa:` section |
+//! | `aaa_sessions_recorded_total`, `aaa_sessions_ended_total`, `aaa_session_record_errors_total`, `aaa_session_records_dropped_total` | counter | `role` | appliance, with an `aaa:` section (zero unless a home AAA records sessions) |
 //! | `aaa_answers_total` | counter | `role`, `result_code` | appliance, with an `aaa:` section |
 //! | `aaa_sessions`, `aaa_pending`, `aaa_peers_up` | gauge | `role` | appliance, with an `aaa:` section |
 //!
@@ -345,7 +346,7 @@ impl Collector for SnapshotCollector {
         if let Some(a) = &s.aaa {
             let role = [("role", a.role.as_str())];
             type AaaField = fn(&AaaSnapshot) -> u64;
-            let aaa_counters: [(&str, &str, AaaField); 3] = [
+            let aaa_counters: [(&str, &str, AaaField); 7] = [
                 ("aaa_requests", "Diameter requests the AAA received.", |a| {
                     a.requests
                 }),
@@ -356,6 +357,26 @@ impl Collector for SnapshotCollector {
                     "aaa_lookup_errors",
                     "VPN database lookups that failed (answered 5012).",
                     |a| a.lookup_errors,
+                ),
+                (
+                    "aaa_sessions_recorded",
+                    "Session rows the home AAA's session writer wrote into vpn_session.",
+                    |a| a.sessions_recorded,
+                ),
+                (
+                    "aaa_sessions_ended",
+                    "Sessions the home AAA's session writer ended in vpn_session.",
+                    |a| a.sessions_ended,
+                ),
+                (
+                    "aaa_session_record_errors",
+                    "Session changes the VPN database refused (batch failed or row invalid).",
+                    |a| a.session_record_errors,
+                ),
+                (
+                    "aaa_session_records_dropped",
+                    "Session changes dropped because the session writer's queue was full.",
+                    |a| a.session_records_dropped,
                 ),
             ];
             for (name, help, f) in aaa_counters {
@@ -503,6 +524,10 @@ mod tests {
                 peers_up: 3,
                 lookups: 39,
                 lookup_errors: 0,
+                sessions_recorded: 36,
+                sessions_ended: 5,
+                session_record_errors: 0,
+                session_records_dropped: 2,
             }),
         }
     }
@@ -566,6 +591,10 @@ mod tests {
             r#"varouter_aaa_sessions{role="home"} 30"#,
             r#"varouter_aaa_peers_up{role="home"} 3"#,
             r#"varouter_aaa_lookup_errors_total{role="home"} 0"#,
+            r#"varouter_aaa_sessions_recorded_total{role="home"} 36"#,
+            r#"varouter_aaa_sessions_ended_total{role="home"} 5"#,
+            r#"varouter_aaa_session_record_errors_total{role="home"} 0"#,
+            r#"varouter_aaa_session_records_dropped_total{role="home"} 2"#,
         ] {
             assert!(out.lines().any(|l| l == line), "missing {line}:\n{out}");
         }

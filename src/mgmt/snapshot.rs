@@ -53,6 +53,14 @@ pub struct AaaSnapshot {
     pub lookups: u64,
     /// VPN database lookups that failed.
     pub lookup_errors: u64,
+    /// AAAH: `vpn_session` rows written by the session writer.
+    pub sessions_recorded: u64,
+    /// AAAH: sessions ended (their rows removed) by the session writer.
+    pub sessions_ended: u64,
+    /// AAAH: session changes the VPN database refused.
+    pub session_record_errors: u64,
+    /// AAAH: session changes dropped because the session writer's queue was full.
+    pub session_records_dropped: u64,
 }
 
 impl From<&crate::aaa::AaaStats> for AaaSnapshot {
@@ -71,6 +79,10 @@ impl From<&crate::aaa::AaaStats> for AaaSnapshot {
             peers_up: a.peers_up,
             lookups: a.lookups,
             lookup_errors: a.lookup_errors,
+            sessions_recorded: a.sessions_recorded,
+            sessions_ended: a.sessions_ended,
+            session_record_errors: a.session_record_errors,
+            session_records_dropped: a.session_records_dropped,
         }
     }
 }

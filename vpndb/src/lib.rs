@@ -26,7 +26,7 @@ pub use model::{
     VpnSession, VpnShare,
 };
 
-pub use store::{ImportCounts, StoreError, VpnStore};
+pub use store::{ImportCounts, SessionChange, SessionChangeCounts, StoreError, VpnStore};
 
 /// Opens the store a `--db` URL names: `sqlite:PATH` (the file is created on first use) or
 /// `postgres://...` / `postgresql://...` (libpq URL). Migrations are applied.

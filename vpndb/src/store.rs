@@ -83,6 +83,30 @@ pub struct ImportCounts {
     pub profiles: usize,
 }
 
+/// One change of the current tunnels (`vpn_session`), as the AAAH's session writer queues
+/// them for [`VpnStore::apply_session_changes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionChange {
+    /// Create or replace the row of (`session_id`, `profile_number`), as
+    /// [`VpnStore::record_session`].
+    Record(VpnSession),
+    /// Remove all rows of a session, as [`VpnStore::end_session`].
+    End(String),
+}
+
+/// What [`VpnStore::apply_session_changes`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionChangeCounts {
+    /// Rows created or replaced.
+    pub recorded: u64,
+    /// `End`s that removed at least one row.
+    pub ended: u64,
+    /// Rows those `End`s removed.
+    pub rows_removed: u64,
+    /// `Record`s refused by validation (not written; the rest of the batch is).
+    pub invalid: u64,
+}
+
 /// The VPN database (Figs. 4, 5, 8) with the service-update marking of Fig. 30 and an audit of
 /// every change. Every write names its actor (who) and leaves an [`AuditRecord`].
 pub trait VpnStore: Send {
@@ -199,6 +223,11 @@ pub trait VpnStore: Send {
     fn record_session(&mut self, s: &VpnSession) -> Result<()>;
     /// Ends a session: removes all its tunnels; returns how many there were.
     fn end_session(&mut self, session_id: &str) -> Result<u64>;
+    /// Applies `changes` in order in ONE transaction (one commit, one disk flush for the
+    /// batch), purging expired rows once first. A `Record` that fails validation is skipped
+    /// and counted (`invalid`); a database error rolls the whole batch back and is returned.
+    /// Not audited, like `record_session`.
+    fn apply_session_changes(&mut self, changes: &[SessionChange]) -> Result<SessionChangeCounts>;
     /// The current (not expired) tunnels of a user, by profile number then session id.
     fn sessions_of_nai(&mut self, nai: &Nai) -> Result<Vec<VpnSession>>;
     /// The current (not expired) tunnels of one profile, by session id.
@@ -771,6 +800,49 @@ impl<B: Backend> Store<B> {
     }
 
     /// The current tunnels matching `cond` (one condition with one parameter), in `order`.
+    fn purge_expired_sessions(&mut self) -> Result<u64> {
+        self.b.exec(
+            "DELETE FROM vpn_session WHERE expires_at <= ?",
+            &[Val::Int(now())],
+        )
+    }
+
+    /// Creates or replaces a (validated) tunnel row, inside a transaction.
+    fn write_session(&mut self, v: &VpnSession) -> Result<()> {
+        self.b.exec(
+            "INSERT INTO vpn_session (session_id, nai, profile_number, fa, ha, src_gw, \
+             dst_gw, gw_type, up_spi, down_spi, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (session_id, profile_number) DO UPDATE SET nai = excluded.nai, \
+             fa = excluded.fa, ha = excluded.ha, src_gw = excluded.src_gw, \
+             dst_gw = excluded.dst_gw, gw_type = excluded.gw_type, \
+             up_spi = excluded.up_spi, down_spi = excluded.down_spi, \
+             created_at = excluded.created_at, expires_at = excluded.expires_at",
+            &[
+                Val::Text(v.session_id.clone()),
+                Val::Text(v.nai.as_str().into()),
+                Val::Int(v.profile_number as i64),
+                Val::Text(v.fa.to_string()),
+                Val::Text(v.ha.to_string()),
+                Val::Text(v.src_gw.to_string()),
+                Val::Text(v.dst_gw.to_string()),
+                Val::Text(v.gw_type.as_str().into()),
+                Val::Int(v.up_spi as i64),
+                Val::Int(v.down_spi as i64),
+                Val::Int(v.created_at),
+                Val::Int(v.expires_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn delete_session(&mut self, session_id: &str) -> Result<u64> {
+        self.b.exec(
+            "DELETE FROM vpn_session WHERE session_id = ?",
+            &[Val::Text(session_id.into())],
+        )
+    }
+
     fn read_sessions(&mut self, cond: &str, param: Val, order: &str) -> Result<Vec<VpnSession>> {
         let rows = self.b.query(
             &format!(
@@ -1264,44 +1336,53 @@ impl<B: Backend> VpnStore for Store<B> {
     fn record_session(&mut self, v: &VpnSession) -> Result<()> {
         v.validate()?;
         self.tx(|s| {
-            s.b.exec(
-                "DELETE FROM vpn_session WHERE expires_at <= ?",
-                &[Val::Int(now())],
-            )?;
-            s.b.exec(
-                "INSERT INTO vpn_session (session_id, nai, profile_number, fa, ha, src_gw, \
-                 dst_gw, gw_type, up_spi, down_spi, created_at, expires_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (session_id, profile_number) DO UPDATE SET nai = excluded.nai, \
-                 fa = excluded.fa, ha = excluded.ha, src_gw = excluded.src_gw, \
-                 dst_gw = excluded.dst_gw, gw_type = excluded.gw_type, \
-                 up_spi = excluded.up_spi, down_spi = excluded.down_spi, \
-                 created_at = excluded.created_at, expires_at = excluded.expires_at",
-                &[
-                    Val::Text(v.session_id.clone()),
-                    Val::Text(v.nai.as_str().into()),
-                    Val::Int(v.profile_number as i64),
-                    Val::Text(v.fa.to_string()),
-                    Val::Text(v.ha.to_string()),
-                    Val::Text(v.src_gw.to_string()),
-                    Val::Text(v.dst_gw.to_string()),
-                    Val::Text(v.gw_type.as_str().into()),
-                    Val::Int(v.up_spi as i64),
-                    Val::Int(v.down_spi as i64),
-                    Val::Int(v.created_at),
-                    Val::Int(v.expires_at),
-                ],
-            )?;
-            Ok(())
+            s.purge_expired_sessions()?;
+            s.write_session(v)
         })
     }
 
     fn end_session(&mut self, session_id: &str) -> Result<u64> {
+        self.tx(|s| s.delete_session(session_id))
+    }
+
+    fn apply_session_changes(&mut self, changes: &[SessionChange]) -> Result<SessionChangeCounts> {
+        let valid: Vec<bool> = changes
+            .iter()
+            .map(|c| match c {
+                SessionChange::Record(v) => v.validate().is_ok(),
+                SessionChange::End(_) => true,
+            })
+            .collect();
+        let invalid = valid.iter().filter(|ok| !**ok).count() as u64;
+        if invalid == changes.len() as u64 {
+            return Ok(SessionChangeCounts {
+                invalid,
+                ..SessionChangeCounts::default()
+            });
+        }
         self.tx(|s| {
-            s.b.exec(
-                "DELETE FROM vpn_session WHERE session_id = ?",
-                &[Val::Text(session_id.into())],
-            )
+            let mut n = SessionChangeCounts {
+                invalid,
+                ..SessionChangeCounts::default()
+            };
+            s.purge_expired_sessions()?;
+            for (c, ok) in changes.iter().zip(&valid) {
+                match c {
+                    SessionChange::Record(v) if *ok => {
+                        s.write_session(v)?;
+                        n.recorded += 1;
+                    }
+                    SessionChange::Record(_) => {}
+                    SessionChange::End(id) => {
+                        let removed = s.delete_session(id)?;
+                        if removed > 0 {
+                            n.ended += 1;
+                            n.rows_removed += removed;
+                        }
+                    }
+                }
+            }
+            Ok(n)
         })
     }
 

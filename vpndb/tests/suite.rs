@@ -535,6 +535,61 @@ fn logins_and_sessions(s: &mut dyn VpnStore) {
     assert_eq!(s.sessions_of_nai(&bob).unwrap().len(), 1);
     // The expired row was purged by a later record (not only hidden).
     assert_eq!(s.end_session("aaah;1;0").unwrap(), 0);
+    // A batch (the AAAH's session writer): applied in order in one transaction, so a
+    // session recorded, ended and recorded again in one batch ends up recorded once; an
+    // invalid record is skipped and counted, the rest of the batch lands.
+    use vpndb::{SessionChange as C, SessionChangeCounts};
+    let mut carol1 = tunnel("aaah;2;1", "alice@isp.example", 1, 600);
+    carol1.fa = Ipv4Addr::new(192, 0, 2, 30);
+    let mut bad = tunnel("aaah;2;9", "alice@isp.example", 1, 600);
+    bad.down_spi = 7;
+    let n = s
+        .apply_session_changes(&[
+            C::Record(tunnel("aaah;2;1", "alice@isp.example", 1, 600)),
+            C::Record(tunnel("aaah;2;1", "alice@isp.example", 2, 600)),
+            C::End("aaah;2;1".into()),
+            C::Record(carol1.clone()),
+            C::Record(bad),
+            C::End("aaah;1;2".into()),
+            C::End("never-recorded".into()),
+            C::Record(tunnel("aaah;2;2", "bob@isp.example", 3, 600)),
+        ])
+        .unwrap();
+    assert_eq!(
+        n,
+        SessionChangeCounts {
+            recorded: 4,
+            ended: 2,
+            rows_removed: 3,
+            invalid: 1
+        }
+    );
+    assert_eq!(s.sessions_of_nai(&alice).unwrap(), vec![carol1]);
+    let b = s.sessions_of_nai(&bob).unwrap();
+    assert_eq!(
+        b.iter().map(|t| t.session_id.as_str()).collect::<Vec<_>>(),
+        ["aaah;2;2"],
+        "bob's old session not ended or the new one missing"
+    );
+    // An empty batch and an all-invalid one change nothing.
+    assert_eq!(
+        s.apply_session_changes(&[]).unwrap(),
+        SessionChangeCounts::default()
+    );
+    let mut bad = tunnel("aaah;2;8", "alice@isp.example", 1, 600);
+    bad.up_spi = 1;
+    assert_eq!(
+        s.apply_session_changes(&[C::Record(bad)]).unwrap().invalid,
+        1
+    );
+    assert_eq!(s.sessions_of_nai(&alice).unwrap().len(), 1);
+    // Order across batches: ending in the next batch removes what the previous one wrote.
+    let n = s
+        .apply_session_changes(&[C::End("aaah;2;1".into()), C::End("aaah;2;2".into())])
+        .unwrap();
+    assert_eq!((n.ended, n.rows_removed), (2, 2));
+    assert!(s.sessions_of_nai(&alice).unwrap().is_empty());
+    assert!(s.sessions_of_nai(&bob).unwrap().is_empty());
     // Tunnels are state, not configuration: no audit record.
     assert!(s
         .audit(0, 10_000)
