@@ -14,7 +14,7 @@ use vr::{
     Prefix4, Prefix6, RouteSource, VirtualRouter, VrId,
 };
 
-use crate::config::{Config, EspSaCfg, IfAddr, LabelOpCfg, RouteTarget, VrCfg};
+use crate::config::{Config, EspSaCfg, IfAddr, IfCfg, LabelOpCfg, NeighborCfg, RouteTarget, VrCfg};
 use std::sync::Arc;
 use vr::{EspSaId, EspTunnel, EspUdp};
 
@@ -167,9 +167,7 @@ pub fn vr_routes(cfg: &Config, v: &VrCfg, routes: &mut Routes) -> Result<(), Bui
                 (id, subnet(a)?, RouteSource::Connected),
                 via(ifc.port, ifc.vlan, unspecified, LabelPush::EMPTY),
             );
-            for n in cfg.neighbors.iter().filter(|n| {
-                n.port == ifc.port && n.vlan == ifc.vlan && a.on_link(n.ip) && n.ip != a.addr
-            }) {
+            for n in link_neighbors(cfg, ifc, a) {
                 routes.insert(
                     (id, IpPrefix::host(n.ip), RouteSource::Static),
                     via(n.port, n.vlan, n.ip, LabelPush::EMPTY),
@@ -182,20 +180,39 @@ pub fn vr_routes(cfg: &Config, v: &VrCfg, routes: &mut Routes) -> Result<(), Bui
         }
     }
     for r in &v.routes {
-        let nh = match &r.target {
-            RouteTarget::Blackhole => NextHop::Drop,
-            RouteTarget::Via {
-                addr,
-                port,
-                vlan,
-                push,
-            } => via(*port, *vlan, *addr, labels(push)?),
-            RouteTarget::Esp(spi) => NextHop::Esp(EspSaId(*spi)),
-        };
         // A later route for the same prefix wins.
-        routes.insert((id, r.prefix, RouteSource::Static), nh);
+        routes.insert(
+            (id, r.prefix, RouteSource::Static),
+            route_next_hop(&r.target)?,
+        );
     }
     Ok(())
+}
+
+/// The next hop of a static route's target.
+fn route_next_hop(target: &RouteTarget) -> Result<NextHop, BuildError> {
+    Ok(match target {
+        RouteTarget::Blackhole => NextHop::Drop,
+        RouteTarget::Via {
+            addr,
+            port,
+            vlan,
+            push,
+        } => via(*port, *vlan, *addr, labels(push)?),
+        RouteTarget::Esp(spi) => NextHop::Esp(EspSaId(*spi)),
+    })
+}
+
+/// The static neighbours of `cfg` on the link of address `a` of interface `ifc` (not the
+/// address itself): each gets a host route in the VR.
+fn link_neighbors<'a>(
+    cfg: &'a Config,
+    ifc: &'a IfCfg,
+    a: &'a IfAddr,
+) -> impl Iterator<Item = &'a NeighborCfg> + 'a {
+    cfg.neighbors.iter().filter(move |n| {
+        n.port == ifc.port && n.vlan == ifc.vlan && a.on_link(n.ip) && n.ip != a.addr
+    })
 }
 
 /// What [`vr_routes`] maps `(VR v, prefix, Static)` to, found without building the VR's
@@ -209,9 +226,7 @@ pub fn static_entry(
     let mut found = None;
     for ifc in &v.interfaces {
         for a in &ifc.addresses {
-            for n in cfg.neighbors.iter().filter(|n| {
-                n.port == ifc.port && n.vlan == ifc.vlan && a.on_link(n.ip) && n.ip != a.addr
-            }) {
+            for n in link_neighbors(cfg, ifc, a) {
                 if IpPrefix::host(n.ip) == prefix {
                     found = Some(via(n.port, n.vlan, n.ip, LabelPush::EMPTY));
                 }
@@ -219,16 +234,7 @@ pub fn static_entry(
         }
     }
     if let Some(r) = v.routes.iter().rev().find(|r| r.prefix == prefix) {
-        found = Some(match &r.target {
-            RouteTarget::Blackhole => NextHop::Drop,
-            RouteTarget::Via {
-                addr,
-                port,
-                vlan,
-                push,
-            } => via(*port, *vlan, *addr, labels(push)?),
-            RouteTarget::Esp(spi) => NextHop::Esp(EspSaId(*spi)),
-        });
+        found = Some(route_next_hop(&r.target)?);
     }
     Ok(found)
 }
