@@ -22,4 +22,5 @@
 
 pub mod client;
 pub mod dae;
+pub mod server;
 pub mod wire;
