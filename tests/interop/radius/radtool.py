@@ -4,7 +4,13 @@ RFC 2759), signed with a Message-Authenticator (RFC 3579) unless --no-ma, then c
 answer: Response Authenticator, the reply's Message-Authenticator and, for MS-CHAPv2, the
 server's authenticator response in MS-CHAP2-Success (proof that it knew the password).
 
-  radtool.py SERVER SECRET USER PASSWORD pap|chap|mschapv2 [--no-ma] [--timeout S]
+  radtool.py SERVER[:PORT] SECRET USER PASSWORD pap|chap|mschapv2 [--no-ma] [--timeout S]
+             [--bind ADDR] [--repeat N]
+
+PORT defaults to 1812. --bind sends from ADDR (e.g. a source the server does not know).
+--repeat N sends the same datagram N times from the same socket (a retransmission, RFC 5080
+§2.2.1), one answer awaited each time, and requires all answers to be byte-identical (the
+server's duplicate cache); `repeats=identical|DIFFERENT|missing` is added to the line.
 
 Prints one line: `code=accept|reject|timeout resp_auth=ok|bad ma=ok|bad|missing
 [mschap2_success=ok|bad|missing] attrs=TYPE:VALUE,...` and exits 0 on a verified Accept,
@@ -86,6 +92,11 @@ def main():
     server, secret, user, password, method = a[0], a[1].encode(), a[2].encode(), a[3], a[4]
     with_ma = "--no-ma" not in a
     tmo = float(a[a.index("--timeout") + 1]) if "--timeout" in a else 3.0
+    bind = a[a.index("--bind") + 1] if "--bind" in a else None
+    repeat = int(a[a.index("--repeat") + 1]) if "--repeat" in a else 1
+    port = 1812
+    if server.count(":") == 1:
+        server, port = server.split(":")[0], int(server.split(":")[1])
     ra = os.urandom(16); ident = os.urandom(1)[0]
     attrs = attr(1, user) + attr(4, socket.inet_aton("127.0.0.1")) + attr(61, struct.pack("!I", 5))
     expect_ar = None
@@ -111,11 +122,18 @@ def main():
     if with_ma:
         pkt = pkt[:22] + hmac.new(secret, pkt, hashlib.md5).digest() + pkt[38:]
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(tmo)
-    s.sendto(pkt, (server, 1812))
-    try:
-        r = s.recv(4096)
-    except socket.timeout:
+    if bind:
+        s.bind((bind, 0))
+    answers = []
+    for _ in range(repeat):
+        s.sendto(pkt, (server, port))
+        try:
+            answers.append(s.recv(4096))
+        except socket.timeout:
+            break
+    if not answers:
         print("code=timeout"); return 1
+    r = answers[0]
     code, rid, ln = struct.unpack("!BBH", r[:4])
     resp_ok = hashlib.md5(r[:4] + ra + r[20:ln] + secret).digest() == r[4:20]
     i, ma, shown, success = 20, None, [], None
@@ -136,8 +154,12 @@ def main():
     if method == "mschapv2" and code == 2:
         ms_ok = success is not None and success[:42].decode(errors="replace") == expect_ar
         line += " mschap2_success=%s" % ("missing" if success is None else "ok" if ms_ok else "bad")
+    rep_ok = True
+    if repeat > 1:
+        rep_ok = len(answers) == repeat and all(x == r for x in answers)
+        line += " repeats=%s" % ("missing" if len(answers) < repeat else "identical" if rep_ok else "DIFFERENT")
     print(line + " attrs=" + ",".join(shown))
-    return 0 if code == 2 and resp_ok and ma_s == "ok" and ms_ok else 1
+    return 0 if code == 2 and resp_ok and ma_s == "ok" and ms_ok and rep_ok else 1
 
 
 sys.exit(main())
