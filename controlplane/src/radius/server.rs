@@ -19,7 +19,9 @@
 //! 3. the code must be Access-Request (or Status-Server, RFC 5997, if enabled);
 //! 4. the Message-Authenticator (RFC 3579 §3.2) must verify if present, and must be present
 //!    if the client is configured to require it — the default, as Blast-RADIUS
-//!    (CVE-2024-3596) advises; Status-Server always needs one (RFC 5997 §3);
+//!    (CVE-2024-3596) advises; Status-Server always needs one (RFC 5997 §3); a client
+//!    allowed not to sign still cannot send Proxy-State unsigned (the Blast-RADIUS shape,
+//!    FreeRADIUS's `limit_proxy_state`);
 //! 5. a request with the same source address and port, Identifier and Request Authenticator
 //!    as one answered within `duplicate_window` gets the cached answer again, byte for byte,
 //!    without being evaluated again (RFC 5080 §2.2.2);
@@ -499,6 +501,10 @@ pub enum DropReason {
     TransmitQueueFull,
     /// The answer could not be encoded at all (never expected; counted).
     EncodeError,
+    /// Proxy-State without Message-Authenticator from a client allowed not to sign: the
+    /// shape of the Blast-RADIUS attack (CVE-2024-3596), dropped as FreeRADIUS's
+    /// `limit_proxy_state` does.
+    UnsignedProxyState,
 }
 
 /// Why an Access-Request was rejected.
@@ -574,6 +580,7 @@ pub struct Counters {
     pub drop_bad_message_authenticator: u64,
     pub drop_transmit_queue_full: u64,
     pub drop_encode_error: u64,
+    pub drop_unsigned_proxy_state: u64,
     pub reject_missing_user_name: u64,
     pub reject_no_credentials: u64,
     pub reject_conflicting_credentials: u64,
@@ -606,6 +613,7 @@ impl Counters {
             drop_bad_message_authenticator,
             drop_transmit_queue_full,
             drop_encode_error,
+            drop_unsigned_proxy_state,
             reject_missing_user_name,
             reject_no_credentials,
             reject_conflicting_credentials,
@@ -633,6 +641,7 @@ impl Counters {
         self.drop_bad_message_authenticator += drop_bad_message_authenticator;
         self.drop_transmit_queue_full += drop_transmit_queue_full;
         self.drop_encode_error += drop_encode_error;
+        self.drop_unsigned_proxy_state += drop_unsigned_proxy_state;
         self.reject_missing_user_name += reject_missing_user_name;
         self.reject_no_credentials += reject_no_credentials;
         self.reject_conflicting_credentials += reject_conflicting_credentials;
@@ -652,6 +661,7 @@ impl Counters {
             DropReason::BadMessageAuthenticator => self.drop_bad_message_authenticator += 1,
             DropReason::TransmitQueueFull => self.drop_transmit_queue_full += 1,
             DropReason::EncodeError => self.drop_encode_error += 1,
+            DropReason::UnsignedProxyState => self.drop_unsigned_proxy_state += 1,
         }
     }
 
@@ -707,8 +717,10 @@ enum Credential<'a> {
 
 /// The verdict on an Access-Request before encoding.
 struct Verdict {
+    /// The method tried (also known for most rejects).
     method: Option<Method>,
-    result: Result<(), RejectReason>,
+    /// Accept by this method, or why not.
+    result: Result<Method, RejectReason>,
     /// Accept: the user's reply attributes; either: MS-CHAP2-Success / MS-CHAP-Error.
     attributes: Vec<Attribute>,
 }
@@ -868,6 +880,13 @@ impl<U: UserTable> RadiusServer<U> {
             .filter(|a| a.kind() == PROXY_STATE)
             .cloned()
             .collect();
+        let signed = req
+            .attributes
+            .iter()
+            .any(|a| matches!(a, Attribute::MessageAuthenticator(_)));
+        if !signed && !proxy_state.is_empty() {
+            return Dropped(DropReason::UnsignedProxyState);
+        }
         if self.transmits.len() >= self.cfg.max_transmits {
             return Dropped(DropReason::TransmitQueueFull);
         }
@@ -895,7 +914,7 @@ impl<U: UserTable> RadiusServer<U> {
         });
         let v = self.decide(&req, user.as_deref(), &secret);
         let (code, mut attributes) = match v.result {
-            Ok(()) => (code::ACCESS_ACCEPT, vec![]),
+            Ok(_) => (code::ACCESS_ACCEPT, vec![]),
             Err(_) => (
                 code::ACCESS_REJECT,
                 vec![Attribute::ReplyMessage(self.cfg.reject_message.clone())],
@@ -936,7 +955,7 @@ impl<U: UserTable> RadiusServer<U> {
         self.cache_answer(now, key, b.clone());
         self.queue_transmit(src, b);
         match result {
-            Ok(()) => self.counters.count_accept(v.method.unwrap_or(Method::Pap)),
+            Ok(m) => self.counters.count_accept(m),
             Err(r) => self.counters.count_reject(r),
         }
         self.push_event(AuthEvent {
@@ -944,10 +963,10 @@ impl<U: UserTable> RadiusServer<U> {
             src,
             user: user.unwrap_or_default(),
             method: v.method,
-            result,
+            result: result.map(|_| ()),
         });
         match result {
-            Ok(()) => Handled::Accepted(v.method.unwrap_or(Method::Pap)),
+            Ok(m) => Handled::Accepted(m),
             Err(r) => Handled::Rejected(r),
         }
     }
@@ -966,11 +985,12 @@ impl<U: UserTable> RadiusServer<U> {
             Ok(c) => c,
             Err((m, r)) => return reject(m, r),
         };
-        let method = Some(match cred {
+        let m = match cred {
             Credential::Pap(_) => Method::Pap,
             Credential::Chap { .. } => Method::ChapMd5,
             Credential::MsChapV2 { .. } => Method::MsChapV2,
-        });
+        };
+        let method = Some(m);
         // A malformed hidden password is a malformed request whoever the user is.
         let pap_plain = match cred {
             Credential::Pap(hidden) => {
@@ -988,7 +1008,7 @@ impl<U: UserTable> RadiusServer<U> {
             Credential::Pap(_) => {
                 let ok = pap_plain.is_some_and(|p| ct_eq(&p, &entry.password));
                 if ok {
-                    accept(method, entry.reply)
+                    accept(m, entry.reply)
                 } else {
                     reject(method, RejectReason::WrongPassword)
                 }
@@ -1002,7 +1022,7 @@ impl<U: UserTable> RadiusServer<U> {
                     &chap_md5_response(ident, &entry.password, challenge),
                     &response,
                 ) {
-                    accept(method, entry.reply)
+                    accept(m, entry.reply)
                 } else {
                     reject(method, RejectReason::WrongPassword)
                 }
@@ -1036,7 +1056,7 @@ impl<U: UserTable> RadiusServer<U> {
                             )
                             .as_bytes(),
                         );
-                        let mut v = accept(method, entry.reply);
+                        let mut v = accept(m, entry.reply);
                         v.attributes
                             .push(Attribute::VendorSpecific(Vsa::ms(MsAttr::Chap2Success(s))));
                         v
@@ -1130,10 +1150,10 @@ impl<U: UserTable> RadiusServer<U> {
     }
 }
 
-fn accept(method: Option<Method>, reply: Vec<Attribute>) -> Verdict {
+fn accept(method: Method, reply: Vec<Attribute>) -> Verdict {
     Verdict {
-        method,
-        result: Ok(()),
+        method: Some(method),
+        result: Ok(method),
         attributes: reply,
     }
 }
@@ -1681,7 +1701,27 @@ mod tests {
             Handled::Accepted(Method::Pap)
         );
         answer(&mut s, &unsigned);
-        // ... but a Message-Authenticator that is present must still verify.
+        // ... but not with Proxy-State (Blast-RADIUS needs an unsigned request whose
+        // Proxy-State the server echoes).
+        let hidden = crypto::hide_password(SECRET, &[0x42; 16], b"secret").unwrap();
+        let proxied = raw_request(
+            vec![
+                Attribute::UserName(b"alice".to_vec()),
+                Attribute::UserPassword(hidden),
+                Attribute::Unknown {
+                    kind: PROXY_STATE,
+                    data: b"collision blob".to_vec(),
+                },
+            ],
+            false,
+            7,
+        );
+        assert_eq!(
+            s.handle_datagram(t0, nas(), &proxied),
+            Handled::Dropped(DropReason::UnsignedProxyState)
+        );
+        assert_eq!(s.counters().drop_unsigned_proxy_state, 1);
+        // ... and a Message-Authenticator that is present must still verify.
         assert_eq!(
             s.handle_datagram(t0, nas(), &req),
             Handled::Dropped(DropReason::BadMessageAuthenticator)
