@@ -24,9 +24,9 @@
 //!   (docs/protocols/radius-server.md).
 //!
 //! Not yet: RADIUS over TLS/TCP (RFC 6614, RFC 6613), EAP (RFC 3579 EAP-Message; the server
-//! rejects it), Access-Challenge and MS-MPPE keys from the server, MS-CHAPv1, tunnel
-//! attributes in requests and accounting (RFC 2868 hints, RFC 2867), MS-MPPE key decryption
-//! (the keys are kept raw), Status-Server probing (RFC 5997), IPv6 NAS addressing
+//! rejects it), Access-Challenge from the server, MS-CHAPv1, tunnel attributes in requests
+//! and accounting (RFC 2868 hints, RFC 2867), MS-MPPE key decryption in the client (the keys
+//! are kept raw), Status-Server probing by the client (RFC 5997), IPv6 NAS addressing
 //! (NAS-IPv6-Address), Proxy-State handling in the client and the DAE server.
 
 pub mod client;

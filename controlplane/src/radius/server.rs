@@ -41,8 +41,11 @@
 //! oldest is evicted first, counted), `max_events` and `max_transmits` queued outputs (the
 //! oldest event is dropped, an answer that does not fit is dropped; both counted).
 //!
+//! MS-CHAPv2 Accepts carry MS-MPPE-Send-Key and MS-MPPE-Recv-Key (RFC 2548 §2.4.2, the
+//! 128-bit start keys of RFC 3079) unless `mppe_keys` is off.
+//!
 //! Not implemented: Access-Challenge (so requests carrying only State are rejected), EAP
-//! (EAP-Message, RFC 3579), MS-CHAPv1, MS-MPPE key generation for MS-CHAPv2, accounting
+//! (EAP-Message, RFC 3579), MS-CHAPv1, MS-MPPE-Encryption-Policy/Types, accounting
 //! (RFC 2866) and RADIUS over TLS/TCP. Attributes whose typed values do not decode make the
 //! request a malformed drop rather than being kept raw (RFC 6929 §2.8 allows either).
 
@@ -50,7 +53,12 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::ppp::auth::{chap_md5_response, generate_authenticator_response, generate_nt_response};
+use sha1::{Digest, Sha1};
+
+use crate::ppp::auth::{
+    chap_md5_response, generate_authenticator_response, generate_nt_response,
+    hash_nt_password_hash, nt_password_hash,
+};
 
 use super::wire::crypto::{self, Signing, VerifyError};
 use super::wire::{code, Attribute, MsAttr, Packet, Repr, Vsa};
@@ -201,6 +209,8 @@ impl StaticUsers {
                             | MsAttr::ChapError(_)
                             | MsAttr::ChapChallenge(_)
                             | MsAttr::Chap2Response(_)
+                            | MsAttr::MppeSendKey(_)
+                            | MsAttr::MppeRecvKey(_)
                     )
                 }),
                 _ => false,
@@ -213,12 +223,18 @@ impl StaticUsers {
             }
         }
         // The answer must encode: Message-Authenticator + the reply + MS-CHAP2-Success
-        // (45 bytes) must fit; Proxy-State of a request may still overflow it at run time
-        // (counted as `reject_reply_too_long`).
+        // (43-byte value) + the two MPPE keys (34-byte values) must fit; Proxy-State of a
+        // request may still overflow it at run time (counted as `reject_reply_too_long`).
         let mut trial = vec![Attribute::MessageAuthenticator([0; 16])];
         trial.extend(entry.reply.iter().cloned());
         trial.push(Attribute::VendorSpecific(Vsa::ms(MsAttr::Chap2Success(
             vec![0; 43],
+        ))));
+        trial.push(Attribute::VendorSpecific(Vsa::ms(MsAttr::MppeSendKey(
+            vec![0; 34],
+        ))));
+        trial.push(Attribute::VendorSpecific(Vsa::ms(MsAttr::MppeRecvKey(
+            vec![0; 34],
         ))));
         Repr {
             code: code::ACCESS_ACCEPT,
@@ -443,6 +459,9 @@ pub struct Config {
     pub status_server: bool,
     /// Reply-Message of every Access-Reject (default "Authentication failed").
     pub reject_message: Vec<u8>,
+    /// Send MS-MPPE-Send-Key and MS-MPPE-Recv-Key (RFC 2548 §2.4.2, 128-bit keys of
+    /// RFC 3079 §3.4) in MS-CHAPv2 Accepts, for a NAS running MPPE (default true).
+    pub mppe_keys: bool,
 }
 
 impl Default for Config {
@@ -455,6 +474,7 @@ impl Default for Config {
             max_transmits: 1024,
             status_server: true,
             reject_message: b"Authentication failed".to_vec(),
+            mppe_keys: true,
         }
     }
 }
@@ -1059,6 +1079,21 @@ impl<U: UserTable> RadiusServer<U> {
                         let mut v = accept(m, entry.reply);
                         v.attributes
                             .push(Attribute::VendorSpecific(Vsa::ms(MsAttr::Chap2Success(s))));
+                        if self.cfg.mppe_keys {
+                            match mppe_key_attributes(
+                                secret,
+                                &req.authenticator,
+                                &nt_password_hash(pw),
+                                &nt_response,
+                            ) {
+                                Ok(keys) => v.attributes.extend(keys),
+                                // Cannot happen (16-byte keys always encrypt); an Accept
+                                // without keys would make MPPE fail silently, so refuse.
+                                Err(_) => {
+                                    return reject(method, RejectReason::ReplyTooLong);
+                                }
+                            }
+                        }
                         v
                     }
                     None => {
@@ -1234,6 +1269,67 @@ fn credential(req: &Repr) -> Result<Credential<'_>, (Option<Method>, RejectReaso
         peer_challenge: r.peer_challenge,
         nt_response: r.nt_response,
     })
+}
+
+/// RFC 3079 §3.3, §3.4: the 128-bit MPPE start keys of the authenticator (server side) of
+/// an MS-CHAPv2 authentication: `(send, receive)`.
+fn mppe_start_keys(password_hash: &[u8; 16], nt_response: &[u8; 24]) -> ([u8; 16], [u8; 16]) {
+    const MAGIC1: &[u8] = b"This is the MPPE Master Key";
+    const MAGIC2: &[u8] =
+        b"On the client side, this is the send key; on the server side, it is the receive key.";
+    const MAGIC3: &[u8] =
+        b"On the client side, this is the receive key; on the server side, it is the send key.";
+    let hh = hash_nt_password_hash(password_hash);
+    let master = Sha1::new()
+        .chain_update(hh)
+        .chain_update(nt_response)
+        .chain_update(MAGIC1)
+        .finalize();
+    let start = |magic: &[u8]| {
+        let d = Sha1::new()
+            .chain_update(&master[..16])
+            .chain_update([0u8; 40])
+            .chain_update(magic)
+            .chain_update([0xf2u8; 40])
+            .finalize();
+        let mut k = [0u8; 16];
+        k.copy_from_slice(&d[..16]);
+        k
+    };
+    // Server side: IsSend → Magic3, receive → Magic2.
+    (start(MAGIC3), start(MAGIC2))
+}
+
+/// MS-MPPE-Send-Key and MS-MPPE-Recv-Key (RFC 2548 §2.4.2, §2.4.3): salt (high bit set,
+/// unique in the packet), then Key-Length, key and padding encrypted with the secret and the
+/// Request Authenticator — the Tunnel-Password construction (RFC 2868 §3.5). The salts are
+/// taken from the Request Authenticator (no RNG in the engine): unique per request, and
+/// they differ in their last bit within the packet.
+fn mppe_key_attributes(
+    secret: &[u8],
+    request_authenticator: &[u8; 16],
+    password_hash: &[u8; 16],
+    nt_response: &[u8; 24],
+) -> Result<Vec<Attribute>, super::wire::Error> {
+    let (send, recv) = mppe_start_keys(password_hash, nt_response);
+    let base = 0x8000
+        | (u16::from_be_bytes([request_authenticator[0], request_authenticator[1]]) & 0x7ffe);
+    let mut out = Vec::with_capacity(2);
+    for (salt, key, send_key) in [(base, send, true), (base | 1, recv, false)] {
+        let mut v = salt.to_be_bytes().to_vec();
+        v.extend(crypto::encrypt_tunnel_password(
+            secret,
+            request_authenticator,
+            salt,
+            &key,
+        )?);
+        out.push(Attribute::VendorSpecific(Vsa::ms(if send_key {
+            MsAttr::MppeSendKey(v)
+        } else {
+            MsAttr::MppeRecvKey(v)
+        })));
+    }
+    Ok(out)
 }
 
 /// Encodes and signs an answer (Message-Authenticator first, Response Authenticator).
@@ -1580,6 +1676,38 @@ mod tests {
             .contains(&Attribute::VendorSpecific(Vsa::ms(MsAttr::Chap2Success(
                 want
             )))));
+        // MPPE keys: RFC 3079 §3.5.3 gives MasterKey FDECE3717A8C838CB388E527AE3CDD31 and
+        // the server's send start key 8B7CDC149B993A1BA118CB153F56DCCB for this exchange;
+        // the receive key (Magic2) computed with Python's hashlib from the same formulas.
+        let keys: Vec<(u8, Vec<u8>)> = r
+            .attributes
+            .iter()
+            .filter_map(|a| match a {
+                Attribute::VendorSpecific(Vsa::Microsoft(m)) => match &m[0] {
+                    MsAttr::MppeSendKey(v) => Some((16, v.clone())),
+                    MsAttr::MppeRecvKey(v) => Some((17, v.clone())),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        assert_eq!(keys.len(), 2);
+        let ra: [u8; 16] = req[4..20].try_into().unwrap();
+        let plain = |v: &[u8]| {
+            let salt = u16::from_be_bytes([v[0], v[1]]);
+            assert!(salt & 0x8000 != 0);
+            crypto::decrypt_tunnel_password(SECRET, &ra, salt, &v[2..]).unwrap()
+        };
+        assert_eq!(keys[0].0, 16);
+        assert_eq!(
+            plain(&keys[0].1),
+            crypto::tests::hex("8B7CDC149B993A1BA118CB153F56DCCB")
+        );
+        assert_eq!(
+            plain(&keys[1].1),
+            crypto::tests::hex("D5F0E9521E3EA9589645E86051C82226")
+        );
+        assert_ne!(keys[0].1[..2], keys[1].1[..2], "salts unique in the packet");
         // A wrong NT-Response: reject with MS-CHAP-Error E=691.
         let mut bad = nt;
         bad[0] ^= 1;
@@ -2357,6 +2485,7 @@ mod tests {
             panic!("{r:?}")
         };
         let success = a.ms_chap2_success.unwrap();
+        assert!(a.mppe_send_key.is_some() && a.mppe_recv_key.is_some());
         assert!(crate::ppp::auth::check_authenticator_response(
             "clientPass",
             &nt,

@@ -118,10 +118,10 @@ check "radtest -t chap bob: Access-Accept" "grep -q 'Received Access-Accept' <<<
 o=$(X radtest -t mschap bob hunter2 "$S" 0 "$SECRET" 2>&1)
 check "radtest -t mschap (MS-CHAPv1, not supported): Access-Reject" "grep -q 'Received Access-Reject' <<< \"\$o\""
 RT=(/usr/bin/python3 "$HERE/radtool.py")
-o=$(X "${RT[@]}" "$S" "$SECRET" carol clientPass mschapv2 2>&1)
+o=$(X "${RT[@]}" "$S" "$SECRET" carol clientPass mschapv2 --mppe 2>&1)
 echo "    radtool: $o"
-check "radtool MS-CHAPv2 carol: Accept, signed, MS-CHAP2-Success = RFC 2759 authenticator response, Framed-IP-Address" \
-  "grep -q '^code=accept resp_auth=ok ma=ok mschap2_success=ok attrs=8:100.64.0.12' <<< \"\$o\""
+check "radtool MS-CHAPv2 carol: Accept, signed, MS-CHAP2-Success = RFC 2759 authenticator response, MPPE keys = RFC 3079's, Framed-IP-Address" \
+  "grep -q '^code=accept resp_auth=ok ma=ok mschap2_success=ok mppe=ok attrs=8:100.64.0.12' <<< \"\$o\""
 o=$(X "${RT[@]}" "$S" "$SECRET" alice secret pap --repeat 3 2>&1)
 echo "    radtool: $o"
 check "radtool PAP alice sent 3 times (retransmissions): 3 byte-identical answers" \
