@@ -2553,6 +2553,23 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Every VPN id and router id round-trips through the user name.
+        #[test]
+        fn vpn_user_name_round_trip(vpn in proptest::prelude::any::<u32>(), r in proptest::prelude::any::<[u8; 4]>()) {
+            let router = Ipv4Addr::from(r);
+            let name = VpnUsers::user_name(vpn, router);
+            proptest::prop_assert_eq!(VpnUsers::parse_user_name(name.as_bytes()), Some((vpn, router)));
+        }
+
+        /// Any users file text is either a table or an error naming a line; never a panic.
+        #[test]
+        fn users_file_never_panics(text in "[ -~\t\n=#/]{0,300}") {
+            match StaticUsers::from_text(&text) {
+                Ok(t) => proptest::prop_assert!(t.len() <= text.lines().count()),
+                Err(e) => proptest::prop_assert!(e.to_string().starts_with("users file line ")),
+            }
+        }
+
         /// Arbitrary bytes from a known client, signed or not: never a panic, at most one
         /// answer, and every answer verifies against the request.
         #[test]
