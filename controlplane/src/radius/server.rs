@@ -492,6 +492,8 @@ pub enum ServerError {
     EmptySecret { client: String },
     #[error("client `{client}`: {max} clients are configured already (max_clients)")]
     TooManyClients { client: String, max: usize },
+    #[error("client `{client}`: a client of this name is configured already")]
+    DuplicateName { client: String },
     #[error("client `{client}`: prefix {addr}/{prefix_len} is already client `{existing}`")]
     DuplicateClient {
         client: String,
@@ -794,8 +796,12 @@ impl<U: UserTable> RadiusServer<U> {
         &self.clients
     }
 
-    /// Adds a client; at most `max_clients`, and not the same prefix twice.
+    /// Adds a client; at most `max_clients`, and not the same prefix or name twice (events
+    /// and [`RadiusServer::remove_client`] name clients).
     pub fn add_client(&mut self, c: NasClient) -> Result<(), ServerError> {
+        if self.clients.iter().any(|e| e.name == c.name) {
+            return Err(ServerError::DuplicateName { client: c.name });
+        }
         if let Some(e) = self
             .clients
             .iter()
@@ -2047,6 +2053,10 @@ mod tests {
         assert!(matches!(
             s.add_client(NasClient::new("dup", "192.0.2.99".parse().unwrap(), 24, b"x").unwrap()),
             Err(ServerError::DuplicateClient { .. })
+        ));
+        assert!(matches!(
+            s.add_client(NasClient::new("one", "10.1.0.0".parse().unwrap(), 16, b"x").unwrap()),
+            Err(ServerError::DuplicateName { .. })
         ));
         assert!(matches!(
             NasClient::new("p", "192.0.2.1".parse().unwrap(), 33, b"x"),
