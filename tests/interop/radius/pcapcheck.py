@@ -28,7 +28,7 @@ for line in sys.stdin:
         if attrs[i] == 80:
             ma_at = 20 + i + 2
         i += max(attrs[i + 1], 2)
-    if code == 1:
+    if code in (1, 12):          # Access-Request, Status-Server (RFC 5997)
         hauth, a = auth, "random"
         requests[(int(sport), ident)] = auth
     elif code in REQ_MD5:

@@ -4,7 +4,16 @@ RFC 2759), signed with a Message-Authenticator (RFC 3579) unless --no-ma, then c
 answer: Response Authenticator, the reply's Message-Authenticator and, for MS-CHAPv2, the
 server's authenticator response in MS-CHAP2-Success (proof that it knew the password).
 
-  radtool.py SERVER SECRET USER PASSWORD pap|chap|mschapv2 [--no-ma] [--timeout S]
+  radtool.py SERVER[:PORT] SECRET USER PASSWORD pap|chap|mschapv2 [--no-ma] [--timeout S]
+             [--bind ADDR] [--repeat N] [--mppe]
+
+PORT defaults to 1812. --bind sends from ADDR (e.g. a source the server does not know).
+--repeat N sends the same datagram N times from the same socket (a retransmission, RFC 5080
+§2.2.1), one answer awaited each time, and requires all answers to be byte-identical (the
+server's duplicate cache); `repeats=identical|DIFFERENT|missing` is added to the line.
+--mppe (MS-CHAPv2): the Accept must carry MS-MPPE-Send-Key and MS-MPPE-Recv-Key (RFC 2548
+§2.4.2) that decrypt to the 128-bit start keys RFC 3079 §3.4 derives from the password and
+our NT-Response (server send key = Magic3, receive = Magic2); `mppe=ok|bad|missing` is added.
 
 Prints one line: `code=accept|reject|timeout resp_auth=ok|bad ma=ok|bad|missing
 [mschap2_success=ok|bad|missing] attrs=TYPE:VALUE,...` and exits 0 on a verified Accept,
@@ -62,6 +71,28 @@ def des_encrypt(key7, block):
     return e.update(block) + e.finalize()
 
 
+def mppe_keys(password, nt):
+    """RFC 3079 §3.3-3.4: the authenticator's (send, receive) 128-bit start keys."""
+    hh = md4(md4(password.encode("utf-16-le")))
+    master = hashlib.sha1(hh + nt + b"This is the MPPE Master Key").digest()[:16]
+    m2 = b"On the client side, this is the send key; on the server side, it is the receive key."
+    m3 = b"On the client side, this is the receive key; on the server side, it is the send key."
+    key = lambda m: hashlib.sha1(master + b"\0" * 40 + m + b"\xf2" * 40).digest()[:16]
+    return key(m3), key(m2)
+
+
+def mppe_decrypt(secret, ra, v):
+    """RFC 2548 §2.4.2: Salt(2) + encrypted(Key-Length + Key + padding)."""
+    salt, c = v[:2], v[2:]
+    if not salt[0] & 0x80 or not c or len(c) % 16:
+        return None
+    out, prev = b"", ra + salt
+    for i in range(0, len(c), 16):
+        b = hashlib.md5(secret + prev).digest()
+        out += bytes(x ^ y for x, y in zip(c[i:i + 16], b)); prev = c[i:i + 16]
+    return out[1:1 + out[0]] if out[0] <= len(out) - 1 else None
+
+
 def mschapv2(user, password, auth_challenge):
     """RFC 2759: (peer challenge, NT-Response, expected authenticator response)."""
     peer = os.urandom(16)
@@ -86,9 +117,15 @@ def main():
     server, secret, user, password, method = a[0], a[1].encode(), a[2].encode(), a[3], a[4]
     with_ma = "--no-ma" not in a
     tmo = float(a[a.index("--timeout") + 1]) if "--timeout" in a else 3.0
+    bind = a[a.index("--bind") + 1] if "--bind" in a else None
+    repeat = int(a[a.index("--repeat") + 1]) if "--repeat" in a else 1
+    port = 1812
+    if server.count(":") == 1:
+        server, port = server.split(":")[0], int(server.split(":")[1])
     ra = os.urandom(16); ident = os.urandom(1)[0]
     attrs = attr(1, user) + attr(4, socket.inet_aton("127.0.0.1")) + attr(61, struct.pack("!I", 5))
     expect_ar = None
+    want_mppe = "--mppe" in a
     if method == "pap":
         pw = password.encode()
         if not pw or len(pw) % 16: pw += b"\0" * (16 - len(pw) % 16)
@@ -102,6 +139,7 @@ def main():
     elif method == "mschapv2":
         chal = os.urandom(16); cid = os.urandom(1)[0]
         peer, nt, expect_ar = mschapv2(user, password, chal)
+        expect_keys = mppe_keys(password, nt)
         attrs += vsa_ms(11, chal) + vsa_ms(25, bytes([cid, 0]) + peer + b"\0" * 8 + nt)
     else:
         sys.exit("method must be pap, chap or mschapv2")
@@ -111,19 +149,27 @@ def main():
     if with_ma:
         pkt = pkt[:22] + hmac.new(secret, pkt, hashlib.md5).digest() + pkt[38:]
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(tmo)
-    s.sendto(pkt, (server, 1812))
-    try:
-        r = s.recv(4096)
-    except socket.timeout:
+    if bind:
+        s.bind((bind, 0))
+    answers = []
+    for _ in range(repeat):
+        s.sendto(pkt, (server, port))
+        try:
+            answers.append(s.recv(4096))
+        except socket.timeout:
+            break
+    if not answers:
         print("code=timeout"); return 1
+    r = answers[0]
     code, rid, ln = struct.unpack("!BBH", r[:4])
     resp_ok = hashlib.md5(r[:4] + ra + r[20:ln] + secret).digest() == r[4:20]
-    i, ma, shown, success = 20, None, [], None
+    i, ma, shown, success, keys = 20, None, [], None, {}
     while i + 2 <= ln:
         t, l = r[i], r[i + 1]
         v = r[i + 2:i + l]
         if t == 80: ma = i
         elif t == 26 and v[:4] == struct.pack("!I", 311) and v[4] == 26: success = v[7:]  # MS-CHAP2-Success: ident, "S=..."
+        elif t == 26 and v[:4] == struct.pack("!I", 311) and v[4] in (16, 17): keys[v[4]] = v[6:]  # MS-MPPE-Send/Recv-Key
         if t in (8, 27, 85): shown.append("%d:%s" % (t, socket.inet_ntoa(v) if t == 8 else int.from_bytes(v, "big")))
         elif t == 88: shown.append("88:%s" % v.decode())
         i += l
@@ -136,8 +182,20 @@ def main():
     if method == "mschapv2" and code == 2:
         ms_ok = success is not None and success[:42].decode(errors="replace") == expect_ar
         line += " mschap2_success=%s" % ("missing" if success is None else "ok" if ms_ok else "bad")
+        if want_mppe:
+            if 16 not in keys or 17 not in keys:
+                ms_ok, m = False, "missing"
+            else:
+                got = (mppe_decrypt(secret, ra, keys[16]), mppe_decrypt(secret, ra, keys[17]))
+                ok = got == expect_keys and keys[16][:2] != keys[17][:2]
+                ms_ok, m = ms_ok and ok, "ok" if ok else "bad"
+            line += " mppe=%s" % m
+    rep_ok = True
+    if repeat > 1:
+        rep_ok = len(answers) == repeat and all(x == r for x in answers)
+        line += " repeats=%s" % ("missing" if len(answers) < repeat else "identical" if rep_ok else "DIFFERENT")
     print(line + " attrs=" + ",".join(shown))
-    return 0 if code == 2 and resp_ok and ma_s == "ok" and ms_ok else 1
+    return 0 if code == 2 and resp_ok and ma_s == "ok" and ms_ok and rep_ok else 1
 
 
 sys.exit(main())
