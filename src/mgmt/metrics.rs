@@ -17,6 +17,9 @@
 //! | `control_loop_busy_seconds` | histogram | | appliance |
 //! | `publish_total`, `publish_seconds_total` | counter | | appliance |
 //! | `publish_last_seconds`, `publish_max_delay_seconds` | gauge | | appliance |
+//! | `vr_discovery_peers` | gauge | `vr`, `tenant` | VRs in scope |
+//! | `discovery_events_total` | counter | `event` | appliance, with a `discovery:` section |
+//! | `discovery_vrs_announced`, `discovery_vrs_not_announced`, `discovery_map_entries` | gauge | | appliance, with a `discovery:` section |
 //! | `aaa_requests_total`, `aaa_lookups_total`, `aaa_lookup_errors_total` | counter | `role` | appliance, with an `aaa:` section |
 //! | `aaa_sessions_recorded_total`, `aaa_sessions_ended_total`, `aaa_session_record_errors_total`, `aaa_session_records_dropped_total` | counter | `role` | appliance, with an `aaa:` section (zero unless a home AAA records sessions) |
 //! | `aaa_answers_total` | counter | `role`, `result_code` | appliance, with an `aaa:` section |
@@ -46,7 +49,9 @@ use prometheus_client::registry::Registry;
 use super::auth::Principal;
 use super::scope::Scope;
 use super::server::ApiState;
-use super::snapshot::{AaaSnapshot, Histogram, PortStats, Snapshot, VrStats, WorkerStats};
+use super::snapshot::{
+    AaaSnapshot, DiscoverySnapshot, Histogram, PortStats, Snapshot, VrStats, WorkerStats,
+};
 
 /// The exposition formats `/metrics` can answer in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,7 +215,12 @@ impl Collector for SnapshotCollector {
             let samples = s.vrs.iter().map(|v| (vr_labels(v), counter(f(v))));
             family(&mut enc, name, help, c, samples)?;
         }
-        let vr_gauges: [(&str, &str, VrField); 2] = [
+        let vr_gauges: [(&str, &str, VrField); 3] = [
+            (
+                "vr_discovery_peers",
+                "Other VRs of the VR's VPN in its configuration map (VR discovery).",
+                |v| v.discovery_peers,
+            ),
             ("vr_tunnels", "L2TP tunnels of the VR's endpoint.", |v| {
                 v.tunnels
             }),
@@ -343,6 +353,40 @@ impl Collector for SnapshotCollector {
                 g,
             )?,
         )?;
+        if let Some(d) = &s.discovery {
+            let events = d
+                .counters
+                .iter()
+                .map(|(event, v)| ([("event", event.as_str())], counter(*v)));
+            family(
+                &mut enc,
+                "discovery_events",
+                "VR discovery counters by event (rx_ok, rx_bad_auth, rx_unknown_key, rx_replay, tx_addition, ...).",
+                c,
+                events,
+            )?;
+            type DiscField = fn(&DiscoverySnapshot) -> u64;
+            let gauges: [(&str, &str, DiscField); 3] = [
+                (
+                    "discovery_vrs_announced",
+                    "Local VRs announced by VR discovery.",
+                    |d| d.vrs_announced,
+                ),
+                (
+                    "discovery_vrs_not_announced",
+                    "Local VRs of a discovery VPN not announced (no address, refused).",
+                    |d| d.vrs_not_announced,
+                ),
+                (
+                    "discovery_map_entries",
+                    "Entries in all local VRs' configuration maps.",
+                    |d| d.map_entries,
+                ),
+            ];
+            for (name, help, f) in gauges {
+                gauge(f(d)).encode(enc.encode_descriptor(name, help, None, g)?)?;
+            }
+        }
         if let Some(a) = &s.aaa {
             let role = [("role", a.role.as_str())];
             type AaaField = fn(&AaaSnapshot) -> u64;

@@ -33,6 +33,7 @@ use utoipa::OpenApi;
         super::server::set_realm,
         super::server::delete_realm,
         super::server::list_tunnels,
+        super::server::vr_map,
         super::server::clear_tunnel,
         super::server::list_sessions,
         super::server::disconnect,
