@@ -518,6 +518,7 @@ mod tests {
             drops: 1,
             tunnels: 2,
             sessions: 3,
+            discovery_peers: 4,
         };
         Snapshot {
             uptime_s: 12.5,
@@ -573,6 +574,15 @@ mod tests {
                 session_record_errors: 0,
                 session_records_dropped: 2,
             }),
+            discovery: Some(DiscoverySnapshot {
+                vrs_announced: 3,
+                vrs_not_announced: 0,
+                map_entries: 12,
+                counters: BTreeMap::from([
+                    ("rx_ok".to_string(), 20),
+                    ("rx_unknown_key".to_string(), 6),
+                ]),
+            }),
         }
     }
 
@@ -594,6 +604,7 @@ mod tests {
                 "control_loop",
                 "varouter_publish",
                 "varouter_aaa_",
+                "varouter_discovery_",
             ] {
                 assert!(!out.contains(hidden), "{hidden} leaked:\n{out}");
             }
@@ -628,6 +639,10 @@ mod tests {
             "varouter_publish_total 4",
             "varouter_publish_last_seconds 0.00005",
             "varouter_publish_max_delay_seconds 0.0015",
+            r#"varouter_vr_discovery_peers{vr="blue-of-b",tenant="carrier-b"} 4"#,
+            r#"varouter_discovery_events_total{event="rx_unknown_key"} 6"#,
+            "# TYPE varouter_discovery_map_entries gauge",
+            "varouter_discovery_map_entries 12",
             r#"varouter_aaa_requests_total{role="home"} 40"#,
             r#"varouter_aaa_answers_total{role="home",result_code="2001"} 37"#,
             r#"varouter_aaa_answers_total{role="home",result_code="4001"} 3"#,

@@ -310,3 +310,114 @@ pub(super) fn check(
         refresh,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    const BASE: &str = r#"router_id: 192.0.2.1
+ports:
+  - { name: p0, backend: mem, mac: "02:00:00:00:00:01" }
+virtual_routers:
+  - id: 1
+    name: a
+    vpn_id: "00a0c9:00000001"
+    tenant: t
+    interfaces:
+      - { port: p0, vlan: 10, addresses: ["fd00::1/64", 10.1.0.1/24] }
+"#;
+
+    fn check(discovery: &str) -> Result<crate::config::Config, Vec<String>> {
+        let text = format!("{BASE}{discovery}");
+        crate::parse_config(Path::new("p.yaml"), &text)
+            .map_err(|e| e.into_iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn a_good_section_resolves_with_defaults() {
+        let c = check(
+            r#"discovery:
+  routers: [192.0.2.1, 192.0.2.2]
+  vpns:
+    - { vpn_id: "00a0c9:00000001", secret: "0123456789abcdef" }
+"#,
+        )
+        .unwrap();
+        let d = c.discovery.as_ref().unwrap();
+        assert_eq!(
+            d.router_id,
+            "192.0.2.1".parse::<std::net::Ipv4Addr>().unwrap()
+        );
+        assert_eq!(d.listen.port(), crate::config::DISCOVERY_PORT);
+        assert_eq!(d.vpns[0].id, 1, "the index part of the VPN id");
+        assert_eq!(d.refresh, Some(std::time::Duration::from_secs(300)));
+        assert_eq!(d.vpn_of(c.vrs[0].vpn_id), Some(1));
+        // The announced address: the first IPv4 address, even after an IPv6 one.
+        assert_eq!(c.vrs[0].discovery_addr(), Some("10.1.0.1".parse().unwrap()));
+        // The secret is not printed.
+        assert!(!format!("{d:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn every_error_is_named_with_its_place() {
+        let e = check(
+            r#"discovery:
+  router_id: 224.0.0.1
+  listen: 0.0.0.0:0
+  routers: [192.0.2.2, 192.0.2.2]
+  reach:
+    - { router: 192.0.2.7, address: "127.0.0.1:18240" }
+  vpns:
+    - { vpn_id: "00a0c9:00000001", secret: "short" }
+    - { vpn_id: "00a0c9:00000002", id: 1, secret: "0123456789abcdef" }
+    - { vpn_id: "00a0c9:00000003", secret: "0123456789abcdef" }
+  rto_initial_ms: 20000
+  max_attempts: 0
+  refresh_s: 999999999
+"#,
+        )
+        .unwrap_err();
+        let want = [
+            "p.yaml:12:14: discovery.router_id `224.0.0.1` is not a router id",
+            "p.yaml:13:11: discovery.listen `0.0.0.0:0` has port 0",
+            "p.yaml:14:24: discovery.routers: `192.0.2.2` is listed twice",
+            "p.yaml:16:17: discovery.reach: router `192.0.2.7` is not in discovery.routers",
+            "p.yaml:18:44: discovery.vpns: the secret of VPN `00a0c9:00000001` has 5 bytes",
+            "p.yaml:19:40: discovery.vpns: wire id 1 of VPN `00a0c9:00000002`",
+            "p.yaml:20:44: discovery.vpns: VPN `00a0c9:00000003` has the secret of VPN `00a0c9:00000002`",
+            "p.yaml:21:19: discovery.rto_initial_ms 20000 is above the default rto_max_ms",
+            "p.yaml:22:17: discovery.max_attempts 0 is out of range",
+            "p.yaml:23:14: discovery.refresh_s 999999999 is out of range",
+        ];
+        for w in want {
+            assert!(
+                e.iter().any(|x| x.starts_with(w)),
+                "missing {w:?} in {e:#?}"
+            );
+        }
+        assert_eq!(e.len(), want.len(), "{e:#?}");
+    }
+
+    #[test]
+    fn one_vr_per_vpn_per_router() {
+        let text = format!(
+            "{BASE}{}",
+            r#"  - id: 2
+    name: b
+    vpn_id: "00a0c9:00000001"
+    tenant: t
+discovery:
+  routers: [192.0.2.1, 192.0.2.2]
+  vpns:
+    - { vpn_id: "00a0c9:00000001", secret: "0123456789abcdef" }
+"#
+        );
+        let e = crate::parse_config(Path::new("p.yaml"), &text).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].to_string()
+                .contains("VPN `00a0c9:00000001` has 2 VRs on this router (a, b)"),
+            "{e:?}"
+        );
+    }
+}
