@@ -343,6 +343,43 @@ fn vrs_of_a_vpn_find_each_other_through_the_appliance() {
     assert!(applied.contains("announced"), "{v}");
     converge(&apps, &full, "after re-creating b2");
 
+    // A second VR of VPN A on router 1 is refused by the checker (one VR per VPN per router).
+    let second = json!({
+        "id": 7, "name": "a1bis", "vpn_id": "00a0c9:00000001", "tenant": "ta",
+        "interfaces": [{"port": "p0", "vlan": 70, "addresses": ["10.7.0.1/24"]}],
+    });
+    let (st, v) = apps[0].json("POST", "/api/v1/vrs", ADMIN, Some(&second));
+    assert_eq!(st, 422, "{v}");
+    assert!(
+        v.to_string()
+            .contains("discovery allows one VR per VPN per router"),
+        "{v}"
+    );
+
+    // b1's address changes in one transaction: withdrawn and announced again at the new
+    // address, which the others' maps follow.
+    let tx = json!({"changes": [
+        {"op": "unbind_interface", "vr": "b1", "port": "p0", "vlan": 20},
+        {"op": "bind_interface", "vr": "b1",
+         "interface": {"port": "p0", "vlan": 20, "addresses": ["10.2.9.1/24"]}},
+    ]});
+    let (st, v) = apps[0].json("POST", "/api/v1/transaction", ADMIN, Some(&tx));
+    assert_eq!(st, 200, "{v}");
+    let applied = v["applied"].to_string();
+    assert!(
+        applied.contains("withdrawn") && applied.contains("announced at 10.2.9.1"),
+        "{v}"
+    );
+    converge(
+        &apps,
+        &[
+            (1, "b2", vec![s(r(1), "10.2.9.1".into()), s(r(3), b(3))]),
+            (2, "b3", vec![s(r(1), "10.2.9.1".into()), s(r(2), b(2))]),
+            (0, "b1", vec![s(r(2), b(2)), s(r(3), b(3))]),
+        ],
+        "after b1's address changed",
+    );
+
     drop(apps);
     let _ = std::fs::remove_dir_all(&dir);
 }
