@@ -113,7 +113,8 @@ pub struct ServiceCounters {
 /// Why a wanted local VR is not announced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Standing {
-    Announced(IpAddr),
+    /// Announced for this VPN at this address.
+    Announced(u32, IpAddr),
     NotAnnounced(String),
 }
 
@@ -181,7 +182,8 @@ impl DiscoveryService {
     /// announced, withdrawn or re-announced.
     pub fn configure(&mut self, cx: &mut Ctx<'_>, vrs: Vec<LocalVr>) -> Vec<String> {
         self.wanted = vrs.into_iter().map(|v| (v.vr, v)).collect();
-        if !self.started {
+        // Before start the start announces them; without a socket nothing is announced.
+        if !self.started || self.sock.is_none() {
             return Vec::new();
         }
         let lines = self.reconcile(cx);
@@ -199,31 +201,28 @@ impl DiscoveryService {
             .standing
             .iter()
             .filter(|(vr, st)| {
-                let Standing::Announced(addr) = st else {
+                let Standing::Announced(vpn, addr) = st else {
                     return !self.wanted.contains_key(vr);
                 };
                 match self.wanted.get(vr) {
                     None => true,
-                    Some(w) => w.addr != Some(*addr) || self.by_vpn.get(&w.vpn_id) != Some(vr),
+                    Some(w) => w.addr != Some(*addr) || w.vpn_id != *vpn,
                 }
             })
             .map(|(vr, _)| *vr)
             .collect();
         for vr in gone {
-            if let Some(Standing::Announced(_)) = self.standing.remove(&vr) {
-                let vpn = self.by_vpn.iter().find(|(_, v)| **v == vr).map(|(p, _)| *p);
-                if let Some(vpn) = vpn {
-                    self.by_vpn.remove(&vpn);
-                    self.drop_map(cx, vr, vpn);
-                    if self.engine.remove_vr(now, vpn).is_ok() {
-                        lines.push(format!("discovery: VR {} of VPN {vpn} withdrawn", vr.0));
-                    }
+            if let Some(Standing::Announced(vpn, _)) = self.standing.remove(&vr) {
+                self.by_vpn.remove(&vpn);
+                self.drop_map(cx, vr, vpn);
+                if self.engine.remove_vr(now, vpn).is_ok() {
+                    lines.push(format!("discovery: VR {} of VPN {vpn} withdrawn", vr.0));
                 }
             }
         }
         let wanted: Vec<LocalVr> = self.wanted.values().copied().collect();
         for w in wanted {
-            if let Some(Standing::Announced(_)) = self.standing.get(&w.vr) {
+            if let Some(Standing::Announced(..)) = self.standing.get(&w.vr) {
                 continue;
             }
             let st = match (w.addr, self.by_vpn.get(&w.vpn_id)) {
@@ -239,7 +238,7 @@ impl DiscoveryService {
                             "discovery: VR {} of VPN {} announced at {addr}",
                             w.vr.0, w.vpn_id
                         ));
-                        Standing::Announced(addr)
+                        Standing::Announced(w.vpn_id, addr)
                     }
                     Err(e) => {
                         self.counters.vr_refused += 1;
@@ -345,11 +344,11 @@ impl DiscoveryService {
     fn view(&self, w: &LocalVr, now: Instant) -> MapView {
         let state = match self.standing.get(&w.vr) {
             _ if self.sock.is_none() && self.started => "socket not open".to_string(),
-            Some(Standing::Announced(_)) => "announced".to_string(),
+            Some(Standing::Announced(..)) => "announced".to_string(),
             Some(Standing::NotAnnounced(why)) => why.clone(),
             None => "not started".to_string(),
         };
-        let announced = matches!(self.standing.get(&w.vr), Some(Standing::Announced(_)));
+        let announced = matches!(self.standing.get(&w.vr), Some(Standing::Announced(..)));
         let peers = if announced {
             self.engine
                 .config_map(w.vpn_id)
@@ -452,7 +451,7 @@ impl Service for DiscoveryService {
         let announced = self
             .standing
             .values()
-            .filter(|s| matches!(s, Standing::Announced(_)))
+            .filter(|s| matches!(s, Standing::Announced(..)))
             .count() as u64;
         let peers: u64 = self
             .by_vpn
