@@ -19,7 +19,7 @@
 //! | `publish_last_seconds`, `publish_max_delay_seconds` | gauge | | appliance |
 //! | `vr_discovery_peers` | gauge | `vr`, `tenant` | VRs in scope |
 //! | `discovery_events_total` | counter | `event` | appliance, with a `discovery:` section |
-//! | `discovery_vrs_announced`, `discovery_vrs_not_announced`, `discovery_map_entries` | gauge | | appliance, with a `discovery:` section |
+//! | `discovery_vrs_announced`, `discovery_vrs_not_announced`, `discovery_map_entries`, `discovery_tx_queued` | gauge | | appliance, with a `discovery:` section |
 //! | `aaa_requests_total`, `aaa_lookups_total`, `aaa_lookup_errors_total` | counter | `role` | appliance, with an `aaa:` section |
 //! | `aaa_sessions_recorded_total`, `aaa_sessions_ended_total`, `aaa_session_record_errors_total`, `aaa_session_records_dropped_total` | counter | `role` | appliance, with an `aaa:` section (zero unless a home AAA records sessions) |
 //! | `aaa_answers_total` | counter | `role`, `result_code` | appliance, with an `aaa:` section |
@@ -366,7 +366,12 @@ impl Collector for SnapshotCollector {
                 events,
             )?;
             type DiscField = fn(&DiscoverySnapshot) -> u64;
-            let gauges: [(&str, &str, DiscField); 3] = [
+            let gauges: [(&str, &str, DiscField); 4] = [
+                (
+                    "discovery_tx_queued",
+                    "Discovery datagrams waiting for the send pacing.",
+                    |d| d.tx_queued,
+                ),
                 (
                     "discovery_vrs_announced",
                     "Local VRs announced by VR discovery.",
@@ -578,6 +583,7 @@ mod tests {
                 vrs_announced: 3,
                 vrs_not_announced: 0,
                 map_entries: 12,
+                tx_queued: 0,
                 counters: BTreeMap::from([
                     ("rx_ok".to_string(), 20),
                     ("rx_unknown_key".to_string(), 6),

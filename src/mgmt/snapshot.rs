@@ -43,12 +43,11 @@ pub struct DiscoverySnapshot {
     pub vrs_not_announced: u64,
     /// Entries in all local VRs' configuration maps.
     pub map_entries: u64,
+    /// Datagrams waiting for the send pacing.
+    pub tx_queued: u64,
     /// Event counters (`rx_ok`, `rx_bad_auth`, `rx_unknown_key`, `tx_addition`, ...).
     pub counters: BTreeMap<String, u64>,
 }
-
-/// The gauges among the discovery service's counters (the rest are event counters).
-pub const DISCOVERY_GAUGES: [&str; 3] = ["vrs_announced", "vrs_not_announced", "map_entries"];
 
 impl DiscoverySnapshot {
     /// From the service's `(discovery_NAME, value)` counters.
@@ -60,6 +59,7 @@ impl DiscoverySnapshot {
                 "vrs_announced" => d.vrs_announced = *v,
                 "vrs_not_announced" => d.vrs_not_announced = *v,
                 "map_entries" => d.map_entries = *v,
+                "tx_queued" => d.tx_queued = *v,
                 _ => {
                     d.counters.insert(k.to_string(), *v);
                 }
