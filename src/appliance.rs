@@ -394,9 +394,10 @@ pub struct AppSupervisor {
     pub mgmt: Option<crate::mgmt::exec::MgmtLink>,
     /// The AAA thread's counters, when it runs.
     pub aaa: Option<Arc<std::sync::Mutex<crate::aaa::AaaStats>>>,
-    /// The discovery maps as last listed (when they change, and every second).
+    /// The discovery maps as last listed (when they changed, at most every second).
     pub discovery: Vec<MapView>,
     discovery_changes: Option<u64>,
+    discovery_listed: Instant,
 }
 
 impl AppSupervisor {
@@ -419,6 +420,7 @@ impl AppSupervisor {
             aaa: None,
             discovery: Vec::new(),
             discovery_changes: None,
+            discovery_listed: now.checked_sub(Duration::from_secs(1)).unwrap_or(now),
         }
     }
 }
@@ -437,18 +439,20 @@ impl<B: PacketBuf> Supervisor<B> for AppSupervisor {
         if let Some(m) = &mut self.mgmt {
             m.tick(core, &mut self.running, counters, now);
         }
-        // The discovery maps: listed again when they changed (so that the summary shows the
-        // last ones however soon the run stops) and every second (for the ages).
+        // The discovery maps: listed again when they changed, at most every second (a
+        // listing of 1,000 VRs on every map change slowed convergence down).
         if let Some(d) = core.service::<DiscoveryService>() {
             let changes = d.service_counters().map_changes;
-            if self.discovery_changes != Some(changes) {
+            if self.discovery_changes != Some(changes)
+                && now.duration_since(self.discovery_listed) >= Duration::from_secs(1)
+            {
                 self.discovery_changes = Some(changes);
+                self.discovery_listed = now;
                 self.discovery = d.maps(now);
             }
         }
         if now.duration_since(self.last_listing) >= Duration::from_secs(1) {
             self.last_listing = now;
-            self.discovery_changes = None;
             if let Some(l2tp) = core.service::<L2tpService>() {
                 let n = l2tp.subscribers().count();
                 self.subscriber_vrs = l2tp.subscribers().per_vr();

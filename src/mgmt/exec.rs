@@ -707,7 +707,6 @@ impl MgmtLink {
             .collect();
         let l2tp = super::sessions::occupancy(core);
         let disc = core.service::<controlplane::discovery::service::DiscoveryService>();
-        let now = Instant::now();
         let vrs = running
             .vrs
             .iter()
@@ -726,9 +725,7 @@ impl MgmtLink {
                     drops,
                     tunnels,
                     sessions,
-                    discovery_peers: disc
-                        .and_then(|d| d.map(vr::VrId(v.id), now))
-                        .map_or(0, |m| m.peers.len() as u64),
+                    discovery_peers: disc.map_or(0, |d| d.peer_count(vr::VrId(v.id)) as u64),
                 }
             })
             .collect();

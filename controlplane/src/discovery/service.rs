@@ -39,12 +39,11 @@ const TIMER: u64 = 0;
 /// Timer token of the paced sending.
 const TIMER_TX: u64 = 1;
 /// Datagrams sent per [`TX_WINDOW`] at most. A receiver reads its socket between other work
-/// and its receive buffer (Linux default 208 KiB) holds a few hundred small datagrams: a PE
-/// adding 1,000 VRs sends thousands of additions at once, overflows the receivers and leaves
-/// convergence to the 1 s retransmission. Measured with three appliances of 1,000 VRs each
-/// (debug build, loaded 2-core machine, vr-discovery.md §11): unpaced 7.1 s to the last map
-/// change, 128 per ms 3.1 s, 32 per ms 1.05 s. At 32 per ms the 9,000 additions of a PE
-/// with 1,000 VRs and 9 peers leave in about 280 ms.
+/// and a socket receive buffer of the Linux default (208 KiB; the control core asks for
+/// 4 MiB, which `net.core.rmem_max` may cap) holds a few hundred small datagrams: a PE adding
+/// 1,000 VRs sends thousands of additions at once, overflows the receivers and leaves
+/// convergence to the 1 s retransmission. At 32 per ms the 9,000 additions of a PE with
+/// 1,000 VRs and 9 peers leave in about 280 ms. Measurements: vr-discovery.md §11.
 pub const TX_BURST: usize = 32;
 /// The pacing window.
 pub const TX_WINDOW: Duration = Duration::from_millis(1);
@@ -385,6 +384,16 @@ impl DiscoveryService {
     /// The local VRs with their maps, in VR id order.
     pub fn maps(&self, now: Instant) -> Vec<MapView> {
         self.wanted.values().map(|w| self.view(w, now)).collect()
+    }
+
+    /// Entries in the map of one local VR (0 when it is not announced).
+    pub fn peer_count(&self, vr: VrId) -> usize {
+        match self.standing.get(&vr) {
+            Some(Standing::Announced(vpn, _)) => {
+                self.engine.config_map(*vpn).map_or(0, |m| m.len())
+            }
+            _ => 0,
+        }
     }
 
     /// The map of one local VR (`None`: the VR takes no part in discovery).
