@@ -2,6 +2,7 @@
 //! backend of its ports, and the [`controlcore::run`] loop with a supervisor that prints
 //! live statistics and reloads the profile on request; then the summary.
 
+use controlplane::discovery::service::{DiscoveryService, MapView};
 use controlplane::l2tp::service::L2tpService;
 use controlplane::l2tp::service::RelayView;
 use controlplane::subscriber::manager::{SubscriberView, VrReport};
@@ -64,6 +65,9 @@ pub enum RunError {
     /// The AAA (`aaa:` section) could not start.
     #[error("aaa: {0}")]
     Aaa(String),
+    /// VR discovery (`discovery:` section) could not be set up.
+    #[error("discovery: {0}")]
+    Discovery(String),
 }
 
 /// Per-flow results.
@@ -134,6 +138,9 @@ pub struct Summary {
     pub esp: Vec<EspSaView>,
     /// The AAA's counters at the end, when the profile has an `aaa:` section.
     pub aaa: Option<crate::aaa::AaaStats>,
+    /// The discovery configuration maps of the local VRs as last listed (refreshed every
+    /// second), when the profile has a `discovery:` section.
+    pub discovery: Vec<MapView>,
 }
 
 /// An ESP SA as the summary shows it.
@@ -270,7 +277,15 @@ pub fn run_with_reload(
     reload: Option<Reload>,
 ) -> Result<Summary, RunError> {
     let writer = initial_state(cfg, cfg.worker_cores.len().max(1))?;
-    let services = crate::services::services(cfg, Instant::now());
+    let mut services = crate::services::services(cfg, Instant::now());
+    if let Some(d) = crate::services::discovery(cfg).map_err(RunError::Discovery)? {
+        eprintln!(
+            "varouter: VR discovery on {} as router {}",
+            d.listen(),
+            d.engine().router_id()
+        );
+        services.push(Box::new(d));
+    }
     let run_opts = controlcore::RunOptions {
         duration: opts.duration,
         stop_when: if opts.until_inputs_finished {
@@ -340,6 +355,7 @@ pub fn run_with_reload(
             s.subscribers = std::mem::take(&mut sup.subscribers);
             s.subscriber_vrs = std::mem::take(&mut sup.subscriber_vrs);
             s.relayed = std::mem::take(&mut sup.relayed);
+            s.discovery = std::mem::take(&mut sup.discovery);
             return Ok(s);
         }
         #[cfg(not(feature = "dpdk"))]
@@ -353,6 +369,7 @@ pub fn run_with_reload(
     s.subscribers = std::mem::take(&mut sup.subscribers);
     s.subscriber_vrs = std::mem::take(&mut sup.subscriber_vrs);
     s.relayed = std::mem::take(&mut sup.relayed);
+    s.discovery = std::mem::take(&mut sup.discovery);
     Ok(s)
 }
 
@@ -377,6 +394,10 @@ pub struct AppSupervisor {
     pub mgmt: Option<crate::mgmt::exec::MgmtLink>,
     /// The AAA thread's counters, when it runs.
     pub aaa: Option<Arc<std::sync::Mutex<crate::aaa::AaaStats>>>,
+    /// The discovery maps as last listed (when they changed, at most every second).
+    pub discovery: Vec<MapView>,
+    discovery_changes: Option<u64>,
+    discovery_listed: Instant,
 }
 
 impl AppSupervisor {
@@ -397,6 +418,9 @@ impl AppSupervisor {
             last_listing: now,
             mgmt: None,
             aaa: None,
+            discovery: Vec::new(),
+            discovery_changes: None,
+            discovery_listed: now.checked_sub(Duration::from_secs(1)).unwrap_or(now),
         }
     }
 }
@@ -414,6 +438,18 @@ impl<B: PacketBuf> Supervisor<B> for AppSupervisor {
         }
         if let Some(m) = &mut self.mgmt {
             m.tick(core, &mut self.running, counters, now);
+        }
+        // The discovery maps: listed again when they changed, at most every second (a
+        // listing of 1,000 VRs on every map change slowed convergence down).
+        if let Some(d) = core.service::<DiscoveryService>() {
+            let changes = d.service_counters().map_changes;
+            if self.discovery_changes != Some(changes)
+                && now.duration_since(self.discovery_listed) >= Duration::from_secs(1)
+            {
+                self.discovery_changes = Some(changes);
+                self.discovery_listed = now;
+                self.discovery = d.maps(now);
+            }
         }
         if now.duration_since(self.last_listing) >= Duration::from_secs(1) {
             self.last_listing = now;
@@ -458,6 +494,13 @@ impl<B: PacketBuf> Supervisor<B> for AppSupervisor {
                         "[{:>4.0}s] {}",
                         self.start.elapsed().as_secs_f64(),
                         crate::aaa::stats_line(&a)
+                    );
+                }
+                if let Some(d) = core.service::<DiscoveryService>() {
+                    println!(
+                        "[{:>4.0}s] {}",
+                        self.start.elapsed().as_secs_f64(),
+                        discovery_line(d)
                     );
                 }
                 self.last_totals = Some(totals);
@@ -525,7 +568,31 @@ fn summary(cfg: &Config, r: RunReport, mem_stats: &[Arc<MemStats>]) -> Summary {
         relayed: (Vec::new(), 0),
         esp: esp_views(&r.state),
         aaa: None,
+        discovery: Vec::new(),
     }
+}
+
+/// The discovery service's live line: VRs announced, map entries, what was received and
+/// refused.
+pub fn discovery_line(d: &DiscoveryService) -> String {
+    use controlcore::Service;
+    let c: HashMap<&str, u64> = d.counters().into_iter().collect();
+    let g = |k: &str| c.get(k).copied().unwrap_or(0);
+    format!(
+        "discovery: {} VR(s) announced, {} map entries | rx ok {} refused: unknown key {} bad auth {} replay {} unknown router {} wrong source {} malformed {} | tx {} retransmits {} gave up {}",
+        g("discovery_vrs_announced"),
+        g("discovery_map_entries"),
+        g("discovery_rx_ok"),
+        g("discovery_rx_unknown_key"),
+        g("discovery_rx_bad_auth"),
+        g("discovery_rx_replay"),
+        g("discovery_rx_unknown_router"),
+        g("discovery_rx_wrong_source"),
+        g("discovery_rx_malformed") + g("discovery_rx_oversize"),
+        g("discovery_tx_datagrams"),
+        g("discovery_retransmits"),
+        g("discovery_gave_up"),
+    )
 }
 
 /// Formats a rate in packets per second.
@@ -694,6 +761,27 @@ pub fn format_summary(s: &Summary) -> String {
         let nz: Vec<_> = a.engine.iter().filter(|x| x.1 > 0).collect();
         for (k, v) in nz {
             let _ = writeln!(o, "  {k:<36} {v}");
+        }
+    }
+    if !s.discovery.is_empty() {
+        let _ = writeln!(o, "discovery configuration maps (last listed):");
+        for m in &s.discovery {
+            let name = s
+                .vrs
+                .iter()
+                .find(|v| v.id == m.vr.0)
+                .map_or_else(|| m.vr.0.to_string(), |v| v.name.clone());
+            let addr = m.addr.map_or_else(|| "-".to_string(), |a| a.to_string());
+            let _ = writeln!(
+                o,
+                "  vr {name:<12} vpn {:<10} address {addr:<16} {}: {} peer(s)",
+                m.vpn_id,
+                m.state,
+                m.peers.len()
+            );
+            for p in &m.peers {
+                let _ = writeln!(o, "    router {:<15} address {}", p.router, p.addr);
+            }
         }
     }
     let nz: Vec<_> = s.control.iter().filter(|x| x.1 > 0).collect();

@@ -33,6 +33,74 @@ pub struct Config {
     pub management: Option<ManagementCfg>,
     /// The mobile VPN's AAA, when the profile has one (the `aaa:` section).
     pub aaa: Option<crate::aaa::AaaConfig>,
+    /// VR discovery, when the profile has a `discovery:` section.
+    pub discovery: Option<DiscoveryCfg>,
+}
+
+/// VR discovery (the profile's `discovery:` section), resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveryCfg {
+    /// Our router id in the provider network.
+    pub router_id: Ipv4Addr,
+    /// The host UDP socket's address.
+    pub listen: std::net::SocketAddr,
+    /// The provider routers ("all routers").
+    pub routers: Vec<Ipv4Addr>,
+    /// Routers reached elsewhere than `router id : listen port`.
+    pub reach: std::collections::BTreeMap<Ipv4Addr, std::net::SocketAddr>,
+    /// The VPNs with their keys.
+    pub vpns: Vec<DiscoveryVpnCfg>,
+    /// First retransmission interval.
+    pub rto_initial: std::time::Duration,
+    /// Cap of the retransmission interval.
+    pub rto_max: std::time::Duration,
+    /// Transmissions before giving up.
+    pub max_attempts: u32,
+    /// Re-announcement period (`None`: off).
+    pub refresh: Option<std::time::Duration>,
+}
+
+/// Default `discovery.listen` port (docs/protocols/vr-discovery.md §4).
+pub const DISCOVERY_PORT: u16 = 61701;
+
+/// One VPN of `discovery.vpns`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DiscoveryVpnCfg {
+    /// The RFC 2685 VPN id of its VRs.
+    pub vpn_id: vr::VpnId,
+    /// The 32-bit id on the wire.
+    pub id: u32,
+    /// The secret.
+    pub secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for DiscoveryVpnCfg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscoveryVpnCfg")
+            .field("vpn_id", &self.vpn_id)
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+impl DiscoveryCfg {
+    /// The discovery VPN (32-bit id) of a VR's RFC 2685 VPN id, if it takes part.
+    pub fn vpn_of(&self, vpn_id: vr::VpnId) -> Option<u32> {
+        self.vpns.iter().find(|v| v.vpn_id == vpn_id).map(|v| v.id)
+    }
+}
+
+impl VrCfg {
+    /// The address a VR announces in discovery: the first IPv4 address of its interfaces,
+    /// else the first IPv6 one.
+    pub fn discovery_addr(&self) -> Option<IpAddr> {
+        let all = || self.interfaces.iter().flat_map(|i| i.addresses.iter());
+        all()
+            .find(|a| a.addr.is_ipv4())
+            .or_else(|| all().next())
+            .map(|a| a.addr)
+    }
 }
 
 /// The management API (the profile's `management:` section).

@@ -14,7 +14,8 @@
 //!   the workers see the old tables or the new, and the VRs it does not touch keep
 //!   forwarding untouched); then the services: router interfaces for ARP/ND and ICMP, and
 //!   each VR's L2TP endpoint (a role change drains the VR's tunnels first; other L2TP
-//!   setting changes restart that VR's endpoint).
+//!   setting changes restart that VR's endpoint), and VR discovery (a VR of a VPN with a
+//!   discovery key that appears is announced, one that goes is withdrawn).
 //!
 //! Every change applied is printed, as is every refusal with its reason.
 
@@ -22,6 +23,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use controlcore::Core;
+use controlplane::discovery::service::DiscoveryService;
 use controlplane::icmp::service::IcmpService;
 use controlplane::l2tp::service::L2tpService;
 use controlplane::neighbor::service::NeighborService;
@@ -89,6 +91,9 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
     }
     if old.aaa != new.aaa {
         why.push("the AAA (`aaa:`; its thread, listener and database are set up at start)".into());
+    }
+    if old.discovery != new.discovery {
+        why.push("VR discovery (`discovery:`; its socket, router list, keys and timers are set up at start — VRs joining and leaving it are applied live)".into());
     }
     if format!("{:?}", old.flows) != format!("{:?}", new.flows) {
         why.push("the generator flows (`traffic:`)".into());
@@ -239,6 +244,11 @@ pub fn apply<B: PacketBuf>(
     let access = crate::services::access(&new);
     core.with_service::<L2tpService, _>(now, |s, cx| s.configure_access(cx, access));
     follow_subscribers(core, now, &mut lines);
+    // VR discovery: VRs that joined are announced, those that left withdrawn.
+    let local = crate::services::discovery_vrs(&new);
+    if let Some(l) = core.with_service::<DiscoveryService, _>(now, |s, cx| s.configure(cx, local)) {
+        lines.extend(l);
+    }
     *running = new;
     Outcome::Applied(lines)
 }

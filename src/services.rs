@@ -1,11 +1,14 @@
 //! The protocol services a profile runs on the control core, and their settings from the
-//! profile: router interfaces for ARP/ND and ICMP, the L2TP endpoints of the VRs.
+//! profile: router interfaces for ARP/ND and ICMP, the L2TP endpoints of the VRs, VR
+//! discovery.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::Instant;
 
 use controlcore::Service;
+use controlplane::discovery::engine::Config as DiscoveryEngineConfig;
+use controlplane::discovery::service::{DiscoveryService, LocalVr, ServiceConfig};
 use controlplane::esp::service::EspService;
 use controlplane::icmp::service::IcmpService;
 use controlplane::l2tp::driver::vr::EndpointConfig;
@@ -134,7 +137,52 @@ pub fn access(cfg: &Config) -> Vec<controlplane::l2tp::service::AccessVr> {
         .collect()
 }
 
-/// The services of a profile: ARP/ND, ICMP, L2TP (with PPP termination, PPPoE access).
+/// The VRs of a profile that take part in discovery: those whose VPN has a key in the
+/// `discovery:` section, with the address they announce.
+pub fn discovery_vrs(cfg: &Config) -> Vec<LocalVr> {
+    let Some(d) = &cfg.discovery else {
+        return Vec::new();
+    };
+    cfg.vrs
+        .iter()
+        .filter_map(|v| {
+            Some(LocalVr {
+                vr: VrId(v.id),
+                vpn_id: d.vpn_of(v.vpn_id)?,
+                addr: v.discovery_addr(),
+            })
+        })
+        .collect()
+}
+
+/// The discovery service of a profile, if it has a `discovery:` section. The first sequence
+/// number is the wall clock in microseconds (vr-discovery.md §5: a restarted router goes on
+/// above what it sent before).
+pub fn discovery(cfg: &Config) -> Result<Option<DiscoveryService>, String> {
+    let Some(d) = &cfg.discovery else {
+        return Ok(None);
+    };
+    let seq_start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |t| t.as_micros() as u64);
+    let mut engine = DiscoveryEngineConfig::new(d.router_id, d.routers.clone(), seq_start);
+    engine.rto_initial = d.rto_initial;
+    engine.rto_max = d.rto_max;
+    engine.max_attempts = d.max_attempts;
+    engine.refresh = d.refresh;
+    let sc = ServiceConfig {
+        engine,
+        listen: d.listen,
+        reach: d.reach.clone(),
+        keys: d.vpns.iter().map(|v| (v.id, v.secret.clone())).collect(),
+    };
+    DiscoveryService::new(sc, discovery_vrs(cfg))
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// The services of a profile: ARP/ND, ICMP, L2TP (with PPP termination, PPPoE access). VR
+/// discovery ([`discovery`]) is added by the appliance, which reports its errors.
 pub fn services(cfg: &Config, now: Instant) -> Vec<Box<dyn Service>> {
     let ifaces = interfaces(cfg);
     let mut neighbor = NeighborService::new(ifaces.clone(), NeighborConfig::default());

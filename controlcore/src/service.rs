@@ -20,7 +20,7 @@
 //! block and never read the clock (`cx.now` is the time of the dispatch).
 
 use std::any::Any;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
 use dataplane::counters::Punt;
@@ -130,6 +130,22 @@ pub enum Event {
         /// Which error.
         kind: IcmpKind,
     },
+    /// A local VR's configuration map changed (VR discovery, `docs/protocols/vr-discovery.md`):
+    /// a VR of the same VPN on another provider router joined it (`up`) or left it. This is
+    /// where a control-channel layer (L2TP between the VRs of a VPN) learns whom to connect
+    /// to; a map emptied because the local VR was removed raises a `down` per peer too.
+    VrPeer {
+        /// The local VR whose map changed.
+        vr: VrId,
+        /// The VPN (its 32-bit discovery id).
+        vpn_id: u32,
+        /// The other VR's provider router.
+        router: Ipv4Addr,
+        /// The other VR's address.
+        addr: IpAddr,
+        /// Joined (true) or left (false).
+        up: bool,
+    },
 }
 
 /// Kinds of [`Event`], for [`Interest::Event`].
@@ -137,6 +153,8 @@ pub enum Event {
 pub enum EventKind {
     /// [`Event::IcmpError`].
     IcmpError,
+    /// [`Event::VrPeer`].
+    VrPeer,
 }
 
 impl Event {
@@ -144,6 +162,7 @@ impl Event {
     pub fn kind(&self) -> EventKind {
         match self {
             Event::IcmpError { .. } => EventKind::IcmpError,
+            Event::VrPeer { .. } => EventKind::VrPeer,
         }
     }
 }

@@ -40,6 +40,10 @@ pub enum SocketError {
     WouldBlock(SocketAddr),
 }
 
+/// Receive buffer asked for each host socket (the kernel caps it at `net.core.rmem_max`):
+/// room for thousands of small datagrams arriving while the loop does other work.
+pub const RECV_BUFFER: usize = 4 << 20;
+
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 65_536;
 /// Datagrams read from one socket per loop iteration.
@@ -80,6 +84,10 @@ impl Sockets {
         let sock = UdpSocket::bind(addr).map_err(|err| SocketError::Open { addr, err })?;
         sock.set_nonblocking(true)
             .map_err(|err| SocketError::Open { addr, err })?;
+        // Best effort: a smaller buffer only means that bursts are lost sooner.
+        if let Err(e) = socket2::SockRef::from(&sock).set_recv_buffer_size(RECV_BUFFER) {
+            tracing::debug!(%addr, error = %e, "host socket: receive buffer not enlarged");
+        }
         let e = Entry { owner, sock };
         let i = match self.slots.iter().position(Option::is_none) {
             Some(i) => {

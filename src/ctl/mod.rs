@@ -137,6 +137,12 @@ pub enum VrCmd {
         /// VR name.
         name: String,
     },
+    /// A VR's configuration map (VR discovery): the other VRs of its VPN, by provider
+    /// router.
+    Map {
+        /// VR name.
+        name: String,
+    },
 }
 
 /// `ctl iface ...`
@@ -407,6 +413,8 @@ pub enum Show {
     Raw,
     /// The statistics snapshot.
     Stats,
+    /// A VR's configuration map.
+    Map,
 }
 
 const VR_COLS: &[&str] = &[
@@ -425,6 +433,7 @@ const IFACE_COLS: &[&str] = &["port", "vlan", "addresses"];
 const ROUTE_COLS: &[&str] = &["prefix", "via", "push", "blackhole", "esp"];
 const LABEL_COLS: &[&str] = &["label", "action", "out_label", "port", "via", "vr"];
 const NEIGHBOR_COLS: &[&str] = &["port", "vlan", "ip", "mac"];
+const MAP_COLS: &[&str] = &["router", "address", "age_s"];
 const TUNNEL_COLS: &[&str] = &["id", "peer", "state", "sessions"];
 const SESSION_COLS: &[&str] = &[
     "id", "kind", "tunnel", "session", "vlan", "user", "address", "state", "phase", "lns",
@@ -525,6 +534,7 @@ pub fn plan(cmd: &CtlCmd) -> Result<Call, CtlError> {
         CtlCmd::Vr(c) => match c {
             VrCmd::List => call(Method::Get, "/api/v1/vrs".into(), None, Show::List(VR_COLS)),
             VrCmd::Show { name } => call(Method::Get, v(name), None, Show::Object),
+            VrCmd::Map { name } => call(Method::Get, format!("{}/map", v(name)), None, Show::Map),
             VrCmd::Create { file } => call(
                 Method::Post,
                 "/api/v1/vrs".into(),
@@ -954,7 +964,34 @@ pub fn format_answer(show: &Show, v: &Value) -> String {
         Show::Object => table::render_object(v),
         Show::Change => format_change(v),
         Show::Stats => format_stats(v),
+        Show::Map => format_map(v),
     }
+}
+
+/// `ctl vr map`: the VR's own line, then its peers as a table.
+fn format_map(v: &Value) -> String {
+    let g = |k: &str| v.get(k).map(table::cell).unwrap_or_default();
+    let mut o = format!(
+        "vr {} (id {}), VPN {} (discovery id {}), router {}, address {}: {}\n",
+        g("vr"),
+        g("id"),
+        g("vpn_id"),
+        g("discovery_vpn"),
+        g("router_id"),
+        g("address"),
+        g("state")
+    );
+    let rows = v
+        .get("peers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if rows.is_empty() {
+        o.push_str("(no other VR of the VPN known)\n");
+    } else {
+        o.push_str(&Table::from_objects(&rows, MAP_COLS).render());
+    }
+    o
 }
 
 fn format_change(v: &Value) -> String {

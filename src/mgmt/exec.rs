@@ -141,6 +141,8 @@ pub enum Request {
     ListNeighbors,
     /// A VR's L2TP tunnels.
     Tunnels(String),
+    /// A VR's discovery configuration map.
+    VrMap(String),
     /// Clears a tunnel (StopCCN).
     ClearTunnel(String, u16),
     /// A VR's sessions.
@@ -415,6 +417,13 @@ impl MgmtLink {
             Request::Tunnels(vr) => {
                 let id = self.vr_id(&vr, &scope)?;
                 Ok(Answer::Json(200, super::sessions::tunnels(core, id)))
+            }
+            Request::VrMap(vr) => {
+                let id = self.vr_id(&vr, &scope)?;
+                Ok(Answer::Json(
+                    200,
+                    super::discovery::vr_map(core, running, id, now)?,
+                ))
             }
             Request::Sessions(vr) => {
                 let id = self.vr_id(&vr, &scope)?;
@@ -697,6 +706,7 @@ impl MgmtLink {
             })
             .collect();
         let l2tp = super::sessions::occupancy(core);
+        let disc = core.service::<controlplane::discovery::service::DiscoveryService>();
         let vrs = running
             .vrs
             .iter()
@@ -715,6 +725,7 @@ impl MgmtLink {
                     drops,
                     tunnels,
                     sessions,
+                    discovery_peers: disc.map_or(0, |d| d.peer_count(vr::VrId(v.id)) as u64),
                 }
             })
             .collect();
@@ -739,6 +750,11 @@ impl MgmtLink {
                 .aaa
                 .as_ref()
                 .and_then(|a| a.lock().ok().map(|g| (&*g).into())),
+            discovery: disc.map(|d| {
+                super::snapshot::DiscoverySnapshot::from_counters(&controlcore::Service::counters(
+                    d,
+                ))
+            }),
         }
     }
 

@@ -17,6 +17,9 @@
 //! | `control_loop_busy_seconds` | histogram | | appliance |
 //! | `publish_total`, `publish_seconds_total` | counter | | appliance |
 //! | `publish_last_seconds`, `publish_max_delay_seconds` | gauge | | appliance |
+//! | `vr_discovery_peers` | gauge | `vr`, `tenant` | VRs in scope |
+//! | `discovery_events_total` | counter | `event` | appliance, with a `discovery:` section |
+//! | `discovery_vrs_announced`, `discovery_vrs_not_announced`, `discovery_map_entries`, `discovery_tx_queued` | gauge | | appliance, with a `discovery:` section |
 //! | `aaa_requests_total`, `aaa_lookups_total`, `aaa_lookup_errors_total` | counter | `role` | appliance, with an `aaa:` section |
 //! | `aaa_sessions_recorded_total`, `aaa_sessions_ended_total`, `aaa_session_record_errors_total`, `aaa_session_records_dropped_total` | counter | `role` | appliance, with an `aaa:` section (zero unless a home AAA records sessions) |
 //! | `aaa_answers_total` | counter | `role`, `result_code` | appliance, with an `aaa:` section |
@@ -46,7 +49,9 @@ use prometheus_client::registry::Registry;
 use super::auth::Principal;
 use super::scope::Scope;
 use super::server::ApiState;
-use super::snapshot::{AaaSnapshot, Histogram, PortStats, Snapshot, VrStats, WorkerStats};
+use super::snapshot::{
+    AaaSnapshot, DiscoverySnapshot, Histogram, PortStats, Snapshot, VrStats, WorkerStats,
+};
 
 /// The exposition formats `/metrics` can answer in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,7 +215,12 @@ impl Collector for SnapshotCollector {
             let samples = s.vrs.iter().map(|v| (vr_labels(v), counter(f(v))));
             family(&mut enc, name, help, c, samples)?;
         }
-        let vr_gauges: [(&str, &str, VrField); 2] = [
+        let vr_gauges: [(&str, &str, VrField); 3] = [
+            (
+                "vr_discovery_peers",
+                "Other VRs of the VR's VPN in its configuration map (VR discovery).",
+                |v| v.discovery_peers,
+            ),
             ("vr_tunnels", "L2TP tunnels of the VR's endpoint.", |v| {
                 v.tunnels
             }),
@@ -343,6 +353,45 @@ impl Collector for SnapshotCollector {
                 g,
             )?,
         )?;
+        if let Some(d) = &s.discovery {
+            let events = d
+                .counters
+                .iter()
+                .map(|(event, v)| ([("event", event.as_str())], counter(*v)));
+            family(
+                &mut enc,
+                "discovery_events",
+                "VR discovery counters by event (rx_ok, rx_bad_auth, rx_unknown_key, rx_replay, tx_addition, ...).",
+                c,
+                events,
+            )?;
+            type DiscField = fn(&DiscoverySnapshot) -> u64;
+            let gauges: [(&str, &str, DiscField); 4] = [
+                (
+                    "discovery_tx_queued",
+                    "Discovery datagrams waiting for the send pacing.",
+                    |d| d.tx_queued,
+                ),
+                (
+                    "discovery_vrs_announced",
+                    "Local VRs announced by VR discovery.",
+                    |d| d.vrs_announced,
+                ),
+                (
+                    "discovery_vrs_not_announced",
+                    "Local VRs of a discovery VPN not announced (no address, refused).",
+                    |d| d.vrs_not_announced,
+                ),
+                (
+                    "discovery_map_entries",
+                    "Entries in all local VRs' configuration maps.",
+                    |d| d.map_entries,
+                ),
+            ];
+            for (name, help, f) in gauges {
+                gauge(f(d)).encode(enc.encode_descriptor(name, help, None, g)?)?;
+            }
+        }
         if let Some(a) = &s.aaa {
             let role = [("role", a.role.as_str())];
             type AaaField = fn(&AaaSnapshot) -> u64;
@@ -474,6 +523,7 @@ mod tests {
             drops: 1,
             tunnels: 2,
             sessions: 3,
+            discovery_peers: 4,
         };
         Snapshot {
             uptime_s: 12.5,
@@ -529,6 +579,16 @@ mod tests {
                 session_record_errors: 0,
                 session_records_dropped: 2,
             }),
+            discovery: Some(DiscoverySnapshot {
+                vrs_announced: 3,
+                vrs_not_announced: 0,
+                map_entries: 12,
+                tx_queued: 0,
+                counters: BTreeMap::from([
+                    ("rx_ok".to_string(), 20),
+                    ("rx_unknown_key".to_string(), 6),
+                ]),
+            }),
         }
     }
 
@@ -550,6 +610,7 @@ mod tests {
                 "control_loop",
                 "varouter_publish",
                 "varouter_aaa_",
+                "varouter_discovery_",
             ] {
                 assert!(!out.contains(hidden), "{hidden} leaked:\n{out}");
             }
@@ -584,6 +645,10 @@ mod tests {
             "varouter_publish_total 4",
             "varouter_publish_last_seconds 0.00005",
             "varouter_publish_max_delay_seconds 0.0015",
+            r#"varouter_vr_discovery_peers{vr="blue-of-b",tenant="carrier-b"} 4"#,
+            r#"varouter_discovery_events_total{event="rx_unknown_key"} 6"#,
+            "# TYPE varouter_discovery_map_entries gauge",
+            "varouter_discovery_map_entries 12",
             r#"varouter_aaa_requests_total{role="home"} 40"#,
             r#"varouter_aaa_answers_total{role="home",result_code="2001"} 37"#,
             r#"varouter_aaa_answers_total{role="home",result_code="4001"} 3"#,

@@ -36,6 +36,7 @@
 pub mod audit;
 pub mod auth;
 pub mod dashboard;
+pub mod discovery;
 pub mod document;
 pub mod exec;
 pub mod fast;

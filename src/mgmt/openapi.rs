@@ -33,6 +33,7 @@ use utoipa::OpenApi;
         super::server::set_realm,
         super::server::delete_realm,
         super::server::list_tunnels,
+        super::server::vr_map,
         super::server::clear_tunnel,
         super::server::list_sessions,
         super::server::disconnect,
@@ -92,9 +93,10 @@ mod tests {
         let d = super::document();
         let paths = d["paths"].as_object().unwrap();
         let ops: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(ops, 38, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(ops, 39, "{:?}", paths.keys().collect::<Vec<_>>());
         assert!(paths.contains_key("/metrics") && paths.contains_key("/dashboard"));
         assert!(paths.contains_key("/api/v1/vrs/{vr}/routes/{prefix}"));
+        assert!(paths.contains_key("/api/v1/vrs/{vr}/map"));
         let schemas = d["components"]["schemas"].as_object().unwrap();
         for s in ["Change", "Transaction", "ApiError", "Snapshot", "TxResult"] {
             assert!(schemas.contains_key(s), "schema {s} missing");

@@ -174,6 +174,7 @@ pub fn authenticated_routes() -> Router<Arc<ApiState>> {
             put(set_realm).delete(delete_realm),
         )
         .route("/api/v1/vrs/{vr}/tunnels", get(list_tunnels))
+        .route("/api/v1/vrs/{vr}/map", get(vr_map))
         .route("/api/v1/vrs/{vr}/tunnels/{id}", delete(clear_tunnel))
         .route("/api/v1/vrs/{vr}/sessions", get(list_sessions))
         .route("/api/v1/vrs/{vr}/sessions/{id}", delete(disconnect))
@@ -735,6 +736,18 @@ async fn list_tunnels(
     Path(vr): Path<String>,
 ) -> Response {
     respond(st.call(p, Request::Tunnels(vr)).await)
+}
+
+#[utoipa::path(get, path = "/api/v1/vrs/{vr}/map", tag = "api", summary = "A VR's configuration map (VR discovery): the other VRs of its VPN by provider router",
+    params(("vr" = String, Path, description = "VR name")),
+    responses((status = 200, description = "the map"), (status = 404, body = ApiError)),
+    security(("bearer" = [])))]
+async fn vr_map(
+    State(st): State<Arc<ApiState>>,
+    Extension(p): Caller,
+    Path(vr): Path<String>,
+) -> Response {
+    respond(st.call(p, Request::VrMap(vr)).await)
 }
 
 #[utoipa::path(delete, path = "/api/v1/vrs/{vr}/tunnels/{id}", tag = "api", summary = "Clear a tunnel (StopCCN)",

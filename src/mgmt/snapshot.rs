@@ -30,6 +30,43 @@ pub struct Snapshot {
     pub publish: PublishStats,
     /// The mobile VPN's AAA, when the profile runs one (appliance-wide).
     pub aaa: Option<AaaSnapshot>,
+    /// VR discovery, when the profile runs it (appliance-wide).
+    pub discovery: Option<DiscoverySnapshot>,
+}
+
+/// VR discovery's counters (`controlplane::discovery::service`) as the API shows them.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct DiscoverySnapshot {
+    /// Local VRs announced.
+    pub vrs_announced: u64,
+    /// Local VRs of a discovery VPN not announced (no address, refused).
+    pub vrs_not_announced: u64,
+    /// Entries in all local VRs' configuration maps.
+    pub map_entries: u64,
+    /// Datagrams waiting for the send pacing.
+    pub tx_queued: u64,
+    /// Event counters (`rx_ok`, `rx_bad_auth`, `rx_unknown_key`, `tx_addition`, ...).
+    pub counters: BTreeMap<String, u64>,
+}
+
+impl DiscoverySnapshot {
+    /// From the service's `(discovery_NAME, value)` counters.
+    pub fn from_counters(c: &[(&'static str, u64)]) -> Self {
+        let mut d = DiscoverySnapshot::default();
+        for (k, v) in c {
+            let k = k.strip_prefix("discovery_").unwrap_or(k);
+            match k {
+                "vrs_announced" => d.vrs_announced = *v,
+                "vrs_not_announced" => d.vrs_not_announced = *v,
+                "map_entries" => d.map_entries = *v,
+                "tx_queued" => d.tx_queued = *v,
+                _ => {
+                    d.counters.insert(k.to_string(), *v);
+                }
+            }
+        }
+        d
+    }
 }
 
 /// The AAA thread's counters (`crate::aaa::AaaStats`) as the API shows them.
@@ -138,6 +175,8 @@ pub struct VrStats {
     pub tunnels: u64,
     /// Sessions (L2TP, PPP subscribers) in the VR.
     pub sessions: u64,
+    /// Other VRs of its VPN in the VR's configuration map (VR discovery; 0 without).
+    pub discovery_peers: u64,
 }
 
 /// One VR's RADIUS client statistics.
@@ -230,6 +269,7 @@ impl Snapshot {
             loop_latency: Histogram::default(),
             publish: PublishStats::default(),
             aaa: None,
+            discovery: None,
         }
     }
 }

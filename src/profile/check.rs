@@ -1,6 +1,7 @@
 //! Semantic validation of a parsed profile: every error is collected, not only the first.
 
 mod aaa;
+mod discovery;
 mod esp;
 mod mgmt;
 
@@ -745,6 +746,10 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         .as_ref()
         .and_then(|m| mgmt::check(&mut c, m, base));
     let aaa = p.aaa.as_ref().and_then(|a| aaa::check(&mut c, a, base));
+    let discovery = p
+        .discovery
+        .as_ref()
+        .and_then(|d| discovery::check(&mut c, d, router_id, &vrs));
 
     if c.errors.is_empty() {
         Ok(Config {
@@ -760,6 +765,7 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             dpdk,
             management,
             aaa,
+            discovery,
         })
     } else {
         c.errors.sort_by_key(|e| (e.line, e.column));

@@ -53,6 +53,67 @@ pub struct Profile {
     /// The mobile VPN's AAA (absent: none). See docs/mobile-vpn.md.
     #[serde(default)]
     pub aaa: Option<Aaa>,
+    /// VR discovery across the provider network (absent: none). See docs/profile.md and
+    /// docs/protocols/vr-discovery.md.
+    #[serde(default)]
+    pub discovery: Option<Discovery>,
+}
+
+/// VR discovery (seed 001 Fig. 7, issue 15): which provider routers to announce this
+/// appliance's VRs to, on which host socket, with which per-VPN keys and timers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Discovery {
+    /// Our router id in the provider network (default: the profile's `router_id`).
+    #[serde(default)]
+    pub router_id: Option<S<String>>,
+    /// `address:port` of the host UDP socket (default `0.0.0.0:61701`).
+    #[serde(default)]
+    pub listen: Option<S<String>>,
+    /// The provider routers additions go to ("all routers"), by router id.
+    pub routers: Vec<S<String>>,
+    /// Where a router is reached when not at `router id : listen port` (labs, tests).
+    #[serde(default)]
+    pub reach: Vec<DiscoveryReach>,
+    /// The VPNs whose VRs this router announces and learns, with their keys.
+    pub vpns: Vec<DiscoveryVpn>,
+    /// First retransmission interval, milliseconds (default 1000).
+    #[serde(default)]
+    pub rto_initial_ms: Option<S<u64>>,
+    /// Cap of the doubling retransmission interval, milliseconds (default 16000).
+    #[serde(default)]
+    pub rto_max_ms: Option<S<u64>>,
+    /// Transmissions of one addition or withdrawal before giving up (default 6).
+    #[serde(default)]
+    pub max_attempts: Option<S<u32>>,
+    /// Re-announcement period, seconds (default 300; 0 disables it).
+    #[serde(default)]
+    pub refresh_s: Option<S<u64>>,
+}
+
+/// A provider router's discovery address other than `router id : port`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoveryReach {
+    /// Its router id.
+    pub router: S<String>,
+    /// Where its discovery socket is (`address:port`).
+    pub address: S<String>,
+}
+
+/// One VPN of `discovery.vpns`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoveryVpn {
+    /// The RFC 2685 VPN id of its VRs (`virtual_routers[].vpn_id`): a VR with this id
+    /// is announced.
+    pub vpn_id: S<String>,
+    /// The 32-bit VPN id on the wire (default: the index part of `vpn_id`); the same on
+    /// every router.
+    #[serde(default)]
+    pub id: Option<S<u32>>,
+    /// The VPN's discovery secret, at least 16 bytes; the same on every router of the VPN.
+    pub secret: S<String>,
 }
 
 /// The mobile VPN's AAA (seed 003): a home AAA (AAAH) with its VPN database, or a foreign

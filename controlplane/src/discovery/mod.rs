@@ -7,12 +7,14 @@
 //! VR. [`sim`] is a deterministic simulated network (virtual clock, seeded loss, duplication
 //! and reordering) that the simulations and `varouter bench discovery` drive engines with.
 //! [`driver`] runs an engine on a nonblocking UDP socket (the `discovery_router` example runs
-//! one router from a JSON file). **Not wired into the appliance yet**: no service or profile
-//! uses this module; connecting it to the control core (VR lifecycle, `varouter` display of
-//! the maps) and to the L2TP control channels is later work of issue 15.
+//! one router from a JSON file). [`service`] runs an engine as a service of the control core
+//! on a host socket: the appliance's `discovery:` profile section, its VRs' lifecycle, the
+//! maps shown by the management API and `varouter ctl vr map`, map changes raised as
+//! `controlcore::Event::VrPeer` for the L2TP control channels (later work of issue 15).
 
 pub mod driver;
 pub mod engine;
+pub mod service;
 pub mod sim;
 pub mod wire;
 

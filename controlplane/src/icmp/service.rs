@@ -242,7 +242,11 @@ impl Service for IcmpService {
             port,
             packet,
             kind,
-        } = ev;
+        } = ev
+        else {
+            // Only ICMP errors are subscribed to.
+            return;
+        };
         let kind = match kind {
             IcmpKind::TimeExceeded => IcmpError::TimeExceeded,
             IcmpKind::HostUnreachable => IcmpError::HostUnreachable,
