@@ -523,6 +523,31 @@ impl MgmtLink {
             .as_ref()
             .map_or(crate::config::DEFAULT_OWNER, |m| m.owner.as_str())
             .to_string();
+        let moves = t.changes.iter().any(Change::is_move);
+        if moves && t.changes.iter().all(Change::is_move) {
+            // Live state only: the document does not change (`ops::apply` checks only
+            // that the caller sees both VRs).
+            let mut applied = Applied::default();
+            for (i, c) in t.changes.iter().enumerate() {
+                ops::apply(&mut self.doc, c, i, who, &owner, &mut applied)?;
+            }
+            let planned = super::moves::plan(core, running, &t.changes)?;
+            if t.dry_run {
+                return Ok(Staged::Ready(Answer::Json(
+                    200,
+                    tx_json(TxResult {
+                        version: version(core),
+                        dry_run: true,
+                        ..TxResult::default()
+                    }),
+                )));
+            }
+            let lines = super::moves::apply(core, &planned, now)?;
+            return Ok(Staged::Applied(TxResult {
+                applied: lines,
+                ..TxResult::default()
+            }));
+        }
         // The document is changed in place; `undo` puts it back unless the transaction is
         // applied.
         let Prepared {
@@ -543,7 +568,43 @@ impl MgmtLink {
             Refusal::Change(e) => e,
             Refusal::Check(e) => self.confine(e, who),
         })?;
+        // (After `prepare`: who may delete VRs at all is answered first.)
+        if let Some(e) = self.deletes_vr_with_moved_sessions(core, running, &t.changes) {
+            undo.restore(&mut self.doc);
+            return Err(e);
+        }
+        // To put the tables back when a move of the transaction is refused after the
+        // document's changes were applied.
+        let before = moves.then(|| running.clone());
         let r = Self::commit(core, running, new, routes, t.dry_run, now);
+        let r = match (r, before) {
+            (Ok(Some(mut lines)), Some(before)) => {
+                match super::moves::plan(core, running, &t.changes)
+                    .and_then(|p| super::moves::apply(core, &p, now))
+                {
+                    Ok(more) => {
+                        lines.extend(more);
+                        Ok(Some(lines))
+                    }
+                    Err(e) => {
+                        // Nothing published yet: the document's changes are taken back.
+                        if !matches!(
+                            crate::reload::apply(core, running, before, now),
+                            Outcome::Applied(_)
+                        ) {
+                            tracing::error!(
+                                "management: taking back a refused transaction failed; the running configuration stays"
+                            );
+                        }
+                        Err(Refusal::Change(e))
+                    }
+                }
+            }
+            (Ok(None), Some(_)) => super::moves::plan(core, running, &t.changes)
+                .map(|_| None)
+                .map_err(Refusal::Change),
+            (r, _) => r,
+        };
         match r {
             Ok(Some(lines)) => {
                 // Published by the tick, with the other transactions it carries out.
@@ -578,6 +639,41 @@ impl MgmtLink {
                 })
             }
         }
+    }
+
+    /// A transaction that deletes a VR into which sessions or tunnels of other VRs were
+    /// moved is refused (409): they would lose their routing VR while their tunnel or PPP
+    /// goes on elsewhere. They are moved back (or ended) first.
+    fn deletes_vr_with_moved_sessions<B: PacketBuf>(
+        &self,
+        core: &Core<B>,
+        running: &Config,
+        changes: &[Change],
+    ) -> Option<ApiError> {
+        for (i, c) in changes.iter().enumerate() {
+            let Change::DeleteVr { vr } = c else { continue };
+            let Some(id) = running.vrs.iter().find(|v| &v.name == vr).map(|v| vr::VrId(v.id))
+            else {
+                continue;
+            };
+            let sessions = core
+                .writer()
+                .sessions()
+                .filter(|(_, b)| b.vr == id && b.tunnel_vr != id)
+                .count();
+            let tunnels = core
+                .service::<controlplane::l2tp::service::L2tpService>()
+                .map_or(0, |s| s.tunnels_moved_into(id).len());
+            if sessions + tunnels > 0 {
+                return Some(
+                    ApiError::conflict(format!(
+                        "VR `{vr}` routes {sessions} session(s) and {tunnels} tunnel(s) moved into it from other VRs; move them back first"
+                    ))
+                    .at(format!("/changes/{i}/vr")),
+                );
+            }
+        }
+        None
     }
 
     /// Applies a checked configuration: the lines of what changed, or `None` for a dry run.

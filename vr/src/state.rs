@@ -96,6 +96,9 @@ pub enum StateError {
     /// The session is not bound.
     #[error("{0} is not bound")]
     SessionNotBound(SessionKey),
+    /// A relayed session was asked to move to another VR.
+    #[error("{0} is relayed (its PPP frames go on to another session): it is routed in no VR and cannot move")]
+    MoveRelayed(SessionKey),
     /// A session relayed through a next hop that does not carry PPP frames.
     #[error(
         "{key} cannot be relayed through a {kind} next hop; PPP frames are relayed into \
@@ -600,10 +603,10 @@ impl StateWriter {
         let relays: Vec<NextHopId> = self
             .sessions
             .iter()
-            .filter(|(_, b)| b.vr == id)
+            .filter(|(_, b)| b.vr == id || b.tunnel_vr == id)
             .filter_map(|(_, b)| b.relay)
             .collect();
-        let n = self.sessions.retain(|_, b| b.vr != id);
+        let n = self.sessions.retain(|_, b| b.vr != id && b.tunnel_vr != id);
         for r in relays {
             self.next_hops.release(r);
         }
@@ -758,6 +761,34 @@ impl StateWriter {
         self.stats.session_changes += 1;
         self.changed = true;
         Ok(b)
+    }
+
+    /// Moves a terminated session to VR `to` (issue 11): its packets are routed in `to`
+    /// from the next published version on; an L2TP session's tunnel stays in its VR
+    /// ([`SessionBinding::tunnel_vr`]); its counters slot stays (its traffic counts on).
+    /// Returns the VR it was routed in. A relayed session cannot move (its frames are not
+    /// routed in any VR); the subscriber's routes are the caller's to move, in the same
+    /// version.
+    pub fn move_session(&mut self, key: &SessionKey, to: VrId) -> Result<VrId, StateError> {
+        if !self.vrs.contains_key(&to) {
+            return Err(StateError::SessionToUnknownVr { key: *key, vr: to });
+        }
+        let b = *self
+            .sessions
+            .get(key)
+            .ok_or(StateError::SessionNotBound(*key))?;
+        if b.relay.is_some() {
+            return Err(StateError::MoveRelayed(*key));
+        }
+        self.sessions.insert(*key, SessionBinding { vr: to, ..b });
+        self.stats.session_changes += 1;
+        self.changed = true;
+        Ok(b.vr)
+    }
+
+    /// Every bound session (in no particular order).
+    pub fn sessions(&self) -> impl Iterator<Item = (&SessionKey, &SessionBinding)> + '_ {
+        self.sessions.iter()
     }
 
     /// The binding of a session.
