@@ -944,12 +944,7 @@ impl Subscribers {
 
     /// The routes a subscriber of `vr` has installed now (its address, its IPv6 prefix)
     /// and the VR they are in; `None` when there is no such subscriber.
-    pub fn routes_of(
-        &self,
-        vr: VrId,
-        tunnel: u16,
-        session: u16,
-    ) -> Option<(VrId, Vec<IpPrefix>)> {
+    pub fn routes_of(&self, vr: VrId, tunnel: u16, session: u16) -> Option<(VrId, Vec<IpPrefix>)> {
         let s = self.vrs.get(&vr)?.sessions.get(&(tunnel, session))?;
         let routes = [
             s.v4_prefix().filter(|_| s.route_v4),
@@ -988,10 +983,7 @@ impl Subscribers {
             return true;
         }
         let nh = encap(&s.info);
-        for (prefix, installed) in [
-            (s.v4_prefix(), s.route_v4),
-            (s.v6_prefix(), s.route_v6),
-        ] {
+        for (prefix, installed) in [(s.v4_prefix(), s.route_v4), (s.v6_prefix(), s.route_v6)] {
             let (Some(prefix), true) = (prefix, installed) else {
                 continue;
             };
@@ -1058,29 +1050,49 @@ impl Subscribers {
         }
         keys.sort_unstable_by_key(|k| (k.0, k.1, k.2));
         keys.into_iter()
-            .map(|(id, _, _, s)| SubscriberView {
-                vr: id,
-                routed_in: s.route_vr(id),
-                user: s.user.clone(),
-                v4: s.v4,
-                v6: s.v6,
-                tunnel: s.info.tunnel,
-                session: s.info.session,
-                phase: match s.ppp.phase() {
-                    crate::ppp::engine::Phase::Establish => "lcp",
-                    crate::ppp::engine::Phase::Authenticate => "auth",
-                    crate::ppp::engine::Phase::Network if s.up_at.is_some() => "up",
-                    crate::ppp::engine::Phase::Network => "ncp",
-                    crate::ppp::engine::Phase::Terminate => "closing",
-                    crate::ppp::engine::Phase::Dead => "dead",
-                },
-                uptime: now.saturating_duration_since(s.started),
-                traffic: traffic(s.info.counters),
-                acct_session_id: s.acct_session_id(id),
-            })
+            .map(|(id, _, _, s)| view(id, s, now, traffic))
             .collect()
     }
 
+    /// One subscriber of `vr`, by its (tunnel, session) key there.
+    pub fn get(
+        &self,
+        now: Instant,
+        vr: VrId,
+        tunnel: u16,
+        session: u16,
+        traffic: Traffic<'_>,
+    ) -> Option<SubscriberView> {
+        let s = self.vrs.get(&vr)?.sessions.get(&(tunnel, session))?;
+        Some(view(vr, s, now, traffic))
+    }
+}
+
+/// A subscriber as listings show it.
+fn view(id: VrId, s: &Subscriber, now: Instant, traffic: Traffic<'_>) -> SubscriberView {
+    SubscriberView {
+        vr: id,
+        routed_in: s.route_vr(id),
+        user: s.user.clone(),
+        v4: s.v4,
+        v6: s.v6,
+        tunnel: s.info.tunnel,
+        session: s.info.session,
+        phase: match s.ppp.phase() {
+            crate::ppp::engine::Phase::Establish => "lcp",
+            crate::ppp::engine::Phase::Authenticate => "auth",
+            crate::ppp::engine::Phase::Network if s.up_at.is_some() => "up",
+            crate::ppp::engine::Phase::Network => "ncp",
+            crate::ppp::engine::Phase::Terminate => "closing",
+            crate::ppp::engine::Phase::Dead => "dead",
+        },
+        uptime: now.saturating_duration_since(s.started),
+        traffic: traffic(s.info.counters),
+        acct_session_id: s.acct_session_id(id),
+    }
+}
+
+impl Subscribers {
     /// Subscribers now (all VRs).
     pub fn count(&self) -> usize {
         self.vrs.values().map(|v| v.sessions.len()).sum()
@@ -1309,7 +1321,12 @@ impl Subscribers {
                         .sessions
                         .get_mut(&key);
                     let s = s.expect("present");
-                    withdraw(&mut self.out, s.route_vr(vr), s.v4_prefix(), &mut s.route_v4);
+                    withdraw(
+                        &mut self.out,
+                        s.route_vr(vr),
+                        s.v4_prefix(),
+                        &mut s.route_v4,
+                    );
                 }
                 PppEvent::Ipv6Down => {
                     let s = self
@@ -1319,7 +1336,12 @@ impl Subscribers {
                         .sessions
                         .get_mut(&key);
                     let s = s.expect("present");
-                    withdraw(&mut self.out, s.route_vr(vr), s.v6_prefix(), &mut s.route_v6);
+                    withdraw(
+                        &mut self.out,
+                        s.route_vr(vr),
+                        s.v6_prefix(),
+                        &mut s.route_v6,
+                    );
                 }
                 PppEvent::Down { reason } => {
                     let v = self.vrs.get_mut(&vr).expect("present");
