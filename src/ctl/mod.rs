@@ -534,18 +534,22 @@ pub fn run(args: CtlArgs, out: &mut dyn std::io::Write) -> Result<(), CtlError> 
     let client = Client::new(&api, token.as_deref(), args.ca.as_deref())?;
     // A move without --from: the VR whose listing has the session (tunnel).
     let found = match &args.cmd {
-        CtlCmd::Session(SessionCmd::Move {
-            id, from: None, ..
-        }) => Some(find_vr_listing(&client, "sessions", &json!(session_id(id)))?),
+        CtlCmd::Session(SessionCmd::Move { id, from: None, .. }) => Some(find_vr_listing(
+            &client,
+            "sessions",
+            &json!(session_id(id)),
+        )?),
         CtlCmd::Tunnel(TunnelCmd::Move { id, from: None, .. }) => {
             Some(find_vr_listing(&client, "tunnels", &json!(id))?)
         }
         _ => None,
     };
     if let Some(vr) = found {
-        call.path = call
-            .path
-            .replacen("/api/v1/vrs/-/", &format!("/api/v1/vrs/{}/", segment(&vr)), 1);
+        call.path = call.path.replacen(
+            "/api/v1/vrs/-/",
+            &format!("/api/v1/vrs/{}/", segment(&vr)),
+            1,
+        );
     }
     let answer = match client.request(call.method, &call.path, call.body.as_ref()) {
         Ok(a) => a,

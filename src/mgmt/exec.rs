@@ -652,7 +652,11 @@ impl MgmtLink {
     ) -> Option<ApiError> {
         for (i, c) in changes.iter().enumerate() {
             let Change::DeleteVr { vr } = c else { continue };
-            let Some(id) = running.vrs.iter().find(|v| &v.name == vr).map(|v| vr::VrId(v.id))
+            let Some(id) = running
+                .vrs
+                .iter()
+                .find(|v| &v.name == vr)
+                .map(|v| vr::VrId(v.id))
             else {
                 continue;
             };

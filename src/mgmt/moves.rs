@@ -73,7 +73,9 @@ pub fn plan<B: PacketBuf>(
     }
     let Some(svc) = core.service::<L2tpService>() else {
         let (i, c) = moves[0];
-        return Err(ApiError::not_found("the appliance runs no L2TP or PPPoE sessions").at(at(i, c)));
+        return Err(
+            ApiError::not_found("the appliance runs no L2TP or PPPoE sessions").at(at(i, c)),
+        );
     };
     let w = core.writer();
     // Addresses claimed in a VR by earlier moves of this transaction.

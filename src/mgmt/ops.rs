@@ -342,8 +342,9 @@ pub fn apply(
             let a = find_vr(doc, vr, &scope).map_err(|e| e.at(format!("{req}/vr")))?;
             let b = find_vr(doc, to, &scope).map_err(|e| e.at(format!("{req}/to")))?;
             if a == b {
-                return Err(ApiError::bad_request("`vr` and `to` are the same VR")
-                    .at(format!("{req}/to")));
+                return Err(
+                    ApiError::bad_request("`vr` and `to` are the same VR").at(format!("{req}/to"))
+                );
             }
         }
         Change::AddRoute { vr, route } => {

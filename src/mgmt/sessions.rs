@@ -8,9 +8,9 @@ use std::time::Instant;
 use controlcore::Core;
 use controlplane::access::manager::LinkKey;
 use controlplane::l2tp::service::L2tpService;
+use controlplane::subscriber::manager::SubscriberView;
 use dataplane::buffer::PacketBuf;
 use serde_json::{json, Value};
-use controlplane::subscriber::manager::SubscriberView;
 use vr::{PortId, SessionKey, VrId};
 
 use super::ApiError;
@@ -169,7 +169,10 @@ pub fn sessions<B: PacketBuf>(core: &Core<B>, vr: VrId, now: Instant) -> Value {
             "session": sid,
             "moved": true,
         });
-        if let Some(x) = s.subscribers().get(now, owner, t, sid, &|slot| w.session_traffic(slot)) {
+        if let Some(x) = s
+            .subscribers()
+            .get(now, owner, t, sid, &|slot| w.session_traffic(slot))
+        {
             subscriber(&mut e, &x);
         }
         out.push(e);
@@ -181,7 +184,9 @@ pub fn sessions<B: PacketBuf>(core: &Core<B>, vr: VrId, now: Instant) -> Value {
         };
         // A PPPoE session is listed in the VR it is routed in (its binding's), else (not
         // placed yet, relayed) in its access VR.
-        let bound = w.session(&SessionKey::Pppoe { port, session }).map(|b| b.vr);
+        let bound = w
+            .session(&SessionKey::Pppoe { port, session })
+            .map(|b| b.vr);
         let here = match bound {
             Some(b) if r.lns.is_none() => b == vr,
             _ => r.link.vr == vr,
