@@ -2,10 +2,11 @@
 //! `move_session` / `move_tunnel`; docs/api.md "Moving sessions and tunnels").
 //!
 //! The rig is the appliance's control side and data path in one process, nothing mocked
-//! on the router's side: the profile's services on a [`controlcore::Core`], the management
-//! commands through [`MgmtLink`] (the control thread's end of the API: scope checks,
-//! transactions, publish), and the workers' pipeline ([`dataplane::pipeline::forward`])
-//! on the published tables. Around it, the real protocol engines of a subscriber's side:
+//! on the router's side: the profile's services on a [`controlcore::Core`], the HTTP API
+//! on its thread with its control side ([`MgmtLink`]: tokens, scope checks, transactions,
+//! publish) ticked by the test's control loop, requests over HTTP and one through
+//! `varouter ctl`, and the workers' pipeline ([`dataplane::pipeline::forward`]) on the
+//! published tables. Around it, the real protocol engines of a subscriber's side:
 //! an L2TP LAC engine and a PPP client engine (PAP), whose packets go through the
 //! pipeline to the appliance and back; a small RADIUS server on 127.0.0.1 (ports 18260,
 //! 18261; built with the `radius::wire` module, it accepts every user and records every
@@ -25,7 +26,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use controlcore::Core;
@@ -46,11 +46,8 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde_json::{json, Value};
 use varouter::config::Config;
-use varouter::mgmt::audit::Audit;
-use varouter::mgmt::auth::{Principal, Principals};
-use varouter::mgmt::exec::{Answer, Command, MgmtLink, Request, Transaction};
-use varouter::mgmt::scope::Role as MgmtRole;
-use varouter::mgmt::ApiError;
+use varouter::mgmt::exec::MgmtLink;
+use varouter::mgmt::{ApiThread, Management};
 use vr::{PortId, SessionKey};
 
 const ROUTER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
@@ -63,6 +60,8 @@ const LAN: PortId = PortId(1);
 const RADIUS_AUTH: u16 = 18260;
 const RADIUS_ACCT: u16 = 18261;
 const SECRET: &str = "movesecret";
+const TOKEN_T1: &str = "tok-t1";
+const API: &str = "http://127.0.0.1:18262";
 
 fn cheap_hash(token: &str) -> String {
     let a = Argon2::new(
@@ -143,11 +142,15 @@ management:
   listen: 127.0.0.1:18262
   owner: carrier
   principals:
-    - {{ name: admin, role: carrier-admin, token_hash: "{h}" }}
-    - {{ name: t1-admin, role: tenant-admin, tenant: t1, token_hash: "{h}" }}
-    - {{ name: t2-admin, role: tenant-admin, tenant: t2, token_hash: "{h}" }}
+    - {{ name: admin, role: carrier-admin, token_hash: "{}" }}
+    - {{ name: t1-admin, role: tenant-admin, tenant: t1, token_hash: "{}" }}
+    - {{ name: t2-admin, role: tenant-admin, tenant: t2, token_hash: "{}" }}
+    - {{ name: viewer, role: read-only, token_hash: "{}" }}
 "#,
-        h = cheap_hash("unused: the tests call the control side directly"),
+        cheap_hash("tok-admin"),
+        cheap_hash(TOKEN_T1),
+        cheap_hash("tok-t2"),
+        cheap_hash("tok-ro"),
     )
 }
 
@@ -324,7 +327,7 @@ struct Rig {
     core: Core<HeapBuf>,
     running: Config,
     link: MgmtLink,
-    tx: crossbeam::channel::Sender<Command>,
+    agent: ureq::Agent,
     inject: Arc<InjectRing<HeapBuf>>,
     ports: Arc<[PortInfo]>,
     counters: Arc<WorkerCounters>,
@@ -334,16 +337,9 @@ struct Rig {
     lan_out: Vec<(u16, Vec<u8>)>,
     /// L2TP control messages the LAC received.
     lac_control_in: usize,
+    /// The HTTP API (its commands reach `link`, which `step` ticks).
+    _api: ApiThread,
     _dir: std::path::PathBuf,
-}
-
-fn principal(role: MgmtRole, tenant: Option<&str>) -> Arc<Principal> {
-    Arc::new(Principal {
-        name: format!("{role:?}"),
-        role,
-        tenant: tenant.map(str::to_string),
-        token_hash: String::new(),
-    })
 }
 
 fn rig() -> Rig {
@@ -376,21 +372,19 @@ fn rig() -> Rig {
     }
     core.start(now);
     core.publish();
-    let m = running.management.as_ref().unwrap();
-    let (tx, rx) = crossbeam::channel::bounded(64);
-    let link = MgmtLink::new(
-        rx,
-        varouter::mgmt::document::load(&path).unwrap(),
-        path.clone(),
-        Arc::new(ArcSwap::from_pointee(Principals::from_cfg(&m.principals))),
-        Arc::new(Audit::new(None)),
-    );
+    // The HTTP API on its thread, as the appliance starts it; `step` ticks its control
+    // side as the appliance's control loop does.
+    let (api, link) = Management::start(&running, &path).unwrap();
     let mut lc = L2tpConfig::new(Role::Lac, "lac");
     lc.secret = None;
     Rig {
         core,
         link,
-        tx,
+        agent: ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(20)))
+            .build()
+            .into(),
         inject,
         counters: Arc::new(WorkerCounters::new(0, running.ports.len())),
         running,
@@ -399,6 +393,7 @@ fn rig() -> Rig {
         subs: Vec::new(),
         lan_out: Vec::new(),
         lac_control_in: 0,
+        _api: api,
         _dir: dir,
     }
 }
@@ -468,6 +463,13 @@ impl Rig {
     /// output, the management commands; until nothing moves.
     fn step(&mut self) {
         for _ in 0..50 {
+            self.step_once();
+        }
+    }
+
+    /// One round of [`Rig::step`]; sleeps a little when nothing moved.
+    fn step_once(&mut self) {
+        {
             let mut moved = false;
             let now = Instant::now();
             self.lac.handle_timeout(now);
@@ -596,51 +598,60 @@ impl Rig {
         i
     }
 
-    /// A transaction through the control thread's command channel, as `who`.
-    fn tx(&mut self, who: &Arc<Principal>, changes: Value) -> Result<Value, ApiError> {
-        let t: Transaction = serde_json::from_value(json!({ "changes": changes })).unwrap();
-        let (reply, mut rx) = tokio::sync::oneshot::channel();
-        self.tx
-            .send(Command {
-                principal: who.clone(),
-                req: Request::Transaction(t),
-                reply,
-            })
-            .unwrap();
-        self.link.tick(
-            &mut self.core,
-            &mut self.running,
-            &[self.counters.clone()],
-            Instant::now(),
+    /// An HTTP request to the API as `token` (on a thread of its own, while this one runs
+    /// the control loop that answers it): status and JSON body.
+    fn http(&mut self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        let agent = self.agent.clone();
+        let (method, url, auth) = (
+            method.to_string(),
+            format!("{API}{path}"),
+            format!("Bearer {token}"),
         );
-        match rx.try_recv().expect("answered within the tick") {
-            Ok(Answer::Json(_, v)) => Ok(v),
-            Ok(other) => panic!("not a JSON answer: {other:?}"),
-            Err(e) => Err(e),
+        let h = std::thread::spawn(move || {
+            let r = match (method.as_str(), body) {
+                ("GET", _) => agent.get(&url).header("Authorization", &auth).call(),
+                ("DELETE", _) => agent.delete(&url).header("Authorization", &auth).call(),
+                ("POST", Some(b)) => agent
+                    .post(&url)
+                    .header("Authorization", &auth)
+                    .header("content-type", "application/json")
+                    .send(b.to_string()),
+                _ => panic!("{method}"),
+            };
+            let mut r = r.unwrap();
+            let status = r.status().as_u16();
+            let text = r.body_mut().read_to_string().unwrap_or_default();
+            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        });
+        let t0 = Instant::now();
+        while !h.is_finished() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "no answer to {path}"
+            );
+            self.step_once();
+        }
+        h.join().unwrap()
+    }
+
+    /// A transaction as `token`: its answer, or the error object.
+    fn tx(&mut self, token: &str, changes: Value) -> Result<Value, Refused> {
+        match self.http(
+            "POST",
+            "/api/v1/transaction",
+            token,
+            Some(json!({ "changes": changes })),
+        ) {
+            (200, v) => Ok(v),
+            (status, v) => Err(Refused::of(status, &v)),
         }
     }
 
-    /// A read request as `who`.
-    fn get(&mut self, who: &Arc<Principal>, req: Request) -> Result<Value, ApiError> {
-        let (reply, mut rx) = tokio::sync::oneshot::channel();
-        self.tx
-            .send(Command {
-                principal: who.clone(),
-                req,
-                reply,
-            })
-            .unwrap();
-        self.link.tick(
-            &mut self.core,
-            &mut self.running,
-            &[self.counters.clone()],
-            Instant::now(),
-        );
-        match rx.try_recv().expect("answered within the tick") {
-            Ok(Answer::Json(_, v)) => Ok(v),
-            Ok(other) => panic!("not a JSON answer: {other:?}"),
-            Err(e) => Err(e),
-        }
+    /// A GET as `token` (200 expected).
+    fn get(&mut self, token: &str, path: &str) -> Value {
+        let (s, v) = self.http("GET", path, token, None);
+        assert_eq!(s, 200, "GET {path}: {v}");
+        v
     }
 
     /// The subscriber `i` sends an IPv4 packet to `dst`: where it left the LAN (VLAN), or
@@ -702,6 +713,27 @@ impl Rig {
     }
 }
 
+/// An error answer of the API.
+#[derive(Debug)]
+struct Refused {
+    status: u16,
+    code: String,
+    message: String,
+    pointer: Option<String>,
+}
+
+impl Refused {
+    fn of(status: u16, v: &Value) -> Self {
+        let e = &v["error"];
+        Refused {
+            status,
+            code: e["code"].as_str().unwrap_or("").into(),
+            message: e["message"].as_str().unwrap_or("").into(),
+            pointer: e["pointer"].as_str().map(str::to_string),
+        }
+    }
+}
+
 fn ids(v: &Value) -> Vec<String> {
     v.as_array()
         .unwrap()
@@ -714,9 +746,7 @@ fn ids(v: &Value) -> Vec<String> {
 fn sessions_and_tunnels_move_between_vrs_live() {
     let radius = radius();
     let mut r = rig();
-    let admin = principal(MgmtRole::CarrierAdmin, None);
-    let t1 = principal(MgmtRole::TenantAdmin, Some("t1"));
-    let t2 = principal(MgmtRole::TenantAdmin, Some("t2"));
+    let (admin, t1, t2) = ("tok-admin", TOKEN_T1, "tok-t2");
 
     let s0 = r.subscriber(None);
     let (t, s) = r.subs[s0].lns.unwrap();
@@ -745,7 +775,7 @@ fn sessions_and_tunnels_move_between_vrs_live() {
                 json!([{"op": "move_session", "vr": "A", "session": id, "to": to}]),
             )
             .unwrap_err();
-        assert_eq!((e.status, e.code), (404, "not_found"), "{e:?}");
+        assert_eq!((e.status, e.code.as_str()), (404, "not_found"), "{e:?}");
         assert_eq!(e.pointer.as_deref(), Some("/changes/0/to"));
     }
     let e = r
@@ -760,7 +790,7 @@ fn sessions_and_tunnels_move_between_vrs_live() {
         "{e:?}"
     );
     // A read-only principal changes nothing.
-    let ro = principal(MgmtRole::ReadOnly, None);
+    let ro = "tok-ro";
     let e = r
         .tx(
             &ro,
@@ -771,7 +801,7 @@ fn sessions_and_tunnels_move_between_vrs_live() {
     // No such session: 404 pointing at it.
     let e = r
         .tx(
-            &t1,
+            t1,
             json!([{"op": "move_session", "vr": "A", "session": "l2tp-1-1", "to": "B"}]),
         )
         .unwrap_err();
@@ -784,14 +814,18 @@ fn sessions_and_tunnels_move_between_vrs_live() {
     // also when the transaction's other change was fine.
     let e = r
         .tx(
-            &t1,
+            t1,
             json!([
                 {"op": "add_route", "vr": "B", "route": {"prefix": "10.201.0.0/16", "via": "10.100.0.2"}},
                 {"op": "move_session", "vr": "A", "session": id, "to": "C"}
             ]),
         )
         .unwrap_err();
-    assert_eq!((e.status, e.code), (409, "address_conflict"), "{e:?}");
+    assert_eq!(
+        (e.status, e.code.as_str()),
+        (409, "address_conflict"),
+        "{e:?}"
+    );
     assert!(
         e.message.contains("connected subnet 100.64.0.0/24"),
         "{}",
@@ -801,7 +835,7 @@ fn sessions_and_tunnels_move_between_vrs_live() {
     r.step();
     assert_eq!(r.upstream(s0, dst), Some(100), "nothing moved");
     assert!(r.downstream(100, s0));
-    let routes_b = r.get(&admin, Request::ListRoutes("B".into())).unwrap();
+    let routes_b = r.get(admin, "/api/v1/vrs/B/routes");
     assert_eq!(
         routes_b.as_array().unwrap().len(),
         1,
@@ -811,7 +845,7 @@ fn sessions_and_tunnels_move_between_vrs_live() {
     // The move (as the tenant), with a route change in the same transaction.
     let v = r
         .tx(
-            &t1,
+            t1,
             json!([
                 {"op": "add_route", "vr": "B", "route": {"prefix": "10.201.0.0/16", "via": "10.100.0.2"}},
                 {"op": "move_session", "vr": "A", "session": id, "to": "B"}
@@ -841,11 +875,11 @@ fn sessions_and_tunnels_move_between_vrs_live() {
         "{before:?} -> {after:?}"
     );
     // Listed in B (moved), no longer in A.
-    let in_b = r.get(&t1, Request::Sessions("B".into())).unwrap();
+    let in_b = r.get(t1, "/api/v1/vrs/B/sessions");
     assert_eq!(ids(&in_b), vec![id.clone()], "{in_b}");
     assert_eq!(in_b[0]["moved"], json!(true));
     assert_eq!(in_b[0]["address"], json!(addr.to_string()));
-    let in_a = r.get(&t1, Request::Sessions("A".into())).unwrap();
+    let in_a = r.get(t1, "/api/v1/vrs/A/sessions");
     assert!(ids(&in_a).is_empty(), "{in_a}");
     // Accounting: an Interim-Update with the same Acct-Session-Id names the new VR.
     r.until("the Interim-Update of the move", 10, |_| {
@@ -919,7 +953,7 @@ fn sessions_and_tunnels_move_between_vrs_live() {
     for round in 0..21 {
         let to = if here == "B" { "A" } else { "B" };
         r.tx(
-            &t1,
+            t1,
             json!([{"op": "move_session", "vr": here, "session": id, "to": to}]),
         )
         .unwrap_or_else(|e| panic!("move {round} to {to}: {e:?}"));
@@ -971,21 +1005,47 @@ fn sessions_and_tunnels_move_between_vrs_live() {
     );
     assert!(r.downstream(200, s1));
     assert!(!r.downstream(100, s1));
-    let tunnels_b = r.get(&t1, Request::Tunnels("B".into())).unwrap();
+    let tunnels_b = r.get(t1, "/api/v1/vrs/B/tunnels");
     assert_eq!(tunnels_b[0]["moved"], json!(true), "{tunnels_b}");
-    let in_b = r.get(&t1, Request::Sessions("B".into())).unwrap();
+    let in_b = r.get(t1, "/api/v1/vrs/B/sessions");
     assert_eq!(ids(&in_b).len(), 2, "{in_b}");
     // B cannot be deleted while it routes sessions of A's tunnel.
     let e = r
-        .tx(&admin, json!([{"op": "delete_vr", "vr": "B"}]))
+        .tx(admin, json!([{"op": "delete_vr", "vr": "B"}]))
         .unwrap_err();
     assert_eq!(e.status, 409, "{e:?}");
-    // Back home: both sessions routed in A again.
-    r.tx(
-        &t1,
-        json!([{"op": "move_tunnel", "vr": "B", "tunnel": t, "to": "A"}]),
-    )
-    .unwrap();
+    // Back home with `varouter ctl` (no --from: it finds the VR that lists the tunnel as
+    // moved into it): both sessions are routed in A again.
+    let ctl = std::thread::spawn(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_varouter"))
+            .args([
+                "ctl",
+                "--api",
+                API,
+                "tunnel",
+                "move",
+                &t.to_string(),
+                "--to",
+                "A",
+            ])
+            .env("VAROUTER_TOKEN", TOKEN_T1)
+            .output()
+            .unwrap()
+    });
+    while !ctl.is_finished() {
+        r.step_once();
+    }
+    let out = ctl.join().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("moved tunnel {t} (2 sessions)")),
+        "{text}"
+    );
     r.step();
     assert_eq!(r.upstream(s0, dst), Some(100));
     assert_eq!(r.upstream(s1, dst), Some(100));
@@ -993,17 +1053,12 @@ fn sessions_and_tunnels_move_between_vrs_live() {
 
     // Disconnecting a moved session from the VR it is routed in ends it (accounting Stop).
     r.tx(
-        &t1,
+        t1,
         json!([{"op": "move_session", "vr": "A", "session": id, "to": "B"}]),
     )
     .unwrap();
-    let (reply, _rx) = tokio::sync::oneshot::channel();
-    r.tx.send(Command {
-        principal: t1.clone(),
-        req: Request::Disconnect("B".into(), id.clone()),
-        reply,
-    })
-    .unwrap();
+    let (status, _) = r.http("DELETE", &format!("/api/v1/vrs/B/sessions/{id}"), t1, None);
+    assert_eq!(status, 204);
     r.until(
         "the accounting Stop of the disconnected session",
         10,

@@ -1192,6 +1192,29 @@ mod tests {
             c.body.unwrap(),
             json!({"from": "A", "to": "B", "port": "access0", "vlan": 10})
         );
+        let c = planned(&["session", "move", "7/12", "--to", "B", "--from", "A"]);
+        assert_eq!(
+            (c.method, c.path.as_str()),
+            (Method::Post, "/api/v1/vrs/A/sessions/l2tp-7-12/move")
+        );
+        assert_eq!(c.body.unwrap(), json!({"to": "B"}));
+        let c = planned(&[
+            "session",
+            "move",
+            "pppoe-0-4711",
+            "--to",
+            "B",
+            "--from",
+            "A",
+        ]);
+        assert_eq!(c.path, "/api/v1/vrs/A/sessions/pppoe-0-4711/move");
+        let c = planned(&["tunnel", "move", "7", "--to", "B", "--from", "A"]);
+        assert_eq!(c.path, "/api/v1/vrs/A/tunnels/7/move");
+        assert_eq!(c.body.unwrap(), json!({"to": "B"}));
+        // Without --from, `run` asks the API which VR lists it first.
+        let c = planned(&["tunnel", "move", "7", "--to", "B"]);
+        assert_eq!(c.path, "/api/v1/vrs/-/tunnels/7/move");
+        assert_eq!(session_id("7/x"), "7/x");
         let c = planned(&["iface", "unbind", "A", "access0.10"]);
         assert_eq!(c.path, "/api/v1/vrs/A/interfaces/access0?vlan=10");
         let c = planned(&["vr", "delegate", "B", "carrier-b"]);
