@@ -1861,6 +1861,62 @@ mod tests {
     }
 
     #[test]
+    fn a_moved_session_keeps_its_tunnel_vr_counters_and_goes_with_either_vr() {
+        let mut w = writer();
+        let b = SessionBinding {
+            counters: 5,
+            ..SessionBinding::new(VrId(7))
+        };
+        w.bind_session(sess(3, 4), b).unwrap();
+        let changes = w.stats.session_changes;
+        assert_eq!(w.move_session(&sess(3, 4), VrId(1_000_000)), Ok(VrId(7)));
+        let m = *w.session(&sess(3, 4)).unwrap();
+        assert_eq!(
+            (m.vr, m.tunnel_vr, m.counters),
+            (VrId(1_000_000), VrId(7), 5)
+        );
+        assert_eq!(w.stats.session_changes, changes + 1);
+        // Published: the workers see the new binding.
+        assert_eq!(w.commit().unwrap().session(&sess(3, 4)), Some(&m));
+        assert_eq!(
+            w.move_session(&sess(3, 4), VrId(9))
+                .unwrap_err()
+                .to_string(),
+            w.bind_session(sess(9, 9), SessionBinding::new(VrId(9)))
+                .unwrap_err()
+                .to_string()
+                .replace("tunnel 9 session 9", "tunnel 3 session 4"),
+            "an unknown VR is refused as a bind to it is"
+        );
+        assert_eq!(
+            w.move_session(&sess(8, 8), VrId(7))
+                .unwrap_err()
+                .to_string(),
+            "l2tp tunnel 8 session 8 is not bound"
+        );
+        // A relayed session is routed in no VR.
+        w.bind_session_relay(sess(5, 5), SessionBinding::new(VrId(7)), to_lns(5))
+            .unwrap();
+        assert_eq!(
+            w.move_session(&sess(5, 5), VrId(1_000_000)),
+            Err(StateError::MoveRelayed(sess(5, 5)))
+        );
+        // Home again: the same binding as before the move.
+        w.move_session(&sess(3, 4), VrId(7)).unwrap();
+        assert_eq!(w.session(&sess(3, 4)), Some(&b));
+        // Removing the tunnel's VR unbinds a session moved out of it; removing the VR it
+        // was moved to too.
+        w.move_session(&sess(3, 4), VrId(1_000_000)).unwrap();
+        w.bind_session(sess(6, 6), SessionBinding::new(VrId(1_000_000)))
+            .unwrap();
+        w.move_session(&sess(6, 6), VrId(7)).unwrap();
+        w.remove_vr(VrId(7)).unwrap();
+        assert_eq!(w.session(&sess(3, 4)), None);
+        assert_eq!(w.session(&sess(6, 6)), None);
+        assert_eq!(w.sessions().count(), 0);
+    }
+
+    #[test]
     fn relayed_sessions_hold_their_next_hop() {
         let mut w = writer();
         let baseline = w.next_hops().live();
