@@ -535,7 +535,7 @@ impl Rig {
             self.link.tick(
                 &mut self.core,
                 &mut self.running,
-                &[self.counters.clone()],
+                std::slice::from_ref(&self.counters),
                 now,
             );
             self.core.publish();
@@ -771,7 +771,7 @@ fn sessions_and_tunnels_move_between_vrs_live() {
     for to in ["D", "nope"] {
         let e = r
             .tx(
-                &t1,
+                t1,
                 json!([{"op": "move_session", "vr": "A", "session": id, "to": to}]),
             )
             .unwrap_err();
@@ -780,7 +780,7 @@ fn sessions_and_tunnels_move_between_vrs_live() {
     }
     let e = r
         .tx(
-            &t2,
+            t2,
             json!([{"op": "move_session", "vr": "A", "session": id, "to": "D"}]),
         )
         .unwrap_err();
@@ -793,7 +793,7 @@ fn sessions_and_tunnels_move_between_vrs_live() {
     let ro = "tok-ro";
     let e = r
         .tx(
-            &ro,
+            ro,
             json!([{"op": "move_session", "vr": "A", "session": id, "to": "B"}]),
         )
         .unwrap_err();
@@ -984,7 +984,7 @@ fn sessions_and_tunnels_move_between_vrs_live() {
     // A tunnel move: its session moves, and a session it brings up later lands in B too.
     let v = r
         .tx(
-            &admin,
+            admin,
             json!([{"op": "move_tunnel", "vr": "A", "tunnel": t, "to": "B"}]),
         )
         .unwrap();

@@ -916,8 +916,8 @@ fn a_moved_subscriber_routes_in_the_new_vr_and_accounts_it_in_an_interim_update(
     let t = s.traffic.clone();
     let traffic = move |slot: u32| t.get(&slot).copied().unwrap_or_default();
     // No such subscriber: nothing happens.
-    assert!(!s.subs.move_routes(s.now, VR, 1, 9, B, "B", &traffic));
-    assert!(s.subs.move_routes(s.now, VR, 1, 1, B, "B", &traffic));
+    assert!(!s.subs.move_routes(s.now, VR, (1, 9), B, "B", &traffic));
+    assert!(s.subs.move_routes(s.now, VR, (1, 1), B, "B", &traffic));
     s.settle();
     // The route left VR and entered B, with the same encapsulation into the session.
     assert_eq!((s.route_vr[&alice], s.routes[&alice]), (B, nh));
@@ -942,7 +942,7 @@ fn a_moved_subscriber_routes_in_the_new_vr_and_accounts_it_in_an_interim_update(
     // The PPP link was not touched: the client is still up with its address.
     assert_eq!(s.client_up(1), Some(Ipv4Addr::new(100, 64, 0, 10)));
     // Moving to where it is: nothing.
-    assert!(s.subs.move_routes(s.now, VR, 1, 1, B, "B", &traffic));
+    assert!(s.subs.move_routes(s.now, VR, (1, 1), B, "B", &traffic));
     s.settle();
     assert_eq!(s.acct_of(3).len(), 1);
     // It ends in B: its route leaves B (the Sim checks the VR), the Stop names B.
@@ -965,9 +965,9 @@ fn a_subscriber_moved_home_again_routes_in_its_own_vr_and_its_interim_says_so() 
     s.dial(1, "alice", "secret", PppAuth::Pap);
     let alice = host([100, 64, 0, 10]);
     let none = |_: u32| [0; 4];
-    s.subs.move_routes(s.now, VR, 1, 1, B, "B", &none);
+    s.subs.move_routes(s.now, VR, (1, 1), B, "B", &none);
     s.settle();
-    s.subs.move_routes(s.now, VR, 1, 1, VR, "A", &none);
+    s.subs.move_routes(s.now, VR, (1, 1), VR, "A", &none);
     s.settle();
     assert_eq!(s.route_vr[&alice], VR);
     let interims = s.acct_of(3);

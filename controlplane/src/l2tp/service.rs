@@ -1181,7 +1181,7 @@ impl L2tpService {
                         if let Some((to, name)) = moved {
                             let w = cx.writer();
                             self.subs
-                                .move_routes(now, vr, tunnel, session, to, &name, &|slot| {
+                                .move_routes(now, vr, (tunnel, session), to, &name, &|slot| {
                                     w.session_traffic(slot)
                                 });
                         }

@@ -953,7 +953,7 @@ impl Subscribers {
         Some((s.route_vr(vr), routes.into_iter().flatten().collect()))
     }
 
-    /// Moves the routing of a subscriber of `vr` into VR `to` (named `to_name`; `to ==
+    /// Moves the routing of the subscriber `(tunnel, session)` of `vr` into VR `to` (named `to_name`; `to ==
     /// vr` moves it home): its installed routes leave the VR they are in and enter `to`
     /// (the same encapsulation into its session), and the routes it installs later go
     /// there. Its PPP, address lease, RADIUS context and Acct-Session-Id stay with `vr`:
@@ -966,8 +966,7 @@ impl Subscribers {
         &mut self,
         now: Instant,
         vr: VrId,
-        tunnel: u16,
-        session: u16,
+        (tunnel, session): (u16, u16),
         to: VrId,
         to_name: &str,
         traffic: Traffic<'_>,

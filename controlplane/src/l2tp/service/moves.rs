@@ -267,7 +267,7 @@ impl L2tpService {
                 .map_err(|e| MoveError::Table(e.to_string()))?;
             let w = cx.writer();
             self.subs
-                .move_routes(now, s.owner, s.link.0, s.link.1, to, to_name, &|slot| {
+                .move_routes(now, s.owner, s.link, to, to_name, &|slot| {
                     w.session_traffic(slot)
                 });
             self.stats.moves += 1;
