@@ -95,11 +95,20 @@ mod tests {
         let d = super::document();
         let paths = d["paths"].as_object().unwrap();
         let ops: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(ops, 38, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(ops, 40, "{:?}", paths.keys().collect::<Vec<_>>());
         assert!(paths.contains_key("/metrics") && paths.contains_key("/dashboard"));
+        assert!(paths.contains_key("/api/v1/vrs/{vr}/sessions/{id}/move"));
+        assert!(paths.contains_key("/api/v1/vrs/{vr}/tunnels/{id}/move"));
         assert!(paths.contains_key("/api/v1/vrs/{vr}/routes/{prefix}"));
         let schemas = d["components"]["schemas"].as_object().unwrap();
-        for s in ["Change", "Transaction", "ApiError", "Snapshot", "TxResult"] {
+        for s in [
+            "Change",
+            "Transaction",
+            "ApiError",
+            "Snapshot",
+            "TxResult",
+            "ToBody",
+        ] {
             assert!(schemas.contains_key(s), "schema {s} missing");
         }
         assert_eq!(
