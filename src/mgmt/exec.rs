@@ -192,6 +192,8 @@ pub struct MgmtLink {
     /// Whether route-only transactions take the fast path (on; `VAROUTER_API_FAST=0`
     /// turns it off, to compare the two paths).
     pub fast: bool,
+    /// Which way the transactions went.
+    pub paths: TxPaths,
     waker: Arc<OnceLock<std::thread::Thread>>,
 }
 
@@ -214,6 +216,7 @@ impl MgmtLink {
             commands: 0,
             aaa: None,
             fast: std::env::var("VAROUTER_API_FAST").map_or(true, |v| v != "0"),
+            paths: TxPaths::default(),
             waker: Arc::new(OnceLock::new()),
         }
     }
@@ -532,6 +535,7 @@ impl MgmtLink {
                 ops::apply(&mut self.doc, c, i, who, &owner, &mut applied)?;
             }
             let planned = super::moves::plan(core, running, &t.changes)?;
+            self.paths.moves += 1;
             if t.dry_run {
                 return Ok(Staged::Ready(Answer::Json(
                     200,
@@ -555,7 +559,7 @@ impl MgmtLink {
             routes,
             applied,
             undo,
-        } = prepare(
+        } = prepare_counted(
             &self.path,
             &mut self.doc,
             running,
@@ -563,6 +567,7 @@ impl MgmtLink {
             &owner,
             &t.changes,
             self.fast,
+            &mut self.paths,
         )
         .map_err(|r| match r {
             Refusal::Change(e) => e,
@@ -839,11 +844,41 @@ impl MgmtLink {
                 .aaa
                 .as_ref()
                 .and_then(|a| a.lock().ok().map(|g| (&*g).into())),
+            transactions: self.paths.clone(),
         }
     }
 
     /// How long the control thread may take to answer before the API gives up.
     pub const TIMEOUT: Duration = Duration::from_secs(5);
+}
+
+/// Which way the transactions went (statistics, `/metrics`): route-only ones by the fast
+/// path or the full one (and why), the others the full way, moves-only ones without the
+/// document.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct TxPaths {
+    /// Checked by the fast path (route changes only).
+    pub fast: u64,
+    /// Checked by the whole-profile path.
+    pub full: u64,
+    /// Moves only (sessions, tunnels): no document change to check.
+    pub moves: u64,
+    /// Route-only transactions that went the full way, by reason
+    /// (`super::fast::Fallback::name`).
+    pub fallbacks: BTreeMap<String, u64>,
+}
+
+impl TxPaths {
+    fn note(&mut self, path: Option<Result<(), super::fast::Fallback>>) {
+        match path {
+            Some(Ok(())) => self.fast += 1,
+            Some(Err(why)) => {
+                self.full += 1;
+                *self.fallbacks.entry(why.name().to_string()).or_default() += 1;
+            }
+            None => self.full += 1,
+        }
+    }
 }
 
 /// A transaction's changes applied to the document and checked.
@@ -961,10 +996,35 @@ pub fn prepare(
     changes: &[Change],
     fast: bool,
 ) -> Result<Prepared, Refusal> {
-    let routes_only = fast
-        && changes
-            .iter()
-            .all(|c| matches!(c, Change::AddRoute { .. } | Change::DeleteRoute { .. }));
+    prepare_counted(
+        path,
+        doc,
+        running,
+        who,
+        owner,
+        changes,
+        fast,
+        &mut TxPaths::default(),
+    )
+}
+
+/// [`prepare`], counting in `paths` which way the transaction was checked (when it got
+/// that far: a change refused before the check is not counted).
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_counted(
+    path: &Path,
+    doc: &mut Value,
+    running: &Config,
+    who: &Principal,
+    owner: &str,
+    changes: &[Change],
+    fast: bool,
+    paths: &mut TxPaths,
+) -> Result<Prepared, Refusal> {
+    let route_changes = changes
+        .iter()
+        .all(|c| matches!(c, Change::AddRoute { .. } | Change::DeleteRoute { .. }));
+    let routes_only = fast && route_changes;
     let mut undo = if routes_only {
         Undo::Routes(Vec::with_capacity(changes.len()))
     } else {
@@ -1014,11 +1074,18 @@ pub fn prepare(
             steps.push(step);
         }
     }
-    let checked = match fast.then(|| edits.finish(path, doc, running)).flatten() {
-        Some(Ok((config, routes))) => Ok((config, Some(routes))),
-        Some(Err(errs)) => Err(errs),
-        None => document::check(path, doc).map(|(config, _)| (config, None)),
+    let full = |doc: &Value| document::check(path, doc).map(|(config, _)| (config, None));
+    let (checked, way) = if fast {
+        match edits.finish(path, doc, running) {
+            Ok(Ok((config, routes))) => (Ok((config, Some(routes))), Some(Ok(()))),
+            Ok(Err(errs)) => (Err(errs), Some(Ok(()))),
+            Err(why) => (full(doc), why.map(Err)),
+        }
+    } else {
+        let why = route_changes.then_some(Err(super::fast::Fallback::Disabled));
+        (full(doc), why)
     };
+    paths.note(way);
     match checked {
         Ok((config, routes)) => Ok(Prepared {
             config,

@@ -17,6 +17,8 @@
 //! | `control_loop_busy_seconds` | histogram | | appliance |
 //! | `publish_total`, `publish_seconds_total` | counter | | appliance |
 //! | `publish_last_seconds`, `publish_max_delay_seconds` | gauge | | appliance |
+//! | `api_transactions_total` | counter | `path` (`fast`, `full`, `moves`) | appliance |
+//! | `api_transaction_fallbacks_total` | counter | `reason` (`disabled`, `delete_after_add`, `document_mismatch`, `table_limit`) | appliance |
 //! | `aaa_requests_total`, `aaa_lookups_total`, `aaa_lookup_errors_total` | counter | `role` | appliance, with an `aaa:` section |
 //! | `aaa_sessions_recorded_total`, `aaa_sessions_ended_total`, `aaa_session_record_errors_total`, `aaa_session_records_dropped_total` | counter | `role` | appliance, with an `aaa:` section (zero unless a home AAA records sessions) |
 //! | `aaa_answers_total` | counter | `role`, `result_code` | appliance, with an `aaa:` section |
@@ -343,6 +345,28 @@ impl Collector for SnapshotCollector {
                 g,
             )?,
         )?;
+        let t = &s.transactions;
+        family(
+            &mut enc,
+            "api_transactions",
+            "API transactions checked, by path: fast (route changes only, checked route by route), full (the whole profile), moves (sessions and tunnels only).",
+            c,
+            [("fast", t.fast), ("full", t.full), ("moves", t.moves)]
+                .into_iter()
+                .map(|(p, n)| ([("path", p)], counter(n))),
+        )?;
+        // Every reason, zeros included: a rate() over a reason that has not happened yet
+        // is 0, not absent.
+        family(
+            &mut enc,
+            "api_transaction_fallbacks",
+            "Transactions of only route changes that went the full path, by reason.",
+            c,
+            super::fast::Fallback::ALL.iter().map(|f| {
+                let n = t.fallbacks.get(f.name()).copied().unwrap_or(0);
+                ([("reason", f.name())], counter(n))
+            }),
+        )?;
         if let Some(a) = &s.aaa {
             let role = [("role", a.role.as_str())];
             type AaaField = fn(&AaaSnapshot) -> u64;
@@ -529,6 +553,12 @@ mod tests {
                 session_record_errors: 0,
                 session_records_dropped: 2,
             }),
+            transactions: crate::mgmt::exec::TxPaths {
+                fast: 11,
+                full: 3,
+                moves: 2,
+                fallbacks: BTreeMap::from([("delete_after_add".to_string(), 1)]),
+            },
         }
     }
 
@@ -584,6 +614,11 @@ mod tests {
             "varouter_publish_total 4",
             "varouter_publish_last_seconds 0.00005",
             "varouter_publish_max_delay_seconds 0.0015",
+            r#"varouter_api_transactions_total{path="fast"} 11"#,
+            r#"varouter_api_transactions_total{path="full"} 3"#,
+            r#"varouter_api_transactions_total{path="moves"} 2"#,
+            r#"varouter_api_transaction_fallbacks_total{reason="delete_after_add"} 1"#,
+            r#"varouter_api_transaction_fallbacks_total{reason="disabled"} 0"#,
             r#"varouter_aaa_requests_total{role="home"} 40"#,
             r#"varouter_aaa_answers_total{role="home",result_code="2001"} 37"#,
             r#"varouter_aaa_answers_total{role="home",result_code="4001"} 3"#,

@@ -30,6 +30,8 @@ pub struct Snapshot {
     pub publish: PublishStats,
     /// The mobile VPN's AAA, when the profile runs one (appliance-wide).
     pub aaa: Option<AaaSnapshot>,
+    /// Which way the API's transactions were checked (appliance-wide).
+    pub transactions: super::exec::TxPaths,
 }
 
 /// The AAA thread's counters (`crate::aaa::AaaStats`) as the API shows them.
@@ -230,6 +232,7 @@ impl Snapshot {
             loop_latency: Histogram::default(),
             publish: PublishStats::default(),
             aaa: None,
+            transactions: Default::default(),
         }
     }
 }
