@@ -1051,6 +1051,36 @@ fn sessions_and_tunnels_move_between_vrs_live() {
     assert_eq!(r.upstream(s1, dst), Some(100));
     assert!(r.downstream(100, s1));
 
+    // The LAC ending a moved session (CDN) ends its subscriber: accounting Stop naming B,
+    // its route leaves B.
+    r.tx(
+        t1,
+        json!([{"op": "move_session", "vr": "A", "session": format!("l2tp-{}-{}", r.subs[s1].lns.unwrap().0, r.subs[s1].lns.unwrap().1), "to": "B"}]),
+    )
+    .unwrap();
+    r.step();
+    assert!(r.downstream(200, s1));
+    let stops = |radius: &Radius| {
+        radius
+            .acct
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| a.status == 2 && a.avpairs.iter().any(|p| p == "ip:vrf-id=B"))
+            .count()
+    };
+    let (lt, ls) = r.subs[s1].lac;
+    r.lac.close_session(Instant::now(), lt, ls).unwrap();
+    r.until(
+        "the accounting Stop of the session the LAC ended",
+        10,
+        |_| stops(&radius) == 1,
+    );
+    assert!(!r.downstream(200, s1), "its route left B");
+    assert!(!r.downstream(100, s1));
+    let in_b = r.get(t1, "/api/v1/vrs/B/sessions");
+    assert!(ids(&in_b).is_empty(), "{in_b}");
+
     // Disconnecting a moved session from the VR it is routed in ends it (accounting Stop).
     r.tx(
         t1,
@@ -1062,14 +1092,7 @@ fn sessions_and_tunnels_move_between_vrs_live() {
     r.until(
         "the accounting Stop of the disconnected session",
         10,
-        |_| {
-            radius
-                .acct
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|a| a.status == 2 && a.avpairs.iter().any(|p| p == "ip:vrf-id=B"))
-        },
+        |_| stops(&radius) == 2,
     );
     assert_eq!(r.upstream(s0, dst), None, "the session is gone");
 }

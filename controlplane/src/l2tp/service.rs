@@ -1194,13 +1194,17 @@ impl L2tpService {
                     let Some(b) = cx.writer().session(&key).copied() else {
                         continue;
                     };
+                    // The subscriber (or relay) runs in the tunnel's VR, also when the
+                    // session was moved to route in another one.
+                    let owner = b.tunnel_vr;
                     {
                         let w = cx.writer();
-                        self.subs.session_down(now, b.vr, tunnel, session, &|slot| {
-                            w.session_traffic(slot)
-                        });
+                        self.subs
+                            .session_down(now, owner, tunnel, session, &|slot| {
+                                w.session_traffic(slot)
+                            });
                     }
-                    self.access.l2tp_session_down(now, b.vr, tunnel, session);
+                    self.access.l2tp_session_down(now, owner, tunnel, session);
                     if b.counters != SessionBinding::NO_COUNTERS {
                         cx.tables().free_session_counters(b.counters);
                     }
