@@ -1095,4 +1095,48 @@ fn sessions_and_tunnels_move_between_vrs_live() {
         |_| stops(&radius) == 2,
     );
     assert_eq!(r.upstream(s0, dst), None, "the session is gone");
+
+    // A profile reload that removes the VR a session was moved into sends the session
+    // back to its own VR first (an Interim-Update names it): it stays up.
+    let s2 = r.subscriber(Some(r.subs[s0].lac.0));
+    let (t2s, s2s) = r.subs[s2].lns.unwrap();
+    r.tx(
+        t1,
+        json!([{"op": "move_session", "vr": "A", "session": format!("l2tp-{t2s}-{s2s}"), "to": "B"}]),
+    )
+    .unwrap();
+    r.step();
+    assert_eq!(r.upstream(s2, dst), Some(200));
+    let text = profile();
+    let (head, rest) = text.split_once("  - id: 2\n").unwrap();
+    let (_, tail) = rest.split_once("  - id: 3\n").unwrap();
+    let without_b = format!("{head}  - id: 3\n{tail}").replace(
+        "  - { port: lan, vlan: 200, ip: 10.100.0.2, mac: \"02:bb:00:00:02:00\" }\n",
+        "",
+    );
+    let path = r._dir.join("profile.yaml");
+    std::fs::write(&path, &without_b).unwrap();
+    let outcome = varouter::reload::reload(&mut r.core, &mut r.running, &path, Instant::now());
+    r.link.reloaded(&r.running);
+    r.core.publish();
+    let varouter::reload::Outcome::Applied(lines) = outcome else {
+        panic!("reload: {outcome:?}")
+    };
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("1 session(s) moved into removed VRs went back")),
+        "{lines:?}"
+    );
+    r.step();
+    assert_eq!(r.upstream(s2, dst), Some(100), "routed at home again");
+    assert!(r.downstream(100, s2));
+    r.until("the Interim-Update naming A", 10, |_| {
+        radius
+            .acct
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|a| a.status == 3 && a.avpairs.iter().any(|p| p == "ip:vrf-id=A"))
+    });
 }

@@ -276,6 +276,57 @@ impl L2tpService {
         Ok(())
     }
 
+    /// VRs `gone` are about to be removed (a reload): every session moved into one of them
+    /// goes back to the VR it came from (its tunnel's, whose subscriber it is; named by
+    /// `name_of` for accounting) with its routes, and tunnels moved into them route their
+    /// sessions at home again. Returns how many sessions went back.
+    pub fn return_from(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        gone: &[VrId],
+        name_of: impl Fn(VrId) -> String,
+    ) -> usize {
+        self.tunnel_routes.retain(|_, r| !gone.contains(&r.0));
+        let back: Vec<(SessionKey, VrId)> = cx
+            .writer()
+            .sessions()
+            .filter(|(_, b)| {
+                b.vr != b.tunnel_vr
+                    && b.relay.is_none()
+                    && gone.contains(&b.vr)
+                    && !gone.contains(&b.tunnel_vr)
+            })
+            .map(|(k, b)| (*k, b.tunnel_vr))
+            .collect();
+        let now = cx.now;
+        let mut n = 0;
+        for (key, home) in back {
+            let link = match key {
+                SessionKey::L2tp { tunnel, session } => Some((tunnel, session)),
+                SessionKey::Pppoe { port, session } => self
+                    .local_links
+                    .get(&LinkKey::Pppoe { port, session })
+                    .map(|&(_, no)| (0, no)),
+            };
+            if let Err(e) = cx.tables().move_session(&key, home) {
+                self.stats.table_errors += 1;
+                tracing::error!("{key}: back to {home} before its VR goes: {e}");
+                continue;
+            }
+            if let Some(link) = link {
+                let name = name_of(home);
+                let w = cx.writer();
+                self.subs
+                    .move_routes(now, home, link, home, &name, &|slot| {
+                        w.session_traffic(slot)
+                    });
+            }
+            n += 1;
+        }
+        self.pump(cx);
+        n
+    }
+
     /// Forgets the redirection of tunnels that ended (their ids may come back for other
     /// tunnels).
     pub(super) fn prune_tunnel_routes(&mut self) {
