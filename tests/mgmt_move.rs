@@ -36,6 +36,7 @@ use controlplane::ppp::auth::AuthMethod as PppAuth;
 use controlplane::ppp::engine::{
     Config as PppConfig, Engine as PppEngine, Event as PppEvent, Role as PppRole,
 };
+use controlplane::pppoe::wire::{DiscoveryRepr, EthHeader, Tag};
 use controlplane::radius::wire::crypto::{sign, Signing};
 use controlplane::radius::wire::{code, Attribute, Repr, Vsa};
 use dataplane::buffer::{HeapAlloc, HeapBuf, PacketBuf};
@@ -49,6 +50,7 @@ use varouter::config::Config;
 use varouter::mgmt::exec::MgmtLink;
 use varouter::mgmt::{ApiThread, Management};
 use vr::{PortId, SessionKey};
+use wire::pppoe::{Code, PppoeHeader};
 
 const ROUTER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const LAN_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
@@ -132,6 +134,15 @@ virtual_routers:
       - {{ port: access, vlan: 40, addresses: [10.40.0.1/24] }}
       - {{ port: lan, vlan: 400, addresses: [10.100.0.1/24] }}
     routes: [{{ prefix: 10.200.0.0/16, via: 10.100.0.2 }}]
+  - id: 5
+    name: acc
+    vpn_id: "00a0c9:00000005"
+    tenant: t1
+    interfaces: [{{ port: access, vlan: 50 }}]
+    pppoe: {{ ac_name: varouter-move-test }}
+    relay:
+      auth: [pap]
+      realms: [{{ realm: isp.example, vr: A }}]
 neighbors:
   - {{ port: access, vlan: 10, ip: 10.0.1.2, mac: "02:aa:00:00:00:02" }}
   - {{ port: lan, vlan: 100, ip: 10.100.0.2, mac: "02:bb:00:00:01:00" }}
@@ -314,6 +325,30 @@ fn radius() -> Radius {
 
 // --- the rig ----------------------------------------------------------------------------
 
+/// A PPPoE subscriber on VLAN 50: its MAC, PPPoE session id and PPP client.
+struct PppoeSub {
+    mac: [u8; 6],
+    sid: u16,
+    ppp: PppEngine,
+    addr: Option<Ipv4Addr>,
+}
+
+const PPPOE_VLAN: u16 = 50;
+
+/// A PPPoE session frame (RFC 2516 §5.4) from `mac` carrying `ppp` (protocol on).
+fn pppoe_frame(mac: [u8; 6], sid: u16, ppp: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(24 + ppp.len());
+    f.extend_from_slice(&ROUTER_MAC);
+    f.extend_from_slice(&mac);
+    f.extend_from_slice(&[0x81, 0x00]);
+    f.extend_from_slice(&PPPOE_VLAN.to_be_bytes());
+    f.extend_from_slice(&[0x88, 0x64, 0x11, 0x00]);
+    f.extend_from_slice(&sid.to_be_bytes());
+    f.extend_from_slice(&(ppp.len() as u16).to_be_bytes());
+    f.extend_from_slice(ppp);
+    f
+}
+
 /// A PPP subscriber behind the LAC: its L2TP session (LAC ids and the LNS's) and client.
 struct Sub {
     lac: (u16, u16),
@@ -337,6 +372,12 @@ struct Rig {
     lan_out: Vec<(u16, Vec<u8>)>,
     /// L2TP control messages the LAC received.
     lac_control_in: usize,
+    /// PPPoE subscribers on the access port's VLAN 50.
+    pppoe: Vec<PppoeSub>,
+    /// PPPoE discovery frames the appliance sent.
+    discovery: Vec<Vec<u8>>,
+    /// PPPoE session frames for a subscriber not registered yet.
+    early: Vec<Vec<u8>>,
     /// The HTTP API (its commands reach `link`, which `step` ticks).
     _api: ApiThread,
     _dir: std::path::PathBuf,
@@ -393,6 +434,9 @@ fn rig() -> Rig {
         subs: Vec::new(),
         lan_out: Vec::new(),
         lac_control_in: 0,
+        pppoe: Vec::new(),
+        discovery: Vec::new(),
+        early: Vec::new(),
         _api: api,
         _dir: dir,
     }
@@ -423,6 +467,40 @@ impl Rig {
 
     /// A frame the appliance sends on `port`.
     fn sent(&mut self, port: PortId, f: Vec<u8>) {
+        // PPPoE on VLAN 50: discovery kept, session frames to the subscriber's client (IPv4
+        // kept for the test to look at).
+        if port == ACCESS
+            && f.len() > 24
+            && f[12..14] == [0x81, 0x00]
+            && u16::from_be_bytes([f[14], f[15]]) & 0x0fff == PPPOE_VLAN
+        {
+            match [f[16], f[17]] {
+                [0x88, 0x63] => self.discovery.push(f),
+                [0x88, 0x64] => {
+                    let sid = u16::from_be_bytes([f[20], f[21]]);
+                    let len = usize::from(u16::from_be_bytes([f[22], f[23]]));
+                    let ppp = &f[24..(24 + len).min(f.len())];
+                    let Some(sub) = self
+                        .pppoe
+                        .iter_mut()
+                        .find(|p| p.sid == sid && f[0..6] == p.mac)
+                    else {
+                        // The access side may talk before the test has seen the PADS.
+                        self.early.push(f);
+                        return;
+                    };
+                    if ppp.len() > 2 && ppp[..2] == [0x00, 0x21] {
+                        self.lan_out.push((0, ppp[2..].to_vec()));
+                    } else {
+                        let mut fr = vec![0xff, 0x03];
+                        fr.extend_from_slice(ppp);
+                        sub.ppp.handle_frame(Instant::now(), &fr);
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
         // ARP and the like (the appliance announcing its addresses) are not looked at.
         let Some((vlan, ip)) = untag(&f) else { return };
         if port == LAN {
@@ -513,6 +591,26 @@ impl Rig {
                         sub.addr = Some(local);
                     }
                 }
+            }
+            let mut pframes = Vec::new();
+            for p in self.pppoe.iter_mut() {
+                p.ppp.handle_timeout(now);
+                while let Some(f) = p.ppp.poll_transmit() {
+                    pframes.push(pppoe_frame(
+                        p.mac,
+                        p.sid,
+                        f.strip_prefix(&[0xff, 0x03]).unwrap_or(&f),
+                    ));
+                }
+                while let Some(e) = p.ppp.poll_event() {
+                    if let PppEvent::Ipv4Up { local, .. } = e {
+                        p.addr = Some(local);
+                    }
+                }
+            }
+            for f in pframes {
+                moved = true;
+                self.arrive(ACCESS, &f);
             }
             for (i, f) in frames {
                 moved = true;
@@ -632,6 +730,114 @@ impl Rig {
             self.step_once();
         }
         h.join().unwrap()
+    }
+
+    /// A PPPoE subscriber: discovery (PADI, PADO, PADR, PADS) through the pipeline, then
+    /// PPP until it has its address. Returns its index in `pppoe`.
+    fn pppoe_subscriber(&mut self, user: &str) -> usize {
+        let mac = [2, 0xdd, 0, 0, 0, self.pppoe.len() as u8 + 1];
+        let eth = |dst| EthHeader {
+            dst,
+            src: mac,
+            vlan: Some(PPPOE_VLAN),
+        };
+        let reply = |r: &mut Rig, code: Code| -> DiscoveryRepr {
+            r.until("a PPPoE discovery answer", 10, |r| {
+                r.discovery.iter().any(|f| f[0..6] == mac)
+            });
+            let f = r
+                .discovery
+                .remove(r.discovery.iter().position(|f| f[0..6] == mac).unwrap());
+            let d = DiscoveryRepr::parse(&PppoeHeader::new_checked(&f[18..]).unwrap()).unwrap();
+            assert_eq!(d.code, code);
+            d
+        };
+        let padi = DiscoveryRepr {
+            code: Code::Padi,
+            session_id: 0,
+            tags: vec![Tag::ServiceName(vec![]), Tag::HostUniq(b"hu".to_vec())],
+        }
+        .to_frame(&eth([0xff; 6]))
+        .unwrap();
+        self.arrive(ACCESS, &padi);
+        let pado = reply(self, Code::Pado);
+        let cookie = pado
+            .tags
+            .iter()
+            .find(|t| matches!(t, Tag::AcCookie(_)))
+            .cloned()
+            .expect("AC-Cookie");
+        let padr = DiscoveryRepr {
+            code: Code::Padr,
+            session_id: 0,
+            tags: vec![
+                Tag::ServiceName(vec![]),
+                Tag::HostUniq(b"hu".to_vec()),
+                cookie,
+            ],
+        }
+        .to_frame(&eth(ROUTER_MAC))
+        .unwrap();
+        self.arrive(ACCESS, &padr);
+        let sid = reply(self, Code::Pads).session_id;
+        let now = Instant::now();
+        let cfg = Arc::new(PppConfig {
+            auth: vec![PppAuth::Pap],
+            username: user.into(),
+            password: "pw".into(),
+            enable_ipv6: false,
+            echo_interval: None,
+            ..PppConfig::default()
+        });
+        let mut ppp = PppEngine::new(cfg, PppRole::Client, now, 99 + sid as u64);
+        ppp.open(now);
+        let i = self.pppoe.len();
+        self.pppoe.push(PppoeSub {
+            mac,
+            sid,
+            ppp,
+            addr: None,
+        });
+        for f in std::mem::take(&mut self.early) {
+            self.sent(ACCESS, f);
+        }
+        self.until("the PPPoE subscriber's address", 20, |r| {
+            r.pppoe[i].addr.is_some()
+        });
+        i
+    }
+
+    /// The PPPoE subscriber `i` sends to `dst`: the LAN VLAN it left on, if forwarded.
+    fn pppoe_upstream(&mut self, i: usize, dst: Ipv4Addr) -> Option<u16> {
+        let p = &self.pppoe[i];
+        let mut ppp = vec![0x00, 0x21];
+        ppp.extend_from_slice(&udp(p.addr.unwrap(), dst, 4000, 5000, b"upstream"));
+        let f = pppoe_frame(p.mac, p.sid, &ppp);
+        self.lan_out.clear();
+        match self.arrive(ACCESS, &f) {
+            Verdict::Tx(LAN) => self.lan_out.pop().map(|(v, _)| v),
+            _ => None,
+        }
+    }
+
+    /// A host on LAN VLAN `vlan` sends to PPPoE subscriber `i`: whether it reached it.
+    fn pppoe_downstream(&mut self, vlan: u16, i: usize) -> bool {
+        let addr = self.pppoe[i].addr.unwrap();
+        let ip = udp(
+            Ipv4Addr::new(10, 200, 0, 9),
+            addr,
+            5000,
+            4000,
+            b"downstream",
+        );
+        let f = eth_vlan(LAN_MAC, [2, 0xbb, 0, 0, (vlan / 100) as u8, 0], vlan, &ip);
+        self.lan_out.clear();
+        let v = self.arrive(LAN, &f);
+        matches!(v, Verdict::Tx(ACCESS))
+            && self
+                .lan_out
+                .last()
+                .is_some_and(|(v, p)| *v == 0 && p[16..20] == addr.octets())
     }
 
     /// A transaction as `token`: its answer, or the error object.
@@ -1095,6 +1301,55 @@ fn sessions_and_tunnels_move_between_vrs_live() {
         |_| stops(&radius) == 2,
     );
     assert_eq!(r.upstream(s0, dst), None, "the session is gone");
+
+    // A PPPoE subscriber terminated in A (realm isp.example of the access VR) moves to B
+    // and back the same way: its packets routed in B, not in A; still up.
+    let tp = Instant::now();
+    let p0 = r.pppoe_subscriber("pppoe-user@isp.example");
+    eprintln!(
+        "PPPoE subscriber up in {:?}: {:?}",
+        tp.elapsed(),
+        r.pppoe[p0].addr
+    );
+    let pid = format!("pppoe-0-{}", r.pppoe[p0].sid);
+    let in_a = r.get(t1, "/api/v1/vrs/A/sessions");
+    assert!(ids(&in_a).contains(&pid), "{in_a}");
+    assert_eq!(r.pppoe_upstream(p0, dst), Some(100));
+    assert!(r.pppoe_downstream(100, p0));
+    r.tx(
+        t1,
+        json!([{"op": "move_session", "vr": "A", "session": pid, "to": "B"}]),
+    )
+    .unwrap();
+    r.step();
+    assert_eq!(r.pppoe_upstream(p0, dst), Some(200));
+    assert!(r.pppoe_downstream(200, p0));
+    assert!(!r.pppoe_downstream(100, p0));
+    let in_b = r.get(t1, "/api/v1/vrs/B/sessions");
+    assert!(ids(&in_b).contains(&pid), "{in_b}");
+    let in_a = r.get(t1, "/api/v1/vrs/A/sessions");
+    assert!(!ids(&in_a).contains(&pid), "{in_a}");
+    // Into C its address collides (C's connected 100.64.0.0/24): 409, nothing changed.
+    let e = r
+        .tx(
+            t1,
+            json!([{"op": "move_session", "vr": "B", "session": pid, "to": "C"}]),
+        )
+        .unwrap_err();
+    assert_eq!(
+        (e.status, e.code.as_str()),
+        (409, "address_conflict"),
+        "{e:?}"
+    );
+    assert_eq!(r.pppoe_upstream(p0, dst), Some(200));
+    r.tx(
+        t1,
+        json!([{"op": "move_session", "vr": "B", "session": pid, "to": "A"}]),
+    )
+    .unwrap();
+    r.step();
+    assert_eq!(r.pppoe_upstream(p0, dst), Some(100));
+    assert!(r.pppoe_downstream(100, p0));
 
     // A profile reload that removes the VR a session was moved into sends the session
     // back to its own VR first (an Interim-Update names it): it stays up.
