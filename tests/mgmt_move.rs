@@ -12,6 +12,9 @@
 //! 18261; built with the `radius::wire` module, it accepts every user and records every
 //! accounting request) stands for the ISP's.
 //!
+//! A PPPoE subscriber (discovery and PPP through the pipeline to the access VR, which
+//! terminates it in VR A by its realm) moves the same way.
+//!
 //! Asserted: the subscriber's packets are routed in VR B after the move and not in A
 //! (upstream: the VLAN they leave on; downstream: which VR's packets reach the session),
 //! the session is not renegotiated (no new PPP or L2TP exchange, same address, traffic
@@ -19,7 +22,9 @@
 //! forwarded by a concurrent "worker" thread lose no packet while sessions move back and
 //! forth (counted per flow), a tenant cannot move into a VR outside its delegation (404),
 //! an address collision is 409 `address_conflict` with nothing changed, and a tunnel move
-//! also routes the sessions the tunnel brings up afterwards in the new VR.
+//! also routes the sessions the tunnel brings up afterwards in the new VR; the LAC ending
+//! a moved session ends its subscriber (Stop naming the VR, route gone); a profile reload
+//! that removes the VR sessions were moved into sends them home first.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -1304,13 +1309,7 @@ fn sessions_and_tunnels_move_between_vrs_live() {
 
     // A PPPoE subscriber terminated in A (realm isp.example of the access VR) moves to B
     // and back the same way: its packets routed in B, not in A; still up.
-    let tp = Instant::now();
     let p0 = r.pppoe_subscriber("pppoe-user@isp.example");
-    eprintln!(
-        "PPPoE subscriber up in {:?}: {:?}",
-        tp.elapsed(),
-        r.pppoe[p0].addr
-    );
     let pid = format!("pppoe-0-{}", r.pppoe[p0].sid);
     let in_a = r.get(t1, "/api/v1/vrs/A/sessions");
     assert!(ids(&in_a).contains(&pid), "{in_a}");
