@@ -62,7 +62,7 @@ pub enum MoveError {
     #[error("no tunnel {0} in this VR")]
     NoTunnel(u16),
     /// The session is relayed to another session (LAC, tunnel switching).
-    #[error("session {0} is relayed to another session: it is routed in no VR and cannot move")]
+    #[error("{0} is relayed on to another session (LAC, tunnel switching): it is routed in no VR and cannot move")]
     Relayed(String),
     /// A PPPoE session not terminated in a VR of this appliance (not yet placed).
     #[error("PPPoE session {0} is not terminated here (not yet authenticated, or relayed)")]
@@ -214,7 +214,7 @@ impl L2tpService {
             .filter(|b| b.vr == from)
             .ok_or_else(|| MoveError::NoSession(name.clone()))?;
         if b.relay.is_some() {
-            return Err(MoveError::Relayed(name));
+            return Err(MoveError::Relayed(format!("session {name}")));
         }
         let (owner, link) = match s {
             MovedSession::L2tp { tunnel, session } => (b.tunnel_vr, (tunnel, session)),
