@@ -175,10 +175,39 @@ pub fn apply<B: PacketBuf>(
         Ok(c) => c,
         Err(e) => return Outcome::Refused(e.to_string()),
     };
+    if let Err((i, e)) = core.writer().check(&changes) {
+        return Outcome::Refused(format!("{}: {e}", changes[i]));
+    }
+    // Sessions moved into a VR that goes (management, docs/api.md) go back to their own.
+    let gone: Vec<vr::VrId> = running
+        .vrs
+        .iter()
+        .filter(|v| !new.vrs.iter().any(|n| n.id == v.id))
+        .map(|v| vr::VrId(v.id))
+        .collect();
+    let returned = if gone.is_empty() {
+        0
+    } else {
+        let names: Vec<(u32, String)> = new.vrs.iter().map(|v| (v.id, v.name.clone())).collect();
+        core.with_service::<L2tpService, _>(now, |s, cx| {
+            s.return_from(cx, &gone, |id| {
+                names
+                    .iter()
+                    .find(|(i, _)| *i == id.0)
+                    .map_or_else(String::new, |n| n.1.clone())
+            })
+        })
+        .unwrap_or(0)
+    };
     if let Err((i, e)) = core.writer_mut().apply(&changes) {
         return Outcome::Refused(format!("{}: {e}", changes[i]));
     }
     let mut lines: Vec<String> = changes.iter().map(|c| c.to_string()).collect();
+    if returned > 0 {
+        lines.push(format!(
+            "{returned} session(s) moved into removed VRs went back to their own VRs"
+        ));
+    }
 
     // Services.
     let ifaces = crate::services::interfaces(&new);

@@ -625,6 +625,64 @@ fn cases() -> Vec<Case> {
             undo: none,
             targets: VR_TARGETS,
         },
+        // No session or tunnel is up here (tests/mgmt_move.rs moves live ones): a move
+        // between two VRs in scope answers "no session"/"no tunnel" (404), one naming a VR
+        // outside the scope the same 404, a read-only principal 403.
+        Case {
+            name: "move session (from the target)",
+            method: "POST",
+            make: |t| {
+                (
+                    format!("/api/v1/vrs/{}/sessions/l2tp-7-9/move", vr(t)),
+                    Some(r#"{"to":"a2"}"#.into()),
+                )
+            },
+            expect: |_| [404, 404, 403, 403],
+            undo: none,
+            targets: VR_TARGETS,
+        },
+        Case {
+            name: "move session (to the target)",
+            method: "POST",
+            make: |t| {
+                (
+                    "/api/v1/vrs/a2/sessions/pppoe-0-9/move".into(),
+                    Some(format!(r#"{{"to":"{}"}}"#, vr(t))),
+                )
+            },
+            expect: |_| [404, 404, 403, 403],
+            undo: none,
+            targets: VR_TARGETS,
+        },
+        Case {
+            name: "move tunnel",
+            method: "POST",
+            make: |t| {
+                (
+                    format!("/api/v1/vrs/{}/tunnels/7/move", vr(t)),
+                    Some(r#"{"to":"a2"}"#.into()),
+                )
+            },
+            expect: |_| [404, 404, 403, 403],
+            undo: none,
+            targets: VR_TARGETS,
+        },
+        Case {
+            name: "transaction: move tunnel (to the target)",
+            method: "POST",
+            make: |t| {
+                (
+                    "/api/v1/transaction".into(),
+                    Some(format!(
+                        r#"{{"changes":[{{"op":"move_tunnel","vr":"a2","tunnel":7,"to":"{}"}}]}}"#,
+                        vr(t)
+                    )),
+                )
+            },
+            expect: |_| [404, 404, 403, 403],
+            undo: none,
+            targets: VR_TARGETS,
+        },
         Case {
             name: "transaction: add route",
             method: "POST",
@@ -1006,6 +1064,40 @@ fn bad_requests_change_nothing() {
             assert_eq!(v["error"]["code"], code, "{method} {path}: {v}");
         };
     check("GET", "/api/v1/vrs", "", None, 401, "unauthorized");
+    // Moves: a tunnel id that is no number, a session id of no known form, an unknown
+    // field, the same VR twice.
+    check(
+        "POST",
+        "/api/v1/vrs/a1/tunnels/x/move",
+        ADMIN,
+        Some(r#"{"to":"a2"}"#),
+        400,
+        "bad_request",
+    );
+    check(
+        "POST",
+        "/api/v1/vrs/a1/sessions/tun-7-9/move",
+        ADMIN,
+        Some(r#"{"to":"a2"}"#),
+        400,
+        "bad_request",
+    );
+    check(
+        "POST",
+        "/api/v1/vrs/a1/sessions/l2tp-7-9/move",
+        TA,
+        Some(r#"{"to":"a2","keep":true}"#),
+        400,
+        "bad_request",
+    );
+    check(
+        "POST",
+        "/api/v1/vrs/a1/sessions/l2tp-7-9/move",
+        TA,
+        Some(r#"{"to":"a1"}"#),
+        400,
+        "bad_request",
+    );
     check(
         "GET",
         "/api/v1/vrs",

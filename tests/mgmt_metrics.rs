@@ -212,6 +212,62 @@ fn metrics_count_traffic_and_are_scoped_to_the_token() {
     assert!(value(&c, "varouter_control_loop_busy_seconds_count", "") > 100.0);
     assert!(value(&c, "varouter_publish_total", "") >= published0 + 1.0);
     assert!(value(&c, "varouter_publish_seconds_total", "") > 0.0);
+    // The route went the fast path; every fallback reason is there, at 0.
+    let fast0 = value(&c, "varouter_api_transactions_total", r#"path="fast""#);
+    let full0 = value(&c, "varouter_api_transactions_total", r#"path="full""#);
+    assert!(fast0 >= 1.0, "{text}");
+    for reason in [
+        "disabled",
+        "delete_after_add",
+        "document_mismatch",
+        "table_limit",
+    ] {
+        let l = format!(r#"reason="{reason}""#);
+        assert_eq!(
+            value(&c, "varouter_api_transaction_fallbacks_total", &l),
+            0.0
+        );
+    }
+    // A deletion after an addition goes the full way, and says why; so does a change that
+    // is not a route (without a fallback reason: the fast path is not for it).
+    for (body, full, fallbacks) in [
+        (
+            r#"{"changes":[{"op":"add_route","vr":"vr-alpha","route":{"prefix":"10.78.0.0/16","via":"10.255.0.2"}},{"op":"delete_route","vr":"vr-alpha","prefix":"10.77.0.0/16"}]}"#,
+            1.0,
+            1.0,
+        ),
+        (
+            r#"{"changes":[{"op":"set_tenant","vr":"vr-alpha","tenant":"carrier-a"}]}"#,
+            2.0,
+            1.0,
+        ),
+    ] {
+        let r = app
+            .agent
+            .post(format!("{}/api/v1/transaction", app.base))
+            .header("Authorization", format!("Bearer {ADMIN}"))
+            .send(body)
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+        let (_, _, text) = get(&app, "/metrics", Some(ADMIN), None);
+        let c = samples(&text);
+        assert_eq!(
+            value(&c, "varouter_api_transactions_total", r#"path="full""#),
+            full0 + full
+        );
+        assert_eq!(
+            value(&c, "varouter_api_transactions_total", r#"path="fast""#),
+            fast0
+        );
+        assert_eq!(
+            value(
+                &c,
+                "varouter_api_transaction_fallbacks_total",
+                r#"reason="delete_after_add""#
+            ),
+            fallbacks
+        );
+    }
 
     // The tenant: its VR, nothing else, nowhere in the text.
     let (s, _, text) = get(&app, "/metrics", Some(BRAVO), None);
@@ -227,6 +283,7 @@ fn metrics_count_traffic_and_are_scoped_to_the_token() {
         "varouter_worker_",
         "varouter_control_loop",
         "varouter_publish",
+        "varouter_api_",
     ] {
         assert!(
             !text.contains(hidden),

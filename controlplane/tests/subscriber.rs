@@ -100,6 +100,8 @@ struct Sim {
     client_events: HashMap<u16, Vec<PppEvent>>,
     timers: BTreeMap<TimerKey, Instant>,
     routes: BTreeMap<IpPrefix, NextHop>,
+    /// The VR each route is in.
+    route_vr: BTreeMap<IpPrefix, VrId>,
     closed: Vec<u16>,
     answer: Answer,
     access_requests: Vec<Repr>,
@@ -125,6 +127,7 @@ impl Sim {
             client_events: HashMap::new(),
             timers: BTreeMap::new(),
             routes: BTreeMap::new(),
+            route_vr: BTreeMap::new(),
             closed: Vec::new(),
             answer: Answer::Silent,
             access_requests: Vec::new(),
@@ -226,20 +229,23 @@ impl Sim {
                     c.handle_frame(now, ppp);
                 }
             }
-            Output::Route { vr, prefix, via } => {
-                assert_eq!(vr, VR);
-                match via {
-                    Some(nh) => {
-                        self.routes.insert(prefix, nh);
-                    }
-                    None => {
-                        assert!(
-                            self.routes.remove(&prefix).is_some(),
-                            "removed {prefix} twice"
-                        );
-                    }
+            Output::Route { vr, prefix, via } => match via {
+                Some(nh) => {
+                    self.routes.insert(prefix, nh);
+                    self.route_vr.insert(prefix, vr);
                 }
-            }
+                None => {
+                    assert!(
+                        self.routes.remove(&prefix).is_some(),
+                        "removed {prefix} twice"
+                    );
+                    assert_eq!(
+                        self.route_vr.remove(&prefix),
+                        Some(vr),
+                        "{prefix} removed from the VR it is in"
+                    );
+                }
+            },
             Output::CloseSession { session, .. } => self.closed.push(session),
             Output::Radius { dst, payload, .. } => self.radius(dst, &payload),
             Output::Dae { payload, .. } => {
@@ -878,6 +884,103 @@ fn accounting_on_at_start_and_off_after_the_stops_at_shutdown() {
     assert!(stop[0]
         .attributes
         .contains(&Attribute::AcctTerminateCause(terminate_cause::NAS_REQUEST)));
+}
+
+/// The Cisco-AVPair `ip:vrf-id=NAME` of a moved subscriber's accounting records.
+fn vrf_of(r: &Repr) -> Option<String> {
+    r.attributes.iter().find_map(|a| match a {
+        Attribute::VendorSpecific(controlplane::radius::wire::Vsa::Other { vendor: 9, data })
+            if data.len() > 2 && data[0] == 1 && usize::from(data[1]) == data.len() =>
+        {
+            String::from_utf8(data[2..].to_vec()).ok()
+        }
+        _ => None,
+    })
+}
+
+#[test]
+fn a_moved_subscriber_routes_in_the_new_vr_and_accounts_it_in_an_interim_update() {
+    const B: VrId = VrId(20);
+    let mut s = Sim::new(radius_cfg());
+    s.answer = Answer::Accept(vec![Attribute::FramedIpAddress(Ipv4Addr::new(
+        100, 64, 0, 10,
+    ))]);
+    s.dial(1, "alice", "secret", PppAuth::Pap);
+    assert_eq!(s.client_up(1), Some(Ipv4Addr::new(100, 64, 0, 10)));
+    let alice = host([100, 64, 0, 10]);
+    let nh = s.routes[&alice];
+    assert_eq!(s.subs.routes_of(VR, 1, 1), Some((VR, vec![alice])));
+    let start = s.acct_of(1)[0].clone();
+    assert_eq!(vrf_of(&start), None);
+    s.traffic.insert(1, [3, 300, 4, 400]);
+    let t = s.traffic.clone();
+    let traffic = move |slot: u32| t.get(&slot).copied().unwrap_or_default();
+    // No such subscriber: nothing happens.
+    assert!(!s.subs.move_routes(s.now, VR, (1, 9), B, "B", &traffic));
+    assert!(s.subs.move_routes(s.now, VR, (1, 1), B, "B", &traffic));
+    s.settle();
+    // The route left VR and entered B, with the same encapsulation into the session.
+    assert_eq!((s.route_vr[&alice], s.routes[&alice]), (B, nh));
+    assert_eq!(s.subs.routes_of(VR, 1, 1), Some((B, vec![alice])));
+    let v = &s.subs.list(s.now, Some(VR), 10, &traffic)[0];
+    assert_eq!((v.vr, v.routed_in, v.phase), (VR, B, "up"));
+    assert_eq!(s.subs.stats().moves, 1);
+    // One Interim-Update of the same session with the counters so far, naming B.
+    let interim = s.acct_of(3);
+    assert_eq!(interim.len(), 1, "{:?}", s.acct);
+    assert!(interim[0]
+        .attributes
+        .contains(&Attribute::AcctInputOctets(300)));
+    assert_eq!(vrf_of(interim[0]).as_deref(), Some("ip:vrf-id=B"));
+    let sid = |r: &Repr| {
+        r.attributes
+            .iter()
+            .find(|a| matches!(a, Attribute::AcctSessionId(_)))
+            .cloned()
+    };
+    assert_eq!(sid(interim[0]), sid(&start));
+    // The PPP link was not touched: the client is still up with its address.
+    assert_eq!(s.client_up(1), Some(Ipv4Addr::new(100, 64, 0, 10)));
+    // Moving to where it is: nothing.
+    assert!(s.subs.move_routes(s.now, VR, (1, 1), B, "B", &traffic));
+    s.settle();
+    assert_eq!(s.acct_of(3).len(), 1);
+    // It ends in B: its route leaves B (the Sim checks the VR), the Stop names B.
+    assert!(s
+        .subs
+        .disconnect(s.now, VR, 1, 1, terminate_cause::ADMIN_RESET, &traffic));
+    s.settle();
+    assert!(s.routes.is_empty());
+    let stop = s.acct_of(2);
+    assert_eq!(vrf_of(stop[0]).as_deref(), Some("ip:vrf-id=B"));
+}
+
+#[test]
+fn a_subscriber_moved_home_again_routes_in_its_own_vr_and_its_interim_says_so() {
+    const B: VrId = VrId(20);
+    let mut s = Sim::new(radius_cfg());
+    s.answer = Answer::Accept(vec![Attribute::FramedIpAddress(Ipv4Addr::new(
+        100, 64, 0, 10,
+    ))]);
+    s.dial(1, "alice", "secret", PppAuth::Pap);
+    let alice = host([100, 64, 0, 10]);
+    let none = |_: u32| [0; 4];
+    s.subs.move_routes(s.now, VR, (1, 1), B, "B", &none);
+    s.settle();
+    s.subs.move_routes(s.now, VR, (1, 1), VR, "A", &none);
+    s.settle();
+    assert_eq!(s.route_vr[&alice], VR);
+    let interims = s.acct_of(3);
+    assert_eq!(
+        interims.iter().map(|r| vrf_of(r)).collect::<Vec<_>>(),
+        vec![Some("ip:vrf-id=B".into()), Some("ip:vrf-id=A".into())]
+    );
+    // Home: later records carry no VRF (as before any move).
+    let t = s.now;
+    s.subs
+        .disconnect(t, VR, 1, 1, terminate_cause::ADMIN_RESET, &none);
+    s.settle();
+    assert_eq!(vrf_of(s.acct_of(2)[0]), None);
 }
 
 #[test]

@@ -13,7 +13,8 @@
 //! **PPP sessions.** A session (L2TP by tunnel and session id, PPPoE by port and session
 //! id) is looked up in the session table. A PPPoE frame is accepted only from the
 //! subscriber's MAC and VLAN the binding names (`pppoe_wrong_peer`); an L2TP session only in
-//! the VR it is bound to (`l2tp_wrong_vr`). A *relayed* session's PPP frames (from the
+//! its tunnel's VR (`l2tp_wrong_vr`; a session moved to another VR keeps its tunnel
+//! where it is, and its IP is routed — and counted — in the VR it was moved to). A *relayed* session's PPP frames (from the
 //! protocol field on; `ff 03` address/control bytes are dropped, a compressed protocol
 //! field is carried as it is) go out through the binding's relay next hop — into an L2TP
 //! session (LAC, tunnel switching: Ethernet/IPv4/UDP/L2TP/`ff 03`/PPP) or a PPPoE session
@@ -740,8 +741,8 @@ fn at_label(l3: usize, inner: u16) -> Offsets {
 /// here — data messages of a session bound to this VR are decapsulated and routed, control
 /// messages go to the VR's L2TP engine — everything else is punted as `local`.
 ///
-/// Isolation: a session is accepted only in the VR it is bound to; L2TP data naming a
-/// session of another VR is dropped (`l2tp_wrong_vr`), so a customer cannot inject into
+/// Isolation: a session is accepted only in its tunnel's VR; L2TP data naming a
+/// session of another VR's tunnel is dropped (`l2tp_wrong_vr`), so a customer cannot inject into
 /// another VR's sessions by guessing ids.
 fn local_v4<B: PacketBuf>(
     st: &ForwardingState,
@@ -804,8 +805,8 @@ fn local_v4<B: PacketBuf>(
             msg + h.header_len(),
         ),
     };
-    let (counters, relay) = match st.session(&key) {
-        Some(s) if s.vr == vr.id() => (s.counters, s.relay),
+    let (counters, relay, routed_in) = match st.session(&key) {
+        Some(s) if s.tunnel_vr == vr.id() => (s.counters, s.relay, s.vr),
         Some(_) => return Verdict::Drop(Drop::L2tpWrongVr),
         None => return Verdict::Drop(Drop::L2tpNoSession),
     };
@@ -824,7 +825,19 @@ fn local_v4<B: PacketBuf>(
     }
     at.inner = ppp_off as u16;
     let inner = ppp_off + plen;
-    match proto {
+    // A session moved to another VR (issue 11): its tunnel stays in `vr`, its subscriber's
+    // packets are routed in the session's VR, which counts them too (like PPPoE sessions
+    // of another VR than their access interface's).
+    let moved = routed_in != vr.id();
+    let route_vr = if moved && (proto == ppp::protocol::IPV4 || proto == ppp::protocol::IPV6) {
+        match st.vr(routed_in) {
+            Some(r) => r,
+            None => return Verdict::Drop(Drop::TableInconsistent),
+        }
+    } else {
+        vr
+    };
+    let v = match proto {
         ppp::protocol::IPV4 => {
             buf.trim(msg_end);
             let at = Offsets {
@@ -834,15 +847,26 @@ fn local_v4<B: PacketBuf>(
                 inner: Offsets::NONE,
                 ..at
             };
-            ipv4_at(st, ports, vr, buf, at, c, false)
+            if moved {
+                count_vr_rx(route_vr, c, buf.len());
+            }
+            ipv4_at(st, ports, route_vr, buf, at, c, false)
         }
         ppp::protocol::IPV6 => {
             buf.trim(msg_end);
             let at = Offsets::ip(at.vlan, usize::from(at.l3), inner);
-            ipv6_at(st, ports, vr, buf, at, c, false)
+            if moved {
+                count_vr_rx(route_vr, c, buf.len());
+            }
+            ipv6_at(st, ports, route_vr, buf, at, c, false)
         }
-        _ => punt(Punt::PppControl, Some(vr.id()), at),
+        // PPP control goes to the subscriber's PPP, which runs with the tunnel.
+        _ => return punt(Punt::PppControl, Some(vr.id()), at),
+    };
+    if moved && matches!(v, Verdict::Drop(_)) {
+        count_vr(route_vr, c, vr_counter::DROP);
     }
+    v
 }
 
 /// The PPP protocol carrying an IP packet of `ethertype`.

@@ -11,11 +11,11 @@ use dataplane::port::pcap::read_capture;
 use pcap_file::pcap::{PcapPacket, PcapWriter};
 use std::path::Path;
 use std::time::Duration;
-use vr::{PortId, VrId};
+use vr::{LabelPush, NextHop, PortId, RouteSource, SessionKey, VrId};
 
 #[path = "common/l2tp_lns.rs"]
 mod l2tp_lns;
-use l2tp_lns::{state, CE, LAC, R};
+use l2tp_lns::{state, writer, CE, LAC, R};
 
 #[test]
 fn l2tp_data_path_golden() {
@@ -126,4 +126,78 @@ fn l2tp_data_path_golden() {
         tmp.display(),
         exp.display()
     );
+}
+
+/// A session moved to another VR (management, issue 11): its L2TP packets still arrive in
+/// its tunnel's VR; what it carries is routed — and counted — in the VR it was moved to,
+/// whose FIB alone decides (VR 1's route to the CE does not apply). The same data message
+/// arriving in the VR it was moved to is refused (`l2tp_wrong_vr`).
+#[test]
+fn a_moved_session_is_decapsulated_in_its_tunnels_vr_and_routed_in_its_own() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden_l2tp");
+    let input = read_capture(&dir.join("in.pcap")).unwrap();
+    let ports = [
+        PortInfo { mac: R, mtu: 1500 },
+        PortInfo { mac: R, mtu: 1500 },
+    ];
+    let c = WorkerCounters::new(0, 2);
+    let session9 = SessionKey::L2tp {
+        tunnel: 7,
+        session: 9,
+    };
+    let run = |st: &vr::ForwardingState| {
+        let mut b = HeapBuf::from_slice(&input[0]).unwrap();
+        let v = forward(st, &ports, PortId(1), &mut b, &c);
+        (v, b.data().to_vec())
+    };
+    let rx = |st: &vr::ForwardingState, id: u32| -> [u64; 2] {
+        let k = &st.vr(VrId(id)).unwrap().counters;
+        [k.total(vr::vr_counter::RX), k.total(vr::vr_counter::DROP)]
+    };
+    // Moved to VR 2, which has no route to the CE yet: dropped there, counted there.
+    let mut w = writer();
+    assert_eq!(w.move_session(&session9, VrId(2)), Ok(VrId(1)));
+    let st = w.commit().unwrap();
+    assert!(
+        matches!(run(&st).0, Verdict::Drop(_)),
+        "VR 1's route is not used"
+    );
+    assert_eq!(rx(&st, 2), [1, 1]);
+    // VR 2 routes it to another CE: out on port 0 to that CE.
+    let other_ce = [2, 0, 0, 0, 0x0c, 0xe2];
+    w.set_route(
+        VrId(2),
+        "10.1.0.0/16".parse().unwrap(),
+        RouteSource::Static,
+        NextHop::Forward {
+            port: PortId(0),
+            vlan: None,
+            src_mac: R,
+            dst_mac: other_ce,
+            push: LabelPush::EMPTY,
+        },
+    )
+    .unwrap();
+    let st = w.commit().unwrap();
+    let (v, out) = run(&st);
+    assert_eq!(v, Verdict::Tx(PortId(0)));
+    assert_eq!(&out[0..6], &other_ce);
+    assert_eq!(
+        st.session_counters.read(0)[0],
+        2,
+        "its session counters go on"
+    );
+    // The same session's data arriving in VR 2 (its routing VR, not its tunnel's): refused.
+    w.unbind_interface(&vr::IfKey::Port(PortId(1))).unwrap();
+    w.bind_interface(vr::IfKey::Port(PortId(1)), vr::IfBinding::Vr(VrId(2)))
+        .unwrap();
+    w.set_route(
+        VrId(2),
+        "192.0.2.1/32".parse().unwrap(),
+        RouteSource::Local,
+        NextHop::Local,
+    )
+    .unwrap();
+    let st = w.commit().unwrap();
+    assert_eq!(run(&st).0, Verdict::Drop(Drop::L2tpWrongVr));
 }

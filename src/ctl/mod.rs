@@ -334,6 +334,18 @@ pub enum TunnelCmd {
         /// Local tunnel id.
         id: u16,
     },
+    /// Move a tunnel to another VR: its sessions (and those it brings up later) are routed
+    /// there; the tunnel stays up.
+    Move {
+        /// Local tunnel id.
+        id: u16,
+        /// The VR it goes to.
+        #[arg(long)]
+        to: String,
+        /// The VR its sessions are routed in now (default: the VR whose tunnel list has it).
+        #[arg(long)]
+        from: Option<String>,
+    },
 }
 
 /// `ctl session ...`
@@ -351,6 +363,50 @@ pub enum SessionCmd {
         /// Session id as listed.
         id: String,
     },
+    /// Move a session to another VR while it stays up (no PPP renegotiation).
+    Move {
+        /// `TUNNEL/SESSION` (L2TP) or the id as listed (`l2tp-T-S`, `pppoe-PORT-S`).
+        id: String,
+        /// The VR it goes to.
+        #[arg(long)]
+        to: String,
+        /// The VR it is routed in now (default: the VR whose session list has it).
+        #[arg(long)]
+        from: Option<String>,
+    },
+}
+
+/// A session id as the API takes it: `T/S` is `l2tp-T-S`; anything else as given.
+pub fn session_id(id: &str) -> String {
+    match id.split_once('/') {
+        Some((t, s)) if t.parse::<u16>().is_ok() && s.parse::<u16>().is_ok() => {
+            format!("l2tp-{t}-{s}")
+        }
+        _ => id.to_string(),
+    }
+}
+
+/// The VR (in the caller's scope) whose `what` listing (`sessions`, `tunnels`) has an
+/// entry with `id`: asks the API for the VRs and their listings.
+fn find_vr_listing(client: &Client, what: &str, id: &Value) -> Result<String, CtlError> {
+    let vrs = client.get("/api/v1/vrs")?;
+    for v in vrs.as_array().into_iter().flatten() {
+        let Some(name) = v.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let list = client.get(&format!("/api/v1/vrs/{}/{what}", segment(name)))?;
+        if list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e.get("id") == Some(id) && e.get("moved_out") != Some(&Value::Bool(true)))
+        {
+            return Ok(name.to_string());
+        }
+    }
+    Err(CtlError::Local(format!(
+        "no VR you can see lists {what} {id}; give --from VR"
+    )))
 }
 
 /// `ctl config ...`
@@ -472,7 +528,7 @@ pub fn run(args: CtlArgs, out: &mut dyn std::io::Write) -> Result<(), CtlError> 
         let h = crate::mgmt::auth::hash_token(&token);
         return write_out(out, &format!("{h}\n"));
     }
-    let call = plan(&args.cmd)?;
+    let mut call = plan(&args.cmd)?;
     let api = args
         .api
         .clone()
@@ -485,6 +541,25 @@ pub fn run(args: CtlArgs, out: &mut dyn std::io::Write) -> Result<(), CtlError> 
         .clone()
         .or_else(|| std::env::var("VAROUTER_TOKEN").ok());
     let client = Client::new(&api, token.as_deref(), args.ca.as_deref())?;
+    // A move without --from: the VR whose listing has the session (tunnel).
+    let found = match &args.cmd {
+        CtlCmd::Session(SessionCmd::Move { id, from: None, .. }) => Some(find_vr_listing(
+            &client,
+            "sessions",
+            &json!(session_id(id)),
+        )?),
+        CtlCmd::Tunnel(TunnelCmd::Move { id, from: None, .. }) => {
+            Some(find_vr_listing(&client, "tunnels", &json!(id))?)
+        }
+        _ => None,
+    };
+    if let Some(vr) = found {
+        call.path = call.path.replacen(
+            "/api/v1/vrs/-/",
+            &format!("/api/v1/vrs/{}/", segment(&vr)),
+            1,
+        );
+    }
     let answer = match client.request(call.method, &call.path, call.body.as_ref()) {
         Ok(a) => a,
         Err(e) => {
@@ -810,6 +885,12 @@ pub fn plan(cmd: &CtlCmd) -> Result<Call, CtlError> {
                 None,
                 Show::Change,
             ),
+            TunnelCmd::Move { id, to, from } => call(
+                Method::Post,
+                format!("{}/tunnels/{id}/move", v(from.as_deref().unwrap_or("-"))),
+                Some(json!({ "to": to })),
+                Show::Change,
+            ),
         },
         CtlCmd::Session(c) => match c {
             SessionCmd::List { vr } => call(
@@ -822,6 +903,16 @@ pub fn plan(cmd: &CtlCmd) -> Result<Call, CtlError> {
                 Method::Delete,
                 format!("{}/sessions/{}", v(vr), segment(id)),
                 None,
+                Show::Change,
+            ),
+            SessionCmd::Move { id, to, from } => call(
+                Method::Post,
+                format!(
+                    "{}/sessions/{}/move",
+                    v(from.as_deref().unwrap_or("-")),
+                    segment(&session_id(id))
+                ),
+                Some(json!({ "to": to })),
                 Show::Change,
             ),
         },
@@ -1138,6 +1229,29 @@ mod tests {
             c.body.unwrap(),
             json!({"from": "A", "to": "B", "port": "access0", "vlan": 10})
         );
+        let c = planned(&["session", "move", "7/12", "--to", "B", "--from", "A"]);
+        assert_eq!(
+            (c.method, c.path.as_str()),
+            (Method::Post, "/api/v1/vrs/A/sessions/l2tp-7-12/move")
+        );
+        assert_eq!(c.body.unwrap(), json!({"to": "B"}));
+        let c = planned(&[
+            "session",
+            "move",
+            "pppoe-0-4711",
+            "--to",
+            "B",
+            "--from",
+            "A",
+        ]);
+        assert_eq!(c.path, "/api/v1/vrs/A/sessions/pppoe-0-4711/move");
+        let c = planned(&["tunnel", "move", "7", "--to", "B", "--from", "A"]);
+        assert_eq!(c.path, "/api/v1/vrs/A/tunnels/7/move");
+        assert_eq!(c.body.unwrap(), json!({"to": "B"}));
+        // Without --from, `run` asks the API which VR lists it first.
+        let c = planned(&["tunnel", "move", "7", "--to", "B"]);
+        assert_eq!(c.path, "/api/v1/vrs/-/tunnels/7/move");
+        assert_eq!(session_id("7/x"), "7/x");
         let c = planned(&["iface", "unbind", "A", "access0.10"]);
         assert_eq!(c.path, "/api/v1/vrs/A/interfaces/access0?vlan=10");
         let c = planned(&["vr", "delegate", "B", "carrier-b"]);

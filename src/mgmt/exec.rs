@@ -194,6 +194,8 @@ pub struct MgmtLink {
     /// Whether route-only transactions take the fast path (on; `VAROUTER_API_FAST=0`
     /// turns it off, to compare the two paths).
     pub fast: bool,
+    /// Which way the transactions went.
+    pub paths: TxPaths,
     waker: Arc<OnceLock<std::thread::Thread>>,
 }
 
@@ -216,6 +218,7 @@ impl MgmtLink {
             commands: 0,
             aaa: None,
             fast: std::env::var("VAROUTER_API_FAST").map_or(true, |v| v != "0"),
+            paths: TxPaths::default(),
             waker: Arc::new(OnceLock::new()),
         }
     }
@@ -532,6 +535,32 @@ impl MgmtLink {
             .as_ref()
             .map_or(crate::config::DEFAULT_OWNER, |m| m.owner.as_str())
             .to_string();
+        let moves = t.changes.iter().any(Change::is_move);
+        if moves && t.changes.iter().all(Change::is_move) {
+            // Live state only: the document does not change (`ops::apply` checks only
+            // that the caller sees both VRs).
+            let mut applied = Applied::default();
+            for (i, c) in t.changes.iter().enumerate() {
+                ops::apply(&mut self.doc, c, i, who, &owner, &mut applied)?;
+            }
+            let planned = super::moves::plan(core, running, &t.changes)?;
+            self.paths.moves += 1;
+            if t.dry_run {
+                return Ok(Staged::Ready(Answer::Json(
+                    200,
+                    tx_json(TxResult {
+                        version: version(core),
+                        dry_run: true,
+                        ..TxResult::default()
+                    }),
+                )));
+            }
+            let lines = super::moves::apply(core, &planned, now)?;
+            return Ok(Staged::Applied(TxResult {
+                applied: lines,
+                ..TxResult::default()
+            }));
+        }
         // The document is changed in place; `undo` puts it back unless the transaction is
         // applied.
         let Prepared {
@@ -539,7 +568,7 @@ impl MgmtLink {
             routes,
             applied,
             undo,
-        } = prepare(
+        } = prepare_counted(
             &self.path,
             &mut self.doc,
             running,
@@ -547,12 +576,49 @@ impl MgmtLink {
             &owner,
             &t.changes,
             self.fast,
+            &mut self.paths,
         )
         .map_err(|r| match r {
             Refusal::Change(e) => e,
             Refusal::Check(e) => self.confine(e, who),
         })?;
+        // (After `prepare`: who may delete VRs at all is answered first.)
+        if let Some(e) = self.deletes_vr_with_moved_sessions(core, running, &t.changes) {
+            undo.restore(&mut self.doc);
+            return Err(e);
+        }
+        // To put the tables back when a move of the transaction is refused after the
+        // document's changes were applied.
+        let before = moves.then(|| running.clone());
         let r = Self::commit(core, running, new, routes, t.dry_run, now);
+        let r = match (r, before) {
+            (Ok(Some(mut lines)), Some(before)) => {
+                match super::moves::plan(core, running, &t.changes)
+                    .and_then(|p| super::moves::apply(core, &p, now))
+                {
+                    Ok(more) => {
+                        lines.extend(more);
+                        Ok(Some(lines))
+                    }
+                    Err(e) => {
+                        // Nothing published yet: the document's changes are taken back.
+                        if !matches!(
+                            crate::reload::apply(core, running, before, now),
+                            Outcome::Applied(_)
+                        ) {
+                            tracing::error!(
+                                "management: taking back a refused transaction failed; the running configuration stays"
+                            );
+                        }
+                        Err(Refusal::Change(e))
+                    }
+                }
+            }
+            (Ok(None), Some(_)) => super::moves::plan(core, running, &t.changes)
+                .map(|_| None)
+                .map_err(Refusal::Change),
+            (r, _) => r,
+        };
         match r {
             Ok(Some(lines)) => {
                 // Published by the tick, with the other transactions it carries out.
@@ -587,6 +653,45 @@ impl MgmtLink {
                 })
             }
         }
+    }
+
+    /// A transaction that deletes a VR into which sessions or tunnels of other VRs were
+    /// moved is refused (409): they would lose their routing VR while their tunnel or PPP
+    /// goes on elsewhere. They are moved back (or ended) first.
+    fn deletes_vr_with_moved_sessions<B: PacketBuf>(
+        &self,
+        core: &Core<B>,
+        running: &Config,
+        changes: &[Change],
+    ) -> Option<ApiError> {
+        for (i, c) in changes.iter().enumerate() {
+            let Change::DeleteVr { vr } = c else { continue };
+            let Some(id) = running
+                .vrs
+                .iter()
+                .find(|v| &v.name == vr)
+                .map(|v| vr::VrId(v.id))
+            else {
+                continue;
+            };
+            let sessions = core
+                .writer()
+                .sessions()
+                .filter(|(_, b)| b.vr == id && b.tunnel_vr != id)
+                .count();
+            let tunnels = core
+                .service::<controlplane::l2tp::service::L2tpService>()
+                .map_or(0, |s| s.tunnels_moved_into(id).len());
+            if sessions + tunnels > 0 {
+                return Some(
+                    ApiError::conflict(format!(
+                        "VR `{vr}` routes {sessions} session(s) and {tunnels} tunnel(s) moved into it from other VRs; move them back first"
+                    ))
+                    .at(format!("/changes/{i}/vr")),
+                );
+            }
+        }
+        None
     }
 
     /// Applies a checked configuration: the lines of what changed, or `None` for a dry run.
@@ -755,11 +860,41 @@ impl MgmtLink {
                     d,
                 ))
             }),
+            transactions: self.paths.clone(),
         }
     }
 
     /// How long the control thread may take to answer before the API gives up.
     pub const TIMEOUT: Duration = Duration::from_secs(5);
+}
+
+/// Which way the transactions went (statistics, `/metrics`): route-only ones by the fast
+/// path or the full one (and why), the others the full way, moves-only ones without the
+/// document.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct TxPaths {
+    /// Checked by the fast path (route changes only).
+    pub fast: u64,
+    /// Checked by the whole-profile path.
+    pub full: u64,
+    /// Moves only (sessions, tunnels): no document change to check.
+    pub moves: u64,
+    /// Route-only transactions that went the full way, by reason
+    /// (`super::fast::Fallback::name`).
+    pub fallbacks: BTreeMap<String, u64>,
+}
+
+impl TxPaths {
+    fn note(&mut self, path: Option<Result<(), super::fast::Fallback>>) {
+        match path {
+            Some(Ok(())) => self.fast += 1,
+            Some(Err(why)) => {
+                self.full += 1;
+                *self.fallbacks.entry(why.name().to_string()).or_default() += 1;
+            }
+            None => self.full += 1,
+        }
+    }
 }
 
 /// A transaction's changes applied to the document and checked.
@@ -877,10 +1012,35 @@ pub fn prepare(
     changes: &[Change],
     fast: bool,
 ) -> Result<Prepared, Refusal> {
-    let routes_only = fast
-        && changes
-            .iter()
-            .all(|c| matches!(c, Change::AddRoute { .. } | Change::DeleteRoute { .. }));
+    prepare_counted(
+        path,
+        doc,
+        running,
+        who,
+        owner,
+        changes,
+        fast,
+        &mut TxPaths::default(),
+    )
+}
+
+/// [`prepare`], counting in `paths` which way the transaction was checked (when it got
+/// that far: a change refused before the check is not counted).
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_counted(
+    path: &Path,
+    doc: &mut Value,
+    running: &Config,
+    who: &Principal,
+    owner: &str,
+    changes: &[Change],
+    fast: bool,
+    paths: &mut TxPaths,
+) -> Result<Prepared, Refusal> {
+    let route_changes = changes
+        .iter()
+        .all(|c| matches!(c, Change::AddRoute { .. } | Change::DeleteRoute { .. }));
+    let routes_only = fast && route_changes;
     let mut undo = if routes_only {
         Undo::Routes(Vec::with_capacity(changes.len()))
     } else {
@@ -930,11 +1090,18 @@ pub fn prepare(
             steps.push(step);
         }
     }
-    let checked = match fast.then(|| edits.finish(path, doc, running)).flatten() {
-        Some(Ok((config, routes))) => Ok((config, Some(routes))),
-        Some(Err(errs)) => Err(errs),
-        None => document::check(path, doc).map(|(config, _)| (config, None)),
+    let full = |doc: &Value| document::check(path, doc).map(|(config, _)| (config, None));
+    let (checked, way) = if fast {
+        match edits.finish(path, doc, running) {
+            Ok(Ok((config, routes))) => (Ok((config, Some(routes))), Some(Ok(()))),
+            Ok(Err(errs)) => (Err(errs), Some(Ok(()))),
+            Err(why) => (full(doc), why.map(Err)),
+        }
+    } else {
+        let why = route_changes.then_some(Err(super::fast::Fallback::Disabled));
+        (full(doc), why)
     };
+    paths.note(way);
     match checked {
         Ok((config, routes)) => Ok(Prepared {
             config,

@@ -36,6 +36,40 @@ use crate::config::{Config, RouteCfg};
 use crate::tables::{self, Routes};
 use vr::IpPrefix;
 
+/// Why a transaction of only route changes went the full way (counted per reason in the
+/// statistics and `/metrics`: `api_transaction_fallbacks_total{reason}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Fallback {
+    /// The fast path is turned off (`VAROUTER_API_FAST=0`).
+    Disabled,
+    /// A deletion after an addition (it could move the added route in the document).
+    DeleteAfterAdd,
+    /// The document does not line up with the running configuration (VR count or names).
+    DocumentMismatch,
+    /// A route table's own limit: the full path words the error.
+    TableLimit,
+}
+
+impl Fallback {
+    /// Every reason.
+    pub const ALL: [Fallback; 4] = [
+        Fallback::Disabled,
+        Fallback::DeleteAfterAdd,
+        Fallback::DocumentMismatch,
+        Fallback::TableLimit,
+    ];
+
+    /// The label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fallback::Disabled => "disabled",
+            Fallback::DeleteAfterAdd => "delete_after_add",
+            Fallback::DocumentMismatch => "document_mismatch",
+            Fallback::TableLimit => "table_limit",
+        }
+    }
+}
+
 /// What a transaction did to one VR's routes, in document indices.
 #[derive(Debug, Default)]
 struct VrEdit {
@@ -51,6 +85,8 @@ struct VrEdit {
 pub struct RouteEdits {
     vrs: BTreeMap<usize, VrEdit>,
     eligible: bool,
+    /// Route changes only, but the fast path cannot reproduce them: why.
+    fallback: Option<Fallback>,
     added: bool,
 }
 
@@ -59,10 +95,15 @@ impl Default for RouteEdits {
         RouteEdits {
             vrs: BTreeMap::new(),
             eligible: true,
+            fallback: None,
             added: false,
         }
     }
 }
+
+/// Why [`RouteEdits::finish`] leaves a transaction to the full path: `None` when it is not
+/// one of only route changes (the fast path is not for it), else the reason.
+pub type NotFast = Option<Fallback>;
 
 /// The fast path's result: the new configuration and the table changes that take the
 /// running state there.
@@ -91,6 +132,7 @@ impl RouteEdits {
                 if self.added {
                     // A deletion after an addition may move the added route.
                     self.eligible = false;
+                    self.fallback = Some(Fallback::DeleteAfterAdd);
                     return;
                 }
                 let Ok(ix) = ops::find_vr(doc, vr, &Scope::All) else {
@@ -100,29 +142,38 @@ impl RouteEdits {
                     self.vrs.entry(ix).or_default().deleted.push(r);
                 }
             }
-            _ => self.eligible = false,
+            _ => {
+                self.eligible = false;
+                self.fallback = None;
+            }
         }
     }
 
     /// After every change applied to `doc`: the new configuration and table changes, the
-    /// checker's errors, or `None` when the full path must decide.
+    /// checker's errors, or why the full path must decide.
     pub fn finish(
         self,
         path: &Path,
         doc: &Value,
         running: &Config,
-    ) -> Option<Result<Prepared, Vec<DocError>>> {
-        if !self.eligible || self.vrs.is_empty() {
-            return None;
+    ) -> Result<Result<Prepared, Vec<DocError>>, NotFast> {
+        if !self.eligible {
+            return Err(self.fallback);
         }
-        let list = doc.get("virtual_routers").and_then(Value::as_array)?;
+        if self.vrs.is_empty() {
+            return Err(None);
+        }
+        let mismatch = Err(Some(Fallback::DocumentMismatch));
+        let Some(list) = doc.get("virtual_routers").and_then(Value::as_array) else {
+            return mismatch;
+        };
         if list.len() != running.vrs.len() {
-            return None;
+            return mismatch;
         }
         for &ix in self.vrs.keys() {
             let name = list[ix].get("name").and_then(Value::as_str);
             if name != Some(running.vrs[ix].name.as_str()) {
-                return None;
+                return mismatch;
             }
         }
         let mut new = running.clone();
@@ -138,7 +189,7 @@ impl RouteEdits {
             let t = touched.entry(ix).or_default();
             for &r in &edit.deleted {
                 if r >= routes.len() {
-                    return None;
+                    return mismatch;
                 }
                 t.insert(routes.remove(r).prefix);
             }
@@ -146,7 +197,9 @@ impl RouteEdits {
             let mut added: Vec<RouteCfg> = Vec::with_capacity(edit.added.len());
             for &k in &edit.added {
                 let base = format!("/virtual_routers/{ix}/routes/{k}");
-                let rv = list[ix].get("routes").and_then(|r| r.get(k))?;
+                let Some(rv) = list[ix].get("routes").and_then(|r| r.get(k)) else {
+                    return mismatch;
+                };
                 let em = document::emit(rv);
                 let at = |line: u64| {
                     if line == 0 {
@@ -192,11 +245,11 @@ impl RouteEdits {
             new.vrs[ix].routes.extend(added);
         }
         if let Some((_, _, e)) = structural {
-            return Some(Err(vec![e]));
+            return Ok(Err(vec![e]));
         }
         if !errors.is_empty() {
             errors.sort_by_key(|(pos, _)| *pos);
-            return Some(Err(errors.into_iter().map(|(_, e)| e).collect()));
+            return Ok(Err(errors.into_iter().map(|(_, e)| e).collect()));
         }
         // Only the table entries of the prefixes the transaction touched can differ (the
         // VR's interfaces, neighbours and other routes are as they were): compare those.
@@ -219,10 +272,10 @@ impl RouteEdits {
                         }
                     }
                     // A table type's own limit: let the full path word it.
-                    _ => return None,
+                    _ => return Err(Some(Fallback::TableLimit)),
                 }
             }
         }
-        Some(Ok((new, tables::route_diff(&old_routes, &new_routes))))
+        Ok(Ok((new, tables::route_diff(&old_routes, &new_routes))))
     }
 }

@@ -20,6 +20,8 @@
 //! | `vr_discovery_peers` | gauge | `vr`, `tenant` | VRs in scope |
 //! | `discovery_events_total` | counter | `event` | appliance, with a `discovery:` section |
 //! | `discovery_vrs_announced`, `discovery_vrs_not_announced`, `discovery_map_entries`, `discovery_tx_queued` | gauge | | appliance, with a `discovery:` section |
+//! | `api_transactions_total` | counter | `path` (`fast`, `full`, `moves`) | appliance |
+//! | `api_transaction_fallbacks_total` | counter | `reason` (`disabled`, `delete_after_add`, `document_mismatch`, `table_limit`) | appliance |
 //! | `aaa_requests_total`, `aaa_lookups_total`, `aaa_lookup_errors_total` | counter | `role` | appliance, with an `aaa:` section |
 //! | `aaa_sessions_recorded_total`, `aaa_sessions_ended_total`, `aaa_session_record_errors_total`, `aaa_session_records_dropped_total` | counter | `role` | appliance, with an `aaa:` section (zero unless a home AAA records sessions) |
 //! | `aaa_answers_total` | counter | `role`, `result_code` | appliance, with an `aaa:` section |
@@ -392,6 +394,28 @@ impl Collector for SnapshotCollector {
                 gauge(f(d)).encode(enc.encode_descriptor(name, help, None, g)?)?;
             }
         }
+        let t = &s.transactions;
+        family(
+            &mut enc,
+            "api_transactions",
+            "API transactions checked, by path: fast (route changes only, checked route by route), full (the whole profile), moves (sessions and tunnels only).",
+            c,
+            [("fast", t.fast), ("full", t.full), ("moves", t.moves)]
+                .into_iter()
+                .map(|(p, n)| ([("path", p)], counter(n))),
+        )?;
+        // Every reason, zeros included: a rate() over a reason that has not happened yet
+        // is 0, not absent.
+        family(
+            &mut enc,
+            "api_transaction_fallbacks",
+            "Transactions of only route changes that went the full path, by reason.",
+            c,
+            super::fast::Fallback::ALL.iter().map(|f| {
+                let n = t.fallbacks.get(f.name()).copied().unwrap_or(0);
+                ([("reason", f.name())], counter(n))
+            }),
+        )?;
         if let Some(a) = &s.aaa {
             let role = [("role", a.role.as_str())];
             type AaaField = fn(&AaaSnapshot) -> u64;
@@ -589,6 +613,12 @@ mod tests {
                     ("rx_unknown_key".to_string(), 6),
                 ]),
             }),
+            transactions: crate::mgmt::exec::TxPaths {
+                fast: 11,
+                full: 3,
+                moves: 2,
+                fallbacks: BTreeMap::from([("delete_after_add".to_string(), 1)]),
+            },
         }
     }
 
@@ -649,6 +679,11 @@ mod tests {
             r#"varouter_discovery_events_total{event="rx_unknown_key"} 6"#,
             "# TYPE varouter_discovery_map_entries gauge",
             "varouter_discovery_map_entries 12",
+            r#"varouter_api_transactions_total{path="fast"} 11"#,
+            r#"varouter_api_transactions_total{path="full"} 3"#,
+            r#"varouter_api_transactions_total{path="moves"} 2"#,
+            r#"varouter_api_transaction_fallbacks_total{reason="delete_after_add"} 1"#,
+            r#"varouter_api_transaction_fallbacks_total{reason="disabled"} 0"#,
             r#"varouter_aaa_requests_total{role="home"} 40"#,
             r#"varouter_aaa_answers_total{role="home",result_code="2001"} 37"#,
             r#"varouter_aaa_answers_total{role="home",result_code="4001"} 3"#,

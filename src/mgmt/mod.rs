@@ -19,6 +19,7 @@
 //! | [`document`] | the running profile as JSON, the YAML emitter with its line → pointer map |
 //! | [`ops`] | the changes of a transaction, with their authorization |
 //! | [`fast`] | route-only transactions without the whole-profile round trip |
+//! | [`moves`] | moving sessions and tunnels between VRs (live state, not the document) |
 //! | [`exec`] | the control-thread side: commands, read views, [`snapshot::Snapshot`]s |
 //! | [`server`] | the axum router, authentication, body limit, JSON errors, TLS |
 //! | [`audit`] | the JSON-lines audit log |
@@ -41,6 +42,7 @@ pub mod document;
 pub mod exec;
 pub mod fast;
 pub mod metrics;
+pub mod moves;
 pub mod openapi;
 pub mod ops;
 pub mod portal;
@@ -60,7 +62,7 @@ pub struct ApiError {
     #[serde(skip)]
     pub status: u16,
     /// `unauthorized`, `forbidden`, `not_found`, `bad_request`, `invalid_change`,
-    /// `conflict`, `payload_too_large`, `unavailable`.
+    /// `conflict`, `address_conflict`, `payload_too_large`, `unavailable`, `internal`.
     pub code: &'static str,
     /// What is wrong.
     pub message: String,
@@ -105,6 +107,10 @@ impl ApiError {
     /// 409.
     pub fn conflict(m: impl Into<String>) -> Self {
         Self::new(409, "conflict", m)
+    }
+    /// 409 `address_conflict`: a session's address is in use in the VR it would move to.
+    pub fn address_conflict(m: impl Into<String>) -> Self {
+        Self::new(409, "address_conflict", m)
     }
     /// 413.
     pub fn too_large(m: impl Into<String>) -> Self {

@@ -35,8 +35,10 @@ use utoipa::OpenApi;
         super::server::list_tunnels,
         super::server::vr_map,
         super::server::clear_tunnel,
+        super::server::move_tunnel,
         super::server::list_sessions,
         super::server::disconnect,
+        super::server::move_session,
         super::server::transaction,
         super::server::reload,
         super::server::get_config,
@@ -55,6 +57,7 @@ use utoipa::OpenApi;
         super::snapshot::Snapshot,
         super::server::TenantBody,
         super::server::MoveBody,
+        super::server::ToBody,
         super::server::RoleBody,
         super::server::RealmBody,
         super::server::SaveBody,
@@ -93,12 +96,21 @@ mod tests {
         let d = super::document();
         let paths = d["paths"].as_object().unwrap();
         let ops: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(ops, 39, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(ops, 41, "{:?}", paths.keys().collect::<Vec<_>>());
         assert!(paths.contains_key("/metrics") && paths.contains_key("/dashboard"));
+        assert!(paths.contains_key("/api/v1/vrs/{vr}/sessions/{id}/move"));
+        assert!(paths.contains_key("/api/v1/vrs/{vr}/tunnels/{id}/move"));
         assert!(paths.contains_key("/api/v1/vrs/{vr}/routes/{prefix}"));
         assert!(paths.contains_key("/api/v1/vrs/{vr}/map"));
         let schemas = d["components"]["schemas"].as_object().unwrap();
-        for s in ["Change", "Transaction", "ApiError", "Snapshot", "TxResult"] {
+        for s in [
+            "Change",
+            "Transaction",
+            "ApiError",
+            "Snapshot",
+            "TxResult",
+            "ToBody",
+        ] {
             assert!(schemas.contains_key(s), "schema {s} missing");
         }
         assert_eq!(

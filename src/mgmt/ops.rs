@@ -75,6 +75,27 @@ pub enum Change {
         #[serde(default)]
         addresses: Option<Vec<String>>,
     },
+    /// Moves a session (L2TP or PPPoE, by its id as listed: `l2tp-T-S`, `pppoe-PORT-S`)
+    /// routed in `vr` to VR `to` (both in the caller's scope) while it stays up: its
+    /// packets and its subscriber's routes go to `to` in one publish (docs/api.md).
+    MoveSession {
+        /// The VR the session is routed in now.
+        vr: String,
+        /// The session id as listed.
+        session: String,
+        /// The VR it goes to.
+        to: String,
+    },
+    /// Moves an L2TP tunnel whose sessions are routed in `vr` to VR `to` (both in the
+    /// caller's scope): its sessions move, and those that come up later are routed in `to`.
+    MoveTunnel {
+        /// The VR its sessions are routed in now.
+        vr: String,
+        /// Our tunnel id.
+        tunnel: u16,
+        /// The VR it goes to.
+        to: String,
+    },
     /// Adds a static route.
     AddRoute {
         /// VR name.
@@ -170,11 +191,20 @@ pub enum Change {
 }
 
 impl Change {
+    /// Whether it moves live state (a session, a tunnel) rather than changing the profile
+    /// document: carried out on the L2TP service after the document's changes
+    /// ([`super::moves`]).
+    pub fn is_move(&self) -> bool {
+        matches!(self, Change::MoveSession { .. } | Change::MoveTunnel { .. })
+    }
+
     /// Whether only a carrier-admin may make it.
     pub fn carrier_only(&self) -> bool {
         !matches!(
             self,
             Change::MoveInterface { .. }
+                | Change::MoveSession { .. }
+                | Change::MoveTunnel { .. }
                 | Change::AddRoute { .. }
                 | Change::DeleteRoute { .. }
                 | Change::SetL2tp { .. }
@@ -304,6 +334,17 @@ pub fn apply(
                     ),
                     from: format!("{req}/addresses"),
                 });
+            }
+        }
+        Change::MoveSession { vr, to, .. } | Change::MoveTunnel { vr, to, .. } => {
+            // Live state, not the document: only who may do it is checked here (both VRs
+            // in scope, else 404 as everywhere); `super::moves` carries it out.
+            let a = find_vr(doc, vr, &scope).map_err(|e| e.at(format!("{req}/vr")))?;
+            let b = find_vr(doc, to, &scope).map_err(|e| e.at(format!("{req}/to")))?;
+            if a == b {
+                return Err(
+                    ApiError::bad_request("`vr` and `to` are the same VR").at(format!("{req}/to"))
+                );
             }
         }
         Change::AddRoute { vr, route } => {

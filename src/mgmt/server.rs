@@ -176,8 +176,10 @@ pub fn authenticated_routes() -> Router<Arc<ApiState>> {
         .route("/api/v1/vrs/{vr}/tunnels", get(list_tunnels))
         .route("/api/v1/vrs/{vr}/map", get(vr_map))
         .route("/api/v1/vrs/{vr}/tunnels/{id}", delete(clear_tunnel))
+        .route("/api/v1/vrs/{vr}/tunnels/{id}/move", post(move_tunnel))
         .route("/api/v1/vrs/{vr}/sessions", get(list_sessions))
         .route("/api/v1/vrs/{vr}/sessions/{id}", delete(disconnect))
+        .route("/api/v1/vrs/{vr}/sessions/{id}/move", post(move_session))
         .route("/api/v1/transaction", post(transaction))
         .route("/api/v1/reload", post(reload))
         .route("/api/v1/config", get(get_config))
@@ -505,6 +507,67 @@ async fn move_interface(
                 port: m.port,
                 vlan: m.vlan,
                 addresses: m.addresses,
+            };
+            tx1(&st, p, c, false, false).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Where a session or tunnel goes.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ToBody {
+    /// The VR (in the caller's scope).
+    to: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/vrs/{vr}/sessions/{id}/move", tag = "api", summary = "Move a session (L2TP or PPPoE) to another VR while it stays up",
+    params(("vr" = String, Path, description = "VR the session is routed in now"), ("id" = String, Path, description = "session id as listed: `l2tp-T-S` or `pppoe-PORT-S`")),
+    request_body = ToBody,
+    responses((status = 200, body = TxResult), (status = 400, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError),
+        (status = 409, description = "`address_conflict`: its address is in use in the VR; `conflict`: a relayed session", body = ApiError)),
+    security(("bearer" = [])))]
+async fn move_session(
+    State(st): State<Arc<ApiState>>,
+    Extension(p): Caller,
+    Path((vr, id)): Path<(String, String)>,
+    b: Bytes,
+) -> Response {
+    match body::<ToBody>(&b) {
+        Ok(t) => {
+            let c = Change::MoveSession {
+                vr,
+                session: id,
+                to: t.to,
+            };
+            tx1(&st, p, c, false, false).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/vrs/{vr}/tunnels/{id}/move", tag = "api", summary = "Move an L2TP tunnel (its sessions, and those it brings up later) to another VR",
+    params(("vr" = String, Path, description = "VR its sessions are routed in now"), ("id" = u16, Path, description = "our tunnel id")),
+    request_body = ToBody,
+    responses((status = 200, body = TxResult), (status = 400, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError),
+        (status = 409, description = "`address_conflict`: an address of one of its sessions is in use in the VR", body = ApiError)),
+    security(("bearer" = [])))]
+async fn move_tunnel(
+    State(st): State<Arc<ApiState>>,
+    Extension(p): Caller,
+    Path((vr, id)): Path<(String, String)>,
+    b: Bytes,
+) -> Response {
+    let Ok(tunnel) = id.parse::<u16>() else {
+        return ApiError::bad_request(format!("tunnel id `{id}` is not a number")).into_response();
+    };
+    match body::<ToBody>(&b) {
+        Ok(t) => {
+            let c = Change::MoveTunnel {
+                vr,
+                tunnel,
+                to: t.to,
             };
             tx1(&st, p, c, false, false).await
         }

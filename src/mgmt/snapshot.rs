@@ -32,6 +32,8 @@ pub struct Snapshot {
     pub aaa: Option<AaaSnapshot>,
     /// VR discovery, when the profile runs it (appliance-wide).
     pub discovery: Option<DiscoverySnapshot>,
+    /// Which way the API's transactions were checked (appliance-wide).
+    pub transactions: super::exec::TxPaths,
 }
 
 /// VR discovery's counters (`controlplane::discovery::service`) as the API shows them.
@@ -270,6 +272,7 @@ impl Snapshot {
             publish: PublishStats::default(),
             aaa: None,
             discovery: None,
+            transactions: Default::default(),
         }
     }
 }

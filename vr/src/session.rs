@@ -70,12 +70,18 @@ impl fmt::Display for SessionKey {
     }
 }
 
-/// What a session is bound to (24 bytes, `Copy`).
+/// What a session is bound to (28 bytes, `Copy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SessionBinding {
     /// The VR whose table routes the session's packets (the owner of a relayed session:
-    /// removing the VR unbinds it); an L2TP session is accepted only in this VR.
+    /// removing the VR unbinds it).
     pub vr: VrId,
+    /// L2TP: the VR of the session's tunnel — its L2TP packets are accepted only when they
+    /// arrive in this VR. The same as `vr` unless the session was moved to another VR
+    /// ([`crate::StateWriter::move_session`], issue 11): then its tunnel stays where it
+    /// is and its subscriber's packets are routed in `vr`. PPPoE: the same as `vr` (the
+    /// access interface decides where its frames arrive). Removing either VR unbinds it.
+    pub tunnel_vr: VrId,
     /// The session's traffic counter slot ([`crate::SessionCounters`]), or
     /// [`SessionBinding::NO_COUNTERS`].
     pub counters: u32,
@@ -101,6 +107,7 @@ impl SessionBinding {
     pub fn new(vr: VrId) -> Self {
         SessionBinding {
             vr,
+            tunnel_vr: vr,
             counters: Self::NO_COUNTERS,
             peer_mac: [0; 6],
             peer_vlan: 0,
@@ -113,6 +120,7 @@ impl SessionBinding {
     pub fn pppoe(vr: VrId, counters: u32, mac: [u8; 6], vlan: Option<u16>) -> Self {
         SessionBinding {
             vr,
+            tunnel_vr: vr,
             counters,
             peer_mac: mac,
             peer_vlan: vlan.unwrap_or(0),
@@ -166,6 +174,9 @@ mod tests {
         assert_eq!((u.peer_vlan, u.peer_vlan()), (0, None));
         let l = SessionBinding::new(VrId(3));
         assert_eq!((l.peer_mac, l.peer_vlan, l.relay), ([0; 6], 0, None));
-        assert!(std::mem::size_of::<SessionBinding>() <= 24);
+        assert_eq!(l.tunnel_vr, l.vr);
+        // 24 bytes before the tunnel's VR was kept apart from the routing VR (issue 11);
+        // a shard of the session table copies 4 more bytes per binding.
+        assert!(std::mem::size_of::<SessionBinding>() <= 28);
     }
 }

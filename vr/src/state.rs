@@ -96,6 +96,9 @@ pub enum StateError {
     /// The session is not bound.
     #[error("{0} is not bound")]
     SessionNotBound(SessionKey),
+    /// A relayed session was asked to move to another VR.
+    #[error("{0} is relayed (its PPP frames go on to another session): it is routed in no VR and cannot move")]
+    MoveRelayed(SessionKey),
     /// A session relayed through a next hop that does not carry PPP frames.
     #[error(
         "{key} cannot be relayed through a {kind} next hop; PPP frames are relayed into \
@@ -600,10 +603,10 @@ impl StateWriter {
         let relays: Vec<NextHopId> = self
             .sessions
             .iter()
-            .filter(|(_, b)| b.vr == id)
+            .filter(|(_, b)| b.vr == id || b.tunnel_vr == id)
             .filter_map(|(_, b)| b.relay)
             .collect();
-        let n = self.sessions.retain(|_, b| b.vr != id);
+        let n = self.sessions.retain(|_, b| b.vr != id && b.tunnel_vr != id);
         for r in relays {
             self.next_hops.release(r);
         }
@@ -758,6 +761,34 @@ impl StateWriter {
         self.stats.session_changes += 1;
         self.changed = true;
         Ok(b)
+    }
+
+    /// Moves a terminated session to VR `to` (issue 11): its packets are routed in `to`
+    /// from the next published version on; an L2TP session's tunnel stays in its VR
+    /// ([`SessionBinding::tunnel_vr`]); its counters slot stays (its traffic counts on).
+    /// Returns the VR it was routed in. A relayed session cannot move (its frames are not
+    /// routed in any VR); the subscriber's routes are the caller's to move, in the same
+    /// version.
+    pub fn move_session(&mut self, key: &SessionKey, to: VrId) -> Result<VrId, StateError> {
+        if !self.vrs.contains_key(&to) {
+            return Err(StateError::SessionToUnknownVr { key: *key, vr: to });
+        }
+        let b = *self
+            .sessions
+            .get(key)
+            .ok_or(StateError::SessionNotBound(*key))?;
+        if b.relay.is_some() {
+            return Err(StateError::MoveRelayed(*key));
+        }
+        self.sessions.insert(*key, SessionBinding { vr: to, ..b });
+        self.stats.session_changes += 1;
+        self.changed = true;
+        Ok(b.vr)
+    }
+
+    /// Every bound session (in no particular order).
+    pub fn sessions(&self) -> impl Iterator<Item = (&SessionKey, &SessionBinding)> + '_ {
+        self.sessions.iter()
     }
 
     /// The binding of a session.
@@ -1827,6 +1858,62 @@ mod tests {
             "l2tp tunnel 2 session 2 is not bound"
         );
         assert_eq!(w.stats.refused, 0, "direct calls are not counted; apply is");
+    }
+
+    #[test]
+    fn a_moved_session_keeps_its_tunnel_vr_counters_and_goes_with_either_vr() {
+        let mut w = writer();
+        let b = SessionBinding {
+            counters: 5,
+            ..SessionBinding::new(VrId(7))
+        };
+        w.bind_session(sess(3, 4), b).unwrap();
+        let changes = w.stats.session_changes;
+        assert_eq!(w.move_session(&sess(3, 4), VrId(1_000_000)), Ok(VrId(7)));
+        let m = *w.session(&sess(3, 4)).unwrap();
+        assert_eq!(
+            (m.vr, m.tunnel_vr, m.counters),
+            (VrId(1_000_000), VrId(7), 5)
+        );
+        assert_eq!(w.stats.session_changes, changes + 1);
+        // Published: the workers see the new binding.
+        assert_eq!(w.commit().unwrap().session(&sess(3, 4)), Some(&m));
+        assert_eq!(
+            w.move_session(&sess(3, 4), VrId(9))
+                .unwrap_err()
+                .to_string(),
+            w.bind_session(sess(9, 9), SessionBinding::new(VrId(9)))
+                .unwrap_err()
+                .to_string()
+                .replace("tunnel 9 session 9", "tunnel 3 session 4"),
+            "an unknown VR is refused as a bind to it is"
+        );
+        assert_eq!(
+            w.move_session(&sess(8, 8), VrId(7))
+                .unwrap_err()
+                .to_string(),
+            "l2tp tunnel 8 session 8 is not bound"
+        );
+        // A relayed session is routed in no VR.
+        w.bind_session_relay(sess(5, 5), SessionBinding::new(VrId(7)), to_lns(5))
+            .unwrap();
+        assert_eq!(
+            w.move_session(&sess(5, 5), VrId(1_000_000)),
+            Err(StateError::MoveRelayed(sess(5, 5)))
+        );
+        // Home again: the same binding as before the move.
+        w.move_session(&sess(3, 4), VrId(7)).unwrap();
+        assert_eq!(w.session(&sess(3, 4)), Some(&b));
+        // Removing the tunnel's VR unbinds a session moved out of it; removing the VR it
+        // was moved to too.
+        w.move_session(&sess(3, 4), VrId(1_000_000)).unwrap();
+        w.bind_session(sess(6, 6), SessionBinding::new(VrId(1_000_000)))
+            .unwrap();
+        w.move_session(&sess(6, 6), VrId(7)).unwrap();
+        w.remove_vr(VrId(7)).unwrap();
+        assert_eq!(w.session(&sess(3, 4)), None);
+        assert_eq!(w.session(&sess(6, 6)), None);
+        assert_eq!(w.sessions().count(), 0);
     }
 
     #[test]

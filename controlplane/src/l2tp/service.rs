@@ -10,7 +10,9 @@
 //!
 //! Reconfiguration while running: [`L2tpService::set_role`] switches a VR between LAC and
 //! LNS (draining its tunnels first), [`L2tpService::configure`] adds, replaces or removes
-//! endpoints.
+//! endpoints; [`moves`] moves a tunnel or a session to another VR while it stays up.
+
+pub mod moves;
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
@@ -187,6 +189,8 @@ pub struct L2tpServiceStats {
     pub relay_no_egress: u64,
     /// PPPoE punts too short for a PPPoE header.
     pub pppoe_malformed: u64,
+    /// Sessions moved to another VR (management, [`moves`]).
+    pub moves: u64,
 }
 
 /// A VR's RADIUS settings as its sockets were opened for, its client sockets and its DAE
@@ -220,6 +224,8 @@ pub struct L2tpService {
     local_links: HashMap<LinkKey, (VrId, u16)>,
     local_by_no: HashMap<(VrId, u16), LinkKey>,
     next_link_no: u16,
+    /// Tunnels whose sessions are routed in another VR ([`moves`]).
+    tunnel_routes: moves::TunnelRoutes,
     /// Counters.
     pub stats: L2tpServiceStats,
 }
@@ -241,6 +247,7 @@ impl L2tpService {
             local_links: HashMap::new(),
             local_by_no: HashMap::new(),
             next_link_no: 0,
+            tunnel_routes: HashMap::new(),
             stats: L2tpServiceStats::default(),
         }
     }
@@ -265,6 +272,7 @@ impl L2tpService {
             local_links: HashMap::new(),
             local_by_no: HashMap::new(),
             next_link_no: 0,
+            tunnel_routes: HashMap::new(),
             stats: L2tpServiceStats::default(),
         }
     }
@@ -1121,10 +1129,13 @@ impl L2tpService {
                         self.stats.counters_exhausted += 1;
                         SessionBinding::NO_COUNTERS
                     });
+                    // A session of a tunnel moved to another VR is routed there.
+                    let moved = self.tunnel_routes.get(&(vr, tunnel)).cloned();
                     let r = cx.tables().bind_session(
                         SessionKey::L2tp { tunnel, session },
                         SessionBinding {
                             counters,
+                            vr: moved.as_ref().map_or(vr, |m| m.0),
                             ..SessionBinding::new(vr)
                         },
                     );
@@ -1167,6 +1178,13 @@ impl L2tpService {
                                 pppoe: None,
                             },
                         );
+                        if let Some((to, name)) = moved {
+                            let w = cx.writer();
+                            self.subs
+                                .move_routes(now, vr, (tunnel, session), to, &name, &|slot| {
+                                    w.session_traffic(slot)
+                                });
+                        }
                     }
                     r
                 }
@@ -1176,13 +1194,17 @@ impl L2tpService {
                     let Some(b) = cx.writer().session(&key).copied() else {
                         continue;
                     };
+                    // The subscriber (or relay) runs in the tunnel's VR, also when the
+                    // session was moved to route in another one.
+                    let owner = b.tunnel_vr;
                     {
                         let w = cx.writer();
-                        self.subs.session_down(now, b.vr, tunnel, session, &|slot| {
-                            w.session_traffic(slot)
-                        });
+                        self.subs
+                            .session_down(now, owner, tunnel, session, &|slot| {
+                                w.session_traffic(slot)
+                            });
                     }
-                    self.access.l2tp_session_down(now, b.vr, tunnel, session);
+                    self.access.l2tp_session_down(now, owner, tunnel, session);
                     if b.counters != SessionBinding::NO_COUNTERS {
                         cx.tables().free_session_counters(b.counters);
                     }
@@ -1205,6 +1227,7 @@ impl L2tpService {
                 tracing::error!("l2tp session binding: {e}");
             }
         }
+        self.prune_tunnel_routes();
         while let Some((vr, t, at)) = self.eps.poll_timer_update() {
             match at {
                 Some(at) => cx.timer_at(token(vr, t), at),
@@ -1395,6 +1418,7 @@ impl Service for L2tpService {
                 ),
                 ("subscriber_socket_errors", self.stats.socket_errors),
                 ("subscriber_route_errors", self.stats.route_errors),
+                ("sessions_moved", self.stats.moves),
                 ("session_counters_exhausted", self.stats.counters_exhausted),
             ];
         }

@@ -195,6 +195,27 @@ pub struct AcctRequest {
     pub class: Vec<Vec<u8>>,
     pub event_timestamp: Option<u32>,
     pub tag: u64,
+    /// The VR (VRF) the subscriber's traffic is routed in when it is not the one the
+    /// session started in (moved by the management API, issue 11): sent as a Cisco-AVPair
+    /// `ip:vrf-id=NAME` (vendor 9, type 1), the attribute BNGs report a VRF with.
+    pub vrf: Option<String>,
+}
+
+/// Vendor-Id of Cisco (the Cisco-AVPair attribute, vendor type 1).
+pub const VENDOR_CISCO: u32 = 9;
+
+/// The Cisco-AVPair VSA `ip:vrf-id=NAME` naming the VR a subscriber is routed in.
+pub fn vrf_avpair(name: &str) -> Attribute {
+    let v = format!("ip:vrf-id={name}");
+    // Vendor-Length is one byte: type, length, value; a VR name is short (the profile
+    // checker limits names), but cut it at the attribute's room all the same.
+    let v = &v.as_bytes()[..v.len().min(240)];
+    let mut data = vec![1, (v.len() + 2) as u8];
+    data.extend_from_slice(v);
+    Attribute::VendorSpecific(Vsa::Other {
+        vendor: VENDOR_CISCO,
+        data,
+    })
 }
 
 /// What an Access-Accept grants.
@@ -1059,6 +1080,9 @@ pub fn encode_acct(
     }
     if let Some(t) = req.event_timestamp {
         a.push(Attribute::EventTimestamp(t));
+    }
+    if let Some(v) = &req.vrf {
+        a.push(vrf_avpair(v));
     }
     let mut b = Repr {
         code: code::ACCOUNTING_REQUEST,

@@ -219,6 +219,9 @@ pub struct VrStats {
     pub idle_timeouts: u64,
     /// PPP frames for sessions the manager does not know.
     pub frames_unknown_session: u64,
+    /// Subscribers whose routing moved to another VR (management, issue 11), counted in
+    /// the VR whose subscriber it is.
+    pub moves: u64,
 }
 
 impl VrStats {
@@ -240,6 +243,7 @@ impl VrStats {
             session_timeouts,
             idle_timeouts,
             frames_unknown_session,
+            moves,
         } = *o;
         self.sessions_started += sessions_started;
         self.sessions_up += sessions_up;
@@ -257,6 +261,7 @@ impl VrStats {
         self.session_timeouts += session_timeouts;
         self.idle_timeouts += idle_timeouts;
         self.frames_unknown_session += frames_unknown_session;
+        self.moves += moves;
     }
 }
 
@@ -278,8 +283,10 @@ pub struct VrReport {
 /// A subscriber as `varouter` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscriberView {
-    /// The VR.
+    /// The VR (whose PPP, pools and RADIUS serve it).
     pub vr: VrId,
+    /// The VR its traffic is routed in (`vr` unless it was moved).
+    pub routed_in: VrId,
     /// User name (empty before authentication).
     pub user: String,
     /// IPv4 address once assigned.
@@ -335,6 +342,9 @@ struct Subscriber {
     /// Our IPv6 interface id and when the next unsolicited Router Advertisement is due
     /// (RFC 4861 §6.2.4: periodic, well inside the 1800 s router lifetime it announces).
     ra: Option<(u64, Instant)>,
+    /// The VR (id and name) its routes are in when it was moved to another VR than its
+    /// own ([`Subscribers::move_routes`]); `None`: its own VR.
+    moved_to: Option<(VrId, String)>,
 }
 
 impl Subscriber {
@@ -354,6 +364,11 @@ impl Subscriber {
 
     fn ipv6cp_open(&self) -> bool {
         self.ppp.ipv6cp_state() == crate::ppp::engine::State::Opened
+    }
+
+    /// The VR its routes go into: `vr` (its own) unless it was moved.
+    fn route_vr(&self, vr: VrId) -> VrId {
+        self.moved_to.as_ref().map_or(vr, |m| m.0)
     }
 
     fn acct_session_id(&self, vr: VrId) -> String {
@@ -654,6 +669,7 @@ impl Subscribers {
                 lower_gone: false,
                 armed: None,
                 ra: None,
+                moved_to: None,
             },
         );
         self.pump(now, vr, key, &|_| [0; 4]);
@@ -885,18 +901,19 @@ impl Subscribers {
                 let up = s.up_at.is_some();
                 let v4 = s.v4_prefix().filter(|_| up && s.ipcp_open());
                 let v6 = s.v6_prefix().filter(|_| up && s.ipv6cp_open());
+                let rvr = s.route_vr(*vr);
                 for (prefix, installed) in [(v4, &mut s.route_v4), (v6, &mut s.route_v6)] {
                     let Some(prefix) = prefix else { continue };
                     match nh {
                         Some(nh) => {
                             *installed = true;
                             self.out.push(Output::Route {
-                                vr: *vr,
+                                vr: rvr,
                                 prefix,
                                 via: Some(nh),
                             });
                         }
-                        None => withdraw(&mut self.out, *vr, Some(prefix), installed),
+                        None => withdraw(&mut self.out, rvr, Some(prefix), installed),
                     }
                 }
             }
@@ -923,6 +940,82 @@ impl Subscribers {
             self.end(now, vr, (tunnel, session), cause, traffic);
         }
         present
+    }
+
+    /// The routes a subscriber of `vr` has installed now (its address, its IPv6 prefix)
+    /// and the VR they are in; `None` when there is no such subscriber.
+    pub fn routes_of(&self, vr: VrId, tunnel: u16, session: u16) -> Option<(VrId, Vec<IpPrefix>)> {
+        let s = self.vrs.get(&vr)?.sessions.get(&(tunnel, session))?;
+        let routes = [
+            s.v4_prefix().filter(|_| s.route_v4),
+            s.v6_prefix().filter(|_| s.route_v6),
+        ];
+        Some((s.route_vr(vr), routes.into_iter().flatten().collect()))
+    }
+
+    /// Moves the routing of the subscriber `(tunnel, session)` of `vr` into VR `to` (named `to_name`; `to ==
+    /// vr` moves it home): its installed routes leave the VR they are in and enter `to`
+    /// (the same encapsulation into its session), and the routes it installs later go
+    /// there. Its PPP, address lease, RADIUS context and Acct-Session-Id stay with `vr`:
+    /// the session goes on; an accounting Interim-Update (when accounting started) says
+    /// where its traffic goes now (Cisco-AVPair `ip:vrf-id=`), as does every accounting
+    /// record after it. The caller checked that its addresses are free in `to` and moves
+    /// the session's data-plane binding in the same version. False when there is no such
+    /// subscriber.
+    pub fn move_routes(
+        &mut self,
+        now: Instant,
+        vr: VrId,
+        (tunnel, session): (u16, u16),
+        to: VrId,
+        to_name: &str,
+        traffic: Traffic<'_>,
+    ) -> bool {
+        let Some(v) = self.vrs.get_mut(&vr) else {
+            return false;
+        };
+        let Some(s) = v.sessions.get_mut(&(tunnel, session)) else {
+            return false;
+        };
+        let from = s.route_vr(vr);
+        if from == to {
+            return true;
+        }
+        let nh = encap(&s.info);
+        for (prefix, installed) in [(s.v4_prefix(), s.route_v4), (s.v6_prefix(), s.route_v6)] {
+            let (Some(prefix), true) = (prefix, installed) else {
+                continue;
+            };
+            self.out.push(Output::Route {
+                vr: from,
+                prefix,
+                via: None,
+            });
+            if let Some(nh) = nh {
+                self.out.push(Output::Route {
+                    vr: to,
+                    prefix,
+                    via: Some(nh),
+                });
+            }
+        }
+        s.moved_to = (to != vr).then(|| (to, to_name.to_string()));
+        v.stats.moves += 1;
+        tracing::info!(
+            "vr {}: subscriber {} on {}/{} now routed in vr {} ({to_name})",
+            vr.0,
+            s.user,
+            tunnel,
+            session,
+            to.0
+        );
+        if s.acct_started {
+            let mut r = acct_record(vr, s, AcctStatus::Interim, None, now, traffic);
+            // Home again: say so (an absent VRF would read as "unchanged").
+            r.vrf.get_or_insert_with(|| to_name.to_string());
+            self.send_acct(now, vr, r);
+        }
+        true
     }
 
     /// What must be done, in order.
@@ -956,28 +1049,49 @@ impl Subscribers {
         }
         keys.sort_unstable_by_key(|k| (k.0, k.1, k.2));
         keys.into_iter()
-            .map(|(id, _, _, s)| SubscriberView {
-                vr: id,
-                user: s.user.clone(),
-                v4: s.v4,
-                v6: s.v6,
-                tunnel: s.info.tunnel,
-                session: s.info.session,
-                phase: match s.ppp.phase() {
-                    crate::ppp::engine::Phase::Establish => "lcp",
-                    crate::ppp::engine::Phase::Authenticate => "auth",
-                    crate::ppp::engine::Phase::Network if s.up_at.is_some() => "up",
-                    crate::ppp::engine::Phase::Network => "ncp",
-                    crate::ppp::engine::Phase::Terminate => "closing",
-                    crate::ppp::engine::Phase::Dead => "dead",
-                },
-                uptime: now.saturating_duration_since(s.started),
-                traffic: traffic(s.info.counters),
-                acct_session_id: s.acct_session_id(id),
-            })
+            .map(|(id, _, _, s)| view(id, s, now, traffic))
             .collect()
     }
 
+    /// One subscriber of `vr`, by its (tunnel, session) key there.
+    pub fn get(
+        &self,
+        now: Instant,
+        vr: VrId,
+        tunnel: u16,
+        session: u16,
+        traffic: Traffic<'_>,
+    ) -> Option<SubscriberView> {
+        let s = self.vrs.get(&vr)?.sessions.get(&(tunnel, session))?;
+        Some(view(vr, s, now, traffic))
+    }
+}
+
+/// A subscriber as listings show it.
+fn view(id: VrId, s: &Subscriber, now: Instant, traffic: Traffic<'_>) -> SubscriberView {
+    SubscriberView {
+        vr: id,
+        routed_in: s.route_vr(id),
+        user: s.user.clone(),
+        v4: s.v4,
+        v6: s.v6,
+        tunnel: s.info.tunnel,
+        session: s.info.session,
+        phase: match s.ppp.phase() {
+            crate::ppp::engine::Phase::Establish => "lcp",
+            crate::ppp::engine::Phase::Authenticate => "auth",
+            crate::ppp::engine::Phase::Network if s.up_at.is_some() => "up",
+            crate::ppp::engine::Phase::Network => "ncp",
+            crate::ppp::engine::Phase::Terminate => "closing",
+            crate::ppp::engine::Phase::Dead => "dead",
+        },
+        uptime: now.saturating_duration_since(s.started),
+        traffic: traffic(s.info.counters),
+        acct_session_id: s.acct_session_id(id),
+    }
+}
+
+impl Subscribers {
     /// Subscribers now (all VRs).
     pub fn count(&self) -> usize {
         self.vrs.values().map(|v| v.sessions.len()).sum()
@@ -1114,8 +1228,9 @@ impl Subscribers {
             let cause = s.cause.unwrap_or(terminate_cause::USER_REQUEST);
             acct_record(vr, &s, AcctStatus::Stop, Some(cause), now, traffic)
         });
-        withdraw(&mut self.out, vr, s.v4_prefix(), &mut s.route_v4);
-        withdraw(&mut self.out, vr, s.v6_prefix(), &mut s.route_v6);
+        let rvr = s.route_vr(vr);
+        withdraw(&mut self.out, rvr, s.v4_prefix(), &mut s.route_v4);
+        withdraw(&mut self.out, rvr, s.v6_prefix(), &mut s.route_v6);
         release(v, &s);
         if !s.lower_gone {
             self.out.push(Output::CloseSession {
@@ -1163,7 +1278,7 @@ impl Subscribers {
                         if let Some(nh) = encap(&s.info) {
                             s.route_v4 = true;
                             self.out.push(Output::Route {
-                                vr,
+                                vr: s.route_vr(vr),
                                 prefix: IpPrefix::host(IpAddr::V4(peer)),
                                 via: Some(nh),
                             });
@@ -1182,7 +1297,7 @@ impl Subscribers {
                             if let Ok(prefix) = v6_prefix(p, l) {
                                 s.route_v6 = true;
                                 self.out.push(Output::Route {
-                                    vr,
+                                    vr: s.route_vr(vr),
                                     prefix,
                                     via: Some(nh),
                                 });
@@ -1205,7 +1320,12 @@ impl Subscribers {
                         .sessions
                         .get_mut(&key);
                     let s = s.expect("present");
-                    withdraw(&mut self.out, vr, s.v4_prefix(), &mut s.route_v4);
+                    withdraw(
+                        &mut self.out,
+                        s.route_vr(vr),
+                        s.v4_prefix(),
+                        &mut s.route_v4,
+                    );
                 }
                 PppEvent::Ipv6Down => {
                     let s = self
@@ -1215,7 +1335,12 @@ impl Subscribers {
                         .sessions
                         .get_mut(&key);
                     let s = s.expect("present");
-                    withdraw(&mut self.out, vr, s.v6_prefix(), &mut s.route_v6);
+                    withdraw(
+                        &mut self.out,
+                        s.route_vr(vr),
+                        s.v6_prefix(),
+                        &mut s.route_v6,
+                    );
                 }
                 PppEvent::Down { reason } => {
                     let v = self.vrs.get_mut(&vr).expect("present");
@@ -1706,6 +1831,7 @@ fn acct_record(
         terminate_cause: cause,
         class: s.class.clone(),
         tag: ACCT_TAG | s.serial,
+        vrf: s.moved_to.as_ref().map(|m| m.1.clone()),
         ..AcctRequest::default()
     }
 }

@@ -14,6 +14,11 @@ pub const LAC: [u8; 6] = [2, 0, 0, 0, 0x1a, 0xc0];
 pub const CE: [u8; 6] = [2, 0, 0, 0, 0x0c, 0xe0];
 
 pub fn state() -> ForwardingState {
+    writer().commit().unwrap()
+}
+
+/// The writer of [`state`], to change it further.
+pub fn writer() -> StateWriter {
     let mut w = StateWriter::new(vec![R, R], 2);
     w.set_session_counter_slots(4);
     for v in [1, 2] {
@@ -88,5 +93,5 @@ pub fn state() -> ForwardingState {
     });
     w.set_route(VrId(1), "10.8.0.5/32".parse().unwrap(), st, sess)
         .unwrap();
-    w.commit().unwrap()
+    w
 }
