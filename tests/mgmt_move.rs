@@ -1092,6 +1092,18 @@ fn sessions_and_tunnels_move_between_vrs_live() {
     assert_eq!(in_b[0]["address"], json!(addr.to_string()));
     let in_a = r.get(t1, "/api/v1/vrs/A/sessions");
     assert!(ids(&in_a).is_empty(), "{in_a}");
+    // Counted where it is routed: the statistics (and /metrics, the dashboard) say so.
+    let stats = r.get(t1, "/api/v1/stats");
+    let count = |name: &str| {
+        stats["vrs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == json!(name))
+            .map(|v| v["sessions"].clone())
+    };
+    assert_eq!(count("B"), Some(json!(1)), "{stats}");
+    assert_eq!(count("A"), Some(json!(0)), "{stats}");
     // Accounting: an Interim-Update with the same Acct-Session-Id names the new VR.
     r.until("the Interim-Update of the move", 10, |_| {
         radius
