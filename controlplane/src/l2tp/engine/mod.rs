@@ -1200,6 +1200,12 @@ impl<R: Rng> Engine<R> {
         Ok(())
     }
 
+    /// Fills `buf` from the engine's injected RNG (so that a protocol riding on the engine
+    /// draws its challenges from the same, seedable, source).
+    pub fn fill_random(&mut self, buf: &mut [u8]) {
+        self.ctx.rng.fill_bytes(buf);
+    }
+
     /// Closes a tunnel with StopCCN carrying `result`/`error` and `message` (§4.4.2), e.g.
     /// result 4 "not authorized" when the peer failed an authentication done above L2TP.
     pub fn close_tunnel_with(

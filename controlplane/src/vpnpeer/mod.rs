@@ -1,0 +1,25 @@
+//! The VPN peering channel between VRs of one VPN (issue 15; seed 001 Figs. 5–13): one
+//! authenticated L2TP control connection per pair of VRs, carrying the VRs' routes and VPN
+//! labels, with a monitor (L2TP HELLO) and a hold time. The protocol is defined in
+//! `docs/protocols/vpn-peering.md`.
+//!
+//! - [`wire`]: our message type and vendor AVPs (Open, Auth-Response, Auth-Accept, Update
+//!   with IPv4/IPv6 route entries and VPN labels).
+//! - [`auth`]: the [`auth::Authenticator`] abstraction and its RADIUS implementation
+//!   (CHAP-Password / CHAP-Challenge through [`crate::radius::client`]).
+//! - [`engine`]: the sans-IO engine of one router, driving the L2TP engine and the
+//!   authenticator.
+//!
+//! **Not wired into the appliance yet**: no service runs the engine; its `Install` /
+//! `Withdraw` events are meant for the VR's incremental FIB publish path, with the transport
+//! label toward the next-hop router resolved from LDP. Not implemented: a UDP driver, an
+//! in-process RADIUS server (the simulation checks CHAP-Password with its own server built
+//! on the RADIUS wire module), route policies.
+
+pub mod auth;
+pub mod engine;
+pub mod wire;
+
+pub use auth::{AuthRequest, AuthResult, Authenticator, RadiusAuthenticator, Verdict};
+pub use engine::{Config, Counters, DownCause, Engine, Error, Event, Transmit};
+pub use wire::{IpPrefix, Message, RouteOp};
