@@ -9,6 +9,9 @@
 //!   (CHAP-Password / CHAP-Challenge through [`crate::radius::client`]).
 //! - [`engine`]: the sans-IO engine of one router, driving the L2TP engine and the
 //!   authenticator.
+//! - [`sim`]: a deterministic simulated network (virtual clock, loss, reordering,
+//!   partitions) with a CHAP-checking RADIUS server per router, for the simulations and
+//!   `varouter bench vpnpeer`.
 //!
 //! **Not wired into the appliance yet**: no service runs the engine; its `Install` /
 //! `Withdraw` events are meant for the VR's incremental FIB publish path, with the transport
@@ -18,6 +21,7 @@
 
 pub mod auth;
 pub mod engine;
+pub mod sim;
 pub mod wire;
 
 pub use auth::{AuthRequest, AuthResult, Authenticator, RadiusAuthenticator, Verdict};
