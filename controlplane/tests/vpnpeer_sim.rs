@@ -153,7 +153,10 @@ fn check_fib(net: &SimNet, n: u8, skip: &[u8]) {
             .collect();
         assert_eq!(got, expected(vpn, n, skip), "router {n} VPN {vpn}");
     }
-    assert_eq!(node.bad_withdraws, 0, "router {n} saw withdraws of routes it did not hold");
+    assert_eq!(
+        node.bad_withdraws, 0,
+        "router {n} saw withdraws of routes it did not hold"
+    );
 }
 
 fn withdraws_via(net: &SimNet, n: u8, via: Ipv4Addr) -> usize {
@@ -202,7 +205,11 @@ fn channels_converge_with_loss_and_reordering_and_vpns_stay_apart() {
         net.run_for(Duration::from_secs(10));
         for n in [1u8, 3] {
             let fib = &net.nodes[usize::from(n - 1)].fib;
-            assert_eq!(fib.get(&(A, extra.prefix, rid(2))), Some(&4242), "router {n}");
+            assert_eq!(
+                fib.get(&(A, extra.prefix, rid(2))),
+                Some(&4242),
+                "router {n}"
+            );
             assert_eq!(fib.get(&(A, gone.prefix, rid(2))), None, "router {n}");
         }
         // VPN B never sees it.
@@ -230,7 +237,9 @@ fn silent_peer_is_held_then_withdrawn_everywhere_after_the_hold_time() {
     for n in [1u8, 2] {
         let node = &net.nodes[usize::from(n - 1)];
         assert!(node.engine.peer_is_held(A, rid(3)), "router {n} holds R3");
-        assert!(node.events.iter().any(|(_, e)| matches!(e, Event::PeerHeld { vpn_id: A, router, .. } if *router == rid(3))));
+        assert!(node.events.iter().any(
+            |(_, e)| matches!(e, Event::PeerHeld { vpn_id: A, router, .. } if *router == rid(3))
+        ));
         check_fib(&net, n, &[]);
     }
     net.run_for(HOLD);
@@ -265,7 +274,11 @@ fn silent_peer_back_within_the_hold_time_loses_nothing() {
     for n in 1..=4 {
         check_fib(&net, n, &[]);
         for m in 1..=4 {
-            assert_eq!(withdraws_via(&net, n, rid(m)), 0, "router {n} withdrew routes of {m}");
+            assert_eq!(
+                withdraws_via(&net, n, rid(m)),
+                0,
+                "router {n} withdrew routes of {m}"
+            );
         }
     }
     for n in [1u8, 2] {
@@ -297,8 +310,16 @@ fn wrong_vpn_secret_is_refused_and_counted() {
         assert!(node.engine.counters().auth_rejects >= 1, "router {n}");
         assert!(node.radius.rejects >= 1, "router {n}");
         assert!(!node.engine.peer_is_up(B, rid(4)));
-        assert_eq!(node.engine.routes_from(B, rid(4)).map(|r| r.len()).unwrap_or(0), 0);
-        assert!(node.events.iter().any(|(_, e)| matches!(e, Event::AuthRejected { vpn_id: B, router } if *router == rid(4))));
+        assert_eq!(
+            node.engine
+                .routes_from(B, rid(4))
+                .map(|r| r.len())
+                .unwrap_or(0),
+            0
+        );
+        assert!(node.events.iter().any(
+            |(_, e)| matches!(e, Event::AuthRejected { vpn_id: B, router } if *router == rid(4))
+        ));
         // Not retried: one rejection each.
         assert_eq!(node.engine.counters().auth_rejects, 1, "router {n}");
     }

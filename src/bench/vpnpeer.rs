@@ -86,7 +86,11 @@ fn cfg(n: u8, routes: u32) -> Config {
     c
 }
 
-fn run_until(net: &mut SimNet, limit: Duration, done: impl Fn(&SimNet) -> bool) -> Result<(), String> {
+fn run_until(
+    net: &mut SimNet,
+    limit: Duration,
+    done: impl Fn(&SimNet) -> bool,
+) -> Result<(), String> {
     let end = net.elapsed() + limit;
     while !done(net) {
         if net.elapsed() >= end {
@@ -175,7 +179,10 @@ fn one_run(args: &Args, seed: u64) -> Result<Run, String> {
         .engine
         .routes_from(VPN, rid(2))
         .ok_or("R1 lost the peer")?;
-    if relabelled.iter().any(|x| r.get(&x.prefix) != Some(&x.label)) {
+    if relabelled
+        .iter()
+        .any(|x| r.get(&x.prefix) != Some(&x.label))
+    {
         return Err("R1's routes differ from R2's after the incremental phase".into());
     }
     Ok(Run {

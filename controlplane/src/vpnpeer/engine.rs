@@ -391,9 +391,9 @@ impl<R: Rng, A: Authenticator> Engine<R, A> {
             return Ok(());
         }
         let msgs = wire::encode_updates(vpn_id, self.cfg.router_id, &send, false)?;
-        let (adds, wds) = send
-            .iter()
-            .fold((0u64, 0u64), |(a, w), o| (a + u64::from(!o.withdraw), w + u64::from(o.withdraw)));
+        let (adds, wds) = send.iter().fold((0u64, 0u64), |(a, w), o| {
+            (a + u64::from(!o.withdraw), w + u64::from(o.withdraw))
+        });
         let up: Vec<u16> = self
             .peers
             .iter()
@@ -424,7 +424,13 @@ impl<R: Rng, A: Authenticator> Engine<R, A> {
     }
 
     /// Feeds a datagram received on authenticator socket `socket` (a RADIUS answer).
-    pub fn handle_auth_input(&mut self, now: Instant, socket: usize, src: SocketAddr, bytes: &[u8]) {
+    pub fn handle_auth_input(
+        &mut self,
+        now: Instant,
+        socket: usize,
+        src: SocketAddr,
+        bytes: &[u8],
+    ) {
         self.auth.handle_input(now, socket, src, bytes);
         self.pump(now);
     }
@@ -476,7 +482,9 @@ impl<R: Rng, A: Authenticator> Engine<R, A> {
     fn run_timers(&mut self, now: Instant) {
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for k in keys {
-            let Some(p) = self.peers.get(&k) else { continue };
+            let Some(p) = self.peers.get(&k) else {
+                continue;
+            };
             if p.held_until.is_some_and(|u| u <= now) {
                 self.counters.hold_expiries += 1;
                 self.release(now, k, DownCause::HoldExpired);
@@ -485,7 +493,13 @@ impl<R: Rng, A: Authenticator> Engine<R, A> {
             if p.auth_deadline.is_some_and(|u| u <= now) {
                 self.counters.auth_timeouts += 1;
                 let t = p.tunnel;
-                self.drop_channel(now, k, t, result::STOPCCN_GENERAL_ERROR, "authentication timed out");
+                self.drop_channel(
+                    now,
+                    k,
+                    t,
+                    result::STOPCCN_GENERAL_ERROR,
+                    "authentication timed out",
+                );
                 continue;
             }
             if p.phase == Phase::Idle && p.next_connect.is_some_and(|u| u <= now) {
@@ -512,7 +526,9 @@ impl<R: Rng, A: Authenticator> Engine<R, A> {
     }
 
     fn connect(&mut self, now: Instant, k: PeerKey) {
-        let Some(p) = self.peers.get_mut(&k) else { return };
+        let Some(p) = self.peers.get_mut(&k) else {
+            return;
+        };
         p.next_connect = None;
         self.counters.connect_attempts += 1;
         match self.l2tp.open_tunnel(now, p.addr) {
@@ -530,7 +546,14 @@ impl<R: Rng, A: Authenticator> Engine<R, A> {
 
     /// Clears the channel of `k` (StopCCN with `result`) and goes back to Idle (or stays
     /// held); the opener retries later.
-    fn drop_channel(&mut self, now: Instant, k: PeerKey, tunnel: Option<u16>, result: u16, msg: &str) {
+    fn drop_channel(
+        &mut self,
+        now: Instant,
+        k: PeerKey,
+        tunnel: Option<u16>,
+        result: u16,
+        msg: &str,
+    ) {
         if let Some(t) = tunnel {
             self.tunnels.remove(&t);
             let _ = self.l2tp.close_tunnel_with(now, t, result, None, msg);
@@ -548,7 +571,9 @@ impl<R: Rng, A: Authenticator> Engine<R, A> {
     fn lost(&mut self, now: Instant, k: PeerKey, opener: bool) {
         let hold = self.cfg.hold_time;
         let retry = now + self.cfg.reconnect_interval;
-        let Some(p) = self.peers.get_mut(&k) else { return };
+        let Some(p) = self.peers.get_mut(&k) else {
+            return;
+        };
         let was_up = p.phase == Phase::Up;
         p.phase = Phase::Idle;
         p.tunnel = None;
@@ -577,7 +602,9 @@ impl<R: Rng, A: Authenticator> Engine<R, A> {
 
     /// Withdraws every route of `k`, clears its channel and forgets it.
     fn release(&mut self, now: Instant, k: PeerKey, cause: DownCause) {
-        let Some(p) = self.peers.remove(&k) else { return };
+        let Some(p) = self.peers.remove(&k) else {
+            return;
+        };
         if let Some(t) = p.tunnel {
             self.tunnels.remove(&t);
             let _ = self.l2tp.close_tunnel_with(
@@ -627,7 +654,9 @@ impl<R: Rng, A: Authenticator> Engine<R, A> {
         self.l2tp_rng_fill(&mut challenge);
         // The CHAP identifier is the challenge's first byte (docs/protocols/vpn-peering.md §4).
         let chap_id = challenge[0];
-        let Some(p) = self.peers.get_mut(&k) else { return };
+        let Some(p) = self.peers.get_mut(&k) else {
+            return;
+        };
         let Some(t) = p.tunnel else { return };
         p.challenge = challenge.clone();
         p.chap_id = chap_id;
@@ -680,10 +709,14 @@ impl<R: Rng, A: Authenticator> Engine<R, A> {
             },
             l2tp::Event::TunnelDown { tunnel, reason } => {
                 self.unbound.remove(&tunnel);
-                let Some(k) = self.tunnels.remove(&tunnel) else { return };
+                let Some(k) = self.tunnels.remove(&tunnel) else {
+                    return;
+                };
                 let opener = self.we_open(k.1);
                 let refused = matches!(reason, DownReason::Peer { result, .. } if result == result::STOPCCN_NOT_AUTHORIZED);
-                let Some(p) = self.peers.get_mut(&k) else { return };
+                let Some(p) = self.peers.get_mut(&k) else {
+                    return;
+                };
                 if p.tunnel != Some(tunnel) {
                     return;
                 }
@@ -860,8 +893,12 @@ impl<R: Rng, A: Authenticator> Engine<R, A> {
     }
 
     fn on_auth_result(&mut self, now: Instant, tag: u64, verdict: Verdict) {
-        let Some((k, tunnel)) = self.auth_tags.remove(&tag) else { return };
-        let Some(p) = self.peers.get_mut(&k) else { return };
+        let Some((k, tunnel)) = self.auth_tags.remove(&tag) else {
+            return;
+        };
+        let Some(p) = self.peers.get_mut(&k) else {
+            return;
+        };
         if p.auth_tag != Some(tag) || p.tunnel != Some(tunnel) {
             return;
         }
@@ -916,7 +953,9 @@ impl<R: Rng, A: Authenticator> Engine<R, A> {
     }
 
     fn maybe_up(&mut self, now: Instant, k: PeerKey) {
-        let Some(p) = self.peers.get_mut(&k) else { return };
+        let Some(p) = self.peers.get_mut(&k) else {
+            return;
+        };
         if !(p.we_accepted && p.they_accepted) || p.phase != Phase::Authenticating {
             return;
         }
@@ -972,7 +1011,9 @@ impl<R: Rng, A: Authenticator> Engine<R, A> {
     fn on_update(&mut self, k: PeerKey, routes: Vec<RouteOp>, end_of_rib: bool) {
         self.counters.updates_rx += 1;
         let max = self.cfg.max_routes_per_peer;
-        let Some(p) = self.peers.get_mut(&k) else { return };
+        let Some(p) = self.peers.get_mut(&k) else {
+            return;
+        };
         for r in routes {
             if r.withdraw {
                 self.counters.withdraws_rx += 1;

@@ -366,7 +366,11 @@ impl SimNet {
             }
             let now = self.now;
             for i in 0..self.nodes.len() {
-                if self.nodes[i].engine.poll_timeout().is_some_and(|t| t <= now) {
+                if self.nodes[i]
+                    .engine
+                    .poll_timeout()
+                    .is_some_and(|t| t <= now)
+                {
                     self.nodes[i].engine.handle_timeout(now);
                     self.collect(i);
                 }

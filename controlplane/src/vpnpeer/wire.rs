@@ -392,7 +392,10 @@ pub fn decode(avps: &[Avp]) -> Result<(Message, Skipped), WireError> {
             other => {
                 if a.mandatory {
                     let (v, at) = other.key();
-                    return Err(WireError::UnknownMandatory { vendor: v, attr: at });
+                    return Err(WireError::UnknownMandatory {
+                        vendor: v,
+                        attr: at,
+                    });
                 }
                 skipped.foreign_avps += 1;
                 continue;
@@ -575,7 +578,9 @@ mod tests {
                 withdraw: i % 3 == 0,
             })
             .chain((0..300u128).map(|i| RouteOp {
-                prefix: IpPrefix::V6(Prefix6::new((0x2001_0db8u128 << 96) | (i << 64), 64).unwrap()),
+                prefix: IpPrefix::V6(
+                    Prefix6::new((0x2001_0db8u128 << 96) | (i << 64), 64).unwrap(),
+                ),
                 label: 200,
                 withdraw: false,
             }))
@@ -585,7 +590,13 @@ mod tests {
         for (i, avps) in msgs.iter().enumerate() {
             let (bytes, back) = through_l2tp(avps.clone());
             assert!(bytes.len() <= MAX_MESSAGE_LEN, "{} bytes", bytes.len());
-            let (Message::Update { routes, end_of_rib, .. }, _) = decode(&back).unwrap() else {
+            let (
+                Message::Update {
+                    routes, end_of_rib, ..
+                },
+                _,
+            ) = decode(&back).unwrap()
+            else {
                 panic!("not an update")
             };
             assert_eq!(end_of_rib, i == msgs.len() - 1);
@@ -593,7 +604,11 @@ mod tests {
         }
         assert_eq!(got, routes);
         // Dense: IPv4 /24 entries are 8 bytes; a 1,200-byte message carries > 130 of them.
-        assert!(msgs.len() < 5000 / 130 + 300 / 50 + 3, "{} messages", msgs.len());
+        assert!(
+            msgs.len() < 5000 / 130 + 300 / 50 + 3,
+            "{} messages",
+            msgs.len()
+        );
     }
 
     #[test]
@@ -618,7 +633,10 @@ mod tests {
             Err(WireError::TruncatedEntry { at: 0 })
         ));
         assert!(matches!(
-            with(vavp(attr::ROUTES_V4, vec![0, 33, 0, 0x3e, 0x80, 1, 2, 3, 4, 5])),
+            with(vavp(
+                attr::ROUTES_V4,
+                vec![0, 33, 0, 0x3e, 0x80, 1, 2, 3, 4, 5]
+            )),
             Err(WireError::PrefixTooLong { len: 33, .. })
         ));
         assert!(matches!(
@@ -652,7 +670,10 @@ mod tests {
         let open = header_avps(kind::OPEN, 1, Ipv4Addr::new(1, 2, 3, 4));
         assert!(matches!(
             decode(&open),
-            Err(WireError::MissingAvp { avp: "CHALLENGE", .. })
+            Err(WireError::MissingAvp {
+                avp: "CHALLENGE",
+                ..
+            })
         ));
         assert!(matches!(
             decode(&[vavp(attr::KIND, vec![9])]),
