@@ -237,9 +237,19 @@ fn silent_peer_is_held_then_withdrawn_everywhere_after_the_hold_time() {
     for n in [1u8, 2] {
         let node = &net.nodes[usize::from(n - 1)];
         assert!(node.engine.peer_is_held(A, rid(3)), "router {n} holds R3");
-        assert!(node.events.iter().any(
-            |(_, e)| matches!(e, Event::PeerHeld { vpn_id: A, router, .. } if *router == rid(3))
-        ));
+        let (held_at, _) = node
+            .events
+            .iter()
+            .find(|(_, e)| matches!(e, Event::PeerHeld { vpn_id: A, router, .. } if *router == rid(3)))
+            .expect("R3 held");
+        // Detected by the monitor: HELLO after 1 s, then retransmissions 0.2 + 0.4 + 0.8 +
+        // 1 + 1 s (a retransmission lost to the 2 % loss just before can add a little).
+        let detect = *held_at - t0;
+        println!("router {n}: R3 held {detect:?} after it went silent");
+        assert!(
+            detect > Duration::from_secs(3) && detect < Duration::from_secs(8),
+            "{detect:?}"
+        );
         check_fib(&net, n, &[]);
     }
     net.run_for(HOLD);

@@ -289,11 +289,7 @@ impl SimNet {
                     vpn_id,
                     prefix,
                     via,
-                } => {
-                    if n.fib.remove(&(*vpn_id, *prefix, *via)).is_none() {
-                        n.bad_withdraws += 1;
-                    }
-                }
+                } if n.fib.remove(&(*vpn_id, *prefix, *via)).is_none() => n.bad_withdraws += 1,
                 _ => {}
             }
             n.events.push((elapsed, e));
