@@ -390,3 +390,54 @@ fn route_limit_per_peer_is_enforced_and_counted() {
     assert_eq!(c.routes_over_limit, 150);
     assert_eq!(c.routes_rx, 250);
 }
+
+#[test]
+fn discovery_map_changes_drive_the_peers() {
+    use controlplane::discovery::Event as D;
+    use std::net::IpAddr;
+    let mut net = SimNet::new(21, Instant::now());
+    for n in 1..=2u8 {
+        let i = net.add_node(cfg(n), u64::from(n));
+        for m in 1..=2u8 {
+            net.nodes[i]
+                .radius
+                .add_user(&format!("{A}/{}", rid(m)), SECRET_A);
+        }
+        net.with(i, |e, now| {
+            e.add_vr(A, SECRET_A);
+            e.update(now, A, &routes_of(A, n)).unwrap();
+        });
+    }
+    let ip = |i: usize| -> IpAddr { net.nodes[i].addr.ip() };
+    let (ip0, ip1) = (ip(0), ip(1));
+    let learnt = |router, addr| D::PeerLearnt {
+        vpn_id: A,
+        router,
+        addr,
+    };
+    assert!(net.with(0, |e, now| e
+        .on_discovery(now, learnt(rid(2), ip1), 1701)
+        .unwrap()));
+    assert!(net.with(1, |e, now| e
+        .on_discovery(now, learnt(rid(1), ip0), 1701)
+        .unwrap()));
+    // Another VPN's map change: not ours.
+    let other = D::PeerLearnt {
+        vpn_id: B,
+        router: rid(2),
+        addr: ip1,
+    };
+    assert!(!net.with(0, |e, now| e.on_discovery(now, other, 1701).unwrap()));
+    net.run_for(Duration::from_secs(5));
+    assert!(net.nodes[0].engine.peer_is_up(A, rid(2)));
+    assert_eq!(net.nodes[0].fib.len(), 3);
+    // R2's VR leaves the map: its routes go at once.
+    let lost = D::PeerLost {
+        vpn_id: A,
+        router: rid(2),
+        addr: ip1,
+    };
+    assert!(net.with(0, |e, now| e.on_discovery(now, lost, 1701).unwrap()));
+    assert!(net.nodes[0].fib.is_empty());
+    assert_eq!(net.nodes[0].engine.peer_count(), 0);
+}

@@ -368,6 +368,33 @@ impl<R: Rng, A: Authenticator> Engine<R, A> {
         self.pump(now);
     }
 
+    /// Follows a configuration-map change of VR discovery (`crate::discovery`): a learnt
+    /// VR becomes a peer at its address and the L2TP port `l2tp_port`, a lost one is
+    /// removed. Changes for VPNs without a local VR here are ignored (`Ok(false)`).
+    pub fn on_discovery(
+        &mut self,
+        now: Instant,
+        ev: crate::discovery::Event,
+        l2tp_port: u16,
+    ) -> Result<bool, Error> {
+        use crate::discovery::Event as D;
+        match ev {
+            D::PeerLearnt {
+                vpn_id,
+                router,
+                addr,
+            } if self.vrs.contains_key(&vpn_id) => {
+                self.add_peer(now, vpn_id, router, SocketAddr::new(addr, l2tp_port))?;
+                Ok(true)
+            }
+            D::PeerLost { vpn_id, router, .. } if self.peers.contains_key(&(vpn_id, router)) => {
+                self.remove_peer(now, vpn_id, router);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Changes the routes of local VR `vpn_id` (add/replace or withdraw) and sends them to
     /// every peer of the VPN whose channel is up.
     pub fn update(&mut self, now: Instant, vpn_id: u32, ops: &[RouteOp]) -> Result<(), Error> {
