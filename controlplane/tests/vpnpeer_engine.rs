@@ -318,3 +318,36 @@ fn open_for_an_unknown_vpn_is_refused() {
         }
     )));
 }
+
+#[test]
+fn local_update_is_all_or_nothing_and_the_full_exchange_carries_it() {
+    let mut lab = Lab::new();
+    let now = lab.now;
+    assert!(matches!(
+        lab.a.update(now, VPN, &[route(4, 400), route(6, 3)]),
+        Err(controlplane::vpnpeer::Error::Wire(
+            wire::WireError::LabelOutOfRange(3)
+        ))
+    ));
+    assert!(matches!(
+        lab.a.update(now, 99, &[route(4, 400)]),
+        Err(controlplane::vpnpeer::Error::UnknownVpn(99))
+    ));
+    lab.a.update(now, VPN, &[route(5, 500)]).unwrap();
+    lab.authenticate(SECRET);
+    lab.b_send_msg(&Message::AuthAccept {
+        vpn_id: VPN,
+        router_id: B_RID,
+    });
+    let sent: Vec<RouteOp> = lab
+        .b_msgs
+        .iter()
+        .filter_map(|m| match m {
+            Message::Update { routes, .. } => Some(routes.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(sent, vec![route(5, 500)]);
+    assert_eq!(lab.a.counters().routes_tx, 1);
+}

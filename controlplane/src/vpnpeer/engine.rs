@@ -403,19 +403,22 @@ impl<R: Rng, A: Authenticator> Engine<R, A> {
     /// every peer of the VPN whose channel is up.
     pub fn update(&mut self, now: Instant, vpn_id: u32, ops: &[RouteOp]) -> Result<(), Error> {
         let vr = self.vrs.get_mut(&vpn_id).ok_or(Error::UnknownVpn(vpn_id))?;
+        // All or nothing: a bad label refuses the whole call before anything changes.
+        if let Some(bad) = ops
+            .iter()
+            .find(|o| !o.withdraw && !(wire::MIN_LABEL..=wire::MAX_LABEL).contains(&o.label))
+        {
+            return Err(wire::WireError::LabelOutOfRange(bad.label).into());
+        }
         let mut send = Vec::with_capacity(ops.len());
         for op in ops {
-            if op.withdraw {
-                if vr.routes.remove(&op.prefix).is_some() {
-                    send.push(*op);
-                }
+            let changed = if op.withdraw {
+                vr.routes.remove(&op.prefix).is_some()
             } else {
-                if !(wire::MIN_LABEL..=wire::MAX_LABEL).contains(&op.label) {
-                    return Err(wire::WireError::LabelOutOfRange(op.label).into());
-                }
-                if vr.routes.insert(op.prefix, op.label) != Some(op.label) {
-                    send.push(*op);
-                }
+                vr.routes.insert(op.prefix, op.label) != Some(op.label)
+            };
+            if changed {
+                send.push(*op);
             }
         }
         if send.is_empty() {
@@ -681,8 +684,9 @@ impl<R: Rng, A: Authenticator> Engine<R, A> {
     }
 
     fn send_open(&mut self, now: Instant, k: PeerKey) {
+        // From the L2TP engine's injected RNG: deterministic in simulations.
         let mut challenge = vec![0u8; 16];
-        self.l2tp_rng_fill(&mut challenge);
+        self.l2tp.fill_random(&mut challenge);
         // The CHAP identifier is the challenge's first byte (docs/protocols/vpn-peering.md §4).
         let chap_id = challenge[0];
         let Some(p) = self.peers.get_mut(&k) else {
@@ -701,12 +705,6 @@ impl<R: Rng, A: Authenticator> Engine<R, A> {
                 challenge,
             },
         );
-    }
-
-    /// Challenges come from the same injected RNG as the L2TP engine's (deterministic in
-    /// simulations).
-    fn l2tp_rng_fill(&mut self, buf: &mut [u8]) {
-        self.l2tp.fill_random(buf);
     }
 
     /// Processes what the L2TP engine and the authenticator produced.
