@@ -15,9 +15,12 @@
 //!
 //! **Not wired into the appliance yet**: no service runs the engine; its `Install` /
 //! `Withdraw` events are meant for the VR's incremental FIB publish path, with the transport
-//! label toward the next-hop router resolved from LDP. Not implemented: a UDP driver, an
-//! in-process RADIUS server (the simulation checks CHAP-Password with its own server built
-//! on the RADIUS wire module), route policies.
+//! label toward the next-hop router resolved from LDP. Not implemented: a production UDP
+//! driver (`examples/vpnpeer_radius.rs` is a minimal polling loop for the FreeRADIUS interop
+//! suite), route policies. The simulation checks CHAP-Password with its own small server
+//! built on the RADIUS wire module ([`sim::ChapRadiusServer`]); the in-process RADIUS server
+//! (`radius::server`, branch `radsrv`) was merged into main after this module was written
+//! and could take its place.
 
 pub mod auth;
 pub mod engine;
