@@ -125,6 +125,9 @@ enum BenchCmd {
     /// VR discovery: convergence time when a PE with 1,000 VRs joins 9 others, on the
     /// simulated network's virtual clock and in wall time, with datagrams and bytes sent.
     Discovery(varouter::bench::discovery::Args),
+    /// VPN peering channel: routes per second over one channel (full exchange and
+    /// incremental updates) through the real engines on an in-memory network.
+    Vpnpeer(varouter::bench::vpnpeer::Args),
     /// Management API: route add/delete transactions per second against a running
     /// appliance, and their request→reply latency (the reply follows the publish).
     Api(varouter::ctl::bench::Args),
@@ -170,6 +173,9 @@ fn main() -> ExitCode {
         Cmd::Bench {
             which: BenchCmd::Discovery(a),
         } => tool(varouter::bench::discovery::run(a)),
+        Cmd::Bench {
+            which: BenchCmd::Vpnpeer(a),
+        } => tool(varouter::bench::vpnpeer::run(a)),
         Cmd::Bench {
             which: BenchCmd::Api(a),
         } => tool(varouter::ctl::bench::run(a)),

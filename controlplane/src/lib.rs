@@ -16,7 +16,9 @@
 //! they share. [`discovery`] (VR discovery of issue 15, sans-IO, not wired in yet);
 //! [`diameter`] holds the Diameter (RFC 6733, RFC 4004) message codec and the peer engine with
 //! its TCP driver; [`ldp`] (RFC 5036: wire format, sans-IO downstream-unsolicited speaker,
-//! socket driver; not wired into the label matrix yet).
+//! socket driver; not wired into the label matrix yet); [`vpnpeer`] (issue 15: the authenticated L2TP
+//! control channel between VRs of a VPN carrying routes and VPN labels, with hold time;
+//! sans-IO, not wired in yet).
 
 pub mod aaa;
 pub mod access;
@@ -32,3 +34,4 @@ pub mod ppp;
 pub mod pppoe;
 pub mod radius;
 pub mod subscriber;
+pub mod vpnpeer;

@@ -948,3 +948,89 @@ fn a_stopccn_ends_the_retransmission_of_what_crossed_it() {
         .count();
     assert_eq!(cdns, 0);
 }
+
+#[test]
+fn optional_message_of_our_own_is_delivered_or_ignored_and_stopccn_carries_our_result() {
+    // The VPN peering channel's message type (M bit clear): a peer that opted in gets it as
+    // an event, in order; a plain peer acknowledges and ignores it; the tunnel stays up.
+    let vendor_avp = |n: u8| {
+        Avp::o(AvpValue::Unknown {
+            vendor: 32473,
+            attr: 1,
+            data: vec![n],
+        })
+    };
+    for deliver in [true, false] {
+        let mut b = cfg(Role::Lns, "b", None);
+        b.deliver_unknown_messages = deliver;
+        let mut s = Sim::new(cfg(Role::Lac, "a", None), b, (3, 4), Net::new(9, 20, 5, 20));
+        let now = s.now;
+        let t = s.e[0].open_tunnel(now, addr(B)).unwrap();
+        s.run(secs(10));
+        assert_eq!(s.ups(0).len(), 1);
+        let now = s.now;
+        for n in 0..20 {
+            s.e[0]
+                .send_optional_message(now, t, 32473, vec![vendor_avp(n)])
+                .unwrap();
+        }
+        s.run(secs(30));
+        let got: Vec<Vec<Avp>> = s.events[1]
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message {
+                    message_type: 32473,
+                    avps,
+                    ..
+                } => Some(avps.clone()),
+                _ => None,
+            })
+            .collect();
+        let c = s.e[1].counters();
+        if deliver {
+            let want: Vec<Vec<Avp>> = (0..20).map(|n| vec![vendor_avp(n)]).collect();
+            assert_eq!(
+                got, want,
+                "in order, each once, despite loss and reordering"
+            );
+            assert_eq!(c.rx_delivered_unknown_message, 20);
+        } else {
+            assert!(got.is_empty());
+            assert_eq!(c.rx_ignored_unknown_message, 20);
+        }
+        assert_eq!(s.e[0].tunnel_state(t), Some(TunnelState::Established));
+        assert_eq!(s.e[0].unacked(t), 0);
+        let now = s.now;
+        s.e[0]
+            .close_tunnel_with(now, t, 4, None, "RADIUS rejected the VPN peer")
+            .unwrap();
+        s.run(secs(10));
+        assert!(s.events[1].iter().any(|e| matches!(
+            e,
+            Event::TunnelDown {
+                reason: DownReason::Peer { result: 4, message, .. },
+                ..
+            } if message == b"RADIUS rejected the VPN peer"
+        )));
+    }
+}
+
+#[test]
+fn optional_message_needs_an_established_tunnel() {
+    let mut s = Sim::new(
+        cfg(Role::Lac, "a", None),
+        cfg(Role::Lns, "b", None),
+        (1, 2),
+        Net::new(1, 0, 0, 0),
+    );
+    let now = s.now;
+    let t = s.e[0].open_tunnel(now, addr(B)).unwrap();
+    assert_eq!(
+        s.e[0].send_optional_message(now, t, 32473, vec![]),
+        Err(EngineError::NotEstablished(t))
+    );
+    assert_eq!(
+        s.e[0].send_optional_message(now, 999, 32473, vec![]),
+        Err(EngineError::UnknownTunnel(999))
+    );
+}

@@ -12,6 +12,7 @@
 //! | `varouter bench relay` | [`relay`] | PPP relays (PPPoE → L2TP, L2TP → PPPoE) and PPPoE termination beside plain routing, on one worker: Mpps, cycles per packet, the pipeline alone |
 //! | `varouter bench aaa` | [`aaa`] | the mobile VPN's home AAA (the appliance's AAA thread) over TCP: AMR → lookup → HAR → HAA → AMA transactions/s and latency with the VPN database on SQLite and PostgreSQL, beside the database lookup alone |
 //! | `varouter bench discovery` | [`discovery`] | VR discovery: convergence when a PE with 1,000 VRs joins 9 others (virtual clock and wall time), datagrams and bytes |
+//! | `varouter bench vpnpeer` | [`vpnpeer`] | VPN peering channel: routes/s of the full exchange and of incremental updates over one channel through the real engines (in-memory network) |
 //! | `varouter gen-routes` | [`gen_routes`] | (tool) a synthetic routing table with the real Internet's prefix-length mix |
 
 pub mod aaa;
@@ -25,3 +26,4 @@ pub mod pppoe;
 pub mod publish;
 pub mod relay;
 pub mod subscribers;
+pub mod vpnpeer;

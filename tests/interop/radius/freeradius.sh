@@ -6,7 +6,8 @@
 #       NETNS     network namespace to run in ("-" = the current one)
 #       DIR       work directory: DIR/raddb (config), DIR/radiusd.log (-X output),
 #                 DIR/detail (accounting), DIR/freeradius.pid
-#       LISTEN_IP address to listen on (auth 1812, acct 1813)
+#       LISTEN_IP address to listen on (auth 1812, acct 1813; RADIUS_AUTH_PORT and
+#                 RADIUS_ACCT_PORT change them)
 #       CLIENT    the appliance's address or network (a.b.c.d or a.b.c.d/len)
 #       SECRET    shared secret
 #   freeradius.sh stop DIR
@@ -78,12 +79,12 @@ server varouter {
 listen {
 	type = auth
 	ipaddr = $listen
-	port = 1812
+	port = ${RADIUS_AUTH_PORT:-1812}
 }
 listen {
 	type = acct
 	ipaddr = $listen
-	port = 1813
+	port = ${RADIUS_ACCT_PORT:-1813}
 }
 authorize {
 	preprocess

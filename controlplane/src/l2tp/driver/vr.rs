@@ -603,7 +603,9 @@ impl VrEndpoints {
                             });
                         }
                     }
-                    Event::WanErrorNotify { .. } | Event::SetLinkInfo { .. } => {}
+                    Event::WanErrorNotify { .. }
+                    | Event::SetLinkInfo { .. }
+                    | Event::Message { .. } => {}
                 }
             }
             while let Some(t) = ep.engine.poll_transmit() {

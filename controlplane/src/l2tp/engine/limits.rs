@@ -60,6 +60,8 @@ pub struct Counters {
     pub rx_wrong_peer: u64,
     pub rx_unexpected_message: u64,
     pub rx_ignored_unknown_message: u64,
+    /// Unknown non-mandatory messages handed to the caller (`deliver_unknown_messages`).
+    pub rx_delivered_unknown_message: u64,
     /// Malformed input, by kind.
     pub malformed_header: u64,
     pub malformed_avp_too_short: u64,
@@ -111,6 +113,7 @@ impl Counters {
             rx_wrong_peer,
             rx_unexpected_message,
             rx_ignored_unknown_message,
+            rx_delivered_unknown_message,
             malformed_header,
             malformed_avp_too_short,
             malformed_avp_overrun,
@@ -155,6 +158,7 @@ impl Counters {
         self.rx_wrong_peer += rx_wrong_peer;
         self.rx_unexpected_message += rx_unexpected_message;
         self.rx_ignored_unknown_message += rx_ignored_unknown_message;
+        self.rx_delivered_unknown_message += rx_delivered_unknown_message;
         self.malformed_header += malformed_header;
         self.malformed_avp_too_short += malformed_avp_too_short;
         self.malformed_avp_overrun += malformed_avp_overrun;

@@ -71,6 +71,11 @@ pub struct Config {
     pub framing_capabilities: u32,
     pub bearer_capabilities: u32,
     pub limits: Limits,
+    /// Hand messages of an unknown type whose Message Type AVP has the M bit clear, received
+    /// in an established tunnel, to the caller as [`Event::Message`] (in order, after the
+    /// reliable delivery of §5.8) instead of only counting them as ignored. Used by the VPN
+    /// peering channel (`crate::vpnpeer`), which carries its own message type.
+    pub deliver_unknown_messages: bool,
 }
 
 impl Config {
@@ -93,6 +98,7 @@ impl Config {
             framing_capabilities: 3,
             bearer_capabilities: 3,
             limits: Limits::default(),
+            deliver_unknown_messages: false,
         }
     }
 }
@@ -175,6 +181,14 @@ pub enum Event {
         send_accm: u32,
         receive_accm: u32,
     },
+    /// A message of a type this engine does not know, sent with the M bit of its Message
+    /// Type AVP clear, in an established tunnel (only with
+    /// [`Config::deliver_unknown_messages`]).
+    Message {
+        tunnel: u16,
+        message_type: u16,
+        avps: Vec<Avp>,
+    },
 }
 
 /// Errors of local requests.
@@ -184,6 +198,8 @@ pub enum EngineError {
     Limit(#[from] Limit),
     #[error("tunnel {0} does not exist")]
     UnknownTunnel(u16),
+    #[error("tunnel {0} is not established")]
+    NotEstablished(u16),
     #[error("session {session} does not exist in tunnel {tunnel}")]
     UnknownSession { tunnel: u16, session: u16 },
     #[error("a {role:?} cannot place {call:?} calls (LAC: incoming, LNS: outgoing)")]
@@ -615,6 +631,16 @@ impl<R: Rng> Ctx<R> {
             (MessageType::Hello, TunnelState::Established) => {}
             (mt, TunnelState::Established) if mt.is_session_message() => {
                 self.on_session_message(now, t, mt, &m)
+            }
+            (MessageType::Unknown(ty), TunnelState::Established)
+                if !m.message_type_mandatory && self.cfg.deliver_unknown_messages =>
+            {
+                self.counters.rx_delivered_unknown_message += 1;
+                self.events.push_back(Event::Message {
+                    tunnel: t.local_id,
+                    message_type: ty,
+                    avps: m.avps,
+                });
             }
             (MessageType::Unknown(_), _) if !m.message_type_mandatory => {
                 self.counters.rx_ignored_unknown_message += 1;
@@ -1172,6 +1198,66 @@ impl<R: Rng> Engine<R> {
             );
         }
         Ok(())
+    }
+
+    /// Fills `buf` from the engine's injected RNG (so that a protocol riding on the engine
+    /// draws its challenges from the same, seedable, source).
+    pub fn fill_random(&mut self, buf: &mut [u8]) {
+        self.ctx.rng.fill_bytes(buf);
+    }
+
+    /// Closes a tunnel with StopCCN carrying `result`/`error` and `message` (§4.4.2), e.g.
+    /// result 4 "not authorized" when the peer failed an authentication done above L2TP.
+    pub fn close_tunnel_with(
+        &mut self,
+        now: Instant,
+        tunnel: u16,
+        result: u16,
+        error: Option<u16>,
+        message: &str,
+    ) -> Result<(), EngineError> {
+        self.touched.push(tunnel);
+        let t = self
+            .tunnels
+            .get_mut(&tunnel)
+            .ok_or(EngineError::UnknownTunnel(tunnel))?;
+        if t.state != TunnelState::Closing {
+            self.ctx
+                .stop(now, t, result, error, message, DownReason::Local);
+        }
+        Ok(())
+    }
+
+    /// Sends a control message of `message_type` with the M bit of its Message Type AVP
+    /// clear (a peer that does not know the type ignores it, §4.4.1) over the reliable
+    /// channel of an established tunnel. For message types of our own (the VPN peering
+    /// channel); the AVPs should have their M bit clear too.
+    pub fn send_optional_message(
+        &mut self,
+        now: Instant,
+        tunnel: u16,
+        message_type: u16,
+        avps: Vec<Avp>,
+    ) -> Result<(), EngineError> {
+        self.touched.push(tunnel);
+        let t = self
+            .tunnels
+            .get_mut(&tunnel)
+            .ok_or(EngineError::UnknownTunnel(tunnel))?;
+        if t.state != TunnelState::Established {
+            return Err(EngineError::NotEstablished(tunnel));
+        }
+        let mut m = ControlMessage::new(t.peer_id, 0, MessageType::from(message_type), avps);
+        m.message_type_mandatory = false;
+        t.rel.enqueue(m);
+        self.ctx.flush(now, t);
+        Ok(())
+    }
+
+    /// Messages of `tunnel` queued or sent but not yet acknowledged (for flow control by
+    /// the caller; 0 for an unknown tunnel).
+    pub fn unacked(&self, tunnel: u16) -> usize {
+        self.tunnels.get(&tunnel).map_or(0, |t| t.rel.pending())
     }
 
     /// Places a call in `tunnel`: an incoming call (ICRQ) on a LAC, an outgoing call (OCRQ) on

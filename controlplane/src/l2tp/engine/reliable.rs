@@ -104,6 +104,11 @@ impl Reliable {
         self.retries = 0;
     }
 
+    /// Messages unacknowledged or waiting to enter the window.
+    pub fn pending(&self) -> usize {
+        self.unacked.len() + self.waiting.len()
+    }
+
     /// Whether anything is unacknowledged or waiting.
     pub fn idle(&self) -> bool {
         self.unacked.is_empty() && self.waiting.is_empty()

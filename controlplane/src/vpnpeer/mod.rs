@@ -1,0 +1,32 @@
+//! The VPN peering channel between VRs of one VPN (issue 15; seed 001 Figs. 5–13): one
+//! authenticated L2TP control connection per pair of VRs, carrying the VRs' routes and VPN
+//! labels, with a monitor (L2TP HELLO) and a hold time. The protocol is defined in
+//! `docs/protocols/vpn-peering.md`.
+//!
+//! - [`wire`]: our message type and vendor AVPs (Open, Auth-Response, Auth-Accept, Update
+//!   with IPv4/IPv6 route entries and VPN labels).
+//! - [`auth`]: the [`auth::Authenticator`] abstraction and its RADIUS implementation
+//!   (CHAP-Password / CHAP-Challenge through [`crate::radius::client`]).
+//! - [`engine`]: the sans-IO engine of one router, driving the L2TP engine and the
+//!   authenticator.
+//! - [`sim`]: a deterministic simulated network (virtual clock, loss, reordering,
+//!   partitions) with a CHAP-checking RADIUS server per router, for the simulations and
+//!   `varouter bench vpnpeer`.
+//!
+//! **Not wired into the appliance yet**: no service runs the engine; its `Install` /
+//! `Withdraw` events are meant for the VR's incremental FIB publish path, with the transport
+//! label toward the next-hop router resolved from LDP. Not implemented: a production UDP
+//! driver (`examples/vpnpeer_radius.rs` is a minimal polling loop for the FreeRADIUS interop
+//! suite), route policies. The simulation checks CHAP-Password with its own small server
+//! built on the RADIUS wire module ([`sim::ChapRadiusServer`]); the in-process RADIUS server
+//! (`radius::server`, branch `radsrv`) was merged into main after this module was written
+//! and could take its place.
+
+pub mod auth;
+pub mod engine;
+pub mod sim;
+pub mod wire;
+
+pub use auth::{AuthRequest, AuthResult, Authenticator, RadiusAuthenticator, Verdict};
+pub use engine::{Config, Counters, DownCause, Engine, Error, Event, Transmit};
+pub use wire::{IpPrefix, Message, RouteOp};
