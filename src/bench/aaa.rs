@@ -122,6 +122,9 @@ const PCN: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 9);
 /// Answer timeout of the FAs.
 const FA_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The FA challenge the load generator's mobile nodes echo (RFC 3012 MN-AAA needs one).
+const BENCH_CHALLENGE: &[u8] = b"bench-fa-challenge";
+
 /// The NAI of generated user `i` (1-based).
 pub fn nai(i: u32) -> String {
     format!("user{i}@{REALM}")
@@ -492,6 +495,8 @@ fn run_one(a: &Args, db: &str) -> Result<DbResult, String> {
                     coa,
                     3600,
                     u64::from(i),
+                    &nai(i),
+                    BENCH_CHALLENGE,
                     256,
                     mn_key(i).as_bytes(),
                 );
