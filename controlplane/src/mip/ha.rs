@@ -717,7 +717,8 @@ impl Ha {
             .iter()
             .filter(|p| p.dst_gw_type == GwType::Dynamic && (p.src_gw == from || p.dst_gw == from))
             .collect();
-        if ps.is_empty() {
+        if ps.is_empty() || remaining == 0 {
+            // Nothing to refresh (or under a second left): the PCN lets the entry expire.
             self.counters.br_no_binding += 1;
             return;
         }

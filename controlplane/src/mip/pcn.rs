@@ -77,6 +77,8 @@ pub struct Entry {
     pub care_of: Ipv4Addr,
     /// Expiry.
     pub expires: Instant,
+    /// When the Binding Request goes to the HA.
+    pub refresh_at: Instant,
     /// Last Identification taken.
     pub last_id: u64,
     /// The VPN profiles.
@@ -212,7 +214,7 @@ impl Pcn {
         let old = self.cache.remove(&home);
         if let Some(o) = &old {
             self.expiries.remove(&(o.expires, home));
-            self.refreshes.retain(|r| r.1 != home);
+            self.refreshes.remove(&(o.refresh_at, home));
             for t in &o.tunnels {
                 if !tunnels.contains(t) {
                     self.out.push_back(Output::Tunnel(TunnelEvent::Down(t.clone())));
@@ -227,14 +229,15 @@ impl Pcn {
         let life = Duration::from_secs(u64::from(bu.lifetime));
         let expires = now + life;
         self.expiries.insert((expires, home));
-        self.refreshes
-            .insert((now + life * self.cfg.refresh_at / 1000, home));
+        let refresh_at = now + life * self.cfg.refresh_at / 1000;
+        self.refreshes.insert((refresh_at, home));
         self.cache.insert(
             home,
             Entry {
                 home_agent: from,
                 care_of: bu.care_of_address,
                 expires,
+                refresh_at,
                 last_id: bu.identification,
                 vpn: profiles,
                 tunnels,
@@ -247,7 +250,7 @@ impl Pcn {
     fn remove(&mut self, home: Ipv4Addr) {
         if let Some(e) = self.cache.remove(&home) {
             self.expiries.remove(&(e.expires, home));
-            self.refreshes.retain(|r| r.1 != home);
+            self.refreshes.remove(&(e.refresh_at, home));
             for t in e.tunnels {
                 self.out.push_back(Output::Tunnel(TunnelEvent::Down(t)));
             }
