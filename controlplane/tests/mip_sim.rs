@@ -49,9 +49,19 @@ enum Node {
 
 #[derive(Debug)]
 enum Msg {
-    Datagram { from: SocketAddrV4, bytes: Vec<u8> },
-    DiaRequest { from: Node, token: Token, bytes: Vec<u8> },
-    DiaAnswer { token: Token, bytes: Vec<u8> },
+    Datagram {
+        from: SocketAddrV4,
+        bytes: Vec<u8>,
+    },
+    DiaRequest {
+        from: Node,
+        token: Token,
+        bytes: Vec<u8>,
+    },
+    DiaAnswer {
+        token: Token,
+        bytes: Vec<u8>,
+    },
 }
 
 struct MnState {
@@ -96,7 +106,11 @@ fn home_of(i: u32) -> Ipv4Addr {
 fn document(n: u32) -> VpnDocument {
     let mut profiles = Vec::new();
     for i in 1..=n {
-        let dst = if i % 2 == 1 { "10.1.0.0/16" } else { "10.2.0.0/16" };
+        let dst = if i % 2 == 1 {
+            "10.1.0.0/16"
+        } else {
+            "10.2.0.0/16"
+        };
         profiles.push(format!(
             r#"{{"profile_number": {i}, "nai": "user{i}@home.example", "sla": "acme", "vpnshare": "own",
                "destinations": ["{dst}"]}}"#
@@ -149,7 +163,10 @@ impl Sim {
         hc.max_sessions = 50_000;
         let aaah = Home::new(hc, StdRng::seed_from_u64(seed ^ 1));
         let aaafs = vec![
-            Foreign::new(ForeignConfig::new("aaaf.visited.example", "visited.example")),
+            Foreign::new(ForeignConfig::new(
+                "aaaf.visited.example",
+                "visited.example",
+            )),
             Foreign::new(ForeignConfig::new("aaaf.other.example", "other.example")),
         ];
         let mut hac = HaConfig::new(HA, HA_HOST, "home.example", clock);
@@ -472,7 +489,10 @@ impl Sim {
 }
 
 fn db_path(name: &str) -> std::path::PathBuf {
-    let p = std::env::temp_dir().join(format!("varouter-mip-sim-{}-{name}.sqlite", std::process::id()));
+    let p = std::env::temp_dir().join(format!(
+        "varouter-mip-sim-{}-{name}.sqlite",
+        std::process::id()
+    ));
     let _ = std::fs::remove_file(&p);
     p
 }
@@ -494,18 +514,31 @@ fn register_handoff_intra_and_inter_domain_with_lifetimes() {
     assert!(s.fas[0].visitor(alice).is_some());
     assert_eq!(s.aaah.counters().tx_har, 1);
     let fa1_t = s.tunnels_up(Node::Fa(0), alice);
-    assert_eq!(fa1_t, vec![(HA, TunnelRole::ForeignToGw)], "static GW: FA1 → HA");
+    assert_eq!(
+        fa1_t,
+        vec![(HA, TunnelRole::ForeignToGw)],
+        "static GW: FA1 → HA"
+    );
     let ha_t = s.tunnels_up(Node::Ha, alice);
     assert!(ha_t.contains(&(FA1, TunnelRole::HomeToCareOf)));
-    assert!(ha_t.contains(&(Ipv4Addr::new(198, 51, 100, 200), TunnelRole::HomeToCareOf)), "HA → GW: {ha_t:?}");
+    assert!(
+        ha_t.contains(&(Ipv4Addr::new(198, 51, 100, 200), TunnelRole::HomeToCareOf)),
+        "HA → GW: {ha_t:?}"
+    );
 
     // Bob (dynamic GW): the HA's BU reaches the PCN, which sets PCN → FA1 (Fig. 27).
     s.register(bob, 0, 300);
     s.run_for(Duration::from_secs(1));
     assert_eq!(s.last_reply(bob).unwrap().code, code::ACCEPTED);
     assert_eq!(s.pcn.entry(bob).unwrap().care_of, FA1);
-    assert_eq!(s.tunnels_up(Node::Pcn, bob), vec![(FA1, TunnelRole::PcnToForeign)]);
-    assert_eq!(s.tunnels_up(Node::Fa(0), bob), vec![(PCN, TunnelRole::ForeignToGw)]);
+    assert_eq!(
+        s.tunnels_up(Node::Pcn, bob),
+        vec![(FA1, TunnelRole::PcnToForeign)]
+    );
+    assert_eq!(
+        s.tunnels_up(Node::Fa(0), bob),
+        vec![(PCN, TunnelRole::ForeignToGw)]
+    );
     assert_eq!(s.ha.counters().ba_rx, 1);
 
     // Move FA1 → FA2 in the same domain (Figs. 25/28): the AAAF answers from its cache, FA2
@@ -516,12 +549,29 @@ fn register_handoff_intra_and_inter_domain_with_lifetimes() {
     assert_eq!(s.last_reply(alice).unwrap().code, code::ACCEPTED);
     assert_eq!(s.aaafs[0].counters().cache_hits, 1);
     assert_eq!(s.ha.binding(alice).unwrap().care_of, FA2);
-    assert!(s.fas[0].visitor(alice).is_none(), "old FA dropped its visitor");
-    assert_eq!(s.fas[0].forwarding(alice).unwrap().remote, FA2, "old → new forwarding");
-    assert_eq!(s.tunnels_up(Node::Fa(0), alice), vec![(FA2, TunnelRole::Handoff)]);
-    assert_eq!(s.tunnels_up(Node::Fa(1), alice), vec![(HA, TunnelRole::ForeignToGw)]);
-    assert!(s.tunnels_up(Node::Ha, alice).contains(&(FA2, TunnelRole::HomeToCareOf)));
-    assert!(!s.tunnels_up(Node::Ha, alice).contains(&(FA1, TunnelRole::HomeToCareOf)));
+    assert!(
+        s.fas[0].visitor(alice).is_none(),
+        "old FA dropped its visitor"
+    );
+    assert_eq!(
+        s.fas[0].forwarding(alice).unwrap().remote,
+        FA2,
+        "old → new forwarding"
+    );
+    assert_eq!(
+        s.tunnels_up(Node::Fa(0), alice),
+        vec![(FA2, TunnelRole::Handoff)]
+    );
+    assert_eq!(
+        s.tunnels_up(Node::Fa(1), alice),
+        vec![(HA, TunnelRole::ForeignToGw)]
+    );
+    assert!(s
+        .tunnels_up(Node::Ha, alice)
+        .contains(&(FA2, TunnelRole::HomeToCareOf)));
+    assert!(!s
+        .tunnels_up(Node::Ha, alice)
+        .contains(&(FA1, TunnelRole::HomeToCareOf)));
     assert_eq!(s.fas[1].counters().relayed_to_ha, 1);
 
     // Bob moves FA1 → FA2 too: the HA tells the PCN (Fig. 28 ⑤–⑥).
@@ -529,7 +579,10 @@ fn register_handoff_intra_and_inter_domain_with_lifetimes() {
     s.run_for(Duration::from_secs(1));
     assert_eq!(s.last_reply(bob).unwrap().code, code::ACCEPTED);
     assert_eq!(s.pcn.entry(bob).unwrap().care_of, FA2);
-    assert_eq!(s.tunnels_up(Node::Pcn, bob), vec![(FA2, TunnelRole::PcnToForeign)]);
+    assert_eq!(
+        s.tunnels_up(Node::Pcn, bob),
+        vec![(FA2, TunnelRole::PcnToForeign)]
+    );
 
     // The old FA's forwarding ends after the handoff lifetime.
     s.run_for(Duration::from_secs(15));
@@ -543,7 +596,10 @@ fn register_handoff_intra_and_inter_domain_with_lifetimes() {
     assert_eq!(s.ha.binding(alice).unwrap().care_of, FA3);
     assert_eq!(s.fas[1].forwarding(alice).unwrap().remote, FA3);
     assert!(s.fas[1].visitor(alice).is_none());
-    assert_eq!(s.tunnels_up(Node::Fa(2), alice), vec![(HA, TunnelRole::ForeignToGw)]);
+    assert_eq!(
+        s.tunnels_up(Node::Fa(2), alice),
+        vec![(HA, TunnelRole::ForeignToGw)]
+    );
     assert_eq!(s.aaafs[1].counters().cache_hits, 0);
 
     // Lifetimes: bob stops registering. The PCN asks at 80 % (Binding Request), the HA
@@ -551,7 +607,11 @@ fn register_handoff_intra_and_inter_domain_with_lifetimes() {
     // (VPN) goes at its own expiry (Fig. 30).
     let before = s.ha.counters().br_answered;
     s.run_for(Duration::from_secs(250));
-    assert!(s.ha.counters().br_answered > before, "{:?}", s.ha.counters());
+    assert!(
+        s.ha.counters().br_answered > before,
+        "{:?}",
+        s.ha.counters()
+    );
     s.run_for(Duration::from_secs(400));
     assert!(s.ha.binding(bob).is_none());
     assert!(s.ha.counters().lifetime_expiries >= 1);
@@ -559,7 +619,10 @@ fn register_handoff_intra_and_inter_domain_with_lifetimes() {
     assert!(s.pcn.entry(bob).is_none(), "PCN deleted the VPN at expiry");
     assert!(s.pcn.counters().lifetime_expiries >= 1);
     assert!(s.tunnels_up(Node::Pcn, bob).is_empty());
-    assert!(s.tunnels_up(Node::Fa(1), bob).is_empty(), "FA2's visitor expired");
+    assert!(
+        s.tunnels_up(Node::Fa(1), bob).is_empty(),
+        "FA2's visitor expired"
+    );
     assert!(s.fas[1].counters().lifetime_expiries >= 1);
     drop(s);
     let _ = std::fs::remove_file(&db);
@@ -581,7 +644,11 @@ fn two_moves_in_flight_end_at_the_latest() {
     s.run_for(Duration::from_secs(3));
     let codes: Vec<u8> = s.mns[&carol].replies.iter().map(|r| r.code).collect();
     assert_eq!(codes.len(), 3, "every request answered: {codes:?}");
-    assert_eq!(s.ha.binding(carol).unwrap().care_of, FA3, "the later move wins");
+    assert_eq!(
+        s.ha.binding(carol).unwrap().care_of,
+        FA3,
+        "the later move wins"
+    );
     assert!(s.fas[2].visitor(carol).is_some());
     assert!(s.fas[0].visitor(carol).is_none());
     assert!(s.fas[1].visitor(carol).is_none(), "FA2 handed over to FA3");
@@ -626,7 +693,13 @@ fn hostile_input_is_rejected_and_counted() {
     }
     .build()
     .unwrap();
-    s.send(Node::Fa(0), Msg::Datagram { from: SocketAddrV4::new(alice, 434), bytes: bad.clone() });
+    s.send(
+        Node::Fa(0),
+        Msg::Datagram {
+            from: SocketAddrV4::new(alice, 434),
+            bytes: bad.clone(),
+        },
+    );
     s.run_for(Duration::from_secs(1));
     assert_eq!(s.last_reply(alice).unwrap().code, code::FA_MN_AUTH_FAILED);
     assert_eq!(s.aaah.counters().auth_failed, 1);
@@ -634,14 +707,26 @@ fn hostile_input_is_rejected_and_counted() {
     assert!(s.ha.binding(alice).is_none());
 
     // The same bytes again: the challenge was used by this MN → 104 at the FA.
-    s.send(Node::Fa(0), Msg::Datagram { from: SocketAddrV4::new(alice, 434), bytes: bad });
+    s.send(
+        Node::Fa(0),
+        Msg::Datagram {
+            from: SocketAddrV4::new(alice, 434),
+            bytes: bad,
+        },
+    );
     s.run_for(Duration::from_secs(1));
-    assert_eq!(s.last_reply(alice).unwrap().code, code::FA_UNKNOWN_CHALLENGE);
+    assert_eq!(
+        s.last_reply(alice).unwrap().code,
+        code::FA_UNKNOWN_CHALLENGE
+    );
 
     // Too long a lifetime: 69.
     s.register(alice, 0, 3000);
     s.run_for(Duration::from_secs(1));
-    assert_eq!(s.last_reply(alice).unwrap().code, code::FA_LIFETIME_TOO_LONG);
+    assert_eq!(
+        s.last_reply(alice).unwrap().code,
+        code::FA_LIFETIME_TOO_LONG
+    );
 
     // A valid registration, then a replay of the request FA2 relayed to the HA (intra-domain
     // move): the HA refuses the old Identification with 133 and counts it.
@@ -653,11 +738,21 @@ fn hostile_input_is_rejected_and_counted() {
     s.run_for(Duration::from_secs(2));
     assert_eq!(s.last_reply(alice).unwrap().code, code::ACCEPTED);
     let replayed_before = s.ha.counters().replayed;
-    s.send(Node::Ha, Msg::Datagram { from: SocketAddrV4::new(FA2, 434), bytes: captured });
+    s.send(
+        Node::Ha,
+        Msg::Datagram {
+            from: SocketAddrV4::new(FA2, 434),
+            bytes: captured,
+        },
+    );
     s.run_for(Duration::from_secs(1));
     assert_eq!(s.ha.counters().replayed, replayed_before + 1);
     assert_eq!(s.ha.counters().denied[&code::HA_ID_MISMATCH], 1);
-    assert_eq!(s.ha.binding(alice).unwrap().care_of, FA2, "binding unchanged");
+    assert_eq!(
+        s.ha.binding(alice).unwrap().care_of,
+        FA2,
+        "binding unchanged"
+    );
 
     // A forged BU to the PCN (wrong key) moving bob's tunnel to an attacker: dropped, counted.
     let forged = build_bu(
@@ -666,33 +761,82 @@ fn hostile_input_is_rejected_and_counted() {
         300,
         u64::MAX,
         &[],
-        &Sa { spi: 300, key: b"not the key".to_vec() },
+        &Sa {
+            spi: 300,
+            key: b"not the key".to_vec(),
+        },
     )
     .unwrap();
-    s.send(Node::Pcn, Msg::Datagram { from: SocketAddrV4::new(HA, 434), bytes: forged.clone() });
+    s.send(
+        Node::Pcn,
+        Msg::Datagram {
+            from: SocketAddrV4::new(HA, 434),
+            bytes: forged.clone(),
+        },
+    );
     // The same from an address without an association.
-    s.send(Node::Pcn, Msg::Datagram { from: SocketAddrV4::new(Ipv4Addr::new(6, 6, 6, 6), 434), bytes: forged.clone() });
+    s.send(
+        Node::Pcn,
+        Msg::Datagram {
+            from: SocketAddrV4::new(Ipv4Addr::new(6, 6, 6, 6), 434),
+            bytes: forged.clone(),
+        },
+    );
     // And to the FA (as if from a new FA).
-    s.send(Node::Fa(0), Msg::Datagram { from: SocketAddrV4::new(FA2, 434), bytes: forged });
+    s.send(
+        Node::Fa(0),
+        Msg::Datagram {
+            from: SocketAddrV4::new(FA2, 434),
+            bytes: forged,
+        },
+    );
     s.run_for(Duration::from_secs(1));
     assert_eq!(s.pcn.counters().bad_authenticator, 2);
-    assert_eq!(s.pcn.entry(bob).unwrap().care_of, FA1, "the forged BU moved nothing");
+    assert_eq!(
+        s.pcn.entry(bob).unwrap().care_of,
+        FA1,
+        "the forged BU moved nothing"
+    );
     assert_eq!(s.fas[0].counters().bad_authenticator, 1);
     assert!(s.fas[0].visitor(bob).is_some());
 
     // A BU replayed to the PCN (a real one captured earlier cannot be rebuilt here without
     // the key, so take the HA's next one and deliver it twice).
     let bu = build_bu(bob, FA1, 300, s.clock.at(s.now) + (1 << 40), &[], &ro_sa()).unwrap();
-    s.send(Node::Pcn, Msg::Datagram { from: SocketAddrV4::new(HA, 434), bytes: bu.clone() });
+    s.send(
+        Node::Pcn,
+        Msg::Datagram {
+            from: SocketAddrV4::new(HA, 434),
+            bytes: bu.clone(),
+        },
+    );
     s.run_for(Duration::from_millis(100));
-    s.send(Node::Pcn, Msg::Datagram { from: SocketAddrV4::new(HA, 434), bytes: bu });
+    s.send(
+        Node::Pcn,
+        Msg::Datagram {
+            from: SocketAddrV4::new(HA, 434),
+            bytes: bu,
+        },
+    );
     s.run_for(Duration::from_millis(100));
     assert_eq!(s.pcn.counters().replayed, 1);
 
     // Garbage to every agent: counted as malformed, nothing else.
     for n in [Node::Fa(0), Node::Ha, Node::Pcn] {
-        s.send(n, Msg::Datagram { from: SocketAddrV4::new(FA3, 434), bytes: vec![1, 2, 3] });
-        s.send(n, Msg::Datagram { from: SocketAddrV4::new(FA3, 434), bytes: vec![] });
+        s.send(
+            n,
+            Msg::Datagram {
+                from: SocketAddrV4::new(FA3, 434),
+                bytes: vec![1, 2, 3],
+            },
+        );
+        s.send(
+            n,
+            Msg::Datagram {
+                from: SocketAddrV4::new(FA3, 434),
+                bytes: vec![],
+            },
+        );
     }
     s.run_for(Duration::from_secs(1));
     assert!(s.fas[0].counters().malformed >= 2);
@@ -720,9 +864,19 @@ fn registration_storm_of_10000_mobile_nodes() {
         .iter()
         .filter(|h| s.last_reply(**h).is_some_and(|r| r.code == code::ACCEPTED))
         .count();
-    assert_eq!(accepted, n as usize, "HA {:?} FA1 {:?}", s.ha.counters(), s.fas[0].counters());
+    assert_eq!(
+        accepted,
+        n as usize,
+        "HA {:?} FA1 {:?}",
+        s.ha.counters(),
+        s.fas[0].counters()
+    );
     assert_eq!(s.ha.binding_count(), n as usize);
-    assert_eq!(s.pcn.entries().count(), n as usize / 2, "even users use the PCN");
+    assert_eq!(
+        s.pcn.entries().count(),
+        n as usize / 2,
+        "even users use the PCN"
+    );
     assert_eq!(s.ha.counters().accepted, u64::from(n));
     // Every binding expires when nobody refreshes.
     s.run_for(Duration::from_secs(700));

@@ -770,7 +770,8 @@ fn a_failed_database_lookup_is_answered_unable_to_comply_not_unknown_user() {
 
 #[test]
 fn mn_aaa_registration_is_what_the_aaah_authenticates() {
-    let (reg, auth) = super::mn_aaa_registration(MN, HA, FA1, 3600, 7, "mn@home.example", CHALLENGE, 256, KEY);
+    let (reg, auth) =
+        super::mn_aaa_registration(MN, HA, FA1, 3600, 7, "mn@home.example", CHALLENGE, 256, KEY);
     let info = crate::diameter::mip4::RegRequestInfo::parse(&reg).unwrap();
     assert_eq!(
         (
@@ -782,7 +783,14 @@ fn mn_aaa_registration_is_what_the_aaah_authenticates() {
         (MN, HA, FA1, 3600)
     );
     // 24 fixed + NAI (2 + 15) + challenge (2 + 16) + MN-AAA header (8) = 67 covered bytes.
-    assert_eq!((auth.input_len, auth.authenticator_offset, auth.authenticator_len), (67, 67, 16));
+    assert_eq!(
+        (
+            auth.input_len,
+            auth.authenticator_offset,
+            auth.authenticator_len
+        ),
+        (67, 67, 16)
+    );
     assert_eq!(reg.len(), 83);
     // RFC 3012 §8 by hand: MD5(challenge[0] || key || MD5(covered) || challenge[1..]).
     let inner = Md5::digest(&reg[..67]);
@@ -792,7 +800,10 @@ fn mn_aaa_registration_is_what_the_aaah_authenticates() {
     h.update(inner);
     h.update(&CHALLENGE[1..]);
     assert_eq!(&reg[67..], h.finalize().as_slice());
-    assert_eq!(crate::mip::auth::verify_mn_aaa(KEY, &reg, Some(&auth)), Ok(256));
+    assert_eq!(
+        crate::mip::auth::verify_mn_aaa(KEY, &reg, Some(&auth)),
+        Ok(256)
+    );
     // A different challenge, key or any covered byte changes the answer.
     assert!(crate::mip::auth::verify_mn_aaa(b"other key", &reg, Some(&auth)).is_err());
     for i in 0..67 {

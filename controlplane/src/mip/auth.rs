@@ -114,16 +114,20 @@ pub fn seal(
     let mut at = None;
     for (i, e) in exts.iter().enumerate() {
         if i == index {
-            let hdr = e
-                .auth_header_len()
-                .ok_or(super::wire::Error::Invalid("sealed extension is not an authentication extension"))?;
+            let hdr = e.auth_header_len().ok_or(super::wire::Error::Invalid(
+                "sealed extension is not an authentication extension",
+            ))?;
             at = Some(b.len() + hdr);
         }
         e.emit(&mut b)?;
     }
-    let at = at.ok_or(super::wire::Error::Invalid("sealed extension index out of range"))?;
+    let at = at.ok_or(super::wire::Error::Invalid(
+        "sealed extension index out of range",
+    ))?;
     if b.len() < at + AUTH_LEN {
-        return Err(super::wire::Error::Invalid("authenticator placeholder shorter than 16 bytes"));
+        return Err(super::wire::Error::Invalid(
+            "authenticator placeholder shorter than 16 bytes",
+        ));
     }
     let m = mac(&b[..at]);
     b[at..at + AUTH_LEN].copy_from_slice(&m);
@@ -186,9 +190,17 @@ fn constant_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Where the MN-AAA extension of a registration request is: (offset of its Type byte, SPI,
-/// the challenge before it, the authenticator).
-fn locate_mn_aaa(exts: &[Located]) -> Result<(usize, u32, &[u8], &[u8]), AuthError> {
+/// Where the MN-AAA extension of a registration request is.
+struct MnAaaAt<'a> {
+    /// Offset of its Type byte.
+    offset: usize,
+    spi: u32,
+    /// The challenge of the MN-FA Challenge extension before it.
+    challenge: &'a [u8],
+    authenticator: &'a [u8],
+}
+
+fn locate_mn_aaa(exts: &[Located]) -> Result<MnAaaAt<'_>, AuthError> {
     let (i, off, spi, auth) = exts
         .iter()
         .enumerate()
@@ -209,21 +221,31 @@ fn locate_mn_aaa(exts: &[Located]) -> Result<(usize, u32, &[u8], &[u8]), AuthErr
             _ => None,
         })
         .ok_or(AuthError::NoChallenge)?;
-    Ok((off, spi, challenge, auth))
+    Ok(MnAaaAt {
+        offset: off,
+        spi,
+        challenge,
+        authenticator: auth,
+    })
 }
 
 /// The checks of the AAAH (and of any side) on a Registration Request carrying MN-AAA:
 /// parses `reg_request`, finds the MN-AAA extension and the challenge before it, checks the
-/// RFC 4004 `diameter` offsets (input length = authenticator offset = the extension's offset
-/// + 8, authenticator length 16) when given, and the authenticator with `key`. Returns the
-/// SPI.
+/// RFC 4004 `diameter` offsets (input length and authenticator offset both the extension's
+/// offset plus 8, authenticator length 16) when given, and the authenticator with `key`.
+/// Returns the SPI.
 pub fn verify_mn_aaa(
     key: &[u8],
     reg_request: &[u8],
     diameter: Option<&crate::diameter::mip4::MnAaaAuth>,
 ) -> Result<u32, AuthError> {
     let req = Request::parse(reg_request)?;
-    let (off, spi, challenge, auth) = locate_mn_aaa(&req.extensions)?;
+    let MnAaaAt {
+        offset: off,
+        spi,
+        challenge,
+        authenticator: auth,
+    } = locate_mn_aaa(&req.extensions)?;
     let covered_len = off + 8;
     if let Some(d) = diameter {
         if d.input_len as usize != covered_len
@@ -239,7 +261,10 @@ pub fn verify_mn_aaa(
             });
         }
         if d.spi != spi {
-            return Err(AuthError::WrongSpi { got: spi, want: d.spi });
+            return Err(AuthError::WrongSpi {
+                got: spi,
+                want: d.spi,
+            });
         }
     }
     debug_assert!(covered_len >= REQUEST_LEN);
@@ -255,7 +280,9 @@ pub fn verify_mn_aaa(
 /// by parsing).
 pub fn mn_aaa_diameter(reg_request: &[u8]) -> Result<crate::diameter::mip4::MnAaaAuth, AuthError> {
     let req = Request::parse(reg_request)?;
-    let (off, spi, _, _) = locate_mn_aaa(&req.extensions)?;
+    let MnAaaAt {
+        offset: off, spi, ..
+    } = locate_mn_aaa(&req.extensions)?;
     Ok(crate::diameter::mip4::MnAaaAuth {
         spi,
         input_len: (off + 8) as u32,

@@ -35,9 +35,9 @@ use super::tunnel::{TunnelEvent, TunnelRole, TunnelSpec};
 use super::wire::advert::{self, Advertisement};
 use super::wire::binding::{self, BindingAck, BindingUpdate};
 use super::wire::ext::{kind, Extension};
+use super::wire::msg_type;
 use super::wire::ntp::NtpClock;
 use super::wire::registration::{code, Reply, Request};
-use super::wire::msg_type;
 use super::{agent_port, unknown_critical, vpn_profiles, Output, Sa};
 use crate::aaa::client::{FaClient, FaEvent};
 use crate::aaa::Token;
@@ -296,7 +296,8 @@ impl<R: Rng + CryptoRng> Fa<R> {
             challenge: Some(c),
             unknown: Vec::new(),
         };
-        adv.emit().expect("one care-of address and a short challenge always encode")
+        adv.emit()
+            .expect("one care-of address and a short challenge always encode")
     }
 
     /// A Diameter answer to one of our AMRs.
@@ -416,7 +417,10 @@ impl<R: Rng + CryptoRng> Fa<R> {
         let Some(nai) = req.nai().map(str::to_owned) else {
             return self.deny_req(mn, &req, code::FA_POORLY_FORMED_REQUEST);
         };
-        let Some(realm) = nai.split_once('@').map(|(_, r)| r.to_owned()).filter(|r| !r.is_empty())
+        let Some(realm) = nai
+            .split_once('@')
+            .map(|(_, r)| r.to_owned())
+            .filter(|r| !r.is_empty())
         else {
             return self.deny_req(mn, &req, code::FA_POORLY_FORMED_REQUEST);
         };
@@ -567,10 +571,15 @@ impl<R: Rng + CryptoRng> Fa<R> {
         }
         if let Some(sa) = &r.fa_ha {
             if auth::verify_hmac(bytes, &rep.extensions, kind::FA_HA_AUTH, &sa.key).is_err()
-                && rep
-                    .extensions
-                    .iter()
-                    .any(|l| matches!(l.ext, Extension::Auth { kind: kind::FA_HA_AUTH, .. }))
+                && rep.extensions.iter().any(|l| {
+                    matches!(
+                        l.ext,
+                        Extension::Auth {
+                            kind: kind::FA_HA_AUTH,
+                            ..
+                        }
+                    )
+                })
             {
                 self.counters.bad_authenticator += 1;
                 return self.deny(&r, code::FA_HA_AUTH_FAILED);
@@ -617,7 +626,14 @@ impl<R: Rng + CryptoRng> Fa<R> {
                 } else {
                     return None;
                 };
-                Some(TunnelSpec::from_profile(r.home, TunnelRole::ForeignToGw, me, remote, p, true))
+                Some(TunnelSpec::from_profile(
+                    r.home,
+                    TunnelRole::ForeignToGw,
+                    me,
+                    remote,
+                    p,
+                    true,
+                ))
             })
             .collect();
         if tunnels.is_empty() {
@@ -628,13 +644,15 @@ impl<R: Rng + CryptoRng> Fa<R> {
             self.visitor_expiries.remove(&(o.expires, r.home));
             for t in &o.tunnels {
                 if !tunnels.contains(t) {
-                    self.out.push_back(Output::Tunnel(TunnelEvent::Down(t.clone())));
+                    self.out
+                        .push_back(Output::Tunnel(TunnelEvent::Down(t.clone())));
                 }
             }
         }
         for t in &tunnels {
             if old.as_ref().is_none_or(|o| !o.tunnels.contains(t)) {
-                self.out.push_back(Output::Tunnel(TunnelEvent::Up(t.clone())));
+                self.out
+                    .push_back(Output::Tunnel(TunnelEvent::Up(t.clone())));
             }
         }
         let expires = now + Duration::from_secs(u64::from(r.lifetime));
@@ -735,7 +753,11 @@ impl<R: Rng + CryptoRng> Fa<R> {
             return;
         }
         let key = (*from.ip(), bu.home_address);
-        if self.bu_last.get(&key).is_some_and(|l| bu.identification <= *l) {
+        if self
+            .bu_last
+            .get(&key)
+            .is_some_and(|l| bu.identification <= *l)
+        {
             self.counters.replayed += 1;
             return;
         }
@@ -743,8 +765,17 @@ impl<R: Rng + CryptoRng> Fa<R> {
             Ok(p) if unknown_critical(&bu.extensions).is_none() => p,
             _ => {
                 self.counters.malformed += 1;
-                if let Ok(b) = build_ba(binding::status::POORLY_FORMED, bu.home_address, 0, bu.identification, &sa) {
-                    self.out.push_back(Output::Send { to: agent_port(*from.ip()), bytes: b });
+                if let Ok(b) = build_ba(
+                    binding::status::POORLY_FORMED,
+                    bu.home_address,
+                    0,
+                    bu.identification,
+                    &sa,
+                ) {
+                    self.out.push_back(Output::Send {
+                        to: agent_port(*from.ip()),
+                        bytes: b,
+                    });
                 }
                 return;
             }
@@ -754,20 +785,36 @@ impl<R: Rng + CryptoRng> Fa<R> {
         self.drop_visitor(bu.home_address);
         let me = self.cfg.address;
         let spec = match profiles.first() {
-            Some(p) => TunnelSpec::from_profile(bu.home_address, TunnelRole::Handoff, me, bu.care_of_address, p, false),
+            Some(p) => TunnelSpec::from_profile(
+                bu.home_address,
+                TunnelRole::Handoff,
+                me,
+                bu.care_of_address,
+                p,
+                false,
+            ),
             None => TunnelSpec::plain(bu.home_address, TunnelRole::Handoff, me, bu.care_of_address),
         };
         if let Some(f) = self.forwards.remove(&bu.home_address) {
             self.forward_expiries.remove(&(f.expires, bu.home_address));
-            self.out.push_back(Output::Tunnel(TunnelEvent::Down(f.spec)));
+            self.out
+                .push_back(Output::Tunnel(TunnelEvent::Down(f.spec)));
         }
         if bu.lifetime > 0 && bu.care_of_address != me {
             let expires = now + Duration::from_secs(u64::from(bu.lifetime));
-            self.out.push_back(Output::Tunnel(TunnelEvent::Up(spec.clone())));
+            self.out
+                .push_back(Output::Tunnel(TunnelEvent::Up(spec.clone())));
             self.forward_expiries.insert((expires, bu.home_address));
-            self.forwards.insert(bu.home_address, Forward { spec, expires });
+            self.forwards
+                .insert(bu.home_address, Forward { spec, expires });
         }
-        if let Ok(b) = build_ba(binding::status::ACCEPTED, bu.home_address, bu.lifetime, bu.identification, &sa) {
+        if let Ok(b) = build_ba(
+            binding::status::ACCEPTED,
+            bu.home_address,
+            bu.lifetime,
+            bu.identification,
+            &sa,
+        ) {
             self.out.push_back(Output::Send {
                 to: agent_port(*from.ip()),
                 bytes: b,
@@ -805,7 +852,8 @@ impl<R: Rng + CryptoRng> Fa<R> {
             self.forward_expiries.pop_first();
             if let Some(f) = self.forwards.remove(&home) {
                 self.counters.forward_expiries += 1;
-                self.out.push_back(Output::Tunnel(TunnelEvent::Down(f.spec)));
+                self.out
+                    .push_back(Output::Tunnel(TunnelEvent::Down(f.spec)));
             }
         }
         while let Some(&(t, w)) = self.deadlines.first() {

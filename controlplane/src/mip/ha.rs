@@ -317,7 +317,13 @@ impl Ha {
         }
     }
 
-    fn register(&mut self, now: Instant, bytes: &[u8], via: Via, vpn: Option<Vec<VpnCacheProfile>>) {
+    fn register(
+        &mut self,
+        now: Instant,
+        bytes: &[u8],
+        via: Via,
+        vpn: Option<Vec<VpnCacheProfile>>,
+    ) {
         self.counters.rx_requests += 1;
         let req = match Request::parse(bytes) {
             Ok(r) => r,
@@ -330,8 +336,23 @@ impl Ha {
                     .and_modify(|c| *c += 1)
                     .or_insert(1);
                 // No reply can be built without the fixed part; answer the AAA, drop UDP.
-                if let Via::Aaa { req, header, session_id, user_name } = via {
-                    self.answer_aaa(req, &header, session_id, user_name, result::ERROR_MIP_REPLY_FAILURE, None, None, None);
+                if let Via::Aaa {
+                    req,
+                    header,
+                    session_id,
+                    user_name,
+                } = via
+                {
+                    self.answer_aaa(
+                        req,
+                        &header,
+                        session_id,
+                        user_name,
+                        result::ERROR_MIP_REPLY_FAILURE,
+                        None,
+                        None,
+                        None,
+                    );
                 }
                 return;
             }
@@ -422,13 +443,24 @@ impl Ha {
                 session_id,
                 user_name,
             } => {
-                let ok = Reply::parse(&reply).map(|r| code::accepted(r.code)).unwrap_or(false);
+                let ok = Reply::parse(&reply)
+                    .map(|r| code::accepted(r.code))
+                    .unwrap_or(false);
                 let rc = if ok {
                     result::SUCCESS
                 } else {
                     result::ERROR_MIP_REPLY_FAILURE
                 };
-                self.answer_aaa(req, &header, session_id, user_name, rc, Some(reply), old_fa, Some(mn));
+                self.answer_aaa(
+                    req,
+                    &header,
+                    session_id,
+                    user_name,
+                    rc,
+                    Some(reply),
+                    old_fa,
+                    Some(mn),
+                );
             }
         }
     }
@@ -480,10 +512,15 @@ impl Ha {
             return Err(Deny(code::HA_UNKNOWN_HA));
         }
         // MN authentication: through the AAA the AAAH checked MN-AAA; directly, MN-HA.
-        let has_mn_ha = req
-            .extensions
-            .iter()
-            .any(|l| matches!(l.ext, Extension::Auth { kind: kind::MN_HA_AUTH, .. }));
+        let has_mn_ha = req.extensions.iter().any(|l| {
+            matches!(
+                l.ext,
+                Extension::Auth {
+                    kind: kind::MN_HA_AUTH,
+                    ..
+                }
+            )
+        });
         match (self.mn_ha.get(&req.home_address), via) {
             (Some(sa), _) if has_mn_ha => {
                 if auth::verify_hmac(bytes, &req.extensions, kind::MN_HA_AUTH, &sa.key).is_err() {
@@ -549,19 +586,24 @@ impl Ha {
                 }
             }
         }
-        let nai = req.nai().map(Into::into).or(old.as_ref().and_then(|b| b.nai.clone()));
+        let nai = req
+            .nai()
+            .map(Into::into)
+            .or(old.as_ref().and_then(|b| b.nai.clone()));
         let tunnels = self.tunnels_for(req.home_address, coa, &profiles);
         if let Some(o) = &old {
             self.expiries.remove(&(o.expires, req.home_address));
             for t in &o.tunnels {
                 if !tunnels.contains(t) {
-                    self.out.push_back(Output::Tunnel(TunnelEvent::Down(t.clone())));
+                    self.out
+                        .push_back(Output::Tunnel(TunnelEvent::Down(t.clone())));
                 }
             }
         }
         for t in &tunnels {
             if old.as_ref().is_none_or(|o| !o.tunnels.contains(t)) {
-                self.out.push_back(Output::Tunnel(TunnelEvent::Up(t.clone())));
+                self.out
+                    .push_back(Output::Tunnel(TunnelEvent::Up(t.clone())));
             }
         }
         let expires = now + Duration::from_secs(u64::from(lifetime));
@@ -593,15 +635,34 @@ impl Ha {
     }
 
     /// The HA's tunnels: the profiles with the HA at one end, else the plain Mobile IP tunnel.
-    fn tunnels_for(&self, home: Ipv4Addr, coa: Ipv4Addr, profiles: &[VpnCacheProfile]) -> Vec<TunnelSpec> {
+    fn tunnels_for(
+        &self,
+        home: Ipv4Addr,
+        coa: Ipv4Addr,
+        profiles: &[VpnCacheProfile],
+    ) -> Vec<TunnelSpec> {
         let me = self.cfg.address;
         let mut v: Vec<TunnelSpec> = profiles
             .iter()
             .filter_map(|p| {
                 if p.src_gw == me {
-                    Some(TunnelSpec::from_profile(home, TunnelRole::HomeToCareOf, me, p.dst_gw, p, false))
+                    Some(TunnelSpec::from_profile(
+                        home,
+                        TunnelRole::HomeToCareOf,
+                        me,
+                        p.dst_gw,
+                        p,
+                        false,
+                    ))
                 } else if p.dst_gw == me {
-                    Some(TunnelSpec::from_profile(home, TunnelRole::HomeToCareOf, me, p.src_gw, p, false))
+                    Some(TunnelSpec::from_profile(
+                        home,
+                        TunnelRole::HomeToCareOf,
+                        me,
+                        p.src_gw,
+                        p,
+                        false,
+                    ))
                 } else {
                     None
                 }
@@ -674,7 +735,8 @@ impl Ha {
         }
         let done = match self.pending.get_mut(&id) {
             Some(p) => {
-                p.waiting.retain(|w| !(w.0 == from && w.2 == ba.identification));
+                p.waiting
+                    .retain(|w| !(w.0 == from && w.2 == ba.identification));
                 p.waiting.is_empty()
             }
             None => false,
@@ -738,7 +800,8 @@ impl Ha {
         let b = self.bindings.remove(&home)?;
         self.expiries.remove(&(b.expires, home));
         for t in &b.tunnels {
-            self.out.push_back(Output::Tunnel(TunnelEvent::Down(t.clone())));
+            self.out
+                .push_back(Output::Tunnel(TunnelEvent::Down(t.clone())));
         }
         Some(b)
     }

@@ -53,7 +53,12 @@ pub struct Sa {
 
 impl std::fmt::Debug for Sa {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Sa {{ spi: {}, key: <{} bytes> }}", self.spi, self.key.len())
+        write!(
+            f,
+            "Sa {{ spi: {}, key: <{} bytes> }}",
+            self.spi,
+            self.key.len()
+        )
     }
 }
 
@@ -83,7 +88,5 @@ pub fn unknown_critical(exts: &[wire::ext::Located]) -> Option<u8> {
 pub fn vpn_profiles(
     exts: &[wire::ext::Located],
 ) -> Result<Vec<vpndb::model::VpnCacheProfile>, wire::Error> {
-    exts.iter()
-        .filter_map(|l| l.ext.as_vpn_profile())
-        .collect()
+    exts.iter().filter_map(|l| l.ext.as_vpn_profile()).collect()
 }

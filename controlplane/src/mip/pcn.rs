@@ -177,7 +177,11 @@ impl Pcn {
             return;
         }
         let home = bu.home_address;
-        if self.cache.get(&home).is_some_and(|e| bu.identification <= e.last_id) {
+        if self
+            .cache
+            .get(&home)
+            .is_some_and(|e| bu.identification <= e.last_id)
+        {
             self.counters.replayed += 1;
             return self.ack(from, binding::status::ID_MISMATCH, &bu, &sa);
         }
@@ -208,7 +212,14 @@ impl Pcn {
                 } else {
                     return None;
                 };
-                Some(TunnelSpec::from_profile(home, TunnelRole::PcnToForeign, me, remote, p, false))
+                Some(TunnelSpec::from_profile(
+                    home,
+                    TunnelRole::PcnToForeign,
+                    me,
+                    remote,
+                    p,
+                    false,
+                ))
             })
             .collect();
         let old = self.cache.remove(&home);
@@ -217,13 +228,15 @@ impl Pcn {
             self.refreshes.remove(&(o.refresh_at, home));
             for t in &o.tunnels {
                 if !tunnels.contains(t) {
-                    self.out.push_back(Output::Tunnel(TunnelEvent::Down(t.clone())));
+                    self.out
+                        .push_back(Output::Tunnel(TunnelEvent::Down(t.clone())));
                 }
             }
         }
         for t in &tunnels {
             if old.as_ref().is_none_or(|o| !o.tunnels.contains(t)) {
-                self.out.push_back(Output::Tunnel(TunnelEvent::Up(t.clone())));
+                self.out
+                    .push_back(Output::Tunnel(TunnelEvent::Up(t.clone())));
             }
         }
         let life = Duration::from_secs(u64::from(bu.lifetime));

@@ -109,7 +109,9 @@ impl Advertisement {
         }
         let n = b[4] as usize;
         if b[5] != 2 {
-            return Err(Error::Invalid("Router Advertisement address entry size is not 2"));
+            return Err(Error::Invalid(
+                "Router Advertisement address entry size is not 2",
+            ));
         }
         let lifetime = u16_at(b, 6);
         let mut at = 8;
@@ -148,13 +150,15 @@ impl Advertisement {
             })?;
             match k {
                 EXT_MOBILITY_AGENT => {
-                    if len < 6 || (len - 6) % 4 != 0 {
+                    if len < 6 || !(len - 6).is_multiple_of(4) {
                         return Err(Error::Invalid(
                             "Mobility Agent Advertisement length is not 6 + 4N",
                         ));
                     }
                     if seen_ma {
-                        return Err(Error::Invalid("two Mobility Agent Advertisement extensions"));
+                        return Err(Error::Invalid(
+                            "two Mobility Agent Advertisement extensions",
+                        ));
                     }
                     seen_ma = true;
                     adv.sequence = u16_at(body, 0);

@@ -301,7 +301,9 @@ const VPN_FIXED: usize = 40;
 
 fn parse_vpn_profile(d: &[u8]) -> Result<VpnCacheProfile> {
     super::need("VPN profile", d, VPN_FIXED)?;
-    let am = |a, m| AddrMask::new(a, m).map_err(|_| Error::Invalid("VPN profile mask is not contiguous"));
+    let am = |a, m| {
+        AddrMask::new(a, m).map_err(|_| Error::Invalid("VPN profile mask is not contiguous"))
+    };
     let security = match d[21] {
         0 => SecurityType::EncapsulationOnly,
         1 => SecurityType::Ah,
@@ -316,7 +318,9 @@ fn parse_vpn_profile(d: &[u8]) -> Result<VpnCacheProfile> {
     let mut at = VPN_FIXED;
     let mut keys: [KeyBytes; 4] = Default::default();
     for k in &mut keys {
-        let n = *d.get(at).ok_or(Error::Invalid("VPN profile: key length missing"))? as usize;
+        let n = *d
+            .get(at)
+            .ok_or(Error::Invalid("VPN profile: key length missing"))? as usize;
         let b = d
             .get(at + 1..at + 1 + n)
             .ok_or(Error::Invalid("VPN profile: key runs past the extension"))?;

@@ -72,7 +72,9 @@ pub enum Error {
         got: u8,
     },
     /// An extension's Length runs past the end of the message.
-    #[error("extension type {kind} at offset {offset}: length {len} runs past the {total}-byte message")]
+    #[error(
+        "extension type {kind} at offset {offset}: length {len} runs past the {total}-byte message"
+    )]
     ExtensionOverrun {
         /// The extension type.
         kind: u8,

@@ -25,7 +25,8 @@ fn hex(s: &str) -> Vec<u8> {
 }
 
 const RRQ: &str = "01020708c0000232c0000201cb007107e7a1b2c300000001830d6d6e40746573742e6c6f63616c2014000001002620c9423a3c079c4f781672f049c0528410a0a1a2a3a4a5a6a7a8a9aaabacadaeaf24010014000001014a42727aa573d37e3458a3dac3376972";
-const RRP: &str = "03000708c0000232c0000201e7a1b2c3000000012014000001005bc1f99c4924c2602988017594fd4326";
+const RRP: &str =
+    "03000708c0000232c0000201e7a1b2c3000000012014000001005bc1f99c4924c2602988017594fd4326";
 const ADV: &str = "0910206e010200b4cb00710700000000100a000707089000cb0071071804deadbeef";
 
 fn challenge() -> Vec<u8> {
@@ -44,22 +45,44 @@ fn reference_request_parses_and_authenticates() {
     assert_eq!(r.identification, 0xe7a1_b2c3_0000_0001);
     assert_eq!(r.nai(), Some("mn@test.local"));
     let kinds: Vec<u8> = r.extensions.iter().map(|l| l.ext.kind()).collect();
-    assert_eq!(kinds, [kind::NAI, kind::MN_HA_AUTH, kind::MN_FA_CHALLENGE, kind::GEN_AUTH]);
+    assert_eq!(
+        kinds,
+        [
+            kind::NAI,
+            kind::MN_HA_AUTH,
+            kind::MN_FA_CHALLENGE,
+            kind::GEN_AUTH
+        ]
+    );
     assert_eq!(
         auth::verify_hmac(&b, &r.extensions, kind::MN_HA_AUTH, &[b'k'; 16]),
         Ok(256)
     );
     assert_eq!(auth::verify_mn_aaa(b"mn-aaa key", &b, None), Ok(257));
     let d = auth::mn_aaa_diameter(&b).unwrap();
-    assert_eq!((d.spi, d.input_len, d.authenticator_offset, d.authenticator_len), (257, 87, 87, 16));
+    assert_eq!(
+        (
+            d.spi,
+            d.input_len,
+            d.authenticator_offset,
+            d.authenticator_len
+        ),
+        (257, 87, 87, 16)
+    );
     assert_eq!(auth::verify_mn_aaa(b"mn-aaa key", &b, Some(&d)), Ok(257));
     assert_eq!(r.emit().unwrap(), b, "re-encoding is byte-exact");
 }
 
 #[test]
 fn mobile_node_builds_the_reference_bytes() {
-    let mn_ha = Sa { spi: 256, key: vec![b'k'; 16] };
-    let mn_aaa = Sa { spi: 257, key: b"mn-aaa key".to_vec() };
+    let mn_ha = Sa {
+        spi: 256,
+        key: vec![b'k'; 16],
+    };
+    let mn_aaa = Sa {
+        spi: 257,
+        key: b"mn-aaa key".to_vec(),
+    };
     let c = challenge();
     let b = MnRegistration {
         flags: 0x02,
@@ -85,7 +108,10 @@ fn mn_aaa_covers_every_byte_before_the_authenticator_and_nothing_after() {
     for i in 0..87 {
         let mut m = b.clone();
         m[i] ^= 1;
-        assert!(auth::verify_mn_aaa(b"mn-aaa key", &m, None).is_err(), "byte {i}");
+        assert!(
+            auth::verify_mn_aaa(b"mn-aaa key", &m, None).is_err(),
+            "byte {i}"
+        );
     }
     // An FA-HA extension appended by the FA is not covered.
     let mut m = b.clone();
@@ -148,13 +174,19 @@ fn reference_advertisement() {
     let a = Advertisement::parse(&b).unwrap();
     assert_eq!(a.code, 16);
     assert_eq!(a.routers, vec![(Ipv4Addr::new(203, 0, 113, 7), 0)]);
-    assert_eq!((a.sequence, a.registration_lifetime, a.flags), (7, 1800, 0x90));
+    assert_eq!(
+        (a.sequence, a.registration_lifetime, a.flags),
+        (7, 1800, 0x90)
+    );
     assert_eq!(a.care_of, vec![Ipv4Addr::new(203, 0, 113, 7)]);
     assert_eq!(a.challenge.as_deref(), Some(&[0xde, 0xad, 0xbe, 0xef][..]));
     assert_eq!(a.emit().unwrap(), b);
     let mut bad = b.clone();
     bad[10] ^= 1;
-    assert!(matches!(Advertisement::parse(&bad), Err(Error::BadChecksum { .. })));
+    assert!(matches!(
+        Advertisement::parse(&bad),
+        Err(Error::BadChecksum { .. })
+    ));
 }
 
 #[test]
@@ -169,9 +201,18 @@ fn every_truncation_is_an_error_not_a_panic() {
         }
     }
     let b = hex(RRQ);
-    assert!(matches!(Request::parse(&b[..23]), Err(Error::Truncated { .. })));
-    assert!(matches!(Request::parse(&b[..30]), Err(Error::ExtensionOverrun { kind: 131, .. })));
-    assert!(matches!(Reply::parse(&b), Err(Error::WrongType { got: 1, .. })));
+    assert!(matches!(
+        Request::parse(&b[..23]),
+        Err(Error::Truncated { .. })
+    ));
+    assert!(matches!(
+        Request::parse(&b[..30]),
+        Err(Error::ExtensionOverrun { kind: 131, .. })
+    ));
+    assert!(matches!(
+        Reply::parse(&b),
+        Err(Error::WrongType { got: 1, .. })
+    ));
 }
 
 #[test]
@@ -187,8 +228,14 @@ fn unknown_extensions_are_kept() {
     };
     let (b, _) = r
         .emit_extensions(&[
-            Extension::Unknown { kind: 200, data: vec![1, 2] },
-            Extension::Unknown { kind: 99, data: vec![] },
+            Extension::Unknown {
+                kind: 200,
+                data: vec![1, 2],
+            },
+            Extension::Unknown {
+                kind: 99,
+                data: vec![],
+            },
             Extension::Pad,
         ])
         .unwrap();
@@ -236,15 +283,44 @@ fn binding_messages_round_trip() {
 fn ext_strategy() -> impl Strategy<Value = Extension> {
     prop_oneof![
         Just(Extension::Pad),
-        (prop::sample::select(vec![32u8, 33, 34, 35]), any::<u32>(), prop::collection::vec(any::<u8>(), 0..40))
-            .prop_map(|(kind, spi, authenticator)| Extension::Auth { kind, spi, authenticator }),
-        (any::<u8>(), any::<u32>(), prop::collection::vec(any::<u8>(), 0..300))
-            .prop_map(|(subtype, spi, authenticator)| Extension::GenAuth { subtype, spi, authenticator }),
+        (
+            prop::sample::select(vec![32u8, 33, 34, 35]),
+            any::<u32>(),
+            prop::collection::vec(any::<u8>(), 0..40)
+        )
+            .prop_map(|(kind, spi, authenticator)| Extension::Auth {
+                kind,
+                spi,
+                authenticator
+            }),
+        (
+            any::<u8>(),
+            any::<u32>(),
+            prop::collection::vec(any::<u8>(), 0..300)
+        )
+            .prop_map(|(subtype, spi, authenticator)| Extension::GenAuth {
+                subtype,
+                spi,
+                authenticator
+            }),
         prop::collection::vec(any::<u8>(), 1..255).prop_map(Extension::Nai),
         prop::collection::vec(any::<u8>(), 1..255).prop_map(Extension::Challenge),
-        (any::<bool>(), any::<u32>(), any::<u16>(), prop::collection::vec(any::<u8>(), 0..200))
-            .prop_map(|(critical, vendor, vtype, data)| Extension::Vendor { critical, vendor, vtype, data }),
-        (prop::sample::select(vec![1u8, 50, 99, 128, 200, 255]), prop::collection::vec(any::<u8>(), 0..255))
+        (
+            any::<bool>(),
+            any::<u32>(),
+            any::<u16>(),
+            prop::collection::vec(any::<u8>(), 0..200)
+        )
+            .prop_map(|(critical, vendor, vtype, data)| Extension::Vendor {
+                critical,
+                vendor,
+                vtype,
+                data
+            }),
+        (
+            prop::sample::select(vec![1u8, 50, 99, 128, 200, 255]),
+            prop::collection::vec(any::<u8>(), 0..255)
+        )
             .prop_map(|(kind, data)| Extension::Unknown { kind, data }),
     ]
 }
