@@ -46,7 +46,7 @@ fn har(i: u32, clock: &NtpClock, start: Instant, key: &Sa) -> Message {
         challenge: b"challenge",
         previous_fa: None,
         mn_ha: None,
-        mn_aaa: &key,
+        mn_aaa: key,
     }
     .build()
     .expect("encodes");
