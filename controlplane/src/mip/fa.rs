@@ -58,7 +58,7 @@ pub struct FaConfig {
     pub max_visitors: usize,
     /// Longest lifetime accepted (advertised as the registration lifetime).
     pub max_lifetime: u16,
-    /// Challenge length in bytes (RFC 3012: at least 4).
+    /// Challenge length in bytes (RFC 3012: at least 4; 4–255 used).
     pub challenge_len: usize,
     /// How many recent challenges are accepted.
     pub challenge_window: usize,
@@ -273,7 +273,7 @@ impl<R: Rng + CryptoRng> Fa<R> {
     /// An Agent Advertisement with a fresh challenge (ICMP bytes, for the driver to send to
     /// 224.0.0.1 or 255.255.255.255 on the access link).
     pub fn advertisement(&mut self, now: Instant) -> Vec<u8> {
-        let mut c = vec![0u8; self.cfg.challenge_len.max(4)];
+        let mut c = vec![0u8; self.cfg.challenge_len.clamp(4, 255)];
         self.rng.fill_bytes(&mut c);
         self.challenges.push_back(Challenge {
             value: c.clone(),

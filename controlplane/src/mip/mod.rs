@@ -24,6 +24,9 @@ pub mod wire;
 
 pub use tunnel::{TunnelEvent, TunnelKind, TunnelSpec};
 
+#[cfg(test)]
+mod tests;
+
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// What an agent asks its driver to do.
