@@ -3,8 +3,10 @@
 //! before any authentication extension), the Previous FA Notification, MN-HA (when the MN
 //! has an MN-HA association), the FA's challenge echoed in the MN-FA Challenge extension, and
 //! MN-AAA last (RFC 3012 §3.1: after the challenge; an FA appends only its FA-HA extension).
-//! The scapy peer (`tests/interop/peers/mip_mn.py`) builds the same bytes; the simulations and
-//! `varouter bench aaa` use this.
+//! The simulation, `aaa::mn_aaa_registration` (the load generator of `varouter bench aaa`)
+//! and the wire tests use this; the reference bytes of `wire/tests.rs` come from an
+//! independent Python implementation (`docs/protocols/mobile-ip.md` §Test vectors), which a
+//! scapy mobile node for the lab can reuse.
 
 use std::net::Ipv4Addr;
 
