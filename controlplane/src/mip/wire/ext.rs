@@ -131,7 +131,7 @@ impl Extension {
         }
     }
 
-    /// Bytes before the authenticator for the authentication extensions (Type, [Subtype],
+    /// Bytes before the authenticator for the authentication extensions (Type, optional Subtype,
     /// Length, SPI): what the authenticator covers of its own extension.
     pub fn auth_header_len(&self) -> Option<usize> {
         match self {
