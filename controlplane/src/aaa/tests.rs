@@ -792,13 +792,14 @@ fn mn_aaa_registration_is_what_the_aaah_authenticates() {
         (67, 67, 16)
     );
     assert_eq!(reg.len(), 83);
-    // RFC 3012 §8 by hand: MD5(challenge[0] || key || MD5(covered) || challenge[1..]).
+    // RFC 3012 §8 by hand: MD5(challenge[0] || key || MD5(covered) || challenge), the
+    // challenge being shorter than 238 bytes (its least-order 237 bytes are all of it).
     let inner = Md5::digest(&reg[..67]);
     let mut h = Md5::new();
     h.update([CHALLENGE[0]]);
     h.update(KEY);
     h.update(inner);
-    h.update(&CHALLENGE[1..]);
+    h.update(CHALLENGE);
     assert_eq!(&reg[67..], h.finalize().as_slice());
     assert_eq!(
         crate::mip::auth::verify_mn_aaa(KEY, &reg, Some(&auth)),

@@ -20,8 +20,9 @@
 //!   Request from its first byte up to the MN-AAA extension (the fixed part and every
 //!   extension before it, the NAI and the challenge included); then the extension's own Type,
 //!   Subtype, Length and SPI. Nothing after the SPI is covered (the FA may append its FA-HA
-//!   extension after it). Challenges of 238 bytes or fewer contribute all their bytes
-//!   after the first; longer ones their last 237.
+//!   extension after it). The least-order 237 bytes of a challenge shorter than 238 bytes are
+//!   the whole challenge: its first byte then counts twice (as the R-UIM implementations of
+//!   3GPP2 do); a longer challenge contributes its last 237 bytes.
 //!
 //! [`verify_mn_aaa`] is what the AAAH runs on MIP-Reg-Request: it finds the extensions
 //! itself and only accepts the RFC 4004 MIP-MN-AAA-Auth offsets the FA sent when they point
@@ -35,7 +36,7 @@ use super::wire::registration::{Request, REQUEST_LEN};
 
 /// Length of the default authenticators (HMAC-MD5 and the RFC 3012 MD5 construction).
 pub const AUTH_LEN: usize = 16;
-/// How many challenge bytes after the first the MN-AAA construction takes (RFC 3012 §8).
+/// How many of the challenge's least-order bytes the MN-AAA construction takes (RFC 3012 §8).
 pub const CHALLENGE_TAIL: usize = 237;
 
 /// Why an authenticator is refused.
@@ -89,11 +90,12 @@ pub fn hmac_md5(key: &[u8], covered: &[u8]) -> [u8; AUTH_LEN] {
 pub fn mn_aaa_authenticator(key: &[u8], covered: &[u8], challenge: &[u8]) -> [u8; AUTH_LEN] {
     let inner = Md5::digest(covered);
     let mut h = Md5::new();
-    if let Some((first, rest)) = challenge.split_first() {
+    if let Some(first) = challenge.first() {
         h.update([*first]);
         h.update(key);
         h.update(inner);
-        h.update(&rest[rest.len().saturating_sub(CHALLENGE_TAIL)..]);
+        // The least-order 237 bytes: the whole challenge when it is shorter.
+        h.update(&challenge[challenge.len().saturating_sub(CHALLENGE_TAIL)..]);
     } else {
         h.update(key);
         h.update(inner);

@@ -78,14 +78,15 @@ MN_AAA_COVERED = 24 + 2 + len(CHALLENGE) + 8
 
 def reg_request(coa, key):
     """Registration Request with the MN-FA Challenge and MN-AAA (RFC 3012 §8:
-    MD5(challenge[0] || key || MD5(covered) || challenge[1:][-237:]))."""
+    MD5(challenge[0] || key || MD5(covered) || challenge[-237:])): the least-order 237
+    bytes of a shorter challenge are all of it."""
     b = struct.pack("!BBH", 1, 0, 3600) + socket.inet_aton(MN_ADDR) + \
         socket.inet_aton(HA_ADDR) + socket.inet_aton(coa) + b"\0" * 7 + b"\x07"
     b += bytes([132, len(CHALLENGE)]) + CHALLENGE
     b += bytes([36, 1, 0, 20, 0, 0, 1, 0])
     assert len(b) == MN_AAA_COVERED
     inner = hashlib.md5(b).digest()
-    return b + hashlib.md5(CHALLENGE[:1] + key + inner + CHALLENGE[1:][-237:]).digest()
+    return b + hashlib.md5(CHALLENGE[:1] + key + inner + CHALLENGE[-237:]).digest()
 
 
 def ha(port, seconds, out_path):

@@ -24,7 +24,7 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-const RRQ: &str = "01020708c0000232c0000201cb007107e7a1b2c300000001830d6d6e40746573742e6c6f63616c2014000001002620c9423a3c079c4f781672f049c0528410a0a1a2a3a4a5a6a7a8a9aaabacadaeaf24010014000001014a42727aa573d37e3458a3dac3376972";
+const RRQ: &str = "01020708c0000232c0000201cb007107e7a1b2c300000001830d6d6e40746573742e6c6f63616c2014000001002620c9423a3c079c4f781672f049c0528410a0a1a2a3a4a5a6a7a8a9aaabacadaeaf2401001400000101e652f2f1f99c29cebf6444def9be725a";
 const RRP: &str =
     "03000708c0000232c0000201e7a1b2c3000000012014000001005bc1f99c4924c2602988017594fd4326";
 const ADV: &str = "0910206e010200b4cb00710700000000100a000707089000cb0071071804deadbeef";
@@ -131,6 +131,20 @@ fn mn_aaa_covers_every_byte_before_the_authenticator_and_nothing_after() {
         auth::verify_mn_aaa(b"mn-aaa key", &m, None),
         Err(auth::AuthError::NoChallenge)
     );
+}
+
+#[test]
+fn short_challenges_count_their_first_byte_twice() {
+    // RFC 3012 §8 with a 4-byte challenge: MD5(c[0] || key || MD5(covered) || c[0..4]).
+    use md5::{Digest, Md5};
+    let c = [9u8, 8, 7, 6];
+    let mut h = Md5::new();
+    h.update([9u8]);
+    h.update(b"key");
+    h.update(Md5::digest(b"covered"));
+    h.update(c);
+    let want: [u8; 16] = h.finalize().into();
+    assert_eq!(auth::mn_aaa_authenticator(b"key", b"covered", &c), want);
 }
 
 #[test]
