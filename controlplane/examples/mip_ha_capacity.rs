@@ -45,6 +45,7 @@ fn har(i: u32, clock: &NtpClock, start: Instant, key: &Sa) -> Message {
         nai: &nai,
         challenge: b"challenge",
         previous_fa: None,
+        service_update: false,
         mn_ha: None,
         mn_aaa: key,
     }

@@ -63,6 +63,7 @@ fn main() {
         nai: "alice@home.example",
         challenge: &challenge,
         previous_fa: Some((OLD_FA, 10)),
+        service_update: false,
         mn_ha: Some(&mn_ha),
         mn_aaa: &mn_aaa,
     }

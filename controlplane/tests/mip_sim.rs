@@ -24,7 +24,7 @@ use controlplane::mip::wire::registration::{code, Reply};
 use controlplane::mip::{Output, Sa, TunnelEvent};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use vpndb::model::{KeyBytes, VpnDocument};
+use vpndb::model::{KeyBytes, Nai, VpnDocument};
 use vpndb::sqlite::SqliteStore;
 use vpndb::store::VpnStore;
 
@@ -69,6 +69,8 @@ struct MnState {
     mn_ha: Sa,
     replies: Vec<Reply>,
     last_fa: Option<Ipv4Addr>,
+    /// Send the Service-Update request with the next registration (Fig. 30 ②).
+    service_update: bool,
 }
 
 struct Sim {
@@ -221,6 +223,7 @@ impl Sim {
                 mn_ha: mn_ha_sa(home),
                 replies: Vec::new(),
                 last_fa: None,
+                service_update: false,
             },
         );
         home
@@ -451,6 +454,7 @@ impl Sim {
             nai: &st.nai,
             challenge: &challenge,
             previous_fa: st.last_fa.filter(|f| *f != adv.care_of[0]).map(|f| (f, 10)),
+            service_update: st.service_update,
             mn_ha: Some(&st.mn_ha),
             mn_aaa: &key,
         }
@@ -685,6 +689,7 @@ fn hostile_input_is_rejected_and_counted() {
         nai: "user1@home.example",
         challenge: adv.challenge.as_deref().unwrap(),
         previous_fa: None,
+        service_update: false,
         mn_ha: None,
         mn_aaa: &Sa {
             spi: 256,
@@ -882,6 +887,57 @@ fn registration_storm_of_10000_mobile_nodes() {
     s.run_for(Duration::from_secs(700));
     assert_eq!(s.ha.binding_count(), 0);
     assert_eq!(s.ha.counters().lifetime_expiries, u64::from(n));
+    drop(s);
+    let _ = std::fs::remove_file(&db);
+}
+
+#[test]
+fn service_update_moves_the_vpn_to_the_pcn() {
+    // Fig. 30: the user changes the destination on the web page, then registers with the
+    // Service-Update request; the AAAH re-reads the database, the HA's BU sets the PCN's
+    // tunnel and the FA's tunnel goes to the PCN instead of the HA.
+    let db = db_path("service-update");
+    let mut s = Sim::new(13, 4, &db);
+    let alice = s.add_mn(1);
+    s.register(alice, 0, 300);
+    s.run_for(Duration::from_secs(1));
+    assert_eq!(s.last_reply(alice).unwrap().code, code::ACCEPTED);
+    assert_eq!(
+        s.tunnels_up(Node::Fa(0), alice),
+        vec![(HA, TunnelRole::ForeignToGw)]
+    );
+    assert!(s.pcn.entry(alice).is_none());
+    let nai = Nai::parse("user1@home.example").unwrap();
+    s.store
+        .set_destinations(
+            "web:user1@home.example",
+            1,
+            Some(&nai),
+            &["10.2.0.0/16".parse().unwrap()],
+        )
+        .unwrap();
+    // A plain re-registration is answered from the AAAH's cache: nothing changes.
+    s.run_for(Duration::from_secs(5));
+    s.register(alice, 0, 300);
+    s.run_for(Duration::from_secs(1));
+    assert_eq!(s.last_reply(alice).unwrap().code, code::ACCEPTED);
+    assert!(s.pcn.entry(alice).is_none());
+    // With the Service-Update request the new destination's VPN comes up.
+    s.mns.get_mut(&alice).unwrap().service_update = true;
+    s.run_for(Duration::from_secs(2));
+    s.register(alice, 0, 300);
+    s.run_for(Duration::from_secs(1));
+    assert_eq!(s.last_reply(alice).unwrap().code, code::ACCEPTED);
+    assert_eq!(s.aaah.counters().service_updates, 1);
+    assert_eq!(s.pcn.entry(alice).unwrap().care_of, FA1);
+    assert_eq!(
+        s.tunnels_up(Node::Pcn, alice),
+        vec![(FA1, TunnelRole::PcnToForeign)]
+    );
+    assert_eq!(
+        s.tunnels_up(Node::Fa(0), alice),
+        vec![(PCN, TunnelRole::ForeignToGw)]
+    );
     drop(s);
     let _ = std::fs::remove_file(&db);
 }

@@ -170,6 +170,7 @@ pub fn mn_aaa_registration(
         nai,
         challenge,
         previous_fa: None,
+        service_update: false,
         mn_ha: None,
         mn_aaa: &sa,
     }

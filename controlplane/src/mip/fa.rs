@@ -464,7 +464,8 @@ impl<R: Rng + CryptoRng> Fa<R> {
             auth_session_state: None,
             ha_to_fa_spi: None,
             old_fa: prev,
-            service_update: false,
+            // Fig. 30 ③: the MN's Service-Update request goes to the AAAH in the AMR.
+            service_update: req.extensions.iter().any(|l| l.ext.is_service_update()),
             route_record: Vec::new(),
         };
         self.counters.tx_amr += 1;

@@ -608,9 +608,19 @@ impl Ha {
         }
         let expires = now + Duration::from_secs(u64::from(lifetime));
         self.expiries.insert((expires, req.home_address));
-        // S215: a BU to every dynamic GW when the binding is new or moved.
+        // S215: a BU to every dynamic GW when the binding is new or moved, or when its
+        // dynamic-GW profiles changed (a service update, Fig. 30 ⑤).
         let moved = old.as_ref().is_none_or(|o| o.care_of != coa);
-        let bus = if moved {
+        let dynamic = |v: &[VpnCacheProfile]| -> Vec<VpnCacheProfile> {
+            v.iter()
+                .filter(|p| p.dst_gw_type == GwType::Dynamic)
+                .cloned()
+                .collect()
+        };
+        let changed = old
+            .as_ref()
+            .is_some_and(|o| dynamic(&o.vpn) != dynamic(&profiles));
+        let bus = if moved || changed {
             self.binding_updates(ours, req.home_address, coa, lifetime, &profiles)
         } else {
             Vec::new()

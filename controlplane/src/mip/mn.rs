@@ -38,6 +38,8 @@ pub struct MnRegistration<'a> {
     /// The FA the MN was registered through before (Previous FA Notification), with the
     /// forwarding lifetime asked for.
     pub previous_fa: Option<(Ipv4Addr, u16)>,
+    /// Ask the AAAH to re-read the VPN database (Service-Update request, Fig. 30 ②).
+    pub service_update: bool,
     /// The MN-HA association, when the MN has one.
     pub mn_ha: Option<&'a Sa>,
     /// The MN-AAA association (SPI and the key shared with the AAAH).
@@ -62,6 +64,9 @@ impl MnRegistration<'_> {
         let mut exts = vec![Extension::Nai(self.nai.as_bytes().to_vec())];
         if let Some((fa, life)) = self.previous_fa {
             exts.push(Extension::prev_fa(fa, life));
+        }
+        if self.service_update {
+            exts.push(Extension::service_update());
         }
         let mn_ha_at = self.mn_ha.map(|sa| {
             exts.push(auth::auth_placeholder(kind::MN_HA_AUTH, sa.spi));

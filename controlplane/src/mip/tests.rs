@@ -184,6 +184,7 @@ fn fa_challenge_and_request_checks() {
             nai,
             challenge,
             previous_fa: None,
+            service_update: false,
             mn_ha: None,
             mn_aaa: &key,
         }

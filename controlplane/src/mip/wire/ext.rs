@@ -53,6 +53,9 @@ pub const VENDOR_PREV_FA: u16 = 1;
 /// Vendor type of one VPN information profile (CVSE, critical: an agent that cannot read it
 /// must not install a binding without the VPN).
 pub const VENDOR_VPN_PROFILE: u16 = 2;
+/// Vendor type of the Service-Update request (NVSE, no value): the mobile node asks the AAAH
+/// to re-read its VPN data after a change on the web page (Fig. 30 ②).
+pub const VENDOR_SERVICE_UPDATE: u16 = 3;
 /// Most extensions decoded from one message.
 pub const MAX_EXTENSIONS: usize = 32;
 
@@ -241,6 +244,28 @@ impl Extension {
             }),
             _ => None,
         }
+    }
+
+    /// The Service-Update request (NVSE of [`VENDOR_SERVICE_UPDATE`]).
+    pub fn service_update() -> Extension {
+        Extension::Vendor {
+            critical: false,
+            vendor: VENDOR_ID,
+            vtype: VENDOR_SERVICE_UPDATE,
+            data: Vec::new(),
+        }
+    }
+
+    /// Whether this is the Service-Update request.
+    pub fn is_service_update(&self) -> bool {
+        matches!(
+            self,
+            Extension::Vendor {
+                vendor: VENDOR_ID,
+                vtype: VENDOR_SERVICE_UPDATE,
+                ..
+            }
+        )
     }
 
     /// One VPN information profile (CVSE of [`VENDOR_VPN_PROFILE`]).

@@ -94,6 +94,7 @@ fn mobile_node_builds_the_reference_bytes() {
         nai: "mn@test.local",
         challenge: &c,
         previous_fa: None,
+        service_update: false,
         mn_ha: Some(&mn_ha),
         mn_aaa: &mn_aaa,
     }
