@@ -72,7 +72,17 @@ fn peer(host: &str, realm: &str) -> Config {
 }
 
 fn amr(session: &str, user: u32, key: &[u8]) -> Amr {
-    let (reg, auth) = mn_aaa_registration(Ipv4Addr::new(10, 200, 0, 5), HA, FA, 600, 1, 256, key);
+    let (reg, auth) = mn_aaa_registration(
+        Ipv4Addr::new(10, 200, 0, 5),
+        HA,
+        FA,
+        600,
+        1,
+        "mn@home.example",
+        b"fa-challenge",
+        256,
+        key,
+    );
     Amr {
         session_id: session.into(),
         route: Route {

@@ -28,6 +28,7 @@ pub mod esp;
 pub mod icmp;
 pub mod l2tp;
 pub mod ldp;
+pub mod mip;
 pub mod neighbor;
 pub mod packet;
 pub mod ppp;

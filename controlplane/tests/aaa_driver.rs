@@ -9,11 +9,9 @@ use controlplane::aaa::client::{FaClient, FaEvent, HaClient, HaDecision};
 use controlplane::aaa::driver::Node;
 use controlplane::aaa::foreign::{Foreign, ForeignConfig};
 use controlplane::aaa::home::{Home, HomeConfig, Subscriber};
-use controlplane::diameter::mip4::{self, Ama, Amr, MnAaaAuth, Route};
+use controlplane::diameter::mip4::{self, Ama, Amr, Route};
 use controlplane::diameter::peer::Config;
 use controlplane::diameter::wire::codes::result;
-use hmac::{Hmac, Mac};
-use md5::Md5;
 use rand::rngs::StdRng;
 use vpndb::model::{
     CnGwEntry, GwType, KeyBytes, Nai, Qos, SaKeys, SecurityType, Sla, VpnProfile, VpnShare,
@@ -30,13 +28,18 @@ fn cfg(host: &str, realm: &str) -> Config {
 }
 
 fn amr(session: &str, nai: &str, coa: Ipv4Addr, old_fa: Option<Ipv4Addr>) -> Amr {
-    let mut b = vec![1, 0, 0x0e, 0x10, 10, 200, 0, 5];
-    b.extend_from_slice(&HA.octets());
-    b.extend_from_slice(&coa.octets());
-    b.extend_from_slice(&[0; 8]);
-    let mut mac = <Hmac<Md5> as Mac>::new_from_slice(KEY).unwrap();
-    mac.update(&b);
-    b.extend_from_slice(&mac.finalize().into_bytes());
+    // The mobile node's Request with the FA's challenge and MN-AAA (RFC 3012).
+    let (b, mn_aaa_auth) = controlplane::aaa::mn_aaa_registration(
+        Ipv4Addr::new(10, 200, 0, 5),
+        HA,
+        coa,
+        3600,
+        0,
+        nai,
+        b"fa challenge",
+        256,
+        KEY,
+    );
     Amr {
         session_id: session.into(),
         route: Route {
@@ -47,12 +50,7 @@ fn amr(session: &str, nai: &str, coa: Ipv4Addr, old_fa: Option<Ipv4Addr>) -> Amr
         },
         user_name: nai.into(),
         reg_request: b,
-        mn_aaa_auth: MnAaaAuth {
-            spi: 256,
-            input_len: 24,
-            authenticator_len: 16,
-            authenticator_offset: 24,
-        },
+        mn_aaa_auth,
         mn_address: None,
         ha_address: None,
         feature_vector: None,

@@ -15,7 +15,11 @@
 //!   2001) and `--clients` foreign agents ([`FaClient`], one connection each), each keeping
 //!   `--window` AMRs outstanding (a closed loop: concurrency = clients × window). Each user
 //!   belongs to one FA; an FA sends its users' AMRs round robin, each with a valid MN-AAA
-//!   authenticator (HMAC-MD5, RFC 3012) checked by the AAAH.
+//!   authenticator (RFC 3012 §8, with an FA challenge) checked by the AAAH.
+//!
+//! With `--ha mip` the HARs are answered by the Mobile IPv4 home agent itself
+//! (`controlplane::mip::ha::Ha`, with an in-process PCN answering its Binding Updates for the
+//! dynamic-GW half of the users), so HA + AAAH are measured; its counters go to stderr.
 //!
 //! Every transaction is AMR → database lookup → HAR → HAA → AMA. With `--path lookup`
 //! (default) each AMR carries the vendor Service-Update flag (Fig. 30), so the AAAH reads the
@@ -49,6 +53,7 @@ use controlplane::aaa::home::subscriber_from_store;
 use controlplane::aaa::{mn_aaa_registration, Token};
 use controlplane::diameter::mip4::{self, Amr, MnAaaAuth, Route};
 use controlplane::diameter::peer::Config as PeerConfig;
+use controlplane::diameter::wire as mip4_msg;
 use controlplane::diameter::wire::codes::{mip_feature, result};
 use serde_json::json;
 use vpndb::model::{
@@ -65,6 +70,17 @@ pub enum PathMode {
     Lookup,
     /// Re-registrations from the AAAH's session cache.
     Cache,
+}
+
+/// Which home agent answers the AAAH's HARs.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HaMode {
+    /// `HaClient` answering every HAR with HAA 2001 (the AAAH alone is measured).
+    Stub,
+    /// The Mobile IPv4 home agent (`controlplane::mip::ha::Ha`: Identification check,
+    /// binding table, tunnel events, BUs to an in-process PCN for dynamic-GW users): HA +
+    /// AAAH are measured. Each AMR then carries a fresh Identification and MN-AAA.
+    Mip,
 }
 
 /// Options of `varouter bench aaa`.
@@ -93,6 +109,9 @@ pub struct Args {
     /// The AAAH path (see the module docs).
     #[arg(long, value_enum, default_value_t = PathMode::Lookup)]
     pub path: PathMode,
+    /// The home agent (see [`HaMode`]).
+    #[arg(long, value_enum, default_value_t = HaMode::Stub)]
+    pub ha: HaMode,
     /// Where the AAAH listens (loopback).
     #[arg(long, default_value = "127.0.0.1:18190")]
     pub listen: SocketAddr,
@@ -121,6 +140,9 @@ const STATIC_GW: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 const PCN: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 9);
 /// Answer timeout of the FAs.
 const FA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The FA challenge the load generator's mobile nodes echo (RFC 3012 MN-AAA needs one).
+const BENCH_CHALLENGE: &[u8] = b"bench-fa-challenge";
 
 /// The NAI of generated user `i` (1-based).
 pub fn nai(i: u32) -> String {
@@ -259,6 +281,125 @@ struct Fa {
     next: usize,
     seq: u64,
     outstanding: HashMap<Token, Instant>,
+}
+
+/// The home agent under load: the stub or the real engine with an in-process PCN.
+enum BenchHa {
+    Stub(Box<HaClient>),
+    Mip(Box<MipHa>),
+}
+
+/// `mip::ha::Ha` on the Diameter driver; its datagrams to the PCN go to an in-process
+/// `mip::pcn::Pcn` and back (no sockets), tunnel events are counted.
+struct MipHa {
+    ha: controlplane::mip::ha::Ha,
+    pcn: controlplane::mip::pcn::Pcn,
+    out: std::collections::VecDeque<controlplane::aaa::Output>,
+    tunnel_events: u64,
+}
+
+impl MipHa {
+    fn new(clock: controlplane::mip::wire::ntp::NtpClock) -> Self {
+        use controlplane::mip::{ha, pcn, Sa};
+        let sa = Sa {
+            spi: 300,
+            key: b"bench ha-pcn key".to_vec(),
+        };
+        let mut cfg = ha::HaConfig::new(HA_ADDR, HA_HOST, REALM, clock);
+        cfg.max_lifetime = 3600;
+        let mut h = ha::Ha::new(cfg);
+        h.set_pcn(PCN, sa.clone());
+        let mut p = pcn::Pcn::new(pcn::PcnConfig::new(PCN, clock));
+        p.set_peer(HA_ADDR, sa);
+        MipHa {
+            ha: h,
+            pcn: p,
+            out: std::collections::VecDeque::new(),
+            tunnel_events: 0,
+        }
+    }
+
+    fn pump(&mut self, now: Instant) {
+        use controlplane::mip::Output as M;
+        loop {
+            let mut moved = false;
+            while let Some(o) = self.ha.poll_output() {
+                moved = true;
+                match o {
+                    M::Aaa(a) => self.out.push_back(a),
+                    M::Send { to, bytes } if *to.ip() == PCN => self.pcn.handle_datagram(
+                        now,
+                        std::net::SocketAddrV4::new(HA_ADDR, 434),
+                        &bytes,
+                    ),
+                    M::Send { .. } => {}
+                    M::Tunnel(_) => self.tunnel_events += 1,
+                }
+            }
+            while let Some(o) = self.pcn.poll_output() {
+                moved = true;
+                match o {
+                    M::Send { bytes, .. } => {
+                        self.ha
+                            .handle_datagram(now, std::net::SocketAddrV4::new(PCN, 434), &bytes)
+                    }
+                    M::Tunnel(_) => self.tunnel_events += 1,
+                    M::Aaa(_) => {}
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+}
+
+impl controlplane::aaa::driver::Engine for BenchHa {
+    fn handle_request(
+        &mut self,
+        now: Instant,
+        req: controlplane::aaa::ReqId,
+        msg: mip4_msg::Message,
+    ) {
+        match self {
+            BenchHa::Stub(h) => h.handle_request(now, req, msg),
+            BenchHa::Mip(m) => {
+                m.ha.handle_diameter_request(now, req, msg);
+                m.pump(now);
+            }
+        }
+    }
+    fn handle_answer(&mut self, _now: Instant, _token: Token, _msg: mip4_msg::Message) {}
+    fn handle_send_failed(&mut self, _now: Instant, _token: Token) {}
+    fn handle_lookup(
+        &mut self,
+        _now: Instant,
+        _token: Token,
+        _sub: Option<controlplane::aaa::home::Subscriber>,
+    ) {
+    }
+    fn poll_output(&mut self) -> Option<controlplane::aaa::Output> {
+        match self {
+            BenchHa::Stub(h) => h.poll_output(),
+            BenchHa::Mip(m) => m.out.pop_front(),
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            BenchHa::Stub(_) => None,
+            BenchHa::Mip(m) => [m.ha.poll_timeout(), m.pcn.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min(),
+        }
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        if let BenchHa::Mip(m) = self {
+            m.ha.handle_timeout(now);
+            m.pcn.handle_timeout(now);
+            m.pump(now);
+        }
+    }
 }
 
 /// Runs the benchmark; the error is the message to print.
@@ -450,19 +591,32 @@ fn run_one(a: &Args, db: &str) -> Result<DbResult, String> {
 
     // The load: one HA and K FAs on this thread.
     let now = Instant::now();
+    // The MN and HA clocks: NTP from the wall clock, taken once (Identification, §5.7).
+    let ntp = controlplane::mip::wire::ntp::NtpClock {
+        epoch: now,
+        epoch_ntp: {
+            let unix = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            controlplane::mip::wire::ntp::to_ntp_duration(unix + Duration::from_secs(2_208_988_800))
+        },
+    };
     let mut ha = Node::new(
-        HaClient::new(
-            HA_HOST,
-            REALM,
-            HA_ADDR,
-            Box::new(|h| HaDecision {
-                result_code: result::SUCCESS,
-                // A Registration Reply (type 3, code 0 accepted) for the mobile node.
-                reg_reply: Some(vec![3, 0, 0x0e, 0x10]),
-                mn_address: h.mn_address,
-                old_fa: None,
-            }),
-        ),
+        match a.ha {
+            HaMode::Stub => BenchHa::Stub(Box::new(HaClient::new(
+                HA_HOST,
+                REALM,
+                HA_ADDR,
+                Box::new(|h| HaDecision {
+                    result_code: result::SUCCESS,
+                    // A Registration Reply (type 3, code 0 accepted) for the mobile node.
+                    reg_reply: Some(vec![3, 0, 0x0e, 0x10]),
+                    mn_address: h.mn_address,
+                    old_fa: None,
+                }),
+            ))),
+            HaMode::Mip => BenchHa::Mip(Box::new(MipHa::new(ntp))),
+        },
         peer_cfg(HA_HOST, REALM),
         None,
         Box::new(|_| Ok(None)),
@@ -492,6 +646,8 @@ fn run_one(a: &Args, db: &str) -> Result<DbResult, String> {
                     coa,
                     3600,
                     u64::from(i),
+                    &nai(i),
+                    BENCH_CHALLENGE,
                     256,
                     mn_key(i).as_bytes(),
                 );
@@ -544,6 +700,25 @@ fn run_one(a: &Args, db: &str) -> Result<DbResult, String> {
             while sending && f.outstanding.len() < a.window {
                 let (i, reg, auth) = &f.users[f.next];
                 f.next = (f.next + 1) % f.users.len();
+                // The real HA refuses a repeated Identification: a fresh request each time.
+                let fresh = (a.ha == HaMode::Mip).then(|| {
+                    let info = mip4::RegRequestInfo::parse(reg).expect("our request");
+                    mn_aaa_registration(
+                        info.home_address,
+                        HA_ADDR,
+                        info.care_of_address,
+                        3600,
+                        ntp.at(now),
+                        &nai(*i),
+                        BENCH_CHALLENGE,
+                        256,
+                        mn_key(*i).as_bytes(),
+                    )
+                });
+                let (reg, auth) = match &fresh {
+                    Some((r, x)) => (r, x),
+                    None => (reg, auth),
+                };
                 f.seq += 1;
                 let amr = Amr {
                     session_id: format!("fa{k}.{VISITED};{};{}", f.seq, i),
@@ -623,5 +798,15 @@ fn run_one(a: &Args, db: &str) -> Result<DbResult, String> {
     res.latency_us.sort_unstable();
     // Let the AAAH publish what it counted, then stop it.
     res.aaah = aaah.stop();
+    if let BenchHa::Mip(m) = ha.engine_mut() {
+        // On stderr: the JSON on stdout keeps its shape.
+        eprintln!(
+            "{db}: HA (mip): {} bindings, {} PCN entries, {} tunnel events, {:?}",
+            m.ha.binding_count(),
+            m.pcn.entries().count(),
+            m.tunnel_events,
+            m.ha.counters()
+        );
+    }
     Ok(res)
 }

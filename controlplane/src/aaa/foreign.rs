@@ -107,6 +107,8 @@ pub struct Foreign {
     txns: HashMap<Token, Txn>,
     deadlines: BTreeSet<(Instant, Token)>,
     cache: HashMap<String, CacheEntry>,
+    /// Cache expiries in time order (so the next one is found without a scan).
+    cache_expiries: BTreeSet<(Instant, String)>,
     out: VecDeque<Output>,
     counters: ForeignCounters,
 }
@@ -120,6 +122,7 @@ impl Foreign {
             txns: HashMap::new(),
             deadlines: BTreeSet::new(),
             cache: HashMap::new(),
+            cache_expiries: BTreeSet::new(),
             out: VecDeque::new(),
             counters: ForeignCounters::default(),
         }
@@ -148,7 +151,7 @@ impl Foreign {
     /// When to call [`Foreign::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
         let t = self.deadlines.first().map(|d| d.0);
-        let s = self.cache.values().map(|s| s.expires).min();
+        let s = self.cache_expiries.first().map(|e| e.0);
         match (t, s) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -331,19 +334,25 @@ impl Foreign {
                         .map(|s| Duration::from_secs(u64::from(s)))
                         .unwrap_or(self.cfg.default_lifetime);
                     self.counters.cached += 1;
-                    self.cache.insert(
+                    let expires = now + life;
+                    if let Some(old) = self.cache.insert(
                         txn.nai.clone(),
                         CacheEntry {
                             session_id: ama.session_id.clone(),
                             fa: txn.fa,
                             ama,
-                            expires: now + life,
+                            expires,
                         },
-                    );
+                    ) {
+                        self.cache_expiries.remove(&(old.expires, txn.nai.clone()));
+                    }
+                    self.cache_expiries.insert((expires, txn.nai.clone()));
                 }
             }
             Ok(_) => {
-                self.cache.remove(&txn.nai);
+                if let Some(old) = self.cache.remove(&txn.nai) {
+                    self.cache_expiries.remove(&(old.expires, txn.nai.clone()));
+                }
             }
             Err(_) => self.counters.malformed += 1,
         }
@@ -403,8 +412,17 @@ impl Foreign {
                 self.unreachable(txn);
             }
         }
-        let before = self.cache.len();
-        self.cache.retain(|_, e| e.expires > now);
-        self.counters.expired += (before - self.cache.len()) as u64;
+        while let Some((t, _)) = self.cache_expiries.first() {
+            if *t > now {
+                break;
+            }
+            let Some((t, nai)) = self.cache_expiries.pop_first() else {
+                break;
+            };
+            if self.cache.get(&nai).is_some_and(|e| e.expires == t) {
+                self.cache.remove(&nai);
+                self.counters.expired += 1;
+            }
+        }
     }
 }

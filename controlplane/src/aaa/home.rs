@@ -27,8 +27,6 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use hmac::{Hmac, Mac};
-use md5::Md5;
 use rand::{CryptoRng, Rng};
 use vpndb::model::{
     lookup_cn_gw, AddrMask, CnGwEntry, GwType, KeyBytes, SaKeys, SecurityType, Sla, VpnCacheEntry,
@@ -570,23 +568,25 @@ impl<R: Rng + CryptoRng> Home<R> {
         );
     }
 
-    /// Checks MIP-MN-AAA-Auth: HMAC-MD5 keyed with the MN-AAA key over the covered bytes
-    /// of the Registration Request must equal the 16-byte authenticator.
+    /// Checks the MN-AAA authenticator of the Registration Request in MIP-Reg-Request with
+    /// [`crate::mip::auth::verify_mn_aaa`]: RFC 3012 §8 with the FA's challenge from the
+    /// MN-FA Challenge extension, over the bytes RFC 3012 §6 covers; the RFC 4004
+    /// MIP-MN-AAA-Auth offsets must point at exactly that extension.
     fn authenticate(&self, amr: &Amr, sub: &Subscriber) -> bool {
         let Some(key) = &sub.mn_aaa_key else {
             return !self.cfg.require_mn_aaa_auth;
         };
-        let Some((input, auth)) = amr.mn_aaa_auth.split(&amr.reg_request) else {
-            return false;
-        };
-        if auth.len() != 16 {
-            return false;
+        match crate::mip::auth::verify_mn_aaa(
+            key.as_bytes(),
+            &amr.reg_request,
+            Some(&amr.mn_aaa_auth),
+        ) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::debug!(nai = %amr.user_name, error = %e, "aaah: MN-AAA authentication failed");
+                false
+            }
         }
-        let Ok(mut mac) = <Hmac<Md5> as Mac>::new_from_slice(key.as_bytes()) else {
-            return false;
-        };
-        mac.update(input);
-        mac.verify_slice(auth).is_ok()
     }
 
     fn random_spi(&mut self) -> u32 {

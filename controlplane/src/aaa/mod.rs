@@ -137,46 +137,45 @@ pub(crate) fn precheck(req: &Message) -> Result<(), (u32, Option<MsgError>)> {
     Ok(())
 }
 
-/// What a mobile node sends its FA to register (RFC 5944 §3.3) with the MN-AAA
-/// Authentication extension of RFC 3012 (type 36, `spi`): the 24-byte fixed part (type 1,
-/// flags 0, `lifetime`, home address, home agent, care-of address, the 64-bit
-/// `identification`), the extension's header and SPI, then the authenticator,
-/// HMAC-MD5 keyed with the MN-AAA key over everything before it (the covered length is
-/// what [`crate::diameter::mip4::MnAaaAuth`] tells the AAAH). Returns the bytes for
-/// MIP-Reg-Request and the MIP-MN-AAA-Auth that locates the authenticator in them. The
-/// load generator of `varouter bench aaa` and the tests build their FAs' AMRs with it.
+/// What a mobile node sends its FA to register (RFC 5944 §3.3): the Registration Request
+/// with the NAI, the FA's `challenge` echoed in the MN-FA Challenge extension and the MN-AAA
+/// Authentication extension of RFC 3012 (type 36, subtype 1, `spi`), its authenticator
+/// computed by [`crate::mip::auth::mn_aaa_authenticator`] (RFC 3012 §8: MD5 over the
+/// challenge, the key and the MD5 of the covered bytes). Returns the bytes for
+/// MIP-Reg-Request and the MIP-MN-AAA-Auth that locates the authenticator in them. The load
+/// generator of `varouter bench aaa` and the tests build their FAs' AMRs with it.
+#[allow(clippy::too_many_arguments)]
 pub fn mn_aaa_registration(
     home: std::net::Ipv4Addr,
     home_agent: std::net::Ipv4Addr,
     care_of: std::net::Ipv4Addr,
     lifetime: u16,
     identification: u64,
+    nai: &str,
+    challenge: &[u8],
     spi: u32,
     mn_aaa_key: &[u8],
 ) -> (Vec<u8>, crate::diameter::mip4::MnAaaAuth) {
-    use hmac::{Hmac, Mac};
-    let mut b = Vec::with_capacity(48);
-    b.extend_from_slice(&[1, 0]);
-    b.extend_from_slice(&lifetime.to_be_bytes());
-    b.extend_from_slice(&home.octets());
-    b.extend_from_slice(&home_agent.octets());
-    b.extend_from_slice(&care_of.octets());
-    b.extend_from_slice(&identification.to_be_bytes());
-    // Type 36, subtype 1 (HMAC-MD5), length 20 (SPI + 16-byte authenticator; RFC 3012 §3).
-    b.extend_from_slice(&[36, 1, 0, 20]);
-    b.extend_from_slice(&spi.to_be_bytes());
-    let input_len = b.len() as u32;
-    let mut mac =
-        <Hmac<md5::Md5> as Mac>::new_from_slice(mn_aaa_key).expect("HMAC takes keys of any length");
-    mac.update(&b);
-    b.extend_from_slice(&mac.finalize().into_bytes());
-    (
-        b,
-        crate::diameter::mip4::MnAaaAuth {
-            spi,
-            input_len,
-            authenticator_len: 16,
-            authenticator_offset: input_len,
-        },
-    )
+    let sa = crate::mip::Sa {
+        spi,
+        key: mn_aaa_key.to_vec(),
+    };
+    let b = crate::mip::mn::MnRegistration {
+        flags: 0,
+        lifetime,
+        home_address: home,
+        home_agent,
+        care_of_address: care_of,
+        identification,
+        nai,
+        challenge,
+        previous_fa: None,
+        service_update: false,
+        mn_ha: None,
+        mn_aaa: &sa,
+    }
+    .build()
+    .expect("an NAI and a challenge of at most 255 bytes always encode");
+    let auth = crate::mip::auth::mn_aaa_diameter(&b).expect("the request just built has MN-AAA");
+    (b, auth)
 }

@@ -5,8 +5,7 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use hmac::{Hmac, Mac};
-use md5::Md5;
+use md5::{Digest, Md5};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use vpndb::model::{
@@ -42,27 +41,13 @@ enum Node {
     Ha,
 }
 
-/// Mobile IP Registration Request with an MN-AAA authentication extension (RFC 3012
-/// type 36) whose 16-byte authenticator is HMAC-MD5 over the 32 bytes before it.
+/// The FA's challenge the test mobile nodes echo.
+const CHALLENGE: &[u8] = b"\x01\x02\x03\x04fa-challenge";
+
+/// Mobile IP Registration Request with the NAI, the MN-FA Challenge and the MN-AAA
+/// authentication extension (RFC 3012), as a mobile node builds it.
 fn reg_request(coa: Ipv4Addr, key: &[u8]) -> (Vec<u8>, MnAaaAuth) {
-    let mut b = vec![1, 0, 0x0e, 0x10];
-    b.extend_from_slice(&MN.octets());
-    b.extend_from_slice(&HA.octets());
-    b.extend_from_slice(&coa.octets());
-    b.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 7]);
-    b.extend_from_slice(&[36, 1, 0, 20, 0, 0, 1, 0]);
-    let mut mac = <Hmac<Md5> as Mac>::new_from_slice(key).unwrap();
-    mac.update(&b);
-    b.extend_from_slice(&mac.finalize().into_bytes());
-    (
-        b,
-        MnAaaAuth {
-            spi: 256,
-            input_len: 32,
-            authenticator_len: 16,
-            authenticator_offset: 32,
-        },
-    )
+    super::mn_aaa_registration(MN, HA, coa, 3600, 7, "mn@home.example", CHALLENGE, 256, key)
 }
 
 fn amr(session: &str, nai: &str, fa_host: &str, realm: &str, coa: Ipv4Addr) -> Amr {
@@ -785,7 +770,8 @@ fn a_failed_database_lookup_is_answered_unable_to_comply_not_unknown_user() {
 
 #[test]
 fn mn_aaa_registration_is_what_the_aaah_authenticates() {
-    let (reg, auth) = super::mn_aaa_registration(MN, HA, FA1, 3600, 7, 256, KEY);
+    let (reg, auth) =
+        super::mn_aaa_registration(MN, HA, FA1, 3600, 7, "mn@home.example", CHALLENGE, 256, KEY);
     let info = crate::diameter::mip4::RegRequestInfo::parse(&reg).unwrap();
     assert_eq!(
         (
@@ -796,11 +782,46 @@ fn mn_aaa_registration_is_what_the_aaah_authenticates() {
         ),
         (MN, HA, FA1, 3600)
     );
-    assert_eq!((auth.input_len, auth.authenticator_offset), (32, 32));
-    assert_eq!(reg.len(), 48);
-    // The same bytes the hand-built request of these tests carries.
-    let (theirs, _) = reg_request(FA1, KEY);
-    assert_eq!(reg, theirs);
+    // 24 fixed + NAI (2 + 15) + challenge (2 + 16) + MN-AAA header (8) = 67 covered bytes.
+    assert_eq!(
+        (
+            auth.input_len,
+            auth.authenticator_offset,
+            auth.authenticator_len
+        ),
+        (67, 67, 16)
+    );
+    assert_eq!(reg.len(), 83);
+    // RFC 3012 §8 by hand: MD5(challenge[0] || key || MD5(covered) || challenge), the
+    // challenge being shorter than 238 bytes (its least-order 237 bytes are all of it).
+    let inner = Md5::digest(&reg[..67]);
+    let mut h = Md5::new();
+    h.update([CHALLENGE[0]]);
+    h.update(KEY);
+    h.update(inner);
+    h.update(CHALLENGE);
+    assert_eq!(&reg[67..], h.finalize().as_slice());
+    assert_eq!(
+        crate::mip::auth::verify_mn_aaa(KEY, &reg, Some(&auth)),
+        Ok(256)
+    );
+    // A different challenge, key or any covered byte changes the answer.
+    assert!(crate::mip::auth::verify_mn_aaa(b"other key", &reg, Some(&auth)).is_err());
+    for i in 0..67 {
+        let mut r = reg.clone();
+        r[i] ^= 0x40;
+        assert!(
+            crate::mip::auth::verify_mn_aaa(KEY, &r, Some(&auth)).is_err(),
+            "byte {i} is covered"
+        );
+    }
+    // Offsets that point elsewhere are refused even with a right authenticator.
+    let mut off = auth;
+    off.input_len = 24;
+    assert!(matches!(
+        crate::mip::auth::verify_mn_aaa(KEY, &reg, Some(&off)),
+        Err(crate::mip::auth::AuthError::OffsetMismatch { .. })
+    ));
 }
 
 /// One registration through a lone AAAH and an HA client answering `code`: the AMA's

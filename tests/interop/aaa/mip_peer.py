@@ -11,7 +11,6 @@
       authenticator, and a user of an unreachable realm; records each AMA.
 """
 import hashlib
-import hmac
 import json
 import socket
 import struct
@@ -71,11 +70,23 @@ def flatten_raw(items):
     return out
 
 
+# The FA's challenge the mobile node echoes (MN-FA Challenge extension, RFC 3012 §4).
+CHALLENGE = b"\x11\x22\x33\x44fa-chal"
+# Bytes the MN-AAA authenticator covers: 24 fixed + challenge extension + MN-AAA header.
+MN_AAA_COVERED = 24 + 2 + len(CHALLENGE) + 8
+
+
 def reg_request(coa, key):
+    """Registration Request with the MN-FA Challenge and MN-AAA (RFC 3012 §8:
+    MD5(challenge[0] || key || MD5(covered) || challenge[-237:])): the least-order 237
+    bytes of a shorter challenge are all of it."""
     b = struct.pack("!BBH", 1, 0, 3600) + socket.inet_aton(MN_ADDR) + \
         socket.inet_aton(HA_ADDR) + socket.inet_aton(coa) + b"\0" * 7 + b"\x07"
+    b += bytes([132, len(CHALLENGE)]) + CHALLENGE
     b += bytes([36, 1, 0, 20, 0, 0, 1, 0])
-    return b + hmac.new(key, b, hashlib.md5).digest()
+    assert len(b) == MN_AAA_COVERED
+    inner = hashlib.md5(b).digest()
+    return b + hashlib.md5(CHALLENGE[:1] + key + inner + CHALLENGE[-237:]).digest()
 
 
 def ha(port, seconds, out_path):
@@ -135,9 +146,10 @@ def fa(aaaf_port, out_path):
         r.origin_host = node.origin_host.encode()
         r.origin_realm = node.realm_name.encode()
         r.mip_reg_request = reg_request(coa, key)
-        r.mip_mn_aaa_auth = MipMnAaaAuth(mip_mn_aaa_spi=256, mip_auth_input_data_length=32,
+        r.mip_mn_aaa_auth = MipMnAaaAuth(mip_mn_aaa_spi=256,
+                                         mip_auth_input_data_length=MN_AAA_COVERED,
                                          mip_authenticator_length=16,
-                                         mip_authenticator_offset=32)
+                                         mip_authenticator_offset=MN_AAA_COVERED)
         r.mip_home_agent_address = HA_ADDR
         r.mip_mobile_node_address = MN_ADDR
         r.mip_feature_vector = 64  # FA-HA key requested

@@ -1,0 +1,124 @@
+//! What the agents hand a data-plane driver: tunnels to set up and tear down (Fig. 24, the
+//! tunnel control section) with the VPN profile's selectors, encapsulation, SA and marking.
+//! No driver consumes these yet (issue 17: a later data-plane driver does).
+
+use std::net::Ipv4Addr;
+
+use vpndb::model::{AddrMask, SaKeys, SecurityType, VpnCacheProfile};
+
+/// How packets enter the tunnel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TunnelKind {
+    /// IP-in-IP (RFC 2003), the Mobile IP default; the VPN profile's "encapsulation only".
+    IpInIp,
+    /// ESP tunnel mode with the SPIs and keys of the VPN profile (AH profiles too: the
+    /// data plane has ESP only; an AH profile is carried as ESP with null encryption — the
+    /// driver decides, the engine reports `ah: true`).
+    Esp {
+        /// SPI of the outbound SA (from `local`).
+        out_spi: u32,
+        /// SPI of the inbound SA (to `local`).
+        in_spi: u32,
+        /// Keys as the AAA generated them (up = MN → CN).
+        keys: SaKeys,
+        /// The profile asked for AH.
+        ah: bool,
+    },
+}
+
+/// Which agent role the tunnel serves (for listings and counters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TunnelRole {
+    /// HA ↔ care-of address (the Mobile IP tunnel to the FA).
+    HomeToCareOf,
+    /// FA ↔ HA or FA ↔ PCN (the VPN tunnel of the profile, Fig. 13).
+    ForeignToGw,
+    /// PCN ↔ FA (dynamic GW, Fig. 27).
+    PcnToForeign,
+    /// Old FA → new FA during a smooth handoff (Fig. 25 ③).
+    Handoff,
+}
+
+/// One tunnel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunnelSpec {
+    /// The mobile node it serves (home address).
+    pub home_address: Ipv4Addr,
+    /// Role.
+    pub role: TunnelRole,
+    /// Tunnel entrance (our address).
+    pub local: Ipv4Addr,
+    /// Tunnel exit.
+    pub remote: Ipv4Addr,
+    /// Encapsulation and SA.
+    pub kind: TunnelKind,
+    /// Packets it applies to: source (e.g. the MN's /32) ...
+    pub src: Option<AddrMask>,
+    /// ... and destination (the CN network).
+    pub dst: Option<AddrMask>,
+    /// TOS/DSCP to mark (0: copy inner → outer only, no QoS filter; Fig. 23).
+    pub tos: u8,
+}
+
+/// Up or down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TunnelEvent {
+    /// Set up (or replace the one with the same home address, role and remote).
+    Up(TunnelSpec),
+    /// Tear down.
+    Down(TunnelSpec),
+}
+
+impl TunnelSpec {
+    /// The plain Mobile IP tunnel without a VPN profile.
+    pub fn plain(home: Ipv4Addr, role: TunnelRole, local: Ipv4Addr, remote: Ipv4Addr) -> Self {
+        TunnelSpec {
+            home_address: home,
+            role,
+            local,
+            remote,
+            kind: TunnelKind::IpInIp,
+            src: None,
+            dst: None,
+            tos: 0,
+        }
+    }
+
+    /// The tunnel of VPN profile `p` from `local` to `remote`; `upward` when `local` is on the
+    /// mobile node's side (the FA), so the outbound SA is the "up" one.
+    pub fn from_profile(
+        home: Ipv4Addr,
+        role: TunnelRole,
+        local: Ipv4Addr,
+        remote: Ipv4Addr,
+        p: &VpnCacheProfile,
+        upward: bool,
+    ) -> Self {
+        let kind = match p.security {
+            SecurityType::EncapsulationOnly => TunnelKind::IpInIp,
+            SecurityType::Esp | SecurityType::Ah => {
+                let (out_spi, in_spi) = if upward {
+                    (p.up_spi, p.down_spi)
+                } else {
+                    (p.down_spi, p.up_spi)
+                };
+                TunnelKind::Esp {
+                    out_spi,
+                    in_spi,
+                    keys: p.keys.clone(),
+                    ah: p.security == SecurityType::Ah,
+                }
+            }
+        };
+        TunnelSpec {
+            home_address: home,
+            role,
+            local,
+            remote,
+            kind,
+            src: Some(p.src),
+            dst: Some(p.dst),
+            tos: p.tos,
+        }
+    }
+}
