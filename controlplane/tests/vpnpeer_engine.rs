@@ -12,7 +12,7 @@ use controlplane::l2tp::wire::{Avp, AvpValue};
 use controlplane::ppp::auth::chap_md5_response;
 use controlplane::radius::client::{self, Client};
 use controlplane::vpnpeer::engine::{Config, Engine, Event, Transmit};
-use controlplane::vpnpeer::sim::{ChapRadiusServer, RADIUS_SECRET};
+use controlplane::vpnpeer::sim::{SimRadius, RADIUS_SECRET};
 use controlplane::vpnpeer::wire::{self, IpPrefix, Message, RouteOp, MESSAGE_TYPE, VENDOR_ID};
 use controlplane::vpnpeer::RadiusAuthenticator;
 use rand::rngs::StdRng;
@@ -35,7 +35,7 @@ struct Lab {
     now: Instant,
     a: Engine<StdRng, RadiusAuthenticator>,
     b: l2tp::Engine<StdRng>,
-    srv: ChapRadiusServer,
+    srv: SimRadius,
     a_events: Vec<Event>,
     b_msgs: Vec<Message>,
     b_events: Vec<l2tp::Event>,
@@ -58,7 +58,7 @@ impl Lab {
         a.add_vr(VPN, SECRET);
         let now = Instant::now();
         a.add_peer(now, VPN, B_RID, b_addr()).unwrap();
-        let mut srv = ChapRadiusServer::new(raddr, RADIUS_SECRET);
+        let mut srv = SimRadius::new(raddr, RADIUS_SECRET);
         srv.add_user(&format!("{VPN}/{B_RID}"), SECRET);
         let mut bc = l2tp::Config::new(l2tp::Role::Lac, "b");
         bc.deliver_unknown_messages = true;
@@ -88,7 +88,9 @@ impl Lab {
                             self.b.handle_input(self.now, a_addr(), &bytes)
                         }
                         Transmit::Auth(t) => {
-                            if let Some(ans) = self.srv.answer(&t.payload) {
+                            // The RADIUS client's socket `t.socket` of router A.
+                            let src = SocketAddr::new(a_addr().ip(), 18000 + t.socket as u16);
+                            if let Some(ans) = self.srv.answer(self.now, src, &t.payload) {
                                 self.a
                                     .handle_auth_input(self.now, t.socket, self.srv.addr, &ans);
                             }
@@ -278,7 +280,7 @@ fn wrong_chap_response_is_refused_with_stopccn_result_4() {
     let mut lab = Lab::new();
     lab.authenticate(b"a guess");
     assert_eq!(lab.a.counters().auth_rejects, 1);
-    assert_eq!(lab.srv.rejects, 1);
+    assert_eq!(lab.srv.counters().rejects, 1);
     assert!(lab.a_events.contains(&Event::AuthRejected {
         vpn_id: VPN,
         router: B_RID

@@ -318,7 +318,7 @@ fn wrong_vpn_secret_is_refused_and_counted() {
     for n in [1usize, 2] {
         let node = &net.nodes[n - 1];
         assert!(node.engine.counters().auth_rejects >= 1, "router {n}");
-        assert!(node.radius.rejects >= 1, "router {n}");
+        assert!(node.radius.counters().rejects >= 1, "router {n}");
         assert!(!node.engine.peer_is_up(B, rid(4)));
         assert_eq!(
             node.engine

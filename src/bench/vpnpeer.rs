@@ -4,7 +4,7 @@
 //! **Method.** Two real peering [`Engine`](controlplane::vpnpeer::Engine)s (their L2TP
 //! engines, the RADIUS client, the wire codec) on the in-memory simulated network of
 //! [`controlplane::vpnpeer::sim`] (virtual clock, `--delay-ms` one way, no loss), each with
-//! its CHAP-checking RADIUS server. R2's VR holds `--routes` routes (90 % IPv4 /24, 10 %
+//! its RADIUS server (`radius::server`). R2's VR holds `--routes` routes (90 % IPv4 /24, 10 %
 //! IPv6 /48, distinct labels per 1,000 routes).
 //!
 //! - **Full exchange**: the configuration maps are given at instant T; timed (wall clock, the

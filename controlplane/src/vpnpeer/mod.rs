@@ -10,17 +10,15 @@
 //! - [`engine`]: the sans-IO engine of one router, driving the L2TP engine and the
 //!   authenticator.
 //! - [`sim`]: a deterministic simulated network (virtual clock, loss, reordering,
-//!   partitions) with a CHAP-checking RADIUS server per router, for the simulations and
+//!   partitions) with the project's RADIUS server (`radius::server`) per router, for the
+//!   simulations and
 //!   `varouter bench vpnpeer`.
 //!
 //! **Not wired into the appliance yet**: no service runs the engine; its `Install` /
 //! `Withdraw` events are meant for the VR's incremental FIB publish path, with the transport
 //! label toward the next-hop router resolved from LDP. Not implemented: a production UDP
 //! driver (`examples/vpnpeer_radius.rs` is a minimal polling loop for the FreeRADIUS interop
-//! suite), route policies. The simulation checks CHAP-Password with its own small server
-//! built on the RADIUS wire module ([`sim::ChapRadiusServer`]); the in-process RADIUS server
-//! (`radius::server`, branch `radsrv`) was merged into main after this module was written
-//! and could take its place.
+//! suite), route policies.
 
 pub mod auth;
 pub mod engine;

@@ -1,7 +1,7 @@
 //! A deterministic simulated provider network for peering engines: a virtual clock, seeded
 //! loss and delay jitter (hence reordering) on L2TP datagrams, partitions ("silent" routers),
-//! and beside each router a RADIUS server that checks CHAP-Password for real
-//! ([`ChapRadiusServer`]). Used by `tests/vpnpeer_sim.rs` and `varouter bench vpnpeer`.
+//! and beside each router the project's RADIUS server checking CHAP-Password for real
+//! ([`SimRadius`]). Used by `tests/vpnpeer_sim.rs` and `varouter bench vpnpeer`.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -14,99 +14,50 @@ use rand::{RngExt, SeedableRng};
 use super::auth::RadiusAuthenticator;
 use super::engine::{Config, Engine, Event, Transmit};
 use super::wire::IpPrefix;
-use crate::ppp::auth::chap_md5_response;
 use crate::radius::client::{self, Client};
-use crate::radius::wire::crypto::{self, Signing};
-use crate::radius::wire::{code, Attribute, Packet, Repr};
+use crate::radius::server::{self, NasClient, RadiusServer, StaticUsers, UserEntry};
 
-/// A minimal RADIUS authentication server (RFC 2865) for CHAP users: it verifies the
-/// request's Message-Authenticator, recomputes `MD5(ident ‖ password ‖ challenge)` from its
-/// user table and answers Access-Accept or Access-Reject with a Message-Authenticator and
-/// a Response Authenticator. Anything else is dropped and counted.
-pub struct ChapRadiusServer {
+/// The RADIUS server beside each simulated router: the project's authentication server
+/// ([`RadiusServer`], which checks Message-Authenticators and CHAP-Password for real),
+/// with one NAS client covering the simulated network and a user per peer VR.
+pub struct SimRadius {
     pub addr: SocketAddr,
-    secret: Vec<u8>,
-    users: HashMap<String, Vec<u8>>,
-    pub accepts: u64,
-    pub rejects: u64,
-    pub dropped: u64,
+    server: RadiusServer<StaticUsers>,
 }
 
-impl ChapRadiusServer {
+impl SimRadius {
     pub fn new(addr: SocketAddr, secret: &[u8]) -> Self {
-        ChapRadiusServer {
-            addr,
-            secret: secret.to_vec(),
-            users: HashMap::new(),
-            accepts: 0,
-            rejects: 0,
-            dropped: 0,
-        }
+        let mut server = RadiusServer::new(server::Config::default(), StaticUsers::new());
+        let nas = NasClient::new("simulated network", Ipv4Addr::UNSPECIFIED.into(), 0, secret)
+            .expect("a non-empty secret and prefix length 0 make a valid client");
+        server
+            .add_client(nas)
+            .expect("the first client of an empty server");
+        SimRadius { addr, server }
     }
 
     /// Adds or replaces a user and its CHAP password.
     pub fn add_user(&mut self, user: &str, password: &[u8]) {
-        self.users.insert(user.to_owned(), password.to_vec());
-    }
-
-    /// The answer to a request, or `None` (dropped and counted).
-    pub fn answer(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
-        let r = self.decide(bytes);
-        if r.is_none() {
-            self.dropped += 1;
-        }
-        r
-    }
-
-    fn decide(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
-        crypto::verify_access_request(bytes, &self.secret, true).ok()?;
-        let p = Packet::new_checked(bytes).ok()?;
-        if p.code() != code::ACCESS_REQUEST {
-            return None;
-        }
-        let req = Repr::parse(&p).ok()?;
-        let mut user = None;
-        let mut chap = None;
-        let mut challenge = None;
-        for a in &req.attributes {
-            match a {
-                Attribute::UserName(u) => user = Some(u.clone()),
-                Attribute::ChapPassword(c) => chap = Some((c.ident, c.response)),
-                Attribute::ChapChallenge(c) => challenge = Some(c.clone()),
-                _ => {}
-            }
-        }
-        let (user, (ident, response)) = (user?, chap?);
-        // RFC 2865 §5.3: without CHAP-Challenge the Request Authenticator is the challenge.
-        let challenge = challenge.unwrap_or_else(|| req.authenticator.to_vec());
-        let ok = std::str::from_utf8(&user)
-            .ok()
-            .and_then(|u| self.users.get(u))
-            .is_some_and(|pw| chap_md5_response(ident, pw, &challenge) == response);
-        let c = if ok {
-            self.accepts += 1;
-            code::ACCESS_ACCEPT
-        } else {
-            self.rejects += 1;
-            code::ACCESS_REJECT
+        let entry = UserEntry {
+            password: password.to_vec(),
+            reply: Vec::new(),
         };
-        let mut out = Repr {
-            code: c,
-            identifier: req.identifier,
-            authenticator: req.authenticator,
-            attributes: vec![Attribute::MessageAuthenticator([0; 16])],
-        }
-        .to_bytes()
-        .ok()?;
-        crypto::sign(
-            &mut out,
-            &self.secret,
-            Signing::Response {
-                request_authenticator: req.authenticator,
-            },
-        )
-        .ok()?;
-        Some(out)
+        self.server
+            .users_mut()
+            .insert(user.as_bytes(), entry)
+            .expect("simulation user names and secrets are within RADIUS limits");
+    }
+
+    /// The answer to a request from `src`, or `None` (dropped and counted by the server).
+    pub fn answer(&mut self, now: Instant, src: SocketAddr, bytes: &[u8]) -> Option<Vec<u8>> {
+        self.server.handle_datagram(now, src, bytes);
+        while self.server.poll_event().is_some() {}
+        self.server.poll_transmit().map(|t| t.payload)
+    }
+
+    /// The server's counters (accepts, rejects, drops by reason).
+    pub fn counters(&self) -> &server::Counters {
+        self.server.counters()
     }
 }
 
@@ -118,7 +69,7 @@ pub struct Node {
     pub router_id: Ipv4Addr,
     pub addr: SocketAddr,
     pub engine: SimEngine,
-    pub radius: ChapRadiusServer,
+    pub radius: SimRadius,
     /// The routes the events installed: (VPN, prefix, next-hop router) → VPN label (every
     /// path; the VR's FIB chooses among paths of the same prefix).
     pub fib: BTreeMap<(u32, IpPrefix, Ipv4Addr), u32>,
@@ -203,7 +154,7 @@ impl SimNet {
             router_id: rid,
             addr,
             engine,
-            radius: ChapRadiusServer::new(raddr, RADIUS_SECRET),
+            radius: SimRadius::new(raddr, RADIUS_SECRET),
             fib: BTreeMap::new(),
             events: Vec::new(),
             bad_withdraws: 0,
@@ -313,7 +264,7 @@ impl SimNet {
             }
             Dst::Radius(i) => {
                 let socket = usize::from(src.port() - 18000);
-                if let Some(answer) = self.nodes[i].radius.answer(&bytes) {
+                if let Some(answer) = self.nodes[i].radius.answer(now, src, &bytes) {
                     let from = self.nodes[i].radius.addr;
                     self.push(
                         now + Duration::from_millis(1),
