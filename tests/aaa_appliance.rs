@@ -11,8 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use controlplane::aaa::client::{FaClient, FaEvent, HaClient, HaDecision};
 use controlplane::aaa::driver::Node;
 use controlplane::aaa::mn_aaa_registration;
@@ -22,23 +20,14 @@ use controlplane::diameter::wire::codes::result;
 use varouter::appliance::{Reload, RunError, RunOptions};
 use varouter::bench::aaa::{document, mn_key, nai};
 
+mod common;
+use common::cheap_hash;
+
 const AAA_PORT: u16 = 18191;
 const API_PORT: u16 = 18192;
 const TOKEN: &str = "aaa-test-admin-token";
 const HA: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 const FA: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-
-fn cheap_hash(token: &str) -> String {
-    let a = Argon2::new(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        Params::new(64, 1, 1, None).unwrap(),
-    );
-    let salt = SaltString::encode_b64(b"aaa-test-salt").unwrap();
-    a.hash_password(token.as_bytes(), &salt)
-        .unwrap()
-        .to_string()
-}
 
 fn profile(dir: &Path) -> String {
     format!(

@@ -10,15 +10,12 @@
 //! from the others' maps (and the other VPN's maps stay), and re-created it comes back.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use serde_json::{json, Value};
-use varouter::appliance::{Reload, RunError, RunOptions, Summary};
+
+mod common;
+use common::{cheap_hash, Running};
 
 const DISC_PORT: u16 = 18240;
 const API_PORT: u16 = 18243;
@@ -28,18 +25,6 @@ const TENANT_A: &str = "disc-tenant-a-token";
 const SECRET_A: &str = "secret of VPN A, thirty-two bytes";
 const SECRET_A_WRONG: &str = "not the secret of VPN A, really!!";
 const SECRET_B: &str = "secret of VPN B, thirty-two bytes";
-
-fn cheap_hash(token: &str) -> String {
-    let a = Argon2::new(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        Params::new(64, 1, 1, None).unwrap(),
-    );
-    let salt = SaltString::encode_b64(b"discovery-salt-0").unwrap();
-    a.hash_password(token.as_bytes(), &salt)
-        .unwrap()
-        .to_string()
-}
 
 /// Router `n` (1–3): VR `a{n}` of VPN A at 10.1.0.n, VR `b{n}` of VPN B at 10.2.0.n.
 fn profile(n: u16) -> String {
@@ -93,58 +78,23 @@ management:
 }
 
 struct App {
-    stop: Arc<AtomicBool>,
-    join: Option<JoinHandle<Result<Summary, RunError>>>,
+    _run: Running,
     base: String,
     agent: ureq::Agent,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(j) = self.join.take() {
-            let _ = j.join();
-        }
-    }
 }
 
 fn start(dir: &Path, n: u16) -> App {
     let path: PathBuf = dir.join(format!("r{n}.yaml"));
     std::fs::write(&path, profile(n)).unwrap();
-    let cfg = varouter::load_config(&path).expect("test profile checks");
-    let addr = cfg.management.as_ref().unwrap().listen;
-    let stop = Arc::new(AtomicBool::new(false));
-    let reload = Reload {
-        path: path.clone(),
-        requested: Arc::new(AtomicBool::new(false)),
-    };
-    let s = stop.clone();
-    let join = std::thread::spawn(move || {
-        let opts = RunOptions {
-            duration: None,
-            until_inputs_finished: false,
-            stats_every: None,
-        };
-        varouter::appliance::run_with_reload(&cfg, &opts, s, Some(reload))
-    });
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "the API of router {n} did not come up on {addr}"
-        );
-        assert!(!join.is_finished(), "router {n} stopped at start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let addr = varouter::load_config(&path)
+        .expect("test profile checks")
+        .management
+        .expect("a management section")
+        .listen;
     App {
-        stop,
-        join: Some(join),
+        _run: Running::until_stopped(&path, Duration::from_secs(20)),
         base: format!("http://{addr}"),
-        agent: ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(20)))
-            .build()
-            .into(),
+        agent: common::agent(),
     }
 }
 

@@ -8,29 +8,15 @@
 //! refusal; restored by the carrier admin after an accepted change).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use serde_json::{json, Value};
-use varouter::appliance::{Reload, RunError, RunOptions, Summary};
+use varouter::appliance::RunOptions;
 
-/// A cheap argon2id hash (64 KiB, 1 pass) so that debug builds verify tokens quickly; the
-/// server takes the parameters from the PHC string.
-fn cheap_hash(token: &str) -> String {
-    let a = Argon2::new(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        Params::new(64, 1, 1, None).unwrap(),
-    );
-    let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
-    a.hash_password(token.as_bytes(), &salt)
-        .unwrap()
-        .to_string()
-}
+mod common;
+use common::{cheap_hash, Running};
 
 const ADMIN: &str = "tok-admin";
 const TA: &str = "tok-tenant-admin-t1";
@@ -102,20 +88,10 @@ management:
 
 /// A running appliance with its API.
 struct App {
-    stop: Arc<AtomicBool>,
-    join: Option<JoinHandle<Result<Summary, RunError>>>,
+    run: Running,
     base: String,
     dir: PathBuf,
     agent: ureq::Agent,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(j) = self.join.take() {
-            let _ = j.join();
-        }
-    }
 }
 
 fn test_dir(name: &str) -> PathBuf {
@@ -148,34 +124,13 @@ fn start_at(path: &Path, base: String, agent: ureq::Agent) -> App {
 
 /// [`start_at`]; with `until_flows_done` the run ends when its generator flows are done.
 fn start_with(path: &Path, base: String, agent: ureq::Agent, until_flows_done: bool) -> App {
-    let cfg = varouter::load_config(path).expect("test profile checks");
-    let addr = cfg.management.as_ref().unwrap().listen;
-    let stop = Arc::new(AtomicBool::new(false));
-    let reload = Reload {
-        path: path.to_path_buf(),
-        requested: Arc::new(AtomicBool::new(false)),
+    let opts = RunOptions {
+        duration: None,
+        until_inputs_finished: until_flows_done,
+        stats_every: None,
     };
-    let s = stop.clone();
-    let join = std::thread::spawn(move || {
-        let opts = RunOptions {
-            duration: None,
-            until_inputs_finished: until_flows_done,
-            stats_every: None,
-        };
-        varouter::appliance::run_with_reload(&cfg, &opts, s, Some(reload))
-    });
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "the API did not come up on {addr}"
-        );
-        assert!(!join.is_finished(), "the appliance stopped at start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     App {
-        stop,
-        join: Some(join),
+        run: Running::start(path, opts, Duration::from_secs(10)),
         base,
         dir: path.parent().unwrap().to_path_buf(),
         agent,
@@ -1463,7 +1418,7 @@ management:
     );
     std::fs::write(&path, text).unwrap();
     let mut app = start_with(&path, "http://127.0.0.1:18116".into(), agent(None), true);
-    let join = app.join.take().unwrap();
+    let join = app.run.join.take().unwrap();
     let mut changes = 0;
     let mut moved = false;
     // While the flows run: move an interface between two other VRs back and forth (as the

@@ -8,28 +8,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use serde_json::{json, Value};
 use varouter::appliance::{Reload, RunOptions};
+
+mod common;
+use common::cheap_hash;
 
 const PORT: u16 = 18175;
 const TOKEN: &str = "tok-batch-admin";
 const CLIENTS: usize = 8;
 const PER_CLIENT: usize = 24;
-
-/// A cheap argon2id hash so that a debug build verifies the token quickly.
-fn cheap_hash(token: &str) -> String {
-    let a = Argon2::new(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        Params::new(64, 1, 1, None).unwrap(),
-    );
-    let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
-    a.hash_password(token.as_bytes(), &salt)
-        .unwrap()
-        .to_string()
-}
 
 fn profile() -> String {
     format!(

@@ -6,46 +6,21 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use varouter::appliance::{Reload, RunError, RunOptions, Summary};
+use varouter::appliance::RunOptions;
+
+mod common;
+use common::{cheap_hash, Running};
 
 const ADMIN: &str = "metrics-admin-token";
 const BRAVO: &str = "metrics-bravo-token";
 
-/// A cheap argon2id hash so that debug builds verify tokens quickly (the server takes the
-/// parameters from the PHC string).
-fn cheap_hash(token: &str) -> String {
-    let a = Argon2::new(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        Params::new(64, 1, 1, None).unwrap(),
-    );
-    let salt = SaltString::encode_b64(b"metrics-test-salt").unwrap();
-    a.hash_password(token.as_bytes(), &salt)
-        .unwrap()
-        .to_string()
-}
-
+/// The running appliance and the client that talks to it.
 struct App {
-    stop: Arc<AtomicBool>,
-    join: Option<JoinHandle<Result<Summary, RunError>>>,
+    _run: Running,
     base: String,
     agent: ureq::Agent,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(j) = self.join.take() {
-            let _ = j.join();
-        }
-    }
 }
 
 fn start(name: &str, port: u16) -> App {
@@ -65,42 +40,15 @@ fn start(name: &str, port: u16) -> App {
             .replace("@BRAVO_HASH@", &cheap_hash(BRAVO)),
     )
     .unwrap();
-    let cfg = varouter::load_config(&path).expect("the test profile checks");
-    let addr = cfg.management.as_ref().unwrap().listen;
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    // The API needs the profile file (the running document, saves).
-    let reload = Reload {
-        path: path.clone(),
-        requested: Arc::new(AtomicBool::new(false)),
+    let opts = RunOptions {
+        duration: Some(Duration::from_secs(120)),
+        until_inputs_finished: false,
+        stats_every: None,
     };
-    let join = std::thread::spawn(move || {
-        let opts = RunOptions {
-            duration: Some(Duration::from_secs(120)),
-            until_inputs_finished: false,
-            stats_every: None,
-        };
-        varouter::appliance::run_with_reload(&cfg, &opts, s, Some(reload))
-    });
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(10), "no API on {addr}");
-        if join.is_finished() {
-            let r = join.join().unwrap();
-            panic!("the appliance stopped at start: {:?}", r.err());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .into();
     App {
-        stop,
-        join: Some(join),
+        _run: Running::start(&path, opts, Duration::from_secs(10)),
         base: format!("http://127.0.0.1:{port}"),
-        agent,
+        agent: common::agent(),
     }
 }
 

@@ -31,8 +31,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use controlcore::Core;
 use controlplane::l2tp::engine::{
     CallParams, Config as L2tpConfig, Engine as L2tpEngine, Event, Role,
@@ -57,6 +55,9 @@ use varouter::mgmt::{ApiThread, Management};
 use vr::{PortId, SessionKey};
 use wire::pppoe::{Code, PppoeHeader};
 
+mod common;
+use common::cheap_hash;
+
 const ROUTER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const LAN_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
 const LAC_MAC: [u8; 6] = [2, 0xaa, 0, 0, 0, 2];
@@ -69,18 +70,6 @@ const RADIUS_ACCT: u16 = 18261;
 const SECRET: &str = "movesecret";
 const TOKEN_T1: &str = "tok-t1";
 const API: &str = "http://127.0.0.1:18262";
-
-fn cheap_hash(token: &str) -> String {
-    let a = Argon2::new(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        Params::new(64, 1, 1, None).unwrap(),
-    );
-    let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
-    a.hash_password(token.as_bytes(), &salt)
-        .unwrap()
-        .to_string()
-}
 
 /// VR A terminates the subscribers (LNS, PPP, pool 100.64.0.0/24, RADIUS); B and C are
 /// the tenant t1's other VRs, D is tenant t2's. Each VR reaches 10.200.0.0/16 through its

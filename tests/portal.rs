@@ -8,27 +8,14 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use varouter::appliance::{RunError, RunOptions, Summary};
+use varouter::appliance::RunOptions;
 use vpndb::{AddrMask, GwType, Nai, VpnDocument, VpnSession, VpnStore};
 
-/// A cheap argon2id hash so that debug builds verify quickly (the server takes the
-/// parameters from the PHC string).
-fn cheap_hash(pw: &str) -> String {
-    let a = Argon2::new(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        Params::new(64, 1, 1, None).unwrap(),
-    );
-    let salt = SaltString::encode_b64(b"portal-test-salt").unwrap();
-    a.hash_password(pw.as_bytes(), &salt).unwrap().to_string()
-}
+mod common;
+use common::{cheap_hash, Running};
 
 const ADMIN: &str = "portal-admin-token";
 
@@ -45,8 +32,8 @@ fn pw(nai: &str) -> &'static str {
 }
 
 struct App {
-    stop: Arc<AtomicBool>,
-    join: Option<JoinHandle<Result<Summary, RunError>>>,
+    /// Taken (stopped) before the directory goes.
+    run: Option<Running>,
     base: String,
     db: String,
     /// The self-signed certificate (DER) when the API runs over TLS.
@@ -56,10 +43,7 @@ struct App {
 
 impl Drop for App {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(j) = self.join.take() {
-            let _ = j.join();
-        }
+        drop(self.run.take());
         let _ = std::fs::remove_dir_all(&self._dir);
     }
 }
@@ -137,34 +121,13 @@ fn start_on(name: &str, port: u16, tls: bool, db: Option<&str>, fill: bool) -> A
             .replace("@ADMIN_HASH@", &cheap_hash(ADMIN)),
     )
     .unwrap();
-    let cfg = varouter::load_config(&path).expect("the test profile checks");
-    let addr = cfg.management.as_ref().unwrap().listen;
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    let reload = varouter::appliance::Reload {
-        path: path.clone(),
-        requested: Arc::new(AtomicBool::new(false)),
+    let opts = RunOptions {
+        duration: Some(Duration::from_secs(300)),
+        until_inputs_finished: false,
+        stats_every: None,
     };
-    let join = std::thread::spawn(move || {
-        let opts = RunOptions {
-            duration: Some(Duration::from_secs(300)),
-            until_inputs_finished: false,
-            stats_every: None,
-        };
-        varouter::appliance::run_with_reload(&cfg, &opts, s, Some(reload))
-    });
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "no API on {addr}");
-        if join.is_finished() {
-            let r = join.join().unwrap();
-            panic!("the appliance stopped at start: {:?}", r.err());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
     App {
-        stop,
-        join: Some(join),
+        run: Some(Running::start(&path, opts, Duration::from_secs(20))),
         base: if tls {
             format!("https://localhost:{port}")
         } else {
