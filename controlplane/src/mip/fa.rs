@@ -643,19 +643,13 @@ impl<R: Rng + CryptoRng> Fa<R> {
         let old = self.visitors.remove(&r.home);
         if let Some(o) = &old {
             self.visitor_expiries.remove(&(o.expires, r.home));
-            for t in &o.tunnels {
-                if !tunnels.contains(t) {
-                    self.out
-                        .push_back(Output::Tunnel(TunnelEvent::Down(t.clone())));
-                }
-            }
         }
-        for t in &tunnels {
-            if old.as_ref().is_none_or(|o| !o.tunnels.contains(t)) {
-                self.out
-                    .push_back(Output::Tunnel(TunnelEvent::Up(t.clone())));
-            }
-        }
+        let before = old.as_ref().map_or(&[][..], |o| &o.tunnels[..]);
+        self.out.extend(
+            super::tunnel::changes(before, &tunnels)
+                .into_iter()
+                .map(Output::Tunnel),
+        );
         let expires = now + Duration::from_secs(u64::from(r.lifetime));
         self.visitor_expiries.insert((expires, r.home));
         self.visitors.insert(

@@ -593,19 +593,13 @@ impl Ha {
         let tunnels = self.tunnels_for(req.home_address, coa, &profiles);
         if let Some(o) = &old {
             self.expiries.remove(&(o.expires, req.home_address));
-            for t in &o.tunnels {
-                if !tunnels.contains(t) {
-                    self.out
-                        .push_back(Output::Tunnel(TunnelEvent::Down(t.clone())));
-                }
-            }
         }
-        for t in &tunnels {
-            if old.as_ref().is_none_or(|o| !o.tunnels.contains(t)) {
-                self.out
-                    .push_back(Output::Tunnel(TunnelEvent::Up(t.clone())));
-            }
-        }
+        let before = old.as_ref().map_or(&[][..], |o| &o.tunnels[..]);
+        self.out.extend(
+            super::tunnel::changes(before, &tunnels)
+                .into_iter()
+                .map(Output::Tunnel),
+        );
         let expires = now + Duration::from_secs(u64::from(lifetime));
         self.expiries.insert((expires, req.home_address));
         // S215: a BU to every dynamic GW when the binding is new or moved, or when its

@@ -226,19 +226,13 @@ impl Pcn {
         if let Some(o) = &old {
             self.expiries.remove(&(o.expires, home));
             self.refreshes.remove(&(o.refresh_at, home));
-            for t in &o.tunnels {
-                if !tunnels.contains(t) {
-                    self.out
-                        .push_back(Output::Tunnel(TunnelEvent::Down(t.clone())));
-                }
-            }
         }
-        for t in &tunnels {
-            if old.as_ref().is_none_or(|o| !o.tunnels.contains(t)) {
-                self.out
-                    .push_back(Output::Tunnel(TunnelEvent::Up(t.clone())));
-            }
-        }
+        let before = old.as_ref().map_or(&[][..], |o| &o.tunnels[..]);
+        self.out.extend(
+            super::tunnel::changes(before, &tunnels)
+                .into_iter()
+                .map(Output::Tunnel),
+        );
         let life = Duration::from_secs(u64::from(bu.lifetime));
         let expires = now + life;
         self.expiries.insert((expires, home));

@@ -69,6 +69,16 @@ pub enum TunnelEvent {
     Down(TunnelSpec),
 }
 
+/// The events that turn the tunnels `old` into `new`: `Down` for each old tunnel not kept,
+/// then `Up` for each new one not there before (a kept tunnel emits nothing).
+pub fn changes(old: &[TunnelSpec], new: &[TunnelSpec]) -> Vec<TunnelEvent> {
+    let down = old.iter().filter(|t| !new.contains(t));
+    let up = new.iter().filter(|t| !old.contains(t));
+    down.map(|t| TunnelEvent::Down(t.clone()))
+        .chain(up.map(|t| TunnelEvent::Up(t.clone())))
+        .collect()
+}
+
 impl TunnelSpec {
     /// The plain Mobile IP tunnel without a VPN profile.
     pub fn plain(home: Ipv4Addr, role: TunnelRole, local: Ipv4Addr, remote: Ipv4Addr) -> Self {
