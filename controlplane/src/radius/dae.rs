@@ -18,6 +18,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use super::dupcache::{DupCache, DupKey};
 use super::wire::crypto::{self, Signing, VerifyError};
 use super::wire::{attr, code, Attribute, Packet, Repr};
 
@@ -175,19 +176,11 @@ impl Counters {
     }
 }
 
-type DupKey = (SocketAddr, u8, [u8; 16]);
-
 #[derive(Debug)]
 struct Waiting {
     key: DupKey,
     kind: DaeKind,
     secret: Vec<u8>,
-}
-
-#[derive(Debug)]
-struct Cached {
-    expires: Instant,
-    answer: Option<Vec<u8>>,
 }
 
 /// The RFC 5176 server of one VR.
@@ -202,8 +195,8 @@ pub struct DaeServer {
     pub max_pending: usize,
     next_handle: u64,
     waiting: HashMap<u64, Waiting>,
-    cache: HashMap<DupKey, Cached>,
-    expiry: VecDeque<(Instant, DupKey)>,
+    /// Answers for duplicates (`None` while the request is with the caller).
+    cache: DupCache<Option<Vec<u8>>>,
     transmits: VecDeque<(SocketAddr, Vec<u8>)>,
     counters: Counters,
 }
@@ -217,8 +210,7 @@ impl DaeServer {
             max_pending: 1024,
             next_handle: 0,
             waiting: HashMap::new(),
-            cache: HashMap::new(),
-            expiry: VecDeque::new(),
+            cache: DupCache::new(),
             transmits: VecDeque::new(),
             counters: Counters::default(),
         }
@@ -270,7 +262,7 @@ impl DaeServer {
         }
         let key = (src, pkt.identifier(), pkt.authenticator());
         if let Some(cached) = self.cache.get(&key) {
-            match &cached.answer {
+            match cached {
                 Some(a) => {
                     c.duplicates_resent += 1;
                     self.transmits.push_back((src, a.clone()));
@@ -331,15 +323,7 @@ impl DaeServer {
                 secret: client.secret.clone(),
             },
         );
-        let expires = now + self.duplicate_window;
-        self.cache.insert(
-            key,
-            Cached {
-                expires,
-                answer: None,
-            },
-        );
-        self.expiry.push_back((expires, key));
+        self.cache.insert(key, None, now + self.duplicate_window);
         Some(DaeRequest {
             kind,
             src,
@@ -393,33 +377,18 @@ impl DaeServer {
             },
         )?;
         // Keep it for duplicates for a full window from now.
-        let expires = now + self.duplicate_window;
-        self.cache.insert(
-            w.key,
-            Cached {
-                expires,
-                answer: Some(b.clone()),
-            },
-        );
-        self.expiry.push_back((expires, w.key));
+        self.cache
+            .insert(w.key, Some(b.clone()), now + self.duplicate_window);
         Ok((src, b))
     }
 
     fn expire(&mut self, now: Instant) {
-        while let Some(&(t, key)) = self.expiry.front() {
-            if t > now {
-                break;
-            }
-            self.expiry.pop_front();
-            if self.cache.get(&key).is_some_and(|c| c.expires <= now) {
-                self.cache.remove(&key);
-            }
-        }
+        self.cache.expire(now);
     }
 
     /// When [`DaeServer::handle_timeout`] wants to be called (cache expiry).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.expiry.front().map(|(t, _)| *t)
+        self.cache.next_expiry()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {

@@ -31,5 +31,6 @@
 
 pub mod client;
 pub mod dae;
+mod dupcache;
 pub mod server;
 pub mod wire;

@@ -60,6 +60,7 @@ use crate::ppp::auth::{
     hash_nt_password_hash, nt_password_hash,
 };
 
+use super::dupcache::{DupCache, DupKey};
 use super::wire::crypto::{self, Signing, VerifyError};
 use super::wire::{code, Attribute, MsAttr, Packet, Repr, Vsa};
 
@@ -711,16 +712,6 @@ impl Counters {
     }
 }
 
-/// Duplicate key (RFC 5080 §2.2.2): source address and port, Identifier, Request
-/// Authenticator.
-type DupKey = (SocketAddr, u8, [u8; 16]);
-
-#[derive(Debug)]
-struct Cached {
-    expires: Instant,
-    answer: Vec<u8>,
-}
-
 /// The credential a request carries.
 enum Credential<'a> {
     Pap(&'a [u8]),
@@ -753,8 +744,7 @@ pub struct RadiusServer<U> {
     cfg: Config,
     clients: Vec<NasClient>,
     users: U,
-    cache: HashMap<DupKey, Cached>,
-    expiry: VecDeque<(Instant, DupKey)>,
+    cache: DupCache<Vec<u8>>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<AuthEvent>,
     counters: Counters,
@@ -766,8 +756,7 @@ impl<U: UserTable> RadiusServer<U> {
             cfg,
             clients: Vec::new(),
             users,
-            cache: HashMap::new(),
-            expiry: VecDeque::new(),
+            cache: DupCache::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             counters: Counters::default(),
@@ -886,8 +875,8 @@ impl<U: UserTable> RadiusServer<U> {
         }
         let key = (src, pkt.identifier(), pkt.authenticator());
         if !status {
-            if let Some(c) = self.cache.get(&key) {
-                let answer = c.answer.clone();
+            if let Some(a) = self.cache.get(&key) {
+                let answer = a.clone();
                 if !self.queue_transmit(src, answer) {
                     return Dropped(DropReason::TransmitQueueFull);
                 }
@@ -1144,36 +1133,20 @@ impl<U: UserTable> RadiusServer<U> {
         if self.cfg.max_cached == 0 {
             return;
         }
-        while self.cache.len() >= self.cfg.max_cached {
-            // Evict the oldest live entry; queue entries of keys already gone are skipped.
-            let Some((t, k)) = self.expiry.pop_front() else {
-                break;
-            };
-            if self.cache.get(&k).is_some_and(|c| c.expires == t) {
-                self.cache.remove(&k);
-                self.counters.cache_evictions += 1;
-            }
+        while self.cache.len() >= self.cfg.max_cached && self.cache.evict_oldest() {
+            self.counters.cache_evictions += 1;
         }
-        let expires = now + self.cfg.duplicate_window;
-        self.cache.insert(key, Cached { expires, answer });
-        self.expiry.push_back((expires, key));
+        self.cache
+            .insert(key, answer, now + self.cfg.duplicate_window);
     }
 
     fn expire(&mut self, now: Instant) {
-        while let Some(&(t, key)) = self.expiry.front() {
-            if t > now {
-                break;
-            }
-            self.expiry.pop_front();
-            if self.cache.get(&key).is_some_and(|c| c.expires <= now) {
-                self.cache.remove(&key);
-            }
-        }
+        self.cache.expire(now);
     }
 
     /// When [`RadiusServer::handle_timeout`] wants to be called (cache expiry).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.expiry.front().map(|(t, _)| *t)
+        self.cache.next_expiry()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
