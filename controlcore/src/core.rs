@@ -262,6 +262,17 @@ impl<B: PacketBuf> Core<B> {
         r
     }
 
+    /// Raises `ev` from outside any service (a supervisor relaying what a protocol thread
+    /// learnt, e.g. LDP's transport paths): every service interested in its kind gets it,
+    /// and what they queue is carried out as for a service's own events.
+    pub fn raise(&mut self, now: Instant, ev: Event) {
+        let out = Outbox {
+            events: vec![ev],
+            ..Outbox::default()
+        };
+        self.carry_out(now, out);
+    }
+
     fn note_change(&mut self) {
         if self.dirty_since.is_none() {
             self.dirty_since = Some(Instant::now());

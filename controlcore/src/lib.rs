@@ -35,6 +35,8 @@ pub use latency::LatencyHistogram;
 pub use run::{
     run, Backend, Flow, RunError, RunOptions, RunReport, Supervisor, Unsupervised, WorkerIo,
 };
-pub use service::{Ctx, Event, EventKind, IcmpKind, Interest, PuntView, Service, ServiceId};
+pub use service::{
+    Ctx, Event, EventKind, IcmpKind, Interest, PuntView, Service, ServiceId, TransportPath,
+};
 pub use sockets::{SocketError, SocketId};
 pub use timers::Timers;

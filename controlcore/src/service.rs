@@ -146,6 +146,28 @@ pub enum Event {
         /// Joined (true) or left (false).
         up: bool,
     },
+    /// The transport label path toward another provider router changed: learnt or lost by
+    /// LDP (`docs/protocols/ldp.md`) or given statically by the profile. A VPN service
+    /// pushes `[label, VPN label]` (or only the VPN label when `label` is `None`, implicit
+    /// null / penultimate hop popping) out of `port` toward `via` for routes learnt from
+    /// that router; `path: None` means the router is unreachable by label now.
+    TransportPath {
+        /// The remote provider router (its router id / LSR id, the FEC's /32).
+        router: Ipv4Addr,
+        /// The path, or `None` when withdrawn.
+        path: Option<TransportPath>,
+    },
+}
+
+/// A labelled path toward a provider router (see [`Event::TransportPath`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TransportPath {
+    /// The outer (transport) label to push, `None` for implicit null.
+    pub label: Option<u32>,
+    /// The trunk port it leaves by.
+    pub port: PortId,
+    /// The next hop on that port (resolved by ARP / ND like any route's `via`).
+    pub via: IpAddr,
 }
 
 /// Kinds of [`Event`], for [`Interest::Event`].
@@ -155,6 +177,8 @@ pub enum EventKind {
     IcmpError,
     /// [`Event::VrPeer`].
     VrPeer,
+    /// [`Event::TransportPath`].
+    TransportPath,
 }
 
 impl Event {
@@ -163,6 +187,7 @@ impl Event {
         match self {
             Event::IcmpError { .. } => EventKind::IcmpError,
             Event::VrPeer { .. } => EventKind::VrPeer,
+            Event::TransportPath { .. } => EventKind::TransportPath,
         }
     }
 }

@@ -385,6 +385,36 @@ fn table_changes_are_published_once_per_publish() {
 }
 
 #[test]
+fn events_raised_from_outside_reach_only_interested_services() {
+    let mut r = rig();
+    r.core
+        .add_service(Box::new(Recorder::new(
+            "wants-transport",
+            vec![Interest::Event(EventKind::TransportPath)],
+        )))
+        .unwrap();
+    r.core
+        .add_service(Box::new(Recorder::new(
+            "wants-icmp",
+            vec![Interest::Event(EventKind::IcmpError)],
+        )))
+        .unwrap();
+    let ev = Event::TransportPath {
+        router: Ipv4Addr::new(192, 0, 2, 9),
+        path: Some(controlcore::TransportPath {
+            label: Some(16001),
+            port: PortId(1),
+            via: Ipv4Addr::new(192, 0, 2, 2).into(),
+        }),
+    };
+    r.core.raise(Instant::now(), ev.clone());
+    assert_eq!(r.core.stats.events, 1);
+    let t = r.core.service::<Recorder>().unwrap();
+    assert_eq!(t.name, "wants-transport");
+    assert_eq!(t.log.events, vec![ev]);
+}
+
+#[test]
 fn host_sockets_carry_datagrams_to_their_service() {
     struct Opener(Recorder);
     impl Service for Opener {
