@@ -270,6 +270,8 @@ impl BurstPath {
 
         // Stage 3: rewrite, in arrival order.
         let mut tx = Tally::EMPTY;
+        // The next hop of the previous lane packet: a burst usually goes to few.
+        let mut last_hop: Option<(NextHopId, Option<&NextHop>)> = None;
         let lanes = &self.lanes[..n];
         let verdicts = &mut self.verdicts[..n];
         for ((b, lane), (v, f)) in bufs
@@ -292,7 +294,16 @@ impl BurstPath {
             let l3 = usize::from(f.l3);
             let at = Offsets::ip(f.vlan, l3, l3);
             let total = usize::from(f.total);
-            *v = match (nh, nh.and_then(|id| st.next_hops.get(id))) {
+            let hop = match (nh, last_hop) {
+                (None, _) => None,
+                (Some(id), Some((l, h))) if l == id => h,
+                (Some(id), _) => {
+                    let h = st.next_hops.get(id);
+                    last_hop = Some((id, h));
+                    h
+                }
+            };
+            *v = match (nh, hop) {
                 (
                     _,
                     Some(NextHop::Forward {
