@@ -11,6 +11,5 @@ pub mod buffer;
 pub mod counters;
 pub mod pipeline;
 pub mod port;
-pub mod prefetch;
 pub mod punt;
 pub mod worker;

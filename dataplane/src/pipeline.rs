@@ -45,6 +45,7 @@ use std::net::Ipv4Addr;
 use wire::esp as esp_wire;
 
 mod esp;
+pub mod vector;
 use labelswitch::{ttl, LabelEntry, LabelOp, LabelStack};
 use vr::{
     session_counter, vr_counter, ForwardingState, IfBinding, L2tpEncap, LabelPush, NextHop,
@@ -291,7 +292,27 @@ fn ipv4_at<B: PacketBuf>(
         }
         (u32::from(p.dst_addr()), usize::from(p.total_len()))
     };
-    let Some(nh_id) = vr.lookup4(dst) else {
+    ipv4_routed(st, ports, vr, buf, at, total, vr.lookup4(dst), c, decap)
+}
+
+/// IPv4 forwarding after the header check (version, length, checksum) and the FIB lookup:
+/// `nh_id` is the lookup's answer for the packet's destination, `total` its total length.
+/// Shared by [`ipv4_at`] and the burst path ([`vector`]), which looks up a whole burst.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn ipv4_routed<B: PacketBuf>(
+    st: &ForwardingState,
+    ports: &[PortInfo],
+    vr: &VrEntry,
+    buf: &mut B,
+    at: Offsets,
+    total: usize,
+    nh_id: Option<NextHopId>,
+    c: &WorkerCounters,
+    decap: bool,
+) -> Verdict {
+    let l3 = usize::from(at.ip);
+    let Some(nh_id) = nh_id else {
         return Verdict::Drop(Drop::NoRoute);
     };
     if decap && st.next_hops.get(nh_id) == Some(&NextHop::Local) {
@@ -349,7 +370,26 @@ fn ipv6_at<B: PacketBuf>(
         }
         (dst, 40 + usize::from(p.payload_len()))
     };
-    let Some(nh_id) = vr.lookup6(dst) else {
+    ipv6_routed(st, ports, vr, buf, at, total, vr.lookup6(dst), c, decap)
+}
+
+/// IPv6 forwarding after the header check (length, not multicast) and the FIB lookup; the
+/// IPv6 counterpart of [`ipv4_routed`].
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn ipv6_routed<B: PacketBuf>(
+    st: &ForwardingState,
+    ports: &[PortInfo],
+    vr: &VrEntry,
+    buf: &mut B,
+    at: Offsets,
+    total: usize,
+    nh_id: Option<NextHopId>,
+    c: &WorkerCounters,
+    decap: bool,
+) -> Verdict {
+    let ip = usize::from(at.ip);
+    let Some(nh_id) = nh_id else {
         return Verdict::Drop(Drop::NoRoute);
     };
     if decap && st.next_hops.get(nh_id) == Some(&NextHop::Local) {
@@ -429,6 +469,57 @@ fn send_ip<B: PacketBuf>(
         NextHop::Esp(id) => return esp::out(st, ports, vr, buf, l3, ip_len, ethertype, id, c),
         _ => return Verdict::Drop(Drop::TableInconsistent),
     };
+    let hop = EthHop {
+        port,
+        vlan,
+        src,
+        dst,
+        push: &push,
+        resolved,
+    };
+    let v = eth_out(ports, vr.id(), buf, l3, ip_len, new_ttl, ethertype, hop);
+    if let Verdict::Tx(_) = v {
+        count_vr_tx(vr, c, buf.len());
+    }
+    v
+}
+
+/// An Ethernet next hop as [`eth_out`] needs it: a resolved `Forward`, or an `Unresolved`
+/// one (`resolved == false`: the frame is completed except for the destination MAC and
+/// punted as a neighbour miss).
+#[derive(Clone, Copy)]
+struct EthHop<'a> {
+    port: PortId,
+    vlan: Option<u16>,
+    src: [u8; 6],
+    dst: [u8; 6],
+    push: &'a LabelPush,
+    resolved: bool,
+}
+
+/// The Ethernet rewrite of a routed IP packet (TTL already decremented) at `l3`: the MTU
+/// check, the new L2 header and the pushed labels. Counts nothing (the caller counts the
+/// VR's TX: per packet in [`send_ip`], per burst in the burst path).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn eth_out<B: PacketBuf>(
+    ports: &[PortInfo],
+    vr: VrId,
+    buf: &mut B,
+    l3: usize,
+    ip_len: usize,
+    new_ttl: u8,
+    ethertype: u16,
+    hop: EthHop<'_>,
+) -> Verdict {
+    let EthHop {
+        port,
+        vlan,
+        src,
+        dst,
+        push,
+        resolved,
+    } = hop;
     let Some(out) = ports.get(usize::from(port.0)) else {
         return Verdict::Drop(Drop::TableInconsistent);
     };
@@ -437,20 +528,15 @@ fn send_ip<B: PacketBuf>(
     }
     let src = if resolved { src } else { out.mac };
     let entry_ttl = ttl::on_push(new_ttl);
-    let hdr = match write_l2(buf, l3, vlan, src, dst, ethertype, &push, |_| entry_ttl) {
+    let hdr = match write_l2(buf, l3, vlan, src, dst, ethertype, push, |_| entry_ttl) {
         Ok(h) => h,
         Err(d) => return Verdict::Drop(d),
     };
     if !resolved {
         // The frame now starts with the new L2 header and labels.
         let l2 = ETH_HLEN + if vlan.is_some() { 4 } else { 0 };
-        return punt(
-            Punt::NeighborMiss,
-            Some(vr.id()),
-            Offsets::ip(vlan, l2, hdr),
-        );
+        return punt(Punt::NeighborMiss, Some(vr), Offsets::ip(vlan, l2, hdr));
     }
-    count_vr_tx(vr, c, buf.len());
     Verdict::Tx(port)
 }
 

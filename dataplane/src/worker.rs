@@ -6,7 +6,8 @@
 
 use crate::buffer::{BufPool, PacketBuf};
 use crate::counters::{Drop, WorkerCounters};
-use crate::pipeline::{forward, PortInfo, Verdict};
+use crate::pipeline::vector::BurstPath;
+use crate::pipeline::{PortInfo, Verdict};
 use crate::port::{PortQueue, BURST};
 use crate::punt::{Inject, InjectRing, PuntRing, Punted};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +35,7 @@ pub struct Worker<B: PacketBuf, P: BufPool<B>> {
     queues: Vec<Box<dyn PortQueue<B, P>>>,
     tx: Vec<Vec<B>>,
     rx: Vec<B>,
+    path: BurstPath,
     ports: Arc<[PortInfo]>,
     tables: TableHandle<ForwardingState>,
     counters: Arc<WorkerCounters>,
@@ -61,6 +63,7 @@ impl<B: PacketBuf, P: BufPool<B>> Worker<B, P> {
             queues,
             tx,
             rx: Vec::with_capacity(BURST),
+            path: BurstPath::new(),
             ports,
             tables,
             counters,
@@ -124,50 +127,60 @@ impl<B: PacketBuf, P: BufPool<B>> Worker<B, P> {
             self.counters.port_rx.bump(pi, n as u64);
             self.counters.bursts.bump(0, 1);
             let in_port = PortId(pi as u16);
-            crate::prefetch::warm_burst(&st, in_port, &self.rx);
-            for mut buf in self.rx.drain(..) {
-                match forward(&st, &self.ports, in_port, &mut buf, &self.counters) {
-                    Verdict::Tx(out) => {
-                        let o = usize::from(out.0);
-                        // Port ids come from the tables; a port this worker has no queue
-                        // for is a table bug, counted, never a panic.
-                        if o >= self.tx.len() {
-                            self.counters.count_drop(Drop::TableInconsistent);
-                            self.counters.port_drop.bump(pi, 1);
+            let mut port_drops = 0;
+            while !self.rx.is_empty() {
+                // `rx_burst` returns at most BURST packets; a longer batch is split.
+                let m = self.rx.len().min(BURST);
+                let verdicts =
+                    self.path
+                        .run(&st, &self.ports, in_port, &mut self.rx[..m], &self.counters);
+                for (buf, v) in self.rx.drain(..m).zip(verdicts.iter()) {
+                    match *v {
+                        Verdict::Tx(out) => {
+                            let o = usize::from(out.0);
+                            // Port ids come from the tables; a port this worker has no
+                            // queue for is a table bug, counted, never a panic.
+                            let Some(q) = self.tx.get_mut(o) else {
+                                self.counters.count_drop(Drop::TableInconsistent);
+                                port_drops += 1;
+                                self.pool.free(buf);
+                                continue;
+                            };
+                            q.push(buf);
+                            if q.len() >= BURST {
+                                flush_port(
+                                    &mut self.queues,
+                                    &mut self.tx,
+                                    &mut self.pool,
+                                    &self.counters,
+                                    o,
+                                );
+                            }
+                        }
+                        Verdict::Punt(to) => {
+                            self.counters.count_punt(to.reason);
+                            let p = Punted {
+                                to,
+                                port: in_port,
+                                worker: self.id as u16,
+                                buf,
+                            };
+                            if let Err(p) = self.punt.push(p) {
+                                self.counters.count_drop(Drop::PuntRingFull);
+                                port_drops += 1;
+                                self.pool.free(p.buf);
+                            }
+                        }
+                        Verdict::Drop(why) => {
+                            self.counters.count_drop(why);
+                            port_drops += 1;
                             self.pool.free(buf);
-                            continue;
                         }
-                        self.tx[o].push(buf);
-                        if self.tx[o].len() >= BURST {
-                            flush_port(
-                                &mut self.queues,
-                                &mut self.tx,
-                                &mut self.pool,
-                                &self.counters,
-                                o,
-                            );
-                        }
-                    }
-                    Verdict::Punt(to) => {
-                        self.counters.count_punt(to.reason);
-                        let p = Punted {
-                            to,
-                            port: in_port,
-                            worker: self.id as u16,
-                            buf,
-                        };
-                        if let Err(p) = self.punt.push(p) {
-                            self.counters.count_drop(Drop::PuntRingFull);
-                            self.counters.port_drop.bump(pi, 1);
-                            self.pool.free(p.buf);
-                        }
-                    }
-                    Verdict::Drop(why) => {
-                        self.counters.count_drop(why);
-                        self.counters.port_drop.bump(pi, 1);
-                        self.pool.free(buf);
                     }
                 }
+            }
+            if port_drops > 0 {
+                self.counters.port_drop.bump(pi, port_drops);
             }
         }
         total += self.drain_inject();
