@@ -13,6 +13,7 @@ pub mod appliance;
 pub mod backend;
 pub mod bench;
 pub mod config;
+pub mod ldp;
 pub mod ctl;
 pub mod mgmt;
 pub mod profile;

@@ -137,6 +137,11 @@ impl Driver {
         &mut self.speaker
     }
 
+    /// The engine, read-only (bindings, sessions, counters).
+    pub fn speaker_ref(&self) -> &Speaker {
+        &self.speaker
+    }
+
     /// The driver's counters.
     pub fn counters(&self) -> &DriverCounters {
         &self.counters
