@@ -753,3 +753,17 @@ pub fn cross_connect_line(e: &Value) -> String {
         g("via")
     )
 }
+
+/// LDP's label block as the document gives it (`label_block: [min, max]`).
+pub fn block_of(doc: &Value) -> std::ops::RangeInclusive<u32> {
+    let b = |i: usize| {
+        doc.get("label_block")
+            .and_then(|x| x.get(i))
+            .and_then(Value::as_u64)
+            .map(|v| v as u32)
+    };
+    match (b(0), b(1)) {
+        (Some(lo), Some(hi)) => lo..=hi,
+        _ => 1..=0,
+    }
+}

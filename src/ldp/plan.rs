@@ -401,6 +401,7 @@ mod tests {
         let plan = compute(&c, &p, &own, &local);
         // PE1's label for 10.255.0.3/32 is not used: PE1 is not the next hop.
         assert!(plan.labels.is_empty());
-        assert!(plan.paths.is_empty());
+        assert!(!plan.paths.contains_key(&ip("10.255.0.3")));
+        assert!(plan.paths.contains_key(&ip("10.255.0.1")));
     }
 }

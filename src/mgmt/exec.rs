@@ -443,7 +443,21 @@ impl MgmtLink {
                     ));
                 };
                 let g = l.lock().unwrap_or_else(|p| p.into_inner());
-                Ok(Answer::Json(200, crate::ldp::document(&g)))
+                let mut d = crate::ldp::document(&g);
+                drop(g);
+                // What the label matrix holds in LDP's block now (the control loop's
+                // writer), to compare with what LDP installed.
+                let block = crate::ldp::block_of(&d);
+                let matrix: Vec<Value> = core
+                    .writer()
+                    .labels()
+                    .filter(|(l, _)| block.contains(&l.value()))
+                    .map(|(l, op)| json!({"label": l.value(), "op": format!("{op:?}")}))
+                    .collect();
+                if let Value::Object(m) = &mut d {
+                    m.insert("label_matrix".into(), Value::Array(matrix));
+                }
+                Ok(Answer::Json(200, d))
             }
             Request::Sessions(vr) => {
                 let id = self.vr_id(&vr, &scope)?;
