@@ -23,6 +23,8 @@ fail() { echo "$T: FAIL - $*" >&2; exit 1; }
 need=()
 [ -x /usr/lib/frr/ldpd ] && [ -x /usr/lib/frr/zebra ] && command -v vtysh >/dev/null || need+=(frr)
 command -v python3 >/dev/null || need+=(python3)
+command -v tcpdump >/dev/null || need+=(tcpdump)
+command -v curl >/dev/null || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 ||
@@ -31,6 +33,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 [ -x /usr/lib/frr/ldpd ] && [ -x /usr/lib/frr/zebra ] && command -v vtysh >/dev/null || fail "FRR (zebra, ldpd, vtysh) missing"
 command -v python3 >/dev/null || fail "python3 missing"
+command -v tcpdump >/dev/null && command -v curl >/dev/null || fail "tcpdump/curl missing"
 
 NE=vx-ldp-e NP=vx-ldp-p NF=vx-ldp-f
 for ns in $NE $NP $NF; do ip netns list | grep -qw "$ns" && fail "namespace $ns already exists (another run?)"; done
@@ -185,10 +188,52 @@ ldp_get "lm($E_F)" | grep -q "PopAndForward" || { cat "$W/ldp.json" >&2; fail "t
 OWN=$(ldp_get "local('10.255.0.2/32')")
 ldp_get "lm($OWN)" | grep -qx "Pop" || { cat "$W/ldp.json" >&2; fail "P's own label $OWN is not pop-next"; }
 [ "$(ldp_get "lm(16001)")" = None ] || fail "the static label 16001 is inside LDP's view (it should not be)"
+# 2b. The data plane follows: a packet labelled E_E sent by PE-F leaves P toward PE-E with
+# PE-E's label; one labelled E_F sent by PE-E reaches PE-F unlabelled (PHP). The first ones
+# may be dropped: a label-matrix next hop is resolved by the neighbour service's periodic
+# retry (every 3 s), not on a miss, so the packets go on for 7.5 s.
+send() { # NS IFACE DST_MAC LABEL SRC DST
+  ip netns exec "$1" python3 - "$2" "$3" "$4" "$5" "$6" <<'PY'
+import socket, struct, sys, time
+ifc, dmac, label, src, dst = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", "")), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((ifc, 0))
+smac = s.getsockname()[4][:6]
+payload = b"varouter-ldp-55"
+udp = struct.pack("!HHHH", 40000, 9, 8 + len(payload), 0) + payload
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, socket.inet_aton(src), socket.inet_aton(dst))
+csum = sum(struct.unpack("!10H", ip)); csum = (csum & 0xffff) + (csum >> 16); csum = ~((csum & 0xffff) + (csum >> 16)) & 0xffff
+ip = ip[:10] + struct.pack("!H", csum) + ip[12:]
+mpls = struct.pack("!I", (label << 12) | (1 << 8) | 64)
+for _ in range(10):
+    s.send(dmac + smac + b"\x88\x47" + mpls + ip + udp)
+    time.sleep(0.2)
+PY
+}
+[ -n "${DEBUG_PAUSE:-}" ] && { echo "paused: $W"; sleep "$DEBUG_PAUSE"; }
+ip netns exec $NE timeout 12 tcpdump -nn -c 1 -i vx-le "mpls $F_E and udp port 9" > "$W/swap.txt" 2>/dev/null &
+CAP1=$!
+ip netns exec $NF timeout 12 tcpdump -nn -c 1 -i vx-lf "udp port 9 and dst host 10.255.0.3" > "$W/php.txt" 2>/dev/null &
+CAP2=$!
+sleep 1
+send $NF vx-lf "$MAC_F" "$E_E" 10.99.2.3 10.255.0.1 &
+send $NE vx-le "$MAC_E" "$E_F" 10.99.1.1 10.255.0.3
+wait $CAP1 || true; wait $CAP2 || true
+dp_fail() { kill -INT $P_PID; wait $P_PID 2>/dev/null || true; sed -n '/=== varouter summary/,$p' "$W/p.out" >&2; fail "$@"; }
+grep -q "MPLS (label $F_E" "$W/swap.txt" || { cat "$W/swap.txt" >&2; dp_fail "a packet labelled $E_E did not leave P toward PE-E with label $F_E"; }
+grep -q "10.255.0.3.9" "$W/php.txt" && ! grep -q MPLS "$W/php.txt" || { cat "$W/php.txt" >&2; dp_fail "a packet labelled $E_F did not reach PE-F unlabelled"; }
+say "data plane: $E_E -> $F_E toward PE-E and $E_F -> (popped) toward PE-F seen on the wire"
 # 3. The table view, and a tenant is refused.
 grep -q "cross connects" "$W/ctl-ldp.txt" && grep -q "10.255.0.1/32" "$W/ctl-ldp.txt" || { cat "$W/ctl-ldp.txt" >&2; fail "ctl ldp printed no tables"; }
 CTL_TOKEN=$TTOKEN ctl ldp > "$W/tenant.txt" 2>&1 && fail "a tenant read LDP"
 grep -q 403 "$W/tenant.txt" || grep -qi forbidden "$W/tenant.txt" || { cat "$W/tenant.txt" >&2; fail "the tenant was not refused with 403"; }
+# 3b. The statistics snapshot and the metrics carry LDP.
+[ "$(ctl --json stats | python3 -c 'import json,sys; l=json.load(sys.stdin)["ldp"]; print(l["sessions_up"], l["cross_connects"], l["counters"]["labels_set"] >= 3)')" = "2 3 True" ] ||
+  { ctl --json stats >&2; fail "/api/v1/stats has no (or a wrong) ldp part"; }
+ip netns exec $NP curl -sf -H "Authorization: Bearer $TOKEN" http://127.0.0.1:18280/metrics > "$W/metrics.txt" || fail "GET /metrics failed"
+grep -q '^varouter_ldp_sessions_up 2$' "$W/metrics.txt" && grep -q '^varouter_ldp_cross_connects 3$' "$W/metrics.txt" &&
+  grep -q 'varouter_ldp_events_total{event="mappings_received"}' "$W/metrics.txt" ||
+  { grep ldp "$W/metrics.txt" >&2; fail "/metrics has no LDP series"; }
 # 4. FRR's ldpd goes away: its cross connect must leave the matrix, PE-E's stays.
 kill "$(cat "$W/frr/frr/ldpd.pid")"
 gone=0

@@ -891,6 +891,10 @@ impl MgmtLink {
                     d,
                 ))
             }),
+            ldp: self
+                .ldp
+                .as_ref()
+                .and_then(|l| l.lock().ok().map(|g| (&*g).into())),
             transactions: self.paths.clone(),
         }
     }
