@@ -1127,13 +1127,21 @@ fn format_ldp(v: &Value) -> String {
             })
         })
         .collect();
-    section("bindings", bindings, &["fec", "local", "remote", "next_hop"]);
+    section(
+        "bindings",
+        bindings,
+        &["fec", "local", "remote", "next_hop"],
+    );
     section(
         "cross connects (label matrix)",
         rows("cross_connects"),
         &["in_label", "action", "out_label", "port", "via", "fec"],
     );
-    section("transport paths", rows("paths"), &["router", "label", "port", "via"]);
+    section(
+        "transport paths",
+        rows("paths"),
+        &["router", "label", "port", "via"],
+    );
     o
 }
 

@@ -56,6 +56,9 @@ pub struct LdpCfg {
     pub core_routes: Vec<CoreRouteCfg>,
     /// A FEC that is a peer's LSR Id / address goes via that peer.
     pub next_hop_from_peers: bool,
+    /// Loop Hellos back to this host (not in the profile: tests with several speakers on
+    /// one host).
+    pub hello_loopback: bool,
 }
 
 impl LdpCfg {

@@ -185,6 +185,7 @@ pub fn start(cfg: &LdpCfg) -> Result<LdpHandle, String> {
         Speaker::new(engine_config(cfg), alloc, Instant::now()).map_err(|e| e.to_string())?;
     let mut dc = DriverConfig::new(cfg.ports.iter().map(|p| p.addrs[0].0).collect());
     dc.port = cfg.udp_tcp_port;
+    dc.multicast_loop = cfg.hello_loopback;
     let driver = Driver::new(speaker, dc).map_err(|e| {
         format!(
             "{e} (the LSR Id / transport address {} must be an address of this host, and the trunk addresses must be on host interfaces)",
@@ -553,7 +554,7 @@ impl LdpLink {
             let Ok(label) = Label::new(*l) else {
                 continue;
             };
-            changes.push((*l, Some((*op, a.clone())), Change::SetLabel(label, a)));
+            changes.push((*l, Some((*op, a)), Change::SetLabel(label, a)));
         }
         let mut any = false;
         for (l, entry, c) in changes {
@@ -754,16 +755,14 @@ pub fn cross_connect_line(e: &Value) -> String {
     )
 }
 
-/// LDP's label block as the document gives it (`label_block: [min, max]`).
-pub fn block_of(doc: &Value) -> std::ops::RangeInclusive<u32> {
+/// LDP's label block as the document gives it (`label_block: [min, max]`); `None` when
+/// the document has none.
+pub fn block_of(doc: &Value) -> Option<std::ops::RangeInclusive<u32>> {
     let b = |i: usize| {
         doc.get("label_block")
             .and_then(|x| x.get(i))
             .and_then(Value::as_u64)
             .map(|v| v as u32)
     };
-    match (b(0), b(1)) {
-        (Some(lo), Some(hi)) => lo..=hi,
-        _ => 1..=0,
-    }
+    Some(b(0)?..=b(1)?)
 }

@@ -67,7 +67,9 @@ impl PlanOp {
     /// The FEC.
     pub fn fec(&self) -> Prefix4 {
         match *self {
-            PlanOp::PopNext { fec } | PlanOp::Swap { fec, .. } | PlanOp::PopForward { fec, .. } => fec,
+            PlanOp::PopNext { fec } | PlanOp::Swap { fec, .. } | PlanOp::PopForward { fec, .. } => {
+                fec
+            }
         }
     }
 }
@@ -257,6 +259,7 @@ mod tests {
             udp_tcp_port: 646,
             core_routes: vec![],
             next_hop_from_peers: true,
+            hello_loopback: false,
         }
     }
 
@@ -276,7 +279,10 @@ mod tests {
         [
             (
                 ip("10.255.0.1"),
-                peer("10.99.1.1", &[("10.255.0.1/32", 100), ("10.255.0.3/32", 101)]),
+                peer(
+                    "10.99.1.1",
+                    &[("10.255.0.1/32", 100), ("10.255.0.3/32", 101)],
+                ),
             ),
             (
                 ip("10.255.0.3"),
@@ -290,7 +296,10 @@ mod tests {
     fn a_peers_own_fec_goes_via_that_peer() {
         let c = cfg();
         let h = next_hop(&c, &peers(), pf("10.255.0.1/32")).unwrap();
-        assert_eq!((h.via, h.port, h.peer), (ip("10.99.1.1"), 0, Some(ip("10.255.0.1"))));
+        assert_eq!(
+            (h.via, h.port, h.peer),
+            (ip("10.99.1.1"), 0, Some(ip("10.255.0.1")))
+        );
         assert_eq!(next_hop(&c, &peers(), pf("10.255.0.9/32")), None);
         // A /24 is nobody's own address.
         assert_eq!(next_hop(&c, &peers(), pf("10.255.0.0/24")), None);
@@ -315,7 +324,10 @@ mod tests {
             },
         ];
         let h = next_hop(&c, &peers(), pf("10.255.0.1/32")).unwrap();
-        assert_eq!((h.via, h.source, h.peer), (ip("10.99.2.3"), "core", Some(ip("10.255.0.3"))));
+        assert_eq!(
+            (h.via, h.source, h.peer),
+            (ip("10.99.2.3"), "core", Some(ip("10.255.0.3")))
+        );
         let h = next_hop(&c, &peers(), pf("10.255.0.9/32")).unwrap();
         assert_eq!((h.via, h.port), (ip("10.99.1.1"), 0));
     }

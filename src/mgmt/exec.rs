@@ -451,7 +451,7 @@ impl MgmtLink {
                 let matrix: Vec<Value> = core
                     .writer()
                     .labels()
-                    .filter(|(l, _)| block.contains(&l.value()))
+                    .filter(|(l, _)| block.as_ref().is_some_and(|b| b.contains(&l.value())))
                     .map(|(l, op)| json!({"label": l.value(), "op": format!("{op:?}")}))
                     .collect();
                 if let Value::Object(m) = &mut d {

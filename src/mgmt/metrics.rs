@@ -430,16 +430,24 @@ impl Collector for SnapshotCollector {
             )?;
             type LdpField = fn(&super::snapshot::LdpSnapshot) -> u64;
             let ldp_gauges: [(&str, &str, LdpField); 4] = [
-                ("ldp_sessions_up", "LDP sessions operational.", |l| l.sessions_up),
-                ("ldp_bindings_learnt", "LDP label bindings learnt from peers.", |l| {
-                    l.bindings_learnt
+                ("ldp_sessions_up", "LDP sessions operational.", |l| {
+                    l.sessions_up
                 }),
-                ("ldp_bindings_local", "LDP label bindings advertised (local FECs).", |l| {
-                    l.bindings_local
-                }),
-                ("ldp_cross_connects", "Label-matrix entries installed by LDP.", |l| {
-                    l.cross_connects
-                }),
+                (
+                    "ldp_bindings_learnt",
+                    "LDP label bindings learnt from peers.",
+                    |l| l.bindings_learnt,
+                ),
+                (
+                    "ldp_bindings_local",
+                    "LDP label bindings advertised (local FECs).",
+                    |l| l.bindings_local,
+                ),
+                (
+                    "ldp_cross_connects",
+                    "Label-matrix entries installed by LDP.",
+                    |l| l.cross_connects,
+                ),
             ];
             for (name, help, f) in ldp_gauges {
                 gauge(f(l)).encode(enc.encode_descriptor(name, help, None, g)?)?;

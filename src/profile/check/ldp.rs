@@ -60,10 +60,7 @@ fn prefix(c: &mut Checker, v: &S<String>, key: &str) -> Option<Prefix4> {
         Ok(p) if p.addr().to_string() + "/" + &p.len().to_string() != v.value => {
             c.err(
                 v.referenced,
-                format!(
-                    "ldp.{key} `{}` has host bits set; expected `{p}`",
-                    v.value
-                ),
+                format!("ldp.{key} `{}` has host bits set; expected `{p}`", v.value),
             );
             None
         }
@@ -191,11 +188,7 @@ pub(super) fn check(
     let transport = match &l.transport_address {
         None => lsr_id,
         Some(v) => match ipv4(c, v, "transport_address") {
-            Some(a)
-                if a == lsr_id || lports.iter().any(|p| p.addrs.iter().any(|x| x.0 == a)) =>
-            {
-                a
-            }
+            Some(a) if a == lsr_id || lports.iter().any(|p| p.addrs.iter().any(|x| x.0 == a)) => a,
             Some(a) => {
                 c.err(
                     v.referenced,
@@ -242,7 +235,9 @@ pub(super) fn check(
             if !seen.insert(p) {
                 c.err(
                     f.referenced,
-                    format!("ldp.fecs: `{p}` is listed twice (the LSR Id /32 is always originated)"),
+                    format!(
+                        "ldp.fecs: `{p}` is listed twice (the LSR Id /32 is always originated)"
+                    ),
                 );
             } else {
                 fecs.push(p);
@@ -329,7 +324,10 @@ pub(super) fn check(
         if port.addrs.iter().any(|(a, _)| *a == via) {
             c.err(
                 r.via.referenced,
-                format!("ldp.core_routes: next hop {via} is our own address on `{}`", port.name),
+                format!(
+                    "ldp.core_routes: next hop {via} is our own address on `{}`",
+                    port.name
+                ),
             );
             continue;
         }
@@ -370,5 +368,6 @@ pub(super) fn check(
         udp_tcp_port,
         core_routes,
         next_hop_from_peers: l.next_hop_from_peers.as_ref().is_none_or(|b| b.value),
+        hello_loopback: false,
     })
 }
