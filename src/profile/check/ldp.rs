@@ -371,3 +371,94 @@ pub(super) fn check(
         hello_loopback: false,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    const BASE: &str = r#"router_id: 10.255.0.2
+ports:
+  - { name: a, backend: mem, mac: "02:00:00:02:00:01", trunk: true, addresses: [10.99.1.2/24] }
+  - { name: b, backend: mem, mac: "02:00:00:02:00:02", trunk: true, addresses: ["fd00::2/64", 10.99.2.2/24] }
+  - { name: user, backend: mem, mac: "02:00:00:02:00:03" }
+labels: { min: 16, max: 30000 }
+"#;
+
+    fn check(rest: &str) -> Result<crate::config::Config, Vec<String>> {
+        let text = format!("{BASE}{rest}");
+        crate::parse_config(Path::new("p.yaml"), &text)
+            .map_err(|e| e.into_iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn a_good_section_resolves_with_defaults() {
+        let c = check(
+            r#"ldp:
+  ports: [a, b]
+  labels: { min: 20000, max: 20999 }
+  core_routes:
+    - { prefix: 192.0.2.0/24, via: 10.99.2.3, port: b }
+"#,
+        )
+        .unwrap();
+        let l = c.ldp.unwrap();
+        let ip = |s: &str| s.parse::<std::net::Ipv4Addr>().unwrap();
+        assert_eq!((l.lsr_id, l.transport), (ip("10.255.0.2"), ip("10.255.0.2")));
+        assert_eq!(l.ports[1].port, 1);
+        // The IPv6 address of `b` is not LDP's.
+        assert_eq!(l.ports[1].addrs, vec![(ip("10.99.2.2"), 24)]);
+        assert_eq!(l.labels, 20000..=20999);
+        assert_eq!(l.udp_tcp_port, 646);
+        assert_eq!((l.hold_time, l.keepalive), (15, 180));
+        assert!(l.next_hop_from_peers && !l.hello_loopback);
+        assert_eq!(l.core_routes[0].port, 1);
+        assert_eq!(l.own_fecs(), vec!["10.255.0.2/32".parse().unwrap()]);
+    }
+
+    #[test]
+    fn every_error_is_named_with_its_place() {
+        let e = check(
+            r#"label_matrix:
+  - { label: 20005, action: pop-next }
+ldp:
+  lsr_id: 224.0.0.5
+  ports: [a, user, nope, a]
+  transport_address: 10.1.1.1
+  labels: { min: 20000, max: 20999 }
+  fecs: [192.0.2.1/24, 10.0.0.0]
+  hello_interval_s: 20
+  keepalive_s: 0
+  port: 0
+  core_routes:
+    - { prefix: 10.255.0.3/32, via: 10.98.0.1, port: a }
+    - { prefix: 10.255.0.4/32, via: 10.99.1.2, port: a }
+    - { prefix: 10.255.0.5/32, via: 10.99.2.3, port: b }
+"#,
+        )
+        .unwrap_err();
+        let want = [
+            "p.yaml:8:14: static label 20005 is inside LDP's label block 20000..=20999",
+            "p.yaml:10:11: ldp.lsr_id `224.0.0.5` is not a unicast address",
+            "p.yaml:11:14: ldp.ports: port `user` is not a trunk",
+            "p.yaml:11:20: ldp.ports: port `nope` is not defined; trunk ports: a, b",
+            "p.yaml:11:26: ldp.ports: port `a` is listed twice",
+            "p.yaml:12:22: ldp.transport_address 10.1.1.1 is neither the LSR Id",
+            "p.yaml:14:10: ldp.fecs `192.0.2.1/24` has host bits set; expected `192.0.2.0/24`",
+            "p.yaml:14:24: ldp.fecs `10.0.0.0` has no prefix length",
+            "p.yaml:15:21: ldp.hello_interval_s 20 is not below hold_time_s 15",
+            "p.yaml:16:16: ldp.keepalive_s 0 is out of range",
+            "p.yaml:17:9: ldp.port 0 is not a port",
+            "p.yaml:19:37: ldp.core_routes: next hop 10.98.0.1 is not on port `a`'s link",
+            "p.yaml:20:37: ldp.core_routes: next hop 10.99.1.2 is our own address on `a`",
+            "p.yaml:21:54: ldp.core_routes: port `b` is not one of ldp.ports (a)",
+        ];
+        for w in want {
+            assert!(
+                e.iter().any(|x| x.starts_with(w)),
+                "missing `{w}` in:\n{}",
+                e.join("\n")
+            );
+        }
+        assert_eq!(e.len(), want.len(), "{}", e.join("\n"));
+    }
+}
