@@ -145,6 +145,7 @@ def sess(p): return next((s['state'] for s in d['sessions'] if s['peer'] == p), 
 print($1)" 2>/dev/null || true
 }
 
+T0=$(date +%s.%N)
 ok=0
 for _ in $(seq 1 80); do
   sleep 0.5
@@ -155,6 +156,7 @@ for _ in $(seq 1 80); do
     ok=1; break
   fi
 done
+CONVERGED=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$T0" "$(date +%s.%N)")
 $VTY -c 'show mpls ldp neighbor' > "$W/frr-neighbor.txt" 2>&1 || true
 $VTY -c 'show mpls ldp binding' > "$W/frr-binding.txt" 2>&1 || true
 ctl ldp > "$W/ctl-ldp.txt" 2>&1 || true
@@ -170,6 +172,7 @@ E_E=$(ldp_get "local('10.255.0.1/32')")   # P's label toward PE-E
 E_F=$(ldp_get "local('10.255.0.3/32')")   # P's label toward PE-F
 F_E=$(ldp_get "remote('10.255.0.1/32', '10.255.0.1')")  # PE-E's own label
 F_F=$(ldp_get "remote('10.255.0.3/32', '10.255.0.3')")  # FRR's own label (Implicit NULL)
+say "converged (both sessions, both cross connects, both peers' bindings) $CONVERGED s after P started"
 say "P advertises $E_E for PE-E's 10.255.0.1/32 (PE-E's label $F_E) and $E_F for PE-F's 10.255.0.3/32 (FRR's label $F_F)"
 # 1. The peers learnt P's labels.
 grep -Eq "^ipv4 +10\.255\.0\.1/32 +10\.255\.0\.2 +[^ ]+ +$E_E( |$)" "$W/frr-binding.txt" ||
@@ -236,12 +239,14 @@ grep -q '^varouter_ldp_sessions_up 2$' "$W/metrics.txt" && grep -q '^varouter_ld
   { grep ldp "$W/metrics.txt" >&2; fail "/metrics has no LDP series"; }
 # 4. FRR's ldpd goes away: its cross connect must leave the matrix, PE-E's stays.
 kill "$(cat "$W/frr/frr/ldpd.pid")"
+T1=$(date +%s.%N)
 gone=0
 for _ in $(seq 1 30); do
   sleep 0.5
   if [ "$(ldp_get "sess('10.255.0.3') is None and xc($E_F) is None and lm($E_F) is None and xc($E_E) is not None")" = True ]; then gone=1; break; fi
 done
 [ $gone = 1 ] || { ctl ldp >&2; fail "after FRR's ldpd stopped, its cross connect stayed (or PE-E's went)"; }
+say "FRR's cross connect left the label matrix $(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$T1" "$(date +%s.%N)") s after ldpd was killed"
 grep -q "ldp: .*session(s) up" "$W/p.out" || fail "no LDP stats line"
 kill -INT $P_PID; wait $P_PID 2>/dev/null || true
 grep -q "ldp_sessions_down" "$W/p.out" || { tail -30 "$W/p.out" >&2; fail "the summary has no LDP counters"; }
