@@ -65,6 +65,9 @@ pub enum RunError {
     /// The AAA (`aaa:` section) could not start.
     #[error("aaa: {0}")]
     Aaa(String),
+    /// LDP (`ldp:` section) could not start.
+    #[error("ldp: {0}")]
+    Ldp(String),
     /// VR discovery (`discovery:` section) could not be set up.
     #[error("discovery: {0}")]
     Discovery(String),
@@ -141,6 +144,33 @@ pub struct Summary {
     /// The discovery configuration maps of the local VRs as last listed (refreshed every
     /// second), when the profile has a `discovery:` section.
     pub discovery: Vec<MapView>,
+    /// LDP at the end (its line, the installed cross connects, non-zero counters), when
+    /// the profile has an `ldp:` section.
+    pub ldp: Option<LdpSummary>,
+}
+
+/// LDP as the summary shows it.
+#[derive(Clone, Debug)]
+pub struct LdpSummary {
+    /// The stats line.
+    pub line: String,
+    /// Installed label-matrix entries (JSON objects).
+    pub installed: Vec<serde_json::Value>,
+    /// Counters by name.
+    pub counters: Vec<(&'static str, u64)>,
+}
+
+/// Stops LDP (Shutdown to every peer) and takes its final state for the summary.
+fn ldp_summary(h: Option<crate::ldp::LdpHandle>) -> Option<LdpSummary> {
+    let h = h?;
+    let shared = h.shared();
+    h.stop();
+    let g = shared.lock().ok()?;
+    Some(LdpSummary {
+        line: crate::ldp::stats_line(&g),
+        installed: g.installed.clone(),
+        counters: crate::ldp::counters(&g),
+    })
 }
 
 /// An ESP SA as the summary shows it.
@@ -330,11 +360,33 @@ pub fn run_with_reload(
         }
         None => None,
     };
+    // LDP on its own thread (its TCP sessions do not fit the control core's sockets).
+    let ldp = match &cfg.ldp {
+        Some(l) => {
+            let h = crate::ldp::start(l).map_err(RunError::Ldp)?;
+            eprintln!(
+                "varouter: LDP as LSR {} (transport {}) on {}",
+                l.lsr_id,
+                h.transport(),
+                l.ports
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Some(h)
+        }
+        None => None,
+    };
     let mut sup = AppSupervisor::new(cfg.clone(), opts.stats_every, reload);
+    sup.ldp = ldp
+        .as_ref()
+        .map(|h| h.link(cfg.ports.iter().map(|p| p.name.clone()).collect()));
     sup.mgmt = mgmt;
     sup.aaa = aaa.as_ref().map(|h| h.stats_ref());
     if let Some(m) = &mut sup.mgmt {
         m.aaa = sup.aaa.clone();
+        m.ldp = sup.ldp.as_ref().map(|l| l.shared().clone());
     }
     if let Some(c) = cfg.control_core {
         crate::backend::soft::pin(Some(c));
@@ -352,6 +404,7 @@ pub fn run_with_reload(
             drop(b);
             let mut s = summary(&sup.running, report, &[]);
             s.aaa = aaa.map(|h| h.stop());
+            s.ldp = ldp_summary(ldp);
             s.subscribers = std::mem::take(&mut sup.subscribers);
             s.subscriber_vrs = std::mem::take(&mut sup.subscriber_vrs);
             s.relayed = std::mem::take(&mut sup.relayed);
@@ -366,6 +419,7 @@ pub fn run_with_reload(
     drop(api);
     let mut s = summary(&sup.running, report, &b.mem_stats);
     s.aaa = aaa.map(|h| h.stop());
+    s.ldp = ldp_summary(ldp);
     s.subscribers = std::mem::take(&mut sup.subscribers);
     s.subscriber_vrs = std::mem::take(&mut sup.subscriber_vrs);
     s.relayed = std::mem::take(&mut sup.relayed);
@@ -396,6 +450,8 @@ pub struct AppSupervisor {
     pub aaa: Option<Arc<std::sync::Mutex<crate::aaa::AaaStats>>>,
     /// The discovery maps as last listed (when they changed, at most every second).
     pub discovery: Vec<MapView>,
+    /// LDP's control-loop side, when the profile runs LDP.
+    pub ldp: Option<crate::ldp::LdpLink>,
     discovery_changes: Option<u64>,
     discovery_listed: Instant,
 }
@@ -419,6 +475,7 @@ impl AppSupervisor {
             mgmt: None,
             aaa: None,
             discovery: Vec::new(),
+            ldp: None,
             discovery_changes: None,
             discovery_listed: now.checked_sub(Duration::from_secs(1)).unwrap_or(now),
         }
@@ -438,6 +495,9 @@ impl<B: PacketBuf> Supervisor<B> for AppSupervisor {
         }
         if let Some(m) = &mut self.mgmt {
             m.tick(core, &mut self.running, counters, now);
+        }
+        if let Some(l) = &mut self.ldp {
+            l.tick(core, now);
         }
         // The discovery maps: listed again when they changed, at most every second (a
         // listing of 1,000 VRs on every map change slowed convergence down).
@@ -494,6 +554,13 @@ impl<B: PacketBuf> Supervisor<B> for AppSupervisor {
                         "[{:>4.0}s] {}",
                         self.start.elapsed().as_secs_f64(),
                         crate::aaa::stats_line(&a)
+                    );
+                }
+                if let Some(l) = self.ldp.as_ref().and_then(|l| l.shared().lock().ok()) {
+                    println!(
+                        "[{:>4.0}s] {}",
+                        self.start.elapsed().as_secs_f64(),
+                        crate::ldp::stats_line(&l)
                     );
                 }
                 if let Some(d) = core.service::<DiscoveryService>() {
@@ -569,6 +636,7 @@ fn summary(cfg: &Config, r: RunReport, mem_stats: &[Arc<MemStats>]) -> Summary {
         esp: esp_views(&r.state),
         aaa: None,
         discovery: Vec::new(),
+        ldp: None,
     }
 }
 
@@ -760,6 +828,15 @@ pub fn format_summary(s: &Summary) -> String {
         let _ = writeln!(o, "{}", crate::aaa::stats_line(a));
         let nz: Vec<_> = a.engine.iter().filter(|x| x.1 > 0).collect();
         for (k, v) in nz {
+            let _ = writeln!(o, "  {k:<36} {v}");
+        }
+    }
+    if let Some(l) = &s.ldp {
+        let _ = writeln!(o, "{}", l.line);
+        for e in &l.installed {
+            let _ = writeln!(o, "  {}", crate::ldp::cross_connect_line(e));
+        }
+        for (k, v) in l.counters.iter().filter(|x| x.1 > 0) {
             let _ = writeln!(o, "  {k:<36} {v}");
         }
     }

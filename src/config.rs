@@ -35,6 +35,8 @@ pub struct Config {
     pub aaa: Option<crate::aaa::AaaConfig>,
     /// VR discovery, when the profile has a `discovery:` section.
     pub discovery: Option<DiscoveryCfg>,
+    /// LDP, when the profile has an `ldp:` section.
+    pub ldp: Option<crate::ldp::config::LdpCfg>,
 }
 
 /// VR discovery (the profile's `discovery:` section), resolved.

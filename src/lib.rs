@@ -14,6 +14,7 @@ pub mod backend;
 pub mod bench;
 pub mod config;
 pub mod ctl;
+pub mod ldp;
 pub mod mgmt;
 pub mod profile;
 pub mod reload;

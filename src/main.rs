@@ -238,12 +238,13 @@ fn main() -> ExitCode {
             }
             let opts = RunOptions {
                 duration: duration.map(Duration::from_secs_f64),
-                // An appliance with a management API, an AAA or VR discovery runs until it is
+                // An appliance with a management API, an AAA, VR discovery or LDP runs until it is
                 // stopped: changes, registrations and other routers' VRs may still come when
                 // its generator flows are done.
                 until_inputs_finished: cfg.management.is_none()
                     && cfg.aaa.is_none()
-                    && cfg.discovery.is_none(),
+                    && cfg.discovery.is_none()
+                    && cfg.ldp.is_none(),
                 stats_every: (stats_interval > 0.0)
                     .then(|| Duration::from_secs_f64(stats_interval)),
             };

@@ -88,6 +88,9 @@ pub enum CtlCmd {
     Config(ConfigCmd),
     /// Statistics: VRs, ports, workers (within the token's scope).
     Stats,
+    /// LDP: sessions, bindings per FEC, the cross connects it installed, transport paths
+    /// (carrier scope).
+    Ldp,
     /// API principals and their tokens.
     #[command(subcommand)]
     Principal(PrincipalCmd),
@@ -471,6 +474,8 @@ pub enum Show {
     Stats,
     /// A VR's configuration map.
     Map,
+    /// LDP's document.
+    Ldp,
 }
 
 const VR_COLS: &[&str] = &[
@@ -954,6 +959,7 @@ pub fn plan(cmd: &CtlCmd) -> Result<Call, CtlError> {
             ),
         },
         CtlCmd::Stats => call(Method::Get, "/api/v1/stats".into(), None, Show::Stats),
+        CtlCmd::Ldp => call(Method::Get, "/api/v1/ldp".into(), None, Show::Ldp),
         CtlCmd::Principal(c) => match c {
             PrincipalCmd::List => call(
                 Method::Get,
@@ -1056,7 +1062,87 @@ pub fn format_answer(show: &Show, v: &Value) -> String {
         Show::Change => format_change(v),
         Show::Stats => format_stats(v),
         Show::Map => format_map(v),
+        Show::Ldp => format_ldp(v),
     }
+}
+
+/// `ctl ldp`: the LSR line, then sessions, bindings, cross connects and paths as tables.
+fn format_ldp(v: &Value) -> String {
+    let g = |k: &str| v.get(k).map(table::cell).unwrap_or_default();
+    let rows = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut o = format!(
+        "LDP LSR {} transport {} label block {} on {}\n",
+        g("lsr_id"),
+        g("transport_address"),
+        g("label_block"),
+        g("ports")
+    );
+    let mut section = |title: &str, rs: Vec<Value>, cols: &[&str]| {
+        o.push_str(&format!("{title}:\n"));
+        if rs.is_empty() {
+            o.push_str("(none)\n");
+        } else {
+            o.push_str(&Table::from_objects(&rs, cols).render());
+        }
+    };
+    section(
+        "sessions",
+        rows("sessions"),
+        &["peer", "state", "uptime_s", "hello_source"],
+    );
+    let bindings: Vec<Value> = rows("bindings")
+        .iter()
+        .map(|b| {
+            let remote: Vec<String> = b
+                .get("remote")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    format!(
+                        "{}={}",
+                        r.get("peer").map(table::cell).unwrap_or_default(),
+                        r.get("label").map(table::cell).unwrap_or_default()
+                    )
+                })
+                .collect();
+            let nh = b.get("next_hop").filter(|x| !x.is_null()).map(|h| {
+                format!(
+                    "{} on {} ({})",
+                    h.get("via").map(table::cell).unwrap_or_default(),
+                    h.get("port").map(table::cell).unwrap_or_default(),
+                    h.get("source").map(table::cell).unwrap_or_default()
+                )
+            });
+            json!({
+                "fec": b.get("fec"),
+                "local": b.get("local_label"),
+                "remote": remote.join(" "),
+                "next_hop": nh.unwrap_or_else(|| if b.get("own") == Some(&json!(true)) { "(own)".into() } else { "-".into() }),
+            })
+        })
+        .collect();
+    section(
+        "bindings",
+        bindings,
+        &["fec", "local", "remote", "next_hop"],
+    );
+    section(
+        "cross connects (label matrix)",
+        rows("cross_connects"),
+        &["in_label", "action", "out_label", "port", "via", "fec"],
+    );
+    section(
+        "transport paths",
+        rows("paths"),
+        &["router", "label", "port", "via"],
+    );
+    o
 }
 
 /// `ctl vr map`: the VR's own line, then its peers as a table.

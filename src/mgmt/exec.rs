@@ -143,6 +143,8 @@ pub enum Request {
     Tunnels(String),
     /// A VR's discovery configuration map.
     VrMap(String),
+    /// LDP: sessions, bindings, installed cross connects, counters (appliance-wide).
+    Ldp,
     /// Clears a tunnel (StopCCN).
     ClearTunnel(String, u16),
     /// A VR's sessions.
@@ -191,6 +193,8 @@ pub struct MgmtLink {
     pub commands: u64,
     /// The AAA thread's counters, when the profile runs one (set by the appliance).
     pub aaa: Option<Arc<std::sync::Mutex<crate::aaa::AaaStats>>>,
+    /// LDP's shared state, when the profile runs LDP (set by the appliance).
+    pub ldp: Option<Arc<std::sync::Mutex<crate::ldp::LdpShared>>>,
     /// Whether route-only transactions take the fast path (on; `VAROUTER_API_FAST=0`
     /// turns it off, to compare the two paths).
     pub fast: bool,
@@ -217,6 +221,7 @@ impl MgmtLink {
             start: Instant::now(),
             commands: 0,
             aaa: None,
+            ldp: None,
             fast: std::env::var("VAROUTER_API_FAST").map_or(true, |v| v != "0"),
             paths: TxPaths::default(),
             waker: Arc::new(OnceLock::new()),
@@ -427,6 +432,32 @@ impl MgmtLink {
                     200,
                     super::discovery::vr_map(core, running, id, now)?,
                 ))
+            }
+            Request::Ldp => {
+                if !scope.sees_appliance() {
+                    return Err(ApiError::forbidden("LDP is appliance-wide"));
+                }
+                let Some(l) = &self.ldp else {
+                    return Err(ApiError::not_found(
+                        "this appliance runs no LDP (its profile has no `ldp:` section)",
+                    ));
+                };
+                let g = l.lock().unwrap_or_else(|p| p.into_inner());
+                let mut d = crate::ldp::document(&g);
+                drop(g);
+                // What the label matrix holds in LDP's block now (the control loop's
+                // writer), to compare with what LDP installed.
+                let block = crate::ldp::block_of(&d);
+                let matrix: Vec<Value> = core
+                    .writer()
+                    .labels()
+                    .filter(|(l, _)| block.as_ref().is_some_and(|b| b.contains(&l.value())))
+                    .map(|(l, op)| json!({"label": l.value(), "op": format!("{op:?}")}))
+                    .collect();
+                if let Value::Object(m) = &mut d {
+                    m.insert("label_matrix".into(), Value::Array(matrix));
+                }
+                Ok(Answer::Json(200, d))
             }
             Request::Sessions(vr) => {
                 let id = self.vr_id(&vr, &scope)?;
@@ -860,6 +891,10 @@ impl MgmtLink {
                     d,
                 ))
             }),
+            ldp: self
+                .ldp
+                .as_ref()
+                .and_then(|l| l.lock().ok().map(|g| (&*g).into())),
             transactions: self.paths.clone(),
         }
     }

@@ -22,6 +22,8 @@
 //! | `discovery_vrs_announced`, `discovery_vrs_not_announced`, `discovery_map_entries`, `discovery_tx_queued` | gauge | | appliance, with a `discovery:` section |
 //! | `api_transactions_total` | counter | `path` (`fast`, `full`, `moves`) | appliance |
 //! | `api_transaction_fallbacks_total` | counter | `reason` (`disabled`, `delete_after_add`, `document_mismatch`, `table_limit`) | appliance |
+//! | `ldp_events_total` | counter | `event` | appliance, with an `ldp:` section |
+//! | `ldp_sessions_up`, `ldp_bindings_learnt`, `ldp_bindings_local`, `ldp_cross_connects` | gauge | | appliance, with an `ldp:` section |
 //! | `aaa_requests_total`, `aaa_lookups_total`, `aaa_lookup_errors_total` | counter | `role` | appliance, with an `aaa:` section |
 //! | `aaa_sessions_recorded_total`, `aaa_sessions_ended_total`, `aaa_session_record_errors_total`, `aaa_session_records_dropped_total` | counter | `role` | appliance, with an `aaa:` section (zero unless a home AAA records sessions) |
 //! | `aaa_answers_total` | counter | `role`, `result_code` | appliance, with an `aaa:` section |
@@ -416,6 +418,41 @@ impl Collector for SnapshotCollector {
                 ([("reason", f.name())], counter(n))
             }),
         )?;
+        if let Some(l) = &s.ldp {
+            family(
+                &mut enc,
+                "ldp_events",
+                "LDP counters by event (hellos_received, sessions_up, mappings_received, labels_set, label_conflicts, ...).",
+                c,
+                l.counters
+                    .iter()
+                    .map(|(k, v)| ([("event", k.as_str())], counter(*v))),
+            )?;
+            type LdpField = fn(&super::snapshot::LdpSnapshot) -> u64;
+            let ldp_gauges: [(&str, &str, LdpField); 4] = [
+                ("ldp_sessions_up", "LDP sessions operational.", |l| {
+                    l.sessions_up
+                }),
+                (
+                    "ldp_bindings_learnt",
+                    "LDP label bindings learnt from peers.",
+                    |l| l.bindings_learnt,
+                ),
+                (
+                    "ldp_bindings_local",
+                    "LDP label bindings advertised (local FECs).",
+                    |l| l.bindings_local,
+                ),
+                (
+                    "ldp_cross_connects",
+                    "Label-matrix entries installed by LDP.",
+                    |l| l.cross_connects,
+                ),
+            ];
+            for (name, help, f) in ldp_gauges {
+                gauge(f(l)).encode(enc.encode_descriptor(name, help, None, g)?)?;
+            }
+        }
         if let Some(a) = &s.aaa {
             let role = [("role", a.role.as_str())];
             type AaaField = fn(&AaaSnapshot) -> u64;
@@ -603,6 +640,7 @@ mod tests {
                 session_record_errors: 0,
                 session_records_dropped: 2,
             }),
+            ldp: None,
             discovery: Some(DiscoverySnapshot {
                 vrs_announced: 3,
                 vrs_not_announced: 0,

@@ -175,6 +175,7 @@ pub fn authenticated_routes() -> Router<Arc<ApiState>> {
         )
         .route("/api/v1/vrs/{vr}/tunnels", get(list_tunnels))
         .route("/api/v1/vrs/{vr}/map", get(vr_map))
+        .route("/api/v1/ldp", get(ldp))
         .route("/api/v1/vrs/{vr}/tunnels/{id}", delete(clear_tunnel))
         .route("/api/v1/vrs/{vr}/tunnels/{id}/move", post(move_tunnel))
         .route("/api/v1/vrs/{vr}/sessions", get(list_sessions))
@@ -811,6 +812,13 @@ async fn vr_map(
     Path(vr): Path<String>,
 ) -> Response {
     respond(st.call(p, Request::VrMap(vr)).await)
+}
+
+#[utoipa::path(get, path = "/api/v1/ldp", tag = "api", summary = "LDP: sessions, bindings per FEC, installed cross connects, transport paths, counters (carrier scope)",
+    responses((status = 200, description = "{lsr_id, transport_address, label_block, ports, sessions, bindings, paths, cross_connects, counters}"), (status = 403, body = ApiError), (status = 404, body = ApiError)),
+    security(("bearer" = [])))]
+async fn ldp(State(st): State<Arc<ApiState>>, Extension(p): Caller) -> Response {
+    respond(st.call(p, Request::Ldp).await)
 }
 
 #[utoipa::path(delete, path = "/api/v1/vrs/{vr}/tunnels/{id}", tag = "api", summary = "Clear a tunnel (StopCCN)",

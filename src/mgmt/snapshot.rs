@@ -32,8 +32,41 @@ pub struct Snapshot {
     pub aaa: Option<AaaSnapshot>,
     /// VR discovery, when the profile runs it (appliance-wide).
     pub discovery: Option<DiscoverySnapshot>,
+    /// LDP, when the profile runs it (appliance-wide).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ldp: Option<LdpSnapshot>,
     /// Which way the API's transactions were checked (appliance-wide).
     pub transactions: super::exec::TxPaths,
+}
+
+/// LDP's state and counters (`crate::ldp`) as the API shows them.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct LdpSnapshot {
+    /// Sessions operational now.
+    pub sessions_up: u64,
+    /// Bindings learnt from peers now.
+    pub bindings_learnt: u64,
+    /// Local bindings (labels we advertise) now.
+    pub bindings_local: u64,
+    /// Label-matrix entries LDP installed now.
+    pub cross_connects: u64,
+    /// Every counter by name (engine, driver, service, label-matrix application).
+    pub counters: std::collections::BTreeMap<String, u64>,
+}
+
+impl From<&crate::ldp::LdpShared> for LdpSnapshot {
+    fn from(s: &crate::ldp::LdpShared) -> Self {
+        LdpSnapshot {
+            sessions_up: s.sessions_up,
+            bindings_learnt: s.bindings_learnt,
+            bindings_local: s.bindings_local,
+            cross_connects: s.apply.installed,
+            counters: crate::ldp::counters(s)
+                .into_iter()
+                .map(|(k, v)| (k.trim_start_matches("ldp_").to_string(), v))
+                .collect(),
+        }
+    }
 }
 
 /// VR discovery's counters (`controlplane::discovery::service`) as the API shows them.
@@ -272,6 +305,7 @@ impl Snapshot {
             publish: PublishStats::default(),
             aaa: None,
             discovery: None,
+            ldp: None,
             transactions: Default::default(),
         }
     }

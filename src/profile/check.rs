@@ -3,6 +3,7 @@
 mod aaa;
 mod discovery;
 mod esp;
+mod ldp;
 mod mgmt;
 
 use super::{Profile, ProfileError, S};
@@ -750,6 +751,10 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         .discovery
         .as_ref()
         .and_then(|d| discovery::check(&mut c, d, router_id, &vrs));
+    let ldp = p
+        .ldp
+        .as_ref()
+        .and_then(|l| ldp::check(&mut c, l, router_id, &ports, &p.label_matrix));
 
     if c.errors.is_empty() {
         Ok(Config {
@@ -766,6 +771,7 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             management,
             aaa,
             discovery,
+            ldp,
         })
     } else {
         c.errors.sort_by_key(|e| (e.line, e.column));

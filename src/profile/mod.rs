@@ -9,6 +9,9 @@
 //! The format is documented for operators in `docs/profile.md`.
 
 pub mod check;
+mod ldp;
+
+pub use ldp::{CoreRoute, Ldp};
 
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
@@ -57,6 +60,9 @@ pub struct Profile {
     /// docs/protocols/vr-discovery.md.
     #[serde(default)]
     pub discovery: Option<Discovery>,
+    /// LDP on the trunk ports (absent: none). See docs/profile.md and docs/protocols/ldp.md.
+    #[serde(default)]
+    pub ldp: Option<Ldp>,
 }
 
 /// VR discovery (seed 001 Fig. 7, issue 15): which provider routers to announce this

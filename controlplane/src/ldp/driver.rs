@@ -44,6 +44,9 @@ pub struct DriverConfig {
     pub interfaces: Vec<Ipv4Addr>,
     /// UDP and TCP port (646; another one only for tests between two local speakers).
     pub port: u16,
+    /// Loop our multicast Hellos back to this host (off; on only for tests where two
+    /// speakers share a host, e.g. on 127.0.0.x — each ignores its own Hellos).
+    pub multicast_loop: bool,
 }
 
 impl DriverConfig {
@@ -52,6 +55,7 @@ impl DriverConfig {
         DriverConfig {
             interfaces,
             port: PORT,
+            multicast_loop: false,
         }
     }
 }
@@ -112,7 +116,7 @@ impl Driver {
                 .map_err(|e| io_err(&format!("LDP: join 224.0.0.2 on {a}"), e))?;
         }
         udp.set_multicast_ttl_v4(1)?;
-        udp.set_multicast_loop_v4(false)?;
+        udp.set_multicast_loop_v4(cfg.multicast_loop)?;
         udp.set_nonblocking(true)?;
         let transport = speaker.config().transport_address;
         let tcp = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
@@ -135,6 +139,11 @@ impl Driver {
     /// The engine (events, bindings, counters, advertise/withdraw).
     pub fn speaker(&mut self) -> &mut Speaker {
         &mut self.speaker
+    }
+
+    /// The engine, read-only (bindings, sessions, counters).
+    pub fn speaker_ref(&self) -> &Speaker {
+        &self.speaker
     }
 
     /// The driver's counters.

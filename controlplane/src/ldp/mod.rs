@@ -8,9 +8,9 @@
 //!   binding learnt / lost events and counters;
 //! - [`driver`]: UDP Hellos and TCP sessions over `std::net` sockets (nonblocking, polled).
 //!
-//! Not wired into the appliance yet: a caller turns [`engine::Event::BindingLearnt`] /
-//! [`engine::Speaker::cross_connects`] into label-matrix swap entries. See
-//! `docs/protocols/ldp.md`.
+//! The appliance runs it on a thread of its own and turns what it learns into label-matrix
+//! entries and transport paths (`src/ldp/` of the `varouter` crate). See
+//! `docs/protocols/ldp.md` §6.
 
 pub mod driver;
 pub mod engine;

@@ -182,6 +182,17 @@ impl NeighborService {
             let Some(i) = self.ifaces.find(k.port.0, k.vlan) else {
                 continue;
             };
+            // A neighbour already known (learnt from its own request, or resolved before
+            // this next hop existed, e.g. an LDP cross connect installed later) is
+            // published at once.
+            let known = match k.ip {
+                IpAddr::V4(ip) => self.arp.lookup(i, ip),
+                IpAddr::V6(ip) => self.nd.lookup(i, ip),
+            };
+            if let Some(mac) = known {
+                self.publish(cx, i, k.ip, mac);
+                continue;
+            }
             match k.ip {
                 IpAddr::V4(ip) if self.arp.state(i, ip).is_none() => {
                     let _ = self.arp.resolve(cx.now, i, ip, None);
