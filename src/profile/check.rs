@@ -2,6 +2,7 @@
 
 mod aaa;
 mod discovery;
+mod vpn_peering;
 mod esp;
 mod mgmt;
 
@@ -750,6 +751,9 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         .discovery
         .as_ref()
         .and_then(|d| discovery::check(&mut c, d, router_id, &vrs));
+    let vpn_peering = p.vpn_peering.as_ref().and_then(|v| {
+        vpn_peering::check(&mut c, v, p, discovery.as_ref(), &ports)
+    });
 
     if c.errors.is_empty() {
         Ok(Config {
@@ -766,6 +770,7 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             management,
             aaa,
             discovery,
+            vpn_peering,
         })
     } else {
         c.errors.sort_by_key(|e| (e.line, e.column));
