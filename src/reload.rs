@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use controlcore::Core;
 use controlplane::discovery::service::DiscoveryService;
+use controlplane::vpnpeer::service::VpnPeerService;
 use controlplane::icmp::service::IcmpService;
 use controlplane::l2tp::service::L2tpService;
 use controlplane::neighbor::service::NeighborService;
@@ -278,6 +279,12 @@ pub fn apply<B: PacketBuf>(
     if let Some(l) = core.with_service::<DiscoveryService, _>(now, |s, cx| s.configure(cx, local)) {
         lines.extend(l);
     }
+    // VPN peering: VRs that joined get a label and channels, every VR's announced routes
+    // follow its table.
+    let local = crate::services::vpn_peering_vrs(&new);
+    if let Some(l) = core.with_service::<VpnPeerService, _>(now, |s, cx| s.configure(cx, local)) {
+        lines.extend(l);
+    }
     *running = new;
     Outcome::Applied(lines)
 }
@@ -299,6 +306,15 @@ pub fn apply_routes<B: PacketBuf>(
     }
     let mut lines: Vec<String> = changes.iter().map(|c| c.to_string()).collect();
     follow_subscribers(core, now, &mut lines);
+    // VPN peering: the touched VRs announce their changed routes.
+    let touched: std::collections::BTreeSet<vr::VrId> = changes
+        .iter()
+        .filter_map(|c| match c {
+            vr::Change::SetRoute { vr, .. } | vr::Change::RemoveRoute { vr, .. } => Some(*vr),
+            _ => None,
+        })
+        .collect();
+    core.with_service::<VpnPeerService, _>(now, |s, cx| s.routes_changed(cx, &touched));
     *running = new;
     Outcome::Applied(lines)
 }

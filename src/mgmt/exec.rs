@@ -143,6 +143,8 @@ pub enum Request {
     Tunnels(String),
     /// A VR's discovery configuration map.
     VrMap(String),
+    /// A VR's VPN peering channels.
+    VrPeers(String),
     /// Clears a tunnel (StopCCN).
     ClearTunnel(String, u16),
     /// A VR's sessions.
@@ -426,6 +428,13 @@ impl MgmtLink {
                 Ok(Answer::Json(
                     200,
                     super::discovery::vr_map(core, running, id, now)?,
+                ))
+            }
+            Request::VrPeers(vr) => {
+                let id = self.vr_id(&vr, &scope)?;
+                Ok(Answer::Json(
+                    200,
+                    super::vpn_peering::vr_peers(core, running, id, now)?,
                 ))
             }
             Request::Sessions(vr) => {

@@ -38,6 +38,7 @@ pub mod audit;
 pub mod auth;
 pub mod dashboard;
 pub mod discovery;
+pub mod vpn_peering;
 pub mod document;
 pub mod exec;
 pub mod fast;

@@ -34,6 +34,7 @@ use utoipa::OpenApi;
         super::server::delete_realm,
         super::server::list_tunnels,
         super::server::vr_map,
+        super::server::vr_peers,
         super::server::clear_tunnel,
         super::server::move_tunnel,
         super::server::list_sessions,

@@ -22,9 +22,10 @@
 
 pub mod auth;
 pub mod engine;
+pub mod service;
 pub mod sim;
 pub mod wire;
 
 pub use auth::{AuthRequest, AuthResult, Authenticator, RadiusAuthenticator, Verdict};
-pub use engine::{Config, Counters, DownCause, Engine, Error, Event, Transmit};
+pub use engine::{ChannelInfo, Config, Counters, DownCause, Engine, Error, Event, Transmit};
 pub use wire::{IpPrefix, Message, RouteOp};
