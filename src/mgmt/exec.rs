@@ -869,6 +869,13 @@ impl MgmtLink {
                     d,
                 ))
             }),
+            vpn_peering: core
+                .service::<controlplane::vpnpeer::service::VpnPeerService>()
+                .map(|v| {
+                    super::snapshot::VpnPeeringSnapshot::from_counters(
+                        &controlcore::Service::counters(v),
+                    )
+                }),
             transactions: self.paths.clone(),
         }
     }
