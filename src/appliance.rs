@@ -287,11 +287,7 @@ pub fn run_with_reload(
         services.push(Box::new(d));
     }
     if let Some(v) = crate::services::vpn_peering(cfg).map_err(RunError::Discovery)? {
-        eprintln!(
-            "varouter: VPN peering on {} ({:?})",
-            v.listen(),
-            v.radius()
-        );
+        eprintln!("varouter: VPN peering on {} ({:?})", v.listen(), v.radius());
         services.push(Box::new(v));
     }
     let run_opts = controlcore::RunOptions {

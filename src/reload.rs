@@ -24,11 +24,11 @@ use std::time::Instant;
 
 use controlcore::Core;
 use controlplane::discovery::service::DiscoveryService;
-use controlplane::vpnpeer::service::VpnPeerService;
 use controlplane::icmp::service::IcmpService;
 use controlplane::l2tp::service::L2tpService;
 use controlplane::neighbor::service::NeighborService;
 use controlplane::packet::IfaceChanges;
+use controlplane::vpnpeer::service::VpnPeerService;
 use dataplane::buffer::PacketBuf;
 
 use crate::config::Config;

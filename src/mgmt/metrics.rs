@@ -54,7 +54,8 @@ use super::auth::Principal;
 use super::scope::Scope;
 use super::server::ApiState;
 use super::snapshot::{
-    AaaSnapshot, DiscoverySnapshot, VpnPeeringSnapshot, Histogram, PortStats, Snapshot, VrStats, WorkerStats,
+    AaaSnapshot, DiscoverySnapshot, Histogram, PortStats, Snapshot, VpnPeeringSnapshot, VrStats,
+    WorkerStats,
 };
 
 /// The exposition formats `/metrics` can answer in.
@@ -410,7 +411,11 @@ impl Collector for SnapshotCollector {
             )?;
             type PeerField = fn(&VpnPeeringSnapshot) -> u64;
             let gauges: [(&str, &str, PeerField); 4] = [
-                ("vpn_peering_vrs", "Local VRs taking part in VPN peering.", |d| d.vrs),
+                (
+                    "vpn_peering_vrs",
+                    "Local VRs taking part in VPN peering.",
+                    |d| d.vrs,
+                ),
                 (
                     "vpn_peering_channels_up",
                     "VPN peering channels authenticated both ways.",

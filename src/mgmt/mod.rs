@@ -38,7 +38,6 @@ pub mod audit;
 pub mod auth;
 pub mod dashboard;
 pub mod discovery;
-pub mod vpn_peering;
 pub mod document;
 pub mod exec;
 pub mod fast;
@@ -51,6 +50,7 @@ pub mod scope;
 pub mod server;
 pub mod sessions;
 pub mod snapshot;
+pub mod vpn_peering;
 
 use std::sync::Arc;
 

@@ -88,7 +88,9 @@ pub fn vr_peers<B: PacketBuf>(
         .filter(|(_, src, _)| *src == RouteSource::Vpn)
         .filter_map(|(prefix, _, nh)| {
             let (port, via, push) = match nh {
-                NextHop::Unresolved { port, via, push, .. } => (port, Some(via), push),
+                NextHop::Unresolved {
+                    port, via, push, ..
+                } => (port, Some(via), push),
                 NextHop::Forward { port, push, .. } => (port, None, push),
                 _ => return None,
             };

@@ -2,9 +2,9 @@
 
 mod aaa;
 mod discovery;
-mod vpn_peering;
 mod esp;
 mod mgmt;
+mod vpn_peering;
 
 use super::{Profile, ProfileError, S};
 use crate::config::*;
@@ -751,9 +751,10 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         .discovery
         .as_ref()
         .and_then(|d| discovery::check(&mut c, d, router_id, &vrs));
-    let vpn_peering = p.vpn_peering.as_ref().and_then(|v| {
-        vpn_peering::check(&mut c, v, p, discovery.as_ref(), &ports)
-    });
+    let vpn_peering = p
+        .vpn_peering
+        .as_ref()
+        .and_then(|v| vpn_peering::check(&mut c, v, p, discovery.as_ref(), &ports));
 
     if c.errors.is_empty() {
         Ok(Config {

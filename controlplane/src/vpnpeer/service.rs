@@ -294,9 +294,14 @@ impl VpnPeerService {
 
     /// The L2TP address of `router`.
     pub fn address_of(&self, router: Ipv4Addr) -> SocketAddr {
-        self.cfg.reach.get(&router).copied().unwrap_or(SocketAddr::V4(
-            SocketAddrV4::new(router, self.cfg.listen.port()),
-        ))
+        self.cfg
+            .reach
+            .get(&router)
+            .copied()
+            .unwrap_or(SocketAddr::V4(SocketAddrV4::new(
+                router,
+                self.cfg.listen.port(),
+            )))
     }
 
     /// The L2TP socket's address.
@@ -358,7 +363,12 @@ impl VpnPeerService {
             self.engine.remove_vr(now, v.vpn_id);
             self.drain_events(cx);
             // The VR (and its routes) may be gone from the tables already; forget ours.
-            let keys: Vec<Key> = self.rib.keys().filter(|k| k.0 == v.vpn_id).copied().collect();
+            let keys: Vec<Key> = self
+                .rib
+                .keys()
+                .filter(|k| k.0 == v.vpn_id)
+                .copied()
+                .collect();
             for k in keys {
                 self.rib.remove(&k);
                 self.sync(cx, k);
@@ -546,17 +556,18 @@ impl VpnPeerService {
         }
         let prefix = to_vr_prefix(k.1);
         match (vr, want) {
-            (Some(vr), Some((r, nh))) => match cx.tables().set_route(vr, prefix, RouteSource::Vpn, nh)
-            {
-                Ok(()) => {
-                    self.counters.fib_installs += 1;
-                    self.fib.insert(k, (r, nh));
+            (Some(vr), Some((r, nh))) => {
+                match cx.tables().set_route(vr, prefix, RouteSource::Vpn, nh) {
+                    Ok(()) => {
+                        self.counters.fib_installs += 1;
+                        self.fib.insert(k, (r, nh));
+                    }
+                    Err(e) => {
+                        self.counters.fib_errors += 1;
+                        tracing::warn!(vr = vr.0, %prefix, error = %e, "vpn peering: route not installed");
+                    }
                 }
-                Err(e) => {
-                    self.counters.fib_errors += 1;
-                    tracing::warn!(vr = vr.0, %prefix, error = %e, "vpn peering: route not installed");
-                }
-            },
+            }
             (vr, _) => {
                 self.fib.remove(&k);
                 if let Some(vr) = vr {
@@ -607,9 +618,7 @@ impl VpnPeerService {
                 Event::PeerUp { vpn_id, router } => {
                     tracing::info!(vpn_id, %router, "vpn peering: channel up");
                 }
-                Event::PeerHeld {
-                    vpn_id, router, ..
-                } => {
+                Event::PeerHeld { vpn_id, router, .. } => {
                     tracing::warn!(vpn_id, %router, hold = ?self.cfg.engine.hold_time, "vpn peering: peer silent, routes held");
                 }
                 Event::PeerDown {

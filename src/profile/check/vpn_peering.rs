@@ -216,35 +216,37 @@ pub(super) fn check(
     let default_radius = SocketAddr::from(([127, 0, 0, 1], 1812));
     let radius = match &v.radius {
         None => VpnRadiusCfg::InProcess(default_radius),
-        Some(r) => match (&r.listen, &r.server, &r.secret) {
-            (Some(l), None, None) => {
-                VpnRadiusCfg::InProcess(sockaddr(c, l, "radius.listen", false).unwrap_or(default_radius))
-            }
-            (None, None, None) => VpnRadiusCfg::InProcess(default_radius),
-            (None, Some(s), Some(k)) => {
-                if k.value.is_empty() {
-                    c.err(k.referenced, "vpn_peering.radius.secret is empty; expected the shared secret of the RADIUS server");
+        Some(r) => {
+            match (&r.listen, &r.server, &r.secret) {
+                (Some(l), None, None) => VpnRadiusCfg::InProcess(
+                    sockaddr(c, l, "radius.listen", false).unwrap_or(default_radius),
+                ),
+                (None, None, None) => VpnRadiusCfg::InProcess(default_radius),
+                (None, Some(s), Some(k)) => {
+                    if k.value.is_empty() {
+                        c.err(k.referenced, "vpn_peering.radius.secret is empty; expected the shared secret of the RADIUS server");
+                    }
+                    let a = sockaddr(c, s, "radius.server", false).unwrap_or(default_radius);
+                    VpnRadiusCfg::External(a, k.value.as_bytes().to_vec())
                 }
-                let a = sockaddr(c, s, "radius.server", false).unwrap_or(default_radius);
-                VpnRadiusCfg::External(a, k.value.as_bytes().to_vec())
-            }
-            (None, Some(s), None) => {
-                c.err(s.referenced, "vpn_peering.radius.server needs `secret` (the shared secret with that server)");
-                VpnRadiusCfg::InProcess(default_radius)
-            }
-            (l, _, k) => {
-                let at = l
-                    .as_ref()
-                    .map(|x| x.referenced)
-                    .or(k.as_ref().map(|x| x.referenced))
-                    .expect("one of listen/secret is present in this arm");
-                c.err(
+                (None, Some(s), None) => {
+                    c.err(s.referenced, "vpn_peering.radius.server needs `secret` (the shared secret with that server)");
+                    VpnRadiusCfg::InProcess(default_radius)
+                }
+                (l, _, k) => {
+                    let at = l
+                        .as_ref()
+                        .map(|x| x.referenced)
+                        .or(k.as_ref().map(|x| x.referenced))
+                        .expect("one of listen/secret is present in this arm");
+                    c.err(
                     at,
                     "vpn_peering.radius: give either `listen` (the in-process server) or `server` with `secret` (an external one), not both",
                 );
-                VpnRadiusCfg::InProcess(default_radius)
+                    VpnRadiusCfg::InProcess(default_radius)
+                }
             }
-        },
+        }
     };
     let hello = Duration::from_secs(range(c, &v.hello_s, "hello_s", 1..=3600, "seconds", 60));
     let retransmit = Duration::from_millis(range(
@@ -481,6 +483,9 @@ vpn_peering:
 "#;
         let e = crate::parse_config(Path::new("p.yaml"), text).unwrap_err();
         assert_eq!(e.len(), 1, "{e:?}");
-        assert!(e[0].to_string().contains("needs a `discovery:` section"), "{e:?}");
+        assert!(
+            e[0].to_string().contains("needs a `discovery:` section"),
+            "{e:?}"
+        );
     }
 }
