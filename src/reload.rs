@@ -96,6 +96,9 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
     if old.discovery != new.discovery {
         why.push("VR discovery (`discovery:`; its socket, router list, keys and timers are set up at start — VRs joining and leaving it are applied live)".into());
     }
+    if old.vpn_peering != new.vpn_peering {
+        why.push("VPN peering (`vpn_peering:`; its sockets, secrets, RADIUS, timers and transport paths are set up at start — VRs joining and leaving it are applied live)".into());
+    }
     if format!("{:?}", old.flows) != format!("{:?}", new.flows) {
         why.push("the generator flows (`traffic:`)".into());
     }

@@ -349,6 +349,44 @@ fn vrs_of_a_vpn_exchange_routes_and_labels_through_the_appliance() {
             );
         }
     }
+    // ctl: the human table and --json.
+    let ctl = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_varouter"))
+            .args(["ctl", "--api", &apps[0].base, "--token", ADMIN])
+            .args(args)
+            .output()
+            .expect("varouter ctl runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = ctl(&["vr", "peers", "a1"]);
+    assert!(
+        out.contains("192.0.2.3")
+            && out.contains("implicit-null on t0 via 198.51.100.3")
+            && out.contains("routes installed:")
+            && out.contains("172.16.2.0/24"),
+        "{out}"
+    );
+    let v: Value = serde_json::from_str(&ctl(&["--json", "vr", "peers", "a1"])).unwrap();
+    assert_eq!(v["channels"].as_array().unwrap().len(), 2, "{v}");
+    // Metrics: the appliance-wide gauges and event counters.
+    let metrics = {
+        let mut r = apps[0]
+            .agent
+            .get(format!("{}/metrics", apps[0].base))
+            .header("Authorization", format!("Bearer {ADMIN}"))
+            .call()
+            .unwrap();
+        r.body_mut().read_to_string().unwrap()
+    };
+    assert!(
+        metrics.contains("varouter_vpn_peering_channels_up 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"varouter_vpn_peering_events_total{event="routes_rx"}"#),
+        "{metrics}"
+    );
     // A tenant sees its VRs' channels, not another's.
     let (s, _) = apps[0].get("/api/v1/vrs/b1/peers", TENANT_B);
     assert_eq!(s, 200);
