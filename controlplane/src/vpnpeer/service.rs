@@ -436,7 +436,7 @@ impl VpnPeerService {
         let alloc = self.alloc.as_mut()?;
         let bound: BTreeSet<Label> = cx.writer().labels().map(|(l, _)| l).collect();
         loop {
-            let l = match alloc.alloc(vr.0 as u32) {
+            let l = match alloc.alloc(vr.0) {
                 Ok(l) => l,
                 Err(e) => {
                     self.counters.label_errors += 1;
