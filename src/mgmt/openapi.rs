@@ -97,12 +97,13 @@ mod tests {
         let d = super::document();
         let paths = d["paths"].as_object().unwrap();
         let ops: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(ops, 41, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(ops, 42, "{:?}", paths.keys().collect::<Vec<_>>());
         assert!(paths.contains_key("/metrics") && paths.contains_key("/dashboard"));
         assert!(paths.contains_key("/api/v1/vrs/{vr}/sessions/{id}/move"));
         assert!(paths.contains_key("/api/v1/vrs/{vr}/tunnels/{id}/move"));
         assert!(paths.contains_key("/api/v1/vrs/{vr}/routes/{prefix}"));
         assert!(paths.contains_key("/api/v1/vrs/{vr}/map"));
+        assert!(paths.contains_key("/api/v1/vrs/{vr}/peers"));
         let schemas = d["components"]["schemas"].as_object().unwrap();
         for s in [
             "Change",
