@@ -189,6 +189,30 @@ impl App {
         )
     }
 
+    fn send(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let auth = format!("Bearer {ADMIN}");
+        let r = match body {
+            None => self
+                .agent
+                .delete(&url)
+                .header("Authorization", &auth)
+                .call(),
+            Some(b) => self
+                .agent
+                .post(&url)
+                .header("Authorization", &auth)
+                .send(b.to_string()),
+        };
+        let mut r = r.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = r.status().as_u16();
+        let text = r.body_mut().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
     fn peers(&self, vr: &str) -> Value {
         let (s, v) = self.get(&format!("/api/v1/vrs/{vr}/peers"), ADMIN);
         assert_eq!(s, 200, "peers of {vr}: {v}");
@@ -392,6 +416,62 @@ fn vrs_of_a_vpn_exchange_routes_and_labels_through_the_appliance() {
     assert_eq!(s, 200);
     let (s, _) = apps[0].get("/api/v1/vrs/a1/peers", TENANT_B);
     assert_eq!(s, 404);
+
+    // b2 deleted through the API: b1 loses its routes and its channel; re-created (with
+    // its static route), everything comes back.
+    let (st, v) = apps[1].send("DELETE", "/api/v1/vrs/b2", None);
+    assert!(st == 200 || st == 204, "{st} {v}");
+    wait_for(
+        "b2's routes withdrawn from b1",
+        Duration::from_secs(15),
+        || {
+            let v = apps[0].peers("b1");
+            let empty = v["fib"].as_array().unwrap().is_empty()
+                && v["channels"].as_array().unwrap().is_empty();
+            empty.then_some(()).ok_or(format!("{v}"))
+        },
+    );
+    check_fib(&apps, 1, "a1", &[2, 3]).unwrap();
+    let b2 = serde_json::json!({
+        "id": 2, "name": "b2", "vpn_id": "00a0c9:00000002", "tenant": "tb",
+        "interfaces": [{"port": "p0", "vlan": 20, "addresses": ["10.0.2.1/24"]}],
+        "routes": [{"prefix": "172.16.2.0/24", "via": "10.0.2.2"}],
+    });
+    let (st, v) = apps[1].send("POST", "/api/v1/vrs", Some(&b2));
+    assert_eq!(st, 201, "{v}");
+    assert!(
+        v["applied"]
+            .to_string()
+            .contains("vpn peering: VR 2 of VPN 2 takes part"),
+        "{v}"
+    );
+    wait_for("b2 back", Duration::from_secs(20), || {
+        check_fib(&apps, 1, "b1", &[2])?;
+        check_fib(&apps, 2, "b2", &[1])
+    });
+
+    // A static route added through the API (a route-only transaction) is announced at once;
+    // deleted, it is withdrawn.
+    let (st, v) = apps[0].send(
+        "POST",
+        "/api/v1/vrs/a1/routes",
+        Some(&serde_json::json!({"prefix": "172.20.0.0/16", "via": "10.0.1.2"})),
+    );
+    assert!(st == 200 || st == 201, "{st} {v}");
+    let has = |apps: &[App], want: bool| -> Result<(), String> {
+        let got = apps[1].fib("a2").contains_key("172.20.0.0/16");
+        (got == want)
+            .then_some(())
+            .ok_or(format!("a2 holds 172.20.0.0/16: {got}"))
+    };
+    wait_for("API route announced", Duration::from_secs(10), || {
+        has(&apps, true)
+    });
+    let (st, v) = apps[0].send("DELETE", "/api/v1/vrs/a1/routes/172.20.0.0%2F16", None);
+    assert!(st == 200 || st == 204, "{st} {v}");
+    wait_for("API route withdrawn", Duration::from_secs(10), || {
+        has(&apps, false)
+    });
 
     // VPN C: router 3's CHAP secret is wrong: refused, counted on router 1, nothing learnt.
     wait_for("C refused", Duration::from_secs(15), || {

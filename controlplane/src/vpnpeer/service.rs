@@ -47,7 +47,7 @@ use labelswitch::alloc::LabelAllocator;
 use labelswitch::Label;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use vr::{IpPrefix as VrPrefix, LabelAction, LabelPush, NextHop, RouteSource, VrId};
+use vr::{IpPrefix as VrPrefix, LabelAction, LabelPush, NextHop, RouteSource, StateError, VrId};
 
 use super::auth::RadiusAuthenticator;
 use super::engine::{Config, Engine, Event, Transmit};
@@ -128,7 +128,8 @@ pub struct ServiceCounters {
     pub fib_removals: u64,
     /// Writer refusals (should stay 0).
     pub fib_errors: u64,
-    /// Learnt routes not in the FIB because no transport path reaches their router.
+    /// Times a learnt prefix could not be installed because no router announcing it has a
+    /// transport path.
     pub no_transport: u64,
     pub transport_changes: u64,
     pub labels_allocated: u64,
@@ -358,26 +359,22 @@ impl VpnPeerService {
             .map(|(id, _)| *id)
             .collect();
         for id in gone {
-            let v = self.vrs.remove(&id).expect("listed above");
-            self.by_vpn.remove(&v.vpn_id);
-            self.engine.remove_vr(now, v.vpn_id);
+            // The engine withdraws the VR's learnt routes while the VR is still mapped, so
+            // that a VR that stays (its VPN changed) loses them from its table too.
+            let vpn = self.vrs[&id].vpn_id;
+            self.engine.remove_vr(now, vpn);
             self.drain_events(cx);
-            // The VR (and its routes) may be gone from the tables already; forget ours.
-            let keys: Vec<Key> = self
-                .rib
-                .keys()
-                .filter(|k| k.0 == v.vpn_id)
-                .copied()
-                .collect();
+            let keys: Vec<Key> = self.rib.keys().filter(|k| k.0 == vpn).copied().collect();
             for k in keys {
                 self.rib.remove(&k);
                 self.sync(cx, k);
             }
+            let v = self.vrs.remove(&id).expect("listed above");
+            self.by_vpn.remove(&v.vpn_id);
             if let Some(l) = v.label {
                 if let Ok(label) = Label::new_unreserved(l) {
-                    if cx.tables().remove_label(label).is_err() {
-                        // Removed with its VR already (a VR's pop labels go with it).
-                    }
+                    // Fails only when the VR's deletion took its pop label with it.
+                    let _ = cx.tables().remove_label(label);
                     if let Some(a) = &mut self.alloc {
                         let _ = a.free(label);
                     }
@@ -572,7 +569,8 @@ impl VpnPeerService {
                 self.fib.remove(&k);
                 if let Some(vr) = vr {
                     match cx.tables().remove_route(vr, prefix, RouteSource::Vpn) {
-                        Ok(()) => self.counters.fib_removals += 1,
+                        // A VR deleted with its routes (reload, API) before we heard of it.
+                        Ok(()) | Err(StateError::UnknownVr(_)) => self.counters.fib_removals += 1,
                         Err(e) => {
                             self.counters.fib_errors += 1;
                             tracing::warn!(vr = vr.0, %prefix, error = %e, "vpn peering: route not removed");
