@@ -4,6 +4,10 @@
 //! on 127.0.0.1:18273–18275, the APIs on 18276–18278, router n's RADIUS server on
 //! 127.0.0.n:18279.
 //!
+//! Router 3 checks CHAP responses through an "external" RADIUS server (`radius.server` +
+//! `secret`): a `radius::server` with `VpnUsers` on its own UDP socket in this test process
+//! at 127.0.0.3:18279, standing in for FreeRADIUS; routers 1 and 2 use the in-process one.
+//!
 //! VPN A has a VR on every router, VPN B on routers 1 and 2, both with the same addresses
 //! (10.0.n.0/24 on the interface, 172.16.n.0/24 behind a CE). VPN C has a VR on routers 1
 //! and 3, and router 3 holds a wrong CHAP secret for it. Static transport paths: toward
@@ -19,6 +23,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -118,7 +124,7 @@ vpn_peering:
     - {{ vpn_id: "00a0c9:00000001", secret: "CHAP secret of VPN A, 32 bytes." }}
     - {{ vpn_id: "00a0c9:00000002", secret: "CHAP secret of VPN B, 32 bytes." }}
     - {{ vpn_id: "00a0c9:00000003", secret: "{secret_c}" }}
-  radius: {{ listen: "127.0.0.{n}:{RADIUS_PORT}", timeout_ms: 500 }}
+  radius: {radius}
   hello_s: 1
   retransmit_ms: 200
   max_retransmits: 3
@@ -143,7 +149,95 @@ vpn_peering:
         api = API_PORT + n - 1,
         admin = cheap_hash(ADMIN),
         tb = cheap_hash(TENANT_B),
+        radius = if n == 3 {
+            format!(
+                r#"{{ server: "127.0.0.3:{RADIUS_PORT}", secret: "{EXTERNAL_SECRET}", timeout_ms: 500 }}"#
+            )
+        } else {
+            format!(r#"{{ listen: "127.0.0.{n}:{RADIUS_PORT}", timeout_ms: 500 }}"#)
+        },
     )
+}
+
+const EXTERNAL_SECRET: &str = "shared with the external server";
+
+/// The external RADIUS server of router 3: the project's server on a UDP socket of its
+/// own, with router 3's view of the CHAP secrets (its wrong one for VPN C). Counts the
+/// accepts and rejects it gave.
+struct External {
+    stop: Arc<AtomicBool>,
+    join: Option<std::thread::JoinHandle<(u64, u64)>>,
+}
+
+impl External {
+    fn start() -> External {
+        use controlplane::radius::server::{Config, NasClient, RadiusServer, VpnUsers};
+        let sock = std::net::UdpSocket::bind(("127.0.0.3", RADIUS_PORT)).expect("bind 127.0.0.3");
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let mut users = VpnUsers::new();
+        users
+            .set_secret(1, b"CHAP secret of VPN A, 32 bytes.")
+            .unwrap();
+        users
+            .set_secret(2, b"CHAP secret of VPN B, 32 bytes.")
+            .unwrap();
+        users
+            .set_secret(3, b"not the CHAP secret of VPN C!")
+            .unwrap();
+        let mut srv = RadiusServer::new(Config::default(), users);
+        srv.add_client(
+            NasClient::new(
+                "router 3",
+                "127.0.0.0".parse().unwrap(),
+                8,
+                EXTERNAL_SECRET.as_bytes(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let join = std::thread::spawn(move || {
+            let (mut acc, mut rej) = (0, 0);
+            let mut buf = [0u8; 4096];
+            while !s.load(Ordering::Relaxed) {
+                let now = Instant::now();
+                if let Ok((n, from)) = sock.recv_from(&mut buf) {
+                    srv.handle_datagram(now, from, &buf[..n]);
+                }
+                srv.handle_timeout(now);
+                while let Some(e) = srv.poll_event() {
+                    match e.result {
+                        Ok(()) => acc += 1,
+                        Err(_) => rej += 1,
+                    }
+                }
+                while let Some(t) = srv.poll_transmit() {
+                    let _ = sock.send_to(&t.payload, t.dst);
+                }
+            }
+            (acc, rej)
+        });
+        External {
+            stop,
+            join: Some(join),
+        }
+    }
+
+    fn finish(mut self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.join.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for External {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(j) = self.join.take() {
+            let _ = j.join();
+        }
+    }
 }
 
 struct App {
@@ -325,6 +419,7 @@ fn vrs_of_a_vpn_exchange_routes_and_labels_through_the_appliance() {
     let dir = std::env::temp_dir().join(format!("varouter-vpnpeer-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
+    let external = External::start();
     let mut apps: Vec<App> = (1..=3).map(|n| start(&dir, n)).collect();
 
     // Channels up, every VR holds the other sites' prefixes with the right stack.
@@ -486,6 +581,12 @@ fn vrs_of_a_vpn_exchange_routes_and_labels_through_the_appliance() {
         }
     }
 
+    // Router 3 (external RADIUS) accepted routers 1 and 2 for A through the external
+    // server; for C it was refused by router 1 (StopCCN result 4) or refused router 1
+    // itself, whichever check finished first.
+    assert!(apps[2].counter("auth_accepts") >= 2);
+    assert!(apps[2].counter("refused_by_peer") + apps[2].counter("auth_rejects") > 0);
+
     // Router 2 restarts within the hold time: nothing is withdrawn on routers 1 and 3.
     let removals = |apps: &[App]| {
         (
@@ -561,5 +662,10 @@ fn vrs_of_a_vpn_exchange_routes_and_labels_through_the_appliance() {
     check_fib(&apps, 1, "b1", &[2]).unwrap();
 
     drop(apps);
+    let (accepts, rejects) = external.finish();
+    assert!(
+        accepts >= 2 && rejects > 0,
+        "external server: {accepts} accepts, {rejects} rejects"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
