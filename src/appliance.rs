@@ -6,6 +6,7 @@ use controlplane::discovery::service::{DiscoveryService, MapView};
 use controlplane::l2tp::service::L2tpService;
 use controlplane::l2tp::service::RelayView;
 use controlplane::subscriber::manager::{SubscriberView, VrReport};
+use controlplane::vpnpeer::service::VpnPeerService;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -71,6 +72,9 @@ pub enum RunError {
     /// VR discovery (`discovery:` section) could not be set up.
     #[error("discovery: {0}")]
     Discovery(String),
+    /// VPN peering (`vpn_peering:` section) could not be set up.
+    #[error("vpn peering: {0}")]
+    VpnPeering(String),
 }
 
 /// Per-flow results.
@@ -315,6 +319,10 @@ pub fn run_with_reload(
             d.engine().router_id()
         );
         services.push(Box::new(d));
+    }
+    if let Some(v) = crate::services::vpn_peering(cfg).map_err(RunError::VpnPeering)? {
+        eprintln!("varouter: VPN peering on {} ({:?})", v.listen(), v.radius());
+        services.push(Box::new(v));
     }
     let run_opts = controlcore::RunOptions {
         duration: opts.duration,
@@ -570,6 +578,13 @@ impl<B: PacketBuf> Supervisor<B> for AppSupervisor {
                         discovery_line(d)
                     );
                 }
+                if let Some(v) = core.service::<VpnPeerService>() {
+                    println!(
+                        "[{:>4.0}s] {}",
+                        self.start.elapsed().as_secs_f64(),
+                        vpn_peering_line(v)
+                    );
+                }
                 self.last_totals = Some(totals);
                 self.last_print = now;
             }
@@ -638,6 +653,32 @@ fn summary(cfg: &Config, r: RunReport, mem_stats: &[Arc<MemStats>]) -> Summary {
         discovery: Vec::new(),
         ldp: None,
     }
+}
+
+/// The VPN peering service's live line: channels, routes, authentication, hold.
+pub fn vpn_peering_line(v: &VpnPeerService) -> String {
+    use controlcore::Service;
+    let c: HashMap<&str, u64> = v.counters().into_iter().collect();
+    let g = |k: &str| c.get(k).copied().unwrap_or(0);
+    format!(
+        "vpn peering: {} VR(s), channels up {} held {}, {} route(s) in FIBs | auth accepted {} refused {} unavailable {} | routes in {} out {} withdrawn in {} | FIB installs {} removals {} errors {} no transport {} | hold expiries {} recoveries {}",
+        g("vpnpeer_vrs"),
+        g("vpnpeer_channels_up"),
+        g("vpnpeer_channels_held"),
+        g("vpnpeer_fib_routes"),
+        g("vpnpeer_auth_accepts"),
+        g("vpnpeer_auth_rejects"),
+        g("vpnpeer_auth_unavailable"),
+        g("vpnpeer_routes_rx"),
+        g("vpnpeer_routes_tx"),
+        g("vpnpeer_withdraws_rx"),
+        g("vpnpeer_fib_installs"),
+        g("vpnpeer_fib_removals"),
+        g("vpnpeer_fib_errors"),
+        g("vpnpeer_no_transport"),
+        g("vpnpeer_hold_expiries"),
+        g("vpnpeer_hold_recoveries"),
+    )
 }
 
 /// The discovery service's live line: VRs announced, map entries, what was received and

@@ -37,7 +37,80 @@ pub struct Config {
     pub discovery: Option<DiscoveryCfg>,
     /// LDP, when the profile has an `ldp:` section.
     pub ldp: Option<crate::ldp::config::LdpCfg>,
+    /// VPN peering channels, when the profile has a `vpn_peering:` section.
+    pub vpn_peering: Option<VpnPeeringCfg>,
 }
+
+/// VPN peering (the profile's `vpn_peering:` section), resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VpnPeeringCfg {
+    /// The L2TP host socket's address.
+    pub listen: std::net::SocketAddr,
+    /// Routers' L2TP sockets other than `router id : listen port`.
+    pub reach: std::collections::BTreeMap<Ipv4Addr, std::net::SocketAddr>,
+    /// The VPNs (32-bit discovery id) with their CHAP secrets.
+    pub vpns: Vec<VpnPeeringVpnCfg>,
+    /// Who checks CHAP responses.
+    pub radius: VpnRadiusCfg,
+    /// RADIUS retransmission timeout.
+    pub radius_timeout: std::time::Duration,
+    /// L2TP HELLO interval.
+    pub hello: std::time::Duration,
+    /// First L2TP retransmission interval.
+    pub retransmit: std::time::Duration,
+    /// L2TP retransmissions before a channel is lost.
+    pub max_retransmits: u32,
+    /// Hold time of a silent peer.
+    pub hold: std::time::Duration,
+    /// Wait before reopening a channel.
+    pub reconnect: std::time::Duration,
+    /// Routes accepted from one peer.
+    pub max_routes_per_peer: usize,
+    /// Channels over all VPNs.
+    pub max_peers: usize,
+    /// Static transport paths by remote router: (label or `None` for implicit null, port,
+    /// next hop).
+    pub transport: std::collections::BTreeMap<Ipv4Addr, (Option<u32>, usize, IpAddr)>,
+}
+
+/// One VPN of `vpn_peering.vpns`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VpnPeeringVpnCfg {
+    /// The 32-bit VPN id (discovery's).
+    pub id: u32,
+    /// The CHAP secret.
+    pub secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for VpnPeeringVpnCfg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VpnPeeringVpnCfg")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Who checks the peers' CHAP responses.
+#[derive(Clone, PartialEq, Eq)]
+pub enum VpnRadiusCfg {
+    /// The in-process RADIUS server on this UDP address.
+    InProcess(std::net::SocketAddr),
+    /// An external server with its shared secret.
+    External(std::net::SocketAddr, Vec<u8>),
+}
+
+impl std::fmt::Debug for VpnRadiusCfg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VpnRadiusCfg::InProcess(a) => write!(f, "InProcess({a})"),
+            VpnRadiusCfg::External(a, _) => write!(f, "External({a}, <redacted>)"),
+        }
+    }
+}
+
+/// Default `vpn_peering.listen` port (L2TP, RFC 2661).
+pub const VPN_PEERING_PORT: u16 = 1701;
 
 /// VR discovery (the profile's `discovery:` section), resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -28,6 +28,7 @@ use controlplane::icmp::service::IcmpService;
 use controlplane::l2tp::service::L2tpService;
 use controlplane::neighbor::service::NeighborService;
 use controlplane::packet::IfaceChanges;
+use controlplane::vpnpeer::service::VpnPeerService;
 use dataplane::buffer::PacketBuf;
 
 use crate::config::Config;
@@ -97,6 +98,9 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
     }
     if old.discovery != new.discovery {
         why.push("VR discovery (`discovery:`; its socket, router list, keys and timers are set up at start — VRs joining and leaving it are applied live)".into());
+    }
+    if old.vpn_peering != new.vpn_peering {
+        why.push("VPN peering (`vpn_peering:`; its sockets, secrets, RADIUS, timers and transport paths are set up at start — VRs joining and leaving it are applied live)".into());
     }
     if format!("{:?}", old.flows) != format!("{:?}", new.flows) {
         why.push("the generator flows (`traffic:`)".into());
@@ -281,6 +285,12 @@ pub fn apply<B: PacketBuf>(
     if let Some(l) = core.with_service::<DiscoveryService, _>(now, |s, cx| s.configure(cx, local)) {
         lines.extend(l);
     }
+    // VPN peering: VRs that joined get a label and channels, every VR's announced routes
+    // follow its table.
+    let local = crate::services::vpn_peering_vrs(&new);
+    if let Some(l) = core.with_service::<VpnPeerService, _>(now, |s, cx| s.configure(cx, local)) {
+        lines.extend(l);
+    }
     *running = new;
     Outcome::Applied(lines)
 }
@@ -302,6 +312,15 @@ pub fn apply_routes<B: PacketBuf>(
     }
     let mut lines: Vec<String> = changes.iter().map(|c| c.to_string()).collect();
     follow_subscribers(core, now, &mut lines);
+    // VPN peering: the touched VRs announce their changed routes.
+    let touched: std::collections::BTreeSet<vr::VrId> = changes
+        .iter()
+        .filter_map(|c| match c {
+            vr::Change::SetRoute { vr, .. } | vr::Change::RemoveRoute { vr, .. } => Some(*vr),
+            _ => None,
+        })
+        .collect();
+    core.with_service::<VpnPeerService, _>(now, |s, cx| s.routes_changed(cx, &touched));
     *running = new;
     Outcome::Applied(lines)
 }

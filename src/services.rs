@@ -198,3 +198,68 @@ pub fn services(cfg: &Config, now: Instant) -> Vec<Box<dyn Service>> {
         ),
     ]
 }
+
+/// The VRs of a profile that take part in VPN peering: those of a VPN with a CHAP secret in
+/// `vpn_peering:` (and so with a discovery key).
+pub fn vpn_peering_vrs(cfg: &Config) -> Vec<controlplane::vpnpeer::service::LocalVr> {
+    let (Some(d), Some(p)) = (&cfg.discovery, &cfg.vpn_peering) else {
+        return Vec::new();
+    };
+    cfg.vrs
+        .iter()
+        .filter_map(|v| {
+            let vpn_id = d.vpn_of(v.vpn_id)?;
+            p.vpns.iter().any(|x| x.id == vpn_id).then_some(
+                controlplane::vpnpeer::service::LocalVr {
+                    vr: VrId(v.id),
+                    vpn_id,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The VPN peering service of a profile, if it has a `vpn_peering:` section.
+pub fn vpn_peering(
+    cfg: &Config,
+) -> Result<Option<controlplane::vpnpeer::service::VpnPeerService>, String> {
+    use controlplane::vpnpeer::service::{RadiusMode, ServiceConfig, VpnPeerService};
+    let (Some(d), Some(p)) = (&cfg.discovery, &cfg.vpn_peering) else {
+        return Ok(None);
+    };
+    let mut engine = controlplane::vpnpeer::Config::new(d.router_id);
+    engine.l2tp.hello_interval = p.hello;
+    engine.l2tp.retransmit_initial = p.retransmit;
+    engine.l2tp.max_retransmits = p.max_retransmits;
+    engine.hold_time = p.hold;
+    engine.reconnect_interval = p.reconnect;
+    engine.max_routes_per_peer = p.max_routes_per_peer;
+    engine.max_peers = p.max_peers;
+    let sc = ServiceConfig {
+        engine,
+        listen: p.listen,
+        reach: p.reach.clone(),
+        secrets: p.vpns.iter().map(|v| (v.id, v.secret.clone())).collect(),
+        radius: match &p.radius {
+            crate::config::VpnRadiusCfg::InProcess(a) => RadiusMode::InProcess(*a),
+            crate::config::VpnRadiusCfg::External(a, s) => RadiusMode::External(*a, s.clone()),
+        },
+        radius_timeout: p.radius_timeout,
+        transport: p
+            .transport
+            .iter()
+            .map(|(r, (label, port, via))| {
+                (
+                    *r,
+                    controlcore::TransportPath {
+                        label: *label,
+                        port: PortId(*port as u16),
+                        via: *via,
+                    },
+                )
+            })
+            .collect(),
+        labels: cfg.label_range.clone(),
+    };
+    VpnPeerService::new(sc, vpn_peering_vrs(cfg)).map(Some)
+}

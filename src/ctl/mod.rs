@@ -146,6 +146,12 @@ pub enum VrCmd {
         /// VR name.
         name: String,
     },
+    /// A VR's VPN peering channels: state, L2TP tunnel ids, routes received/sent, hold
+    /// time left, transport path, and the routes they installed.
+    Peers {
+        /// VR name.
+        name: String,
+    },
 }
 
 /// `ctl iface ...`
@@ -476,6 +482,8 @@ pub enum Show {
     Map,
     /// LDP's document.
     Ldp,
+    /// A VR's VPN peering channels.
+    Peers,
 }
 
 const VR_COLS: &[&str] = &[
@@ -495,6 +503,18 @@ const ROUTE_COLS: &[&str] = &["prefix", "via", "push", "blackhole", "esp"];
 const LABEL_COLS: &[&str] = &["label", "action", "out_label", "port", "via", "vr"];
 const NEIGHBOR_COLS: &[&str] = &["port", "vlan", "ip", "mac"];
 const MAP_COLS: &[&str] = &["router", "address", "age_s"];
+const PEER_COLS: &[&str] = &[
+    "router",
+    "state",
+    "tunnel",
+    "peer_tunnel",
+    "routes_received",
+    "routes_installed",
+    "routes_sent",
+    "hold_left_s",
+    "transport",
+    "address",
+];
 const TUNNEL_COLS: &[&str] = &["id", "peer", "state", "sessions"];
 const SESSION_COLS: &[&str] = &[
     "id", "kind", "tunnel", "session", "vlan", "user", "address", "state", "phase", "lns",
@@ -615,6 +635,9 @@ pub fn plan(cmd: &CtlCmd) -> Result<Call, CtlError> {
             VrCmd::List => call(Method::Get, "/api/v1/vrs".into(), None, Show::List(VR_COLS)),
             VrCmd::Show { name } => call(Method::Get, v(name), None, Show::Object),
             VrCmd::Map { name } => call(Method::Get, format!("{}/map", v(name)), None, Show::Map),
+            VrCmd::Peers { name } => {
+                call(Method::Get, format!("{}/peers", v(name)), None, Show::Peers)
+            }
             VrCmd::Create { file } => call(
                 Method::Post,
                 "/api/v1/vrs".into(),
@@ -1063,6 +1086,7 @@ pub fn format_answer(show: &Show, v: &Value) -> String {
         Show::Stats => format_stats(v),
         Show::Map => format_map(v),
         Show::Ldp => format_ldp(v),
+        Show::Peers => format_peers(v),
     }
 }
 
@@ -1142,6 +1166,62 @@ fn format_ldp(v: &Value) -> String {
         rows("paths"),
         &["router", "label", "port", "via"],
     );
+    o
+}
+
+/// `ctl vr peers`: the VR's own line, its channels, then the routes they installed.
+fn format_peers(v: &Value) -> String {
+    let g = |k: &str| v.get(k).map(table::cell).unwrap_or_default();
+    let mut o = format!(
+        "vr {} (id {}), VPN {} (peering id {}), router {}, VPN label {}, {} route(s) announced: {}\n",
+        g("vr"),
+        g("id"),
+        g("vpn_id"),
+        g("peering_vpn"),
+        g("router_id"),
+        g("label"),
+        g("routes_announced"),
+        g("state")
+    );
+    let rows: Vec<Value> = v
+        .get("channels")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut c| {
+            let t = match c.get("transport") {
+                Some(Value::Object(t)) => {
+                    let label = match t.get("label") {
+                        Some(Value::Number(n)) => n.to_string(),
+                        _ => "implicit-null".into(),
+                    };
+                    format!(
+                        "{label} on {} via {}",
+                        t.get("port").map(table::cell).unwrap_or_default(),
+                        t.get("via").map(table::cell).unwrap_or_default()
+                    )
+                }
+                _ => "none (routes unusable)".into(),
+            };
+            c["transport"] = json!(t);
+            c
+        })
+        .collect();
+    if rows.is_empty() {
+        o.push_str("(no channel: no other VR of the VPN known)\n");
+    } else {
+        o.push_str(&Table::from_objects(&rows, PEER_COLS).render());
+    }
+    let fib = v
+        .get("fib")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if !fib.is_empty() {
+        o.push_str("routes installed:\n");
+        o.push_str(&Table::from_objects(&fib, &["prefix", "push", "port", "via"]).render());
+    }
     o
 }
 

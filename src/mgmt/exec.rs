@@ -145,6 +145,8 @@ pub enum Request {
     VrMap(String),
     /// LDP: sessions, bindings, installed cross connects, counters (appliance-wide).
     Ldp,
+    /// A VR's VPN peering channels.
+    VrPeers(String),
     /// Clears a tunnel (StopCCN).
     ClearTunnel(String, u16),
     /// A VR's sessions.
@@ -458,6 +460,13 @@ impl MgmtLink {
                     m.insert("label_matrix".into(), Value::Array(matrix));
                 }
                 Ok(Answer::Json(200, d))
+            }
+            Request::VrPeers(vr) => {
+                let id = self.vr_id(&vr, &scope)?;
+                Ok(Answer::Json(
+                    200,
+                    super::vpn_peering::vr_peers(core, running, id, now)?,
+                ))
             }
             Request::Sessions(vr) => {
                 let id = self.vr_id(&vr, &scope)?;
@@ -895,6 +904,13 @@ impl MgmtLink {
                 .ldp
                 .as_ref()
                 .and_then(|l| l.lock().ok().map(|g| (&*g).into())),
+            vpn_peering: core
+                .service::<controlplane::vpnpeer::service::VpnPeerService>()
+                .map(|v| {
+                    super::snapshot::VpnPeeringSnapshot::from_counters(
+                        &controlcore::Service::counters(v),
+                    )
+                }),
             transactions: self.paths.clone(),
         }
     }

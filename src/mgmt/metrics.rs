@@ -19,6 +19,8 @@
 //! | `publish_last_seconds`, `publish_max_delay_seconds` | gauge | | appliance |
 //! | `vr_discovery_peers` | gauge | `vr`, `tenant` | VRs in scope |
 //! | `discovery_events_total` | counter | `event` | appliance, with a `discovery:` section |
+//! | `vpn_peering_events_total` | counter | `event` | appliance, with a `vpn_peering:` section |
+//! | `vpn_peering_vrs`, `vpn_peering_channels_up`, `vpn_peering_channels_held`, `vpn_peering_fib_routes` | gauge | | appliance, with a `vpn_peering:` section |
 //! | `discovery_vrs_announced`, `discovery_vrs_not_announced`, `discovery_map_entries`, `discovery_tx_queued` | gauge | | appliance, with a `discovery:` section |
 //! | `api_transactions_total` | counter | `path` (`fast`, `full`, `moves`) | appliance |
 //! | `api_transaction_fallbacks_total` | counter | `reason` (`disabled`, `delete_after_add`, `document_mismatch`, `table_limit`) | appliance |
@@ -54,7 +56,8 @@ use super::auth::Principal;
 use super::scope::Scope;
 use super::server::ApiState;
 use super::snapshot::{
-    AaaSnapshot, DiscoverySnapshot, Histogram, PortStats, Snapshot, VrStats, WorkerStats,
+    AaaSnapshot, DiscoverySnapshot, Histogram, PortStats, Snapshot, VpnPeeringSnapshot, VrStats,
+    WorkerStats,
 };
 
 /// The exposition formats `/metrics` can answer in.
@@ -396,6 +399,45 @@ impl Collector for SnapshotCollector {
                 gauge(f(d)).encode(enc.encode_descriptor(name, help, None, g)?)?;
             }
         }
+        if let Some(d) = &s.vpn_peering {
+            let events = d
+                .counters
+                .iter()
+                .map(|(event, v)| ([("event", event.as_str())], counter(*v)));
+            family(
+                &mut enc,
+                "vpn_peering_events",
+                "VPN peering counters by event (auth_accepts, auth_rejects, routes_rx, routes_tx, fib_installs, withdraws_rx, hold_expiries, ...).",
+                c,
+                events,
+            )?;
+            type PeerField = fn(&VpnPeeringSnapshot) -> u64;
+            let gauges: [(&str, &str, PeerField); 4] = [
+                (
+                    "vpn_peering_vrs",
+                    "Local VRs taking part in VPN peering.",
+                    |d| d.vrs,
+                ),
+                (
+                    "vpn_peering_channels_up",
+                    "VPN peering channels authenticated both ways.",
+                    |d| d.channels_up,
+                ),
+                (
+                    "vpn_peering_channels_held",
+                    "VPN peering channels on hold (peer silent, routes kept).",
+                    |d| d.channels_held,
+                ),
+                (
+                    "vpn_peering_fib_routes",
+                    "Routes learnt over VPN peering channels in the VRs' FIBs.",
+                    |d| d.fib_routes,
+                ),
+            ];
+            for (name, help, f) in gauges {
+                gauge(f(d)).encode(enc.encode_descriptor(name, help, None, g)?)?;
+            }
+        }
         let t = &s.transactions;
         family(
             &mut enc,
@@ -651,6 +693,16 @@ mod tests {
                     ("rx_unknown_key".to_string(), 6),
                 ]),
             }),
+            vpn_peering: Some(VpnPeeringSnapshot {
+                vrs: 2,
+                channels_up: 3,
+                channels_held: 1,
+                fib_routes: 40,
+                counters: BTreeMap::from([
+                    ("auth_rejects".to_string(), 2),
+                    ("hold_expiries".to_string(), 1),
+                ]),
+            }),
             transactions: crate::mgmt::exec::TxPaths {
                 fast: 11,
                 full: 3,
@@ -679,6 +731,7 @@ mod tests {
                 "varouter_publish",
                 "varouter_aaa_",
                 "varouter_discovery_",
+                "varouter_vpn_peering_",
             ] {
                 assert!(!out.contains(hidden), "{hidden} leaked:\n{out}");
             }
@@ -715,6 +768,9 @@ mod tests {
             "varouter_publish_max_delay_seconds 0.0015",
             r#"varouter_vr_discovery_peers{vr="blue-of-b",tenant="carrier-b"} 4"#,
             r#"varouter_discovery_events_total{event="rx_unknown_key"} 6"#,
+            r#"varouter_vpn_peering_events_total{event="auth_rejects"} 2"#,
+            "varouter_vpn_peering_channels_held 1",
+            "varouter_vpn_peering_fib_routes 40",
             "# TYPE varouter_discovery_map_entries gauge",
             "varouter_discovery_map_entries 12",
             r#"varouter_api_transactions_total{path="fast"} 11"#,

@@ -50,6 +50,7 @@ pub mod scope;
 pub mod server;
 pub mod sessions;
 pub mod snapshot;
+pub mod vpn_peering;
 
 use std::sync::Arc;
 

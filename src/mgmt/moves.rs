@@ -192,6 +192,7 @@ fn source_name(s: RouteSource) -> &'static str {
         RouteSource::Static => "static",
         RouteSource::Subscriber => "subscriber",
         RouteSource::Neighbor => "neighbour",
+        RouteSource::Vpn => "VPN peer",
     }
 }
 

@@ -35,6 +35,7 @@ use utoipa::OpenApi;
         super::server::list_tunnels,
         super::server::vr_map,
         super::server::ldp,
+        super::server::vr_peers,
         super::server::clear_tunnel,
         super::server::move_tunnel,
         super::server::list_sessions,
@@ -104,6 +105,7 @@ mod tests {
         assert!(paths.contains_key("/api/v1/vrs/{vr}/routes/{prefix}"));
         assert!(paths.contains_key("/api/v1/vrs/{vr}/map"));
         assert!(paths.contains_key("/api/v1/ldp"));
+        assert!(paths.contains_key("/api/v1/vrs/{vr}/peers"));
         let schemas = d["components"]["schemas"].as_object().unwrap();
         for s in [
             "Change",

@@ -176,6 +176,7 @@ pub fn authenticated_routes() -> Router<Arc<ApiState>> {
         .route("/api/v1/vrs/{vr}/tunnels", get(list_tunnels))
         .route("/api/v1/vrs/{vr}/map", get(vr_map))
         .route("/api/v1/ldp", get(ldp))
+        .route("/api/v1/vrs/{vr}/peers", get(vr_peers))
         .route("/api/v1/vrs/{vr}/tunnels/{id}", delete(clear_tunnel))
         .route("/api/v1/vrs/{vr}/tunnels/{id}/move", post(move_tunnel))
         .route("/api/v1/vrs/{vr}/sessions", get(list_sessions))
@@ -819,6 +820,18 @@ async fn vr_map(
     security(("bearer" = [])))]
 async fn ldp(State(st): State<Arc<ApiState>>, Extension(p): Caller) -> Response {
     respond(st.call(p, Request::Ldp).await)
+}
+
+#[utoipa::path(get, path = "/api/v1/vrs/{vr}/peers", tag = "api", summary = "A VR's VPN peering channels: state, L2TP tunnel ids, routes, transport path, and the routes they installed",
+    params(("vr" = String, Path, description = "VR name")),
+    responses((status = 200, description = "the channels"), (status = 404, body = ApiError)),
+    security(("bearer" = [])))]
+async fn vr_peers(
+    State(st): State<Arc<ApiState>>,
+    Extension(p): Caller,
+    Path(vr): Path<String>,
+) -> Response {
+    respond(st.call(p, Request::VrPeers(vr)).await)
 }
 
 #[utoipa::path(delete, path = "/api/v1/vrs/{vr}/tunnels/{id}", tag = "api", summary = "Clear a tunnel (StopCCN)",

@@ -35,6 +35,8 @@ pub struct Snapshot {
     /// LDP, when the profile runs it (appliance-wide).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ldp: Option<LdpSnapshot>,
+    /// VPN peering, when the profile runs it (appliance-wide).
+    pub vpn_peering: Option<VpnPeeringSnapshot>,
     /// Which way the API's transactions were checked (appliance-wide).
     pub transactions: super::exec::TxPaths,
 }
@@ -95,6 +97,42 @@ impl DiscoverySnapshot {
                 "vrs_not_announced" => d.vrs_not_announced = *v,
                 "map_entries" => d.map_entries = *v,
                 "tx_queued" => d.tx_queued = *v,
+                _ => {
+                    d.counters.insert(k.to_string(), *v);
+                }
+            }
+        }
+        d
+    }
+}
+
+/// VPN peering's counters (`controlplane::vpnpeer::service`) as the API shows them.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct VpnPeeringSnapshot {
+    /// Local VRs taking part.
+    pub vrs: u64,
+    /// Channels authenticated both ways now.
+    pub channels_up: u64,
+    /// Channels on hold now (peer silent, routes kept).
+    pub channels_held: u64,
+    /// Routes the channels hold in VRs' FIBs now.
+    pub fib_routes: u64,
+    /// Event counters (`auth_accepts`, `auth_rejects`, `routes_rx`, `routes_tx`,
+    /// `fib_installs`, `withdraws_rx`, `hold_expiries`, ...).
+    pub counters: BTreeMap<String, u64>,
+}
+
+impl VpnPeeringSnapshot {
+    /// From the service's `(vpnpeer_NAME, value)` counters.
+    pub fn from_counters(c: &[(&'static str, u64)]) -> Self {
+        let mut d = VpnPeeringSnapshot::default();
+        for (k, v) in c {
+            let k = k.strip_prefix("vpnpeer_").unwrap_or(k);
+            match k {
+                "vrs" => d.vrs = *v,
+                "channels_up" => d.channels_up = *v,
+                "channels_held" => d.channels_held = *v,
+                "fib_routes" => d.fib_routes = *v,
                 _ => {
                     d.counters.insert(k.to_string(), *v);
                 }
@@ -306,6 +344,7 @@ impl Snapshot {
             aaa: None,
             discovery: None,
             ldp: None,
+            vpn_peering: None,
             transactions: Default::default(),
         }
     }

@@ -5,6 +5,7 @@ mod discovery;
 mod esp;
 mod ldp;
 mod mgmt;
+mod vpn_peering;
 
 use super::{Profile, ProfileError, S};
 use crate::config::*;
@@ -755,6 +756,10 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         .ldp
         .as_ref()
         .and_then(|l| ldp::check(&mut c, l, router_id, &ports, &p.label_matrix));
+    let vpn_peering = p
+        .vpn_peering
+        .as_ref()
+        .and_then(|v| vpn_peering::check(&mut c, v, p, discovery.as_ref(), &ports));
 
     if c.errors.is_empty() {
         Ok(Config {
@@ -772,6 +777,7 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             aaa,
             discovery,
             ldp,
+            vpn_peering,
         })
     } else {
         c.errors.sort_by_key(|e| (e.line, e.column));

@@ -63,6 +63,98 @@ pub struct Profile {
     /// LDP on the trunk ports (absent: none). See docs/profile.md and docs/protocols/ldp.md.
     #[serde(default)]
     pub ldp: Option<Ldp>,
+    /// VPN peering channels between the VRs discovery finds (absent: none). See
+    /// docs/profile.md and docs/protocols/vpn-peering.md.
+    #[serde(default)]
+    pub vpn_peering: Option<VpnPeering>,
+}
+
+/// VPN peering (seed 001 Figs. 5–13, issue 15): the L2TP control channels between the VRs
+/// of a VPN that `discovery:` finds, their CHAP secrets, RADIUS, timers, limits and the
+/// static transport paths toward the other provider routers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VpnPeering {
+    /// `address:port` of the L2TP host socket (default `0.0.0.0:1701`).
+    #[serde(default)]
+    pub listen: Option<S<String>>,
+    /// Where a router's L2TP socket is when not at `router id : listen port`.
+    #[serde(default)]
+    pub reach: Vec<DiscoveryReach>,
+    /// The VPNs whose VRs open channels, with their CHAP secrets.
+    pub vpns: Vec<VpnPeeringVpn>,
+    /// The RADIUS server that checks the peers' CHAP responses (default: in-process on
+    /// 127.0.0.1:1812).
+    #[serde(default)]
+    pub radius: Option<VpnPeeringRadius>,
+    /// L2TP HELLO interval, seconds (default 60).
+    #[serde(default)]
+    pub hello_s: Option<S<u64>>,
+    /// First L2TP retransmission interval, milliseconds (default 1000).
+    #[serde(default)]
+    pub retransmit_ms: Option<S<u64>>,
+    /// L2TP retransmissions before a channel is declared lost (default 5).
+    #[serde(default)]
+    pub max_retransmits: Option<S<u32>>,
+    /// How long a silent peer's routes are kept, seconds (default 86400).
+    #[serde(default)]
+    pub hold_s: Option<S<u64>>,
+    /// Wait before reopening a failed channel, seconds (default 5).
+    #[serde(default)]
+    pub reconnect_s: Option<S<u64>>,
+    /// Routes accepted from one peer (default 100000).
+    #[serde(default)]
+    pub max_routes_per_peer: Option<S<u64>>,
+    /// Channels over all VPNs (default 4096).
+    #[serde(default)]
+    pub max_peers: Option<S<u64>>,
+    /// Static transport paths toward provider routers, used when LDP does not run.
+    #[serde(default)]
+    pub transport: Vec<VpnTransport>,
+}
+
+/// One VPN of `vpn_peering.vpns`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VpnPeeringVpn {
+    /// The RFC 2685 VPN id (must be in `discovery.vpns`).
+    pub vpn_id: S<String>,
+    /// The VPN's CHAP secret (at least 16 bytes, not the discovery secret).
+    pub secret: S<String>,
+}
+
+/// `vpn_peering.radius`: the in-process server (`listen`) or an external one (`server`,
+/// `secret`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VpnPeeringRadius {
+    /// The in-process server's UDP socket (default 127.0.0.1:1812).
+    #[serde(default)]
+    pub listen: Option<S<String>>,
+    /// An external server (`address:port`), e.g. FreeRADIUS.
+    #[serde(default)]
+    pub server: Option<S<String>>,
+    /// The shared secret with the external server.
+    #[serde(default)]
+    pub secret: Option<S<String>>,
+    /// Wait for an answer before retransmitting, milliseconds (default 3000).
+    #[serde(default)]
+    pub timeout_ms: Option<S<u64>>,
+}
+
+/// One static transport path: push `label` (3 = implicit null: push nothing) out of trunk
+/// `port` toward `via` for routes learnt from `router`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VpnTransport {
+    /// The remote provider router id.
+    pub router: S<String>,
+    /// The transport label (3 = implicit null).
+    pub label: S<u32>,
+    /// The trunk port.
+    pub port: S<String>,
+    /// The next hop on the trunk.
+    pub via: S<String>,
 }
 
 /// VR discovery (seed 001 Fig. 7, issue 15): which provider routers to announce this

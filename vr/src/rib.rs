@@ -3,8 +3,8 @@
 //! A RIB holds, per prefix, at most one route per [`RouteSource`]; the best route of a
 //! prefix is the one whose source has the lowest administrative distance. Only the best
 //! routes reach the FIB (the forwarding-state writer, [`crate::state::StateWriter`], keeps
-//! each VR's FIB in step with its RIB incrementally). Routes learnt from VPN peers over the control
-//! channel will add a source here when that exchange lands.
+//! each VR's FIB in step with its RIB incrementally). Routes learnt from VPN peers over the peering
+//! channel are [`RouteSource::Vpn`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,7 +13,7 @@ use crate::fib::prefix::{Addr, Prefix};
 use crate::ids::NextHopId;
 
 /// Number of route sources.
-pub const SOURCES: usize = 5;
+pub const SOURCES: usize = 6;
 
 /// Where a route comes from. The order of the variants is the preference order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,6 +29,11 @@ pub enum RouteSource {
     /// A host route to a resolved neighbour of a connected subnet (the control core adds
     /// it when ARP/ND resolves the destination, removes it when the neighbour goes).
     Neighbor,
+    /// Learnt from a VR of the same VPN on another provider router over the peering
+    /// channel (`docs/protocols/vpn-peering.md` §7), with push [transport, VPN label]. The
+    /// least preferred: a remote site's announcement never overrides what this router was
+    /// given or observed for the same prefix (a static route, a subscriber, a neighbour).
+    Vpn,
 }
 
 impl RouteSource {
@@ -39,6 +44,7 @@ impl RouteSource {
         RouteSource::Static,
         RouteSource::Subscriber,
         RouteSource::Neighbor,
+        RouteSource::Vpn,
     ];
 
     /// Administrative distance (lower wins), with the customary values.
@@ -48,6 +54,7 @@ impl RouteSource {
             RouteSource::Static => 1,
             RouteSource::Subscriber => 2,
             RouteSource::Neighbor => 3,
+            RouteSource::Vpn => 4,
         }
     }
 
@@ -64,6 +71,7 @@ impl fmt::Display for RouteSource {
             RouteSource::Static => "static",
             RouteSource::Subscriber => "subscriber",
             RouteSource::Neighbor => "neighbor",
+            RouteSource::Vpn => "vpn",
         })
     }
 }

@@ -18,7 +18,7 @@
 //!
 //! **Map changes.** Every change of a local VR's map is raised as
 //! [`controlcore::Event::VrPeer`] for whichever service wants it (the L2TP control channels
-//! between the VRs of a VPN, later work of issue 15); none consumes it yet.
+//! between the VRs of a VPN: [`crate::vpnpeer::service`] follows it).
 //!
 //! Not done here: changing the router list, the socket or the timers needs a restart (the
 //! engine's configuration is fixed at start); keys are fixed at start too.

@@ -195,6 +195,26 @@ enum Phase {
 
 type PeerKey = (u32, Ipv4Addr);
 
+/// One channel as listed ([`Engine::channels`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelInfo {
+    /// The peer VR's provider router.
+    pub router: Ipv4Addr,
+    /// Its L2TP endpoint.
+    pub addr: SocketAddr,
+    /// `up`, `held` (silent, routes kept), `authenticating`, `connecting`, `refused` (the
+    /// peer refused us) or `down` (waiting to (re)connect, or for the peer to open).
+    pub state: &'static str,
+    /// Our L2TP tunnel id.
+    pub tunnel: Option<u16>,
+    /// The peer's L2TP tunnel id.
+    pub peer_tunnel: Option<u16>,
+    /// Routes learnt from it.
+    pub routes_received: usize,
+    /// End of the hold time, when held.
+    pub held_until: Option<Instant>,
+}
+
 struct Peer {
     addr: SocketAddr,
     phase: Phase,
@@ -286,6 +306,38 @@ impl<R: Rng, A: Authenticator> Engine<R, A> {
     /// Peers known (any state).
     pub fn peer_count(&self) -> usize {
         self.peers.len()
+    }
+
+    /// Every channel of VPN `vpn_id`, by router id (for listings).
+    pub fn channels(&self, vpn_id: u32) -> Vec<ChannelInfo> {
+        let mut out: Vec<ChannelInfo> = self
+            .peers
+            .iter()
+            .filter(|(k, _)| k.0 == vpn_id)
+            .map(|(k, p)| ChannelInfo {
+                router: k.1,
+                addr: p.addr,
+                state: match (p.phase, p.held_until) {
+                    (_, Some(_)) => "held",
+                    (Phase::Up, None) => "up",
+                    (Phase::Authenticating, None) => "authenticating",
+                    (Phase::Connecting, None) => "connecting",
+                    (Phase::Refused, None) => "refused",
+                    (Phase::Idle, None) => "down",
+                },
+                tunnel: p.tunnel,
+                peer_tunnel: p.tunnel.and_then(|t| self.l2tp.tunnel_peer_id(t)),
+                routes_received: p.rib_in.len(),
+                held_until: p.held_until,
+            })
+            .collect();
+        out.sort_by_key(|c| c.router);
+        out
+    }
+
+    /// Routes local VR `vpn_id` announces (prefix → its VPN label).
+    pub fn local_routes(&self, vpn_id: u32) -> Option<&HashMap<IpPrefix, u32>> {
+        self.vrs.get(&vpn_id).map(|v| &v.routes)
     }
 
     /// Adds (or re-keys) a local VR of `vpn_id` with the VPN's secret.

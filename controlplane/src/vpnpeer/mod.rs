@@ -14,17 +14,18 @@
 //!   simulations and
 //!   `varouter bench vpnpeer`.
 //!
-//! **Not wired into the appliance yet**: no service runs the engine; its `Install` /
-//! `Withdraw` events are meant for the VR's incremental FIB publish path, with the transport
-//! label toward the next-hop router resolved from LDP. Not implemented: a production UDP
-//! driver (`examples/vpnpeer_radius.rs` is a minimal polling loop for the FreeRADIUS interop
-//! suite), route policies.
+//! - [`service`]: the appliance's service (the profile's `vpn_peering:` section): the engine
+//!   on control-core host sockets with the in-process RADIUS server, fed by discovery's map
+//!   and the transport paths, installing received routes into the VRs' FIBs.
+//!
+//! Not implemented: route policies; a data-path lab over the installed routes.
 
 pub mod auth;
 pub mod engine;
+pub mod service;
 pub mod sim;
 pub mod wire;
 
 pub use auth::{AuthRequest, AuthResult, Authenticator, RadiusAuthenticator, Verdict};
-pub use engine::{Config, Counters, DownCause, Engine, Error, Event, Transmit};
+pub use engine::{ChannelInfo, Config, Counters, DownCause, Engine, Error, Event, Transmit};
 pub use wire::{IpPrefix, Message, RouteOp};

@@ -1049,6 +1049,10 @@ impl<R: Rng> Engine<R> {
     pub fn tunnel_peer(&self, tunnel: u16) -> Option<SocketAddr> {
         self.tunnels.get(&tunnel).map(|t| t.peer)
     }
+    /// The peer's id of a tunnel (0 until its SCCRP/SCCRQ gave it).
+    pub fn tunnel_peer_id(&self, tunnel: u16) -> Option<u16> {
+        self.tunnels.get(&tunnel).map(|t| t.peer_id)
+    }
     /// State of a session.
     pub fn session_state(&self, tunnel: u16, session: u16) -> Option<SessionState> {
         self.tunnels
