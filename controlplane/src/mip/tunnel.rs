@@ -1,6 +1,9 @@
 //! What the agents hand a data-plane driver: tunnels to set up and tear down (Fig. 24, the
 //! tunnel control section) with the VPN profile's selectors, encapsulation, SA and marking.
-//! No driver consumes these yet (issue 17: a later data-plane driver does).
+//! The appliance's driver (`src/mip/`) turns them into ESP SAs and routes of the VR; it
+//! tells the agents beforehand which tunnels it can build ([`TunnelSupport`]), so that a
+//! registration whose tunnels the data plane cannot carry is refused instead of accepted
+//! into a black hole.
 
 use std::net::Ipv4Addr;
 
@@ -131,4 +134,14 @@ impl TunnelSpec {
             tos: p.tos,
         }
     }
+}
+
+/// Which tunnels the data plane behind an agent can build: a registration that would need
+/// another is refused (HA: 129, FA: 65) and counted (`tunnel_unsupported`). The default
+/// accepts everything (the simulation, the engines' unit tests).
+pub type TunnelSupport = fn(&TunnelSpec) -> Result<(), &'static str>;
+
+/// A [`TunnelSupport`] that accepts every tunnel.
+pub fn any_tunnel(_: &TunnelSpec) -> Result<(), &'static str> {
+    Ok(())
 }
