@@ -65,6 +65,9 @@ pub enum RunError {
     /// The AAA (`aaa:` section) could not start.
     #[error("aaa: {0}")]
     Aaa(String),
+    /// The Mobile IPv4 agents (`mobile_ip:` section) could not start.
+    #[error("mobile_ip: {0}")]
+    Mip(String),
     /// VR discovery (`discovery:` section) could not be set up.
     #[error("discovery: {0}")]
     Discovery(String),
@@ -286,6 +289,18 @@ pub fn run_with_reload(
         );
         services.push(Box::new(d));
     }
+    if let Some(m) = &cfg.mobile_ip {
+        let macs = cfg.ports.iter().map(|p| p.mac).collect();
+        let svc = crate::mip::service::MipService::from_config(
+            m,
+            macs,
+            cfg.worker_cores.len().max(1),
+            Instant::now(),
+        )
+        .map_err(RunError::Mip)?;
+        eprintln!("varouter: {} Mobile IP agent(s)", m.agents.len());
+        services.push(Box::new(svc));
+    }
     let run_opts = controlcore::RunOptions {
         duration: opts.duration,
         stop_when: if opts.until_inputs_finished {
@@ -439,6 +454,13 @@ impl<B: PacketBuf> Supervisor<B> for AppSupervisor {
         if let Some(m) = &mut self.mgmt {
             m.tick(core, &mut self.running, counters, now);
         }
+        // The Mobile IP agents' Diameter messages, as soon as their thread has some.
+        if core
+            .service::<crate::mip::service::MipService>()
+            .is_some_and(|m| m.aaa_pending())
+        {
+            core.with_service::<crate::mip::service::MipService, _>(now, |m, cx| m.poll_aaa(cx));
+        }
         // The discovery maps: listed again when they changed, at most every second (a
         // listing of 1,000 VRs on every map change slowed convergence down).
         if let Some(d) = core.service::<DiscoveryService>() {
@@ -501,6 +523,13 @@ impl<B: PacketBuf> Supervisor<B> for AppSupervisor {
                         "[{:>4.0}s] {}",
                         self.start.elapsed().as_secs_f64(),
                         discovery_line(d)
+                    );
+                }
+                if let Some(m) = core.service::<crate::mip::service::MipService>() {
+                    println!(
+                        "[{:>4.0}s] {}",
+                        self.start.elapsed().as_secs_f64(),
+                        crate::mip::service::stats_line(m)
                     );
                 }
                 self.last_totals = Some(totals);

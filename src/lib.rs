@@ -15,6 +15,7 @@ pub mod bench;
 pub mod config;
 pub mod ctl;
 pub mod mgmt;
+pub mod mip;
 pub mod profile;
 pub mod reload;
 pub mod services;

@@ -4,6 +4,7 @@ mod aaa;
 mod discovery;
 mod esp;
 mod mgmt;
+mod mobile_ip;
 
 use super::{Profile, ProfileError, S};
 use crate::config::*;
@@ -750,6 +751,10 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         .discovery
         .as_ref()
         .and_then(|d| discovery::check(&mut c, d, router_id, &vrs));
+    let mobile_ip = p
+        .mobile_ip
+        .as_ref()
+        .and_then(|m| mobile_ip::check(&mut c, m, &vrs, &ports));
 
     if c.errors.is_empty() {
         Ok(Config {
@@ -766,6 +771,7 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             management,
             aaa,
             discovery,
+            mobile_ip,
         })
     } else {
         c.errors.sort_by_key(|e| (e.line, e.column));

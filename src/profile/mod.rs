@@ -9,6 +9,7 @@
 //! The format is documented for operators in `docs/profile.md`.
 
 pub mod check;
+pub mod mobile_ip;
 
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
@@ -57,6 +58,9 @@ pub struct Profile {
     /// docs/protocols/vr-discovery.md.
     #[serde(default)]
     pub discovery: Option<Discovery>,
+    /// The Mobile IPv4 agents (absent: none). See docs/profile.md and docs/mobile-vpn.md.
+    #[serde(default)]
+    pub mobile_ip: Option<mobile_ip::MobileIp>,
 }
 
 /// VR discovery (seed 001 Fig. 7, issue 15): which provider routers to announce this
