@@ -143,6 +143,8 @@ pub enum Request {
     Tunnels(String),
     /// A VR's discovery configuration map.
     VrMap(String),
+    /// The Mobile IP agents' bindings, tunnels or counters (scoped).
+    Mobile(super::mobile::Listing),
     /// Clears a tunnel (StopCCN).
     ClearTunnel(String, u16),
     /// A VR's sessions.
@@ -428,6 +430,10 @@ impl MgmtLink {
                     super::discovery::vr_map(core, running, id, now)?,
                 ))
             }
+            Request::Mobile(what) => Ok(Answer::Json(
+                200,
+                super::mobile::listing(core, &self.doc, &scope, what, now)?,
+            )),
             Request::Sessions(vr) => {
                 let id = self.vr_id(&vr, &scope)?;
                 Ok(Answer::Json(200, super::sessions::sessions(core, id, now)))

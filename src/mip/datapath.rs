@@ -7,8 +7,9 @@
 //!   not added this round) and no AH, so [`supported`] refuses both: the engines ask it
 //!   before they accept a registration (HA 129, FA 65, counted `tunnel_unsupported`).
 //! - **SAs**: outbound under [`EspSaId`] = the outbound SPI, inbound under its SPI. The
-//!   "up" keys (mobile node → CN) are the outbound keys of the FA's tunnel to the gateway;
-//!   the HA's, PCN's and a handoff tunnel send "down". A 16-byte key is AES-GCM-128, a
+//!   "up" keys (mobile node → CN) are the outbound keys of the FA's tunnel to the gateway
+//!   and of the HA's to the static gateway; the HA's tunnel to the care-of address, the
+//!   PCN's and a handoff tunnel send "down". A 16-byte key is AES-GCM-128, a
 //!   32-byte one AES-GCM-256; the 4-byte GCM salt is the first four bytes of
 //!   SHA-256("varouter mip esp salt" || key) — both ends derive it from the key the AAA
 //!   gave them. A profile on the SLA's default SA carries no keys: its SA must be in the
@@ -16,9 +17,10 @@
 //! - **Marking** (seed S204, Fig. 23): a profile TOS ≠ 0 marks the inner packet with its
 //!   DSCP before encapsulation; the outer header always copies the inner DSCP (and ECN).
 //! - **Routes** (source `subscriber`: a mobile node's routes are those of a session of the
-//!   mobile VPN): the FA's tunnel to the gateway routes the profile's destination network
-//!   into the SA; the HA's, the PCN's and an old FA's forwarding tunnel route the mobile
-//!   node's home address /32. Several tunnels may want one prefix (two profiles of one
+//!   mobile VPN): the FA's tunnel to the gateway and the HA's to the static gateway route
+//!   the profile's destination network into the SA; the HA's tunnel to the care-of
+//!   address, the PCN's and an old FA's forwarding tunnel route the mobile node's home
+//!   address /32. Several tunnels may want one prefix (two profiles of one
 //!   user): the route follows the latest, and falls back to the others as they go.
 //! - SAs are shared by reference count (profiles on one default SA); an SA id or SPI that
 //!   the profile's own `esp:` SAs (or another agent with other keys) already use is a
@@ -259,7 +261,7 @@ impl Datapath {
             self.counters.refused_ah += 1;
             return Err("AH: the data plane has ESP only".into());
         }
-        let upward = t.role == TunnelRole::ForeignToGw;
+        let upward = matches!(t.role, TunnelRole::ForeignToGw | TunnelRole::HomeToGw);
         let (out_key, in_key) = if upward {
             (keys.up_enc.as_bytes(), keys.down_enc.as_bytes())
         } else {
@@ -275,7 +277,7 @@ impl Datapath {
             }
         };
         let (pa, plen) = match t.role {
-            TunnelRole::ForeignToGw => t
+            TunnelRole::ForeignToGw | TunnelRole::HomeToGw => t
                 .dst
                 .map(|d| (d.addr(), d.prefix_len()))
                 .unwrap_or((t.home_address, 32)),
@@ -290,6 +292,7 @@ impl Datapath {
             t.home_address,
             match t.role {
                 TunnelRole::HomeToCareOf => "ha",
+                TunnelRole::HomeToGw => "ha-gw",
                 TunnelRole::ForeignToGw => "fa",
                 TunnelRole::PcnToForeign => "pcn",
                 TunnelRole::Handoff => "handoff",

@@ -14,6 +14,7 @@ fn role_of(t: &TunnelSpec) -> &'static str {
     use controlplane::mip::tunnel::TunnelRole;
     match t.role {
         TunnelRole::HomeToCareOf => "ha_to_care_of",
+        TunnelRole::HomeToGw => "ha_to_gw",
         TunnelRole::ForeignToGw => "fa_to_gw",
         TunnelRole::PcnToForeign => "pcn_to_fa",
         TunnelRole::Handoff => "handoff",
@@ -85,8 +86,9 @@ pub fn bindings(s: &MipService, sees: &dyn Fn(u32) -> bool, now: Instant) -> Val
     Value::Array(out)
 }
 
-/// Every tunnel the agents in scope have in the data plane.
-pub fn tunnels(s: &MipService, sees: &dyn Fn(u32) -> bool) -> Value {
+/// Every tunnel the agents in scope have in the data plane, with what the published
+/// forwarding state `st` (the version the workers use) holds of it.
+pub fn tunnels(s: &MipService, st: &vr::ForwardingState, sees: &dyn Fn(u32) -> bool) -> Value {
     let mut out = Vec::new();
     for (i, a) in s.agents().iter().enumerate() {
         if !sees(a.cfg.vr) {
@@ -95,6 +97,13 @@ pub fn tunnels(s: &MipService, sees: &dyn Fn(u32) -> bool) -> Value {
         let mut v: Vec<_> = s.datapath().tunnels(i).collect();
         v.sort_by_key(|t| (t.spec.home_address, t.spec.remote, t.out_spi));
         for t in v {
+            let out_sa = st.esp.outbound.get(&vr::EspSaId(t.out_spi)).is_some();
+            let in_sa = st.esp.inbound.get(&vr::esp::Spi(t.in_spi)).is_some();
+            let route = st
+                .vr(vr::VrId(a.cfg.vr))
+                .and_then(|v| v.lookup4(u32::from(t.prefix.0)))
+                .and_then(|id| st.next_hop(id))
+                .is_some_and(|nh| *nh == vr::NextHop::Esp(vr::EspSaId(t.out_spi)));
             out.push(json!({
                 "agent": a.cfg.name,
                 "vr": a.cfg.vr_name,
@@ -111,6 +120,7 @@ pub fn tunnels(s: &MipService, sees: &dyn Fn(u32) -> bool) -> Value {
                 "dst": mask(&t.spec.dst),
                 "tos": t.spec.tos,
                 "dscp": t.dscp,
+                "published": { "out_sa": out_sa, "in_sa": in_sa, "route": route },
             }));
         }
     }

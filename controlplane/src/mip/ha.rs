@@ -663,13 +663,14 @@ impl Ha {
             .iter()
             .filter_map(|p| {
                 if p.src_gw == me {
+                    // HA → GW: the HA is the mobile node's end of this hop (up = out).
                     Some(TunnelSpec::from_profile(
                         home,
-                        TunnelRole::HomeToCareOf,
+                        TunnelRole::HomeToGw,
                         me,
                         p.dst_gw,
                         p,
-                        false,
+                        true,
                     ))
                 } else if p.dst_gw == me {
                     Some(TunnelSpec::from_profile(

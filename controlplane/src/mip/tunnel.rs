@@ -34,6 +34,9 @@ pub enum TunnelKind {
 pub enum TunnelRole {
     /// HA ↔ care-of address (the Mobile IP tunnel to the FA).
     HomeToCareOf,
+    /// HA → enterprise gateway (static GW, Fig. 13: the second hop after FA → HA); the HA
+    /// is on the mobile node's side of it, so its outbound SA is the "up" one.
+    HomeToGw,
     /// FA ↔ HA or FA ↔ PCN (the VPN tunnel of the profile, Fig. 13).
     ForeignToGw,
     /// PCN ↔ FA (dynamic GW, Fig. 27).
