@@ -867,6 +867,7 @@ impl MgmtLink {
                 ))
             }),
             transactions: self.paths.clone(),
+            mobile: super::mobile::stats(core, running),
         }
     }
 

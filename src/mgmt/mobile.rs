@@ -62,3 +62,67 @@ pub fn listing<B: PacketBuf>(
         Listing::Agents => json!({ "agents": crate::mip::view::agents(m, &f) }),
     })
 }
+
+/// One Mobile IP agent's counters in the statistics snapshot (`/api/v1/stats`,
+/// `/metrics`).
+#[derive(Clone, Debug, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct MobileAgentStats {
+    /// The agent's name.
+    pub agent: String,
+    /// `home_agent`, `foreign_agent` or `pcn`.
+    pub role: String,
+    /// Its VR.
+    pub vr: String,
+    /// The VR's tenant (scoping).
+    pub tenant: String,
+    /// Counters: `requests`, `accepted`, `denied`, `bad_authenticator`, `replayed`,
+    /// `expiries`, `malformed`, `tunnel_unsupported`, the driver's datagram and Diameter
+    /// counts.
+    pub counters: std::collections::BTreeMap<String, u64>,
+    /// Entries held now: bindings (HA), visitors (FA), cache entries (PCN).
+    pub entries: u64,
+    /// Denials by Registration Reply code.
+    pub denied_by_code: std::collections::BTreeMap<String, u64>,
+}
+
+/// The agents' counters for the snapshot, with their VRs' tenants from `running`.
+pub fn stats<B: PacketBuf>(
+    core: &Core<B>,
+    running: &crate::config::Config,
+) -> Vec<MobileAgentStats> {
+    use crate::mip::service::{agent_counters, denied_by_code};
+    let Some(m) = core.service::<MipService>() else {
+        return Vec::new();
+    };
+    m.agents()
+        .iter()
+        .map(|a| {
+            let mut entries = 0;
+            let mut counters = std::collections::BTreeMap::new();
+            for (k, v) in agent_counters(a) {
+                if matches!(k, "bindings" | "visitors" | "entries") {
+                    entries = v;
+                } else {
+                    counters.insert(k.to_string(), v);
+                }
+            }
+            MobileAgentStats {
+                agent: a.cfg.name.clone(),
+                role: a.cfg.role.name().to_string(),
+                vr: a.cfg.vr_name.clone(),
+                tenant: running
+                    .vrs
+                    .iter()
+                    .find(|v| v.id == a.cfg.vr)
+                    .map(|v| v.tenant.clone())
+                    .unwrap_or_default(),
+                counters,
+                entries,
+                denied_by_code: denied_by_code(a)
+                    .into_iter()
+                    .map(|(c, n)| (c.to_string(), n))
+                    .collect(),
+            }
+        })
+        .collect()
+}

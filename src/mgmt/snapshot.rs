@@ -34,6 +34,9 @@ pub struct Snapshot {
     pub discovery: Option<DiscoverySnapshot>,
     /// Which way the API's transactions were checked (appliance-wide).
     pub transactions: super::exec::TxPaths,
+    /// The Mobile IP agents' counters (a tenant sees the agents of its VRs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mobile: Vec<super::mobile::MobileAgentStats>,
 }
 
 /// VR discovery's counters (`controlplane::discovery::service`) as the API shows them.
@@ -273,6 +276,12 @@ impl Snapshot {
             aaa: None,
             discovery: None,
             transactions: Default::default(),
+            mobile: self
+                .mobile
+                .iter()
+                .filter(|m| scope.sees(&m.tenant))
+                .cloned()
+                .collect(),
         }
     }
 }

@@ -641,3 +641,177 @@ pub(super) fn check(
     }
     Some(MipConfig { agents })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::mip::{MipRole, Transport};
+
+    const HEAD: &str = r#"router_id: 192.0.2.1
+ports:
+  - { name: access0, backend: mem, mac: "02:00:00:00:00:01" }
+  - { name: core0, backend: mem, mac: "02:00:00:00:00:02" }
+virtual_routers:
+  - id: 1
+    name: visited
+    vpn_id: "00a0c9:00000001"
+    tenant: t1
+    interfaces:
+      - { port: access0, vlan: 10, addresses: [192.0.2.1/24] }
+  - id: 2
+    name: core
+    vpn_id: "00a0c9:00000002"
+    tenant: carrier
+    interfaces:
+      - { port: core0, addresses: [198.51.100.10/24] }
+mobile_ip:
+  agents:
+"#;
+
+    fn check(agents: &str) -> Result<crate::config::Config, String> {
+        let d = tempfile::tempdir().unwrap();
+        crate::parse_config(&d.path().join("p.yaml"), &format!("{HEAD}{agents}"))
+            .map_err(|e| e.iter().map(|e| e.to_string() + "\n").collect())
+    }
+
+    #[test]
+    fn agents_resolve_with_defaults() {
+        let cfg = check(
+            r#"    - name: fa1
+      vr: visited
+      role: foreign_agent
+      address: 192.0.2.1
+      diameter: { origin_host: fa1.visited.example, origin_realm: visited.example, peers: [127.0.0.1:3868] }
+      advertise: { interval_ms: 500, ports: [access0] }
+      peers: [{ peer: 192.0.2.2, spi: 301, key: "00112233" }]
+      esp:
+        outer_vr: core
+        default_sas: [{ spi: 4096, cipher: aes-gcm-128, key: "0101010101010101010101010101010111111111" }]
+    - name: ha1
+      vr: core
+      role: home_agent
+      address: 198.51.100.10
+      transport: host
+      listen: 127.0.0.1:18299
+      diameter: { origin_host: ha.home.example, origin_realm: home.example, listen: 127.0.0.1:18298 }
+      home_network: 10.200.0.0/16
+      mn_ha: [{ peer: 10.200.0.3, spi: 400, key: "aabb" }]
+"#,
+        )
+        .unwrap();
+        let m = cfg.mobile_ip.unwrap();
+        let fa = &m.agents[0];
+        assert_eq!((fa.role, fa.vr, fa.outer_vr), (MipRole::ForeignAgent, 1, 2));
+        assert_eq!(fa.transport, Transport::Vr);
+        assert_eq!(fa.advertise_on, vec![(0, Some(10))]);
+        assert_eq!(fa.advertise_interval.as_millis(), 500);
+        assert_eq!(
+            (fa.challenge_len, fa.challenge_window, fa.max_lifetime),
+            (16, 4, 600)
+        );
+        assert_eq!(fa.default_sas[0].spi, 4096);
+        assert_eq!(fa.peers[0].1.key, vec![0, 0x11, 0x22, 0x33]);
+        let ha = &m.agents[1];
+        assert_eq!(
+            ha.transport,
+            Transport::Host("127.0.0.1:18299".parse().unwrap())
+        );
+        assert_eq!(ha.home_network, Some(("10.200.0.0".parse().unwrap(), 16)));
+        assert_eq!(ha.mn_ha[0].1.spi, 400);
+        assert_eq!(ha.outer_vr, 2);
+    }
+
+    #[test]
+    fn every_mistake_is_reported_with_its_place() {
+        let e = check(
+            r#"    - name: fa1
+      vr: nowhere
+      role: foreign_agent
+      address: 192.0.2.9
+      advertise: { ports: [core0] }
+    - name: fa2
+      vr: visited
+      role: foreign_agent
+      address: 192.0.2.77
+      challenge: { length: 2 }
+      diameter: { origin_host: "not a host", origin_realm: visited.example }
+    - name: ha1
+      vr: core
+      role: home_agent
+      address: 198.51.100.10
+      transport: host
+      home_network: 10.200.0.0/16
+      mn_ha: [{ peer: 10.9.0.3, spi: 12, key: "xyz" }]
+      advertise: { ports: [core0] }
+    - name: p1
+      vr: core
+      role: pcn
+      address: 198.51.100.10
+      esp: { default_sas: [{ spi: 4096, cipher: des, key: "00" }] }
+    - name: x
+      vr: core
+      role: gateway
+      address: 198.51.100.10
+"#,
+        )
+        .unwrap_err();
+        for want in [
+            "p.yaml:21:11: mobile_ip agent `fa1`: no VR named `nowhere`",
+            "a foreign_agent needs `diameter`",
+            "mobile_ip challenge.length 2 is out of range",
+            "mobile_ip diameter.origin_host `not a host` is not a host or realm name",
+            "give `listen` (the AAAH connects to the HA) or `peers`",
+            "192.0.2.77 is not an interface address of VR `visited`",
+            "`transport: host` needs `listen`",
+            "mobile_ip mn_ha: SPI 12 is reserved",
+            "mobile_ip mn_ha: the key is not non-empty hexadecimal",
+            "`advertise` applies to role foreign_agent, not home_agent",
+            "a pcn needs `peers`",
+            "unknown cipher `des`",
+            "unknown mobile_ip role `gateway`",
+        ] {
+            assert!(e.contains(want), "missing `{want}` in:\n{e}");
+        }
+    }
+
+    #[test]
+    fn mn_ha_outside_the_home_network_and_duplicates() {
+        let e = check(
+            r#"    - name: ha1
+      vr: core
+      role: home_agent
+      address: 198.51.100.10
+      home_network: 10.200.0.0/16
+      mn_ha: [{ peer: 10.9.0.3, spi: 400, key: "aa" }]
+    - name: ha1
+      vr: core
+      role: home_agent
+      address: 198.51.100.10
+"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("home address 10.9.0.3 is outside the home network 10.200.0.0/16"),
+            "{e}"
+        );
+        assert!(
+            e.contains("mobile_ip agent name `ha1` is empty or used twice"),
+            "{e}"
+        );
+        let e = check(
+            r#"    - name: ha1
+      vr: core
+      role: home_agent
+      address: 198.51.100.10
+    - name: ha2
+      vr: core
+      role: home_agent
+      address: 198.51.100.10
+"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("two agents at 198.51.100.10 in VR `core`"),
+            "{e}"
+        );
+    }
+}
