@@ -142,9 +142,10 @@ fn punt_udp(
     vlan: Option<u16>,
     vr: u32,
     src_mac: [u8; 6],
-    dst_mac: [u8; 6],
     ip: Vec<u8>,
 ) {
+    // To the port's own MAC (the profile's 02:00:00:00:00:0N).
+    let dst_mac = [0x02, 0, 0, 0, 0, port.0 as u8 + 1];
     let f = ethernet(dst_mac, src_mac, vlan, EtherType::Ipv4, &ip);
     let (_, vlan, l3) = l2_split(&f).unwrap();
     let mut off = Offsets::l3(vlan, l3);
@@ -174,7 +175,6 @@ fn mip(r: &Rig) -> &MipService {
 #[test]
 fn the_fa_advertises_and_answers_on_the_link_and_the_ha_routes_its_answers() {
     let mut r = rig();
-    let access_mac = [0x02, 0, 0, 0, 0, 0x01];
     // The first advertisement at start, on access0 VLAN 10.
     let out = sent(&r);
     let adverts: Vec<_> = out
@@ -231,7 +231,6 @@ fn the_fa_advertises_and_answers_on_the_link_and_the_ha_routes_its_answers() {
         Some(10),
         1,
         MN_MAC,
-        access_mac,
         ip,
     );
     let out = sent(&r);
@@ -287,7 +286,6 @@ fn the_fa_advertises_and_answers_on_the_link_and_the_ha_routes_its_answers() {
         None,
         2,
         GW_MAC,
-        [0x02, 0, 0, 0, 0, 0x02],
         ip,
     );
     let out = sent(&r);
@@ -317,7 +315,6 @@ fn the_fa_advertises_and_answers_on_the_link_and_the_ha_routes_its_answers() {
         Some(10),
         1,
         MN_MAC,
-        access_mac,
         ip,
     );
     assert_eq!(mip(&r).service_counters().not_for_agent, 1);

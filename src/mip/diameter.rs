@@ -14,7 +14,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -103,10 +103,7 @@ impl Engine for Bridge {
     }
     fn handle_lookup(&mut self, _now: Instant, _token: Token, _sub: Option<Subscriber>) {}
     fn poll_output(&mut self) -> Option<Output> {
-        match self.from_core.try_recv() {
-            Ok(o) => Some(o),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        self.from_core.try_recv().ok()
     }
     fn poll_timeout(&self) -> Option<Instant> {
         None
