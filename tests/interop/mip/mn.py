@@ -130,13 +130,15 @@ def main():
     coa = coas[0]
     req = request(a.home, a.ha, coa, ntp_now(), a.lifetime, a.nai.encode(), challenge, a.spi,
                   bytes.fromhex(a.key))
-    sn = AsyncSniffer(iface=a.iface, count=1, timeout=a.timeout,
+    sn = AsyncSniffer(iface=a.iface, count=1,
                       lfilter=lambda x: UDP in x and x[UDP].sport == 434 and x[IP].dst == a.home)
     sn.start()
     time.sleep(0.2)
     sendp(Ether(src=my_mac, dst=fa_mac) / IP(src=a.home, dst=coa, ttl=255) /
           UDP(sport=434, dport=434) / Raw(req), iface=a.iface)
-    sn.join()
+    sn.join(timeout=a.timeout)
+    if sn.running:
+        sn.stop()
     got = sn.results
     if not got:
         print(json.dumps({"error": "no Registration Reply", "care_of": coa, "advert_seq": seq}))
