@@ -69,6 +69,9 @@ pub enum RunError {
     /// LDP (`ldp:` section) could not start.
     #[error("ldp: {0}")]
     Ldp(String),
+    /// The Mobile IPv4 agents (`mobile_ip:` section) could not start.
+    #[error("mobile_ip: {0}")]
+    Mip(String),
     /// VR discovery (`discovery:` section) could not be set up.
     #[error("discovery: {0}")]
     Discovery(String),
@@ -324,6 +327,18 @@ pub fn run_with_reload(
         eprintln!("varouter: VPN peering on {} ({:?})", v.listen(), v.radius());
         services.push(Box::new(v));
     }
+    if let Some(m) = &cfg.mobile_ip {
+        let macs = cfg.ports.iter().map(|p| p.mac).collect();
+        let svc = crate::mip::service::MipService::from_config(
+            m,
+            macs,
+            cfg.worker_cores.len().max(1),
+            Instant::now(),
+        )
+        .map_err(RunError::Mip)?;
+        eprintln!("varouter: {} Mobile IP agent(s)", m.agents.len());
+        services.push(Box::new(svc));
+    }
     let run_opts = controlcore::RunOptions {
         duration: opts.duration,
         stop_when: if opts.until_inputs_finished {
@@ -507,6 +522,13 @@ impl<B: PacketBuf> Supervisor<B> for AppSupervisor {
         if let Some(l) = &mut self.ldp {
             l.tick(core, now);
         }
+        // The Mobile IP agents' Diameter messages, as soon as their thread has some.
+        if core
+            .service::<crate::mip::service::MipService>()
+            .is_some_and(|m| m.aaa_pending())
+        {
+            core.with_service::<crate::mip::service::MipService, _>(now, |m, cx| m.poll_aaa(cx));
+        }
         // The discovery maps: listed again when they changed, at most every second (a
         // listing of 1,000 VRs on every map change slowed convergence down).
         if let Some(d) = core.service::<DiscoveryService>() {
@@ -583,6 +605,13 @@ impl<B: PacketBuf> Supervisor<B> for AppSupervisor {
                         "[{:>4.0}s] {}",
                         self.start.elapsed().as_secs_f64(),
                         vpn_peering_line(v)
+                    );
+                }
+                if let Some(m) = core.service::<crate::mip::service::MipService>() {
+                    println!(
+                        "[{:>4.0}s] {}",
+                        self.start.elapsed().as_secs_f64(),
+                        crate::mip::service::stats_line(m)
                     );
                 }
                 self.last_totals = Some(totals);

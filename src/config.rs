@@ -35,6 +35,8 @@ pub struct Config {
     pub aaa: Option<crate::aaa::AaaConfig>,
     /// VR discovery, when the profile has a `discovery:` section.
     pub discovery: Option<DiscoveryCfg>,
+    /// The Mobile IPv4 agents, when the profile has a `mobile_ip:` section.
+    pub mobile_ip: Option<crate::mip::MipConfig>,
     /// LDP, when the profile has an `ldp:` section.
     pub ldp: Option<crate::ldp::config::LdpCfg>,
     /// VPN peering channels, when the profile has a `vpn_peering:` section.

@@ -16,6 +16,7 @@ pub mod config;
 pub mod ctl;
 pub mod ldp;
 pub mod mgmt;
+pub mod mip;
 pub mod profile;
 pub mod reload;
 pub mod services;

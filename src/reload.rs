@@ -96,6 +96,9 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
     if old.ldp != new.ldp {
         why.push("LDP (`ldp:`; its thread and sockets are set up at start)".into());
     }
+    if old.mobile_ip != new.mobile_ip {
+        why.push("the Mobile IP agents (`mobile_ip:`; their sockets, Diameter thread and keys are set up at start)".into());
+    }
     if old.discovery != new.discovery {
         why.push("VR discovery (`discovery:`; its socket, router list, keys and timers are set up at start — VRs joining and leaving it are applied live)".into());
     }

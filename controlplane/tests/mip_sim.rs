@@ -526,7 +526,7 @@ fn register_handoff_intra_and_inter_domain_with_lifetimes() {
     let ha_t = s.tunnels_up(Node::Ha, alice);
     assert!(ha_t.contains(&(FA1, TunnelRole::HomeToCareOf)));
     assert!(
-        ha_t.contains(&(Ipv4Addr::new(198, 51, 100, 200), TunnelRole::HomeToCareOf)),
+        ha_t.contains(&(Ipv4Addr::new(198, 51, 100, 200), TunnelRole::HomeToGw)),
         "HA → GW: {ha_t:?}"
     );
 

@@ -72,6 +72,9 @@ pub enum CtlCmd {
     /// Sessions (L2TP, PPP subscribers) of a VR.
     #[command(subcommand)]
     Session(SessionCmd),
+    /// Mobile IP agents (home agent, foreign agent, PCN): bindings, tunnels, counters.
+    #[command(subcommand)]
+    Mobile(MobileCmd),
     /// Send a transaction: a JSON file `{"changes": [...]}` (or just the array of changes);
     /// all of them are applied or none.
     Txn {
@@ -106,6 +109,17 @@ pub enum CtlCmd {
         /// The token (prefer standard input: arguments show in `ps`).
         token: Option<String>,
     },
+}
+
+/// `ctl mobile ...`
+#[derive(Subcommand, Debug)]
+pub enum MobileCmd {
+    /// Bindings (HA), visitors (FA) and binding cache entries (PCN).
+    Bindings,
+    /// The agents' tunnels in the data plane (ESP SAs and routes).
+    Tunnels,
+    /// The agents with their counters and Diameter peers.
+    Agents,
 }
 
 /// `ctl vr ...`
@@ -521,6 +535,33 @@ const SESSION_COLS: &[&str] = &[
     "uptime_s",
 ];
 const PRINCIPAL_COLS: &[&str] = &["name", "role", "tenant"];
+const MOBILE_BINDING_COLS: &[&str] = &[
+    "agent",
+    "role",
+    "vr",
+    "home_address",
+    "nai",
+    "care_of",
+    "home_agent",
+    "mobile_node",
+    "expires_in_s",
+    "tunnels",
+];
+const MOBILE_TUNNEL_COLS: &[&str] = &[
+    "agent",
+    "vr",
+    "home_address",
+    "role",
+    "local",
+    "remote",
+    "kind",
+    "out_spi",
+    "in_spi",
+    "cipher",
+    "prefix",
+    "dscp",
+];
+const MOBILE_AGENT_COLS: &[&str] = &["agent", "role", "vr", "address", "diameter_peers"];
 const AUDIT_COLS: &[&str] = &["time", "principal", "method", "path", "status", "result"];
 
 /// Runs `varouter ctl` and returns the process exit code.
@@ -631,6 +672,26 @@ pub fn plan(cmd: &CtlCmd) -> Result<Call, CtlError> {
         show,
     };
     Ok(match cmd {
+        CtlCmd::Mobile(c) => match c {
+            MobileCmd::Bindings => call(
+                Method::Get,
+                "/api/v1/mobile/bindings".into(),
+                None,
+                Show::List(MOBILE_BINDING_COLS),
+            ),
+            MobileCmd::Tunnels => call(
+                Method::Get,
+                "/api/v1/mobile/tunnels".into(),
+                None,
+                Show::List(MOBILE_TUNNEL_COLS),
+            ),
+            MobileCmd::Agents => call(
+                Method::Get,
+                "/api/v1/mobile/agents".into(),
+                None,
+                Show::List(MOBILE_AGENT_COLS),
+            ),
+        },
         CtlCmd::Vr(c) => match c {
             VrCmd::List => call(Method::Get, "/api/v1/vrs".into(), None, Show::List(VR_COLS)),
             VrCmd::Show { name } => call(Method::Get, v(name), None, Show::Object),
@@ -1366,6 +1427,33 @@ mod tests {
     fn planned(args: &[&str]) -> Call {
         let t = T::try_parse_from(std::iter::once("ctl").chain(args.iter().copied())).unwrap();
         plan(&t.a.cmd).unwrap()
+    }
+
+    #[test]
+    fn mobile_commands_list_the_agents() {
+        for (arg, path) in [
+            ("bindings", "/api/v1/mobile/bindings"),
+            ("tunnels", "/api/v1/mobile/tunnels"),
+            ("agents", "/api/v1/mobile/agents"),
+        ] {
+            let c = planned(&["mobile", arg]);
+            assert_eq!((c.method, c.path.as_str()), (Method::Get, path));
+            assert!(matches!(c.show, Show::List(_)));
+        }
+        let v = serde_json::json!({"bindings": [{"agent": "ha1", "role": "home_agent", "vr": "home",
+            "home_address": "10.200.0.1", "nai": "u@x", "care_of": "192.0.2.1", "expires_in_s": 299, "tunnels": 2}]});
+        let out = format_answer(&Show::List(MOBILE_BINDING_COLS), &v);
+        assert!(
+            out.contains("10.200.0.1") && out.contains("192.0.2.1"),
+            "{out}"
+        );
+        assert_eq!(
+            format_answer(
+                &Show::List(MOBILE_TUNNEL_COLS),
+                &serde_json::json!({"tunnels": []})
+            ),
+            "(none)\n"
+        );
     }
 
     #[test]

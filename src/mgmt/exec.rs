@@ -147,6 +147,8 @@ pub enum Request {
     Ldp,
     /// A VR's VPN peering channels.
     VrPeers(String),
+    /// The Mobile IP agents' bindings, tunnels or counters (scoped).
+    Mobile(super::mobile::Listing),
     /// Clears a tunnel (StopCCN).
     ClearTunnel(String, u16),
     /// A VR's sessions.
@@ -468,6 +470,10 @@ impl MgmtLink {
                     super::vpn_peering::vr_peers(core, running, id, now)?,
                 ))
             }
+            Request::Mobile(what) => Ok(Answer::Json(
+                200,
+                super::mobile::listing(core, &self.doc, &scope, what, now)?,
+            )),
             Request::Sessions(vr) => {
                 let id = self.vr_id(&vr, &scope)?;
                 Ok(Answer::Json(200, super::sessions::sessions(core, id, now)))
@@ -912,6 +918,7 @@ impl MgmtLink {
                     )
                 }),
             transactions: self.paths.clone(),
+            mobile: super::mobile::stats(core, running),
         }
     }
 

@@ -30,6 +30,9 @@
 //! | `aaa_sessions_recorded_total`, `aaa_sessions_ended_total`, `aaa_session_record_errors_total`, `aaa_session_records_dropped_total` | counter | `role` | appliance, with an `aaa:` section (zero unless a home AAA records sessions) |
 //! | `aaa_answers_total` | counter | `role`, `result_code` | appliance, with an `aaa:` section |
 //! | `aaa_sessions`, `aaa_pending`, `aaa_peers_up` | gauge | `role` | appliance, with an `aaa:` section |
+//! | `mobile_ip_events_total` | counter | `agent`, `role`, `vr`, `tenant`, `event` (`accepted`, `denied`, `bad_authenticator`, `replayed`, `expiries`, ...) | per agent of the `mobile_ip:` section, scoped by its VR |
+//! | `mobile_ip_denied_total` | counter | `agent`, `vr`, `tenant`, `code` (Registration Reply code) | per agent |
+//! | `mobile_ip_entries` | gauge | `agent`, `role`, `vr`, `tenant` | bindings (HA), visitors (FA), cache entries (PCN) |
 //!
 //! A tenant's scope sees only its own VRs: the snapshot is scoped first
 //! ([`Snapshot::scoped`]) and the appliance-wide families (ports, workers, the control loop,
@@ -495,6 +498,64 @@ impl Collector for SnapshotCollector {
                 gauge(f(l)).encode(enc.encode_descriptor(name, help, None, g)?)?;
             }
         }
+        if !s.mobile.is_empty() {
+            family(
+                &mut enc,
+                "mobile_ip_events",
+                "Mobile IP agent events: registrations accepted, denied, bad authenticators, replayed identifications, lifetime expiries, datagrams, Diameter messages.",
+                c,
+                s.mobile.iter().flat_map(|m| {
+                    m.counters.iter().map(move |(k, v)| {
+                        (
+                            [
+                                ("agent", m.agent.as_str()),
+                                ("role", m.role.as_str()),
+                                ("vr", m.vr.as_str()),
+                                ("tenant", m.tenant.as_str()),
+                                ("event", k.as_str()),
+                            ],
+                            counter(*v),
+                        )
+                    })
+                }),
+            )?;
+            family(
+                &mut enc,
+                "mobile_ip_denied",
+                "Registrations a Mobile IP agent denied, by Registration Reply code.",
+                c,
+                s.mobile.iter().flat_map(|m| {
+                    m.denied_by_code.iter().map(move |(k, v)| {
+                        (
+                            [
+                                ("agent", m.agent.as_str()),
+                                ("vr", m.vr.as_str()),
+                                ("tenant", m.tenant.as_str()),
+                                ("code", k.as_str()),
+                            ],
+                            counter(*v),
+                        )
+                    })
+                }),
+            )?;
+            family(
+                &mut enc,
+                "mobile_ip_entries",
+                "Bindings (home agent), visitors (foreign agent) or binding cache entries (PCN) held.",
+                g,
+                s.mobile.iter().map(|m| {
+                    (
+                        [
+                            ("agent", m.agent.as_str()),
+                            ("role", m.role.as_str()),
+                            ("vr", m.vr.as_str()),
+                            ("tenant", m.tenant.as_str()),
+                        ],
+                        gauge(m.entries),
+                    )
+                }),
+            )?;
+        }
         if let Some(a) = &s.aaa {
             let role = [("role", a.role.as_str())];
             type AaaField = fn(&AaaSnapshot) -> u64;
@@ -703,6 +764,18 @@ mod tests {
                     ("hold_expiries".to_string(), 1),
                 ]),
             }),
+            mobile: vec![crate::mgmt::mobile::MobileAgentStats {
+                agent: "ha1".into(),
+                role: "home_agent".into(),
+                vr: "red-of-c".into(),
+                tenant: "carrier-c".into(),
+                counters: BTreeMap::from([
+                    ("accepted".to_string(), 5),
+                    ("replayed".to_string(), 2),
+                ]),
+                entries: 4,
+                denied_by_code: BTreeMap::from([("133".to_string(), 2)]),
+            }],
             transactions: crate::mgmt::exec::TxPaths {
                 fast: 11,
                 full: 3,
@@ -779,6 +852,9 @@ mod tests {
             r#"varouter_api_transaction_fallbacks_total{reason="delete_after_add"} 1"#,
             r#"varouter_api_transaction_fallbacks_total{reason="disabled"} 0"#,
             r#"varouter_aaa_requests_total{role="home"} 40"#,
+            r#"varouter_mobile_ip_events_total{agent="ha1",role="home_agent",vr="red-of-c",tenant="carrier-c",event="accepted"} 5"#,
+            r#"varouter_mobile_ip_denied_total{agent="ha1",vr="red-of-c",tenant="carrier-c",code="133"} 2"#,
+            r#"varouter_mobile_ip_entries{agent="ha1",role="home_agent",vr="red-of-c",tenant="carrier-c"} 4"#,
             r#"varouter_aaa_answers_total{role="home",result_code="2001"} 37"#,
             r#"varouter_aaa_answers_total{role="home",result_code="4001"} 3"#,
             "# TYPE varouter_aaa_sessions gauge",

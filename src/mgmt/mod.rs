@@ -42,6 +42,7 @@ pub mod document;
 pub mod exec;
 pub mod fast;
 pub mod metrics;
+pub mod mobile;
 pub mod moves;
 pub mod openapi;
 pub mod ops;

@@ -36,6 +36,9 @@ use utoipa::OpenApi;
         super::server::vr_map,
         super::server::ldp,
         super::server::vr_peers,
+        super::server::mobile_bindings,
+        super::server::mobile_tunnels,
+        super::server::mobile_agents,
         super::server::clear_tunnel,
         super::server::move_tunnel,
         super::server::list_sessions,
@@ -98,7 +101,7 @@ mod tests {
         let d = super::document();
         let paths = d["paths"].as_object().unwrap();
         let ops: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(ops, 42, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(ops, 46, "{:?}", paths.keys().collect::<Vec<_>>());
         assert!(paths.contains_key("/metrics") && paths.contains_key("/dashboard"));
         assert!(paths.contains_key("/api/v1/vrs/{vr}/sessions/{id}/move"));
         assert!(paths.contains_key("/api/v1/vrs/{vr}/tunnels/{id}/move"));

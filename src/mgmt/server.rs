@@ -177,6 +177,9 @@ pub fn authenticated_routes() -> Router<Arc<ApiState>> {
         .route("/api/v1/vrs/{vr}/map", get(vr_map))
         .route("/api/v1/ldp", get(ldp))
         .route("/api/v1/vrs/{vr}/peers", get(vr_peers))
+        .route("/api/v1/mobile/bindings", get(mobile_bindings))
+        .route("/api/v1/mobile/tunnels", get(mobile_tunnels))
+        .route("/api/v1/mobile/agents", get(mobile_agents))
         .route("/api/v1/vrs/{vr}/tunnels/{id}", delete(clear_tunnel))
         .route("/api/v1/vrs/{vr}/tunnels/{id}/move", post(move_tunnel))
         .route("/api/v1/vrs/{vr}/sessions", get(list_sessions))
@@ -832,6 +835,36 @@ async fn vr_peers(
     Path(vr): Path<String>,
 ) -> Response {
     respond(st.call(p, Request::VrPeers(vr)).await)
+}
+
+#[utoipa::path(get, path = "/api/v1/mobile/bindings", tag = "api", summary = "Mobile IP bindings (HA), visitors (FA) and cache entries (PCN) of the agents in scope",
+    responses((status = 200, description = "bindings"), (status = 404, body = ApiError)),
+    security(("bearer" = [])))]
+async fn mobile_bindings(State(st): State<Arc<ApiState>>, Extension(p): Caller) -> Response {
+    respond(
+        st.call(p, Request::Mobile(super::mobile::Listing::Bindings))
+            .await,
+    )
+}
+
+#[utoipa::path(get, path = "/api/v1/mobile/tunnels", tag = "api", summary = "The Mobile IP agents' tunnels in the data plane (ESP SAs and routes), with what the published state holds",
+    responses((status = 200, description = "tunnels"), (status = 404, body = ApiError)),
+    security(("bearer" = [])))]
+async fn mobile_tunnels(State(st): State<Arc<ApiState>>, Extension(p): Caller) -> Response {
+    respond(
+        st.call(p, Request::Mobile(super::mobile::Listing::Tunnels))
+            .await,
+    )
+}
+
+#[utoipa::path(get, path = "/api/v1/mobile/agents", tag = "api", summary = "The Mobile IP agents in scope with their counters (accepted, denied by reply code, bad authenticators, replays, expiries) and Diameter peers",
+    responses((status = 200, description = "agents"), (status = 404, body = ApiError)),
+    security(("bearer" = [])))]
+async fn mobile_agents(State(st): State<Arc<ApiState>>, Extension(p): Caller) -> Response {
+    respond(
+        st.call(p, Request::Mobile(super::mobile::Listing::Agents))
+            .await,
+    )
 }
 
 #[utoipa::path(delete, path = "/api/v1/vrs/{vr}/tunnels/{id}", tag = "api", summary = "Clear a tunnel (StopCCN)",

@@ -39,6 +39,9 @@ pub struct Snapshot {
     pub vpn_peering: Option<VpnPeeringSnapshot>,
     /// Which way the API's transactions were checked (appliance-wide).
     pub transactions: super::exec::TxPaths,
+    /// The Mobile IP agents' counters (a tenant sees the agents of its VRs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mobile: Vec<super::mobile::MobileAgentStats>,
 }
 
 /// LDP's state and counters (`crate::ldp`) as the API shows them.
@@ -346,6 +349,12 @@ impl Snapshot {
             ldp: None,
             vpn_peering: None,
             transactions: Default::default(),
+            mobile: self
+                .mobile
+                .iter()
+                .filter(|m| scope.sees(&m.tenant))
+                .cloned()
+                .collect(),
         }
     }
 }

@@ -5,6 +5,7 @@ mod discovery;
 mod esp;
 mod ldp;
 mod mgmt;
+mod mobile_ip;
 mod vpn_peering;
 
 use super::{Profile, ProfileError, S};
@@ -760,6 +761,10 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
         .vpn_peering
         .as_ref()
         .and_then(|v| vpn_peering::check(&mut c, v, p, discovery.as_ref(), &ports));
+    let mobile_ip = p
+        .mobile_ip
+        .as_ref()
+        .and_then(|m| mobile_ip::check(&mut c, m, &vrs, &ports));
 
     if c.errors.is_empty() {
         Ok(Config {
@@ -778,6 +783,7 @@ pub fn check(file: &Path, p: &Profile) -> Result<Config, Vec<ProfileError>> {
             discovery,
             ldp,
             vpn_peering,
+            mobile_ip,
         })
     } else {
         c.errors.sort_by_key(|e| (e.line, e.column));

@@ -10,6 +10,7 @@
 
 pub mod check;
 mod ldp;
+pub mod mobile_ip;
 
 pub use ldp::{CoreRoute, Ldp};
 
@@ -60,6 +61,9 @@ pub struct Profile {
     /// docs/protocols/vr-discovery.md.
     #[serde(default)]
     pub discovery: Option<Discovery>,
+    /// The Mobile IPv4 agents (absent: none). See docs/profile.md and docs/mobile-vpn.md.
+    #[serde(default)]
+    pub mobile_ip: Option<mobile_ip::MobileIp>,
     /// LDP on the trunk ports (absent: none). See docs/profile.md and docs/protocols/ldp.md.
     #[serde(default)]
     pub ldp: Option<Ldp>,

@@ -164,6 +164,9 @@ pub struct Session {
     pub fa_ha: Option<(u32, u32, Vec<u8>)>,
     /// When the entry expires.
     pub expires: Instant,
+    /// The user's MN-AAA key as the lookup gave it: re-registrations served from the cache
+    /// are authenticated with it too.
+    pub mn_aaa_key: Option<KeyBytes>,
 }
 
 #[derive(Debug)]
@@ -390,6 +393,18 @@ impl<R: Rng + CryptoRng> Home<R> {
         self.deadlines.insert((deadline, token));
         match cached {
             Some(sid) if !self.txns[&token].amr.service_update => {
+                // Served from the cache, but never without the mobile node's authenticator:
+                // the MN-AAA key of the session's lookup checks this request too.
+                let key = self.sessions.get(&sid).and_then(|s| s.mn_aaa_key.clone());
+                if !self.authenticate_with(&self.txns[&token].amr, key.as_ref()) {
+                    self.counters.auth_failed += 1;
+                    self.fail(
+                        token,
+                        result::AUTHENTICATION_REJECTED,
+                        "authentication rejected",
+                    );
+                    return;
+                }
                 self.counters.cache_hits += 1;
                 self.serve_cached(now, token, &sid);
             }
@@ -539,6 +554,7 @@ impl<R: Rng + CryptoRng> Home<R> {
             ha,
             fa_ha,
             expires: now + Duration::from_secs(u64::from(self.cfg.authorization_lifetime)),
+            mn_aaa_key: sub.mn_aaa_key.clone(),
         };
         self.by_nai
             .insert(amr.user_name.clone(), amr.session_id.clone());
@@ -573,7 +589,11 @@ impl<R: Rng + CryptoRng> Home<R> {
     /// MN-FA Challenge extension, over the bytes RFC 3012 §6 covers; the RFC 4004
     /// MIP-MN-AAA-Auth offsets must point at exactly that extension.
     fn authenticate(&self, amr: &Amr, sub: &Subscriber) -> bool {
-        let Some(key) = &sub.mn_aaa_key else {
+        self.authenticate_with(amr, sub.mn_aaa_key.as_ref())
+    }
+
+    fn authenticate_with(&self, amr: &Amr, key: Option<&KeyBytes>) -> bool {
+        let Some(key) = key else {
             return !self.cfg.require_mn_aaa_auth;
         };
         match crate::mip::auth::verify_mn_aaa(

@@ -485,6 +485,32 @@ fn unknown_user_and_bad_authenticator_are_refused_4001() {
     assert!(n.aaafs[0].cached(ALICE).is_none());
 }
 
+/// A registered user's next request is served from the AAAH's session cache, but never
+/// without its MN-AAA authenticator (found by the mobile lab: a wrong key was accepted).
+#[test]
+fn a_cached_session_still_checks_the_mn_aaa_authenticator() {
+    let mut n = Net::new();
+    n.users
+        .insert(ALICE.into(), subscriber(ALICE, "10.1.0.0/16", true));
+    let ama = n.register(0, &amr("fa1;1", ALICE, "fa1.visited.example", VISITED, FA1));
+    assert_eq!(ama.result_code, result::SUCCESS);
+    // The same FA again (no move: the AAAF forwards it home), with a wrong key.
+    let mut m = amr("fa1;2", ALICE, "fa1.visited.example", VISITED, FA1);
+    let (reg, auth) = reg_request(FA1, b"wrong key");
+    m.reg_request = reg;
+    m.mn_aaa_auth = auth;
+    assert_eq!(
+        n.register(0, &m).result_code,
+        result::AUTHENTICATION_REJECTED
+    );
+    assert_eq!(n.aaah.counters().auth_failed, 1);
+    // With the right key it is served from the cache.
+    let hits = n.aaah.counters().cache_hits;
+    let ama = n.register(0, &amr("fa1;3", ALICE, "fa1.visited.example", VISITED, FA1));
+    assert_eq!(ama.result_code, result::SUCCESS);
+    assert_eq!(n.aaah.counters().cache_hits, hits + 1);
+}
+
 #[test]
 fn user_without_vpn_is_5003() {
     let mut n = Net::new();

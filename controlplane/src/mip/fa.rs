@@ -72,6 +72,8 @@ pub struct FaConfig {
     pub handoff_lifetime: u16,
     /// Our NTP clock (Identification of the BUs we send).
     pub clock: NtpClock,
+    /// Which tunnels the data plane can build (others: 65, `tunnel_unsupported`).
+    pub tunnel_support: super::tunnel::TunnelSupport,
 }
 
 impl FaConfig {
@@ -90,6 +92,7 @@ impl FaConfig {
             peer_timeout: Duration::from_secs(2),
             handoff_lifetime: 10,
             clock,
+            tunnel_support: super::tunnel::any_tunnel,
         }
     }
 }
@@ -125,6 +128,8 @@ pub struct FaCounters {
     pub unmatched: u64,
     /// Forwarding tunnels that ran out.
     pub forward_expiries: u64,
+    /// Registrations refused because the data plane cannot build their tunnels (65).
+    pub tunnel_unsupported: u64,
 }
 
 /// A mobile node registered through this FA.
@@ -195,6 +200,10 @@ pub struct Fa<R> {
     bu_last: HashMap<(Ipv4Addr, Ipv4Addr), u64>,
     last_bu_id: u64,
     next_session: u64,
+    /// The time of the last input (for the challenges of replies).
+    last_now: Instant,
+    /// The challenge each mobile node got in our last Reply to it, and when.
+    reply_challenges: HashMap<Ipv4Addr, (Vec<u8>, Instant)>,
     out: VecDeque<Output>,
     counters: FaCounters,
 }
@@ -220,6 +229,8 @@ impl<R: Rng + CryptoRng> Fa<R> {
             bu_last: HashMap::new(),
             last_bu_id: 0,
             next_session: 1,
+            last_now: Instant::now(),
+            reply_challenges: HashMap::new(),
             out: VecDeque::new(),
             counters: FaCounters::default(),
         }
@@ -273,16 +284,8 @@ impl<R: Rng + CryptoRng> Fa<R> {
     /// An Agent Advertisement with a fresh challenge (ICMP bytes, for the driver to send to
     /// 224.0.0.1 or 255.255.255.255 on the access link).
     pub fn advertisement(&mut self, now: Instant) -> Vec<u8> {
-        let mut c = vec![0u8; self.cfg.challenge_len.clamp(4, 255)];
-        self.rng.fill_bytes(&mut c);
-        self.challenges.push_back(Challenge {
-            value: c.clone(),
-            issued: now,
-            used_by: HashSet::new(),
-        });
-        while self.challenges.len() > self.cfg.challenge_window.max(1) {
-            self.challenges.pop_front();
-        }
+        self.last_now = now;
+        let c = self.new_challenge(now);
         self.sequence = self.sequence.wrapping_add(1);
         let adv = Advertisement {
             code: advert::CODE_MOBILITY_ONLY,
@@ -302,11 +305,13 @@ impl<R: Rng + CryptoRng> Fa<R> {
 
     /// A Diameter answer to one of our AMRs.
     pub fn handle_aaa_answer(&mut self, now: Instant, token: Token, msg: Message) {
+        self.last_now = now;
         self.client.handle_answer(now, token, msg);
         self.pump(now);
     }
     /// One of our AMRs could not be delivered.
     pub fn handle_aaa_send_failed(&mut self, now: Instant, token: Token) {
+        self.last_now = now;
         self.client.handle_send_failed(now, token);
         self.pump(now);
     }
@@ -330,6 +335,7 @@ impl<R: Rng + CryptoRng> Fa<R> {
 
     /// A datagram to UDP 434 from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddrV4, bytes: &[u8]) {
+        self.last_now = now;
         match bytes.first() {
             Some(&msg_type::REGISTRATION_REQUEST) => self.request(now, from, bytes),
             Some(&msg_type::REGISTRATION_REPLY) => self.ha_reply(now, *from.ip(), bytes),
@@ -339,14 +345,46 @@ impl<R: Rng + CryptoRng> Fa<R> {
         }
     }
 
-    fn reply_to(&mut self, mn: SocketAddrV4, bytes: Vec<u8>) {
+    /// Answers a mobile node, with a fresh challenge appended (RFC 3012 §3.3: the FA may
+    /// put the MN-FA Challenge of the MN's next registration in its Reply, after every
+    /// authentication extension; the HA's MN-HA authenticator does not cover it). A mobile
+    /// node that has heard no advertisement (a host-socket agent has none) learns a challenge
+    /// from its first refusal (105).
+    fn reply_to(&mut self, mn: SocketAddrV4, mut bytes: Vec<u8>) {
         let c = bytes.get(1).copied().unwrap_or(code::FA_UNSPECIFIED);
         if code::accepted(c) {
             self.counters.accepted += 1;
         } else {
             *self.counters.denied.entry(c).or_insert(0) += 1;
         }
+        let home = Reply::parse(&bytes).map(|r| r.home_address).ok();
+        // Bounded like the visitor list: beyond it, Replies carry no challenge.
+        if let Some(home) = home.filter(|h| {
+            self.reply_challenges.contains_key(h)
+                || self.reply_challenges.len() < self.cfg.max_visitors
+        }) {
+            let mut c = vec![0u8; self.cfg.challenge_len.clamp(4, 255)];
+            self.rng.fill_bytes(&mut c);
+            if Extension::Challenge(c.clone()).emit(&mut bytes).is_ok() {
+                self.reply_challenges.insert(home, (c, self.last_now));
+            }
+        }
         self.out.push_back(Output::Send { to: mn, bytes });
+    }
+
+    /// A fresh challenge for an advertisement, remembered in the window.
+    fn new_challenge(&mut self, now: Instant) -> Vec<u8> {
+        let mut c = vec![0u8; self.cfg.challenge_len.clamp(4, 255)];
+        self.rng.fill_bytes(&mut c);
+        self.challenges.push_back(Challenge {
+            value: c.clone(),
+            issued: now,
+            used_by: HashSet::new(),
+        });
+        while self.challenges.len() > self.cfg.challenge_window.max(1) {
+            self.challenges.pop_front();
+        }
+        c
     }
 
     fn deny_req(&mut self, mn: SocketAddrV4, req: &Request, c: u8) {
@@ -383,6 +421,21 @@ impl<R: Rng + CryptoRng> Fa<R> {
             return Err(code::FA_MISSING_CHALLENGE);
         };
         let life = self.cfg.challenge_lifetime;
+        // The challenge of our last Reply to this mobile node (RFC 3012 §3.3), once.
+        if self
+            .reply_challenges
+            .get(&req.home_address)
+            .is_some_and(|(c, _)| c.as_slice() == got)
+        {
+            let (_, issued) = self
+                .reply_challenges
+                .remove(&req.home_address)
+                .expect("checked above");
+            if now.saturating_duration_since(issued) > life {
+                return Err(code::FA_STALE_CHALLENGE);
+            }
+            return Ok(());
+        }
         let Some(c) = self.challenges.iter_mut().find(|c| c.value == got) else {
             return Err(code::FA_UNKNOWN_CHALLENGE);
         };
@@ -607,6 +660,17 @@ impl<R: Rng + CryptoRng> Fa<R> {
             self.drop_visitor(r.home);
             return self.reply_to(r.mn, r.reply);
         }
+        if let Some(why) = self
+            .tunnels_of(&r)
+            .iter()
+            .find_map(|t| (self.cfg.tunnel_support)(t).err())
+        {
+            // The HA accepted; its binding ends with its lifetime (or the MN's next
+            // registration elsewhere).
+            self.counters.tunnel_unsupported += 1;
+            tracing::warn!(home = %r.home, "mip fa: registration refused: {why}");
+            return self.deny(&r, code::FA_PROHIBITED);
+        }
         self.install(now, &r);
         match r.old_fa {
             Some(old) => self.handoff(now, r, old),
@@ -614,7 +678,9 @@ impl<R: Rng + CryptoRng> Fa<R> {
         }
     }
 
-    fn install(&mut self, now: Instant, r: &Reg) {
+    /// The FA's tunnels for registration `r`: per profile with the FA at one end, else the
+    /// plain Mobile IP tunnel to the HA.
+    fn tunnels_of(&self, r: &Reg) -> Vec<TunnelSpec> {
         let me = self.cfg.address;
         let mut tunnels: Vec<TunnelSpec> = r
             .vpn
@@ -640,6 +706,11 @@ impl<R: Rng + CryptoRng> Fa<R> {
         if tunnels.is_empty() {
             tunnels.push(TunnelSpec::plain(r.home, TunnelRole::ForeignToGw, me, r.ha));
         }
+        tunnels
+    }
+
+    fn install(&mut self, now: Instant, r: &Reg) {
+        let tunnels = self.tunnels_of(r);
         let old = self.visitors.remove(&r.home);
         if let Some(o) = &old {
             self.visitor_expiries.remove(&(o.expires, r.home));
@@ -828,6 +899,7 @@ impl<R: Rng + CryptoRng> Fa<R> {
 
     /// Runs the timers.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = now;
         self.client.handle_timeout(now);
         self.pump(now);
         while let Some(&(t, home)) = self.visitor_expiries.first() {

@@ -60,6 +60,8 @@ pub struct HaConfig {
     pub bu_timeout: Duration,
     /// Retransmissions of a Binding Update before answering without its BA.
     pub bu_retries: u8,
+    /// Which tunnels the data plane can build (others: 129, `tunnel_unsupported`).
+    pub tunnel_support: super::tunnel::TunnelSupport,
 }
 
 impl HaConfig {
@@ -75,6 +77,7 @@ impl HaConfig {
             clock,
             bu_timeout: Duration::from_secs(1),
             bu_retries: 2,
+            tunnel_support: super::tunnel::any_tunnel,
         }
     }
 }
@@ -120,6 +123,8 @@ pub struct HaCounters {
     pub br_answered: u64,
     /// Binding Requests for a mobile node without a binding (ignored; the PCN expires it).
     pub br_no_binding: u64,
+    /// Registrations refused because the data plane cannot build their tunnels (129).
+    pub tunnel_unsupported: u64,
 }
 
 /// A mobility binding (§4.1 of RFC 5944's "mobility binding list").
@@ -591,6 +596,14 @@ impl Ha {
             .map(Into::into)
             .or(old.as_ref().and_then(|b| b.nai.clone()));
         let tunnels = self.tunnels_for(req.home_address, coa, &profiles);
+        if let Some((t, why)) = tunnels
+            .iter()
+            .find_map(|t| (self.cfg.tunnel_support)(t).err().map(|w| (t, w)))
+        {
+            self.counters.tunnel_unsupported += 1;
+            tracing::warn!(home = %req.home_address, remote = %t.remote, "mip ha: registration refused: {why}");
+            return Err(Deny(code::HA_PROHIBITED));
+        }
         if let Some(o) = &old {
             self.expiries.remove(&(o.expires, req.home_address));
         }
@@ -650,13 +663,14 @@ impl Ha {
             .iter()
             .filter_map(|p| {
                 if p.src_gw == me {
+                    // HA → GW: the HA is the mobile node's end of this hop (up = out).
                     Some(TunnelSpec::from_profile(
                         home,
-                        TunnelRole::HomeToCareOf,
+                        TunnelRole::HomeToGw,
                         me,
                         p.dst_gw,
                         p,
-                        false,
+                        true,
                     ))
                 } else if p.dst_gw == me {
                     Some(TunnelSpec::from_profile(

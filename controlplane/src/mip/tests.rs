@@ -234,3 +234,71 @@ fn fa_challenge_and_request_checks() {
     );
     assert_eq!(fa_reply(&mut fa), code::FA_UNKNOWN_CHALLENGE);
 }
+
+/// RFC 3012 §3.3: every Reply to a mobile node carries a fresh challenge for its next
+/// request, usable once by that mobile node only (a host-socket FA sends no advertisements).
+#[test]
+fn fa_reply_challenge_is_for_that_mobile_node_once() {
+    use super::wire::Extension;
+    let t0 = Instant::now();
+    let mut cfg = FaConfig::new(FA, "fa", "visited.example", clock(t0));
+    cfg.max_lifetime = 600;
+    let mut fa = Fa::new(cfg, StdRng::seed_from_u64(9));
+    let key = sa(3);
+    let build = |home: Ipv4Addr, challenge: &[u8], nai: &str| {
+        MnRegistration {
+            flags: 0,
+            lifetime: 60,
+            home_address: home,
+            home_agent: HA,
+            care_of_address: FA,
+            identification: 1,
+            nai,
+            challenge,
+            previous_fa: None,
+            service_update: false,
+            mn_ha: None,
+            mn_aaa: &key,
+        }
+        .build()
+        .unwrap()
+    };
+    let from = SocketAddrV4::new(mn(1), 434);
+    let ch = Advertisement::parse(&fa.advertisement(t0))
+        .unwrap()
+        .challenge
+        .unwrap();
+    // Without a challenge: 105, and the Reply brings one.
+    let r = Request::parse(&build(mn(1), &ch, "a@home.example")).unwrap();
+    let exts: Vec<_> = r
+        .extensions
+        .iter()
+        .filter(|l| l.ext.kind() != kind::MN_FA_CHALLENGE)
+        .map(|l| l.ext.clone())
+        .collect();
+    fa.handle_datagram(t0, from, &r.emit_extensions(&exts).unwrap().0);
+    let Some(Output::Send { bytes, .. }) = fa.poll_output() else {
+        panic!("no reply")
+    };
+    let rep = Reply::parse(&bytes).unwrap();
+    assert_eq!(rep.code, code::FA_MISSING_CHALLENGE);
+    let got = rep
+        .extensions
+        .iter()
+        .find_map(|l| match &l.ext {
+            Extension::Challenge(c) => Some(c.clone()),
+            _ => None,
+        })
+        .expect("a challenge in the reply");
+    assert_ne!(got, ch);
+    // Another mobile node cannot use it.
+    fa.handle_datagram(
+        t0,
+        SocketAddrV4::new(mn(2), 434),
+        &build(mn(2), &got, "b@home.example"),
+    );
+    assert_eq!(fa_reply(&mut fa), code::FA_UNKNOWN_CHALLENGE);
+    // Ours can, once: the request goes to the AAA.
+    fa.handle_datagram(t0, from, &build(mn(1), &got, "a@home.example"));
+    assert!(matches!(fa.poll_output(), Some(Output::Aaa(_))));
+}

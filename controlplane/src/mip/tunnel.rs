@@ -1,6 +1,9 @@
 //! What the agents hand a data-plane driver: tunnels to set up and tear down (Fig. 24, the
 //! tunnel control section) with the VPN profile's selectors, encapsulation, SA and marking.
-//! No driver consumes these yet (issue 17: a later data-plane driver does).
+//! The appliance's driver (`src/mip/`) turns them into ESP SAs and routes of the VR; it
+//! tells the agents beforehand which tunnels it can build ([`TunnelSupport`]), so that a
+//! registration whose tunnels the data plane cannot carry is refused instead of accepted
+//! into a black hole.
 
 use std::net::Ipv4Addr;
 
@@ -31,6 +34,9 @@ pub enum TunnelKind {
 pub enum TunnelRole {
     /// HA ↔ care-of address (the Mobile IP tunnel to the FA).
     HomeToCareOf,
+    /// HA → enterprise gateway (static GW, Fig. 13: the second hop after FA → HA); the HA
+    /// is on the mobile node's side of it, so its outbound SA is the "up" one.
+    HomeToGw,
     /// FA ↔ HA or FA ↔ PCN (the VPN tunnel of the profile, Fig. 13).
     ForeignToGw,
     /// PCN ↔ FA (dynamic GW, Fig. 27).
@@ -131,4 +137,14 @@ impl TunnelSpec {
             tos: p.tos,
         }
     }
+}
+
+/// Which tunnels the data plane behind an agent can build: a registration that would need
+/// another is refused (HA: 129, FA: 65) and counted (`tunnel_unsupported`). The default
+/// accepts everything (the simulation, the engines' unit tests).
+pub type TunnelSupport = fn(&TunnelSpec) -> Result<(), &'static str>;
+
+/// A [`TunnelSupport`] that accepts every tunnel.
+pub fn any_tunnel(_: &TunnelSpec) -> Result<(), &'static str> {
+    Ok(())
 }

@@ -13,7 +13,7 @@ use vpndb::model::{KeyBytes, Nai};
 
 /// Whether `s` is a DiameterIdentity we accept: a host or realm name (RFC 6733 §4.3.1: an
 /// FQDN), letters, digits, `-` and `.`, 1..=255 octets, no empty label.
-fn identity_ok(s: &str) -> bool {
+pub(super) fn identity_ok(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 255
         && s.split('.').all(|l| {

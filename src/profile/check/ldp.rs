@@ -403,7 +403,10 @@ labels: { min: 16, max: 30000 }
         .unwrap();
         let l = c.ldp.unwrap();
         let ip = |s: &str| s.parse::<std::net::Ipv4Addr>().unwrap();
-        assert_eq!((l.lsr_id, l.transport), (ip("10.255.0.2"), ip("10.255.0.2")));
+        assert_eq!(
+            (l.lsr_id, l.transport),
+            (ip("10.255.0.2"), ip("10.255.0.2"))
+        );
         assert_eq!(l.ports[1].port, 1);
         // The IPv6 address of `b` is not LDP's.
         assert_eq!(l.ports[1].addrs, vec![(ip("10.99.2.2"), 24)]);

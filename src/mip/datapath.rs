@@ -1,0 +1,499 @@
+//! The agents' tunnels in the data plane: each [`TunnelEvent`] of an engine becomes ESP SAs
+//! (the same [`EspTunnel`]s as the profile's `esp:` SAs) and a route of the agent's VR
+//! through the incremental state writer, and goes again on `Down` (deregistration,
+//! expiry, handoff).
+//!
+//! - **Which tunnels**: ESP only. The data plane has no IP-in-IP encapsulation (issue 17;
+//!   not added this round) and no AH, so [`supported`] refuses both: the engines ask it
+//!   before they accept a registration (HA 129, FA 65, counted `tunnel_unsupported`).
+//! - **SAs**: outbound under [`EspSaId`] = the outbound SPI, inbound under its SPI. The
+//!   "up" keys (mobile node → CN) are the outbound keys of the FA's tunnel to the gateway
+//!   and of the HA's to the static gateway; the HA's tunnel to the care-of address, the
+//!   PCN's and a handoff tunnel send "down". A 16-byte key is AES-GCM-128, a
+//!   32-byte one AES-GCM-256; the 4-byte GCM salt is the first four bytes of
+//!   SHA-256("varouter mip esp salt" || key) — both ends derive it from the key the AAA
+//!   gave them. A profile on the SLA's default SA carries no keys: its SA must be in the
+//!   agent's `default_sas` (by SPI), else the tunnel is not installed (counted, logged).
+//! - **Marking** (seed S204, Fig. 23): a profile TOS ≠ 0 marks the inner packet with its
+//!   DSCP before encapsulation; the outer header always copies the inner DSCP (and ECN).
+//! - **Routes** (source `subscriber`: a mobile node's routes are those of a session of the
+//!   mobile VPN): the FA's tunnel to the gateway and the HA's to the static gateway route
+//!   the profile's destination network into the SA; the HA's tunnel to the care-of
+//!   address, the PCN's and an old FA's forwarding tunnel route the mobile node's home
+//!   address /32. Several tunnels may want one prefix (two profiles of one
+//!   user): the route follows the latest, and falls back to the others as they go.
+//! - SAs are shared by reference count (profiles on one default SA); an SA id or SPI that
+//!   the profile's own `esp:` SAs (or another agent with other keys) already use is a
+//!   conflict: not installed, counted.
+//!
+//! Not here: selection by source address (the FIB routes by destination, so another host
+//! of the VR that sends to the profile's destination also enters the tunnel — the seed's
+//! "traffic of users the enterprise did not authorise never enters a tunnel" needs a
+//! source-selective policy in the data plane), UDP encapsulation of the SAs.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use controlplane::mip::tunnel::TunnelRole;
+use controlplane::mip::{TunnelEvent, TunnelKind, TunnelSpec};
+use sha2::{Digest, Sha256};
+use vr::{EspSaId, EspTunnel, IpPrefix, NextHop, Prefix4, RouteSource, StateWriter, VrId};
+
+use super::DefaultSa;
+
+/// The data plane carries ESP tunnels only (see the module docs).
+pub fn supported(t: &TunnelSpec) -> Result<(), &'static str> {
+    match &t.kind {
+        TunnelKind::IpInIp => Err(
+            "the profile asks for an IP-in-IP tunnel; the data plane has no IP-in-IP encapsulation yet (only ESP profiles are served)",
+        ),
+        TunnelKind::Esp { ah: true, .. } => Err(
+            "the profile asks for AH; the data plane has ESP only (only ESP profiles are served)",
+        ),
+        TunnelKind::Esp { .. } => Ok(()),
+    }
+}
+
+/// The route source of the agents' routes.
+pub const SOURCE: RouteSource = RouteSource::Subscriber;
+
+/// A tunnel as listed (`GET /api/v1/mobile/tunnels`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledTunnel {
+    /// The spec the engine gave.
+    pub spec: TunnelSpec,
+    /// Outbound SA id (= SPI).
+    pub out_spi: u32,
+    /// Inbound SPI.
+    pub in_spi: u32,
+    /// Cipher name.
+    pub cipher: &'static str,
+    /// The routed prefix.
+    pub prefix: (Ipv4Addr, u8),
+    /// DSCP marked on the inner packet (None: copied only).
+    pub dscp: Option<u8>,
+}
+
+/// Counters of the data-plane side.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DatapathCounters {
+    /// Tunnels installed (Up events that became SAs and a route).
+    pub tunnels_up: u64,
+    /// Tunnels removed.
+    pub tunnels_down: u64,
+    /// Up events refused: IP-in-IP (the data plane has none).
+    pub refused_ipip: u64,
+    /// Up events refused: AH.
+    pub refused_ah: u64,
+    /// Up events refused: no usable keys (wrong length, default SA not provisioned).
+    pub refused_keys: u64,
+    /// Up events refused: SA id or SPI taken by another SA with other keys.
+    pub refused_conflict: u64,
+    /// State writer errors (a VR gone, a table full).
+    pub writer_errors: u64,
+}
+
+/// Identity of a tunnel: agent, home address, role, remote end, selectors.
+type Key = (
+    usize,
+    Ipv4Addr,
+    TunnelRole,
+    Ipv4Addr,
+    Option<(u32, u8)>,
+    Option<(u32, u8)>,
+);
+
+fn key(agent: usize, t: &TunnelSpec) -> Key {
+    let sel = |a: &Option<vpndb::model::AddrMask>| a.map(|m| (u32::from(m.addr()), m.prefix_len()));
+    (
+        agent,
+        t.home_address,
+        t.role,
+        t.remote,
+        sel(&t.src),
+        sel(&t.dst),
+    )
+}
+
+struct SaRef {
+    tunnel: Arc<EspTunnel>,
+    keymat: Vec<u8>,
+    refs: usize,
+}
+
+/// The agents' tunnels in the forwarding state.
+#[derive(Default)]
+pub struct Datapath {
+    workers: usize,
+    tunnels: HashMap<Key, (VrId, InstalledTunnel)>,
+    out: HashMap<u32, SaRef>,
+    inb: HashMap<u32, SaRef>,
+    routes: HashMap<(VrId, Prefix4), Vec<u32>>,
+    counters: DatapathCounters,
+}
+
+/// What an agent gives the data plane besides the event.
+pub struct AgentSide<'a> {
+    /// Index of the agent.
+    pub agent: usize,
+    /// Its VR.
+    pub vr: VrId,
+    /// The VR of the outer packets.
+    pub outer_vr: VrId,
+    /// Its pre-provisioned SAs.
+    pub default_sas: &'a [DefaultSa],
+}
+
+/// The keying material and cipher of an SA with `key` from the AAA (or, without one, the
+/// default SA of `spi`).
+fn keymat(spi: u32, key: &[u8], defaults: &[DefaultSa]) -> Result<(esp::Cipher, Vec<u8>), String> {
+    let cipher = match key.len() {
+        0 => {
+            return defaults
+                .iter()
+                .find(|d| d.spi == spi)
+                .map(|d| (d.cipher, d.keymat.clone()))
+                .ok_or_else(|| {
+                    format!(
+                        "SPI {spi} is the SLA's default SA (no keys from the AAA) and is not in the agent's default_sas"
+                    )
+                })
+        }
+        16 => esp::Cipher::AesGcm128,
+        32 => esp::Cipher::AesGcm256,
+        n => {
+            return Err(format!(
+                "SPI {spi}: a {n}-byte ESP key from the AAA; expected 16 (AES-GCM-128) or 32 (AES-GCM-256)"
+            ))
+        }
+    };
+    let mut h = Sha256::new();
+    h.update(b"varouter mip esp salt");
+    h.update(key);
+    let salt = h.finalize();
+    let mut m = key.to_vec();
+    m.extend_from_slice(&salt[..4]);
+    Ok((cipher, m))
+}
+
+fn prefix_of(a: Ipv4Addr, len: u8) -> Option<Prefix4> {
+    let m = if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len.min(32)))
+    };
+    Prefix4::new(u32::from(a) & m, len).ok()
+}
+
+impl Datapath {
+    /// The data plane of an appliance with `workers` workers.
+    pub fn new(workers: usize) -> Self {
+        Datapath {
+            workers: workers.max(1),
+            ..Datapath::default()
+        }
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> &DatapathCounters {
+        &self.counters
+    }
+
+    /// The installed tunnels of agent `agent`.
+    pub fn tunnels(&self, agent: usize) -> impl Iterator<Item = &InstalledTunnel> + '_ {
+        self.tunnels
+            .iter()
+            .filter(move |(k, _)| k.0 == agent)
+            .map(|(_, (_, t))| t)
+    }
+
+    /// Number of installed tunnels.
+    pub fn len(&self) -> usize {
+        self.tunnels.len()
+    }
+
+    /// Whether no tunnel is installed.
+    pub fn is_empty(&self) -> bool {
+        self.tunnels.is_empty()
+    }
+
+    /// Applies one event of agent `a`.
+    pub fn apply(&mut self, w: &mut StateWriter, a: &AgentSide<'_>, ev: &TunnelEvent) {
+        match ev {
+            TunnelEvent::Up(t) => {
+                // "Up replaces the one with the same home address, role and remote."
+                let k = key(a.agent, t);
+                if self.tunnels.contains_key(&k) {
+                    self.remove(w, &k);
+                }
+                if let Err(e) = self.install(w, a, t, k) {
+                    tracing::warn!(home = %t.home_address, remote = %t.remote, "mip: tunnel not installed: {e}");
+                }
+            }
+            TunnelEvent::Down(t) => {
+                let k = key(a.agent, t);
+                if self.tunnels.contains_key(&k) {
+                    self.remove(w, &k);
+                }
+            }
+        }
+    }
+
+    fn install(
+        &mut self,
+        w: &mut StateWriter,
+        a: &AgentSide<'_>,
+        t: &TunnelSpec,
+        k: Key,
+    ) -> Result<(), String> {
+        let TunnelKind::Esp {
+            out_spi,
+            in_spi,
+            keys,
+            ah,
+        } = &t.kind
+        else {
+            self.counters.refused_ipip += 1;
+            return Err("IP-in-IP: the data plane has no IP-in-IP encapsulation".into());
+        };
+        if *ah {
+            self.counters.refused_ah += 1;
+            return Err("AH: the data plane has ESP only".into());
+        }
+        let upward = matches!(t.role, TunnelRole::ForeignToGw | TunnelRole::HomeToGw);
+        let (out_key, in_key) = if upward {
+            (keys.up_enc.as_bytes(), keys.down_enc.as_bytes())
+        } else {
+            (keys.down_enc.as_bytes(), keys.up_enc.as_bytes())
+        };
+        let out = keymat(*out_spi, out_key, a.default_sas);
+        let inb = keymat(*in_spi, in_key, a.default_sas);
+        let ((oc, om), (ic, im)) = match (out, inb) {
+            (Ok(o), Ok(i)) => (o, i),
+            (Err(e), _) | (_, Err(e)) => {
+                self.counters.refused_keys += 1;
+                return Err(e);
+            }
+        };
+        let (pa, plen) = match t.role {
+            TunnelRole::ForeignToGw | TunnelRole::HomeToGw => t
+                .dst
+                .map(|d| (d.addr(), d.prefix_len()))
+                .unwrap_or((t.home_address, 32)),
+            _ => (t.home_address, 32),
+        };
+        let Some(prefix) = prefix_of(pa, plen) else {
+            return Err(format!("{pa}/{plen} is not a prefix"));
+        };
+        let dscp = (t.tos != 0).then_some(t.tos >> 2);
+        let name = format!(
+            "mip-{}-{}-{}",
+            t.home_address,
+            match t.role {
+                TunnelRole::HomeToCareOf => "ha",
+                TunnelRole::HomeToGw => "ha-gw",
+                TunnelRole::ForeignToGw => "fa",
+                TunnelRole::PcnToForeign => "pcn",
+                TunnelRole::Handoff => "handoff",
+            },
+            t.remote
+        );
+        let mk = |spi: u32, c: esp::Cipher, m: &[u8], dscp: Option<u8>, dir: &str| {
+            esp::Sa::new(&esp::SaParams::new(spi, c, m.to_vec()), self.workers)
+                .map(|sa| {
+                    Arc::new(EspTunnel {
+                        name: format!("{name}-{dir}").into(),
+                        sa: Arc::new(sa),
+                        vr: a.vr,
+                        outer_vr: a.outer_vr,
+                        local: IpAddr::V4(t.local),
+                        remote: IpAddr::V4(t.remote),
+                        udp: None,
+                        dscp,
+                    })
+                })
+                .map_err(|e| format!("SPI {spi}: {e}"))
+        };
+        // Conflicts first, before anything changes.
+        let conflict =
+            |table: &HashMap<u32, SaRef>, spi: u32, m: &[u8], theirs: bool| match table.get(&spi) {
+                Some(r) => r.keymat != m || r.tunnel.remote != IpAddr::V4(t.remote),
+                None => theirs,
+            };
+        let out_taken = w.esp_outbound(EspSaId(*out_spi)).is_some();
+        let in_taken = w.esp_inbound(*in_spi).is_some();
+        if conflict(&self.out, *out_spi, &om, out_taken)
+            || conflict(&self.inb, *in_spi, &im, in_taken)
+        {
+            self.counters.refused_conflict += 1;
+            return Err(format!(
+                "SPI {out_spi} (out) or {in_spi} (in) is used by another SA"
+            ));
+        }
+        if !self.out.contains_key(out_spi) {
+            let tun = mk(*out_spi, oc, &om, dscp, "out")
+                .inspect_err(|_| self.counters.refused_keys += 1)?;
+            if let Err(e) = w.set_esp_outbound(EspSaId(*out_spi), tun.clone()) {
+                self.counters.writer_errors += 1;
+                return Err(e.to_string());
+            }
+            self.out.insert(
+                *out_spi,
+                SaRef {
+                    tunnel: tun,
+                    keymat: om.clone(),
+                    refs: 0,
+                },
+            );
+        }
+        if !self.inb.contains_key(in_spi) {
+            let tun = match mk(*in_spi, ic, &im, None, "in") {
+                Ok(t) => t,
+                Err(e) => {
+                    self.counters.refused_keys += 1;
+                    self.release_out(w, *out_spi);
+                    return Err(e);
+                }
+            };
+            if let Err(e) = w.set_esp_inbound(tun.clone()) {
+                self.counters.writer_errors += 1;
+                self.release_out(w, *out_spi);
+                return Err(e.to_string());
+            }
+            self.inb.insert(
+                *in_spi,
+                SaRef {
+                    tunnel: tun,
+                    keymat: im.clone(),
+                    refs: 0,
+                },
+            );
+        }
+        if let Some(r) = self.out.get_mut(out_spi) {
+            r.refs += 1;
+        }
+        if let Some(r) = self.inb.get_mut(in_spi) {
+            r.refs += 1;
+        }
+        let users = self.routes.entry((a.vr, prefix)).or_default();
+        users.push(*out_spi);
+        if let Err(e) = w.set_route(
+            a.vr,
+            IpPrefix::V4(prefix),
+            SOURCE,
+            NextHop::Esp(EspSaId(*out_spi)),
+        ) {
+            self.counters.writer_errors += 1;
+            tracing::warn!("mip: route {pa}/{plen} not set: {e}");
+        }
+        self.counters.tunnels_up += 1;
+        self.tunnels.insert(
+            k,
+            (
+                a.vr,
+                InstalledTunnel {
+                    spec: t.clone(),
+                    out_spi: *out_spi,
+                    in_spi: *in_spi,
+                    cipher: oc.name(),
+                    prefix: (pa, plen),
+                    dscp,
+                },
+            ),
+        );
+        Ok(())
+    }
+
+    fn release_out(&mut self, w: &mut StateWriter, spi: u32) {
+        if let Some(r) = self.out.get_mut(&spi) {
+            if r.refs == 0 {
+                self.out.remove(&spi);
+                let _ = w.remove_esp_outbound(EspSaId(spi));
+            }
+        }
+    }
+
+    fn remove(&mut self, w: &mut StateWriter, k: &Key) {
+        let Some((vr, t)) = self.tunnels.remove(k) else {
+            return;
+        };
+        self.counters.tunnels_down += 1;
+        if let Some(prefix) = prefix_of(t.prefix.0, t.prefix.1) {
+            if let Some(users) = self.routes.get_mut(&(vr, prefix)) {
+                if let Some(i) = users.iter().rposition(|s| *s == t.out_spi) {
+                    users.remove(i);
+                }
+                let r = match users.last() {
+                    Some(s) => {
+                        w.set_route(vr, IpPrefix::V4(prefix), SOURCE, NextHop::Esp(EspSaId(*s)))
+                    }
+                    None => {
+                        self.routes.remove(&(vr, prefix));
+                        w.remove_route(vr, IpPrefix::V4(prefix), SOURCE)
+                    }
+                };
+                if r.is_err() {
+                    self.counters.writer_errors += 1;
+                }
+            }
+        }
+        if let Some(r) = self.out.get_mut(&t.out_spi) {
+            r.refs = r.refs.saturating_sub(1);
+            if r.refs == 0 {
+                self.out.remove(&t.out_spi);
+                if w.remove_esp_outbound(EspSaId(t.out_spi)).is_err() {
+                    self.counters.writer_errors += 1;
+                }
+            }
+        }
+        if let Some(r) = self.inb.get_mut(&t.in_spi) {
+            r.refs = r.refs.saturating_sub(1);
+            if r.refs == 0 {
+                self.inb.remove(&t.in_spi);
+                if w.remove_esp_inbound(t.in_spi).is_err() {
+                    self.counters.writer_errors += 1;
+                }
+            }
+        }
+    }
+
+    /// Removes every tunnel (the service stops or is replaced).
+    pub fn clear(&mut self, w: &mut StateWriter) {
+        let keys: Vec<Key> = self.tunnels.keys().copied().collect();
+        for k in keys {
+            self.remove(w, &k);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_make_gcm_keymat_with_a_derived_salt() {
+        let (c, m) = keymat(1000, &[7u8; 16], &[]).unwrap();
+        assert_eq!(c, esp::Cipher::AesGcm128);
+        assert_eq!(m.len(), 20);
+        assert_eq!(&m[..16], &[7u8; 16]);
+        // Both ends derive the same salt; another key another salt.
+        assert_eq!(keymat(1000, &[7u8; 16], &[]).unwrap().1, m);
+        assert_ne!(keymat(1000, &[8u8; 16], &[]).unwrap().1[16..], m[16..]);
+        assert_eq!(
+            keymat(1, &[1u8; 32], &[]).unwrap().0,
+            esp::Cipher::AesGcm256
+        );
+        assert!(keymat(1, &[1u8; 20], &[]).unwrap_err().contains("20-byte"));
+        let d = DefaultSa {
+            spi: 1000,
+            cipher: esp::Cipher::ChaCha20Poly1305,
+            keymat: vec![3; 36],
+        };
+        assert_eq!(
+            keymat(1000, &[], std::slice::from_ref(&d)).unwrap(),
+            (esp::Cipher::ChaCha20Poly1305, vec![3; 36])
+        );
+        assert!(keymat(1001, &[], &[d]).unwrap_err().contains("default_sas"));
+    }
+}

@@ -1,0 +1,769 @@
+//! [`MipService`]: the Mobile IPv4 agents of a profile on the control core.
+//!
+//! **UDP 434.** An agent with `transport: vr` (the default) is addressed at one of its VR's
+//! interface addresses: the data plane punts UDP 434 to that address as `local` and the
+//! core hands it here ([`Interest::LocalUdp`]). Mobile IP is a protocol of the customer's
+//! (or the access network's) address space, so it lives in the VR like the VR's other
+//! control traffic; a host socket would put the agents in the appliance's management
+//! network. What an agent sends is routed in its VR, except replies to a visiting mobile
+//! node: the FA sends those straight to the link address the request came from (RFC 5944
+//! §3.7.2.3 — the home address is not on the FA's link), and installs a host route to that
+//! link address for the tunnel's decrypted traffic. An agent with `transport: host` uses a
+//! host socket (`listen`) instead: for an agent whose address is the appliance's own on the
+//! host network, and for tests without frames. Host-socket FAs send no advertisements;
+//! their mobile nodes learn a challenge from the FA's first Reply (RFC 3012 §3.3).
+//!
+//! **Advertisements.** An FA sends an ICMP Agent Advertisement (with a fresh challenge) to
+//! 224.0.0.1 on each of its `advertise` ports every `interval_ms`. Agent Solicitations are
+//! not answered yet (the ICMP service owns the ICMP punts); a mobile node waits for the next
+//! advertisement (one second by default) or uses the challenge of a Reply.
+//!
+//! **Diameter.** Through [`super::diameter`]: messages are taken by
+//! [`MipService::poll_aaa`], which the appliance's supervisor calls every loop iteration
+//! when the Diameter thread raised its flag, and the service's own 100 ms timer.
+//!
+//! **Tunnels.** The engines' events go to [`super::datapath::Datapath`] in the same
+//! dispatch, so the version the core publishes after it has the SAs and routes.
+
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use controlcore::service::{Ctx, Interest, PuntView, Service};
+use controlcore::sockets::SocketId;
+use controlplane::aaa::Output as AaaOutput;
+use controlplane::diameter::wire::codes::result;
+use controlplane::mip::fa::{Fa, FaConfig};
+use controlplane::mip::ha::{Ha, HaConfig};
+use controlplane::mip::pcn::{Pcn, PcnConfig};
+use controlplane::mip::wire::ntp::NtpClock;
+use controlplane::mip::Output;
+use rand::rngs::StdRng;
+use vr::{IpPrefix, NextHop, PortId, Prefix4, VrId};
+use wire::{IpProtocol, UdpPacket};
+
+use super::datapath::{self, AgentSide, Datapath};
+use super::diameter::{DiameterLink, ToAgent};
+use super::{AgentCfg, MipConfig, MipRole, Transport};
+
+/// The Mobile IP port.
+pub const MIP_PORT: u16 = controlplane::mip::wire::UDP_PORT;
+/// The all-systems group of the advertisements.
+pub const ALL_SYSTEMS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 1);
+/// How often the service looks at the Diameter channel on its own.
+pub const AAA_POLL: Duration = Duration::from_millis(100);
+const TOKEN_AAA: u64 = u64::MAX;
+
+/// An agent's engine.
+pub enum Engine {
+    /// Home agent.
+    Ha(Box<Ha>),
+    /// Foreign agent.
+    Fa(Box<Fa<StdRng>>),
+    /// Proxy correspondent node.
+    Pcn(Box<Pcn>),
+}
+
+/// The driver's own counters of one agent (the engine counts the protocol).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DriverCounters {
+    /// Datagrams handed to the engine.
+    pub rx_datagrams: u64,
+    /// Datagrams sent.
+    pub tx_datagrams: u64,
+    /// Datagrams that could not be sent (host socket error).
+    pub tx_errors: u64,
+    /// Agent Advertisements sent (one per port).
+    pub adverts: u64,
+    /// Diameter messages handed to the peers / taken from them.
+    pub aaa_out: u64,
+    /// Diameter messages taken from the peers.
+    pub aaa_in: u64,
+    /// Diameter requests the agent does not take (answered 3001).
+    pub aaa_unexpected: u64,
+    /// Diameter messages with no peer to go to (the agent has no Diameter side).
+    pub aaa_no_peer: u64,
+}
+
+/// One agent.
+pub struct Agent {
+    /// Its configuration.
+    pub cfg: AgentCfg,
+    /// Its engine.
+    pub engine: Engine,
+    sock: Option<SocketId>,
+    /// FA: the link address of each visitor (port, VLAN, MAC), from its last request.
+    links: HashMap<Ipv4Addr, (PortId, Option<u16>, [u8; 6])>,
+    /// Visitor host routes installed (home address → link).
+    visitor_routes: HashMap<Ipv4Addr, (PortId, Option<u16>, [u8; 6])>,
+    /// Driver counters.
+    pub counters: DriverCounters,
+}
+
+/// Service-wide counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceCounters {
+    /// UDP 434 punts for an address no agent of the VR has.
+    pub not_for_agent: u64,
+    /// Punts that are not UDP in IPv4 (or are truncated).
+    pub malformed: u64,
+    /// Host sockets that could not be opened at start.
+    pub socket_errors: u64,
+}
+
+/// The Mobile IPv4 agents of a profile.
+pub struct MipService {
+    agents: Vec<Agent>,
+    dp: Datapath,
+    aaa: Option<DiameterLink>,
+    port_macs: Vec<[u8; 6]>,
+    counters: ServiceCounters,
+}
+
+/// The NTP clock of the engines, taken from the wall clock once (RFC 5944 §5.7.1).
+pub fn wall_ntp_clock(now: Instant) -> NtpClock {
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = t.as_secs() + 2_208_988_800;
+    let frac = (u64::from(t.subsec_nanos()) << 32) / 1_000_000_000;
+    NtpClock {
+        epoch: now,
+        epoch_ntp: (secs << 32) | frac,
+    }
+}
+
+fn engine_of(a: &AgentCfg, clock: NtpClock) -> Engine {
+    let (host, realm) = a
+        .diameter
+        .as_ref()
+        .map(|d| (d.origin_host.clone(), d.origin_realm.clone()))
+        .unwrap_or_else(|| (format!("{}.mip.invalid", a.name), "mip.invalid".into()));
+    match a.role {
+        MipRole::HomeAgent => {
+            let mut c = HaConfig::new(a.address, &host, &realm, clock);
+            c.max_bindings = a.max_entries;
+            c.max_lifetime = a.max_lifetime;
+            c.tunnel_support = datapath::supported;
+            let mut ha = Ha::new(c);
+            for (home, sa) in &a.mn_ha {
+                ha.set_mn_ha(*home, sa.clone());
+            }
+            for (fa, sa) in &a.fa_ha {
+                ha.set_fa_ha(*fa, sa.clone());
+            }
+            for (pcn, sa) in &a.peers {
+                ha.set_pcn(*pcn, sa.clone());
+            }
+            Engine::Ha(Box::new(ha))
+        }
+        MipRole::ForeignAgent => {
+            let mut c = FaConfig::new(a.address, &host, &realm, clock);
+            c.max_visitors = a.max_entries;
+            c.max_lifetime = a.max_lifetime;
+            c.challenge_len = a.challenge_len;
+            c.challenge_window = a.challenge_window;
+            c.challenge_lifetime = a.challenge_lifetime;
+            c.tunnel_support = datapath::supported;
+            let mut fa = Fa::new(c, rand::make_rng());
+            for (peer, sa) in &a.peers {
+                fa.set_fa_peer(*peer, sa.clone());
+            }
+            Engine::Fa(Box::new(fa))
+        }
+        MipRole::Pcn => {
+            let mut c = PcnConfig::new(a.address, clock);
+            c.max_entries = a.max_entries;
+            let mut p = Pcn::new(c);
+            for (ha, sa) in &a.peers {
+                p.set_peer(*ha, sa.clone());
+            }
+            Engine::Pcn(Box::new(p))
+        }
+    }
+}
+
+/// A UDP datagram in an IPv4 packet, checksums filled.
+pub fn udp_ipv4(src: SocketAddrV4, dst: SocketAddrV4, ttl: u8, payload: &[u8]) -> Vec<u8> {
+    let mut u = vec![0u8; 8 + payload.len()];
+    u[0..2].copy_from_slice(&src.port().to_be_bytes());
+    u[2..4].copy_from_slice(&dst.port().to_be_bytes());
+    let len = u.len() as u16;
+    u[4..6].copy_from_slice(&len.to_be_bytes());
+    u[8..].copy_from_slice(payload);
+    let mut p = UdpPacket::new_unchecked(&mut u[..]);
+    p.fill_checksum_ipv4(src.ip(), dst.ip());
+    controlplane::packet::ipv4(*src.ip(), *dst.ip(), IpProtocol::Udp, ttl, &u)
+}
+
+impl MipService {
+    /// The agents of `cfg` (none started yet: [`Service::start`] opens sockets and timers);
+    /// `aaa` is the Diameter thread of those that have a Diameter side.
+    pub fn new(
+        cfg: &MipConfig,
+        port_macs: Vec<[u8; 6]>,
+        workers: usize,
+        aaa: Option<DiameterLink>,
+        now: Instant,
+    ) -> Self {
+        let clock = wall_ntp_clock(now);
+        MipService {
+            agents: cfg
+                .agents
+                .iter()
+                .map(|a| Agent {
+                    engine: engine_of(a, clock),
+                    cfg: a.clone(),
+                    sock: None,
+                    links: HashMap::new(),
+                    visitor_routes: HashMap::new(),
+                    counters: DriverCounters::default(),
+                })
+                .collect(),
+            dp: Datapath::new(workers),
+            aaa,
+            port_macs,
+            counters: ServiceCounters::default(),
+        }
+    }
+
+    /// Starts the Diameter thread of `cfg`'s agents and builds the service.
+    pub fn from_config(
+        cfg: &MipConfig,
+        port_macs: Vec<[u8; 6]>,
+        workers: usize,
+        now: Instant,
+    ) -> Result<Self, String> {
+        let with: Vec<(usize, super::DiameterCfg)> = cfg
+            .agents
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| a.diameter.clone().map(|d| (i, d)))
+            .collect();
+        let link = super::diameter::start(cfg.agents.len(), &with)?;
+        Ok(MipService::new(cfg, port_macs, workers, link, now))
+    }
+
+    /// The agents.
+    pub fn agents(&self) -> &[Agent] {
+        &self.agents
+    }
+
+    /// The data-plane side (installed tunnels, counters).
+    pub fn datapath(&self) -> &Datapath {
+        &self.dp
+    }
+
+    /// The service-wide counters.
+    pub fn service_counters(&self) -> &ServiceCounters {
+        &self.counters
+    }
+
+    /// Per agent Diameter peer statistics (as the thread last published them).
+    pub fn peer_stats(&self) -> Vec<super::diameter::PeerStats> {
+        self.aaa
+            .as_ref()
+            .and_then(|l| l.stats.lock().ok().map(|s| s.clone()))
+            .unwrap_or_default()
+    }
+
+    /// Whether the Diameter thread has handed something over since the last look.
+    pub fn aaa_pending(&self) -> bool {
+        self.aaa
+            .as_ref()
+            .is_some_and(|l| l.pending.load(Ordering::Acquire))
+    }
+
+    /// Takes what the Diameter peers sent and hands it to the agents.
+    pub fn poll_aaa(&mut self, cx: &mut Ctx<'_>) {
+        let Some(link) = &self.aaa else { return };
+        link.pending.store(false, Ordering::Release);
+        let mut got = Vec::new();
+        while let Ok(m) = link.from_thread.try_recv() {
+            got.push(m);
+        }
+        for m in got {
+            let now = cx.now;
+            let i = match &m {
+                ToAgent::Request { agent, .. }
+                | ToAgent::Answer { agent, .. }
+                | ToAgent::Failed { agent, .. } => *agent,
+            };
+            let Some(a) = self.agents.get_mut(i) else {
+                continue;
+            };
+            a.counters.aaa_in += 1;
+            match (m, &mut a.engine) {
+                (ToAgent::Request { req, msg, .. }, Engine::Ha(ha)) => {
+                    ha.handle_diameter_request(now, req, msg)
+                }
+                (ToAgent::Request { req, msg, .. }, _) => {
+                    a.counters.aaa_unexpected += 1;
+                    let (h, r) = a
+                        .cfg
+                        .diameter
+                        .as_ref()
+                        .map(|d| (d.origin_host.as_str(), d.origin_realm.as_str()))
+                        .unwrap_or(("", ""));
+                    let ans = controlplane::aaa::error_answer(
+                        &msg,
+                        h,
+                        r,
+                        result::COMMAND_UNSUPPORTED,
+                        None,
+                    );
+                    if let Some(l) = &self.aaa {
+                        l.send(i, AaaOutput::Answer { req, msg: ans });
+                    }
+                }
+                (ToAgent::Answer { token, msg, .. }, Engine::Fa(fa)) => {
+                    fa.handle_aaa_answer(now, token, msg)
+                }
+                (ToAgent::Failed { token, .. }, Engine::Fa(fa)) => {
+                    fa.handle_aaa_send_failed(now, token)
+                }
+                _ => a.counters.aaa_unexpected += 1,
+            }
+            self.drain(cx, i);
+        }
+    }
+
+    /// Carries out what agent `i`'s engine asked for, then re-arms its timer.
+    fn drain(&mut self, cx: &mut Ctx<'_>, i: usize) {
+        loop {
+            let o = match &mut self.agents[i].engine {
+                Engine::Ha(e) => e.poll_output(),
+                Engine::Fa(e) => e.poll_output(),
+                Engine::Pcn(e) => e.poll_output(),
+            };
+            let Some(o) = o else { break };
+            match o {
+                Output::Send { to, bytes } => self.send(cx, i, to, &bytes),
+                Output::Aaa(o) => {
+                    let sent = self.aaa.as_ref().is_some_and(|l| l.send(i, o.clone()));
+                    let a = &mut self.agents[i];
+                    if sent {
+                        a.counters.aaa_out += 1;
+                    } else {
+                        a.counters.aaa_no_peer += 1;
+                        if let (AaaOutput::Send { token, .. }, Engine::Fa(fa)) = (&o, &mut a.engine)
+                        {
+                            fa.handle_aaa_send_failed(cx.now, *token);
+                        }
+                    }
+                }
+                Output::Tunnel(ev) => {
+                    let a = &self.agents[i];
+                    let side = AgentSide {
+                        agent: i,
+                        vr: VrId(a.cfg.vr),
+                        outer_vr: VrId(a.cfg.outer_vr),
+                        default_sas: &a.cfg.default_sas,
+                    };
+                    self.dp.apply(cx.tables(), &side, &ev);
+                    self.visitor_route(cx, i, &ev);
+                }
+            }
+        }
+        let t = match &self.agents[i].engine {
+            Engine::Ha(e) => e.poll_timeout(),
+            Engine::Fa(e) => e.poll_timeout(),
+            Engine::Pcn(e) => e.poll_timeout(),
+        };
+        match t {
+            Some(t) => cx.timer_at(i as u64 * 2, t),
+            None => cx.timer_cancel(i as u64 * 2),
+        }
+    }
+
+    /// FA, VR transport: the host route of a visitor's home address to its link address
+    /// while the visitor has a tunnel (decrypted traffic to the mobile node goes there).
+    fn visitor_route(&mut self, cx: &mut Ctx<'_>, i: usize, ev: &controlplane::mip::TunnelEvent) {
+        use controlplane::mip::tunnel::TunnelRole;
+        use controlplane::mip::TunnelEvent;
+        let a = &mut self.agents[i];
+        if a.cfg.role != MipRole::ForeignAgent || a.cfg.transport != Transport::Vr {
+            return;
+        }
+        let vr = VrId(a.cfg.vr);
+        match ev {
+            TunnelEvent::Up(t) if t.role == TunnelRole::ForeignToGw => {
+                let home = t.home_address;
+                let Some(link) = a.links.get(&home).copied() else {
+                    return;
+                };
+                let Some(src_mac) = self.port_macs.get(link.0 .0 as usize).copied() else {
+                    return;
+                };
+                let Ok(pfx) = Prefix4::new(u32::from(home), 32) else {
+                    return;
+                };
+                let nh = NextHop::Forward {
+                    port: link.0,
+                    vlan: link.1,
+                    src_mac,
+                    dst_mac: link.2,
+                    push: vr::LabelPush::EMPTY,
+                };
+                if cx
+                    .tables()
+                    .set_route(vr, IpPrefix::V4(pfx), datapath::SOURCE, nh)
+                    .is_ok()
+                {
+                    a.visitor_routes.insert(home, link);
+                }
+            }
+            TunnelEvent::Down(t) if t.role == TunnelRole::ForeignToGw => {
+                let home = t.home_address;
+                let still = match &a.engine {
+                    Engine::Fa(fa) => fa.visitor(home).is_some(),
+                    _ => false,
+                };
+                if !still && a.visitor_routes.remove(&home).is_some() {
+                    if let Ok(pfx) = Prefix4::new(u32::from(home), 32) {
+                        let _ = cx
+                            .tables()
+                            .remove_route(vr, IpPrefix::V4(pfx), datapath::SOURCE);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn send(&mut self, cx: &mut Ctx<'_>, i: usize, to: SocketAddrV4, bytes: &[u8]) {
+        let a = &mut self.agents[i];
+        match a.cfg.transport {
+            Transport::Host(_) => {
+                let Some(s) = a.sock else {
+                    a.counters.tx_errors += 1;
+                    return;
+                };
+                match cx.udp_send(s, SocketAddr::V4(to), bytes) {
+                    Ok(()) => a.counters.tx_datagrams += 1,
+                    Err(e) => {
+                        a.counters.tx_errors += 1;
+                        tracing::debug!(agent = %a.cfg.name, %to, "mip: send failed: {e}");
+                    }
+                }
+            }
+            Transport::Vr => {
+                let src = SocketAddrV4::new(a.cfg.address, MIP_PORT);
+                a.counters.tx_datagrams += 1;
+                // A visiting mobile node: straight to its link address.
+                if let Some((port, vlan, mac)) = a.links.get(to.ip()).copied() {
+                    if let Some(src_mac) = self.port_macs.get(port.0 as usize) {
+                        let ip = udp_ipv4(src, to, 255, bytes);
+                        let f = controlplane::packet::ethernet(
+                            mac,
+                            *src_mac,
+                            vlan,
+                            wire::EtherType::Ipv4,
+                            &ip,
+                        );
+                        cx.send_frame(port, f);
+                        return;
+                    }
+                }
+                cx.route(VrId(a.cfg.vr), udp_ipv4(src, to, 64, bytes));
+            }
+        }
+    }
+
+    fn advertise(&mut self, cx: &mut Ctx<'_>, i: usize) {
+        let a = &mut self.agents[i];
+        let Engine::Fa(fa) = &mut a.engine else {
+            return;
+        };
+        let icmp = fa.advertisement(cx.now);
+        let ip = controlplane::packet::ipv4(a.cfg.address, ALL_SYSTEMS, IpProtocol::Icmp, 1, &icmp);
+        for (port, vlan) in &a.cfg.advertise_on {
+            let Some(mac) = self.port_macs.get(*port) else {
+                continue;
+            };
+            let f = controlplane::packet::ethernet(
+                [0x01, 0x00, 0x5e, 0x00, 0x00, 0x01],
+                *mac,
+                *vlan,
+                wire::EtherType::Ipv4,
+                &ip,
+            );
+            cx.send_frame(PortId(*port as u16), f);
+            a.counters.adverts += 1;
+        }
+        cx.timer_at(i as u64 * 2 + 1, cx.now + a.cfg.advertise_interval);
+    }
+
+    fn datagram(&mut self, cx: &mut Ctx<'_>, i: usize, from: SocketAddrV4, data: &[u8]) {
+        let now = cx.now;
+        let a = &mut self.agents[i];
+        a.counters.rx_datagrams += 1;
+        match &mut a.engine {
+            Engine::Ha(e) => e.handle_datagram(now, from, data),
+            Engine::Fa(e) => e.handle_datagram(now, from, data),
+            Engine::Pcn(e) => e.handle_datagram(now, from, data),
+        }
+        self.drain(cx, i);
+    }
+
+    /// Summed engine counters, by name (for [`Service::counters`] and the stats line).
+    pub fn totals(&self) -> BTreeMap<&'static str, u64> {
+        let mut m = BTreeMap::new();
+        for a in &self.agents {
+            for (k, v) in agent_counters(a) {
+                *m.entry(k).or_insert(0) += v;
+            }
+        }
+        m
+    }
+}
+
+/// One agent's counters as (name, value): the engine's (accepted, denied, bad
+/// authenticator, replayed, expiries, ...) and the driver's.
+pub fn agent_counters(a: &Agent) -> Vec<(&'static str, u64)> {
+    let d = &a.counters;
+    let mut v = match &a.engine {
+        Engine::Ha(e) => {
+            let c = e.counters();
+            vec![
+                ("requests", c.rx_requests),
+                ("accepted", c.accepted),
+                ("denied", c.denied.values().sum()),
+                ("bad_authenticator", c.bad_authenticator),
+                ("replayed", c.replayed),
+                ("expiries", c.lifetime_expiries),
+                ("malformed", c.malformed),
+                ("tunnel_unsupported", c.tunnel_unsupported),
+                ("deregistrations", c.deregistrations),
+                ("bindings", e.binding_count() as u64),
+            ]
+        }
+        Engine::Fa(e) => {
+            let c = e.counters();
+            vec![
+                ("requests", c.rx_requests),
+                ("accepted", c.accepted),
+                ("denied", c.denied.values().sum()),
+                ("bad_authenticator", c.bad_authenticator),
+                ("replayed", c.replayed),
+                ("expiries", c.lifetime_expiries),
+                ("malformed", c.malformed),
+                ("tunnel_unsupported", c.tunnel_unsupported),
+                ("visitors", e.visitors().count() as u64),
+            ]
+        }
+        Engine::Pcn(e) => {
+            let c = e.counters();
+            vec![
+                (
+                    "requests",
+                    c.accepted + c.denied + c.bad_authenticator + c.replayed,
+                ),
+                ("accepted", c.accepted),
+                ("denied", c.denied),
+                ("bad_authenticator", c.bad_authenticator),
+                ("replayed", c.replayed),
+                ("expiries", c.lifetime_expiries),
+                ("malformed", c.malformed),
+                ("entries", e.entries().count() as u64),
+            ]
+        }
+    };
+    v.extend([
+        ("rx_datagrams", d.rx_datagrams),
+        ("tx_datagrams", d.tx_datagrams),
+        ("tx_errors", d.tx_errors),
+        ("adverts", d.adverts),
+        ("aaa_in", d.aaa_in),
+        ("aaa_out", d.aaa_out),
+        ("aaa_no_peer", d.aaa_no_peer),
+    ]);
+    v
+}
+
+/// Denials of one agent by reply code.
+pub fn denied_by_code(a: &Agent) -> BTreeMap<u8, u64> {
+    match &a.engine {
+        Engine::Ha(e) => e.counters().denied.clone(),
+        Engine::Fa(e) => e.counters().denied.clone(),
+        Engine::Pcn(_) => BTreeMap::new(),
+    }
+}
+
+impl Service for MipService {
+    fn name(&self) -> &'static str {
+        "mip"
+    }
+
+    fn interests(&self) -> Vec<Interest> {
+        if self.agents.iter().any(|a| a.cfg.transport == Transport::Vr) {
+            vec![Interest::LocalUdp(MIP_PORT)]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn start(&mut self, cx: &mut Ctx<'_>) {
+        for i in 0..self.agents.len() {
+            if let Transport::Host(addr) = self.agents[i].cfg.transport {
+                match cx.udp_open(addr) {
+                    Ok(s) => self.agents[i].sock = Some(s),
+                    Err(e) => {
+                        self.counters.socket_errors += 1;
+                        tracing::error!(agent = %self.agents[i].cfg.name, %addr, "mip: cannot open the host socket: {e}");
+                    }
+                }
+            }
+            let a = &self.agents[i];
+            if a.cfg.role == MipRole::ForeignAgent
+                && a.cfg.transport == Transport::Vr
+                && !a.cfg.advertise_on.is_empty()
+            {
+                self.advertise(cx, i);
+            }
+            self.drain(cx, i);
+        }
+        if self.aaa.is_some() {
+            cx.timer_at(TOKEN_AAA, cx.now + AAA_POLL);
+        }
+    }
+
+    fn on_punt(&mut self, cx: &mut Ctx<'_>, p: &PuntView<'_>) {
+        let (Some(vr), Some(ip), Some(l4)) = (p.vr(), p.ip(), p.l4()) else {
+            self.counters.malformed += 1;
+            return;
+        };
+        if ip.len() < 20 || ip[0] >> 4 != 4 || ip[9] != 17 {
+            self.counters.malformed += 1;
+            return;
+        }
+        let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+        let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+        let Ok(u) = UdpPacket::new_checked(l4) else {
+            self.counters.malformed += 1;
+            return;
+        };
+        let Some(i) = self.agents.iter().position(|a| {
+            a.cfg.vr == vr.0 && a.cfg.address == dst && a.cfg.transport == Transport::Vr
+        }) else {
+            self.counters.not_for_agent += 1;
+            return;
+        };
+        let from = SocketAddrV4::new(src, u.src_port());
+        if self.agents[i].cfg.role == MipRole::ForeignAgent && p.frame.len() >= 12 {
+            let mut mac = [0u8; 6];
+            mac.copy_from_slice(&p.frame[6..12]);
+            // Only requests from mobile nodes come from a link address worth keeping; a
+            // handful of agents' own datagrams (BUs) may come from routers: harmless.
+            if u.payload().first() == Some(&controlplane::mip::wire::msg_type::REGISTRATION_REQUEST)
+            {
+                self.agents[i].links.insert(src, (p.port, p.vlan(), mac));
+            }
+        }
+        let data = u.payload().to_vec();
+        self.datagram(cx, i, from, &data);
+    }
+
+    fn on_datagram(&mut self, cx: &mut Ctx<'_>, sock: SocketId, from: SocketAddr, data: &[u8]) {
+        let Some(i) = self.agents.iter().position(|a| a.sock == Some(sock)) else {
+            return;
+        };
+        let SocketAddr::V4(from) = from else {
+            self.counters.malformed += 1;
+            return;
+        };
+        self.datagram(cx, i, from, data);
+    }
+
+    fn on_timer(&mut self, cx: &mut Ctx<'_>, token: u64) {
+        if token == TOKEN_AAA {
+            self.poll_aaa(cx);
+            cx.timer_at(TOKEN_AAA, cx.now + AAA_POLL);
+            return;
+        }
+        let i = (token / 2) as usize;
+        if i >= self.agents.len() {
+            return;
+        }
+        if token % 2 == 1 {
+            self.advertise(cx, i);
+            return;
+        }
+        let now = cx.now;
+        match &mut self.agents[i].engine {
+            Engine::Ha(e) => e.handle_timeout(now),
+            Engine::Fa(e) => e.handle_timeout(now),
+            Engine::Pcn(e) => e.handle_timeout(now),
+        }
+        self.drain(cx, i);
+    }
+
+    fn stop(&mut self, cx: &mut Ctx<'_>) {
+        self.dp.clear(cx.tables());
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        let t = self.totals();
+        let g = |k: &str| t.get(k).copied().unwrap_or(0);
+        let dp = self.dp.counters();
+        vec![
+            ("mip_requests", g("requests")),
+            ("mip_accepted", g("accepted")),
+            ("mip_denied", g("denied")),
+            ("mip_bad_authenticator", g("bad_authenticator")),
+            ("mip_replayed", g("replayed")),
+            ("mip_expiries", g("expiries")),
+            ("mip_malformed", g("malformed") + self.counters.malformed),
+            ("mip_tunnel_unsupported", g("tunnel_unsupported")),
+            ("mip_not_for_agent", self.counters.not_for_agent),
+            ("mip_adverts", g("adverts")),
+            ("mip_tunnels", self.dp.len() as u64),
+            ("mip_tunnels_up", dp.tunnels_up),
+            ("mip_tunnels_down", dp.tunnels_down),
+            ("mip_tunnels_refused_ipip", dp.refused_ipip),
+            ("mip_tunnels_refused_ah", dp.refused_ah),
+            ("mip_tunnels_refused_keys", dp.refused_keys),
+            ("mip_tunnels_refused_conflict", dp.refused_conflict),
+            ("mip_writer_errors", dp.writer_errors),
+        ]
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The live stats line of the agents.
+pub fn stats_line(s: &MipService) -> String {
+    let mut parts = Vec::new();
+    for a in s.agents() {
+        let c: BTreeMap<&str, u64> = agent_counters(a).into_iter().collect();
+        let g = |k: &str| c.get(k).copied().unwrap_or(0);
+        let held = match &a.engine {
+            Engine::Ha(_) => format!("{} bindings", g("bindings")),
+            Engine::Fa(_) => format!("{} visitors", g("visitors")),
+            Engine::Pcn(_) => format!("{} entries", g("entries")),
+        };
+        parts.push(format!(
+            "{} ({}): {held}, accepted {} denied {} bad auth {} replayed {} expiries {}",
+            a.cfg.name,
+            a.cfg.role.name(),
+            g("accepted"),
+            g("denied"),
+            g("bad_authenticator"),
+            g("replayed"),
+            g("expiries"),
+        ));
+    }
+    format!(
+        "mobile ip: {} | {} tunnels",
+        parts.join(" | "),
+        s.datapath().len()
+    )
+}
