@@ -781,6 +781,15 @@ impl Speaker {
                     source,
                     transport,
                 });
+                // A triggered Hello, ahead of the session's connection: the passive side
+                // accepts a connection only from a neighbour it has heard (§2.5.3), and a
+                // neighbour that started after our last Hello has not heard us yet. Without
+                // it the active side's first connection is refused and retried only after
+                // the session backoff (15 s), found by the dynamic lab.
+                if let Some(h) = self.hello() {
+                    self.counters.hellos_sent += 1;
+                    self.out.push_back(Transmit::Hello(h));
+                }
             }
         }
         self.maybe_connect(now, lsr);

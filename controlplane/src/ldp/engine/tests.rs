@@ -666,3 +666,34 @@ fn transit_router_swaps_upstream_label_for_downstream_label_seed_001_fig_13() {
     );
     assert_eq!(to_pe1.peer, pe1);
 }
+
+/// The dynamic lab's start-up race: the active side (B, the higher transport address)
+/// started first and its Hellos went nowhere; A starts and sends its first Hello, B
+/// connects at once. A accepts only a neighbour it has heard, so B's new adjacency must
+/// answer with a Hello ahead of the connection (before: the connection was refused and
+/// retried only after the 15 s session backoff).
+#[test]
+fn a_new_adjacency_is_answered_by_a_hello_before_the_connection() {
+    let now = Instant::now();
+    let mut a = speaker(A_ID, A_TR, 1000..=1999, now);
+    let mut b = speaker(B_ID, B_TR, 2000..=2999, now);
+    b.handle_timeout(now);
+    while b.poll_transmit().is_some() {} // lost: A was not running
+    a.handle_timeout(now);
+    let Some(Transmit::Hello(a_hello)) = a.poll_transmit() else {
+        panic!("A sent no Hello")
+    };
+    b.handle_hello(now, A_TR, &a_hello);
+    let Some(Transmit::Hello(b_hello)) = b.poll_transmit() else {
+        panic!("B did not answer the new adjacency with a Hello first")
+    };
+    assert!(matches!(
+        b.poll_transmit(),
+        Some(Transmit::Connect { remote, .. }) if remote == A_TR
+    ));
+    a.handle_hello(now, B_TR, &b_hello);
+    assert_eq!(a.handle_accepted(now, B_TR), Some(B_ID));
+    // A known neighbour's Hellos trigger nothing more.
+    b.handle_hello(now, A_TR, &a_hello);
+    assert!(b.poll_transmit().is_none());
+}
