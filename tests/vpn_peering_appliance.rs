@@ -360,6 +360,18 @@ impl App {
     fn stop(&mut self) {
         self.run.take();
     }
+
+    /// The routers in the configuration map of `vr` (VR discovery).
+    fn map_routers(&self, vr: &str) -> Vec<String> {
+        let (s, v) = self.get(&format!("/api/v1/vrs/{vr}/map"), ADMIN);
+        assert_eq!(s, 200, "map of {vr}: {v}");
+        v["peers"]
+            .as_array()
+            .unwrap_or_else(|| panic!("map of {vr}: {v}"))
+            .iter()
+            .map(|p| p["router"].as_str().unwrap().to_string())
+            .collect()
+    }
 }
 
 type Fib = BTreeMap<String, (Vec<u64>, String, String)>;
@@ -660,6 +672,28 @@ fn vrs_of_a_vpn_exchange_routes_and_labels_through_the_appliance() {
     assert!(apps[0].counter("hold_expiries") > 0);
     // B untouched.
     check_fib(&apps, 1, "b1", &[2]).unwrap();
+    // At expiry the configuration maps drop router 3 (seed 001 Fig. 10)...
+    wait_for("router 3 out of the maps", Duration::from_secs(5), || {
+        for (n, vr) in [(1, "a1"), (2, "a2")] {
+            let m = apps[n - 1].map_routers(vr);
+            if m.contains(&"192.0.2.3".to_string()) {
+                return Err(format!("router {n} {vr}: map {m:?}"));
+            }
+        }
+        Ok(())
+    });
+    // ... so that router 3, back after the hold time, is learnt and peered again (before
+    // the maps were updated, the others still listed it and never peered with it again).
+    let path = apps[2].path.clone();
+    apps[2].run = Some(Running::until_stopped(&path, Duration::from_secs(20)));
+    wait_for(
+        "router 3 peered again after expiry",
+        Duration::from_secs(20),
+        || {
+            check_fib(&apps, 1, "a1", &[2, 3])?;
+            check_fib(&apps, 2, "a2", &[1, 3])
+        },
+    );
 
     drop(apps);
     let (accepts, rejects) = external.finish();

@@ -157,6 +157,17 @@ pub enum Event {
         /// The path, or `None` when withdrawn.
         path: Option<TransportPath>,
     },
+    /// The control channel to `router`'s VR of VPN `vpn_id` stayed silent for its whole
+    /// hold time and was released (seed 001 Fig. 10, `docs/protocols/vpn-peering.md` §5):
+    /// the configuration map drops that VR (VR discovery raises `VrPeer { up: false }`), so
+    /// that the router is learnt again, and peered again, when it announces itself anew
+    /// (restart, re-announcement).
+    PeerExpired {
+        /// The VPN (its 32-bit discovery id).
+        vpn_id: u32,
+        /// The silent VR's provider router.
+        router: Ipv4Addr,
+    },
 }
 
 /// A labelled path toward a provider router (see [`Event::TransportPath`]).
@@ -179,6 +190,8 @@ pub enum EventKind {
     VrPeer,
     /// [`Event::TransportPath`].
     TransportPath,
+    /// [`Event::PeerExpired`].
+    PeerExpired,
 }
 
 impl Event {
@@ -188,6 +201,7 @@ impl Event {
             Event::IcmpError { .. } => EventKind::IcmpError,
             Event::VrPeer { .. } => EventKind::VrPeer,
             Event::TransportPath { .. } => EventKind::TransportPath,
+            Event::PeerExpired { .. } => EventKind::PeerExpired,
         }
     }
 }

@@ -136,6 +136,8 @@ pub struct Counters {
     pub rx_superseded: u64,
     /// Re-announcement rounds run (one per local or recently withdrawn VR per period).
     pub refreshes: u64,
+    /// Map entries dropped because their control channel's hold time expired.
+    pub expired: u64,
 }
 
 /// When a VPN's VR is next re-announced, and how (doc §6, re-announcement).
@@ -524,6 +526,19 @@ impl Engine {
                 addr,
             });
         }
+    }
+
+    /// Drops `router` from the map of the local VR of `vpn_id` (an [`Event::PeerLost`])
+    /// because the control channel to its VR stayed silent for the hold time (seed 001
+    /// Fig. 10). Its next addition (a restart, a re-announcement) is learnt again: it
+    /// carries a higher sequence. Returns whether the map held it.
+    pub fn expire_peer(&mut self, vpn_id: u32, router: Ipv4Addr) -> bool {
+        let Some(addr) = self.maps.get(&vpn_id).and_then(|m| m.get(&router)).copied() else {
+            return false;
+        };
+        self.forget(vpn_id, router, addr);
+        self.counters.expired += 1;
+        true
     }
 
     /// Retransmits what is due (new sequence, doubled interval), gives up after

@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use controlcore::{Ctx, Event as CoreEvent, Interest, Service, SocketId};
+use controlcore::{Ctx, Event as CoreEvent, EventKind, Interest, Service, SocketId};
 use vr::VrId;
 
 use super::engine::{Config, Engine, Event};
@@ -460,7 +460,18 @@ impl Service for DiscoveryService {
     }
 
     fn interests(&self) -> Vec<Interest> {
-        Vec::new()
+        vec![Interest::Event(EventKind::PeerExpired)]
+    }
+
+    fn on_event(&mut self, cx: &mut Ctx<'_>, ev: &CoreEvent) {
+        // The control channel's hold time expired: the silent VR leaves the map (raised as
+        // `VrPeer { up: false }` by `after`), and is learnt again from its next addition.
+        if let CoreEvent::PeerExpired { vpn_id, router } = ev {
+            if self.engine.expire_peer(*vpn_id, *router) {
+                tracing::info!(vpn_id, %router, "discovery: map entry expired with its control channel");
+            }
+            self.after(cx);
+        }
     }
 
     fn start(&mut self, cx: &mut Ctx<'_>) {
@@ -553,6 +564,7 @@ impl Service for DiscoveryService {
             ("discovery_retransmits", e.retransmits),
             ("discovery_gave_up", e.gave_up),
             ("discovery_refreshes", e.refreshes),
+            ("discovery_map_expiries", e.expired),
             ("discovery_socket_errors", s.socket_errors),
             ("discovery_vr_refused", s.vr_refused),
         ]

@@ -50,7 +50,7 @@ use rand::SeedableRng;
 use vr::{IpPrefix as VrPrefix, LabelAction, LabelPush, NextHop, RouteSource, StateError, VrId};
 
 use super::auth::RadiusAuthenticator;
-use super::engine::{Config, Engine, Event, Transmit};
+use super::engine::{Config, DownCause, Engine, Event, Transmit};
 use super::wire::{IpPrefix, RouteOp};
 use crate::radius::client::{self, Client};
 use crate::radius::server::{self as rserver, NasClient, RadiusServer, VpnUsers};
@@ -625,6 +625,10 @@ impl VpnPeerService {
                     cause,
                 } => {
                     tracing::warn!(vpn_id, %router, ?cause, "vpn peering: peer released");
+                    if cause == DownCause::HoldExpired {
+                        // Seed 001 Fig. 10: at expiry the configuration map is updated.
+                        cx.emit(CoreEvent::PeerExpired { vpn_id, router });
+                    }
                 }
                 Event::AuthRejected { vpn_id, router } => {
                     eprintln!(
@@ -816,7 +820,7 @@ impl Service for VpnPeerService {
                     }
                 }
             }
-            CoreEvent::IcmpError { .. } => return,
+            CoreEvent::IcmpError { .. } | CoreEvent::PeerExpired { .. } => return,
         }
         self.after(cx);
     }
