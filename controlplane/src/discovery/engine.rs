@@ -655,6 +655,41 @@ mod tests {
         }
     }
 
+    /// A peer whose control channel's hold time expired leaves the map (a `PeerLost`), and
+    /// is learnt again from its next addition (its restart: a higher sequence).
+    #[test]
+    fn an_expired_peer_leaves_the_map_and_is_learnt_again() {
+        let now = Instant::now();
+        let mut e = keyed(2);
+        e[0].add_vr(now, A, a("10.0.0.1")).unwrap();
+        e[1].add_vr(now, A, a("10.0.0.2")).unwrap();
+        run(&mut e, now, |_, _| false);
+        while e[0].poll_event().is_some() {}
+        assert!(e[0].config_map(A).unwrap().contains_key(&r(2)));
+        assert!(!e[0].expire_peer(B, r(2)), "no VR of B here");
+        assert!(e[0].expire_peer(A, r(2)));
+        assert!(!e[0].expire_peer(A, r(2)), "already gone");
+        assert!(e[0].config_map(A).unwrap().is_empty());
+        assert_eq!(
+            e[0].poll_event(),
+            Some(Event::PeerLost {
+                vpn_id: A,
+                router: r(2),
+                addr: a("10.0.0.2")
+            })
+        );
+        assert_eq!(e[0].counters().expired, 1);
+        // Router 2 restarts (a new engine, a later sequence start) and announces again.
+        let mut c = Config::new(r(2), vec![r(1), r(2)], 1_000_000);
+        c.refresh = None;
+        e[1] = Engine::new(c);
+        e[1].set_key(A, KA).unwrap();
+        e[1].add_vr(now, A, a("10.0.0.2")).unwrap();
+        run(&mut e, now, |_, _| false);
+        assert_eq!(e[0].config_map(A).unwrap().get(&r(2)), Some(&a("10.0.0.2")));
+        assert!(matches!(e[0].poll_event(), Some(Event::PeerLearnt { .. })));
+    }
+
     fn drain(e: &mut Engine) -> Vec<Transmit> {
         std::iter::from_fn(|| e.poll_transmit()).collect()
     }
