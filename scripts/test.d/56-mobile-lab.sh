@@ -16,6 +16,7 @@ fail() { echo "$T: FAIL - $*" >&2; exit 1; }
 need=()
 /usr/bin/python3 -c 'import scapy' 2>/dev/null || need+=(python3-scapy)
 command -v tshark >/dev/null || need+=(tshark)
+command -v ethtool >/dev/null || need+=(ethtool)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]}"
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
