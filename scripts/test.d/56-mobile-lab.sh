@@ -43,5 +43,5 @@ t0=$SECONDS
 # Bounded: the whole lab has 90 s (the build is done before, by scripts/test's cargo steps).
 cargo build -q --bin varouter
 timeout 60 scripts/mobile-lab up || fail "scripts/mobile-lab up"
-timeout 90 scripts/mobile-lab test || fail "scripts/mobile-lab test"
+MOBILE_LAB_CAPTURE=1 timeout 150 scripts/mobile-lab test || fail "scripts/mobile-lab test"
 say "PASS in $((SECONDS - t0)) s"

@@ -130,8 +130,8 @@ def main():
     p.add_argument("--prev-fa", help="previous FA: send the Previous FA Notification")
     p.add_argument("--prev-lifetime", type=int, default=5,
                    help="forwarding lifetime asked of the previous FA, seconds")
-    p.add_argument("--leave", help="interface to set down right before the Request (the MN "
-                   "leaves the old FA's link)")
+    p.add_argument("--leave", help="interface to set down as the Request goes (the MN leaves "
+                   "the old FA's link; not waited for)")
     p.add_argument("--selftest", action="store_true")
     a = p.parse_args()
     if a.selftest:
@@ -189,8 +189,10 @@ def main():
     frame = bytes(Ether(src=my_mac, dst=fa_mac) / IP(src=a.home, dst=coa, ttl=255) /
                   UDP(sport=434, dport=434) / Raw(req))
     if a.leave:
+        # Not waited for: setting a veth down that carries traffic can wait seconds for the
+        # kernel's RTNL lock on a busy machine, and the Request must not wait with it.
         import subprocess
-        subprocess.run(["ip", "link", "set", a.leave, "down"], check=True)
+        subprocess.Popen(["ip", "link", "set", a.leave, "down"])
     t_sent = time.time()
     rx.send(frame)
     got, t_reply = wait_for(lambda b: l4(b)[0] == 17 and l4(b)[2] == b"\x01\xb2", lambda x: UDP in x and x[UDP].sport == 434 and x[IP].dst == a.home,
