@@ -14,6 +14,8 @@ one expected (--expect), 1 otherwise, 2 without an advertisement or a reply.
 The bytes are those of the project's Rust builder (`controlplane::mip::mn`); the reference
 vector of docs/protocols/mobile-ip.md is built the same way (checked with --selftest).
 """
+import time as _t
+T_START = _t.time()
 import argparse
 import hashlib
 import hmac
@@ -139,6 +141,7 @@ def main():
         return 0
     from scapy.all import Ether, IP, UDP, Raw, conf, get_if_hwaddr
     conf.verb = 0
+    t_imported = time.time()
     my_mac = get_if_hwaddr(a.iface)
     # Frames are read from a packet socket of our own bound to the interface (scapy's sniff()
     # missed the FA's advertisements on one link while another link of the namespace carried
@@ -204,6 +207,8 @@ def main():
     r.update({"care_of": coa, "fa_mac": fa_mac, "advert_seq": seq, "reply_to_mac": got[Ether].dst,
               "t_sent": t_sent, "t_reply": t_reply,
               "advert_age_ms": round((t_sent - t_adv) * 1000, 1),
+              "startup_ms": round((t_imported - T_START) * 1000, 1),
+              "advert_wait_ms": round((t_adv - t_imported) * 1000, 1),
               "reply_ms": round((t_reply - t_sent) * 1000, 2)})
     print(json.dumps(r))
     return 0 if r and r["code"] == a.expect else 1
