@@ -482,6 +482,18 @@ fn registration_through_the_aaa_builds_esp_tunnels_and_deregistration_removes_th
     assert_eq!(h["agents"][0]["denied_by_code"]["129"], 1, "{h}");
     let v = get(VISITED_API, TOKEN, "/api/v1/mobile/agents");
     assert_eq!(counter(&v, "fa1", "accepted"), 1, "{v}");
+    // The handoff counters are listed (no move here: all zero at the FA; the HA took HARs).
+    assert!(counter(&h, "ha1", "har") >= 2, "{h}");
+    assert_eq!(counter(&h, "ha1", "bu_sent"), 0, "{h}");
+    for k in [
+        "relayed_to_ha",
+        "bu_sent",
+        "bu_accepted",
+        "ba_timeouts",
+        "forward_expiries",
+    ] {
+        assert_eq!(counter(&v, "fa1", k), 0, "{k}: {v}");
+    }
     assert_eq!(v["agents"][0]["denied_by_code"]["67"], 1, "{v}");
     assert_eq!(v["agents"][0]["denied_by_code"]["105"], 3, "{v}");
     // Still one binding: nothing refused touched it.

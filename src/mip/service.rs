@@ -537,6 +537,10 @@ pub fn agent_counters(a: &Agent) -> Vec<(&'static str, u64)> {
                 ("malformed", c.malformed),
                 ("tunnel_unsupported", c.tunnel_unsupported),
                 ("deregistrations", c.deregistrations),
+                ("har", c.rx_har),
+                ("bu_sent", c.bu_sent),
+                ("ba_received", c.ba_rx),
+                ("bu_timeouts", c.bu_timeouts),
                 ("bindings", e.binding_count() as u64),
             ]
         }
@@ -551,6 +555,13 @@ pub fn agent_counters(a: &Agent) -> Vec<(&'static str, u64)> {
                 ("expiries", c.lifetime_expiries),
                 ("malformed", c.malformed),
                 ("tunnel_unsupported", c.tunnel_unsupported),
+                // The smooth handoff (Figs. 25–29): registered with the HA directly after
+                // an AAAF cache answer; BUs sent as the new FA, taken as the old one.
+                ("relayed_to_ha", c.relayed_to_ha),
+                ("bu_sent", c.bu_sent),
+                ("bu_accepted", c.bu_accepted),
+                ("ba_timeouts", c.ba_timeouts),
+                ("forward_expiries", c.forward_expiries),
                 ("visitors", e.visitors().count() as u64),
             ]
         }

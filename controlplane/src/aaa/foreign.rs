@@ -349,6 +349,10 @@ impl Foreign {
                     self.cache_expiries.insert((expires, txn.nai.clone()));
                 }
             }
+            // A request whose authentication failed says nothing about the user's cached
+            // session: anyone can send one with the user's NAI, and dropping the entry for
+            // it would send the user's next intra-domain move home (found by the mobile lab).
+            Ok(ama) if ama.result_code == result::AUTHENTICATION_REJECTED => {}
             Ok(_) => {
                 if let Some(old) = self.cache.remove(&txn.nai) {
                     self.cache_expiries.remove(&(old.expires, txn.nai.clone()));

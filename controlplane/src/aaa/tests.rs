@@ -511,6 +511,33 @@ fn a_cached_session_still_checks_the_mn_aaa_authenticator() {
     assert_eq!(n.aaah.counters().cache_hits, hits + 1);
 }
 
+/// A request with the user's NAI and a wrong MN-AAA key (4001) leaves the AAAF's cache entry
+/// of the user's session alone: the next intra-domain move is still answered from the cache
+/// (found by the mobile lab: any refused answer dropped the entry).
+#[test]
+fn a_refused_authentication_keeps_the_aaaf_cache_entry() {
+    let mut n = Net::new();
+    n.users
+        .insert(ALICE.into(), subscriber(ALICE, "10.1.0.0/16", true));
+    let ama = n.register(0, &amr("fa1;1", ALICE, "fa1.visited.example", VISITED, FA1));
+    assert_eq!(ama.result_code, result::SUCCESS);
+    let mut m = amr("fa1;2", ALICE, "fa1.visited.example", VISITED, FA1);
+    let (reg, auth) = reg_request(FA1, b"wrong key");
+    m.reg_request = reg;
+    m.mn_aaa_auth = auth;
+    assert_eq!(
+        n.register(0, &m).result_code,
+        result::AUTHENTICATION_REJECTED
+    );
+    assert_eq!(n.aaafs[0].cached(ALICE).map(|e| e.fa), Some(FA1));
+    let aaah_amrs = n.aaah.counters().rx_amr;
+    let mut m = amr("fa2;1", ALICE, "fa2.visited.example", VISITED, FA2);
+    m.old_fa = Some(FA1);
+    assert_eq!(n.register(1, &m).result_code, result::SUCCESS);
+    assert_eq!(n.aaah.counters().rx_amr, aaah_amrs, "nothing went home");
+    assert_eq!(n.aaafs[0].counters().cache_hits, 1);
+}
+
 #[test]
 fn user_without_vpn_is_5003() {
     let mut n = Net::new();

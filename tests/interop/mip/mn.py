@@ -14,6 +14,8 @@ one expected (--expect), 1 otherwise, 2 without an advertisement or a reply.
 The bytes are those of the project's Rust builder (`controlplane::mip::mn`); the reference
 vector of docs/protocols/mobile-ip.md is built the same way (checked with --selftest).
 """
+import time as _t
+T_START = _t.time()
 import argparse
 import hashlib
 import hmac
@@ -33,10 +35,26 @@ def ntp_now():
     return (secs << 32) | frac
 
 
-def request(home, ha, coa, ident, lifetime, nai, challenge, spi, key, mn_ha=None, flags=0):
+VENDOR_ID = 32473  # the project's vendor id (controlplane::diameter::mip4::VENDOR_ID)
+
+
+def nvse(vtype, data):
+    """A Normal Vendor/Organization Specific Extension (RFC 3115): 134, length, reserved,
+    vendor id, vendor type, value."""
+    v = struct.pack("!HIH", 0, VENDOR_ID, vtype) + data
+    return bytes([134, len(v)]) + v
+
+
+def request(home, ha, coa, ident, lifetime, nai, challenge, spi, key, mn_ha=None, flags=0,
+            prev_fa=None):
     a = socket.inet_aton
     rrq = struct.pack("!BBH4s4s4sQ", 1, flags, lifetime, a(home), a(ha), a(coa), ident)
     body = rrq + bytes([131, len(nai)]) + nai
+    if prev_fa is not None:
+        # Previous FA Notification (our NVSE type 1): the previous FA and the lifetime of
+        # its forwarding tunnel; the new FA sends the BU to it (smooth handoff).
+        fa, life = prev_fa
+        body += nvse(1, a(fa) + struct.pack("!H", life))
     if mn_ha is not None:
         ha_spi, ha_key = mn_ha
         pre = body + struct.pack("!BBI", 32, 20, ha_spi)
@@ -109,42 +127,93 @@ def main():
     p.add_argument("--lifetime", type=int, default=300)
     p.add_argument("--expect", type=int, default=0)
     p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--mn-ha", help="MN-HA association SPI:KEYHEX: add the MN-HA authentication "
+                   "extension (RFC 5944 §3.5.2; the HA needs it when the FA registers directly)")
+    p.add_argument("--prev-fa", help="previous FA: send the Previous FA Notification")
+    p.add_argument("--prev-lifetime", type=int, default=5,
+                   help="forwarding lifetime asked of the previous FA, seconds")
+    p.add_argument("--leave", help="interface to set down as the Request goes (the MN leaves "
+                   "the old FA's link; not waited for)")
     p.add_argument("--selftest", action="store_true")
     a = p.parse_args()
     if a.selftest:
         selftest()
         return 0
-    from scapy.all import AsyncSniffer, Ether, IP, UDP, Raw, conf, get_if_hwaddr, sendp, sniff
+    from scapy.all import Ether, IP, UDP, Raw, conf
     conf.verb = 0
-    my_mac = get_if_hwaddr(a.iface)
-    adv = sniff(iface=a.iface, count=1, timeout=a.timeout,
-                lfilter=lambda x: IP in x and x[IP].proto == 1 and bytes(x[IP].payload)[:1] == b"\x09")
-    if not adv:
+    t_imported = time.time()
+    # Frames are read from a packet socket of our own bound to the interface (scapy's sniff()
+    # missed the FA's advertisements on one link while another link of the namespace carried
+    # the lab's stream), parsed and built with scapy.
+    rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+    rx.bind((a.iface, 0x0800))
+    # Our MAC from the bound socket, not an ioctl (SIOCGIFHWADDR waited tens of seconds for
+    # the kernel's locks while other namespaces came and went on this machine).
+    my_mac = ":".join("%02x" % x for x in rx.getsockname()[4][:6])
+    t_bound = time.time()
+
+    import fcntl
+
+    def wait_for(quick, pred, timeout):
+        """The first frame with `quick(bytes)` (a cheap test: frames of the lab's stream pass
+        at hundreds per second) and `pred(parsed)`, and its kernel arrival time."""
+        end = time.time() + timeout
+        while True:
+            left = end - time.time()
+            if left <= 0:
+                return None, None
+            rx.settimeout(left)
+            try:
+                b, addr = rx.recvfrom(65535)
+            except socket.timeout:
+                return None, None
+            if addr[2] == socket.PACKET_OUTGOING or not quick(b):
+                continue
+            sec, usec = struct.unpack("@ll", fcntl.ioctl(rx, 0x8906, bytes(16)))  # SIOCGSTAMP
+            x = Ether(b)
+            if pred(x):
+                return x, sec + usec / 1e6
+
+    def l4(b):  # (IP protocol, first byte of the IP payload, its first 2 bytes), no IP options
+        return (b[23], b[34], b[34:36]) if len(b) >= 36 and b[14] == 0x45 else (None, None, None)
+
+    adv, t_adv = wait_for(lambda b: l4(b)[:2] == (1, 9), lambda x: IP in x and x[IP].proto == 1 and bytes(x[IP].payload)[:1] == b"\x09",
+                          a.timeout)
+    if adv is None:
         print(json.dumps({"error": "no Agent Advertisement"}))
         return 2
-    fa_mac = adv[0][Ether].src
-    coas, challenge, seq = parse_advert(bytes(adv[0][IP].payload))
+    fa_mac = adv[Ether].src
+    coas, challenge, seq = parse_advert(bytes(adv[IP].payload))
     if not coas or not challenge:
         print(json.dumps({"error": "advertisement without a care-of address or challenge"}))
         return 2
     coa = coas[0]
+    prev = (a.prev_fa, a.prev_lifetime) if a.prev_fa else None
     req = request(a.home, a.ha, coa, ntp_now(), a.lifetime, a.nai.encode(), challenge, a.spi,
-                  bytes.fromhex(a.key))
-    sn = AsyncSniffer(iface=a.iface, count=1,
-                      lfilter=lambda x: UDP in x and x[UDP].sport == 434 and x[IP].dst == a.home)
-    sn.start()
-    time.sleep(0.2)
-    sendp(Ether(src=my_mac, dst=fa_mac) / IP(src=a.home, dst=coa, ttl=255) /
-          UDP(sport=434, dport=434) / Raw(req), iface=a.iface)
-    sn.join(timeout=a.timeout)
-    if sn.running:
-        sn.stop()
-    got = sn.results
-    if not got:
+                  bytes.fromhex(a.key), prev_fa=prev,
+                  mn_ha=(int(a.mn_ha.split(":")[0]), bytes.fromhex(a.mn_ha.split(":")[1])) if a.mn_ha else None)
+    frame = bytes(Ether(src=my_mac, dst=fa_mac) / IP(src=a.home, dst=coa, ttl=255) /
+                  UDP(sport=434, dport=434) / Raw(req))
+    if a.leave:
+        # Not waited for: setting a veth down that carries traffic can wait seconds for the
+        # kernel's RTNL lock on a busy machine, and the Request must not wait with it.
+        import subprocess
+        subprocess.Popen(["ip", "link", "set", a.leave, "down"])
+    t_sent = time.time()
+    rx.send(frame)
+    got, t_reply = wait_for(lambda b: l4(b)[0] == 17 and l4(b)[2] == b"\x01\xb2", lambda x: UDP in x and x[UDP].sport == 434 and x[IP].dst == a.home,
+                            a.timeout)
+    if got is None:
         print(json.dumps({"error": "no Registration Reply", "care_of": coa, "advert_seq": seq}))
         return 2
-    r = parse_reply(bytes(got[0][UDP].payload))
-    r.update({"care_of": coa, "fa_mac": fa_mac, "advert_seq": seq, "reply_to_mac": got[0][Ether].dst})
+    r = parse_reply(bytes(got[UDP].payload))
+    r.update({"care_of": coa, "fa_mac": fa_mac, "advert_seq": seq, "reply_to_mac": got[Ether].dst,
+              "t_sent": t_sent, "t_reply": t_reply,
+              "advert_age_ms": round((t_sent - t_adv) * 1000, 1),
+              "startup_ms": round((t_imported - T_START) * 1000, 1),
+              "bind_ms": round((t_bound - t_imported) * 1000, 1),
+              "advert_wait_ms": round((t_adv - t_bound) * 1000, 1),
+              "reply_ms": round((t_reply - t_sent) * 1000, 2)})
     print(json.dumps(r))
     return 0 if r and r["code"] == a.expect else 1
 
