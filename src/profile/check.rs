@@ -34,6 +34,34 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
+    /// A unicast IPv4 address (not 0.0.0.0, broadcast or multicast: a router id, an LSR id,
+    /// a next hop) at `what` (e.g. `ldp.lsr_id`); an error showing `example` otherwise.
+    fn unicast_v4(&mut self, v: &S<String>, what: &str, example: &str) -> Option<Ipv4Addr> {
+        match Ipv4Addr::from_str(&v.value) {
+            Ok(a) if a.is_unspecified() || a.is_broadcast() || a.is_multicast() => {
+                self.err(
+                    v.referenced,
+                    format!(
+                        "{what} `{}` is not a unicast address; expected e.g. {example}",
+                        v.value
+                    ),
+                );
+                None
+            }
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.err(
+                    v.referenced,
+                    format!(
+                        "{what} `{}` is not an IPv4 address; expected dotted form like {example}",
+                        v.value
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     fn err(&mut self, loc: Location, msg: impl Into<String>) {
         self.errors.push(ProfileError::at(self.file, loc, msg));
     }

@@ -17,29 +17,7 @@ pub const MIN_SECRET: usize = 16;
 pub const MAX_ROUTERS: usize = 4096;
 
 fn ipv4(c: &mut Checker, v: &S<String>, key: &str) -> Option<Ipv4Addr> {
-    match Ipv4Addr::from_str(&v.value) {
-        Ok(a) if a.is_unspecified() || a.is_broadcast() || a.is_multicast() => {
-            c.err(
-                v.referenced,
-                format!(
-                    "discovery.{key} `{}` is not a router id; expected a unicast IPv4 address like 192.0.2.1",
-                    v.value
-                ),
-            );
-            None
-        }
-        Ok(a) => Some(a),
-        Err(_) => {
-            c.err(
-                v.referenced,
-                format!(
-                    "discovery.{key} `{}` is not an IPv4 address; expected dotted form like 192.0.2.1",
-                    v.value
-                ),
-            );
-            None
-        }
-    }
+    c.unicast_v4(v, &format!("discovery.{key}"), "192.0.2.1")
 }
 
 /// Checks `d` against the profile's router id and VRs.
@@ -378,7 +356,7 @@ virtual_routers:
         )
         .unwrap_err();
         let want = [
-            "p.yaml:12:14: discovery.router_id `224.0.0.1` is not a router id",
+            "p.yaml:12:14: discovery.router_id `224.0.0.1` is not a unicast address",
             "p.yaml:13:11: discovery.listen `0.0.0.0:0` has port 0",
             "p.yaml:14:24: discovery.routers: `192.0.2.2` is listed twice",
             "p.yaml:16:17: discovery.reach: router `192.0.2.7` is not in discovery.routers",

@@ -20,29 +20,7 @@ pub const MAX_CORE_ROUTES: usize = 4096;
 pub const MAX_FECS: usize = 1024;
 
 fn ipv4(c: &mut Checker, v: &S<String>, key: &str) -> Option<Ipv4Addr> {
-    match Ipv4Addr::from_str(&v.value) {
-        Ok(a) if a.is_unspecified() || a.is_broadcast() || a.is_multicast() => {
-            c.err(
-                v.referenced,
-                format!(
-                    "ldp.{key} `{}` is not a unicast address; expected e.g. 10.255.0.1",
-                    v.value
-                ),
-            );
-            None
-        }
-        Ok(a) => Some(a),
-        Err(_) => {
-            c.err(
-                v.referenced,
-                format!(
-                    "ldp.{key} `{}` is not an IPv4 address; expected dotted form like 10.255.0.1",
-                    v.value
-                ),
-            );
-            None
-        }
-    }
+    c.unicast_v4(v, &format!("ldp.{key}"), "10.255.0.1")
 }
 
 fn prefix(c: &mut Checker, v: &S<String>, key: &str) -> Option<Prefix4> {

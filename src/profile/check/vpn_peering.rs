@@ -23,19 +23,7 @@ pub const MAX_SECRET: usize = 128;
 pub const IMPLICIT_NULL: u32 = 3;
 
 fn ipv4(c: &mut Checker, v: &S<String>, key: &str) -> Option<Ipv4Addr> {
-    match Ipv4Addr::from_str(&v.value) {
-        Ok(a) if !(a.is_unspecified() || a.is_broadcast() || a.is_multicast()) => Some(a),
-        _ => {
-            c.err(
-                v.referenced,
-                format!(
-                    "vpn_peering.{key} `{}` is not a router id; expected a unicast IPv4 address like 192.0.2.1",
-                    v.value
-                ),
-            );
-            None
-        }
-    }
+    c.unicast_v4(v, &format!("vpn_peering.{key}"), "192.0.2.1")
 }
 
 fn sockaddr(c: &mut Checker, v: &S<String>, key: &str, wildcard_ok: bool) -> Option<SocketAddr> {
