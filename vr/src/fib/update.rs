@@ -101,7 +101,7 @@ pub struct IncrementalFib<K> {
     spare_min_bytes: usize,
     /// Top slots to recompile at the next commit.
     dirty: Vec<u32>,
-    /// Scratch: `dirty` merged with `spare_stale`.
+    /// Scratch: the slots of `spare_stale` not in `dirty`.
     merged: Vec<u32>,
     /// Too much changed for slot-wise recompilation: rebuild at the next commit.
     full: bool,
@@ -244,9 +244,14 @@ impl<K: TrieKey> IncrementalFib<K> {
             let reused = match spare {
                 Some(mut s) => match Arc::get_mut(&mut s) {
                     Some(t) => {
-                        // No reader holds the spare: bring it up to date in place.
-                        merge_sorted(&self.dirty, &self.spare_stale, &mut self.merged);
-                        t.recompile_slots(&self.rib, &self.merged);
+                        // No reader holds the spare: bring it up to date in place. Slots
+                        // it lags on that this commit does not change are copied from the
+                        // current version (cheaper than recompiling them from the RIB).
+                        subtract_sorted(&self.spare_stale, &self.dirty, &mut self.merged);
+                        if !t.copy_slots_from(&self.current, &self.merged) {
+                            t.recompile_slots(&self.rib, &self.merged);
+                        }
+                        t.recompile_slots(&self.rib, &self.dirty);
                         t.set_meta(routes, generation);
                         self.in_place += 1;
                         Some(s)
@@ -339,19 +344,18 @@ impl<K: TrieKey> IncrementalFib<K> {
     }
 }
 
-/// `out` = the sorted union of the sorted, duplicate-free `a` and `b`.
-fn merge_sorted(a: &[u32], b: &[u32], out: &mut Vec<u32>) {
+/// `out` = the elements of the sorted, duplicate-free `a` that are not in the sorted `b`.
+fn subtract_sorted(a: &[u32], b: &[u32], out: &mut Vec<u32>) {
     out.clear();
-    out.reserve(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        let (x, y) = (a[i], b[j]);
-        out.push(x.min(y));
-        i += usize::from(x <= y);
-        j += usize::from(y <= x);
+    let mut j = 0;
+    for &x in a {
+        while j < b.len() && b[j] < x {
+            j += 1;
+        }
+        if j == b.len() || b[j] != x {
+            out.push(x);
+        }
     }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
 }
 
 /// A FIB published on its own (benchmarks, tests of the FIB alone): an [`IncrementalFib`]
