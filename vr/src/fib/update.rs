@@ -82,6 +82,10 @@ impl<K: TrieKey> FibReader<K> {
 /// smaller ones are copied on every commit.
 pub const SPARE_MIN_BYTES: usize = 256 * 1024;
 
+/// A spare lagging on more top slots than this is dropped and the commit copies the current
+/// table instead (see [`IncrementalFib::commit`]).
+const SPARE_MAX_LAG: usize = 4096;
+
 /// The incremental compiler of one FIB: owns the RIB and the current compiled table, and
 /// turns batches of route changes into new table versions that share nothing mutable with
 /// the old ones (the forwarding state publishes them; [`FibWriter`] publishes them alone).
@@ -241,6 +245,16 @@ impl<K: TrieKey> IncrementalFib<K> {
         } else {
             self.dirty.sort_unstable();
             self.dirty.dedup();
+            // The spare lags on the previous commit's slots: past a few thousand of them,
+            // copying those subtrees record by record costs more than one copy of the whole
+            // table (measured on the full IPv4 table: in place 1.5x faster at 1,000 changes
+            // per commit, the copy 1.25x faster at 10,000).
+            let spare = if self.spare_stale.len() <= SPARE_MAX_LAG {
+                spare
+            } else {
+                self.retire(spare);
+                None
+            };
             let reused = match spare {
                 Some(mut s) => match Arc::get_mut(&mut s) {
                     Some(t) => {
