@@ -24,7 +24,8 @@
 //! unreferenced. If a reader still holds the spare (a slow worker, a version kept by an old
 //! forwarding-state root), the commit copies the current table as before and the spare is
 //! retired. Small tables (thousands of small VRs) are copied: cheap, and a spare would
-//! double their memory.
+//! double their memory. Big commits are copied too: a spare lagging on more than
+//! `SPARE_MAX_LAG` (4,096) top slots costs more to bring up to date than a copy.
 //!
 //! Reclamation is deferred and kept off the fast path: replaced versions go to a retired
 //! list and are freed by the writer on a later commit once no reader holds them (their
