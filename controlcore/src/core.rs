@@ -534,8 +534,11 @@ impl<B: PacketBuf> Core<B> {
     /// old versions no worker holds. Returns true when a version was published.
     pub fn publish(&mut self) -> bool {
         let t0 = Instant::now();
+        // Free the versions workers have let go first: a large FIB's version before the
+        // current one is then unreferenced, and the commit rewrites it in place instead of
+        // copying the table (see `vr::fib::update`).
+        self.publisher.reclaim();
         let Some(st) = self.writer.commit() else {
-            self.publisher.reclaim();
             return false;
         };
         self.publisher.publish(st);

@@ -513,6 +513,25 @@ impl<K: TrieKey> Poptrie<K> {
         });
     }
 
+    /// Makes the top slots `slots` equal to `from`'s (same top width): their subtrees are
+    /// copied record by record, which is cheaper than recompiling them from the RIB. The
+    /// old subtrees are left as garbage, as in [`recompile_slots`](Self::recompile_slots).
+    /// Returns false and changes nothing when the tables are not compatible: another top
+    /// width, or a side table of large next hops that is not a prefix of `from`'s (the
+    /// copied leaves index `from`'s).
+    pub(crate) fn copy_slots_from(&mut self, from: &Self, slots: &[u32]) -> bool {
+        if self.top_bits != from.top_bits || !from.large.starts_with(&self.large) {
+            return false;
+        }
+        if self.large.len() != from.large.len() {
+            self.large.clone_from(&from.large);
+        }
+        for &x in slots {
+            self.top[x as usize] = self.copy_entry(from, from.top[x as usize]);
+        }
+        true
+    }
+
     /// A copy without the garbage left by [`recompile_slots`](Self::recompile_slots): live
     /// subtrees are copied record by record (no recompilation from the RIB), so this costs
     /// about one pass over the live table.

@@ -2,29 +2,42 @@
 //!
 //! An [`IncrementalFib`] (control core) owns the [`Rib`] and the current compiled
 //! [`Poptrie`]. Route changes are applied to the RIB at once and mark the top-array slots
-//! they touch; [`IncrementalFib::commit`] then copies the current table, recompiles only the
-//! marked slots' subtrees (the old ones stay behind as garbage, so untouched subtrees are
-//! not rebuilt) and returns the copy. The appliance publishes it as part of the next
-//! forwarding-state version ([`crate::state`]); a [`FibWriter`] publishes a FIB on its own
-//! with one atomic pointer store ([`arc_swap::ArcSwap`]).
+//! they touch; [`IncrementalFib::commit`] then recompiles only the marked slots' subtrees
+//! into a table that no reader can see (the old subtrees stay behind as garbage, so
+//! untouched subtrees are not rebuilt) and returns it. The appliance publishes it as part of
+//! the next forwarding-state version ([`crate::state`]); a [`FibWriter`] publishes a FIB on
+//! its own with one atomic pointer store ([`arc_swap::ArcSwap`]).
 //!
 //! Readers ([`FibReader`]) load the current version once per burst: `load()` never blocks
 //! and never waits for the writer, and every lookup in the burst sees that one immutable
 //! version, so an answer is always exactly the old or the new table's answer, never a mix.
 //!
+//! **Double buffering.** Which table does a commit write into? Copying the current one
+//! costs its whole size (5.3 MiB for a full IPv4 table) on every commit, which bounded a
+//! BGP-like stream of small commits to ≈ 0.15 M changes/s at 1,000 changes per commit. So
+//! a large table (≥ [`SPARE_MIN_BYTES`]) keeps the version before the current one as a
+//! *spare*, with the list of top slots where it lags behind. At the next commit, if no
+//! reader holds the spare any more (`Arc::get_mut`: the reference count proves it, no
+//! `unsafe`), the commit brings it up to date in place — recompiling this commit's slots
+//! plus the ones it lags on — and publishes it; the version it replaces becomes the new
+//! spare. Readers never see a table being written: the spare was unpublished and
+//! unreferenced. If a reader still holds the spare (a slow worker, a version kept by an old
+//! forwarding-state root), the commit copies the current table as before and the spare is
+//! retired. Small tables (thousands of small VRs) are copied: cheap, and a spare would
+//! double their memory. Big commits are copied too: a spare lagging on more than
+//! `SPARE_MAX_LAG` (4,096) top slots costs more to bring up to date than a copy.
+//!
 //! Reclamation is deferred and kept off the fast path: replaced versions go to a retired
 //! list and are freed by the writer on a later commit once no reader holds them (their
 //! reference count is back to 1), so a worker never runs a deallocation.
 //!
-//! Batching: each commit costs a copy of the table (≈ its [`Lpm::memory_bytes`]) plus the
-//! recompiled slots, which are found in one depth-first walk of the RIB over the sorted
-//! dirty slots, so a commit gets cheaper per change the more changes it carries. On a full
-//! IPv4 table (this project's 2-core machine) that is ≈ 0.3–0.4 M changes/s with 10,000
-//! changes per commit and ≥ 1 M/s from ≈ 50,000–100,000 per commit (`varouter bench fib
-//! --batch N` measures it). Replaced subtrees stay behind as garbage until the heap has
-//! doubled since it was last all live; then the commit compacts the copy (one pass over the
-//! live records, no recompilation). When the route count crosses a top-array width
-//! threshold the commit recompiles from the RIB.
+//! Batching: each commit costs the recompiled slots, which are found in one depth-first
+//! walk of the RIB over the sorted dirty slots, plus (without a free spare) a copy of the
+//! table. Replaced subtrees stay behind as garbage until the heap has doubled since it was
+//! last all live; then the commit compacts the table (one pass over the live records, no
+//! recompilation). When the route count crosses a top-array width threshold the commit
+//! recompiles from the RIB. `varouter bench fib --batch N` measures the rate (figures in
+//! docs/performance.md).
 
 use std::sync::Arc;
 
@@ -66,6 +79,14 @@ impl<K: TrieKey> FibReader<K> {
     }
 }
 
+/// Tables of at least this many bytes are double-buffered (see the module documentation);
+/// smaller ones are copied on every commit.
+pub const SPARE_MIN_BYTES: usize = 256 * 1024;
+
+/// A spare lagging on more top slots than this is dropped and the commit copies the current
+/// table instead (see [`IncrementalFib::commit`]).
+const SPARE_MAX_LAG: usize = 4096;
+
 /// The incremental compiler of one FIB: owns the RIB and the current compiled table, and
 /// turns batches of route changes into new table versions that share nothing mutable with
 /// the old ones (the forwarding state publishes them; [`FibWriter`] publishes them alone).
@@ -74,13 +95,25 @@ pub struct IncrementalFib<K> {
     rib: Rib<K>,
     /// The version last produced by [`commit`](Self::commit).
     current: Arc<Poptrie<K>>,
+    /// The version before `current`, to be brought up to date in place by the next commit
+    /// if no reader holds it then (double buffering).
+    spare: Option<Arc<Poptrie<K>>>,
+    /// Top slots where `spare` may differ from `current` (sorted, without duplicates).
+    spare_stale: Vec<u32>,
+    /// Spares a reader still held when they were due for reuse; freed here once unused.
+    retired: Vec<Arc<Poptrie<K>>>,
+    /// Tables of at least this many bytes keep a spare.
+    spare_min_bytes: usize,
     /// Top slots to recompile at the next commit.
     dirty: Vec<u32>,
+    /// Scratch: the slots of `spare_stale` not in `dirty`.
+    merged: Vec<u32>,
     /// Too much changed for slot-wise recompilation: rebuild at the next commit.
     full: bool,
     /// Heap words right after the last full build or compaction (all live then).
     compacted_words: usize,
     compactions: u64,
+    in_place: u64,
     generation: u64,
 }
 
@@ -92,12 +125,24 @@ impl<K: TrieKey> IncrementalFib<K> {
         IncrementalFib {
             compacted_words: current.heap_words(),
             compactions: 0,
+            in_place: 0,
             current,
+            spare: None,
+            spare_stale: Vec::new(),
+            retired: Vec::new(),
+            spare_min_bytes: SPARE_MIN_BYTES,
             rib,
             dirty: Vec::new(),
+            merged: Vec::new(),
             full: false,
             generation: 0,
         }
+    }
+
+    /// Double-buffers tables of at least `bytes` bytes instead of [`SPARE_MIN_BYTES`]
+    /// (0: every table; `usize::MAX`: none, every commit copies). For tests and benchmarks.
+    pub fn set_spare_min_bytes(&mut self, bytes: usize) {
+        self.spare_min_bytes = bytes;
     }
 
     /// The RIB (the routes as of the last applied change, committed or not).
@@ -108,6 +153,11 @@ impl<K: TrieKey> IncrementalFib<K> {
     /// The last committed version.
     pub fn current(&self) -> &Arc<Poptrie<K>> {
         &self.current
+    }
+
+    /// True when `v` is the spare this writer keeps for reuse (and frees itself).
+    pub fn is_spare(&self, v: &Arc<Poptrie<K>>) -> bool {
+        self.spare.as_ref().is_some_and(|s| Arc::ptr_eq(s, v))
     }
 
     /// Adds or modifies a route (in the table at the next [`commit`](Self::commit));
@@ -177,33 +227,95 @@ impl<K: TrieKey> IncrementalFib<K> {
     /// Compiles all applied changes into a new version and returns it (`None` when nothing
     /// changed). The previous version is untouched: readers holding it keep a valid table.
     pub fn commit(&mut self) -> Option<Arc<Poptrie<K>>> {
+        self.retired.retain(|v| Arc::strong_count(v) > 1);
         if !self.has_pending() {
             return None;
         }
         self.generation += 1;
-        let mut next = if self.full || self.rebuild_for_size() {
+        let (routes, generation) = (self.rib.len(), self.generation);
+        let spare = self.spare.take();
+        let next = if self.full || self.rebuild_for_size() {
+            self.retire(spare);
+            self.spare_stale.clear();
             self.dirty.clear();
             self.full = false;
-            let t = Poptrie::from_rib(&self.rib);
+            let mut t = Poptrie::from_rib(&self.rib);
+            t.set_meta(routes, generation);
             self.compacted_words = t.heap_words();
-            t
+            Arc::new(t)
         } else {
             self.dirty.sort_unstable();
             self.dirty.dedup();
-            // A recompiled slot usually needs one or two nodes of a few runs each.
-            let mut t = self.current.clone_with_room(self.dirty.len() * 48);
-            t.recompile_slots(&self.rib, &self.dirty);
-            self.dirty.clear();
-            if self.too_much_garbage(&t) {
-                t = t.compacted();
-                self.compacted_words = t.heap_words();
+            // The spare lags on the previous commit's slots: past a few thousand of them,
+            // copying those subtrees record by record costs more than one copy of the whole
+            // table (measured on the full IPv4 table: in place 1.5x faster at 1,000 changes
+            // per commit, the copy 1.25x faster at 10,000).
+            let spare = if self.spare_stale.len() <= SPARE_MAX_LAG {
+                spare
+            } else {
+                self.retire(spare);
+                None
+            };
+            let reused = match spare {
+                Some(mut s) => match Arc::get_mut(&mut s) {
+                    Some(t) => {
+                        // No reader holds the spare: bring it up to date in place. Slots
+                        // it lags on that this commit does not change are copied from the
+                        // current version (cheaper than recompiling them from the RIB).
+                        subtract_sorted(&self.spare_stale, &self.dirty, &mut self.merged);
+                        if !t.copy_slots_from(&self.current, &self.merged) {
+                            t.recompile_slots(&self.rib, &self.merged);
+                        }
+                        t.recompile_slots(&self.rib, &self.dirty);
+                        t.set_meta(routes, generation);
+                        self.in_place += 1;
+                        Some(s)
+                    }
+                    None => {
+                        self.retired.push(s);
+                        None
+                    }
+                },
+                None => None,
+            };
+            let mut next = reused.unwrap_or_else(|| {
+                // A recompiled slot usually needs one or two nodes of a few runs each.
+                let mut t = self.current.clone_with_room(self.dirty.len() * 48);
+                t.recompile_slots(&self.rib, &self.dirty);
+                t.set_meta(routes, generation);
+                Arc::new(t)
+            });
+            if self.too_much_garbage(&next) {
+                next = Arc::new(next.compacted());
+                self.compacted_words = next.heap_words();
                 self.compactions += 1;
             }
-            t
+            // The replaced version lags behind the new one exactly on this commit's slots.
+            std::mem::swap(&mut self.spare_stale, &mut self.dirty);
+            self.dirty.clear();
+            next
         };
-        next.set_meta(self.rib.len(), self.generation);
-        self.current = Arc::new(next);
+        let previous = std::mem::replace(&mut self.current, next);
+        if previous.memory_bytes() >= self.spare_min_bytes
+            && previous.top_bits() == self.current.top_bits()
+            && !self.spare_stale.is_empty()
+        {
+            self.spare = Some(previous);
+        } else {
+            // Not kept: the caller's publisher frees it once readers let go, as it frees
+            // every replaced version of a copied table.
+            self.spare_stale.clear();
+        }
         Some(Arc::clone(&self.current))
+    }
+
+    /// Keeps `spare` until no reader holds it, so that no reader runs its deallocation.
+    fn retire(&mut self, spare: Option<Arc<Poptrie<K>>>) {
+        if let Some(s) = spare {
+            if Arc::strong_count(&s) > 1 {
+                self.retired.push(s);
+            }
+        }
     }
 
     /// Commits so far.
@@ -229,9 +341,35 @@ impl<K: TrieKey> IncrementalFib<K> {
         self.compactions
     }
 
-    /// Heap bytes of the RIB plus the current table.
+    /// Commits that brought the spare up to date in place instead of copying the table.
+    pub fn in_place_commits(&self) -> u64 {
+        self.in_place
+    }
+
+    /// Replaced versions this writer keeps until no reader holds them.
+    pub fn retired_versions(&self) -> usize {
+        self.retired.len()
+    }
+
+    /// Heap bytes of the RIB plus the current table and the spare.
     pub fn memory_bytes(&self) -> usize {
-        self.rib.memory_bytes() + self.current.memory_bytes()
+        self.rib.memory_bytes()
+            + self.current.memory_bytes()
+            + self.spare.as_ref().map_or(0, |s| s.memory_bytes())
+    }
+}
+
+/// `out` = the elements of the sorted, duplicate-free `a` that are not in the sorted `b`.
+fn subtract_sorted(a: &[u32], b: &[u32], out: &mut Vec<u32>) {
+    out.clear();
+    let mut j = 0;
+    for &x in a {
+        while j < b.len() && b[j] < x {
+            j += 1;
+        }
+        if j == b.len() || b[j] != x {
+            out.push(x);
+        }
     }
 }
 
@@ -299,8 +437,9 @@ impl<K: TrieKey> FibWriter<K> {
         let old = Arc::clone(self.inner.current());
         if let Some(next) = self.inner.commit() {
             self.shared.store(next);
-            // `old` here, the ArcSwap's previous value just dropped: > 1 means a reader.
-            if Arc::strong_count(&old) > 1 {
+            // `old` here, the ArcSwap's previous value just dropped: > 1 means a reader. A
+            // version kept as the spare is the inner writer's to free.
+            if !self.inner.is_spare(&old) && Arc::strong_count(&old) > 1 {
                 self.retired.push(old);
             }
         }
@@ -314,10 +453,20 @@ impl<K: TrieKey> FibWriter<K> {
 
     /// Versions replaced but still held by some reader.
     pub fn retired_versions(&self) -> usize {
-        self.retired.len()
+        self.retired.len() + self.inner.retired_versions()
     }
 
-    /// Heap bytes of the RIB plus the published table.
+    /// See [`IncrementalFib::in_place_commits`].
+    pub fn in_place_commits(&self) -> u64 {
+        self.inner.in_place_commits()
+    }
+
+    /// See [`IncrementalFib::set_spare_min_bytes`].
+    pub fn set_spare_min_bytes(&mut self, bytes: usize) {
+        self.inner.set_spare_min_bytes(bytes)
+    }
+
+    /// Heap bytes of the RIB plus the published table and the spare.
     pub fn memory_bytes(&self) -> usize {
         self.inner.memory_bytes()
     }
@@ -396,6 +545,74 @@ mod tests {
         for a in crate::fib::gen::addrs_in_routes(&routes, 20_000, 8) {
             assert_eq!(w.current().lookup(a), reference.lookup(a), "address {a:#x}");
         }
+    }
+
+    #[test]
+    fn double_buffering_reuses_the_spare_unless_a_reader_holds_it() {
+        let base = crate::fib::gen::routes_v4(20_000, 31);
+        let mut w = FibWriter::new(&base);
+        assert!(w.current().memory_bytes() >= SPARE_MIN_BYTES);
+        let r = w.reader();
+        let mut truth: std::collections::HashMap<Prefix4, NextHopId> =
+            base.iter().copied().collect();
+        let probes = crate::fib::gen::addrs_in_routes(&base, 2000, 9);
+        let answers = |truth: &std::collections::HashMap<Prefix4, NextHopId>| {
+            let routes: Vec<_> = truth.iter().map(|(p, nh)| (*p, *nh)).collect();
+            let reference = crate::fib::simple::SimpleLpm::build(&routes);
+            probes
+                .iter()
+                .map(|a| reference.lookup(*a))
+                .collect::<Vec<_>>()
+        };
+        let round =
+            |w: &mut FibWriter<u32>, truth: &mut std::collections::HashMap<_, _>, n: u32| {
+                for (k, (p, _)) in base
+                    .iter()
+                    .skip(n as usize * 13)
+                    .step_by(41)
+                    .take(300)
+                    .enumerate()
+                {
+                    if k % 5 == 4 {
+                        w.delete(p);
+                        truth.remove(p);
+                    } else {
+                        w.set(*p, NextHopId(5000 + n));
+                        truth.insert(*p, NextHopId(5000 + n));
+                    }
+                }
+                w.commit();
+                let want = answers(truth);
+                let cur = w.current();
+                for (a, x) in probes.iter().zip(&want) {
+                    assert_eq!(cur.lookup(*a), *x, "round {n}, address {a:#x}");
+                }
+                want
+            };
+        round(&mut w, &mut truth, 1);
+        assert_eq!(w.in_place_commits(), 0, "no spare before the first commit");
+        round(&mut w, &mut truth, 2);
+        assert_eq!(
+            w.in_place_commits(),
+            1,
+            "generation 0 rewritten into generation 2"
+        );
+        let held = r.load();
+        let held_answers = answers(&truth);
+        round(&mut w, &mut truth, 3);
+        assert_eq!(w.in_place_commits(), 2);
+        round(&mut w, &mut truth, 4);
+        assert_eq!(w.in_place_commits(), 2, "the spare is held: copied instead");
+        assert_eq!(w.retired_versions(), 1);
+        assert_eq!(held.generation(), 2);
+        for (a, x) in probes.iter().zip(&held_answers) {
+            assert_eq!(held.lookup(*a), *x, "held version, address {a:#x}");
+        }
+        drop(held);
+        round(&mut w, &mut truth, 5);
+        assert_eq!(w.retired_versions(), 0, "freed by the writer once let go");
+        assert_eq!(w.in_place_commits(), 3);
+        assert_eq!(r.load().generation(), 5);
     }
 
     #[test]
