@@ -274,16 +274,20 @@ mod tests {
         assert_eq!(s.failed, 0, "{s:?}");
         assert_eq!(s.ended + s.dropped, 8, "{s:?}");
         assert!(s.ended >= 2 && s.batches == s.ended, "{s:?}");
-        // The first `ended` sessions (the queue's order) are gone, the dropped ones remain.
-        let mut left: Vec<String> = setup
+        // The ended sessions are gone and the dropped ones remain. Which ones were dropped
+        // depends on when the writer took a change off the queue (a later change can find
+        // room an earlier one did not), but the first two always fit: the queue holds two.
+        let left: Vec<String> = setup
             .sessions_of_nai(&Nai::parse("alice@isp.example").unwrap())
             .unwrap()
             .into_iter()
             .map(|r| r.session_id)
             .collect();
-        let want: Vec<String> = (s.ended..8).map(|i| format!("s{i}")).collect();
-        left.sort();
-        assert_eq!(left, want);
+        assert_eq!(left.len() as u64, s.dropped, "{left:?} {s:?}");
+        assert!(
+            !left.iter().any(|x| x == "s0" || x == "s1"),
+            "{left:?} {s:?}"
+        );
     }
 
     /// A batch the database refuses is counted per change, and the writer goes on.
