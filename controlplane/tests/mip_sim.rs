@@ -938,6 +938,17 @@ fn service_update_moves_the_vpn_to_the_pcn() {
         s.tunnels_up(Node::Fa(0), alice),
         vec![(PCN, TunnelRole::ForeignToGw)]
     );
+    // Deregistration: the HA's BU with lifetime 0 takes the PCN's entry and tunnel down at
+    // once (before, they stayed until the PCN's lifetime ran out: the mobile lab found it).
+    let ba_before = s.ha.counters().ba_rx;
+    s.run_for(Duration::from_secs(2));
+    s.register(alice, 0, 0);
+    s.run_for(Duration::from_secs(1));
+    assert_eq!(s.last_reply(alice).unwrap().code, code::ACCEPTED);
+    assert_eq!(s.ha.counters().ba_rx, ba_before + 1);
+    assert!(s.pcn.entry(alice).is_none());
+    assert!(s.tunnels_up(Node::Pcn, alice).is_empty());
+    assert!(s.tunnels_up(Node::Fa(0), alice).is_empty());
     drop(s);
     let _ = std::fs::remove_file(&db);
 }

@@ -563,11 +563,18 @@ impl Ha {
         if req.lifetime == 0 {
             self.counters.deregistrations += 1;
             let old = self.remove(req.home_address);
-            let old_fa = old.map(|b| b.care_of);
+            let old_fa = old.as_ref().map(|b| b.care_of);
+            // The PCNs of the binding's dynamic-GW profiles get a BU with lifetime 0: they
+            // drop the entry and their tunnels to the FA now, not at the end of the lifetime
+            // (the reply waits for their BAs, as at registration).
+            let bus = match &old {
+                Some(b) => self.binding_updates(ours, req.home_address, b.care_of, 0, &b.vpn),
+                None => Vec::new(),
+            };
             return Ok(Accepted {
                 lifetime: 0,
                 old_fa,
-                bus: Vec::new(),
+                bus,
             });
         }
         if existing.is_none() && self.bindings.len() >= self.cfg.max_bindings {

@@ -46,7 +46,7 @@ def nvse(vtype, data):
 
 
 def request(home, ha, coa, ident, lifetime, nai, challenge, spi, key, mn_ha=None, flags=0,
-            prev_fa=None):
+            prev_fa=None, service_update=False):
     a = socket.inet_aton
     rrq = struct.pack("!BBH4s4s4sQ", 1, flags, lifetime, a(home), a(ha), a(coa), ident)
     body = rrq + bytes([131, len(nai)]) + nai
@@ -55,6 +55,10 @@ def request(home, ha, coa, ident, lifetime, nai, challenge, spi, key, mn_ha=None
         # its forwarding tunnel; the new FA sends the BU to it (smooth handoff).
         fa, life = prev_fa
         body += nvse(1, a(fa) + struct.pack("!H", life))
+    if service_update:
+        # The Service-Update request (our NVSE type 3, empty, Fig. 30): the VPN changed on the
+        # web page; the FA sets the AMR's Service-Update flag and the AAAH re-reads the database.
+        body += nvse(3, b"")
     if mn_ha is not None:
         ha_spi, ha_key = mn_ha
         pre = body + struct.pack("!BBI", 32, 20, ha_spi)
@@ -132,6 +136,8 @@ def main():
     p.add_argument("--prev-fa", help="previous FA: send the Previous FA Notification")
     p.add_argument("--prev-lifetime", type=int, default=5,
                    help="forwarding lifetime asked of the previous FA, seconds")
+    p.add_argument("--service-update", action="store_true",
+                   help="send the Service-Update request (after a change on the web page)")
     p.add_argument("--leave", help="interface to set down as the Request goes (the MN leaves "
                    "the old FA's link; not waited for)")
     p.add_argument("--selftest", action="store_true")
@@ -145,7 +151,11 @@ def main():
     # Frames are read from a packet socket of our own bound to the interface (scapy's sniff()
     # missed the FA's advertisements on one link while another link of the namespace carried
     # the lab's stream), parsed and built with scapy.
-    rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+    # Opened with protocol 0 (no packet hook yet) and the protocol given at bind: a socket
+    # opened with a protocol is hooked to every interface, and binding it to one then waits
+    # for an RCU grace period (synchronize_net) to unhook it, which took up to 35 s here
+    # with twenty compilers runnable on two CPUs.
+    rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     rx.bind((a.iface, 0x0800))
     # Our MAC from the bound socket, not an ioctl (SIOCGIFHWADDR waited tens of seconds for
     # the kernel's locks while other namespaces came and went on this machine).
@@ -190,7 +200,7 @@ def main():
     coa = coas[0]
     prev = (a.prev_fa, a.prev_lifetime) if a.prev_fa else None
     req = request(a.home, a.ha, coa, ntp_now(), a.lifetime, a.nai.encode(), challenge, a.spi,
-                  bytes.fromhex(a.key), prev_fa=prev,
+                  bytes.fromhex(a.key), prev_fa=prev, service_update=a.service_update,
                   mn_ha=(int(a.mn_ha.split(":")[0]), bytes.fromhex(a.mn_ha.split(":")[1])) if a.mn_ha else None)
     frame = bytes(Ether(src=my_mac, dst=fa_mac) / IP(src=a.home, dst=coa, ttl=255) /
                   UDP(sport=434, dport=434) / Raw(req))

@@ -3,7 +3,7 @@
 the mobile node receives and counts what was lost, duplicated and reordered across its
 handoffs.
 
-  stream.py send --dst 10.200.0.2 --port 18320 --rate 200 --duration 20
+  stream.py send --dst 10.200.0.2 --port 18320 --rate 200 --duration 20 [--bind SRC]
   stream.py recv --bind 10.200.0.2 --port 18320 --idle 3 --out recv.json
 
 Each datagram carries a 4-byte magic, the sequence number (8 bytes) and the sender's time
@@ -30,6 +30,8 @@ SIZE = struct.calcsize(FMT)
 
 def send(a):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if a.bind:
+        s.bind((a.bind, 0))  # the source address (a host with several)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
@@ -130,6 +132,7 @@ def main():
     sp.add_argument("--rate", type=float, default=200.0)
     sp.add_argument("--duration", type=float, default=60.0)
     sp.add_argument("--pad", type=int, default=0)
+    sp.add_argument("--bind", help="source address")
     sp.add_argument("--out")
     rp = sub.add_parser("recv")
     rp.add_argument("--bind", required=True)
