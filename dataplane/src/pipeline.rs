@@ -49,7 +49,7 @@ pub mod vector;
 use labelswitch::{ttl, LabelEntry, LabelOp, LabelStack};
 use vr::{
     session_counter, vr_counter, ForwardingState, IfBinding, L2tpEncap, LabelPush, NextHop,
-    NextHopId, PortId, PppoeEncap, SessionCounters, SessionKey, VrEntry, VrId,
+    NextHopId, NextHopTable, PortId, PppoeEncap, SessionCounters, SessionKey, VrEntry, VrId,
 };
 use wire::l2tp as l2tp_wire;
 use wire::pppoe::{self as pppoe_wire, PppoeHeader};
@@ -283,16 +283,25 @@ fn ipv4_at<B: PacketBuf>(
     decap: bool,
 ) -> Verdict {
     let l3 = usize::from(at.ip);
-    let (dst, total) = {
+    let (dst, total, udp) = {
         let Ok(p) = Ipv4Packet::new_checked(&buf.data()[l3..]) else {
             return Verdict::Drop(Drop::Ipv4Malformed);
         };
         if !p.verify_checksum() {
             return Verdict::Drop(Drop::Ipv4BadChecksum);
         }
-        (u32::from(p.dst_addr()), usize::from(p.total_len()))
+        let udp = p.protocol() == IpProtocol::Udp;
+        (u32::from(p.dst_addr()), usize::from(p.total_len()), udp)
     };
-    ipv4_routed(st, ports, vr, buf, at, total, vr.lookup4(dst), c, decap)
+    // UDP to one of the VR's tunnel endpoints (L2TP, ESP in UDP): the answer of the
+    // lookup is known to be `LOCAL` (`VrEntry::local4`), so the decapsulation path makes
+    // one FIB lookup, for the inner packet.
+    let nh = if decap && udp && vr.is_local4(dst) {
+        Some(NextHopTable::LOCAL)
+    } else {
+        vr.lookup4(dst)
+    };
+    ipv4_routed(st, ports, vr, buf, at, total, nh, c, decap)
 }
 
 /// IPv4 forwarding after the header check (version, length, checksum) and the FIB lookup:
