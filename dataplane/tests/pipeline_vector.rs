@@ -2,8 +2,12 @@
 //! (`pipeline::forward`): on random mixed bursts — routed IPv4 and IPv6 in two VRs (one
 //! untagged, one on a VLAN), label pushes, unresolved neighbours, local addresses, discard
 //! routes, no route, expired TTLs, bad checksums, truncated and padded frames, multicast,
-//! ARP, MPLS on a trunk, frames for another MAC — both give the same verdict for every
-//! packet, the same bytes, and the same worker and VR counters.
+//! ARP, MPLS on a trunk, frames for another MAC, and L2TP to the router's address (data
+//! with and without the length, sequence and offset fields, IPv4/IPv6/PPP control inside,
+//! compressed protocol fields, unknown sessions, sessions of another VR's tunnel, a session
+//! moved to another VR, a relayed session, control messages, malformed headers, frames cut
+//! short) — both give the same verdict for every packet, the same bytes, and the same
+//! worker, VR and session counters.
 
 use dataplane::buffer::{HeapBuf, PacketBuf};
 use dataplane::counters::{Drop, Punt, WorkerCounters};
@@ -12,10 +16,11 @@ use dataplane::pipeline::{forward, PortInfo, Verdict};
 use labelswitch::Label;
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr};
-use vr::counters::vr_counter;
+use vr::counters::{session_counter, vr_counter};
 use vr::{
-    ForwardingState, IfBinding, IfKey, IpPrefix, LabelAction, LabelPush, NextHop, PortId,
-    RouteSource, StateWriter, VirtualRouter, VpnId, VrId,
+    ForwardingState, IfBinding, IfKey, IpPrefix, L2tpEncap, LabelAction, LabelPush, NeighborKey,
+    NextHop, PortId, RouteSource, SessionBinding, SessionKey, StateWriter, VirtualRouter, VpnId,
+    VrId,
 };
 
 const ACCESS: [u8; 6] = [2, 0, 0, 0, 0, 1];
@@ -38,9 +43,33 @@ fn fwd(port: u16, vlan: Option<u16>, push: &[u32]) -> NextHop {
     }
 }
 
+/// An L2TP session next hop (to the LAC 10.3.0.9 on port 0 VLAN 20, peer ids 70/`session`).
+fn l2tp_hop(session: u16, counters: u32) -> NextHop {
+    NextHop::L2tp(L2tpEncap {
+        port: PortId(0),
+        vlan: Some(20),
+        src_mac: ACCESS,
+        dst_mac: PEER,
+        src_ip: Ipv4Addr::new(10, 5, 0, 1),
+        dst_ip: Ipv4Addr::new(10, 3, 0, 9),
+        via: Ipv4Addr::new(10, 3, 0, 9),
+        counters,
+        src_port: 1701,
+        dst_port: 1701,
+        peer_tunnel: 70,
+        peer_session: session,
+    })
+}
+
+/// Sessions of tunnel 7 (L2TP to 10.5.0.1): 9 in VR 1; 10 in VR 2's tunnel (wrong VR when
+/// it arrives in VR 1); 11 with its tunnel in VR 1, moved to VR 2; 12 relayed into the
+/// L2TP session 90. Session counter slot = session id − 9.
+const SESSIONS: [u16; 4] = [9, 10, 11, 12];
+
 /// VR 1 untagged on port 0, VR 2 on port 0 VLAN 10, port 1 a trunk.
 fn state() -> ForwardingState {
     let mut w = StateWriter::new(vec![ACCESS, TRUNK], 1);
+    w.set_session_counter_slots(8);
     for (id, name) in [(1, "A"), (2, "B")] {
         w.add_vr(VirtualRouter::new(
             VrId(id),
@@ -76,6 +105,43 @@ fn state() -> ForwardingState {
         route(&mut w, vr, "2001:db8:3::/48", fwd(0, None, &[]));
         route(&mut w, vr, "2001:db8:5::1/128", NextHop::Local);
     }
+    for s in SESSIONS {
+        let counters = w.alloc_session_counters().unwrap();
+        assert_eq!(counters, u32::from(s - 9));
+        let key = SessionKey::L2tp {
+            tunnel: 7,
+            session: s,
+        };
+        let (vr, tunnel_vr) = match s {
+            9 | 12 => (1, 1),
+            10 => (2, 2),
+            _ => (2, 1),
+        };
+        let b = SessionBinding {
+            counters,
+            tunnel_vr: VrId(tunnel_vr),
+            ..SessionBinding::new(VrId(vr))
+        };
+        if s == 12 {
+            w.bind_session_relay(key, b, l2tp_hop(90, 5)).unwrap();
+        } else {
+            w.bind_session(key, b).unwrap();
+        }
+    }
+    // The LAC's MAC (L2TP next hops take it from the neighbour table).
+    w.set_neighbor(
+        NeighborKey {
+            port: PortId(0),
+            vlan: Some(20),
+            ip: Ipv4Addr::new(10, 3, 0, 9).into(),
+        },
+        Some(PEER),
+    );
+    // The subscriber of session 9 and the L2TP path back to it.
+    for vr in [1, 2] {
+        route(&mut w, vr, "10.8.0.0/24", l2tp_hop(9, 0));
+        route(&mut w, vr, "2001:db8:8::/48", l2tp_hop(9, 0));
+    }
     w.set_label(Label::new(2001).unwrap(), LabelAction::PopToVr(VrId(1)))
         .unwrap();
     w.set_label(
@@ -108,11 +174,96 @@ struct Spec {
     multicast: bool,
     pad_to: usize,
     cut: usize,
+    /// L2TP frames (kind 5): header flags, session, PPP payload.
+    l2tp: L2tpSpec,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct L2tpSpec {
+    /// Bit 0: L (length), bit 1: S (sequence), bit 2: O (offset, size `offset`), bit 3:
+    /// T (control), bit 4: a wrong Length, bit 5: version 3.
+    bits: u8,
+    offset: u8,
+    /// Index into [`SESSIONS`], or past it: session 99 (unknown).
+    session: u8,
+    /// 0: `ff 03` + IPv4, 1: compressed IPv4 (`21`), 2: IPv6, 3: LCP, 4: `ff 03` alone.
+    ppp: u8,
+}
+
+fn l2tp_spec() -> impl Strategy<Value = L2tpSpec> {
+    (
+        prop_oneof![4 => 0u8..8, 1 => 0u8..64],
+        0u8..5,
+        0u8..6,
+        prop_oneof![6 => 0u8..3, 1 => 3u8..5],
+    )
+        .prop_map(|(bits, offset, session, ppp)| L2tpSpec {
+            bits,
+            offset,
+            session,
+            ppp,
+        })
+}
+
+/// The UDP payload of an L2TP frame carrying `inner` (an IPv4 or IPv6 packet).
+fn l2tp_message(l: &L2tpSpec, inner_v4: &[u8], inner_v6: &[u8]) -> Vec<u8> {
+    let (len_bit, seq, off, control) = (
+        l.bits & 1 != 0,
+        l.bits & 2 != 0,
+        l.bits & 4 != 0,
+        l.bits & 8 != 0,
+    );
+    let mut flags: u16 = if l.bits & 32 != 0 { 3 } else { 2 };
+    for (on, bit) in [
+        (control, 0x8000),
+        (len_bit, 0x4000),
+        (seq, 0x0800),
+        (off, 0x0200),
+    ] {
+        if on {
+            flags |= bit;
+        }
+    }
+    let mut m = flags.to_be_bytes().to_vec();
+    if len_bit {
+        m.extend([0, 0]);
+    }
+    let session = SESSIONS.get(usize::from(l.session)).copied().unwrap_or(99);
+    m.extend([0, 7]);
+    m.extend(session.to_be_bytes());
+    if seq {
+        m.extend([0, 1, 0, 2]);
+    }
+    if off {
+        m.extend(u16::from(l.offset).to_be_bytes());
+        m.extend(std::iter::repeat_n(0xee, usize::from(l.offset)));
+    }
+    match l.ppp {
+        0 => {
+            m.extend([0xff, 0x03, 0x00, 0x21]);
+            m.extend(inner_v4);
+        }
+        1 => {
+            m.push(0x21);
+            m.extend(inner_v4);
+        }
+        2 => {
+            m.extend([0xff, 0x03, 0x00, 0x57]);
+            m.extend(inner_v6);
+        }
+        3 => m.extend([0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4]),
+        _ => m.extend([0xff, 0x03]),
+    }
+    if len_bit {
+        let n = m.len() + if l.bits & 16 != 0 { 3 } else { 0 };
+        m[2..4].copy_from_slice(&(n as u16).to_be_bytes());
+    }
+    m
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
     (
-        0u8..5,
+        prop_oneof![5 => 0u8..5, 2 => Just(5u8)],
         0u8..8,
         prop_oneof![Just(0u8), Just(1), Just(2), Just(64)],
         prop_oneof![Just(None), Just(Some(10)), Just(Some(11)), Just(Some(0))],
@@ -121,9 +272,10 @@ fn spec() -> impl Strategy<Value = Spec> {
         prop::bool::weighted(0.05),
         prop_oneof![Just(0usize), Just(60), Just(64), Just(128)],
         prop_oneof![8 => Just(0usize), 1 => 1usize..60],
+        l2tp_spec(),
     )
         .prop_map(
-            |(kind, dst, ttl, vlan, bad_sum, wrong_mac, multicast, pad_to, cut)| Spec {
+            |(kind, dst, ttl, vlan, bad_sum, wrong_mac, multicast, pad_to, cut, l2tp)| Spec {
                 kind,
                 dst,
                 ttl,
@@ -133,6 +285,7 @@ fn spec() -> impl Strategy<Value = Spec> {
                 multicast,
                 pad_to,
                 cut,
+                l2tp,
             },
         )
 }
@@ -204,6 +357,35 @@ fn frame(s: &Spec) -> Vec<u8> {
             f.extend([0x08, 0x06]);
             f.extend([0u8; 28]);
         }
+        // L2TP to the router's address 10.5.0.1 (the session's inner packet to 10.<dst>.0.x).
+        5 => {
+            f.extend([0x08, 0x00]);
+            let mut v4 = vec![0x45, 0, 0, 28, 0, 0, 0, 0, s.ttl, 17, 0, 0, 10, 8, 0, 5];
+            v4.extend([10, 1 + s.dst, 0, 1 + (s.dst & 1)]);
+            let sum = !wire::checksum::data(&v4);
+            v4[10..12].copy_from_slice(&sum.to_be_bytes());
+            if s.bad_sum {
+                v4[11] ^= 0x5a;
+            }
+            v4.extend([0x04, 0x00, 0x00, 0x35, 0, 8, 0, 0]);
+            let mut v6 = vec![0x60, 0, 0, 0, 0, 8, 17, s.ttl];
+            v6.extend([0x20, 0x01, 0x0d, 0xb8, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5]);
+            v6.extend([0x20, 0x01, 0x0d, 0xb8, 0, 1 + s.dst % 6]);
+            v6.extend([0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+            v6.extend([0x04, 0x00, 0x00, 0x35, 0, 8, 0, 0]);
+            let msg = l2tp_message(&s.l2tp, &v4, &v6);
+            let total = 20 + 8 + msg.len();
+            let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 3, 0, 9];
+            ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+            ip.extend([10, 5, 0, 1]);
+            let sum = !wire::checksum::data(&ip);
+            ip[10..12].copy_from_slice(&sum.to_be_bytes());
+            f.extend(ip);
+            f.extend([0x06, 0xa5, 0x06, 0xa5]);
+            f.extend(((8 + msg.len()) as u16).to_be_bytes());
+            f.extend([0, 0]);
+            f.extend(msg);
+        }
         // MPLS (meant for the trunk; on the access port it is dropped).
         _ => {
             f.extend([0x88, 0x47]);
@@ -233,6 +415,7 @@ struct Counts {
     drops: Vec<u64>,
     punts: Vec<u64>,
     vrs: Vec<[u64; 5]>,
+    sessions: Vec<[u64; session_counter::PER_SESSION]>,
 }
 
 fn counts(st: &ForwardingState, c: &WorkerCounters) -> Counts {
@@ -253,6 +436,7 @@ fn counts(st: &ForwardingState, c: &WorkerCounters) -> Counts {
                 .map(|i| line.get(i))
             })
             .collect(),
+        sessions: (0..6).map(|slot| st.session_counters.read(slot)).collect(),
     }
 }
 
@@ -319,6 +503,12 @@ fn a_routed_burst_is_forwarded_and_counted() {
             multicast: false,
             pad_to: 60,
             cut: 0,
+            l2tp: L2tpSpec {
+                bits: 0,
+                offset: 0,
+                session: 0,
+                ppp: 0,
+            },
         })
         .collect();
     let frames: Vec<Vec<u8>> = specs.iter().map(frame).collect();
@@ -338,4 +528,84 @@ fn a_routed_burst_is_forwarded_and_counted() {
     let vr1 = &b.2.vrs[0];
     assert_eq!((vr1[0], vr1[1], vr1[2]), (32, 32, 0));
     assert_eq!(vr1[3], 32 * 60);
+}
+
+/// L2TP frames the proptest draws, one of each case, with the verdict each must get: so the
+/// equivalence above is known to cover decapsulation, relay, the session checks and the
+/// punts, not only drops of malformed frames.
+#[test]
+fn l2tp_cases_take_their_paths() {
+    let l2tp = |bits, offset, session, ppp| L2tpSpec {
+        bits,
+        offset,
+        session,
+        ppp,
+    };
+    let spec = |dst, l| Spec {
+        kind: 5,
+        dst,
+        ttl: 64,
+        vlan: None,
+        bad_sum: false,
+        wrong_mac: false,
+        multicast: false,
+        pad_to: 0,
+        cut: 0,
+        l2tp: l,
+    };
+    let tx = |p| Verdict::Tx(PortId(p));
+    let cases = [
+        // Session 9, inner IPv4 to 10.3.0.2 (port 0, VLAN 20): every header variant.
+        (spec(2, l2tp(0, 0, 0, 0)), tx(0)),
+        (spec(2, l2tp(1, 0, 0, 0)), tx(0)),
+        (spec(2, l2tp(2, 0, 0, 1)), tx(0)),
+        (spec(2, l2tp(7, 3, 0, 0)), tx(0)),
+        // To 10.2.0.1: two labels on the trunk; IPv6 to 2001:db8:2::1 likewise.
+        (spec(1, l2tp(0, 0, 0, 0)), tx(1)),
+        (spec(1, l2tp(0, 0, 0, 2)), tx(1)),
+        // Back into session 9 (10.8.0.1), and relayed session 12.
+        (spec(7, l2tp(0, 0, 0, 0)), tx(0)),
+        (spec(2, l2tp(0, 0, 3, 0)), tx(0)),
+        // Moved session 11: routed in VR 2.
+        (spec(2, l2tp(3, 0, 2, 0)), tx(0)),
+        // Inner no route (10.1.0.1), inner local address (punted), inner discard.
+        (spec(0, l2tp(0, 0, 0, 0)), Verdict::Drop(Drop::NoRoute)),
+        (spec(3, l2tp(0, 0, 0, 0)), Verdict::Drop(Drop::Blackhole)),
+    ];
+    let mut frames: Vec<Vec<u8>> = cases.iter().map(|(s, _)| frame(s)).collect();
+    let punts = [
+        (spec(2, l2tp(0, 0, 0, 3)), Punt::PppControl),
+        (spec(2, l2tp(11, 0, 0, 3)), Punt::L2tpControl),
+        (spec(4, l2tp(0, 0, 0, 0)), Punt::Local),
+    ];
+    frames.extend(punts.iter().map(|(s, _)| frame(s)));
+    let drops = [
+        (spec(2, l2tp(0, 0, 5, 0)), Drop::L2tpNoSession),
+        (spec(2, l2tp(0, 0, 1, 0)), Drop::L2tpWrongVr),
+        (spec(2, l2tp(32, 0, 0, 0)), Drop::L2tpMalformed),
+        (spec(2, l2tp(17, 0, 0, 0)), Drop::L2tpMalformed),
+        (spec(2, l2tp(15, 0, 0, 3)), Drop::L2tpMalformed),
+        (spec(2, l2tp(0, 0, 0, 4)), Drop::L2tpMalformed),
+    ];
+    frames.extend(drops.iter().map(|(s, _)| frame(s)));
+    let (a, b) = both(0, &frames);
+    assert_eq!(a, b);
+    let mut want: Vec<Verdict> = cases.iter().map(|(_, v)| *v).collect();
+    let n = want.len();
+    for (i, (_, p)) in punts.iter().enumerate() {
+        assert_eq!(b.0[n + i].punted().map(|p| p.0), Some(*p), "punt case {i}");
+    }
+    want.extend(drops.iter().map(|(_, d)| Verdict::Drop(*d)));
+    let got: Vec<Verdict> = b.0[..n]
+        .iter()
+        .chain(&b.0[n + punts.len()..])
+        .copied()
+        .collect();
+    assert_eq!(got, want);
+    // Session counters: RX of 9, 11 and 12; TX of session 9's next hop (slot 0) and of the
+    // relay's (slot 5).
+    let rx = |slot: usize| b.2.sessions[slot][session_counter::RX_PACKETS];
+    assert!(rx(0) >= 8 && rx(2) == 1 && rx(3) == 1, "{:?}", b.2.sessions);
+    assert_eq!(b.2.sessions[0][session_counter::TX_PACKETS], 1);
+    assert_eq!(b.2.sessions[5][session_counter::TX_PACKETS], 1);
 }

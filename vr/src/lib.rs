@@ -43,5 +43,5 @@ pub use rib::{Rib, RibError, RibTable, RouteSource};
 pub use session::{SessionBinding, SessionKey, SessionTable};
 pub use state::{
     Change, ForwardingState, IpPrefix, LabelAction, StateError, StateWriter, VrEntry, WriterStats,
-    MAX_VR_ID,
+    LOCAL_HOSTS, MAX_VR_ID,
 };

@@ -209,9 +209,26 @@ pub struct VrEntry {
     pub fib6: Arc<Fib6>,
     /// Traffic counters, shared by every version of this VR.
     pub counters: Arc<VrCounters>,
+    /// Up to [`LOCAL_HOSTS`] of the VR's own IPv4 addresses — host routes (/32) whose
+    /// best next hop is [`NextHopTable::LOCAL`] — ascending: [`Self::lookup4`] answers
+    /// `LOCAL` for each, so the data path may skip the lookup for them (tunnel endpoints:
+    /// see [`Self::is_local4`]).
+    pub local4: Arc<[u32]>,
 }
 
+/// At most this many addresses in [`VrEntry::local4`] (a VR's tunnel endpoints are few;
+/// addresses past these are found by the FIB lookup as before).
+pub const LOCAL_HOSTS: usize = 8;
+
 impl VrEntry {
+    /// True when `addr` is in [`Self::local4`]: then `lookup4(addr)` is
+    /// `Some(NextHopTable::LOCAL)` (a /32 is the longest match there is). `false` says
+    /// nothing: the address may still be local through a route not listed.
+    #[inline]
+    pub fn is_local4(&self, addr: u32) -> bool {
+        self.local4.contains(&addr)
+    }
+
     /// The VR's id.
     #[inline]
     pub fn id(&self) -> VrId {
@@ -463,6 +480,9 @@ pub struct WriterStats {
 struct VrState {
     info: Arc<VirtualRouter>,
     rib: Rib,
+    /// IPv4 addresses whose /32's best route is `Local` (kept as routes change; the
+    /// first [`LOCAL_HOSTS`] are published in [`VrEntry::local4`]).
+    local4: BTreeSet<u32>,
     fib4: IncrementalFib<u32>,
     fib6: IncrementalFib<u128>,
     counters: Arc<VrCounters>,
@@ -564,6 +584,7 @@ impl StateWriter {
             VrState {
                 info: Arc::new(info),
                 rib: Rib::new(),
+                local4: BTreeSet::new(),
                 fib4: IncrementalFib::new(&[]),
                 fib6: IncrementalFib::new(&[]),
                 counters: Arc::new(VrCounters::new(self.workers)),
@@ -953,6 +974,7 @@ impl StateWriter {
             IpPrefix::V4(p) => {
                 let old = st.rib.v4.replace(p, source, nh);
                 refresh(&st.rib.v4, &mut st.fib4, p);
+                note_local4(&st.rib.v4, &mut st.local4, p);
                 old
             }
             IpPrefix::V6(p) => {
@@ -981,6 +1003,7 @@ impl StateWriter {
             IpPrefix::V4(p) => {
                 let nh = st.rib.v4.remove(p, source);
                 refresh(&st.rib.v4, &mut st.fib4, p);
+                note_local4(&st.rib.v4, &mut st.local4, p);
                 nh
             }
             IpPrefix::V6(p) => {
@@ -1198,6 +1221,7 @@ impl StateWriter {
                 fib4: Arc::clone(st.fib4.current()),
                 fib6: Arc::clone(st.fib6.current()),
                 counters: Arc::clone(&st.counters),
+                local4: st.local4.iter().take(LOCAL_HOSTS).copied().collect(),
             };
             self.vr_table.set(id.0 as usize, Some(Arc::new(entry)));
         }
@@ -1242,6 +1266,19 @@ impl StateWriter {
 }
 
 /// Brings the FIB entry of `prefix` in line with the RIB's best route.
+/// Keeps `local` (the VR's [`VrState::local4`]) in step with the RIB after a change of
+/// `prefix`: a /32 whose best route is `Local` is in, any other is out.
+fn note_local4(rib: &crate::rib::RibTable<u32>, local: &mut BTreeSet<u32>, prefix: Prefix4) {
+    if prefix.len() != 32 {
+        return;
+    }
+    if matches!(rib.best(&prefix), Some((_, nh)) if nh == NextHopTable::LOCAL) {
+        local.insert(prefix.addr());
+    } else {
+        local.remove(&prefix.addr());
+    }
+}
+
 fn refresh<A: crate::fib::poptrie::TrieKey>(
     rib: &crate::rib::RibTable<A>,
     fib: &mut IncrementalFib<A>,
@@ -1649,6 +1686,84 @@ mod tests {
     }
 
     const SUB: [u8; 6] = [2, 0, 0, 0, 0xab, 1];
+
+    /// `VrEntry::local4` follows the best route of each /32 through replacements and
+    /// removals, holds at most `LOCAL_HOSTS` addresses, and every address it holds looks
+    /// up to `LOCAL` (what lets the data path skip that lookup).
+    #[test]
+    fn local_hosts_follow_the_best_route() {
+        let mut w = StateWriter::new(MACS.to_vec(), 1);
+        w.add_vr(vr(1, "a")).unwrap();
+        let a = VrId(1);
+        let host = p("192.0.2.1/32");
+        let addr = 0xc000_0201;
+        // The published VR after a snapshot, checked: every listed address looks up LOCAL.
+        let local = |w: &mut StateWriter| -> Arc<VrEntry> {
+            let st = w.snapshot();
+            let v = st.vr(a).unwrap();
+            let e = Arc::new(VrEntry {
+                info: Arc::clone(&v.info),
+                fib4: Arc::clone(&v.fib4),
+                fib6: Arc::clone(&v.fib6),
+                counters: Arc::clone(&v.counters),
+                local4: Arc::clone(&v.local4),
+            });
+            for x in e.local4.iter() {
+                assert_eq!(e.lookup4(*x), Some(NextHopTable::LOCAL), "{x:#x}");
+            }
+            assert!(e.local4.windows(2).all(|p| p[0] < p[1]), "ascending");
+            e
+        };
+        assert!(local(&mut w).local4.is_empty());
+        w.set_route(a, host, RouteSource::Local, NextHop::Local)
+            .unwrap();
+        assert!(local(&mut w).is_local4(addr));
+        // A static route beside it does not win over the local one.
+        w.set_route(
+            a,
+            host,
+            RouteSource::Static,
+            via([10, 0, 0, 1], LabelPush::EMPTY),
+        )
+        .unwrap();
+        assert!(local(&mut w).is_local4(addr));
+        // Nor does a connected one (same distance; local first).
+        w.set_route(
+            a,
+            host,
+            RouteSource::Connected,
+            via([10, 0, 0, 2], LabelPush::EMPTY),
+        )
+        .unwrap();
+        assert!(local(&mut w).is_local4(addr));
+        // Without the local route, the connected one is the best: not local any more.
+        w.remove_route(a, host, RouteSource::Local).unwrap();
+        let e = local(&mut w);
+        assert!(!e.is_local4(addr));
+        assert_ne!(e.lookup4(addr), Some(NextHopTable::LOCAL));
+        w.set_route(a, host, RouteSource::Local, NextHop::Local)
+            .unwrap();
+        assert!(local(&mut w).is_local4(addr));
+        // Replaced by a non-local next hop from the same source.
+        w.set_route(a, host, RouteSource::Local, NextHop::Drop)
+            .unwrap();
+        assert!(!local(&mut w).is_local4(addr));
+        // A local /24 is not a host: looked up as before.
+        w.set_route(a, p("198.51.100.0/24"), RouteSource::Local, NextHop::Local)
+            .unwrap();
+        let e = local(&mut w);
+        assert!(!e.is_local4(0xc633_6405));
+        assert_eq!(e.lookup4(0xc633_6405), Some(NextHopTable::LOCAL));
+        // More local hosts than published: the first LOCAL_HOSTS, the others by lookup.
+        for i in 0..LOCAL_HOSTS as u32 + 3 {
+            let h = IpPrefix::V4(Prefix4::new(0x0a09_0000 + i, 32).unwrap());
+            w.set_route(a, h, RouteSource::Local, NextHop::Local)
+                .unwrap();
+        }
+        let e = local(&mut w);
+        assert_eq!(e.local4.len(), LOCAL_HOSTS);
+        assert!(e.is_local4(0x0a09_0000) && !e.is_local4(0x0a09_0000 + LOCAL_HOSTS as u32));
+    }
 
     fn to_subscriber(session: u16) -> NextHop {
         NextHop::Pppoe(crate::nexthop::PppoeEncap {
