@@ -2226,6 +2226,7 @@ mod tests {
                 },
                 udp: None,
                 dscp: None,
+                sources: None,
             })
         }
 
