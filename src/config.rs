@@ -398,6 +398,8 @@ pub struct EspSaCfg {
     pub udp: Option<(u16, u16)>,
     /// DSCP the inner packets are marked with (outbound), after the VR's marking policy.
     pub dscp: Option<u8>,
+    /// Outbound: the inner source prefixes the SA takes (`None`: any).
+    pub sources: Option<Vec<IpPrefix>>,
 }
 
 /// L2TP role of a VR.

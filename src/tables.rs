@@ -398,6 +398,10 @@ fn tunnel(vr: VrId, sa: &EspSaCfg, workers: usize) -> Result<Arc<EspTunnel>, Bui
             remote_port: r,
         }),
         dscp: sa.dscp,
+        sources: sa
+            .sources
+            .as_ref()
+            .map(|p| Arc::new(vr::SourceSelector::from_prefixes(p))),
     }))
 }
 

@@ -273,11 +273,33 @@ fn esp_section_errors() {
         "    routes:\n",
         &format!(
             "    esp:\n      marking: {{ up: 46 }}\n      sas:\n{}{}    routes:\n      - {{ prefix: 10.9.0.0/16, esp: o }}\n",
-            sa("o", "out", "0x1001", "aes-gcm-128", k16, "10.0.0.1").replace(" }\n", ", class: up }\n"),
+            sa("o", "out", "0x1001", "aes-gcm-128", k16, "10.0.0.1").replace(" }\n", ", class: up, sources: [10.1.0.5/32, \"fd00:1::/64\"] }\n"),
             sa("i", "in", "0x1001", "aes-gcm-128", k16, "10.0.0.1"),
         ),
     );
     assert_eq!(errors(&good), Vec::<String>::new());
+
+    // `sources`: outbound only, not empty, prefixes without host bits.
+    let bad = GOOD.replace(
+        "    routes:\n",
+        &format!(
+            "    esp:\n      sas:\n{}{}{}    routes:\n",
+            sa("o", "out", "0x1001", "aes-gcm-128", k16, "10.0.0.1")
+                .replace(" }\n", ", sources: [10.1.0.5/24] }\n"),
+            sa("e", "out", "0x1002", "aes-gcm-128", k16, "10.0.0.1")
+                .replace(" }\n", ", sources: [] }\n"),
+            sa("i", "in", "0x1001", "aes-gcm-128", k16, "10.0.0.1")
+                .replace(" }\n", ", sources: [10.1.0.5/32] }\n"),
+        ),
+    );
+    let e = errors(&bad);
+    for want in [
+        "`sources`: bad prefix `10.1.0.5/24`",
+        "ESP SA `e`: `sources` is empty, so nothing could enter the SA; leave it out to take any source",
+        "`sources` selects what enters an outbound SA; this SA is inbound",
+    ] {
+        assert!(e.iter().any(|x| x.contains(want)), "missing {want:?} in\n{}", e.join("\n"));
+    }
 
     let bad = GOOD.replace(
         "    routes:\n",

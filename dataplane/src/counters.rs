@@ -122,6 +122,9 @@ named_enum! {
         EspInnerUnsupported = "esp_inner_unsupported",
         /// Route into an outbound SA id that has no SA.
         EspNoSa = "esp_no_sa",
+        /// A packet routed into an outbound SA whose source selector does not name its
+        /// source address (a host the SA's owner did not authorise).
+        EspSourceNotAllowed = "esp_source_not_allowed",
         /// No room after the packet for the ESP trailer.
         EspNoTailroom = "esp_no_tailroom",
         /// The outer packet of an ESP tunnel has no usable route in the outer VR (no

@@ -60,6 +60,7 @@ fn state() -> ForwardingState {
             remote: IpAddr::V4(REMOTE),
             udp: None,
             dscp: None,
+            sources: None,
         }),
     )
     .unwrap();

@@ -134,6 +134,7 @@ fn tunnel(
             remote_port: 4500,
         }),
         dscp,
+        sources: None,
     })
 }
 
@@ -854,6 +855,51 @@ fn routes_into_missing_or_unroutable_sas_drop() {
     let r = Run::with(w.commit().unwrap());
     let (v, _) = r.send_a(&ip4([10, 1, 0, 5], [10, 2, 0, 7], 64, 0, 30));
     assert_eq!(v, Verdict::Drop(Drop::EspNoSa));
+}
+
+#[test]
+fn a_source_selector_keeps_other_hosts_out_of_the_tunnel() {
+    // T_V4 takes only 10.1.0.5/32 and fd00:1::/64 (a mobile node, say); T_V6 any source.
+    let mut w = writer();
+    let me4: IpAddr = ME4.into();
+    let mut t = (*tunnel(
+        "t1",
+        T_V4.out_spi,
+        A_VR,
+        CORE_VR,
+        me4,
+        PEER4.into(),
+        false,
+        None,
+    ))
+    .clone();
+    t.sources = Some(Arc::new(vr::SourceSelector::new([
+        (IpAddr::V4(Ipv4Addr::new(10, 1, 0, 5)), 32),
+        ("fd00:1::".parse().unwrap(), 64),
+    ])));
+    w.set_esp_outbound(EspSaId(T_V4.id), Arc::new(t)).unwrap();
+    let r = Run::with(w.commit().unwrap());
+    // The named host enters, and its packet is sealed.
+    let (v, out) = r.send_a(&ip4([10, 1, 0, 5], [10, 2, 0, 7], 64, 0, 30));
+    assert_eq!(v, Verdict::Tx(PortId(1)));
+    assert_eq!(spi_seq(&out[14 + 20..]), (T_V4.out_spi, 1));
+    let (v, _) = r.send_a(&ip6("fd00:1::77", "fd00:2::7", 64, 0, 30));
+    assert_eq!(v, Verdict::Tx(PortId(1)));
+    // Its neighbours on the same link and VR do not, v4 or v6, and use no sequence number.
+    for src in [[10, 1, 0, 6], [10, 1, 0, 4], [10, 1, 1, 5]] {
+        let (v, _) = r.send_a(&ip4(src, [10, 2, 0, 7], 64, 0, 30));
+        assert_eq!(v, Verdict::Drop(Drop::EspSourceNotAllowed), "{src:?}");
+    }
+    let (v, _) = r.send_a(&ip6("fd00:1:0:1::77", "fd00:2::7", 64, 0, 30));
+    assert_eq!(v, Verdict::Drop(Drop::EspSourceNotAllowed));
+    assert_eq!(
+        r.out_sa(T_V4).traffic().0,
+        2,
+        "refused packets used no sequence number"
+    );
+    // An SA without a selector takes anyone.
+    let (v, _) = r.send_a(&ip4([10, 1, 0, 6], [10, 3, 0, 7], 64, 0, 30));
+    assert_eq!(v, Verdict::Tx(PortId(1)));
 }
 
 #[test]

@@ -317,6 +317,7 @@ pub fn state() -> Result<Bench, String> {
                 remote: IpAddr::V4(PEER),
                 udp: None,
                 dscp: None,
+                sources: None,
             }))
         };
         let (out, inb) = (tunnel(0)?, tunnel(1)?);

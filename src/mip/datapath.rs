@@ -26,19 +26,27 @@
 //!   the profile's own `esp:` SAs (or another agent with other keys) already use is a
 //!   conflict: not installed, counted.
 //!
-//! Not here: selection by source address (the FIB routes by destination, so another host
-//! of the VR that sends to the profile's destination also enters the tunnel — the seed's
-//! "traffic of users the enterprise did not authorise never enters a tunnel" needs a
-//! source-selective policy in the data plane), UDP encapsulation of the SAs.
+//! - **Source selectors** (seed 003: "traffic of users the enterprise did not authorise never
+//!   enters a tunnel"): the outbound SA of an upward tunnel (FA → gateway, HA → static
+//!   gateway) carries a [`SourceSelector`] naming the mobile nodes it serves (the profile's
+//!   source selector, else the home address /32); another host of the VR that sends to the
+//!   profile's destination is dropped on the worker (`esp_source_not_allowed`) instead of
+//!   entering the tunnel. An SA shared by several mobile nodes (the SLA's default SA) takes
+//!   all of them, and the selector is republished (same SA, sequence numbers go on) as they
+//!   come and go. SAs toward the mobile node take any source (the CNs').
+//!
+//! Not here: UDP encapsulation of the SAs.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use controlplane::mip::tunnel::TunnelRole;
 use controlplane::mip::{TunnelEvent, TunnelKind, TunnelSpec};
 use sha2::{Digest, Sha256};
-use vr::{EspSaId, EspTunnel, IpPrefix, NextHop, Prefix4, RouteSource, StateWriter, VrId};
+use vr::{
+    EspSaId, EspTunnel, IpPrefix, NextHop, Prefix4, RouteSource, SourceSelector, StateWriter, VrId,
+};
 
 use super::DefaultSa;
 
@@ -120,6 +128,34 @@ struct SaRef {
     tunnel: Arc<EspTunnel>,
     keymat: Vec<u8>,
     refs: usize,
+    /// Outbound: the sources its upward tunnels take (a mobile node's home address or the
+    /// profile's source selector), with how many tunnels name each.
+    sources: BTreeMap<(Ipv4Addr, u8), usize>,
+    /// Outbound: tunnels into it that take any source (those toward a mobile node).
+    any_source: usize,
+}
+
+impl SaRef {
+    fn new(tunnel: Arc<EspTunnel>, keymat: Vec<u8>) -> Self {
+        SaRef {
+            tunnel,
+            keymat,
+            refs: 0,
+            sources: BTreeMap::new(),
+            any_source: 0,
+        }
+    }
+}
+
+/// What an upward tunnel lets into its outbound SA (seed 003: "traffic of users the
+/// enterprise did not authorise never enters a tunnel"): the profile's source selector,
+/// else the mobile node's home address. `None` for tunnels toward the mobile node.
+fn source_of(t: &TunnelSpec) -> Option<(Ipv4Addr, u8)> {
+    matches!(t.role, TunnelRole::ForeignToGw | TunnelRole::HomeToGw).then(|| {
+        t.src
+            .map(|m| (m.addr(), m.prefix_len()))
+            .unwrap_or((t.home_address, 32))
+    })
 }
 
 /// The agents' tunnels in the forwarding state.
@@ -129,7 +165,11 @@ pub struct Datapath {
     tunnels: HashMap<Key, (VrId, InstalledTunnel)>,
     out: HashMap<u32, SaRef>,
     inb: HashMap<u32, SaRef>,
-    routes: HashMap<(VrId, Prefix4), Vec<u32>>,
+    /// Per routed prefix: the tunnels that want it (outbound SPI, source they take), the
+    /// route follows the last.
+    routes: HashMap<(VrId, Prefix4), Vec<(u32, Option<(Ipv4Addr, u8)>)>>,
+    /// Per outbound SPI: the prefixes whose route currently sends into it.
+    current: HashMap<u32, HashSet<(VrId, Prefix4)>>,
     counters: DatapathCounters,
 }
 
@@ -311,6 +351,7 @@ impl Datapath {
                         remote: IpAddr::V4(t.remote),
                         udp: None,
                         dscp,
+                        sources: None,
                     })
                 })
                 .map_err(|e| format!("SPI {spi}: {e}"))
@@ -338,14 +379,7 @@ impl Datapath {
                 self.counters.writer_errors += 1;
                 return Err(e.to_string());
             }
-            self.out.insert(
-                *out_spi,
-                SaRef {
-                    tunnel: tun,
-                    keymat: om.clone(),
-                    refs: 0,
-                },
-            );
+            self.out.insert(*out_spi, SaRef::new(tun, om.clone()));
         }
         if !self.inb.contains_key(in_spi) {
             let tun = match mk(*in_spi, ic, &im, None, "in") {
@@ -361,23 +395,27 @@ impl Datapath {
                 self.release_out(w, *out_spi);
                 return Err(e.to_string());
             }
-            self.inb.insert(
-                *in_spi,
-                SaRef {
-                    tunnel: tun,
-                    keymat: im.clone(),
-                    refs: 0,
-                },
-            );
+            self.inb.insert(*in_spi, SaRef::new(tun, im.clone()));
         }
         if let Some(r) = self.out.get_mut(out_spi) {
             r.refs += 1;
+            match source_of(t) {
+                Some(s) => *r.sources.entry(s).or_default() += 1,
+                None => r.any_source += 1,
+            }
         }
         if let Some(r) = self.inb.get_mut(in_spi) {
             r.refs += 1;
         }
-        let users = self.routes.entry((a.vr, prefix)).or_default();
-        users.push(*out_spi);
+        let group = (a.vr, prefix);
+        let users = self.routes.entry(group).or_default();
+        let before = users.last().map(|u| u.0);
+        users.push((*out_spi, source_of(t)));
+        self.set_current(group, before, Some(*out_spi));
+        if let Some(b) = before.filter(|b| b != out_spi) {
+            self.republish_selector(w, b);
+        }
+        self.republish_selector(w, *out_spi);
         if let Err(e) = w.set_route(
             a.vr,
             IpPrefix::V4(prefix),
@@ -405,6 +443,68 @@ impl Datapath {
         Ok(())
     }
 
+    /// Records that the route of `group` now sends into `new` instead of `old`.
+    fn set_current(&mut self, group: (VrId, Prefix4), old: Option<u32>, new: Option<u32>) {
+        if old == new {
+            return;
+        }
+        if let Some(o) = old {
+            if let Some(set) = self.current.get_mut(&o) {
+                set.remove(&group);
+                if set.is_empty() {
+                    self.current.remove(&o);
+                }
+            }
+        }
+        if let Some(n) = new {
+            self.current.entry(n).or_default().insert(group);
+        }
+    }
+
+    /// The source selector of outbound SA `spi`: the sources of its own tunnels and of every
+    /// tunnel whose prefix's route sends into it (two users' tunnels to one destination
+    /// network on different SAs share the route, which follows the latest: the earlier
+    /// user's traffic takes the later one's SA, as before, and must not be dropped by its
+    /// selector). `None` (any source) when one of them is a tunnel toward a mobile node.
+    fn selector(&self, spi: u32) -> Option<Arc<SourceSelector>> {
+        let r = self.out.get(&spi)?;
+        if r.any_source > 0 {
+            return None;
+        }
+        let mut all: Vec<(IpAddr, u8)> =
+            r.sources.keys().map(|&(a, l)| (IpAddr::V4(a), l)).collect();
+        for g in self.current.get(&spi).into_iter().flatten() {
+            for (_, s) in self.routes.get(g).into_iter().flatten() {
+                let &(a, l) = s.as_ref()?;
+                all.push((IpAddr::V4(a), l));
+            }
+        }
+        Some(Arc::new(SourceSelector::new(all)))
+    }
+
+    /// Publishes outbound SA `spi` again when its users' sources changed (same [`esp::Sa`]:
+    /// sequence numbers and counters go on; routes naming the id are untouched).
+    fn republish_selector(&mut self, w: &mut StateWriter, spi: u32) {
+        let sel = self.selector(spi);
+        let Some(r) = self.out.get_mut(&spi) else {
+            return;
+        };
+        if r.tunnel.sources == sel {
+            return;
+        }
+        let tun = Arc::new(EspTunnel {
+            sources: sel,
+            ..(*r.tunnel).clone()
+        });
+        match w.set_esp_outbound(EspSaId(spi), tun.clone()) {
+            Ok(_) => r.tunnel = tun,
+            Err(e) => {
+                self.counters.writer_errors += 1;
+                tracing::warn!("mip: outbound SA {spi}: source selector not updated: {e}");
+            }
+        }
+    }
+
     fn release_out(&mut self, w: &mut StateWriter, spi: u32) {
         if let Some(r) = self.out.get_mut(&spi) {
             if r.refs == 0 {
@@ -420,27 +520,50 @@ impl Datapath {
         };
         self.counters.tunnels_down += 1;
         if let Some(prefix) = prefix_of(t.prefix.0, t.prefix.1) {
-            if let Some(users) = self.routes.get_mut(&(vr, prefix)) {
-                if let Some(i) = users.iter().rposition(|s| *s == t.out_spi) {
+            let group = (vr, prefix);
+            if let Some(users) = self.routes.get_mut(&group) {
+                let before = users.last().map(|u| u.0);
+                let src = source_of(&t.spec);
+                if let Some(i) = users.iter().rposition(|u| *u == (t.out_spi, src)) {
                     users.remove(i);
                 }
-                let r = match users.last() {
+                let after = users.last().map(|u| u.0);
+                let r = match after {
                     Some(s) => {
-                        w.set_route(vr, IpPrefix::V4(prefix), SOURCE, NextHop::Esp(EspSaId(*s)))
+                        w.set_route(vr, IpPrefix::V4(prefix), SOURCE, NextHop::Esp(EspSaId(s)))
                     }
                     None => {
-                        self.routes.remove(&(vr, prefix));
+                        self.routes.remove(&group);
                         w.remove_route(vr, IpPrefix::V4(prefix), SOURCE)
                     }
                 };
                 if r.is_err() {
                     self.counters.writer_errors += 1;
                 }
+                self.set_current(group, before, after);
+                for s in [before, after].into_iter().flatten() {
+                    if s != t.out_spi {
+                        self.republish_selector(w, s);
+                    }
+                }
             }
         }
         if let Some(r) = self.out.get_mut(&t.out_spi) {
             r.refs = r.refs.saturating_sub(1);
-            if r.refs == 0 {
+            match source_of(&t.spec) {
+                Some(s) => {
+                    if let Some(n) = r.sources.get_mut(&s) {
+                        *n -= 1;
+                        if *n == 0 {
+                            r.sources.remove(&s);
+                        }
+                    }
+                }
+                None => r.any_source = r.any_source.saturating_sub(1),
+            }
+            if r.refs > 0 {
+                self.republish_selector(w, t.out_spi);
+            } else {
                 self.out.remove(&t.out_spi);
                 if w.remove_esp_outbound(EspSaId(t.out_spi)).is_err() {
                     self.counters.writer_errors += 1;
@@ -470,6 +593,140 @@ impl Datapath {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use controlplane::mip::TunnelSpec;
+    use vpndb::model::{AddrMask, KeyBytes, SaKeys};
+    use vr::{VirtualRouter, VpnId};
+
+    const FA_VR: VrId = VrId(1);
+    const CORE_VR: VrId = VrId(2);
+
+    fn writer() -> StateWriter {
+        let mut w = StateWriter::new(vec![[2, 0, 0, 0, 0, 1]], 1);
+        for (id, name) in [(FA_VR, "fa"), (CORE_VR, "core")] {
+            w.add_vr(VirtualRouter::new(
+                id,
+                name,
+                VpnId::new(1, id.0).unwrap(),
+                "t",
+            ))
+            .unwrap();
+        }
+        w
+    }
+
+    fn net(a: [u8; 4], len: u8) -> AddrMask {
+        let m = if len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(len))
+        };
+        AddrMask::new(a.into(), m.into()).unwrap()
+    }
+
+    /// A tunnel of `role` for home address 10.200.0.`mn` with SPIs `out`/`inb` (empty keys:
+    /// the default SA) to the CN network 10.10.0.0/16.
+    fn spec(mn: u8, role: TunnelRole, out: u32, inb: u32, key: Option<u8>) -> TunnelSpec {
+        let k = |b: u8| KeyBytes::new(vec![b; 16]);
+        let keys = match key {
+            Some(b) => SaKeys {
+                up_enc: k(b),
+                down_enc: k(b + 1),
+                ..SaKeys::default()
+            },
+            None => SaKeys::default(),
+        };
+        let home = Ipv4Addr::new(10, 200, 0, mn);
+        TunnelSpec {
+            home_address: home,
+            role,
+            local: Ipv4Addr::new(192, 0, 2, 1),
+            remote: Ipv4Addr::new(198, 51, 100, 1),
+            kind: TunnelKind::Esp {
+                out_spi: out,
+                in_spi: inb,
+                keys,
+                ah: false,
+            },
+            src: Some(AddrMask::host(home)),
+            dst: Some(net([10, 10, 0, 0], 16)),
+            tos: 0,
+        }
+    }
+
+    fn sources(w: &StateWriter, spi: u32) -> Option<Vec<String>> {
+        let t = w.esp_outbound(EspSaId(spi)).expect("SA installed");
+        t.sources.as_ref().map(|s| {
+            let mut v: Vec<String> = s.prefixes().map(|(a, l)| format!("{a}/{l}")).collect();
+            v.sort();
+            v
+        })
+    }
+
+    #[test]
+    fn upward_sas_take_only_the_mobile_nodes_they_serve() {
+        let mut w = writer();
+        let mut d = Datapath::new(1);
+        let defaults = [4096u32, 4097].map(|spi| DefaultSa {
+            spi,
+            cipher: esp::Cipher::AesGcm128,
+            keymat: vec![spi as u8; 20],
+        });
+        let side = AgentSide {
+            agent: 0,
+            vr: FA_VR,
+            outer_vr: CORE_VR,
+            default_sas: &defaults,
+        };
+        let up = |d: &mut Datapath, w: &mut StateWriter, t: &TunnelSpec| {
+            d.apply(w, &side, &TunnelEvent::Up(t.clone()))
+        };
+        let down = |d: &mut Datapath, w: &mut StateWriter, t: &TunnelSpec| {
+            d.apply(w, &side, &TunnelEvent::Down(t.clone()))
+        };
+        let (a, b) = (
+            spec(2, TunnelRole::ForeignToGw, 4096, 4097, None),
+            spec(3, TunnelRole::ForeignToGw, 4096, 4097, None),
+        );
+        up(&mut d, &mut w, &a);
+        assert_eq!(sources(&w, 4096), Some(vec!["10.200.0.2/32".into()]));
+        let sa = w.esp_outbound(EspSaId(4096)).unwrap().sa.clone();
+        // A second mobile node on the SLA's default SA: one SA takes both, and it is the
+        // same SA (sequence numbers go on), republished with the wider selector.
+        up(&mut d, &mut w, &b);
+        assert_eq!(
+            sources(&w, 4096),
+            Some(vec!["10.200.0.2/32".into(), "10.200.0.3/32".into()])
+        );
+        assert!(Arc::ptr_eq(&sa, &w.esp_outbound(EspSaId(4096)).unwrap().sa));
+        // A user with her own SA toward the same network takes the route; the earlier users'
+        // traffic follows it, so her SA takes all three.
+        let c = spec(4, TunnelRole::ForeignToGw, 6000, 6001, Some(9));
+        up(&mut d, &mut w, &c);
+        assert_eq!(
+            sources(&w, 6000),
+            Some(vec![
+                "10.200.0.2/32".into(),
+                "10.200.0.3/32".into(),
+                "10.200.0.4/32".into()
+            ])
+        );
+        down(&mut d, &mut w, &c);
+        assert!(w.esp_outbound(EspSaId(6000)).is_none());
+        assert_eq!(
+            sources(&w, 4096),
+            Some(vec!["10.200.0.2/32".into(), "10.200.0.3/32".into()])
+        );
+        // A tunnel toward a mobile node takes any source (the CNs').
+        let h = spec(5, TunnelRole::Handoff, 7000, 7001, Some(3));
+        up(&mut d, &mut w, &h);
+        assert_eq!(sources(&w, 7000), None);
+        // The first node leaves: only the second remains.
+        down(&mut d, &mut w, &a);
+        assert_eq!(sources(&w, 4096), Some(vec!["10.200.0.3/32".into()]));
+        down(&mut d, &mut w, &b);
+        assert!(w.esp_outbound(EspSaId(4096)).is_none());
+        assert_eq!(d.counters().writer_errors, 0);
+    }
 
     #[test]
     fn keys_make_gcm_keymat_with_a_derived_salt() {

@@ -509,6 +509,10 @@ pub struct EspSa {
     /// Outbound: the marking class, `up` or `down`.
     #[serde(default)]
     pub class: Option<S<String>>,
+    /// Outbound: the inner source prefixes the SA takes (RFC 4301 source selector); packets
+    /// of other sources routed into it are dropped. Default: any source.
+    #[serde(default)]
+    pub sources: Option<Vec<S<String>>>,
 }
 
 /// UDP encapsulation ports.

@@ -78,6 +78,103 @@ pub struct EspTunnel {
     /// outer header always copies the inner DSCP and ECN (seed 003 S204, RFC 4301
     /// §5.1.2.1). Inbound: unused.
     pub dscp: Option<u8>,
+    /// Outbound: the inner source addresses the SA takes (RFC 4301 §4.4.1's source
+    /// selector); a packet routed into the SA from any other source is dropped
+    /// (`esp_source_not_allowed`) and never enters the tunnel. `None`: any source. Inbound:
+    /// unused.
+    pub sources: Option<Arc<SourceSelector>>,
+}
+
+/// The inner source prefixes an outbound SA takes (see [`EspTunnel::sources`]). Small
+/// lists (one address per mobile node on a shared SA), scanned linearly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceSelector {
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
+}
+
+impl SourceSelector {
+    /// A selector allowing `prefixes` (address, length; lengths above the family's are
+    /// clamped, host bits ignored).
+    pub fn new(prefixes: impl IntoIterator<Item = (IpAddr, u8)>) -> Self {
+        let mut s = SourceSelector::default();
+        for (a, len) in prefixes {
+            match a {
+                IpAddr::V4(a) => {
+                    let m = if len == 0 {
+                        0
+                    } else {
+                        u32::MAX << (32 - u32::from(len.min(32)))
+                    };
+                    s.v4.push((u32::from(a) & m, m));
+                }
+                IpAddr::V6(a) => {
+                    let m = if len == 0 {
+                        0
+                    } else {
+                        u128::MAX << (128 - u32::from(len.min(128)))
+                    };
+                    s.v6.push((u128::from(a) & m, m));
+                }
+            }
+        }
+        s.v4.sort_unstable();
+        s.v4.dedup();
+        s.v6.sort_unstable();
+        s.v6.dedup();
+        s
+    }
+
+    /// A selector allowing the route prefixes `prefixes`.
+    pub fn from_prefixes<'a>(prefixes: impl IntoIterator<Item = &'a crate::IpPrefix>) -> Self {
+        Self::new(prefixes.into_iter().map(|p| match p {
+            crate::IpPrefix::V4(p) => (IpAddr::V4(p.addr().into()), p.len()),
+            crate::IpPrefix::V6(p) => (IpAddr::V6(p.addr().into()), p.len()),
+        }))
+    }
+
+    /// Whether the IPv4 source `a` (host order) is allowed.
+    #[inline]
+    pub fn allows_v4(&self, a: u32) -> bool {
+        self.v4.iter().any(|&(net, m)| a & m == net)
+    }
+
+    /// Whether the IPv6 source `a` is allowed.
+    #[inline]
+    pub fn allows_v6(&self, a: u128) -> bool {
+        self.v6.iter().any(|&(net, m)| a & m == net)
+    }
+
+    /// Whether the source `a` is allowed.
+    pub fn allows(&self, a: IpAddr) -> bool {
+        match a {
+            IpAddr::V4(a) => self.allows_v4(u32::from(a)),
+            IpAddr::V6(a) => self.allows_v6(u128::from(a)),
+        }
+    }
+
+    /// Number of prefixes.
+    pub fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    /// Whether it allows nothing at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The prefixes, as (address, length).
+    pub fn prefixes(&self) -> impl Iterator<Item = (IpAddr, u8)> + '_ {
+        let v4 = self
+            .v4
+            .iter()
+            .map(|&(n, m)| (IpAddr::V4(n.into()), m.count_ones() as u8));
+        let v6 = self
+            .v6
+            .iter()
+            .map(|&(n, m)| (IpAddr::V6(n.into()), m.count_ones() as u8));
+        v4.chain(v6)
+    }
 }
 
 impl PartialEq for EspTunnel {
@@ -90,6 +187,7 @@ impl PartialEq for EspTunnel {
             && self.remote == o.remote
             && self.udp == o.udp
             && self.dscp == o.dscp
+            && self.sources == o.sources
     }
 }
 
@@ -187,5 +285,42 @@ impl EspTableWriter {
     pub fn remove_vr(&mut self, vr: VrId) -> usize {
         self.inbound.retain(|_, t| t.vr != vr && t.outer_vr != vr)
             + self.outbound.retain(|_, t| t.vr != vr && t.outer_vr != vr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_selectors_match_prefixes_of_both_families() {
+        let s = SourceSelector::new([
+            (IpAddr::V4([10, 200, 0, 2].into()), 32),
+            (IpAddr::V4([10, 9, 7, 7].into()), 16), // host bits ignored
+            (IpAddr::V4([10, 200, 0, 2].into()), 32), // twice: once
+            ("2001:db8:1::".parse().unwrap(), 48),
+        ]);
+        assert_eq!(s.len(), 3);
+        assert!(s.allows("10.200.0.2".parse().unwrap()));
+        assert!(!s.allows("10.200.0.3".parse().unwrap()));
+        assert!(s.allows("10.9.255.1".parse().unwrap()));
+        assert!(!s.allows("10.10.0.1".parse().unwrap()));
+        assert!(s.allows("2001:db8:1:ffff::1".parse().unwrap()));
+        assert!(!s.allows("2001:db8:2::1".parse().unwrap()));
+        let mut p: Vec<_> = s.prefixes().collect();
+        p.sort();
+        assert_eq!(
+            p,
+            vec![
+                (IpAddr::V4([10, 9, 0, 0].into()), 16),
+                (IpAddr::V4([10, 200, 0, 2].into()), 32),
+                ("2001:db8:1::".parse().unwrap(), 48),
+            ]
+        );
+        // A /0 takes everything of its family only; an empty selector takes nothing.
+        let any4 = SourceSelector::new([(IpAddr::V4([1, 2, 3, 4].into()), 0)]);
+        assert!(any4.allows("203.0.113.1".parse().unwrap()));
+        assert!(!any4.allows("::1".parse().unwrap()));
+        assert!(!SourceSelector::default().allows("10.0.0.1".parse().unwrap()));
     }
 }

@@ -2341,6 +2341,7 @@ mod tests {
                 },
                 udp: None,
                 dscp: None,
+                sources: None,
             })
         }
 

@@ -36,6 +36,7 @@ fn tunnel(name: &str, spi: u32, vr: VrId, outer_vr: VrId) -> EspTunnel {
         remote: ip("198.51.100.9"),
         udp: None,
         dscp: None,
+        sources: None,
     }
 }
 
@@ -170,6 +171,7 @@ fn unknown_vrs_mixed_families_and_bad_dscp_are_refused() {
         (
             EspTunnel {
                 dscp: Some(64),
+                sources: None,
                 ..tunnel("d", 0x5000, CUST, CORE)
             },
             "ESP SA d: DSCP 64 is above 63",
@@ -205,6 +207,7 @@ fn unknown_vrs_mixed_families_and_bad_dscp_are_refused() {
         local: ip("2001:db8::1"),
         remote: ip("2001:db8::9"),
         dscp: Some(63),
+        sources: None,
         ..tunnel("e", 0x5000, CUST, CORE)
     };
     w.set_esp_inbound(Arc::new(ok)).unwrap();

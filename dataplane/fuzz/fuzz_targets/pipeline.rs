@@ -163,6 +163,7 @@ impl Tun {
             remote: self.remote,
             udp: self.udp,
             dscp: self.dscp,
+            sources: None,
         })
     }
 }

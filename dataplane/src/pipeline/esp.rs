@@ -11,7 +11,8 @@
 //! (`esp_nat_keepalive`), IKE is punted as `local`.
 //!
 //! **Outbound.** A route through [`NextHop::Esp`] in VR `v` names an outbound SA of `v`
-//! (`esp_no_sa`, `esp_wrong_vr`). The outer destination must have a route in the SA's
+//! (`esp_no_sa`, `esp_wrong_vr`); an SA with a source selector takes only packets from the
+//! sources it names (`esp_source_not_allowed`). The outer destination must have a route in the SA's
 //! outer VR (`esp_outer_unroutable`) and the outer packet must fit that port's MTU
 //! (`mtu_exceeded`), both checked before anything is sealed, so a packet that cannot leave
 //! uses no sequence number and no lifetime. The inner packet (TTL already decremented) is
@@ -243,6 +244,26 @@ pub(super) fn out<B: PacketBuf>(
     };
     if t.vr != vr.id() {
         return Verdict::Drop(Drop::EspWrongVr);
+    }
+    if let Some(sel) = &t.sources {
+        // The SA's source selector (RFC 4301 §4.4.1): traffic of hosts it does not name
+        // never enters the tunnel. The caller checked the header is there.
+        let d = buf.data();
+        let ok = if ethertype == ET_IPV4 {
+            sel.allows_v4(u32::from_be_bytes([
+                d[l3 + 12],
+                d[l3 + 13],
+                d[l3 + 14],
+                d[l3 + 15],
+            ]))
+        } else {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&d[l3 + 8..l3 + 24]);
+            sel.allows_v6(u128::from_be_bytes(a))
+        };
+        if !ok {
+            return Verdict::Drop(Drop::EspSourceNotAllowed);
+        }
     }
     let Some(outer_vr) = st.vr(t.outer_vr) else {
         return Verdict::Drop(Drop::TableInconsistent);

@@ -54,6 +54,37 @@ fn dscp(c: &mut Checker, d: &Option<S<u8>>) -> Option<u8> {
     Some(d.value)
 }
 
+/// An SA's `sources` (outbound only; at least one prefix, host bits clear).
+fn sources(c: &mut Checker, sa: &EspSa, inbound: bool) -> Option<Vec<crate::config::IpPrefix>> {
+    let list = sa.sources.as_ref()?;
+    if inbound {
+        let at = list.first().map_or(sa.name.referenced, |s| s.referenced);
+        c.err(
+            at,
+            "`sources` selects what enters an outbound SA; this SA is inbound",
+        );
+        return None;
+    }
+    if list.is_empty() {
+        c.err(
+            sa.name.referenced,
+            format!(
+                "ESP SA `{}`: `sources` is empty, so nothing could enter the SA; leave it out to take any source",
+                sa.name.value
+            ),
+        );
+        return None;
+    }
+    let mut out = Vec::new();
+    for s in list {
+        match super::parse_prefix(&s.value) {
+            Ok(p) => out.push(p),
+            Err(e) => c.err(s.referenced, format!("`sources`: {e}")),
+        }
+    }
+    (out.len() == list.len()).then_some(out)
+}
+
 fn hex(s: &str) -> Option<Vec<u8>> {
     let s = s.strip_prefix("0x").unwrap_or(s);
     if !s.len().is_multiple_of(2) {
@@ -164,8 +195,10 @@ pub(super) fn resolve(c: &mut Checker, p: &Profile, vrs: &mut [VrCfg]) {
                         "`dscp` and `class` mark outbound traffic; this SA is inbound",
                     );
                 }
+                let sources = sources(c, sa, cfg.inbound);
                 out.push(EspSaCfg {
                     dscp: if cfg.inbound { None } else { own.or(class) },
+                    sources,
                     ..cfg
                 });
             }
@@ -338,5 +371,6 @@ fn check_sa(
         remote,
         udp,
         dscp: None,
+        sources: None,
     })
 }
