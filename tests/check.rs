@@ -305,7 +305,7 @@ fn esp_section_errors() {
     for want in [
         "DSCP 64 is out of range; expected 0..=63",
         "class `down` has no DSCP: add `marking: { down: DSCP }` to the VR's `esp`",
-        "outbound SPI 0x1001 is already used by ESP SA `o` of VR `A`; SPIs are unique per direction on the appliance",
+        "outbound SPI 0x1001 is already used by ESP SA `o` of VR `A`; outbound SPIs are unique per VR (VR `A`'s routes name them)",
         "SPI 255 is reserved; SPIs start at 256 (RFC 4303 §2.1)",
         "aes-gcm-256 needs 36 bytes of key and salt (72 hex digits: the 32-byte key then the 4-byte salt), 20 given",
         "unknown cipher `des`; expected one of aes-gcm-128, aes-gcm-256, chacha20-poly1305",

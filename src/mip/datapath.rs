@@ -6,7 +6,9 @@
 //! - **Which tunnels**: ESP only. The data plane has no IP-in-IP encapsulation (issue 17;
 //!   not added this round) and no AH, so [`supported`] refuses both: the engines ask it
 //!   before they accept a registration (HA 129, FA 65, counted `tunnel_unsupported`).
-//! - **SAs**: outbound under [`EspSaId`] = the outbound SPI, inbound under its SPI. The
+//! - **SAs**: outbound under [`EspSaId`] = the outbound SPI in the agent's VR, inbound
+//!   under its SPI in the agent's outer VR (the state keys SAs per VR, so two agents in two
+//!   VRs of one appliance — FA1 and FA2 — may both hold the SLA's default SA). The
 //!   "up" keys (mobile node → CN) are the outbound keys of the FA's tunnel to the gateway
 //!   and of the HA's to the static gateway; the HA's tunnel to the care-of address, the
 //!   PCN's and a handoff tunnel send "down". A 16-byte key is AES-GCM-128, a
@@ -22,9 +24,9 @@
 //!   address, the PCN's and an old FA's forwarding tunnel route the mobile node's home
 //!   address /32. Several tunnels may want one prefix (two profiles of one
 //!   user): the route follows the latest, and falls back to the others as they go.
-//! - SAs are shared by reference count (profiles on one default SA); an SA id or SPI that
-//!   the profile's own `esp:` SAs (or another agent with other keys) already use is a
-//!   conflict: not installed, counted.
+//! - SAs are shared by reference count (profiles on one default SA) within one VR; an SA id
+//!   or SPI that the profile's own `esp:` SAs of that VR (or another agent of the VR with
+//!   other keys) already use is a conflict: not installed, counted.
 //!
 //! Not here: selection by source address (the FIB routes by destination, so another host
 //! of the VR that sends to the profile's destination also enters the tunnel — the seed's
@@ -38,7 +40,10 @@ use std::sync::Arc;
 use controlplane::mip::tunnel::TunnelRole;
 use controlplane::mip::{TunnelEvent, TunnelKind, TunnelSpec};
 use sha2::{Digest, Sha256};
-use vr::{EspSaId, EspTunnel, IpPrefix, NextHop, Prefix4, RouteSource, StateWriter, VrId};
+use vr::{
+    EspSaId, EspTunnel, InboundKey, IpPrefix, NextHop, OutboundKey, Prefix4, RouteSource,
+    StateWriter, VrId,
+};
 
 use super::DefaultSa;
 
@@ -67,6 +72,8 @@ pub struct InstalledTunnel {
     pub out_spi: u32,
     /// Inbound SPI.
     pub in_spi: u32,
+    /// The VR its outer packets are routed in and arrive in (which keys the inbound SA).
+    pub outer_vr: VrId,
     /// Cipher name.
     pub cipher: &'static str,
     /// The routed prefix.
@@ -127,8 +134,10 @@ struct SaRef {
 pub struct Datapath {
     workers: usize,
     tunnels: HashMap<Key, (VrId, InstalledTunnel)>,
-    out: HashMap<u32, SaRef>,
-    inb: HashMap<u32, SaRef>,
+    /// Outbound SAs by (agent's VR, SPI).
+    out: HashMap<(VrId, u32), SaRef>,
+    /// Inbound SAs by (agent's outer VR, SPI).
+    inb: HashMap<(VrId, u32), SaRef>,
     routes: HashMap<(VrId, Prefix4), Vec<u32>>,
     counters: DatapathCounters,
 }
@@ -316,22 +325,29 @@ impl Datapath {
                 .map_err(|e| format!("SPI {spi}: {e}"))
         };
         // Conflicts first, before anything changes.
-        let conflict =
-            |table: &HashMap<u32, SaRef>, spi: u32, m: &[u8], theirs: bool| match table.get(&spi) {
-                Some(r) => r.keymat != m || r.tunnel.remote != IpAddr::V4(t.remote),
-                None => theirs,
-            };
-        let out_taken = w.esp_outbound(EspSaId(*out_spi)).is_some();
-        let in_taken = w.esp_inbound(*in_spi).is_some();
-        if conflict(&self.out, *out_spi, &om, out_taken)
-            || conflict(&self.inb, *in_spi, &im, in_taken)
-        {
+        // Per VR, as the state keys them: the outbound SA in the agent's VR, the inbound
+        // one in the VR its ESP arrives in.
+        let (out_k, in_k) = ((a.vr, *out_spi), (a.outer_vr, *in_spi));
+        let conflict = |table: &HashMap<(VrId, u32), SaRef>,
+                        k: (VrId, u32),
+                        m: &[u8],
+                        theirs: bool| match table.get(&k) {
+            Some(r) => r.keymat != m || r.tunnel.remote != IpAddr::V4(t.remote),
+            None => theirs,
+        };
+        let out_taken = w
+            .esp_outbound(OutboundKey::new(a.vr, EspSaId(*out_spi)))
+            .is_some();
+        let in_taken = w
+            .esp_inbound(InboundKey::new(a.outer_vr, *in_spi))
+            .is_some();
+        if conflict(&self.out, out_k, &om, out_taken) || conflict(&self.inb, in_k, &im, in_taken) {
             self.counters.refused_conflict += 1;
             return Err(format!(
                 "SPI {out_spi} (out) or {in_spi} (in) is used by another SA"
             ));
         }
-        if !self.out.contains_key(out_spi) {
+        if !self.out.contains_key(&out_k) {
             let tun = mk(*out_spi, oc, &om, dscp, "out")
                 .inspect_err(|_| self.counters.refused_keys += 1)?;
             if let Err(e) = w.set_esp_outbound(EspSaId(*out_spi), tun.clone()) {
@@ -339,7 +355,7 @@ impl Datapath {
                 return Err(e.to_string());
             }
             self.out.insert(
-                *out_spi,
+                out_k,
                 SaRef {
                     tunnel: tun,
                     keymat: om.clone(),
@@ -347,22 +363,22 @@ impl Datapath {
                 },
             );
         }
-        if !self.inb.contains_key(in_spi) {
+        if !self.inb.contains_key(&in_k) {
             let tun = match mk(*in_spi, ic, &im, None, "in") {
                 Ok(t) => t,
                 Err(e) => {
                     self.counters.refused_keys += 1;
-                    self.release_out(w, *out_spi);
+                    self.release_out(w, out_k);
                     return Err(e);
                 }
             };
             if let Err(e) = w.set_esp_inbound(tun.clone()) {
                 self.counters.writer_errors += 1;
-                self.release_out(w, *out_spi);
+                self.release_out(w, out_k);
                 return Err(e.to_string());
             }
             self.inb.insert(
-                *in_spi,
+                in_k,
                 SaRef {
                     tunnel: tun,
                     keymat: im.clone(),
@@ -370,10 +386,10 @@ impl Datapath {
                 },
             );
         }
-        if let Some(r) = self.out.get_mut(out_spi) {
+        if let Some(r) = self.out.get_mut(&out_k) {
             r.refs += 1;
         }
-        if let Some(r) = self.inb.get_mut(in_spi) {
+        if let Some(r) = self.inb.get_mut(&in_k) {
             r.refs += 1;
         }
         let users = self.routes.entry((a.vr, prefix)).or_default();
@@ -396,6 +412,7 @@ impl Datapath {
                     spec: t.clone(),
                     out_spi: *out_spi,
                     in_spi: *in_spi,
+                    outer_vr: a.outer_vr,
                     cipher: oc.name(),
                     prefix: (pa, plen),
                     dscp,
@@ -405,11 +422,11 @@ impl Datapath {
         Ok(())
     }
 
-    fn release_out(&mut self, w: &mut StateWriter, spi: u32) {
-        if let Some(r) = self.out.get_mut(&spi) {
+    fn release_out(&mut self, w: &mut StateWriter, k: (VrId, u32)) {
+        if let Some(r) = self.out.get_mut(&k) {
             if r.refs == 0 {
-                self.out.remove(&spi);
-                let _ = w.remove_esp_outbound(EspSaId(spi));
+                self.out.remove(&k);
+                let _ = w.remove_esp_outbound(OutboundKey::new(k.0, EspSaId(k.1)));
             }
         }
     }
@@ -438,20 +455,28 @@ impl Datapath {
                 }
             }
         }
-        if let Some(r) = self.out.get_mut(&t.out_spi) {
+        let out_k = (vr, t.out_spi);
+        if let Some(r) = self.out.get_mut(&out_k) {
             r.refs = r.refs.saturating_sub(1);
             if r.refs == 0 {
-                self.out.remove(&t.out_spi);
-                if w.remove_esp_outbound(EspSaId(t.out_spi)).is_err() {
+                self.out.remove(&out_k);
+                if w
+                    .remove_esp_outbound(OutboundKey::new(vr, EspSaId(t.out_spi)))
+                    .is_err()
+                {
                     self.counters.writer_errors += 1;
                 }
             }
         }
-        if let Some(r) = self.inb.get_mut(&t.in_spi) {
+        let in_k = (t.outer_vr, t.in_spi);
+        if let Some(r) = self.inb.get_mut(&in_k) {
             r.refs = r.refs.saturating_sub(1);
             if r.refs == 0 {
-                self.inb.remove(&t.in_spi);
-                if w.remove_esp_inbound(t.in_spi).is_err() {
+                self.inb.remove(&in_k);
+                if w
+                    .remove_esp_inbound(InboundKey::new(t.outer_vr, t.in_spi))
+                    .is_err()
+                {
                     self.counters.writer_errors += 1;
                 }
             }
