@@ -979,13 +979,32 @@ fn esp_arriving_in_another_vr_than_the_sa_outer_vr_is_refused() {
 fn the_same_inbound_spi_in_two_vrs_decrypts_each_in_its_own_vr_only() {
     const SPI: u32 = 0x3000;
     let mut w = writer();
-    let a_sa = tunnel("a-direct", SPI, A_VR, A_VR, ME4.into(), PEER4.into(), false, None);
+    let a_sa = tunnel(
+        "a-direct",
+        SPI,
+        A_VR,
+        A_VR,
+        ME4.into(),
+        PEER4.into(),
+        false,
+        None,
+    );
     // B's keys: another SPI's material under the same SPI.
     let b_params = || SaParams::new(SPI, params(0x3001).cipher, params(0x3001).keymat);
     let b_sa = Arc::new(EspTunnel {
         name: "b-core".into(),
         sa: Arc::new(Sa::new(&b_params(), 2).unwrap()),
-        ..(*tunnel("b-core", SPI, B_VR, CORE_VR, ME4.into(), PEER4.into(), false, None)).clone()
+        ..(*tunnel(
+            "b-core",
+            SPI,
+            B_VR,
+            CORE_VR,
+            ME4.into(),
+            PEER4.into(),
+            false,
+            None,
+        ))
+        .clone()
     });
     w.set_esp_inbound(Arc::clone(&a_sa)).unwrap();
     w.set_esp_inbound(Arc::clone(&b_sa)).unwrap();
@@ -1000,7 +1019,11 @@ fn the_same_inbound_spi_in_two_vrs_decrypts_each_in_its_own_vr_only() {
     };
     let for_a = seal(&peer_a, &inner, 4);
     let for_b = seal(&peer_b, &inner, 4);
-    assert_eq!(spi_seq(&for_a), spi_seq(&for_b), "one SPI, one sequence number");
+    assert_eq!(
+        spi_seq(&for_a),
+        spi_seq(&for_b),
+        "one SPI, one sequence number"
+    );
     // A's packet arriving in the core meets B's SA: not opened, B's window untouched.
     let (v, _) = r.go(1, &from_peer4(&for_a, false));
     assert_eq!(v, Verdict::Drop(Drop::EspBadIcv));

@@ -460,8 +460,7 @@ impl Datapath {
             r.refs = r.refs.saturating_sub(1);
             if r.refs == 0 {
                 self.out.remove(&out_k);
-                if w
-                    .remove_esp_outbound(OutboundKey::new(vr, EspSaId(t.out_spi)))
+                if w.remove_esp_outbound(OutboundKey::new(vr, EspSaId(t.out_spi)))
                     .is_err()
                 {
                     self.counters.writer_errors += 1;
@@ -473,8 +472,7 @@ impl Datapath {
             r.refs = r.refs.saturating_sub(1);
             if r.refs == 0 {
                 self.inb.remove(&in_k);
-                if w
-                    .remove_esp_inbound(InboundKey::new(t.outer_vr, t.in_spi))
+                if w.remove_esp_inbound(InboundKey::new(t.outer_vr, t.in_spi))
                     .is_err()
                 {
                     self.counters.writer_errors += 1;

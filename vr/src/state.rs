@@ -1470,11 +1470,7 @@ impl<'a> Model<'a> {
                     .w
                     .esp_inbound_all()
                     .map(|t| (false, t.outer_vr, t.sa.spi()))
-                    .chain(
-                        self.w
-                            .esp_outbound_all()
-                            .map(|(sa, t)| (true, t.vr, sa.0)),
-                    )
+                    .chain(self.w.esp_outbound_all().map(|(sa, t)| (true, t.vr, sa.0)))
                     .chain(self.esp.keys().copied())
                     .filter(|k| {
                         self.esp_sa(*k)
@@ -1603,9 +1599,7 @@ impl<'a> Model<'a> {
             Change::RemoveEspInbound(k) => {
                 let key = (false, k.outer_vr, k.spi);
                 if self.esp_sa(key).is_none() {
-                    return Err(
-                        EspError::NotInstalled(format!("inbound ESP SA of {k}")).into()
-                    );
+                    return Err(EspError::NotInstalled(format!("inbound ESP SA of {k}")).into());
                 }
                 self.esp.insert(key, None);
             }

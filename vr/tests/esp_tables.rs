@@ -124,11 +124,11 @@ fn install_replace_and_remove_inbound_and_outbound() {
     assert_eq!(&*inbound(&s1, 0x1000).unwrap().name, "in", "s1 unchanged");
     assert_eq!(outbound(&s1, 1).unwrap().sa.spi(), 0x2000);
     // Removing both: returned, gone from the next version.
-    assert!(Arc::ptr_eq(&w.remove_esp_inbound(ik(0x1000)).unwrap(), &fresh));
     assert!(Arc::ptr_eq(
-        &w.remove_esp_outbound(ok(1)).unwrap(),
-        &rekey
+        &w.remove_esp_inbound(ik(0x1000)).unwrap(),
+        &fresh
     ));
+    assert!(Arc::ptr_eq(&w.remove_esp_outbound(ok(1)).unwrap(), &rekey));
     assert_eq!(w.stats.esp_changes, 7);
     let s3 = w.commit().unwrap();
     assert!(inbound(&s3, 0x1000).is_none());
@@ -206,10 +206,7 @@ fn unknown_vrs_mixed_families_and_bad_dscp_are_refused() {
     }
     assert!(w.esp_inbound(ik(0x5000)).is_none());
     assert!(w.esp_outbound(ok(9)).is_none());
-    assert!(
-        w.esp_outbound(ok(2)).is_some(),
-        "nothing of a refused list"
-    );
+    assert!(w.esp_outbound(ok(2)).is_some(), "nothing of a refused list");
     assert!(w.commit().is_none(), "nothing changed");
     // Both IPv6, and DSCP 63: fine.
     let ok = EspTunnel {
@@ -479,18 +476,19 @@ fn the_same_spi_and_id_in_two_vrs_are_two_sas() {
     const FA2: VrId = VrId(12);
     let mut w = writer();
     for (id, name) in [(FA1, "fa1"), (FA2, "fa2")] {
-        w.add_vr(VirtualRouter::new(id, name, VpnId::new(1, id.0).unwrap(), "t"))
-            .unwrap();
+        w.add_vr(VirtualRouter::new(
+            id,
+            name,
+            VpnId::new(1, id.0).unwrap(),
+            "t",
+        ))
+        .unwrap();
     }
     // The same SPI 0x1000 and id 1, other keys (sa(spi) derives keys from the SPI, so the
     // second SA gets keys of its own).
     let other_keys = |name: &str, vr: VrId| EspTunnel {
         sa: Arc::new(
-            Sa::new(
-                &SaParams::new(0x1000, Cipher::AesGcm128, vec![0x5a; 20]),
-                2,
-            )
-            .unwrap(),
+            Sa::new(&SaParams::new(0x1000, Cipher::AesGcm128, vec![0x5a; 20]), 2).unwrap(),
         ),
         ..tunnel(name, 0x1000, vr, vr)
     };
@@ -504,20 +502,21 @@ fn the_same_spi_and_id_in_two_vrs_are_two_sas() {
     w.set_esp_outbound(EspSaId(1), Arc::clone(&out2)).unwrap();
     let s = w.commit().unwrap();
     assert_eq!((s.esp.inbound.len(), s.esp.outbound.len()), (2, 2));
-    let got_in = |st: &ForwardingState, vr| st.esp.inbound.get(&InboundKey::new(vr, 0x1000)).cloned();
-    let got_out =
-        |st: &ForwardingState, vr| st.esp.outbound.get(&OutboundKey::new(vr, EspSaId(1))).cloned();
+    let got_in =
+        |st: &ForwardingState, vr| st.esp.inbound.get(&InboundKey::new(vr, 0x1000)).cloned();
+    let got_out = |st: &ForwardingState, vr| {
+        st.esp
+            .outbound
+            .get(&OutboundKey::new(vr, EspSaId(1)))
+            .cloned()
+    };
     assert!(Arc::ptr_eq(&got_in(&s, FA1).unwrap(), &in1));
     assert!(Arc::ptr_eq(&got_in(&s, FA2).unwrap(), &in2));
     assert!(Arc::ptr_eq(&got_out(&s, FA1).unwrap(), &out1));
     assert!(Arc::ptr_eq(&got_out(&s, FA2).unwrap(), &out2));
     assert!(got_in(&s, CORE).is_none() && got_out(&s, CUST).is_none());
     // Isolation by key: a packet sealed with FA2's peer keys opens with FA2's SA only.
-    let peer2 = Sa::new(
-        &SaParams::new(0x1000, Cipher::AesGcm128, vec![0x5a; 20]),
-        1,
-    )
-    .unwrap();
+    let peer2 = Sa::new(&SaParams::new(0x1000, Cipher::AesGcm128, vec![0x5a; 20]), 1).unwrap();
     let mut pkt = vec![0; esp::HEAD_LEN + Sa::tail_len(0)];
     peer2.seal(0, &mut pkt, 0, 4).unwrap();
     let mut copy = pkt.clone();

@@ -61,9 +61,10 @@ impl EspService {
                 let k = InboundKey::new(t.outer_vr, t.sa.spi());
                 (Key::In(k), Arc::clone(t))
             })
-            .chain(w.esp_outbound_all().map(|(id, t)| {
-                (Key::Out(OutboundKey::new(t.vr, id)), Arc::clone(t))
-            }))
+            .chain(
+                w.esp_outbound_all()
+                    .map(|(id, t)| (Key::Out(OutboundKey::new(t.vr, id)), Arc::clone(t))),
+            )
             .collect();
         for (k, t) in tunnels {
             let spi = t.sa.spi();

@@ -95,8 +95,7 @@ fn locate(f: &[u8]) -> Option<(u16, usize, usize, usize)> {
             }
             let src = std::net::Ipv4Addr::new(h[12], h[13], h[14], h[15]);
             let dst = std::net::Ipv4Addr::new(h[16], h[17], h[18], h[19]);
-            let pseudo =
-                wire::checksum::pseudo_header_v4(&src, &dst, proto.into(), len as u32);
+            let pseudo = wire::checksum::pseudo_header_v4(&src, &dst, proto.into(), len as u32);
             Some((pseudo, ip + ihl, len, field))
         }
         ET_IPV6 => {
@@ -132,12 +131,8 @@ fn locate(f: &[u8]) -> Option<(u16, usize, usize, usize)> {
             let mut dst = [0u8; 16];
             src.copy_from_slice(&h[8..24]);
             dst.copy_from_slice(&h[24..40]);
-            let pseudo = wire::checksum::pseudo_header_v6(
-                &src.into(),
-                &dst.into(),
-                next.into(),
-                len as u32,
-            );
+            let pseudo =
+                wire::checksum::pseudo_header_v6(&src.into(), &dst.into(), next.into(), len as u32);
             Some((pseudo, l4, len, field))
         }
         _ => None,
@@ -196,7 +191,9 @@ mod tests {
     }
 
     fn tcp(n: usize) -> Vec<u8> {
-        let mut t = vec![0x12, 0x34, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff];
+        let mut t = vec![
+            0x12, 0x34, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff,
+        ];
         t.extend_from_slice(&[0xab, 0xcd, 0, 0]); // a partial checksum, urgent pointer
         t.extend((0..n).map(|i| i as u8));
         t
@@ -209,7 +206,11 @@ mod tests {
                 let (mut f, at) = v4(tags, proto, &l4, 0);
                 assert_eq!(complete(&mut f), Completion::Completed);
                 let seg = &f[at..at + l4.len()];
-                let pseudo = [&[10, 0, 0, 1, 10, 0, 0, 2, 0, proto][..], &(l4.len() as u16).to_be_bytes()].concat();
+                let pseudo = [
+                    &[10, 0, 0, 1, 10, 0, 0, 2, 0, proto][..],
+                    &(l4.len() as u16).to_be_bytes(),
+                ]
+                .concat();
                 assert_eq!(sum(&[&pseudo, seg]), 0xffff, "{tags:?} {proto}");
                 // Only the checksum field changed; the padding neither.
                 let field = if proto == UDP { 6 } else { 16 };
@@ -222,11 +223,19 @@ mod tests {
 
     #[test]
     fn udp_tcp_and_icmpv6_over_ipv6_with_options_verify() {
-        for (next, l4) in [(UDP, udp(20, 0x7777)), (TCP, tcp(7)), (ICMPV6, vec![128, 0, 0x12, 0x34, 0, 1, 0, 1, 9, 9])] {
+        for (next, l4) in [
+            (UDP, udp(20, 0x7777)),
+            (TCP, tcp(7)),
+            (ICMPV6, vec![128, 0, 0x12, 0x34, 0, 1, 0, 1, 9, 9]),
+        ] {
             for opts in [false, true] {
                 let mut f = eth(&[], ET_IPV6);
                 let ip = f.len();
-                let ext: Vec<u8> = if opts { vec![next, 0, 1, 4, 0, 0, 0, 0] } else { vec![] };
+                let ext: Vec<u8> = if opts {
+                    vec![next, 0, 1, 4, 0, 0, 0, 0]
+                } else {
+                    vec![]
+                };
                 let plen = (ext.len() + l4.len()) as u16;
                 f.extend_from_slice(&[0x60, 0, 0, 0]);
                 f.extend_from_slice(&plen.to_be_bytes());
@@ -239,7 +248,13 @@ mod tests {
                 let at = f.len();
                 f.extend_from_slice(&l4);
                 assert_eq!(complete(&mut f), Completion::Completed, "{next} {opts}");
-                let pseudo = [&src[..], &dst, &(l4.len() as u32).to_be_bytes(), &[0, 0, 0, next]].concat();
+                let pseudo = [
+                    &src[..],
+                    &dst,
+                    &(l4.len() as u32).to_be_bytes(),
+                    &[0, 0, 0, next],
+                ]
+                .concat();
                 assert_eq!(sum(&[&pseudo, &f[at..]]), 0xffff, "{next} {opts}");
                 assert_eq!(f[ip + 6], if opts { 0 } else { next });
             }
@@ -268,13 +283,13 @@ mod tests {
     fn what_it_cannot_complete_is_left_alone() {
         let l4 = udp(10, 0x1234);
         let mut cases: Vec<Vec<u8>> = vec![
-            v4(&[], UDP, &l4, 0x2000).0,  // first fragment (MF)
-            v4(&[], UDP, &l4, 0x0010).0,  // later fragment
-            v4(&[], 47, &l4, 0).0,        // GRE
-            v4(&[], ICMPV6, &l4, 0).0,    // ICMPv6 in IPv4
-            v4(&[], UDP, &l4[..7], 0).0,  // too short for the field
-            eth(&[], 0x0806),             // ARP
-            vec![1, 2, 3],                // runt
+            v4(&[], UDP, &l4, 0x2000).0, // first fragment (MF)
+            v4(&[], UDP, &l4, 0x0010).0, // later fragment
+            v4(&[], 47, &l4, 0).0,       // GRE
+            v4(&[], ICMPV6, &l4, 0).0,   // ICMPv6 in IPv4
+            v4(&[], UDP, &l4[..7], 0).0, // too short for the field
+            eth(&[], 0x0806),            // ARP
+            vec![1, 2, 3],               // runt
             vec![],
         ];
         // Lengths beyond the frame, IHL below 5, a wrong version.
