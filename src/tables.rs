@@ -16,7 +16,7 @@ use vr::{
 
 use crate::config::{Config, EspSaCfg, IfAddr, IfCfg, LabelOpCfg, NeighborCfg, RouteTarget, VrCfg};
 use std::sync::Arc;
-use vr::{EspSaId, EspTunnel, EspUdp};
+use vr::{EspSaId, EspTunnel, EspUdp, InboundKey, OutboundKey};
 
 /// A profile that cannot be turned into tables (a profile that passed `check` never gives
 /// one; these are the table types' own limits).
@@ -41,10 +41,10 @@ pub struct Desired {
     pub labels: BTreeMap<Label, LabelAction>,
     /// Static neighbours.
     pub neighbors: BTreeMap<NeighborKey, [u8; 6]>,
-    /// Inbound ESP SAs by SPI, with their VR.
-    pub esp_in: BTreeMap<u32, (VrId, EspSaCfg)>,
-    /// Outbound ESP SAs by SPI (their id in routes), with their VR.
-    pub esp_out: BTreeMap<u32, (VrId, EspSaCfg)>,
+    /// Inbound ESP SAs by (outer VR, SPI), with their VR.
+    pub esp_in: BTreeMap<(VrId, u32), (VrId, EspSaCfg)>,
+    /// Outbound ESP SAs by (VR, SPI) (the SPI is their id in the VR's routes), with their VR.
+    pub esp_out: BTreeMap<(VrId, u32), (VrId, EspSaCfg)>,
 }
 
 fn labels(push: &[u32]) -> Result<LabelPush, BuildError> {
@@ -119,12 +119,13 @@ pub fn desired(cfg: &Config) -> Result<Desired, BuildError> {
         }
         vr_routes(cfg, v, &mut d.routes)?;
         for sa in &v.esp {
-            let table = if sa.inbound {
-                &mut d.esp_in
+            // Keyed as the state writer keys them: inbound by outer VR, outbound by VR.
+            let (table, key_vr) = if sa.inbound {
+                (&mut d.esp_in, VrId(sa.outer_vr))
             } else {
-                &mut d.esp_out
+                (&mut d.esp_out, id)
             };
-            table.insert(sa.params.spi, (id, sa.clone()));
+            table.insert((key_vr, sa.params.spi), (id, sa.clone()));
         }
     }
     for l in &cfg.label_matrix {
@@ -310,14 +311,17 @@ pub fn diff(old: &Desired, new: &Desired, workers: usize) -> Result<Vec<Change>,
     }
     // (Removing a VR removes the SAs that name it, as their VR or their outer VR.)
     let sa_gone = |vr: &VrId, sa: &EspSaCfg| gone(vr) || gone(&VrId(sa.outer_vr));
-    for (spi, (vr, sa)) in &old.esp_in {
-        if !sa_gone(vr, sa) && new.esp_in.get(spi) != Some(&(*vr, sa.clone())) {
-            out.push(Change::RemoveEspInbound(*spi));
+    for (k @ (outer, spi), (vr, sa)) in &old.esp_in {
+        if !sa_gone(vr, sa) && new.esp_in.get(k) != Some(&(*vr, sa.clone())) {
+            out.push(Change::RemoveEspInbound(InboundKey::new(*outer, *spi)));
         }
     }
-    for (spi, (vr, sa)) in &old.esp_out {
-        if !sa_gone(vr, sa) && new.esp_out.get(spi) != Some(&(*vr, sa.clone())) {
-            out.push(Change::RemoveEspOutbound(EspSaId(*spi)));
+    for (k @ (kvr, spi), (vr, sa)) in &old.esp_out {
+        if !sa_gone(vr, sa) && new.esp_out.get(k) != Some(&(*vr, sa.clone())) {
+            out.push(Change::RemoveEspOutbound(OutboundKey::new(
+                *kvr,
+                EspSaId(*spi),
+            )));
         }
     }
     for id in old.vrs.keys().filter(|id| gone(id)) {
@@ -365,14 +369,14 @@ pub fn diff(old: &Desired, new: &Desired, workers: usize) -> Result<Vec<Change>,
         }
     }
     let sa_fresh = |vr: &VrId, sa: &EspSaCfg| fresh(vr) || fresh(&VrId(sa.outer_vr));
-    for (spi, (vr, sa)) in &new.esp_in {
-        let old_sa = old.esp_in.get(spi);
+    for (k, (vr, sa)) in &new.esp_in {
+        let old_sa = old.esp_in.get(k);
         if old_sa != Some(&(*vr, sa.clone())) || sa_fresh(vr, sa) {
             out.push(Change::SetEspInbound(tunnel(*vr, sa, workers)?));
         }
     }
-    for (spi, (vr, sa)) in &new.esp_out {
-        let old_sa = old.esp_out.get(spi);
+    for (k @ (_, spi), (vr, sa)) in &new.esp_out {
+        let old_sa = old.esp_out.get(k);
         if old_sa != Some(&(*vr, sa.clone())) || sa_fresh(vr, sa) {
             out.push(Change::SetEspOutbound(
                 EspSaId(*spi),

@@ -327,7 +327,7 @@ fn esp_section_errors() {
     for want in [
         "DSCP 64 is out of range; expected 0..=63",
         "class `down` has no DSCP: add `marking: { down: DSCP }` to the VR's `esp`",
-        "outbound SPI 0x1001 is already used by ESP SA `o` of VR `A`; SPIs are unique per direction on the appliance",
+        "outbound SPI 0x1001 is already used by ESP SA `o` of VR `A`; outbound SPIs are unique per VR (VR `A`'s routes name them)",
         "SPI 255 is reserved; SPIs start at 256 (RFC 4303 §2.1)",
         "aes-gcm-256 needs 36 bytes of key and salt (72 hex digits: the 32-byte key then the 4-byte salt), 20 given",
         "unknown cipher `des`; expected one of aes-gcm-128, aes-gcm-256, chacha20-poly1305",
@@ -355,4 +355,42 @@ fn esp_section_errors() {
     ] {
         assert!(e.iter().any(|x| x.ends_with(want)), "missing {want:?} in\n{}", e.join("\n"));
     }
+}
+
+/// ESP SPIs are unique per VR that keys them (issue 17): VRs A and B may each hold inbound
+/// SPI 0x1001 and outbound 0x2001 when each is its own outer VR; two inbound SAs of one SPI
+/// whose ESP would arrive in one VR (B's outer VR is A) are refused, naming that VR.
+#[test]
+fn esp_spis_are_per_vr() {
+    let k = "00112233445566778899aabbccddeeff01020304";
+    let vr = |id: u32, name: &str, vlan: u32, outer: &str| {
+        format!(
+            "  - id: {id}
+    name: {name}
+    vpn_id: \"00a0c9:0000000{id}\"
+    tenant: t
+    interfaces:
+      - {{ port: user0, vlan: {vlan}, addresses: [10.{id}.0.1/24] }}
+    esp:
+{outer}      sas:
+        - {{ name: i, direction: in, spi: 0x1001, cipher: aes-gcm-128, key: \"{k}\", local: 10.{id}.0.1, remote: 198.51.100.9 }}
+        - {{ name: o, direction: out, spi: 0x2001, cipher: aes-gcm-128, key: \"{k}\", local: 10.{id}.0.1, remote: 198.51.100.9 }}
+"
+        )
+    };
+    let head = "router_id: 192.0.2.1\nports:\n  - { name: user0, backend: mem, mac: \"02:00:00:00:00:01\" }\nvirtual_routers:\n";
+    let two = format!("{head}{}{}", vr(1, "A", 10, ""), vr(2, "B", 20, ""));
+    assert_eq!(errors(&two), Vec::<String>::new());
+    // B's ESP arrives in A: its inbound 0x1001 clashes with A's; its outbound id is B's own.
+    let clash = format!(
+        "{head}{}{}",
+        vr(1, "A", 10, ""),
+        vr(2, "B", 20, "      outer_vr: A\n").replace("local: 10.2.0.1", "local: 10.1.0.1")
+    );
+    let e = errors(&clash);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].ends_with("inbound SPI 0x1001 is already used by ESP SA `i` of VR `A`; inbound SPIs are unique per outer VR (the ESP of both would arrive in VR `A`)"),
+        "{e:?}"
+    );
 }

@@ -100,11 +100,9 @@ named_enum! {
         PppoeWrongPeer = "pppoe_wrong_peer",
         /// ESP packet shorter than header, IV, trailer and ICV, or with a reserved SPI.
         EspTruncated = "esp_truncated",
-        /// ESP packet whose SPI has no inbound SA.
+        /// ESP packet whose SPI has no inbound SA in the VR it arrived in (another VR's SA
+        /// of that SPI is not looked at: SAs are keyed by VR).
         EspUnknownSpi = "esp_unknown_spi",
-        /// ESP for an SA of another VR than the one it arrived in, or a route into an
-        /// outbound SA of another VR (isolation rule).
-        EspWrongVr = "esp_wrong_vr",
         /// ESP packet whose ICV does not verify (altered, wrong key, forged).
         EspBadIcv = "esp_bad_icv",
         /// ESP sequence number seen before or left of the replay window.

@@ -18,8 +18,8 @@ use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use vr::{
-    vr_counter, EspSaId, EspTunnel, EspUdp, ForwardingState, IfBinding, IfKey, LabelPush, NextHop,
-    PortId, RouteSource, StateWriter, VirtualRouter, VpnId, VrId,
+    vr_counter, EspSaId, EspTunnel, EspUdp, ForwardingState, IfBinding, IfKey, InboundKey,
+    LabelPush, NextHop, OutboundKey, PortId, RouteSource, StateWriter, VirtualRouter, VpnId, VrId,
 };
 
 // Port 0: customer A (untagged). Port 1: core. Port 2: customer B (VLAN 300).
@@ -225,7 +225,8 @@ fn writer() -> StateWriter {
     }
     // An id without an SA.
     route(&mut w, A_VR, "10.8.0.0/16", NextHop::Esp(EspSaId(99)));
-    // Customer B: the same addresses as A, its own CE and tunnel; 10.9/16 into A's SA.
+    // Customer B: the same addresses as A, its own CE and tunnel; 10.9/16 into A's SA id
+    // (which B does not have).
     route(
         &mut w,
         B_VR,
@@ -531,12 +532,17 @@ impl Run {
         ]
     }
 
+    /// Tunnel `t`'s outbound SA (all but `T_B` are A's).
     fn out_sa(&self, t: T) -> &Sa {
-        &self.st.esp.outbound.get(&EspSaId(t.id)).unwrap().sa
+        let vr = if t.id == T_B.id { B_VR } else { A_VR };
+        let k = OutboundKey::new(vr, EspSaId(t.id));
+        &self.st.esp.outbound.get(&k).unwrap().sa
     }
 
+    /// Tunnel `t`'s inbound SA (every tunnel's ESP arrives in the core VR).
     fn in_sa(&self, t: T) -> &Sa {
-        &self.st.esp.inbound.get(&vr::esp::Spi(t.in_spi)).unwrap().sa
+        let k = InboundKey::new(CORE_VR, t.in_spi);
+        &self.st.esp.inbound.get(&k).unwrap().sa
     }
 }
 
@@ -851,7 +857,8 @@ fn routes_into_missing_or_unroutable_sas_drop() {
     assert_eq!(r.counts(CORE_VR), [0, 0, 0]);
     // Once the SA is removed, the routes through its id drop as having none.
     let mut w = writer();
-    w.remove_esp_outbound(EspSaId(T_V4.id)).unwrap();
+    w.remove_esp_outbound(OutboundKey::new(A_VR, EspSaId(T_V4.id)))
+        .unwrap();
     let r = Run::with(w.commit().unwrap());
     let (v, _) = r.send_a(&ip4([10, 1, 0, 5], [10, 2, 0, 7], 64, 0, 30));
     assert_eq!(v, Verdict::Drop(Drop::EspNoSa));
@@ -998,21 +1005,102 @@ fn esp_arriving_in_another_vr_than_the_sa_outer_vr_is_refused() {
     let peer = peer_sa(T_V4.in_spi);
     let inner = ip4([10, 2, 0, 7], [10, 1, 0, 5], 64, 0, 30);
     let esp = seal(&peer, &inner, 4);
-    // Customer A also has 192.0.2.1 as a local address; the SA's outer VR is the core.
+    // Customer A also has 192.0.2.1 as a local address; the SA's outer VR is the core, so
+    // A has no SA of that SPI (the core's is not looked at).
     let mut f = from_peer4(&esp, false);
     f[..12].copy_from_slice(&[CUST_A, CE_A].concat());
-    assert_eq!(r.go(0, &f).0, Verdict::Drop(Drop::EspWrongVr));
+    assert_eq!(r.go(0, &f).0, Verdict::Drop(Drop::EspUnknownSpi));
     assert_eq!(r.counts(A_VR), [1, 0, 1]);
     assert_eq!(r.in_sa(T_V4).replay_top(), 0, "not opened");
     // The same packet through the core is accepted (its sequence number was not used).
     assert_eq!(r.go(1, &from_peer4(&esp, false)).0, Verdict::Tx(PortId(0)));
 }
 
+/// Two VRs hold the same inbound SPI with different keys (issue 17: two foreign agents on
+/// one appliance with the SLA's default SA): A's SA of SPI 0x3000 takes ESP arriving in A,
+/// B's takes ESP arriving in the core. Each peer's packets decrypt in their own VR, and a
+/// packet arriving in the other VR meets that VR's SA, whose keys do not open it: it is
+/// never decrypted there, and uses nothing of the SA it was not sealed for.
 #[test]
-fn a_route_of_vr_b_into_an_sa_of_vr_a_is_refused() {
+fn the_same_inbound_spi_in_two_vrs_decrypts_each_in_its_own_vr_only() {
+    const SPI: u32 = 0x3000;
+    let mut w = writer();
+    let a_sa = tunnel(
+        "a-direct",
+        SPI,
+        A_VR,
+        A_VR,
+        ME4.into(),
+        PEER4.into(),
+        false,
+        None,
+    );
+    // B's keys: another SPI's material under the same SPI.
+    let b_params = || SaParams::new(SPI, params(0x3001).cipher, params(0x3001).keymat);
+    let b_sa = Arc::new(EspTunnel {
+        name: "b-core".into(),
+        sa: Arc::new(Sa::new(&b_params(), 2).unwrap()),
+        ..(*tunnel(
+            "b-core",
+            SPI,
+            B_VR,
+            CORE_VR,
+            ME4.into(),
+            PEER4.into(),
+            false,
+            None,
+        ))
+        .clone()
+    });
+    w.set_esp_inbound(Arc::clone(&a_sa)).unwrap();
+    w.set_esp_inbound(Arc::clone(&b_sa)).unwrap();
+    let r = Run::with(w.commit().unwrap());
+    let peer_a = peer_sa(SPI);
+    let peer_b = Sa::new(&b_params(), 1).unwrap();
+    let inner = ip4([10, 2, 0, 7], [10, 1, 0, 5], 64, 0, 30);
+    let in_a = |esp: &[u8]| {
+        let mut f = from_peer4(esp, false);
+        f[..12].copy_from_slice(&[CUST_A, CE_A].concat());
+        f
+    };
+    let for_a = seal(&peer_a, &inner, 4);
+    let for_b = seal(&peer_b, &inner, 4);
+    assert_eq!(
+        spi_seq(&for_a),
+        spi_seq(&for_b),
+        "one SPI, one sequence number"
+    );
+    // A's packet arriving in the core meets B's SA: not opened, B's window untouched.
+    let (v, _) = r.go(1, &from_peer4(&for_a, false));
+    assert_eq!(v, Verdict::Drop(Drop::EspBadIcv));
+    // B's packet arriving in A meets A's SA: the same.
+    assert_eq!(r.go(0, &in_a(&for_b)).0, Verdict::Drop(Drop::EspBadIcv));
+    assert_eq!((a_sa.sa.replay_top(), b_sa.sa.replay_top()), (0, 0));
+    assert_eq!(r.counts(B_VR), [0, 0, 0], "nothing reached B");
+    // Each in its own VR: A's to A's CE on port 0, B's to B's CE on VLAN 300.
+    let (v, out) = r.go(0, &in_a(&for_a));
+    assert_eq!(v, Verdict::Tx(PortId(0)));
+    let mut want = eth(CE_A, CUST_A, None, 0x0800);
+    want.extend(routed(&inner));
+    assert_eq!(out, want);
+    let (v, out) = r.go(1, &from_peer4(&for_b, false));
+    assert_eq!(v, Verdict::Tx(PortId(2)));
+    let mut want = eth(CE_B, CUST_B, Some(B_VLAN), 0x0800);
+    want.extend(routed(&inner));
+    assert_eq!(out, want);
+    assert_eq!((a_sa.sa.replay_top(), b_sa.sa.replay_top()), (1, 1));
+    assert_eq!(a_sa.sa.traffic().0, 1);
+    assert_eq!(b_sa.sa.traffic().0, 1);
+    // A's SA of the core (T_V4's SPI) is still A's: the core's other SPIs are unchanged.
+    assert_eq!(r.in_sa(T_V4).replay_top(), 0);
+}
+
+#[test]
+fn a_route_of_vr_b_into_an_sa_id_only_vr_a_has_finds_none() {
     let r = Run::new();
+    // B's 10.9/16 names id 1, which is A's: B has no SA 1.
     let (v, _) = r.send_b(&ip4([10, 1, 0, 5], [10, 9, 0, 7], 64, 0, 30));
-    assert_eq!(v, Verdict::Drop(Drop::EspWrongVr));
+    assert_eq!(v, Verdict::Drop(Drop::EspNoSa));
     assert_eq!(r.out_sa(T_V4).traffic(), (0, 0));
     assert_eq!(r.counts(B_VR), [1, 0, 1]);
     assert_eq!(r.counts(A_VR), [0, 0, 0]);

@@ -322,6 +322,8 @@ impl Backend for SoftBackend {
                         ("rx_oversize".to_string(), l(&st.rx_oversize)),
                         ("rx_no_buffer".to_string(), l(&st.rx_no_buffer)),
                         ("tx_ring_full".to_string(), l(&st.tx_ring_full)),
+                        ("rx_csum_completed".to_string(), l(&st.rx_csum_completed)),
+                        ("rx_csum_unhandled".to_string(), l(&st.rx_csum_unhandled)),
                     ],
                 ))
             })

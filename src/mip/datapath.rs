@@ -6,7 +6,9 @@
 //! - **Which tunnels**: ESP only. The data plane has no IP-in-IP encapsulation (issue 17;
 //!   not added this round) and no AH, so [`supported`] refuses both: the engines ask it
 //!   before they accept a registration (HA 129, FA 65, counted `tunnel_unsupported`).
-//! - **SAs**: outbound under [`EspSaId`] = the outbound SPI, inbound under its SPI. The
+//! - **SAs**: outbound under [`EspSaId`] = the outbound SPI in the agent's VR, inbound
+//!   under its SPI in the agent's outer VR (the state keys SAs per VR, so two agents in two
+//!   VRs of one appliance — FA1 and FA2 — may both hold the SLA's default SA). The
 //!   "up" keys (mobile node → CN) are the outbound keys of the FA's tunnel to the gateway
 //!   and of the HA's to the static gateway; the HA's tunnel to the care-of address, the
 //!   PCN's and a handoff tunnel send "down". A 16-byte key is AES-GCM-128, a
@@ -22,9 +24,9 @@
 //!   address, the PCN's and an old FA's forwarding tunnel route the mobile node's home
 //!   address /32. Several tunnels may want one prefix (two profiles of one
 //!   user): the route follows the latest, and falls back to the others as they go.
-//! - SAs are shared by reference count (profiles on one default SA); an SA id or SPI that
-//!   the profile's own `esp:` SAs (or another agent with other keys) already use is a
-//!   conflict: not installed, counted.
+//! - SAs are shared by reference count (profiles on one default SA) within one VR; an SA id
+//!   or SPI that the profile's own `esp:` SAs of that VR (or another agent of the VR with
+//!   other keys) already use is a conflict: not installed, counted.
 //!
 //! - **Source selectors** (seed 003: "traffic of users the enterprise did not authorise never
 //!   enters a tunnel"): the outbound SA of an upward tunnel (FA → gateway, HA → static
@@ -45,7 +47,8 @@ use controlplane::mip::tunnel::TunnelRole;
 use controlplane::mip::{TunnelEvent, TunnelKind, TunnelSpec};
 use sha2::{Digest, Sha256};
 use vr::{
-    EspSaId, EspTunnel, IpPrefix, NextHop, Prefix4, RouteSource, SourceSelector, StateWriter, VrId,
+    EspSaId, EspTunnel, InboundKey, IpPrefix, NextHop, OutboundKey, Prefix4, RouteSource,
+    SourceSelector, StateWriter, VrId,
 };
 
 use super::DefaultSa;
@@ -75,6 +78,8 @@ pub struct InstalledTunnel {
     pub out_spi: u32,
     /// Inbound SPI.
     pub in_spi: u32,
+    /// The VR its outer packets are routed in and arrive in (which keys the inbound SA).
+    pub outer_vr: VrId,
     /// Cipher name.
     pub cipher: &'static str,
     /// The routed prefix.
@@ -163,13 +168,15 @@ fn source_of(t: &TunnelSpec) -> Option<(Ipv4Addr, u8)> {
 pub struct Datapath {
     workers: usize,
     tunnels: HashMap<Key, (VrId, InstalledTunnel)>,
-    out: HashMap<u32, SaRef>,
-    inb: HashMap<u32, SaRef>,
+    /// Outbound SAs by (agent's VR, SPI).
+    out: HashMap<(VrId, u32), SaRef>,
+    /// Inbound SAs by (agent's outer VR, SPI).
+    inb: HashMap<(VrId, u32), SaRef>,
     /// Per routed prefix: the tunnels that want it (outbound SPI, source they take), the
     /// route follows the last.
     routes: HashMap<(VrId, Prefix4), Vec<(u32, Option<(Ipv4Addr, u8)>)>>,
-    /// Per outbound SPI: the prefixes whose route currently sends into it.
-    current: HashMap<u32, HashSet<(VrId, Prefix4)>>,
+    /// Per outbound SA (VR, SPI): the prefixes whose route currently sends into it.
+    current: HashMap<(VrId, u32), HashSet<(VrId, Prefix4)>>,
     counters: DatapathCounters,
 }
 
@@ -357,54 +364,61 @@ impl Datapath {
                 .map_err(|e| format!("SPI {spi}: {e}"))
         };
         // Conflicts first, before anything changes.
-        let conflict =
-            |table: &HashMap<u32, SaRef>, spi: u32, m: &[u8], theirs: bool| match table.get(&spi) {
-                Some(r) => r.keymat != m || r.tunnel.remote != IpAddr::V4(t.remote),
-                None => theirs,
-            };
-        let out_taken = w.esp_outbound(EspSaId(*out_spi)).is_some();
-        let in_taken = w.esp_inbound(*in_spi).is_some();
-        if conflict(&self.out, *out_spi, &om, out_taken)
-            || conflict(&self.inb, *in_spi, &im, in_taken)
-        {
+        // Per VR, as the state keys them: the outbound SA in the agent's VR, the inbound
+        // one in the VR its ESP arrives in.
+        let (out_k, in_k) = ((a.vr, *out_spi), (a.outer_vr, *in_spi));
+        let conflict = |table: &HashMap<(VrId, u32), SaRef>,
+                        k: (VrId, u32),
+                        m: &[u8],
+                        theirs: bool| match table.get(&k) {
+            Some(r) => r.keymat != m || r.tunnel.remote != IpAddr::V4(t.remote),
+            None => theirs,
+        };
+        let out_taken = w
+            .esp_outbound(OutboundKey::new(a.vr, EspSaId(*out_spi)))
+            .is_some();
+        let in_taken = w
+            .esp_inbound(InboundKey::new(a.outer_vr, *in_spi))
+            .is_some();
+        if conflict(&self.out, out_k, &om, out_taken) || conflict(&self.inb, in_k, &im, in_taken) {
             self.counters.refused_conflict += 1;
             return Err(format!(
                 "SPI {out_spi} (out) or {in_spi} (in) is used by another SA"
             ));
         }
-        if !self.out.contains_key(out_spi) {
+        if !self.out.contains_key(&out_k) {
             let tun = mk(*out_spi, oc, &om, dscp, "out")
                 .inspect_err(|_| self.counters.refused_keys += 1)?;
             if let Err(e) = w.set_esp_outbound(EspSaId(*out_spi), tun.clone()) {
                 self.counters.writer_errors += 1;
                 return Err(e.to_string());
             }
-            self.out.insert(*out_spi, SaRef::new(tun, om.clone()));
+            self.out.insert(out_k, SaRef::new(tun, om.clone()));
         }
-        if !self.inb.contains_key(in_spi) {
+        if !self.inb.contains_key(&in_k) {
             let tun = match mk(*in_spi, ic, &im, None, "in") {
                 Ok(t) => t,
                 Err(e) => {
                     self.counters.refused_keys += 1;
-                    self.release_out(w, *out_spi);
+                    self.release_out(w, out_k);
                     return Err(e);
                 }
             };
             if let Err(e) = w.set_esp_inbound(tun.clone()) {
                 self.counters.writer_errors += 1;
-                self.release_out(w, *out_spi);
+                self.release_out(w, out_k);
                 return Err(e.to_string());
             }
-            self.inb.insert(*in_spi, SaRef::new(tun, im.clone()));
+            self.inb.insert(in_k, SaRef::new(tun, im.clone()));
         }
-        if let Some(r) = self.out.get_mut(out_spi) {
+        if let Some(r) = self.out.get_mut(&out_k) {
             r.refs += 1;
             match source_of(t) {
                 Some(s) => *r.sources.entry(s).or_default() += 1,
                 None => r.any_source += 1,
             }
         }
-        if let Some(r) = self.inb.get_mut(in_spi) {
+        if let Some(r) = self.inb.get_mut(&in_k) {
             r.refs += 1;
         }
         let group = (a.vr, prefix);
@@ -413,9 +427,9 @@ impl Datapath {
         users.push((*out_spi, source_of(t)));
         self.set_current(group, before, Some(*out_spi));
         if let Some(b) = before.filter(|b| b != out_spi) {
-            self.republish_selector(w, b);
+            self.republish_selector(w, (a.vr, b));
         }
-        self.republish_selector(w, *out_spi);
+        self.republish_selector(w, out_k);
         if let Err(e) = w.set_route(
             a.vr,
             IpPrefix::V4(prefix),
@@ -434,6 +448,7 @@ impl Datapath {
                     spec: t.clone(),
                     out_spi: *out_spi,
                     in_spi: *in_spi,
+                    outer_vr: a.outer_vr,
                     cipher: oc.name(),
                     prefix: (pa, plen),
                     dscp,
@@ -449,15 +464,16 @@ impl Datapath {
             return;
         }
         if let Some(o) = old {
-            if let Some(set) = self.current.get_mut(&o) {
+            let k = (group.0, o);
+            if let Some(set) = self.current.get_mut(&k) {
                 set.remove(&group);
                 if set.is_empty() {
-                    self.current.remove(&o);
+                    self.current.remove(&k);
                 }
             }
         }
         if let Some(n) = new {
-            self.current.entry(n).or_default().insert(group);
+            self.current.entry((group.0, n)).or_default().insert(group);
         }
     }
 
@@ -466,14 +482,14 @@ impl Datapath {
     /// network on different SAs share the route, which follows the latest: the earlier
     /// user's traffic takes the later one's SA, as before, and must not be dropped by its
     /// selector). `None` (any source) when one of them is a tunnel toward a mobile node.
-    fn selector(&self, spi: u32) -> Option<Arc<SourceSelector>> {
-        let r = self.out.get(&spi)?;
+    fn selector(&self, k: (VrId, u32)) -> Option<Arc<SourceSelector>> {
+        let r = self.out.get(&k)?;
         if r.any_source > 0 {
             return None;
         }
         let mut all: Vec<(IpAddr, u8)> =
             r.sources.keys().map(|&(a, l)| (IpAddr::V4(a), l)).collect();
-        for g in self.current.get(&spi).into_iter().flatten() {
+        for g in self.current.get(&k).into_iter().flatten() {
             for (_, s) in self.routes.get(g).into_iter().flatten() {
                 let &(a, l) = s.as_ref()?;
                 all.push((IpAddr::V4(a), l));
@@ -484,9 +500,9 @@ impl Datapath {
 
     /// Publishes outbound SA `spi` again when its users' sources changed (same [`esp::Sa`]:
     /// sequence numbers and counters go on; routes naming the id are untouched).
-    fn republish_selector(&mut self, w: &mut StateWriter, spi: u32) {
-        let sel = self.selector(spi);
-        let Some(r) = self.out.get_mut(&spi) else {
+    fn republish_selector(&mut self, w: &mut StateWriter, k: (VrId, u32)) {
+        let sel = self.selector(k);
+        let Some(r) = self.out.get_mut(&k) else {
             return;
         };
         if r.tunnel.sources == sel {
@@ -496,20 +512,20 @@ impl Datapath {
             sources: sel,
             ..(*r.tunnel).clone()
         });
-        match w.set_esp_outbound(EspSaId(spi), tun.clone()) {
+        match w.set_esp_outbound(EspSaId(k.1), tun.clone()) {
             Ok(_) => r.tunnel = tun,
             Err(e) => {
                 self.counters.writer_errors += 1;
-                tracing::warn!("mip: outbound SA {spi}: source selector not updated: {e}");
+                tracing::warn!("mip: outbound SA {} of {}: source selector not updated: {e}", k.1, k.0);
             }
         }
     }
 
-    fn release_out(&mut self, w: &mut StateWriter, spi: u32) {
-        if let Some(r) = self.out.get_mut(&spi) {
+    fn release_out(&mut self, w: &mut StateWriter, k: (VrId, u32)) {
+        if let Some(r) = self.out.get_mut(&k) {
             if r.refs == 0 {
-                self.out.remove(&spi);
-                let _ = w.remove_esp_outbound(EspSaId(spi));
+                self.out.remove(&k);
+                let _ = w.remove_esp_outbound(OutboundKey::new(k.0, EspSaId(k.1)));
             }
         }
     }
@@ -543,12 +559,13 @@ impl Datapath {
                 self.set_current(group, before, after);
                 for s in [before, after].into_iter().flatten() {
                     if s != t.out_spi {
-                        self.republish_selector(w, s);
+                        self.republish_selector(w, (vr, s));
                     }
                 }
             }
         }
-        if let Some(r) = self.out.get_mut(&t.out_spi) {
+        let out_k = (vr, t.out_spi);
+        if let Some(r) = self.out.get_mut(&out_k) {
             r.refs = r.refs.saturating_sub(1);
             match source_of(&t.spec) {
                 Some(s) => {
@@ -562,19 +579,22 @@ impl Datapath {
                 None => r.any_source = r.any_source.saturating_sub(1),
             }
             if r.refs > 0 {
-                self.republish_selector(w, t.out_spi);
+                self.republish_selector(w, out_k);
             } else {
-                self.out.remove(&t.out_spi);
-                if w.remove_esp_outbound(EspSaId(t.out_spi)).is_err() {
+                self.out.remove(&out_k);
+                if w.remove_esp_outbound(OutboundKey::new(vr, EspSaId(t.out_spi))).is_err() {
                     self.counters.writer_errors += 1;
                 }
             }
         }
-        if let Some(r) = self.inb.get_mut(&t.in_spi) {
+        let in_k = (t.outer_vr, t.in_spi);
+        if let Some(r) = self.inb.get_mut(&in_k) {
             r.refs = r.refs.saturating_sub(1);
             if r.refs == 0 {
-                self.inb.remove(&t.in_spi);
-                if w.remove_esp_inbound(t.in_spi).is_err() {
+                self.inb.remove(&in_k);
+                if w.remove_esp_inbound(InboundKey::new(t.outer_vr, t.in_spi))
+                    .is_err()
+                {
                     self.counters.writer_errors += 1;
                 }
             }
@@ -654,7 +674,7 @@ mod tests {
     }
 
     fn sources(w: &StateWriter, spi: u32) -> Option<Vec<String>> {
-        let t = w.esp_outbound(EspSaId(spi)).expect("SA installed");
+        let t = w.esp_outbound(OutboundKey::new(FA_VR, EspSaId(spi))).expect("SA installed");
         t.sources.as_ref().map(|s| {
             let mut v: Vec<String> = s.prefixes().map(|(a, l)| format!("{a}/{l}")).collect();
             v.sort();
@@ -689,7 +709,7 @@ mod tests {
         );
         up(&mut d, &mut w, &a);
         assert_eq!(sources(&w, 4096), Some(vec!["10.200.0.2/32".into()]));
-        let sa = w.esp_outbound(EspSaId(4096)).unwrap().sa.clone();
+        let sa = w.esp_outbound(OutboundKey::new(FA_VR, EspSaId(4096))).unwrap().sa.clone();
         // A second mobile node on the SLA's default SA: one SA takes both, and it is the
         // same SA (sequence numbers go on), republished with the wider selector.
         up(&mut d, &mut w, &b);
@@ -697,7 +717,7 @@ mod tests {
             sources(&w, 4096),
             Some(vec!["10.200.0.2/32".into(), "10.200.0.3/32".into()])
         );
-        assert!(Arc::ptr_eq(&sa, &w.esp_outbound(EspSaId(4096)).unwrap().sa));
+        assert!(Arc::ptr_eq(&sa, &w.esp_outbound(OutboundKey::new(FA_VR, EspSaId(4096))).unwrap().sa));
         // A user with her own SA toward the same network takes the route; the earlier users'
         // traffic follows it, so her SA takes all three.
         let c = spec(4, TunnelRole::ForeignToGw, 6000, 6001, Some(9));
@@ -711,7 +731,7 @@ mod tests {
             ])
         );
         down(&mut d, &mut w, &c);
-        assert!(w.esp_outbound(EspSaId(6000)).is_none());
+        assert!(w.esp_outbound(OutboundKey::new(FA_VR, EspSaId(6000))).is_none());
         assert_eq!(
             sources(&w, 4096),
             Some(vec!["10.200.0.2/32".into(), "10.200.0.3/32".into()])
@@ -724,7 +744,7 @@ mod tests {
         down(&mut d, &mut w, &a);
         assert_eq!(sources(&w, 4096), Some(vec!["10.200.0.3/32".into()]));
         down(&mut d, &mut w, &b);
-        assert!(w.esp_outbound(EspSaId(4096)).is_none());
+        assert!(w.esp_outbound(OutboundKey::new(FA_VR, EspSaId(4096))).is_none());
         assert_eq!(d.counters().writer_errors, 0);
     }
 

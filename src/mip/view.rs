@@ -97,8 +97,20 @@ pub fn tunnels(s: &MipService, st: &vr::ForwardingState, sees: &dyn Fn(u32) -> b
         let mut v: Vec<_> = s.datapath().tunnels(i).collect();
         v.sort_by_key(|t| (t.spec.home_address, t.spec.remote, t.out_spi));
         for t in v {
-            let out_sa = st.esp.outbound.get(&vr::EspSaId(t.out_spi)).is_some();
-            let in_sa = st.esp.inbound.get(&vr::esp::Spi(t.in_spi)).is_some();
+            // Published means in the keys the workers look up: the agent's VR for the
+            // outbound SA, the VR its ESP arrives in for the inbound one — and decrypting
+            // into the agent's VR.
+            let agent_vr = vr::VrId(a.cfg.vr);
+            let out_sa = st
+                .esp
+                .outbound
+                .get(&vr::OutboundKey::new(agent_vr, vr::EspSaId(t.out_spi)))
+                .is_some();
+            let in_sa = st
+                .esp
+                .inbound
+                .get(&vr::InboundKey::new(t.outer_vr, t.in_spi))
+                .is_some_and(|x| x.vr == agent_vr);
             let route = st
                 .vr(vr::VrId(a.cfg.vr))
                 .and_then(|v| v.lookup4(u32::from(t.prefix.0)))

@@ -480,7 +480,8 @@ pub struct EspSa {
     pub name: S<String>,
     /// `in` (we decrypt) or `out` (we encrypt).
     pub direction: S<String>,
-    /// Security Parameters Index, 256..=4294967295; unique per direction on the appliance.
+    /// Security Parameters Index, 256..=4294967295; an inbound SPI is unique per outer VR,
+    /// an outbound one per VR.
     pub spi: S<u32>,
     /// `aes-gcm-128`, `aes-gcm-256` or `chacha20-poly1305`.
     pub cipher: S<String>,

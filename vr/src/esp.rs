@@ -1,5 +1,13 @@
-//! The ESP tables of the published state: inbound SPI → tunnel and outbound SA id →
-//! tunnel (RFC 4303 tunnel mode; the crypto is the crate `esp`).
+//! The ESP tables of the published state: inbound (outer VR, SPI) → tunnel and outbound
+//! (VR, SA id) → tunnel (RFC 4303 tunnel mode; the crypto is the crate `esp`).
+//!
+//! **Keyed per VR.** RFC 4301 §4.1 lets a receiver look an SA up by SPI *and* destination;
+//! ours is the SPI and the VR the ESP arrived in (the SA's outer VR), so two VRs of one
+//! appliance may hold the same inbound SPI with different keys (two foreign agents on the
+//! SLA's default SA, each in its own VR): a packet finds only the SA of the VR it arrived
+//! in, with one hash probe. Outbound ids are likewise per VR: a route of VR `v` that says
+//! `NextHop::Esp(id)` reaches `v`'s SA `id` and no other VR's, so isolation holds by the
+//! key, not by a check after the lookup.
 //!
 //! An [`EspTunnel`] is an SA with what the workers need around it: the VR whose traffic it
 //! carries (`vr`: decrypted packets are routed there and only there; only routes of that VR
@@ -36,14 +44,63 @@ impl PKey for EspSaId {
     }
 }
 
-/// An inbound SPI as a table key.
+/// An inbound SA's key: the VR the ESP arrives in (the SA's outer VR) and the SPI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Spi(pub u32);
+pub struct InboundKey {
+    /// The VR the ESP packets arrive in ([`EspTunnel::outer_vr`]).
+    pub outer_vr: VrId,
+    /// The SPI.
+    pub spi: u32,
+}
 
-impl PKey for Spi {
+impl InboundKey {
+    /// The key of an inbound SA of `outer_vr` with `spi`.
+    #[inline]
+    pub fn new(outer_vr: VrId, spi: u32) -> Self {
+        InboundKey { outer_vr, spi }
+    }
+}
+
+impl PKey for InboundKey {
     #[inline]
     fn pack(&self) -> u64 {
-        u64::from(self.0)
+        (u64::from(self.outer_vr.0) << 32) | u64::from(self.spi)
+    }
+}
+
+impl fmt::Display for InboundKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SPI {:#010x} in {}", self.spi, self.outer_vr)
+    }
+}
+
+/// An outbound SA's key: the VR whose routes send into it (the SA's VR) and its id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OutboundKey {
+    /// The VR whose traffic the SA carries ([`EspTunnel::vr`]).
+    pub vr: VrId,
+    /// The id routes name.
+    pub id: EspSaId,
+}
+
+impl OutboundKey {
+    /// The key of `vr`'s outbound SA `id`.
+    #[inline]
+    pub fn new(vr: VrId, id: EspSaId) -> Self {
+        OutboundKey { vr, id }
+    }
+}
+
+impl PKey for OutboundKey {
+    #[inline]
+    fn pack(&self) -> u64 {
+        (u64::from(self.vr.0) << 32) | u64::from(self.id.0)
+    }
+}
+
+impl fmt::Display for OutboundKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} of {}", self.id, self.vr)
     }
 }
 
@@ -250,10 +307,10 @@ impl EspTunnel {
 /// The published ESP tables.
 #[derive(Clone, Default)]
 pub struct EspTable {
-    /// Inbound SAs by SPI.
-    pub inbound: PMap<Spi, Arc<EspTunnel>>,
-    /// Outbound SAs by id.
-    pub outbound: PMap<EspSaId, Arc<EspTunnel>>,
+    /// Inbound SAs by outer VR and SPI.
+    pub inbound: PMap<InboundKey, Arc<EspTunnel>>,
+    /// Outbound SAs by VR and id.
+    pub outbound: PMap<OutboundKey, Arc<EspTunnel>>,
 }
 
 impl fmt::Debug for EspTable {
@@ -268,8 +325,8 @@ impl fmt::Debug for EspTable {
 /// The writer's side of the ESP tables.
 #[derive(Default)]
 pub struct EspTableWriter {
-    pub(crate) inbound: PMapWriter<Spi, Arc<EspTunnel>>,
-    pub(crate) outbound: PMapWriter<EspSaId, Arc<EspTunnel>>,
+    pub(crate) inbound: PMapWriter<InboundKey, Arc<EspTunnel>>,
+    pub(crate) outbound: PMapWriter<OutboundKey, Arc<EspTunnel>>,
 }
 
 impl EspTableWriter {

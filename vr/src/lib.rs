@@ -30,7 +30,9 @@ pub mod state;
 pub use counters::{
     session_counter, vr_counter, CounterArray, CounterLine, SessionCounters, VrCounters,
 };
-pub use esp::{EspError, EspSaId, EspTable, EspTunnel, EspUdp, SourceSelector};
+pub use esp::{
+    EspError, EspSaId, EspTable, EspTunnel, EspUdp, InboundKey, OutboundKey, SourceSelector,
+};
 pub use fib::{Fib4, Fib6, Lpm, Prefix, Prefix4, Prefix6, PrefixError};
 pub use ids::{NextHopId, PortId, VrId};
 pub use iface::{IfBinding, IfError, IfKey, InterfaceTable, InterfaceTableBuilder};

@@ -43,7 +43,7 @@ use std::sync::Arc;
 use labelswitch::{Label, LabelMatrix, LabelMatrixBuilder, LabelOp, MatrixError};
 
 use crate::counters::{SessionCounters, VrCounters};
-use crate::esp::{EspError, EspSaId, EspTable, EspTableWriter, EspTunnel, Spi};
+use crate::esp::{EspError, EspSaId, EspTable, EspTableWriter, EspTunnel, InboundKey, OutboundKey};
 use crate::fib::update::IncrementalFib;
 use crate::fib::{Fib4, Fib6, Lpm, Prefix4, Prefix6};
 use crate::ids::{NextHopId, VrId};
@@ -269,7 +269,7 @@ pub struct ForwardingState {
     pub next_hops: NextHopTable,
     /// Incoming label → operation.
     pub labels: Arc<LabelMatrix>,
-    /// ESP SAs: inbound by SPI, outbound by id.
+    /// ESP SAs: inbound by outer VR and SPI, outbound by VR and id.
     pub esp: EspTable,
     vrs: PVec<Option<Arc<VrEntry>>>,
     vr_count: usize,
@@ -398,14 +398,14 @@ pub enum Change {
     BindSessionRelay(SessionKey, SessionBinding, NextHop),
     /// Unbind a session.
     UnbindSession(SessionKey),
-    /// Install (or replace) an inbound ESP SA, keyed by its SPI.
+    /// Install (or replace) an inbound ESP SA, keyed by its outer VR and SPI.
     SetEspInbound(Arc<EspTunnel>),
-    /// Remove the inbound ESP SA of an SPI.
-    RemoveEspInbound(u32),
-    /// Install (or replace: a rekey) the outbound ESP SA of an id.
+    /// Remove the inbound ESP SA of an SPI in an outer VR.
+    RemoveEspInbound(InboundKey),
+    /// Install (or replace: a rekey) the outbound ESP SA of an id in the tunnel's VR.
     SetEspOutbound(EspSaId, Arc<EspTunnel>),
-    /// Remove an outbound ESP SA.
-    RemoveEspOutbound(EspSaId),
+    /// Remove an outbound ESP SA of a VR.
+    RemoveEspOutbound(OutboundKey),
 }
 
 impl fmt::Display for Change {
@@ -440,12 +440,13 @@ impl fmt::Display for Change {
             Change::UnbindSession(k) => write!(f, "unbind {k}"),
             Change::SetEspInbound(t) => write!(
                 f,
-                "inbound ESP SA {} (SPI {:#010x}) into {}",
+                "inbound ESP SA {} (SPI {:#010x} in {}) into {}",
                 t.name,
                 t.sa.spi(),
+                t.outer_vr,
                 t.vr
             ),
-            Change::RemoveEspInbound(spi) => write!(f, "remove inbound ESP SPI {spi:#010x}"),
+            Change::RemoveEspInbound(k) => write!(f, "remove inbound ESP {k}"),
             Change::SetEspOutbound(id, t) => write!(
                 f,
                 "{id}: outbound ESP SA {} (SPI {:#010x}) from {}",
@@ -453,7 +454,7 @@ impl fmt::Display for Change {
                 t.sa.spi(),
                 t.vr
             ),
-            Change::RemoveEspOutbound(id) => write!(f, "remove {id}"),
+            Change::RemoveEspOutbound(k) => write!(f, "remove {k}"),
         }
     }
 }
@@ -838,56 +839,62 @@ impl StateWriter {
         Ok(())
     }
 
-    /// Installs an inbound SA (both its VRs must exist), replacing the one of the same SPI.
+    /// Installs an inbound SA (both its VRs must exist), replacing the one of the same SPI
+    /// in the same outer VR (another VR's SA of that SPI is another SA).
     pub fn set_esp_inbound(&mut self, t: Arc<EspTunnel>) -> Result<(), StateError> {
         self.esp_tunnel_ok(&t)?;
-        self.esp.inbound.insert(Spi(t.sa.spi()), t);
+        self.esp
+            .inbound
+            .insert(InboundKey::new(t.outer_vr, t.sa.spi()), t);
         self.stats.esp_changes += 1;
         self.changed = true;
         Ok(())
     }
 
-    /// Removes the inbound SA of `spi`; returns it.
-    pub fn remove_esp_inbound(&mut self, spi: u32) -> Result<Arc<EspTunnel>, StateError> {
-        let t =
-            self.esp.inbound.remove(&Spi(spi)).ok_or_else(|| {
-                EspError::NotInstalled(format!("inbound ESP SA of SPI {spi:#010x}"))
-            })?;
+    /// Removes the inbound SA of `k` (outer VR and SPI); returns it.
+    pub fn remove_esp_inbound(&mut self, k: InboundKey) -> Result<Arc<EspTunnel>, StateError> {
+        let t = self
+            .esp
+            .inbound
+            .remove(&k)
+            .ok_or_else(|| EspError::NotInstalled(format!("inbound ESP SA of {k}")))?;
         self.stats.esp_changes += 1;
         self.changed = true;
         Ok(t)
     }
 
-    /// Installs the outbound SA `id` (both its VRs must exist), replacing the one there (a
-    /// rekey: the routes through `id` carry on with the new SA).
+    /// Installs the outbound SA `id` of the tunnel's VR (both its VRs must exist),
+    /// replacing the one there (a rekey: the VR's routes through `id` carry on with the new
+    /// SA). Another VR's SA `id` is another SA.
     pub fn set_esp_outbound(&mut self, id: EspSaId, t: Arc<EspTunnel>) -> Result<(), StateError> {
         self.esp_tunnel_ok(&t)?;
-        self.esp.outbound.insert(id, t);
+        self.esp.outbound.insert(OutboundKey::new(t.vr, id), t);
         self.stats.esp_changes += 1;
         self.changed = true;
         Ok(())
     }
 
-    /// Removes the outbound SA `id`; routes through it then drop (`esp_no_sa`).
-    pub fn remove_esp_outbound(&mut self, id: EspSaId) -> Result<Arc<EspTunnel>, StateError> {
+    /// Removes the outbound SA `k` (VR and id); the VR's routes through it then drop
+    /// (`esp_no_sa`).
+    pub fn remove_esp_outbound(&mut self, k: OutboundKey) -> Result<Arc<EspTunnel>, StateError> {
         let t = self
             .esp
             .outbound
-            .remove(&id)
-            .ok_or_else(|| EspError::NotInstalled(id.to_string()))?;
+            .remove(&k)
+            .ok_or_else(|| EspError::NotInstalled(k.to_string()))?;
         self.stats.esp_changes += 1;
         self.changed = true;
         Ok(t)
     }
 
-    /// The inbound SA of `spi`.
-    pub fn esp_inbound(&self, spi: u32) -> Option<&Arc<EspTunnel>> {
-        self.esp.inbound.get(&Spi(spi))
+    /// The inbound SA of `k` (outer VR and SPI).
+    pub fn esp_inbound(&self, k: InboundKey) -> Option<&Arc<EspTunnel>> {
+        self.esp.inbound.get(&k)
     }
 
-    /// The outbound SA `id`.
-    pub fn esp_outbound(&self, id: EspSaId) -> Option<&Arc<EspTunnel>> {
-        self.esp.outbound.get(&id)
+    /// The outbound SA `k` (VR and id).
+    pub fn esp_outbound(&self, k: OutboundKey) -> Option<&Arc<EspTunnel>> {
+        self.esp.outbound.get(&k)
     }
 
     /// Every inbound SA.
@@ -895,9 +902,9 @@ impl StateWriter {
         self.esp.inbound.iter().map(|(_, t)| t)
     }
 
-    /// Every outbound SA with its id.
+    /// Every outbound SA with its id (its VR is the tunnel's `vr`).
     pub fn esp_outbound_all(&self) -> impl Iterator<Item = (EspSaId, &Arc<EspTunnel>)> + '_ {
-        self.esp.outbound.iter().map(|(id, t)| (*id, t))
+        self.esp.outbound.iter().map(|(k, t)| (k.id, t))
     }
 
     // --- session counters ----------------------------------------------------------------
@@ -1171,9 +1178,9 @@ impl StateWriter {
             Change::BindSessionRelay(k, b, via) => self.bind_session_relay(*k, *b, *via),
             Change::UnbindSession(k) => self.unbind_session(k).map(|_| ()),
             Change::SetEspInbound(t) => self.set_esp_inbound(Arc::clone(t)),
-            Change::RemoveEspInbound(spi) => self.remove_esp_inbound(*spi).map(|_| ()),
+            Change::RemoveEspInbound(k) => self.remove_esp_inbound(*k).map(|_| ()),
             Change::SetEspOutbound(id, t) => self.set_esp_outbound(*id, Arc::clone(t)),
-            Change::RemoveEspOutbound(id) => self.remove_esp_outbound(*id).map(|_| ()),
+            Change::RemoveEspOutbound(k) => self.remove_esp_outbound(*k).map(|_| ()),
         };
         if r.is_err() {
             self.stats.refused += 1;
@@ -1294,6 +1301,10 @@ fn refresh<A: crate::fib::poptrie::TrieKey>(
     }
 }
 
+/// An SA in [`Model`]: (outbound?, the outer VR of an inbound SA or the VR of an outbound
+/// one, the SPI or id).
+type EspKey = (bool, VrId, u32);
+
 /// The existence model [`StateWriter::check`] runs a change list against: what the writer
 /// would refuse, with the changes before it taken into account.
 struct Model<'a> {
@@ -1307,9 +1318,10 @@ struct Model<'a> {
     labels: BTreeMap<Label, Option<Option<VrId>>>,
     sessions: BTreeMap<SessionKey, Option<VrId>>,
     routes: BTreeMap<(VrId, IpPrefix, RouteSource), bool>,
-    /// (outbound?, SPI or id) → the installed SA's VR and outer VR (`None`: removed), for
-    /// SAs the list touched or whose VR it removed.
-    esp: BTreeMap<(bool, u32), Option<(VrId, VrId)>>,
+    /// (outbound?, its key's VR, SPI or id) → the installed SA's VR and outer VR (`None`:
+    /// removed), for SAs the list touched or whose VR it removed. The key's VR is the outer
+    /// VR of an inbound SA, the VR of an outbound one.
+    esp: BTreeMap<EspKey, Option<(VrId, VrId)>>,
 }
 
 impl<'a> Model<'a> {
@@ -1355,16 +1367,17 @@ impl<'a> Model<'a> {
         }
     }
 
-    /// The VR and outer VR of the SA (outbound id or inbound SPI) installed at this point of
-    /// the list: the list's own changes (removals of its VRs included), else the writer's.
-    fn esp_sa(&self, outbound: bool, key: u32) -> Option<(VrId, VrId)> {
-        if let Some(t) = self.esp.get(&(outbound, key)) {
+    /// The VR and outer VR of the SA (outbound or inbound) installed at this point of the
+    /// list: the list's own changes (removals of its VRs included), else the writer's.
+    fn esp_sa(&self, k: EspKey) -> Option<(VrId, VrId)> {
+        if let Some(t) = self.esp.get(&k) {
             return *t;
         }
+        let (outbound, vr, key) = k;
         let t = if outbound {
-            self.w.esp_outbound(EspSaId(key))
+            self.w.esp_outbound(OutboundKey::new(vr, EspSaId(key)))
         } else {
-            self.w.esp_inbound(key)
+            self.w.esp_inbound(InboundKey::new(vr, key))
         };
         t.map(|t| (t.vr, t.outer_vr))
     }
@@ -1490,14 +1503,14 @@ impl<'a> Model<'a> {
                     self.sessions.insert(k, None);
                 }
                 // Its ESP SAs (as VR or outer VR) too, the list's own included.
-                let sas: Vec<(bool, u32)> = self
+                let sas: Vec<EspKey> = self
                     .w
                     .esp_inbound_all()
-                    .map(|t| (false, t.sa.spi()))
-                    .chain(self.w.esp_outbound_all().map(|(id, _)| (true, id.0)))
+                    .map(|t| (false, t.outer_vr, t.sa.spi()))
+                    .chain(self.w.esp_outbound_all().map(|(sa, t)| (true, t.vr, sa.0)))
                     .chain(self.esp.keys().copied())
-                    .filter(|(out, k)| {
-                        self.esp_sa(*out, *k)
+                    .filter(|k| {
+                        self.esp_sa(*k)
                             .is_some_and(|(vr, outer)| vr == *id || outer == *id)
                     })
                     .collect();
@@ -1615,25 +1628,24 @@ impl<'a> Model<'a> {
                     }
                 }
                 let key = match c {
-                    Change::SetEspOutbound(id, _) => (true, id.0),
-                    _ => (false, t.sa.spi()),
+                    Change::SetEspOutbound(id, _) => (true, t.vr, id.0),
+                    _ => (false, t.outer_vr, t.sa.spi()),
                 };
                 self.esp.insert(key, Some((t.vr, t.outer_vr)));
             }
-            Change::RemoveEspInbound(spi) => {
-                if self.esp_sa(false, *spi).is_none() {
-                    return Err(EspError::NotInstalled(format!(
-                        "inbound ESP SA of SPI {spi:#010x}"
-                    ))
-                    .into());
+            Change::RemoveEspInbound(k) => {
+                let key = (false, k.outer_vr, k.spi);
+                if self.esp_sa(key).is_none() {
+                    return Err(EspError::NotInstalled(format!("inbound ESP SA of {k}")).into());
                 }
-                self.esp.insert((false, *spi), None);
+                self.esp.insert(key, None);
             }
-            Change::RemoveEspOutbound(id) => {
-                if self.esp_sa(true, id.0).is_none() {
-                    return Err(EspError::NotInstalled(id.to_string()).into());
+            Change::RemoveEspOutbound(k) => {
+                let key = (true, k.vr, k.id.0);
+                if self.esp_sa(key).is_none() {
+                    return Err(EspError::NotInstalled(k.to_string()).into());
                 }
-                self.esp.insert((true, id.0), None);
+                self.esp.insert(key, None);
             }
         }
         Ok(())
@@ -2350,6 +2362,7 @@ mod tests {
         fn arb_change() -> impl Strategy<Value = Change> {
             let spi = prop_oneof![Just(0x100u32), Just(0x101)];
             let sa_id = prop_oneof![Just(EspSaId(1)), Just(EspSaId(2))];
+            let vr_id = (1u32..4).prop_map(VrId);
             let tun = (spi.clone(), 1u32..4, 1u32..4, proptest::bool::weighted(0.1))
                 .prop_map(|(spi, vr, outer, mixed)| esp_tunnel(spi, vr, outer, mixed));
             prop_oneof![
@@ -2357,8 +2370,10 @@ mod tests {
                 1 => prop_oneof![
                     tun.clone().prop_map(Change::SetEspInbound),
                     (sa_id.clone(), tun).prop_map(|(id, t)| Change::SetEspOutbound(id, t)),
-                    spi.prop_map(Change::RemoveEspInbound),
-                    sa_id.prop_map(Change::RemoveEspOutbound),
+                    (vr_id.clone(), spi)
+                        .prop_map(|(v, spi)| Change::RemoveEspInbound(InboundKey::new(v, spi))),
+                    (vr_id, sa_id)
+                        .prop_map(|(v, id)| Change::RemoveEspOutbound(OutboundKey::new(v, id))),
                 ],
             ]
         }

@@ -6,18 +6,18 @@ use std::any::Any;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
-use vr::{Change, EspSaId, EspTunnel};
+use vr::{Change, EspTunnel, InboundKey, OutboundKey};
 
 /// How often lifetimes are checked.
 pub const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 const TICK: u64 = 1;
 
-/// An SA as the monitor names it: outbound by id, inbound by SPI.
+/// An SA as the monitor names it: outbound by VR and id, inbound by outer VR and SPI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Key {
-    In(u32),
-    Out(EspSaId),
+    In(InboundKey),
+    Out(OutboundKey),
 }
 
 /// Counters of the monitor.
@@ -57,10 +57,13 @@ impl EspService {
         let w = cx.writer();
         let tunnels: Vec<(Key, Arc<EspTunnel>)> = w
             .esp_inbound_all()
-            .map(|t| (Key::In(t.sa.spi()), Arc::clone(t)))
+            .map(|t| {
+                let k = InboundKey::new(t.outer_vr, t.sa.spi());
+                (Key::In(k), Arc::clone(t))
+            })
             .chain(
                 w.esp_outbound_all()
-                    .map(|(id, t)| (Key::Out(id), Arc::clone(t))),
+                    .map(|(id, t)| (Key::Out(OutboundKey::new(t.vr, id)), Arc::clone(t))),
             )
             .collect();
         for (k, t) in tunnels {
@@ -91,8 +94,8 @@ impl EspService {
             );
             if state == LifetimeState::Hard {
                 let c = match k {
-                    Key::In(spi) => Change::RemoveEspInbound(spi),
-                    Key::Out(id) => Change::RemoveEspOutbound(id),
+                    Key::In(k) => Change::RemoveEspInbound(k),
+                    Key::Out(k) => Change::RemoveEspOutbound(k),
                 };
                 if let Err(e) = cx.tables().apply_one(&c) {
                     tracing::error!("ESP lifetime: {c}: {e}");

@@ -4,7 +4,8 @@
 //!
 //! ESP: the fuzzer's bytes also become the inner packet of an ESP packet sealed by the twin
 //! of an inbound SA (so the decrypted packets are fuzzed too), which must then be decrypted
-//! when it arrives in the tunnel's outer VR and refused as `esp_wrong_vr` in the other one;
+//! when it arrives in the tunnel's outer VR and refused as `esp_unknown_spi` in the other one
+//! (SAs are keyed per VR and the SPIs here differ);
 //! whatever an outbound SA sealed and the pipeline sent has outer headers that name the
 //! tunnel, opens with the twin of the SA, and holds an IPv4/IPv6 packet of the next header's
 //! version with a valid checksum, the whole length, and the tunnel's DSCP (copied to the
@@ -319,7 +320,8 @@ fn state() -> World {
             .unwrap();
         outbound.push((sa, t.sa()));
     }
-    // Into the tunnels of the VR, into another VR's (esp_wrong_vr), into none (esp_no_sa).
+    // Into the tunnels of the VR, into an id only another VR has and into none (both
+    // esp_no_sa: ids are per VR).
     for (vr, p, id) in [
         (3, "10.99.0.0/16", 1),
         (3, "2001:db8:99::/48", 2),
@@ -674,7 +676,10 @@ fuzz_target!(|data: &[u8]| {
             Some(vr) if vr == INBOUND[i].outer_vr => {
                 assert_eq!(got, 1, "a genuine packet of tunnel {i} not opened: {v:?}")
             }
-            Some(_) => assert_eq!(v, Verdict::Drop(Drop::EspWrongVr)),
+            Some(_) => {
+                assert_eq!(got, 0, "tunnel {i}'s SA used outside its outer VR");
+                assert_eq!(v, Verdict::Drop(Drop::EspUnknownSpi))
+            }
             None => {}
         }
     }

@@ -1,9 +1,9 @@
 //! ESP tunnel mode on the workers (RFC 4303 §3.1.2; UDP encapsulation RFC 3948).
 //!
 //! **Inbound.** ESP (IP protocol 50, or UDP to port 4500 whose payload is not a
-//! NAT-keepalive or IKE) addressed to one of a VR's own addresses: the SPI names the inbound
-//! SA (`esp_unknown_spi`), which must belong to the VR the packet arrived in
-//! (`esp_wrong_vr`) and use the encapsulation it came in (`esp_wrong_encap`; ESP in UDP
+//! NAT-keepalive or IKE) addressed to one of a VR's own addresses: the VR and the SPI name
+//! the inbound SA (`esp_unknown_spi`: the VR has no SA of that SPI, whatever other VRs
+//! hold), which must use the encapsulation it came in (`esp_wrong_encap`; ESP in UDP
 //! over IPv6 must also carry a valid UDP checksum, `esp_udp_checksum`); the SA checks the replay window, verifies and decrypts in place and
 //! checks the trailer; the inner IPv4/IPv6 packet is then routed in the SA's VR — and only
 //! there — with no further decapsulation; a payload that is not an IPv4/IPv6 packet of the
@@ -11,8 +11,9 @@
 //! (`esp_nat_keepalive`), IKE is punted as `local`.
 //!
 //! **Outbound.** A route through [`NextHop::Esp`] in VR `v` names an outbound SA of `v`
-//! (`esp_no_sa`, `esp_wrong_vr`); an SA with a source selector takes only packets from the
-//! sources it names (`esp_source_not_allowed`). The outer destination must have a route in the SA's
+//! (`esp_no_sa`: `v` has none of that id); an SA with a source selector takes only packets
+//! from the sources it names (`esp_source_not_allowed`). The outer destination must have a
+//! route in the SA's
 //! outer VR (`esp_outer_unroutable`) and the outer packet must fit that port's MTU
 //! (`mtu_exceeded`), both checked before anything is sealed, so a packet that cannot leave
 //! uses no sequence number and no lifetime. The inner packet (TTL already decremented) is
@@ -32,8 +33,7 @@ use crate::counters::{Drop, Punt, WorkerCounters};
 use crate::punt::Offsets;
 use esp::{OpenError, Sa, SealError};
 use std::net::IpAddr;
-use vr::esp::Spi;
-use vr::{vr_counter, EspSaId, ForwardingState, NextHop, VrEntry};
+use vr::{vr_counter, EspSaId, ForwardingState, InboundKey, NextHop, OutboundKey, VrEntry};
 use wire::esp::{self as esp_wire, Udp4500};
 use wire::IpProtocol;
 
@@ -99,12 +99,11 @@ pub(super) fn input<B: PacketBuf>(
         return Verdict::Drop(Drop::EspTruncated);
     }
     let spi = u32::from_be_bytes([d[esp], d[esp + 1], d[esp + 2], d[esp + 3]]);
-    let Some(t) = st.esp.inbound.get(&Spi(spi)) else {
+    // Keyed by the VR it arrived in: another VR's SA of the same SPI is never found
+    // (RFC 4301 §4.1's SPI + destination lookup, the VR standing for the destination).
+    let Some(t) = st.esp.inbound.get(&InboundKey::new(vr.id(), spi)) else {
         return Verdict::Drop(Drop::EspUnknownSpi);
     };
-    if t.outer_vr != vr.id() {
-        return Verdict::Drop(Drop::EspWrongVr);
-    }
     // An SA is either plain ESP or ESP in UDP (RFC 3948): the other form is not its
     // traffic (Linux's xfrm refuses it the same way).
     if t.udp.is_some() != udp {
@@ -239,12 +238,10 @@ pub(super) fn out<B: PacketBuf>(
     id: EspSaId,
     c: &WorkerCounters,
 ) -> Verdict {
-    let Some(t) = st.esp.outbound.get(&id) else {
+    // Keyed by the route's VR: another VR's SA of the same id is never found.
+    let Some(t) = st.esp.outbound.get(&OutboundKey::new(vr.id(), id)) else {
         return Verdict::Drop(Drop::EspNoSa);
     };
-    if t.vr != vr.id() {
-        return Verdict::Drop(Drop::EspWrongVr);
-    }
     if let Some(sel) = &t.sources {
         // The SA's source selector (RFC 4301 §4.4.1): traffic of hosts it does not name
         // never enters the tunnel. The caller checked the header is there.

@@ -14,9 +14,15 @@
 //! skipped should the kernel predate it). Kernel drops (ring full) are read with
 //! `PACKET_STATISTICS` into [`AfPacketStats`].
 //!
-//! Not implemented: TPACKET_V3 block rings, checksum offload (`TP_STATUS_CSUMNOTREADY`
-//! frames are forwarded as they are, so the lab turns tx checksum offload off on the hosts),
-//! GSO super-frames larger than a ring slot (counted as `rx_oversize`).
+//! **Partial checksums.** A sender on the same host whose interface offloads transmit
+//! checksums (a veth's default) leaves the TCP/UDP checksum of its frames partial; the
+//! kernel marks them `TP_STATUS_CSUMNOTREADY`. Such frames get their checksum completed
+//! in software ([`super::csum`]: IPv4/IPv6, TCP/UDP/ICMPv6, tagged or not) before the
+//! pipeline sees them (`rx_csum_completed`); what it cannot complete goes on as it is
+//! (`rx_csum_unhandled`).
+//!
+//! Not implemented: TPACKET_V3 block rings, GSO super-frames larger than a ring slot
+//! (counted as `rx_oversize`).
 //!
 //! This is the only module of the crate with `unsafe` code: the system calls and the shared
 //! ring memory. Both are wrapped in RAII types ([`Fd`], [`Mmap`]) so that every path closes
@@ -89,6 +95,12 @@ pub struct AfPacketStats {
     pub rx_no_buffer: AtomicU64,
     /// Frames not sent because the tx ring was full.
     pub tx_ring_full: AtomicU64,
+    /// Frames the kernel flagged `TP_STATUS_CSUMNOTREADY` (a local sender's checksum
+    /// offload) whose transport checksum was completed in software.
+    pub rx_csum_completed: AtomicU64,
+    /// Frames flagged `TP_STATUS_CSUMNOTREADY` that [`super::csum::complete`] could not
+    /// complete (fragments, other protocols, malformed): passed on as they are.
+    pub rx_csum_unhandled: AtomicU64,
 }
 
 impl AfPacketStats {
@@ -441,6 +453,17 @@ impl AfPacketSocket {
                     None => AfPacketStats::add(&self.stats.rx_no_buffer, 1),
                     Some(mut b) => {
                         if fill(&mut b, frame, vlan) {
+                            if status & libc::TP_STATUS_CSUMNOTREADY != 0 {
+                                let c = match super::csum::complete(b.data_mut()) {
+                                    super::csum::Completion::Completed => {
+                                        &self.stats.rx_csum_completed
+                                    }
+                                    super::csum::Completion::Unhandled => {
+                                        &self.stats.rx_csum_unhandled
+                                    }
+                                };
+                                AfPacketStats::add(c, 1);
+                            }
                             out.push(b);
                             n += 1;
                         } else {

@@ -10,6 +10,7 @@
 
 #[cfg(target_os = "linux")]
 pub mod af_packet;
+pub mod csum;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
 pub mod mem;

@@ -110,8 +110,10 @@ pub(super) fn resolve(c: &mut Checker, p: &Profile, vrs: &mut [VrCfg]) {
             (v.name.clone(), (v.id, addrs))
         })
         .collect();
-    // SPI → (direction, where first given).
-    let mut spis: HashMap<(bool, u32), String> = HashMap::new();
+    // (inbound?, the VR that keys it, SPI) → where first given. An inbound SA is keyed by
+    // its outer VR (where its ESP arrives), an outbound one by its own VR (whose routes
+    // name it), as the state writer keys them: two VRs may hold one SPI.
+    let mut spis: HashMap<(bool, u32, u32), String> = HashMap::new();
     for pv in &p.virtual_routers {
         let Some(e) = &pv.esp else { continue };
         let outer = match &e.outer_vr {
@@ -149,15 +151,25 @@ pub(super) fn resolve(c: &mut Checker, p: &Profile, vrs: &mut [VrCfg]) {
                 continue;
             };
             if let Some(cfg) = check_sa(c, sa, *outer_id, outer_addrs, &outer_name) {
-                let key = (cfg.inbound, cfg.params.spi);
+                let key_vr = if cfg.inbound {
+                    *outer_id
+                } else {
+                    by_name.get(&pv.name.value).map_or(0, |v| v.0)
+                };
+                let key = (cfg.inbound, key_vr, cfg.params.spi);
                 let here = format!("`{}` of VR `{}`", sa.name.value, pv.name.value);
                 if let Some(first) = spis.get(&key) {
                     c.err(
                         sa.spi.referenced,
                         format!(
-                            "{} SPI {:#x} is already used by ESP SA {first}; SPIs are unique per direction on the appliance",
+                            "{} SPI {:#x} is already used by ESP SA {first}; {}",
                             if cfg.inbound { "inbound" } else { "outbound" },
-                            cfg.params.spi
+                            cfg.params.spi,
+                            if cfg.inbound {
+                                format!("inbound SPIs are unique per outer VR (the ESP of both would arrive in VR `{outer_name}`)")
+                            } else {
+                                format!("outbound SPIs are unique per VR (VR `{}`'s routes name them)", pv.name.value)
+                            }
                         ),
                     );
                     continue;
