@@ -35,8 +35,9 @@
 //! earlier layout with children and leaves in two separate arrays (one more dependent miss
 //! per lookup).
 //!
-//! The trie is compiled from a [`Rib`], a plain binary trie that also serves incremental
-//! updates ([`crate::fib::update`]).
+//! The trie is compiled from a [`Rib`] — a binary trie of the routes up to /18 plus one
+//! sorted list per 18-bit slot of the longer ones — that also serves incremental updates
+//! ([`crate::fib::update`]): a node is compiled by painting its routes into its 64 slots.
 
 use std::marker::PhantomData;
 
@@ -128,6 +129,12 @@ fn upto(v: usize) -> u64 {
 /// widest top array, so a top slot of a large table is exactly one list.
 pub(crate) const SPLIT: u32 = 18;
 
+/// The 18-bit slots covered by a prefix of length `len` ≤ [`SPLIT`]: first and count.
+#[inline]
+fn slot_range<K: TrieKey>(addr: K, len: u32) -> (usize, usize) {
+    (addr.bits_at(0, SPLIT), 1usize << (SPLIT - len))
+}
+
 /// One route of a [`Rib`] slot list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Route<K> {
@@ -161,6 +168,11 @@ pub struct Rib<K> {
     free_lists: Vec<u32>,
     /// Slot number (first [`SPLIT`] address bits) → list id.
     by_slot: HashMap<u32, u32>,
+    /// Large RIBs (see [`index_slots`](Self::index_slots)): per 18-bit slot, the next hop
+    /// of the longest route of length ≤ [`SPLIT`] covering it and that length + 1 (0: none),
+    /// so that a commit finds a slot's inherited next hop without walking the trie.
+    best: Vec<u32>,
+    best_len: Vec<u8>,
     routes: usize,
 }
 
@@ -179,6 +191,8 @@ impl<K: TrieKey> Rib<K> {
             lists: Vec::new(),
             free_lists: Vec::new(),
             by_slot: HashMap::new(),
+            best: Vec::new(),
+            best_len: Vec::new(),
             routes: 0,
         }
     }
@@ -235,6 +249,15 @@ impl<K: TrieKey> Rib<K> {
         let len = u32::from(prefix.len());
         let old = if len <= SPLIT {
             let n = self.node_for(prefix.addr(), len);
+            if !self.best.is_empty() {
+                let (first, span) = slot_range(prefix.addr(), len);
+                for x in first..first + span {
+                    if self.best_len[x] <= len as u8 + 1 {
+                        self.best_len[x] = len as u8 + 1;
+                        self.best[x] = nh.0;
+                    }
+                }
+            }
             std::mem::replace(&mut self.nodes[n as usize][2], nh.0)
         } else {
             let slot = prefix.addr().bits_at(0, SPLIT) as u32;
@@ -280,6 +303,14 @@ impl<K: TrieKey> Rib<K> {
             let old = self.clear_in_trie(prefix.addr(), len, false);
             if old != NO_ROUTE {
                 self.routes -= 1;
+                if !self.best.is_empty() {
+                    let (first, span) = slot_range(prefix.addr(), len);
+                    for x in first..first + span {
+                        if self.best_len[x] == len as u8 + 1 {
+                            (self.best[x], self.best_len[x]) = self.best_short(x);
+                        }
+                    }
+                }
             }
             return decode(old);
         }
@@ -373,6 +404,8 @@ impl<K: TrieKey> Rib<K> {
                 .map(|l| l.capacity() * std::mem::size_of::<Route<K>>())
                 .sum::<usize>()
             + self.by_slot.capacity() * 8
+            + self.best.capacity() * 4
+            + self.best_len.capacity()
     }
 
     /// True when trie node `n` has something below it: children, or (at depth [`SPLIT`])
@@ -410,6 +443,67 @@ impl<K: TrieKey> Rib<K> {
         }
     }
 
+    /// Keeps the per-slot best short route from now on (2^18 entries, 1.25 MiB: for RIBs
+    /// compiled with an 18-bit top array, whose commits then look up a dirty slot's
+    /// inherited next hop and list instead of walking the trie to it).
+    pub(crate) fn index_slots(&mut self) {
+        if !self.best.is_empty() {
+            return;
+        }
+        self.best = vec![NO_ROUTE; 1 << SPLIT];
+        self.best_len = vec![0; 1 << SPLIT];
+        self.paint_best(0, 0, 0);
+    }
+
+    /// Paints the routes of the trie below node `n` (depth `d`, first slot `x`) into the
+    /// per-slot best arrays; parents paint before their children, so the longest wins.
+    fn paint_best(&mut self, n: u32, d: u32, x: usize) {
+        let node = self.nodes[n as usize];
+        if node[2] != NO_ROUTE {
+            let span = 1usize << (SPLIT - d);
+            self.best[x..x + span].fill(node[2]);
+            self.best_len[x..x + span].fill(d as u8 + 1);
+        }
+        if d == SPLIT {
+            return;
+        }
+        for (b, &c) in node[..2].iter().enumerate() {
+            if c != NIL {
+                self.paint_best(c, d + 1, x + (b << (SPLIT - d - 1)));
+            }
+        }
+    }
+
+    /// The longest route of length ≤ [`SPLIT`] covering 18-bit slot `x`: (next hop,
+    /// length + 1), or (`NO_ROUTE`, 0).
+    fn best_short(&self, x: usize) -> (u32, u8) {
+        let mut found = (NO_ROUTE, 0u8);
+        let mut n = 0u32;
+        for d in 0..=SPLIT {
+            let node = self.nodes[n as usize];
+            if node[2] != NO_ROUTE {
+                found = (node[2], d as u8 + 1);
+            }
+            if d == SPLIT {
+                break;
+            }
+            n = node[(x >> (SPLIT - 1 - d)) & 1];
+            if n == NIL {
+                break;
+            }
+        }
+        found
+    }
+
+    /// The slot list of 18-bit slot `x` (empty if none).
+    #[inline]
+    pub(crate) fn list_of_slot(&self, x: u32) -> &[Route<K>] {
+        match self.by_slot.get(&x) {
+            Some(&id) => &self.lists[id as usize],
+            None => &[],
+        }
+    }
+
     /// The slot list below the depth-[`SPLIT`] trie node `n` (empty if none).
     #[inline]
     pub(crate) fn slot_list(&self, n: u32) -> &[Route<K>] {
@@ -444,6 +538,21 @@ impl<K: TrieKey> Rib<K> {
     /// but in one depth-first walk, so slots that share a path from the root share its
     /// (cache-missing) loads.
     fn top_slots(&self, slots: &[u32], s: u32, f: &mut dyn FnMut(u32, Slot)) {
+        if s == SPLIT && !self.best.is_empty() {
+            // Indexed: no walk. `Child`'s node is not needed (the list is found by slot).
+            for &x in slots {
+                let val = self.best[x as usize];
+                f(
+                    x,
+                    if self.by_slot.contains_key(&x) {
+                        Slot::Child(NIL, val)
+                    } else {
+                        Slot::Leaf(val)
+                    },
+                );
+            }
+            return;
+        }
         self.top_walk(0, 0, NO_ROUTE, s, slots, f);
     }
 
@@ -618,7 +727,12 @@ impl<K: TrieKey> Poptrie<K> {
             Slot::Child(n, inherited) => {
                 let s = self.top_bits;
                 if s == SPLIT {
-                    self.push_node(rib.slot_list(n), s, inherited)
+                    let list = if n == NIL {
+                        rib.list_of_slot(x as u32)
+                    } else {
+                        rib.slot_list(n)
+                    };
+                    self.push_node(list, s, inherited)
                 } else {
                     scratch.clear();
                     rib.collect_below(n, s, K::from_top(x, s), scratch);
@@ -1004,6 +1118,41 @@ mod tests {
                 .map(|&x| (x, rib.top_slot(x as usize, s)))
                 .collect();
             assert_eq!(got, want, "top bits {s}");
+        }
+        // 18 bits, indexed per slot: kept up to date by short-route changes (nested,
+        // replaced, withdrawn) and list creation and removal.
+        rib.index_slots();
+        let changes: [(&str, Option<u32>); 10] = [
+            ("10.0.0.0/8", Some(1)),
+            ("10.0.0.0/16", Some(2)),
+            ("10.0.0.0/18", Some(3)),
+            ("10.0.0.0/24", Some(4)),
+            ("10.0.0.0/16", Some(5)),
+            ("10.0.0.0/18", None),
+            ("64.0.0.0/2", None),
+            ("10.0.64.0/24", Some(6)),
+            ("10.0.0.0/24", None),
+            ("0.0.0.0/0", None),
+        ];
+        let check = |rib: &Rib<u32>, step: usize| {
+            let slots: Vec<u32> = (0..1u32 << SPLIT).filter(|x| x % 7 != 1).collect();
+            let mut got = Vec::new();
+            rib.top_slots(&slots, SPLIT, &mut |x, what| got.push((x, what)));
+            for (x, what) in got {
+                let want = match rib.top_slot(x as usize, SPLIT) {
+                    Slot::Child(_, v) => Slot::Child(NIL, v),
+                    leaf => leaf,
+                };
+                assert_eq!(what, want, "slot {x}, after change {step}");
+            }
+        };
+        check(&rib, 0);
+        for (i, (p, nh)) in changes.iter().enumerate() {
+            match nh {
+                Some(nh) => rib.insert(p4(p), NextHopId(*nh)),
+                None => rib.remove(&p4(p)),
+            };
+            check(&rib, i + 1);
         }
     }
 
