@@ -860,7 +860,8 @@ impl<K: TrieKey> Poptrie<K> {
 
     /// A copy without the garbage left by [`recompile_slots`](Self::recompile_slots): live
     /// subtrees are copied record by record (no recompilation from the RIB), so this costs
-    /// about one pass over the live table.
+    /// about one pass over the live table. The heap keeps as much room again for the
+    /// incremental updates that follow.
     pub(crate) fn compacted(&self) -> Self {
         let mut t = Self::empty(self.top_bits, self.routes);
         t.generation = self.generation;
@@ -869,7 +870,10 @@ impl<K: TrieKey> Poptrie<K> {
         for (i, &e) in self.top.iter().enumerate() {
             t.top[i] = t.copy_entry(self, e);
         }
-        t.heap.shrink_to_fit();
+        // Room for the garbage of the commits until the next compaction (the writer
+        // compacts when the heap has doubled): shrinking here made the next commit
+        // reallocate, and copy, the whole heap at once.
+        t.heap.reserve_exact(t.heap.len() + 1024);
         t
     }
 
