@@ -194,3 +194,179 @@ proptest! {
         prop_assert_eq!(writer.retired_versions(), 0);
     }
 }
+
+/// One generated change: `kind` 0–1 announces a new prefix (`bits`, `len` inside the test's
+/// region), 2 withdraws and 3 replaces the next hop of an existing route (`pick` chooses it
+/// among the initial routes, so withdrawals and replacements hit real routes of a large
+/// table), 4 withdraws the generated prefix (often absent, sometimes just announced).
+type Spec = (u128, u8, u32, u8, usize);
+
+fn arb_spec() -> impl Strategy<Value = Spec> {
+    (any::<u128>(), 0u8..=255, 0u32..8, 0u8..5, any::<usize>())
+}
+
+/// Turns specs into changes: `region(bits, len)` makes the prefix of a new route.
+fn changes_from<A: TrieKey>(
+    specs: &[Spec],
+    initial: &[(Prefix<A>, NextHopId)],
+    region: &dyn Fn(u128, u8) -> Prefix<A>,
+) -> Vec<RouteChange<A>> {
+    specs
+        .iter()
+        .map(|&(bits, len, nh, kind, pick)| {
+            // Next hops 6 and 7 are ≥ 2^30 (the poptrie's side table of large next hops).
+            let nh = NextHopId(if nh >= 6 { (1 << 30) + nh } else { nh + 1 });
+            let old = initial.get(pick % initial.len().max(1)).map(|r| r.0);
+            match (kind, old) {
+                (2, Some(p)) => RouteChange::Delete(p),
+                (3, Some(p)) => RouteChange::Set(p, nh),
+                (4, _) => RouteChange::Delete(region(bits, len)),
+                _ => RouteChange::Set(region(bits, len), nh),
+            }
+        })
+        .collect()
+}
+
+/// Applies `batches` to a writer loaded with `initial`, one commit per batch, and checks
+/// every published version against a reference built from the truth (single and bulk
+/// lookups of `probes` plus addresses inside every route of the truth's changed prefixes).
+fn check_stream<A: TrieKey + RandomBits>(
+    initial: &[(Prefix<A>, NextHopId)],
+    batches: &[Vec<RouteChange<A>>],
+    probes: &[A],
+    double: bool,
+) -> Result<(), TestCaseError> {
+    let mut writer = FibWriter::new(initial);
+    writer.set_spare_min_bytes(if double { 0 } else { usize::MAX });
+    let mut truth: HashMap<Prefix<A>, NextHopId> = initial.iter().copied().collect();
+    let mut addrs: Vec<A> = probes.to_vec();
+    for batch in batches {
+        writer.apply(batch);
+        for c in batch {
+            match c {
+                RouteChange::Set(p, nh) => {
+                    truth.insert(*p, *nh);
+                    addrs.push(p.addr());
+                }
+                RouteChange::Delete(p) => {
+                    truth.remove(p);
+                    addrs.push(p.addr());
+                }
+            }
+        }
+        writer.commit();
+        let routes: Vec<_> = truth.iter().map(|(p, nh)| (*p, *nh)).collect();
+        let reference = SimpleLpm::build(&routes);
+        let published = writer.reader().load();
+        prop_assert_eq!(published.len(), routes.len());
+        prop_assert_eq!(writer.rib().len(), routes.len());
+        let mut bulk = vec![None; addrs.len()];
+        published.lookup_bulk(&addrs, &mut bulk);
+        for (a, b) in addrs.iter().zip(&bulk) {
+            let want = reference.lookup(*a);
+            prop_assert_eq!(published.lookup(*a), want, "address {:?}", a);
+            prop_assert_eq!(*b, want, "bulk, address {:?}", a);
+        }
+    }
+    // The incrementally maintained table answers like a fresh build of the same routes.
+    let routes: Vec<_> = truth.into_iter().collect();
+    let fresh = Poptrie::<A>::build(&routes);
+    let published = writer.reader().load();
+    for a in &addrs {
+        prop_assert_eq!(
+            published.lookup(*a),
+            fresh.lookup(*a),
+            "fresh build, {:?}",
+            a
+        );
+    }
+    Ok(())
+}
+
+/// IPv4 prefixes in 10.0.0.0/12 (64 slots of the RIB's 18-bit split), lengths 6..=32 with
+/// most of them around and past the split.
+fn region4(bits: u128, len: u8) -> Prefix4 {
+    let len = [6, 8, 11, 12, 14, 16, 17, 18, 19, 20, 22, 24, 24, 25, 28, 32][usize::from(len) % 16];
+    Prefix4::new_truncating(0x0A00_0000 | (bits as u32 & 0x000F_FFFF), len).unwrap()
+}
+
+/// IPv6 prefixes in 2001:d00::/24 with random bits down to /56, lengths 10..=128.
+fn region6(bits: u128, len: u8) -> Prefix<u128> {
+    let len = [
+        10, 16, 17, 18, 19, 20, 24, 29, 32, 32, 40, 44, 48, 56, 64, 128,
+    ][usize::from(len) % 16];
+    let window = (u128::MAX >> 24) & !(u128::MAX >> 56);
+    let a = (0x2001_0d00u128 << 96) | (bits & window) | (bits & 0xFF);
+    Prefix::new_truncating(a, len).unwrap()
+}
+
+fn probes4(raw: &[u128]) -> Vec<u32> {
+    raw.iter()
+        .flat_map(|&r| [0x0A00_0000 | (r as u32 & 0x000F_FFFF), r as u32])
+        .collect()
+}
+
+fn probes6(raw: &[u128]) -> Vec<u128> {
+    raw.iter()
+        .flat_map(|&r| [(0x2001_0d00u128 << 96) | (r & (u128::MAX >> 24)), r])
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Interleaved announce / withdraw / replace streams in commits of varying size on a
+    /// table large enough for the 18-bit top array (every top slot one RIB slot list),
+    /// checked after every commit.
+    #[test]
+    fn streams_on_a_large_v4_table_match_reference(
+        seed in 0u64..1000,
+        batches in proptest::collection::vec(proptest::collection::vec(arb_spec(), 0..300), 1..6),
+        raw in proptest::collection::vec(any::<u128>(), 300),
+        double in any::<bool>(),
+    ) {
+        let mut initial = gen::routes_v4(20_000, seed);
+        // Routes inside the region too, so that changes nest in and replace them.
+        initial.extend((0..2000u32).map(|i| {
+            let x = u128::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            (region4(x, (i % 16) as u8), NextHopId(100 + i % 50))
+        }));
+        let batches: Vec<_> = batches.iter().map(|b| changes_from(b, &initial, &region4)).collect();
+        let mut probes = probes4(&raw);
+        probes.extend(gen::addrs_in_routes(&initial, 500, seed));
+        check_stream(&initial, &batches, &probes, double)?;
+    }
+
+    /// The same on small IPv4 tables (6- and 12-bit top arrays: a top slot spans many RIB
+    /// slots and short routes below it).
+    #[test]
+    fn streams_on_small_v4_tables_match_reference(
+        base in 0usize..3000,
+        batches in proptest::collection::vec(proptest::collection::vec(arb_spec(), 0..80), 1..10),
+        raw in proptest::collection::vec(any::<u128>(), 200),
+        double in any::<bool>(),
+    ) {
+        let initial = gen::routes_v4(base, 7);
+        let batches: Vec<_> = batches.iter().map(|b| changes_from(b, &initial, &region4)).collect();
+        check_stream(&initial, &batches, &probes4(&raw), double)?;
+    }
+
+    /// IPv6, small and large tables.
+    #[test]
+    fn streams_on_v6_tables_match_reference(
+        base in prop_oneof![0usize..300, 17_000usize..18_000],
+        batches in proptest::collection::vec(proptest::collection::vec(arb_spec(), 0..200), 1..6),
+        raw in proptest::collection::vec(any::<u128>(), 200),
+        double in any::<bool>(),
+    ) {
+        let mut initial = gen::routes_v6(base, 8);
+        initial.extend((0..500u32).map(|i| {
+            let x = u128::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
+            (region6(x, (i % 16) as u8), NextHopId(100 + i % 50))
+        }));
+        let batches: Vec<_> = batches.iter().map(|b| changes_from(b, &initial, &region6)).collect();
+        let mut probes = probes6(&raw);
+        probes.extend(gen::addrs_in_routes(&initial, 300, 3));
+        check_stream(&initial, &batches, &probes, double)?;
+    }
+}

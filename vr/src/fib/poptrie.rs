@@ -35,10 +35,13 @@
 //! earlier layout with children and leaves in two separate arrays (one more dependent miss
 //! per lookup).
 //!
-//! The trie is compiled from a [`Rib`], a plain binary trie that also serves incremental
-//! updates ([`crate::fib::update`]).
+//! The trie is compiled from a [`Rib`] — a binary trie of the routes up to /18 plus one
+//! sorted list per 18-bit slot of the longer ones — that also serves incremental updates
+//! ([`crate::fib::update`]): a node is compiled by painting its routes into its 64 slots.
 
 use std::marker::PhantomData;
+
+use hashbrown::HashMap;
 
 use crate::fib::prefix::{Addr, Prefix};
 use crate::fib::Lpm;
@@ -62,6 +65,10 @@ pub trait TrieKey: Addr {
     fn bits_at(self, off: u32, width: u32) -> usize;
     /// The bit at depth `d` (0 = most significant).
     fn bit(self, d: u32) -> usize;
+    /// This address with the bit at depth `d` set.
+    fn with_bit(self, d: u32) -> Self;
+    /// The address whose first `width` (0..=18) bits are `bits` and the rest zero.
+    fn from_top(bits: usize, width: u32) -> Self;
 }
 
 impl TrieKey for u32 {
@@ -73,6 +80,14 @@ impl TrieKey for u32 {
     fn bit(self, d: u32) -> usize {
         ((self >> (31 - d)) & 1) as usize
     }
+    #[inline(always)]
+    fn with_bit(self, d: u32) -> Self {
+        self | (1 << (31 - d))
+    }
+    #[inline(always)]
+    fn from_top(bits: usize, width: u32) -> Self {
+        (bits as u32).checked_shl(32 - width).unwrap_or(0)
+    }
 }
 
 impl TrieKey for u128 {
@@ -83,6 +98,14 @@ impl TrieKey for u128 {
     #[inline(always)]
     fn bit(self, d: u32) -> usize {
         ((self >> (127 - d)) & 1) as usize
+    }
+    #[inline(always)]
+    fn with_bit(self, d: u32) -> Self {
+        self | (1 << (127 - d))
+    }
+    #[inline(always)]
+    fn from_top(bits: usize, width: u32) -> Self {
+        (bits as u128).checked_shl(128 - width).unwrap_or(0)
     }
 }
 
@@ -101,15 +124,56 @@ fn upto(v: usize) -> u64 {
     u64::MAX >> (63 - v)
 }
 
-/// The control-plane side: a binary trie of routes (one node per prefix bit), from which the
-/// poptrie is compiled. Insert and delete are O(prefix length).
+/// Depth at which the [`Rib`] splits: routes up to this length live in its binary trie,
+/// longer ones in sorted per-slot lists keyed by their first `SPLIT` bits. Equal to the
+/// widest top array, so a top slot of a large table is exactly one list.
+pub(crate) const SPLIT: u32 = 18;
+
+/// The 18-bit slots covered by a prefix of length `len` ≤ [`SPLIT`]: first and count.
+#[inline]
+fn slot_range<K: TrieKey>(addr: K, len: u32) -> (usize, usize) {
+    (addr.bits_at(0, SPLIT), 1usize << (SPLIT - len))
+}
+
+/// One route of a [`Rib`] slot list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Route<K> {
+    pub(crate) prefix: Prefix<K>,
+    pub(crate) nh: u32,
+}
+
+/// The control-plane side, from which the poptrie is compiled and which serves incremental
+/// updates ([`crate::fib::update`]).
+///
+/// Two parts, split at depth [`SPLIT`] (18 bits, the widest top array):
+/// * routes of length ≤ 18 in a binary trie (one `[child 0, child 1, next hop]` node per
+///   prefix bit, at most 18 deep). A node at depth 18 uses its child-0 word for the id of
+///   the slot list below it (the trie never goes deeper), so the trie also records which
+///   slots hold longer routes;
+/// * routes longer than 18 bits in one **slot list** per 18-bit slot: a vector sorted by
+///   prefix (address, then length — which is also the order in which nested prefixes must
+///   be painted), found through a hash map from the slot number.
+///
+/// A change to a /19–/32 costs one hash probe and a binary search in a short contiguous list
+/// (where the old all-binary trie walked ~24 dependent, mostly cache-missing nodes), and a
+/// top slot of a large table is recompiled from its list alone.
 #[derive(Clone, Debug)]
 pub struct Rib<K> {
-    /// `[child0, child1, next hop]`; node 0 is the root (`/0`).
+    /// `[child0, child1, next hop]`; node 0 is the root (`/0`). At depth [`SPLIT`],
+    /// `child0` is the slot list id (or `NIL`) and `child1` is `NIL`.
     nodes: Vec<[u32; 3]>,
     free: Vec<u32>,
+    /// Slot lists, indexed by id; an empty list is free (its id is in `free_lists`).
+    lists: Vec<Vec<Route<K>>>,
+    free_lists: Vec<u32>,
+    /// Slot number (first [`SPLIT`] address bits) → list id.
+    by_slot: HashMap<u32, u32>,
+    /// Large RIBs (see [`index_slots`](Self::index_slots)): per 18-bit slot, the next hop
+    /// of the longest route of length ≤ [`SPLIT`] covering it and that length + 1 (0: none),
+    /// so that a commit finds a slot's inherited next hop without walking the trie.
+    best: Vec<u32>,
+    best_len: Vec<u8>,
     routes: usize,
-    _k: PhantomData<K>,
 }
 
 impl<K: TrieKey> Default for Rib<K> {
@@ -124,19 +188,22 @@ impl<K: TrieKey> Rib<K> {
         Rib {
             nodes: vec![[NIL, NIL, NO_ROUTE]],
             free: Vec::new(),
+            lists: Vec::new(),
+            free_lists: Vec::new(),
+            by_slot: HashMap::new(),
+            best: Vec::new(),
+            best_len: Vec::new(),
             routes: 0,
-            _k: PhantomData,
         }
     }
 
     /// Builds a RIB from a route list; later duplicates win. The routes are inserted in
-    /// address order (a stable sort, so duplicates keep their order), which lays the trie
-    /// nodes out depth-first: subtrees are contiguous and later walks touch few cache lines.
+    /// address order (a stable sort, so duplicates keep their order): trie nodes are laid
+    /// out depth-first and every slot list is appended to in order.
     pub fn from_routes(routes: &[(Prefix<K>, NextHopId)]) -> Self {
         let mut sorted = routes.to_vec();
         sorted.sort_by_key(|(p, _)| *p);
         let mut rib = Self::new();
-        rib.nodes.reserve(routes.len() * 2);
         for (p, nh) in &sorted {
             rib.insert(*p, *nh);
         }
@@ -156,15 +223,10 @@ impl<K: TrieKey> Rib<K> {
         }
     }
 
-    /// Adds or replaces a route; returns the previous next hop of that prefix. A next hop of
-    /// `NextHopId(u32::MAX)` (the reserved sentinel) removes the route instead.
-    pub fn insert(&mut self, prefix: Prefix<K>, nh: NextHopId) -> Option<NextHopId> {
-        if nh.0 == NO_ROUTE {
-            return self.remove(&prefix);
-        }
-        let addr = prefix.addr();
+    /// The trie node for the first `len` (≤ [`SPLIT`]) bits of `addr`, created if absent.
+    fn node_for(&mut self, addr: K, len: u32) -> u32 {
         let mut n = 0u32;
-        for d in 0..u32::from(prefix.len()) {
+        for d in 0..len {
             let b = addr.bit(d);
             let c = self.nodes[n as usize][b];
             n = if c == NIL {
@@ -175,32 +237,114 @@ impl<K: TrieKey> Rib<K> {
                 c
             };
         }
-        let old = std::mem::replace(&mut self.nodes[n as usize][2], nh.0);
+        n
+    }
+
+    /// Adds or replaces a route; returns the previous next hop of that prefix. A next hop of
+    /// `NextHopId(u32::MAX)` (the reserved sentinel) removes the route instead.
+    pub fn insert(&mut self, prefix: Prefix<K>, nh: NextHopId) -> Option<NextHopId> {
+        if nh.0 == NO_ROUTE {
+            return self.remove(&prefix);
+        }
+        let len = u32::from(prefix.len());
+        let old = if len <= SPLIT {
+            let n = self.node_for(prefix.addr(), len);
+            if !self.best.is_empty() {
+                let (first, span) = slot_range(prefix.addr(), len);
+                for x in first..first + span {
+                    if self.best_len[x] <= len as u8 + 1 {
+                        self.best_len[x] = len as u8 + 1;
+                        self.best[x] = nh.0;
+                    }
+                }
+            }
+            std::mem::replace(&mut self.nodes[n as usize][2], nh.0)
+        } else {
+            let slot = prefix.addr().bits_at(0, SPLIT) as u32;
+            let id = match self.by_slot.get(&slot) {
+                Some(&id) => id,
+                None => self.new_list(prefix.addr(), slot),
+            };
+            let list = &mut self.lists[id as usize];
+            match list.binary_search_by(|r| r.prefix.cmp(&prefix)) {
+                Ok(i) => std::mem::replace(&mut list[i].nh, nh.0),
+                Err(i) => {
+                    list.insert(i, Route { prefix, nh: nh.0 });
+                    NO_ROUTE
+                }
+            }
+        };
         if old == NO_ROUTE {
             self.routes += 1;
         }
         decode(old)
     }
 
-    /// Removes a route; returns its next hop if it was present. Empty branches are freed.
+    /// A new (empty) list for `slot`, recorded in the map and in the trie.
+    fn new_list(&mut self, addr: K, slot: u32) -> u32 {
+        let id = match self.free_lists.pop() {
+            Some(id) => id,
+            None => {
+                self.lists.push(Vec::new());
+                (self.lists.len() - 1) as u32
+            }
+        };
+        self.by_slot.insert(slot, id);
+        let n = self.node_for(addr, SPLIT);
+        self.nodes[n as usize][0] = id;
+        id
+    }
+
+    /// Removes a route; returns its next hop if it was present. Empty lists and branches
+    /// are freed.
     pub fn remove(&mut self, prefix: &Prefix<K>) -> Option<NextHopId> {
-        let addr = prefix.addr();
         let len = u32::from(prefix.len());
-        let mut path: [u32; 129] = [0; 129];
+        if len <= SPLIT {
+            let old = self.clear_in_trie(prefix.addr(), len, false);
+            if old != NO_ROUTE {
+                self.routes -= 1;
+                if !self.best.is_empty() {
+                    let (first, span) = slot_range(prefix.addr(), len);
+                    for x in first..first + span {
+                        if self.best_len[x] == len as u8 + 1 {
+                            (self.best[x], self.best_len[x]) = self.best_short(x);
+                        }
+                    }
+                }
+            }
+            return decode(old);
+        }
+        let slot = prefix.addr().bits_at(0, SPLIT) as u32;
+        let id = *self.by_slot.get(&slot)?;
+        let list = &mut self.lists[id as usize];
+        let i = list.binary_search_by(|r| r.prefix.cmp(prefix)).ok()?;
+        let old = list.remove(i).nh;
+        self.routes -= 1;
+        if list.is_empty() {
+            self.by_slot.remove(&slot);
+            self.free_lists.push(id);
+            self.clear_in_trie(prefix.addr(), SPLIT, true);
+        }
+        decode(old)
+    }
+
+    /// Clears the next hop of trie node `addr/len` (or, with `list`, the slot list id of the
+    /// depth-[`SPLIT`] node) and prunes the branches left empty; returns the old value.
+    fn clear_in_trie(&mut self, addr: K, len: u32, list: bool) -> u32 {
+        let mut path: [u32; SPLIT as usize + 1] = [0; SPLIT as usize + 1];
         let mut n = 0u32;
         for d in 0..len {
             path[d as usize] = n;
             n = self.nodes[n as usize][addr.bit(d)];
             if n == NIL {
-                return None;
+                return NO_ROUTE;
             }
         }
-        let old = std::mem::replace(&mut self.nodes[n as usize][2], NO_ROUTE);
-        if old == NO_ROUTE {
-            return None;
+        let old = std::mem::replace(&mut self.nodes[n as usize][if list { 0 } else { 2 }], NIL);
+        if !list && old == NO_ROUTE {
+            return NO_ROUTE;
         }
-        self.routes -= 1;
-        // Prune: walk back up while the node is empty.
+        // Prune: walk back up while the node is empty (`NIL` == `NO_ROUTE`).
         let mut d = len;
         while d > 0 {
             let node = self.nodes[n as usize];
@@ -213,14 +357,23 @@ impl<K: TrieKey> Rib<K> {
             self.free.push(n);
             n = parent;
         }
-        decode(old)
+        old
     }
 
     /// The next hop of exactly this prefix.
     pub fn get(&self, prefix: &Prefix<K>) -> Option<NextHopId> {
+        let len = u32::from(prefix.len());
+        if len > SPLIT {
+            let id = *self
+                .by_slot
+                .get(&(prefix.addr().bits_at(0, SPLIT) as u32))?;
+            let list = &self.lists[id as usize];
+            let i = list.binary_search_by(|r| r.prefix.cmp(prefix)).ok()?;
+            return decode(list[i].nh);
+        }
         let addr = prefix.addr();
         let mut n = 0u32;
-        for d in 0..u32::from(prefix.len()) {
+        for d in 0..len {
             n = self.nodes[n as usize][addr.bit(d)];
             if n == NIL {
                 return None;
@@ -239,16 +392,125 @@ impl<K: TrieKey> Rib<K> {
         self.routes == 0
     }
 
-    /// Heap bytes held.
+    /// Heap bytes held (the hash map's control bytes not counted).
     pub fn memory_bytes(&self) -> usize {
         self.nodes.capacity() * std::mem::size_of::<[u32; 3]>()
-            + self.free.capacity() * std::mem::size_of::<u32>()
+            + self.free.capacity() * 4
+            + self.free_lists.capacity() * 4
+            + self.lists.capacity() * std::mem::size_of::<Vec<Route<K>>>()
+            + self
+                .lists
+                .iter()
+                .map(|l| l.capacity() * std::mem::size_of::<Route<K>>())
+                .sum::<usize>()
+            + self.by_slot.capacity() * 8
+            + self.best.capacity() * 4
+            + self.best_len.capacity()
     }
 
+    /// True when trie node `n` has something below it: children, or (at depth [`SPLIT`])
+    /// a slot list.
     #[inline]
     fn has_children(&self, n: u32) -> bool {
         let node = &self.nodes[n as usize];
         node[0] != NIL || node[1] != NIL
+    }
+
+    /// The routes strictly below trie node `n`, which sits at depth `d` on address `addr`
+    /// (bits below `d` clear), in prefix order: its trie descendants and slot lists.
+    pub(crate) fn collect_below(&self, n: u32, d: u32, addr: K, out: &mut Vec<Route<K>>) {
+        if d == SPLIT {
+            let id = self.nodes[n as usize][0];
+            if id != NIL {
+                out.extend_from_slice(&self.lists[id as usize]);
+            }
+            return;
+        }
+        let node = self.nodes[n as usize];
+        for (b, &c) in node[..2].iter().enumerate() {
+            if c == NIL {
+                continue;
+            }
+            let a = if b == 0 { addr } else { addr.with_bit(d) };
+            let nh = self.nodes[c as usize][2];
+            if nh != NO_ROUTE {
+                out.push(Route {
+                    prefix: Prefix::clamped(a, (d + 1) as u8),
+                    nh,
+                });
+            }
+            self.collect_below(c, d + 1, a, out);
+        }
+    }
+
+    /// Keeps the per-slot best short route from now on (2^18 entries, 1.25 MiB: for RIBs
+    /// compiled with an 18-bit top array, whose commits then look up a dirty slot's
+    /// inherited next hop and list instead of walking the trie to it).
+    pub(crate) fn index_slots(&mut self) {
+        if !self.best.is_empty() {
+            return;
+        }
+        self.best = vec![NO_ROUTE; 1 << SPLIT];
+        self.best_len = vec![0; 1 << SPLIT];
+        self.paint_best(0, 0, 0);
+    }
+
+    /// Paints the routes of the trie below node `n` (depth `d`, first slot `x`) into the
+    /// per-slot best arrays; parents paint before their children, so the longest wins.
+    fn paint_best(&mut self, n: u32, d: u32, x: usize) {
+        let node = self.nodes[n as usize];
+        if node[2] != NO_ROUTE {
+            let span = 1usize << (SPLIT - d);
+            self.best[x..x + span].fill(node[2]);
+            self.best_len[x..x + span].fill(d as u8 + 1);
+        }
+        if d == SPLIT {
+            return;
+        }
+        for (b, &c) in node[..2].iter().enumerate() {
+            if c != NIL {
+                self.paint_best(c, d + 1, x + (b << (SPLIT - d - 1)));
+            }
+        }
+    }
+
+    /// The longest route of length ≤ [`SPLIT`] covering 18-bit slot `x`: (next hop,
+    /// length + 1), or (`NO_ROUTE`, 0).
+    fn best_short(&self, x: usize) -> (u32, u8) {
+        let mut found = (NO_ROUTE, 0u8);
+        let mut n = 0u32;
+        for d in 0..=SPLIT {
+            let node = self.nodes[n as usize];
+            if node[2] != NO_ROUTE {
+                found = (node[2], d as u8 + 1);
+            }
+            if d == SPLIT {
+                break;
+            }
+            n = node[(x >> (SPLIT - 1 - d)) & 1];
+            if n == NIL {
+                break;
+            }
+        }
+        found
+    }
+
+    /// The slot list of 18-bit slot `x` (empty if none).
+    #[inline]
+    pub(crate) fn list_of_slot(&self, x: u32) -> &[Route<K>] {
+        match self.by_slot.get(&x) {
+            Some(&id) => &self.lists[id as usize],
+            None => &[],
+        }
+    }
+
+    /// The slot list below the depth-[`SPLIT`] trie node `n` (empty if none).
+    #[inline]
+    pub(crate) fn slot_list(&self, n: u32) -> &[Route<K>] {
+        match self.nodes[n as usize][0] {
+            NIL => &[],
+            id => &self.lists[id as usize],
+        }
     }
 
     /// What top slot `slot` of a `s`-bit top array holds (the one-slot reference for
@@ -272,10 +534,25 @@ impl<K: TrieKey> Rib<K> {
     }
 
     /// Calls `f(slot, what it holds)` for every slot in `slots` (sorted, without duplicates)
-    /// of an `s`-bit top array, like [`top_slot`](Self::top_slot) for each but in one
-    /// depth-first walk, so slots that share a path from the root share its (cache-missing)
-    /// loads.
+    /// of an `s`-bit (`s` ≤ [`SPLIT`]) top array, like [`top_slot`](Self::top_slot) for each
+    /// but in one depth-first walk, so slots that share a path from the root share its
+    /// (cache-missing) loads.
     fn top_slots(&self, slots: &[u32], s: u32, f: &mut dyn FnMut(u32, Slot)) {
+        if s == SPLIT && !self.best.is_empty() {
+            // Indexed: no walk. `Child`'s node is not needed (the list is found by slot).
+            for &x in slots {
+                let val = self.best[x as usize];
+                f(
+                    x,
+                    if self.by_slot.contains_key(&x) {
+                        Slot::Child(NIL, val)
+                    } else {
+                        Slot::Leaf(val)
+                    },
+                );
+            }
+            return;
+        }
         self.top_walk(0, 0, NO_ROUTE, s, slots, f);
     }
 
@@ -324,8 +601,8 @@ impl<K: TrieKey> Rib<K> {
         }
     }
 
-    /// Expands the subtree at `n` (depth `k` within a stride of `width` bits) into `out`,
-    /// whose slot range for this subtree starts at `slot`.
+    /// Expands the trie below the root into the `2^width` (`width` ≤ [`SPLIT`]) slots of a
+    /// top array.
     fn expand(&self, n: u32, k: u32, width: u32, slot: usize, inherited: u32, out: &mut [Slot]) {
         if n == NIL {
             out[slot..slot + (1usize << (width - k))].fill(Slot::Leaf(inherited));
@@ -399,13 +676,14 @@ impl<K: TrieKey> Poptrie<K> {
     /// Compiles the whole RIB with a `top_bits`-bit top array (`top_bits` is clamped to
     /// 1..=18).
     pub fn from_rib_with(rib: &Rib<K>, top_bits: u32) -> Self {
-        let s = top_bits.clamp(1, 18);
+        let s = top_bits.clamp(1, SPLIT);
         let mut slots = vec![Slot::Leaf(NO_ROUTE); 1 << s];
         rib.expand(0, 0, s, 0, NO_ROUTE, &mut slots);
         let mut t = Self::empty(s, rib.len());
         t.heap.reserve(rib.len() + rib.len() / 8 + 16);
+        let mut scratch = Vec::new();
         for (i, slot) in slots.iter().enumerate() {
-            t.top[i] = t.entry(rib, *slot);
+            t.top[i] = t.entry(rib, i, *slot, &mut scratch);
         }
         t.heap.shrink_to_fit();
         t
@@ -440,22 +718,63 @@ impl<K: TrieKey> Poptrie<K> {
         LEAF_FLAG | (INLINE_LIMIT + i as u32).min(!LEAF_FLAG - 1)
     }
 
-    /// The entry for an expanded slot: a leaf, or a node compiled from the RIB subtree.
-    fn entry(&mut self, rib: &Rib<K>, slot: Slot) -> u32 {
+    /// The entry for top slot `x` holding `slot`: a leaf, or a node compiled from the routes
+    /// below the RIB node (its slot list when the top array is [`SPLIT`] bits wide, else
+    /// gathered into `scratch`).
+    fn entry(&mut self, rib: &Rib<K>, x: usize, slot: Slot, scratch: &mut Vec<Route<K>>) -> u32 {
         match slot {
             Slot::Leaf(v) => self.leaf(v),
-            Slot::Child(n, inherited) => self.push_node(rib, n, inherited),
+            Slot::Child(n, inherited) => {
+                let s = self.top_bits;
+                if s == SPLIT {
+                    let list = if n == NIL {
+                        rib.list_of_slot(x as u32)
+                    } else {
+                        rib.slot_list(n)
+                    };
+                    self.push_node(list, s, inherited)
+                } else {
+                    scratch.clear();
+                    rib.collect_below(n, s, K::from_top(x, s), scratch);
+                    self.push_node(scratch, s, inherited)
+                }
+            }
         }
     }
 
-    /// Compiles RIB node `n` (at a stride boundary, with descendants) and its subtree into
-    /// new records at the end of the heap; returns the node's offset.
-    fn push_node(&mut self, rib: &Rib<K>, n: u32, inherited: u32) -> u32 {
-        let mut slots = [Slot::Leaf(NO_ROUTE); 64];
-        rib.expand(n, 0, STRIDE, 0, inherited, &mut slots);
-        let mut bitmap = 0u64;
-        for i in 0..64 {
-            if i == 0 || matches!(slots[i], Slot::Child(..)) || slots[i] != slots[i - 1] {
+    /// Compiles `routes` (non-empty, in prefix order, all inside one node's range at depth
+    /// `off` and longer than `off`) into a node and its children at the end of the heap;
+    /// returns the node's offset. Each route paints the slots it covers (in prefix order a
+    /// route comes before the routes nested in it, so the longest match is painted last);
+    /// routes longer than the node's stride are grouped by slot (contiguous in prefix order)
+    /// into child nodes, which inherit the slot's painted value.
+    fn push_node(&mut self, routes: &[Route<K>], off: u32, inherited: u32) -> u32 {
+        let end = off + STRIDE;
+        let mut val = [inherited; 64];
+        let mut children = 0u64;
+        let mut first = [0u32; 64];
+        let mut last = [0u32; 64];
+        for (i, r) in routes.iter().enumerate() {
+            let v = r.prefix.addr().bits_at(off, STRIDE);
+            let len = u32::from(r.prefix.len());
+            if len <= end {
+                // Past the end of the address the key bits read as zero: a /32 at the
+                // last stride of IPv4 covers its 2^4 padded slots.
+                let span = 1usize << (end - len);
+                val[v..v + span].fill(r.nh);
+            } else {
+                if children & (1 << v) == 0 {
+                    children |= 1 << v;
+                    first[v] = i as u32;
+                }
+                last[v] = i as u32 + 1;
+            }
+        }
+        // A run starts at slot 0, at every child, after every child, and where the value
+        // changes (the same layout as a compile of the same routes from scratch).
+        let mut bitmap = 1u64 | children | (children << 1);
+        for i in 1..64 {
+            if val[i] != val[i - 1] {
                 bitmap |= 1 << i;
             }
         }
@@ -466,11 +785,17 @@ impl<K: TrieKey> Poptrie<K> {
             .resize(o + 2 + bitmap.count_ones() as usize, NO_ROUTE);
         self.nodes += 1;
         let mut j = o + 2;
-        for (i, slot) in slots.iter().enumerate() {
-            if bitmap & (1 << i) != 0 {
-                self.heap[j] = self.entry(rib, *slot);
-                j += 1;
-            }
+        let mut rest = bitmap;
+        while rest != 0 {
+            let i = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            self.heap[j] = if children & (1 << i) != 0 {
+                let group = &routes[first[i] as usize..last[i] as usize];
+                self.push_node(group, end, val[i])
+            } else {
+                self.leaf(val[i])
+            };
+            j += 1;
         }
         o as u32
     }
@@ -508,8 +833,9 @@ impl<K: TrieKey> Poptrie<K> {
     /// as garbage (the writer compacts when the heap has grown enough; measuring each old
     /// subtree would cost cache misses in cold memory on every update).
     pub(crate) fn recompile_slots(&mut self, rib: &Rib<K>, slots: &[u32]) {
+        let mut scratch = Vec::new();
         rib.top_slots(slots, self.top_bits, &mut |slot, what| {
-            self.top[slot as usize] = self.entry(rib, what);
+            self.top[slot as usize] = self.entry(rib, slot as usize, what, &mut scratch);
         });
     }
 
@@ -534,7 +860,8 @@ impl<K: TrieKey> Poptrie<K> {
 
     /// A copy without the garbage left by [`recompile_slots`](Self::recompile_slots): live
     /// subtrees are copied record by record (no recompilation from the RIB), so this costs
-    /// about one pass over the live table.
+    /// about one pass over the live table. The heap keeps as much room again for the
+    /// incremental updates that follow.
     pub(crate) fn compacted(&self) -> Self {
         let mut t = Self::empty(self.top_bits, self.routes);
         t.generation = self.generation;
@@ -543,7 +870,10 @@ impl<K: TrieKey> Poptrie<K> {
         for (i, &e) in self.top.iter().enumerate() {
             t.top[i] = t.copy_entry(self, e);
         }
-        t.heap.shrink_to_fit();
+        // Room for the garbage of the commits until the next compaction (the writer
+        // compacts when the heap has doubled): shrinking here made the next commit
+        // reallocate, and copy, the whole heap at once.
+        t.heap.reserve_exact(t.heap.len() + 1024);
         t
     }
 
@@ -748,10 +1078,29 @@ mod tests {
         let mut rib = Rib::<u32>::new();
         rib.insert(p4("10.1.2.0/24"), NextHopId(1));
         let grown = rib.nodes.len();
+        assert_eq!(
+            grown,
+            1 + SPLIT as usize,
+            "the slot's path down to the split"
+        );
+        assert_eq!(rib.by_slot.len(), 1);
         assert_eq!(rib.remove(&p4("10.1.2.0/24")), Some(NextHopId(1)));
         assert_eq!(rib.free.len(), grown - 1);
+        assert!(rib.by_slot.is_empty(), "the empty slot list is freed");
+        assert_eq!(rib.free_lists.len(), 1);
         assert_eq!(rib.remove(&p4("10.1.2.0/24")), None);
         assert!(rib.is_empty());
+        // A short route on the path of a slot list keeps the list's branch when removed.
+        rib.insert(p4("10.1.0.0/16"), NextHopId(4));
+        rib.insert(p4("10.1.0.0/24"), NextHopId(5));
+        assert_eq!(rib.remove(&p4("10.1.0.0/16")), Some(NextHopId(4)));
+        assert_eq!(rib.get(&p4("10.1.0.0/24")), Some(NextHopId(5)));
+        assert_eq!(rib.remove(&p4("10.1.0.0/24")), Some(NextHopId(5)));
+        assert_eq!(
+            rib.free.len(),
+            rib.nodes.len() - 1,
+            "all but the root freed"
+        );
         // The sentinel next hop withdraws.
         rib.insert(p4("10.0.0.0/8"), NextHopId(2));
         rib.insert(p4("10.0.0.0/8"), NextHopId(NO_ROUTE));
@@ -773,6 +1122,41 @@ mod tests {
                 .map(|&x| (x, rib.top_slot(x as usize, s)))
                 .collect();
             assert_eq!(got, want, "top bits {s}");
+        }
+        // 18 bits, indexed per slot: kept up to date by short-route changes (nested,
+        // replaced, withdrawn) and list creation and removal.
+        rib.index_slots();
+        let changes: [(&str, Option<u32>); 10] = [
+            ("10.0.0.0/8", Some(1)),
+            ("10.0.0.0/16", Some(2)),
+            ("10.0.0.0/18", Some(3)),
+            ("10.0.0.0/24", Some(4)),
+            ("10.0.0.0/16", Some(5)),
+            ("10.0.0.0/18", None),
+            ("64.0.0.0/2", None),
+            ("10.0.64.0/24", Some(6)),
+            ("10.0.0.0/24", None),
+            ("0.0.0.0/0", None),
+        ];
+        let check = |rib: &Rib<u32>, step: usize| {
+            let slots: Vec<u32> = (0..1u32 << SPLIT).filter(|x| x % 7 != 1).collect();
+            let mut got = Vec::new();
+            rib.top_slots(&slots, SPLIT, &mut |x, what| got.push((x, what)));
+            for (x, what) in got {
+                let want = match rib.top_slot(x as usize, SPLIT) {
+                    Slot::Child(_, v) => Slot::Child(NIL, v),
+                    leaf => leaf,
+                };
+                assert_eq!(what, want, "slot {x}, after change {step}");
+            }
+        };
+        check(&rib, 0);
+        for (i, (p, nh)) in changes.iter().enumerate() {
+            match nh {
+                Some(nh) => rib.insert(p4(p), NextHopId(*nh)),
+                None => rib.remove(&p4(p)),
+            };
+            check(&rib, i + 1);
         }
     }
 

@@ -161,6 +161,16 @@ impl<A: Addr> Prefix<A> {
         })
     }
 
+    /// `addr/len` with host bits cleared and `len` clamped to the address width (for
+    /// prefixes rebuilt from trie paths, which are valid by construction).
+    pub(crate) fn clamped(addr: A, len: u8) -> Self {
+        let len = len.min(A::BITS);
+        Prefix {
+            addr: addr.and(A::mask(len)),
+            len,
+        }
+    }
+
     /// The host route (`/32` or `/128`) for `addr`.
     pub fn host(addr: A) -> Self {
         Prefix { addr, len: A::BITS }

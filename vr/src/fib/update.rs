@@ -31,9 +31,11 @@
 //! list and are freed by the writer on a later commit once no reader holds them (their
 //! reference count is back to 1), so a worker never runs a deallocation.
 //!
-//! Batching: each commit costs the recompiled slots, which are found in one depth-first
-//! walk of the RIB over the sorted dirty slots, plus (without a free spare) a copy of the
-//! table. Replaced subtrees stay behind as garbage until the heap has doubled since it was
+//! Batching: each commit costs the recompiled slots plus (without a free spare) a copy of
+//! the table. With an 18-bit top array a dirty slot is one RIB slot list, and the RIB keeps
+//! each slot's inherited next hop ([`Rib::index_slots`](crate::fib::poptrie::Rib)), so a
+//! slot costs a hash probe and the painting of its list; smaller tables find their dirty
+//! slots in one depth-first walk of the RIB's trie. Replaced subtrees stay behind as garbage until the heap has doubled since it was
 //! last all live; then the commit compacts the table (one pass over the live records, no
 //! recompilation). When the route count crosses a top-array width threshold the commit
 //! recompiles from the RIB. `varouter bench fib --batch N` measures the rate (figures in
@@ -246,6 +248,9 @@ impl<K: TrieKey> IncrementalFib<K> {
         } else {
             self.dirty.sort_unstable();
             self.dirty.dedup();
+            if self.current.top_bits() == crate::fib::poptrie::SPLIT {
+                self.rib.index_slots();
+            }
             // The spare lags on the previous commit's slots: past a few thousand of them,
             // copying those subtrees record by record costs more than one copy of the whole
             // table (measured on the full IPv4 table: in place 1.5x faster at 1,000 changes
