@@ -152,6 +152,9 @@ impl SaRef {
     }
 }
 
+/// A tunnel that wants a routed prefix: its outbound SPI and the source it takes.
+type RouteUser = (u32, Option<(Ipv4Addr, u8)>);
+
 /// What an upward tunnel lets into its outbound SA (seed 003: "traffic of users the
 /// enterprise did not authorise never enters a tunnel"): the profile's source selector,
 /// else the mobile node's home address. `None` for tunnels toward the mobile node.
@@ -174,7 +177,7 @@ pub struct Datapath {
     inb: HashMap<(VrId, u32), SaRef>,
     /// Per routed prefix: the tunnels that want it (outbound SPI, source they take), the
     /// route follows the last.
-    routes: HashMap<(VrId, Prefix4), Vec<(u32, Option<(Ipv4Addr, u8)>)>>,
+    routes: HashMap<(VrId, Prefix4), Vec<RouteUser>>,
     /// Per outbound SA (VR, SPI): the prefixes whose route currently sends into it.
     current: HashMap<(VrId, u32), HashSet<(VrId, Prefix4)>>,
     counters: DatapathCounters,
@@ -516,7 +519,11 @@ impl Datapath {
             Ok(_) => r.tunnel = tun,
             Err(e) => {
                 self.counters.writer_errors += 1;
-                tracing::warn!("mip: outbound SA {} of {}: source selector not updated: {e}", k.1, k.0);
+                tracing::warn!(
+                    "mip: outbound SA {} of {}: source selector not updated: {e}",
+                    k.1,
+                    k.0
+                );
             }
         }
     }
@@ -582,7 +589,9 @@ impl Datapath {
                 self.republish_selector(w, out_k);
             } else {
                 self.out.remove(&out_k);
-                if w.remove_esp_outbound(OutboundKey::new(vr, EspSaId(t.out_spi))).is_err() {
+                if w.remove_esp_outbound(OutboundKey::new(vr, EspSaId(t.out_spi)))
+                    .is_err()
+                {
                     self.counters.writer_errors += 1;
                 }
             }
@@ -674,7 +683,9 @@ mod tests {
     }
 
     fn sources(w: &StateWriter, spi: u32) -> Option<Vec<String>> {
-        let t = w.esp_outbound(OutboundKey::new(FA_VR, EspSaId(spi))).expect("SA installed");
+        let t = w
+            .esp_outbound(OutboundKey::new(FA_VR, EspSaId(spi)))
+            .expect("SA installed");
         t.sources.as_ref().map(|s| {
             let mut v: Vec<String> = s.prefixes().map(|(a, l)| format!("{a}/{l}")).collect();
             v.sort();
@@ -709,7 +720,11 @@ mod tests {
         );
         up(&mut d, &mut w, &a);
         assert_eq!(sources(&w, 4096), Some(vec!["10.200.0.2/32".into()]));
-        let sa = w.esp_outbound(OutboundKey::new(FA_VR, EspSaId(4096))).unwrap().sa.clone();
+        let sa = w
+            .esp_outbound(OutboundKey::new(FA_VR, EspSaId(4096)))
+            .unwrap()
+            .sa
+            .clone();
         // A second mobile node on the SLA's default SA: one SA takes both, and it is the
         // same SA (sequence numbers go on), republished with the wider selector.
         up(&mut d, &mut w, &b);
@@ -717,7 +732,12 @@ mod tests {
             sources(&w, 4096),
             Some(vec!["10.200.0.2/32".into(), "10.200.0.3/32".into()])
         );
-        assert!(Arc::ptr_eq(&sa, &w.esp_outbound(OutboundKey::new(FA_VR, EspSaId(4096))).unwrap().sa));
+        assert!(Arc::ptr_eq(
+            &sa,
+            &w.esp_outbound(OutboundKey::new(FA_VR, EspSaId(4096)))
+                .unwrap()
+                .sa
+        ));
         // A user with her own SA toward the same network takes the route; the earlier users'
         // traffic follows it, so her SA takes all three.
         let c = spec(4, TunnelRole::ForeignToGw, 6000, 6001, Some(9));
@@ -731,7 +751,9 @@ mod tests {
             ])
         );
         down(&mut d, &mut w, &c);
-        assert!(w.esp_outbound(OutboundKey::new(FA_VR, EspSaId(6000))).is_none());
+        assert!(w
+            .esp_outbound(OutboundKey::new(FA_VR, EspSaId(6000)))
+            .is_none());
         assert_eq!(
             sources(&w, 4096),
             Some(vec!["10.200.0.2/32".into(), "10.200.0.3/32".into()])
@@ -744,7 +766,9 @@ mod tests {
         down(&mut d, &mut w, &a);
         assert_eq!(sources(&w, 4096), Some(vec!["10.200.0.3/32".into()]));
         down(&mut d, &mut w, &b);
-        assert!(w.esp_outbound(OutboundKey::new(FA_VR, EspSaId(4096))).is_none());
+        assert!(w
+            .esp_outbound(OutboundKey::new(FA_VR, EspSaId(4096)))
+            .is_none());
         assert_eq!(d.counters().writer_errors, 0);
     }
 
