@@ -2,6 +2,7 @@
 //! backend of its ports, and the [`controlcore::run`] loop with a supervisor that prints
 //! live statistics and reloads the profile on request; then the summary.
 
+use controlcore::Backend as _;
 use controlplane::discovery::service::{DiscoveryService, MapView};
 use controlplane::l2tp::service::L2tpService;
 use controlplane::l2tp::service::RelayView;
@@ -422,8 +423,11 @@ pub fn run_with_reload(
         #[cfg(feature = "dpdk")]
         {
             let mut b = crate::backend::dpdk::DpdkBackend::new(cfg)?;
+            sup.set_devices(Some(b.port_stats_source()));
             let report = controlcore::run(&mut b, writer, services, &run_opts, stop, &mut sup)?;
             drop(api);
+            // The API's handle holds the ports: let go of it before the EAL goes.
+            sup.set_devices(None);
             drop(b);
             let mut s = summary(&sup.running, report, &[]);
             s.aaa = aaa.map(|h| h.stop());
@@ -438,6 +442,7 @@ pub fn run_with_reload(
         return Err(BackendError::DpdkNotBuilt.into());
     }
     let mut b = SoftBackend::new(cfg)?;
+    sup.set_devices(Some(b.port_stats_source()));
     let report = controlcore::run(&mut b, writer, services, &run_opts, stop, &mut sup)?;
     drop(api);
     let mut s = summary(&sup.running, report, &b.mem_stats);
@@ -480,6 +485,14 @@ pub struct AppSupervisor {
 }
 
 impl AppSupervisor {
+    /// Gives the management API (when the profile runs one) the backend's per-port
+    /// statistics; `None` takes them back.
+    pub fn set_devices(&mut self, src: Option<controlcore::PortStatsSource>) {
+        if let Some(m) = &mut self.mgmt {
+            m.devices = src;
+        }
+    }
+
     /// A supervisor for `running`.
     pub fn new(running: Config, stats_every: Option<Duration>, reload: Option<Reload>) -> Self {
         let now = Instant::now();

@@ -33,7 +33,8 @@ pub use dataplane::punt::{Offsets, PuntTo};
 pub use crate::core::{Core, CoreError, CoreStats, ORIGINATED};
 pub use latency::LatencyHistogram;
 pub use run::{
-    run, Backend, Flow, RunError, RunOptions, RunReport, Supervisor, Unsupervised, WorkerIo,
+    run, Backend, Flow, PortStatsSource, RunError, RunOptions, RunReport, Supervisor, Unsupervised,
+    WorkerIo,
 };
 pub use service::{
     Ctx, Event, EventKind, IcmpKind, Interest, PuntView, Service, ServiceId, TransportPath,

@@ -64,9 +64,19 @@ pub trait Backend {
     fn join(&mut self) -> usize;
     /// The buffer allocator of the control core.
     fn allocator(&self) -> Box<dyn BufAlloc<Self::Buf>>;
-    /// Per port, the backend's own statistics (device xstats, kernel counters).
-    fn port_stats(&self) -> Vec<(String, Vec<(String, u64)>)>;
+    /// A handle on the backend's own per-port statistics (device xstats, kernel counters,
+    /// checksum completion) that any thread can read while the appliance runs (the
+    /// management API's `/api/v1/stats` and `/metrics`).
+    fn port_stats_source(&self) -> PortStatsSource;
+    /// Per port, the backend's own statistics now.
+    fn port_stats(&self) -> Vec<(String, Vec<(String, u64)>)> {
+        (self.port_stats_source())()
+    }
 }
+
+/// Reads a backend's per-port statistics: (port name, [(statistic, value)]); ports without
+/// statistics of their own (generators, capture files) are left out.
+pub type PortStatsSource = Arc<dyn Fn() -> Vec<(String, Vec<(String, u64)>)> + Send + Sync>;
 
 /// The supervisor's answer after each loop iteration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,12 +12,14 @@
 # with the payload intact (the receiver's kernel verifies the checksum); a TCP connection
 # over IPv4 carries 100 kB both ways (both ends offload: the router completes in both
 # directions); the receiver's kernel counted no UDP checksum error; the run summary shows
-# `rx_csum_completed` on both ports. Needs root, ip, ethtool, python3: fails without them.
+# `rx_csum_completed` on both ports, and so do the management API's /api/v1/stats (the
+# ports' `device` statistics) and /metrics (`varouter_port_device_total`). Needs root, ip,
+# ethtool, python3, curl: fails without them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=58-afpacket-csum
 [ "$(id -u)" = 0 ] || { echo "$N: FAIL - needs root (network namespaces)" >&2; exit 1; }
-for t in ip ethtool python3; do
+for t in ip ethtool python3 curl; do
   command -v "$t" >/dev/null || { echo "$N: FAIL - $t missing" >&2; exit 1; }
 done
 # AFPACKET_CSUM_BIN runs another build (e.g. one from before the fix, to see it fail).
@@ -72,6 +74,8 @@ host() { # ns dev mac4 addr4 gw4 addr6 gw6 router-mac
 host xa-snd xa-s0 - 10.71.1.2/24 10.71.1.1 fd71:1::2/64 fd71:1::1 $S_MAC
 host xa-rcv xa-r0 - 10.71.2.2/24 10.71.2.1 fd71:2::2/64 fd71:2::1 $R_MAC
 
+TOKEN=xa-csum-token-$$-$RANDOM
+HASH=$(printf %s "$TOKEN" | "$BIN" ctl hash-token)
 cat >"$DIR/p.yaml" <<YAML
 router_id: 10.71.0.1
 ports:
@@ -90,6 +94,10 @@ neighbors:
   - { port: s, ip: "fd71:1::2", mac: "$SND_MAC" }
   - { port: r, ip: 10.71.2.2, mac: "$RCV_MAC" }
   - { port: r, ip: "fd71:2::2", mac: "$RCV_MAC" }
+management:
+  listen: 127.0.0.1:18342
+  principals:
+    - { name: admin, role: carrier-admin, token_hash: "$HASH" }
 YAML
 "$BIN" check "$DIR/p.yaml" || fail "profile refused"
 ip netns exec xa-rtr "$BIN" run "$DIR/p.yaml" --stats-interval 0 >"$DIR/run.log" 2>&1 &
@@ -159,6 +167,20 @@ grep -qx "tcp 100000" "$DIR/rcv.out" || fail "TCP did not carry 100 kB"
 grep -qx "tcp_echo_ok True" "$DIR/snd.out" || fail "TCP echo differs"
 csumerr=$(ip netns exec xa-rcv cat /proc/net/snmp | awk '/^Udp:/ { if (h) print $8; h = 1 }')
 [ "$csumerr" = 0 ] || fail "the receiver counted $csumerr UDP checksum errors"
+# The same counters live through the management API, in the port's `device` statistics
+# and in /metrics (the router's API listens inside its namespace).
+api() { ip netns exec xa-rtr curl -sS -m 10 -H "authorization: Bearer $TOKEN" "http://127.0.0.1:18342$1"; }
+api /api/v1/stats >"$DIR/stats.json" || fail "GET /api/v1/stats"
+python3 - "$DIR/stats.json" <<'PY' || fail "/api/v1/stats shows no rx_csum_completed on ports s and r"
+import json, sys
+ports = {p["name"]: p for p in json.load(open(sys.argv[1]))["ports"]}
+got = {n: ports[n].get("device", {}).get("rx_csum_completed", 0) for n in ("s", "r")}
+print("API: rx_csum_completed", got, "kernel_drops", {n: ports[n]["device"].get("kernel_drops") for n in got})
+sys.exit(0 if all(v > 0 for v in got.values()) else 1)
+PY
+api /metrics | grep -E '^varouter_port_device_total\{port="[sr]",stat="rx_csum_completed"\} [1-9]' >"$DIR/metrics.txt" || true
+[ "$(wc -l <"$DIR/metrics.txt")" = 2 ] || fail "/metrics lacks varouter_port_device_total rx_csum_completed for ports s and r"
+cat "$DIR/metrics.txt"
 kill -INT "$RPID"
 wait "$RPID" || true
 RPID=

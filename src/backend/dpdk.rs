@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use controlcore::{Backend, WorkerIo};
+use controlcore::{Backend, PortStatsSource, WorkerIo};
 use dataplane::buffer::BufAlloc;
 use dataplane::pipeline::PortInfo;
 use dataplane::port::dpdk::{
@@ -293,12 +293,19 @@ impl Backend for DpdkBackend {
         Box::new(MbufPool(self.first_pool.clone()))
     }
 
-    fn port_stats(&self) -> Vec<(String, Vec<(String, u64)>)> {
-        self.names
+    fn port_stats_source(&self) -> PortStatsSource {
+        let ports: Vec<(String, Arc<EthPort>)> = self
+            .names
             .iter()
-            .zip(&self.ports)
-            .map(|(n, p)| (n.clone(), p.xstats().unwrap_or_default()))
-            .collect()
+            .cloned()
+            .zip(self.ports.iter().cloned())
+            .collect();
+        Arc::new(move || {
+            ports
+                .iter()
+                .map(|(n, p)| (n.clone(), p.xstats().unwrap_or_default()))
+                .collect()
+        })
     }
 }
 

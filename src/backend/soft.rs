@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use controlcore::{Backend, WorkerIo};
+use controlcore::{Backend, PortStatsSource, WorkerIo};
 use dataplane::buffer::{BufAlloc, HeapAlloc, HeapBuf, HeapPool};
 use dataplane::pipeline::PortInfo;
 use dataplane::port::af_packet::{self, AfPacketPort, AfPacketStats};
@@ -307,26 +307,32 @@ impl Backend for SoftBackend {
         Box::new(HeapAlloc)
     }
 
-    fn port_stats(&self) -> Vec<(String, Vec<(String, u64)>)> {
-        let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        self.names
+    fn port_stats_source(&self) -> PortStatsSource {
+        let ports: Vec<(String, Arc<AfPacketStats>)> = self
+            .names
             .iter()
             .zip(&self.afp_stats)
-            .filter_map(|(n, st)| {
-                let st = st.as_ref()?;
-                Some((
-                    n.clone(),
-                    vec![
-                        ("kernel_packets".to_string(), l(&st.kernel_packets)),
-                        ("kernel_drops".to_string(), l(&st.kernel_drops)),
-                        ("rx_oversize".to_string(), l(&st.rx_oversize)),
-                        ("rx_no_buffer".to_string(), l(&st.rx_no_buffer)),
-                        ("tx_ring_full".to_string(), l(&st.tx_ring_full)),
-                        ("rx_csum_completed".to_string(), l(&st.rx_csum_completed)),
-                        ("rx_csum_unhandled".to_string(), l(&st.rx_csum_unhandled)),
-                    ],
-                ))
-            })
-            .collect()
+            .filter_map(|(n, st)| Some((n.clone(), st.clone()?)))
+            .collect();
+        Arc::new(move || {
+            let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
+            ports
+                .iter()
+                .map(|(n, st)| {
+                    (
+                        n.clone(),
+                        vec![
+                            ("kernel_packets".to_string(), l(&st.kernel_packets)),
+                            ("kernel_drops".to_string(), l(&st.kernel_drops)),
+                            ("rx_oversize".to_string(), l(&st.rx_oversize)),
+                            ("rx_no_buffer".to_string(), l(&st.rx_no_buffer)),
+                            ("tx_ring_full".to_string(), l(&st.tx_ring_full)),
+                            ("rx_csum_completed".to_string(), l(&st.rx_csum_completed)),
+                            ("rx_csum_unhandled".to_string(), l(&st.rx_csum_unhandled)),
+                        ],
+                    )
+                })
+                .collect()
+        })
     }
 }

@@ -594,8 +594,8 @@ impl controlcore::Backend for ReplayBackend {
         Box::new(HeapAlloc)
     }
 
-    fn port_stats(&self) -> Vec<(String, Vec<(String, u64)>)> {
-        Vec::new()
+    fn port_stats_source(&self) -> controlcore::PortStatsSource {
+        Arc::new(Vec::new)
     }
 }
 

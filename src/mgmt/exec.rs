@@ -10,7 +10,7 @@
 //! transactions of one tick are published together ([`MgmtLink::tick`]). Reads build their views from the document and the live counters; statistics are a
 //! [`Snapshot`] cut to the caller's scope.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -197,6 +197,9 @@ pub struct MgmtLink {
     pub commands: u64,
     /// The AAA thread's counters, when the profile runs one (set by the appliance).
     pub aaa: Option<Arc<std::sync::Mutex<crate::aaa::AaaStats>>>,
+    /// The port backend's own per-port statistics (kernel counters, checksum completion,
+    /// DPDK xstats), set by the appliance once the backend is up.
+    pub devices: Option<controlcore::PortStatsSource>,
     /// LDP's shared state, when the profile runs LDP (set by the appliance).
     pub ldp: Option<Arc<std::sync::Mutex<crate::ldp::LdpShared>>>,
     /// Whether route-only transactions take the fast path (on; `VAROUTER_API_FAST=0`
@@ -225,6 +228,7 @@ impl MgmtLink {
             start: Instant::now(),
             commands: 0,
             aaa: None,
+            devices: None,
             ldp: None,
             fast: std::env::var("VAROUTER_API_FAST").map_or(true, |v| v != "0"),
             paths: TxPaths::default(),
@@ -828,6 +832,11 @@ impl MgmtLink {
         counters: &[Arc<WorkerCounters>],
     ) -> Snapshot {
         let st = core.state();
+        let mut devices: HashMap<String, Vec<(String, u64)>> = self
+            .devices
+            .as_ref()
+            .map(|d| d().into_iter().collect())
+            .unwrap_or_default();
         let ports = running
             .ports
             .iter()
@@ -837,6 +846,11 @@ impl MgmtLink {
                 rx_packets: counters.iter().map(|w| w.port_rx.get(i)).sum(),
                 tx_packets: counters.iter().map(|w| w.port_tx.get(i)).sum(),
                 drops: counters.iter().map(|w| w.port_drop.get(i)).sum(),
+                device: devices
+                    .remove(&p.name)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
             })
             .collect();
         let workers = counters

@@ -12,6 +12,7 @@
 //! | `vr_tunnels`, `vr_sessions` | gauge | `vr`, `tenant` | VRs in scope |
 //! | `radius_client_events_total` | counter | `vr`, `tenant`, `event` | VRs in scope |
 //! | `port_rx_packets_total`, `port_tx_packets_total`, `port_drops_total` | counter | `port` | appliance |
+//! | `port_device_total` | counter | `port`, `stat` (the backend's own: `kernel_drops`, `rx_csum_completed`, DPDK xstats, ...) | appliance |
 //! | `worker_rx_packets_total`, `worker_tx_packets_total`, `worker_punts_total` | counter | `worker` | appliance |
 //! | `worker_drops_total` | counter | `worker`, `reason` | appliance |
 //! | `control_loop_busy_seconds` | histogram | | appliance |
@@ -289,6 +290,21 @@ impl Collector for SnapshotCollector {
                 .map(|p| ([("port", p.name.as_str())], counter(f(p))));
             family(&mut enc, name, help, c, samples)?;
         }
+        let device = s.ports.iter().flat_map(|p| {
+            p.device.iter().map(move |(stat, v)| {
+                (
+                    [("port", p.name.as_str()), ("stat", stat.as_str())],
+                    counter(*v),
+                )
+            })
+        });
+        family(
+            &mut enc,
+            "port_device",
+            "The port backend's own statistics of the port (af_packet kernel counters and checksum completion, DPDK xstats), by name.",
+            c,
+            device,
+        )?;
 
         let ids: Vec<String> = s.workers.iter().map(|w| w.id.to_string()).collect();
         type WorkerField = fn(&WorkerStats) -> u64;
@@ -696,6 +712,7 @@ mod tests {
                 rx_packets: 10,
                 tx_packets: 9,
                 drops: 1,
+                device: BTreeMap::from([("rx_csum_completed".to_string(), 7)]),
             }],
             workers: vec![WorkerStats {
                 id: 0,
@@ -827,6 +844,7 @@ mod tests {
             r#"varouter_vr_sessions{vr="blue-of-b",tenant="carrier-b"} 3"#,
             r#"varouter_radius_client_events_total{vr="red-of-c",tenant="carrier-c",event="access_accepts"} 7"#,
             r#"varouter_port_drops_total{port="uplink-secret-port"} 1"#,
+            r#"varouter_port_device_total{port="uplink-secret-port",stat="rx_csum_completed"} 7"#,
             r#"varouter_worker_drops_total{worker="0",reason="no_route"} 4"#,
             r#"varouter_worker_punts_total{worker="0"} 2"#,
             "# TYPE varouter_control_loop_busy_seconds histogram",

@@ -211,6 +211,12 @@ pub struct PortStats {
     pub tx_packets: u64,
     /// Packets received on this port and dropped.
     pub drops: u64,
+    /// The port backend's own statistics of the port, by name: af_packet's kernel counters
+    /// (`kernel_packets`, `kernel_drops`), `rx_oversize`, `rx_no_buffer`, `tx_ring_full`,
+    /// `rx_csum_completed`, `rx_csum_unhandled`; a DPDK port's xstats. Empty for ports
+    /// without any (generators, capture files).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub device: BTreeMap<String, u64>,
 }
 
 /// One worker's counters.
