@@ -47,11 +47,17 @@ fn csum_field(proto: u8) -> Option<usize> {
 pub fn complete(frame: &mut [u8]) -> Completion {
     match locate(frame) {
         Some(l) => {
-            let (pseudo, l4, len, field) = l;
+            let Located {
+                pseudo,
+                l4,
+                len,
+                proto,
+                field,
+            } = l;
             let seg = &mut frame[l4..l4 + len];
             seg[field..field + 2].copy_from_slice(&[0, 0]);
             let mut c = !wire::checksum::combine(&[pseudo, wire::checksum::data(seg)]);
-            if c == 0 && seg.len() >= 8 && field == 6 {
+            if c == 0 && proto == UDP {
                 // UDP: a computed zero is sent as all ones (RFC 768).
                 c = 0xffff;
             }
@@ -62,9 +68,23 @@ pub fn complete(frame: &mut [u8]) -> Completion {
     }
 }
 
-/// (pseudo-header sum, transport header offset, transport length, checksum field offset in
-/// it), or `None` when the frame is not one [`complete`] handles.
-fn locate(f: &[u8]) -> Option<(u16, usize, usize, usize)> {
+/// Where [`complete`] works in a frame.
+struct Located {
+    /// The pseudo-header's sum.
+    pseudo: u16,
+    /// Offset of the transport header in the frame.
+    l4: usize,
+    /// Transport length (header and payload).
+    len: usize,
+    /// Transport protocol (one [`csum_field`] knows).
+    proto: u8,
+    /// Offset of the checksum field in the transport header (`len` has room for it).
+    field: usize,
+}
+
+/// Where the frame's transport checksum is, or `None` when the frame is not one
+/// [`complete`] handles.
+fn locate(f: &[u8]) -> Option<Located> {
     let be16 = |i: usize| -> Option<u16> { Some(u16::from_be_bytes([*f.get(i)?, *f.get(i + 1)?])) };
     let mut off = 12;
     let mut et = be16(off)?;
@@ -96,7 +116,13 @@ fn locate(f: &[u8]) -> Option<(u16, usize, usize, usize)> {
             let src = std::net::Ipv4Addr::new(h[12], h[13], h[14], h[15]);
             let dst = std::net::Ipv4Addr::new(h[16], h[17], h[18], h[19]);
             let pseudo = wire::checksum::pseudo_header_v4(&src, &dst, proto.into(), len as u32);
-            Some((pseudo, ip + ihl, len, field))
+            Some(Located {
+                pseudo,
+                l4: ip + ihl,
+                len,
+                proto,
+                field,
+            })
         }
         ET_IPV6 => {
             let h = f.get(ip..ip + 40)?;
@@ -133,7 +159,13 @@ fn locate(f: &[u8]) -> Option<(u16, usize, usize, usize)> {
             dst.copy_from_slice(&h[24..40]);
             let pseudo =
                 wire::checksum::pseudo_header_v6(&src.into(), &dst.into(), next.into(), len as u32);
-            Some((pseudo, l4, len, field))
+            Some(Located {
+                pseudo,
+                l4,
+                len,
+                proto: next,
+                field,
+            })
         }
         _ => None,
     }
