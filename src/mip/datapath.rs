@@ -35,7 +35,10 @@
 //!   profile's destination is dropped on the worker (`esp_source_not_allowed`) instead of
 //!   entering the tunnel. An SA shared by several mobile nodes (the SLA's default SA) takes
 //!   all of them, and the selector is republished (same SA, sequence numbers go on) as they
-//!   come and go. SAs toward the mobile node take any source (the CNs').
+//!   come and go. The PCN's SA toward the mobile node takes the profile's destination
+//!   network (the CNs of the VPN: after a service update moved the VPN to another
+//!   network, the old one's hosts are dropped there); the HA's and the old FA's SAs toward
+//!   the mobile node take any source.
 //!
 //! Not here: UDP encapsulation of the SAs.
 
@@ -155,15 +158,22 @@ impl SaRef {
 /// A tunnel that wants a routed prefix: its outbound SPI and the source it takes.
 type RouteUser = (u32, Option<(Ipv4Addr, u8)>);
 
-/// What an upward tunnel lets into its outbound SA (seed 003: "traffic of users the
-/// enterprise did not authorise never enters a tunnel"): the profile's source selector,
-/// else the mobile node's home address. `None` for tunnels toward the mobile node.
+/// What a tunnel lets into its outbound SA (seed 003: "traffic of users the enterprise did
+/// not authorise never enters a tunnel"): an upward tunnel the profile's source selector,
+/// else the mobile node's home address; the PCN's tunnel toward the mobile node the
+/// profile's destination network, the correspondent nodes the VPN names (after a service
+/// update moved the VPN, the old network's hosts no longer reach the mobile node). `None`
+/// (any source) for the HA's and the old FA's tunnels toward the mobile node.
 fn source_of(t: &TunnelSpec) -> Option<(Ipv4Addr, u8)> {
-    matches!(t.role, TunnelRole::ForeignToGw | TunnelRole::HomeToGw).then(|| {
-        t.src
-            .map(|m| (m.addr(), m.prefix_len()))
-            .unwrap_or((t.home_address, 32))
-    })
+    match t.role {
+        TunnelRole::ForeignToGw | TunnelRole::HomeToGw => Some(
+            t.src
+                .map(|m| (m.addr(), m.prefix_len()))
+                .unwrap_or((t.home_address, 32)),
+        ),
+        TunnelRole::PcnToForeign => t.dst.map(|m| (m.addr(), m.prefix_len())),
+        TunnelRole::HomeToCareOf | TunnelRole::Handoff => None,
+    }
 }
 
 /// The agents' tunnels in the forwarding state.
@@ -758,10 +768,25 @@ mod tests {
             sources(&w, 4096),
             Some(vec!["10.200.0.2/32".into(), "10.200.0.3/32".into()])
         );
-        // A tunnel toward a mobile node takes any source (the CNs').
+        // The old FA's tunnel toward a mobile node takes any source (the CNs').
         let h = spec(5, TunnelRole::Handoff, 7000, 7001, Some(3));
         up(&mut d, &mut w, &h);
         assert_eq!(sources(&w, 7000), None);
+        // The PCN's tunnel toward a mobile node takes the VPN's destination network (the
+        // CNs behind the PCN), nothing else; a second profile's network widens it.
+        let p = spec(6, TunnelRole::PcnToForeign, 8000, 8001, Some(5));
+        up(&mut d, &mut w, &p);
+        assert_eq!(sources(&w, 8000), Some(vec!["10.10.0.0/16".into()]));
+        let mut p2 = p.clone();
+        p2.dst = Some(net([10, 30, 6, 0], 24));
+        up(&mut d, &mut w, &p2);
+        assert_eq!(
+            sources(&w, 8000),
+            Some(vec!["10.10.0.0/16".into(), "10.30.6.0/24".into()])
+        );
+        down(&mut d, &mut w, &p);
+        assert_eq!(sources(&w, 8000), Some(vec!["10.30.6.0/24".into()]));
+        down(&mut d, &mut w, &p2);
         // The first node leaves: only the second remains.
         down(&mut d, &mut w, &a);
         assert_eq!(sources(&w, 4096), Some(vec!["10.200.0.3/32".into()]));
