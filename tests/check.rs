@@ -137,6 +137,7 @@ fn cli_check_exit_codes() {
         err.contains("bad.yaml:11:30: VLAN id 0 is out of range; expected 1..=4094"),
         "{err}"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
