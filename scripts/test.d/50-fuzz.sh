@@ -23,6 +23,9 @@ triple=$(rustc -vV | sed -n 's/^host: //p')
 # One target directory for every fuzz crate: they share most of their dependencies (wire,
 # libfuzzer-sys and its C++ runtime, arbitrary), which were built once per crate before.
 TD=$(pwd)/target/fuzz
+# Build and fuzzer logs: shown on failure, removed on exit.
+LOGS=$(mktemp -d /tmp/varouter-fuzz-logs.XXXXXX)
+trap 'rm -rf "$LOGS"' EXIT
 JOBS=$(nproc)
 bins=()
 for dir in */fuzz; do
@@ -31,12 +34,12 @@ for dir in */fuzz; do
   # One build of all of a crate's targets (one cargo invocation links them in parallel),
   # then each binary runs directly: `cargo fuzz run` per target re-checked and re-linked
   # each one, ~40 % of this suite's time.
-  if ! (cd "$dir" && cargo "${TC[@]}" fuzz build --target-dir "$TD" >"/tmp/fuzz-build-${dir%%/*}.log" 2>&1); then
+  if ! (cd "$dir" && cargo "${TC[@]}" fuzz build --target-dir "$TD" >"$LOGS/build-${dir%%/*}.log" 2>&1); then
     echo "$dir: fuzz build FAILED"
-    tail -40 "/tmp/fuzz-build-${dir%%/*}.log"
+    tail -40 "$LOGS/build-${dir%%/*}.log"
     exit 1
   fi
-  grep -h "Finished" "/tmp/fuzz-build-${dir%%/*}.log" | sed "s#^ *#  $dir build: #"
+  grep -h "Finished" "$LOGS/build-${dir%%/*}.log" | sed "s#^ *#  $dir build: #"
   for t in $targets; do
     found=1
     bin="$TD/$triple/release/$t"
@@ -51,17 +54,17 @@ done
 fuzz_one() { # dir target
   local dir=$1 t=$2
   "$TD/$triple/release/$t" -artifact_prefix="$dir/artifacts/$t/" -max_total_time="$SECS" \
-    "$dir/corpus/$t" >"/tmp/fuzz-$t.log" 2>&1
+    "$dir/corpus/$t" >"$LOGS/$t.log" 2>&1
 }
 failed=()
 running=()
 report() { # "dir target" pid
   local dt=$1 pid=$2 t=${1#* }
   if wait "$pid"; then
-    printf '  %-40s%s\n' "$dt" "$(grep -oE "Done [0-9]+ runs" "/tmp/fuzz-$t.log" | tail -1 || echo ok)"
+    printf '  %-40s%s\n' "$dt" "$(grep -oE "Done [0-9]+ runs" "$LOGS/$t.log" | tail -1 || echo ok)"
   else
     printf '  %-40sFAILED\n' "$dt"
-    tail -40 "/tmp/fuzz-$t.log"
+    tail -40 "$LOGS/$t.log"
     failed+=("$dt")
   fi
 }
