@@ -735,9 +735,15 @@ struct SlotIndex {
     list: u32,
 }
 
-/// Reads a word of every cache line of a slot list (see [`Rib::warm_lists`]).
+/// Reads a word of every cache line of a slot list (see [`Rib::warm_lists`]) of up to
+/// 2 KiB. Longer lists (IPv6 slots hold thousands of routes) are left alone: touching them
+/// costs as much as reading them, a binary search reads a few of their lines, and painting
+/// reads them in order, which the hardware prefetcher follows.
 #[inline]
 fn touch_lines<K>(list: &[Route<K>]) -> u32 {
+    if std::mem::size_of_val(list) > 2048 {
+        return 0;
+    }
     let step = (64 / std::mem::size_of::<Route<K>>()).max(1);
     let mut acc = list.last().map_or(0, |r| r.nh);
     for r in list.iter().step_by(step) {
