@@ -126,6 +126,10 @@ fn upto(v: usize) -> u64 {
     u64::MAX >> (63 - v)
 }
 
+/// A dirty top slot with at least this many routes reuses the unchanged parts of its old
+/// subtree (see [`paint_node`]); smaller ones are painted whole, which is as cheap.
+const REUSE_MIN_ROUTES: usize = 256;
+
 /// Depth at which the [`Rib`] splits: routes up to this length live in its binary trie,
 /// longer ones in sorted per-slot lists keyed by their first `SPLIT` bits. Equal to the
 /// widest top array, so a top slot of a large table is exactly one list.
@@ -912,6 +916,11 @@ fn paint_leaf(v: u32, at: usize, large: &mut Vec<(u32, u32)>) -> u32 {
 /// match is painted last); routes longer than the node's stride are grouped by slot
 /// (contiguous in prefix order) into child nodes, which inherit the slot's painted value.
 /// A node and all its descendants end up contiguous.
+///
+/// With `reuse` (the same node in the table before this commit and the commit's changed
+/// prefixes inside the node, sorted), a child whose range no change touches — no changed
+/// route inside it, none covering it — is copied from the old table instead of painted:
+/// its routes and the value it inherits are the same, so is its subtree.
 fn paint_node<K: TrieKey>(
     words: &mut Vec<u32>,
     large: &mut Vec<(u32, u32)>,
@@ -919,6 +928,7 @@ fn paint_node<K: TrieKey>(
     routes: &[Route<K>],
     off: u32,
     inherited: u32,
+    reuse: Option<Reuse<'_, K>>,
 ) -> u32 {
     let end = off + STRIDE;
     let mut val = [inherited; 64];
@@ -949,6 +959,26 @@ fn paint_node<K: TrieKey>(
             bitmap |= 1 << i;
         }
     }
+    // With `reuse`: the children a change touches (`touched`), and per child the changes
+    // inside it (`cfirst..clast`, contiguous in prefix order).
+    let mut touched = 0u64;
+    let mut cfirst = [0u32; 64];
+    let mut clast = [0u32; 64];
+    if let Some(r) = &reuse {
+        for (i, c) in r.changes.iter().enumerate() {
+            let v = c.addr().bits_at(off, STRIDE);
+            let len = u32::from(c.len());
+            if len <= end {
+                let span = 1u32 << (end - len);
+                touched |= (u64::MAX >> (64 - span)) << v;
+            } else {
+                if clast[v] == 0 {
+                    cfirst[v] = i as u32;
+                }
+                clast[v] = i as u32 + 1;
+            }
+        }
+    }
     let o = words.len();
     words.push(bitmap as u32);
     words.push((bitmap >> 32) as u32);
@@ -961,13 +991,73 @@ fn paint_node<K: TrieKey>(
         rest &= rest - 1;
         words[j] = if children & (1 << i) != 0 {
             let group = &routes[first[i] as usize..last[i] as usize];
-            paint_node(words, large, nodes, group, end, val[i])
+            // The old node's entry for this slot, when a change inside the child (and none
+            // covering it) leaves parts of the old child to reuse, or none at all.
+            let old = reuse
+                .as_ref()
+                .filter(|_| touched & (1 << i) == 0)
+                .map(|r| (r, r.old.step(r.node as u32, i)))
+                .filter(|(_, e)| e & LEAF_FLAG == 0);
+            match old {
+                Some((r, e)) if clast[i] == 0 => copy_subtree(words, large, nodes, r.old, e),
+                Some((r, e)) => {
+                    let inner = Reuse {
+                        old: r.old,
+                        node: e as usize,
+                        changes: &r.changes[cfirst[i] as usize..clast[i] as usize],
+                    };
+                    paint_node(words, large, nodes, group, end, val[i], Some(inner))
+                }
+                None => paint_node(words, large, nodes, group, end, val[i], None),
+            }
         } else {
             paint_leaf(val[i], j, large)
         };
         j += 1;
     }
     o as u32
+}
+
+/// The table before a commit, the commit's changed prefixes longer than the top array's
+/// width (sorted) and the top slots shorter changed prefixes cover (sorted): what
+/// [`Poptrie::paint_slots`] needs to reuse unchanged subtrees.
+pub(crate) type OldTable<'a, K> = (&'a Poptrie<K>, &'a [Prefix<K>], &'a [u32]);
+
+/// What [`paint_node`] may reuse: the node covering the same range in the table before the
+/// commit, and the commit's changed prefixes inside that range (sorted).
+struct Reuse<'a, K> {
+    old: &'a Poptrie<K>,
+    node: usize,
+    changes: &'a [Prefix<K>],
+}
+
+/// Appends a copy of `old`'s subtree at node offset `o` to `words` (as [`paint_node`] would
+/// have painted it: depth-first, child offsets into `words`, large next hops recorded in
+/// `large`); returns its offset.
+fn copy_subtree<K: TrieKey>(
+    words: &mut Vec<u32>,
+    large: &mut Vec<(u32, u32)>,
+    nodes: &mut usize,
+    old: &Poptrie<K>,
+    o: u32,
+) -> u32 {
+    let o = o as usize;
+    let k = old.bitmap(o).count_ones() as usize;
+    let at = words.len();
+    words.extend_from_slice(&old.heap[o..o + 2 + k]);
+    *nodes += 1;
+    for j in 0..k {
+        let e = old.heap[o + 2 + j];
+        let p = e & !LEAF_FLAG;
+        if e & LEAF_FLAG == 0 {
+            let c = copy_subtree(words, large, nodes, old, e);
+            words[at + 2 + j] = c;
+        } else if p >= INLINE_LIMIT && e != NO_ROUTE {
+            let v = old.large.get((p - INLINE_LIMIT) as usize).copied();
+            words[at + 2 + j] = paint_leaf(v.unwrap_or(NO_ROUTE), at + 2 + j, large);
+        }
+    }
+    at as u32
 }
 
 /// The IPv4 poptrie.
@@ -1025,7 +1115,15 @@ impl<K: TrieKey> Poptrie<K> {
                 Slot::Child(_, inherited) | Slot::List(_, inherited) => {
                     let start = t.heap.len();
                     let routes = rib.routes_of_top_slot(i, *slot, s, &mut scratch);
-                    let o = paint_node(&mut t.heap, &mut large, &mut t.nodes, routes, s, inherited);
+                    let o = paint_node(
+                        &mut t.heap,
+                        &mut large,
+                        &mut t.nodes,
+                        routes,
+                        s,
+                        inherited,
+                        None,
+                    );
                     if managed {
                         cap[i] = (t.heap.len() - start) as u32;
                     }
@@ -1106,7 +1204,19 @@ impl<K: TrieKey> Poptrie<K> {
 
     /// Compiles the top slots `slots` (sorted, without duplicates, each below `2^top_bits`)
     /// of a `top_bits`-bit table from the RIB, appending them to `out`.
-    pub(crate) fn paint_slots(rib: &Rib<K>, top_bits: u32, slots: &[u32], out: &mut Painted) {
+    ///
+    /// With `old` (the table before the commit, of the same width), `changed` (the
+    /// commit's changed prefixes longer than `top_bits`, sorted) and `whole` (the slots
+    /// changed prefixes of at most `top_bits` bits cover, sorted), the subtrees of slots
+    /// with many routes (IPv6 slots hold thousands) reuse the old table's children that no
+    /// change touches (see [`paint_node`]).
+    pub(crate) fn paint_slots(
+        rib: &Rib<K>,
+        top_bits: u32,
+        slots: &[u32],
+        out: &mut Painted,
+        old: Option<OldTable<'_, K>>,
+    ) {
         let mut scratch = Vec::new();
         rib.top_slots(slots, top_bits, &mut |x, what| {
             let start = out.words.len();
@@ -1122,6 +1232,24 @@ impl<K: TrieKey> Poptrie<K> {
                 Slot::Leaf(v) => ps.value = v,
                 Slot::Child(_, inherited) | Slot::List(_, inherited) => {
                     let routes = rib.routes_of_top_slot(x as usize, what, top_bits, &mut scratch);
+                    let reuse = old
+                        .filter(|(t, _, whole)| {
+                            routes.len() >= REUSE_MIN_ROUTES
+                                && t.top_bits == top_bits
+                                && t.top[x as usize] & LEAF_FLAG == 0
+                                && whole.binary_search(&x).is_err()
+                        })
+                        .map(|(t, changed, _)| {
+                            let a = changed
+                                .partition_point(|p| p.addr().bits_at(0, top_bits) < x as usize);
+                            let b = changed
+                                .partition_point(|p| p.addr().bits_at(0, top_bits) <= x as usize);
+                            Reuse {
+                                old: t,
+                                node: t.top[x as usize] as usize,
+                                changes: &changed[a..b],
+                            }
+                        });
                     let mut nodes = 0;
                     paint_node(
                         &mut out.words,
@@ -1130,6 +1258,7 @@ impl<K: TrieKey> Poptrie<K> {
                         routes,
                         top_bits,
                         inherited,
+                        reuse,
                     );
                     ps.len = (out.words.len() - start) as u32;
                     ps.nodes = nodes as u32;
@@ -1272,7 +1401,7 @@ impl<K: TrieKey> Poptrie<K> {
     #[cfg(test)]
     pub(crate) fn recompile_slots(&mut self, rib: &Rib<K>, slots: &[u32]) {
         let mut p = Painted::default();
-        Self::paint_slots(rib, self.top_bits, slots, &mut p);
+        Self::paint_slots(rib, self.top_bits, slots, &mut p, None);
         self.apply_painted(&p, &[]);
     }
 

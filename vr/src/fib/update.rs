@@ -117,6 +117,10 @@ pub struct IncrementalFib<K> {
     spare_min_bytes: usize,
     /// Top slots to recompile at the next commit.
     dirty: Vec<u32>,
+    /// The changed prefixes longer than the top array's width, and the top slots covered by
+    /// the shorter ones (see [`Poptrie::paint_slots`]'s reuse of unchanged subtrees).
+    changed: Vec<Prefix<K>>,
+    whole: Vec<u32>,
     /// Too much changed for slot-wise recompilation: rebuild at the next commit.
     full: bool,
     /// Heap words right after the last full build or compaction (all live then).
@@ -143,6 +147,8 @@ impl<K: TrieKey> IncrementalFib<K> {
             spare_min_bytes: SPARE_MIN_BYTES,
             rib,
             dirty: Vec::new(),
+            changed: Vec::new(),
+            whole: Vec::new(),
             full: false,
             generation: 0,
         }
@@ -229,15 +235,19 @@ impl<K: TrieKey> IncrementalFib<K> {
         let s = self.current.top_bits();
         let len = u32::from(prefix.len());
         let first = prefix.addr().bits_at(0, s);
-        if len >= s {
+        if len > s {
             self.dirty.push(first as u32);
+            self.changed.push(*prefix);
         } else {
             let span = 1usize << (s - len);
             if span > (1usize << s) / 16 {
                 self.full = true;
                 self.dirty.clear();
+                self.changed.clear();
+                self.whole.clear();
             } else {
                 self.dirty.extend((first..first + span).map(|i| i as u32));
+                self.whole.extend((first..first + span).map(|i| i as u32));
             }
         }
     }
@@ -261,6 +271,8 @@ impl<K: TrieKey> IncrementalFib<K> {
             self.retire(spare);
             self.lag.clear();
             self.dirty.clear();
+            self.changed.clear();
+            self.whole.clear();
             self.full = false;
             let mut t = Poptrie::from_rib_for_updates(&self.rib);
             t.set_meta(routes, generation);
@@ -269,6 +281,8 @@ impl<K: TrieKey> IncrementalFib<K> {
         } else {
             self.dirty.sort_unstable();
             self.dirty.dedup();
+            self.changed.sort_unstable();
+            self.whole.sort_unstable();
             if self.current.top_bits() == crate::fib::poptrie::SPLIT {
                 self.rib.index_slots();
             }
@@ -280,7 +294,10 @@ impl<K: TrieKey> IncrementalFib<K> {
                 self.current.top_bits(),
                 &self.dirty,
                 &mut self.painted,
+                Some((&self.current, &self.changed, &self.whole)),
             );
+            self.changed.clear();
+            self.whole.clear();
             // A spare lagging on very many slots (a huge previous commit) costs more to
             // bring up to date than one copy of the whole table.
             let spare = if self.lag.len() <= SPARE_MAX_LAG {
