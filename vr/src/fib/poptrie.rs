@@ -1591,12 +1591,14 @@ impl<K: TrieKey> Poptrie<K> {
         self.top_bits
     }
 
-    /// Number of node records (including garbage left by incremental updates).
+    /// Number of node records written since the table was built or compacted (including
+    /// those of subtrees replaced by incremental updates since).
     pub fn node_count(&self) -> usize {
         self.nodes
     }
 
-    /// Words (`u32`) in the node heap (including garbage left by incremental updates).
+    /// Words (`u32`) in the node heap (including free blocks and the unused tails of blocks
+    /// of a table updated in place).
     pub fn heap_words(&self) -> usize {
         self.heap.len()
     }

@@ -372,9 +372,9 @@ impl<K: TrieKey> IncrementalFib<K> {
     }
 
     /// The heap has doubled since it was last all live: compact (one copy pass over the
-    /// live table, no recompilation). Replaced subtrees are not measured one by one; at
-    /// most half of the heap is garbage, and compaction costs O(1) amortised per word
-    /// written.
+    /// live table, no recompilation). Freed blocks are reused, so this takes a table whose
+    /// subtrees grew a lot or whose free blocks are of the wrong sizes; at most half of the
+    /// heap is then free or unused, and compaction costs O(1) amortised per word written.
     fn too_much_garbage(&self, t: &Poptrie<K>) -> bool {
         t.heap_words() > 2 * self.compacted_words + 1024
     }
