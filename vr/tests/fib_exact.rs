@@ -174,6 +174,7 @@ proptest! {
             let routes: Vec<_> = truth.iter().map(|(p, nh)| (*p, *nh)).collect();
             let reference = ReferenceLpm::build(&routes);
             let published = writer.reader().load();
+            prop_assert_eq!(published.check_layout(), Ok(()));
             prop_assert_eq!(published.len(), routes.len());
             let mut bulk = vec![None; addrs.len()];
             published.lookup_bulk(&addrs, &mut bulk);
@@ -258,6 +259,8 @@ fn check_stream<A: TrieKey + RandomBits>(
         let routes: Vec<_> = truth.iter().map(|(p, nh)| (*p, *nh)).collect();
         let reference = SimpleLpm::build(&routes);
         let published = writer.reader().load();
+        // Subtrees in their blocks, no two blocks overlapping (in-place rewrites).
+        prop_assert_eq!(published.check_layout(), Ok(()));
         prop_assert_eq!(published.len(), routes.len());
         prop_assert_eq!(writer.rib().len(), routes.len());
         let mut bulk = vec![None; addrs.len()];
@@ -288,6 +291,16 @@ fn check_stream<A: TrieKey + RandomBits>(
 fn region4(bits: u128, len: u8) -> Prefix4 {
     let len = [6, 8, 11, 12, 14, 16, 17, 18, 19, 20, 22, 24, 24, 25, 28, 32][usize::from(len) % 16];
     Prefix4::new_truncating(0x0A00_0000 | (bits as u32 & 0x000F_FFFF), len).unwrap()
+}
+
+/// IPv4 prefixes in 10.0.0.0/16 (four 18-bit slots), almost all longer than /18 (a change
+/// of a /18 repaints its whole slot), so that a few slots' subtrees change shape all the
+/// time and their untouched children are reused.
+fn region_few4(bits: u128, len: u8) -> Prefix4 {
+    let len = [
+        14, 17, 18, 19, 20, 21, 22, 23, 24, 24, 24, 25, 26, 28, 30, 32,
+    ][usize::from(len) % 16];
+    Prefix4::new_truncating(0x0A00_0000 | (bits as u32 & 0x0000_FFFF), len).unwrap()
 }
 
 /// IPv6 prefixes in 2001:d00::/24 with random bits down to /56, lengths 10..=128.
@@ -334,6 +347,30 @@ proptest! {
         let batches: Vec<_> = batches.iter().map(|b| changes_from(b, &initial, &region4)).collect();
         let mut probes = probes4(&raw);
         probes.extend(gen::addrs_in_routes(&initial, 500, seed));
+        check_stream(&initial, &batches, &probes, double)?;
+    }
+
+    /// Many small commits on a few slots of a large table: the same slots' subtrees grow
+    /// and shrink commit after commit (kept in their blocks, moved to bigger or smaller
+    /// ones, freed when they become leaves, their blocks reused by others), the spare
+    /// catches up with the previous commit's slots every time, and the slots (hundreds of
+    /// routes each) are repainted reusing their untouched children.
+    #[test]
+    fn block_churn_on_few_slots_matches_reference(
+        seed in 0u64..1000,
+        batches in proptest::collection::vec(proptest::collection::vec(arb_spec(), 0..25), 1..40),
+        raw in proptest::collection::vec(any::<u128>(), 100),
+        double in any::<bool>(),
+    ) {
+        let mut initial = gen::routes_v4(20_000, seed);
+        // Hundreds of routes per slot: dirty slots reuse their old children that no change
+        // touches instead of painting them again.
+        initial.extend((0..2400u32).map(|i| {
+            let x = u128::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            (region_few4(x, (i % 16) as u8), NextHopId(100 + i % 50))
+        }));
+        let batches: Vec<_> = batches.iter().map(|b| changes_from(b, &initial, &region_few4)).collect();
+        let probes: Vec<u32> = raw.iter().map(|&r| 0x0A00_0000 | (r as u32 & 0x0000_FFFF)).collect();
         check_stream(&initial, &batches, &probes, double)?;
     }
 

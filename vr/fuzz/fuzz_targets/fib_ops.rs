@@ -1,6 +1,7 @@
 //! Fuzzes insert/delete/commit/lookup sequences on the incrementally published poptrie FIB:
 //! after every commit, lookups must equal a linear-scan LPM over the routes applied so far,
-//! and the published table must equal a fresh build.
+//! the published table must equal a fresh build, and its heap layout must be consistent
+//! (`Poptrie::check_layout`).
 //!
 //! Input: 6-byte records `[op, a0, a1, a2, a3, len_or_nh]`.
 #![no_main]
@@ -45,6 +46,7 @@ fuzz_target!(|data: &[u8]| {
             _ => {
                 writer.commit();
                 let published = writer.reader().load();
+                assert_eq!(published.check_layout(), Ok(()));
                 let routes: Vec<_> = truth.iter().map(|(p, nh)| (*p, *nh)).collect();
                 let fresh = Trie4::build(&routes);
                 assert_eq!(published.len(), truth.len());

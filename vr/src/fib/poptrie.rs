@@ -38,6 +38,8 @@
 //! The trie is compiled from a [`Rib`] — a binary trie of the routes up to /18 plus one
 //! sorted list per 18-bit slot of the longer ones — that also serves incremental updates
 //! ([`crate::fib::update`]): a node is compiled by painting its routes into its 64 slots.
+//! Every top slot's subtree is contiguous in the heap, which lets a writer that updates a
+//! table in place keep each one in a block it can rewrite or move (see `Blocks`).
 
 use std::marker::PhantomData;
 
@@ -124,6 +126,10 @@ fn upto(v: usize) -> u64 {
     u64::MAX >> (63 - v)
 }
 
+/// A dirty top slot with at least this many routes reuses the unchanged parts of its old
+/// subtree (see [`paint_node`]); smaller ones are painted whole, which is as cheap.
+const REUSE_MIN_ROUTES: usize = 256;
+
 /// Depth at which the [`Rib`] splits: routes up to this length live in its binary trie,
 /// longer ones in sorted per-slot lists keyed by their first `SPLIT` bits. Equal to the
 /// widest top array, so a top slot of a large table is exactly one list.
@@ -152,7 +158,8 @@ pub(crate) struct Route<K> {
 ///   slots hold longer routes;
 /// * routes longer than 18 bits in one **slot list** per 18-bit slot: a vector sorted by
 ///   prefix (address, then length — which is also the order in which nested prefixes must
-///   be painted), found through a hash map from the slot number.
+///   be painted), found through a hash map from the slot number (large RIBs: a direct
+///   2^18-entry index, see `index_slots`).
 ///
 /// A change to a /19–/32 costs one hash probe and a binary search in a short contiguous list
 /// (where the old all-binary trie walked ~24 dependent, mostly cache-missing nodes), and a
@@ -166,12 +173,13 @@ pub struct Rib<K> {
     /// Slot lists, indexed by id; an empty list is free (its id is in `free_lists`).
     lists: Vec<Vec<Route<K>>>,
     free_lists: Vec<u32>,
-    /// Slot number (first [`SPLIT`] address bits) → list id.
+    /// Slot number (first [`SPLIT`] address bits) → list id (RIBs without `index`).
     by_slot: HashMap<u32, u32>,
-    /// Large RIBs (see [`index_slots`](Self::index_slots)): per 18-bit slot, the next hop
-    /// of the longest route of length ≤ [`SPLIT`] covering it and that length + 1 (0: none),
-    /// so that a commit finds a slot's inherited next hop without walking the trie.
-    best: Vec<u32>,
+    /// Large RIBs (see [`index_slots`](Self::index_slots)): per 18-bit slot, its list id
+    /// and the next hop of the longest route of length ≤ [`SPLIT`] covering it, so that a
+    /// change finds its list and a commit a slot's inherited next hop with one load (no
+    /// hash probe, no trie walk); `best_len` is that route's length + 1 (0: none).
+    index: Vec<SlotIndex>,
     best_len: Vec<u8>,
     routes: usize,
 }
@@ -191,7 +199,7 @@ impl<K: TrieKey> Rib<K> {
             lists: Vec::new(),
             free_lists: Vec::new(),
             by_slot: HashMap::new(),
-            best: Vec::new(),
+            index: Vec::new(),
             best_len: Vec::new(),
             routes: 0,
         }
@@ -249,20 +257,20 @@ impl<K: TrieKey> Rib<K> {
         let len = u32::from(prefix.len());
         let old = if len <= SPLIT {
             let n = self.node_for(prefix.addr(), len);
-            if !self.best.is_empty() {
+            if !self.index.is_empty() {
                 let (first, span) = slot_range(prefix.addr(), len);
                 for x in first..first + span {
                     if self.best_len[x] <= len as u8 + 1 {
                         self.best_len[x] = len as u8 + 1;
-                        self.best[x] = nh.0;
+                        self.index[x].best = nh.0;
                     }
                 }
             }
             std::mem::replace(&mut self.nodes[n as usize][2], nh.0)
         } else {
             let slot = prefix.addr().bits_at(0, SPLIT) as u32;
-            let id = match self.by_slot.get(&slot) {
-                Some(&id) => id,
+            let id = match self.list_id(slot) {
+                Some(id) => id,
                 None => self.new_list(prefix.addr(), slot),
             };
             let list = &mut self.lists[id as usize];
@@ -289,7 +297,7 @@ impl<K: TrieKey> Rib<K> {
                 (self.lists.len() - 1) as u32
             }
         };
-        self.by_slot.insert(slot, id);
+        self.set_list_id(slot, id);
         let n = self.node_for(addr, SPLIT);
         self.nodes[n as usize][0] = id;
         id
@@ -303,11 +311,11 @@ impl<K: TrieKey> Rib<K> {
             let old = self.clear_in_trie(prefix.addr(), len, false);
             if old != NO_ROUTE {
                 self.routes -= 1;
-                if !self.best.is_empty() {
+                if !self.index.is_empty() {
                     let (first, span) = slot_range(prefix.addr(), len);
                     for x in first..first + span {
                         if self.best_len[x] == len as u8 + 1 {
-                            (self.best[x], self.best_len[x]) = self.best_short(x);
+                            (self.index[x].best, self.best_len[x]) = self.best_short(x);
                         }
                     }
                 }
@@ -315,13 +323,13 @@ impl<K: TrieKey> Rib<K> {
             return decode(old);
         }
         let slot = prefix.addr().bits_at(0, SPLIT) as u32;
-        let id = *self.by_slot.get(&slot)?;
+        let id = self.list_id(slot)?;
         let list = &mut self.lists[id as usize];
         let i = list.binary_search_by(|r| r.prefix.cmp(prefix)).ok()?;
         let old = list.remove(i).nh;
         self.routes -= 1;
         if list.is_empty() {
-            self.by_slot.remove(&slot);
+            self.set_list_id(slot, NIL);
             self.free_lists.push(id);
             self.clear_in_trie(prefix.addr(), SPLIT, true);
         }
@@ -364,9 +372,7 @@ impl<K: TrieKey> Rib<K> {
     pub fn get(&self, prefix: &Prefix<K>) -> Option<NextHopId> {
         let len = u32::from(prefix.len());
         if len > SPLIT {
-            let id = *self
-                .by_slot
-                .get(&(prefix.addr().bits_at(0, SPLIT) as u32))?;
+            let id = self.list_id(prefix.addr().bits_at(0, SPLIT) as u32)?;
             let list = &self.lists[id as usize];
             let i = list.binary_search_by(|r| r.prefix.cmp(prefix)).ok()?;
             return decode(list[i].nh);
@@ -404,7 +410,7 @@ impl<K: TrieKey> Rib<K> {
                 .map(|l| l.capacity() * std::mem::size_of::<Route<K>>())
                 .sum::<usize>()
             + self.by_slot.capacity() * 8
-            + self.best.capacity() * 4
+            + self.index.capacity() * std::mem::size_of::<SlotIndex>()
             + self.best_len.capacity()
     }
 
@@ -443,16 +449,71 @@ impl<K: TrieKey> Rib<K> {
         }
     }
 
-    /// Keeps the per-slot best short route from now on (2^18 entries, 1.25 MiB: for RIBs
-    /// compiled with an 18-bit top array, whose commits then look up a dirty slot's
-    /// inherited next hop and list instead of walking the trie to it).
+    /// Keeps the per-slot index from now on (2^18 entries, 2.25 MiB: for RIBs compiled with
+    /// an 18-bit top array, whose changes and commits then find a slot's list and inherited
+    /// next hop with one load instead of a hash probe and a walk of the trie).
     pub(crate) fn index_slots(&mut self) {
-        if !self.best.is_empty() {
+        if !self.index.is_empty() {
             return;
         }
-        self.best = vec![NO_ROUTE; 1 << SPLIT];
+        self.index = vec![
+            SlotIndex {
+                best: NO_ROUTE,
+                list: NIL
+            };
+            1 << SPLIT
+        ];
         self.best_len = vec![0; 1 << SPLIT];
         self.paint_best(0, 0, 0);
+        for (slot, id) in std::mem::take(&mut self.by_slot) {
+            self.index[slot as usize].list = id;
+        }
+    }
+
+    /// The list id of 18-bit slot `slot`.
+    #[inline]
+    fn list_id(&self, slot: u32) -> Option<u32> {
+        if self.index.is_empty() {
+            self.by_slot.get(&slot).copied()
+        } else {
+            Some(self.index[slot as usize].list).filter(|&id| id != NIL)
+        }
+    }
+
+    /// Records `id` (`NIL`: none) as the list id of 18-bit slot `slot`.
+    fn set_list_id(&mut self, slot: u32, id: u32) {
+        if !self.index.is_empty() {
+            self.index[slot as usize].list = id;
+        } else if id == NIL {
+            self.by_slot.remove(&slot);
+        } else {
+            self.by_slot.insert(slot, id);
+        }
+    }
+
+    /// Loads the lists of the 18-bit slots `slots` (at most 64) into the cache ahead of
+    /// their use: all index entries first, then all list headers, then every cache line of
+    /// every list. The loads of one pass are independent, so their misses overlap, where
+    /// using each list right after finding it waits for one miss after another. Returns a
+    /// value derived from the loads (for `black_box`, so they are not optimised away).
+    pub(crate) fn warm_lists(&self, slots: &[u32]) -> u32 {
+        let n = slots.len().min(64);
+        let mut ids = [NIL; 64];
+        for (id, &x) in ids.iter_mut().zip(&slots[..n]) {
+            *id = self.list_id(x).unwrap_or(NIL);
+        }
+        let mut acc = 0u32;
+        for &id in &ids[..n] {
+            if id != NIL {
+                acc ^= self.lists[id as usize].len() as u32;
+            }
+        }
+        for &id in &ids[..n] {
+            if id != NIL {
+                acc ^= touch_lines(&self.lists[id as usize]);
+            }
+        }
+        acc
     }
 
     /// Paints the routes of the trie below node `n` (depth `d`, first slot `x`) into the
@@ -461,7 +522,9 @@ impl<K: TrieKey> Rib<K> {
         let node = self.nodes[n as usize];
         if node[2] != NO_ROUTE {
             let span = 1usize << (SPLIT - d);
-            self.best[x..x + span].fill(node[2]);
+            for e in &mut self.index[x..x + span] {
+                e.best = node[2];
+            }
             self.best_len[x..x + span].fill(d as u8 + 1);
         }
         if d == SPLIT {
@@ -495,12 +558,24 @@ impl<K: TrieKey> Rib<K> {
         found
     }
 
-    /// The slot list of 18-bit slot `x` (empty if none).
-    #[inline]
-    pub(crate) fn list_of_slot(&self, x: u32) -> &[Route<K>] {
-        match self.by_slot.get(&x) {
-            Some(&id) => &self.lists[id as usize],
-            None => &[],
+    /// The routes below top slot `x` of an `s`-bit top array holding `slot`, in prefix
+    /// order: a slot list itself when `s` is [`SPLIT`], else gathered into `scratch`.
+    fn routes_of_top_slot<'a>(
+        &'a self,
+        x: usize,
+        slot: Slot,
+        s: u32,
+        scratch: &'a mut Vec<Route<K>>,
+    ) -> &'a [Route<K>] {
+        match slot {
+            Slot::Leaf(_) => &[],
+            Slot::List(id, _) => &self.lists[id as usize],
+            Slot::Child(n, _) if s == SPLIT => self.slot_list(n),
+            Slot::Child(n, _) => {
+                scratch.clear();
+                self.collect_below(n, s, K::from_top(x, s), scratch);
+                scratch
+            }
         }
     }
 
@@ -538,18 +613,39 @@ impl<K: TrieKey> Rib<K> {
     /// but in one depth-first walk, so slots that share a path from the root share its
     /// (cache-missing) loads.
     fn top_slots(&self, slots: &[u32], s: u32, f: &mut dyn FnMut(u32, Slot)) {
-        if s == SPLIT && !self.best.is_empty() {
-            // Indexed: no walk. `Child`'s node is not needed (the list is found by slot).
-            for &x in slots {
-                let val = self.best[x as usize];
-                f(
-                    x,
-                    if self.by_slot.contains_key(&x) {
-                        Slot::Child(NIL, val)
-                    } else {
-                        Slot::Leaf(val)
-                    },
-                );
+        if s == SPLIT && !self.index.is_empty() {
+            // Indexed: no walk. Per 64 slots, the index entries are loaded first and the
+            // lists warmed (see `warm_lists`), so their misses overlap.
+            for chunk in slots.chunks(64) {
+                let mut e = [SlotIndex {
+                    best: NO_ROUTE,
+                    list: NIL,
+                }; 64];
+                for (e, &x) in e.iter_mut().zip(chunk) {
+                    *e = self.index[x as usize];
+                }
+                let mut acc = 0u32;
+                for e in &e[..chunk.len()] {
+                    if e.list != NIL {
+                        acc ^= self.lists[e.list as usize].len() as u32;
+                    }
+                }
+                for e in &e[..chunk.len()] {
+                    if e.list != NIL {
+                        acc ^= touch_lines(&self.lists[e.list as usize]);
+                    }
+                }
+                std::hint::black_box(acc);
+                for (e, &x) in e.iter().zip(chunk) {
+                    f(
+                        x,
+                        if e.list != NIL {
+                            Slot::List(e.list, e.best)
+                        } else {
+                            Slot::Leaf(e.best)
+                        },
+                    );
+                }
             }
             return;
         }
@@ -630,6 +726,34 @@ enum Slot {
     Leaf(u32),
     /// RIB node at the stride boundary with descendants, and the next hop it passes down.
     Child(u32, u32),
+    /// An 18-bit slot of an indexed RIB: its list id, and the next hop it passes down.
+    List(u32, u32),
+}
+
+/// Per 18-bit slot of an indexed [`Rib`]: the inherited next hop and the list id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SlotIndex {
+    /// Next hop of the longest route of length ≤ [`SPLIT`] covering the slot.
+    best: u32,
+    /// The slot's list id, or `NIL`.
+    list: u32,
+}
+
+/// Reads a word of every cache line of a slot list (see [`Rib::warm_lists`]) of up to
+/// 2 KiB. Longer lists (IPv6 slots hold thousands of routes) are left alone: touching them
+/// costs as much as reading them, a binary search reads a few of their lines, and painting
+/// reads them in order, which the hardware prefetcher follows.
+#[inline]
+fn touch_lines<K>(list: &[Route<K>]) -> u32 {
+    if std::mem::size_of_val(list) > 2048 {
+        return 0;
+    }
+    let step = (64 / std::mem::size_of::<Route<K>>()).max(1);
+    let mut acc = list.last().map_or(0, |r| r.nh);
+    for r in list.iter().step_by(step) {
+        acc ^= r.nh;
+    }
+    acc
 }
 
 /// Compiled poptrie for addresses of type `K` (see the module documentation).
@@ -642,11 +766,298 @@ pub struct Poptrie<K> {
     heap: Vec<u32>,
     /// Next hops ≥ 2^30 (rare), referenced by leaves `2^30 + index`.
     large: Vec<u32>,
-    /// Node records in `heap` (including garbage left by incremental updates).
+    /// Node records written into `heap` since it was built or compacted (including those
+    /// of replaced subtrees).
     nodes: usize,
     routes: usize,
     generation: u64,
+    /// The writer's block bookkeeping (tables that are updated in place only; readers never
+    /// look at it).
+    blocks: Option<Box<Blocks>>,
     _k: PhantomData<K>,
+}
+
+/// Where the subtrees of an incrementally updated table live in its heap. Every top slot's
+/// subtree is one contiguous **block** (compiling and copying write a subtree depth-first in
+/// one piece). A recompiled slot is written back into its own block when it fits, else
+/// into a free block of its size class or at the end of the heap, and its old block is
+/// freed for reuse — so a stream of updates reuses the heap instead of growing it.
+#[derive(Clone, Debug, Default)]
+struct Blocks {
+    /// Per top slot: capacity in words of the block holding its subtree (0: the slot is a
+    /// leaf and owns no block).
+    cap: Vec<u32>,
+    /// Offsets of free blocks, per size class ([`class_size`]): a block in list `c` has at
+    /// least `class_size(c)` words.
+    free: Vec<Vec<u32>>,
+    /// Words in free blocks.
+    free_words: usize,
+}
+
+impl Blocks {
+    /// Frees the block at offset `o` of `cap` words for reuse (a block smaller than the
+    /// smallest size class stays behind as garbage).
+    fn release(&mut self, o: u32, cap: usize) {
+        if cap < 4 {
+            return;
+        }
+        let c = class_floor(cap);
+        if self.free.len() <= c {
+            self.free.resize_with(c + 1, Vec::new);
+        }
+        self.free[c].push(o);
+        self.free_words += class_size(c);
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.cap.capacity() * 4
+            + self.free.capacity() * std::mem::size_of::<Vec<u32>>()
+            + self.free.iter().map(|l| l.capacity() * 4).sum::<usize>()
+    }
+}
+
+/// Capacity in words of block size class `c`: four classes per doubling from 4 words (4, 5,
+/// 6, 7, 8, 10, 12, 14, 16, 20, ...), so a block wastes less than a quarter of itself.
+#[inline]
+fn class_size(c: usize) -> usize {
+    let b = c / 4 + 2;
+    (1 << b) + ((c % 4) << (b - 2))
+}
+
+/// The smallest size class holding `n` words.
+#[inline]
+fn class_ceil(n: usize) -> usize {
+    if n <= 4 {
+        return 0;
+    }
+    let b = (usize::BITS - 1 - n.leading_zeros()) as usize;
+    let q = (n - (1 << b)).div_ceil(1 << (b - 2));
+    4 * (b - 2) + q
+}
+
+/// The largest size class that fits in `cap` (≥ 4) words.
+#[inline]
+fn class_floor(cap: usize) -> usize {
+    let b = (usize::BITS - 1 - cap.leading_zeros()) as usize;
+    4 * (b - 2) + ((cap - (1 << b)) >> (b - 2))
+}
+
+/// Subtrees compiled ("painted") from the RIB for a set of top slots, not yet in any table.
+/// A commit paints its dirty slots once and writes them into the table it publishes; the
+/// double-buffering writer keeps them to bring the spare (which lags exactly on those slots)
+/// up to date at the next commit, with a copy instead of a second compilation.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Painted {
+    /// Node records of all painted subtrees, each contiguous; child entries are offsets in
+    /// this buffer (relocated when a subtree is written into a table).
+    words: Vec<u32>,
+    /// Leaves of next hops ≥ 2^30: (offset in `words`, next hop), resolved against the side
+    /// table of the table written into.
+    large: Vec<(u32, u32)>,
+    /// The painted top slots, in slot order.
+    slots: Vec<PaintedSlot>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PaintedSlot {
+    slot: u32,
+    /// The subtree is `words[start..start + len]`; `len` 0: the slot is the leaf `value`
+    /// (a RIB next hop).
+    start: u32,
+    len: u32,
+    value: u32,
+    /// Node records of the subtree.
+    nodes: u32,
+    /// The slot's entries of `large` end here (they start where the previous slot's end).
+    large_end: u32,
+}
+
+impl Painted {
+    /// Forgets everything painted.
+    pub(crate) fn clear(&mut self) {
+        self.words.clear();
+        self.large.clear();
+        self.slots.clear();
+    }
+
+    /// True when no slot is painted.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Number of painted slots.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Words of the painted subtrees.
+    pub(crate) fn words(&self) -> usize {
+        self.words.len()
+    }
+}
+
+/// A leaf entry while painting: next hops below 2^30 (and "no route") are encoded in the
+/// entry; larger ones get a placeholder leaf and are recorded in `large` to be resolved
+/// against the side table of the table the node ends up in.
+#[inline]
+fn paint_leaf(v: u32, at: usize, large: &mut Vec<(u32, u32)>) -> u32 {
+    if v < INLINE_LIMIT || v == NO_ROUTE {
+        v | LEAF_FLAG
+    } else {
+        large.push((at as u32, v));
+        NO_ROUTE
+    }
+}
+
+/// Compiles `routes` (non-empty, in prefix order, all inside one node's range at depth `off`
+/// and longer than `off`) into a node and its children at the end of `words`; returns the
+/// node's offset and counts the node records in `nodes`. Each route paints the slots it
+/// covers (in prefix order a route comes before the routes nested in it, so the longest
+/// match is painted last); routes longer than the node's stride are grouped by slot
+/// (contiguous in prefix order) into child nodes, which inherit the slot's painted value.
+/// A node and all its descendants end up contiguous.
+///
+/// With `reuse` (the same node in the table before this commit and the commit's changed
+/// prefixes inside the node, sorted), a child whose range no change touches — no changed
+/// route inside it, none covering it — is copied from the old table instead of painted:
+/// its routes and the value it inherits are the same, so is its subtree.
+fn paint_node<K: TrieKey>(
+    words: &mut Vec<u32>,
+    large: &mut Vec<(u32, u32)>,
+    nodes: &mut usize,
+    routes: &[Route<K>],
+    off: u32,
+    inherited: u32,
+    reuse: Option<Reuse<'_, K>>,
+) -> u32 {
+    let end = off + STRIDE;
+    let mut val = [inherited; 64];
+    let mut children = 0u64;
+    let mut first = [0u32; 64];
+    let mut last = [0u32; 64];
+    for (i, r) in routes.iter().enumerate() {
+        let v = r.prefix.addr().bits_at(off, STRIDE);
+        let len = u32::from(r.prefix.len());
+        if len <= end {
+            // Past the end of the address the key bits read as zero: a /32 at the
+            // last stride of IPv4 covers its 2^4 padded slots.
+            let span = 1usize << (end - len);
+            val[v..v + span].fill(r.nh);
+        } else {
+            if children & (1 << v) == 0 {
+                children |= 1 << v;
+                first[v] = i as u32;
+            }
+            last[v] = i as u32 + 1;
+        }
+    }
+    // A run starts at slot 0, at every child, after every child, and where the value
+    // changes (the same layout as a compile of the same routes from scratch).
+    let mut bitmap = 1u64 | children | (children << 1);
+    for i in 1..64 {
+        if val[i] != val[i - 1] {
+            bitmap |= 1 << i;
+        }
+    }
+    // With `reuse`: the children a change touches (`touched`), and per child the changes
+    // inside it (`cfirst..clast`, contiguous in prefix order).
+    let mut touched = 0u64;
+    let mut cfirst = [0u32; 64];
+    let mut clast = [0u32; 64];
+    if let Some(r) = &reuse {
+        for (i, c) in r.changes.iter().enumerate() {
+            let v = c.addr().bits_at(off, STRIDE);
+            let len = u32::from(c.len());
+            if len <= end {
+                let span = 1u32 << (end - len);
+                touched |= (u64::MAX >> (64 - span)) << v;
+            } else {
+                if clast[v] == 0 {
+                    cfirst[v] = i as u32;
+                }
+                clast[v] = i as u32 + 1;
+            }
+        }
+    }
+    let o = words.len();
+    words.push(bitmap as u32);
+    words.push((bitmap >> 32) as u32);
+    words.resize(o + 2 + bitmap.count_ones() as usize, NO_ROUTE);
+    *nodes += 1;
+    let mut j = o + 2;
+    let mut rest = bitmap;
+    while rest != 0 {
+        let i = rest.trailing_zeros() as usize;
+        rest &= rest - 1;
+        words[j] = if children & (1 << i) != 0 {
+            let group = &routes[first[i] as usize..last[i] as usize];
+            // The old node's entry for this slot, when a change inside the child (and none
+            // covering it) leaves parts of the old child to reuse, or none at all.
+            let old = reuse
+                .as_ref()
+                .filter(|_| touched & (1 << i) == 0)
+                .map(|r| (r, r.old.step(r.node as u32, i)))
+                .filter(|(_, e)| e & LEAF_FLAG == 0);
+            match old {
+                Some((r, e)) if clast[i] == 0 => copy_subtree(words, large, nodes, r.old, e),
+                Some((r, e)) => {
+                    let inner = Reuse {
+                        old: r.old,
+                        node: e as usize,
+                        changes: &r.changes[cfirst[i] as usize..clast[i] as usize],
+                    };
+                    paint_node(words, large, nodes, group, end, val[i], Some(inner))
+                }
+                None => paint_node(words, large, nodes, group, end, val[i], None),
+            }
+        } else {
+            paint_leaf(val[i], j, large)
+        };
+        j += 1;
+    }
+    o as u32
+}
+
+/// The table before a commit, the commit's changed prefixes longer than the top array's
+/// width (sorted) and the top slots shorter changed prefixes cover (sorted): what
+/// [`Poptrie::paint_slots`] needs to reuse unchanged subtrees.
+pub(crate) type OldTable<'a, K> = (&'a Poptrie<K>, &'a [Prefix<K>], &'a [u32]);
+
+/// What [`paint_node`] may reuse: the node covering the same range in the table before the
+/// commit, and the commit's changed prefixes inside that range (sorted).
+struct Reuse<'a, K> {
+    old: &'a Poptrie<K>,
+    node: usize,
+    changes: &'a [Prefix<K>],
+}
+
+/// Appends a copy of `old`'s subtree at node offset `o` to `words` (as [`paint_node`] would
+/// have painted it: depth-first, child offsets into `words`, large next hops recorded in
+/// `large`); returns its offset.
+fn copy_subtree<K: TrieKey>(
+    words: &mut Vec<u32>,
+    large: &mut Vec<(u32, u32)>,
+    nodes: &mut usize,
+    old: &Poptrie<K>,
+    o: u32,
+) -> u32 {
+    let o = o as usize;
+    let k = old.bitmap(o).count_ones() as usize;
+    let at = words.len();
+    words.extend_from_slice(&old.heap[o..o + 2 + k]);
+    *nodes += 1;
+    for j in 0..k {
+        let e = old.heap[o + 2 + j];
+        let p = e & !LEAF_FLAG;
+        if e & LEAF_FLAG == 0 {
+            let c = copy_subtree(words, large, nodes, old, e);
+            words[at + 2 + j] = c;
+        } else if p >= INLINE_LIMIT && e != NO_ROUTE {
+            let v = old.large.get((p - INLINE_LIMIT) as usize).copied();
+            words[at + 2 + j] = paint_leaf(v.unwrap_or(NO_ROUTE), at + 2 + j, large);
+        }
+    }
+    at as u32
 }
 
 /// The IPv4 poptrie.
@@ -676,16 +1087,60 @@ impl<K: TrieKey> Poptrie<K> {
     /// Compiles the whole RIB with a `top_bits`-bit top array (`top_bits` is clamped to
     /// 1..=18).
     pub fn from_rib_with(rib: &Rib<K>, top_bits: u32) -> Self {
+        Self::compile(rib, top_bits, false)
+    }
+
+    /// Compiles the whole RIB for a writer that will update the table in place: as
+    /// [`from_rib`](Self::from_rib), plus the block bookkeeping ([`Blocks`]).
+    pub(crate) fn from_rib_for_updates(rib: &Rib<K>) -> Self {
+        Self::compile(rib, top_bits_for(rib.len()), true)
+    }
+
+    fn compile(rib: &Rib<K>, top_bits: u32, managed: bool) -> Self {
         let s = top_bits.clamp(1, SPLIT);
         let mut slots = vec![Slot::Leaf(NO_ROUTE); 1 << s];
         rib.expand(0, 0, s, 0, NO_ROUTE, &mut slots);
         let mut t = Self::empty(s, rib.len());
         t.heap.reserve(rib.len() + rib.len() / 8 + 16);
+        let mut cap = if managed {
+            vec![0u32; 1 << s]
+        } else {
+            Vec::new()
+        };
         let mut scratch = Vec::new();
+        let mut large = Vec::new();
         for (i, slot) in slots.iter().enumerate() {
-            t.top[i] = t.entry(rib, i, *slot, &mut scratch);
+            t.top[i] = match *slot {
+                Slot::Leaf(v) => t.leaf(v),
+                Slot::Child(_, inherited) | Slot::List(_, inherited) => {
+                    let start = t.heap.len();
+                    let routes = rib.routes_of_top_slot(i, *slot, s, &mut scratch);
+                    let o = paint_node(
+                        &mut t.heap,
+                        &mut large,
+                        &mut t.nodes,
+                        routes,
+                        s,
+                        inherited,
+                        None,
+                    );
+                    if managed {
+                        cap[i] = (t.heap.len() - start) as u32;
+                    }
+                    o
+                }
+            };
+        }
+        for (at, v) in large {
+            t.heap[at as usize] = t.leaf(v);
         }
         t.heap.shrink_to_fit();
+        if managed {
+            t.blocks = Some(Box::new(Blocks {
+                cap,
+                ..Blocks::default()
+            }));
+        }
         t
     }
 
@@ -698,6 +1153,7 @@ impl<K: TrieKey> Poptrie<K> {
             nodes: 0,
             routes,
             generation: 0,
+            blocks: None,
             _k: PhantomData,
         }
     }
@@ -716,88 +1172,6 @@ impl<K: TrieKey> Poptrie<K> {
         };
         // At most 2^31 - 2^30 - 1 distinct large values fit; more cannot be allocated anyway.
         LEAF_FLAG | (INLINE_LIMIT + i as u32).min(!LEAF_FLAG - 1)
-    }
-
-    /// The entry for top slot `x` holding `slot`: a leaf, or a node compiled from the routes
-    /// below the RIB node (its slot list when the top array is [`SPLIT`] bits wide, else
-    /// gathered into `scratch`).
-    fn entry(&mut self, rib: &Rib<K>, x: usize, slot: Slot, scratch: &mut Vec<Route<K>>) -> u32 {
-        match slot {
-            Slot::Leaf(v) => self.leaf(v),
-            Slot::Child(n, inherited) => {
-                let s = self.top_bits;
-                if s == SPLIT {
-                    let list = if n == NIL {
-                        rib.list_of_slot(x as u32)
-                    } else {
-                        rib.slot_list(n)
-                    };
-                    self.push_node(list, s, inherited)
-                } else {
-                    scratch.clear();
-                    rib.collect_below(n, s, K::from_top(x, s), scratch);
-                    self.push_node(scratch, s, inherited)
-                }
-            }
-        }
-    }
-
-    /// Compiles `routes` (non-empty, in prefix order, all inside one node's range at depth
-    /// `off` and longer than `off`) into a node and its children at the end of the heap;
-    /// returns the node's offset. Each route paints the slots it covers (in prefix order a
-    /// route comes before the routes nested in it, so the longest match is painted last);
-    /// routes longer than the node's stride are grouped by slot (contiguous in prefix order)
-    /// into child nodes, which inherit the slot's painted value.
-    fn push_node(&mut self, routes: &[Route<K>], off: u32, inherited: u32) -> u32 {
-        let end = off + STRIDE;
-        let mut val = [inherited; 64];
-        let mut children = 0u64;
-        let mut first = [0u32; 64];
-        let mut last = [0u32; 64];
-        for (i, r) in routes.iter().enumerate() {
-            let v = r.prefix.addr().bits_at(off, STRIDE);
-            let len = u32::from(r.prefix.len());
-            if len <= end {
-                // Past the end of the address the key bits read as zero: a /32 at the
-                // last stride of IPv4 covers its 2^4 padded slots.
-                let span = 1usize << (end - len);
-                val[v..v + span].fill(r.nh);
-            } else {
-                if children & (1 << v) == 0 {
-                    children |= 1 << v;
-                    first[v] = i as u32;
-                }
-                last[v] = i as u32 + 1;
-            }
-        }
-        // A run starts at slot 0, at every child, after every child, and where the value
-        // changes (the same layout as a compile of the same routes from scratch).
-        let mut bitmap = 1u64 | children | (children << 1);
-        for i in 1..64 {
-            if val[i] != val[i - 1] {
-                bitmap |= 1 << i;
-            }
-        }
-        let o = self.heap.len();
-        self.heap.push(bitmap as u32);
-        self.heap.push((bitmap >> 32) as u32);
-        self.heap
-            .resize(o + 2 + bitmap.count_ones() as usize, NO_ROUTE);
-        self.nodes += 1;
-        let mut j = o + 2;
-        let mut rest = bitmap;
-        while rest != 0 {
-            let i = rest.trailing_zeros() as usize;
-            rest &= rest - 1;
-            self.heap[j] = if children & (1 << i) != 0 {
-                let group = &routes[first[i] as usize..last[i] as usize];
-                self.push_node(group, end, val[i])
-            } else {
-                self.leaf(val[i])
-            };
-            j += 1;
-        }
-        o as u32
     }
 
     #[inline(always)]
@@ -828,52 +1202,243 @@ impl<K: TrieKey> Poptrie<K> {
         }
     }
 
-    /// Recompiles the top slots `slots` (sorted, without duplicates, each below
-    /// `2^top_bits`) from the RIB (incremental update). The old subtrees are left in place
-    /// as garbage (the writer compacts when the heap has grown enough; measuring each old
-    /// subtree would cost cache misses in cold memory on every update).
-    pub(crate) fn recompile_slots(&mut self, rib: &Rib<K>, slots: &[u32]) {
+    /// Compiles the top slots `slots` (sorted, without duplicates, each below `2^top_bits`)
+    /// of a `top_bits`-bit table from the RIB, appending them to `out`.
+    ///
+    /// With `old` (the table before the commit, of the same width), `changed` (the
+    /// commit's changed prefixes longer than `top_bits`, sorted) and `whole` (the slots
+    /// changed prefixes of at most `top_bits` bits cover, sorted), the subtrees of slots
+    /// with many routes (IPv6 slots hold thousands) reuse the old table's children that no
+    /// change touches (see [`paint_node`]).
+    pub(crate) fn paint_slots(
+        rib: &Rib<K>,
+        top_bits: u32,
+        slots: &[u32],
+        out: &mut Painted,
+        old: Option<OldTable<'_, K>>,
+    ) {
         let mut scratch = Vec::new();
-        rib.top_slots(slots, self.top_bits, &mut |slot, what| {
-            self.top[slot as usize] = self.entry(rib, slot as usize, what, &mut scratch);
+        rib.top_slots(slots, top_bits, &mut |x, what| {
+            let start = out.words.len();
+            let mut ps = PaintedSlot {
+                slot: x,
+                start: start as u32,
+                len: 0,
+                value: NO_ROUTE,
+                nodes: 0,
+                large_end: 0,
+            };
+            match what {
+                Slot::Leaf(v) => ps.value = v,
+                Slot::Child(_, inherited) | Slot::List(_, inherited) => {
+                    let routes = rib.routes_of_top_slot(x as usize, what, top_bits, &mut scratch);
+                    let reuse = old
+                        .filter(|(t, _, whole)| {
+                            routes.len() >= REUSE_MIN_ROUTES
+                                && t.top_bits == top_bits
+                                && t.top[x as usize] & LEAF_FLAG == 0
+                                && whole.binary_search(&x).is_err()
+                        })
+                        .map(|(t, changed, _)| {
+                            let a = changed
+                                .partition_point(|p| p.addr().bits_at(0, top_bits) < x as usize);
+                            let b = changed
+                                .partition_point(|p| p.addr().bits_at(0, top_bits) <= x as usize);
+                            Reuse {
+                                old: t,
+                                node: t.top[x as usize] as usize,
+                                changes: &changed[a..b],
+                            }
+                        });
+                    let mut nodes = 0;
+                    paint_node(
+                        &mut out.words,
+                        &mut out.large,
+                        &mut nodes,
+                        routes,
+                        top_bits,
+                        inherited,
+                        reuse,
+                    );
+                    ps.len = (out.words.len() - start) as u32;
+                    ps.nodes = nodes as u32;
+                }
+            }
+            ps.large_end = out.large.len() as u32;
+            out.slots.push(ps);
         });
     }
 
-    /// Makes the top slots `slots` equal to `from`'s (same top width): their subtrees are
-    /// copied record by record, which is cheaper than recompiling them from the RIB. The
-    /// old subtrees are left as garbage, as in [`recompile_slots`](Self::recompile_slots).
-    /// Returns false and changes nothing when the tables are not compatible: another top
-    /// width, or a side table of large next hops that is not a prefix of `from`'s (the
-    /// copied leaves index `from`'s).
-    pub(crate) fn copy_slots_from(&mut self, from: &Self, slots: &[u32]) -> bool {
-        if self.top_bits != from.top_bits || !from.large.starts_with(&self.large) {
-            return false;
+    /// Writes the painted slots into this table, except those in `skip` (sorted). Only for a
+    /// table no reader can see (the writer's spare or fresh copy): a slot's subtree is
+    /// rewritten in its own block when it fits (see [`Blocks`]).
+    pub(crate) fn apply_painted(&mut self, p: &Painted, skip: &[u32]) {
+        let mut blocks = match self.blocks.take() {
+            Some(b) => b,
+            None => Box::new(self.blocks_from_walk()),
+        };
+        let mut j = 0;
+        let mut large_start = 0;
+        // Per 64 slots: the slots' top entries and capacities are loaded first and their
+        // old blocks touched, so those cache misses overlap; then the slots are written.
+        let mut todo = [(0usize, 0usize); 64];
+        for chunk in p.slots.chunks(64) {
+            let mut n = 0;
+            for (i, ps) in chunk.iter().enumerate() {
+                let large = (large_start, ps.large_end as usize);
+                large_start = ps.large_end as usize;
+                while j < skip.len() && skip[j] < ps.slot {
+                    j += 1;
+                }
+                if j < skip.len() && skip[j] == ps.slot {
+                    continue;
+                }
+                todo[n] = (i, large.0);
+                n += 1;
+            }
+            let mut acc = 0u32;
+            for &(i, _) in &todo[..n] {
+                let x = chunk[i].slot as usize;
+                acc ^= self.top[x] ^ blocks.cap[x];
+            }
+            for &(i, _) in &todo[..n] {
+                let e = self.top[chunk[i].slot as usize];
+                if e & LEAF_FLAG == 0 {
+                    acc ^= self.heap[e as usize];
+                }
+            }
+            std::hint::black_box(acc);
+            for &(i, large_from) in &todo[..n] {
+                let ps = &chunk[i];
+                let large = &p.large[large_from..ps.large_end as usize];
+                self.place(&mut blocks, p, ps, large);
+            }
         }
-        if self.large.len() != from.large.len() {
-            self.large.clone_from(&from.large);
-        }
-        for &x in slots {
-            self.top[x as usize] = self.copy_entry(from, from.top[x as usize]);
-        }
-        true
+        self.blocks = Some(blocks);
     }
 
-    /// A copy without the garbage left by [`recompile_slots`](Self::recompile_slots): live
-    /// subtrees are copied record by record (no recompilation from the RIB), so this costs
-    /// about one pass over the live table. The heap keeps as much room again for the
-    /// incremental updates that follow.
+    /// The block bookkeeping of a table built without it: every top slot's subtree is one
+    /// contiguous block of exactly its size (as compiled or copied).
+    fn blocks_from_walk(&self) -> Blocks {
+        Blocks {
+            cap: self
+                .top
+                .iter()
+                .map(|&e| {
+                    if e & LEAF_FLAG != 0 {
+                        0
+                    } else {
+                        self.subtree_words(e) as u32
+                    }
+                })
+                .collect(),
+            ..Blocks::default()
+        }
+    }
+
+    /// Writes one painted slot: in its old block if it fits (and does not waste more than
+    /// half of it), else in a free block of its size class or at the end of the heap.
+    fn place(&mut self, b: &mut Blocks, p: &Painted, ps: &PaintedSlot, large: &[(u32, u32)]) {
+        let x = ps.slot as usize;
+        let cap = b.cap[x] as usize;
+        let n = ps.len as usize;
+        if n == 0 {
+            if cap > 0 {
+                b.release(self.top[x], cap);
+                b.cap[x] = 0;
+            }
+            self.top[x] = self.leaf(ps.value);
+            return;
+        }
+        let at = if n <= cap && 2 * class_size(class_ceil(n)) > cap {
+            self.top[x] as usize
+        } else {
+            if cap > 0 {
+                b.release(self.top[x], cap);
+            }
+            let c = class_ceil(n);
+            let size = class_size(c);
+            b.cap[x] = size as u32;
+            match b.free.get_mut(c).and_then(|l| l.pop()) {
+                Some(o) => {
+                    b.free_words -= size;
+                    o as usize
+                }
+                None => {
+                    let o = self.heap.len();
+                    self.heap.resize(o + size, 0);
+                    o
+                }
+            }
+        };
+        // Copy the subtree, node by node, moving its child offsets from the painted buffer
+        // to the block (`delta` is added modulo 2^32 to entries that are not leaves).
+        let start = ps.start as usize;
+        let src = &p.words[start..start + n];
+        let dst = &mut self.heap[at..at + n];
+        let delta = (at as u32).wrapping_sub(start as u32);
+        let mut i = 0;
+        while i < n {
+            let k = (src[i].count_ones() + src[i + 1].count_ones()) as usize;
+            dst[i] = src[i];
+            dst[i + 1] = src[i + 1];
+            for (d, &e) in dst[i + 2..i + 2 + k].iter_mut().zip(&src[i + 2..i + 2 + k]) {
+                // All ones for a child offset (bit 31 clear), zero for a leaf.
+                let child = (e >> 31).wrapping_sub(1);
+                *d = e.wrapping_add(delta & child);
+            }
+            i += 2 + k;
+        }
+        for &(pos, v) in large {
+            let e = self.leaf(v);
+            self.heap[at + pos as usize - start] = e;
+        }
+        self.nodes += ps.nodes as usize;
+        self.top[x] = at as u32;
+    }
+
+    /// Recompiles the top slots `slots` (sorted, without duplicates) from the RIB.
+    #[cfg(test)]
+    pub(crate) fn recompile_slots(&mut self, rib: &Rib<K>, slots: &[u32]) {
+        let mut p = Painted::default();
+        Self::paint_slots(rib, self.top_bits, slots, &mut p, None);
+        self.apply_painted(&p, &[]);
+    }
+
+    /// Free heap words waiting for reuse in the block lists (0 for a table that is not
+    /// updated in place).
+    pub fn free_heap_words(&self) -> usize {
+        self.blocks.as_ref().map_or(0, |b| b.free_words)
+    }
+
+    /// A copy without garbage or free blocks: live subtrees are copied record by record (no
+    /// recompilation from the RIB), so this costs about one pass over the live table.
     pub(crate) fn compacted(&self) -> Self {
         let mut t = Self::empty(self.top_bits, self.routes);
         t.generation = self.generation;
         t.large.clone_from(&self.large);
         t.heap.reserve(self.heap.len() / 2);
+        let mut cap = if self.blocks.is_some() {
+            vec![0u32; self.top.len()]
+        } else {
+            Vec::new()
+        };
         for (i, &e) in self.top.iter().enumerate() {
+            let start = t.heap.len();
             t.top[i] = t.copy_entry(self, e);
+            if let Some(c) = cap.get_mut(i) {
+                *c = (t.heap.len() - start) as u32;
+            }
         }
-        // Room for the garbage of the commits until the next compaction (the writer
-        // compacts when the heap has doubled): shrinking here made the next commit
-        // reallocate, and copy, the whole heap at once.
-        t.heap.reserve_exact(t.heap.len() + 1024);
+        // Room for the slots that outgrow their blocks until the free lists fill up: without
+        // it, the next commit would reallocate (and copy) the whole heap at once.
+        t.heap.reserve_exact(t.heap.len() / 4 + 1024);
+        if self.blocks.is_some() {
+            t.blocks = Some(Box::new(Blocks {
+                cap,
+                ..Blocks::default()
+            }));
+        }
         t
     }
 
@@ -893,7 +1458,7 @@ impl<K: TrieKey> Poptrie<K> {
         at as u32
     }
 
-    /// A copy with room for `extra` more heap words, so recompiling slots into it does not
+    /// A copy with room for `extra` more heap words, so writing slots into it does not
     /// reallocate (and copy) the heap again.
     pub(crate) fn clone_with_room(&self, extra: usize) -> Self {
         let mut heap = Vec::with_capacity(self.heap.len() + extra);
@@ -906,8 +1471,96 @@ impl<K: TrieKey> Poptrie<K> {
             nodes: self.nodes,
             routes: self.routes,
             generation: self.generation,
+            blocks: self.blocks.clone(),
             _k: PhantomData,
         }
+    }
+
+    /// Checks the heap's layout (for tests and fuzzing; costs a walk of the whole table):
+    /// every node record lies inside the heap, every top slot's subtree is contiguous, and
+    /// for a table updated in place, each subtree lies in its slot's block and no two
+    /// blocks (live or free) overlap. Returns what is wrong.
+    pub fn check_layout(&self) -> Result<(), String> {
+        let mut spans: Vec<(usize, usize, String)> = Vec::new();
+        for (x, &e) in self.top.iter().enumerate() {
+            let cap = self.blocks.as_ref().map(|b| b.cap.get(x).copied());
+            if e & LEAF_FLAG != 0 {
+                if let Some(c) = cap {
+                    if c != Some(0) {
+                        return Err(format!("leaf slot {x} owns a block of {c:?} words"));
+                    }
+                }
+                continue;
+            }
+            let start = e as usize;
+            let mut end = start;
+            self.check_subtree(start, &mut end, 0)
+                .map_err(|m| format!("slot {x}: {m}"))?;
+            match cap {
+                None => {}
+                Some(Some(c)) if end - start <= c as usize => {
+                    spans.push((start, start + c as usize, format!("slot {x}")));
+                }
+                Some(c) => {
+                    return Err(format!(
+                        "slot {x}: subtree of {} words in a block of {c:?}",
+                        end - start
+                    ))
+                }
+            }
+        }
+        if let Some(b) = &self.blocks {
+            let mut free_words = 0;
+            for (c, list) in b.free.iter().enumerate() {
+                for &o in list {
+                    free_words += class_size(c);
+                    spans.push((o as usize, o as usize + class_size(c), format!("free {c}")));
+                }
+            }
+            if free_words != b.free_words {
+                return Err(format!(
+                    "{} free words counted, {free_words} in the lists",
+                    b.free_words
+                ));
+            }
+            spans.sort_unstable_by_key(|s| s.0);
+            for w in spans.windows(2) {
+                if w[0].1 > w[1].0 {
+                    return Err(format!("{} and {} overlap", w[0].2, w[1].2));
+                }
+            }
+            if let Some(last) = spans.last() {
+                if last.1 > self.heap.len() {
+                    return Err(format!("{} ends past the heap", last.2));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the node at `o` and its children, which must follow it contiguously from
+    /// `*end` on (depth-first); advances `*end` past them.
+    fn check_subtree(&self, o: usize, end: &mut usize, depth: u32) -> Result<(), String> {
+        if o != *end {
+            return Err(format!("node at {o}, expected at {end}"));
+        }
+        if depth > 128 / STRIDE + 1 {
+            return Err(format!("node at {o} too deep"));
+        }
+        let (Some(&lo), Some(&hi)) = (self.heap.get(o), self.heap.get(o + 1)) else {
+            return Err(format!("node at {o} past the heap"));
+        };
+        let k = (lo.count_ones() + hi.count_ones()) as usize;
+        let Some(entries) = self.heap.get(o + 2..o + 2 + k) else {
+            return Err(format!("entries of the node at {o} past the heap"));
+        };
+        *end = o + 2 + k;
+        for &c in entries {
+            if c & LEAF_FLAG == 0 {
+                self.check_subtree(c as usize, end, depth + 1)?;
+            }
+        }
+        Ok(())
     }
 
     /// Heap words reachable from the top array (without the garbage left by incremental
@@ -938,12 +1591,14 @@ impl<K: TrieKey> Poptrie<K> {
         self.top_bits
     }
 
-    /// Number of node records (including garbage left by incremental updates).
+    /// Number of node records written since the table was built or compacted (including
+    /// those of subtrees replaced by incremental updates since).
     pub fn node_count(&self) -> usize {
         self.nodes
     }
 
-    /// Words (`u32`) in the node heap (including garbage left by incremental updates).
+    /// Words (`u32`) in the node heap (including free blocks and the unused tails of blocks
+    /// of a table updated in place).
     pub fn heap_words(&self) -> usize {
         self.heap.len()
     }
@@ -1020,6 +1675,7 @@ impl<K: TrieKey> Lpm<K> for Poptrie<K> {
 
     fn memory_bytes(&self) -> usize {
         (self.top.capacity() + self.heap.capacity() + self.large.capacity()) * 4
+            + self.blocks.as_ref().map_or(0, |b| b.memory_bytes())
     }
 
     fn len(&self) -> usize {
@@ -1143,8 +1799,9 @@ mod tests {
             let mut got = Vec::new();
             rib.top_slots(&slots, SPLIT, &mut |x, what| got.push((x, what)));
             for (x, what) in got {
+                // Indexed, a slot with longer routes names its list instead of its node.
                 let want = match rib.top_slot(x as usize, SPLIT) {
-                    Slot::Child(_, v) => Slot::Child(NIL, v),
+                    Slot::Child(n, v) => Slot::List(rib.nodes[n as usize][0], v),
                     leaf => leaf,
                 };
                 assert_eq!(what, want, "slot {x}, after change {step}");
@@ -1180,16 +1837,98 @@ mod tests {
         }
         let slots: Vec<u32> = (0..1024).collect();
         t.recompile_slots(&rib, &slots);
-        assert!(
-            t.heap_words() > t.live_heap_words(),
-            "old subtrees stay as garbage"
-        );
+        t.check_layout().unwrap();
+        assert!(t.live_heap_words() + t.free_heap_words() <= t.heap_words());
         let c = t.compacted();
+        c.check_layout().unwrap();
         assert_eq!(c.heap_words(), c.live_heap_words());
+        assert_eq!(c.free_heap_words(), 0);
         let fresh = Trie4::from_rib_with(&rib, 12);
         for a in crate::fib::gen::addrs_in_routes(&routes, 20_000, 4) {
             assert_eq!(t.lookup(a), fresh.lookup(a), "address {a:#x}");
             assert_eq!(c.lookup(a), fresh.lookup(a), "compacted, address {a:#x}");
+        }
+    }
+
+    #[test]
+    fn size_classes() {
+        assert_eq!(
+            (0..12).map(class_size).collect::<Vec<_>>(),
+            [4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28]
+        );
+        for n in 1..5000 {
+            let c = class_ceil(n);
+            assert!(
+                class_size(c) >= n && (c == 0 || class_size(c - 1) < n),
+                "ceil {n}"
+            );
+            if n >= 4 {
+                let f = class_floor(n);
+                assert!(class_size(f) <= n && class_size(f + 1) > n, "floor {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_are_rewritten_in_place_moved_and_reused() {
+        // A 12-bit table updated in place; slot 0x0A0 (10.0.0.0/12) is changed over and over.
+        let mut rib = Rib::from_routes(&crate::fib::gen::routes_v4(3000, 17));
+        let mut t = Trie4::compile(&rib, 12, true);
+        t.check_layout().unwrap();
+        let x = 0x0A0usize;
+        let slot = [x as u32];
+        rib.insert(p4("10.0.1.0/24"), NextHopId(1));
+        t.recompile_slots(&rib, &slot);
+        let (at, words) = (t.top[x], t.heap_words());
+        // Same shape, another next hop: the same block.
+        rib.insert(p4("10.0.1.0/24"), NextHopId(2));
+        t.recompile_slots(&rib, &slot);
+        assert_eq!((t.top[x], t.heap_words()), (at, words));
+        // Much bigger: moved to a new block at the end; the old one is free.
+        let more: Vec<Prefix4> = (0..200u32)
+            .map(|i| Prefix4::new_truncating(0x0A00_0000 | (i << 12), 24).unwrap())
+            .collect();
+        for (i, p) in more.iter().enumerate() {
+            rib.insert(*p, NextHopId(10 + i as u32 % 3));
+        }
+        t.recompile_slots(&rib, &slot);
+        t.check_layout().unwrap();
+        assert_ne!(t.top[x], at);
+        assert!(t.heap_words() > words);
+        assert!(t.free_heap_words() > 0);
+        // Back to the small shape: moved again (the big block would be mostly empty), into
+        // a free block, without growing the heap.
+        for p in &more {
+            rib.remove(p);
+        }
+        let grown = t.heap_words();
+        t.recompile_slots(&rib, &slot);
+        t.check_layout().unwrap();
+        assert_eq!(t.heap_words(), grown);
+        // A leaf: its block is freed.
+        let free = t.free_heap_words();
+        let under: Vec<Prefix4> = rib
+            .lists
+            .iter()
+            .flatten()
+            .map(|r| r.prefix)
+            .chain((12..=18).flat_map(|l| {
+                (0..1u32 << (l - 12)).map(move |i| {
+                    Prefix4::new_truncating(0x0A00_0000 | (i << (32 - l)), l as u8).unwrap()
+                })
+            }))
+            .filter(|p| p.len() > 12 && p.addr() >> 20 == x as u32)
+            .collect();
+        for p in &under {
+            rib.remove(p);
+        }
+        t.recompile_slots(&rib, &slot);
+        t.check_layout().unwrap();
+        assert!(t.top[x] & LEAF_FLAG != 0);
+        assert!(t.free_heap_words() > free);
+        let fresh = Trie4::from_rib_with(&rib, 12);
+        for a in (0..1u32 << 20).step_by(97).map(|i| 0x0A00_0000 | i) {
+            assert_eq!(t.lookup(a), fresh.lookup(a), "address {a:#x}");
         }
     }
 

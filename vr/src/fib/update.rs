@@ -2,11 +2,11 @@
 //!
 //! An [`IncrementalFib`] (control core) owns the [`Rib`] and the current compiled
 //! [`Poptrie`]. Route changes are applied to the RIB at once and mark the top-array slots
-//! they touch; [`IncrementalFib::commit`] then recompiles only the marked slots' subtrees
-//! into a table that no reader can see (the old subtrees stay behind as garbage, so
-//! untouched subtrees are not rebuilt) and returns it. The appliance publishes it as part of
-//! the next forwarding-state version ([`crate::state`]); a [`FibWriter`] publishes a FIB on
-//! its own with one atomic pointer store ([`arc_swap::ArcSwap`]).
+//! they touch; [`IncrementalFib::commit`] then compiles ("paints") only the marked slots'
+//! subtrees, once, and writes them into a table that no reader can see (untouched subtrees
+//! are not rebuilt) and returns it. The appliance publishes it as part of the next
+//! forwarding-state version ([`crate::state`]); a [`FibWriter`] publishes a FIB on its own
+//! with one atomic pointer store ([`arc_swap::ArcSwap`]).
 //!
 //! Readers ([`FibReader`]) load the current version once per burst: `load()` never blocks
 //! and never waits for the writer, and every lookup in the burst sees that one immutable
@@ -16,27 +16,33 @@
 //! costs its whole size (5.3 MiB for a full IPv4 table) on every commit, which bounded a
 //! BGP-like stream of small commits to ≈ 0.15 M changes/s at 1,000 changes per commit. So
 //! a large table (≥ [`SPARE_MIN_BYTES`]) keeps the version before the current one as a
-//! *spare*, with the list of top slots where it lags behind. At the next commit, if no
-//! reader holds the spare any more (`Arc::get_mut`: the reference count proves it, no
-//! `unsafe`), the commit brings it up to date in place — recompiling this commit's slots
-//! plus the ones it lags on — and publishes it; the version it replaces becomes the new
-//! spare. Readers never see a table being written: the spare was unpublished and
-//! unreferenced. If a reader still holds the spare (a slow worker, a version kept by an old
-//! forwarding-state root), the commit copies the current table as before and the spare is
-//! retired. Small tables (thousands of small VRs) are copied: cheap, and a spare would
-//! double their memory. Big commits are copied too: a spare lagging on more than
-//! `SPARE_MAX_LAG` (4,096) top slots costs more to bring up to date than a copy.
+//! *spare*, which lags behind exactly on the previous commit's slots; that commit's painted
+//! subtrees are kept. At the next commit, if no reader holds the spare any more
+//! (`Arc::get_mut`: the reference count proves it, no `unsafe`), the commit brings it up to
+//! date in place — copying in the kept subtrees of the slots it lags on, then writing this
+//! commit's — and publishes it; the version it replaces becomes the new spare. Readers
+//! never see a table being written: the spare was unpublished and unreferenced. If a reader
+//! still holds the spare (a slow worker, a version kept by an old forwarding-state root),
+//! the commit copies the current table as before and the spare is retired. Small tables
+//! (thousands of small VRs) are copied: cheap, and a spare would double their memory. Big
+//! commits are copied too: a spare lagging on more than `SPARE_MAX_LAG` (4,096) top slots
+//! costs more to bring up to date than a copy.
 //!
 //! Reclamation is deferred and kept off the fast path: replaced versions go to a retired
 //! list and are freed by the writer on a later commit once no reader holds them (their
 //! reference count is back to 1), so a worker never runs a deallocation.
 //!
-//! Batching: each commit costs the recompiled slots plus (without a free spare) a copy of
-//! the table. With an 18-bit top array a dirty slot is one RIB slot list, and the RIB keeps
-//! each slot's inherited next hop ([`Rib::index_slots`](crate::fib::poptrie::Rib)), so a
-//! slot costs a hash probe and the painting of its list; smaller tables find their dirty
-//! slots in one depth-first walk of the RIB's trie. Replaced subtrees stay behind as garbage until the heap has doubled since it was
-//! last all live; then the commit compacts the table (one pass over the live records, no
+//! Batching: each commit costs the painted slots plus (without a free spare) a copy of the
+//! table. With an 18-bit top array a dirty slot is one RIB slot list, and the RIB keeps
+//! each slot's list id and inherited next hop in one index entry
+//! ([`Rib::index_slots`](crate::fib::poptrie::Rib)), so a slot costs one index load and the
+//! painting of its list; smaller tables find their dirty slots in one depth-first walk of
+//! the RIB's trie. Both the changes ([`IncrementalFib::apply`]) and the commit work in
+//! groups of 64 slots whose cache misses are taken together (index entries, then lists,
+//! then old blocks), not one after another. A slot's subtree is written back into its own
+//! block of the table's heap when it fits, else into a freed block of its size class or at
+//! the end, so the heap is reused rather than grown; should it still double since it was
+//! last all live, the commit compacts the table (one pass over the live records, no
 //! recompilation). When the route count crosses a top-array width threshold the commit
 //! recompiles from the RIB. `varouter bench fib --batch N` measures the rate (figures in
 //! docs/performance.md).
@@ -45,7 +51,7 @@ use std::sync::Arc;
 
 use arc_swap::{ArcSwap, Guard};
 
-use crate::fib::poptrie::{Poptrie, Rib, TrieKey};
+use crate::fib::poptrie::{Painted, Poptrie, Rib, TrieKey};
 use crate::fib::prefix::Prefix;
 use crate::fib::Lpm;
 use crate::ids::NextHopId;
@@ -100,16 +106,21 @@ pub struct IncrementalFib<K> {
     /// The version before `current`, to be brought up to date in place by the next commit
     /// if no reader holds it then (double buffering).
     spare: Option<Arc<Poptrie<K>>>,
-    /// Top slots where `spare` may differ from `current` (sorted, without duplicates).
-    spare_stale: Vec<u32>,
+    /// The slots where `spare` lags behind `current` (those of the commit that produced
+    /// `current`), as painted by that commit: the next commit writes them into the spare.
+    lag: Painted,
+    /// This commit's slots, painted once from the RIB.
+    painted: Painted,
     /// Spares a reader still held when they were due for reuse; freed here once unused.
     retired: Vec<Arc<Poptrie<K>>>,
     /// Tables of at least this many bytes keep a spare.
     spare_min_bytes: usize,
     /// Top slots to recompile at the next commit.
     dirty: Vec<u32>,
-    /// Scratch: the slots of `spare_stale` not in `dirty`.
-    merged: Vec<u32>,
+    /// The changed prefixes longer than the top array's width, and the top slots covered by
+    /// the shorter ones (see [`Poptrie::paint_slots`]'s reuse of unchanged subtrees).
+    changed: Vec<Prefix<K>>,
+    whole: Vec<u32>,
     /// Too much changed for slot-wise recompilation: rebuild at the next commit.
     full: bool,
     /// Heap words right after the last full build or compaction (all live then).
@@ -123,19 +134,21 @@ impl<K: TrieKey> IncrementalFib<K> {
     /// Bulk-loads `routes` (later duplicates win) as generation 0.
     pub fn new(routes: &[(Prefix<K>, NextHopId)]) -> Self {
         let rib = Rib::from_routes(routes);
-        let current = Arc::new(Poptrie::from_rib(&rib));
+        let current = Arc::new(Poptrie::from_rib_for_updates(&rib));
         IncrementalFib {
             compacted_words: current.heap_words(),
             compactions: 0,
             in_place: 0,
             current,
             spare: None,
-            spare_stale: Vec::new(),
+            lag: Painted::default(),
+            painted: Painted::default(),
             retired: Vec::new(),
             spare_min_bytes: SPARE_MIN_BYTES,
             rib,
             dirty: Vec::new(),
-            merged: Vec::new(),
+            changed: Vec::new(),
+            whole: Vec::new(),
             full: false,
             generation: 0,
         }
@@ -189,13 +202,27 @@ impl<K: TrieKey> IncrementalFib<K> {
         sorted.sort_by_key(|c| match c {
             RouteChange::Set(p, _) | RouteChange::Delete(p) => *p,
         });
-        for c in &sorted {
-            match c {
-                RouteChange::Set(p, nh) => {
-                    self.set(*p, *nh);
+        let mut slots = [0u32; 64];
+        for chunk in sorted.chunks(64) {
+            // Warm the slot lists of the chunk's long routes first, so their cache misses
+            // overlap instead of coming one after another.
+            let mut n = 0;
+            for c in chunk {
+                let (RouteChange::Set(p, _) | RouteChange::Delete(p)) = c;
+                if u32::from(p.len()) > crate::fib::poptrie::SPLIT {
+                    slots[n] = p.addr().bits_at(0, crate::fib::poptrie::SPLIT) as u32;
+                    n += 1;
                 }
-                RouteChange::Delete(p) => {
-                    self.delete(p);
+            }
+            std::hint::black_box(self.rib.warm_lists(&slots[..n]));
+            for c in chunk {
+                match c {
+                    RouteChange::Set(p, nh) => {
+                        self.set(*p, *nh);
+                    }
+                    RouteChange::Delete(p) => {
+                        self.delete(p);
+                    }
                 }
             }
         }
@@ -208,15 +235,19 @@ impl<K: TrieKey> IncrementalFib<K> {
         let s = self.current.top_bits();
         let len = u32::from(prefix.len());
         let first = prefix.addr().bits_at(0, s);
-        if len >= s {
+        if len > s {
             self.dirty.push(first as u32);
+            self.changed.push(*prefix);
         } else {
             let span = 1usize << (s - len);
             if span > (1usize << s) / 16 {
                 self.full = true;
                 self.dirty.clear();
+                self.changed.clear();
+                self.whole.clear();
             } else {
                 self.dirty.extend((first..first + span).map(|i| i as u32));
+                self.whole.extend((first..first + span).map(|i| i as u32));
             }
         }
     }
@@ -238,24 +269,40 @@ impl<K: TrieKey> IncrementalFib<K> {
         let spare = self.spare.take();
         let next = if self.full || self.rebuild_for_size() {
             self.retire(spare);
-            self.spare_stale.clear();
+            self.lag.clear();
             self.dirty.clear();
+            self.changed.clear();
+            self.whole.clear();
             self.full = false;
-            let mut t = Poptrie::from_rib(&self.rib);
+            let mut t = Poptrie::from_rib_for_updates(&self.rib);
             t.set_meta(routes, generation);
             self.compacted_words = t.heap_words();
             Arc::new(t)
         } else {
             self.dirty.sort_unstable();
             self.dirty.dedup();
+            self.changed.sort_unstable();
+            self.whole.sort_unstable();
             if self.current.top_bits() == crate::fib::poptrie::SPLIT {
                 self.rib.index_slots();
             }
-            // The spare lags on the previous commit's slots: past a few thousand of them,
-            // copying those subtrees record by record costs more than one copy of the whole
-            // table (measured on the full IPv4 table: in place 1.5x faster at 1,000 changes
-            // per commit, the copy 1.25x faster at 10,000).
-            let spare = if self.spare_stale.len() <= SPARE_MAX_LAG {
+            // Compile this commit's slots once; they go into the published table now and
+            // into the other buffer at the next commit.
+            self.painted.clear();
+            Poptrie::paint_slots(
+                &self.rib,
+                self.current.top_bits(),
+                &self.dirty,
+                &mut self.painted,
+                Some((&self.current, &self.changed, &self.whole)),
+            );
+            self.changed.clear();
+            self.whole.clear();
+            // A spare lagging on very many slots (a huge previous commit) costs as much to
+            // bring up to date as one copy of the whole table (measured on the full IPv4
+            // table at 10,000 changes per commit: 1.76-1.87 M/s either way), and the copy
+            // does not depend on the spare being free.
+            let spare = if self.lag.len() <= SPARE_MAX_LAG {
                 spare
             } else {
                 self.retire(spare);
@@ -264,14 +311,11 @@ impl<K: TrieKey> IncrementalFib<K> {
             let reused = match spare {
                 Some(mut s) => match Arc::get_mut(&mut s) {
                     Some(t) => {
-                        // No reader holds the spare: bring it up to date in place. Slots
-                        // it lags on that this commit does not change are copied from the
-                        // current version (cheaper than recompiling them from the RIB).
-                        subtract_sorted(&self.spare_stale, &self.dirty, &mut self.merged);
-                        if !t.copy_slots_from(&self.current, &self.merged) {
-                            t.recompile_slots(&self.rib, &self.merged);
-                        }
-                        t.recompile_slots(&self.rib, &self.dirty);
+                        // No reader holds the spare: bring it up to date in place with the
+                        // slots it lags on (painted by the previous commit; those this
+                        // commit changes again are skipped) and this commit's.
+                        t.apply_painted(&self.lag, &self.dirty);
+                        t.apply_painted(&self.painted, &[]);
                         t.set_meta(routes, generation);
                         self.in_place += 1;
                         Some(s)
@@ -284,9 +328,8 @@ impl<K: TrieKey> IncrementalFib<K> {
                 None => None,
             };
             let mut next = reused.unwrap_or_else(|| {
-                // A recompiled slot usually needs one or two nodes of a few runs each.
-                let mut t = self.current.clone_with_room(self.dirty.len() * 48);
-                t.recompile_slots(&self.rib, &self.dirty);
+                let mut t = self.current.clone_with_room(self.painted.words() + 1024);
+                t.apply_painted(&self.painted, &[]);
                 t.set_meta(routes, generation);
                 Arc::new(t)
             });
@@ -296,20 +339,20 @@ impl<K: TrieKey> IncrementalFib<K> {
                 self.compactions += 1;
             }
             // The replaced version lags behind the new one exactly on this commit's slots.
-            std::mem::swap(&mut self.spare_stale, &mut self.dirty);
+            std::mem::swap(&mut self.lag, &mut self.painted);
             self.dirty.clear();
             next
         };
         let previous = std::mem::replace(&mut self.current, next);
         if previous.memory_bytes() >= self.spare_min_bytes
             && previous.top_bits() == self.current.top_bits()
-            && !self.spare_stale.is_empty()
+            && !self.lag.is_empty()
         {
             self.spare = Some(previous);
         } else {
             // Not kept: the caller's publisher frees it once readers let go, as it frees
             // every replaced version of a copied table.
-            self.spare_stale.clear();
+            self.lag.clear();
         }
         Some(Arc::clone(&self.current))
     }
@@ -329,9 +372,9 @@ impl<K: TrieKey> IncrementalFib<K> {
     }
 
     /// The heap has doubled since it was last all live: compact (one copy pass over the
-    /// live table, no recompilation). Replaced subtrees are not measured one by one; at
-    /// most half of the heap is garbage, and compaction costs O(1) amortised per word
-    /// written.
+    /// live table, no recompilation). Freed blocks are reused, so this takes a table whose
+    /// subtrees grew a lot or whose free blocks are of the wrong sizes; at most half of the
+    /// heap is then free or unused, and compaction costs O(1) amortised per word written.
     fn too_much_garbage(&self, t: &Poptrie<K>) -> bool {
         t.heap_words() > 2 * self.compacted_words + 1024
     }
@@ -361,20 +404,6 @@ impl<K: TrieKey> IncrementalFib<K> {
         self.rib.memory_bytes()
             + self.current.memory_bytes()
             + self.spare.as_ref().map_or(0, |s| s.memory_bytes())
-    }
-}
-
-/// `out` = the elements of the sorted, duplicate-free `a` that are not in the sorted `b`.
-fn subtract_sorted(a: &[u32], b: &[u32], out: &mut Vec<u32>) {
-    out.clear();
-    let mut j = 0;
-    for &x in a {
-        while j < b.len() && b[j] < x {
-            j += 1;
-        }
-        if j == b.len() || b[j] != x {
-            out.push(x);
-        }
     }
 }
 
@@ -514,21 +543,70 @@ mod tests {
     }
 
     #[test]
-    fn churn_compacts_and_stays_exact() {
+    fn churn_reuses_blocks_then_growth_compacts() {
         let base = crate::fib::gen::routes_v4(20_000, 21);
         let mut w = FibWriter::new(&base);
         let mut truth: std::collections::HashMap<Prefix4, NextHopId> =
             base.iter().copied().collect();
-        let mut round = 0u32;
-        while w.compactions() < 2 {
-            round += 1;
-            assert!(round < 200, "no compaction after {round} commits");
+        let built = w.current().heap_words();
+        let check = |w: &FibWriter<u32>, truth: &std::collections::HashMap<Prefix4, NextHopId>| {
+            let routes: Vec<_> = truth.iter().map(|(p, nh)| (*p, *nh)).collect();
+            let reference = crate::fib::simple::SimpleLpm::build(&routes);
+            let t = w.current();
+            t.check_layout().unwrap();
+            assert!(t.live_heap_words() + t.free_heap_words() <= t.heap_words());
+            for a in crate::fib::gen::addrs_in_routes(&routes, 3_000, 8) {
+                assert_eq!(t.lookup(a), reference.lookup(a), "address {a:#x}");
+            }
+        };
+        // Changing next hops (and withdrawing and re-adding routes) rewrites the slots'
+        // blocks in place or reuses freed ones: the heap stays within a size class of what
+        // it was, and nothing needs compacting.
+        for round in 1..=30u32 {
             let changes: Vec<_> = base
                 .iter()
                 .skip((round as usize * 331) % 1000)
                 .step_by(7)
                 .take(500)
-                .map(|(p, _)| RouteChange::Set(*p, NextHopId(round)))
+                .enumerate()
+                .map(|(i, (p, _))| match (i + round as usize) % 3 {
+                    0 => RouteChange::Delete(*p),
+                    _ => RouteChange::Set(*p, NextHopId(round)),
+                })
+                .collect();
+            for c in &changes {
+                match c {
+                    RouteChange::Set(p, nh) => truth.insert(*p, *nh),
+                    RouteChange::Delete(p) => truth.remove(p),
+                };
+            }
+            w.apply(&changes);
+            w.commit();
+            if round.is_multiple_of(10) {
+                check(&w, &truth);
+            }
+        }
+        assert_eq!(w.compactions(), 0);
+        assert!(
+            w.current().heap_words() <= built + built / 4 + 1024,
+            "heap grew from {built} to {} words",
+            w.current().heap_words()
+        );
+        // Growing many slots' subtrees moves them to bigger blocks: once the heap has
+        // doubled, the commit compacts, and the result stays exact.
+        let mut round = 0u32;
+        while w.compactions() < 2 {
+            round += 1;
+            assert!(round < 400, "no compaction after {round} commits");
+            let changes: Vec<_> = base
+                .iter()
+                .skip(round as usize * 17 % 50)
+                .step_by(3)
+                .take(2000)
+                .map(|(p, _)| {
+                    let a = p.addr() | (round.wrapping_mul(0x9E37_79B9) >> 24);
+                    RouteChange::Set(Prefix4::new_truncating(a, 29).unwrap(), NextHopId(round))
+                })
                 .collect();
             for c in &changes {
                 if let RouteChange::Set(p, nh) = c {
@@ -538,18 +616,15 @@ mod tests {
             w.apply(&changes);
             w.commit();
             let t = w.current();
-            assert!(t.live_heap_words() <= t.heap_words());
             assert!(
-                t.heap_words() <= 2 * w.inner.compacted_words + 1024,
+                t.heap_words() <= 2 * w.inner.compacted_words + 1024 + 4096,
                 "garbage is bounded"
             );
+            if round.is_multiple_of(5) {
+                check(&w, &truth);
+            }
         }
-        // The commit that compacted left no garbage behind.
-        let routes: Vec<_> = truth.into_iter().collect();
-        let reference = ReferenceLpm::build(&routes);
-        for a in crate::fib::gen::addrs_in_routes(&routes, 20_000, 8) {
-            assert_eq!(w.current().lookup(a), reference.lookup(a), "address {a:#x}");
-        }
+        check(&w, &truth);
     }
 
     #[test]
