@@ -8,6 +8,9 @@
 //!             PPPoE discovery → punt; PPPoE session → session table → relay, or
 //!               IPv4/IPv6 routed in the session's VR, or other PPP → punt
 //!             L2TP data to a local address → session table → relay, or decapsulate
+//!             ESP / IP-in-IP to a local address → tunnel of that VR → inner packet
+//!               routed in the tunnel's VR (`esp.rs`, `ipip.rs`); routes into
+//!               `NextHop::Esp` / `NextHop::IpIp` encapsulate and route in the outer VR
 //! ```
 //!
 //! **PPP sessions.** A session (L2TP by tunnel and session id, PPPoE by port and session

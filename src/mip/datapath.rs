@@ -1010,4 +1010,99 @@ mod tests {
         );
         assert!(keymat(1001, &[], &[d]).unwrap_err().contains("default_sas"));
     }
+
+    /// Plain Mobile IP at the HA: IP-in-IP to the care-of address, shared by the mobile
+    /// nodes behind one FA, with the inbound tunnel of that FA; a conflicting inbound
+    /// tunnel is refused; everything goes with the last node.
+    #[test]
+    fn ipip_tunnels_are_shared_per_care_of_address_and_removed_with_the_last_node() {
+        use vr::{IpIpInboundKey, IpIpKey};
+        let mut w = writer();
+        let mut d = Datapath::new(1);
+        let side = AgentSide {
+            agent: 0,
+            vr: FA_VR,
+            outer_vr: CORE_VR,
+            default_sas: &[],
+        };
+        let coa = Ipv4Addr::new(192, 0, 2, 77);
+        let plain = |mn: u8| {
+            TunnelSpec::plain(
+                Ipv4Addr::new(10, 200, 0, mn),
+                TunnelRole::HomeToCareOf,
+                Ipv4Addr::new(198, 51, 100, 10),
+                coa,
+            )
+        };
+        assert_eq!(supported(&plain(1)), Ok(()));
+        let (a, b) = (plain(1), plain(2));
+        d.apply(&mut w, &side, &TunnelEvent::Up(a.clone()));
+        d.apply(&mut w, &side, &TunnelEvent::Up(b.clone()));
+        assert_eq!(d.len(), 2);
+        assert_eq!(d.counters().ipip_up, 2);
+        let ids: Vec<TunnelOut> = d.tunnels(0).map(|t| t.out).collect();
+        assert_eq!(ids, vec![TunnelOut::IpIp(1); 2], "one tunnel for both nodes");
+        let t = w
+            .ipip_outbound(IpIpKey::new(FA_VR, vr::IpIpId(1)))
+            .expect("outbound tunnel");
+        assert_eq!((t.remote, t.outer_vr, t.dscp), (coa, CORE_VR, None));
+        assert_eq!(t.sources, None, "toward the mobile node: any source (the CNs')");
+        let i = w
+            .ipip_inbound(IpIpInboundKey::new(CORE_VR, coa))
+            .expect("inbound tunnel");
+        assert_eq!((i.vr, i.local), (FA_VR, Ipv4Addr::new(198, 51, 100, 10)));
+        for mn in [1, 2] {
+            let p: IpPrefix = format!("10.200.0.{mn}/32").parse().unwrap();
+            assert_eq!(
+                w.route(FA_VR, p, SOURCE),
+                Some(NextHop::IpIp(vr::IpIpId(1))),
+                "node {mn}"
+            );
+        }
+        // Another agent's VR cannot take the same remote in the same outer VR into itself.
+        let other = AgentSide {
+            agent: 1,
+            vr: CORE_VR,
+            outer_vr: CORE_VR,
+            default_sas: &[],
+        };
+        d.apply(&mut w, &other, &TunnelEvent::Up(plain(3)));
+        assert_eq!(d.counters().refused_conflict, 1);
+        assert_eq!(d.len(), 2);
+        // A DSCP-marking profile to the same FA is another outbound tunnel, same inbound.
+        let mut marked = plain(4);
+        marked.tos = 0xb8;
+        d.apply(&mut w, &side, &TunnelEvent::Up(marked.clone()));
+        let t4 = d
+            .tunnels(0)
+            .find(|t| t.spec.home_address == marked.home_address)
+            .unwrap();
+        assert_eq!((t4.out, t4.dscp), (TunnelOut::IpIp(2), Some(46)));
+        for t in [&a, &marked] {
+            d.apply(&mut w, &side, &TunnelEvent::Down(t.clone()));
+        }
+        assert!(w
+            .ipip_outbound(IpIpKey::new(FA_VR, vr::IpIpId(2)))
+            .is_none());
+        assert!(w
+            .ipip_outbound(IpIpKey::new(FA_VR, vr::IpIpId(1)))
+            .is_some());
+        assert!(w.ipip_inbound(IpIpInboundKey::new(CORE_VR, coa)).is_some());
+        d.apply(&mut w, &side, &TunnelEvent::Down(b));
+        assert!(d.is_empty());
+        assert!(w
+            .ipip_outbound(IpIpKey::new(FA_VR, vr::IpIpId(1)))
+            .is_none());
+        assert!(w.ipip_inbound(IpIpInboundKey::new(CORE_VR, coa)).is_none());
+        assert!(w
+            .route(FA_VR, "10.200.0.2/32".parse().unwrap(), SOURCE)
+            .is_none());
+        assert_eq!(d.counters().writer_errors, 0);
+        // AH is still refused.
+        let mut ah = spec(9, TunnelRole::ForeignToGw, 1, 2, Some(1));
+        if let TunnelKind::Esp { ah: x, .. } = &mut ah.kind {
+            *x = true;
+        }
+        assert!(supported(&ah).is_err());
+    }
 }
