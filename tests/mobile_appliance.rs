@@ -506,7 +506,11 @@ fn registration_through_the_aaa_builds_esp_tunnels_and_deregistration_removes_th
         .iter()
         .find(|t| t["home_address"] == "10.200.0.2")
         .unwrap();
-    assert_eq!((&f["kind"], &f["remote"]), (&"esp".into(), &"203.0.113.9".into()), "{f}");
+    assert_eq!(
+        (&f["kind"], &f["remote"]),
+        (&"esp".into(), &"203.0.113.9".into()),
+        "{f}"
+    );
 
     let h = get(HOME_API, TOKEN, "/api/v1/mobile/agents");
     assert_eq!(counter(&h, "ha1", "accepted"), 2, "{h}");

@@ -51,7 +51,20 @@ fn udp(n: usize) -> Vec<u8> {
 
 fn ip4(dst: [u8; 4], tos: u8, df: bool) -> Vec<u8> {
     let payload = udp(32);
-    let mut p = vec![0x45, tos, 0, 0, 0x12, 0x34, if df { 0x40 } else { 0 }, 0, 9, 17, 0, 0];
+    let mut p = vec![
+        0x45,
+        tos,
+        0,
+        0,
+        0x12,
+        0x34,
+        if df { 0x40 } else { 0 },
+        0,
+        9,
+        17,
+        0,
+        0,
+    ];
     p[2..4].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
     p.extend_from_slice(&[10, 1, 0, 5]);
     p.extend_from_slice(&dst);
@@ -89,9 +102,7 @@ fn ip6() -> Vec<u8> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let out = std::env::args()
-        .nth(1)
-        .ok_or("usage: ipip_pcap OUT.pcap")?;
+    let out = std::env::args().nth(1).ok_or("usage: ipip_pcap OUT.pcap")?;
     let (cust, core) = (VrId(1), VrId(2));
     let mut w = StateWriter::new(vec![CUST, CORE], 1);
     for (id, name) in [(cust, "cust"), (core, "core")] {

@@ -490,9 +490,7 @@ fn send_ip<B: PacketBuf>(
             return sent(r, vr, c, buf.len());
         }
         NextHop::Esp(id) => return esp::out(st, ports, vr, buf, l3, ip_len, ethertype, *id, c),
-        NextHop::IpIp(id) => {
-            return ipip::out(st, ports, vr, buf, l3, ip_len, ethertype, *id, c)
-        }
+        NextHop::IpIp(id) => return ipip::out(st, ports, vr, buf, l3, ip_len, ethertype, *id, c),
         _ => return Verdict::Drop(Drop::TableInconsistent),
     };
     let hop = EthHop {

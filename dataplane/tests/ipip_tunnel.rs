@@ -12,8 +12,8 @@ use dataplane::pipeline::{forward, PortInfo, Verdict};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use vr::{
-    vr_counter, ForwardingState, IfBinding, IfKey, IpIpId, IpIpTunnel, LabelPush, NextHop,
-    PortId, RouteSource, SourceSelector, StateWriter, VirtualRouter, VpnId, VrId,
+    vr_counter, ForwardingState, IfBinding, IfKey, IpIpId, IpIpTunnel, LabelPush, NextHop, PortId,
+    RouteSource, SourceSelector, StateWriter, VirtualRouter, VpnId, VrId,
 };
 
 // Port 0: customer A (untagged). Port 1: core. Port 2: customer B (VLAN 300).
@@ -119,7 +119,12 @@ fn writer() -> StateWriter {
     ] {
         route(&mut w, A_VR, p, NextHop::IpIp(IpIpId(id)));
     }
-    route(&mut w, B_VR, "10.1.0.0/16", fwd(2, Some(B_VLAN), CUST_B, CE_B));
+    route(
+        &mut w,
+        B_VR,
+        "10.1.0.0/16",
+        fwd(2, Some(B_VLAN), CUST_B, CE_B),
+    );
     w.set_ipip_outbound(IpIpId(1), Arc::new(tun(B_VR, PEER_B, None)))
         .unwrap();
     w.set_ipip_inbound(Arc::new(tun(B_VR, PEER_B, None)))
@@ -251,7 +256,13 @@ impl Lab {
     }
 
     /// What the peer `from` sends to `to` on the core port: `inner` in protocol `proto`.
-    fn from_peer(&self, from: Ipv4Addr, to: Ipv4Addr, proto: u8, inner: &[u8]) -> (Verdict, Vec<u8>) {
+    fn peer_sends(
+        &self,
+        from: Ipv4Addr,
+        to: Ipv4Addr,
+        proto: u8,
+        inner: &[u8],
+    ) -> (Verdict, Vec<u8>) {
         let mut f = eth(CORE, GW, None, 0x0800);
         f.extend(ip4_raw(from, to, 60, 0, false, proto, inner));
         self.go(1, &f)
@@ -304,7 +315,11 @@ fn encapsulates_ipv4_with_tos_and_df_copied() {
     let (h1, i1) = outer(&f1, PEER);
     let (h2, _) = outer(&f2, PEER);
     assert_eq!(h1[6] & 0x40, 0, "no DF");
-    assert_ne!(&h1[4..6], &h2[4..6], "non-atomic datagrams need distinct IDs");
+    assert_ne!(
+        &h1[4..6],
+        &h2[4..6],
+        "non-atomic datagrams need distinct IDs"
+    );
     assert_eq!(i1, routed(&p));
     assert_eq!(lab.vr_count(A_VR, vr_counter::TX), 3);
     assert_eq!(lab.vr_count(CORE_VR, vr_counter::TX), 3);
@@ -344,7 +359,7 @@ fn decapsulates_into_the_tunnels_vr_only() {
     let lab = Lab::new();
     // To a host of A's CE network: routed there with its TTL decremented.
     let inner = ip4([10, 2, 0, 7], [10, 1, 0, 5], 20, 0x20, false, 64);
-    let (v, f) = lab.from_peer(PEER, ME, 4, &inner);
+    let (v, f) = lab.peer_sends(PEER, ME, 4, &inner);
     assert_eq!(v, Verdict::Tx(PortId(0)));
     assert_eq!(&f[0..6], &CE_A);
     assert_eq!(&f[6..12], &CUST_A);
@@ -352,13 +367,13 @@ fn decapsulates_into_the_tunnels_vr_only() {
     assert_eq!(f[14..].to_vec(), routed(&inner));
     // IPv6 inside (41).
     let inner6 = ip6("fd00:2::7", "fd00:1::5", 7, 0, 10);
-    let (v, f) = lab.from_peer(PEER, ME, 41, &inner6);
+    let (v, f) = lab.peer_sends(PEER, ME, 41, &inner6);
     assert_eq!(v, Verdict::Tx(PortId(0)));
     assert_eq!(&f[12..14], &[0x86, 0xdd]);
     assert_eq!(f[14..].to_vec(), routed(&inner6));
     assert_eq!(lab.vr_count(A_VR, vr_counter::RX), 2);
     // B's tunnel: the same inner addresses land in B (its VLAN), not in A.
-    let (v, f) = lab.from_peer(PEER_B, ME, 4, &inner);
+    let (v, f) = lab.peer_sends(PEER_B, ME, 4, &inner);
     assert_eq!(v, Verdict::Tx(PortId(2)));
     assert_eq!(&f[0..6], &CE_B);
     assert_eq!(&f[14..16], &B_VLAN.to_be_bytes());
@@ -369,31 +384,86 @@ fn decapsulates_into_the_tunnels_vr_only() {
 fn refuses_unknown_sources_and_malformed_inner_packets() {
     let lab = Lab::new();
     let inner = ip4([10, 2, 0, 7], [10, 1, 0, 5], 20, 0, false, 64);
-    let cases: Vec<(&str, Ipv4Addr, Ipv4Addr, u8, Vec<u8>, Drop)> = vec![
-        ("from a stranger", LOST, ME, 4, inner.clone(), Drop::IpIpUnknownTunnel),
-        ("to another local address", PEER, ME2, 4, inner.clone(), Drop::IpIpUnknownTunnel),
-        ("nothing inside", PEER, ME, 4, Vec::new(), Drop::IpIpInnerMalformed),
-        ("IPv6 under protocol 4", PEER, ME, 4, ip6("fd00:2::7", "fd00:1::5", 7, 0, 10), Drop::IpIpInnerMalformed),
-        ("IPv4 under protocol 41", PEER, ME, 41, inner.clone(), Drop::IpIpInnerMalformed),
-        ("inner header cut", PEER, ME, 4, inner[..12].to_vec(), Drop::IpIpInnerMalformed),
-        ("inner longer than the outer", PEER, ME, 4, inner[..40].to_vec(), Drop::IpIpInnerMalformed),
+    // (what, outer source, outer destination, protocol, payload, drop)
+    type Case<'a> = (&'a str, Ipv4Addr, Ipv4Addr, u8, Vec<u8>, Drop);
+    let cases: Vec<Case> = vec![
+        (
+            "from a stranger",
+            LOST,
+            ME,
+            4,
+            inner.clone(),
+            Drop::IpIpUnknownTunnel,
+        ),
+        (
+            "to another local address",
+            PEER,
+            ME2,
+            4,
+            inner.clone(),
+            Drop::IpIpUnknownTunnel,
+        ),
+        (
+            "nothing inside",
+            PEER,
+            ME,
+            4,
+            Vec::new(),
+            Drop::IpIpInnerMalformed,
+        ),
+        (
+            "IPv6 under protocol 4",
+            PEER,
+            ME,
+            4,
+            ip6("fd00:2::7", "fd00:1::5", 7, 0, 10),
+            Drop::IpIpInnerMalformed,
+        ),
+        (
+            "IPv4 under protocol 41",
+            PEER,
+            ME,
+            41,
+            inner.clone(),
+            Drop::IpIpInnerMalformed,
+        ),
+        (
+            "inner header cut",
+            PEER,
+            ME,
+            4,
+            inner[..12].to_vec(),
+            Drop::IpIpInnerMalformed,
+        ),
+        (
+            "inner longer than the outer",
+            PEER,
+            ME,
+            4,
+            inner[..40].to_vec(),
+            Drop::IpIpInnerMalformed,
+        ),
     ];
     for (what, from, to, proto, payload, drop) in cases {
         let before = lab.c.drops(drop);
-        let (v, _) = lab.from_peer(from, to, proto, &payload);
+        let (v, _) = lab.peer_sends(from, to, proto, &payload);
         assert_eq!(v, Verdict::Drop(drop), "{what}");
         assert_eq!(lab.c.drops(drop), before, "the caller counts: {what}");
     }
     // A bad inner checksum is the inner packet's own drop.
     let mut bad = inner.clone();
     bad[10] ^= 0xff;
-    let (v, _) = lab.from_peer(PEER, ME, 4, &bad);
+    let (v, _) = lab.peer_sends(PEER, ME, 4, &bad);
     assert_eq!(v, Verdict::Drop(Drop::Ipv4BadChecksum));
     // The inner packet is not decapsulated again (no nesting): IP-in-IP inside IP-in-IP
     // to A's own address is not A's to open.
     let nested = ip4_raw(PEER, ME, 20, 0, false, 4, &inner);
-    let (v, _) = lab.from_peer(PEER, ME, 4, &nested);
-    assert_eq!(v, Verdict::Drop(Drop::NoRoute), "198.51.100.9 is not routed in A");
+    let (v, _) = lab.peer_sends(PEER, ME, 4, &nested);
+    assert_eq!(
+        v,
+        Verdict::Drop(Drop::NoRoute),
+        "198.51.100.9 is not routed in A"
+    );
 }
 
 #[test]
@@ -403,29 +473,36 @@ fn ttls_expire_before_and_after_the_tunnel() {
     let (v, _) = lab.send_a(&p);
     assert_eq!(v.punted().map(|x| x.0), Some(Punt::TtlExpired));
     let inner = ip4([10, 2, 0, 7], [10, 1, 0, 5], 1, 0, false, 10);
-    let (v, _) = lab.from_peer(PEER, ME, 4, &inner);
+    let (v, _) = lab.peer_sends(PEER, ME, 4, &inner);
     assert_eq!(v.punted(), Some((Punt::TtlExpired, Some(A_VR))));
 }
 
 #[test]
 fn outbound_drops_are_named() {
     let lab = Lab::new();
-    let send = |dst: [u8; 4], src: [u8; 4], n: usize| {
-        lab.send_a(&ip4(src, dst, 9, 0, true, n)).0
-    };
-    assert_eq!(send([10, 8, 0, 1], [10, 1, 0, 5], 10), Verdict::Drop(Drop::IpIpNoTunnel));
+    let send = |dst: [u8; 4], src: [u8; 4], n: usize| lab.send_a(&ip4(src, dst, 9, 0, true, n)).0;
+    assert_eq!(
+        send([10, 8, 0, 1], [10, 1, 0, 5], 10),
+        Verdict::Drop(Drop::IpIpNoTunnel)
+    );
     assert_eq!(
         send([10, 7, 0, 1], [10, 1, 0, 5], 10),
         Verdict::Drop(Drop::IpIpOuterUnroutable)
     );
     // The selector of tunnel 4 takes 10.1.0.5 only.
-    assert_eq!(send([10, 5, 0, 1], [10, 1, 0, 5], 10), Verdict::Tx(PortId(1)));
+    assert_eq!(
+        send([10, 5, 0, 1], [10, 1, 0, 5], 10),
+        Verdict::Tx(PortId(1))
+    );
     assert_eq!(
         send([10, 5, 0, 1], [10, 1, 0, 6], 10),
         Verdict::Drop(Drop::IpIpSourceNotAllowed)
     );
     // 1480 bytes of IP fit a 1500-byte port with the outer header; 1481 do not.
-    assert_eq!(send([10, 2, 0, 1], [10, 1, 0, 5], 1480 - 28), Verdict::Tx(PortId(1)));
+    assert_eq!(
+        send([10, 2, 0, 1], [10, 1, 0, 5], 1480 - 28),
+        Verdict::Tx(PortId(1))
+    );
     assert_eq!(
         send([10, 2, 0, 1], [10, 1, 0, 5], 1481 - 28),
         Verdict::Drop(Drop::MtuExceeded)

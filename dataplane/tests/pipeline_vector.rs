@@ -19,12 +19,12 @@ use dataplane::pipeline::{forward, PortInfo, Verdict};
 use labelswitch::Label;
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr};
-use vr::counters::{session_counter, vr_counter};
 use std::sync::Arc;
+use vr::counters::{session_counter, vr_counter};
 use vr::{
-    ForwardingState, IfBinding, IfKey, IpIpId, IpIpTunnel, IpPrefix, L2tpEncap, SourceSelector, LabelAction, LabelPush, NeighborKey,
-    NextHop, PortId, RouteSource, SessionBinding, SessionKey, StateWriter, VirtualRouter, VpnId,
-    VrId,
+    ForwardingState, IfBinding, IfKey, IpIpId, IpIpTunnel, IpPrefix, L2tpEncap, LabelAction,
+    LabelPush, NeighborKey, NextHop, PortId, RouteSource, SessionBinding, SessionKey,
+    SourceSelector, StateWriter, VirtualRouter, VpnId, VrId,
 };
 
 const ACCESS: [u8; 6] = [2, 0, 0, 0, 0, 1];
@@ -164,7 +164,10 @@ fn state() -> ForwardingState {
             remote,
             dscp: (vr == 2).then_some(46),
             sources: (vr == 2).then(|| {
-                Arc::new(SourceSelector::new([(Ipv4Addr::new(10, 1, 0, 1).into(), 32)]))
+                Arc::new(SourceSelector::new([(
+                    Ipv4Addr::new(10, 1, 0, 1).into(),
+                    32,
+                )]))
             }),
         };
         w.set_ipip_outbound(IpIpId(1), Arc::new(t)).unwrap();
@@ -467,7 +470,9 @@ fn frame(s: &Spec) -> Vec<u8> {
             }
             let total = 20 + inner.len();
             let from = if bits & 2 != 0 { 10 } else { 9 };
-            let mut ip = vec![0x45, 0xb8, 0, 0, 0, 0, 0, 0, 60, proto, 0, 0, 10, 3, 0, from];
+            let mut ip = vec![
+                0x45, 0xb8, 0, 0, 0, 0, 0, 0, 60, proto, 0, 0, 10, 3, 0, from,
+            ];
             ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
             ip.extend([10, 5, 0, 1]);
             let sum = !wire::checksum::data(&ip);
@@ -731,8 +736,14 @@ fn ipip_cases_take_their_paths() {
         // VR 2's tunnel: an unresolved outer route (punted below), a source its selector
         // refuses, IPv6 it does not take.
         (spec(0, 8, Some(10), 0), None),
-        (spec(0, 8, Some(10), 2), Some(drop(Drop::IpIpSourceNotAllowed))),
-        (spec(2, 5, Some(10), 0), Some(drop(Drop::IpIpSourceNotAllowed))),
+        (
+            spec(0, 8, Some(10), 2),
+            Some(drop(Drop::IpIpSourceNotAllowed)),
+        ),
+        (
+            spec(2, 5, Some(10), 0),
+            Some(drop(Drop::IpIpSourceNotAllowed)),
+        ),
         // A route into a tunnel id the VR does not have.
         (spec(0, 9, None, 0), Some(drop(Drop::IpIpNoTunnel))),
         // Decapsulation: IPv4 and IPv6 inside, into VR 1 from either VR; inner no route.
@@ -752,14 +763,25 @@ fn ipip_cases_take_their_paths() {
     for (i, ((_, want), got)) in cases.iter().zip(&b.0).enumerate() {
         match want {
             Some(w) => assert_eq!(got, w, "case {i}"),
-            None => assert_eq!(got.punted().map(|p| p.0), Some(Punt::NeighborMiss), "case {i}"),
+            None => assert_eq!(
+                got.punted().map(|p| p.0),
+                Some(Punt::NeighborMiss),
+                "case {i}"
+            ),
         }
     }
     // The encapsulated IPv4 with DF and TOS: outer protocol 4, DF and TOS copied, TTL 64.
     let f = &b.1[1];
     assert_eq!(&f[12..18], &[0x81, 0x00, 0, 20, 0x08, 0x00]);
     let outer = &f[18..38];
-    assert_eq!((outer[1], outer[6], outer[8], outer[9]), ((10 << 2) | 2, 0x40, 64, 4));
+    assert_eq!(
+        (outer[1], outer[6], outer[8], outer[9]),
+        ((10 << 2) | 2, 0x40, 64, 4)
+    );
     assert_eq!(&outer[16..20], &[10, 3, 0, 77]);
-    assert_eq!(&f[38 + 16..38 + 20], &[10, 9, 0, 1], "the inner packet follows");
+    assert_eq!(
+        &f[38 + 16..38 + 20],
+        &[10, 9, 0, 1],
+        "the inner packet follows"
+    );
 }

@@ -30,8 +30,11 @@
 //!   mobile VPN): the FA's tunnel to the gateway and the HA's to the static gateway route
 //!   the profile's destination network into the SA; the HA's tunnel to the care-of
 //!   address, the PCN's and an old FA's forwarding tunnel route the mobile node's home
-//!   address /32. Several tunnels may want one prefix (two profiles of one
-//!   user): the route follows the latest, and falls back to the others as they go.
+//!   address /32; the FA's plain IP-in-IP tunnel to the HA (a user without a VPN
+//!   profile) routes nothing: it is there to decapsulate what the HA sends (reverse
+//!   tunnelling would need routing by source). Several tunnels may want one prefix (two
+//!   profiles of one user): the route follows the latest, and falls back to the others as
+//!   they go.
 //! - SAs are shared by reference count (profiles on one default SA) within one VR; an SA id
 //!   or SPI that the profile's own `esp:` SAs of that VR (or another agent of the VR with
 //!   other keys) already use is a conflict: not installed, counted.
@@ -55,8 +58,8 @@ use controlplane::mip::tunnel::TunnelRole;
 use controlplane::mip::{TunnelEvent, TunnelKind, TunnelSpec};
 use sha2::{Digest, Sha256};
 use vr::{
-    EspSaId, EspTunnel, InboundKey, IpIpId, IpIpInboundKey, IpIpKey, IpIpTunnel, IpPrefix,
-    NextHop, OutboundKey, Prefix4, RouteSource, SourceSelector, StateWriter, VrId,
+    EspSaId, EspTunnel, InboundKey, IpIpId, IpIpInboundKey, IpIpKey, IpIpTunnel, IpPrefix, NextHop,
+    OutboundKey, Prefix4, RouteSource, SourceSelector, StateWriter, VrId,
 };
 
 use super::DefaultSa;
@@ -111,6 +114,10 @@ pub struct InstalledTunnel {
     pub cipher: &'static str,
     /// The routed prefix.
     pub prefix: (Ipv4Addr, u8),
+    /// Whether `prefix` is routed into it: not for the plain IP-in-IP tunnel FA → HA of a
+    /// user without a VPN profile (reverse tunnelling would need routing by source; the
+    /// tunnel is there for what the HA sends the FA, decapsulated into the FA's VR).
+    pub routed: bool,
     /// DSCP marked on the inner packet (None: copied only).
     pub dscp: Option<u8>,
 }
@@ -375,6 +382,8 @@ impl Datapath {
         let Some(prefix) = prefix_of(pa, plen) else {
             return Err(format!("{pa}/{plen} is not a prefix"));
         };
+        let upward = matches!(t.role, TunnelRole::ForeignToGw | TunnelRole::HomeToGw);
+        let routed = !(t.kind == TunnelKind::IpInIp && upward && t.dst.is_none());
         let dscp = (t.tos != 0).then_some(t.tos >> 2);
         let name = format!(
             "mip-{}-{}-{}",
@@ -424,18 +433,22 @@ impl Datapath {
                 self.counters.ipip_up += 1;
             }
         }
-        let group = (a.vr, prefix);
-        let users = self.routes.entry(group).or_default();
-        let before = users.last().map(|u| u.0);
-        users.push((out, source_of(t)));
-        self.set_current(group, before, Some(out));
-        if let Some(b) = before.filter(|b| *b != out) {
-            self.republish_selector(w, (a.vr, b));
+        if routed {
+            let group = (a.vr, prefix);
+            let users = self.routes.entry(group).or_default();
+            let before = users.last().map(|u| u.0);
+            users.push((out, source_of(t)));
+            self.set_current(group, before, Some(out));
+            if let Some(b) = before.filter(|b| *b != out) {
+                self.republish_selector(w, (a.vr, b));
+            }
         }
         self.republish_selector(w, out_k);
-        if let Err(e) = w.set_route(a.vr, IpPrefix::V4(prefix), SOURCE, out.next_hop()) {
-            self.counters.writer_errors += 1;
-            tracing::warn!("mip: route {pa}/{plen} not set: {e}");
+        if routed {
+            if let Err(e) = w.set_route(a.vr, IpPrefix::V4(prefix), SOURCE, out.next_hop()) {
+                self.counters.writer_errors += 1;
+                tracing::warn!("mip: route {pa}/{plen} not set: {e}");
+            }
         }
         self.counters.tunnels_up += 1;
         let out_spi = match out {
@@ -454,6 +467,7 @@ impl Datapath {
                     outer_vr: a.outer_vr,
                     cipher,
                     prefix: (pa, plen),
+                    routed,
                     dscp,
                 },
             ),
@@ -515,9 +529,7 @@ impl Datapath {
         let out_taken = w
             .esp_outbound(OutboundKey::new(a.vr, EspSaId(out_spi)))
             .is_some();
-        let in_taken = w
-            .esp_inbound(InboundKey::new(a.outer_vr, in_spi))
-            .is_some();
+        let in_taken = w.esp_inbound(InboundKey::new(a.outer_vr, in_spi)).is_some();
         if conflict(self.out.get(&out_k), &om, out_taken)
             || conflict(self.inb.get(&in_k), &im, in_taken)
         {
@@ -533,7 +545,8 @@ impl Datapath {
                 self.counters.writer_errors += 1;
                 return Err(e.to_string());
             }
-            self.out.insert(out_k, SaRef::new(Tun::Esp(tun), om.clone()));
+            self.out
+                .insert(out_k, SaRef::new(Tun::Esp(tun), om.clone()));
         }
         if !self.inb.contains_key(&in_k) {
             let tun = match mk(in_spi, ic, &im, None, "in") {
@@ -606,8 +619,10 @@ impl Datapath {
                     return Err(e.to_string());
                 }
                 self.ipip_ids.insert(id_k, id);
-                self.out
-                    .insert((a.vr, TunnelOut::IpIp(id)), SaRef::new(Tun::IpIp(tun), Vec::new()));
+                self.out.insert(
+                    (a.vr, TunnelOut::IpIp(id)),
+                    SaRef::new(Tun::IpIp(tun), Vec::new()),
+                );
                 id
             }
         };
@@ -728,7 +743,8 @@ impl Datapath {
                 .is_ok(),
             TunnelOut::IpIp(id) => {
                 self.ipip_ids.retain(|key, v| !(key.0 == k.0 && *v == id));
-                w.remove_ipip_outbound(IpIpKey::new(k.0, IpIpId(id))).is_ok()
+                w.remove_ipip_outbound(IpIpKey::new(k.0, IpIpId(id)))
+                    .is_ok()
             }
         }
     }
@@ -744,7 +760,7 @@ impl Datapath {
             return;
         };
         self.counters.tunnels_down += 1;
-        if let Some(prefix) = prefix_of(t.prefix.0, t.prefix.1) {
+        if let Some(prefix) = prefix_of(t.prefix.0, t.prefix.1).filter(|_| t.routed) {
             let group = (vr, prefix);
             if let Some(users) = self.routes.get_mut(&group) {
                 let before = users.last().map(|u| u.0);
@@ -1041,12 +1057,19 @@ mod tests {
         assert_eq!(d.len(), 2);
         assert_eq!(d.counters().ipip_up, 2);
         let ids: Vec<TunnelOut> = d.tunnels(0).map(|t| t.out).collect();
-        assert_eq!(ids, vec![TunnelOut::IpIp(1); 2], "one tunnel for both nodes");
+        assert_eq!(
+            ids,
+            vec![TunnelOut::IpIp(1); 2],
+            "one tunnel for both nodes"
+        );
         let t = w
             .ipip_outbound(IpIpKey::new(FA_VR, vr::IpIpId(1)))
             .expect("outbound tunnel");
         assert_eq!((t.remote, t.outer_vr, t.dscp), (coa, CORE_VR, None));
-        assert_eq!(t.sources, None, "toward the mobile node: any source (the CNs')");
+        assert_eq!(
+            t.sources, None,
+            "toward the mobile node: any source (the CNs')"
+        );
         let i = w
             .ipip_inbound(IpIpInboundKey::new(CORE_VR, coa))
             .expect("inbound tunnel");
@@ -1097,6 +1120,23 @@ mod tests {
         assert!(w
             .route(FA_VR, "10.200.0.2/32".parse().unwrap(), SOURCE)
             .is_none());
+        assert_eq!(d.counters().writer_errors, 0);
+        // The FA's plain tunnel to the HA (no profile): decapsulates what the HA sends, routes
+        // nothing (the visitor's /32 stays the FA's own route to the mobile node).
+        let fa_plain = TunnelSpec::plain(
+            Ipv4Addr::new(10, 200, 0, 5),
+            TunnelRole::ForeignToGw,
+            Ipv4Addr::new(198, 51, 100, 10),
+            coa,
+        );
+        d.apply(&mut w, &side, &TunnelEvent::Up(fa_plain.clone()));
+        assert!(!d.tunnels(0).next().unwrap().routed);
+        assert!(w.ipip_inbound(IpIpInboundKey::new(CORE_VR, coa)).is_some());
+        assert!(w
+            .route(FA_VR, "10.200.0.5/32".parse().unwrap(), SOURCE)
+            .is_none());
+        d.apply(&mut w, &side, &TunnelEvent::Down(fa_plain));
+        assert!(d.is_empty() && w.ipip_inbound(IpIpInboundKey::new(CORE_VR, coa)).is_none());
         assert_eq!(d.counters().writer_errors, 0);
         // AH is still refused.
         let mut ah = spec(9, TunnelRole::ForeignToGw, 1, 2, Some(1));

@@ -131,6 +131,9 @@ pub fn tunnels(s: &MipService, st: &vr::ForwardingState, sees: &dyn Fn(u32) -> b
                 .and_then(|v| v.lookup4(u32::from(t.prefix.0)))
                 .and_then(|id| st.next_hop(id))
                 .is_some_and(|nh| *nh == t.out.next_hop());
+            // A tunnel that routes nothing (the FA's plain IP-in-IP to the HA): no route to
+            // be published.
+            let route = if t.routed { Some(route) } else { None };
             out.push(json!({
                 "agent": a.cfg.name,
                 "vr": a.cfg.vr_name,
@@ -143,7 +146,7 @@ pub fn tunnels(s: &MipService, st: &vr::ForwardingState, sees: &dyn Fn(u32) -> b
                 "ipip_id": ipip_id,
                 "in_spi": t.in_spi,
                 "cipher": t.cipher,
-                "prefix": format!("{}/{}", t.prefix.0, t.prefix.1),
+                "prefix": t.routed.then(|| format!("{}/{}", t.prefix.0, t.prefix.1)),
                 "src": mask(&t.spec.src),
                 "dst": mask(&t.spec.dst),
                 "tos": t.spec.tos,

@@ -254,7 +254,10 @@ mod tests {
         }
         .check()
         .unwrap_err();
-        assert!(e.to_string().contains("0.0.0.0 cannot be a tunnel end"), "{e}");
+        assert!(
+            e.to_string().contains("0.0.0.0 cannot be a tunnel end"),
+            "{e}"
+        );
         assert!(IpIpTunnel {
             local: Ipv4Addr::new(224, 0, 0, 5),
             ..t

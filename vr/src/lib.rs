@@ -36,8 +36,8 @@ pub use esp::{
 };
 pub use fib::{Fib4, Fib6, Lpm, Prefix, Prefix4, Prefix6, PrefixError};
 pub use ids::{NextHopId, PortId, VrId};
-pub use ipip::{IpIpError, IpIpId, IpIpInboundKey, IpIpKey, IpIpTable, IpIpTunnel};
 pub use iface::{IfBinding, IfError, IfKey, InterfaceTable, InterfaceTableBuilder};
+pub use ipip::{IpIpError, IpIpId, IpIpInboundKey, IpIpKey, IpIpTable, IpIpTunnel};
 pub use nexthop::{
     L2tpEncap, LabelPush, NeighborKey, NextHop, NextHopError, NextHopPool, NextHopTable, PppoeEncap,
 };

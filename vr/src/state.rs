@@ -44,11 +44,11 @@ use labelswitch::{Label, LabelMatrix, LabelMatrixBuilder, LabelOp, MatrixError};
 
 use crate::counters::{SessionCounters, VrCounters};
 use crate::esp::{EspError, EspSaId, EspTable, EspTableWriter, EspTunnel, InboundKey, OutboundKey};
-use crate::ipip::{IpIpError, IpIpInboundKey, IpIpKey, IpIpTable, IpIpTableWriter, IpIpTunnel};
 use crate::fib::update::IncrementalFib;
 use crate::fib::{Fib4, Fib6, Lpm, Prefix4, Prefix6};
 use crate::ids::{NextHopId, VrId};
 use crate::iface::{IfBinding, IfError, IfKey, InterfaceTable, InterfaceTableBuilder};
+use crate::ipip::{IpIpError, IpIpInboundKey, IpIpKey, IpIpTable, IpIpTableWriter, IpIpTunnel};
 use crate::nexthop::{NeighborKey, NextHop, NextHopError, NextHopPool, NextHopTable};
 use crate::persist::{PVec, PVecWriter};
 use crate::registry::{RegistryError, VirtualRouter, VrRegistry};

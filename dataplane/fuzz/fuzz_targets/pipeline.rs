@@ -28,9 +28,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, OnceLock};
 use vr::{
     EspSaId, EspTunnel, EspUdp, ForwardingState, IfBinding, IfKey, IpIpId, IpIpTunnel, L2tpEncap,
-    LabelPush,
-    NeighborKey, NextHop, PortId, PppoeEncap, RouteSource, SessionBinding, SessionKey, StateWriter,
-    VirtualRouter, VpnId, VrId,
+    LabelPush, NeighborKey, NextHop, PortId, PppoeEncap, RouteSource, SessionBinding, SessionKey,
+    StateWriter, VirtualRouter, VpnId, VrId,
 };
 use wire::{checksum, IpProtocol};
 
@@ -604,7 +603,11 @@ fn check_ipip(f: &[u8]) {
     };
     assert_eq!(ip[1], tos, "the outer header copies DSCP and ECN");
     assert_eq!(tos >> 2, 10, "the tunnel's DSCP");
-    assert_eq!(ip[6] & 0x40, df, "DF copied from inner IPv4, clear for IPv6");
+    assert_eq!(
+        ip[6] & 0x40,
+        df,
+        "DF copied from inner IPv4, clear for IPv6"
+    );
 }
 
 /// Checks a frame that outbound tunnel `i` sealed and the pipeline sent.
