@@ -1145,4 +1145,125 @@ mod tests {
         }
         assert!(supported(&ah).is_err());
     }
+
+    /// What the driver installs for a plain Mobile IP user carries traffic: a CN's packet to
+    /// the home address leaves the HA encapsulated to the care-of address (protocol 4, outer
+    /// TTL 64, routed in the outer VR), and what the FA encapsulates back is decapsulated
+    /// into the HA's VR and routed to the CN.
+    #[test]
+    fn an_installed_ipip_tunnel_carries_traffic_both_ways() {
+        use dataplane::buffer::{HeapBuf, PacketBuf};
+        use dataplane::counters::WorkerCounters;
+        use dataplane::pipeline::{forward, PortInfo, Verdict};
+        use vr::{IfBinding, IfKey, LabelPush, PortId};
+        let (home_mac, core_mac, cn_mac, gw_mac) = (
+            [2, 0, 0, 0, 0, 1],
+            [2, 0, 0, 0, 0, 2],
+            [2, 0, 0, 0, 0xc, 0xe],
+            [2, 0, 0, 0, 0x6e, 1],
+        );
+        let mut w = StateWriter::new(vec![home_mac, core_mac], 1);
+        for (id, name) in [(FA_VR, "home"), (CORE_VR, "core")] {
+            w.add_vr(VirtualRouter::new(
+                id,
+                name,
+                VpnId::new(1, id.0).unwrap(),
+                "t",
+            ))
+            .unwrap();
+        }
+        w.bind_interface(IfKey::Port(PortId(0)), IfBinding::Vr(FA_VR))
+            .unwrap();
+        w.bind_interface(IfKey::Port(PortId(1)), IfBinding::Vr(CORE_VR))
+            .unwrap();
+        let fwd = |port: u16, src, dst| NextHop::Forward {
+            port: PortId(port),
+            vlan: None,
+            src_mac: src,
+            dst_mac: dst,
+            push: LabelPush::EMPTY,
+        };
+        let (ha, coa) = (Ipv4Addr::new(198, 51, 100, 10), Ipv4Addr::new(192, 0, 2, 1));
+        let set = |w: &mut StateWriter, vr, p: &str, src, nh| {
+            w.set_route(vr, p.parse().unwrap(), src, nh).unwrap()
+        };
+        set(
+            &mut w,
+            CORE_VR,
+            "198.51.100.10/32",
+            RouteSource::Local,
+            NextHop::Local,
+        );
+        set(
+            &mut w,
+            CORE_VR,
+            "192.0.2.0/24",
+            RouteSource::Static,
+            fwd(1, core_mac, gw_mac),
+        );
+        set(
+            &mut w,
+            FA_VR,
+            "10.10.0.0/16",
+            RouteSource::Static,
+            fwd(0, home_mac, cn_mac),
+        );
+        let mut d = Datapath::new(1);
+        let side = AgentSide {
+            agent: 0,
+            vr: FA_VR,
+            outer_vr: CORE_VR,
+            default_sas: &[],
+        };
+        let home = Ipv4Addr::new(10, 200, 0, 1);
+        let t = TunnelSpec::plain(home, TunnelRole::HomeToCareOf, ha, coa);
+        d.apply(&mut w, &side, &TunnelEvent::Up(t));
+        let st = w.commit().unwrap();
+        let ports = [home_mac, core_mac].map(|mac| PortInfo { mac, mtu: 1500 });
+        let c = WorkerCounters::new(0, 2);
+        let ip4 = |src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload: &[u8]| {
+            let mut p = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 30, proto, 0, 0];
+            p[2..4].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+            p.extend_from_slice(&src.octets());
+            p.extend_from_slice(&dst.octets());
+            let sum = !wire::checksum::data(&p);
+            p[10..12].copy_from_slice(&sum.to_be_bytes());
+            p.extend_from_slice(payload);
+            p
+        };
+        let frame = |to: [u8; 6], ip: &[u8]| {
+            let mut f = to.to_vec();
+            f.extend_from_slice(&[2, 0, 0, 0, 0, 0x77, 0x08, 0x00]);
+            f.extend_from_slice(ip);
+            f
+        };
+        // CN → mobile node: encapsulated to the care-of address.
+        let inner = ip4(Ipv4Addr::new(10, 10, 0, 5), home, 17, &[0; 16]);
+        let mut b = HeapBuf::from_slice(&frame(home_mac, &inner)).unwrap();
+        assert_eq!(
+            forward(&st, &ports, PortId(0), &mut b, &c),
+            Verdict::Tx(PortId(1))
+        );
+        let o = &b.data()[14..];
+        assert_eq!((o[8], o[9]), (64, 4), "outer TTL 64, protocol 4");
+        assert_eq!(
+            (&o[12..16], &o[16..20]),
+            (&ha.octets()[..], &coa.octets()[..])
+        );
+        assert_eq!(
+            &o[20 + 12..20 + 20],
+            &inner[12..20],
+            "the CN's packet inside"
+        );
+        // FA → HA (reverse tunnel): decapsulated into the home VR, routed to the CN.
+        let back = ip4(home, Ipv4Addr::new(10, 10, 0, 5), 17, &[0; 16]);
+        let outer = ip4(coa, ha, 4, &back);
+        let mut b = HeapBuf::from_slice(&frame(core_mac, &outer)).unwrap();
+        assert_eq!(
+            forward(&st, &ports, PortId(1), &mut b, &c),
+            Verdict::Tx(PortId(0))
+        );
+        assert_eq!(&b.data()[0..6], &cn_mac);
+        assert_eq!(&b.data()[14 + 12..14 + 20], &back[12..20]);
+    }
 }
