@@ -147,6 +147,10 @@ named_enum! {
         /// The outer packet of an IP-in-IP tunnel has no usable route in the outer VR (no
         /// route, or a route into a session or another tunnel).
         IpIpOuterUnroutable = "ipip_outer_unroutable",
+        /// IP-in-IP whose outer header is marked CE (congestion experienced) around an inner
+        /// packet that is not ECN-capable: dropped, as RFC 6040 §4.2 says (the congestion
+        /// signal cannot be passed on).
+        IpIpEcnNotEct = "ipip_ecn_not_ect",
     }
 }
 

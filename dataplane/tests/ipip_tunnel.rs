@@ -535,3 +535,45 @@ fn no_headroom_is_a_named_drop() {
     let v = forward(&lab.st, &lab.ports, PortId(0), &mut b, &lab.c);
     assert_eq!(v, Verdict::Drop(Drop::NoHeadroom));
 }
+
+#[test]
+fn decapsulation_combines_ecn_as_rfc_6040_says() {
+    let lab = Lab::new();
+    // (outer ECN, inner TOS) → inner TOS after, or the drop.
+    let cases: [(u8, u8, Result<u8, Drop>); 7] = [
+        (3, (10 << 2) | 2, Ok((10 << 2) | 3)),  // CE over ECT(0): CE
+        (3, 1, Ok(3)),                          // CE over ECT(1): CE
+        (3, 3, Ok(3)),                          // CE over CE
+        (3, 10 << 2, Err(Drop::IpIpEcnNotEct)), // CE over Not-ECT: dropped
+        (1, 2, Ok(1)),                          // ECT(1) over ECT(0): ECT(1)
+        (2, 1, Ok(1)),                          // ECT(0) over ECT(1): unchanged
+        (2, 10 << 2, Ok(10 << 2)),              // ECT(0) over Not-ECT: unchanged
+    ];
+    for (outer_ecn, tos, want) in cases {
+        let inner = ip4([10, 2, 0, 7], [10, 1, 0, 5], 20, tos, false, 16);
+        let mut f = eth(CORE, GW, None, 0x0800);
+        f.extend(ip4_raw(PEER, ME, 60, 0xb8 | outer_ecn, false, 4, &inner));
+        let (v, out) = lab.go(1, &f);
+        match want {
+            Ok(t) => {
+                assert_eq!(
+                    v,
+                    Verdict::Tx(PortId(0)),
+                    "ECN {outer_ecn} over TOS {tos:#x}"
+                );
+                let ip = &out[14..];
+                assert_eq!(ip[1], t, "ECN {outer_ecn} over TOS {tos:#x}");
+                assert_eq!(csum(&ip[..20]), 0, "inner checksum after the ECN change");
+            }
+            Err(d) => assert_eq!(v, Verdict::Drop(d), "ECN {outer_ecn} over TOS {tos:#x}"),
+        }
+    }
+    // IPv6 inside: CE over ECT(0) in the traffic class.
+    let inner6 = ip6("fd00:2::7", "fd00:1::5", 7, 0x02, 10);
+    let mut f = eth(CORE, GW, None, 0x0800);
+    f.extend(ip4_raw(PEER, ME, 60, 3, false, 41, &inner6));
+    let (v, out) = lab.go(1, &f);
+    assert_eq!(v, Verdict::Tx(PortId(0)));
+    let tc = (out[14] << 4) | (out[15] >> 4);
+    assert_eq!(tc, 0x03);
+}

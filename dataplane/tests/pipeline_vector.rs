@@ -470,8 +470,26 @@ fn frame(s: &Spec) -> Vec<u8> {
             }
             let total = 20 + inner.len();
             let from = if bits & 2 != 0 { 10 } else { 9 };
+            // The outer ECN from the offset bits: CE (3) over the Not-ECT inner IPv4 is
+            // dropped (RFC 6040), ECT(1) over IPv6's Not-ECT leaves it.
+            let ecn = s.l2tp.offset & 3;
             let mut ip = vec![
-                0x45, 0xb8, 0, 0, 0, 0, 0, 0, 60, proto, 0, 0, 10, 3, 0, from,
+                0x45,
+                0xb8 | ecn,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                60,
+                proto,
+                0,
+                0,
+                10,
+                3,
+                0,
+                from,
             ];
             ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
             ip.extend([10, 5, 0, 1]);
@@ -756,6 +774,17 @@ fn ipip_cases_take_their_paths() {
         (spec(6, 2, None, 4), Some(drop(Drop::IpIpInnerMalformed))),
         (spec(6, 2, None, 5), Some(drop(Drop::IpIpInnerMalformed))),
         (spec(6, 2, None, 8), Some(drop(Drop::IpIpInnerMalformed))),
+        // Outer CE over a Not-ECT inner packet (RFC 6040).
+        (
+            Spec {
+                l2tp: L2tpSpec {
+                    offset: 3,
+                    ..spec(6, 2, None, 0).l2tp
+                },
+                ..spec(6, 2, None, 0)
+            },
+            Some(drop(Drop::IpIpEcnNotEct)),
+        ),
     ];
     let frames: Vec<Vec<u8>> = cases.iter().map(|(s, _)| frame(s)).collect();
     let (a, b) = both(0, &frames);

@@ -8,6 +8,9 @@
 //! header is stripped and the inner packet, which must be of the family the protocol names
 //! (`ipip_inner_malformed`), is routed in the tunnel's VR — and only there — with no
 //! further decapsulation (its TTL is decremented as for any routed packet; RFC 2003 §3.1).
+//! The outer ECN field is combined into the inner one as RFC 6040 §4.2 says: an outer CE
+//! marks an ECN-capable inner packet CE and drops a Not-ECT one (`ipip_ecn_not_ect`), an
+//! outer ECT(1) turns an inner ECT(0) into ECT(1), anything else leaves the inner field.
 //!
 //! **Outbound.** A route through [`NextHop::IpIp`] in VR `v` names an outbound tunnel of
 //! `v` (`ipip_no_tunnel`: `v` has none of that id); a tunnel with a source selector takes
@@ -24,9 +27,8 @@
 //! The outer packet is then sent like any packet the router originates in the outer VR
 //! (labels pushed there too) and counted as TX of both VRs.
 //!
-//! Not done: the RFC 6040 decapsulation rule (an outer CE mark is not carried into the
-//! inner header), ICMP from inside the tunnel relayed to the original sender (RFC 2003
-//! §4), tunnel MTU discovery.
+//! Not done: ICMP from inside the tunnel relayed to the original sender (RFC 2003 §4),
+//! tunnel MTU discovery.
 
 use super::esp::mark;
 use super::{count_vr, count_vr_rx, count_vr_tx, ipv4_at, ipv6_at, reframe, send_ip, PortInfo};
@@ -113,6 +115,36 @@ pub(super) fn input<B: PacketBuf>(
     let Some(ivr) = st.vr(t.vr) else {
         return Verdict::Drop(Drop::TableInconsistent);
     };
+    let outer_ecn = d[l3 + 1] & 3;
+    // A header too short for the ECN rule is refused by the inner forwarding below.
+    if outer_ecn != 0 && end - inner >= if want == 4 { 20 } else { 40 } {
+        let d = buf.data_mut();
+        let old = if want == 4 {
+            d[inner + 1] & 3
+        } else {
+            (d[inner + 1] >> 4) & 3
+        };
+        let new = match (outer_ecn, old) {
+            (3, 0) => return Verdict::Drop(Drop::IpIpEcnNotEct),
+            (3, _) => 3,
+            (1, 2) => 1,
+            (_, o) => o,
+        };
+        if new != old {
+            if want == 4 {
+                let tos = (d[inner + 1] & !3) | new;
+                let sum = wire::checksum::update_u16(
+                    u16::from_be_bytes([d[inner + 10], d[inner + 11]]),
+                    u16::from_be_bytes([d[inner], d[inner + 1]]),
+                    u16::from_be_bytes([d[inner], tos]),
+                );
+                d[inner + 1] = tos;
+                d[inner + 10..inner + 12].copy_from_slice(&sum.to_be_bytes());
+            } else {
+                d[inner + 1] = (d[inner + 1] & 0xcf) | (new << 4);
+            }
+        }
+    }
     let other = ivr.id() != vr.id();
     if other {
         count_vr_rx(ivr, c, buf.len());
