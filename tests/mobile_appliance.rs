@@ -10,8 +10,9 @@
 //! SLA's default SA, the profile's DSCP) with their SAs and routes in the published state in
 //! `GET /api/v1/mobile/tunnels`; a replayed Identification refused by the HA (133) and a
 //! wrong MN-HA authenticator (131) and a wrong MN-AAA key (67), counted; a dynamic-GW user,
-//! whose HA tunnel would be IP-in-IP, refused (129, `tunnel_unsupported`); deregistration
-//! removes the binding, the visitor and every tunnel.
+//! whose HA → care-of tunnel is IP-in-IP (RFC 2003), accepted, with that tunnel (outbound,
+//! inbound and the home address route) in the published state next to the FA's ESP tunnel
+//! to the PCN; deregistration removes the bindings, the visitors and every tunnel.
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::Path;
@@ -438,8 +439,9 @@ fn registration_through_the_aaa_builds_esp_tunnels_and_deregistration_removes_th
     let (r, _) = to_ha.exchange(&bytes);
     assert_eq!(r.code, code::HA_MN_AUTH_FAILED, "{r:?}");
 
-    // 6. A dynamic-GW user: the HA's tunnel to the care-of address would be IP-in-IP, which
-    // the data plane does not have: refused (129) and counted.
+    // 6. A dynamic-GW user: the HA's tunnel to the care-of address is IP-in-IP (the VPN's
+    // ESP runs FA ↔ PCN directly, Fig. 13): accepted, and the tunnel is in the published
+    // state.
     let home2 = Ipv4Addr::new(10, 200, 0, 2);
     let sock2 = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock2
@@ -462,7 +464,7 @@ fn registration_through_the_aaa_builds_esp_tunnels_and_deregistration_removes_th
     .unwrap()
     .0;
     let (_, ch2) = mn2.exchange(&bare2);
-    let (r, _) = mn2.exchange(&request(
+    let (r, ch2) = mn2.exchange(&request(
         2,
         home2,
         300,
@@ -470,20 +472,60 @@ fn registration_through_the_aaa_builds_esp_tunnels_and_deregistration_removes_th
         &ch2.unwrap(),
         mn_key(2).as_bytes(),
     ));
-    assert_eq!(r.code, code::HA_PROHIBITED, "{r:?}");
+    assert_eq!(r.code, code::ACCEPTED, "{r:?}");
+    let ch2 = ch2.unwrap();
+    let ht = until("the HA's IP-in-IP tunnel in the published state", || {
+        let t = get(HOME_API, TOKEN, "/api/v1/mobile/tunnels");
+        let l = t["tunnels"].as_array().unwrap();
+        (l.len() == 3 && l.iter().all(published)).then_some(t)
+    });
+    let ipip: Vec<&Value> = ht["tunnels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["home_address"] == "10.200.0.2")
+        .collect();
+    assert_eq!(ipip.len(), 1, "{ht}");
+    let t = ipip[0];
+    assert_eq!(t["role"], "ha_to_care_of", "{t}");
+    assert_eq!(t["kind"], "ipip", "{t}");
+    assert_eq!(t["local"], "198.51.100.10", "{t}");
+    assert_eq!(t["remote"], "192.0.2.1", "{t}");
+    assert_eq!(t["prefix"], "10.200.0.2/32", "{t}");
+    assert_eq!(t["cipher"], "none", "{t}");
+    assert!(t["ipip_id"].as_u64().is_some_and(|i| i >= 1), "{t}");
+    // The FA's side of the dynamic GW: ESP to the PCN on the user's own SA.
+    let ft = until("the FA's tunnel to the PCN", || {
+        let t = get(VISITED_API, TOKEN, "/api/v1/mobile/tunnels");
+        let l = t["tunnels"].as_array().unwrap();
+        (l.len() == 2 && l.iter().all(published)).then_some(t)
+    });
+    let f = ft["tunnels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["home_address"] == "10.200.0.2")
+        .unwrap();
+    assert_eq!(
+        (&f["kind"], &f["remote"]),
+        (&"esp".into(), &"203.0.113.9".into()),
+        "{f}"
+    );
 
     let h = get(HOME_API, TOKEN, "/api/v1/mobile/agents");
-    assert_eq!(counter(&h, "ha1", "accepted"), 1, "{h}");
+    assert_eq!(counter(&h, "ha1", "accepted"), 2, "{h}");
     assert_eq!(counter(&h, "ha1", "replayed"), 1, "{h}");
     assert_eq!(counter(&h, "ha1", "bad_authenticator"), 1, "{h}");
-    assert_eq!(counter(&h, "ha1", "tunnel_unsupported"), 1, "{h}");
+    assert_eq!(counter(&h, "ha1", "tunnel_unsupported"), 0, "{h}");
     assert_eq!(h["agents"][0]["denied_by_code"]["133"], 1, "{h}");
     assert_eq!(h["agents"][0]["denied_by_code"]["131"], 1, "{h}");
-    assert_eq!(h["agents"][0]["denied_by_code"]["129"], 1, "{h}");
+    assert!(h["agents"][0]["denied_by_code"]["129"].is_null(), "{h}");
     let v = get(VISITED_API, TOKEN, "/api/v1/mobile/agents");
-    assert_eq!(counter(&v, "fa1", "accepted"), 1, "{v}");
+    assert_eq!(counter(&v, "fa1", "accepted"), 2, "{v}");
     // The handoff counters are listed (no move here: all zero at the FA; the HA took HARs).
     assert!(counter(&h, "ha1", "har") >= 2, "{h}");
+    // User 2's gateway is a PCN, but this profile gives the HA no HA–PCN association:
+    // no Binding Update goes out (the mobile lab has the association and checks BUs).
     assert_eq!(counter(&h, "ha1", "bu_sent"), 0, "{h}");
     for k in [
         "relayed_to_ha",
@@ -496,12 +538,15 @@ fn registration_through_the_aaa_builds_esp_tunnels_and_deregistration_removes_th
     }
     assert_eq!(v["agents"][0]["denied_by_code"]["67"], 1, "{v}");
     assert_eq!(v["agents"][0]["denied_by_code"]["105"], 3, "{v}");
-    // Still one binding: nothing refused touched it.
+    // Two bindings: nothing refused touched them.
     let b = get(HOME_API, TOKEN, "/api/v1/mobile/bindings");
-    assert_eq!(b["bindings"].as_array().unwrap().len(), 1, "{b}");
+    assert_eq!(b["bindings"].as_array().unwrap().len(), 2, "{b}");
 
-    // 7. Deregistration: binding, visitor and every tunnel go.
+    // 7. Deregistration: bindings, visitors and every tunnel go.
     let (r, _) = mn.exchange(&request(1, home1, 0, ntp_now(), &ch, mn_key(1).as_bytes()));
+    assert_eq!(r.code, code::ACCEPTED, "{r:?}");
+    assert_eq!(r.lifetime, 0);
+    let (r, _) = mn2.exchange(&request(2, home2, 0, ntp_now(), &ch2, mn_key(2).as_bytes()));
     assert_eq!(r.code, code::ACCEPTED, "{r:?}");
     assert_eq!(r.lifetime, 0);
     until("the tunnels gone", || {
@@ -515,5 +560,5 @@ fn registration_through_the_aaa_builds_esp_tunnels_and_deregistration_removes_th
     let v = get(VISITED_API, TOKEN, "/api/v1/mobile/bindings");
     assert!(v["bindings"].as_array().unwrap().is_empty(), "{v}");
     let h = get(HOME_API, TOKEN, "/api/v1/mobile/agents");
-    assert_eq!(counter(&h, "ha1", "deregistrations"), 1, "{h}");
+    assert_eq!(counter(&h, "ha1", "deregistrations"), 2, "{h}");
 }

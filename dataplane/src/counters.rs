@@ -132,6 +132,25 @@ named_enum! {
         EspWrongEncap = "esp_wrong_encap",
         /// ESP in UDP over IPv6 whose UDP checksum is zero or wrong (RFC 8200 §8.1).
         EspUdpChecksum = "esp_udp_checksum",
+        /// IP-in-IP (protocol 4 or 41) to one of a VR's addresses from a source that is no
+        /// tunnel's remote end in that VR, or to another local address than the tunnel's
+        /// (tunnels are keyed by VR: another VR's tunnel is never looked at).
+        IpIpUnknownTunnel = "ipip_unknown_tunnel",
+        /// IP-in-IP whose inner packet is missing, truncated or of the other family than
+        /// the protocol number says (4: IPv4, 41: IPv6), or whose inner header is invalid.
+        IpIpInnerMalformed = "ipip_inner_malformed",
+        /// Route into an IP-in-IP tunnel id that has no tunnel in the route's VR.
+        IpIpNoTunnel = "ipip_no_tunnel",
+        /// A packet routed into an IP-in-IP tunnel whose source selector does not name its
+        /// source address.
+        IpIpSourceNotAllowed = "ipip_source_not_allowed",
+        /// The outer packet of an IP-in-IP tunnel has no usable route in the outer VR (no
+        /// route, or a route into a session or another tunnel).
+        IpIpOuterUnroutable = "ipip_outer_unroutable",
+        /// IP-in-IP whose outer header is marked CE (congestion experienced) around an inner
+        /// packet that is not ECN-capable: dropped, as RFC 6040 §4.2 says (the congestion
+        /// signal cannot be passed on).
+        IpIpEcnNotEct = "ipip_ecn_not_ect",
     }
 }
 
@@ -182,6 +201,9 @@ pub struct WorkerCounters {
     pub port_drop: CounterArray,
     /// Bursts processed (counter 0).
     pub bursts: CounterArray,
+    /// The next outer IPv4 Identification of a tunnel packet that may be fragmented
+    /// (IP-in-IP without DF): written by this worker only.
+    ip_id: AtomicU64,
 }
 
 impl WorkerCounters {
@@ -195,7 +217,20 @@ impl WorkerCounters {
             port_tx: CounterArray::new(ports),
             port_drop: CounterArray::new(ports),
             bursts: CounterArray::new(1),
+            // Workers start far apart in the 16-bit space, so that two workers' packets of
+            // one tunnel rarely carry one Identification at the same time.
+            ip_id: AtomicU64::new((worker as u64).wrapping_mul(0x9e37)),
         }
+    }
+
+    /// An IPv4 Identification for an outer header without DF (RFC 791, RFC 6864 §4.2: the
+    /// non-atomic datagrams of one source, destination and protocol need distinct IDs
+    /// while they may meet); per worker, single writer.
+    #[inline]
+    pub fn next_ip_id(&self) -> u16 {
+        let n = self.ip_id.load(Ordering::Relaxed);
+        self.ip_id.store(n.wrapping_add(1), Ordering::Relaxed);
+        n as u16
     }
 
     /// Counts a drop.

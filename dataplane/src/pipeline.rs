@@ -8,6 +8,9 @@
 //!             PPPoE discovery → punt; PPPoE session → session table → relay, or
 //!               IPv4/IPv6 routed in the session's VR, or other PPP → punt
 //!             L2TP data to a local address → session table → relay, or decapsulate
+//!             ESP / IP-in-IP to a local address → tunnel of that VR → inner packet
+//!               routed in the tunnel's VR (`esp.rs`, `ipip.rs`); routes into
+//!               `NextHop::Esp` / `NextHop::IpIp` encapsulate and route in the outer VR
 //! ```
 //!
 //! **PPP sessions.** A session (L2TP by tunnel and session id, PPPoE by port and session
@@ -45,6 +48,7 @@ use std::net::Ipv4Addr;
 use wire::esp as esp_wire;
 
 mod esp;
+mod ipip;
 pub mod vector;
 use labelswitch::{ttl, LabelEntry, LabelOp, LabelStack};
 use vr::{
@@ -486,6 +490,7 @@ fn send_ip<B: PacketBuf>(
             return sent(r, vr, c, buf.len());
         }
         NextHop::Esp(id) => return esp::out(st, ports, vr, buf, l3, ip_len, ethertype, *id, c),
+        NextHop::IpIp(id) => return ipip::out(st, ports, vr, buf, l3, ip_len, ethertype, *id, c),
         _ => return Verdict::Drop(Drop::TableInconsistent),
     };
     let hop = EthHop {
@@ -826,8 +831,8 @@ fn trunk_out<B: PacketBuf>(
         Some(NextHop::Unresolved { .. }) => punt(Punt::NeighborMiss, None, at_label(l3, inner)),
         Some(NextHop::Drop) => Verdict::Drop(Drop::Blackhole),
         Some(NextHop::Local) => punt(Punt::Local, None, at_label(l3, inner)),
-        // Label operations never point into sessions or ESP tunnels (the writer refuses it).
-        Some(NextHop::L2tp(_) | NextHop::Pppoe(_) | NextHop::Esp(_)) | None => {
+        // Label operations never point into sessions or ESP or IP-in-IP tunnels (the writer refuses it).
+        Some(NextHop::L2tp(_) | NextHop::Pppoe(_) | NextHop::Esp(_) | NextHop::IpIp(_)) | None => {
             Verdict::Drop(Drop::TableInconsistent)
         }
     }
@@ -878,6 +883,9 @@ fn local_v4<B: PacketBuf>(
     }
     if p.protocol() == IpProtocol::Esp {
         return esp::input(st, ports, vr, buf, at, udp_off, end, false, c);
+    }
+    if ipip::is_ipip(p.protocol()) {
+        return ipip::input(st, ports, vr, buf, at, udp_off, end, c);
     }
     if p.protocol() != IpProtocol::Udp {
         return local(udp_off);

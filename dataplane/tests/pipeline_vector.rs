@@ -6,7 +6,10 @@
 //! with and without the length, sequence and offset fields, IPv4/IPv6/PPP control inside,
 //! compressed protocol fields, unknown sessions, sessions of another VR's tunnel, a session
 //! moved to another VR, a relayed session, control messages, malformed headers, frames cut
-//! short) — both give the same verdict for every packet, the same bytes, and the same
+//! short), and IP-in-IP (routes into tunnels with a resolved, an unresolved and no outer
+//! route, a missing tunnel id, a source selector; protocol 4 and 41 to the router's address
+//! from the tunnel's remote or a stranger, decapsulated into the same or another VR, with
+//! IPv4, IPv6, malformed or cut inner packets) — both give the same verdict for every packet, the same bytes, and the same
 //! worker, VR and session counters.
 
 use dataplane::buffer::{HeapBuf, PacketBuf};
@@ -16,11 +19,12 @@ use dataplane::pipeline::{forward, PortInfo, Verdict};
 use labelswitch::Label;
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use vr::counters::{session_counter, vr_counter};
 use vr::{
-    ForwardingState, IfBinding, IfKey, IpPrefix, L2tpEncap, LabelAction, LabelPush, NeighborKey,
-    NextHop, PortId, RouteSource, SessionBinding, SessionKey, StateWriter, VirtualRouter, VpnId,
-    VrId,
+    ForwardingState, IfBinding, IfKey, IpIpId, IpIpTunnel, IpPrefix, L2tpEncap, LabelAction,
+    LabelPush, NeighborKey, NextHop, PortId, RouteSource, SessionBinding, SessionKey,
+    SourceSelector, StateWriter, VirtualRouter, VpnId, VrId,
 };
 
 const ACCESS: [u8; 6] = [2, 0, 0, 0, 0, 1];
@@ -141,6 +145,45 @@ fn state() -> ForwardingState {
     for vr in [1, 2] {
         route(&mut w, vr, "10.8.0.0/24", l2tp_hop(9, 0));
         route(&mut w, vr, "2001:db8:8::/48", l2tp_hop(9, 0));
+    }
+    // IP-in-IP: VR 1's tunnel 1 to 10.3.0.77 (resolved outer route in VR 1), VR 2's tunnel
+    // 1 to 10.6.0.9 (unresolved outer route), taking 10.1.0.1 only over IPv4; 10.9/16 and
+    // 2001:db8:6::/48 into tunnel 1, 10.10/16 into tunnel 7 (none). Both VRs decapsulate
+    // from 10.3.0.9 to 10.5.0.1 into VR 1.
+    for vr in [1u32, 2] {
+        let remote = if vr == 1 {
+            Ipv4Addr::new(10, 3, 0, 77)
+        } else {
+            Ipv4Addr::new(10, 6, 0, 9)
+        };
+        let t = IpIpTunnel {
+            name: format!("ipip{vr}").into(),
+            vr: VrId(vr),
+            outer_vr: VrId(vr),
+            local: Ipv4Addr::new(10, 5, 0, 1),
+            remote,
+            dscp: (vr == 2).then_some(46),
+            sources: (vr == 2).then(|| {
+                Arc::new(SourceSelector::new([(
+                    Ipv4Addr::new(10, 1, 0, 1).into(),
+                    32,
+                )]))
+            }),
+        };
+        w.set_ipip_outbound(IpIpId(1), Arc::new(t)).unwrap();
+        let inb = IpIpTunnel {
+            name: format!("ipip{vr}-in").into(),
+            vr: VrId(1),
+            outer_vr: VrId(vr),
+            local: Ipv4Addr::new(10, 5, 0, 1),
+            remote: Ipv4Addr::new(10, 3, 0, 9),
+            dscp: None,
+            sources: None,
+        };
+        w.set_ipip_inbound(Arc::new(inb)).unwrap();
+        route(&mut w, vr, "10.9.0.0/16", NextHop::IpIp(IpIpId(1)));
+        route(&mut w, vr, "2001:db8:6::/48", NextHop::IpIp(IpIpId(1)));
+        route(&mut w, vr, "10.10.0.0/16", NextHop::IpIp(IpIpId(7)));
     }
     w.set_label(Label::new(2001).unwrap(), LabelAction::PopToVr(VrId(1)))
         .unwrap();
@@ -263,8 +306,8 @@ fn l2tp_message(l: &L2tpSpec, inner_v4: &[u8], inner_v6: &[u8]) -> Vec<u8> {
 
 fn spec() -> impl Strategy<Value = Spec> {
     (
-        prop_oneof![5 => 0u8..5, 2 => Just(5u8)],
-        0u8..8,
+        prop_oneof![5 => 0u8..5, 2 => Just(5u8), 2 => Just(6u8)],
+        0u8..10,
         prop_oneof![Just(0u8), Just(1), Just(2), Just(64)],
         prop_oneof![Just(None), Just(Some(10)), Just(Some(11)), Just(Some(0))],
         prop::bool::weighted(0.1),
@@ -309,6 +352,15 @@ fn frame(s: &Spec) -> Vec<u8> {
             f.extend([0x08, 0x00]);
             let dst = [10, 1 + s.dst, 0, 1 + (s.dst & 1)];
             let mut ip = vec![0x45, 0, 0, 28, 0, 0, 0, 0, s.ttl, 17, 0, 0, 10, 1, 0, 1];
+            if s.l2tp.bits & 1 != 0 {
+                // DF and a TOS (DSCP 10, ECT(0)): the IP-in-IP routes copy both.
+                ip[1] = (10 << 2) | 2;
+                ip[6] = 0x40;
+            }
+            if s.l2tp.bits & 2 != 0 {
+                // Another source: the selector of VR 2's tunnel refuses it.
+                ip[15] = 2;
+            }
             ip.extend(dst);
             ip.extend([0x04, 0x00, 0x00, 0x35, 0, 8, 0, 0]);
             if dst == [10, 5, 0, 1] {
@@ -385,6 +437,66 @@ fn frame(s: &Spec) -> Vec<u8> {
             f.extend(((8 + msg.len()) as u16).to_be_bytes());
             f.extend([0, 0]);
             f.extend(msg);
+        }
+        // IP-in-IP to the router's address 10.5.0.1 (the inner packet to 10.<dst>.0.x or
+        // 2001:db8:<dst>::1), from the tunnel's remote 10.3.0.9 or (bit 1) a stranger;
+        // bit 0: IPv6 inside (protocol 41); bit 2: the other family inside than the
+        // protocol says; bit 3: the inner packet cut to 10 bytes.
+        6 => {
+            f.extend([0x08, 0x00]);
+            let bits = s.l2tp.bits;
+            let mut v4 = vec![0x45, 0, 0, 28, 0, 0, 0x40, 0, s.ttl, 17, 0, 0, 10, 8, 0, 5];
+            v4.extend([10, 1 + s.dst, 0, 1 + (s.dst & 1)]);
+            let sum = !wire::checksum::data(&v4);
+            v4[10..12].copy_from_slice(&sum.to_be_bytes());
+            if s.bad_sum {
+                v4[11] ^= 0x5a;
+            }
+            v4.extend([0x04, 0x00, 0x00, 0x35, 0, 8, 0, 0]);
+            let mut v6 = vec![0x60, 0, 0, 0, 0, 8, 17, s.ttl];
+            v6.extend([0x20, 0x01, 0x0d, 0xb8, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5]);
+            v6.extend([0x20, 0x01, 0x0d, 0xb8, 0, 1 + s.dst % 6]);
+            v6.extend([0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+            v6.extend([0x04, 0x00, 0x00, 0x35, 0, 8, 0, 0]);
+            let six = bits & 1 != 0;
+            let (proto, mut inner) = match (six, bits & 4 != 0) {
+                (false, false) => (4u8, v4),
+                (false, true) => (4, v6),
+                (true, false) => (41, v6),
+                (true, true) => (41, v4),
+            };
+            if bits & 8 != 0 {
+                inner.truncate(10);
+            }
+            let total = 20 + inner.len();
+            let from = if bits & 2 != 0 { 10 } else { 9 };
+            // The outer ECN from the offset bits: CE (3) over the Not-ECT inner IPv4 is
+            // dropped (RFC 6040), ECT(1) over IPv6's Not-ECT leaves it.
+            let ecn = s.l2tp.offset & 3;
+            let mut ip = vec![
+                0x45,
+                0xb8 | ecn,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                60,
+                proto,
+                0,
+                0,
+                10,
+                3,
+                0,
+                from,
+            ];
+            ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+            ip.extend([10, 5, 0, 1]);
+            let sum = !wire::checksum::data(&ip);
+            ip[10..12].copy_from_slice(&sum.to_be_bytes());
+            f.extend(ip);
+            f.extend(inner);
         }
         // MPLS (meant for the trunk; on the access port it is dropped).
         _ => {
@@ -608,4 +720,97 @@ fn l2tp_cases_take_their_paths() {
     assert!(rx(0) >= 8 && rx(2) == 1 && rx(3) == 1, "{:?}", b.2.sessions);
     assert_eq!(b.2.sessions[0][session_counter::TX_PACKETS], 1);
     assert_eq!(b.2.sessions[5][session_counter::TX_PACKETS], 1);
+}
+
+/// IP-in-IP frames the proptest draws, one of each case, with the verdict each must get:
+/// so the equivalence above is known to cover encapsulation and decapsulation, not only
+/// their drops.
+#[test]
+fn ipip_cases_take_their_paths() {
+    let spec = |kind, dst, vlan, bits| Spec {
+        kind,
+        dst,
+        ttl: 64,
+        vlan,
+        bad_sum: false,
+        wrong_mac: false,
+        multicast: false,
+        pad_to: 0,
+        cut: 0,
+        l2tp: L2tpSpec {
+            bits,
+            offset: 0,
+            session: 0,
+            ppp: 0,
+        },
+    };
+    let tx = |p| Verdict::Tx(PortId(p));
+    let drop = Verdict::Drop;
+    let cases = [
+        // Into VR 1's tunnel (outer route: port 0, VLAN 20), IPv4 with DF/TOS and IPv6.
+        (spec(0, 8, None, 0), Some(tx(0))),
+        (spec(0, 8, None, 1), Some(tx(0))),
+        (spec(2, 5, None, 0), Some(tx(0))),
+        // VR 2's tunnel: an unresolved outer route (punted below), a source its selector
+        // refuses, IPv6 it does not take.
+        (spec(0, 8, Some(10), 0), None),
+        (
+            spec(0, 8, Some(10), 2),
+            Some(drop(Drop::IpIpSourceNotAllowed)),
+        ),
+        (
+            spec(2, 5, Some(10), 0),
+            Some(drop(Drop::IpIpSourceNotAllowed)),
+        ),
+        // A route into a tunnel id the VR does not have.
+        (spec(0, 9, None, 0), Some(drop(Drop::IpIpNoTunnel))),
+        // Decapsulation: IPv4 and IPv6 inside, into VR 1 from either VR; inner no route.
+        (spec(6, 2, None, 0), Some(tx(0))),
+        (spec(6, 2, None, 1), Some(tx(0))),
+        (spec(6, 2, Some(10), 0), Some(tx(0))),
+        (spec(6, 0, None, 0), Some(drop(Drop::NoRoute))),
+        // A stranger, the other family inside, a cut inner packet.
+        (spec(6, 2, None, 2), Some(drop(Drop::IpIpUnknownTunnel))),
+        (spec(6, 2, None, 4), Some(drop(Drop::IpIpInnerMalformed))),
+        (spec(6, 2, None, 5), Some(drop(Drop::IpIpInnerMalformed))),
+        (spec(6, 2, None, 8), Some(drop(Drop::IpIpInnerMalformed))),
+        // Outer CE over a Not-ECT inner packet (RFC 6040).
+        (
+            Spec {
+                l2tp: L2tpSpec {
+                    offset: 3,
+                    ..spec(6, 2, None, 0).l2tp
+                },
+                ..spec(6, 2, None, 0)
+            },
+            Some(drop(Drop::IpIpEcnNotEct)),
+        ),
+    ];
+    let frames: Vec<Vec<u8>> = cases.iter().map(|(s, _)| frame(s)).collect();
+    let (a, b) = both(0, &frames);
+    assert_eq!(a, b);
+    for (i, ((_, want), got)) in cases.iter().zip(&b.0).enumerate() {
+        match want {
+            Some(w) => assert_eq!(got, w, "case {i}"),
+            None => assert_eq!(
+                got.punted().map(|p| p.0),
+                Some(Punt::NeighborMiss),
+                "case {i}"
+            ),
+        }
+    }
+    // The encapsulated IPv4 with DF and TOS: outer protocol 4, DF and TOS copied, TTL 64.
+    let f = &b.1[1];
+    assert_eq!(&f[12..18], &[0x81, 0x00, 0, 20, 0x08, 0x00]);
+    let outer = &f[18..38];
+    assert_eq!(
+        (outer[1], outer[6], outer[8], outer[9]),
+        ((10 << 2) | 2, 0x40, 64, 4)
+    );
+    assert_eq!(&outer[16..20], &[10, 3, 0, 77]);
+    assert_eq!(
+        &f[38 + 16..38 + 20],
+        &[10, 9, 0, 1],
+        "the inner packet follows"
+    );
 }

@@ -1,11 +1,19 @@
 //! The agents' tunnels in the data plane: each [`TunnelEvent`] of an engine becomes ESP SAs
-//! (the same [`EspTunnel`]s as the profile's `esp:` SAs) and a route of the agent's VR
-//! through the incremental state writer, and goes again on `Down` (deregistration,
-//! expiry, handoff).
+//! (the same [`EspTunnel`]s as the profile's `esp:` SAs) or IP-in-IP tunnels
+//! ([`IpIpTunnel`], RFC 2003) and a route of the agent's VR through the incremental state
+//! writer, and goes again on `Down` (deregistration, expiry, handoff).
 //!
-//! - **Which tunnels**: ESP only. The data plane has no IP-in-IP encapsulation (issue 17;
-//!   not added this round) and no AH, so [`supported`] refuses both: the engines ask it
-//!   before they accept a registration (HA 129, FA 65, counted `tunnel_unsupported`).
+//! - **Which tunnels**: ESP and IP-in-IP (plain Mobile IP without a VPN profile, and the
+//!   profiles of security type "encapsulation only"). The data plane has no AH, so
+//!   [`supported`] refuses it: the engines ask it before they accept a registration (HA
+//!   129, FA 65, counted `tunnel_unsupported`).
+//! - **IP-in-IP**: one outbound tunnel per (agent's VR, local, remote, DSCP mark), shared by
+//!   reference count by the mobile nodes behind one care-of address (its id is allocated
+//!   here, the first free one of the VR), and one inbound tunnel per (outer VR, remote): the
+//!   packets the remote end encapsulates to the agent's address (reverse tunnelling) are
+//!   decapsulated into the agent's VR. An inbound tunnel of that remote in that outer VR
+//!   that decapsulates into another VR or to another local address is a conflict: not
+//!   installed, counted. Marking, routes and source selectors as for ESP below.
 //! - **SAs**: outbound under [`EspSaId`] = the outbound SPI in the agent's VR, inbound
 //!   under its SPI in the agent's outer VR (the state keys SAs per VR, so two agents in two
 //!   VRs of one appliance — FA1 and FA2 — may both hold the SLA's default SA). The
@@ -22,8 +30,11 @@
 //!   mobile VPN): the FA's tunnel to the gateway and the HA's to the static gateway route
 //!   the profile's destination network into the SA; the HA's tunnel to the care-of
 //!   address, the PCN's and an old FA's forwarding tunnel route the mobile node's home
-//!   address /32. Several tunnels may want one prefix (two profiles of one
-//!   user): the route follows the latest, and falls back to the others as they go.
+//!   address /32; the FA's plain IP-in-IP tunnel to the HA (a user without a VPN
+//!   profile) routes nothing: it is there to decapsulate what the HA sends (reverse
+//!   tunnelling would need routing by source). Several tunnels may want one prefix (two
+//!   profiles of one user): the route follows the latest, and falls back to the others as
+//!   they go.
 //! - SAs are shared by reference count (profiles on one default SA) within one VR; an SA id
 //!   or SPI that the profile's own `esp:` SAs of that VR (or another agent of the VR with
 //!   other keys) already use is a conflict: not installed, counted.
@@ -50,22 +61,39 @@ use controlplane::mip::tunnel::TunnelRole;
 use controlplane::mip::{TunnelEvent, TunnelKind, TunnelSpec};
 use sha2::{Digest, Sha256};
 use vr::{
-    EspSaId, EspTunnel, InboundKey, IpPrefix, NextHop, OutboundKey, Prefix4, RouteSource,
-    SourceSelector, StateWriter, VrId,
+    EspSaId, EspTunnel, InboundKey, IpIpId, IpIpInboundKey, IpIpKey, IpIpTunnel, IpPrefix, NextHop,
+    OutboundKey, Prefix4, RouteSource, SourceSelector, StateWriter, VrId,
 };
 
 use super::DefaultSa;
 
-/// The data plane carries ESP tunnels only (see the module docs).
+/// The data plane carries ESP and IP-in-IP tunnels, not AH (see the module docs).
 pub fn supported(t: &TunnelSpec) -> Result<(), &'static str> {
     match &t.kind {
-        TunnelKind::IpInIp => Err(
-            "the profile asks for an IP-in-IP tunnel; the data plane has no IP-in-IP encapsulation yet (only ESP profiles are served)",
-        ),
         TunnelKind::Esp { ah: true, .. } => Err(
-            "the profile asks for AH; the data plane has ESP only (only ESP profiles are served)",
+            "the profile asks for AH; the data plane has no AH (ESP and IP-in-IP profiles are served)",
         ),
-        TunnelKind::Esp { .. } => Ok(()),
+        TunnelKind::IpInIp | TunnelKind::Esp { .. } => Ok(()),
+    }
+}
+
+/// What a tunnel's route sends into: an outbound ESP SA (by SPI) or an outbound IP-in-IP
+/// tunnel (by id), both of the agent's VR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TunnelOut {
+    /// ESP SA with this outbound SPI (= [`EspSaId`]).
+    Esp(u32),
+    /// IP-in-IP tunnel with this [`IpIpId`].
+    IpIp(u32),
+}
+
+impl TunnelOut {
+    /// The next hop of routes into it.
+    pub fn next_hop(self) -> NextHop {
+        match self {
+            TunnelOut::Esp(s) => NextHop::Esp(EspSaId(s)),
+            TunnelOut::IpIp(i) => NextHop::IpIp(IpIpId(i)),
+        }
     }
 }
 
@@ -77,16 +105,22 @@ pub const SOURCE: RouteSource = RouteSource::Subscriber;
 pub struct InstalledTunnel {
     /// The spec the engine gave.
     pub spec: TunnelSpec,
-    /// Outbound SA id (= SPI).
+    /// What its route sends into.
+    pub out: TunnelOut,
+    /// Outbound SA id (= SPI); 0 for IP-in-IP.
     pub out_spi: u32,
-    /// Inbound SPI.
+    /// Inbound SPI; 0 for IP-in-IP.
     pub in_spi: u32,
     /// The VR its outer packets are routed in and arrive in (which keys the inbound SA).
     pub outer_vr: VrId,
-    /// Cipher name.
+    /// Cipher name (`none` for IP-in-IP).
     pub cipher: &'static str,
     /// The routed prefix.
     pub prefix: (Ipv4Addr, u8),
+    /// Whether `prefix` is routed into it: not for the plain IP-in-IP tunnel FA → HA of a
+    /// user without a VPN profile (reverse tunnelling would need routing by source; the
+    /// tunnel is there for what the HA sends the FA, decapsulated into the FA's VR).
+    pub routed: bool,
     /// DSCP marked on the inner packet (None: copied only).
     pub dscp: Option<u8>,
 }
@@ -98,13 +132,14 @@ pub struct DatapathCounters {
     pub tunnels_up: u64,
     /// Tunnels removed.
     pub tunnels_down: u64,
-    /// Up events refused: IP-in-IP (the data plane has none).
-    pub refused_ipip: u64,
+    /// IP-in-IP tunnels installed (of `tunnels_up`).
+    pub ipip_up: u64,
     /// Up events refused: AH.
     pub refused_ah: u64,
     /// Up events refused: no usable keys (wrong length, default SA not provisioned).
     pub refused_keys: u64,
-    /// Up events refused: SA id or SPI taken by another SA with other keys.
+    /// Up events refused: SA id or SPI taken by another SA with other keys, or an inbound
+    /// IP-in-IP tunnel from the same remote into another VR or local address.
     pub refused_conflict: u64,
     /// State writer errors (a VR gone, a table full).
     pub writer_errors: u64,
@@ -132,8 +167,32 @@ fn key(agent: usize, t: &TunnelSpec) -> Key {
     )
 }
 
+/// An outbound (or ESP inbound) tunnel entry of the state.
+#[derive(Clone)]
+enum Tun {
+    Esp(Arc<EspTunnel>),
+    IpIp(Arc<IpIpTunnel>),
+}
+
+impl Tun {
+    fn remote(&self) -> IpAddr {
+        match self {
+            Tun::Esp(t) => t.remote,
+            Tun::IpIp(t) => IpAddr::V4(t.remote),
+        }
+    }
+
+    fn sources(&self) -> &Option<Arc<SourceSelector>> {
+        match self {
+            Tun::Esp(t) => &t.sources,
+            Tun::IpIp(t) => &t.sources,
+        }
+    }
+}
+
 struct SaRef {
-    tunnel: Arc<EspTunnel>,
+    tunnel: Tun,
+    /// ESP: the keying material (IP-in-IP: empty).
     keymat: Vec<u8>,
     refs: usize,
     /// Outbound: the sources its upward tunnels take (a mobile node's home address or the
@@ -144,7 +203,7 @@ struct SaRef {
 }
 
 impl SaRef {
-    fn new(tunnel: Arc<EspTunnel>, keymat: Vec<u8>) -> Self {
+    fn new(tunnel: Tun, keymat: Vec<u8>) -> Self {
         SaRef {
             tunnel,
             keymat,
@@ -155,8 +214,16 @@ impl SaRef {
     }
 }
 
-/// A tunnel that wants a routed prefix: its outbound SPI and the source it takes.
-type RouteUser = (u32, Option<(Ipv4Addr, u8)>);
+/// A tunnel that wants a routed prefix: what it sends into and the source it takes.
+type RouteUser = (TunnelOut, Option<(Ipv4Addr, u8)>);
+
+/// An inbound IP-in-IP tunnel: how many tunnels use it, the VR it decapsulates into, the
+/// local address it takes.
+struct IpIpIn {
+    refs: usize,
+    vr: VrId,
+    local: Ipv4Addr,
+}
 
 /// What a tunnel lets into its outbound SA (seed 003: "traffic of users the enterprise did
 /// not authorise never enters a tunnel"): an upward tunnel the profile's source selector,
@@ -181,15 +248,19 @@ fn source_of(t: &TunnelSpec) -> Option<(Ipv4Addr, u8)> {
 pub struct Datapath {
     workers: usize,
     tunnels: HashMap<Key, (VrId, InstalledTunnel)>,
-    /// Outbound SAs by (agent's VR, SPI).
-    out: HashMap<(VrId, u32), SaRef>,
+    /// Outbound SAs and IP-in-IP tunnels by (agent's VR, SPI or id).
+    out: HashMap<(VrId, TunnelOut), SaRef>,
     /// Inbound SAs by (agent's outer VR, SPI).
     inb: HashMap<(VrId, u32), SaRef>,
-    /// Per routed prefix: the tunnels that want it (outbound SPI, source they take), the
-    /// route follows the last.
+    /// Outbound IP-in-IP ids by (agent's VR, local, remote, DSCP mark).
+    ipip_ids: HashMap<(VrId, Ipv4Addr, Ipv4Addr, Option<u8>), u32>,
+    /// Inbound IP-in-IP tunnels by (outer VR, remote).
+    ipip_in: HashMap<(VrId, Ipv4Addr), IpIpIn>,
+    /// Per routed prefix: the tunnels that want it (what they send into, source they
+    /// take), the route follows the last.
     routes: HashMap<(VrId, Prefix4), Vec<RouteUser>>,
-    /// Per outbound SA (VR, SPI): the prefixes whose route currently sends into it.
-    current: HashMap<(VrId, u32), HashSet<(VrId, Prefix4)>>,
+    /// Per outbound SA or tunnel: the prefixes whose route currently sends into it.
+    current: HashMap<(VrId, TunnelOut), HashSet<(VrId, Prefix4)>>,
     counters: DatapathCounters,
 }
 
@@ -307,35 +378,10 @@ impl Datapath {
         t: &TunnelSpec,
         k: Key,
     ) -> Result<(), String> {
-        let TunnelKind::Esp {
-            out_spi,
-            in_spi,
-            keys,
-            ah,
-        } = &t.kind
-        else {
-            self.counters.refused_ipip += 1;
-            return Err("IP-in-IP: the data plane has no IP-in-IP encapsulation".into());
-        };
-        if *ah {
+        if let TunnelKind::Esp { ah: true, .. } = &t.kind {
             self.counters.refused_ah += 1;
-            return Err("AH: the data plane has ESP only".into());
+            return Err("AH: the data plane has no AH".into());
         }
-        let upward = matches!(t.role, TunnelRole::ForeignToGw | TunnelRole::HomeToGw);
-        let (out_key, in_key) = if upward {
-            (keys.up_enc.as_bytes(), keys.down_enc.as_bytes())
-        } else {
-            (keys.down_enc.as_bytes(), keys.up_enc.as_bytes())
-        };
-        let out = keymat(*out_spi, out_key, a.default_sas);
-        let inb = keymat(*in_spi, in_key, a.default_sas);
-        let ((oc, om), (ic, im)) = match (out, inb) {
-            (Ok(o), Ok(i)) => (o, i),
-            (Err(e), _) | (_, Err(e)) => {
-                self.counters.refused_keys += 1;
-                return Err(e);
-            }
-        };
         let (pa, plen) = match t.role {
             TunnelRole::ForeignToGw | TunnelRole::HomeToGw => t
                 .dst
@@ -346,6 +392,8 @@ impl Datapath {
         let Some(prefix) = prefix_of(pa, plen) else {
             return Err(format!("{pa}/{plen} is not a prefix"));
         };
+        let upward = matches!(t.role, TunnelRole::ForeignToGw | TunnelRole::HomeToGw);
+        let routed = !(t.kind == TunnelKind::IpInIp && upward && t.dst.is_none());
         let dscp = (t.tos != 0).then_some(t.tos >> 2);
         let name = format!(
             "mip-{}-{}-{}",
@@ -359,6 +407,110 @@ impl Datapath {
             },
             t.remote
         );
+        let (out, in_spi, cipher) = match &t.kind {
+            TunnelKind::Esp {
+                out_spi,
+                in_spi,
+                keys,
+                ..
+            } => {
+                let c = self.install_esp(w, a, t, (*out_spi, *in_spi, keys), dscp, &name)?;
+                (TunnelOut::Esp(*out_spi), *in_spi, c)
+            }
+            TunnelKind::IpInIp => {
+                let id = self.install_ipip(w, a, t, dscp, &name)?;
+                (TunnelOut::IpIp(id), 0, "none")
+            }
+        };
+        let out_k = (a.vr, out);
+        if let Some(r) = self.out.get_mut(&out_k) {
+            r.refs += 1;
+            match source_of(t) {
+                Some(s) => *r.sources.entry(s).or_default() += 1,
+                None => r.any_source += 1,
+            }
+        }
+        match out {
+            TunnelOut::Esp(_) => {
+                if let Some(r) = self.inb.get_mut(&(a.outer_vr, in_spi)) {
+                    r.refs += 1;
+                }
+            }
+            TunnelOut::IpIp(_) => {
+                if let Some(r) = self.ipip_in.get_mut(&(a.outer_vr, t.remote)) {
+                    r.refs += 1;
+                }
+                self.counters.ipip_up += 1;
+            }
+        }
+        if routed {
+            let group = (a.vr, prefix);
+            let users = self.routes.entry(group).or_default();
+            let before = users.last().map(|u| u.0);
+            users.push((out, source_of(t)));
+            self.set_current(group, before, Some(out));
+            if let Some(b) = before.filter(|b| *b != out) {
+                self.republish_selector(w, (a.vr, b));
+            }
+        }
+        self.republish_selector(w, out_k);
+        if routed {
+            if let Err(e) = w.set_route(a.vr, IpPrefix::V4(prefix), SOURCE, out.next_hop()) {
+                self.counters.writer_errors += 1;
+                tracing::warn!("mip: route {pa}/{plen} not set: {e}");
+            }
+        }
+        self.counters.tunnels_up += 1;
+        let out_spi = match out {
+            TunnelOut::Esp(s) => s,
+            TunnelOut::IpIp(_) => 0,
+        };
+        self.tunnels.insert(
+            k,
+            (
+                a.vr,
+                InstalledTunnel {
+                    spec: t.clone(),
+                    out,
+                    out_spi,
+                    in_spi,
+                    outer_vr: a.outer_vr,
+                    cipher,
+                    prefix: (pa, plen),
+                    routed,
+                    dscp,
+                },
+            ),
+        );
+        Ok(())
+    }
+
+    /// The SAs of an ESP tunnel: installs those not there yet (nothing when it fails).
+    /// Returns the cipher's name.
+    fn install_esp(
+        &mut self,
+        w: &mut StateWriter,
+        a: &AgentSide<'_>,
+        t: &TunnelSpec,
+        (out_spi, in_spi, keys): (u32, u32, &vpndb::model::SaKeys),
+        dscp: Option<u8>,
+        name: &str,
+    ) -> Result<&'static str, String> {
+        let upward = matches!(t.role, TunnelRole::ForeignToGw | TunnelRole::HomeToGw);
+        let (out_key, in_key) = if upward {
+            (keys.up_enc.as_bytes(), keys.down_enc.as_bytes())
+        } else {
+            (keys.down_enc.as_bytes(), keys.up_enc.as_bytes())
+        };
+        let out = keymat(out_spi, out_key, a.default_sas);
+        let inb = keymat(in_spi, in_key, a.default_sas);
+        let ((oc, om), (ic, im)) = match (out, inb) {
+            (Ok(o), Ok(i)) => (o, i),
+            (Err(e), _) | (_, Err(e)) => {
+                self.counters.refused_keys += 1;
+                return Err(e);
+            }
+        };
         let mk = |spi: u32, c: esp::Cipher, m: &[u8], dscp: Option<u8>, dir: &str| {
             esp::Sa::new(&esp::SaParams::new(spi, c, m.to_vec()), self.workers)
                 .map(|sa| {
@@ -379,37 +531,35 @@ impl Datapath {
         // Conflicts first, before anything changes.
         // Per VR, as the state keys them: the outbound SA in the agent's VR, the inbound
         // one in the VR its ESP arrives in.
-        let (out_k, in_k) = ((a.vr, *out_spi), (a.outer_vr, *in_spi));
-        let conflict = |table: &HashMap<(VrId, u32), SaRef>,
-                        k: (VrId, u32),
-                        m: &[u8],
-                        theirs: bool| match table.get(&k) {
-            Some(r) => r.keymat != m || r.tunnel.remote != IpAddr::V4(t.remote),
+        let (out_k, in_k) = ((a.vr, TunnelOut::Esp(out_spi)), (a.outer_vr, in_spi));
+        let conflict = |r: Option<&SaRef>, m: &[u8], theirs: bool| match r {
+            Some(r) => r.keymat != m || r.tunnel.remote() != IpAddr::V4(t.remote),
             None => theirs,
         };
         let out_taken = w
-            .esp_outbound(OutboundKey::new(a.vr, EspSaId(*out_spi)))
+            .esp_outbound(OutboundKey::new(a.vr, EspSaId(out_spi)))
             .is_some();
-        let in_taken = w
-            .esp_inbound(InboundKey::new(a.outer_vr, *in_spi))
-            .is_some();
-        if conflict(&self.out, out_k, &om, out_taken) || conflict(&self.inb, in_k, &im, in_taken) {
+        let in_taken = w.esp_inbound(InboundKey::new(a.outer_vr, in_spi)).is_some();
+        if conflict(self.out.get(&out_k), &om, out_taken)
+            || conflict(self.inb.get(&in_k), &im, in_taken)
+        {
             self.counters.refused_conflict += 1;
             return Err(format!(
                 "SPI {out_spi} (out) or {in_spi} (in) is used by another SA"
             ));
         }
         if !self.out.contains_key(&out_k) {
-            let tun = mk(*out_spi, oc, &om, dscp, "out")
+            let tun = mk(out_spi, oc, &om, dscp, "out")
                 .inspect_err(|_| self.counters.refused_keys += 1)?;
-            if let Err(e) = w.set_esp_outbound(EspSaId(*out_spi), tun.clone()) {
+            if let Err(e) = w.set_esp_outbound(EspSaId(out_spi), tun.clone()) {
                 self.counters.writer_errors += 1;
                 return Err(e.to_string());
             }
-            self.out.insert(out_k, SaRef::new(tun, om.clone()));
+            self.out
+                .insert(out_k, SaRef::new(Tun::Esp(tun), om.clone()));
         }
         if !self.inb.contains_key(&in_k) {
-            let tun = match mk(*in_spi, ic, &im, None, "in") {
+            let tun = match mk(in_spi, ic, &im, None, "in") {
                 Ok(t) => t,
                 Err(e) => {
                     self.counters.refused_keys += 1;
@@ -422,57 +572,95 @@ impl Datapath {
                 self.release_out(w, out_k);
                 return Err(e.to_string());
             }
-            self.inb.insert(in_k, SaRef::new(tun, im.clone()));
+            self.inb.insert(in_k, SaRef::new(Tun::Esp(tun), im.clone()));
         }
-        if let Some(r) = self.out.get_mut(&out_k) {
-            r.refs += 1;
-            match source_of(t) {
-                Some(s) => *r.sources.entry(s).or_default() += 1,
-                None => r.any_source += 1,
+        Ok(oc.name())
+    }
+
+    /// The outbound and inbound entries of an IP-in-IP tunnel: installs those not there yet
+    /// (nothing when it fails). Returns the outbound id.
+    fn install_ipip(
+        &mut self,
+        w: &mut StateWriter,
+        a: &AgentSide<'_>,
+        t: &TunnelSpec,
+        dscp: Option<u8>,
+        name: &str,
+    ) -> Result<u32, String> {
+        // Conflicts first: the inbound key (outer VR, remote) names one VR and one local
+        // address.
+        let in_k = (a.outer_vr, t.remote);
+        let in_conflict = match self.ipip_in.get(&in_k) {
+            Some(i) => i.vr != a.vr || i.local != t.local,
+            None => w
+                .ipip_inbound(IpIpInboundKey::new(a.outer_vr, t.remote))
+                .is_some(),
+        };
+        if in_conflict {
+            self.counters.refused_conflict += 1;
+            return Err(format!(
+                "IP-in-IP from {} in {} already decapsulates into another VR or to another address",
+                t.remote, a.outer_vr
+            ));
+        }
+        let id_k = (a.vr, t.local, t.remote, dscp);
+        let tunnel = |dir: &str| IpIpTunnel {
+            name: format!("{name}-{dir}").into(),
+            vr: a.vr,
+            outer_vr: a.outer_vr,
+            local: t.local,
+            remote: t.remote,
+            dscp,
+            sources: None,
+        };
+        let id = match self.ipip_ids.get(&id_k) {
+            Some(id) => *id,
+            None => {
+                // The first id of the VR that nothing (ours or another's) uses.
+                let mut id = 1u32;
+                while self.out.contains_key(&(a.vr, TunnelOut::IpIp(id)))
+                    || w.ipip_outbound(IpIpKey::new(a.vr, IpIpId(id))).is_some()
+                {
+                    id += 1;
+                }
+                let tun = Arc::new(tunnel("out"));
+                if let Err(e) = w.set_ipip_outbound(IpIpId(id), tun.clone()) {
+                    self.counters.writer_errors += 1;
+                    return Err(e.to_string());
+                }
+                self.ipip_ids.insert(id_k, id);
+                self.out.insert(
+                    (a.vr, TunnelOut::IpIp(id)),
+                    SaRef::new(Tun::IpIp(tun), Vec::new()),
+                );
+                id
             }
-        }
-        if let Some(r) = self.inb.get_mut(&in_k) {
-            r.refs += 1;
-        }
-        let group = (a.vr, prefix);
-        let users = self.routes.entry(group).or_default();
-        let before = users.last().map(|u| u.0);
-        users.push((*out_spi, source_of(t)));
-        self.set_current(group, before, Some(*out_spi));
-        if let Some(b) = before.filter(|b| b != out_spi) {
-            self.republish_selector(w, (a.vr, b));
-        }
-        self.republish_selector(w, out_k);
-        if let Err(e) = w.set_route(
-            a.vr,
-            IpPrefix::V4(prefix),
-            SOURCE,
-            NextHop::Esp(EspSaId(*out_spi)),
-        ) {
-            self.counters.writer_errors += 1;
-            tracing::warn!("mip: route {pa}/{plen} not set: {e}");
-        }
-        self.counters.tunnels_up += 1;
-        self.tunnels.insert(
-            k,
-            (
-                a.vr,
-                InstalledTunnel {
-                    spec: t.clone(),
-                    out_spi: *out_spi,
-                    in_spi: *in_spi,
-                    outer_vr: a.outer_vr,
-                    cipher: oc.name(),
-                    prefix: (pa, plen),
-                    dscp,
+        };
+        if !self.ipip_in.contains_key(&in_k) {
+            if let Err(e) = w.set_ipip_inbound(Arc::new(tunnel("in"))) {
+                self.counters.writer_errors += 1;
+                self.release_out(w, (a.vr, TunnelOut::IpIp(id)));
+                return Err(e.to_string());
+            }
+            self.ipip_in.insert(
+                in_k,
+                IpIpIn {
+                    refs: 0,
+                    vr: a.vr,
+                    local: t.local,
                 },
-            ),
-        );
-        Ok(())
+            );
+        }
+        Ok(id)
     }
 
     /// Records that the route of `group` now sends into `new` instead of `old`.
-    fn set_current(&mut self, group: (VrId, Prefix4), old: Option<u32>, new: Option<u32>) {
+    fn set_current(
+        &mut self,
+        group: (VrId, Prefix4),
+        old: Option<TunnelOut>,
+        new: Option<TunnelOut>,
+    ) {
         if old == new {
             return;
         }
@@ -490,12 +678,13 @@ impl Datapath {
         }
     }
 
-    /// The source selector of outbound SA `spi`: the sources of its own tunnels and of every
-    /// tunnel whose prefix's route sends into it (two users' tunnels to one destination
-    /// network on different SAs share the route, which follows the latest: the earlier
-    /// user's traffic takes the later one's SA, as before, and must not be dropped by its
-    /// selector). `None` (any source) when one of them is a tunnel toward a mobile node.
-    fn selector(&self, k: (VrId, u32)) -> Option<Arc<SourceSelector>> {
+    /// The source selector of outbound SA or tunnel `k`: the sources of its own tunnels and
+    /// of every tunnel whose prefix's route sends into it (two users' tunnels to one
+    /// destination network on different SAs share the route, which follows the latest: the
+    /// earlier user's traffic takes the later one's SA, as before, and must not be dropped
+    /// by its selector). `None` (any source) when one of them is a tunnel toward a mobile
+    /// node.
+    fn selector(&self, k: (VrId, TunnelOut)) -> Option<Arc<SourceSelector>> {
         let r = self.out.get(&k)?;
         if r.any_source > 0 {
             return None;
@@ -511,26 +700,43 @@ impl Datapath {
         Some(Arc::new(SourceSelector::new(all)))
     }
 
-    /// Publishes outbound SA `spi` again when its users' sources changed (same [`esp::Sa`]:
-    /// sequence numbers and counters go on; routes naming the id are untouched).
-    fn republish_selector(&mut self, w: &mut StateWriter, k: (VrId, u32)) {
+    /// Publishes outbound SA or tunnel `k` again when its users' sources changed (same
+    /// [`esp::Sa`]: sequence numbers and counters go on; routes naming the id are
+    /// untouched).
+    fn republish_selector(&mut self, w: &mut StateWriter, k: (VrId, TunnelOut)) {
         let sel = self.selector(k);
         let Some(r) = self.out.get_mut(&k) else {
             return;
         };
-        if r.tunnel.sources == sel {
+        if *r.tunnel.sources() == sel {
             return;
         }
-        let tun = Arc::new(EspTunnel {
-            sources: sel,
-            ..(*r.tunnel).clone()
-        });
-        match w.set_esp_outbound(EspSaId(k.1), tun.clone()) {
+        let (tun, res) = match (&r.tunnel, k.1) {
+            (Tun::Esp(t), TunnelOut::Esp(spi)) => {
+                let t = Arc::new(EspTunnel {
+                    sources: sel,
+                    ..(**t).clone()
+                });
+                let res = w.set_esp_outbound(EspSaId(spi), t.clone());
+                (Tun::Esp(t), res)
+            }
+            (Tun::IpIp(t), TunnelOut::IpIp(id)) => {
+                let t = Arc::new(IpIpTunnel {
+                    sources: sel,
+                    ..(**t).clone()
+                });
+                let res = w.set_ipip_outbound(IpIpId(id), t.clone());
+                (Tun::IpIp(t), res)
+            }
+            // Entries are made with the kind of their key.
+            _ => return,
+        };
+        match res {
             Ok(_) => r.tunnel = tun,
             Err(e) => {
                 self.counters.writer_errors += 1;
                 tracing::warn!(
-                    "mip: outbound SA {} of {}: source selector not updated: {e}",
+                    "mip: outbound {:?} of {}: source selector not updated: {e}",
                     k.1,
                     k.0
                 );
@@ -538,12 +744,24 @@ impl Datapath {
         }
     }
 
-    fn release_out(&mut self, w: &mut StateWriter, k: (VrId, u32)) {
-        if let Some(r) = self.out.get_mut(&k) {
-            if r.refs == 0 {
-                self.out.remove(&k);
-                let _ = w.remove_esp_outbound(OutboundKey::new(k.0, EspSaId(k.1)));
+    /// Removes outbound SA or tunnel `k` from the state.
+    fn drop_out(&mut self, w: &mut StateWriter, k: (VrId, TunnelOut)) -> bool {
+        self.out.remove(&k);
+        match k.1 {
+            TunnelOut::Esp(spi) => w
+                .remove_esp_outbound(OutboundKey::new(k.0, EspSaId(spi)))
+                .is_ok(),
+            TunnelOut::IpIp(id) => {
+                self.ipip_ids.retain(|key, v| !(key.0 == k.0 && *v == id));
+                w.remove_ipip_outbound(IpIpKey::new(k.0, IpIpId(id)))
+                    .is_ok()
             }
+        }
+    }
+
+    fn release_out(&mut self, w: &mut StateWriter, k: (VrId, TunnelOut)) {
+        if self.out.get(&k).is_some_and(|r| r.refs == 0) {
+            self.drop_out(w, k);
         }
     }
 
@@ -552,19 +770,17 @@ impl Datapath {
             return;
         };
         self.counters.tunnels_down += 1;
-        if let Some(prefix) = prefix_of(t.prefix.0, t.prefix.1) {
+        if let Some(prefix) = prefix_of(t.prefix.0, t.prefix.1).filter(|_| t.routed) {
             let group = (vr, prefix);
             if let Some(users) = self.routes.get_mut(&group) {
                 let before = users.last().map(|u| u.0);
                 let src = source_of(&t.spec);
-                if let Some(i) = users.iter().rposition(|u| *u == (t.out_spi, src)) {
+                if let Some(i) = users.iter().rposition(|u| *u == (t.out, src)) {
                     users.remove(i);
                 }
                 let after = users.last().map(|u| u.0);
                 let r = match after {
-                    Some(s) => {
-                        w.set_route(vr, IpPrefix::V4(prefix), SOURCE, NextHop::Esp(EspSaId(s)))
-                    }
+                    Some(o) => w.set_route(vr, IpPrefix::V4(prefix), SOURCE, o.next_hop()),
                     None => {
                         self.routes.remove(&group);
                         w.remove_route(vr, IpPrefix::V4(prefix), SOURCE)
@@ -575,13 +791,13 @@ impl Datapath {
                 }
                 self.set_current(group, before, after);
                 for s in [before, after].into_iter().flatten() {
-                    if s != t.out_spi {
+                    if s != t.out {
                         self.republish_selector(w, (vr, s));
                     }
                 }
             }
         }
-        let out_k = (vr, t.out_spi);
+        let out_k = (vr, t.out);
         if let Some(r) = self.out.get_mut(&out_k) {
             r.refs = r.refs.saturating_sub(1);
             match source_of(&t.spec) {
@@ -597,24 +813,37 @@ impl Datapath {
             }
             if r.refs > 0 {
                 self.republish_selector(w, out_k);
-            } else {
-                self.out.remove(&out_k);
-                if w.remove_esp_outbound(OutboundKey::new(vr, EspSaId(t.out_spi)))
-                    .is_err()
-                {
-                    self.counters.writer_errors += 1;
-                }
+            } else if !self.drop_out(w, out_k) {
+                self.counters.writer_errors += 1;
             }
         }
-        let in_k = (t.outer_vr, t.in_spi);
-        if let Some(r) = self.inb.get_mut(&in_k) {
-            r.refs = r.refs.saturating_sub(1);
-            if r.refs == 0 {
-                self.inb.remove(&in_k);
-                if w.remove_esp_inbound(InboundKey::new(t.outer_vr, t.in_spi))
-                    .is_err()
-                {
-                    self.counters.writer_errors += 1;
+        match t.out {
+            TunnelOut::Esp(_) => {
+                let in_k = (t.outer_vr, t.in_spi);
+                if let Some(r) = self.inb.get_mut(&in_k) {
+                    r.refs = r.refs.saturating_sub(1);
+                    if r.refs == 0 {
+                        self.inb.remove(&in_k);
+                        if w.remove_esp_inbound(InboundKey::new(t.outer_vr, t.in_spi))
+                            .is_err()
+                        {
+                            self.counters.writer_errors += 1;
+                        }
+                    }
+                }
+            }
+            TunnelOut::IpIp(_) => {
+                let in_k = (t.outer_vr, t.spec.remote);
+                if let Some(r) = self.ipip_in.get_mut(&in_k) {
+                    r.refs = r.refs.saturating_sub(1);
+                    if r.refs == 0 {
+                        self.ipip_in.remove(&in_k);
+                        if w.remove_ipip_inbound(IpIpInboundKey::new(t.outer_vr, t.spec.remote))
+                            .is_err()
+                        {
+                            self.counters.writer_errors += 1;
+                        }
+                    }
                 }
             }
         }
@@ -821,5 +1050,245 @@ mod tests {
             (esp::Cipher::ChaCha20Poly1305, vec![3; 36])
         );
         assert!(keymat(1001, &[], &[d]).unwrap_err().contains("default_sas"));
+    }
+
+    /// Plain Mobile IP at the HA: IP-in-IP to the care-of address, shared by the mobile
+    /// nodes behind one FA, with the inbound tunnel of that FA; a conflicting inbound
+    /// tunnel is refused; everything goes with the last node.
+    #[test]
+    fn ipip_tunnels_are_shared_per_care_of_address_and_removed_with_the_last_node() {
+        use vr::{IpIpInboundKey, IpIpKey};
+        let mut w = writer();
+        let mut d = Datapath::new(1);
+        let side = AgentSide {
+            agent: 0,
+            vr: FA_VR,
+            outer_vr: CORE_VR,
+            default_sas: &[],
+        };
+        let coa = Ipv4Addr::new(192, 0, 2, 77);
+        let plain = |mn: u8| {
+            TunnelSpec::plain(
+                Ipv4Addr::new(10, 200, 0, mn),
+                TunnelRole::HomeToCareOf,
+                Ipv4Addr::new(198, 51, 100, 10),
+                coa,
+            )
+        };
+        assert_eq!(supported(&plain(1)), Ok(()));
+        let (a, b) = (plain(1), plain(2));
+        d.apply(&mut w, &side, &TunnelEvent::Up(a.clone()));
+        d.apply(&mut w, &side, &TunnelEvent::Up(b.clone()));
+        assert_eq!(d.len(), 2);
+        assert_eq!(d.counters().ipip_up, 2);
+        let ids: Vec<TunnelOut> = d.tunnels(0).map(|t| t.out).collect();
+        assert_eq!(
+            ids,
+            vec![TunnelOut::IpIp(1); 2],
+            "one tunnel for both nodes"
+        );
+        let t = w
+            .ipip_outbound(IpIpKey::new(FA_VR, vr::IpIpId(1)))
+            .expect("outbound tunnel");
+        assert_eq!((t.remote, t.outer_vr, t.dscp), (coa, CORE_VR, None));
+        assert_eq!(
+            t.sources, None,
+            "toward the mobile node: any source (the CNs')"
+        );
+        let i = w
+            .ipip_inbound(IpIpInboundKey::new(CORE_VR, coa))
+            .expect("inbound tunnel");
+        assert_eq!((i.vr, i.local), (FA_VR, Ipv4Addr::new(198, 51, 100, 10)));
+        for mn in [1, 2] {
+            let p: IpPrefix = format!("10.200.0.{mn}/32").parse().unwrap();
+            assert_eq!(
+                w.route(FA_VR, p, SOURCE),
+                Some(NextHop::IpIp(vr::IpIpId(1))),
+                "node {mn}"
+            );
+        }
+        // Another agent's VR cannot take the same remote in the same outer VR into itself.
+        let other = AgentSide {
+            agent: 1,
+            vr: CORE_VR,
+            outer_vr: CORE_VR,
+            default_sas: &[],
+        };
+        d.apply(&mut w, &other, &TunnelEvent::Up(plain(3)));
+        assert_eq!(d.counters().refused_conflict, 1);
+        assert_eq!(d.len(), 2);
+        // A DSCP-marking profile to the same FA is another outbound tunnel, same inbound.
+        let mut marked = plain(4);
+        marked.tos = 0xb8;
+        d.apply(&mut w, &side, &TunnelEvent::Up(marked.clone()));
+        let t4 = d
+            .tunnels(0)
+            .find(|t| t.spec.home_address == marked.home_address)
+            .unwrap();
+        assert_eq!((t4.out, t4.dscp), (TunnelOut::IpIp(2), Some(46)));
+        for t in [&a, &marked] {
+            d.apply(&mut w, &side, &TunnelEvent::Down(t.clone()));
+        }
+        assert!(w
+            .ipip_outbound(IpIpKey::new(FA_VR, vr::IpIpId(2)))
+            .is_none());
+        assert!(w
+            .ipip_outbound(IpIpKey::new(FA_VR, vr::IpIpId(1)))
+            .is_some());
+        assert!(w.ipip_inbound(IpIpInboundKey::new(CORE_VR, coa)).is_some());
+        d.apply(&mut w, &side, &TunnelEvent::Down(b));
+        assert!(d.is_empty());
+        assert!(w
+            .ipip_outbound(IpIpKey::new(FA_VR, vr::IpIpId(1)))
+            .is_none());
+        assert!(w.ipip_inbound(IpIpInboundKey::new(CORE_VR, coa)).is_none());
+        assert!(w
+            .route(FA_VR, "10.200.0.2/32".parse().unwrap(), SOURCE)
+            .is_none());
+        assert_eq!(d.counters().writer_errors, 0);
+        // The FA's plain tunnel to the HA (no profile): decapsulates what the HA sends, routes
+        // nothing (the visitor's /32 stays the FA's own route to the mobile node).
+        let fa_plain = TunnelSpec::plain(
+            Ipv4Addr::new(10, 200, 0, 5),
+            TunnelRole::ForeignToGw,
+            Ipv4Addr::new(198, 51, 100, 10),
+            coa,
+        );
+        d.apply(&mut w, &side, &TunnelEvent::Up(fa_plain.clone()));
+        assert!(!d.tunnels(0).next().unwrap().routed);
+        assert!(w.ipip_inbound(IpIpInboundKey::new(CORE_VR, coa)).is_some());
+        assert!(w
+            .route(FA_VR, "10.200.0.5/32".parse().unwrap(), SOURCE)
+            .is_none());
+        d.apply(&mut w, &side, &TunnelEvent::Down(fa_plain));
+        assert!(d.is_empty() && w.ipip_inbound(IpIpInboundKey::new(CORE_VR, coa)).is_none());
+        assert_eq!(d.counters().writer_errors, 0);
+        // AH is still refused.
+        let mut ah = spec(9, TunnelRole::ForeignToGw, 1, 2, Some(1));
+        if let TunnelKind::Esp { ah: x, .. } = &mut ah.kind {
+            *x = true;
+        }
+        assert!(supported(&ah).is_err());
+    }
+
+    /// What the driver installs for a plain Mobile IP user carries traffic: a CN's packet to
+    /// the home address leaves the HA encapsulated to the care-of address (protocol 4, outer
+    /// TTL 64, routed in the outer VR), and what the FA encapsulates back is decapsulated
+    /// into the HA's VR and routed to the CN.
+    #[test]
+    fn an_installed_ipip_tunnel_carries_traffic_both_ways() {
+        use dataplane::buffer::{HeapBuf, PacketBuf};
+        use dataplane::counters::WorkerCounters;
+        use dataplane::pipeline::{forward, PortInfo, Verdict};
+        use vr::{IfBinding, IfKey, LabelPush, PortId};
+        let (home_mac, core_mac, cn_mac, gw_mac) = (
+            [2, 0, 0, 0, 0, 1],
+            [2, 0, 0, 0, 0, 2],
+            [2, 0, 0, 0, 0xc, 0xe],
+            [2, 0, 0, 0, 0x6e, 1],
+        );
+        let mut w = StateWriter::new(vec![home_mac, core_mac], 1);
+        for (id, name) in [(FA_VR, "home"), (CORE_VR, "core")] {
+            w.add_vr(VirtualRouter::new(
+                id,
+                name,
+                VpnId::new(1, id.0).unwrap(),
+                "t",
+            ))
+            .unwrap();
+        }
+        w.bind_interface(IfKey::Port(PortId(0)), IfBinding::Vr(FA_VR))
+            .unwrap();
+        w.bind_interface(IfKey::Port(PortId(1)), IfBinding::Vr(CORE_VR))
+            .unwrap();
+        let fwd = |port: u16, src, dst| NextHop::Forward {
+            port: PortId(port),
+            vlan: None,
+            src_mac: src,
+            dst_mac: dst,
+            push: LabelPush::EMPTY,
+        };
+        let (ha, coa) = (Ipv4Addr::new(198, 51, 100, 10), Ipv4Addr::new(192, 0, 2, 1));
+        let set = |w: &mut StateWriter, vr, p: &str, src, nh| {
+            w.set_route(vr, p.parse().unwrap(), src, nh).unwrap()
+        };
+        set(
+            &mut w,
+            CORE_VR,
+            "198.51.100.10/32",
+            RouteSource::Local,
+            NextHop::Local,
+        );
+        set(
+            &mut w,
+            CORE_VR,
+            "192.0.2.0/24",
+            RouteSource::Static,
+            fwd(1, core_mac, gw_mac),
+        );
+        set(
+            &mut w,
+            FA_VR,
+            "10.10.0.0/16",
+            RouteSource::Static,
+            fwd(0, home_mac, cn_mac),
+        );
+        let mut d = Datapath::new(1);
+        let side = AgentSide {
+            agent: 0,
+            vr: FA_VR,
+            outer_vr: CORE_VR,
+            default_sas: &[],
+        };
+        let home = Ipv4Addr::new(10, 200, 0, 1);
+        let t = TunnelSpec::plain(home, TunnelRole::HomeToCareOf, ha, coa);
+        d.apply(&mut w, &side, &TunnelEvent::Up(t));
+        let st = w.commit().unwrap();
+        let ports = [home_mac, core_mac].map(|mac| PortInfo { mac, mtu: 1500 });
+        let c = WorkerCounters::new(0, 2);
+        let ip4 = |src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload: &[u8]| {
+            let mut p = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 30, proto, 0, 0];
+            p[2..4].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+            p.extend_from_slice(&src.octets());
+            p.extend_from_slice(&dst.octets());
+            let sum = !wire::checksum::data(&p);
+            p[10..12].copy_from_slice(&sum.to_be_bytes());
+            p.extend_from_slice(payload);
+            p
+        };
+        let frame = |to: [u8; 6], ip: &[u8]| {
+            let mut f = to.to_vec();
+            f.extend_from_slice(&[2, 0, 0, 0, 0, 0x77, 0x08, 0x00]);
+            f.extend_from_slice(ip);
+            f
+        };
+        // CN → mobile node: encapsulated to the care-of address.
+        let inner = ip4(Ipv4Addr::new(10, 10, 0, 5), home, 17, &[0; 16]);
+        let mut b = HeapBuf::from_slice(&frame(home_mac, &inner)).unwrap();
+        assert_eq!(
+            forward(&st, &ports, PortId(0), &mut b, &c),
+            Verdict::Tx(PortId(1))
+        );
+        let o = &b.data()[14..];
+        assert_eq!((o[8], o[9]), (64, 4), "outer TTL 64, protocol 4");
+        assert_eq!(
+            (&o[12..16], &o[16..20]),
+            (&ha.octets()[..], &coa.octets()[..])
+        );
+        assert_eq!(
+            &o[20 + 12..20 + 20],
+            &inner[12..20],
+            "the CN's packet inside"
+        );
+        // FA → HA (reverse tunnel): decapsulated into the home VR, routed to the CN.
+        let back = ip4(home, Ipv4Addr::new(10, 10, 0, 5), 17, &[0; 16]);
+        let outer = ip4(coa, ha, 4, &back);
+        let mut b = HeapBuf::from_slice(&frame(core_mac, &outer)).unwrap();
+        assert_eq!(
+            forward(&st, &ports, PortId(1), &mut b, &c),
+            Verdict::Tx(PortId(0))
+        );
+        assert_eq!(&b.data()[0..6], &cn_mac);
+        assert_eq!(&b.data()[14 + 12..14 + 20], &back[12..20]);
     }
 }

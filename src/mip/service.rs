@@ -733,7 +733,7 @@ impl Service for MipService {
             ("mip_tunnels", self.dp.len() as u64),
             ("mip_tunnels_up", dp.tunnels_up),
             ("mip_tunnels_down", dp.tunnels_down),
-            ("mip_tunnels_refused_ipip", dp.refused_ipip),
+            ("mip_tunnels_up_ipip", dp.ipip_up),
             ("mip_tunnels_refused_ah", dp.refused_ah),
             ("mip_tunnels_refused_keys", dp.refused_keys),
             ("mip_tunnels_refused_conflict", dp.refused_conflict),

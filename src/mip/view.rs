@@ -8,6 +8,7 @@ use std::time::Instant;
 use controlplane::mip::{TunnelKind, TunnelSpec};
 use serde_json::{json, Value};
 
+use super::datapath::TunnelOut;
 use super::service::{agent_counters, denied_by_code, Engine, MipService};
 
 fn role_of(t: &TunnelSpec) -> &'static str {
@@ -95,27 +96,44 @@ pub fn tunnels(s: &MipService, st: &vr::ForwardingState, sees: &dyn Fn(u32) -> b
             continue;
         }
         let mut v: Vec<_> = s.datapath().tunnels(i).collect();
-        v.sort_by_key(|t| (t.spec.home_address, t.spec.remote, t.out_spi));
+        v.sort_by_key(|t| (t.spec.home_address, t.spec.remote, t.out));
         for t in v {
             // Published means in the keys the workers look up: the agent's VR for the
-            // outbound SA, the VR its ESP arrives in for the inbound one — and decrypting
-            // into the agent's VR.
+            // outbound SA or tunnel, the VR its ESP or IP-in-IP arrives in for the inbound
+            // one — and decrypting or decapsulating into the agent's VR.
             let agent_vr = vr::VrId(a.cfg.vr);
-            let out_sa = st
-                .esp
-                .outbound
-                .get(&vr::OutboundKey::new(agent_vr, vr::EspSaId(t.out_spi)))
-                .is_some();
-            let in_sa = st
-                .esp
-                .inbound
-                .get(&vr::InboundKey::new(t.outer_vr, t.in_spi))
-                .is_some_and(|x| x.vr == agent_vr);
+            let (out_sa, in_sa, ipip_id) = match t.out {
+                TunnelOut::Esp(spi) => (
+                    st.esp
+                        .outbound
+                        .get(&vr::OutboundKey::new(agent_vr, vr::EspSaId(spi)))
+                        .is_some(),
+                    st.esp
+                        .inbound
+                        .get(&vr::InboundKey::new(t.outer_vr, t.in_spi))
+                        .is_some_and(|x| x.vr == agent_vr),
+                    None,
+                ),
+                TunnelOut::IpIp(id) => (
+                    st.ipip
+                        .outbound
+                        .get(&vr::IpIpKey::new(agent_vr, vr::IpIpId(id)))
+                        .is_some(),
+                    st.ipip
+                        .inbound
+                        .get(&vr::IpIpInboundKey::new(t.outer_vr, t.spec.remote))
+                        .is_some_and(|x| x.vr == agent_vr && x.local == t.spec.local),
+                    Some(id),
+                ),
+            };
             let route = st
                 .vr(vr::VrId(a.cfg.vr))
                 .and_then(|v| v.lookup4(u32::from(t.prefix.0)))
                 .and_then(|id| st.next_hop(id))
-                .is_some_and(|nh| *nh == vr::NextHop::Esp(vr::EspSaId(t.out_spi)));
+                .is_some_and(|nh| *nh == t.out.next_hop());
+            // A tunnel that routes nothing (the FA's plain IP-in-IP to the HA): no route to
+            // be published.
+            let route = if t.routed { Some(route) } else { None };
             out.push(json!({
                 "agent": a.cfg.name,
                 "vr": a.cfg.vr_name,
@@ -125,9 +143,10 @@ pub fn tunnels(s: &MipService, st: &vr::ForwardingState, sees: &dyn Fn(u32) -> b
                 "remote": t.spec.remote.to_string(),
                 "kind": match &t.spec.kind { TunnelKind::IpInIp => "ipip", TunnelKind::Esp { .. } => "esp" },
                 "out_spi": t.out_spi,
+                "ipip_id": ipip_id,
                 "in_spi": t.in_spi,
                 "cipher": t.cipher,
-                "prefix": format!("{}/{}", t.prefix.0, t.prefix.1),
+                "prefix": t.routed.then(|| format!("{}/{}", t.prefix.0, t.prefix.1)),
                 "src": mask(&t.spec.src),
                 "dst": mask(&t.spec.dst),
                 "tos": t.spec.tos,

@@ -19,6 +19,7 @@ pub mod esp;
 pub mod fib;
 pub mod ids;
 pub mod iface;
+pub mod ipip;
 pub mod nexthop;
 pub mod persist;
 pub mod publish;
@@ -36,6 +37,7 @@ pub use esp::{
 pub use fib::{Fib4, Fib6, Lpm, Prefix, Prefix4, Prefix6, PrefixError};
 pub use ids::{NextHopId, PortId, VrId};
 pub use iface::{IfBinding, IfError, IfKey, InterfaceTable, InterfaceTableBuilder};
+pub use ipip::{IpIpError, IpIpId, IpIpInboundKey, IpIpKey, IpIpTable, IpIpTunnel};
 pub use nexthop::{
     L2tpEncap, LabelPush, NeighborKey, NextHop, NextHopError, NextHopPool, NextHopTable, PppoeEncap,
 };

@@ -170,6 +170,9 @@ pub enum NextHop {
     /// Encrypt into the outbound ESP SA `0` (tunnel mode) and route the outer packet in
     /// the SA's outer VR ([`crate::esp`]).
     Esp(crate::esp::EspSaId),
+    /// Encapsulate in the outbound IP-in-IP tunnel `0` of the route's VR (RFC 2003) and
+    /// route the outer packet in the tunnel's outer VR ([`crate::ipip`]).
+    IpIp(crate::ipip::IpIpId),
 }
 
 impl NextHop {
@@ -183,6 +186,7 @@ impl NextHop {
             NextHop::L2tp(_) => "L2TP",
             NextHop::Pppoe(_) => "PPPoE",
             NextHop::Esp(_) => "ESP",
+            NextHop::IpIp(_) => "IP-in-IP",
         }
     }
 
@@ -193,9 +197,9 @@ impl NextHop {
     }
 
     /// True for the next hops a label operation cannot send to: the data plane's label path
-    /// forwards Ethernet with labels only, never into a session or an ESP tunnel.
+    /// forwards Ethernet with labels only, never into a session or an ESP or IP-in-IP tunnel.
     pub fn is_encapsulation(&self) -> bool {
-        self.is_session() || matches!(self, NextHop::Esp(_))
+        self.is_session() || matches!(self, NextHop::Esp(_) | NextHop::IpIp(_))
     }
 }
 
@@ -435,7 +439,7 @@ impl NextHopPool {
                 self.port_ok(e.port)?;
                 e.check()?
             }
-            NextHop::Drop | NextHop::Local | NextHop::Esp(_) => {}
+            NextHop::Drop | NextHop::Local | NextHop::Esp(_) | NextHop::IpIp(_) => {}
         }
         let id = match self.free.pop() {
             Some(i) => NextHopId(i),

@@ -48,6 +48,7 @@ use crate::fib::update::IncrementalFib;
 use crate::fib::{Fib4, Fib6, Lpm, Prefix4, Prefix6};
 use crate::ids::{NextHopId, VrId};
 use crate::iface::{IfBinding, IfError, IfKey, InterfaceTable, InterfaceTableBuilder};
+use crate::ipip::{IpIpError, IpIpInboundKey, IpIpKey, IpIpTable, IpIpTableWriter, IpIpTunnel};
 use crate::nexthop::{NeighborKey, NextHop, NextHopError, NextHopPool, NextHopTable};
 use crate::persist::{PVec, PVecWriter};
 use crate::registry::{RegistryError, VirtualRouter, VrRegistry};
@@ -153,6 +154,9 @@ pub enum StateError {
     /// ESP table error.
     #[error(transparent)]
     Esp(#[from] crate::esp::EspError),
+    /// IP-in-IP table error.
+    #[error(transparent)]
+    IpIp(#[from] IpIpError),
 }
 
 /// A destination prefix of either family.
@@ -271,6 +275,8 @@ pub struct ForwardingState {
     pub labels: Arc<LabelMatrix>,
     /// ESP SAs: inbound by outer VR and SPI, outbound by VR and id.
     pub esp: EspTable,
+    /// IP-in-IP tunnels: inbound by outer VR and remote, outbound by VR and id.
+    pub ipip: IpIpTable,
     vrs: PVec<Option<Arc<VrEntry>>>,
     vr_count: usize,
 }
@@ -470,6 +476,8 @@ pub struct WriterStats {
     pub session_changes: u64,
     /// ESP SAs installed, replaced and removed.
     pub esp_changes: u64,
+    /// IP-in-IP tunnels installed, replaced and removed.
+    pub ipip_changes: u64,
     /// Interface-table rebuilds.
     pub interface_rebuilds: u64,
     /// Label-matrix rebuilds.
@@ -511,6 +519,7 @@ pub struct StateWriter {
     labels: BTreeMap<Label, LabelOp>,
     labels_pub: Option<Arc<LabelMatrix>>,
     esp: EspTableWriter,
+    ipip: IpIpTableWriter,
     changed: bool,
     /// Counters.
     pub stats: WriterStats,
@@ -556,6 +565,7 @@ impl StateWriter {
             labels: BTreeMap::new(),
             labels_pub: None,
             esp: EspTableWriter::default(),
+            ipip: IpIpTableWriter::default(),
             changed: true,
             stats: WriterStats::default(),
         }
@@ -644,6 +654,7 @@ impl StateWriter {
             self.labels_pub = None;
         }
         self.stats.esp_changes += self.esp.remove_vr(id) as u64;
+        self.stats.ipip_changes += self.ipip.remove_vr(id) as u64;
         self.vr_table.set(id.0 as usize, None);
         self.dirty_vrs.remove(&id);
         self.changed = true;
@@ -905,6 +916,88 @@ impl StateWriter {
     /// Every outbound SA with its id (its VR is the tunnel's `vr`).
     pub fn esp_outbound_all(&self) -> impl Iterator<Item = (EspSaId, &Arc<EspTunnel>)> + '_ {
         self.esp.outbound.iter().map(|(k, t)| (k.id, t))
+    }
+
+    // --- IP-in-IP tunnels -------------------------------------------------------------------
+
+    fn ipip_tunnel_ok(&self, t: &IpIpTunnel) -> Result<(), StateError> {
+        t.check()?;
+        for vr in [t.vr, t.outer_vr] {
+            if !self.vrs.contains_key(&vr) {
+                return Err(IpIpError::UnknownVr {
+                    name: t.name.to_string(),
+                    vr,
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Installs the outbound IP-in-IP tunnel `id` of the tunnel's VR (both its VRs must
+    /// exist), replacing the one there (the VR's routes through `id` carry on with the new
+    /// one). Another VR's tunnel `id` is another tunnel.
+    pub fn set_ipip_outbound(
+        &mut self,
+        id: crate::ipip::IpIpId,
+        t: Arc<IpIpTunnel>,
+    ) -> Result<(), StateError> {
+        self.ipip_tunnel_ok(&t)?;
+        self.ipip.outbound.insert(IpIpKey::new(t.vr, id), t);
+        self.stats.ipip_changes += 1;
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Removes the outbound IP-in-IP tunnel `k`; the VR's routes through it then drop
+    /// (`ipip_no_tunnel`).
+    pub fn remove_ipip_outbound(&mut self, k: IpIpKey) -> Result<Arc<IpIpTunnel>, StateError> {
+        let t = self
+            .ipip
+            .outbound
+            .remove(&k)
+            .ok_or_else(|| IpIpError::NotInstalled(k.to_string()))?;
+        self.stats.ipip_changes += 1;
+        self.changed = true;
+        Ok(t)
+    }
+
+    /// Installs an inbound IP-in-IP tunnel (both its VRs must exist): packets from its
+    /// `remote` to its `local` arriving in its `outer_vr` are decapsulated into its `vr`.
+    /// Replaces the one of the same remote in the same outer VR.
+    pub fn set_ipip_inbound(&mut self, t: Arc<IpIpTunnel>) -> Result<(), StateError> {
+        self.ipip_tunnel_ok(&t)?;
+        self.ipip
+            .inbound
+            .insert(IpIpInboundKey::new(t.outer_vr, t.remote), t);
+        self.stats.ipip_changes += 1;
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Removes the inbound IP-in-IP tunnel of `k`; returns it.
+    pub fn remove_ipip_inbound(
+        &mut self,
+        k: IpIpInboundKey,
+    ) -> Result<Arc<IpIpTunnel>, StateError> {
+        let t = self
+            .ipip
+            .inbound
+            .remove(&k)
+            .ok_or_else(|| IpIpError::NotInstalled(k.to_string()))?;
+        self.stats.ipip_changes += 1;
+        self.changed = true;
+        Ok(t)
+    }
+
+    /// The outbound IP-in-IP tunnel `k`.
+    pub fn ipip_outbound(&self, k: IpIpKey) -> Option<&Arc<IpIpTunnel>> {
+        self.ipip.outbound.get(&k)
+    }
+
+    /// The inbound IP-in-IP tunnel of `k`.
+    pub fn ipip_inbound(&self, k: IpIpInboundKey) -> Option<&Arc<IpIpTunnel>> {
+        self.ipip.inbound.get(&k)
     }
 
     // --- session counters ----------------------------------------------------------------
@@ -1266,6 +1359,7 @@ impl StateWriter {
             next_hops: self.next_hops.publish(),
             labels,
             esp: self.esp.publish(),
+            ipip: self.ipip.publish(),
             vrs: self.vr_table.publish(),
             vr_count: self.vrs.len(),
         }
@@ -1411,7 +1505,7 @@ impl<'a> Model<'a> {
             NextHop::Forward { port, .. } | NextHop::Unresolved { port, .. } => *port,
             NextHop::L2tp(e) => e.port,
             NextHop::Pppoe(e) => e.port,
-            NextHop::Drop | NextHop::Local | NextHop::Esp(_) => return Ok(()),
+            NextHop::Drop | NextHop::Local | NextHop::Esp(_) | NextHop::IpIp(_) => return Ok(()),
         };
         if usize::from(port.0) >= self.w.next_hops.port_count() {
             return Err(NextHopError::UnknownPort(port).into());

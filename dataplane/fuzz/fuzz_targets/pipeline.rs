@@ -10,6 +10,12 @@
 //! tunnel, opens with the twin of the SA, and holds an IPv4/IPv6 packet of the next header's
 //! version with a valid checksum, the whole length, and the tunnel's DSCP (copied to the
 //! outer header).
+//!
+//! IP-in-IP: the fuzzer's bytes also become the inner packet of protocol 4 or 41 from the
+//! remote of an inbound tunnel (decapsulated into VR 3 when it arrives in VR 2); whatever
+//! the outbound IP-in-IP tunnel sent has an outer IPv4 header naming the tunnel (protocol 4
+//! or 41 for the inner version, TTL 64, right length and checksum), the inner DSCP (the
+//! tunnel's mark) and ECN copied to it, and DF copied from an inner IPv4 header.
 #![no_main]
 
 use dataplane::buffer::{HeapBuf, PacketBuf};
@@ -21,9 +27,9 @@ use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, OnceLock};
 use vr::{
-    EspSaId, EspTunnel, EspUdp, ForwardingState, IfBinding, IfKey, L2tpEncap, LabelPush,
-    NeighborKey, NextHop, PortId, PppoeEncap, RouteSource, SessionBinding, SessionKey, StateWriter,
-    VirtualRouter, VpnId, VrId,
+    EspSaId, EspTunnel, EspUdp, ForwardingState, IfBinding, IfKey, IpIpId, IpIpTunnel, L2tpEncap,
+    LabelPush, NeighborKey, NextHop, PortId, PppoeEncap, RouteSource, SessionBinding, SessionKey,
+    StateWriter, VirtualRouter, VpnId, VrId,
 };
 use wire::{checksum, IpProtocol};
 
@@ -338,6 +344,29 @@ fn state() -> World {
         )
         .unwrap();
     }
+    // IP-in-IP: VR 3's tunnel 1 to PEER (marks DSCP 10) routed in VR 2, for 10.95/16 and
+    // 2001:db8:95::/48; from PEER_C arriving in VR 2 into VR 3.
+    let ipip = |remote, dscp| IpIpTunnel {
+        name: "ipip".into(),
+        vr: VrId(3),
+        outer_vr: VrId(2),
+        local: ME,
+        remote,
+        dscp,
+        sources: None,
+    };
+    w.set_ipip_outbound(IpIpId(1), Arc::new(ipip(PEER, Some(10))))
+        .unwrap();
+    w.set_ipip_inbound(Arc::new(ipip(PEER_C, None))).unwrap();
+    for p in ["10.95.0.0/16", "2001:db8:95::/48"] {
+        w.set_route(
+            VrId(3),
+            p.parse().unwrap(),
+            RouteSource::Static,
+            NextHop::IpIp(IpIpId(1)),
+        )
+        .unwrap();
+    }
     let ce = NextHop::Forward {
         port: PortId(1),
         vlan: None,
@@ -507,6 +536,22 @@ fn frame(w: &World, template: u8, port: u16, body: &[u8]) -> (Vec<u8>, Option<us
             let ip = outer(tun.remote, tun.local, tun.udp.is_some(), &e);
             (eth(port, &ip), Some(i))
         }
+        // IP-in-IP from the inbound tunnel's remote to the router: protocol 4 or 41.
+        15 if template & 0x10 != 0 => {
+            let mut inner = rest.to_vec();
+            if flags & 1 != 0 {
+                fix_ip(&mut inner);
+            }
+            let proto = if flags & 2 != 0 { 41 } else { 4 };
+            let mut h = vec![0x45, flags & 0xfc, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0];
+            h[2..4].copy_from_slice(&((20 + inner.len()).min(0xffff) as u16).to_be_bytes());
+            h.extend_from_slice(&PEER_C.octets());
+            h.extend_from_slice(&ME.octets());
+            let sum = !checksum::data(&h);
+            h[10..12].copy_from_slice(&sum.to_be_bytes());
+            h.extend_from_slice(&inner);
+            (eth(port, &h), None)
+        }
         // A plain IP packet (into the VRs' routes through the outbound tunnels).
         15 => {
             let mut ip = rest.to_vec();
@@ -526,6 +571,43 @@ fn port_vr(port: u16) -> Option<VrId> {
         1 => Some(VrId(2)),
         _ => None,
     }
+}
+
+/// Checks a frame the outbound IP-in-IP tunnel sent, if it is one (outer IPv4 from ME to
+/// PEER with protocol 4 or 41).
+fn check_ipip(f: &[u8]) {
+    let l2 = if f[12..14] == [0x81, 0x00] { 18 } else { 14 };
+    let ip = &f[l2..];
+    if f[l2 - 2..l2] != [0x08, 0x00]
+        || ip.len() < 20
+        || !(ip[9] == 4 || ip[9] == 41)
+        || ip[12..16] != ME.octets()
+        || ip[16..20] != PEER.octets()
+    {
+        return;
+    }
+    assert_eq!(ip[0], 0x45);
+    assert_eq!(checksum::data(&ip[..20]), 0xffff, "outer IPv4 checksum");
+    assert_eq!(usize::from(u16::from_be_bytes([ip[2], ip[3]])), ip.len());
+    assert_eq!(ip[8], 64, "outer TTL");
+    assert_eq!(ip[6] & 0xbf, 0, "no MF, no offset");
+    let inner = &ip[20..];
+    let (tos, df) = if ip[9] == 4 {
+        assert_eq!(inner[0] >> 4, 4, "protocol 4 carries IPv4");
+        let ihl = usize::from(inner[0] & 0x0f) * 4;
+        assert_eq!(checksum::data(&inner[..ihl]), 0xffff, "inner IPv4 checksum");
+        (inner[1], inner[6] & 0x40)
+    } else {
+        assert_eq!(inner[0] >> 4, 6, "protocol 41 carries IPv6");
+        ((inner[0] << 4) | (inner[1] >> 4), 0)
+    };
+    assert_eq!(ip[1], tos, "the outer header copies DSCP and ECN");
+    assert_eq!(tos >> 2, 10, "the tunnel's DSCP");
+    assert_eq!(
+        ip[6] & 0x40,
+        df,
+        "DF copied from inner IPv4, clear for IPv6"
+    );
 }
 
 /// Checks a frame that outbound tunnel `i` sealed and the pipeline sent.
@@ -706,6 +788,15 @@ fuzz_target!(|data: &[u8]| {
             );
             if let Some(i) = sealer {
                 check_outbound(w, i, b.data());
+            } else {
+                // A packet that already had these outer addresses (anywhere in the input,
+                // plaintext of the ESP templates included) may be routed as it is; only
+                // what the tunnel wrote is checked.
+                let mut needle = ME.octets().to_vec();
+                needle.extend_from_slice(&PEER.octets());
+                if !data.windows(8).any(|x| x == needle) {
+                    check_ipip(b.data());
+                }
             }
         }
         Verdict::Punt(p) => {

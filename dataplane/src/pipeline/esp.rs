@@ -197,7 +197,7 @@ pub(super) fn local_v6<B: PacketBuf>(
 /// The traffic class byte of the IP packet at `l3` (TOS of IPv4), after marking it with
 /// `dscp` when given.
 #[inline]
-fn mark<B: PacketBuf>(buf: &mut B, l3: usize, ethertype: u16, dscp: Option<u8>) -> u8 {
+pub(super) fn mark<B: PacketBuf>(buf: &mut B, l3: usize, ethertype: u16, dscp: Option<u8>) -> u8 {
     let d = buf.data_mut();
     if ethertype == ET_IPV4 {
         let old = d[l3 + 1];
