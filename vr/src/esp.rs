@@ -202,6 +202,21 @@ impl SourceSelector {
         self.v6.iter().any(|&(net, m)| a & m == net)
     }
 
+    /// Whether the source address of the IPv4 (`v4`) or IPv6 header at the start of `ip` is
+    /// allowed; false when `ip` is too short to hold it.
+    #[inline]
+    pub fn allows_header(&self, ip: &[u8], v4: bool) -> bool {
+        if v4 {
+            ip.get(12..16)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .is_some_and(|b| self.allows_v4(u32::from_be_bytes(b)))
+        } else {
+            ip.get(8..24)
+                .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                .is_some_and(|b| self.allows_v6(u128::from_be_bytes(b)))
+        }
+    }
+
     /// Whether the source `a` is allowed.
     pub fn allows(&self, a: IpAddr) -> bool {
         match a {
@@ -379,5 +394,22 @@ mod tests {
         assert!(any4.allows("203.0.113.1".parse().unwrap()));
         assert!(!any4.allows("::1".parse().unwrap()));
         assert!(!SourceSelector::default().allows("10.0.0.1".parse().unwrap()));
+        // From a packet's header: the source field of either version; a cut header is refused.
+        let mut h4 = [0u8; 20];
+        h4[12..16].copy_from_slice(&[10, 9, 3, 4]);
+        assert!(s.allows_header(&h4, true));
+        h4[12] = 11;
+        assert!(!s.allows_header(&h4, true));
+        assert!(!s.allows_header(&h4[..15], true));
+        let mut h6 = [0u8; 40];
+        h6[8..24].copy_from_slice(
+            &"2001:db8:1::7"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+        );
+        assert!(s.allows_header(&h6, false));
+        assert!(!s.allows_header(&h6[..23], false));
+        assert!(!s.allows_header(&h4, false));
     }
 }

@@ -245,20 +245,7 @@ pub(super) fn out<B: PacketBuf>(
     if let Some(sel) = &t.sources {
         // The SA's source selector (RFC 4301 §4.4.1): traffic of hosts it does not name
         // never enters the tunnel. The caller checked the header is there.
-        let d = buf.data();
-        let ok = if ethertype == ET_IPV4 {
-            sel.allows_v4(u32::from_be_bytes([
-                d[l3 + 12],
-                d[l3 + 13],
-                d[l3 + 14],
-                d[l3 + 15],
-            ]))
-        } else {
-            let mut a = [0u8; 16];
-            a.copy_from_slice(&d[l3 + 8..l3 + 24]);
-            sel.allows_v6(u128::from_be_bytes(a))
-        };
-        if !ok {
+        if !sel.allows_header(&buf.data()[l3..], ethertype == ET_IPV4) {
             return Verdict::Drop(Drop::EspSourceNotAllowed);
         }
     }

@@ -190,20 +190,7 @@ pub(super) fn out<B: PacketBuf>(
     let v4 = ethertype == ET_IPV4;
     if let Some(sel) = &t.sources {
         // The caller checked the header is there.
-        let d = buf.data();
-        let ok = if v4 {
-            sel.allows_v4(u32::from_be_bytes([
-                d[l3 + 12],
-                d[l3 + 13],
-                d[l3 + 14],
-                d[l3 + 15],
-            ]))
-        } else {
-            let mut a = [0u8; 16];
-            a.copy_from_slice(&d[l3 + 8..l3 + 24]);
-            sel.allows_v6(u128::from_be_bytes(a))
-        };
-        if !ok {
+        if !sel.allows_header(&buf.data()[l3..], v4) {
             return Verdict::Drop(Drop::IpIpSourceNotAllowed);
         }
     }
