@@ -494,22 +494,41 @@ fn registration_through_the_aaa_builds_esp_tunnels_and_deregistration_removes_th
     assert_eq!(t["prefix"], "10.200.0.2/32", "{t}");
     assert_eq!(t["cipher"], "none", "{t}");
     assert!(t["ipip_id"].as_u64().is_some_and(|i| i >= 1), "{t}");
-    // The FA's side of the dynamic GW: ESP to the PCN on the user's own SA.
-    let ft = until("the FA's tunnel to the PCN", || {
+    // The FA's side: ESP to the PCN on the user's own SA (the dynamic GW), and the other end
+    // of the HA's plain IP-in-IP tunnel (it takes the HA's packets; it routes nothing, so
+    // its route is null). Without the latter the HA's tunnel led nowhere: the mobile lab's
+    // dynamic-GW-only user found it.
+    let plain_ok = |t: &Value| {
+        t["kind"] == "ipip"
+            && t["published"]["out_sa"] == true
+            && t["published"]["in_sa"] == true
+            && t["published"]["route"].is_null()
+    };
+    let ft = until("the FA's tunnels to the PCN and from the HA", || {
         let t = get(VISITED_API, TOKEN, "/api/v1/mobile/tunnels");
         let l = t["tunnels"].as_array().unwrap();
-        (l.len() == 2 && l.iter().all(published)).then_some(t)
+        (l.len() == 3 && l.iter().all(|x| published(x) || plain_ok(x))).then_some(t)
     });
-    let f = ft["tunnels"]
+    let mut f: Vec<(String, String)> = ft["tunnels"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|t| t["home_address"] == "10.200.0.2")
-        .unwrap();
+        .filter(|t| t["home_address"] == "10.200.0.2")
+        .map(|t| {
+            (
+                t["kind"].as_str().unwrap().to_string(),
+                t["remote"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    f.sort();
     assert_eq!(
-        (&f["kind"], &f["remote"]),
-        (&"esp".into(), &"203.0.113.9".into()),
-        "{f}"
+        f,
+        [
+            ("esp".to_string(), "203.0.113.9".to_string()),
+            ("ipip".to_string(), HA.to_string())
+        ],
+        "{ft}"
     );
 
     let h = get(HOME_API, TOKEN, "/api/v1/mobile/agents");

@@ -541,7 +541,10 @@ fn register_handoff_intra_and_inter_domain_with_lifetimes() {
     );
     assert_eq!(
         s.tunnels_up(Node::Fa(0), bob),
-        vec![(PCN, TunnelRole::ForeignToGw)]
+        vec![
+            (PCN, TunnelRole::ForeignToGw),
+            (HA, TunnelRole::ForeignToGw)
+        ]
     );
     assert_eq!(s.ha.counters().ba_rx, 1);
 
@@ -936,7 +939,10 @@ fn service_update_moves_the_vpn_to_the_pcn() {
     );
     assert_eq!(
         s.tunnels_up(Node::Fa(0), alice),
-        vec![(PCN, TunnelRole::ForeignToGw)]
+        vec![
+            (PCN, TunnelRole::ForeignToGw),
+            (HA, TunnelRole::ForeignToGw)
+        ]
     );
     // Deregistration: the HA's BU with lifetime 0 takes the PCN's entry and tunnel down at
     // once (before, they stayed until the PCN's lifetime ran out: the mobile lab found it).

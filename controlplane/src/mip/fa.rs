@@ -678,8 +678,10 @@ impl<R: Rng + CryptoRng> Fa<R> {
         }
     }
 
-    /// The FA's tunnels for registration `r`: per profile with the FA at one end, else the
-    /// plain Mobile IP tunnel to the HA.
+    /// The FA's tunnels for registration `r`: per profile with the FA at one end, and the
+    /// plain Mobile IP tunnel to the HA when no profile's tunnel goes to the HA — the HA's
+    /// rule for its end (a user whose profiles all lead to PCNs still gets the HA's plain
+    /// tunnel to the care-of address, whose traffic this end must take).
     fn tunnels_of(&self, r: &Reg) -> Vec<TunnelSpec> {
         let me = self.cfg.address;
         let mut tunnels: Vec<TunnelSpec> = r
@@ -703,7 +705,7 @@ impl<R: Rng + CryptoRng> Fa<R> {
                 ))
             })
             .collect();
-        if tunnels.is_empty() {
+        if !tunnels.iter().any(|t| t.remote == r.ha) {
             tunnels.push(TunnelSpec::plain(r.home, TunnelRole::ForeignToGw, me, r.ha));
         }
         tunnels
