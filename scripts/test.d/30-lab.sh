@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The three-router MPLS VPN lab end to end (scripts/lab, docs/lab.md): real Linux hosts in
 # network namespaces, varouter on af_packet ports, then the same lab with every router on
-# DPDK net_af_packet vdevs (a release build with `--features dpdk` in its own target
-# directory). Both runs include VPN C, whose traffic crosses the labelled core in an ESP
-# tunnel that tshark decrypts. Needs root; fails (never skips) without it or without DPDK.
+# DPDK net_af_packet vdevs (a release build with `--features dpdk`, kept at
+# target/dpdk/release/varouter; suite 35 runs that binary too). Both runs include VPN C,
+# whose traffic crosses the labelled core in an ESP tunnel that tshark decrypts. Needs root;
+# fails (never skips) without it or without DPDK.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/test.d/need-dpdk.bash

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Interop of the L2TP engine (UDP driver) with xl2tpd in network namespaces, both roles.
 # Then the appliance itself (configs/lns.yaml, configs/lac.yaml) against xl2tpd: its port on
-# AF_PACKET, then on a DPDK net_af_packet vdev (a release build with `--features dpdk` in
-# its own target directory). Fails (never skips) when xl2tpd or DPDK is missing.
+# AF_PACKET, then on a DPDK net_af_packet vdev (scripts/build-release-dpdk's build, at
+# target/dpdk/release/varouter). Fails (never skips) when xl2tpd or DPDK is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/test.d/need-dpdk.bash
@@ -19,5 +19,5 @@ bash tests/interop/l2tp/xl2tpd.sh
 cargo build -q --release
 VAROUTER=$PWD/target/release/varouter bash tests/interop/l2tp/varouter-xl2tpd.sh af_packet
 # …and on DPDK net_af_packet vdevs over the same veth.
-cargo build -q --release --features dpdk --target-dir "$DPDK_TARGET_DIR"
-VAROUTER=$PWD/$DPDK_TARGET_DIR/release/varouter bash tests/interop/l2tp/varouter-xl2tpd.sh dpdk
+scripts/build-release-dpdk >/dev/null
+VAROUTER=$PWD/target/dpdk/release/varouter bash tests/interop/l2tp/varouter-xl2tpd.sh dpdk

@@ -31,8 +31,8 @@ VAROUTER=$PWD/target/release/varouter LWIP_LAC=$PWD/target/lwip/lwip_lac \
 # The same router with its ports on DPDK net_af_packet vdevs (mbufs, the DPDK backend).
 . scripts/test.d/need-dpdk.bash
 need_dpdk 36-bng-interop
-cargo build -q --release --features dpdk --target-dir "$DPDK_TARGET_DIR"
-BACKEND=dpdk VAROUTER=$PWD/$DPDK_TARGET_DIR/release/varouter LWIP_LAC=$PWD/target/lwip/lwip_lac \
+scripts/build-release-dpdk >/dev/null
+BACKEND=dpdk VAROUTER=$PWD/target/dpdk/release/varouter LWIP_LAC=$PWD/target/lwip/lwip_lac \
   bash tests/interop/bng/bng-e2e.sh
 # The RADIUS client and DAE server on their own against FreeRADIUS, radclient and tshark
 # (MS-CHAPv2 authenticator response, Gigawords, every authenticator checked).

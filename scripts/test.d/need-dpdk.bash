@@ -1,10 +1,8 @@
 # Sourced by the suites that build `--features dpdk` (30-lab, 35-l2tp-interop, 40-dpdk).
 # `need_dpdk SUITE` installs DPDK 22.11 and pkg-config when they are missing (root needed
 # then) and makes the calling suite fail when it cannot: nothing is skipped.
-# `DPDK_TARGET_DIR` is where the release build with `--features dpdk` goes (the lab and the
-# interop runs share it): its own target directory, so that it never replaces the plain
-# build in target/release that the af_packet runs use.
-DPDK_TARGET_DIR=target/dpdk   # the same as scripts/lab up --backend dpdk
+# The release build with `--features dpdk` is scripts/build-release-dpdk's
+# (target/dpdk/release/varouter, shared by the lab and the interop runs).
 
 need_dpdk() {
   local suite=$1 p missing=()

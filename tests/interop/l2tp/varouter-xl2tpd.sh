@@ -37,7 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 for t in xl2tpd tcpdump tshark python3; do command -v $t >/dev/null || { echo "missing $t"; exit 2; }; done
-[ -x "$BIN" ] || { echo "no varouter binary at $BIN (cargo build --release, for dpdk: --features dpdk --target-dir target/dpdk)"; exit 2; }
+[ -x "$BIN" ] || { echo "no varouter binary at $BIN (cargo build --release; for dpdk: scripts/lab up --backend dpdk builds it)"; exit 2; }
 echo "varouter ($BIN) with its port on $BACKEND"
 
 setup() {  # $1 = interface name varouter's profile expects
