@@ -4,7 +4,7 @@
 #   cd wire/fuzz && cargo +nightly fuzz run ipv4
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SECS=${FUZZ_SECONDS:-6}
+SECS=${FUZZ_SECONDS:-4}
 if [ -n "${SKIP_FUZZ:-}" ]; then echo "fuzzing skipped because SKIP_FUZZ is set"; exit 0; fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "installing cargo-fuzz"
