@@ -4,7 +4,8 @@
 //! straight on the link its request came from (to its MAC, from port 434, with the next
 //! challenge), and without a Diameter peer answers 78; the HA answers a request with a
 //! wrong MN-HA authenticator (131) routed in its VR; a punt for an address no agent has is
-//! counted.
+//! counted. The FA answers Agent Solicitations (ICMP type 10 to 224.0.0.11, which its VR
+//! routes to the core) at once, unicast on the link, within its rate limit.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
@@ -318,4 +319,180 @@ fn the_fa_advertises_and_answers_on_the_link_and_the_ha_routes_its_answers() {
         ip,
     );
     assert_eq!(mip(&r).service_counters().not_for_agent, 1);
+}
+
+/// An Agent Solicitation (RFC 5944 §2.2) from `src` to `dst`, with `icmp` as its ICMP part.
+fn solicitation_ip(src: Ipv4Addr, dst: Ipv4Addr, icmp: &[u8]) -> Vec<u8> {
+    controlplane::packet::ipv4(src, dst, wire::IpProtocol::Icmp, 1, icmp)
+}
+
+/// A solicited advertisement as sent: port, Ethernet destination, VLAN, IP destination.
+#[derive(Debug)]
+struct Answer {
+    port: PortId,
+    mac: [u8; 6],
+    vlan: Option<u16>,
+    to: Ipv4Addr,
+    adv: Advertisement,
+}
+
+/// The advertisements in `out` that answer a solicitation (not to the all-systems MAC).
+fn solicited(out: &[(PortId, Vec<u8>)]) -> Vec<Answer> {
+    out.iter()
+        .filter_map(|(p, f)| {
+            let (vlan, ip) = ip_of(f)?;
+            (ip[9] == 1 && ip[20] == 9).then(|| {
+                let mut mac = [0u8; 6];
+                mac.copy_from_slice(&f[0..6]);
+                Answer {
+                    port: *p,
+                    mac,
+                    vlan,
+                    to: Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
+                    adv: Advertisement::parse(&ip[20..]).unwrap(),
+                }
+            })
+        })
+        .collect()
+}
+
+fn counter(r: &Rig, name: &str) -> u64 {
+    use controlcore::Service;
+    mip(r)
+        .counters()
+        .into_iter()
+        .find(|(k, _)| *k == name)
+        .unwrap_or_else(|| panic!("no counter {name}"))
+        .1
+}
+
+#[test]
+fn the_fa_answers_agent_solicitations_at_once_on_the_link_and_no_faster_than_its_limit() {
+    let mut r = rig();
+    let _ = sent(&r); // the advertisement at start
+                      // 224.0.0.11 reaches the core in the FA's VR only.
+    let st = r.core.state();
+    let group = u32::from(Ipv4Addr::new(224, 0, 0, 11));
+    let nh = st.vr(VrId(1)).unwrap().lookup4(group).unwrap();
+    assert!(matches!(st.next_hop(nh), Some(vr::NextHop::Local)));
+    assert!(
+        st.vr(VrId(2)).unwrap().lookup4(group).is_none(),
+        "the HA's VR has no route"
+    );
+    let sol = controlplane::mip::wire::advert::solicitation();
+
+    // From a node with an address, to the group, on access0 VLAN 10: answered at once,
+    // unicast to its MAC and address, with a fresh challenge and the next sequence number.
+    let at = Duration::from_millis(100);
+    let ip = solicitation_ip(HOME, Ipv4Addr::new(224, 0, 0, 11), &sol);
+    punt_udp(&mut r, at, PortId(0), Some(10), 1, MN_MAC, ip.clone());
+    let got = solicited(&sent(&r));
+    assert_eq!(got.len(), 1, "{got:?}");
+    let a = &got[0];
+    assert_eq!(
+        (a.port, a.mac, a.vlan, a.to),
+        (PortId(0), MN_MAC, Some(10), HOME)
+    );
+    let adv = &a.adv;
+    assert_eq!(adv.care_of, vec![FA]);
+    assert!(adv.challenge.is_some());
+    assert_eq!(counter(&r, "mip_solicitations"), 1);
+
+    // Again within the limit: counted, not answered; after it: answered. A node with no
+    // address yet (0.0.0.0) gets it at 224.0.0.1, still to its MAC; unicast to the FA's
+    // address is answered too.
+    punt_udp(
+        &mut r,
+        at + Duration::from_millis(10),
+        PortId(0),
+        Some(10),
+        1,
+        MN_MAC,
+        ip,
+    );
+    assert!(solicited(&sent(&r)).is_empty());
+    assert_eq!(counter(&r, "mip_solicitations_rate_limited"), 1);
+    let ip0 = solicitation_ip(Ipv4Addr::UNSPECIFIED, Ipv4Addr::new(224, 0, 0, 11), &sol);
+    punt_udp(
+        &mut r,
+        at + Duration::from_millis(60),
+        PortId(0),
+        Some(10),
+        1,
+        MN_MAC,
+        ip0,
+    );
+    let got = solicited(&sent(&r));
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].mac, got[0].to),
+        (MN_MAC, Ipv4Addr::new(224, 0, 0, 1))
+    );
+    assert!(got[0].adv.sequence > adv.sequence);
+    let ipu = solicitation_ip(HOME, FA, &sol);
+    punt_udp(
+        &mut r,
+        at + Duration::from_millis(120),
+        PortId(0),
+        Some(10),
+        1,
+        MN_MAC,
+        ipu,
+    );
+    assert_eq!(solicited(&sent(&r)).len(), 1);
+    assert_eq!(counter(&r, "mip_solicitations"), 3);
+
+    // Not answered: a bad checksum, a code other than 0, a cut message (malformed); another
+    // VLAN of the port or the core port, where the FA does not advertise (not for an agent).
+    let mut bad = sol.clone();
+    bad[4] = 1;
+    let mut code = sol.clone();
+    code[1] = 1;
+    for (i, icmp) in [bad, code, sol[..6].to_vec()].into_iter().enumerate() {
+        let ip = solicitation_ip(HOME, Ipv4Addr::new(224, 0, 0, 11), &icmp);
+        punt_udp(
+            &mut r,
+            at + Duration::from_millis(200 + 60 * i as u64),
+            PortId(0),
+            Some(10),
+            1,
+            MN_MAC,
+            ip,
+        );
+    }
+    let ip = solicitation_ip(HOME, Ipv4Addr::new(224, 0, 0, 11), &sol);
+    punt_udp(
+        &mut r,
+        at + Duration::from_millis(400),
+        PortId(0),
+        Some(11),
+        1,
+        MN_MAC,
+        ip.clone(),
+    );
+    punt_udp(
+        &mut r,
+        at + Duration::from_millis(460),
+        PortId(1),
+        None,
+        2,
+        MN_MAC,
+        ip,
+    );
+    // Unicast to another address of the link (the data plane would not punt it; the
+    // service does not answer it either).
+    let other = solicitation_ip(HOME, Ipv4Addr::new(192, 0, 2, 77), &sol);
+    punt_udp(
+        &mut r,
+        at + Duration::from_millis(520),
+        PortId(0),
+        Some(10),
+        1,
+        MN_MAC,
+        other,
+    );
+    assert!(solicited(&sent(&r)).is_empty());
+    assert_eq!(counter(&r, "mip_solicitations_malformed"), 3);
+    assert_eq!(counter(&r, "mip_solicitations_not_for_agent"), 3);
+    assert_eq!(counter(&r, "mip_solicitations"), 3);
 }

@@ -106,6 +106,7 @@ pub struct Core<B: PacketBuf> {
     by_punt: [Option<ServiceId>; Punt::COUNT],
     by_udp: HashMap<u16, ServiceId>,
     by_nd: Option<ServiceId>,
+    by_icmp4: HashMap<u8, ServiceId>,
     by_event: HashMap<EventKind, Vec<ServiceId>>,
     timers: Timers<(ServiceId, u64)>,
     sockets: Sockets,
@@ -143,6 +144,7 @@ impl<B: PacketBuf> Core<B> {
             by_punt: [None; Punt::COUNT],
             by_udp: HashMap::new(),
             by_nd: None,
+            by_icmp4: HashMap::new(),
             by_event: HashMap::new(),
             timers: Timers::new(),
             sockets: Sockets::default(),
@@ -173,6 +175,10 @@ impl<B: PacketBuf> Core<B> {
                     format!("UDP port {port} on VR addresses"),
                 ),
                 Interest::LocalNd => (self.by_nd, "neighbor discovery to VR addresses".into()),
+                Interest::LocalIcmp4(t) => (
+                    self.by_icmp4.get(t).copied(),
+                    format!("ICMPv4 type {t} to VR addresses"),
+                ),
                 Interest::Event(_) => (None, String::new()),
             };
             if let Some(o) = owner {
@@ -190,6 +196,9 @@ impl<B: PacketBuf> Core<B> {
                     self.by_udp.insert(port, id);
                 }
                 Interest::LocalNd => self.by_nd = Some(id),
+                Interest::LocalIcmp4(t) => {
+                    self.by_icmp4.insert(t, id);
+                }
                 Interest::Event(k) => self.by_event.entry(k).or_default().push(id),
             }
         }
@@ -459,6 +468,11 @@ impl<B: PacketBuf> Core<B> {
                     }
                 }
                 Some(Local::Nd) if self.by_nd.is_some() => return self.by_nd,
+                Some(Local::Icmp4(t)) => {
+                    if let Some(i) = self.by_icmp4.get(&t) {
+                        return Some(*i);
+                    }
+                }
                 _ => {}
             }
         }
@@ -621,13 +635,21 @@ impl<B: PacketBuf> Core<B> {
 enum Local {
     Udp(u16),
     Nd,
+    Icmp4(u8),
 }
 
-/// What a `local` punt carries, when it matters for dispatch: UDP (by destination port) or
-/// IPv6 Neighbor Discovery.
+/// What a `local` punt carries, when it matters for dispatch: UDP (by destination port),
+/// IPv6 Neighbor Discovery, or ICMPv4 (by type).
 fn local_kind(to: &PuntTo, frame: &[u8]) -> Option<Local> {
     let ip = frame.get(Offsets::get(to.at.ip)?..)?;
     match ip.first()? >> 4 {
+        // The type after the header (its length from IHL: options are possible here, e.g.
+        // Router Alert), and only in a first fragment.
+        4 if *ip.get(9)? == 1 => {
+            let frag = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]) & 0x1fff;
+            (frag == 0).then_some(())?;
+            Some(Local::Icmp4(*ip.get(usize::from(ip[0] & 0x0f) * 4)?))
+        }
         4 if *ip.get(9)? == 17 => {
             let l4 = Offsets::get(to.at.l4)?;
             Some(Local::Udp(u16::from_be_bytes([

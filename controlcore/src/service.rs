@@ -43,6 +43,10 @@ pub enum Interest {
     /// `local` punts that are IPv6 Neighbor Discovery messages (ICMPv6 types 133–137,
     /// e.g. a solicitation to one of the router's unicast addresses; one service).
     LocalNd,
+    /// `local` punts of ICMPv4 messages of this type (one service per type), e.g. Mobile IP
+    /// Agent Solicitations (type 10) to a group the VR routes to `Local`. Other ICMP goes to
+    /// the owner of the `local` punts.
+    LocalIcmp4(u8),
     /// Events of this kind (any number of services).
     Event(EventKind),
 }

@@ -1,7 +1,7 @@
 //! The control core's mechanics with small services of the test's own: dispatch by punt
-//! reason and UDP port, conflicts, buffers back to their worker, frames and routed packets
-//! out, neighbour misses of routed packets to the miss service, events, timers, host
-//! sockets, publication of table changes.
+//! reason, UDP port and ICMPv4 type, conflicts, buffers back to their worker, frames and
+//! routed packets out, neighbour misses of routed packets to the miss service, events,
+//! timers, host sockets, publication of table changes.
 
 use std::any::Any;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -468,4 +468,110 @@ fn host_sockets_carry_datagrams_to_their_service() {
         r.core.service::<Opener>().unwrap().0.log.datagrams,
         vec![(peer.local_addr().unwrap(), b"hello".to_vec())]
     );
+}
+
+/// Takes one ICMPv4 type (a third service type, to find it by type).
+struct IcmpType(Recorder);
+
+impl Service for IcmpType {
+    fn name(&self) -> &'static str {
+        "icmp-type"
+    }
+    fn interests(&self) -> Vec<Interest> {
+        self.0.wants.clone()
+    }
+    fn on_punt(&mut self, _cx: &mut Ctx<'_>, p: &PuntView<'_>) {
+        self.0
+            .log
+            .punts
+            .push((p.reason(), p.port, p.vr(), p.frame.to_vec()));
+    }
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![]
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// An ICMPv4 message of `ty` to `dst`, with `opts` bytes of IP options and the fragment
+/// field `frag`.
+fn icmp4(dst: [u8; 4], ty: u8, opts: usize, frag: u16) -> Vec<u8> {
+    let hl = 20 + opts;
+    let mut p = vec![0u8; hl + 8];
+    p[0] = 0x40 | (hl / 4) as u8;
+    p[2..4].copy_from_slice(&((hl + 8) as u16).to_be_bytes());
+    p[6..8].copy_from_slice(&frag.to_be_bytes());
+    p[8] = 1;
+    p[9] = 1;
+    p[12..16].copy_from_slice(&[10, 0, 0, 1]);
+    p[16..20].copy_from_slice(&dst);
+    if opts > 0 {
+        p[20..24].copy_from_slice(&[0x94, 4, 0, 0]); // Router Alert, then NOPs
+        p[24..hl].fill(1);
+    }
+    p[hl] = ty;
+    p
+}
+
+#[test]
+fn local_icmp4_goes_to_the_owner_of_its_type_the_rest_to_the_local_owner() {
+    let mut r = rig();
+    r.core
+        .add_service(Box::new(Recorder::new(
+            "rec",
+            vec![Interest::Punt(Punt::Local)],
+        )))
+        .unwrap();
+    r.core
+        .add_service(Box::new(IcmpType(Recorder::new(
+            "sol",
+            vec![Interest::LocalIcmp4(10)],
+        ))))
+        .unwrap();
+    // A second owner of type 10 is refused, with what it wanted.
+    let e = r
+        .core
+        .add_service(Box::new(IcmpType(Recorder::new(
+            "sol2",
+            vec![Interest::LocalIcmp4(10)],
+        ))))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "service `icmp-type` wants ICMPv4 type 10 to VR addresses, which service `icmp-type` already handles"
+    );
+    let t0 = Instant::now();
+    r.core.start(t0);
+    let got = |r: &Rig| {
+        (
+            r.core.service::<IcmpType>().unwrap().0.log.punts.len(),
+            r.core.service::<Recorder>().unwrap().log.punts.len(),
+        )
+    };
+    // An Agent Solicitation to 224.0.0.11: to the type's owner; with IP options too.
+    for opts in [0, 4, 8] {
+        let ip = icmp4([224, 0, 0, 11], 10, opts, 0);
+        r.core
+            .handle_punt(t0, punted(Punt::Local, 0, 0, Some(14), &frame(&ip)));
+    }
+    assert_eq!(got(&r), (3, 0));
+    // An echo request: the owner of the local punts.
+    let ip = icmp4([192, 0, 2, 1], 8, 0, 0);
+    r.core
+        .handle_punt(t0, punted(Punt::Local, 0, 0, Some(14), &frame(&ip)));
+    assert_eq!(got(&r), (3, 1));
+    // A later fragment carries no ICMP header: not read as one.
+    let ip = icmp4([224, 0, 0, 11], 10, 0, 0x0010);
+    r.core
+        .handle_punt(t0, punted(Punt::Local, 0, 0, Some(14), &frame(&ip)));
+    assert_eq!(got(&r), (3, 2));
+    // Cut before the type: the local owner, no panic.
+    let ip = icmp4([224, 0, 0, 11], 10, 0, 0);
+    r.core
+        .handle_punt(t0, punted(Punt::Local, 0, 0, Some(14), &frame(&ip[..20])));
+    assert_eq!(got(&r), (3, 3));
 }

@@ -14,9 +14,15 @@
 //! their mobile nodes learn a challenge from the FA's first Reply (RFC 3012 §3.3).
 //!
 //! **Advertisements.** An FA sends an ICMP Agent Advertisement (with a fresh challenge) to
-//! 224.0.0.1 on each of its `advertise` ports every `interval_ms`. Agent Solicitations are
-//! not answered yet (the ICMP service owns the ICMP punts); a mobile node waits for the next
-//! advertisement (one second by default) or uses the challenge of a Reply.
+//! 224.0.0.1 on each of its `advertise` ports every `interval_ms`. It answers an Agent
+//! Solicitation (RFC 5944 §2.2: ICMP type 10 to 224.0.0.11, or to the FA's address) on one
+//! of those ports at once with an advertisement unicast to the soliciting node (its link
+//! address; at IP to its source address, or to 224.0.0.1 from a node with no address yet),
+//! so a mobile node that just arrived need not wait for the next periodic one. The service
+//! takes ICMP type 10 from the core ([`Interest::LocalIcmp4`]) and routes 224.0.0.11/32 to
+//! `local` in each advertising FA's VR. Answers are limited to one per
+//! [`SOLICITED_MIN_INTERVAL`] per agent and port (more are counted and dropped), so a flood
+//! of solicitations cannot make the FA flood its link.
 //!
 //! **Diameter.** Through [`super::diameter`]: messages are taken by
 //! [`MipService::poll_aaa`], which the appliance's supervisor calls every loop iteration
@@ -38,6 +44,7 @@ use controlplane::diameter::wire::codes::result;
 use controlplane::mip::fa::{Fa, FaConfig};
 use controlplane::mip::ha::{Ha, HaConfig};
 use controlplane::mip::pcn::{Pcn, PcnConfig};
+use controlplane::mip::wire::advert;
 use controlplane::mip::wire::ntp::NtpClock;
 use controlplane::mip::Output;
 use rand::rngs::StdRng;
@@ -54,6 +61,8 @@ pub const MIP_PORT: u16 = controlplane::mip::wire::UDP_PORT;
 pub const ALL_SYSTEMS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 1);
 /// How often the service looks at the Diameter channel on its own.
 pub const AAA_POLL: Duration = Duration::from_millis(100);
+/// The shortest time between two solicited advertisements of one agent on one port.
+pub const SOLICITED_MIN_INTERVAL: Duration = Duration::from_millis(50);
 const TOKEN_AAA: u64 = u64::MAX;
 
 /// An agent's engine.
@@ -75,8 +84,13 @@ pub struct DriverCounters {
     pub tx_datagrams: u64,
     /// Datagrams that could not be sent (host socket error).
     pub tx_errors: u64,
-    /// Agent Advertisements sent (one per port).
+    /// Agent Advertisements sent (one per port), solicited ones included.
     pub adverts: u64,
+    /// Agent Solicitations answered.
+    pub solicitations: u64,
+    /// Agent Solicitations not answered: within [`SOLICITED_MIN_INTERVAL`] of the last
+    /// answer on that port.
+    pub solicitations_rate_limited: u64,
     /// Diameter messages handed to the peers / taken from them.
     pub aaa_out: u64,
     /// Diameter messages taken from the peers.
@@ -98,6 +112,8 @@ pub struct Agent {
     links: HashMap<Ipv4Addr, (PortId, Option<u16>, [u8; 6])>,
     /// Visitor host routes installed (home address → link).
     visitor_routes: HashMap<Ipv4Addr, (PortId, Option<u16>, [u8; 6])>,
+    /// FA: when it last answered a solicitation, per advertising port and VLAN.
+    solicited: HashMap<(usize, Option<u16>), Instant>,
     /// Driver counters.
     pub counters: DriverCounters,
 }
@@ -109,6 +125,13 @@ pub struct ServiceCounters {
     pub not_for_agent: u64,
     /// Punts that are not UDP in IPv4 (or are truncated).
     pub malformed: u64,
+    /// ICMP punts that are not a well-formed Agent Solicitation (bad checksum, code, length).
+    pub solicitations_malformed: u64,
+    /// Agent Solicitations no FA advertises on (their VR, port and VLAN) or addressed to
+    /// another address.
+    pub solicitations_not_for_agent: u64,
+    /// Routes the service could not install (224.0.0.11 in an FA's VR).
+    pub route_errors: u64,
     /// Host sockets that could not be opened at start.
     pub socket_errors: u64,
 }
@@ -120,6 +143,11 @@ pub struct MipService {
     aaa: Option<DiameterLink>,
     port_macs: Vec<[u8; 6]>,
     counters: ServiceCounters,
+}
+
+/// 224.0.0.11/32, the all-mobility-agents group Agent Solicitations go to.
+fn solicitation_group() -> Prefix4 {
+    Prefix4::new(advert::ALL_MOBILITY_AGENTS.into(), 32).expect("a /32 is a prefix")
 }
 
 /// The NTP clock of the engines, taken from the wall clock once (RFC 5944 §5.7.1).
@@ -219,6 +247,7 @@ impl MipService {
                     sock: None,
                     links: HashMap::new(),
                     visitor_routes: HashMap::new(),
+                    solicited: HashMap::new(),
                     counters: DriverCounters::default(),
                 })
                 .collect(),
@@ -496,6 +525,93 @@ impl MipService {
         cx.timer_at(i as u64 * 2 + 1, cx.now + a.cfg.advertise_interval);
     }
 
+    /// The advertising FAs of the profile (the ones that answer solicitations).
+    fn advertising(&self) -> impl Iterator<Item = &Agent> + '_ {
+        self.agents.iter().filter(|a| {
+            a.cfg.role == MipRole::ForeignAgent
+                && a.cfg.transport == Transport::Vr
+                && !a.cfg.advertise_on.is_empty()
+        })
+    }
+
+    /// The VRs where 224.0.0.11 must reach the core (one route per VR).
+    fn solicitation_vrs(&self) -> Vec<VrId> {
+        let mut v: Vec<VrId> = self.advertising().map(|a| VrId(a.cfg.vr)).collect();
+        v.sort_by_key(|v| v.0);
+        v.dedup();
+        v
+    }
+
+    /// An ICMP punt: an Agent Solicitation, answered by each FA of the VR that advertises on
+    /// the port and VLAN it came in on (and is the destination, when it was unicast).
+    fn solicitation(&mut self, cx: &mut Ctx<'_>, p: &PuntView<'_>, vr: VrId, ip: &[u8]) {
+        let hl = usize::from(ip[0] & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+        let icmp = match ip.get(hl..total.min(ip.len())) {
+            Some(b) if total >= hl && total <= ip.len() => b,
+            _ => {
+                self.counters.solicitations_malformed += 1;
+                return;
+            }
+        };
+        if let Err(e) = advert::check_solicitation(icmp) {
+            self.counters.solicitations_malformed += 1;
+            tracing::debug!(vr = vr.0, "mip: Agent Solicitation refused: {e}");
+            return;
+        }
+        let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+        let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+        let Some(mac) = p.frame.get(6..12) else {
+            self.counters.solicitations_malformed += 1;
+            return;
+        };
+        let mut node = [0u8; 6];
+        node.copy_from_slice(mac);
+        let here = (usize::from(p.port.0), p.vlan());
+        let mut answered = false;
+        for i in 0..self.agents.len() {
+            let a = &self.agents[i];
+            if a.cfg.vr != vr.0
+                || a.cfg.role != MipRole::ForeignAgent
+                || a.cfg.transport != Transport::Vr
+                || !a.cfg.advertise_on.contains(&here)
+                || !(dst == advert::ALL_MOBILITY_AGENTS || dst == a.cfg.address)
+            {
+                continue;
+            }
+            answered = true;
+            let a = &mut self.agents[i];
+            if let Some(t) = a.solicited.get(&here) {
+                if cx.now.saturating_duration_since(*t) < SOLICITED_MIN_INTERVAL {
+                    a.counters.solicitations_rate_limited += 1;
+                    continue;
+                }
+            }
+            let Engine::Fa(fa) = &mut a.engine else {
+                continue;
+            };
+            let Some(port_mac) = self.port_macs.get(here.0) else {
+                continue;
+            };
+            let to = if src.is_unspecified() {
+                ALL_SYSTEMS
+            } else {
+                src
+            };
+            let icmp = fa.advertisement(cx.now);
+            let ip = controlplane::packet::ipv4(a.cfg.address, to, IpProtocol::Icmp, 1, &icmp);
+            let f =
+                controlplane::packet::ethernet(node, *port_mac, here.1, wire::EtherType::Ipv4, &ip);
+            cx.send_frame(p.port, f);
+            a.solicited.insert(here, cx.now);
+            a.counters.solicitations += 1;
+            a.counters.adverts += 1;
+        }
+        if !answered {
+            self.counters.solicitations_not_for_agent += 1;
+        }
+    }
+
     fn datagram(&mut self, cx: &mut Ctx<'_>, i: usize, from: SocketAddrV4, data: &[u8]) {
         let now = cx.now;
         let a = &mut self.agents[i];
@@ -587,6 +703,8 @@ pub fn agent_counters(a: &Agent) -> Vec<(&'static str, u64)> {
         ("tx_datagrams", d.tx_datagrams),
         ("tx_errors", d.tx_errors),
         ("adverts", d.adverts),
+        ("solicitations", d.solicitations),
+        ("solicitations_rate_limited", d.solicitations_rate_limited),
         ("aaa_in", d.aaa_in),
         ("aaa_out", d.aaa_out),
         ("aaa_no_peer", d.aaa_no_peer),
@@ -609,11 +727,14 @@ impl Service for MipService {
     }
 
     fn interests(&self) -> Vec<Interest> {
+        let mut v = Vec::new();
         if self.agents.iter().any(|a| a.cfg.transport == Transport::Vr) {
-            vec![Interest::LocalUdp(MIP_PORT)]
-        } else {
-            Vec::new()
+            v.push(Interest::LocalUdp(MIP_PORT));
         }
+        if self.advertising().next().is_some() {
+            v.push(Interest::LocalIcmp4(advert::ICMP_ROUTER_SOLICITATION));
+        }
+        v
     }
 
     fn start(&mut self, cx: &mut Ctx<'_>) {
@@ -636,12 +757,29 @@ impl Service for MipService {
             }
             self.drain(cx, i);
         }
+        for vr in self.solicitation_vrs() {
+            if let Err(e) = cx.tables().set_route(
+                vr,
+                IpPrefix::V4(solicitation_group()),
+                datapath::SOURCE,
+                NextHop::Local,
+            ) {
+                self.counters.route_errors += 1;
+                tracing::error!(vr = vr.0, "mip: cannot route 224.0.0.11 to the agents: {e}");
+            }
+        }
         if self.aaa.is_some() {
             cx.timer_at(TOKEN_AAA, cx.now + AAA_POLL);
         }
     }
 
     fn on_punt(&mut self, cx: &mut Ctx<'_>, p: &PuntView<'_>) {
+        if let (Some(vr), Some(ip)) = (p.vr(), p.ip()) {
+            if ip.len() >= 20 && ip[0] >> 4 == 4 && ip[9] == 1 {
+                self.solicitation(cx, p, vr, ip);
+                return;
+            }
+        }
         let (Some(vr), Some(ip), Some(l4)) = (p.vr(), p.ip(), p.l4()) else {
             self.counters.malformed += 1;
             return;
@@ -713,6 +851,11 @@ impl Service for MipService {
 
     fn stop(&mut self, cx: &mut Ctx<'_>) {
         self.dp.clear(cx.tables());
+        for vr in self.solicitation_vrs() {
+            let _ =
+                cx.tables()
+                    .remove_route(vr, IpPrefix::V4(solicitation_group()), datapath::SOURCE);
+        }
     }
 
     fn counters(&self) -> Vec<(&'static str, u64)> {
@@ -730,6 +873,20 @@ impl Service for MipService {
             ("mip_tunnel_unsupported", g("tunnel_unsupported")),
             ("mip_not_for_agent", self.counters.not_for_agent),
             ("mip_adverts", g("adverts")),
+            ("mip_solicitations", g("solicitations")),
+            (
+                "mip_solicitations_rate_limited",
+                g("solicitations_rate_limited"),
+            ),
+            (
+                "mip_solicitations_malformed",
+                self.counters.solicitations_malformed,
+            ),
+            (
+                "mip_solicitations_not_for_agent",
+                self.counters.solicitations_not_for_agent,
+            ),
+            ("mip_route_errors", self.counters.route_errors),
             ("mip_tunnels", self.dp.len() as u64),
             ("mip_tunnels_up", dp.tunnels_up),
             ("mip_tunnels_down", dp.tunnels_down),

@@ -4,7 +4,7 @@
 #![no_main]
 
 use controlplane::mip::auth;
-use controlplane::mip::wire::advert::Advertisement;
+use controlplane::mip::wire::advert::{check_solicitation, checksum, Advertisement};
 use controlplane::mip::wire::binding::{BindingAck, BindingRequest, BindingUpdate};
 use controlplane::mip::wire::ext::kind;
 use controlplane::mip::wire::registration::{flags, Reply, Request};
@@ -50,4 +50,8 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(Advertisement::parse(&b).expect("re-decodes"), a);
         }
     }
+    // A solicitation is accepted exactly when it is type 10 code 0, 8 bytes or more, and its
+    // checksum sums to zero.
+    let ok = data.len() >= 8 && data[0] == 10 && data[1] == 0 && checksum(data) == 0;
+    assert_eq!(check_solicitation(data).is_ok(), ok);
 });

@@ -1,6 +1,8 @@
 //! Agent Advertisement (RFC 5944 §2.1): an ICMP Router Advertisement (RFC 1256) followed by
 //! the Mobility Agent Advertisement extension (type 16), optionally the Prefix-Lengths
-//! extension (19) and the FA's Challenge extension (24, RFC 3012 §2).
+//! extension (19) and the FA's Challenge extension (24, RFC 3012 §2). And the Agent
+//! Solicitation that asks for one (RFC 5944 §2.2): an ICMP Router Solicitation (RFC 1256
+//! §3.1: Type=10 | Code=0 | Checksum | Reserved), which mobility agents must answer.
 //!
 //! ```text
 //! ICMP: Type=9 | Code | Checksum | Num Addrs | Addr Entry Size=2 | Lifetime |
@@ -17,6 +19,10 @@ use super::{need, u16_at, u32_at, v4, Error, Result};
 
 /// ICMP type of a Router Advertisement.
 pub const ICMP_ROUTER_ADVERTISEMENT: u8 = 9;
+/// ICMP type of a Router Solicitation (an Agent Solicitation, RFC 5944 §2.2).
+pub const ICMP_ROUTER_SOLICITATION: u8 = 10;
+/// The all-mobility-agents group an Agent Solicitation may be sent to (RFC 5944 §2.2).
+pub const ALL_MOBILITY_AGENTS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 11);
 /// Code 16: a mobility agent that does not route common traffic (RFC 5944 §2.1).
 pub const CODE_MOBILITY_ONLY: u8 = 16;
 /// Mobility Agent Advertisement extension.
@@ -86,6 +92,41 @@ pub fn checksum(b: &[u8]) -> u16 {
         s = (s & 0xffff) + (s >> 16);
     }
     !(s as u16)
+}
+
+/// Checks an Agent Solicitation (the ICMP message, from its type byte): type 10, code 0
+/// (RFC 1256 §5.1: anything else is silently discarded), at least 8 bytes, a good checksum.
+/// Bytes after the 8 are allowed (RFC 1256 §5.1 ignores them).
+pub fn check_solicitation(b: &[u8]) -> Result<()> {
+    need("Agent Solicitation", b, 8)?;
+    if b[0] != ICMP_ROUTER_SOLICITATION {
+        return Err(Error::WrongType {
+            what: "Agent Solicitation",
+            want: ICMP_ROUTER_SOLICITATION,
+            got: b[0],
+        });
+    }
+    if b[1] != 0 {
+        return Err(Error::Invalid("Agent Solicitation code is not 0"));
+    }
+    if checksum(b) != 0 {
+        let mut z = b.to_vec();
+        z[2] = 0;
+        z[3] = 0;
+        return Err(Error::BadChecksum {
+            got: u16_at(b, 2),
+            want: checksum(&z),
+        });
+    }
+    Ok(())
+}
+
+/// An Agent Solicitation (8 bytes, checksum filled in).
+pub fn solicitation() -> Vec<u8> {
+    let mut b = vec![ICMP_ROUTER_SOLICITATION, 0, 0, 0, 0, 0, 0, 0];
+    let c = checksum(&b);
+    b[2..4].copy_from_slice(&c.to_be_bytes());
+    b
 }
 
 impl Advertisement {

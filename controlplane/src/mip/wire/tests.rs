@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 
 use proptest::prelude::*;
 
-use super::advert::Advertisement;
+use super::advert::{check_solicitation, solicitation, Advertisement};
 use super::binding::{BindingAck, BindingRequest, BindingUpdate};
 use super::ext::{kind, Extension};
 use super::registration::{Reply, Request};
@@ -202,6 +202,48 @@ fn reference_advertisement() {
         Advertisement::parse(&bad),
         Err(Error::BadChecksum { .. })
     ));
+}
+
+/// An ICMP Router Solicitation as RFC 1256 §3.1 lays it out: type 10, code 0, the checksum
+/// of 0x0a00 (its one's complement, 0xf5ff) and four reserved zero bytes.
+const SOL: &str = "0a00f5ff00000000";
+
+#[test]
+fn reference_solicitation() {
+    let b = hex(SOL);
+    assert_eq!(solicitation(), b);
+    check_solicitation(&b).unwrap();
+    // Bytes after the eighth are ignored (RFC 1256 §5.1), but the checksum covers them.
+    let mut longer = b.clone();
+    longer.extend([1, 2, 3, 4]);
+    assert!(matches!(
+        check_solicitation(&longer),
+        Err(Error::BadChecksum { .. })
+    ));
+    longer[2..4].copy_from_slice(&[0, 0]);
+    let c = super::advert::checksum(&longer);
+    longer[2..4].copy_from_slice(&c.to_be_bytes());
+    check_solicitation(&longer).unwrap();
+    let mut bad = b.clone();
+    bad[7] = 1;
+    assert!(matches!(
+        check_solicitation(&bad),
+        Err(Error::BadChecksum { got: 0xf5ff, .. })
+    ));
+    let mut code = b.clone();
+    code[1] = 1;
+    code[3] = 0xfe; // checksum fixed up: only the code is wrong
+    assert!(matches!(check_solicitation(&code), Err(Error::Invalid(_))));
+    assert!(matches!(
+        check_solicitation(&hex(ADV)),
+        Err(Error::WrongType { got: 9, .. })
+    ));
+    for n in 0..8 {
+        assert!(matches!(
+            check_solicitation(&b[..n]),
+            Err(Error::Truncated { .. })
+        ));
+    }
 }
 
 #[test]
