@@ -126,11 +126,22 @@ pub fn tunnels(s: &MipService, st: &vr::ForwardingState, sees: &dyn Fn(u32) -> b
                     Some(id),
                 ),
             };
+            // A route shared with other users' tunnels selects by source: published when
+            // the tunnel's own source selects it.
             let route = st
-                .vr(vr::VrId(a.cfg.vr))
+                .vr(agent_vr)
                 .and_then(|v| v.lookup4(u32::from(t.prefix.0)))
                 .and_then(|id| st.next_hop(id))
-                .is_some_and(|nh| *nh == t.out.next_hop());
+                .and_then(|nh| match *nh {
+                    vr::NextHop::BySource(id) => {
+                        let (a, _) = t.source().unwrap_or((std::net::Ipv4Addr::UNSPECIFIED, 0));
+                        st.source_routes
+                            .get(&vr::SourceRouteKey::new(agent_vr, id))?
+                            .select(a.into())
+                    }
+                    nh => Some(nh),
+                })
+                .is_some_and(|nh| nh == t.out.next_hop());
             // A tunnel that routes nothing (the FA's plain IP-in-IP to the HA): no route to
             // be published.
             let route = if t.routed { Some(route) } else { None };
