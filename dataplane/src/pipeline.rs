@@ -10,7 +10,8 @@
 //!             L2TP data to a local address → session table → relay, or decapsulate
 //!             ESP / IP-in-IP to a local address → tunnel of that VR → inner packet
 //!               routed in the tunnel's VR (`esp.rs`, `ipip.rs`); routes into
-//!               `NextHop::Esp` / `NextHop::IpIp` encapsulate and route in the outer VR
+//!               `NextHop::Esp` / `NextHop::IpIp` encapsulate and route in the outer VR;
+//!               `NextHop::BySource` picks one of those by the packet's source first
 //! ```
 //!
 //! **PPP sessions.** A session (L2TP by tunnel and session id, PPPoE by port and session
