@@ -344,4 +344,49 @@ mod tests {
         );
         assert_eq!(k.to_string(), "source selection #2 of vr1");
     }
+
+    /// The writer publishes a selection under its VR's key only, replaces it in place, and
+    /// drops it with its VR.
+    #[test]
+    fn selections_are_published_per_vr_and_go_with_their_vr() {
+        use crate::{StateWriter, VirtualRouter, VpnId};
+        let mut w = StateWriter::new(vec![[2, 0, 0, 0, 0, 1]], 1);
+        for v in [1, 2] {
+            w.add_vr(VirtualRouter::new(
+                VrId(v),
+                format!("v{v}"),
+                VpnId::new(1, v).unwrap(),
+                "t",
+            ))
+            .unwrap();
+        }
+        let sel = |spi| {
+            Arc::new(SourceRoutes::new(
+                "s",
+                VrId(1),
+                [((a("10.0.0.1"), 32), NextHop::Esp(EspSaId(spi)))],
+            ))
+        };
+        w.set_source_routes(SourceRouteId(3), sel(1)).unwrap();
+        let st = w.commit().unwrap();
+        let k1 = SourceRouteKey::new(VrId(1), SourceRouteId(3));
+        assert_eq!(st.source_routes.get(&k1), Some(&sel(1)));
+        assert!(st
+            .source_routes
+            .get(&SourceRouteKey::new(VrId(2), SourceRouteId(3)))
+            .is_none());
+        w.set_source_routes(SourceRouteId(3), sel(2)).unwrap();
+        assert_eq!(
+            w.commit()
+                .unwrap()
+                .source_routes
+                .get(&k1)
+                .unwrap()
+                .select(a("10.0.0.1")),
+            Some(NextHop::Esp(EspSaId(2)))
+        );
+        w.remove_vr(VrId(1)).unwrap();
+        assert!(w.commit().unwrap().source_routes.is_empty());
+        assert_eq!(w.stats.source_route_changes, 3);
+    }
 }
