@@ -2,7 +2,10 @@
 //! routing, per packet (`pipeline::forward`), in the same process and run: a customer VR
 //! routes 10.2.0.0/16 into an IP-in-IP tunnel whose outer packets are routed in a core VR,
 //! and 10.3.0.0/16 to a neighbour (plain); the core VR decapsulates what the tunnel's peer
-//! sends to the router's address into the customer VR (routed to 10.3.0.0/16).
+//! sends to the router's address into the customer VR (routed to 10.3.0.0/16). 10.4.0.0/16
+//! routes into a source selection of two users (10.3.0.6 into a second tunnel, 10.3.0.5
+//! into the first): `ipip_encap_by_source` is the encapsulation through it, the second
+//! entry matching (what two users sharing a destination cost over one).
 //!
 //! Each iteration restores the input frame (the same copy in every case) and forwards it;
 //! the figures are per packet. Before measuring, each case is checked to give the verdict it
@@ -21,7 +24,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use vr::{
     ForwardingState, IfBinding, IfKey, IpIpId, IpIpTunnel, LabelPush, NextHop, PortId, RouteSource,
-    StateWriter, VirtualRouter, VpnId, VrId,
+    SourceRouteId, SourceRoutes, StateWriter, VirtualRouter, VpnId, VrId,
 };
 
 const CUST: [u8; 6] = [2, 0, 0, 0, 0, 0xa0];
@@ -72,7 +75,29 @@ fn state() -> ForwardingState {
         sources: None,
     };
     w.set_ipip_outbound(IpIpId(1), Arc::new(t.clone())).unwrap();
+    let other = IpIpTunnel {
+        remote: Ipv4Addr::new(198, 51, 100, 10),
+        ..t.clone()
+    };
+    w.set_ipip_outbound(IpIpId(2), Arc::new(other)).unwrap();
     w.set_ipip_inbound(Arc::new(t)).unwrap();
+    let sel = SourceRoutes::new(
+        "users",
+        cust,
+        [
+            (([10, 3, 0, 6].into(), 32), NextHop::IpIp(IpIpId(2))),
+            (([10, 3, 0, 5].into(), 32), NextHop::IpIp(IpIpId(1))),
+        ],
+    );
+    w.set_source_routes(SourceRouteId(1), Arc::new(sel))
+        .unwrap();
+    w.set_route(
+        cust,
+        "10.4.0.0/16".parse().unwrap(),
+        RouteSource::Static,
+        NextHop::BySource(SourceRouteId(1)),
+    )
+    .unwrap();
     w.commit().unwrap()
 }
 
@@ -111,6 +136,12 @@ fn bench(c: &mut Criterion) {
         (
             "ipip_encap",
             frame(CUST, &ip4([10, 3, 0, 5], [10, 2, 0, 7], 17, &udp)),
+            0,
+            PortId(1),
+        ),
+        (
+            "ipip_encap_by_source",
+            frame(CUST, &ip4([10, 3, 0, 5], [10, 4, 0, 7], 17, &udp)),
             0,
             PortId(1),
         ),

@@ -151,6 +151,13 @@ named_enum! {
         /// packet that is not ECN-capable: dropped, as RFC 6040 §4.2 says (the congestion
         /// signal cannot be passed on).
         IpIpEcnNotEct = "ipip_ecn_not_ect",
+        /// Route into a source selection id ([`vr::NextHop::BySource`]) that the route's VR
+        /// does not have.
+        SourceRouteUnknown = "source_route_unknown",
+        /// A packet routed into a source selection whose entries name no prefix containing
+        /// its source address: it enters none of the tunnels (several users' tunnels share
+        /// the destination, and this source is none of those users).
+        SourceRouteNoMatch = "source_route_no_match",
     }
 }
 

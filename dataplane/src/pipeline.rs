@@ -10,7 +10,8 @@
 //!             L2TP data to a local address → session table → relay, or decapsulate
 //!             ESP / IP-in-IP to a local address → tunnel of that VR → inner packet
 //!               routed in the tunnel's VR (`esp.rs`, `ipip.rs`); routes into
-//!               `NextHop::Esp` / `NextHop::IpIp` encapsulate and route in the outer VR
+//!               `NextHop::Esp` / `NextHop::IpIp` encapsulate and route in the outer VR;
+//!               `NextHop::BySource` picks one of those by the packet's source first
 //! ```
 //!
 //! **PPP sessions.** A session (L2TP by tunnel and session id, PPPoE by port and session
@@ -491,6 +492,9 @@ fn send_ip<B: PacketBuf>(
         }
         NextHop::Esp(id) => return esp::out(st, ports, vr, buf, l3, ip_len, ethertype, *id, c),
         NextHop::IpIp(id) => return ipip::out(st, ports, vr, buf, l3, ip_len, ethertype, *id, c),
+        NextHop::BySource(id) => {
+            return by_source(st, ports, vr, buf, l3, ip_len, ethertype, *id, c);
+        }
         _ => return Verdict::Drop(Drop::TableInconsistent),
     };
     let hop = EthHop {
@@ -506,6 +510,37 @@ fn send_ip<B: PacketBuf>(
         count_vr_tx(vr, c, buf.len());
     }
     v
+}
+
+/// Sends the IP packet of `ip_len` bytes at `l3` (routed in `vr`, TTL done) into the tunnel
+/// that its source selects in `vr`'s source selection `id` ([`vr::srcsel`]): the ESP SA or
+/// IP-in-IP tunnel of the longest entry containing the source, from there on exactly as a
+/// route straight into that tunnel (its own checks and drops, its selector included).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn by_source<B: PacketBuf>(
+    st: &ForwardingState,
+    ports: &[PortInfo],
+    vr: &VrEntry,
+    buf: &mut B,
+    l3: usize,
+    ip_len: usize,
+    ethertype: u16,
+    id: vr::SourceRouteId,
+    c: &WorkerCounters,
+) -> Verdict {
+    // Keyed by the route's VR: another VR's selection of the same id is never found.
+    let Some(s) = st.source_routes.get(&vr::SourceRouteKey::new(vr.id(), id)) else {
+        return Verdict::Drop(Drop::SourceRouteUnknown);
+    };
+    // The caller checked the header is there.
+    match s.select_header(&buf.data()[l3..], ethertype == ET_IPV4) {
+        Some(NextHop::Esp(id)) => esp::out(st, ports, vr, buf, l3, ip_len, ethertype, id, c),
+        Some(NextHop::IpIp(id)) => ipip::out(st, ports, vr, buf, l3, ip_len, ethertype, id, c),
+        // The writer accepts only those two.
+        Some(_) => Verdict::Drop(Drop::TableInconsistent),
+        None => Verdict::Drop(Drop::SourceRouteNoMatch),
+    }
 }
 
 /// An Ethernet next hop as [`eth_out`] needs it: a resolved `Forward`, or an `Unresolved`
@@ -832,9 +867,14 @@ fn trunk_out<B: PacketBuf>(
         Some(NextHop::Drop) => Verdict::Drop(Drop::Blackhole),
         Some(NextHop::Local) => punt(Punt::Local, None, at_label(l3, inner)),
         // Label operations never point into sessions or ESP or IP-in-IP tunnels (the writer refuses it).
-        Some(NextHop::L2tp(_) | NextHop::Pppoe(_) | NextHop::Esp(_) | NextHop::IpIp(_)) | None => {
-            Verdict::Drop(Drop::TableInconsistent)
-        }
+        Some(
+            NextHop::L2tp(_)
+            | NextHop::Pppoe(_)
+            | NextHop::Esp(_)
+            | NextHop::IpIp(_)
+            | NextHop::BySource(_),
+        )
+        | None => Verdict::Drop(Drop::TableInconsistent),
     }
 }
 

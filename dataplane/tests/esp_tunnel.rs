@@ -909,6 +909,178 @@ fn a_source_selector_keeps_other_hosts_out_of_the_tunnel() {
     assert_eq!(v, Verdict::Tx(PortId(1)));
 }
 
+/// Two mobile nodes of VR A, each with its own SA, reach one network (10.2.0.0/16): the
+/// route names a source selection, and each node's packets leave in its own SA (SPI on the
+/// wire, its own keys, its own DSCP class); a host that is neither is dropped before any
+/// SA, and the SA's own selector still holds for what the selection lets through.
+#[test]
+fn a_source_selection_sends_each_source_into_its_own_sa() {
+    use vr::{SourceRouteId, SourceRoutes};
+    let mut w = writer();
+    // T_V4 takes only 10.1.0.5 (its selector), T_DSCP (marks DSCP 10) is 10.1.0.6's.
+    let mut t = (*tunnel(
+        "t1",
+        T_V4.out_spi,
+        A_VR,
+        CORE_VR,
+        ME4.into(),
+        PEER4.into(),
+        false,
+        None,
+    ))
+    .clone();
+    t.sources = Some(Arc::new(vr::SourceSelector::new([(
+        IpAddr::V4(Ipv4Addr::new(10, 1, 0, 5)),
+        32,
+    )])));
+    w.set_esp_outbound(EspSaId(T_V4.id), Arc::new(t)).unwrap();
+    let sel = SourceRoutes::new(
+        "users",
+        A_VR,
+        [
+            // 10.1.0.0/24 into T_V4 too: the /32s decide first, and T_V4's selector then
+            // refuses the rest of the /24.
+            (
+                (IpAddr::V4(Ipv4Addr::new(10, 1, 0, 0)), 24),
+                NextHop::Esp(EspSaId(T_V4.id)),
+            ),
+            (
+                (IpAddr::V4(Ipv4Addr::new(10, 1, 0, 6)), 32),
+                NextHop::Esp(EspSaId(T_DSCP.id)),
+            ),
+            (
+                (IpAddr::V4(Ipv4Addr::new(10, 1, 0, 5)), 32),
+                NextHop::Esp(EspSaId(T_V4.id)),
+            ),
+            (
+                ("fd00:1::".parse().unwrap(), 64),
+                NextHop::Esp(EspSaId(T_V6.id)),
+            ),
+            (
+                (IpAddr::V4(Ipv4Addr::new(10, 1, 1, 0)), 24),
+                NextHop::Esp(EspSaId(99)),
+            ),
+        ],
+    );
+    w.set_source_routes(SourceRouteId(1), Arc::new(sel))
+        .unwrap();
+    route(
+        &mut w,
+        A_VR,
+        "10.2.0.0/16",
+        NextHop::BySource(SourceRouteId(1)),
+    );
+    route(
+        &mut w,
+        A_VR,
+        "fd00:2::/48",
+        NextHop::BySource(SourceRouteId(1)),
+    );
+    // B's route names selection 1, which only A has.
+    route(
+        &mut w,
+        B_VR,
+        "10.2.0.0/16",
+        NextHop::BySource(SourceRouteId(1)),
+    );
+    let r = Run::with(w.commit().unwrap());
+    let (peer_v4, peer_dscp, peer_v6) = (
+        peer_sa(T_V4.out_spi),
+        peer_sa(T_DSCP.out_spi),
+        peer_sa(T_V6.out_spi),
+    );
+    for round in 1..=2u32 {
+        // 10.1.0.5 → T_V4: its SPI, its keys, the inner TOS copied.
+        let inner = ip4([10, 1, 0, 5], [10, 2, 0, 7], 64, 0xb8, 30);
+        let (v, out) = r.send_a(&inner);
+        assert_eq!(v, Verdict::Tx(PortId(1)));
+        let esp = outer4(&out, 0xb8, false);
+        assert_eq!(spi_seq(&esp), (T_V4.out_spi, round));
+        assert_eq!(open(&peer_v4, &esp).2, routed(&inner));
+        // 10.1.0.6 → T_DSCP: another SPI, another key, re-marked DSCP 10.
+        let inner = ip4([10, 1, 0, 6], [10, 2, 0, 7], 64, 0xb8, 30);
+        let (v, out) = r.send_a(&inner);
+        assert_eq!(v, Verdict::Tx(PortId(1)));
+        let esp = outer4(&out, 10 << 2, false);
+        assert_eq!(spi_seq(&esp), (T_DSCP.out_spi, round));
+        assert_eq!(open(&peer_dscp, &esp).2, with_dscp(&routed(&inner), 10));
+        // IPv6 from fd00:1::/64 → T_V6 (IPv6 outer).
+        let inner = ip6("fd00:1::77", "fd00:2::7", 64, 0, 30);
+        let (v, out) = r.send_a(&inner);
+        assert_eq!(v, Verdict::Tx(PortId(1)));
+        let esp = outer6(&out, 0, false);
+        assert_eq!(spi_seq(&esp), (T_V6.out_spi, round));
+        assert_eq!(open(&peer_v6, &esp).2, routed(&inner));
+    }
+    // Sources none of the entries contains, of either family: dropped, no SA touched.
+    for src in [[10, 1, 2, 5], [10, 3, 0, 5]] {
+        let (v, _) = r.send_a(&ip4(src, [10, 2, 0, 7], 64, 0, 30));
+        assert_eq!(v, Verdict::Drop(Drop::SourceRouteNoMatch), "{src:?}");
+    }
+    let (v, _) = r.send_a(&ip6("fd00:1:0:1::77", "fd00:2::7", 64, 0, 30));
+    assert_eq!(v, Verdict::Drop(Drop::SourceRouteNoMatch));
+    // The /24 selects T_V4, whose own selector refuses 10.1.0.9; an entry into an SA id
+    // the VR does not have drops as a route into it does.
+    let (v, _) = r.send_a(&ip4([10, 1, 0, 9], [10, 2, 0, 7], 64, 0, 30));
+    assert_eq!(v, Verdict::Drop(Drop::EspSourceNotAllowed));
+    let (v, _) = r.send_a(&ip4([10, 1, 1, 9], [10, 2, 0, 7], 64, 0, 30));
+    assert_eq!(v, Verdict::Drop(Drop::EspNoSa));
+    assert_eq!(
+        r.out_sa(T_V4).traffic().0,
+        2,
+        "refused packets used no sequence number"
+    );
+    assert_eq!(r.out_sa(T_DSCP).traffic().0, 2);
+    assert_eq!(r.out_sa(T_V6).traffic().0, 2);
+    // VR B has no selection 1.
+    let (v, _) = r.send_b(&ip4([10, 1, 0, 5], [10, 2, 0, 7], 64, 0, 30));
+    assert_eq!(v, Verdict::Drop(Drop::SourceRouteUnknown));
+    assert_eq!(r.counts(A_VR), [11, 6, 5]);
+    assert_eq!(r.counts(B_VR), [1, 0, 1]);
+}
+
+/// The writer takes only tunnels as a selection's next hops, in a VR that exists; a
+/// label operation cannot send into a selection.
+#[test]
+fn the_writer_refuses_selections_that_are_not_of_tunnels() {
+    use vr::{LabelAction, SourceRouteId, SourceRoutes};
+    let mut w = writer();
+    let src = (IpAddr::V4(Ipv4Addr::new(10, 1, 0, 5)), 32);
+    for nh in [NextHop::Local, fwd(1, None, CORE, GW)] {
+        let s = SourceRoutes::new("bad", A_VR, [(src, nh)]);
+        let e = w
+            .set_source_routes(SourceRouteId(1), Arc::new(s))
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("entries send into an ESP SA or an IP-in-IP tunnel"),
+            "{e}"
+        );
+    }
+    let s = SourceRoutes::new("far", VrId(77), [(src, NextHop::Esp(EspSaId(1)))]);
+    let e = w
+        .set_source_routes(SourceRouteId(1), Arc::new(s))
+        .unwrap_err();
+    assert_eq!(e.to_string(), "source selection far: vr77 does not exist");
+    let e = w
+        .remove_source_routes(vr::SourceRouteKey::new(A_VR, SourceRouteId(1)))
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("no source selection #1 of vr1"),
+        "{e}"
+    );
+    let e = w
+        .set_label(
+            labelswitch::Label::new(3000).unwrap(),
+            LabelAction::Swap {
+                out: labelswitch::Label::new(3001).unwrap(),
+                via: NextHop::BySource(SourceRouteId(1)),
+            },
+        )
+        .unwrap_err();
+    assert!(!e.to_string().is_empty());
+}
+
 #[test]
 fn the_outer_mtu_is_checked_before_sealing() {
     let mut r = Run::new();

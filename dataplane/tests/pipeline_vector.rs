@@ -9,7 +9,9 @@
 //! short), and IP-in-IP (routes into tunnels with a resolved, an unresolved and no outer
 //! route, a missing tunnel id, a source selector; protocol 4 and 41 to the router's address
 //! from the tunnel's remote or a stranger, decapsulated into the same or another VR, with
-//! IPv4, IPv6, malformed or cut inner packets) — both give the same verdict for every packet, the same bytes, and the same
+//! IPv4, IPv6, malformed or cut inner packets), and routes into source selections (each
+//! source into its own IP-in-IP tunnel or ESP SA, a source no entry names, a selection id
+//! the VR lacks) — both give the same verdict for every packet, the same bytes, and the same
 //! worker, VR and session counters.
 
 use dataplane::buffer::{HeapBuf, PacketBuf};
@@ -22,9 +24,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use vr::counters::{session_counter, vr_counter};
 use vr::{
-    ForwardingState, IfBinding, IfKey, IpIpId, IpIpTunnel, IpPrefix, L2tpEncap, LabelAction,
-    LabelPush, NeighborKey, NextHop, PortId, RouteSource, SessionBinding, SessionKey,
-    SourceSelector, StateWriter, VirtualRouter, VpnId, VrId,
+    EspSaId, EspTunnel, ForwardingState, IfBinding, IfKey, IpIpId, IpIpTunnel, IpPrefix, L2tpEncap,
+    LabelAction, LabelPush, NeighborKey, NextHop, PortId, RouteSource, SessionBinding, SessionKey,
+    SourceRouteId, SourceRoutes, SourceSelector, StateWriter, VirtualRouter, VpnId, VrId,
 };
 
 const ACCESS: [u8; 6] = [2, 0, 0, 0, 0, 1];
@@ -185,6 +187,69 @@ fn state() -> ForwardingState {
         route(&mut w, vr, "2001:db8:6::/48", NextHop::IpIp(IpIpId(1)));
         route(&mut w, vr, "10.10.0.0/16", NextHop::IpIp(IpIpId(7)));
     }
+    // Source selections (several users' tunnels toward one network): VR 1's selection 1
+    // sends 10.1.0.1 into IP-in-IP tunnel 1, 10.1.0.2 and 2001:db8:1::/64 into ESP SA 1
+    // (to 10.3.0.78: the resolved outer route, DSCP 10 marked); VR 2's sends 10.1.0.0/24
+    // into its tunnel 1 (whose selector refuses 10.1.0.2) and names no IPv6 source. In both
+    // VRs 10.11/16 and 2001:db8:7::/48 route into selection 1, 10.12/16 into 9 (none).
+    let sa = esp::Sa::new(
+        &esp::SaParams::new(0x5001, esp::Cipher::AesGcm128, vec![7; 20]),
+        1,
+    )
+    .unwrap();
+    let t = EspTunnel {
+        name: "esp1".into(),
+        sa: Arc::new(sa),
+        vr: VrId(1),
+        outer_vr: VrId(1),
+        local: Ipv4Addr::new(10, 5, 0, 1).into(),
+        remote: Ipv4Addr::new(10, 3, 0, 78).into(),
+        udp: None,
+        dscp: Some(10),
+        sources: None,
+    };
+    w.set_esp_outbound(EspSaId(1), Arc::new(t)).unwrap();
+    let v4 = |a: [u8; 4], l: u8| (IpAddr::V4(a.into()), l);
+    let sel1 = SourceRoutes::new(
+        "users1",
+        VrId(1),
+        [
+            (v4([10, 1, 0, 1], 32), NextHop::IpIp(IpIpId(1))),
+            (v4([10, 1, 0, 2], 32), NextHop::Esp(EspSaId(1))),
+            (
+                ("2001:db8:1::".parse().unwrap(), 64),
+                NextHop::Esp(EspSaId(1)),
+            ),
+        ],
+    );
+    let sel2 = SourceRoutes::new(
+        "users2",
+        VrId(2),
+        [(v4([10, 1, 0, 0], 24), NextHop::IpIp(IpIpId(1)))],
+    );
+    for sel in [sel1, sel2] {
+        let vr = sel.vr.0;
+        w.set_source_routes(SourceRouteId(1), Arc::new(sel))
+            .unwrap();
+        route(
+            &mut w,
+            vr,
+            "10.11.0.0/16",
+            NextHop::BySource(SourceRouteId(1)),
+        );
+        route(
+            &mut w,
+            vr,
+            "2001:db8:7::/48",
+            NextHop::BySource(SourceRouteId(1)),
+        );
+        route(
+            &mut w,
+            vr,
+            "10.12.0.0/16",
+            NextHop::BySource(SourceRouteId(9)),
+        );
+    }
     w.set_label(Label::new(2001).unwrap(), LabelAction::PopToVr(VrId(1)))
         .unwrap();
     w.set_label(
@@ -307,7 +372,7 @@ fn l2tp_message(l: &L2tpSpec, inner_v4: &[u8], inner_v6: &[u8]) -> Vec<u8> {
 fn spec() -> impl Strategy<Value = Spec> {
     (
         prop_oneof![5 => 0u8..5, 2 => Just(5u8), 2 => Just(6u8)],
-        0u8..10,
+        0u8..12,
         prop_oneof![Just(0u8), Just(1), Just(2), Just(64)],
         prop_oneof![Just(None), Just(Some(10)), Just(Some(11)), Just(Some(0))],
         prop::bool::weighted(0.1),
@@ -385,7 +450,7 @@ fn frame(s: &Spec) -> Vec<u8> {
                 0x0d,
                 0xb8,
                 0,
-                1 + s.dst % 6,
+                1 + s.dst % 7,
                 0,
                 0,
                 0,
@@ -813,4 +878,84 @@ fn ipip_cases_take_their_paths() {
         &[10, 9, 0, 1],
         "the inner packet follows"
     );
+}
+
+/// Source-selection frames the proptest draws, one of each case, with the verdict each must
+/// get: so the equivalence above is known to cover each source entering its own tunnel (and
+/// ESP sequence numbers in arrival order), not only the drops.
+#[test]
+fn source_selection_cases_take_their_paths() {
+    let spec = |kind, dst, vlan, bits| Spec {
+        kind,
+        dst,
+        ttl: 64,
+        vlan,
+        bad_sum: false,
+        wrong_mac: false,
+        multicast: false,
+        pad_to: 0,
+        cut: 0,
+        l2tp: L2tpSpec {
+            bits,
+            offset: 0,
+            session: 0,
+            ppp: 0,
+        },
+    };
+    let tx = |p| Verdict::Tx(PortId(p));
+    let drop = Verdict::Drop;
+    let cases = [
+        // VR 1, to 10.11.0.1: 10.1.0.1 into IP-in-IP tunnel 1, 10.1.0.2 into ESP SA 1 (twice:
+        // two sequence numbers), IPv6 from 2001:db8:1::1 into ESP SA 1.
+        (spec(0, 10, None, 0), Some(tx(0))),
+        (spec(0, 10, None, 2), Some(tx(0))),
+        (spec(0, 10, None, 2), Some(tx(0))),
+        (spec(2, 6, None, 0), Some(tx(0))),
+        // VR 2: 10.1.0.1 into its tunnel 1 (unresolved outer route: punted), 10.1.0.2 into
+        // it too and refused by the tunnel's selector, IPv6 matches no entry.
+        (spec(0, 10, Some(10), 0), None),
+        (
+            spec(0, 10, Some(10), 2),
+            Some(drop(Drop::IpIpSourceNotAllowed)),
+        ),
+        (
+            spec(2, 6, Some(10), 0),
+            Some(drop(Drop::SourceRouteNoMatch)),
+        ),
+        // L2TP session 9's inner packet (from 10.8.0.5) to 10.11.0.1: no entry names it.
+        (spec(5, 10, None, 0), Some(drop(Drop::SourceRouteNoMatch))),
+        // A selection id the VR does not have.
+        (spec(0, 11, None, 0), Some(drop(Drop::SourceRouteUnknown))),
+    ];
+    let frames: Vec<Vec<u8>> = cases.iter().map(|(s, _)| frame(s)).collect();
+    let (a, b) = both(0, &frames);
+    assert_eq!(a, b);
+    for (i, ((_, want), got)) in cases.iter().zip(&b.0).enumerate() {
+        match want {
+            Some(w) => assert_eq!(got, w, "case {i}"),
+            None => assert_eq!(
+                got.punted().map(|p| p.0),
+                Some(Punt::NeighborMiss),
+                "case {i}"
+            ),
+        }
+    }
+    // Case 0: IP-in-IP (protocol 4) to 10.3.0.77; cases 1 and 2: ESP (protocol 50) to
+    // 10.3.0.78, outer DSCP 10, SPI 0x5001, sequence numbers 1 and 2; case 3: ESP too.
+    let outer = |i: usize| b.1[i][18..38].to_vec();
+    assert_eq!((outer(0)[9], &outer(0)[16..20]), (4, &[10, 3, 0, 77][..]));
+    for (i, seq) in [(1usize, 1u32), (2, 2), (3, 3)] {
+        let o = outer(i);
+        assert_eq!(
+            (o[1] >> 2, o[9], &o[16..20]),
+            (10, 50, &[10, 3, 0, 78][..]),
+            "case {i}"
+        );
+        let esp = &b.1[i][38..46];
+        assert_eq!(
+            esp,
+            &[0, 0, 0x50, 0x01, 0, 0, 0, seq as u8],
+            "case {i}: SPI, sequence"
+        );
+    }
 }

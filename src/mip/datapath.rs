@@ -32,9 +32,16 @@
 //!   address, the PCN's and an old FA's forwarding tunnel route the mobile node's home
 //!   address /32; the FA's plain IP-in-IP tunnel to the HA (a user without a VPN
 //!   profile) routes nothing: it is there to decapsulate what the HA sends (reverse
-//!   tunnelling would need routing by source). Several tunnels may want one prefix (two
-//!   profiles of one user): the route follows the latest, and falls back to the others as
-//!   they go.
+//!   tunnelling would need routing by source). Several tunnels may want one prefix: when
+//!   they all send into one SA or tunnel (users on the SLA's default SA) or none of them
+//!   names a source, the route is the plain next hop of the latest (falling back to the
+//!   others as they go); when several users' tunnels on different SAs want it, the route
+//!   selects by source ([`NextHop::BySource`], [`vr::srcsel`]): each tunnel's source (the
+//!   profile's source selector, else the home address /32; the PCN's: the VPN's
+//!   destination network) into its own SA or tunnel, so each user's packets enter that
+//!   user's SA (SPI, keys, DSCP class) and a host that is none of them is dropped on the
+//!   worker (`source_route_no_match`). Among equal sources (two profiles of one user) the
+//!   latest tunnel wins. When one user is left, the route is plain again.
 //! - SAs are shared by reference count (profiles on one default SA) within one VR; an SA id
 //!   or SPI that the profile's own `esp:` SAs of that VR (or another agent of the VR with
 //!   other keys) already use is a conflict: not installed, counted.
@@ -44,7 +51,9 @@
 //!   gateway) carries a [`SourceSelector`] naming the mobile nodes it serves (the profile's
 //!   source selector, else the home address /32); another host of the VR that sends to the
 //!   profile's destination is dropped on the worker (`esp_source_not_allowed`) instead of
-//!   entering the tunnel. An SA shared by several mobile nodes (the SLA's default SA) takes
+//!   entering the tunnel. Each SA's selector names its own tunnels' sources only (routes
+//!   shared by users on different SAs select by source, above, so no other user's traffic
+//!   is routed into it). An SA shared by several mobile nodes (the SLA's default SA) takes
 //!   all of them, and the selector is republished (same SA, sequence numbers go on) as they
 //!   come and go. The PCN's SA toward the mobile node takes the profile's destination
 //!   network (the CNs of the VPN: after a service update moved the VPN to another
@@ -53,7 +62,7 @@
 //!
 //! Not here: UDP encapsulation of the SAs.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
@@ -62,7 +71,8 @@ use controlplane::mip::{TunnelEvent, TunnelKind, TunnelSpec};
 use sha2::{Digest, Sha256};
 use vr::{
     EspSaId, EspTunnel, InboundKey, IpIpId, IpIpInboundKey, IpIpKey, IpIpTunnel, IpPrefix, NextHop,
-    OutboundKey, Prefix4, RouteSource, SourceSelector, StateWriter, VrId,
+    OutboundKey, Prefix4, RouteSource, SourceRouteId, SourceRouteKey, SourceRoutes, SourceSelector,
+    StateWriter, VrId,
 };
 
 use super::DefaultSa;
@@ -123,6 +133,14 @@ pub struct InstalledTunnel {
     pub routed: bool,
     /// DSCP marked on the inner packet (None: copied only).
     pub dscp: Option<u8>,
+}
+
+impl InstalledTunnel {
+    /// The sources it takes: its entry in a source-selected route and its share of its
+    /// outbound SA's selector (`None`: any source).
+    pub fn source(&self) -> Option<(Ipv4Addr, u8)> {
+        source_of(&self.spec)
+    }
 }
 
 /// Counters of the data-plane side.
@@ -257,10 +275,10 @@ pub struct Datapath {
     /// Inbound IP-in-IP tunnels by (outer VR, remote).
     ipip_in: HashMap<(VrId, Ipv4Addr), IpIpIn>,
     /// Per routed prefix: the tunnels that want it (what they send into, source they
-    /// take), the route follows the last.
+    /// take), oldest first ([`Datapath::publish_route`] makes the route of them).
     routes: HashMap<(VrId, Prefix4), Vec<RouteUser>>,
-    /// Per outbound SA or tunnel: the prefixes whose route currently sends into it.
-    current: HashMap<(VrId, TunnelOut), HashSet<(VrId, Prefix4)>>,
+    /// Per routed prefix whose route selects by source: the id of its source selection.
+    selections: HashMap<(VrId, Prefix4), u32>,
     counters: DatapathCounters,
 }
 
@@ -443,22 +461,14 @@ impl Datapath {
                 self.counters.ipip_up += 1;
             }
         }
-        if routed {
-            let group = (a.vr, prefix);
-            let users = self.routes.entry(group).or_default();
-            let before = users.last().map(|u| u.0);
-            users.push((out, source_of(t)));
-            self.set_current(group, before, Some(out));
-            if let Some(b) = before.filter(|b| *b != out) {
-                self.republish_selector(w, (a.vr, b));
-            }
-        }
         self.republish_selector(w, out_k);
         if routed {
-            if let Err(e) = w.set_route(a.vr, IpPrefix::V4(prefix), SOURCE, out.next_hop()) {
-                self.counters.writer_errors += 1;
-                tracing::warn!("mip: route {pa}/{plen} not set: {e}");
-            }
+            let group = (a.vr, prefix);
+            self.routes
+                .entry(group)
+                .or_default()
+                .push((out, source_of(t)));
+            self.publish_route(w, group);
         }
         self.counters.tunnels_up += 1;
         let out_spi = match out {
@@ -654,50 +664,101 @@ impl Datapath {
         Ok(id)
     }
 
-    /// Records that the route of `group` now sends into `new` instead of `old`.
-    fn set_current(
-        &mut self,
-        group: (VrId, Prefix4),
-        old: Option<TunnelOut>,
-        new: Option<TunnelOut>,
-    ) {
-        if old == new {
+    /// Makes the route of `group` what its tunnels want (the route the data plane reads):
+    ///
+    /// - none left: no route (and no source selection);
+    /// - all of them send into one SA or tunnel (one user, or users sharing the SLA's
+    ///   default SA), or none of them names a source (tunnels toward a mobile node): the
+    ///   plain next hop of the newest — what a single user costs today;
+    /// - else (several users' tunnels toward one network, on different SAs): a source
+    ///   selection, each tunnel's source (any source: 0.0.0.0/0) into its own SA or
+    ///   tunnel, the most specific source first and among equal ones the newest tunnel, so
+    ///   each user's packets enter that user's SA and a host that is none of the users is
+    ///   dropped (`source_route_no_match`).
+    fn publish_route(&mut self, w: &mut StateWriter, group: (VrId, Prefix4)) {
+        let (vr, prefix) = group;
+        let users = self.routes.get(&group).map(Vec::as_slice).unwrap_or(&[]);
+        let Some(&(newest, _)) = users.last() else {
+            self.routes.remove(&group);
+            if w.remove_route(vr, IpPrefix::V4(prefix), SOURCE).is_err() {
+                self.counters.writer_errors += 1;
+            }
+            self.drop_selection(w, group);
             return;
-        }
-        if let Some(o) = old {
-            let k = (group.0, o);
-            if let Some(set) = self.current.get_mut(&k) {
-                set.remove(&group);
-                if set.is_empty() {
-                    self.current.remove(&k);
+        };
+        let by_source = users.iter().any(|u| u.0 != newest) && users.iter().any(|u| u.1.is_some());
+        let nh = if by_source {
+            let entries: Vec<_> = users
+                .iter()
+                .rev()
+                .map(|&(out, src)| {
+                    let (a, l) = src.unwrap_or((Ipv4Addr::UNSPECIFIED, 0));
+                    ((IpAddr::V4(a), l), out.next_hop())
+                })
+                .collect();
+            let name = format!("mip-{}", IpPrefix::V4(prefix));
+            let sel = SourceRoutes::new(name, vr, entries);
+            let id = match self.selections.get(&group) {
+                Some(id) => *id,
+                // The first id of the VR that nothing (ours or another's) uses.
+                None => {
+                    let mut id = 1u32;
+                    while w
+                        .source_routes(SourceRouteKey::new(vr, SourceRouteId(id)))
+                        .is_some()
+                    {
+                        id += 1;
+                    }
+                    id
+                }
+            };
+            let k = SourceRouteKey::new(vr, SourceRouteId(id));
+            if w.source_routes(k).is_none_or(|s| **s != sel) {
+                if let Err(e) = w.set_source_routes(SourceRouteId(id), Arc::new(sel)) {
+                    self.counters.writer_errors += 1;
+                    tracing::warn!("mip: source selection of {prefix} in {vr} not set: {e}");
+                    return;
                 }
             }
+            self.selections.insert(group, id);
+            NextHop::BySource(SourceRouteId(id))
+        } else {
+            newest.next_hop()
+        };
+        if w.route(vr, IpPrefix::V4(prefix), SOURCE) != Some(nh) {
+            if let Err(e) = w.set_route(vr, IpPrefix::V4(prefix), SOURCE, nh) {
+                self.counters.writer_errors += 1;
+                tracing::warn!("mip: route {prefix} in {vr} not set: {e}");
+            }
         }
-        if let Some(n) = new {
-            self.current.entry((group.0, n)).or_default().insert(group);
+        if !by_source {
+            self.drop_selection(w, group);
         }
     }
 
-    /// The source selector of outbound SA or tunnel `k`: the sources of its own tunnels and
-    /// of every tunnel whose prefix's route sends into it (two users' tunnels to one
-    /// destination network on different SAs share the route, which follows the latest: the
-    /// earlier user's traffic takes the later one's SA, as before, and must not be dropped
-    /// by its selector). `None` (any source) when one of them is a tunnel toward a mobile
-    /// node.
+    /// Removes the source selection of `group`, if it has one (its route no longer names it).
+    fn drop_selection(&mut self, w: &mut StateWriter, group: (VrId, Prefix4)) {
+        if let Some(id) = self.selections.remove(&group) {
+            if w.remove_source_routes(SourceRouteKey::new(group.0, SourceRouteId(id)))
+                .is_err()
+            {
+                self.counters.writer_errors += 1;
+            }
+        }
+    }
+
+    /// The source selector of outbound SA or tunnel `k`: the sources of its own tunnels,
+    /// nothing else (a route several users' tunnels share selects by source, so no other
+    /// user's traffic is routed into it). `None` (any source) when one of them is a tunnel
+    /// toward a mobile node.
     fn selector(&self, k: (VrId, TunnelOut)) -> Option<Arc<SourceSelector>> {
         let r = self.out.get(&k)?;
         if r.any_source > 0 {
             return None;
         }
-        let mut all: Vec<(IpAddr, u8)> =
-            r.sources.keys().map(|&(a, l)| (IpAddr::V4(a), l)).collect();
-        for g in self.current.get(&k).into_iter().flatten() {
-            for (_, s) in self.routes.get(g).into_iter().flatten() {
-                let &(a, l) = s.as_ref()?;
-                all.push((IpAddr::V4(a), l));
-            }
-        }
-        Some(Arc::new(SourceSelector::new(all)))
+        Some(Arc::new(SourceSelector::new(
+            r.sources.keys().map(|&(a, l)| (IpAddr::V4(a), l)),
+        )))
     }
 
     /// Publishes outbound SA or tunnel `k` again when its users' sources changed (same
@@ -773,28 +834,11 @@ impl Datapath {
         if let Some(prefix) = prefix_of(t.prefix.0, t.prefix.1).filter(|_| t.routed) {
             let group = (vr, prefix);
             if let Some(users) = self.routes.get_mut(&group) {
-                let before = users.last().map(|u| u.0);
                 let src = source_of(&t.spec);
                 if let Some(i) = users.iter().rposition(|u| *u == (t.out, src)) {
                     users.remove(i);
                 }
-                let after = users.last().map(|u| u.0);
-                let r = match after {
-                    Some(o) => w.set_route(vr, IpPrefix::V4(prefix), SOURCE, o.next_hop()),
-                    None => {
-                        self.routes.remove(&group);
-                        w.remove_route(vr, IpPrefix::V4(prefix), SOURCE)
-                    }
-                };
-                if r.is_err() {
-                    self.counters.writer_errors += 1;
-                }
-                self.set_current(group, before, after);
-                for s in [before, after].into_iter().flatten() {
-                    if s != t.out {
-                        self.republish_selector(w, (vr, s));
-                    }
-                }
+                self.publish_route(w, group);
             }
         }
         let out_k = (vr, t.out);
@@ -977,21 +1021,47 @@ mod tests {
                 .unwrap()
                 .sa
         ));
-        // A user with her own SA toward the same network takes the route; the earlier users'
-        // traffic follows it, so her SA takes all three.
+        let cn: IpPrefix = "10.10.0.0/16".parse().unwrap();
+        assert_eq!(
+            w.route(FA_VR, cn, SOURCE),
+            Some(NextHop::Esp(EspSaId(4096))),
+            "two users on one SA: one plain route"
+        );
+        // A user with her own SA toward the same network: the route selects by source, each
+        // user into their own SA, and each SA takes its own users only.
         let c = spec(4, TunnelRole::ForeignToGw, 6000, 6001, Some(9));
         up(&mut d, &mut w, &c);
+        assert_eq!(sources(&w, 6000), Some(vec!["10.200.0.4/32".into()]));
         assert_eq!(
-            sources(&w, 6000),
-            Some(vec![
-                "10.200.0.2/32".into(),
-                "10.200.0.3/32".into(),
-                "10.200.0.4/32".into()
-            ])
+            sources(&w, 4096),
+            Some(vec!["10.200.0.2/32".into(), "10.200.0.3/32".into()])
         );
+        let Some(NextHop::BySource(id)) = w.route(FA_VR, cn, SOURCE) else {
+            panic!("{:?}", w.route(FA_VR, cn, SOURCE))
+        };
+        let sel = w
+            .source_routes(vr::SourceRouteKey::new(FA_VR, id))
+            .expect("selection installed")
+            .clone();
+        for (mn, spi) in [(2, 4096), (3, 4096), (4, 6000)] {
+            assert_eq!(
+                sel.select(Ipv4Addr::new(10, 200, 0, mn).into()),
+                Some(NextHop::Esp(EspSaId(spi))),
+                "node {mn}"
+            );
+        }
+        assert_eq!(sel.select(Ipv4Addr::new(10, 200, 0, 5).into()), None);
+        // She leaves: the route is plain again and her selection goes.
         down(&mut d, &mut w, &c);
         assert!(w
             .esp_outbound(OutboundKey::new(FA_VR, EspSaId(6000)))
+            .is_none());
+        assert_eq!(
+            w.route(FA_VR, cn, SOURCE),
+            Some(NextHop::Esp(EspSaId(4096)))
+        );
+        assert!(w
+            .source_routes(vr::SourceRouteKey::new(FA_VR, id))
             .is_none());
         assert_eq!(
             sources(&w, 4096),

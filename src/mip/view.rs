@@ -3,12 +3,13 @@
 //! the control thread; `sees(vr)` is the caller's scope (a tenant sees the agents of its
 //! VRs only).
 
+use std::net::Ipv4Addr;
 use std::time::Instant;
 
 use controlplane::mip::{TunnelKind, TunnelSpec};
 use serde_json::{json, Value};
 
-use super::datapath::TunnelOut;
+use super::datapath::{InstalledTunnel, TunnelOut};
 use super::service::{agent_counters, denied_by_code, Engine, MipService};
 
 fn role_of(t: &TunnelSpec) -> &'static str {
@@ -126,11 +127,7 @@ pub fn tunnels(s: &MipService, st: &vr::ForwardingState, sees: &dyn Fn(u32) -> b
                     Some(id),
                 ),
             };
-            let route = st
-                .vr(vr::VrId(a.cfg.vr))
-                .and_then(|v| v.lookup4(u32::from(t.prefix.0)))
-                .and_then(|id| st.next_hop(id))
-                .is_some_and(|nh| *nh == t.out.next_hop());
+            let route = route_published(st, agent_vr, t);
             // A tunnel that routes nothing (the FA's plain IP-in-IP to the HA): no route to
             // be published.
             let route = if t.routed { Some(route) } else { None };
@@ -156,6 +153,25 @@ pub fn tunnels(s: &MipService, st: &vr::ForwardingState, sees: &dyn Fn(u32) -> b
         }
     }
     Value::Array(out)
+}
+
+/// Whether the published state routes `t`'s prefix in `agent_vr` into `t`'s SA or tunnel:
+/// the route's next hop is it, or (a route shared with other users' tunnels) a source
+/// selection that sends `t`'s own source into it.
+fn route_published(st: &vr::ForwardingState, agent_vr: vr::VrId, t: &InstalledTunnel) -> bool {
+    st.vr(agent_vr)
+        .and_then(|v| v.lookup4(u32::from(t.prefix.0)))
+        .and_then(|id| st.next_hop(id))
+        .and_then(|nh| match *nh {
+            vr::NextHop::BySource(id) => {
+                let (a, _) = t.source().unwrap_or((Ipv4Addr::UNSPECIFIED, 0));
+                st.source_routes
+                    .get(&vr::SourceRouteKey::new(agent_vr, id))?
+                    .select(a.into())
+            }
+            nh => Some(nh),
+        })
+        .is_some_and(|nh| nh == t.out.next_hop())
 }
 
 /// Per agent counters in scope (`GET /api/v1/mobile/agents`, the stats snapshot).
@@ -186,4 +202,84 @@ pub fn agents(s: &MipService, sees: &dyn Fn(u32) -> bool) -> Value {
         }));
     }
     Value::Array(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mip::datapath::{AgentSide, Datapath};
+    use controlplane::mip::tunnel::TunnelRole;
+    use controlplane::mip::TunnelEvent;
+    use vpndb::model::{KeyBytes, SaKeys};
+    use vr::{StateWriter, VirtualRouter, VpnId, VrId};
+
+    fn up(home: [u8; 4], spi: u32, key: u8) -> TunnelSpec {
+        TunnelSpec {
+            home_address: home.into(),
+            role: TunnelRole::ForeignToGw,
+            local: Ipv4Addr::new(192, 0, 2, 1),
+            remote: Ipv4Addr::new(198, 51, 100, 1),
+            kind: TunnelKind::Esp {
+                out_spi: spi,
+                in_spi: spi + 1,
+                keys: SaKeys {
+                    up_enc: KeyBytes::new(vec![key; 16]),
+                    down_enc: KeyBytes::new(vec![key + 1; 16]),
+                    ..SaKeys::default()
+                },
+                ah: false,
+            },
+            src: None,
+            dst: Some("10.10.0.0/16".parse().unwrap()),
+            tos: 0,
+        }
+    }
+
+    /// Two users' tunnels toward one network on their own SAs: the route names a source
+    /// selection, and each tunnel is listed as published because its own source selects
+    /// it; a tunnel whose source the selection sends elsewhere is not.
+    #[test]
+    fn a_route_by_source_is_published_for_the_tunnel_its_source_selects() {
+        let vr = VrId(1);
+        let mut w = StateWriter::new(vec![[2, 0, 0, 0, 0, 1]], 1);
+        w.add_vr(VirtualRouter::new(vr, "fa", VpnId::new(1, 1).unwrap(), "t"))
+            .unwrap();
+        let side = AgentSide {
+            agent: 0,
+            vr,
+            outer_vr: vr,
+            default_sas: &[],
+        };
+        let mut d = Datapath::new(1);
+        d.apply(
+            &mut w,
+            &side,
+            &TunnelEvent::Up(up([10, 200, 0, 1], 5000, 1)),
+        );
+        let st = w.commit().unwrap();
+        let one: Vec<_> = d.tunnels(0).cloned().collect();
+        assert!(
+            route_published(&st, vr, &one[0]),
+            "one user: the plain route"
+        );
+        d.apply(
+            &mut w,
+            &side,
+            &TunnelEvent::Up(up([10, 200, 0, 2], 6000, 3)),
+        );
+        let st = w.commit().unwrap();
+        let mut both: Vec<_> = d.tunnels(0).cloned().collect();
+        both.sort_by_key(|t| t.spec.home_address);
+        assert!(matches!(
+            st.next_hop(st.vr(vr).unwrap().lookup4(0x0a0a_0001).unwrap()),
+            Some(vr::NextHop::BySource(_))
+        ));
+        for t in &both {
+            assert!(route_published(&st, vr, t), "{}", t.spec.home_address);
+        }
+        // User 1's tunnel listed with user 2's source: the selection sends that elsewhere.
+        let mut wrong = both[0].clone();
+        wrong.spec.home_address = Ipv4Addr::new(10, 200, 0, 2);
+        assert!(!route_published(&st, vr, &wrong));
+    }
 }

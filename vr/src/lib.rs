@@ -26,6 +26,7 @@ pub mod publish;
 pub mod registry;
 pub mod rib;
 pub mod session;
+pub mod srcsel;
 pub mod state;
 
 pub use counters::{
@@ -45,6 +46,7 @@ pub use publish::{Publisher, TableCache, TableGuard, TableHandle};
 pub use registry::{RegistryError, VirtualRouter, VpnId, VpnIdError, VrRegistry};
 pub use rib::{Rib, RibError, RibTable, RouteSource};
 pub use session::{SessionBinding, SessionKey, SessionTable};
+pub use srcsel::{SourceRouteError, SourceRouteId, SourceRouteKey, SourceRouteTable, SourceRoutes};
 pub use state::{
     Change, ForwardingState, IpPrefix, LabelAction, StateError, StateWriter, VrEntry, WriterStats,
     LOCAL_HOSTS, MAX_VR_ID,

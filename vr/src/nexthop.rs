@@ -13,8 +13,10 @@
 //! IP → PPP → L2TP → UDP → IPv4); [`NextHop::Pppoe`] into a PPPoE session (IP → PPP →
 //! PPPoE → Ethernet, to the subscriber's MAC). Both also carry relayed PPP frames (a
 //! session bound with a relay, [`crate::StateWriter::bind_session_relay`]). Neither can be
-//! reached by a label operation (the writer refuses it). Not yet here: ESP encapsulation
-//! (S3) and ECMP groups.
+//! reached by a label operation (the writer refuses it). [`NextHop::Esp`] and
+//! [`NextHop::IpIp`] name a tunnel of the route's VR ([`crate::esp`], [`crate::ipip`]);
+//! [`NextHop::BySource`] names a list of such tunnels chosen by the packet's source
+//! ([`crate::srcsel`]). Not yet here: ECMP groups.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -173,6 +175,10 @@ pub enum NextHop {
     /// Encapsulate in the outbound IP-in-IP tunnel `0` of the route's VR (RFC 2003) and
     /// route the outer packet in the tunnel's outer VR ([`crate::ipip`]).
     IpIp(crate::ipip::IpIpId),
+    /// Send into the ESP SA or IP-in-IP tunnel that the packet's source selects: the entry of
+    /// the route's VR's source selection `0` whose source prefix contains it
+    /// ([`crate::srcsel`]; `source_route_no_match` when none does).
+    BySource(crate::srcsel::SourceRouteId),
 }
 
 impl NextHop {
@@ -187,6 +193,7 @@ impl NextHop {
             NextHop::Pppoe(_) => "PPPoE",
             NextHop::Esp(_) => "ESP",
             NextHop::IpIp(_) => "IP-in-IP",
+            NextHop::BySource(_) => "source-selected tunnel",
         }
     }
 
@@ -197,9 +204,14 @@ impl NextHop {
     }
 
     /// True for the next hops a label operation cannot send to: the data plane's label path
-    /// forwards Ethernet with labels only, never into a session or an ESP or IP-in-IP tunnel.
+    /// forwards Ethernet with labels only, never into a session or an ESP or IP-in-IP tunnel
+    /// (nor one selected by source).
     pub fn is_encapsulation(&self) -> bool {
-        self.is_session() || matches!(self, NextHop::Esp(_) | NextHop::IpIp(_))
+        self.is_session()
+            || matches!(
+                self,
+                NextHop::Esp(_) | NextHop::IpIp(_) | NextHop::BySource(_)
+            )
     }
 }
 
@@ -439,7 +451,11 @@ impl NextHopPool {
                 self.port_ok(e.port)?;
                 e.check()?
             }
-            NextHop::Drop | NextHop::Local | NextHop::Esp(_) | NextHop::IpIp(_) => {}
+            NextHop::Drop
+            | NextHop::Local
+            | NextHop::Esp(_)
+            | NextHop::IpIp(_)
+            | NextHop::BySource(_) => {}
         }
         let id = match self.free.pop() {
             Some(i) => NextHopId(i),

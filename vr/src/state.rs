@@ -54,6 +54,10 @@ use crate::persist::{PVec, PVecWriter};
 use crate::registry::{RegistryError, VirtualRouter, VrRegistry};
 use crate::rib::{Rib, RibError, RouteSource};
 use crate::session::{SessionBinding, SessionKey, SessionTable, SessionTableWriter};
+use crate::srcsel::{
+    SourceRouteError, SourceRouteId, SourceRouteKey, SourceRouteTable, SourceRouteTableWriter,
+    SourceRoutes,
+};
 
 /// Largest VR id the forwarding state accepts (2^20 - 1).
 pub const MAX_VR_ID: u32 = (1 << 20) - 1;
@@ -157,6 +161,9 @@ pub enum StateError {
     /// IP-in-IP table error.
     #[error(transparent)]
     IpIp(#[from] IpIpError),
+    /// Source selection error.
+    #[error(transparent)]
+    SourceRoute(#[from] SourceRouteError),
 }
 
 /// A destination prefix of either family.
@@ -277,6 +284,8 @@ pub struct ForwardingState {
     pub esp: EspTable,
     /// IP-in-IP tunnels: inbound by outer VR and remote, outbound by VR and id.
     pub ipip: IpIpTable,
+    /// Source selections ([`NextHop::BySource`]) by VR and id.
+    pub source_routes: SourceRouteTable,
     vrs: PVec<Option<Arc<VrEntry>>>,
     vr_count: usize,
 }
@@ -478,6 +487,8 @@ pub struct WriterStats {
     pub esp_changes: u64,
     /// IP-in-IP tunnels installed, replaced and removed.
     pub ipip_changes: u64,
+    /// Source selections installed, replaced and removed.
+    pub source_route_changes: u64,
     /// Interface-table rebuilds.
     pub interface_rebuilds: u64,
     /// Label-matrix rebuilds.
@@ -520,6 +531,7 @@ pub struct StateWriter {
     labels_pub: Option<Arc<LabelMatrix>>,
     esp: EspTableWriter,
     ipip: IpIpTableWriter,
+    source_routes: SourceRouteTableWriter,
     changed: bool,
     /// Counters.
     pub stats: WriterStats,
@@ -566,6 +578,7 @@ impl StateWriter {
             labels_pub: None,
             esp: EspTableWriter::default(),
             ipip: IpIpTableWriter::default(),
+            source_routes: SourceRouteTableWriter::default(),
             changed: true,
             stats: WriterStats::default(),
         }
@@ -655,6 +668,7 @@ impl StateWriter {
         }
         self.stats.esp_changes += self.esp.remove_vr(id) as u64;
         self.stats.ipip_changes += self.ipip.remove_vr(id) as u64;
+        self.stats.source_route_changes += self.source_routes.retain(|_, s| s.vr != id) as u64;
         self.vr_table.set(id.0 as usize, None);
         self.dirty_vrs.remove(&id);
         self.changed = true;
@@ -998,6 +1012,52 @@ impl StateWriter {
     /// The inbound IP-in-IP tunnel of `k`.
     pub fn ipip_inbound(&self, k: IpIpInboundKey) -> Option<&Arc<IpIpTunnel>> {
         self.ipip.inbound.get(&k)
+    }
+
+    // --- source selections ------------------------------------------------------------------
+
+    /// Installs the source selection `id` of the selection's VR (the VR must exist, the
+    /// entries must send into ESP SAs or IP-in-IP tunnels), replacing the one there (the
+    /// VR's routes through `id` carry on with the new entries). The SAs and tunnels the
+    /// entries name need not be installed yet: a packet selecting a missing one is dropped
+    /// as a route into it would be (`esp_no_sa`, `ipip_no_tunnel`).
+    pub fn set_source_routes(
+        &mut self,
+        id: SourceRouteId,
+        s: Arc<SourceRoutes>,
+    ) -> Result<(), StateError> {
+        s.check()?;
+        if !self.vrs.contains_key(&s.vr) {
+            return Err(SourceRouteError::UnknownVr {
+                name: s.name.to_string(),
+                vr: s.vr,
+            }
+            .into());
+        }
+        self.source_routes.insert(SourceRouteKey::new(s.vr, id), s);
+        self.stats.source_route_changes += 1;
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Removes the source selection `k`; the VR's routes through it then drop
+    /// (`source_route_unknown`).
+    pub fn remove_source_routes(
+        &mut self,
+        k: SourceRouteKey,
+    ) -> Result<Arc<SourceRoutes>, StateError> {
+        let s = self
+            .source_routes
+            .remove(&k)
+            .ok_or_else(|| SourceRouteError::NotInstalled(k.to_string()))?;
+        self.stats.source_route_changes += 1;
+        self.changed = true;
+        Ok(s)
+    }
+
+    /// The source selection `k`.
+    pub fn source_routes(&self, k: SourceRouteKey) -> Option<&Arc<SourceRoutes>> {
+        self.source_routes.get(&k)
     }
 
     // --- session counters ----------------------------------------------------------------
@@ -1360,6 +1420,7 @@ impl StateWriter {
             labels,
             esp: self.esp.publish(),
             ipip: self.ipip.publish(),
+            source_routes: self.source_routes.publish(),
             vrs: self.vr_table.publish(),
             vr_count: self.vrs.len(),
         }
@@ -1505,7 +1566,11 @@ impl<'a> Model<'a> {
             NextHop::Forward { port, .. } | NextHop::Unresolved { port, .. } => *port,
             NextHop::L2tp(e) => e.port,
             NextHop::Pppoe(e) => e.port,
-            NextHop::Drop | NextHop::Local | NextHop::Esp(_) | NextHop::IpIp(_) => return Ok(()),
+            NextHop::Drop
+            | NextHop::Local
+            | NextHop::Esp(_)
+            | NextHop::IpIp(_)
+            | NextHop::BySource(_) => return Ok(()),
         };
         if usize::from(port.0) >= self.w.next_hops.port_count() {
             return Err(NextHopError::UnknownPort(port).into());

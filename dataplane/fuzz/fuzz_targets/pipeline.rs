@@ -16,6 +16,12 @@
 //! the outbound IP-in-IP tunnel sent has an outer IPv4 header naming the tunnel (protocol 4
 //! or 41 for the inner version, TTL 64, right length and checksum), the inner DSCP (the
 //! tunnel's mark) and ECN copied to it, and DF copied from an inner IPv4 header.
+//!
+//! Source selections: VR 3 and VR 1 route 10.94/16 and 2001:db8:94::/48 into a selection
+//! of their tunnels by source (10.93/16 into an id they do not have); what an outbound SA
+//! sealed for such a destination must be the SA the longest selection entry containing
+//! the inner source names (worked out here, apart from `vr::srcsel`), and a packet dropped
+//! as `source_route_no_match` or `source_route_unknown` used no SA.
 #![no_main]
 
 use dataplane::buffer::{HeapBuf, PacketBuf};
@@ -29,7 +35,7 @@ use std::sync::{Arc, OnceLock};
 use vr::{
     EspSaId, EspTunnel, EspUdp, ForwardingState, IfBinding, IfKey, IpIpId, IpIpTunnel, L2tpEncap,
     LabelPush, NeighborKey, NextHop, PortId, PppoeEncap, RouteSource, SessionBinding, SessionKey,
-    StateWriter, VirtualRouter, VpnId, VrId,
+    SourceRouteId, SourceRoutes, StateWriter, VirtualRouter, VpnId, VrId,
 };
 use wire::{checksum, IpProtocol};
 
@@ -199,6 +205,53 @@ const PORTS: [PortInfo; 3] = [
     },
 ];
 
+/// The source selection 1 of VR 3 and of VR 1: (source, prefix length, next hop).
+fn selection(vr: u32) -> Vec<(IpAddr, u8, NextHop)> {
+    let v4 = |a: [u8; 4]| IpAddr::V4(a.into());
+    let v6 = |a: &str| IpAddr::V6(a.parse().unwrap());
+    if vr == 3 {
+        vec![
+            (v4([10, 0, 0, 0]), 8, NextHop::Esp(EspSaId(1))),
+            (v4([10, 1, 0, 0]), 16, NextHop::IpIp(IpIpId(1))),
+            (v4([100, 64, 0, 17]), 32, NextHop::Esp(EspSaId(2))),
+            (v4([192, 0, 2, 0]), 24, NextHop::Esp(EspSaId(9))),
+            (v6("2001:db8::"), 32, NextHop::Esp(EspSaId(2))),
+            (v6("::"), 0, NextHop::Esp(EspSaId(1))),
+        ]
+    } else {
+        vec![
+            (v4([0, 0, 0, 0]), 0, NextHop::Esp(EspSaId(3))),
+            (v4([10, 0, 0, 0]), 8, NextHop::Esp(EspSaId(1))),
+        ]
+    }
+}
+
+/// What the selection of `vr` picks for `src`: the longest entry of its family holding
+/// it, the first given among equal ones.
+fn selected(vr: u32, src: IpAddr) -> Option<NextHop> {
+    let bits = |a: IpAddr| match a {
+        IpAddr::V4(a) => (u128::from(u32::from(a)) << 96, true),
+        IpAddr::V6(a) => (u128::from(a), false),
+    };
+    let (s, s4) = bits(src);
+    let mut best: Option<(u8, NextHop)> = None;
+    for (a, l, nh) in selection(vr) {
+        let (a, a4) = bits(a);
+        if a4 != s4 {
+            continue;
+        }
+        let m = if l == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(l))
+        };
+        if s & m == a & m && best.is_none_or(|(bl, _)| l > bl) {
+            best = Some((l, nh));
+        }
+    }
+    best.map(|b| b.1)
+}
+
 fn to_lns(peer_session: u16, via: [u8; 4]) -> NextHop {
     NextHop::L2tp(L2tpEncap {
         port: PortId(1),
@@ -366,6 +419,25 @@ fn state() -> World {
             NextHop::IpIp(IpIpId(1)),
         )
         .unwrap();
+    }
+    for vr in [3u32, 1] {
+        let entries = selection(vr).into_iter().map(|(a, l, nh)| ((a, l), nh));
+        let sel = SourceRoutes::new(format!("sel{vr}"), VrId(vr), entries);
+        w.set_source_routes(SourceRouteId(1), Arc::new(sel))
+            .unwrap();
+        for (p, id) in [
+            ("10.94.0.0/16", 1),
+            ("2001:db8:94::/48", 1),
+            ("10.93.0.0/16", 5),
+        ] {
+            w.set_route(
+                VrId(vr),
+                p.parse().unwrap(),
+                RouteSource::Static,
+                NextHop::BySource(SourceRouteId(id)),
+            )
+            .unwrap();
+        }
     }
     let ce = NextHop::Forward {
         port: PortId(1),
@@ -608,10 +680,13 @@ fn check_ipip(f: &[u8]) {
         df,
         "DF copied from inner IPv4, clear for IPv6"
     );
+    // VR 3's tunnel: when its destination is routed by source, its source selected it.
+    check_selected(3, NextHop::IpIp(IpIpId(1)), inner);
 }
 
-/// Checks a frame that outbound tunnel `i` sealed and the pipeline sent.
-fn check_outbound(w: &World, i: usize, f: &[u8]) {
+/// Checks a frame that outbound tunnel `i` sealed and the pipeline sent; returns the inner
+/// packet.
+fn check_outbound(w: &World, i: usize, f: &[u8]) -> Vec<u8> {
     let tun = &OUTBOUND[i].1;
     let l2 = if f[12..14] == [0x81, 0x00] { 18 } else { 14 };
     let ip = &f[l2..];
@@ -687,6 +762,33 @@ fn check_outbound(w: &World, i: usize, f: &[u8]) {
     assert_eq!(tos, inner_tos, "the outer header copies DSCP and ECN");
     if let Some(d) = tun.dscp {
         assert_eq!(inner_tos >> 2, d, "the tunnel's DSCP");
+    }
+    inner.to_vec()
+}
+
+/// An inner packet tunnel `nh` of `vr` carried: when its VR routes its destination by
+/// source, `nh` must be what the selection picks for its source.
+fn check_selected(vr: u32, nh: NextHop, inner: &[u8]) {
+    let (src, by_source) = if inner[0] >> 4 == 4 {
+        let a = |o: usize| {
+            IpAddr::V4(Ipv4Addr::new(
+                inner[o],
+                inner[o + 1],
+                inner[o + 2],
+                inner[o + 3],
+            ))
+        };
+        (a(12), inner[16..18] == [10, 94])
+    } else {
+        let a = IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(&inner[8..24]).unwrap()));
+        (a, inner[24..30] == [0x20, 0x01, 0x0d, 0xb8, 0, 0x94])
+    };
+    if by_source {
+        assert_eq!(
+            selected(vr, src),
+            Some(nh),
+            "{src}'s packet left in {nh:?} of VR {vr}"
+        );
     }
 }
 
@@ -787,7 +889,9 @@ fuzz_target!(|data: &[u8]| {
                 out.mtu
             );
             if let Some(i) = sealer {
-                check_outbound(w, i, b.data());
+                let inner = check_outbound(w, i, b.data());
+                let (id, tun) = &OUTBOUND[i];
+                check_selected(tun.vr.0, NextHop::Esp(EspSaId(*id)), &inner);
             } else {
                 // A packet that already had these outer addresses (anywhere in the input,
                 // plaintext of the ESP templates included) may be routed as it is; only
@@ -805,6 +909,9 @@ fuzz_target!(|data: &[u8]| {
                     assert!(o <= b.len(), "offset {o} beyond a {}-byte frame", b.len());
                 }
             }
+        }
+        Verdict::Drop(d @ (Drop::SourceRouteNoMatch | Drop::SourceRouteUnknown)) => {
+            assert_eq!(sealer, None, "{d:?}, yet an SA sealed");
         }
         Verdict::Drop(_) => {}
     }
