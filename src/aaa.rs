@@ -41,7 +41,9 @@ use std::time::{Duration, Instant};
 
 use controlplane::aaa::driver::{Engine, Lookup, Node};
 use controlplane::aaa::foreign::{Foreign, ForeignConfig};
-use controlplane::aaa::home::{subscriber_from_store, Home, HomeConfig, Session, SessionEvent};
+use controlplane::aaa::home::{
+    subscriber_from_store, Home, HomeConfig, Session, SessionEvent, Subscriber,
+};
 use controlplane::diameter::mip4;
 use controlplane::diameter::peer::Config as PeerConfig;
 use rand::rngs::StdRng;
@@ -111,6 +113,8 @@ pub struct AaaConfig {
     /// AAAH: write sessions into the database's `vpn_session` table (the web page's current
     /// tunnels).
     pub record_sessions: bool,
+    /// AAAH: authorize users with no VPN for plain Mobile IP (else 5003).
+    pub plain_mobile_ip: bool,
 }
 
 impl AaaConfig {
@@ -131,6 +135,7 @@ impl AaaConfig {
             max_transactions: 4096,
             max_sessions: 100_000,
             record_sessions: true,
+            plain_mobile_ip: false,
         }
     }
 }
@@ -234,13 +239,22 @@ fn peer_config(cfg: &AaaConfig) -> PeerConfig {
 /// lock is never contended; the session writer has a connection of its own).
 pub type SharedStore = Arc<Mutex<Box<dyn VpnStore>>>;
 
-/// The lookup of an AAAH on `store`.
-pub fn database_lookup(store: SharedStore, keys: HashMap<String, KeyBytes>) -> Lookup {
+/// The lookup of an AAAH on `store`. With `plain` (`aaa.plain_mobile_ip`), an NAI that has
+/// an MN-AAA key but no VPN in the database is a known user with no VPN (authenticated by its
+/// key, then authorized for plain Mobile IP); without a key it stays unknown (4001).
+pub fn database_lookup(store: SharedStore, keys: HashMap<String, KeyBytes>, plain: bool) -> Lookup {
     Box::new(move |nai: &str| {
         let mut g = store
             .lock()
             .map_err(|_| "the VPN database connection was poisoned".to_string())?;
-        subscriber_from_store(g.as_mut(), nai, keys.get(nai).cloned()).map_err(|e| e.to_string())
+        let key = keys.get(nai).cloned();
+        match subscriber_from_store(g.as_mut(), nai, key.clone()).map_err(|e| e.to_string())? {
+            None if plain && key.is_some() => Ok(Some(Subscriber {
+                mn_aaa_key: key,
+                ..Subscriber::default()
+            })),
+            s => Ok(s),
+        }
     })
 }
 
@@ -310,7 +324,7 @@ pub fn start(cfg: &AaaConfig) -> Result<AaaHandle, String> {
             let store: SharedStore = Arc::new(Mutex::new(
                 vpndb::open(url).map_err(|e| format!("aaa.database {url}: {e}"))?,
             ));
-            let lookup = database_lookup(store, cfg.mn_aaa_keys.clone());
+            let lookup = database_lookup(store, cfg.mn_aaa_keys.clone(), cfg.plain_mobile_ip);
             // The session writer's own connection: its commits never wait for a lookup and
             // a lookup never waits for a commit.
             let writer = if cfg.record_sessions {
@@ -371,6 +385,7 @@ pub fn start_home(
     hc.default_ha_host = cfg.ha_host.clone();
     hc.authorization_lifetime = cfg.authorization_lifetime;
     hc.require_mn_aaa_auth = cfg.require_mn_aaa_auth;
+    hc.plain_mobile_ip = cfg.plain_mobile_ip;
     hc.transaction_timeout = cfg.transaction_timeout;
     hc.max_transactions = cfg.max_transactions;
     hc.max_sessions = cfg.max_sessions;
@@ -401,6 +416,7 @@ pub fn start_home(
                 ("unknown_user", c.unknown_user),
                 ("auth_failed", c.auth_failed),
                 ("not_authorized", c.not_authorized),
+                ("plain_authorized", c.plain_authorized),
                 ("malformed", c.malformed),
                 ("avp_unsupported", c.avp_unsupported),
                 ("command_unsupported", c.command_unsupported),
@@ -565,4 +581,36 @@ pub fn stats_line(s: &AaaStats) -> String {
         s.session_records_dropped,
         s.session_batches
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An NAI with an MN-AAA key but no VPN in the database: unknown (4001) unless
+    /// `plain_mobile_ip`, then a known user with no VPN (and its key); without a key it stays
+    /// unknown either way.
+    #[test]
+    fn plain_users_are_known_by_their_key_only_when_plain_mobile_ip_is_on() {
+        let store: SharedStore = Arc::new(Mutex::new(Box::new(
+            vpndb::sqlite::SqliteStore::open_in_memory().unwrap(),
+        )));
+        let keys: HashMap<String, KeyBytes> = [(
+            "erin@isp.example".to_string(),
+            KeyBytes::new(b"erin's key".to_vec()),
+        )]
+        .into();
+        let mut strict = database_lookup(store.clone(), keys.clone(), false);
+        assert!(strict("erin@isp.example").unwrap().is_none());
+        let mut plain = database_lookup(store, keys, true);
+        let s = plain("erin@isp.example")
+            .unwrap()
+            .expect("known by her key");
+        assert!(s.profiles.is_empty() && s.slas.is_empty() && s.cn_gw.is_empty());
+        assert_eq!(s.mn_aaa_key.unwrap().as_bytes(), b"erin's key");
+        assert!(
+            plain("frank@isp.example").unwrap().is_none(),
+            "no key: unknown"
+        );
+    }
 }

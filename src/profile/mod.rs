@@ -252,6 +252,10 @@ pub struct Aaa {
     /// AAAH: write sessions into the database's `vpn_session` table (default true).
     #[serde(default)]
     pub record_sessions: Option<S<bool>>,
+    /// AAAH: authorize a user whose record grants no VPN for plain Mobile IP (default
+    /// false: such a user is refused, 5003).
+    #[serde(default)]
+    pub plain_mobile_ip: Option<S<bool>>,
     /// AAAH: Authorization-Lifetime granted, seconds (default 3600).
     #[serde(default)]
     pub authorization_lifetime: Option<S<u32>>,

@@ -71,6 +71,11 @@ pub struct HomeConfig {
     /// Report sessions as [`SessionEvent`]s ([`Home::poll_session_event`]): off by default,
     /// because the events queue up until the caller takes them.
     pub session_events: bool,
+    /// Authorize a user whose record grants no VPN for plain Mobile IP (the HA's IP-in-IP
+    /// tunnel to the care-of address, no ESP, no marking) instead of refusing the AMR with
+    /// DIAMETER_AUTHORIZATION_REJECTED (5003). Off by default: a carrier decides whether
+    /// its mobile service exists without a VPN.
+    pub plain_mobile_ip: bool,
 }
 
 impl HomeConfig {
@@ -87,6 +92,7 @@ impl HomeConfig {
             max_transactions: 4096,
             max_sessions: 100_000,
             session_events: false,
+            plain_mobile_ip: false,
         }
     }
 }
@@ -136,6 +142,8 @@ pub struct HomeCounters {
     pub unknown_user: u64,
     pub auth_failed: u64,
     pub not_authorized: u64,
+    /// Users authorized with no VPN (plain Mobile IP, [`HomeConfig::plain_mobile_ip`]).
+    pub plain_authorized: u64,
     pub malformed: u64,
     pub avp_unsupported: u64,
     pub command_unsupported: u64,
@@ -502,6 +510,10 @@ impl<R: Rng + CryptoRng> Home<R> {
             .unwrap_or(info.home_agent);
         let profiles = match self.determine(&amr.user_name, &sub, home, info.care_of_address, ha) {
             Ok(p) if !p.is_empty() => p,
+            Ok(p) if self.cfg.plain_mobile_ip => {
+                self.counters.plain_authorized += 1;
+                p
+            }
             _ => {
                 self.counters.not_authorized += 1;
                 self.fail(

@@ -546,6 +546,49 @@ fn user_without_vpn_is_5003() {
     n.users.insert(ALICE.into(), s);
     let ama = n.register(0, &amr("fa1;1", ALICE, "fa1.visited.example", VISITED, FA1));
     assert_eq!(ama.result_code, result::AUTHORIZATION_REJECTED);
+    assert_eq!(n.aaah.counters().not_authorized, 1);
+    assert_eq!(n.aaah.counters().plain_authorized, 0);
+    assert!(n.ha.recent.is_empty(), "no HAR for a refused user");
+}
+
+#[test]
+fn user_without_vpn_gets_plain_mobile_ip_when_the_home_aaa_allows_it() {
+    let mut n = Net::new();
+    let mut hc = HomeConfig::new("aaah.home.example", HOME);
+    hc.default_ha_host = Some("ha.home.example".into());
+    hc.plain_mobile_ip = true;
+    n.aaah = Home::new(hc, StdRng::seed_from_u64(7));
+    let mut s = subscriber(ALICE, "10.1.0.0/16", true);
+    s.profiles[0].sla = "nosuch".into();
+    n.users.insert(ALICE.into(), s);
+    let ama = n.register(0, &amr("fa1;1", ALICE, "fa1.visited.example", VISITED, FA1));
+    assert_eq!(ama.result_code, result::SUCCESS);
+    // The HA was asked (HAR) and neither it nor the FA got a VPN profile: no ESP, no marking;
+    // the agents fall back to their plain IP-in-IP tunnel.
+    let har = n.ha.recent.back().expect("a HAR went to the HA");
+    assert!(
+        har.vpn.as_ref().is_none_or(|v| v.profiles.is_empty()),
+        "{:?}",
+        har.vpn
+    );
+    assert!(
+        ama.vpn.as_ref().is_none_or(|v| v.profiles.is_empty()),
+        "{:?}",
+        ama.vpn
+    );
+    assert_eq!(ama.reg_reply, Some(vec![3, 0, 0, 0]));
+    assert_eq!(n.aaah.counters().plain_authorized, 1);
+    assert_eq!(n.aaah.counters().not_authorized, 0);
+    assert_eq!(n.aaah.session("fa1;1").unwrap().entry.profiles.len(), 0);
+    // Still authenticated: a wrong MN-AAA key is refused as before.
+    let mut m = amr("fa1;2", ALICE, "fa1.visited.example", VISITED, FA1);
+    let (reg, auth) = reg_request(FA1, b"wrong key");
+    m.reg_request = reg;
+    m.mn_aaa_auth = auth;
+    assert_eq!(
+        n.register(0, &m).result_code,
+        result::AUTHENTICATION_REJECTED
+    );
 }
 
 #[test]

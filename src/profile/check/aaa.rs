@@ -192,7 +192,7 @@ pub(super) fn check(c: &mut Checker, a: &Aaa, base: &Path) -> Option<AaaConfig> 
     }
     // Keys that only a home AAA has.
     if role == Some(AaaRole::Foreign) {
-        let home_only: [(&str, Option<serde_saphyr::Location>); 6] = [
+        let home_only: [(&str, Option<serde_saphyr::Location>); 7] = [
             ("database", a.database.as_ref().map(|v| v.referenced)),
             ("mn_aaa_keys", a.mn_aaa_keys.as_ref().map(|v| v.referenced)),
             (
@@ -203,6 +203,10 @@ pub(super) fn check(c: &mut Checker, a: &Aaa, base: &Path) -> Option<AaaConfig> 
             (
                 "record_sessions",
                 a.record_sessions.as_ref().map(|v| v.referenced),
+            ),
+            (
+                "plain_mobile_ip",
+                a.plain_mobile_ip.as_ref().map(|v| v.referenced),
             ),
             (
                 "authorization_lifetime",
@@ -288,6 +292,7 @@ pub(super) fn check(c: &mut Checker, a: &Aaa, base: &Path) -> Option<AaaConfig> 
     cfg.database = database;
     cfg.mn_aaa_keys = keys;
     cfg.require_mn_aaa_auth = require;
+    cfg.plain_mobile_ip = a.plain_mobile_ip.as_ref().is_some_and(|v| v.value);
     cfg.ha_host = a.ha_host.as_ref().map(|h| h.value.clone());
     cfg.authorization_lifetime = lifetime;
     cfg.transaction_timeout = timeout;
@@ -389,11 +394,15 @@ mod tests {
             "{e}"
         );
         let e = errors(
-            "  role: foreign\n  listen: 127.0.0.1:3868\n  origin_host: a.example\n  origin_realm: example\n  database: sqlite:x.sqlite\n  ha_host: ha.example\n",
+            "  role: foreign\n  listen: 127.0.0.1:3868\n  origin_host: a.example\n  origin_realm: example\n  database: sqlite:x.sqlite\n  ha_host: ha.example\n  plain_mobile_ip: true\n",
             d.path(),
         );
         assert!(e.contains("aaa.database applies to role home"), "{e}");
         assert!(e.contains("aaa.ha_host applies to role home"), "{e}");
+        assert!(
+            e.contains("aaa.plain_mobile_ip applies to role home"),
+            "{e}"
+        );
         let e = errors(
             "  role: visited\n  listen: 127.0.0.1:3868\n  origin_host: a.example\n  origin_realm: example\n",
             d.path(),
@@ -416,6 +425,13 @@ mod tests {
         .unwrap();
         let a = cfg.aaa.unwrap();
         assert!(!a.require_mn_aaa_auth);
+        assert!(!a.plain_mobile_ip, "off unless asked for");
         assert_eq!(a.database.as_deref(), Some("postgres://u@127.0.0.1:5432/v"));
+        let cfg = check(
+            "  role: home\n  listen: 127.0.0.1:3868\n  origin_host: a.example\n  origin_realm: example\n  database: postgres://u@127.0.0.1:5432/v\n  require_mn_aaa_auth: false\n  plain_mobile_ip: true\n",
+            d.path(),
+        )
+        .unwrap();
+        assert!(cfg.aaa.unwrap().plain_mobile_ip);
     }
 }
