@@ -174,6 +174,9 @@ pub struct AaaSnapshot {
     pub session_record_errors: u64,
     /// AAAH: session changes dropped because the session writer's queue was full.
     pub session_records_dropped: u64,
+    /// The engine's own counters by name (AAAH: `rx_amr`, `unknown_user`, `auth_failed`,
+    /// `not_authorized`, `plain_authorized`, …; AAAF: its cache and forwarding counters).
+    pub engine: BTreeMap<String, u64>,
 }
 
 impl From<&crate::aaa::AaaStats> for AaaSnapshot {
@@ -196,6 +199,7 @@ impl From<&crate::aaa::AaaStats> for AaaSnapshot {
             sessions_ended: a.sessions_ended,
             session_record_errors: a.session_record_errors,
             session_records_dropped: a.session_records_dropped,
+            engine: a.engine.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         }
     }
 }
