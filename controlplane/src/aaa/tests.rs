@@ -76,6 +76,15 @@ fn amr(session: &str, nai: &str, fa_host: &str, realm: &str, coa: Ipv4Addr) -> A
     }
 }
 
+/// An AMR of alice through FA1 whose MN-AAA authenticator is made with a wrong key.
+fn wrong_key_amr(session: &str) -> Amr {
+    let mut m = amr(session, ALICE, "fa1.visited.example", VISITED, FA1);
+    let (reg, auth) = reg_request(FA1, b"wrong key");
+    m.reg_request = reg;
+    m.mn_aaa_auth = auth;
+    m
+}
+
 fn sla() -> Sla {
     Sla {
         name: "acme".into(),
@@ -495,10 +504,7 @@ fn a_cached_session_still_checks_the_mn_aaa_authenticator() {
     let ama = n.register(0, &amr("fa1;1", ALICE, "fa1.visited.example", VISITED, FA1));
     assert_eq!(ama.result_code, result::SUCCESS);
     // The same FA again (no move: the AAAF forwards it home), with a wrong key.
-    let mut m = amr("fa1;2", ALICE, "fa1.visited.example", VISITED, FA1);
-    let (reg, auth) = reg_request(FA1, b"wrong key");
-    m.reg_request = reg;
-    m.mn_aaa_auth = auth;
+    let m = wrong_key_amr("fa1;2");
     assert_eq!(
         n.register(0, &m).result_code,
         result::AUTHENTICATION_REJECTED
@@ -521,10 +527,7 @@ fn a_refused_authentication_keeps_the_aaaf_cache_entry() {
         .insert(ALICE.into(), subscriber(ALICE, "10.1.0.0/16", true));
     let ama = n.register(0, &amr("fa1;1", ALICE, "fa1.visited.example", VISITED, FA1));
     assert_eq!(ama.result_code, result::SUCCESS);
-    let mut m = amr("fa1;2", ALICE, "fa1.visited.example", VISITED, FA1);
-    let (reg, auth) = reg_request(FA1, b"wrong key");
-    m.reg_request = reg;
-    m.mn_aaa_auth = auth;
+    let m = wrong_key_amr("fa1;2");
     assert_eq!(
         n.register(0, &m).result_code,
         result::AUTHENTICATION_REJECTED
@@ -581,10 +584,7 @@ fn user_without_vpn_gets_plain_mobile_ip_when_the_home_aaa_allows_it() {
     assert_eq!(n.aaah.counters().not_authorized, 0);
     assert_eq!(n.aaah.session("fa1;1").unwrap().entry.profiles.len(), 0);
     // Still authenticated: a wrong MN-AAA key is refused as before.
-    let mut m = amr("fa1;2", ALICE, "fa1.visited.example", VISITED, FA1);
-    let (reg, auth) = reg_request(FA1, b"wrong key");
-    m.reg_request = reg;
-    m.mn_aaa_auth = auth;
+    let m = wrong_key_amr("fa1;2");
     assert_eq!(
         n.register(0, &m).result_code,
         result::AUTHENTICATION_REJECTED
