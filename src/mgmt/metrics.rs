@@ -30,6 +30,7 @@
 //! | `aaa_requests_total`, `aaa_lookups_total`, `aaa_lookup_errors_total` | counter | `role` | appliance, with an `aaa:` section |
 //! | `aaa_sessions_recorded_total`, `aaa_sessions_ended_total`, `aaa_session_record_errors_total`, `aaa_session_records_dropped_total` | counter | `role` | appliance, with an `aaa:` section (zero unless a home AAA records sessions) |
 //! | `aaa_answers_total` | counter | `role`, `result_code` | appliance, with an `aaa:` section |
+//! | `aaa_engine_events_total` | counter | `role`, `event` (the engine's counter names) | appliance, with an `aaa:` section |
 //! | `aaa_sessions`, `aaa_pending`, `aaa_peers_up` | gauge | `role` | appliance, with an `aaa:` section |
 //! | `mobile_ip_events_total` | counter | `agent`, `role`, `vr`, `tenant`, `event` (`accepted`, `denied`, `bad_authenticator`, `replayed`, `expiries`, ...) | per agent of the `mobile_ip:` section, scoped by its VR |
 //! | `mobile_ip_denied_total` | counter | `agent`, `vr`, `tenant`, `code` (Registration Reply code) | per agent |
@@ -630,6 +631,19 @@ impl Collector for SnapshotCollector {
                 c,
                 answers,
             )?;
+            let engine = a.engine.iter().map(|(name, v)| {
+                (
+                    [("role", a.role.as_str()), ("event", name.as_str())],
+                    counter(*v),
+                )
+            });
+            family(
+                &mut enc,
+                "aaa_engine_events",
+                "The AAA engine's own counters by name (AAAH: unknown_user, auth_failed, not_authorized, plain_authorized, ...).",
+                c,
+                engine,
+            )?;
             let aaa_gauges: [(&str, &str, AaaField); 3] = [
                 (
                     "aaa_sessions",
@@ -759,6 +773,10 @@ mod tests {
                 sessions_ended: 5,
                 session_record_errors: 0,
                 session_records_dropped: 2,
+                engine: BTreeMap::from([
+                    ("not_authorized".to_string(), 2),
+                    ("plain_authorized".to_string(), 1),
+                ]),
             }),
             ldp: None,
             discovery: Some(DiscoverySnapshot {
@@ -875,6 +893,8 @@ mod tests {
             r#"varouter_mobile_ip_entries{agent="ha1",role="home_agent",vr="red-of-c",tenant="carrier-c"} 4"#,
             r#"varouter_aaa_answers_total{role="home",result_code="2001"} 37"#,
             r#"varouter_aaa_answers_total{role="home",result_code="4001"} 3"#,
+            r#"varouter_aaa_engine_events_total{role="home",event="plain_authorized"} 1"#,
+            r#"varouter_aaa_engine_events_total{role="home",event="not_authorized"} 2"#,
             "# TYPE varouter_aaa_sessions gauge",
             r#"varouter_aaa_sessions{role="home"} 30"#,
             r#"varouter_aaa_peers_up{role="home"} 3"#,
