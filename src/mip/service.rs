@@ -118,6 +118,16 @@ pub struct Agent {
     pub counters: DriverCounters,
 }
 
+impl Agent {
+    /// An FA on the VR's ports with `advertise` ports: it advertises there and answers
+    /// solicitations.
+    fn advertises(&self) -> bool {
+        self.cfg.role == MipRole::ForeignAgent
+            && self.cfg.transport == Transport::Vr
+            && !self.cfg.advertise_on.is_empty()
+    }
+}
+
 /// Service-wide counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceCounters {
@@ -527,11 +537,7 @@ impl MipService {
 
     /// The advertising FAs of the profile (the ones that answer solicitations).
     fn advertising(&self) -> impl Iterator<Item = &Agent> + '_ {
-        self.agents.iter().filter(|a| {
-            a.cfg.role == MipRole::ForeignAgent
-                && a.cfg.transport == Transport::Vr
-                && !a.cfg.advertise_on.is_empty()
-        })
+        self.agents.iter().filter(|a| a.advertises())
     }
 
     /// The VRs where 224.0.0.11 must reach the core (one route per VR).
@@ -547,9 +553,9 @@ impl MipService {
     fn solicitation(&mut self, cx: &mut Ctx<'_>, p: &PuntView<'_>, vr: VrId, ip: &[u8]) {
         let hl = usize::from(ip[0] & 0x0f) * 4;
         let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-        let icmp = match ip.get(hl..total.min(ip.len())) {
-            Some(b) if total >= hl && total <= ip.len() => b,
-            _ => {
+        let icmp = match ip.get(hl..total) {
+            Some(b) => b,
+            None => {
                 self.counters.solicitations_malformed += 1;
                 return;
             }
@@ -572,8 +578,7 @@ impl MipService {
         for i in 0..self.agents.len() {
             let a = &self.agents[i];
             if a.cfg.vr != vr.0
-                || a.cfg.role != MipRole::ForeignAgent
-                || a.cfg.transport != Transport::Vr
+                || !a.advertises()
                 || !a.cfg.advertise_on.contains(&here)
                 || !(dst == advert::ALL_MOBILITY_AGENTS || dst == a.cfg.address)
             {
@@ -749,10 +754,7 @@ impl Service for MipService {
                 }
             }
             let a = &self.agents[i];
-            if a.cfg.role == MipRole::ForeignAgent
-                && a.cfg.transport == Transport::Vr
-                && !a.cfg.advertise_on.is_empty()
-            {
+            if a.advertises() {
                 self.advertise(cx, i);
             }
             self.drain(cx, i);
