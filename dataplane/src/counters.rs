@@ -158,6 +158,9 @@ named_enum! {
         /// its source address: it enters none of the tunnels (several users' tunnels share
         /// the destination, and this source is none of those users).
         SourceRouteNoMatch = "source_route_no_match",
+        /// Route into a replay hop id ([`vr::NextHop::Replayable`]) that the route's VR does
+        /// not have.
+        ReplayHopUnknown = "replay_hop_unknown",
     }
 }
 

@@ -495,6 +495,9 @@ fn send_ip<B: PacketBuf>(
         NextHop::BySource(id) => {
             return by_source(st, ports, vr, buf, l3, ip_len, ethertype, *id, c);
         }
+        NextHop::Replayable(id) => {
+            return replayable(st, ports, vr, buf, l3, ip_len, new_ttl, ethertype, *id, c);
+        }
         _ => return Verdict::Drop(Drop::TableInconsistent),
     };
     let hop = EthHop {
@@ -541,6 +544,39 @@ fn by_source<B: PacketBuf>(
         Some(_) => Verdict::Drop(Drop::TableInconsistent),
         None => Verdict::Drop(Drop::SourceRouteNoMatch),
     }
+}
+
+/// Sends the IP packet of `ip_len` bytes at `l3` (routed in `vr`, TTL done) to the link
+/// neighbour of `vr`'s replay hop `id` ([`vr::replay`]) and, once it is on its way, keeps a
+/// copy of it in the hop's ring.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn replayable<B: PacketBuf>(
+    st: &ForwardingState,
+    ports: &[PortInfo],
+    vr: &VrEntry,
+    buf: &mut B,
+    l3: usize,
+    ip_len: usize,
+    new_ttl: u8,
+    ethertype: u16,
+    id: vr::ReplayId,
+    c: &WorkerCounters,
+) -> Verdict {
+    // Keyed by the route's VR: another VR's hop of the same id is never found.
+    let Some(r) = st.replays.get(&vr::ReplayKey::new(vr.id(), id)) else {
+        return Verdict::Drop(Drop::ReplayHopUnknown);
+    };
+    // The writer accepts only a `Forward` hop, so this does not come back here.
+    let v = send_ip(st, ports, vr, buf, l3, ip_len, new_ttl, ethertype, &r.hop, c);
+    if let (Verdict::Tx(_), NextHop::Forward { vlan, push, .. }) = (v, &r.hop) {
+        // The frame is the new L2 header and labels, then the IP packet.
+        let at = ETH_HLEN + if vlan.is_some() { 4 } else { 0 } + 4 * push.len();
+        if let Some(ip) = buf.data().get(at..at + ip_len) {
+            r.ring.keep(std::time::Instant::now(), ip);
+        }
+    }
+    v
 }
 
 /// An Ethernet next hop as [`eth_out`] needs it: a resolved `Forward`, or an `Unresolved`
@@ -872,7 +908,8 @@ fn trunk_out<B: PacketBuf>(
             | NextHop::Pppoe(_)
             | NextHop::Esp(_)
             | NextHop::IpIp(_)
-            | NextHop::BySource(_),
+            | NextHop::BySource(_)
+            | NextHop::Replayable(_),
         )
         | None => Verdict::Drop(Drop::TableInconsistent),
     }

@@ -24,6 +24,7 @@ pub mod nexthop;
 pub mod persist;
 pub mod publish;
 pub mod registry;
+pub mod replay;
 pub mod rib;
 pub mod session;
 pub mod srcsel;
@@ -44,6 +45,7 @@ pub use nexthop::{
 };
 pub use publish::{Publisher, TableCache, TableGuard, TableHandle};
 pub use registry::{RegistryError, VirtualRouter, VpnId, VpnIdError, VrRegistry};
+pub use replay::{ReplayError, ReplayHop, ReplayId, ReplayKey, ReplayRing, ReplayTable};
 pub use rib::{Rib, RibError, RibTable, RouteSource};
 pub use session::{SessionBinding, SessionKey, SessionTable};
 pub use srcsel::{SourceRouteError, SourceRouteId, SourceRouteKey, SourceRouteTable, SourceRoutes};

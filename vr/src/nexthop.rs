@@ -179,6 +179,10 @@ pub enum NextHop {
     /// the route's VR's source selection `0` whose source prefix contains it
     /// ([`crate::srcsel`]; `source_route_no_match` when none does).
     BySource(crate::srcsel::SourceRouteId),
+    /// Send as the `Forward` next hop of the route's VR's replay hop `0`, keeping a copy of
+    /// the IP packet in its ring ([`crate::replay`]: a foreign agent's visitor, whose last
+    /// packets are sent again into the forwarding tunnel when it moves).
+    Replayable(crate::replay::ReplayId),
 }
 
 impl NextHop {
@@ -194,6 +198,7 @@ impl NextHop {
             NextHop::Esp(_) => "ESP",
             NextHop::IpIp(_) => "IP-in-IP",
             NextHop::BySource(_) => "source-selected tunnel",
+            NextHop::Replayable(_) => "replayable forward",
         }
     }
 
@@ -205,12 +210,12 @@ impl NextHop {
 
     /// True for the next hops a label operation cannot send to: the data plane's label path
     /// forwards Ethernet with labels only, never into a session or an ESP or IP-in-IP tunnel
-    /// (nor one selected by source).
+    /// (nor one selected by source, nor a replay hop: only the IP path keeps its copies).
     pub fn is_encapsulation(&self) -> bool {
         self.is_session()
             || matches!(
                 self,
-                NextHop::Esp(_) | NextHop::IpIp(_) | NextHop::BySource(_)
+                NextHop::Esp(_) | NextHop::IpIp(_) | NextHop::BySource(_) | NextHop::Replayable(_)
             )
     }
 }
@@ -455,7 +460,8 @@ impl NextHopPool {
             | NextHop::Local
             | NextHop::Esp(_)
             | NextHop::IpIp(_)
-            | NextHop::BySource(_) => {}
+            | NextHop::BySource(_)
+            | NextHop::Replayable(_) => {}
         }
         let id = match self.free.pop() {
             Some(i) => NextHopId(i),

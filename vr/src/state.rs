@@ -58,6 +58,9 @@ use crate::srcsel::{
     SourceRouteError, SourceRouteId, SourceRouteKey, SourceRouteTable, SourceRouteTableWriter,
     SourceRoutes,
 };
+use crate::replay::{
+    ReplayError, ReplayHop, ReplayId, ReplayKey, ReplayTable, ReplayTableWriter,
+};
 
 /// Largest VR id the forwarding state accepts (2^20 - 1).
 pub const MAX_VR_ID: u32 = (1 << 20) - 1;
@@ -164,6 +167,9 @@ pub enum StateError {
     /// Source selection error.
     #[error(transparent)]
     SourceRoute(#[from] SourceRouteError),
+    /// Replay hop error.
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
 }
 
 /// A destination prefix of either family.
@@ -286,6 +292,8 @@ pub struct ForwardingState {
     pub ipip: IpIpTable,
     /// Source selections ([`NextHop::BySource`]) by VR and id.
     pub source_routes: SourceRouteTable,
+    /// Replay hops ([`NextHop::Replayable`]) by VR and id.
+    pub replays: ReplayTable,
     vrs: PVec<Option<Arc<VrEntry>>>,
     vr_count: usize,
 }
@@ -489,6 +497,8 @@ pub struct WriterStats {
     pub ipip_changes: u64,
     /// Source selections installed, replaced and removed.
     pub source_route_changes: u64,
+    /// Replay hops installed, replaced or removed.
+    pub replay_changes: u64,
     /// Interface-table rebuilds.
     pub interface_rebuilds: u64,
     /// Label-matrix rebuilds.
@@ -532,6 +542,7 @@ pub struct StateWriter {
     esp: EspTableWriter,
     ipip: IpIpTableWriter,
     source_routes: SourceRouteTableWriter,
+    replays: ReplayTableWriter,
     changed: bool,
     /// Counters.
     pub stats: WriterStats,
@@ -579,6 +590,7 @@ impl StateWriter {
             esp: EspTableWriter::default(),
             ipip: IpIpTableWriter::default(),
             source_routes: SourceRouteTableWriter::default(),
+            replays: ReplayTableWriter::default(),
             changed: true,
             stats: WriterStats::default(),
         }
@@ -669,6 +681,7 @@ impl StateWriter {
         self.stats.esp_changes += self.esp.remove_vr(id) as u64;
         self.stats.ipip_changes += self.ipip.remove_vr(id) as u64;
         self.stats.source_route_changes += self.source_routes.retain(|_, s| s.vr != id) as u64;
+        self.stats.replay_changes += self.replays.retain(|_, r| r.vr != id) as u64;
         self.vr_table.set(id.0 as usize, None);
         self.dirty_vrs.remove(&id);
         self.changed = true;
@@ -1060,6 +1073,48 @@ impl StateWriter {
         self.source_routes.get(&k)
     }
 
+    // --- replay hops ---------------------------------------------------------------------
+
+    /// Installs the replay hop `id` of the hop's VR (the VR must exist, the hop must be a
+    /// resolved link neighbour), replacing the one there. The VR's routes through `id`
+    /// carry on with the new hop (and its ring: give the old ring to keep what it holds).
+    pub fn set_replay(&mut self, id: ReplayId, r: Arc<ReplayHop>) -> Result<(), StateError> {
+        r.check()?;
+        if let NextHop::Forward { port, .. } = r.hop {
+            if usize::from(port.0) >= self.next_hops.port_count() {
+                return Err(NextHopError::UnknownPort(port).into());
+            }
+        }
+        if !self.vrs.contains_key(&r.vr) {
+            return Err(ReplayError::UnknownVr {
+                name: r.name.to_string(),
+                vr: r.vr,
+            }
+            .into());
+        }
+        self.replays.insert(ReplayKey::new(r.vr, id), r);
+        self.stats.replay_changes += 1;
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Removes the replay hop `k`; the VR's routes through it then drop
+    /// (`replay_hop_unknown`). Returns it (its ring still holds what it kept).
+    pub fn remove_replay(&mut self, k: ReplayKey) -> Result<Arc<ReplayHop>, StateError> {
+        let r = self
+            .replays
+            .remove(&k)
+            .ok_or_else(|| ReplayError::NotInstalled(k.to_string()))?;
+        self.stats.replay_changes += 1;
+        self.changed = true;
+        Ok(r)
+    }
+
+    /// The replay hop `k`.
+    pub fn replay(&self, k: ReplayKey) -> Option<&Arc<ReplayHop>> {
+        self.replays.get(&k)
+    }
+
     // --- session counters ----------------------------------------------------------------
 
     /// Sizes the per-session traffic counters for `slots` sessions. Only before the first
@@ -1421,6 +1476,7 @@ impl StateWriter {
             esp: self.esp.publish(),
             ipip: self.ipip.publish(),
             source_routes: self.source_routes.publish(),
+            replays: self.replays.publish(),
             vrs: self.vr_table.publish(),
             vr_count: self.vrs.len(),
         }
@@ -1570,7 +1626,8 @@ impl<'a> Model<'a> {
             | NextHop::Local
             | NextHop::Esp(_)
             | NextHop::IpIp(_)
-            | NextHop::BySource(_) => return Ok(()),
+            | NextHop::BySource(_)
+            | NextHop::Replayable(_) => return Ok(()),
         };
         if usize::from(port.0) >= self.w.next_hops.port_count() {
             return Err(NextHopError::UnknownPort(port).into());
