@@ -90,6 +90,8 @@ struct Sim {
     dia_reqs: HashMap<u64, (Node, Token)>,
     next_req: u64,
     tunnels: Vec<(Node, TunnelEvent)>,
+    /// The old FAs' replays asked of the driver: (FA, home address, since).
+    replays: Vec<(Node, Ipv4Addr, Instant)>,
     latency_ms: (u64, u64),
     /// Each FA's last advertisement (time sent, bytes): FAs advertise once a second.
     adverts: Vec<Option<(Instant, Vec<u8>)>>,
@@ -208,6 +210,7 @@ impl Sim {
             dia_reqs: HashMap::new(),
             next_req: 1,
             tunnels: Vec::new(),
+            replays: Vec::new(),
             latency_ms: (1, 20),
             adverts: vec![None, None, None],
         }
@@ -297,6 +300,7 @@ impl Sim {
             }
             Output::Aaa(a) => self.aaa_out(from, a),
             Output::Tunnel(t) => self.tunnels.push((from, t)),
+            Output::Replay { home, since } => self.replays.push((from, home, since)),
         }
     }
 
@@ -551,9 +555,25 @@ fn register_handoff_intra_and_inter_domain_with_lifetimes() {
     // Move FA1 → FA2 in the same domain (Figs. 25/28): the AAAF answers from its cache, FA2
     // registers with the HA directly, then BU/BA with FA1, then the reply.
     s.run_for(Duration::from_secs(5));
+    let sent = s.now;
     s.register(alice, 1, 300);
     s.run_for(Duration::from_secs(1));
     assert_eq!(s.last_reply(alice).unwrap().code, code::ACCEPTED);
+    // FA1 replays what it delivered to alice since she left: FA2's time of her request
+    // (the BU's Identification) less the 2 ms margin, on FA1's clock.
+    assert_eq!(s.replays.len(), 1, "{:?}", s.replays);
+    let (node, home, since) = s.replays[0];
+    assert_eq!((node, home), (Node::Fa(0), alice));
+    let (lo, hi) = (
+        sent - Duration::from_millis(2),
+        sent + Duration::from_millis(s.latency_ms.1) - Duration::from_millis(2),
+    );
+    assert!(
+        since >= lo - Duration::from_micros(1) && since <= hi,
+        "since {:?} after the request was sent",
+        since.checked_duration_since(sent)
+    );
+    assert_eq!(s.fas[0].counters().handoff_replays, 1);
     assert_eq!(s.aaafs[0].counters().cache_hits, 1);
     assert_eq!(s.ha.binding(alice).unwrap().care_of, FA2);
     assert!(
@@ -602,6 +622,11 @@ fn register_handoff_intra_and_inter_domain_with_lifetimes() {
     assert_eq!(s.last_reply(alice).unwrap().code, code::ACCEPTED);
     assert_eq!(s.ha.binding(alice).unwrap().care_of, FA3);
     assert_eq!(s.fas[1].forwarding(alice).unwrap().remote, FA3);
+    assert_eq!(
+        s.replays.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
+        vec![(Node::Fa(0), alice), (Node::Fa(0), bob), (Node::Fa(1), alice)],
+        "one replay per move, by the old FA"
+    );
     assert!(s.fas[1].visitor(alice).is_none());
     assert_eq!(
         s.tunnels_up(Node::Fa(2), alice),

@@ -70,6 +70,11 @@ pub struct FaConfig {
     pub peer_timeout: Duration,
     /// How long the old FA forwards to the new one after a handoff (BU lifetime, seconds).
     pub handoff_lifetime: u16,
+    /// As the old FA: how much earlier than the new FA's time of the mobile node's request
+    /// (the BU's Identification) the replay of what was delivered on the link starts
+    /// ([`Output::Replay`]). Covers the request's way to the new FA and the FAs' clock
+    /// difference; what the node received in that margin reaches it twice.
+    pub handoff_replay_margin: Duration,
     /// Our NTP clock (Identification of the BUs we send).
     pub clock: NtpClock,
     /// Which tunnels the data plane can build (others: 65, `tunnel_unsupported`).
@@ -91,6 +96,7 @@ impl FaConfig {
             aaa_timeout: Duration::from_secs(5),
             peer_timeout: Duration::from_secs(2),
             handoff_lifetime: 10,
+            handoff_replay_margin: Duration::from_millis(2),
             clock,
             tunnel_support: super::tunnel::any_tunnel,
         }
@@ -124,6 +130,8 @@ pub struct FaCounters {
     pub bu_accepted: u64,
     /// Handoffs answered without the old FA's BA.
     pub ba_timeouts: u64,
+    /// As the old FA: replays of a moved visitor's last packets asked of the driver.
+    pub handoff_replays: u64,
     /// Replies from an HA or BAs that match nothing pending.
     pub unmatched: u64,
     /// Forwarding tunnels that ran out.
@@ -163,6 +171,8 @@ struct Reg {
     /// The reply for the MN once known.
     reply: Vec<u8>,
     lifetime: u16,
+    /// When its request reached us (a handoff BU carries it as its Identification).
+    received: Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -537,6 +547,7 @@ impl<R: Rng + CryptoRng> Fa<R> {
                 fa_ha: None,
                 reply: Vec::new(),
                 lifetime: req.lifetime,
+                received: now,
             },
         );
         self.pump(now);
@@ -757,7 +768,9 @@ impl<R: Rng + CryptoRng> Fa<R> {
             })
             .collect();
         let refs: Vec<&VpnCacheProfile> = profiles.iter().collect();
-        let id = self.cfg.clock.at(now).max(self.last_bu_id + 1);
+        // The Identification is our time of the node's request (when it left the old link,
+        // give or take its way here): the old FA replays what it delivered since then.
+        let id = self.cfg.clock.at(r.received).max(self.last_bu_id + 1);
         self.last_bu_id = id;
         let bytes = match build_bu(r.home, me, self.cfg.handoff_lifetime, id, &refs, &sa) {
             Ok(b) => b,
@@ -850,6 +863,25 @@ impl<R: Rng + CryptoRng> Fa<R> {
         };
         self.bu_last.insert(key, bu.identification);
         self.counters.bu_accepted += 1;
+        let forwarding = bu.lifetime > 0 && bu.care_of_address != self.cfg.address;
+        if forwarding && self.visitors.contains_key(&bu.home_address) {
+            // The node left when it sent its request: the new FA's time of it, less the
+            // margin, mapped onto our clock (a time ahead of ours is taken as now).
+            let ago = super::wire::ntp::distance(self.cfg.clock.at(now), bu.identification);
+            let ago = if bu.identification <= self.cfg.clock.at(now) {
+                ago
+            } else {
+                Duration::ZERO
+            };
+            let since = now
+                .checked_sub(ago + self.cfg.handoff_replay_margin)
+                .unwrap_or(now);
+            self.counters.handoff_replays += 1;
+            self.out.push_back(Output::Replay {
+                home: bu.home_address,
+                since,
+            });
+        }
         self.drop_visitor(bu.home_address);
         let me = self.cfg.address;
         let spec = match profiles.first() {
@@ -868,7 +900,7 @@ impl<R: Rng + CryptoRng> Fa<R> {
             self.out
                 .push_back(Output::Tunnel(TunnelEvent::Down(f.spec)));
         }
-        if bu.lifetime > 0 && bu.care_of_address != me {
+        if forwarding {
             let expires = now + Duration::from_secs(u64::from(bu.lifetime));
             self.out
                 .push_back(Output::Tunnel(TunnelEvent::Up(spec.clone())));

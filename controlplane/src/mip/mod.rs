@@ -43,6 +43,17 @@ pub enum Output {
     Aaa(crate::aaa::Output),
     /// A tunnel for the data-plane driver.
     Tunnel(TunnelEvent),
+    /// FA, as the old FA of a smooth handoff: the visitor `home` has moved and its route
+    /// now goes into the forwarding tunnel to the new FA. Send again, by that route, what
+    /// was delivered to it on the link at or after `since` (when it left, as the new FA
+    /// saw it; the packets put on the old link after that reached nobody). Comes before
+    /// the tunnel events that take the visitor down.
+    Replay {
+        /// The mobile node's home address.
+        home: Ipv4Addr,
+        /// Since when.
+        since: std::time::Instant,
+    },
 }
 
 /// A mobility security association with a peer (RFC 5944 §1.6): SPI and key, HMAC-MD5.

@@ -65,6 +65,7 @@ fn reply(ha: &mut Ha) -> (Reply, Vec<TunnelEvent>) {
             Output::Send { bytes, .. } => rep = Some(Reply::parse(&bytes).unwrap()),
             Output::Tunnel(e) => t.push(e),
             Output::Aaa(_) => panic!("no AAA on the direct path"),
+            Output::Replay { .. } => panic!("an HA replays nothing"),
         }
     }
     (rep.expect("a reply"), t)
