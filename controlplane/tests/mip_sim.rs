@@ -21,7 +21,7 @@ use controlplane::mip::tunnel::TunnelRole;
 use controlplane::mip::wire::advert::Advertisement;
 use controlplane::mip::wire::ntp::NtpClock;
 use controlplane::mip::wire::registration::{code, Reply};
-use controlplane::mip::{Output, Sa, TunnelEvent};
+use controlplane::mip::{Output, Sa, TunnelEvent, TunnelKind};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use vpndb::model::{KeyBytes, Nai, VpnDocument};
@@ -591,8 +591,60 @@ fn register_handoff_intra_and_inter_domain_with_lifetimes() {
     );
     assert_eq!(
         s.tunnels_up(Node::Fa(1), alice),
-        vec![(HA, TunnelRole::ForeignToGw)]
+        vec![
+            (HA, TunnelRole::ForeignToGw),
+            (FA1, TunnelRole::HandoffReceive)
+        ]
     );
+    // The forwarding tunnel has an SA pair of its own, the same at both ends: FA1 sends
+    // into what FA2 takes in, on neither the profile's SPIs nor its keys.
+    let spec = |n: Node, role: TunnelRole| {
+        s.tunnels
+            .iter()
+            .rev()
+            .find_map(|(m, e)| match e {
+                TunnelEvent::Up(t) if *m == n && t.role == role && t.home_address == alice => {
+                    Some(t.clone())
+                }
+                _ => None,
+            })
+            .unwrap()
+    };
+    let (h, r, gw) = (
+        spec(Node::Fa(0), TunnelRole::Handoff),
+        spec(Node::Fa(1), TunnelRole::HandoffReceive),
+        spec(Node::Fa(1), TunnelRole::ForeignToGw),
+    );
+    match (&h.kind, &r.kind, &gw.kind) {
+        (
+            TunnelKind::Esp {
+                out_spi: ho,
+                in_spi: hi,
+                keys: hk,
+                ..
+            },
+            TunnelKind::Esp {
+                out_spi: ro,
+                in_spi: ri,
+                keys: rk,
+                ..
+            },
+            TunnelKind::Esp {
+                out_spi: go,
+                in_spi: gi,
+                keys: gk,
+                ..
+            },
+        ) => {
+            assert_eq!((ho, hi), (ri, ro), "FA1's out is FA2's in and back");
+            assert_eq!(hk, rk);
+            assert!(*ho >= 0x8000_0000 && ho != go && ho != gi && hi != go && hi != gi);
+            assert_ne!(hk.down_enc, gk.down_enc);
+            assert_eq!(hk.down_enc.as_bytes().len(), 16);
+        }
+        k => panic!("ESP at both ends expected: {k:?}"),
+    }
+    assert_eq!((h.local, h.remote, r.local, r.remote), (FA1, FA2, FA2, FA1));
     assert!(s
         .tunnels_up(Node::Ha, alice)
         .contains(&(FA2, TunnelRole::HomeToCareOf)));
@@ -624,13 +676,20 @@ fn register_handoff_intra_and_inter_domain_with_lifetimes() {
     assert_eq!(s.fas[1].forwarding(alice).unwrap().remote, FA3);
     assert_eq!(
         s.replays.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
-        vec![(Node::Fa(0), alice), (Node::Fa(0), bob), (Node::Fa(1), alice)],
+        vec![
+            (Node::Fa(0), alice),
+            (Node::Fa(0), bob),
+            (Node::Fa(1), alice)
+        ],
         "one replay per move, by the old FA"
     );
     assert!(s.fas[1].visitor(alice).is_none());
     assert_eq!(
         s.tunnels_up(Node::Fa(2), alice),
-        vec![(HA, TunnelRole::ForeignToGw)]
+        vec![
+            (HA, TunnelRole::ForeignToGw),
+            (FA2, TunnelRole::HandoffReceive)
+        ]
     );
     assert_eq!(s.aaafs[1].counters().cache_hits, 0);
 

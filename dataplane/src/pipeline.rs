@@ -568,7 +568,9 @@ fn replayable<B: PacketBuf>(
         return Verdict::Drop(Drop::ReplayHopUnknown);
     };
     // The writer accepts only a `Forward` hop, so this does not come back here.
-    let v = send_ip(st, ports, vr, buf, l3, ip_len, new_ttl, ethertype, &r.hop, c);
+    let v = send_ip(
+        st, ports, vr, buf, l3, ip_len, new_ttl, ethertype, &r.hop, c,
+    );
     if let (Verdict::Tx(_), NextHop::Forward { vlan, push, .. }) = (v, &r.hop) {
         // The frame is the new L2 header and labels, then the IP packet.
         let at = ETH_HLEN + if vlan.is_some() { 4 } else { 0 } + 4 * push.len();

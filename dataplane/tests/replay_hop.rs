@@ -65,7 +65,11 @@ fn state(ring: &Arc<ReplayRing>) -> ForwardingState {
     w.set_replay(ReplayId(1), hop(1, ring.clone())).unwrap();
     w.set_replay(ReplayId(9), hop(2, Arc::new(ReplayRing::new(4))))
         .unwrap();
-    for (dst, id) in [("10.200.0.2/32", 1), ("10.200.0.3/32", 9), ("10.200.0.4/32", 5)] {
+    for (dst, id) in [
+        ("10.200.0.2/32", 1),
+        ("10.200.0.3/32", 9),
+        ("10.200.0.4/32", 5),
+    ] {
         let p: IpPrefix = dst.parse().unwrap();
         w.set_route(
             VrId(1),
@@ -83,7 +87,20 @@ fn frame(dst: [u8; 4], seq: u8, len: usize) -> Vec<u8> {
     f.extend_from_slice(&PEER);
     f.extend_from_slice(&[0x08, 0x00]);
     let total = 28 + len;
-    let mut ip = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, seq, 0, 0, 64, 17, 0, 0];
+    let mut ip = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        seq,
+        0,
+        0,
+        64,
+        17,
+        0,
+        0,
+    ];
     ip.extend_from_slice(&[10, 1, 0, 9]);
     ip.extend_from_slice(&dst);
     ip.extend_from_slice(&[0x30, 0x39, 0x30, 0x39, 0, (8 + len) as u8, 0, 0]);
@@ -100,7 +117,10 @@ fn a_replay_hop_sends_like_its_forward_hop_and_keeps_the_ip_packet() {
     let c = WorkerCounters::new(0, 2);
     let t0 = Instant::now();
     let mut b = HeapBuf::from_slice(&frame([10, 200, 0, 2], 1, 10)).unwrap();
-    assert_eq!(forward(&st, &ports(), PortId(0), &mut b, &c), Verdict::Tx(PortId(1)));
+    assert_eq!(
+        forward(&st, &ports(), PortId(0), &mut b, &c),
+        Verdict::Tx(PortId(1))
+    );
     let d = b.data().to_vec();
     assert_eq!(&d[0..6], &MN);
     assert_eq!(&d[6..12], &ACCESS);
@@ -108,7 +128,11 @@ fn a_replay_hop_sends_like_its_forward_hop_and_keeps_the_ip_packet() {
     assert_eq!(d[18 + 8], 63, "TTL decremented once");
     let t = ring.take_since(t0);
     assert_eq!(t.packets.len(), 1);
-    assert_eq!(&t.packets[0][..], &d[18..], "the IP packet exactly as it went out");
+    assert_eq!(
+        &t.packets[0][..],
+        &d[18..],
+        "the IP packet exactly as it went out"
+    );
     assert_eq!((t.older, t.incomplete), (0, false));
 }
 
@@ -142,7 +166,10 @@ fn another_vrs_hop_or_a_missing_one_is_a_named_drop_and_nothing_is_kept() {
             Verdict::Drop(Drop::ReplayHopUnknown)
         );
     }
-    let other = st.replays.get(&ReplayKey::new(VrId(2), ReplayId(9))).unwrap();
+    let other = st
+        .replays
+        .get(&ReplayKey::new(VrId(2), ReplayId(9)))
+        .unwrap();
     assert_eq!((ring.kept(), other.ring.kept()), (0, 0));
 }
 
@@ -153,7 +180,10 @@ fn a_packet_that_does_not_go_out_is_not_kept() {
     let c = WorkerCounters::new(0, 2);
     // An IP packet of exactly the link's MTU (1500) passes, one byte more is dropped.
     let mut ok = HeapBuf::from_slice(&frame([10, 200, 0, 2], 1, 1472)).unwrap();
-    assert_eq!(forward(&st, &ports(), PortId(0), &mut ok, &c), Verdict::Tx(PortId(1)));
+    assert_eq!(
+        forward(&st, &ports(), PortId(0), &mut ok, &c),
+        Verdict::Tx(PortId(1))
+    );
     let mut big = HeapBuf::from_slice(&frame([10, 200, 0, 2], 2, 1473)).unwrap();
     assert_eq!(
         forward(&st, &ports(), PortId(0), &mut big, &c),
@@ -165,8 +195,13 @@ fn a_packet_that_does_not_go_out_is_not_kept() {
 #[test]
 fn the_writer_refuses_a_hop_that_is_not_a_link_neighbour_or_names_no_vr() {
     let mut w = StateWriter::new(vec![CORE, ACCESS], 2);
-    w.add_vr(VirtualRouter::new(VrId(1), "fa", VpnId::new(1, 1).unwrap(), "t"))
-        .unwrap();
+    w.add_vr(VirtualRouter::new(
+        VrId(1),
+        "fa",
+        VpnId::new(1, 1).unwrap(),
+        "t",
+    ))
+    .unwrap();
     let mk = |vr: u32, hop: NextHop| {
         Arc::new(ReplayHop {
             name: "v".into(),
@@ -183,9 +218,16 @@ fn the_writer_refuses_a_hop_that_is_not_a_link_neighbour_or_names_no_vr() {
         push: LabelPush::EMPTY,
     };
     assert!(w.set_replay(ReplayId(1), mk(1, NextHop::Local)).is_err());
-    assert!(w.set_replay(ReplayId(1), mk(1, fwd(5))).is_err(), "no port 5");
+    assert!(
+        w.set_replay(ReplayId(1), mk(1, fwd(5))).is_err(),
+        "no port 5"
+    );
     assert!(w.set_replay(ReplayId(1), mk(3, fwd(1))).is_err(), "no VR 3");
     assert!(w.set_replay(ReplayId(1), mk(1, fwd(1))).is_ok());
-    assert!(w.remove_replay(ReplayKey::new(VrId(1), ReplayId(1))).is_ok());
-    assert!(w.remove_replay(ReplayKey::new(VrId(1), ReplayId(1))).is_err());
+    assert!(w
+        .remove_replay(ReplayKey::new(VrId(1), ReplayId(1)))
+        .is_ok());
+    assert!(w
+        .remove_replay(ReplayKey::new(VrId(1), ReplayId(1)))
+        .is_err());
 }

@@ -334,6 +334,7 @@ impl MipHa {
                     ),
                     M::Send { .. } => {}
                     M::Tunnel(_) => self.tunnel_events += 1,
+                    M::Replay { .. } => {}
                 }
             }
             while let Some(o) = self.pcn.poll_output() {
@@ -344,7 +345,7 @@ impl MipHa {
                             .handle_datagram(now, std::net::SocketAddrV4::new(PCN, 434), &bytes)
                     }
                     M::Tunnel(_) => self.tunnel_events += 1,
-                    M::Aaa(_) => {}
+                    M::Aaa(_) | M::Replay { .. } => {}
                 }
             }
             if !moved {

@@ -257,7 +257,7 @@ fn source_of(t: &TunnelSpec) -> Option<(Ipv4Addr, u8)> {
                 .unwrap_or((t.home_address, 32)),
         ),
         TunnelRole::PcnToForeign => t.dst.map(|m| (m.addr(), m.prefix_len())),
-        TunnelRole::HomeToCareOf | TunnelRole::Handoff => None,
+        TunnelRole::HomeToCareOf | TunnelRole::Handoff | TunnelRole::HandoffReceive => None,
     }
 }
 
@@ -411,7 +411,9 @@ impl Datapath {
             return Err(format!("{pa}/{plen} is not a prefix"));
         };
         let upward = matches!(t.role, TunnelRole::ForeignToGw | TunnelRole::HomeToGw);
-        let routed = !(t.kind == TunnelKind::IpInIp && upward && t.dst.is_none());
+        // The new FA's end of a handoff's forwarding tunnel only takes packets in.
+        let routed = !(t.kind == TunnelKind::IpInIp && upward && t.dst.is_none())
+            && t.role != TunnelRole::HandoffReceive;
         let dscp = (t.tos != 0).then_some(t.tos >> 2);
         let name = format!(
             "mip-{}-{}-{}",
@@ -422,6 +424,7 @@ impl Datapath {
                 TunnelRole::ForeignToGw => "fa",
                 TunnelRole::PcnToForeign => "pcn",
                 TunnelRole::Handoff => "handoff",
+                TunnelRole::HandoffReceive => "handoff-in",
             },
             t.remote
         );
@@ -506,7 +509,12 @@ impl Datapath {
         dscp: Option<u8>,
         name: &str,
     ) -> Result<&'static str, String> {
-        let upward = matches!(t.role, TunnelRole::ForeignToGw | TunnelRole::HomeToGw);
+        // Keys: the MN's side of the tunnel sends "up" (the new FA's end of a handoff's
+        // forwarding tunnel is on the MN's side of the old FA).
+        let upward = matches!(
+            t.role,
+            TunnelRole::ForeignToGw | TunnelRole::HomeToGw | TunnelRole::HandoffReceive
+        );
         let (out_key, in_key) = if upward {
             (keys.up_enc.as_bytes(), keys.down_enc.as_bytes())
         } else {
@@ -1092,6 +1100,44 @@ mod tests {
         down(&mut d, &mut w, &b);
         assert!(w
             .esp_outbound(OutboundKey::new(FA_VR, EspSaId(4096)))
+            .is_none());
+        assert_eq!(d.counters().writer_errors, 0);
+    }
+
+    #[test]
+    fn a_handoff_receive_end_takes_the_forwarding_sa_in_and_routes_nothing() {
+        let mut w = writer();
+        let mut d = Datapath::new(1);
+        let side = AgentSide {
+            agent: 0,
+            vr: FA_VR,
+            outer_vr: CORE_VR,
+            default_sas: &[],
+        };
+        // The old FA sends with the profile's down key under SPI 0x8000_0002 (its out); the
+        // new FA's end is the mirror: in 0x8000_0002 with the down key, out 0x8000_0001.
+        let r = spec(
+            7,
+            TunnelRole::HandoffReceive,
+            0x8000_0001,
+            0x8000_0002,
+            Some(9),
+        );
+        d.apply(&mut w, &side, &TunnelEvent::Up(r.clone()));
+        let inb = w
+            .esp_inbound(InboundKey::new(CORE_VR, 0x8000_0002))
+            .expect("the forwarding SA is taken in");
+        assert_eq!(inb.vr, FA_VR, "decrypted into the FA's VR");
+        assert!(w
+            .esp_outbound(OutboundKey::new(FA_VR, EspSaId(0x8000_0001)))
+            .is_some());
+        let home = IpPrefix::V4(Prefix4::new(u32::from(Ipv4Addr::new(10, 200, 0, 7)), 32).unwrap());
+        assert_eq!(w.route(FA_VR, home, SOURCE), None, "no route: only in");
+        let listed = d.tunnels(0).next().unwrap();
+        assert!(!listed.routed);
+        d.apply(&mut w, &side, &TunnelEvent::Down(r));
+        assert!(w
+            .esp_inbound(InboundKey::new(CORE_VR, 0x8000_0002))
             .is_none());
         assert_eq!(d.counters().writer_errors, 0);
     }

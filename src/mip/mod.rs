@@ -17,6 +17,7 @@
 
 pub mod datapath;
 pub mod diameter;
+pub mod replay;
 pub mod service;
 pub mod view;
 
@@ -122,6 +123,10 @@ pub struct AgentCfg {
     pub challenge_window: usize,
     /// FA: how old a challenge may be.
     pub challenge_lifetime: Duration,
+    /// FA (VR transport): packets kept per visitor for the smooth handoff's replay (0: off).
+    pub handoff_replay_packets: usize,
+    /// FA: how much earlier than the new FA's time of the node's request the replay starts.
+    pub handoff_replay_margin: Duration,
     /// Longest registration lifetime granted / accepted, seconds.
     pub max_lifetime: u16,
     /// Most bindings (HA), visitors (FA) or cache entries (PCN).

@@ -53,6 +53,7 @@ use wire::{IpProtocol, UdpPacket};
 
 use super::datapath::{self, AgentSide, Datapath};
 use super::diameter::{DiameterLink, ToAgent};
+use super::replay;
 use super::{AgentCfg, MipConfig, MipRole, Transport};
 
 /// The Mobile IP port.
@@ -64,6 +65,7 @@ pub const AAA_POLL: Duration = Duration::from_millis(100);
 /// The shortest time between two solicited advertisements of one agent on one port.
 pub const SOLICITED_MIN_INTERVAL: Duration = Duration::from_millis(50);
 const TOKEN_AAA: u64 = u64::MAX;
+const TOKEN_REPLAY: u64 = u64::MAX - 1;
 
 /// An agent's engine.
 pub enum Engine {
@@ -112,6 +114,8 @@ pub struct Agent {
     links: HashMap<Ipv4Addr, (PortId, Option<u16>, [u8; 6])>,
     /// Visitor host routes installed (home address → link).
     visitor_routes: HashMap<Ipv4Addr, (PortId, Option<u16>, [u8; 6])>,
+    /// FA: the visitors' replay hops (smooth handoff without loss).
+    pub replays: replay::Visitors,
     /// FA: when it last answered a solicitation, per advertising port and VLAN.
     solicited: HashMap<(usize, Option<u16>), Instant>,
     /// Driver counters.
@@ -153,6 +157,10 @@ pub struct MipService {
     aaa: Option<DiameterLink>,
     port_macs: Vec<[u8; 6]>,
     counters: ServiceCounters,
+    /// Replays asked by the FAs, not yet (fully) carried out.
+    replay_due: Vec<replay::Due>,
+    /// The next replay hop id to try.
+    next_replay_id: u32,
 }
 
 /// 224.0.0.11/32, the all-mobility-agents group Agent Solicitations go to.
@@ -204,6 +212,7 @@ fn engine_of(a: &AgentCfg, clock: NtpClock) -> Engine {
             c.challenge_len = a.challenge_len;
             c.challenge_window = a.challenge_window;
             c.challenge_lifetime = a.challenge_lifetime;
+            c.handoff_replay_margin = a.handoff_replay_margin;
             c.tunnel_support = datapath::supported;
             let mut fa = Fa::new(c, rand::make_rng());
             for (peer, sa) in &a.peers {
@@ -257,6 +266,7 @@ impl MipService {
                     sock: None,
                     links: HashMap::new(),
                     visitor_routes: HashMap::new(),
+                    replays: replay::Visitors::default(),
                     solicited: HashMap::new(),
                     counters: DriverCounters::default(),
                 })
@@ -265,6 +275,8 @@ impl MipService {
             aaa,
             port_macs,
             counters: ServiceCounters::default(),
+            replay_due: Vec::new(),
+            next_replay_id: 1,
         }
     }
 
@@ -393,6 +405,13 @@ impl MipService {
                         }
                     }
                 }
+                Output::Replay { home, since } => {
+                    let a = &mut self.agents[i];
+                    if let Some(d) = a.replays.replay(i, VrId(a.cfg.vr), home, since, cx.now) {
+                        cx.timer_at(TOKEN_REPLAY, d.at);
+                        self.replay_due.push(d);
+                    }
+                }
                 Output::Tunnel(ev) => {
                     let a = &self.agents[i];
                     let side = AgentSide {
@@ -414,6 +433,23 @@ impl MipService {
         match t {
             Some(t) => cx.timer_at(i as u64 * 2, t),
             None => cx.timer_cancel(i as u64 * 2),
+        }
+    }
+
+    /// Carries out the replays that are due (see [`replay`]) and re-arms for the rest.
+    fn replay_sweep(&mut self, cx: &mut Ctx<'_>) {
+        let mut next: Option<Instant> = None;
+        for d in std::mem::take(&mut self.replay_due) {
+            let Some(a) = self.agents.get_mut(d.agent) else {
+                continue;
+            };
+            if let replay::Swept::Again(d) = d.sweep(cx, &mut a.replays.counters) {
+                next = Some(next.map_or(d.at, |n| n.min(d.at)));
+                self.replay_due.push(d);
+            }
+        }
+        if let Some(t) = next {
+            cx.timer_at(TOKEN_REPLAY, t);
         }
     }
 
@@ -439,19 +475,32 @@ impl MipService {
                 let Ok(pfx) = Prefix4::new(u32::from(home), 32) else {
                     return;
                 };
-                let nh = NextHop::Forward {
+                let mut nh = NextHop::Forward {
                     port: link.0,
                     vlan: link.1,
                     src_mac,
                     dst_mac: link.2,
                     push: vr::LabelPush::EMPTY,
                 };
+                if a.cfg.handoff_replay_packets > 0 {
+                    nh = a.replays.route_via(
+                        cx,
+                        &mut self.next_replay_id,
+                        &a.cfg.name,
+                        vr,
+                        home,
+                        nh,
+                        a.cfg.handoff_replay_packets,
+                    );
+                }
                 if cx
                     .tables()
                     .set_route(vr, IpPrefix::V4(pfx), datapath::SOURCE, nh)
                     .is_ok()
                 {
                     a.visitor_routes.insert(home, link);
+                } else {
+                    a.replays.remove(cx, vr, home);
                 }
             }
             TunnelEvent::Down(t) if t.role == TunnelRole::ForeignToGw => {
@@ -466,6 +515,7 @@ impl MipService {
                             .tables()
                             .remove_route(vr, IpPrefix::V4(pfx), datapath::SOURCE);
                     }
+                    a.replays.remove(cx, vr, home);
                 }
             }
             _ => {}
@@ -714,6 +764,19 @@ pub fn agent_counters(a: &Agent) -> Vec<(&'static str, u64)> {
         ("aaa_out", d.aaa_out),
         ("aaa_no_peer", d.aaa_no_peer),
     ]);
+    if let Engine::Fa(e) = &a.engine {
+        // The smooth handoff's replay (old FA): asked by the engine, carried out here.
+        let r = &a.replays.counters;
+        v.extend([
+            ("handoff_replays", e.counters().handoff_replays),
+            ("handoff_replayed_packets", r.replayed),
+            ("handoff_replay_older", r.older),
+            ("handoff_replay_incomplete", r.incomplete),
+            ("handoff_replay_no_ring", r.no_ring),
+            ("handoff_replay_hop_errors", r.hop_errors),
+            ("handoff_replay_given_up", r.given_up),
+        ]);
+    }
     v
 }
 
@@ -829,6 +892,10 @@ impl Service for MipService {
     }
 
     fn on_timer(&mut self, cx: &mut Ctx<'_>, token: u64) {
+        if token == TOKEN_REPLAY {
+            self.replay_sweep(cx);
+            return;
+        }
         if token == TOKEN_AAA {
             self.poll_aaa(cx);
             cx.timer_at(TOKEN_AAA, cx.now + AAA_POLL);

@@ -20,6 +20,7 @@ fn role_of(t: &TunnelSpec) -> &'static str {
         TunnelRole::ForeignToGw => "fa_to_gw",
         TunnelRole::PcnToForeign => "pcn_to_fa",
         TunnelRole::Handoff => "handoff",
+        TunnelRole::HandoffReceive => "handoff_receive",
     }
 }
 

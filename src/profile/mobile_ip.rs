@@ -41,6 +41,9 @@ pub struct MipAgent {
     /// FA: the RFC 3012 challenge.
     #[serde(default)]
     pub challenge: Option<MipChallenge>,
+    /// FA: the smooth handoff's replay of what a moved visitor missed on the old link.
+    #[serde(default)]
+    pub handoff: Option<MipHandoff>,
     /// Longest registration lifetime, seconds (default 600).
     #[serde(default)]
     pub max_lifetime: Option<S<u16>>,
@@ -98,6 +101,20 @@ pub struct MipAdvertise {
     pub interval_ms: Option<S<u64>>,
     /// The ports (of the VR's interfaces) to advertise on.
     pub ports: Vec<S<String>>,
+}
+
+/// The FA's smooth handoff (`docs/mobile-vpn.md`, "Smooth handoff without loss").
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MipHandoff {
+    /// Packets kept per visitor for a replay into the forwarding tunnel (0: off; default
+    /// 64, at most 4096).
+    #[serde(default)]
+    pub replay_packets: Option<S<u32>>,
+    /// How much earlier than the new FA's time of the node's request the replay starts,
+    /// milliseconds (default 2, at most 1000).
+    #[serde(default)]
+    pub replay_margin_ms: Option<S<u64>>,
 }
 
 /// The FA's challenge.

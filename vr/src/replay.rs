@@ -305,6 +305,9 @@ mod tests {
         };
         assert_eq!(h.check(), Ok(()));
         h.hop = NextHop::Local;
-        assert!(matches!(h.check(), Err(ReplayError::Hop { kind: "local", .. })));
+        assert!(matches!(
+            h.check(),
+            Err(ReplayError::Hop { kind: "local", .. })
+        ));
     }
 }

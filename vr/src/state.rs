@@ -52,14 +52,12 @@ use crate::ipip::{IpIpError, IpIpInboundKey, IpIpKey, IpIpTable, IpIpTableWriter
 use crate::nexthop::{NeighborKey, NextHop, NextHopError, NextHopPool, NextHopTable};
 use crate::persist::{PVec, PVecWriter};
 use crate::registry::{RegistryError, VirtualRouter, VrRegistry};
+use crate::replay::{ReplayError, ReplayHop, ReplayId, ReplayKey, ReplayTable, ReplayTableWriter};
 use crate::rib::{Rib, RibError, RouteSource};
 use crate::session::{SessionBinding, SessionKey, SessionTable, SessionTableWriter};
 use crate::srcsel::{
     SourceRouteError, SourceRouteId, SourceRouteKey, SourceRouteTable, SourceRouteTableWriter,
     SourceRoutes,
-};
-use crate::replay::{
-    ReplayError, ReplayHop, ReplayId, ReplayKey, ReplayTable, ReplayTableWriter,
 };
 
 /// Largest VR id the forwarding state accepts (2^20 - 1).

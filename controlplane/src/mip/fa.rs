@@ -27,7 +27,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use rand::{CryptoRng, Rng};
-use vpndb::model::VpnCacheProfile;
+use vpndb::model::{KeyBytes, SaKeys, SecurityType, VpnCacheProfile};
 
 use super::auth::{self, seal};
 use super::ha::{build_ba, build_bu};
@@ -764,10 +764,35 @@ impl<R: Rng + CryptoRng> Fa<R> {
                 let mut p = p.clone();
                 p.src_gw = old;
                 p.dst_gw = me;
+                if p.security == SecurityType::Esp {
+                    self.forwarding_sa(&mut p);
+                }
                 p
             })
             .collect();
         let refs: Vec<&VpnCacheProfile> = profiles.iter().collect();
+        // Our end of the forwarding tunnel (the old FA takes the first profile, as here):
+        // goes with the visitor.
+        let recv = match profiles.first() {
+            Some(p) => {
+                TunnelSpec::from_profile(r.home, TunnelRole::HandoffReceive, me, old, p, true)
+            }
+            None => TunnelSpec::plain(r.home, TunnelRole::HandoffReceive, me, old),
+        };
+        if let Some(v) = self.visitors.get_mut(&r.home) {
+            if let Some(t) = v
+                .tunnels
+                .iter_mut()
+                .find(|t| t.role == TunnelRole::HandoffReceive)
+            {
+                self.out
+                    .push_back(Output::Tunnel(TunnelEvent::Down(t.clone())));
+                *t = recv.clone();
+            } else {
+                v.tunnels.push(recv.clone());
+            }
+            self.out.push_back(Output::Tunnel(TunnelEvent::Up(recv)));
+        }
         // The Identification is our time of the node's request (when it left the old link,
         // give or take its way here): the old FA replays what it delivered since then.
         let id = self.cfg.clock.at(r.received).max(self.last_bu_id + 1);
@@ -788,6 +813,35 @@ impl<R: Rng + CryptoRng> Fa<R> {
         let d = now + self.cfg.peer_timeout;
         self.deadlines.insert((d, w));
         self.peer_wait.insert(w, (r, d));
+    }
+
+    /// Gives the forwarding tunnel of a handoff (old FA → us) an SA pair of its own: fresh
+    /// SPIs (2^31 and up, clear of provisioned ones) and fresh keys of the profile's key
+    /// length (16 bytes for the SLA's default SA, which has none in the profile). Sharing
+    /// the down SA with the HA would put two senders with their own sequence numbers — the
+    /// GCM IVs — under one key (nonce reuse) and into one replay window (the old FA's
+    /// packets dropped as replays). The BU carries them, as it carries the profile's keys.
+    fn forwarding_sa(&mut self, p: &mut VpnCacheProfile) {
+        let len = match p.keys.down_enc.as_bytes().len() {
+            16 | 32 => p.keys.down_enc.as_bytes().len(),
+            _ => 16,
+        };
+        let mut key = || {
+            let mut k = vec![0u8; len];
+            self.rng.fill_bytes(&mut k);
+            KeyBytes::new(k)
+        };
+        p.keys = SaKeys {
+            up_enc: key(),
+            down_enc: key(),
+            up_auth: KeyBytes::default(),
+            down_auth: KeyBytes::default(),
+        };
+        p.up_spi = 0x8000_0000 | self.rng.next_u32();
+        p.down_spi = 0x8000_0000 | (self.rng.next_u32() ^ 1);
+        if p.down_spi == p.up_spi {
+            p.down_spi ^= 1;
+        }
     }
 
     fn binding_ack(&mut self, _now: Instant, from: Ipv4Addr, bytes: &[u8]) {

@@ -43,6 +43,9 @@ pub enum TunnelRole {
     PcnToForeign,
     /// Old FA → new FA during a smooth handoff (Fig. 25 ③).
     Handoff,
+    /// The new FA's end of that forwarding tunnel: what the old FA forwards is taken (its
+    /// own SA pair, or IP-in-IP from the old FA) into the FA's VR; routes nothing.
+    HandoffReceive,
 }
 
 /// One tunnel.

@@ -320,6 +320,13 @@ fn agent(c: &mut Checker, a: &MipAgent, vrs: &[VrCfg], ports: &[PortCfg]) -> Opt
         );
         only(
             c,
+            a.handoff.as_ref().map(|_| a.name.referenced),
+            "handoff",
+            role,
+            MipRole::ForeignAgent,
+        );
+        only(
+            c,
             a.max_visitors.as_ref().map(|x| x.referenced),
             "max_visitors",
             role,
@@ -438,6 +445,35 @@ fn agent(c: &mut Checker, a: &MipAgent, vrs: &[VrCfg], ports: &[PortCfg]) -> Opt
                 );
             }
             challenge_lifetime = Duration::from_secs(s.value);
+        }
+    }
+    let (mut handoff_replay_packets, mut handoff_replay_margin) =
+        (64usize, Duration::from_millis(2));
+    if let Some(h) = &a.handoff {
+        if let Some(n) = &h.replay_packets {
+            if n.value as usize > vr::replay::MAX_RING {
+                c.err(
+                    n.referenced,
+                    format!(
+                        "mobile_ip handoff.replay_packets {} is out of range; expected 0..={} (0: no replay)",
+                        n.value,
+                        vr::replay::MAX_RING
+                    ),
+                );
+            }
+            handoff_replay_packets = n.value as usize;
+        }
+        if let Some(ms) = &h.replay_margin_ms {
+            if ms.value > 1000 {
+                c.err(
+                    ms.referenced,
+                    format!(
+                        "mobile_ip handoff.replay_margin_ms {} is out of range; expected 0..=1000",
+                        ms.value
+                    ),
+                );
+            }
+            handoff_replay_margin = Duration::from_millis(ms.value);
         }
     }
     let max_lifetime = match &a.max_lifetime {
@@ -576,6 +612,8 @@ fn agent(c: &mut Checker, a: &MipAgent, vrs: &[VrCfg], ports: &[PortCfg]) -> Opt
         challenge_len,
         challenge_window,
         challenge_lifetime,
+        handoff_replay_packets,
+        handoff_replay_margin,
         max_lifetime,
         max_entries,
         home_network,
@@ -645,6 +683,7 @@ pub(super) fn check(
 #[cfg(test)]
 mod tests {
     use crate::mip::{MipRole, Transport};
+    use std::time::Duration;
 
     const HEAD: &str = r#"router_id: 192.0.2.1
 ports:
@@ -709,6 +748,11 @@ mobile_ip:
             (16, 4, 600)
         );
         assert_eq!(fa.default_sas[0].spi, 4096);
+        assert_eq!(
+            (fa.handoff_replay_packets, fa.handoff_replay_margin),
+            (64, Duration::from_millis(2)),
+            "the defaults"
+        );
         assert_eq!(fa.peers[0].1.key, vec![0, 0x11, 0x22, 0x33]);
         let ha = &m.agents[1];
         assert_eq!(
@@ -733,6 +777,7 @@ mobile_ip:
       role: foreign_agent
       address: 192.0.2.77
       challenge: { length: 2 }
+      handoff: { replay_packets: 5000, replay_margin_ms: 1001 }
       diameter: { origin_host: "not a host", origin_realm: visited.example }
     - name: ha1
       vr: core
@@ -758,6 +803,8 @@ mobile_ip:
             "p.yaml:21:11: mobile_ip agent `fa1`: no VR named `nowhere`",
             "a foreign_agent needs `diameter`",
             "mobile_ip challenge.length 2 is out of range",
+            "mobile_ip handoff.replay_packets 5000 is out of range; expected 0..=4096",
+            "mobile_ip handoff.replay_margin_ms 1001 is out of range",
             "mobile_ip diameter.origin_host `not a host` is not a host or realm name",
             "give `listen` (the AAAH connects to the HA) or `peers`",
             "192.0.2.77 is not an interface address of VR `visited`",
