@@ -12,7 +12,11 @@
 //! of [`SEQ_BLOCK`] it reserved with one atomic add on the SA's shared counter, and keeps the
 //! block on its own cache line; packets of one SA sent by two workers at once may leave a
 //! few numbers out of order (at most `SEQ_BLOCK × (workers − 1)`), well inside any
-//! receiver's replay window of 64 or more. Without ESN the numbers end at 2³² − 1
+//! receiver's replay window of 64 or more. A caller whose index is past the workers (the
+//! control core, which seals what it originates or routes again, e.g. a Mobile IP replay)
+//! does not share a worker's line: it takes one number at a time from the shared counter with
+//! an atomic add, and counts on a line of its own with atomic adds, so two threads never hand
+//! out the same number (the same GCM nonce). Without ESN the numbers end at 2³² − 1
 //! ([`SealError::SeqExhausted`]: the SA must be replaced).
 //!
 //! **Replay window.** Behind a mutex, taken twice per inbound packet (check before the ICV,
@@ -265,6 +269,8 @@ pub struct Sa {
     replay: Mutex<ReplayWindow>,
     expired: AtomicBool,
     lines: Box<[WorkerLine]>,
+    /// The line of every caller past the workers (atomic adds only).
+    shared: WorkerLine,
 }
 
 impl std::fmt::Debug for Sa {
@@ -322,6 +328,7 @@ impl Sa {
             replay: Mutex::new(ReplayWindow::new(p.replay_window, p.esn)),
             expired: AtomicBool::new(false),
             lines: (0..workers.max(1)).map(|_| WorkerLine::default()).collect(),
+            shared: WorkerLine::default(),
         })
     }
 
@@ -346,15 +353,32 @@ impl Sa {
         Trailer::pad_for(payload_len) + esp_wire::TRAILER_LEN + ICV_LEN
     }
 
+    /// Counts `packets` and `bytes` on `worker`'s line (atomic adds past the workers).
     #[inline]
-    fn line(&self, worker: usize) -> &WorkerLine {
-        &self.lines[worker.min(self.lines.len() - 1)]
+    fn count(&self, worker: usize, bytes: u64) {
+        match self.lines.get(worker) {
+            Some(l) => {
+                WorkerLine::add(&l.packets, 1);
+                WorkerLine::add(&l.bytes, bytes);
+            }
+            None => {
+                self.shared.packets.fetch_add(1, Relaxed);
+                self.shared.bytes.fetch_add(bytes, Relaxed);
+            }
+        }
     }
 
     /// The next sequence number for `worker`.
     #[inline]
     fn next_seq(&self, worker: usize) -> Result<u64, SealError> {
-        let l = self.line(worker);
+        let Some(l) = self.lines.get(worker) else {
+            // Past the workers: one number, atomically (see the module docs).
+            let next = self.seq_blocks.fetch_add(1, Relaxed);
+            if !self.esn && next > u64::from(u32::MAX) {
+                return Err(SealError::SeqExhausted);
+            }
+            return Ok(next);
+        };
         let mut next = l.seq_next.load(Relaxed);
         if next >= l.seq_end.load(Relaxed) {
             next = self.seq_blocks.fetch_add(SEQ_BLOCK, Relaxed);
@@ -420,9 +444,7 @@ impl Sa {
             .seal_in_place_separate_tag(nonce, Aad::from(&aad[..aad_len]), body)
             .map_err(|_| SealError::BadLayout)?;
         icv.copy_from_slice(tag.as_ref());
-        let l = self.line(worker);
-        WorkerLine::add(&l.packets, 1);
-        WorkerLine::add(&l.bytes, payload_len as u64);
+        self.count(worker, payload_len as u64);
         Ok(seq)
     }
 
@@ -456,9 +478,7 @@ impl Sa {
         let (t, data) = Trailer::parse(&esp[HEAD_LEN..HEAD_LEN + plain_len])
             .map_err(|_| OpenError::BadPadding)?;
         self.window().accept(seq)?;
-        let l = self.line(worker);
-        WorkerLine::add(&l.packets, 1);
-        WorkerLine::add(&l.bytes, data as u64);
+        self.count(worker, data as u64);
         Ok(Opened {
             seq,
             next_header: t.next_header,
@@ -474,7 +494,7 @@ impl Sa {
 
     /// Packets and payload bytes sealed or opened, over every worker.
     pub fn traffic(&self) -> (u64, u64) {
-        self.lines.iter().fold((0, 0), |(p, b), l| {
+        self.lines.iter().chain([&self.shared]).fold((0, 0), |(p, b), l| {
             (p + l.packets.load(Relaxed), b + l.bytes.load(Relaxed))
         })
     }
@@ -574,6 +594,31 @@ mod tests {
         assert_eq!((seq(&a), seq(&b), seq(&c)), (1, 1 + SEQ_BLOCK as u32, 2));
         assert_eq!(&a[8..16], &1u64.to_be_bytes());
         assert_eq!(s.traffic(), (3, 3));
+    }
+
+    #[test]
+    fn the_control_core_and_the_last_worker_never_share_a_number() {
+        // Before, every index past the workers shared the last worker's line and its
+        // unlocked block: both threads could seal under one sequence number (one nonce).
+        let s = std::sync::Arc::new(sa(Cipher::AesGcm128, false));
+        let seq = |p: &[u8]| u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
+        let last = s.lines.len() - 1;
+        let run = |w: usize| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                (0..3000)
+                    .map(|_| seq(&sealed(&s, w, b"x")))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let (a, b) = (run(last), run(usize::MAX));
+        let mut all = a.join().unwrap();
+        all.extend(b.join().unwrap());
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n, "a sequence number (a GCM nonce) was used twice");
+        assert_eq!(s.traffic(), (6000, 6000));
     }
 
     #[test]
