@@ -191,6 +191,11 @@ named_enum! {
         /// here; `vr` is the session's VR, `at.l3` the PPPoE header, `at.inner` the PPP
         /// frame.
         PppoeControl = "pppoe_control",
+        /// ESP under an SPI the VR has no SA for, in a VR that holds such packets
+        /// ([`vr::VrEntry::esp_hold`]: a foreign agent's outer VR, while a registration may
+        /// be about to install the SA); `at.app` is the ESP header. Elsewhere the
+        /// `esp_unknown_spi` drop.
+        EspUnknownSpi = "esp_unknown_spi",
     }
 }
 

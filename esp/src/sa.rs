@@ -494,9 +494,12 @@ impl Sa {
 
     /// Packets and payload bytes sealed or opened, over every worker.
     pub fn traffic(&self) -> (u64, u64) {
-        self.lines.iter().chain([&self.shared]).fold((0, 0), |(p, b), l| {
-            (p + l.packets.load(Relaxed), b + l.bytes.load(Relaxed))
-        })
+        self.lines
+            .iter()
+            .chain([&self.shared])
+            .fold((0, 0), |(p, b), l| {
+                (p + l.packets.load(Relaxed), b + l.bytes.load(Relaxed))
+            })
     }
 
     /// The highest sequence number handed out (outbound) — an upper bound while workers
@@ -617,7 +620,11 @@ mod tests {
         let n = all.len();
         all.sort_unstable();
         all.dedup();
-        assert_eq!(all.len(), n, "a sequence number (a GCM nonce) was used twice");
+        assert_eq!(
+            all.len(),
+            n,
+            "a sequence number (a GCM nonce) was used twice"
+        );
         assert_eq!(s.traffic(), (6000, 6000));
     }
 

@@ -17,6 +17,7 @@
 
 pub mod datapath;
 pub mod diameter;
+pub mod esp_hold;
 pub mod replay;
 pub mod service;
 pub mod view;

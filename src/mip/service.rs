@@ -47,12 +47,14 @@ use controlplane::mip::pcn::{Pcn, PcnConfig};
 use controlplane::mip::wire::advert;
 use controlplane::mip::wire::ntp::NtpClock;
 use controlplane::mip::Output;
+use dataplane::counters::Punt;
 use rand::rngs::StdRng;
 use vr::{IpPrefix, NextHop, PortId, Prefix4, VrId};
 use wire::{IpProtocol, UdpPacket};
 
 use super::datapath::{self, AgentSide, Datapath};
 use super::diameter::{DiameterLink, ToAgent};
+use super::esp_hold::{self, EspHold};
 use super::replay;
 use super::{AgentCfg, MipConfig, MipRole, Transport};
 
@@ -66,6 +68,7 @@ pub const AAA_POLL: Duration = Duration::from_millis(100);
 pub const SOLICITED_MIN_INTERVAL: Duration = Duration::from_millis(50);
 const TOKEN_AAA: u64 = u64::MAX;
 const TOKEN_REPLAY: u64 = u64::MAX - 1;
+const TOKEN_ESP_HOLD: u64 = u64::MAX - 2;
 
 /// An agent's engine.
 pub enum Engine {
@@ -161,6 +164,8 @@ pub struct MipService {
     replay_due: Vec<replay::Due>,
     /// The next replay hop id to try.
     next_replay_id: u32,
+    /// ESP that reached an FA before its SA.
+    esp_hold: EspHold,
 }
 
 /// 224.0.0.11/32, the all-mobility-agents group Agent Solicitations go to.
@@ -277,6 +282,7 @@ impl MipService {
             counters: ServiceCounters::default(),
             replay_due: Vec::new(),
             next_replay_id: 1,
+            esp_hold: EspHold::default(),
         }
     }
 
@@ -802,10 +808,19 @@ impl Service for MipService {
         if self.advertising().next().is_some() {
             v.push(Interest::LocalIcmp4(advert::ICMP_ROUTER_SOLICITATION));
         }
+        if !EspHold::vrs(&self.agents).is_empty() {
+            v.push(Interest::Punt(Punt::EspUnknownSpi));
+        }
         v
     }
 
     fn start(&mut self, cx: &mut Ctx<'_>) {
+        for vr in EspHold::vrs(&self.agents) {
+            if let Err(e) = cx.tables().set_esp_hold(vr, true) {
+                self.counters.route_errors += 1;
+                tracing::error!(%vr, "mip: cannot hold early ESP in the FA's outer VR: {e}");
+            }
+        }
         for i in 0..self.agents.len() {
             if let Transport::Host(addr) = self.agents[i].cfg.transport {
                 match cx.udp_open(addr) {
@@ -839,6 +854,12 @@ impl Service for MipService {
     }
 
     fn on_punt(&mut self, cx: &mut Ctx<'_>, p: &PuntView<'_>) {
+        if p.reason() == Punt::EspUnknownSpi {
+            if self.esp_hold.take(cx.now, p) && cx.timer(TOKEN_ESP_HOLD).is_none() {
+                cx.timer_at(TOKEN_ESP_HOLD, cx.now + esp_hold::TICK);
+            }
+            return;
+        }
         if let (Some(vr), Some(ip)) = (p.vr(), p.ip()) {
             if ip.len() >= 20 && ip[0] >> 4 == 4 && ip[9] == 1 {
                 self.solicitation(cx, p, vr, ip);
@@ -896,6 +917,12 @@ impl Service for MipService {
             self.replay_sweep(cx);
             return;
         }
+        if token == TOKEN_ESP_HOLD {
+            if let Some(t) = self.esp_hold.tick(cx) {
+                cx.timer_at(TOKEN_ESP_HOLD, t);
+            }
+            return;
+        }
         if token == TOKEN_AAA {
             self.poll_aaa(cx);
             cx.timer_at(TOKEN_AAA, cx.now + AAA_POLL);
@@ -920,6 +947,9 @@ impl Service for MipService {
 
     fn stop(&mut self, cx: &mut Ctx<'_>) {
         self.dp.clear(cx.tables());
+        for vr in EspHold::vrs(&self.agents) {
+            let _ = cx.tables().set_esp_hold(vr, false);
+        }
         for vr in self.solicitation_vrs() {
             let _ =
                 cx.tables()
@@ -956,6 +986,12 @@ impl Service for MipService {
                 self.counters.solicitations_not_for_agent,
             ),
             ("mip_route_errors", self.counters.route_errors),
+            // ESP that reached an FA before its SA (esp_hold.rs).
+            ("mip_esp_held", self.esp_hold.counters.held),
+            ("mip_esp_held_released", self.esp_hold.counters.released),
+            ("mip_esp_held_expired", self.esp_hold.counters.expired),
+            ("mip_esp_hold_full", self.esp_hold.counters.full),
+            ("mip_esp_hold_malformed", self.esp_hold.counters.malformed),
             ("mip_tunnels", self.dp.len() as u64),
             ("mip_tunnels_up", dp.tunnels_up),
             ("mip_tunnels_down", dp.tunnels_down),

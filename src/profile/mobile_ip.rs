@@ -112,7 +112,7 @@ pub struct MipHandoff {
     #[serde(default)]
     pub replay_packets: Option<S<u32>>,
     /// How much earlier than the new FA's time of the node's request the replay starts,
-    /// milliseconds (default 2, at most 1000).
+    /// milliseconds (default 10, at most 1000).
     #[serde(default)]
     pub replay_margin_ms: Option<S<u64>>,
 }

@@ -229,6 +229,10 @@ pub struct VrEntry {
     /// `LOCAL` for each, so the data path may skip the lookup for them (tunnel endpoints:
     /// see [`Self::is_local4`]).
     pub local4: Arc<[u32]>,
+    /// ESP to this VR under an SPI it has no SA for is punted (`esp_unknown_spi`) instead of
+    /// dropped: a foreign agent holds it for the SA its registration is about to install
+    /// ([`StateWriter::set_esp_hold`]).
+    pub esp_hold: bool,
 }
 
 /// At most this many addresses in [`VrEntry::local4`] (a VR's tunnel endpoints are few;
@@ -514,6 +518,7 @@ struct VrState {
     fib4: IncrementalFib<u32>,
     fib6: IncrementalFib<u128>,
     counters: Arc<VrCounters>,
+    esp_hold: bool,
 }
 
 /// The control plane's model of the forwarding state, and the compiler of its versions.
@@ -622,10 +627,24 @@ impl StateWriter {
                 fib4: IncrementalFib::new(&[]),
                 fib6: IncrementalFib::new(&[]),
                 counters: Arc::new(VrCounters::new(self.workers)),
+                esp_hold: false,
             },
         );
         self.dirty_vrs.insert(id);
         self.changed = true;
+        Ok(())
+    }
+
+    /// Whether ESP to VR `id` under an unknown SPI is punted (`Punt::EspUnknownSpi`) rather
+    /// than dropped: for the outer VR of a Mobile IP foreign agent, which holds such packets
+    /// briefly for the SA a registration in progress installs.
+    pub fn set_esp_hold(&mut self, id: VrId, on: bool) -> Result<(), StateError> {
+        let st = self.vrs.get_mut(&id).ok_or(StateError::UnknownVr(id))?;
+        if st.esp_hold != on {
+            st.esp_hold = on;
+            self.dirty_vrs.insert(id);
+            self.changed = true;
+        }
         Ok(())
     }
 
@@ -1435,6 +1454,7 @@ impl StateWriter {
                 fib6: Arc::clone(st.fib6.current()),
                 counters: Arc::clone(&st.counters),
                 local4: st.local4.iter().take(LOCAL_HOSTS).copied().collect(),
+                esp_hold: st.esp_hold,
             };
             self.vr_table.set(id.0 as usize, Some(Arc::new(entry)));
         }
@@ -1933,6 +1953,7 @@ mod tests {
                 fib6: Arc::clone(&v.fib6),
                 counters: Arc::clone(&v.counters),
                 local4: Arc::clone(&v.local4),
+                esp_hold: v.esp_hold,
             });
             for x in e.local4.iter() {
                 assert_eq!(e.lookup4(*x), Some(NextHopTable::LOCAL), "{x:#x}");

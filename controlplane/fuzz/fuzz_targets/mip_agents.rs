@@ -49,7 +49,7 @@ impl World {
                 let k = self.up.iter().position(|u| *u == t).expect("a tunnel taken down was up");
                 self.up.swap_remove(k);
             }
-            Output::Aaa(_) => {}
+            Output::Aaa(_) | Output::Replay { .. } => {}
         }
     }
     fn drain(&mut self) {

@@ -72,8 +72,10 @@ pub struct FaConfig {
     pub handoff_lifetime: u16,
     /// As the old FA: how much earlier than the new FA's time of the mobile node's request
     /// (the BU's Identification) the replay of what was delivered on the link starts
-    /// ([`Output::Replay`]). Covers the request's way to the new FA and the FAs' clock
-    /// difference; what the node received in that margin reaches it twice.
+    /// ([`Output::Replay`]). Covers how long before its request the node may have left the
+    /// old link (its link-layer handoff), the request's way to the new FA and the FAs'
+    /// clock difference; what the node received in that margin reaches it twice (default
+    /// 10 ms: a lost packet costs more than a duplicate).
     pub handoff_replay_margin: Duration,
     /// Our NTP clock (Identification of the BUs we send).
     pub clock: NtpClock,
@@ -96,7 +98,7 @@ impl FaConfig {
             aaa_timeout: Duration::from_secs(5),
             peer_timeout: Duration::from_secs(2),
             handoff_lifetime: 10,
-            handoff_replay_margin: Duration::from_millis(2),
+            handoff_replay_margin: Duration::from_millis(10),
             clock,
             tunnel_support: super::tunnel::any_tunnel,
         }

@@ -102,6 +102,16 @@ pub(super) fn input<B: PacketBuf>(
     // Keyed by the VR it arrived in: another VR's SA of the same SPI is never found
     // (RFC 4301 §4.1's SPI + destination lookup, the VR standing for the destination).
     let Some(t) = st.esp.inbound.get(&InboundKey::new(vr.id(), spi)) else {
+        if vr.esp_hold {
+            return punt(
+                Punt::EspUnknownSpi,
+                Some(vr.id()),
+                Offsets {
+                    app: esp as u16,
+                    ..at
+                },
+            );
+        }
         return Verdict::Drop(Drop::EspUnknownSpi);
     };
     // An SA is either plain ESP or ESP in UDP (RFC 3948): the other form is not its

@@ -448,7 +448,7 @@ fn agent(c: &mut Checker, a: &MipAgent, vrs: &[VrCfg], ports: &[PortCfg]) -> Opt
         }
     }
     let (mut handoff_replay_packets, mut handoff_replay_margin) =
-        (64usize, Duration::from_millis(2));
+        (64usize, Duration::from_millis(10));
     if let Some(h) = &a.handoff {
         if let Some(n) = &h.replay_packets {
             if n.value as usize > vr::replay::MAX_RING {
@@ -750,7 +750,7 @@ mobile_ip:
         assert_eq!(fa.default_sas[0].spi, 4096);
         assert_eq!(
             (fa.handoff_replay_packets, fa.handoff_replay_margin),
-            (64, Duration::from_millis(2)),
+            (64, Duration::from_millis(10)),
             "the defaults"
         );
         assert_eq!(fa.peers[0].1.key, vec![0, 0x11, 0x22, 0x33]);

@@ -14,6 +14,11 @@ take the 4-byte salt as SHA-256("varouter mip esp salt" || key)[0..4] (docs/mobi
 so the SA's keying material is key || salt. `--sa SPI:KEYHEX` adds provisioned SAs (the
 SLA's default SA, key || salt already).
 
+`--bu-pcap links.pcapng` adds the SAs of the handoffs' forwarding tunnels: the new FA gives
+each handoff fresh SPIs and keys and sends them to the old FA in its Binding Update (UDP 434,
+type 18 of the route optimisation draft), in the VPN profile CVSE (RFC 3115, vendor 32473,
+type 2: ... up SPI at 32, down SPI at 36, then length-prefixed keys up-enc, down-enc, ...).
+
 Prints one tshark option per SA on its own line:
   uat:esp_sa:"IPv4","*","*","0x00003100","AES-GCM with 16 octet ICV [RFC4106]","0x…","NULL",""
 and exits non-zero when the capture holds no per-session key at all.
@@ -67,6 +72,39 @@ def messages(stream):
         i += length
 
 
+def bu_profiles(pcap):
+    """The VPN profile CVSEs of the Binding Updates in `pcap`, as (up SPI, down SPI, keys)."""
+    out = subprocess.run(
+        ["tshark", "-r", pcap, "-Y", "udp.port == 434 && udp.payload[0:1] == 12",
+         "-T", "fields", "-e", "udp.payload"],
+        check=True, capture_output=True, text=True).stdout
+    for line in out.split():
+        b = bytes.fromhex(line.replace(":", ""))
+        i = 20  # type, flags, lifetime, home address, care-of address, identification
+        while i + 2 <= len(b):
+            t = b[i]
+            if t in (36, 38):  # long form: type, reserved, length (2)
+                n = int.from_bytes(b[i + 2 : i + 4], "big")
+                body, i = b[i + 4 : i + 4 + n], i + 4 + n
+            else:
+                n = b[i + 1]
+                body, i = b[i + 2 : i + 2 + n], i + 2 + n
+            if t != 38 or len(body) < 6 + 40:
+                continue
+            if int.from_bytes(body[0:4], "big") != VENDOR or int.from_bytes(body[4:6], "big") != 2:
+                continue
+            d = body[6:]
+            keys, at = [], 40
+            for _ in range(4):
+                if at >= len(d):
+                    break
+                k = d[at]
+                keys.append(d[at + 1 : at + 1 + k])
+                at += 1 + k
+            if len(keys) >= 2:
+                yield int.from_bytes(d[32:36], "big"), int.from_bytes(d[36:40], "big"), keys
+
+
 def cipher(key):
     """tshark's name of the SA's algorithm; it tells AES-128 from AES-256 by the key."""
     if len(key) in (16, 32):
@@ -79,6 +117,7 @@ def main():
     p.add_argument("--pcap", required=True)
     p.add_argument("--port", type=int, action="append", default=[])
     p.add_argument("--sa", action="append", default=[], help="SPI:KEYHEX (key || salt)")
+    p.add_argument("--bu-pcap", help="a capture of the FAs' Binding Updates (forwarding SAs)")
     a = p.parse_args()
     flt = " or ".join(f"tcp.port == {x}" for x in a.port) or "tcp"
     out = subprocess.run(
@@ -103,6 +142,12 @@ def main():
                         sas[spi] = (cipher(key), key + salt)
     if not sas:
         sys.exit("esp_keys: no per-session ESP key in the Diameter capture")
+    if a.bu_pcap:
+        for up, down, keys in bu_profiles(a.bu_pcap):
+            for spi, key in ((up, keys[0]), (down, keys[1])):
+                if len(key) in (16, 32):
+                    salt = hashlib.sha256(SALT_LABEL + key).digest()[:4]
+                    sas[spi] = (cipher(key), key + salt)
     for s in a.sa:
         spi, key = s.split(":")
         key = bytes.fromhex(key)
