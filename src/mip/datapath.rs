@@ -920,6 +920,16 @@ mod tests {
     const FA_VR: VrId = VrId(1);
     const CORE_VR: VrId = VrId(2);
 
+    /// The FA's side (agent 0 in FA_VR, outer CORE_VR) without default SAs.
+    fn fa_side() -> AgentSide<'static> {
+        AgentSide {
+            agent: 0,
+            vr: FA_VR,
+            outer_vr: CORE_VR,
+            default_sas: &[],
+        }
+    }
+
     fn writer() -> StateWriter {
         let mut w = StateWriter::new(vec![[2, 0, 0, 0, 0, 1]], 1);
         for (id, name) in [(FA_VR, "fa"), (CORE_VR, "core")] {
@@ -1106,14 +1116,7 @@ mod tests {
 
     #[test]
     fn a_handoff_receive_end_takes_the_forwarding_sa_in_and_routes_nothing() {
-        let mut w = writer();
-        let mut d = Datapath::new(1);
-        let side = AgentSide {
-            agent: 0,
-            vr: FA_VR,
-            outer_vr: CORE_VR,
-            default_sas: &[],
-        };
+        let (mut w, mut d, side) = (writer(), Datapath::new(1), fa_side());
         // The old FA sends with the profile's down key under SPI 0x8000_0002 (its out); the
         // new FA's end is the mirror: in 0x8000_0002 with the down key, out 0x8000_0001.
         let r = spec(
@@ -1174,14 +1177,7 @@ mod tests {
     #[test]
     fn ipip_tunnels_are_shared_per_care_of_address_and_removed_with_the_last_node() {
         use vr::{IpIpInboundKey, IpIpKey};
-        let mut w = writer();
-        let mut d = Datapath::new(1);
-        let side = AgentSide {
-            agent: 0,
-            vr: FA_VR,
-            outer_vr: CORE_VR,
-            default_sas: &[],
-        };
+        let (mut w, mut d, side) = (writer(), Datapath::new(1), fa_side());
         let coa = Ipv4Addr::new(192, 0, 2, 77);
         let plain = |mn: u8| {
             TunnelSpec::plain(
