@@ -5,7 +5,10 @@
 //! sends to the router's address into the customer VR (routed to 10.3.0.0/16). 10.4.0.0/16
 //! routes into a source selection of two users (10.3.0.6 into a second tunnel, 10.3.0.5
 //! into the first): `ipip_encap_by_source` is the encapsulation through it, the second
-//! entry matching (what two users sharing a destination cost over one).
+//! entry matching (what two users sharing a destination cost over one). 10.5.0.0/16 routes
+//! to the same neighbour as 10.3.0.0/16 through a replay hop of 64 packets
+//! (`NextHop::Replayable`, a foreign agent's visitor): `replay_hop_route` is plain routing
+//! plus keeping a copy of each packet (full ring: one allocation, one copy, one free).
 //!
 //! Each iteration restores the input frame (the same copy in every case) and forwards it;
 //! the figures are per packet. Before measuring, each case is checked to give the verdict it
@@ -23,8 +26,9 @@ use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use vr::{
-    ForwardingState, IfBinding, IfKey, IpIpId, IpIpTunnel, LabelPush, NextHop, PortId, RouteSource,
-    SourceRouteId, SourceRoutes, StateWriter, VirtualRouter, VpnId, VrId,
+    ForwardingState, IfBinding, IfKey, IpIpId, IpIpTunnel, LabelPush, NextHop, PortId, ReplayHop,
+    ReplayId, ReplayRing, RouteSource, SourceRouteId, SourceRoutes, StateWriter, VirtualRouter,
+    VpnId, VrId,
 };
 
 const CUST: [u8; 6] = [2, 0, 0, 0, 0, 0xa0];
@@ -98,6 +102,20 @@ fn state() -> ForwardingState {
         NextHop::BySource(SourceRouteId(1)),
     )
     .unwrap();
+    let hop = ReplayHop {
+        name: "visitor".into(),
+        vr: cust,
+        hop: fwd(0, CUST),
+        ring: Arc::new(ReplayRing::new(64)),
+    };
+    w.set_replay(ReplayId(1), Arc::new(hop)).unwrap();
+    w.set_route(
+        cust,
+        "10.5.0.0/16".parse().unwrap(),
+        RouteSource::Static,
+        NextHop::Replayable(ReplayId(1)),
+    )
+    .unwrap();
     w.commit().unwrap()
 }
 
@@ -138,6 +156,12 @@ fn bench(c: &mut Criterion) {
             frame(CUST, &ip4([10, 3, 0, 5], [10, 2, 0, 7], 17, &udp)),
             0,
             PortId(1),
+        ),
+        (
+            "replay_hop_route",
+            frame(CUST, &ip4([10, 3, 0, 5], [10, 5, 0, 7], 17, &udp)),
+            0,
+            PortId(0),
         ),
         (
             "ipip_encap_by_source",

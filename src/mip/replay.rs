@@ -202,7 +202,7 @@ impl Due {
             tracing::debug!(home = %self.home, packets = t.packets.len(), older = t.older, "mip fa: replayed into the forwarding tunnel");
         }
         for p in t.packets {
-            cx.route(self.key.vr, p.into_vec());
+            cx.route(self.key.vr, p);
         }
         self.sweeps -= 1;
         if self.sweeps == 0 {
