@@ -63,8 +63,8 @@ impl EspHold {
     pub fn take(&mut self, now: Instant, p: &PuntView<'_>) -> bool {
         let spi = p
             .app()
-            .and_then(|e| e.get(..4))
-            .map(|b| u32::from_be_bytes(<[u8; 4]>::try_from(b).expect("four bytes")));
+            .and_then(|e| e.get(..4)?.try_into().ok())
+            .map(u32::from_be_bytes);
         let (Some(vr), Some(spi)) = (p.vr(), spi) else {
             self.counters.malformed += 1;
             return false;
@@ -100,16 +100,6 @@ impl EspHold {
         }
         self.q = keep;
         (!self.q.is_empty()).then_some(now + TICK)
-    }
-
-    /// Packets held now.
-    pub fn len(&self) -> usize {
-        self.q.len()
-    }
-
-    /// True when none is held.
-    pub fn is_empty(&self) -> bool {
-        self.q.is_empty()
     }
 
     /// The VRs whose unknown-SPI ESP should be held.

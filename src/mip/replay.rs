@@ -24,6 +24,8 @@ use vr::{NextHop, ReplayHop, ReplayId, ReplayKey, ReplayRing, VrId};
 pub const RETRY: Duration = Duration::from_millis(1);
 /// When the second sweep goes, after the first.
 pub const STRAGGLERS: Duration = Duration::from_millis(20);
+/// Looks at the ring a replay makes: once published, once more [`STRAGGLERS`] later.
+const SWEEPS: u8 = 2;
 /// Give up a replay whose version is not published by then (counted).
 pub const GIVE_UP: Duration = Duration::from_secs(1);
 
@@ -137,18 +139,8 @@ impl Visitors {
             ring: ring.clone(),
             at: now + RETRY,
             asked: now,
-            sweeps: 2,
+            sweeps: SWEEPS,
         })
-    }
-
-    /// Visitors with a replay hop.
-    pub fn len(&self) -> usize {
-        self.hops.len()
-    }
-
-    /// True when none has one.
-    pub fn is_empty(&self) -> bool {
-        self.hops.is_empty()
     }
 }
 
@@ -195,7 +187,8 @@ impl Due {
         let t = self.ring.take_since(self.since);
         c.replayed += t.packets.len() as u64;
         c.older += t.older as u64;
-        if t.incomplete && self.sweeps == 2 {
+        // Only the first sweep can tell: the second finds the ring emptied by it.
+        if t.incomplete && self.sweeps == SWEEPS {
             c.incomplete += 1;
         }
         if !t.packets.is_empty() {

@@ -372,7 +372,8 @@ impl NextHopPool {
         p
     }
 
-    fn port_ok(&self, port: PortId) -> Result<(), NextHopError> {
+    /// `port` is one of the appliance's ports.
+    pub(crate) fn port_ok(&self, port: PortId) -> Result<(), NextHopError> {
         if usize::from(port.0) < self.port_macs.len() {
             Ok(())
         } else {

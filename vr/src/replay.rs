@@ -34,6 +34,9 @@ use std::time::Instant;
 /// The longest IP packet a ring keeps (bytes).
 pub const MAX_KEPT: usize = 9216;
 
+/// Packets a foreign agent's visitor ring holds unless the profile says otherwise.
+pub const DEFAULT_RING: usize = 64;
+
 /// The most packets one ring holds.
 pub const MAX_RING: usize = 4096;
 

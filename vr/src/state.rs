@@ -1098,9 +1098,7 @@ impl StateWriter {
     pub fn set_replay(&mut self, id: ReplayId, r: Arc<ReplayHop>) -> Result<(), StateError> {
         r.check()?;
         if let NextHop::Forward { port, .. } = r.hop {
-            if usize::from(port.0) >= self.next_hops.port_count() {
-                return Err(NextHopError::UnknownPort(port).into());
-            }
+            self.next_hops.port_ok(port)?;
         }
         if !self.vrs.contains_key(&r.vr) {
             return Err(ReplayError::UnknownVr {

@@ -98,12 +98,15 @@ impl FaConfig {
             aaa_timeout: Duration::from_secs(5),
             peer_timeout: Duration::from_secs(2),
             handoff_lifetime: 10,
-            handoff_replay_margin: Duration::from_millis(10),
+            handoff_replay_margin: DEFAULT_REPLAY_MARGIN,
             clock,
             tunnel_support: super::tunnel::any_tunnel,
         }
     }
 }
+
+/// The default of [`FaConfig::handoff_replay_margin`] (the profile's too).
+pub const DEFAULT_REPLAY_MARGIN: Duration = Duration::from_millis(10);
 
 /// Counters of the FA.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -774,7 +777,8 @@ impl<R: Rng + CryptoRng> Fa<R> {
             .collect();
         let refs: Vec<&VpnCacheProfile> = profiles.iter().collect();
         // Our end of the forwarding tunnel (the old FA takes the first profile, as here):
-        // goes with the visitor.
+        // goes with the visitor. `install` has just set the visitor's tunnels to this
+        // registration's, which hold no earlier receiving end (it went down there).
         let recv = match profiles.first() {
             Some(p) => {
                 TunnelSpec::from_profile(r.home, TunnelRole::HandoffReceive, me, old, p, true)
@@ -782,17 +786,7 @@ impl<R: Rng + CryptoRng> Fa<R> {
             None => TunnelSpec::plain(r.home, TunnelRole::HandoffReceive, me, old),
         };
         if let Some(v) = self.visitors.get_mut(&r.home) {
-            if let Some(t) = v
-                .tunnels
-                .iter_mut()
-                .find(|t| t.role == TunnelRole::HandoffReceive)
-            {
-                self.out
-                    .push_back(Output::Tunnel(TunnelEvent::Down(t.clone())));
-                *t = recv.clone();
-            } else {
-                v.tunnels.push(recv.clone());
-            }
+            v.tunnels.push(recv.clone());
             self.out.push_back(Output::Tunnel(TunnelEvent::Up(recv)));
         }
         // The Identification is our time of the node's request (when it left the old link,
@@ -923,9 +917,9 @@ impl<R: Rng + CryptoRng> Fa<R> {
         if forwarding && self.visitors.contains_key(&bu.home_address) {
             // The node left when it sent its request: the new FA's time of it, less the
             // margin, mapped onto our clock (a time ahead of ours is taken as now).
-            let ago = super::wire::ntp::distance(self.cfg.clock.at(now), bu.identification);
-            let ago = if bu.identification <= self.cfg.clock.at(now) {
-                ago
+            let now_ntp = self.cfg.clock.at(now);
+            let ago = if bu.identification <= now_ntp {
+                super::wire::ntp::distance(now_ntp, bu.identification)
             } else {
                 Duration::ZERO
             };

@@ -447,8 +447,10 @@ fn agent(c: &mut Checker, a: &MipAgent, vrs: &[VrCfg], ports: &[PortCfg]) -> Opt
             challenge_lifetime = Duration::from_secs(s.value);
         }
     }
-    let (mut handoff_replay_packets, mut handoff_replay_margin) =
-        (64usize, Duration::from_millis(10));
+    let (mut handoff_replay_packets, mut handoff_replay_margin) = (
+        vr::replay::DEFAULT_RING,
+        controlplane::mip::fa::DEFAULT_REPLAY_MARGIN,
+    );
     if let Some(h) = &a.handoff {
         if let Some(n) = &h.replay_packets {
             if n.value as usize > vr::replay::MAX_RING {
