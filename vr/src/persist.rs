@@ -165,30 +165,31 @@ const MIN_SHARDS: usize = 16;
 
 #[inline]
 fn mix(k: u64) -> u64 {
-    // splitmix64 finaliser: every input bit affects every output bit.
-    let mut z = k.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    // A folded 64×64→128-bit multiply (the "mum" step of wyhash): both halves of the
+    // product, so every input bit reaches the high bits (the shard) and the low bits (the
+    // slot). One multiply instead of splitmix64's two dependent ones: the hash is on the
+    // critical path of every session lookup of the decapsulation path.
+    let p = u128::from(k ^ 0xa076_1d64_78bd_642f) * u128::from(0xe703_7ed1_a0b4_28db_u64);
+    (p as u64) ^ ((p >> 64) as u64)
 }
 
-/// One shard: open addressing with linear probing, at most half full.
+/// One shard: open addressing with linear probing, at most half full. Its slots are shared
+/// by every version that holds the shard; the shard sits inline in the map's shard array, so
+/// a lookup goes from that array straight to the slots (one pointer fewer on the path of
+/// every session lookup of the decapsulation path).
 #[derive(Debug)]
 struct Shard<K, V> {
-    slots: Box<[Option<(K, V)>]>,
+    slots: Arc<[Option<(K, V)>]>,
     len: usize,
 }
 
-/// A copy is made the first time a published shard changes ([`Arc::make_mut`]); it is
-/// sized for the entries it holds, so a shard that grew during a burst does not keep its
-/// capacity once sessions go (memory follows the live set under churn).
-impl<K: PKey, V: Clone> Clone for Shard<K, V> {
+impl<K, V> Clone for Shard<K, V> {
+    /// Another holder of the same slots (a published version).
     fn clone(&self) -> Self {
-        let mut s = Shard::with_capacity(self.len + 1);
-        for (k, v) in self.iter() {
-            s.insert(*k, mix(k.pack()), v.clone());
+        Shard {
+            slots: Arc::clone(&self.slots),
+            len: self.len,
         }
-        s
     }
 }
 
@@ -201,7 +202,27 @@ impl<K: PKey, V: Clone> Shard<K, V> {
         }
     }
 
-    #[inline]
+    /// A copy of the entries in slots of their own, sized for `n` entries.
+    fn resized(&self, n: usize) -> Self {
+        let mut s = Shard::with_capacity(n);
+        for (k, v) in self.iter() {
+            s.insert(*k, mix(k.pack()), v.clone());
+        }
+        s
+    }
+
+    /// The slots, to change. The first change of a shard a published version still holds
+    /// copies it, sized for the entries it holds, so a shard that grew during a burst does
+    /// not keep its capacity once sessions go (memory follows the live set under churn).
+    fn slots_mut(&mut self) -> &mut [Option<(K, V)>] {
+        if Arc::get_mut(&mut self.slots).is_none() {
+            *self = self.resized(self.len + 1);
+        }
+        // Not shared any more: this does not copy.
+        Arc::make_mut(&mut self.slots)
+    }
+
+    #[inline(always)]
     fn get(&self, k: &K, h: u64) -> Option<&V> {
         let mask = self.slots.len() - 1;
         let mut i = h as usize & mask;
@@ -216,47 +237,41 @@ impl<K: PKey, V: Clone> Shard<K, V> {
 
     fn insert(&mut self, k: K, h: u64, v: V) -> Option<V> {
         if 2 * (self.len + 1) > self.slots.len() {
-            self.grow();
+            *self = self.resized(self.slots.len());
         }
-        let mask = self.slots.len() - 1;
+        let slots = self.slots_mut();
+        let mask = slots.len() - 1;
         let mut i = h as usize & mask;
         loop {
-            match &mut self.slots[i] {
+            match &mut slots[i] {
                 None => {
-                    self.slots[i] = Some((k, v));
-                    self.len += 1;
-                    return None;
+                    slots[i] = Some((k, v));
+                    break;
                 }
                 Some((key, old)) if *key == k => return Some(std::mem::replace(old, v)),
                 Some(_) => i = (i + 1) & mask,
             }
         }
-    }
-
-    fn grow(&mut self) {
-        let mut bigger = Shard::with_capacity(self.slots.len());
-        for (k, v) in self.slots.iter_mut().filter_map(Option::take) {
-            bigger.insert(k, mix(k.pack()), v);
-        }
-        *self = bigger;
+        self.len += 1;
+        None
     }
 
     /// Removes `k` with backward-shift deletion (no tombstones).
     fn remove(&mut self, k: &K, h: u64) -> Option<V> {
-        let mask = self.slots.len() - 1;
+        let slots = self.slots_mut();
+        let mask = slots.len() - 1;
         let mut i = h as usize & mask;
         loop {
-            match &self.slots[i] {
+            match &slots[i] {
                 None => return None,
                 Some((key, _)) if key == k => break,
                 Some(_) => i = (i + 1) & mask,
             }
         }
-        let (_, v) = self.slots[i].take()?;
-        self.len -= 1;
+        let (_, v) = slots[i].take()?;
         let mut hole = i;
         let mut j = (i + 1) & mask;
-        while let Some((key, _)) = &self.slots[j] {
+        while let Some((key, _)) = &slots[j] {
             let home = mix(key.pack()) as usize & mask;
             // Move the entry back into the hole unless its home lies cyclically in (hole, j].
             let stays = if hole <= j {
@@ -265,15 +280,16 @@ impl<K: PKey, V: Clone> Shard<K, V> {
                 hole < home || home <= j
             };
             if !stays {
-                self.slots[hole] = self.slots[j].take();
+                slots[hole] = slots[j].take();
                 hole = j;
             }
             j = (j + 1) & mask;
         }
+        self.len -= 1;
         // Shrink once mostly empty (amortised: the shard lost 3/4 of its fill since it
         // was last sized).
         if self.slots.len() > 4 && 8 * self.len < self.slots.len() {
-            *self = self.clone();
+            *self = self.resized(self.len + 1);
         }
         Some(v)
     }
@@ -290,7 +306,7 @@ impl<K: PKey, V: Clone> Shard<K, V> {
 /// A read-only persistent hash map (one published version).
 #[derive(Debug)]
 pub struct PMap<K, V> {
-    shards: Arc<[Arc<Shard<K, V>>]>,
+    shards: Arc<[Shard<K, V>]>,
     shift: u32,
     len: usize,
 }
@@ -313,7 +329,7 @@ impl<K: PKey, V: Clone> Default for PMap<K, V> {
 
 impl<K: PKey, V: Clone> PMap<K, V> {
     /// The value of `k`.
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, k: &K) -> Option<&V> {
         let h = mix(k.pack());
         self.shards.get((h >> self.shift) as usize)?.get(k, h)
@@ -348,7 +364,7 @@ impl<K: PKey, V: Clone> PMap<K, V> {
 /// The writer of a [`PMap`].
 #[derive(Debug)]
 pub struct PMapWriter<K, V> {
-    shards: Vec<Arc<Shard<K, V>>>,
+    shards: Vec<Shard<K, V>>,
     shift: u32,
     len: usize,
     published: Option<PMap<K, V>>,
@@ -367,7 +383,7 @@ impl<K: PKey, V: Clone> PMapWriter<K, V> {
     pub fn new() -> Self {
         PMapWriter {
             shards: (0..MIN_SHARDS)
-                .map(|_| Arc::new(Shard::with_capacity(0)))
+                .map(|_| Shard::with_capacity(0))
                 .collect(),
             shift: 64 - MIN_SHARDS.trailing_zeros(),
             len: 0,
@@ -401,7 +417,7 @@ impl<K: PKey, V: Clone> PMapWriter<K, V> {
     pub fn insert(&mut self, k: K, v: V) -> Option<V> {
         let h = mix(k.pack());
         let s = self.shard_of(h);
-        let old = Arc::make_mut(&mut self.shards[s]).insert(k, h, v);
+        let old = self.shards[s].insert(k, h, v);
         if old.is_none() {
             self.len += 1;
             if self.len > SHARD_LOAD * self.shards.len() {
@@ -418,7 +434,7 @@ impl<K: PKey, V: Clone> PMapWriter<K, V> {
         let s = self.shard_of(h);
         // Look first so that a miss does not copy a published shard.
         self.shards[s].get(k, h)?;
-        let old = Arc::make_mut(&mut self.shards[s]).remove(k, h);
+        let old = self.shards[s].remove(k, h);
         if old.is_some() {
             self.len -= 1;
             self.published = None;
@@ -459,7 +475,7 @@ impl<K: PKey, V: Clone> PMapWriter<K, V> {
                 fresh[(h >> shift) as usize].insert(*k, h, v.clone());
             }
         }
-        self.shards = fresh.into_iter().map(Arc::new).collect();
+        self.shards = fresh;
         self.shift = shift;
         self.reshards += 1;
     }
@@ -546,7 +562,7 @@ mod tests {
             .shards
             .iter()
             .zip(b.shards.iter())
-            .filter(|(x, y)| Arc::ptr_eq(x, y))
+            .filter(|(x, y)| Arc::ptr_eq(&x.slots, &y.slots))
             .count();
         assert_eq!(shared, a.shards() - 1);
         assert_eq!(a.get(&77), Some(&1));
