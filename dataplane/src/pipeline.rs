@@ -54,7 +54,7 @@ pub mod vector;
 use labelswitch::{ttl, LabelEntry, LabelOp, LabelStack};
 use vr::{
     session_counter, vr_counter, ForwardingState, IfBinding, L2tpEncap, LabelPush, NextHop,
-    NextHopId, NextHopTable, PortId, PppoeEncap, SessionCounters, SessionKey, VrEntry, VrId,
+    NextHopId, PortId, PppoeEncap, SessionCounters, SessionKey, VrEntry, VrId,
 };
 use wire::l2tp as l2tp_wire;
 use wire::pppoe::{self as pppoe_wire, PppoeHeader};
@@ -299,14 +299,13 @@ fn ipv4_at<B: PacketBuf>(
         (u32::from(p.dst_addr()), usize::from(p.total_len()), udp)
     };
     // UDP to one of the VR's tunnel endpoints (L2TP, ESP in UDP): the answer of the
-    // lookup is known to be `LOCAL` (`VrEntry::local4`), so the decapsulation path makes
-    // one FIB lookup, for the inner packet.
-    let nh = if decap && udp && vr.is_local4(dst) {
-        Some(NextHopTable::LOCAL)
-    } else {
-        vr.lookup4(dst)
-    };
-    ipv4_routed(st, ports, vr, buf, at, total, nh, c, decap)
+    // lookup is known to be `LOCAL` (`VrEntry::local4`), whose next hop is always
+    // `NextHop::Local` (interned at that id), so the decapsulation path makes one FIB
+    // lookup and one next-hop fetch, both for the inner packet.
+    if decap && udp && vr.is_local4(dst) {
+        return local_v4(st, ports, vr, buf, at, total, c);
+    }
+    ipv4_routed(st, ports, vr, buf, at, total, vr.lookup4(dst), c, decap)
 }
 
 /// IPv4 forwarding after the header check (version, length, checksum) and the FIB lookup:
@@ -1082,7 +1081,7 @@ enum L2tpHeader {
 /// than the header) and the same answers (ids, header length), in straight-line code with
 /// one bounds check for the fixed fields: the decapsulation path runs it for every packet.
 /// `tests::l2tp_header_matches_wire` holds it to the wire parser on arbitrary bytes.
-#[inline]
+#[inline(always)]
 fn l2tp_header(m: &[u8]) -> L2tpHeader {
     use l2tp_wire::flags::{L, O, S, T, VER};
     let Some(&[f0, f1]) = m.get(..2) else {

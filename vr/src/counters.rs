@@ -62,6 +62,24 @@ impl CounterArray {
         }
     }
 
+    /// Adds `a` to counter `i` and `b` to counter `i + 1`, with one line lookup when both
+    /// are on one line (a session's packet and byte counters always are: the packet
+    /// counter's index is even). Out-of-range counters are not counted.
+    #[inline]
+    pub fn bump_pair(&self, i: usize, a: u64, b: u64) {
+        let o = i % LINE_COUNTERS;
+        match self.lines.get(i / LINE_COUNTERS) {
+            Some(line) if o + 1 < LINE_COUNTERS && i + 1 < self.len => {
+                line.bump(o, a);
+                line.bump(o + 1, b);
+            }
+            _ => {
+                self.bump(i, a);
+                self.bump(i + 1, b);
+            }
+        }
+    }
+
     /// Counter `i` (0 when out of range).
     #[inline]
     pub fn get(&self, i: usize) -> u64 {
@@ -177,8 +195,7 @@ impl SessionCounters {
     pub fn bump(&self, w: usize, slot: u32, packets: usize, bytes: u64) {
         if let Some(a) = self.workers.get(w) {
             let i = slot as usize * session_counter::PER_SESSION + packets;
-            a.bump(i, 1);
-            a.bump(i + 1, bytes);
+            a.bump_pair(i, 1, bytes);
         }
     }
 
@@ -235,6 +252,18 @@ mod tests {
         assert!(v.worker(2).is_none());
         assert_eq!(v.total(vr_counter::RX), 7);
         assert_eq!(v.total(vr_counter::TX), 0);
+    }
+
+    #[test]
+    fn pairs_are_counted_as_two_bumps() {
+        // Within a line, across a line boundary (7 and 8), and at the array's end (the
+        // second counter, or both, out of range).
+        let a = CounterArray::new(11);
+        for i in [0, 6, 7, 9, 10, 11] {
+            a.bump_pair(i, 1, 100);
+        }
+        let got: Vec<u64> = (0..12).map(|i| a.get(i)).collect();
+        assert_eq!(got, [1, 100, 0, 0, 0, 0, 1, 101, 100, 1, 101, 0]);
     }
 
     #[test]

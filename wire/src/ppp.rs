@@ -19,6 +19,7 @@ pub mod protocol {
 pub const ENCAP_LEN: usize = 4;
 
 /// Reads the protocol field of a PPP frame: `(protocol, header length)`.
+#[inline]
 pub fn parse(frame: &[u8]) -> Result<(u16, usize)> {
     let mut off = 0;
     if frame.len() >= 2 && frame[0] == 0xff && frame[1] == 0x03 {
