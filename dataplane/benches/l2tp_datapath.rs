@@ -108,6 +108,33 @@ fn bench(c: &mut Criterion) {
             black_box(forward(&st, &ports, PortId(1), &mut buf, &cnt))
         })
     });
+    // The baseline of `route_encap`: the same packet (network → the subscriber's address)
+    // routed by the same /32 to a plain Ethernet next hop instead of the session. Its
+    // lookup goes as deep as the encapsulation's (a /32 costs more than the /16 of the
+    // decapsulated packet), so the difference is what the encapsulation adds.
+    let plain_st = {
+        let mut w = l2tp_lns::writer();
+        let lac = vr::NextHop::Forward {
+            port: PortId(1),
+            vlan: None,
+            src_mac: R,
+            dst_mac: l2tp_lns::LAC,
+            push: vr::LabelPush::EMPTY,
+        };
+        let sub = "10.8.0.5/32".parse().unwrap();
+        w.set_route(vr::VrId(1), sub, vr::RouteSource::Static, lac)
+            .unwrap();
+        w.commit().unwrap()
+    };
+    buf.set(encap);
+    let v = forward(&plain_st, &ports, PortId(0), &mut buf, &cnt);
+    assert_eq!(v, Verdict::Tx(PortId(1)), "plain route to the subscriber");
+    g.bench_function("plain_route_to_subscriber", |bn| {
+        bn.iter(|| {
+            buf.set(encap);
+            black_box(forward(&plain_st, &ports, PortId(0), &mut buf, &cnt))
+        })
+    });
     g.finish();
 }
 
