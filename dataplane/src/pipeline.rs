@@ -641,7 +641,7 @@ fn eth_out<B: PacketBuf>(
 /// IP ethertype). `label_ttl(i)` gives the TTL of pushed label `i`. Returns the length of
 /// what was written (where the old `l3` now starts).
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 fn write_l2<B: PacketBuf>(
     buf: &mut B,
     l3: usize,
@@ -688,6 +688,7 @@ fn write_l2<B: PacketBuf>(
 }
 
 /// A labelled packet on a trunk; the label stack starts at `l3`.
+#[inline]
 fn mpls<B: PacketBuf>(
     st: &ForwardingState,
     ports: &[PortInfo],
@@ -709,12 +710,8 @@ fn mpls_at<B: PacketBuf>(
     l3: usize,
     c: &WorkerCounters,
 ) -> Verdict {
-    let (top, depth) = match LabelStack::parse(&buf.data()[l3..]) {
-        Ok(s) => match s.entries().first() {
-            Some(e) => (*e, s.entries().len()),
-            None => return Verdict::Drop(Drop::MplsMalformed),
-        },
-        Err(_) => return Verdict::Drop(Drop::MplsMalformed),
+    let Ok((top, depth)) = LabelStack::parse_top(&buf.data()[l3..]) else {
+        return Verdict::Drop(Drop::MplsMalformed);
     };
     let Some(op) = st.labels.lookup(top.label) else {
         return Verdict::Drop(Drop::LabelUnknown);
@@ -846,6 +843,7 @@ fn set_ttl_v4<T: AsRef<[u8]> + AsMut<[u8]>>(p: &mut Ipv4Packet<T>, ttl: u8) {
 
 /// Sends a labelled packet whose (already processed) stack starts at `l3`; the next hop may
 /// push more labels on top (TTL copied from the processed top label).
+#[inline]
 fn label_out<B: PacketBuf>(
     st: &ForwardingState,
     ports: &[PortInfo],
@@ -871,6 +869,7 @@ fn ip_out<B: PacketBuf>(
     trunk_out(st, ports, buf, l3, nh, et, |_| ttl::on_push(ip_ttl))
 }
 
+#[inline]
 fn trunk_out<B: PacketBuf>(
     st: &ForwardingState,
     ports: &[PortInfo],

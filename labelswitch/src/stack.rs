@@ -101,6 +101,42 @@ impl LabelStack {
         }
     }
 
+    /// The top entry of the label stack at the start of `bytes` and the stack's depth
+    /// (entries up to and including the bottom one): the same checks and errors as
+    /// [`LabelStack::parse`], without building the stack. The forwarding path needs only the
+    /// top label and the depth, so it skips the copy of a [`MAX_STACK_DEPTH`]-entry array per
+    /// packet. `tests::parse_top_agrees_with_parse` holds it to `parse` on arbitrary bytes.
+    #[inline]
+    pub fn parse_top(bytes: &[u8]) -> Result<(LabelEntry, usize), StackError> {
+        let Some(first) = bytes.first_chunk::<ENTRY_LEN>() else {
+            return Err(StackError::Truncated {
+                needed: ENTRY_LEN,
+                available: bytes.len(),
+            });
+        };
+        let top = LabelEntry::parse(first);
+        let mut bottom = top.bos;
+        let mut depth = 1;
+        while !bottom {
+            if depth == MAX_STACK_DEPTH {
+                return Err(StackError::TooDeep);
+            }
+            let rest = bytes.get(depth * ENTRY_LEN..).unwrap_or_default();
+            if rest.is_empty() {
+                return Err(StackError::NoBottomOfStack { entries: depth });
+            }
+            let Some(word) = rest.first_chunk::<ENTRY_LEN>() else {
+                return Err(StackError::Truncated {
+                    needed: ENTRY_LEN,
+                    available: rest.len(),
+                });
+            };
+            bottom = LabelEntry::parse(word).bos;
+            depth += 1;
+        }
+        Ok((top, depth))
+    }
+
     /// Builds a stack from entries listed outermost first; the S bits are set from the
     /// position (only the last entry gets it), whatever the entries carried.
     pub fn from_entries(entries: &[LabelEntry]) -> Result<LabelStack, StackError> {
@@ -323,6 +359,22 @@ mod tests {
             prop_assert_eq!(n, 4 * entries.len());
             let p = LabelStack::parse(&buf[..n]).unwrap();
             prop_assert_eq!(p, s);
+        }
+
+        #[test]
+        fn parse_top_agrees_with_parse(
+            words in proptest::collection::vec((any::<u32>(), any::<bool>()), 0..=MAX_STACK_DEPTH + 2),
+            cut in 0usize..4,
+        ) {
+            // Words with a random S bit (so stacks of every depth, with and without a
+            // bottom, too deep), then a tail cut short by 0-3 bytes (truncated entries).
+            let mut bytes: Vec<u8> = words
+                .iter()
+                .flat_map(|&(w, s)| ((w & !0x100) | (u32::from(s) << 8)).to_be_bytes())
+                .collect();
+            bytes.truncate(bytes.len().saturating_sub(cut));
+            let want = LabelStack::parse(&bytes).map(|s| (s.entries()[0], s.len()));
+            prop_assert_eq!(LabelStack::parse_top(&bytes), want);
         }
 
         #[test]
