@@ -54,7 +54,7 @@ pub fn data(data: &[u8]) -> u16 {
 /// packet: five big-endian 32-bit words added without a loop (2^32 ≡ 1 mod 0xffff, so their
 /// folded sum is the 16-bit one; five words cannot overflow 64 bits).
 #[inline]
-fn header20(h: &[u8; 20]) -> u16 {
+pub fn header20(h: &[u8; 20]) -> u16 {
     let w = |i: usize| u64::from(u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
     fold(w(0) + w(4) + w(8) + w(12) + w(16))
 }
@@ -105,7 +105,11 @@ pub fn update_u16(old_csum: u16, old_word: u16, new_word: u16) -> u16 {
     if old_word == new_word {
         return old_csum;
     }
-    !fold(u64::from(!old_csum) + u64::from(!old_word) + u64::from(new_word))
+    // Three 16-bit terms: the sum is below 2^18, so two 16-bit folds finish it (the forwarding
+    // path runs this for every TTL decrement).
+    let s = u32::from(!old_csum) + u32::from(!old_word) + u32::from(new_word);
+    let s = (s >> 16) + (s & 0xffff);
+    !((s >> 16) + (s & 0xffff)) as u16
 }
 
 /// Like [`update_u16`] for a 32-bit field (e.g. an IPv4 address during NAT).
