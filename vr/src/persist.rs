@@ -15,7 +15,9 @@
 //!   copied), plus a copy of each chunk written since the last publication.
 //! * [`PMap`] / [`PMapWriter`]: a hash map (session bindings) split into power-of-two
 //!   shards by the high bits of the key's hash; each shard is a small open-addressing table
-//!   with linear probing. A lookup is a hash, two dependent loads and usually one probe.
+//!   with linear probing, its slots behind an [`Arc`] and the shard itself held inline in
+//!   the shard array. A lookup is a hash (one folded multiply), two dependent loads (the
+//!   shard's slot pointer, the slot) and usually one probe.
 //!   Publishing costs one increment per shard plus a copy of each written shard; the shard
 //!   count doubles (one full rehash) when shards average more than [`SHARD_LOAD`] entries, so
 //!   shards stay a few hundred bytes and a publication that follows a handful of binds
@@ -382,9 +384,7 @@ impl<K: PKey, V: Clone> PMapWriter<K, V> {
     /// An empty map.
     pub fn new() -> Self {
         PMapWriter {
-            shards: (0..MIN_SHARDS)
-                .map(|_| Shard::with_capacity(0))
-                .collect(),
+            shards: (0..MIN_SHARDS).map(|_| Shard::with_capacity(0)).collect(),
             shift: 64 - MIN_SHARDS.trailing_zeros(),
             len: 0,
             published: None,

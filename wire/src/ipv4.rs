@@ -702,7 +702,10 @@ mod tests {
             for i in 1..hl {
                 let mut c = b.clone();
                 c[i] ^= 0x10;
-                assert!(!Ipv4Packet::new_unchecked(&c[..]).verify_checksum(), "ihl {ihl} byte {i}");
+                assert!(
+                    !Ipv4Packet::new_unchecked(&c[..]).verify_checksum(),
+                    "ihl {ihl} byte {i}"
+                );
             }
         }
     }
