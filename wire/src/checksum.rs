@@ -26,9 +26,16 @@ pub const fn fold(mut sum: u64) -> u16 {
 /// zero), folded to 16 bits and not complemented.
 #[inline]
 pub fn data(data: &[u8]) -> u16 {
-    if let Ok(h) = <&[u8; 20]>::try_from(data) {
-        return header20(h);
+    match <&[u8; 20]>::try_from(data) {
+        Ok(h) => header20(h),
+        Err(_) => data_any(data),
     }
+}
+
+/// [`data`] of any length, out of line: the 20-byte path above is what the forwarding path
+/// runs for every IPv4 header, and stays small enough to inline there.
+#[inline(never)]
+fn data_any(data: &[u8]) -> u16 {
     let mut acc: u64 = 0;
     let mut chunks = data.chunks_exact(8);
     for c in &mut chunks {
@@ -54,7 +61,7 @@ pub fn data(data: &[u8]) -> u16 {
 /// packet: five big-endian 32-bit words added without a loop (2^32 ≡ 1 mod 0xffff, so their
 /// folded sum is the 16-bit one; five words cannot overflow 64 bits).
 #[inline]
-pub fn header20(h: &[u8; 20]) -> u16 {
+fn header20(h: &[u8; 20]) -> u16 {
     let w = |i: usize| u64::from(u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
     fold(w(0) + w(4) + w(8) + w(12) + w(16))
 }

@@ -285,16 +285,6 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// True if the header checksum verifies.
     #[inline]
     pub fn verify_checksum(&self) -> bool {
-        // A header without options (nearly every packet) as one fixed-size block; the rest
-        // out of line.
-        match self.buffer.as_ref().first_chunk::<HEADER_LEN>() {
-            Some(h) if h[field::VER_IHL] & 0x0f == 5 => checksum::header20(h) == 0xffff,
-            _ => self.verify_checksum_with_options(),
-        }
-    }
-
-    #[inline(never)]
-    fn verify_checksum_with_options(&self) -> bool {
         checksum::data(&self.buffer.as_ref()[..usize::from(self.header_len())]) == 0xffff
     }
 
