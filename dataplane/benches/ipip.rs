@@ -8,7 +8,8 @@
 //! entry matching (what two users sharing a destination cost over one). 10.5.0.0/16 routes
 //! to the same neighbour as 10.3.0.0/16 through a replay hop of 64 packets
 //! (`NextHop::Replayable`, a foreign agent's visitor): `replay_hop_route` is plain routing
-//! plus keeping a copy of each packet (full ring: one allocation, one copy, one free).
+//! plus keeping a copy of each packet (full ring: a clock read and one copy, into the buffer
+//! of the packet it overwrites).
 //!
 //! Each iteration restores the input frame (the same copy in every case) and forwards it;
 //! the figures are per packet. Before measuring, each case is checked to give the verdict it
