@@ -603,7 +603,7 @@ struct EthHop<'a> {
 /// check, the new L2 header and the pushed labels. Counts nothing (the caller counts the
 /// VR's TX: per packet in [`send_ip`], per burst in the burst path).
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 fn eth_out<B: PacketBuf>(
     ports: &[PortInfo],
     vr: VrId,
