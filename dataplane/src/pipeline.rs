@@ -706,6 +706,32 @@ fn mpls<B: PacketBuf>(
     mpls_at(st, ports, buf, vlan, stack, stack, c)
 }
 
+/// The swap of [`mpls_at`] for a frame on a trunk whose label stack starts at `l3`: when the
+/// top label's operation is a swap and its TTL lives, the same bytes and verdict as
+/// `mpls_at`; otherwise `None`, with nothing written or counted (the caller runs
+/// [`forward`]). Always inlined: the burst path's label lane builds the verdict in place (a
+/// verdict returned through memory and copied costs a store-forwarding stall per packet).
+#[inline(always)]
+fn swap_top<B: PacketBuf>(
+    st: &ForwardingState,
+    ports: &[PortInfo],
+    buf: &mut B,
+    l3: usize,
+) -> Option<Verdict> {
+    let (top, _) = LabelStack::parse_top(buf.data().get(l3..)?).ok()?;
+    let LabelOp::Swap { out, next_hop } = st.labels.lookup(top.label)? else {
+        return None;
+    };
+    let t = ttl::on_swap(top.ttl)?;
+    let swapped = LabelEntry {
+        label: out,
+        ttl: t,
+        ..top
+    };
+    buf.data_mut()[l3..l3 + 4].copy_from_slice(&swapped.to_bytes());
+    Some(label_out(st, ports, buf, l3, NextHopId(next_hop), t))
+}
+
 /// The label at `l3` of the stack that starts at `stack`.
 fn mpls_at<B: PacketBuf>(
     st: &ForwardingState,
@@ -849,7 +875,7 @@ fn set_ttl_v4<T: AsRef<[u8]> + AsMut<[u8]>>(p: &mut Ipv4Packet<T>, ttl: u8) {
 
 /// Sends a labelled packet whose (already processed) stack starts at `l3`; the next hop may
 /// push more labels on top (TTL copied from the processed top label).
-#[inline]
+#[inline(always)]
 fn label_out<B: PacketBuf>(
     st: &ForwardingState,
     ports: &[PortInfo],
@@ -875,7 +901,7 @@ fn ip_out<B: PacketBuf>(
     trunk_out(st, ports, buf, l3, nh, et, |_| ttl::on_push(ip_ttl))
 }
 
-#[inline]
+#[inline(always)]
 fn trunk_out<B: PacketBuf>(
     st: &ForwardingState,
     ports: &[PortInfo],

@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! stage 1  classify   every packet: Ethernet (+ one 802.1Q tag), interface table, VR,
-//!                     IPv4/IPv6 header check          → the IPv4 lane, the IPv6 lane, or
-//!                                                       the per-packet vector
+//!                     IPv4/IPv6 header check          → the IPv4 lane, the IPv6 lane,
+//!                                                       the label lane (MPLS on a
+//!                                                       trunk), or the per-packet vector
 //! stage 2  look up    the IPv4 lane with the VR's bulk FIB lookup (`Lpm::lookup_bulk`, the
 //!                     interleaved poptrie walk), run by run of packets of the same VR;
 //!                     the IPv6 lane likewise
@@ -12,10 +13,16 @@
 //!                     hop (`Forward`) gets TTL, checksum, MAC and labels here; every other
 //!                     lane packet continues in the per-packet code *with the answer of
 //!                     stage 2* (`ipv4_routed`/`ipv6_routed`: local addresses, L2TP, ESP,
-//!                     sessions, unresolved neighbours, discard routes); packets of the
-//!                     per-packet vector (MPLS, ARP, PPPoE, VLAN oddities, bad headers, …)
+//!                     sessions, unresolved neighbours, discard routes); a label lane
+//!                     packet whose top label is swapped (live TTL) is swapped and sent
+//!                     here, other label operations run through [`forward`]; packets of
+//!                     the per-packet vector (ARP, PPPoE, VLAN oddities, bad headers, …)
 //!                     run through [`forward`] whole
 //! ```
+//!
+//! Verdicts are built where they are kept (the lanes' rewrite code is inlined): a verdict
+//! returned by an out-of-line call is written with narrow stores, and copying it whole
+//! right after waits on a failed store forwarding, about a dozen cycles per packet.
 //!
 //! Each FIB lookup of the burst is made once, in stage 2, and its answer is used: there is
 //! no separate warm-up pass and no second lookup. Misses of one packet's lookup overlap
@@ -36,8 +43,8 @@
 //! burst length, so the compiler drops the per-access checks in the loops.
 
 use super::{
-    eth_out, forward, ipv4_routed, ipv6_routed, punt, EthHop, PortInfo, Verdict, ETH_HLEN, ET_IPV4,
-    ET_IPV6, ET_VLAN,
+    eth_out, forward, ipv4_routed, ipv6_routed, punt, swap_top, EthHop, PortInfo, Verdict,
+    ETH_HLEN, ET_IPV4, ET_IPV6, ET_MPLS, ET_VLAN,
 };
 use crate::buffer::PacketBuf;
 use crate::counters::{Drop, Punt, WorkerCounters};
@@ -55,6 +62,18 @@ enum Lane {
     V4(u8),
     /// IPv6 lane, entry `n` of the IPv6 arrays.
     V6(u8),
+    /// A labelled frame on a trunk: its top label is swapped in stage 3 when the label
+    /// matrix says swap ([`super::swap_top`]); any other operation runs in [`forward`].
+    Label,
+}
+
+/// What the interface table says of a frame's port and VLAN, as stage 1 needs it.
+#[derive(Clone, Copy)]
+enum Bound<'a> {
+    Vr(&'a VrEntry),
+    Trunk,
+    /// No interface, or a VR missing from the state.
+    Other,
 }
 
 /// What stage 1 found about a lane packet.
@@ -181,7 +200,7 @@ impl BurstPath {
 
         // Stage 1: classify. The binding of the previous packet is kept: consecutive
         // packets of one interface need no second interface or VR table walk.
-        let mut last: Option<(Option<u16>, Option<&VrEntry>)> = None;
+        let mut last: Option<(Option<u16>, Bound)> = None;
         for (i, b) in bufs.iter().enumerate() {
             self.lanes[i] = Lane::PerPacket;
             let d = b.data();
@@ -204,23 +223,37 @@ impl BurstPath {
                 }
                 et => (None, ETH_HLEN, et),
             };
-            if et != ET_IPV4 && et != ET_IPV6 {
+            if et != ET_IPV4 && et != ET_IPV6 && et != ET_MPLS {
                 continue;
             }
-            let vr = match last {
-                Some((v, e)) if v == vlan => e,
+            let bound = match last {
+                Some((v, b)) if v == vlan => b,
                 _ => {
-                    let e = match st.interfaces.lookup_l2(in_port, vlan) {
-                        Some(IfBinding::Vr(id)) => st.vr(id),
-                        _ => None,
+                    let b = match st.interfaces.lookup_l2(in_port, vlan) {
+                        Some(IfBinding::Vr(id)) => st.vr(id).map_or(Bound::Other, Bound::Vr),
+                        Some(IfBinding::Trunk) => Bound::Trunk,
+                        None => Bound::Other,
                     };
-                    last = Some((vlan, e));
-                    e
+                    last = Some((vlan, b));
+                    b
                 }
             };
-            // A trunk, no interface or a VR missing from the state: per packet.
-            let Some(vr) = vr else {
-                continue;
+            // Labels on a trunk: the label lane. Anything else that is not IP in a VR (IP
+            // on a trunk, labels on a VR's port, no interface, a VR missing from the
+            // state): per packet.
+            let vr = match (bound, et) {
+                (Bound::Trunk, ET_MPLS) => {
+                    self.lanes[i] = Lane::Label;
+                    found[i] = Found {
+                        vr: None,
+                        vlan,
+                        l3: l3 as u8,
+                        total: 0,
+                    };
+                    continue;
+                }
+                (Bound::Vr(vr), ET_IPV4 | ET_IPV6) => vr,
+                _ => continue,
             };
             let ip = &d[l3..];
             let (lane, total) = if et == ET_IPV4 {
@@ -282,6 +315,15 @@ impl BurstPath {
             let (nh, et) = match *lane {
                 Lane::PerPacket => {
                     *v = forward(st, ports, in_port, b, c);
+                    continue;
+                }
+                Lane::Label => {
+                    // Each arm writes `v` itself: a verdict merged from both and copied out
+                    // would go through memory again.
+                    match swap_top(st, ports, b, usize::from(f.l3)) {
+                        Some(swapped) => *v = swapped,
+                        None => *v = forward(st, ports, in_port, b, c),
+                    }
                     continue;
                 }
                 Lane::V4(j) => (self.nh4[usize::from(j) % BURST], ET_IPV4),
