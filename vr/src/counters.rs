@@ -64,8 +64,9 @@ impl CounterArray {
 
     /// Adds `a` to counter `i` and `b` to counter `i + 1`, with one line lookup when both
     /// are on one line (a session's packet and byte counters always are: the packet
-    /// counter's index is even). Out-of-range counters are not counted.
-    #[inline]
+    /// counter's index is even). Out-of-range counters are not counted. Always inlined: the
+    /// L2TP and PPPoE data paths call it for every session packet.
+    #[inline(always)]
     pub fn bump_pair(&self, i: usize, a: u64, b: u64) {
         let o = i % LINE_COUNTERS;
         match self.lines.get(i / LINE_COUNTERS) {
