@@ -8,6 +8,7 @@
 //!             PPPoE discovery → punt; PPPoE session → session table → relay, or
 //!               IPv4/IPv6 routed in the session's VR, or other PPP → punt
 //!             L2TP data to a local address → session table → relay, or decapsulate
+//!               (IPv4 in the common header form: `l2tp_fast.rs`, one pass)
 //!             ESP / IP-in-IP to a local address → tunnel of that VR → inner packet
 //!               routed in the tunnel's VR (`esp.rs`, `ipip.rs`); routes into
 //!               `NextHop::Esp` / `NextHop::IpIp` encapsulate and route in the outer VR;
