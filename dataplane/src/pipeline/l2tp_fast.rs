@@ -35,11 +35,8 @@ const L2TP: usize = 28;
 pub(super) struct Decap {
     pub tunnel: u16,
     pub session: u16,
-    /// Where the L2TP message (the UDP payload) starts and ends.
-    pub msg: usize,
+    /// Where the L2TP message (the UDP payload) ends.
     pub msg_end: usize,
-    /// Where the PPP frame starts (after the L2TP header).
-    pub ppp: usize,
     /// Where the inner IPv4 header starts (after the PPP protocol field).
     pub inner: usize,
 }
@@ -88,8 +85,7 @@ pub(super) fn parse(d: &[u8], l3: usize, end: usize) -> Option<Decap> {
     // PPP: `ff 03`, then protocol IPv4 (0x0021, or 0x21 compressed). The window may hold
     // bytes past the message's end; any read of them makes `inner` pass it, refused below
     // (where the general path, too, finds no IPv4).
-    let ppp = L2TP + header;
-    let mut p = ppp;
+    let mut p = L2TP + header;
     if w[p] == 0xff && w[p + 1] == 0x03 {
         p += 2;
     }
@@ -106,9 +102,7 @@ pub(super) fn parse(d: &[u8], l3: usize, end: usize) -> Option<Decap> {
     Some(Decap {
         tunnel: be16(w, ids),
         session: be16(w, ids + 2),
-        msg,
         msg_end,
-        ppp: l3 + ppp,
         inner: l3 + inner,
     })
 }
@@ -183,9 +177,7 @@ fn general(d: &[u8], l3: usize, end: usize) -> Option<Decap> {
     (proto == ppp::protocol::IPV4).then_some(Decap {
         tunnel,
         session,
-        msg,
         msg_end,
-        ppp: msg + hl,
         inner: msg + hl + plen,
     })
 }
@@ -283,27 +275,26 @@ mod tests {
 
     #[test]
     fn other_forms_go_to_the_general_path() {
-        let end = |f: &Vec<u8>| end_of(f);
         // An offset field, IPv6 and LCP inside: well-formed, not the fast path's.
         let f = frame(false, false, Some(2), true, false, 0x21, 8, 7, 9);
-        assert!(parse(&f, 14, end(&f)).is_none() && general(&f, 14, end(&f)).is_some());
+        assert!(parse(&f, 14, end_of(&f)).is_none() && general(&f, 14, end_of(&f)).is_some());
         for proto in [0x57, 0xc021] {
             let f = frame(false, false, None, true, false, proto, 8, 7, 9);
-            assert_eq!(parse(&f, 14, end(&f)), None, "{proto:#x}");
+            assert_eq!(parse(&f, 14, end_of(&f)), None, "{proto:#x}");
         }
         let base = frame(true, false, None, true, false, 0x21, 8, 7, 9);
         // A fragment, options, another port, a control message.
         for (at, v) in [(20, 0x20), (21, 1), (14, 0x46), (37, 0xa6), (42, 0xc8)] {
             let mut f = base.clone();
             f[at] = v;
-            assert_eq!(parse(&f, 14, end(&f)), None, "byte {at} = {v:#x}");
+            assert_eq!(parse(&f, 14, end_of(&f)), None, "byte {at} = {v:#x}");
         }
         // The message cut inside the PPP protocol field by the UDP Length.
         let mut f = frame(false, false, None, true, false, 0x21, 8, 7, 9);
         let cut = (8 + 6 + 3) as u16;
         f[38..40].copy_from_slice(&cut.to_be_bytes());
-        assert_eq!(parse(&f, 14, end(&f)), None);
-        assert_eq!(general(&f, 14, end(&f)), None);
+        assert_eq!(parse(&f, 14, end_of(&f)), None);
+        assert_eq!(general(&f, 14, end_of(&f)), None);
     }
 
     proptest! {
