@@ -15,9 +15,9 @@
 //! on arbitrary mutations of such packets, and `tests::common_forms_take_the_fast_path`
 //! that it does take the shapes it is for.
 
-use super::{ipv4_at, local_v4, PortInfo, Verdict};
+use super::{ipv4_at, l2tp_session, local_v4, PortInfo, Verdict};
 use crate::buffer::PacketBuf;
-use crate::counters::{Drop, WorkerCounters};
+use crate::counters::WorkerCounters;
 use crate::punt::Offsets;
 use vr::{session_counter, ForwardingState, SessionKey, VrEntry};
 use wire::l2tp as l2tp_wire;
@@ -126,10 +126,9 @@ pub(super) fn decap<B: PacketBuf>(
         tunnel: p.tunnel,
         session: p.session,
     };
-    let s = match st.session(&key) {
-        Some(s) if s.tunnel_vr == vr.id() => s,
-        Some(_) => return Verdict::Drop(Drop::L2tpWrongVr),
-        None => return Verdict::Drop(Drop::L2tpNoSession),
+    let s = match l2tp_session(st, vr, key) {
+        Ok(s) => s,
+        Err(d) => return Verdict::Drop(d),
     };
     if s.relay.is_some() || s.vr != vr.id() {
         return local_v4(st, ports, vr, buf, at, total, c);
