@@ -15,7 +15,7 @@
 //! on arbitrary mutations of such packets, and `tests::common_forms_take_the_fast_path`
 //! that it does take the shapes it is for.
 
-use super::{ipv4_at, l2tp_session, local_v4, PortInfo, Verdict};
+use super::{ipv4_at, local_v4, PortInfo, Verdict};
 use crate::buffer::PacketBuf;
 use crate::counters::WorkerCounters;
 use crate::punt::Offsets;
@@ -126,10 +126,7 @@ pub(super) fn decap<B: PacketBuf>(
         tunnel: p.tunnel,
         session: p.session,
     };
-    let s = match l2tp_session(st, vr, key) {
-        Ok(s) => s,
-        Err(d) => return Verdict::Drop(d),
-    };
+    let s = l2tp_session!(st, vr, key);
     if s.relay.is_some() || s.vr != vr.id() {
         return local_v4(st, ports, vr, buf, at, total, c);
     }
