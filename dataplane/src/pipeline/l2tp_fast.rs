@@ -5,17 +5,18 @@
 //! header without options, UDP to port 1701, an L2TP data header without an offset field
 //! (with or without Length and Ns/Nr), PPP with or without `ff 03`, protocol IPv4
 //! (compressed or not). [`parse`] reads that shape from one 44-byte window (one bounds
-//! check) in straight-line code; [`decap`] looks the session up and routes the inner
-//! packet. `ipv4_at` calls them for UDP to one of the VR's tunnel endpoints. Every packet of another shape — fragments, options, an offset field, IPv6 or
-//! PPP control inside, relayed sessions, sessions moved to another VR — is left to the
-//! general path (`local_v4`), which decides it from the start.
+//! check) in straight-line code; [`decap`] looks the session up, counts the packet on it
+//! and says where the inner packet starts. `ipv4_at` calls them for UDP to one of the VR's
+//! tunnel endpoints and routes the inner packet in its next pass. Every packet of another
+//! shape — fragments, options, an offset field, IPv6 or PPP control inside — and every
+//! session but the common one — unknown, another VR's tunnel, relayed, moved to another
+//! VR — is left to the general path (`local_v4`), which decides it from the start.
 //!
 //! The two paths must agree: `tests::fast_parse_matches_general` holds [`parse`] to the
 //! general path's parsers (`wire::UdpPacket`, the pipeline's `l2tp_header`, `wire::ppp`)
 //! on arbitrary mutations of such packets, and `tests::common_forms_take_the_fast_path`
 //! that it does take the shapes it is for.
 
-use super::{ipv4_at, local_v4, PortInfo, Verdict};
 use crate::buffer::PacketBuf;
 use crate::counters::WorkerCounters;
 use crate::punt::Offsets;
@@ -107,41 +108,43 @@ pub(super) fn parse(d: &[u8], l3: usize, end: usize) -> Option<Decap> {
     })
 }
 
-/// Decapsulates and routes, in `vr`, the IPv4 packet [`parse`] found (`p`) in L2TP data to
-/// one of `vr`'s endpoints: the same verdict, counters and bytes as the general path
-/// (`local_v4`), which takes over for a relayed session or one moved to another VR.
-#[allow(clippy::too_many_arguments)]
+/// Decapsulates, in `vr`, the IPv4 packet [`parse`] found (`p`) in L2TP data to one of
+/// `vr`'s endpoints: counts it on its session, trims the frame to the L2TP message and
+/// returns where the inner packet's header is, for `ipv4_at` to route it in `vr` — the
+/// same counters, bytes and verdict as the general path (`local_v4`).
+///
+/// `None` for every session but the common one (its tunnel and its subscriber both in
+/// `vr`, not relayed), with nothing counted or changed: the general path then decides the
+/// packet, and it alone applies the isolation rule (a session of another VR's tunnel is
+/// dropped as `l2tp_wrong_vr`, an unknown one as `l2tp_no_session`).
 #[inline(always)]
 pub(super) fn decap<B: PacketBuf>(
     st: &ForwardingState,
-    ports: &[PortInfo],
     vr: &VrEntry,
     buf: &mut B,
     at: Offsets,
-    total: usize,
     p: Decap,
     c: &WorkerCounters,
-) -> Verdict {
+) -> Option<Offsets> {
     let key = SessionKey::L2tp {
         tunnel: p.tunnel,
         session: p.session,
     };
-    let s = l2tp_session!(st, vr, key);
-    if s.relay.is_some() || s.vr != vr.id() {
-        return local_v4(st, ports, vr, buf, at, total, c);
+    let s = st.session(&key)?;
+    if s.tunnel_vr != vr.id() || s.vr != vr.id() || s.relay.is_some() {
+        return None;
     }
     let bytes = (p.msg_end - p.inner) as u64;
     st.session_counters
         .bump(c.worker, s.counters, session_counter::RX_PACKETS, bytes);
     buf.trim(p.msg_end);
-    let at = Offsets {
+    Some(Offsets {
         ip: p.inner as u16,
         l4: Offsets::NONE,
         app: Offsets::NONE,
         inner: Offsets::NONE,
         ..at
-    };
-    ipv4_at(st, ports, vr, buf, at, c, false)
+    })
 }
 
 /// What the general path (`local_v4`) reads of the same bytes, with the same parsers:
