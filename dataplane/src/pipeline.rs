@@ -58,6 +58,7 @@ use vr::{
     session_counter, vr_counter, ForwardingState, IfBinding, L2tpEncap, LabelPush, NextHop,
     NextHopId, PortId, PppoeEncap, SessionCounters, SessionKey, VrEntry, VrId,
 };
+use wire::ipv4::{self as ipv4_wire, HeaderError};
 use wire::l2tp as l2tp_wire;
 use wire::pppoe::{self as pppoe_wire, PppoeHeader};
 use wire::{ppp, IpProtocol, Ipv4Packet, Ipv6Packet, UdpPacket};
@@ -295,16 +296,13 @@ fn ipv4_at<B: PacketBuf>(
     // (frame, arguments, a second copy of the routing code) cost ~30 instructions.
     loop {
         let l3 = usize::from(at.ip);
-        let (dst, total, udp) = {
-            let Ok(p) = Ipv4Packet::new_checked(&buf.data()[l3..]) else {
-                return Verdict::Drop(Drop::Ipv4Malformed);
-            };
-            if !p.verify_checksum() {
-                return Verdict::Drop(Drop::Ipv4BadChecksum);
-            }
-            let udp = p.protocol() == IpProtocol::Udp;
-            (u32::from(p.dst_addr()), usize::from(p.total_len()), udp)
+        let h = match ipv4_wire::check_header(&buf.data()[l3..]) {
+            Ok(h) => h,
+            Err(HeaderError::Malformed) => return Verdict::Drop(Drop::Ipv4Malformed),
+            Err(HeaderError::BadChecksum) => return Verdict::Drop(Drop::Ipv4BadChecksum),
         };
+        let (dst, total) = (h.dst, usize::from(h.total_len));
+        let udp = h.protocol == u8::from(IpProtocol::Udp);
         // UDP to one of the VR's tunnel endpoints (L2TP, ESP in UDP): the answer of the
         // lookup is known to be `LOCAL` (`VrEntry::local4`), whose next hop is always
         // `NextHop::Local` (interned at that id), so the decapsulation path makes one FIB

@@ -257,17 +257,14 @@ impl BurstPath {
             };
             let ip = &d[l3..];
             let (lane, total) = if et == ET_IPV4 {
-                let Ok(p) = Ipv4Packet::new_checked(ip) else {
+                let Ok(h) = wire::ipv4::check_header(ip) else {
                     continue;
                 };
-                if !p.verify_checksum() {
-                    continue;
-                }
                 let j = n4 % BURST;
-                self.a4[j] = u32::from(p.dst_addr());
+                self.a4[j] = h.dst;
                 vr4[j] = Some(vr);
                 n4 += 1;
-                (Lane::V4(j as u8), p.total_len())
+                (Lane::V4(j as u8), h.total_len)
             } else {
                 let Ok(p) = Ipv6Packet::new_checked(ip) else {
                     continue;

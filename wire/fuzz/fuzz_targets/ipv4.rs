@@ -1,14 +1,29 @@
 //! IPv4: view getters, Repr round trip (options dropped, payload kept), TTL decrement keeps a
-//! valid checksum valid.
+//! valid checksum valid, `check_header` (the forwarding path's one-pass check) gives the
+//! view's answer.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use wire::ipv4::{check_header, HeaderError};
 use wire::{Ipv4Packet, Ipv4Repr};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(p) = Ipv4Packet::new_checked(data) else {
+        assert_eq!(check_header(data), Err(HeaderError::Malformed));
         return;
     };
+    match check_header(data) {
+        Ok(h) => {
+            assert!(p.verify_checksum());
+            assert_eq!(h.dst, u32::from(p.dst_addr()));
+            assert_eq!(h.total_len, p.total_len());
+            assert_eq!(h.protocol, u8::from(p.next_header()));
+        }
+        Err(e) => {
+            assert_eq!(e, HeaderError::BadChecksum);
+            assert!(!p.verify_checksum());
+        }
+    }
     let _ = (
         p.dscp(),
         p.ecn(),
