@@ -588,22 +588,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// `check_header` as the view's own checks answer it.
-    fn check_header_reference(buf: &[u8]) -> core::result::Result<HeaderFields, HeaderError> {
-        let p = Ipv4Packet::new_checked(buf).map_err(|_| HeaderError::Malformed)?;
-        if !p.verify_checksum() {
-            return Err(HeaderError::BadChecksum);
-        }
-        Ok(HeaderFields {
-            dst: u32::from(p.dst_addr()),
-            total_len: p.total_len(),
-            protocol: u8::from(p.protocol()),
-        })
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(20_000))]
-        /// The window path and the general one agree with the view's checks on headers
+        /// The window path agrees with the general one (the view's own checks) on headers
         /// with and without options, cut anywhere, with any byte changed (the checksum
         /// fixed or not).
         #[test]
@@ -637,7 +624,8 @@ mod tests {
             }
             let end = if cut_it { cut.index(d.len() + 1) } else { d.len() };
             let b = &d[..end];
-            prop_assert_eq!(check_header(b), check_header_reference(b));
+            // The general path is `new_checked` and `verify_checksum`, nothing else.
+            prop_assert_eq!(check_header(b), check_header_general(b));
         }
     }
 
