@@ -101,6 +101,10 @@ pub struct BenchResult {
     pub cpu_mhz: f64,
     /// Routes in the benchmarked VR's tables (static + loaded).
     pub routes_loaded: usize,
+    /// Packets received per second (all workers) in each whole second of the measurement,
+    /// in order: the per-second rates `dpdk-testpmd --stats-period 1` prints, so both sides
+    /// of a comparison can be judged by the same estimator.
+    pub rx_per_second: Vec<f64>,
 }
 
 impl BenchResult {
@@ -121,14 +125,44 @@ impl BenchResult {
             f64::INFINITY
         }
     }
+    /// CPU cycles per received packet on one worker at the median of the per-second
+    /// receive rates (`None` when the measurement held no whole second). A second in which
+    /// another tenant of the machine took the core counts once, as in testpmd's figure,
+    /// instead of pulling the whole window's mean down.
+    pub fn median_second_cycles_per_packet(&self) -> Option<f64> {
+        let mut r: Vec<f64> = self.rx_per_second.clone();
+        if r.is_empty() {
+            return None;
+        }
+        r.sort_by(f64::total_cmp);
+        let n = r.len();
+        let m = if n % 2 == 1 {
+            r[n / 2]
+        } else {
+            (r[n / 2 - 1] + r[n / 2]) / 2.0
+        };
+        let pps = m / self.workers as f64;
+        (pps > 0.0).then(|| self.cpu_mhz * 1e6 / pps)
+    }
     /// One JSON line.
     pub fn json(&self) -> String {
+        let median = match self.median_second_cycles_per_packet() {
+            Some(c) => format!("{c:.1}"),
+            None => "null".into(),
+        };
+        let seconds: Vec<String> = self
+            .rx_per_second
+            .iter()
+            .map(|r| format!("{:.4}", r / 1e6))
+            .collect();
         format!(
-            "{{\"mode\":\"{}\",\"mpps\":{:.4},\"mpps_per_worker\":{:.4},\"cycles_per_packet\":{:.1},\"workers\":{},\"packets\":{},\"rx\":{},\"drops\":{},\"punts\":{},\"seconds\":{:.3},\"cpu_mhz\":{:.1},\"routes\":{}}}",
+            "{{\"mode\":\"{}\",\"mpps\":{:.4},\"mpps_per_worker\":{:.4},\"cycles_per_packet\":{:.1},\"cycles_per_packet_median_second\":{},\"rx_mpps_per_second\":[{}],\"workers\":{},\"packets\":{},\"rx\":{},\"drops\":{},\"punts\":{},\"seconds\":{:.3},\"cpu_mhz\":{:.1},\"routes\":{}}}",
             self.mode,
             self.mpps(),
             self.packets as f64 / self.seconds / 1e6 / self.workers as f64,
             self.cycles_per_packet(),
+            median,
+            seconds.join(","),
             self.workers,
             self.packets,
             self.rx,
@@ -216,6 +250,13 @@ pub fn run(args: Args) -> Result<(), String> {
             r.cycles_per_packet(),
             r.cpu_mhz
         );
+        if let Some(c) = r.median_second_cycles_per_packet() {
+            let _ = writeln!(
+                o,
+                "  median second  {c:.1} (of {} whole seconds)",
+                r.rx_per_second.len()
+            );
+        }
         if let Some(ns) = fib_ns {
             let _ = writeln!(
                 o,
@@ -599,20 +640,36 @@ impl controlcore::Backend for ReplayBackend {
     }
 }
 
-/// Takes the counters when the warm-up ends and when the measurement ends, then stops.
+/// Takes the counters when the warm-up ends, at every whole second after it and when the
+/// measurement ends, then stops.
 struct Measure {
     start: Instant,
     warmup: Duration,
     seconds: Duration,
     before: Option<(Instant, Totals)>,
     after: Option<(Instant, Totals)>,
+    /// Start and received packets of the current second.
+    second: Option<(Instant, u64)>,
+    /// Received packets per second of each whole second so far.
+    rx_per_second: Vec<f64>,
 }
 
 impl<B: PacketBuf> Supervisor<B> for Measure {
     fn tick(&mut self, _: &mut Core<B>, counters: &[Arc<WorkerCounters>], now: Instant) -> Flow {
         let t = now.duration_since(self.start);
         if self.before.is_none() && t >= self.warmup {
-            self.before = Some((now, Totals::sum(counters)));
+            let totals = Totals::sum(counters);
+            self.second = Some((now, summed(&totals).0));
+            self.before = Some((now, totals));
+        }
+        if let Some((s0, rx0)) = self.second {
+            let dt = now.duration_since(s0);
+            if dt >= Duration::from_secs(1) {
+                let rx = summed(&Totals::sum(counters)).0;
+                self.rx_per_second
+                    .push(rx.saturating_sub(rx0) as f64 / dt.as_secs_f64());
+                self.second = Some((now, rx));
+            }
         }
         if let Some((t0, _)) = &self.before {
             if now.duration_since(*t0) >= self.seconds {
@@ -632,6 +689,8 @@ impl Measure {
             seconds: Duration::from_secs_f64(seconds),
             before: None,
             after: None,
+            second: None,
+            rx_per_second: Vec::new(),
         }
     }
 
@@ -692,6 +751,7 @@ fn run_replay(
         punts,
         cpu_mhz: mhz,
         routes_loaded,
+        rx_per_second: m.rx_per_second.clone(),
     })
 }
 
@@ -734,6 +794,7 @@ fn run_dpdk(
         punts,
         cpu_mhz: mhz,
         routes_loaded,
+        rx_per_second: m.rx_per_second.clone(),
     })
 }
 
@@ -788,9 +849,44 @@ mod tests {
             punts: 0,
             cpu_mhz: 2000.0,
             routes_loaded: 0,
+            rx_per_second: vec![],
         };
         assert!((r.mpps() - 15.0).abs() < 1e-9);
         assert!((r.cycles_per_packet() - 200.0).abs() < 1e-9);
         assert!(r.json().contains("\"cycles_per_packet\":200.0"));
+        assert_eq!(r.median_second_cycles_per_packet(), None);
+        assert!(r
+            .json()
+            .contains("\"cycles_per_packet_median_second\":null"));
+    }
+
+    #[test]
+    fn median_second_ignores_a_disturbed_second() {
+        // Two workers at 2,000 MHz: 20 M packets per second in all is 10 M per worker, 200
+        // cycles per packet. One second at half the rate (another tenant took the core)
+        // moves the mean, not the median.
+        let r = BenchResult {
+            mode: "dpdk",
+            workers: 2,
+            seconds: 3.0,
+            rx: 50_000_000,
+            packets: 50_000_000,
+            drops: 0,
+            punts: 0,
+            cpu_mhz: 2000.0,
+            routes_loaded: 0,
+            rx_per_second: vec![20e6, 10e6, 20e6],
+        };
+        assert!((r.median_second_cycles_per_packet().unwrap() - 200.0).abs() < 1e-9);
+        assert!((r.cycles_per_packet() - 240.0).abs() < 1e-9);
+        assert!(r
+            .json()
+            .contains("\"cycles_per_packet_median_second\":200.0,\"rx_mpps_per_second\":[20.0000,10.0000,20.0000]"));
+        // An even count takes the mean of the middle two.
+        let even = BenchResult {
+            rx_per_second: vec![10e6, 20e6, 30e6, 40e6],
+            ..r
+        };
+        assert!((even.median_second_cycles_per_packet().unwrap() - 160.0).abs() < 1e-9);
     }
 }
