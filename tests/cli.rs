@@ -1,6 +1,8 @@
 //! The `varouter run` command as an operator meets it: live stats, SIGINT/SIGTERM stop it
 //! cleanly with the summary, the embedded demo needs no file.
 
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -93,8 +95,7 @@ fn missing_profile_is_a_clear_error() {
 
 #[test]
 fn sighup_reload_switches_l2tp_role() {
-    let dir = std::env::temp_dir().join(format!("varouter-reload-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TestDir::new("reload");
     let profile = dir.join("p.yaml");
     let text = |role: &str| {
         format!(
@@ -170,8 +171,7 @@ fn sighup_reload_switches_l2tp_role() {
 /// from B's traffic is not: its flow keeps its VLAN) and VR C is added.
 #[test]
 fn reload_under_traffic_loses_no_packet_of_untouched_vrs() {
-    let dir = std::env::temp_dir().join(format!("varouter-reload-traffic-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TestDir::new("reload-traffic");
     let profile = dir.join("p.yaml");
     let text = |extra: &str| {
         format!(

@@ -8,6 +8,9 @@
 //! To regenerate the expected captures after an intended change:
 //! `VAROUTER_BLESS=1 cargo test --test golden` (then review them with tshark).
 
+mod common;
+
+use common::TestDir;
 use dataplane::counters::{Drop, Punt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -20,11 +23,11 @@ fn case_dir(case: &str) -> PathBuf {
         .join(case)
 }
 
-fn run_case(case: &str) -> (Summary, PathBuf) {
+/// Runs `case` in a scratch directory, which the caller holds until its checks are done
+/// (removed when they pass, kept when one fails).
+fn run_case(case: &str) -> (Summary, TestDir) {
     let src = case_dir(case);
-    let tmp = std::env::temp_dir().join(format!("varouter-golden-{case}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = TestDir::new(&format!("golden-{case}"));
     for f in ["profile.yaml", "in.pcap"] {
         std::fs::copy(src.join(f), tmp.join(f)).unwrap();
     }
@@ -90,7 +93,7 @@ fn punts(s: &Summary) -> Vec<(&'static str, u64)> {
 #[test]
 fn vpn_ingress() {
     let (s, tmp) = run_case("vpn_ingress");
-    compare_outputs("vpn_ingress", &tmp);
+    compare_outputs("vpn_ingress", tmp.path());
     assert_eq!(s.rx_packets(), 14);
     // 1-4 to the trunk, 5 hairpinned to CE-B.
     assert_eq!(s.totals.ports[1].1, 4, "trunk tx");
@@ -119,7 +122,7 @@ fn vpn_ingress() {
 #[test]
 fn label_switch() {
     let (s, tmp) = run_case("label_switch");
-    compare_outputs("label_switch", &tmp);
+    compare_outputs("label_switch", tmp.path());
     assert_eq!(s.rx_packets(), 6);
     assert_eq!(s.totals.ports[1].1, 2, "trunk1 tx");
     let mut d = drops(&s);
@@ -137,7 +140,7 @@ fn label_switch() {
 #[test]
 fn vpn_egress() {
     let (s, tmp) = run_case("vpn_egress");
-    compare_outputs("vpn_egress", &tmp);
+    compare_outputs("vpn_egress", tmp.path());
     assert_eq!(s.rx_packets(), 7);
     assert_eq!(s.totals.ports[0].1, 4, "access tx");
     let mut d = drops(&s);

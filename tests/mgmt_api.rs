@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use varouter::appliance::RunOptions;
 
 mod common;
-use common::{cheap_hash, Running};
+use common::{cheap_hash, Running, TestDir};
 
 const ADMIN: &str = "tok-admin";
 const TA: &str = "tok-tenant-admin-t1";
@@ -92,13 +92,13 @@ struct App {
     base: String,
     dir: PathBuf,
     agent: ureq::Agent,
+    /// The scratch directory [`start`] made, removed after the run stops (fields drop in
+    /// order); `None` when the test holds its directory itself.
+    scratch: Option<TestDir>,
 }
 
-fn test_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("varouter-mgmt-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn test_dir(name: &str) -> TestDir {
+    TestDir::new(&format!("mgmt-{name}"))
 }
 
 fn agent(tls_root: Option<Vec<u8>>) -> ureq::Agent {
@@ -134,6 +134,7 @@ fn start_with(path: &Path, base: String, agent: ureq::Agent, until_flows_done: b
         base,
         dir: path.parent().unwrap().to_path_buf(),
         agent,
+        scratch: None,
     }
 }
 
@@ -141,7 +142,9 @@ fn start(name: &str, port: u16) -> App {
     let dir = test_dir(name);
     let path = dir.join("profile.yaml");
     std::fs::write(&path, profile(port, None)).unwrap();
-    start_at(&path, format!("http://127.0.0.1:{port}"), agent(None))
+    let mut app = start_at(&path, format!("http://127.0.0.1:{port}"), agent(None));
+    app.scratch = Some(dir);
+    app
 }
 
 impl App {
@@ -1235,7 +1238,7 @@ fn bad_requests_change_nothing() {
 
 #[test]
 fn transactions_apply_and_save_round_trips() {
-    let app = start("save", 18113);
+    let mut app = start("save", 18113);
     // Three changes together: a route, a move within the tenant, a new principal.
     let (s, v) = app.json(
         "POST",
@@ -1264,6 +1267,8 @@ fn transactions_apply_and_save_round_trips() {
     assert_eq!(s, 200, "{v}");
     let saved = app.dir.join("profile.yaml");
     assert!(varouter::load_config(&saved).is_ok());
+    // The directory outlives this run: the next one starts from the saved file.
+    let _scratch = app.scratch.take();
     drop(app);
     // Restart from the saved file: the same running configuration, the same principals.
     let app = start_at(&saved, "http://127.0.0.1:18113".into(), agent(None));

@@ -11,7 +11,7 @@ use std::time::Duration;
 use varouter::appliance::RunOptions;
 
 mod common;
-use common::{cheap_hash, Running};
+use common::{cheap_hash, Running, TestDir};
 
 const ADMIN: &str = "metrics-admin-token";
 const BRAVO: &str = "metrics-bravo-token";
@@ -21,12 +21,12 @@ struct App {
     _run: Running,
     base: String,
     agent: ureq::Agent,
+    /// Dropped after the run (fields drop in order).
+    _dir: TestDir,
 }
 
 fn start(name: &str, port: u16) -> App {
-    let dir = std::env::temp_dir().join(format!("varouter-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TestDir::new(name);
     let template = std::fs::read_to_string(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/mgmt/metrics-profile.yaml"),
     )
@@ -49,6 +49,7 @@ fn start(name: &str, port: u16) -> App {
         _run: Running::start(&path, opts, Duration::from_secs(10)),
         base: format!("http://127.0.0.1:{port}"),
         agent: common::agent(),
+        _dir: dir,
     }
 }
 

@@ -56,7 +56,7 @@ use vr::{PortId, SessionKey};
 use wire::pppoe::{Code, PppoeHeader};
 
 mod common;
-use common::cheap_hash;
+use common::{cheap_hash, TestDir};
 
 const ROUTER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const LAN_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
@@ -374,13 +374,12 @@ struct Rig {
     early: Vec<Vec<u8>>,
     /// The HTTP API (its commands reach `link`, which `step` ticks).
     _api: ApiThread,
-    _dir: std::path::PathBuf,
+    /// Dropped last: after the API thread and the core (fields drop in order).
+    _dir: TestDir,
 }
 
 fn rig() -> Rig {
-    let dir = std::env::temp_dir().join(format!("varouter-mgmt-move-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TestDir::new("mgmt-move");
     let path = dir.join("profile.yaml");
     std::fs::write(&path, profile()).unwrap();
     let running = varouter::load_config(&path).expect("test profile checks");

@@ -126,6 +126,8 @@ fn l2tp_data_path_golden() {
         tmp.display(),
         exp.display()
     );
+    // Kept only when it differs, for inspection.
+    let _ = std::fs::remove_file(&tmp);
 }
 
 /// A session moved to another VR (management, issue 11): its L2TP packets still arrive in

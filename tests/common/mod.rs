@@ -2,7 +2,7 @@
 //! (`mod common;` in each test crate; every crate uses a part of it).
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -96,4 +96,39 @@ pub fn agent() -> ureq::Agent {
         .timeout_global(Some(Duration::from_secs(20)))
         .build()
         .into()
+}
+
+/// A test's scratch directory, `$TMPDIR/varouter-<name>-<pid>`: made empty by [`TestDir::new`]
+/// and removed when dropped, unless the test is failing (panicking) then: it stays, with its
+/// path on stderr, for the profile, logs and outputs in it.
+pub struct TestDir(PathBuf);
+
+impl TestDir {
+    /// Makes (or empties) `$TMPDIR/varouter-<name>-<pid>`.
+    pub fn new(name: &str) -> TestDir {
+        let d = std::env::temp_dir().join(format!("varouter-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TestDir(d)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// `path` inside the directory.
+    pub fn join(&self, path: impl AsRef<Path>) -> PathBuf {
+        self.0.join(path)
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept {} for inspection", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }

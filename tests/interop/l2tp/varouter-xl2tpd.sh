@@ -35,7 +35,14 @@ cleanup() {
   # DPDK's runtime directory (--file-prefix $V) of the dpdk runs.
   rm -rf "/var/run/dpdk/$V"
 }
-trap cleanup EXIT
+# On exit: the processes and namespaces go; the work directory (configurations, logs,
+# captures) stays only when something failed.
+finish() {
+  local rc=$?
+  cleanup
+  if [ "$rc" -eq 0 ] && [ "$fail" -eq 0 ]; then rm -rf "$W"; else echo "kept $W for inspection"; fi
+}
+trap finish EXIT
 for t in xl2tpd tcpdump tshark python3; do command -v $t >/dev/null || { echo "missing $t"; exit 2; }; done
 [ -x "$BIN" ] || { echo "no varouter binary at $BIN (cargo build --release; for dpdk: scripts/lab up --backend dpdk builds it)"; exit 2; }
 echo "varouter ($BIN) with its port on $BACKEND"

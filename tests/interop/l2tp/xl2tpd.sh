@@ -20,7 +20,14 @@ cleanup() {
   for f in "$W"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
   ip netns del $A 2>/dev/null; ip netns del $B 2>/dev/null
 }
-trap cleanup EXIT
+# On exit: the processes and namespaces go; the work directory (configurations, logs,
+# captures) stays only when something failed.
+finish() {
+  local rc=$?
+  cleanup
+  if [ "$rc" -eq 0 ] && [ "$fail" -eq 0 ]; then rm -rf "$W"; else echo "kept $W for inspection"; fi
+}
+trap finish EXIT
 for t in xl2tpd tcpdump tshark; do command -v $t >/dev/null || { echo "missing $t"; exit 2; }; done
 [ -x "$BIN" ] || { echo "build first: cargo build -p controlplane --example l2tp_udp"; exit 2; }
 ip netns add $A && ip netns add $B || exit 2
