@@ -130,18 +130,10 @@ impl BenchResult {
     /// another tenant of the machine took the core counts once, as in testpmd's figure,
     /// instead of pulling the whole window's mean down.
     pub fn median_second_cycles_per_packet(&self) -> Option<f64> {
-        let mut r: Vec<f64> = self.rx_per_second.clone();
-        if r.is_empty() {
+        if self.rx_per_second.is_empty() {
             return None;
         }
-        r.sort_by(f64::total_cmp);
-        let n = r.len();
-        let m = if n % 2 == 1 {
-            r[n / 2]
-        } else {
-            (r[n / 2 - 1] + r[n / 2]) / 2.0
-        };
-        let pps = m / self.workers as f64;
+        let pps = super::median(self.rx_per_second.clone()) / self.workers as f64;
         (pps > 0.0).then(|| self.cpu_mhz * 1e6 / pps)
     }
     /// One JSON line.

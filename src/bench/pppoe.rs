@@ -54,7 +54,7 @@ use vr::{PortId, VrId};
 use vr::{SessionBinding, SessionKey, StateWriter, VirtualRouter, VpnId};
 use wire::pppoe::{Code, PppoeHeader};
 
-use super::heap;
+use super::{heap, median};
 
 /// Options of `varouter bench pppoe`.
 #[derive(clap::Args, Debug)]
@@ -350,16 +350,6 @@ fn manager_run(args: &Args, t0: Instant) -> Result<(Duration, AccessManager), St
         return Err(format!("{lcp} LCP requests for {} sessions", args.sessions));
     }
     Ok((whole, m))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 /// Runs the benchmark.
