@@ -7,7 +7,7 @@
 //! (scripts/test.d/44-portal-chromium.sh drives the same page in headless Chromium.)
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use varouter::appliance::RunOptions;
 use vpndb::{AddrMask, GwType, Nai, VpnDocument, VpnSession, VpnStore};
 
 mod common;
-use common::{cheap_hash, Running};
+use common::{cheap_hash, Running, TestDir};
 
 const ADMIN: &str = "portal-admin-token";
 
@@ -32,20 +32,13 @@ fn pw(nai: &str) -> &'static str {
 }
 
 struct App {
-    /// Taken (stopped) before the directory goes.
-    run: Option<Running>,
+    /// Stopped before the directory goes (fields drop in order).
+    _run: Running,
     base: String,
     db: String,
     /// The self-signed certificate (DER) when the API runs over TLS.
     root: Option<Vec<u8>>,
-    _dir: PathBuf,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        drop(self.run.take());
-        let _ = std::fs::remove_dir_all(&self._dir);
-    }
+    _dir: TestDir,
 }
 
 fn now() -> i64 {
@@ -65,9 +58,7 @@ fn start_with(name: &str, port: u16, tls: bool) -> App {
 
 /// The page on database `db` (default: a new SQLite file), filled first when `fill`.
 fn start_on(name: &str, port: u16, tls: bool, db: Option<&str>, fill: bool) -> App {
-    let dir = std::env::temp_dir().join(format!("varouter-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TestDir::new(name);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     // The database: the example users, their logins, one tunnel of alice's.
     let db = db
@@ -127,7 +118,7 @@ fn start_on(name: &str, port: u16, tls: bool, db: Option<&str>, fill: bool) -> A
         stats_every: None,
     };
     App {
-        run: Some(Running::start(&path, opts, Duration::from_secs(20))),
+        _run: Running::start(&path, opts, Duration::from_secs(20)),
         base: if tls {
             format!("https://localhost:{port}")
         } else {

@@ -1,5 +1,5 @@
-//! The tests' scratch directories (`common::TestDir`): removed when the test passes, kept
-//! (for its logs and outputs) when it fails.
+//! The tests' scratch directories (`common::TestDir`): new and empty, removed when the test
+//! passes, kept (for its logs and outputs) when it fails.
 
 mod common;
 
@@ -30,10 +30,11 @@ fn a_passing_tests_directory_goes_a_failing_ones_stays() {
     );
     std::fs::remove_dir_all(&*failed).unwrap();
 
-    // Made empty: a directory left by an earlier process with the same id does not leak in.
-    std::fs::create_dir_all(&passed).unwrap();
-    std::fs::write(passed.join("stale"), "old run").unwrap();
+    // Always a new, empty directory: one left by an earlier run of the same test does not
+    // leak in.
+    let stale = TestDir::new("scratch-pass");
+    std::fs::write(stale.join("stale"), "old run").unwrap();
     let again = TestDir::new("scratch-pass");
-    assert_eq!(again.path(), passed);
+    assert_ne!(again.path(), stale.path());
     assert_eq!(std::fs::read_dir(again.path()).unwrap().count(), 0);
 }

@@ -98,37 +98,38 @@ pub fn agent() -> ureq::Agent {
         .into()
 }
 
-/// A test's scratch directory, `$TMPDIR/varouter-<name>-<pid>`: made empty by [`TestDir::new`]
-/// and removed when dropped, unless the test is failing (panicking) then: it stays, with its
-/// path on stderr, for the profile, logs and outputs in it.
-pub struct TestDir(PathBuf);
+/// A test's scratch directory, a new `$TMPDIR/varouter-<name>-XXXXXX` (`tempfile`'s
+/// `TempDir`, which removes it when dropped), kept when the test is failing (panicking)
+/// then, with its path on stderr, for the profile, logs and outputs in it.
+pub struct TestDir(tempfile::TempDir);
 
 impl TestDir {
-    /// Makes (or empties) `$TMPDIR/varouter-<name>-<pid>`.
+    /// Makes a new, empty `$TMPDIR/varouter-<name>-XXXXXX`.
     pub fn new(name: &str) -> TestDir {
-        let d = std::env::temp_dir().join(format!("varouter-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TestDir(d)
+        TestDir(
+            tempfile::Builder::new()
+                .prefix(&format!("varouter-{name}-"))
+                .tempdir()
+                .unwrap(),
+        )
     }
 
     /// The directory.
     pub fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
 
     /// `path` inside the directory.
     pub fn join(&self, path: impl AsRef<Path>) -> PathBuf {
-        self.0.join(path)
+        self.0.path().join(path)
     }
 }
 
 impl Drop for TestDir {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("kept {} for inspection", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
+            self.0.disable_cleanup(true);
+            eprintln!("kept {} for inspection", self.0.path().display());
         }
     }
 }
